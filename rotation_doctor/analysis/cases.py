@@ -1,0 +1,83 @@
+"""A path is judged once per case (a function subnet and a peer subnet); cases fold into findings.
+
+No case works: each reason is an error. Some case works: the failing ones are warnings
+(rotation fails intermittently, or after a failover). The same reason in several cases is one
+finding whose evidence lists the cases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from rotation_doctor.findings import CODES, Finding, Severity
+
+
+@dataclass(frozen=True)
+class Problem:
+    code: str
+    summary: str
+    resources: tuple[str, ...] = ()
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+    soft: bool = False  # a doubt, not a failure: the case still counts as working, reported as warning
+    subject: str | None = None  # what differs between cases with this same reason (a function subnet)
+
+    @property
+    def not_evaluated(self) -> bool:
+        return self.code.endswith("_NOT_EVALUATED")
+
+
+@dataclass
+class Case:
+    name: str
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def works(self) -> bool:
+        return not any(not p.soft for p in self.problems)
+
+    @property
+    def fails(self) -> bool:
+        return any(not p.soft and not p.not_evaluated for p in self.problems)
+
+
+def fold(cases: Iterable[Case]) -> list[Finding]:
+    """Findings for a path from its cases: one per distinct (code, resources), severity by the rule above."""
+    all_cases = list(cases)
+    if not all_cases:
+        return []
+    any_works = any(c.works for c in all_cases)
+    merged: dict[tuple[str, str, tuple[str, ...]], tuple[Problem, list[str], list[str]]] = {}
+    for case in all_cases:
+        for problem in case.problems:
+            key = (problem.code, problem.summary, problem.resources)
+            if key not in merged:
+                merged[key] = (problem, [], [])
+            _, names, subjects = merged[key]
+            if case.name not in names:
+                names.append(case.name)
+            if problem.subject and problem.subject not in subjects:
+                subjects.append(problem.subject)
+    findings = []
+    for problem, names, subjects in merged.values():
+        if problem.soft or problem.not_evaluated or any_works:
+            severity = Severity.WARNING
+        else:
+            severity = CODES[problem.code].severity
+        summary = problem.summary.replace("{subjects}", _spoken(subjects))
+        if len(all_cases) > 1 and len(names) < len(all_cases):
+            summary = f"{summary.rstrip('.')} (in {len(names)} of {len(all_cases)} subnet cases)."
+        evidence = dict(problem.evidence)
+        if len(all_cases) > 1:
+            evidence["cases"] = names
+        resources = tuple(dict.fromkeys((*subjects, *problem.resources)))
+        findings.append(Finding(problem.code, severity, summary, resources, evidence))
+    return findings
+
+
+def _spoken(items: list[str]) -> str:
+    """ "a", "a and b", "a, b and c"."""
+    if len(items) <= 1:
+        return "".join(items)
+    return f"{', '.join(items[:-1])} and {items[-1]}"

@@ -1,0 +1,189 @@
+"""The path from the rotation function to its database: routes between VPCs, groups, network ACLs.
+
+Every (function subnet, database subnet) pair is a case: the function may run in any of its
+subnets and a multi-AZ database may fail over to any subnet of its group.
+"""
+
+from __future__ import annotations
+
+from rotation_doctor.analysis.cases import Case, Problem, fold
+from rotation_doctor.analysis.flows import DB_FLOW, Side, groups, security_group_problems
+from rotation_doctor.analysis.flows import subnet_pair_nacl_problems as pair_nacls
+from rotation_doctor.findings import Finding, Severity
+from rotation_doctor.netsem import routes, security_groups
+from rotation_doctor.netsem.addresses import ipv4, public_internet
+from rotation_doctor.snapshot import Database, FactKey, Function, Snapshot, Subnet
+
+DB_NEEDS = (FactKey.SUBNETS, FactKey.ROUTE_TABLES, FactKey.NETWORK_ACLS, FactKey.SECURITY_GROUPS)
+
+
+def analyze(snap: Snapshot) -> list[Finding]:
+    fn, db = snap.function, snap.database
+    if fn is None:
+        return []
+    if db is None:
+        return _unresolved(snap)
+    label = f"database {db.identifier}"
+    if not fn.in_vpc:
+        return _from_outside_vpc(snap, fn, db, label)
+    if any(snap.failure(k) for k in DB_NEEDS):
+        return []
+    if db.vpc_id != fn.vpc_id and snap.failure(FactKey.PEERINGS):
+        return []
+    fn_subnets = [snap.subnets[s] for s in fn.subnet_ids if s in snap.subnets]
+    db_subnets = [snap.subnets[s] for s in db.subnet_ids if s in snap.subnets]
+    if not db_subnets:
+        return [
+            Finding(
+                "DB_TARGET_UNRESOLVED",
+                Severity.WARNING,
+                f"{label.capitalize()} was found, but not the subnets it runs in, so the database path is not judged.",
+                (db.identifier,),
+                {"subnets": list(db.subnet_ids)},
+            )
+        ]
+    cases = []
+    for fs in fn_subnets:
+        for ds in db_subnets:
+            case = Case(f"{fs.id} -> {ds.id}")
+            src = Side(fs, fn.security_group_ids, f"rotation function {fn.name}")
+            dst = Side(ds, db.security_group_ids, label)
+            route_problems = _route_problems(snap, fs, ds)
+            case.problems.extend(route_problems)
+            if not any(p.code == "DB_NO_ROUTE" for p in route_problems):
+                # No route decides the case; groups and ACLs matter only on a path that exists.
+                case.problems.extend(security_group_problems(snap, src, dst, db.port, DB_FLOW))
+                case.problems.extend(pair_nacls(snap, src, dst, db.port, DB_FLOW.nacl))
+            cases.append(case)
+    return fold(cases)
+
+
+def _unresolved(snap: Snapshot) -> list[Finding]:
+    if snap.failure(FactKey.SECRET_VALUE) and snap.target_ref is None:
+        return []  # AWS_READ_FAILED tells which permission would let the target be read
+    if snap.failure(FactKey.DATABASE):
+        return []
+    ref = snap.target_ref
+    if ref is None:
+        why = "its value has no host or database identifier and it has no rotation-doctor:target tag"
+        resources: tuple[str, ...] = (snap.secret.arn,)
+    else:
+        named = ref.host or ref.instance_id or ref.cluster_id or "?"
+        why = f"{named} (from the secret's {ref.source}) matches no database, proxy or network interface found"
+        resources = (named,)
+    return [
+        Finding(
+            "DB_TARGET_UNRESOLVED",
+            Severity.WARNING,
+            f"The database could not be identified: {why}; the database path is not judged.",
+            resources,
+            {"source": ref.source if ref else None, "engine": ref.engine if ref else None},
+        )
+    ]
+
+
+def _from_outside_vpc(snap: Snapshot, fn: Function, db: Database, label: str) -> list[Finding]:
+    if db.publicly_accessible and not snap.failure(FactKey.SECURITY_GROUPS):
+        admits = security_groups.allows_tcp(
+            groups(snap, db.security_group_ids),
+            egress=False,
+            port=db.port,
+            peer=security_groups.Peer(frozenset(), public_internet()),
+        )
+        if admits.allowed:
+            return []
+        why = (
+            f"{label} is publicly accessible, but its security groups admit no internet address on TCP "
+            f"{db.port}, and a function outside a VPC has no fixed address to admit"
+        )
+    else:
+        why = f"{label} is not publicly accessible"
+    return [
+        Finding(
+            "DB_LAMBDA_NOT_IN_VPC",
+            Severity.ERROR,
+            f"Rotation function {fn.name} is not in a VPC and {why}.",
+            (fn.name, db.identifier, *((db.vpc_id and (db.vpc_id,)) or ())),
+            {"publicly_accessible": db.publicly_accessible, "database_vpc": db.vpc_id},
+        )
+    ]
+
+
+def _route_problems(snap: Snapshot, fs: Subnet, ds: Subnet) -> list[Problem]:
+    """Routes both ways: the local route inside one VPC, an active peering between two."""
+    problems = []
+    same_vpc = fs.vpc_id == ds.vpc_id
+    for src, dst in ((fs, ds), (ds, fs)):
+        table = routes.table_for_subnet(src.id, src.vpc_id, snap.route_tables)
+        dst_net = ipv4(dst.cidr)
+        if table is None or dst_net is None:
+            continue
+        route = routes.route_for(table, dst_net)
+        where = f"Route table {table.id} of {src.id}"
+        if route is None:
+            problems.append(
+                Problem(
+                    "DB_NO_ROUTE",
+                    f"{where} has no route to {dst.id} ({dst.cidr}) in {dst.vpc_id}.",
+                    (table.id, src.id),
+                    {"route_table": table.id, "destination": dst.cidr},
+                )
+            )
+            continue
+        kind = route.target_kind
+        if route.state != "active":
+            problems.append(
+                Problem(
+                    "DB_NO_ROUTE",
+                    f"{where} routes {dst.cidr} to {route.target}, but the route is {route.state}.",
+                    (table.id, route.target),
+                    {"route_table": table.id, "target": route.target, "state": route.state},
+                )
+            )
+        elif same_vpc and kind == "local":
+            continue
+        elif not same_vpc and kind == "pcx":
+            problem = _peering_problem(snap, where, route.target, src.vpc_id, dst.vpc_id, table.id, dst.cidr)
+            if problem:
+                problems.append(problem)
+        elif kind in {"local", "igw", "nat"}:
+            problems.append(
+                Problem(
+                    "DB_NO_ROUTE",
+                    f"{where} sends {dst.cidr} to {route.target}, which does not lead to {dst.vpc_id}.",
+                    (table.id, src.id),
+                    {"route_table": table.id, "target": route.target, "destination": dst.cidr},
+                )
+            )
+        else:
+            problems.append(
+                Problem(
+                    "DB_PATH_NOT_EVALUATED",
+                    f"{where} sends {dst.cidr} to {route.target}; what lies beyond is not modelled.",
+                    (table.id, route.target),
+                    {"route_table": table.id, "target": route.target},
+                )
+            )
+    return problems
+
+
+def _peering_problem(
+    snap: Snapshot, where: str, pcx_id: str, src_vpc: str, dst_vpc: str, table_id: str, cidr: str
+) -> Problem | None:
+    peering = snap.peerings.get(pcx_id)
+    ends = {peering.requester_vpc_id, peering.accepter_vpc_id} if peering else set()
+    if peering is not None and peering.status == "active" and ends == {src_vpc, dst_vpc}:
+        return None
+    why = (
+        "does not exist"
+        if peering is None
+        else f"is {peering.status}"
+        if peering.status != "active"
+        else f"connects {' and '.join(sorted(ends))}"
+    )
+    return Problem(
+        "DB_NO_ROUTE",
+        f"{where} sends {cidr} to peering {pcx_id}, which {why}.",
+        (table_id, pcx_id),
+        {"route_table": table_id, "peering": pcx_id, "why": why},
+    )

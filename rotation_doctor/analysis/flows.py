@@ -1,0 +1,171 @@
+"""One TCP flow from the function to a peer: security groups at both ends, network ACLs both ways."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from ipaddress import IPv4Network
+
+from rotation_doctor.analysis.cases import Problem
+from rotation_doctor.netsem import network_acls, security_groups
+from rotation_doctor.netsem.addresses import ipv4
+from rotation_doctor.snapshot import SecurityGroup, Snapshot, Subnet
+
+
+@dataclass(frozen=True)
+class FlowCodes:
+    egress: str
+    ingress: str
+    nacl: str
+
+
+SM_FLOW = FlowCodes("SM_LAMBDA_EGRESS_DENIES", "SM_ENDPOINT_SG_DENIES", "SM_NACL_DENIES")
+DB_FLOW = FlowCodes("DB_LAMBDA_EGRESS_DENIES", "DB_SG_INGRESS_DENIES", "DB_NACL_DENIES")
+
+
+@dataclass(frozen=True)
+class Side:
+    """One end of a flow: the subnet its ENI is in and the groups on the ENI."""
+
+    subnet: Subnet
+    group_ids: tuple[str, ...]
+    label: str  # "the rotation function", "endpoint vpce-...", "database prod-db"
+
+
+def groups(snap: Snapshot, ids: Sequence[str]) -> list[SecurityGroup]:
+    return [snap.security_groups[g] for g in ids if g in snap.security_groups]
+
+
+def _net(subnet: Subnet) -> tuple[IPv4Network, ...]:
+    net = ipv4(subnet.cidr)
+    return (net,) if net else ()
+
+
+def security_group_problems(snap: Snapshot, src: Side, dst: Side, port: int, codes: FlowCodes) -> list[Problem]:
+    problems = []
+    out = security_groups.allows_tcp(
+        groups(snap, src.group_ids),
+        egress=True,
+        port=port,
+        peer=security_groups.Peer(frozenset(dst.group_ids), _net(dst.subnet)),
+    )
+    if not out.allowed:
+        problems.append(
+            Problem(
+                codes.egress,
+                f"The security groups of {src.label} ({', '.join(src.group_ids) or 'none'}) allow no "
+                f"TCP {port} out to {dst.label}.",
+                (*src.group_ids, *dst.group_ids),
+                {
+                    "port": port,
+                    "from_groups": list(src.group_ids),
+                    "to_groups": list(dst.group_ids),
+                    "to_subnet": dst.subnet.id,
+                    "to_cidr": dst.subnet.cidr,
+                },
+            )
+        )
+    into = security_groups.allows_tcp(
+        groups(snap, dst.group_ids),
+        egress=False,
+        port=port,
+        peer=security_groups.Peer(frozenset(src.group_ids), _net(src.subnet)),
+    )
+    if not into.allowed:
+        problems.append(
+            Problem(
+                codes.ingress,
+                f"The security groups of {dst.label} ({', '.join(dst.group_ids) or 'none'}) admit no "
+                f"TCP {port} from {src.label}.",
+                (*dst.group_ids, *src.group_ids),
+                {
+                    "port": port,
+                    "groups": list(dst.group_ids),
+                    "from_groups": list(src.group_ids),
+                    "from_subnet": src.subnet.id,
+                    "from_cidr": src.subnet.cidr,
+                },
+            )
+        )
+    return problems
+
+
+def nacl_problems(
+    snap: Snapshot,
+    subnet: Subnet,
+    *,
+    peer: Sequence[IPv4Network],
+    peer_label: str,
+    port: int,
+    initiator: bool,
+    code: str,
+    soft_when_partial: bool = False,
+) -> list[Problem]:
+    """The ACL of `subnet` for a connection to (initiator) or from `peer` on TCP `port`.
+
+    The initiator sends to `port` and receives on the ephemeral ports; the responder receives on
+    `port` and answers to the ephemeral ports. An ACL applies only when the peer is in another subnet.
+    """
+    acl = network_acls.acl_for_subnet(subnet.id, subnet.vpc_id, snap.network_acls)
+    if acl is None:
+        return []
+    eph = network_acls.EPHEMERAL_PORTS
+    legs = (
+        [(True, (port, port), "request"), (False, eph, "return")]
+        if initiator
+        else [(False, (port, port), "request"), (True, eph, "return")]
+    )
+    problems = []
+    for egress, ports, leg in legs:
+        decision = network_acls.evaluate(acl, egress=egress, addresses=peer, ports=ports)
+        if decision.allowed:
+            continue
+        partial = decision.outcome is network_acls.Outcome.PARTIAL
+        direction = "outbound" if egress else "inbound"
+        span = f"TCP {ports[0]}" if ports[0] == ports[1] else f"TCP {ports[0]}-{ports[1]}"
+        how = "denies part of" if partial else "denies"
+        problems.append(
+            Problem(
+                code,
+                f"Network ACL {acl.id} of {subnet.id} {how} the {leg} traffic {direction} "
+                f"({span}) {'to' if egress else 'from'} {peer_label}.",
+                (acl.id, subnet.id),
+                {
+                    "acl": acl.id,
+                    "subnet": subnet.id,
+                    "direction": direction,
+                    "leg": leg,
+                    "ports": list(ports),
+                    "peer": peer_label,
+                    "outcome": str(decision.outcome),
+                    "denying_rules": list(decision.denying_rules),
+                },
+                soft=partial and soft_when_partial,
+            )
+        )
+    return problems
+
+
+def subnet_pair_nacl_problems(snap: Snapshot, src: Side, dst: Side, port: int, code: str) -> list[Problem]:
+    if src.subnet.id == dst.subnet.id:
+        return []  # ACLs guard subnet boundaries only
+    return [
+        *nacl_problems(
+            snap,
+            src.subnet,
+            peer=_net(dst.subnet),
+            peer_label=f"{dst.label} in {dst.subnet.id}",
+            port=port,
+            initiator=True,
+            code=code,
+        ),
+        *nacl_problems(
+            snap,
+            dst.subnet,
+            peer=_net(src.subnet),
+            peer_label=f"{src.label} in {src.subnet.id}",
+            port=port,
+            initiator=False,
+            code=code,
+        ),
+    ]

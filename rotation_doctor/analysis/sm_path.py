@@ -1,0 +1,465 @@
+"""The path from the rotation function to the Secrets Manager API, chosen as AWS chooses it.
+
+1. not in a VPC: the public endpoint, always reachable;
+2. SECRETS_MANAGER_ENDPOINT names an endpoint-specific host: that endpoint;
+3. a Secrets Manager interface endpoint with private DNS, and the VPC's DNS support and DNS
+   hostnames on: that endpoint, for every client in the VPC;
+4. a private hosted zone for the name (or a parent) associated with the VPC: what it answers;
+5. otherwise the public name, over the subnet's routes: NAT gateway to internet gateway.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+from rotation_doctor.analysis.cases import Case, Problem, fold
+from rotation_doctor.analysis.flows import SM_FLOW, Side, groups, nacl_problems, security_group_problems
+from rotation_doctor.analysis.flows import subnet_pair_nacl_problems as pair_nacls
+from rotation_doctor.findings import Finding, Severity
+from rotation_doctor.netsem import dns, iam_policy, routes, security_groups
+from rotation_doctor.netsem.addresses import ipv4, public_internet
+from rotation_doctor.snapshot import FactKey, Function, RouteTable, Snapshot, Subnet, VpcEndpoint
+
+HTTPS = 443
+GONE_STATES = frozenset({"deleted", "rejected", "expired"})
+# The calls AWS's rotation templates make; GetRandomPassword has no resource-level permission.
+ROTATION_ACTIONS = (
+    "secretsmanager:DescribeSecret",
+    "secretsmanager:GetSecretValue",
+    "secretsmanager:PutSecretValue",
+    "secretsmanager:UpdateSecretVersionStage",
+    "secretsmanager:GetRandomPassword",
+)
+SM_NEEDS = (
+    FactKey.SUBNETS,
+    FactKey.ROUTE_TABLES,
+    FactKey.NETWORK_ACLS,
+    FactKey.SECURITY_GROUPS,
+    FactKey.VPC_ENDPOINTS,
+)
+
+
+def secrets_manager_endpoints(snap: Snapshot, vpc_id: str) -> list[VpcEndpoint]:
+    name = dns.secrets_manager_service_name(snap.region)
+    return [
+        e
+        for e in snap.vpc_endpoints
+        if e.vpc_id == vpc_id
+        and e.service_name == name
+        and e.endpoint_type.lower() == "interface"
+        and e.state.lower() not in GONE_STATES
+    ]
+
+
+def analyze(snap: Snapshot) -> list[Finding]:
+    fn = snap.function
+    if fn is None or not fn.in_vpc or fn.vpc_id is None:
+        return []
+    if any(snap.failure(k) for k in SM_NEEDS):
+        return []  # AWS_READ_FAILED says what could not be read; this path is not judged
+    fn_subnets = [snap.subnets[s] for s in fn.subnet_ids if s in snap.subnets]
+    if not fn_subnets:
+        return []
+
+    if fn.secrets_manager_endpoint:
+        override = dns.parse_endpoint_override(fn.secrets_manager_endpoint, snap.region)
+        if override.kind == "vpce":
+            return _via_named_endpoint(snap, fn, fn_subnets, override)
+        if override.kind == "other":
+            return [
+                _not_evaluated(
+                    f"SECRETS_MANAGER_ENDPOINT sends the function to {override.host}, which rotation-doctor "
+                    "does not model.",
+                    (fn.name,),
+                    {"SECRETS_MANAGER_ENDPOINT_host": override.host},
+                )
+            ]
+
+    endpoints = secrets_manager_endpoints(snap, fn.vpc_id)
+    with_private_dns = [e for e in endpoints if e.private_dns_enabled]
+    dns_off_endpoint: VpcEndpoint | None = None
+    if with_private_dns:
+        if snap.failure(FactKey.DNS_ATTRIBUTES, fn.vpc_id):
+            return []
+        attrs = snap.dns_attributes.get(fn.vpc_id)
+        if attrs is not None and attrs.enable_dns_support and attrs.enable_dns_hostnames:
+            return _via_endpoint(snap, fn, fn_subnets, with_private_dns[0], zone=None)
+        dns_off_endpoint = with_private_dns[0]
+
+    if snap.failure(FactKey.HOSTED_ZONES, fn.vpc_id):
+        return []
+    zone = dns.zone_answering(dns.secrets_manager_hostname(snap.region), snap.hosted_zones.get(fn.vpc_id, ()))
+    if zone is not None and dns_off_endpoint is None:
+        return _via_hosted_zone(snap, fn, fn_subnets, zone_id=zone.id, endpoints=endpoints)
+
+    findings = _via_routes(snap, fn, fn_subnets)
+    failing = [f for f in findings if f.severity is not Severity.INFO and not f.code.endswith("NOT_EVALUATED")]
+    if not failing:
+        return findings
+    # A path that would work but for one switch explains the failure better than "no path".
+    explained_by: Finding | None = None
+    if dns_off_endpoint is not None:
+        attrs = snap.dns_attributes.get(fn.vpc_id)
+        explained_by = Finding(
+            "SM_VPC_DNS_DISABLED",
+            failing[0].severity,
+            f"Endpoint {dns_off_endpoint.id} has private DNS, but VPC {fn.vpc_id} has "
+            f"{_dns_switches_off(attrs)} off, so the Secrets Manager name still resolves to the public "
+            "endpoint, which the function cannot reach.",
+            (fn.vpc_id, dns_off_endpoint.id),
+            {
+                "enableDnsSupport": attrs.enable_dns_support if attrs else None,
+                "enableDnsHostnames": attrs.enable_dns_hostnames if attrs else None,
+            },
+        )
+    elif endpoints:
+        endpoint = endpoints[0]
+        explained_by = Finding(
+            "SM_ENDPOINT_PRIVATE_DNS_DISABLED",
+            failing[0].severity,
+            f"Secrets Manager endpoint {endpoint.id} exists in {fn.vpc_id} but has private DNS off, so the "
+            "function still calls the public endpoint, which it cannot reach.",
+            (endpoint.id, fn.vpc_id),
+            {"endpoint": endpoint.id, "private_dns_enabled": False, "state": endpoint.state},
+        )
+    if explained_by is None:
+        return findings
+    return [explained_by, *(f for f in findings if f.code != "SM_NO_PATH")]
+
+
+def _dns_switches_off(attrs: object) -> str:
+    if attrs is None:
+        return "DNS support"
+    names = [
+        n
+        for n, on in (
+            ("enableDnsSupport", getattr(attrs, "enable_dns_support", False)),
+            ("enableDnsHostnames", getattr(attrs, "enable_dns_hostnames", False)),
+        )
+        if not on
+    ]
+    return " and ".join(names)
+
+
+def _not_evaluated(summary: str, resources: tuple[str, ...], evidence: dict[str, object]) -> Finding:
+    return Finding("SM_PATH_NOT_EVALUATED", Severity.WARNING, summary, resources, evidence)
+
+
+def _via_named_endpoint(
+    snap: Snapshot,
+    fn: Function,
+    fn_subnets: list[Subnet],
+    override: dns.EndpointOverride,
+) -> list[Finding]:
+    endpoint = next((e for e in snap.vpc_endpoints if e.id == override.endpoint_id), None)
+    if endpoint is None or endpoint.state.lower() in GONE_STATES:
+        return [
+            Finding(
+                "SM_ENDPOINT_NOT_AVAILABLE",
+                Severity.ERROR,
+                f"SECRETS_MANAGER_ENDPOINT on {fn.name} names endpoint {override.endpoint_id}, which does not exist.",
+                (fn.name, override.endpoint_id or override.host),
+                {"SECRETS_MANAGER_ENDPOINT_host": override.host},
+            )
+        ]
+    if endpoint.vpc_id != fn.vpc_id:
+        return [
+            _not_evaluated(
+                f"SECRETS_MANAGER_ENDPOINT points {fn.name} at endpoint {endpoint.id} in another VPC "
+                f"({endpoint.vpc_id}); the way there is not modelled.",
+                (fn.name, endpoint.id),
+                {"endpoint_vpc": endpoint.vpc_id},
+            )
+        ]
+    return _via_endpoint(snap, fn, fn_subnets, endpoint, zone=override.availability_zone)
+
+
+def _via_hosted_zone(
+    snap: Snapshot, fn: Function, fn_subnets: list[Subnet], *, zone_id: str, endpoints: list[VpcEndpoint]
+) -> list[Finding]:
+    zones = snap.hosted_zones.get(fn.vpc_id or "", ())
+    zone = next(z for z in zones if z.id == zone_id)
+    name = dns.secrets_manager_hostname(snap.region)
+    records = [r for r in zone.records if r.name == name]
+    if not records:
+        return [
+            Finding(
+                "SM_NO_PATH",
+                Severity.ERROR,
+                f"Private hosted zone {zone.name} ({zone.id}) is associated with {fn.vpc_id} and has no record for "
+                f"{name}, so the name does not resolve in the VPC.",
+                (zone.id, fn.vpc_id or ""),
+                {"zone": zone.id, "zone_name": zone.name},
+            )
+        ]
+    targets = {t for r in records for t in ((r.alias_target,) if r.alias_target else r.values)}
+    for endpoint in endpoints:
+        if targets & {d.lower().rstrip(".") for d in endpoint.dns_names}:
+            return _via_endpoint(snap, fn, fn_subnets, endpoint, zone=None)
+    return [
+        _not_evaluated(
+            f"Private hosted zone {zone.name} ({zone.id}) sends {name} to {', '.join(sorted(targets))}, outside "
+            f"{fn.vpc_id} (a centralized endpoint?); that path is not modelled.",
+            (zone.id, fn.vpc_id or ""),
+            {"zone": zone.id, "targets": sorted(targets)},
+        )
+    ]
+
+
+def _via_endpoint(
+    snap: Snapshot, fn: Function, fn_subnets: list[Subnet], endpoint: VpcEndpoint, zone: str | None
+) -> list[Finding]:
+    if endpoint.state.lower() != "available":
+        return [
+            Finding(
+                "SM_ENDPOINT_NOT_AVAILABLE",
+                Severity.ERROR,
+                f"The function resolves Secrets Manager to endpoint {endpoint.id}, which is {endpoint.state}, not "
+                "available.",
+                (endpoint.id,),
+                {"state": endpoint.state},
+            )
+        ]
+    subnets = [snap.subnets[s] for s in endpoint.subnet_ids if s in snap.subnets]
+    if zone:
+        subnets = [s for s in subnets if s.availability_zone == zone]
+    if not subnets:
+        return [
+            Finding(
+                "SM_ENDPOINT_NOT_AVAILABLE",
+                Severity.ERROR,
+                f"Endpoint {endpoint.id} has no network interface{' in ' + zone if zone else ''} for the function "
+                "to reach.",
+                (endpoint.id,),
+                {"subnets": list(endpoint.subnet_ids), "zone": zone},
+            )
+        ]
+    findings = _policy_findings(snap, fn, endpoint)
+    cases = []
+    for fs in fn_subnets:
+        table = routes.table_for_subnet(fs.id, fs.vpc_id, snap.route_tables)
+        for es in subnets:
+            case = Case(f"{fs.id} -> {es.id}")
+            src = Side(fs, fn.security_group_ids, f"rotation function {fn.name}")
+            dst = Side(es, endpoint.group_ids, f"endpoint {endpoint.id}")
+            case.problems.extend(_local_route_problems(snap, fs, es, table))
+            case.problems.extend(security_group_problems(snap, src, dst, HTTPS, SM_FLOW))
+            case.problems.extend(pair_nacls(snap, src, dst, HTTPS, SM_FLOW.nacl))
+            cases.append(case)
+    return findings + fold(cases)
+
+
+def _local_route_problems(snap: Snapshot, fs: Subnet, es: Subnet, table: RouteTable | None) -> list[Problem]:
+    """Inside a VPC the local route carries the traffic, unless a more specific route sends it to an appliance."""
+    problems = []
+    for src, dst in ((fs, es), (es, fs)):
+        src_table = table if src is fs else routes.table_for_subnet(src.id, src.vpc_id, snap.route_tables)
+        dst_net = ipv4(dst.cidr)
+        if src_table is None or dst_net is None:
+            continue
+        route = routes.route_for(src_table, dst_net)
+        if route is not None and route.target != "local":
+            problems.append(
+                Problem(
+                    "SM_PATH_NOT_EVALUATED",
+                    f"Route table {src_table.id} sends {dst.cidr} to {route.target} instead of the local route; "
+                    "the appliance on the way is not modelled.",
+                    (src_table.id, route.target),
+                    {"destination": route.destination, "target": route.target},
+                )
+            )
+    return problems
+
+
+def _policy_findings(snap: Snapshot, fn: Function, endpoint: VpcEndpoint) -> list[Finding]:
+    principals = {snap.secret.account}
+    if fn.role_arn:
+        principals.add(fn.role_arn)
+    context = {
+        "aws:principalaccount": snap.secret.account,
+        "aws:sourcevpce": endpoint.id,
+        "aws:sourcevpc": endpoint.vpc_id,
+        "secretsmanager:secretid": snap.secret.arn,
+    }
+    if fn.role_arn:
+        context["aws:principalarn"] = fn.role_arn
+    denied: dict[str, str] = {}
+    unevaluated: set[str] = set()
+    for action in ROTATION_ACTIONS:
+        resource = "*" if action.endswith("GetRandomPassword") else snap.secret.arn
+        decision = iam_policy.evaluate(
+            endpoint.policy, iam_policy.Request(action, resource, frozenset(principals), context)
+        )
+        unevaluated.update(decision.unevaluated_conditions)
+        if not decision.allowed:
+            denied[action] = (
+                ("explicit deny in " + ", ".join(decision.statement_ids))
+                if decision.explicit_deny
+                else "no statement allows it"
+            )
+    if not denied:
+        return []
+    return [
+        Finding(
+            "SM_ENDPOINT_POLICY_DENIES",
+            Severity.ERROR,
+            f"The policy of endpoint {endpoint.id} does not allow {', '.join(a.split(':')[1] for a in denied)} on "
+            "this secret, which rotation needs.",
+            (endpoint.id,),
+            {"denied": denied, "conditions_not_evaluated": sorted(unevaluated)},
+        )
+    ]
+
+
+def _via_routes(snap: Snapshot, fn: Function, fn_subnets: list[Subnet]) -> list[Finding]:
+    cases = []
+    for fs in fn_subnets:
+        case = Case(fs.id)
+        cases.append(case)
+        table = routes.table_for_subnet(fs.id, fs.vpc_id, snap.route_tables)
+        route = routes.route_for(table, routes.DEFAULT_ROUTE) if table else None
+        if table is None or route is None:
+            where = f"Route table {table.id}" if table else "The route table"
+            case.problems.append(
+                Problem(
+                    "SM_NO_PATH",
+                    f"{where} of {{subjects}} has no default route and {fs.vpc_id} has no Secrets Manager "
+                    "endpoint: nothing leads to Secrets Manager.",
+                    (table.id,) if table else (fs.vpc_id,),
+                    {"route_table": table.id if table else None},
+                    subject=fs.id,
+                )
+            )
+            continue
+        target = route.target
+        if route.state != "active":
+            case.problems.append(_blackhole(fs, table.id, target, f"the route is {route.state}"))
+            continue
+        kind = route.target_kind
+        if kind == "igw":
+            case.problems.append(
+                Problem(
+                    "SM_PUBLIC_SUBNET_NO_NAT",
+                    f"Route table {table.id} of {{subjects}} sends 0.0.0.0/0 straight to internet gateway {target}, "
+                    "but Lambda network interfaces get no public IP, so the function cannot reach Secrets Manager.",
+                    (table.id, target),
+                    {"route_table": table.id, "target": target},
+                    subject=fs.id,
+                )
+            )
+            continue
+        if kind != "nat":
+            case.problems.append(
+                Problem(
+                    "SM_PATH_NOT_EVALUATED",
+                    f"Route table {table.id} of {{subjects}} sends 0.0.0.0/0 to {target} ({_kind_name(kind)}); what "
+                    "lies beyond is not modelled.",
+                    (table.id, target),
+                    {"route_table": table.id, "target": target},
+                    subject=fs.id,
+                )
+            )
+            continue
+        case.problems.extend(_nat_problems(snap, fn, fs, table.id, target))
+    return fold(cases)
+
+
+def _kind_name(kind: str) -> str:
+    return {
+        "tgw": "a transit gateway",
+        "pcx": "a peering connection",
+        "vgw": "a virtual private gateway",
+        "eni": "a network interface",
+        "i": "an instance",
+        "vpce": "a firewall or load balancer endpoint",
+        "lgw": "a local gateway",
+        "cagw": "a carrier gateway",
+        "eigw": "an egress-only gateway",
+    }.get(kind, kind)
+
+
+def _blackhole(fs: Subnet, table_id: str, target: str, why: str) -> Problem:
+    return Problem(
+        "SM_ROUTE_BLACKHOLE",
+        f"The default route in {table_id} (of {{subjects}}) points to {target}, but {why}: traffic to "
+        "Secrets Manager is dropped.",
+        (table_id, target),
+        {"route_table": table_id, "target": target, "why": why},
+        subject=fs.id,
+    )
+
+
+def _nat_problems(snap: Snapshot, fn: Function, fs: Subnet, table_id: str, nat_id: str) -> list[Problem]:
+    if snap.failure(FactKey.NAT_GATEWAYS) or snap.failure(FactKey.INTERNET_GATEWAYS):
+        return [Problem("SM_PATH_NOT_EVALUATED", f"The NAT gateway {nat_id} could not be read.", (nat_id,))]
+    nat = snap.nat_gateways.get(nat_id)
+    if nat is None or nat.state != "available":
+        return [_blackhole(fs, table_id, nat_id, f"the NAT gateway is {nat.state if nat else 'gone'}")]
+    if nat.connectivity == "private":
+        return [
+            Problem(
+                "SM_PATH_NOT_EVALUATED",
+                f"NAT gateway {nat_id} is private; where its subnet sends traffic on is not modelled.",
+                (nat_id,),
+            )
+        ]
+    nat_subnet = snap.subnets.get(nat.subnet_id)
+    nat_table = routes.table_for_subnet(nat.subnet_id, nat.vpc_id, snap.route_tables)
+    nat_route = routes.route_for(nat_table, routes.DEFAULT_ROUTE) if nat_table else None
+    if nat_route is not None and nat_route.state == "active" and nat_route.target_kind not in {"igw", "nat", "local"}:
+        return [
+            Problem(
+                "SM_PATH_NOT_EVALUATED",
+                f"NAT gateway {nat_id}'s subnet sends 0.0.0.0/0 to {nat_route.target} "
+                f"({_kind_name(nat_route.target_kind)}); what lies beyond is not modelled.",
+                (nat_id, nat_route.target),
+                {"nat_subnet": nat.subnet_id, "target": nat_route.target},
+            )
+        ]
+    igw = snap.internet_gateways.get(nat_route.target) if nat_route and nat_route.target_kind == "igw" else None
+    if nat_route is None or nat_route.state != "active" or igw is None or nat.vpc_id not in igw.attached_vpc_ids:
+        why = (
+            "has no default route"
+            if nat_route is None
+            else f"routes 0.0.0.0/0 to {nat_route.target}, which is not an internet gateway attached to {nat.vpc_id}"
+        )
+        return [
+            Problem(
+                "SM_NAT_NO_INTERNET",
+                f"NAT gateway {nat_id} is in subnet {nat.subnet_id}, which {why}; the NAT cannot reach the internet.",
+                (nat_id, nat.subnet_id, *((nat_table.id,) if nat_table else ())),
+                {
+                    "nat_subnet": nat.subnet_id,
+                    "nat_route_table": nat_table.id if nat_table else None,
+                    "target": nat_route.target if nat_route else None,
+                },
+            )
+        ]
+    problems: list[Problem] = []
+    internet = public_internet()
+    egress = security_groups.allows_tcp(
+        groups(snap, fn.security_group_ids),
+        egress=True,
+        port=HTTPS,
+        peer=security_groups.Peer(frozenset(), internet),
+    )
+    if not egress.allowed:
+        problems.append(
+            Problem(
+                "SM_LAMBDA_EGRESS_DENIES",
+                f"The security groups of rotation function {fn.name} ({', '.join(fn.security_group_ids)}) allow no "
+                "TCP 443 out to the internet, where the public Secrets Manager endpoint is.",
+                fn.security_group_ids,
+                {"port": HTTPS, "to": "0.0.0.0/0"},
+            )
+        )
+    # Partial denials of the internet are doubts (Secrets Manager's addresses may be outside them), not failures.
+    acl = partial(nacl_problems, snap, port=HTTPS, code="SM_NACL_DENIES", soft_when_partial=True)
+    problems += acl(fs, peer=internet, peer_label="the internet", initiator=True)
+    if nat_subnet is not None and nat_subnet.id != fs.id:
+        fs_net = ipv4(fs.cidr)
+        if fs_net:
+            # The NAT's subnet sees the function's request arrive and leave for the internet, and the reply back.
+            problems += acl(nat_subnet, peer=(fs_net,), peer_label=f"the function in {fs.id}", initiator=False)
+            problems += acl(nat_subnet, peer=internet, peer_label="the internet", initiator=True)
+    return problems

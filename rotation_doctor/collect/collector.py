@@ -1,0 +1,647 @@
+"""Reads, in a few rounds of batched calls, every fact the diagnosis of a set of secrets needs.
+
+A batch is one secret (`diagnose`) or every Lambda-rotated secret of the region (`scan`); the
+calls grow with pages and with distinct functions, databases and VPCs, not with secrets:
+
+1. secret values (one call per 20 secrets), each function's configuration and policy;
+2. the databases the secrets name (one call per kind of database, many ids a call);
+3. per set of VPCs: subnets, route tables, network ACLs, Secrets Manager endpoints, private
+   hosted zones, peerings (one call each for all VPCs, one per VPC for hosted zones);
+4. the security groups of all of them in one call; DNS attributes only where an endpoint has
+   private DNS; NAT and internet gateways only where a default route leads to a NAT gateway.
+
+A read that fails is stored as a `ReadFailure`; it is never taken to mean "none exist".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import Any
+
+from rotation_doctor.analysis import logs as log_analysis
+from rotation_doctor.collect import convert, targets
+from rotation_doctor.collect.aws import (
+    AwsClients,
+    AwsError,
+    BadInput,
+    attempt,
+    fatal,
+    is_not_found,
+    read_failure,
+)
+from rotation_doctor.collect.databases import DatabaseResolver
+from rotation_doctor.netsem import dns, routes
+from rotation_doctor.snapshot import (
+    DnsAttributes,
+    FactKey,
+    Function,
+    InternetGateway,
+    NatGateway,
+    NetworkAcl,
+    PeeringConnection,
+    PolicyDocument,
+    PrivateHostedZone,
+    ReadFailure,
+    RouteTable,
+    Secret,
+    SecurityGroup,
+    Snapshot,
+    Subnet,
+    TargetRef,
+    VpcEndpoint,
+)
+
+EC2_FILTER_VALUES = 200  # EC2 accepts at most 200 values in one filter
+SECRET_BATCH = 20  # BatchGetSecretValue takes at most 20 secrets a call
+OVERDUE = timedelta(days=1)
+
+
+def chunks(items: Sequence[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield list(items[start : start + size])
+
+
+@dataclass
+class _Facts:
+    """What one batch has read so far; shared by every snapshot the batch makes."""
+
+    values: dict[str, TargetRef | None] = field(default_factory=dict)  # by secret ARN
+    functions: dict[str, Function | None] = field(default_factory=dict)  # by rotation Lambda ARN
+    policies: dict[str, PolicyDocument | None] = field(default_factory=dict)
+    subnets: dict[str, Subnet] = field(default_factory=dict)
+    route_tables: dict[str, RouteTable] = field(default_factory=dict)
+    network_acls: dict[str, NetworkAcl] = field(default_factory=dict)
+    security_groups: dict[str, SecurityGroup] = field(default_factory=dict)
+    endpoints: dict[str, VpcEndpoint] = field(default_factory=dict)
+    dns_attributes: dict[str, DnsAttributes] = field(default_factory=dict)
+    hosted_zones: dict[str, tuple[PrivateHostedZone, ...]] = field(default_factory=dict)
+    nat_gateways: dict[str, NatGateway] = field(default_factory=dict)
+    internet_gateways: dict[str, InternetGateway] = field(default_factory=dict)
+    peerings: dict[str, PeeringConnection] = field(default_factory=dict)
+    failures: dict[str, ReadFailure] = field(default_factory=dict)
+    read_vpcs: set[str] = field(default_factory=set)
+
+
+class Collector:
+    def __init__(self, clients: AwsClients, *, workers: int = 8, log_window: timedelta = timedelta(hours=24)) -> None:
+        self.clients = clients
+        self.region = str(clients.region)
+        self.workers = workers
+        self.log_window = log_window
+
+    # ----- entry points -------------------------------------------------------------------
+
+    def describe_secret(self, secret_id: str) -> Secret:
+        """The secret named by name or ARN; BadInput if there is none, AwsError if AWS says no."""
+        try:
+            raw = attempt(lambda: self.clients.secretsmanager.describe_secret(SecretId=secret_id))
+        except AwsError:
+            raise
+        except Exception as exc:
+            if is_not_found(exc):
+                raise BadInput(f"no secret {secret_id!r} in {self.region}") from exc
+            if _code(exc) in {"ValidationException", "InvalidParameterException"}:
+                raise BadInput(f"{secret_id!r} is not a valid secret name or ARN") from exc
+            failure = read_failure("secretsmanager:DescribeSecret", exc)
+            raise AwsError(f"cannot read secret {secret_id!r}: {failure.error_code}: {failure.message}") from exc
+        return convert.secret(raw)
+
+    def list_rotated_secrets(self, on_page: Callable[[int], None] | None = None) -> list[Secret]:
+        """Every secret of the region whose rotation is done by a Lambda function, page by page."""
+        found: list[Secret] = []
+        paginator = self.clients.secretsmanager.get_paginator("list_secrets")
+        try:
+            for page in attempt(lambda: iter(paginator.paginate(PaginationConfig={"PageSize": 100}))):
+                found += [s for s in map(convert.secret, page.get("SecretList", [])) if s.rotation_lambda_arn]
+                if on_page:
+                    on_page(len(found))
+        except AwsError:
+            raise
+        except Exception as exc:
+            failure = read_failure("secretsmanager:ListSecrets", exc)
+            raise AwsError(f"cannot list secrets: {failure.error_code}: {failure.message}") from exc
+        return [s for s in found if s.rotation_enabled]
+
+    def snapshots(self, secrets: Sequence[Secret], *, rotation_failed: Iterable[str] = ()) -> list[Snapshot]:
+        """One snapshot per secret, from reads batched across all of them."""
+        facts = _Facts()
+        rotated = [s for s in secrets if s.rotation_enabled and s.rotation_lambda_arn]
+        refs = self._round_secrets_and_functions(rotated, facts)
+        databases = self._round_databases(refs, facts)
+        self._round_networks(rotated, databases, facts)
+        failed = set(rotation_failed)
+        now = datetime.now(UTC)
+        return [
+            self._assemble(s, refs.get(s.arn), databases, facts, s.arn in failed or _overdue(s, now)) for s in secrets
+        ]
+
+    def with_logs(self, snaps: Sequence[Snapshot]) -> list[Snapshot]:
+        """The snapshots again with what each function's recent logs show (one read per function)."""
+        wanted = {s.function.arn: s.function for s in snaps if s.function is not None}
+        signals: dict[str, Any] = {}
+        failures: dict[str, ReadFailure] = {}
+
+        def read(fn: Function) -> None:
+            try:
+                signals[fn.arn] = self._read_logs(fn.log_group or f"/aws/lambda/{fn.name}")
+            except Exception as exc:
+                if fatal(exc):
+                    raise AwsError(str(exc)) from exc
+                if is_not_found(exc):
+                    signals[fn.arn] = ()
+                else:
+                    failures[fn.arn] = read_failure("logs:FilterLogEvents", exc)
+
+        self._parallel([partial(read, fn) for fn in wanted.values()])
+        out = []
+        for snap in snaps:
+            fn = snap.function
+            if fn is None:
+                out.append(snap)
+            elif fn.arn in failures:
+                out.append(replace(snap, log_signals=(), failures={**snap.failures, FactKey.LOGS: failures[fn.arn]}))
+            else:
+                out.append(replace(snap, log_signals=signals.get(fn.arn, ())))
+        return out
+
+    # ----- round 1: secret values, functions ----------------------------------------------
+
+    def _round_secrets_and_functions(self, secrets: Sequence[Secret], facts: _Facts) -> dict[str, TargetRef | None]:
+        refs: dict[str, TargetRef | None] = {}
+        need_value = []
+        for secret in secrets:
+            tag = secret.tags.get(targets.TARGET_TAG)
+            ref = targets.ref_from_tag(tag) if tag else None
+            if ref is not None:
+                refs[secret.arn] = ref
+            else:
+                need_value.append(secret.arn)
+        tasks: list[Callable[[], None]] = []
+        if len(need_value) == 1:
+            tasks.append(lambda: self._read_one_value(need_value[0], refs, facts))
+        else:
+            tasks += [partial(self._read_values, batch, refs, facts) for batch in chunks(need_value, SECRET_BATCH)]
+        for arn in sorted({str(s.rotation_lambda_arn) for s in secrets}):
+            tasks.append(partial(self._read_function, arn, facts))
+            tasks.append(partial(self._read_policy, arn, facts))
+        self._parallel(tasks)
+        return refs
+
+    def _read_one_value(self, arn: str, refs: dict[str, TargetRef | None], facts: _Facts) -> None:
+        raw = self._read(
+            facts,
+            f"{FactKey.SECRET_VALUE}:{arn}",
+            "secretsmanager:GetSecretValue",
+            lambda: self.clients.secretsmanager.get_secret_value(SecretId=arn),
+        )
+        if raw is not None:
+            refs[arn] = targets.ref_from_secret_string(raw.get("SecretString"))
+
+    def _read_values(self, arns: list[str], refs: dict[str, TargetRef | None], facts: _Facts) -> None:
+        raw = self._read(
+            facts,
+            FactKey.SECRET_VALUE,
+            "secretsmanager:BatchGetSecretValue",
+            lambda: self.clients.secretsmanager.batch_get_secret_value(SecretIdList=arns),
+        )
+        if raw is None:
+            for arn in arns:
+                facts.failures[f"{FactKey.SECRET_VALUE}:{arn}"] = facts.failures[FactKey.SECRET_VALUE]
+            del facts.failures[FactKey.SECRET_VALUE]
+            return
+        for value in raw.get("SecretValues", []):
+            refs[value["ARN"]] = targets.ref_from_secret_string(value.get("SecretString"))
+        for error in raw.get("Errors", []):
+            secret_id = str(error.get("SecretId"))
+            arn = next((a for a in arns if a == secret_id or a.split(":")[-1].startswith(secret_id)), secret_id)
+            facts.failures[f"{FactKey.SECRET_VALUE}:{arn}"] = ReadFailure(
+                "secretsmanager:GetSecretValue",
+                str(error.get("ErrorCode")),
+                str(error.get("Message", "")),
+                "secretsmanager:GetSecretValue",
+            )
+
+    def _read_function(self, arn: str, facts: _Facts) -> None:
+        raw = self._read(
+            facts,
+            f"{FactKey.FUNCTION}:{arn}",
+            "lambda:GetFunctionConfiguration",
+            lambda: self.clients.lambda_.get_function_configuration(FunctionName=arn),
+            not_found=lambda: None,
+        )
+        if raw is None:
+            facts.functions[arn] = None
+            return
+        facts.functions[arn] = convert.function(raw)
+
+    def _read_policy(self, arn: str, facts: _Facts) -> None:
+        raw = self._read(
+            facts,
+            f"{FactKey.FUNCTION_POLICY}:{arn}",
+            "lambda:GetPolicy",
+            lambda: self.clients.lambda_.get_policy(FunctionName=arn),
+            not_found=lambda: {},
+        )
+        if raw is not None:
+            facts.policies[arn] = convert.policy(raw.get("Policy"))
+
+    # ----- round 2: databases --------------------------------------------------------------
+
+    def _round_databases(self, refs: dict[str, TargetRef | None], facts: _Facts) -> DatabaseResolver:
+        resolver = DatabaseResolver(self.clients, self._read_into(facts), self._parallel, facts.failures)
+        resolver.resolve([r for r in refs.values() if r is not None])
+        return resolver
+
+    # ----- rounds 3 and 4: networks ----------------------------------------------------------
+
+    def _round_networks(self, secrets: Sequence[Secret], databases: DatabaseResolver, facts: _Facts) -> None:
+        functions = [f for f in facts.functions.values() if f is not None and f.in_vpc]
+        fn_vpcs = {str(f.vpc_id) for f in functions if f.vpc_id}
+        db_vpcs = {str(d.vpc_id) for d in databases.found.values() if d.vpc_id}
+        self._read_vpcs(sorted(fn_vpcs | db_vpcs), fn_vpcs, facts)
+        self._repair_function_vpcs(functions, fn_vpcs, facts)
+        self._read_dependents(databases, facts)
+
+    def _read_vpcs(self, vpc_ids: list[str], fn_vpcs: set[str], facts: _Facts) -> None:
+        vpc_ids = [v for v in vpc_ids if v not in facts.read_vpcs]
+        if not vpc_ids:
+            return
+        facts.read_vpcs.update(vpc_ids)
+        vpc_filter = [{"Name": "vpc-id", "Values": vpc_ids}]
+        sm_service = dns.secrets_manager_service_name(self.region)
+        endpoint_vpcs = sorted(set(vpc_ids) & fn_vpcs)
+
+        def subnets() -> None:
+            for raw in self._pages(
+                facts,
+                FactKey.SUBNETS,
+                "ec2:DescribeSubnets",
+                "describe_subnets",
+                "Subnets",
+                Filters=vpc_filter,
+            ):
+                facts.subnets[raw["SubnetId"]] = convert.subnet(raw)
+
+        def tables() -> None:
+            for raw in self._pages(
+                facts,
+                FactKey.ROUTE_TABLES,
+                "ec2:DescribeRouteTables",
+                "describe_route_tables",
+                "RouteTables",
+                Filters=vpc_filter,
+            ):
+                facts.route_tables[raw["RouteTableId"]] = convert.route_table(raw)
+
+        def acls() -> None:
+            for raw in self._pages(
+                facts,
+                FactKey.NETWORK_ACLS,
+                "ec2:DescribeNetworkAcls",
+                "describe_network_acls",
+                "NetworkAcls",
+                Filters=vpc_filter,
+            ):
+                facts.network_acls[raw["NetworkAclId"]] = convert.network_acl(raw)
+
+        def endpoints() -> None:
+            filters = [
+                {"Name": "vpc-id", "Values": endpoint_vpcs},
+                {"Name": "service-name", "Values": [sm_service]},
+            ]
+            for raw in self._pages(
+                facts,
+                FactKey.VPC_ENDPOINTS,
+                "ec2:DescribeVpcEndpoints",
+                "describe_vpc_endpoints",
+                "VpcEndpoints",
+                Filters=filters,
+            ):
+                facts.endpoints[raw["VpcEndpointId"]] = convert.vpc_endpoint(raw)
+
+        def zones(vpc: str) -> None:
+            raw = self._read(
+                facts,
+                f"{FactKey.HOSTED_ZONES}:{vpc}",
+                "route53:ListHostedZonesByVPC",
+                lambda: self.clients.route53.list_hosted_zones_by_vpc(VPCId=vpc, VPCRegion=self.region),
+            )
+            if raw is not None:
+                facts.hosted_zones[vpc] = tuple(
+                    PrivateHostedZone(
+                        z["HostedZoneId"],
+                        str(z["Name"]).lower().rstrip("."),
+                        owner_service=(z.get("Owner") or {}).get("OwningService"),
+                    )
+                    for z in raw.get("HostedZoneSummaries", [])
+                )
+
+        tasks: list[Callable[[], None]] = [subnets, tables, acls]
+        if endpoint_vpcs:
+            tasks.append(endpoints)
+            tasks += [partial(zones, vpc) for vpc in endpoint_vpcs]
+        self._parallel(tasks)
+
+    def _repair_function_vpcs(self, functions: list[Function], fn_vpcs: set[str], facts: _Facts) -> None:
+        """Take each function's VPC from its subnets when the VpcId it reported does not hold them."""
+        missing = sorted({s for f in functions for s in f.subnet_ids if s not in facts.subnets})
+        if not missing or facts.failures.get(FactKey.SUBNETS):
+            return
+        for raw in self._pages(
+            facts,
+            FactKey.SUBNETS,
+            "ec2:DescribeSubnets",
+            "describe_subnets",
+            "Subnets",
+            Filters=[{"Name": "subnet-id", "Values": missing}],
+        ):
+            facts.subnets[raw["SubnetId"]] = convert.subnet(raw)
+        for arn, fn in list(facts.functions.items()):
+            if fn is None or not fn.subnet_ids or fn.subnet_ids[0] not in facts.subnets:
+                continue
+            actual = facts.subnets[fn.subnet_ids[0]].vpc_id
+            if actual != fn.vpc_id:
+                facts.functions[arn] = replace(fn, vpc_id=actual)
+                fn_vpcs.add(actual)
+        self._read_vpcs(sorted(fn_vpcs), fn_vpcs, facts)
+
+    def _read_dependents(self, databases: DatabaseResolver, facts: _Facts) -> None:
+        functions = [f for f in facts.functions.values() if f is not None and f.in_vpc]
+        self._read_named_endpoints(functions, facts)
+        sm_host = dns.secrets_manager_hostname(self.region)
+        group_ids = {g for f in functions for g in f.security_group_ids}
+        group_ids |= {g for d in databases.found.values() for g in d.security_group_ids}
+        group_ids |= {g for e in facts.endpoints.values() for g in e.group_ids}
+        pdns_vpcs = sorted({e.vpc_id for e in facts.endpoints.values() if e.private_dns_enabled})
+        nat_ids = sorted(self._default_route_nats(functions, facts))
+        peer_vpc_pairs = {
+            (str(f.vpc_id), str(d.vpc_id))
+            for f in functions
+            for d in databases.found.values()
+            if d.vpc_id and f.vpc_id and d.vpc_id != f.vpc_id
+        }
+        ec2 = self.clients.ec2
+        tasks: list[Callable[[], None]] = []
+
+        def groups(ids: list[str]) -> None:
+            for raw in self._pages(
+                facts,
+                FactKey.SECURITY_GROUPS,
+                "ec2:DescribeSecurityGroups",
+                "describe_security_groups",
+                "SecurityGroups",
+                Filters=[{"Name": "group-id", "Values": ids}],
+            ):
+                facts.security_groups[raw["GroupId"]] = convert.security_group(raw)
+
+        def dns_attributes(vpc: str) -> None:
+            values: dict[str, bool] = {}
+            for attribute, key in (
+                ("enableDnsSupport", "EnableDnsSupport"),
+                ("enableDnsHostnames", "EnableDnsHostnames"),
+            ):
+                raw = self._read(
+                    facts,
+                    f"{FactKey.DNS_ATTRIBUTES}:{vpc}",
+                    "ec2:DescribeVpcAttribute",
+                    partial(ec2.describe_vpc_attribute, VpcId=vpc, Attribute=attribute),
+                )
+                if raw is None:
+                    return
+                values[attribute] = bool(raw[key]["Value"])
+            facts.dns_attributes[vpc] = DnsAttributes(values["enableDnsSupport"], values["enableDnsHostnames"])
+
+        def nats() -> None:
+            for raw in self._pages(
+                facts,
+                FactKey.NAT_GATEWAYS,
+                "ec2:DescribeNatGateways",
+                "describe_nat_gateways",
+                "NatGateways",
+                Filter=[{"Name": "nat-gateway-id", "Values": nat_ids}],
+            ):
+                facts.nat_gateways[raw["NatGatewayId"]] = convert.nat_gateway(raw)
+
+        def igws() -> None:
+            vpcs = sorted({str(f.vpc_id) for f in functions})
+            for raw in self._pages(
+                facts,
+                FactKey.INTERNET_GATEWAYS,
+                "ec2:DescribeInternetGateways",
+                "describe_internet_gateways",
+                "InternetGateways",
+                Filters=[{"Name": "attachment.vpc-id", "Values": vpcs}],
+            ):
+                facts.internet_gateways[raw["InternetGatewayId"]] = convert.internet_gateway(raw)
+
+        def peerings() -> None:
+            vpcs = sorted({v for pair in peer_vpc_pairs for v in pair})
+            for raw in self._pages(
+                facts,
+                FactKey.PEERINGS,
+                "ec2:DescribeVpcPeeringConnections",
+                "describe_vpc_peering_connections",
+                "VpcPeeringConnections",
+                Filters=[
+                    {"Name": "requester-vpc-info.vpc-id", "Values": vpcs},
+                    {"Name": "accepter-vpc-info.vpc-id", "Values": vpcs},
+                ],
+            ):
+                facts.peerings[raw["VpcPeeringConnectionId"]] = convert.peering(raw)
+
+        def zone_records(vpc: str, zone: PrivateHostedZone) -> None:
+            raw = self._read(
+                facts,
+                f"{FactKey.HOSTED_ZONES}:{vpc}",
+                "route53:ListResourceRecordSets",
+                lambda: self.clients.route53.list_resource_record_sets(
+                    HostedZoneId=zone.id, StartRecordName=sm_host, MaxItems="10"
+                ),
+            )
+            if raw is not None:
+                records = tuple(
+                    r for r in map(convert.hosted_zone_record, raw.get("ResourceRecordSets", [])) if r.name == sm_host
+                )
+                facts.hosted_zones[vpc] = tuple(
+                    replace(z, records=records) if z.id == zone.id else z for z in facts.hosted_zones[vpc]
+                )
+
+        for batch in chunks(sorted(group_ids), EC2_FILTER_VALUES):
+            tasks.append(partial(groups, batch))
+        tasks += [partial(dns_attributes, vpc) for vpc in pdns_vpcs]
+        if nat_ids:
+            tasks += [nats, igws]
+        if peer_vpc_pairs:
+            tasks.append(peerings)
+        for vpc, zones in facts.hosted_zones.items():
+            zone = dns.zone_answering(sm_host, zones)
+            if zone is not None and zone.owner_service is None:
+                tasks.append(partial(zone_records, vpc, zone))
+        self._parallel(tasks)
+
+    def _read_named_endpoints(self, functions: list[Function], facts: _Facts) -> None:
+        """Endpoints that a SECRETS_MANAGER_ENDPOINT names but the VPC read did not return."""
+        named = {
+            o.endpoint_id
+            for f in functions
+            if f.secrets_manager_endpoint
+            for o in [dns.parse_endpoint_override(f.secrets_manager_endpoint, self.region)]
+            if o.endpoint_id and o.endpoint_id not in facts.endpoints
+        }
+        if not named:
+            return
+        for raw in self._pages(
+            facts,
+            FactKey.VPC_ENDPOINTS,
+            "ec2:DescribeVpcEndpoints",
+            "describe_vpc_endpoints",
+            "VpcEndpoints",
+            Filters=[{"Name": "vpc-endpoint-id", "Values": sorted(named)}],
+        ):
+            facts.endpoints[raw["VpcEndpointId"]] = convert.vpc_endpoint(raw)
+
+    def _default_route_nats(self, functions: list[Function], facts: _Facts) -> set[str]:
+        tables = list(facts.route_tables.values())
+        found = set()
+        for fn in functions:
+            for subnet_id in fn.subnet_ids:
+                table = routes.table_for_subnet(subnet_id, str(fn.vpc_id), tables)
+                route = routes.route_for(table, routes.DEFAULT_ROUTE) if table else None
+                if route is not None and route.target_kind == "nat":
+                    found.add(route.target)
+        return found
+
+    # ----- logs ----------------------------------------------------------------------------
+
+    def _read_logs(self, group: str) -> tuple[Any, ...]:
+        start = int((datetime.now(UTC) - self.log_window).timestamp() * 1000)
+        response = attempt(
+            lambda: self.clients.logs.filter_log_events(
+                logGroupName=group, startTime=start, filterPattern=log_analysis.FILTER_PATTERN, limit=200
+            )
+        )
+        events = [(int(e.get("timestamp", 0)), str(e.get("message", ""))) for e in response.get("events", [])]
+        return log_analysis.signals_from(events)
+
+    # ----- assembly ------------------------------------------------------------------------
+
+    def _assemble(
+        self,
+        secret: Secret,
+        ref: TargetRef | None,
+        databases: DatabaseResolver,
+        facts: _Facts,
+        rotation_failed: bool,
+    ) -> Snapshot:
+        lambda_arn = secret.rotation_lambda_arn or ""
+        fn = facts.functions.get(lambda_arn)
+        database = databases.found.get(ref) if ref is not None else None
+        failures: dict[str, ReadFailure] = {}
+        scoped = {
+            f"{FactKey.SECRET_VALUE}:{secret.arn}": FactKey.SECRET_VALUE,
+            f"{FactKey.FUNCTION}:{lambda_arn}": FactKey.FUNCTION,
+            f"{FactKey.FUNCTION_POLICY}:{lambda_arn}": FactKey.FUNCTION_POLICY,
+        }
+        if ref is not None:
+            scoped[f"{FactKey.DATABASE}:{databases.key(ref)}"] = FactKey.DATABASE
+        for key, failure in facts.failures.items():
+            if key in scoped:
+                failures[scoped[key]] = failure
+            elif ":" not in key or (fn is not None and key.split(":", 1)[1] == fn.vpc_id):
+                failures[key] = failure
+        if not (secret.rotation_enabled and secret.rotation_lambda_arn):
+            failures = {}
+        return Snapshot(
+            region=self.region,
+            secret=secret,
+            function=fn,
+            function_policy=facts.policies.get(lambda_arn),
+            target_ref=ref,
+            database=database,
+            dns_attributes=facts.dns_attributes,
+            subnets=facts.subnets,
+            route_tables=tuple(facts.route_tables.values()),
+            network_acls=tuple(facts.network_acls.values()),
+            security_groups=facts.security_groups,
+            vpc_endpoints=tuple(facts.endpoints.values()),
+            nat_gateways=facts.nat_gateways,
+            internet_gateways=facts.internet_gateways,
+            peerings=facts.peerings,
+            hosted_zones=facts.hosted_zones,
+            failures=failures,
+            rotation_failed_recently=rotation_failed,
+        )
+
+    # ----- plumbing ------------------------------------------------------------------------
+
+    def _parallel(self, tasks: Sequence[Callable[[], None]]) -> None:
+        if len(tasks) <= 1:
+            for task in tasks:
+                task()
+            return
+        with ThreadPoolExecutor(max_workers=min(self.workers, len(tasks))) as pool:
+            for future in [pool.submit(t) for t in tasks]:
+                future.result()  # re-raises AwsError from a worker
+
+    def _read(
+        self,
+        facts: _Facts,
+        key: str,
+        operation: str,
+        call: Callable[[], Any],
+        not_found: Callable[[], Any] | None = None,
+    ) -> Any:
+        """`call()`, or None with the failure stored under `key` (not-found answers `not_found()` if given)."""
+        try:
+            return call()
+        except Exception as exc:
+            if fatal(exc):
+                raise AwsError(str(exc)) from exc
+            if not_found is not None and is_not_found(exc):
+                return not_found()
+            facts.failures[key] = read_failure(operation, exc)
+            return None
+
+    def _read_into(self, facts: _Facts) -> Callable[..., Any]:
+        def read(key: str, operation: str, call: Callable[[], Any], not_found: Callable[[], Any] | None = None) -> Any:
+            return self._read(facts, key, operation, call, not_found)
+
+        return read
+
+    def _pages(
+        self, facts: _Facts, key: str, operation: str, method: str, result_key: str, **params: Any
+    ) -> list[dict[str, Any]]:
+        """Every item of a paginated EC2 describe call; [] with the failure stored when it fails."""
+        ec2 = self.clients.ec2
+        items: list[dict[str, Any]] = []
+
+        def run() -> bool:
+            for page in ec2.get_paginator(method).paginate(**params):
+                items.extend(page.get(result_key, []))
+            return True
+
+        if self._read(facts, key, operation, run) is None:
+            return []
+        return items
+
+
+def _code(exc: BaseException) -> str:
+    response = getattr(exc, "response", None)
+    return str(response.get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""
+
+
+def _overdue(secret: Secret, now: datetime) -> bool:
+    """A rotation that should have happened a day ago and has not: it is failing."""
+    if not secret.next_rotation_date:
+        return False
+    try:
+        due = datetime.fromisoformat(secret.next_rotation_date)
+    except ValueError:
+        return False
+    if due.tzinfo is None:
+        due = due.replace(tzinfo=UTC)
+    return due + OVERDUE < now

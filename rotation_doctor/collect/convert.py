@@ -1,0 +1,236 @@
+"""AWS API responses to snapshot facts. Pure: each function takes what boto3 returned."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from functools import partial
+from typing import Any
+
+from rotation_doctor.snapshot import (
+    Function,
+    HostedZoneRecord,
+    InternetGateway,
+    NaclEntry,
+    NatGateway,
+    NetworkAcl,
+    PeeringConnection,
+    PolicyDocument,
+    Route,
+    RouteTable,
+    Secret,
+    SecurityGroup,
+    SecurityGroupRule,
+    Subnet,
+    VpcEndpoint,
+)
+
+Raw = Mapping[str, Any]
+
+
+def tags(items: Iterable[Raw] | None) -> dict[str, str]:
+    return {str(t["Key"]): str(t.get("Value", "")) for t in items or ()}
+
+
+def _iso(value: object) -> str | None:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value) if value else None
+
+
+def secret(raw: Raw) -> Secret:
+    # Before 2024 some Secrets Manager responses spelled the ARN `aRN`; accept both.
+    return Secret(
+        arn=str(raw.get("ARN") or raw.get("aRN")),
+        name=str(raw["Name"]),
+        rotation_enabled=bool(raw.get("RotationEnabled", False)),
+        rotation_lambda_arn=raw.get("RotationLambdaARN") or None,
+        owning_service=raw.get("OwningService"),
+        tags=tags(raw.get("Tags")),
+        next_rotation_date=_iso(raw.get("NextRotationDate")),
+        last_rotated_date=_iso(raw.get("LastRotatedDate")),
+    )
+
+
+def function(raw: Raw) -> Function:
+    vpc = raw.get("VpcConfig") or {}
+    env = (raw.get("Environment") or {}).get("Variables") or {}
+    subnet_ids = tuple(vpc.get("SubnetIds") or ())
+    return Function(
+        name=str(raw["FunctionName"]),
+        arn=str(raw["FunctionArn"]),
+        role_arn=raw.get("Role"),
+        subnet_ids=subnet_ids,
+        security_group_ids=tuple(vpc.get("SecurityGroupIds") or ()),
+        vpc_id=(vpc.get("VpcId") or None) if subnet_ids else None,
+        # Only the variable that steers the SDK is kept: other values may be secrets.
+        secrets_manager_endpoint=env.get("SECRETS_MANAGER_ENDPOINT") or None,
+        state=raw.get("State"),
+        log_group=(raw.get("LoggingConfig") or {}).get("LogGroup") or None,
+    )
+
+
+def policy(document: str | Mapping[str, Any] | None) -> PolicyDocument | None:
+    if document is None or document == "":
+        return None
+    parsed = json.loads(document) if isinstance(document, str) else document
+    statements = parsed.get("Statement", [])
+    if isinstance(statements, Mapping):
+        statements = [statements]
+    return PolicyDocument(tuple(statements))
+
+
+def subnet(raw: Raw) -> Subnet:
+    return Subnet(
+        id=raw["SubnetId"],
+        vpc_id=raw["VpcId"],
+        cidr=raw["CidrBlock"],
+        availability_zone=raw.get("AvailabilityZone", ""),
+        tags=tags(raw.get("Tags")),
+    )
+
+
+def _route_target(raw: Raw) -> str:
+    if raw.get("GatewayId"):
+        return str(raw["GatewayId"])  # "local", "igw-...", "vgw-...", "vpce-..." (gateway endpoints)
+    for key in (
+        "NatGatewayId",
+        "TransitGatewayId",
+        "VpcPeeringConnectionId",
+        "NetworkInterfaceId",
+        "InstanceId",
+        "LocalGatewayId",
+        "CarrierGatewayId",
+        "EgressOnlyInternetGatewayId",
+        "CoreNetworkArn",
+    ):
+        if raw.get(key):
+            return str(raw[key])
+    return "unknown"
+
+
+def route_table(raw: Raw) -> RouteTable:
+    associations = raw.get("Associations") or []
+    routes = tuple(
+        Route(r["DestinationCidrBlock"], _route_target(r), r.get("State", "active"))
+        for r in raw.get("Routes") or []
+        if r.get("DestinationCidrBlock")  # prefix-list and IPv6 routes are outside the IPv4 model
+    )
+    return RouteTable(
+        id=raw["RouteTableId"],
+        vpc_id=raw["VpcId"],
+        is_main=any(a.get("Main") for a in associations),
+        subnet_ids=tuple(a["SubnetId"] for a in associations if a.get("SubnetId")),
+        routes=routes,
+    )
+
+
+def network_acl(raw: Raw) -> NetworkAcl:
+    entries = tuple(
+        NaclEntry(
+            rule_number=int(e["RuleNumber"]),
+            egress=bool(e["Egress"]),
+            allow=e["RuleAction"] == "allow",
+            protocol=str(e["Protocol"]),
+            cidr=e["CidrBlock"],
+            port_from=(e.get("PortRange") or {}).get("From"),
+            port_to=(e.get("PortRange") or {}).get("To"),
+        )
+        for e in raw.get("Entries") or []
+        if e.get("CidrBlock")
+    )
+    return NetworkAcl(
+        id=raw["NetworkAclId"],
+        vpc_id=raw["VpcId"],
+        is_default=bool(raw.get("IsDefault")),
+        subnet_ids=tuple(a["SubnetId"] for a in raw.get("Associations") or [] if a.get("SubnetId")),
+        entries=entries,
+    )
+
+
+def _permission_rules(group_id: str, egress: bool, perm: Raw) -> list[SecurityGroupRule]:
+    rule = partial(
+        SecurityGroupRule,
+        group_id,
+        egress,
+        str(perm.get("IpProtocol", "-1")),
+        perm.get("FromPort"),
+        perm.get("ToPort"),
+    )
+    rules = [rule(cidr=r["CidrIp"], description=r.get("Description")) for r in perm.get("IpRanges") or []]
+    rules += [
+        rule(referenced_group_id=p["GroupId"], description=p.get("Description"))
+        for p in perm.get("UserIdGroupPairs") or []
+    ]
+    rules += [
+        rule(prefix_list_id=p["PrefixListId"], description=p.get("Description"))
+        for p in perm.get("PrefixListIds") or []
+    ]
+    return rules
+
+
+def security_group(raw: Raw) -> SecurityGroup:
+    gid = raw["GroupId"]
+    rules = [r for p in raw.get("IpPermissions") or [] for r in _permission_rules(gid, False, p)]
+    rules += [r for p in raw.get("IpPermissionsEgress") or [] for r in _permission_rules(gid, True, p)]
+    return SecurityGroup(
+        id=gid,
+        vpc_id=raw.get("VpcId", ""),
+        name=raw.get("GroupName", ""),
+        rules=tuple(rules),
+        tags=tags(raw.get("Tags")),
+    )
+
+
+def vpc_endpoint(raw: Raw) -> VpcEndpoint:
+    return VpcEndpoint(
+        id=raw["VpcEndpointId"],
+        vpc_id=raw["VpcId"],
+        service_name=raw["ServiceName"],
+        endpoint_type=raw.get("VpcEndpointType", "Interface"),
+        state=str(raw.get("State", "")).lower(),
+        subnet_ids=tuple(raw.get("SubnetIds") or ()),
+        group_ids=tuple(g["GroupId"] for g in raw.get("Groups") or []),
+        private_dns_enabled=bool(raw.get("PrivateDnsEnabled")),
+        policy=policy(raw.get("PolicyDocument")),
+        dns_names=tuple(str(d["DnsName"]).lower() for d in raw.get("DnsEntries") or [] if d.get("DnsName")),
+        tags=tags(raw.get("Tags")),
+    )
+
+
+def nat_gateway(raw: Raw) -> NatGateway:
+    return NatGateway(
+        id=raw["NatGatewayId"],
+        vpc_id=raw["VpcId"],
+        subnet_id=raw["SubnetId"],
+        state=raw["State"],
+        connectivity=raw.get("ConnectivityType", "public"),
+    )
+
+
+def internet_gateway(raw: Raw) -> InternetGateway:
+    attached = tuple(a["VpcId"] for a in raw.get("Attachments") or [] if a.get("State") in ("available", "attached"))
+    return InternetGateway(id=raw["InternetGatewayId"], attached_vpc_ids=attached)
+
+
+def peering(raw: Raw) -> PeeringConnection:
+    requester, accepter = raw.get("RequesterVpcInfo") or {}, raw.get("AccepterVpcInfo") or {}
+    return PeeringConnection(
+        id=raw["VpcPeeringConnectionId"],
+        requester_vpc_id=requester.get("VpcId", ""),
+        accepter_vpc_id=accepter.get("VpcId", ""),
+        status=(raw.get("Status") or {}).get("Code", ""),
+        requester_region=requester.get("Region"),
+        accepter_region=accepter.get("Region"),
+    )
+
+
+def hosted_zone_record(raw: Raw) -> HostedZoneRecord:
+    alias = raw.get("AliasTarget") or {}
+    return HostedZoneRecord(
+        name=str(raw["Name"]).lower().rstrip("."),
+        record_type=raw["Type"],
+        alias_target=str(alias["DNSName"]).lower().rstrip(".") if alias.get("DNSName") else None,
+        values=tuple(str(v["Value"]).lower().rstrip(".") for v in raw.get("ResourceRecords") or []),
+    )

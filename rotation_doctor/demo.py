@@ -1,0 +1,76 @@
+"""`rotation-doctor demo`: the whole story on a simulated account (moto, in process, no network)."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+from rotation_doctor import render
+
+REGION = "us-east-1"
+
+
+def _say(text: str = "") -> None:
+    print(text, flush=True)
+
+
+def _heading(style: render.Style, number: int, text: str) -> None:
+    _say()
+    _say(style.bold(f"{number}. {text}"))
+
+
+def run() -> int:
+    try:
+        import moto  # noqa: F401
+    except ImportError:
+        print("rotation-doctor: the demo needs moto: pip install 'rotation-doctor[demo]'", file=sys.stderr)
+        return 2
+    # The simulated account must never pick up real credentials or endpoints from the environment.
+    for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
+        os.environ.pop(key, None)
+    os.environ.update(AWS_ACCESS_KEY_ID="demo", AWS_SECRET_ACCESS_KEY="demo", AWS_DEFAULT_REGION=REGION)
+
+    import boto3
+
+    from rotation_doctor.collect.aws import AwsClients
+    from rotation_doctor.doctor import diagnose_secret
+    from rotation_doctor.simulated import scenarios, simulated_aws
+    from rotation_doctor.simulated.account import AccountBuilder
+
+    style = render.Style(render.use_color(sys.stdout))
+    with simulated_aws():
+        clients = AwsClients(boto3.session.Session(region_name=REGION), region=REGION)
+        builder = AccountBuilder(clients)
+        account = scenarios.orders(builder)
+        scenarios.seed_failed_rotation_logs(builder, "orders-db-rotation")
+        event = scenarios.rotation_failed_event(
+            account.secret_arn, account.function_arn, REGION, account.secret_arn.split(":")[4]
+        )
+
+        _say(
+            style.bold("rotation-doctor demo") + " — a simulated AWS account (moto, in this process); "
+            "no AWS account, nothing leaves this machine."
+        )
+        _heading(style, 1, "What happened")
+        _say(f"  Secret {scenarios.DEMO_SECRET} is rotated by Lambda function orders-db-rotation, which runs in")
+        _say("  two private subnets of vpc 'orders' next to a Multi-AZ PostgreSQL instance, orders-db.")
+        _say(f"  At {event['time']} EventBridge delivered {event['detail']['eventName']} (source {event['source']}):")
+        _say(f"    detail.additionalEventData.SecretId = {event['detail']['additionalEventData']['SecretId']}")
+        _say(f"    detail.errorMessage = {event['detail']['errorMessage']}")
+        _say("  The message names the step, not the cause. The function's log says only: Task timed out.")
+
+        _heading(style, 2, f"Diagnosis: rotation-doctor diagnose {scenarios.DEMO_SECRET}")
+        clients.counter.calls.clear()
+        started = time.perf_counter()
+        secret_id = event["detail"]["additionalEventData"]["SecretId"]
+        _, diagnosis = diagnose_secret(clients, secret_id, rotation_failed=True)
+        elapsed = time.perf_counter() - started
+        _say()
+        _say("\n".join("  " + line for line in render.diagnosis_text(diagnosis, style).splitlines()))
+        _say()
+        _say(
+            f"  ({clients.counter.total} AWS calls, {elapsed * 1000:.0f} ms; the password in the secret was read "
+            "for its host and port only, and dropped)"
+        )
+    return 0

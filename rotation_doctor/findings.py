@@ -1,0 +1,213 @@
+"""Finding codes (stable, see ../shared/contract.md section 2), findings, and the verdict."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+class PathName(StrEnum):
+    SM = "sm"
+    DB = "db"
+    INVOKE = "invoke"
+    CONFIG = "config"
+
+
+class Verdict(StrEnum):
+    HEALTHY = "healthy"
+    DEGRADED = "degraded"
+    BROKEN = "broken"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class CodeInfo:
+    path: PathName
+    severity: Severity  # the severity when every case fails; a path code failing only some is a warning
+    remedy: str  # what a person on call does about it, in one sentence
+
+
+CODES: Mapping[str, CodeInfo] = {
+    "SM_NO_PATH": CodeInfo(
+        PathName.SM,
+        Severity.ERROR,
+        "Create a Secrets Manager interface endpoint in the function's VPC (preferred) or route "
+        "0.0.0.0/0 to a NAT gateway.",
+    ),
+    "SM_PUBLIC_SUBNET_NO_NAT": CodeInfo(
+        PathName.SM,
+        Severity.ERROR,
+        "Lambda ENIs get no public IP: put the function in private subnets with a Secrets Manager "
+        "endpoint or a NAT gateway route.",
+    ),
+    "SM_ROUTE_BLACKHOLE": CodeInfo(
+        PathName.SM,
+        Severity.ERROR,
+        "Point the default route at a working NAT gateway, or create a Secrets Manager endpoint.",
+    ),
+    "SM_NAT_NO_INTERNET": CodeInfo(
+        PathName.SM,
+        Severity.ERROR,
+        "Give the NAT gateway's subnet a 0.0.0.0/0 route to an attached internet gateway, or create "
+        "a Secrets Manager endpoint.",
+    ),
+    "SM_ENDPOINT_PRIVATE_DNS_DISABLED": CodeInfo(
+        PathName.SM,
+        Severity.ERROR,
+        "Turn on private DNS for the Secrets Manager endpoint, or set SECRETS_MANAGER_ENDPOINT on the "
+        "function to the endpoint's DNS name.",
+    ),
+    "SM_VPC_DNS_DISABLED": CodeInfo(
+        PathName.SM,
+        Severity.ERROR,
+        "Turn on enableDnsSupport and enableDnsHostnames for the VPC so the endpoint's private DNS works.",
+    ),
+    "SM_ENDPOINT_NOT_AVAILABLE": CodeInfo(
+        PathName.SM,
+        Severity.ERROR,
+        "Recreate or repair the Secrets Manager endpoint, or point SECRETS_MANAGER_ENDPOINT at one that is available.",
+    ),
+    "SM_ENDPOINT_SG_DENIES": CodeInfo(
+        PathName.SM,
+        Severity.ERROR,
+        "Add an ingress rule for TCP 443 from the function's security group to the endpoint's group.",
+    ),
+    "SM_LAMBDA_EGRESS_DENIES": CodeInfo(
+        PathName.SM,
+        Severity.ERROR,
+        "Add an egress rule for TCP 443 from the function's security group to the endpoint's group.",
+    ),
+    "SM_NACL_DENIES": CodeInfo(
+        PathName.SM,
+        Severity.ERROR,
+        "Add network ACL rules allowing TCP 443 and the return ports 1024-65535 between the subnets.",
+    ),
+    "SM_ENDPOINT_POLICY_DENIES": CodeInfo(
+        PathName.SM,
+        Severity.ERROR,
+        "Allow the rotation calls for this secret in the endpoint policy.",
+    ),
+    "SM_PATH_NOT_EVALUATED": CodeInfo(
+        PathName.SM,
+        Severity.WARNING,
+        "Check the transit gateway, peering, firewall or appliance on the way by hand.",
+    ),
+    "DB_TARGET_UNRESOLVED": CodeInfo(
+        PathName.DB,
+        Severity.WARNING,
+        "Tag the secret rotation-doctor:target (rds:ID, rds-cluster:ID, redshift:ID, docdb:ID or "
+        "host:NAME:PORT) so the database path can be judged.",
+    ),
+    "DB_LAMBDA_NOT_IN_VPC": CodeInfo(
+        PathName.DB,
+        Severity.ERROR,
+        "Attach the rotation function to the database's VPC and subnets.",
+    ),
+    "DB_NO_ROUTE": CodeInfo(
+        PathName.DB,
+        Severity.ERROR,
+        "Add routes both ways over an active VPC peering connection between the two VPCs.",
+    ),
+    "DB_LAMBDA_EGRESS_DENIES": CodeInfo(
+        PathName.DB,
+        Severity.ERROR,
+        "Add an egress rule for the database port from the function's group to the database's group.",
+    ),
+    "DB_SG_INGRESS_DENIES": CodeInfo(
+        PathName.DB,
+        Severity.ERROR,
+        "Add an ingress rule for the database port from the function's group to the database's group.",
+    ),
+    "DB_NACL_DENIES": CodeInfo(
+        PathName.DB,
+        Severity.ERROR,
+        "Add network ACL rules allowing the database port and the return ports 1024-65535.",
+    ),
+    "DB_PATH_NOT_EVALUATED": CodeInfo(
+        PathName.DB,
+        Severity.WARNING,
+        "Check the transit gateway or appliance between the function and the database by hand.",
+    ),
+    "INVOKE_PERMISSION_MISSING": CodeInfo(
+        PathName.INVOKE,
+        Severity.ERROR,
+        "Add a resource-policy statement letting secretsmanager.amazonaws.com invoke the function, "
+        "scoped by source account.",
+    ),
+    "ROTATION_LAMBDA_MISSING": CodeInfo(
+        PathName.CONFIG,
+        Severity.ERROR,
+        "Redeploy the rotation function, or point the secret's rotation at one that exists.",
+    ),
+    "ROTATION_NOT_LAMBDA": CodeInfo(
+        PathName.CONFIG,
+        Severity.INFO,
+        "Nothing to do: this secret is not rotated by a Lambda function.",
+    ),
+    "LOGS_SHOW_NON_NETWORK_ERROR": CodeInfo(
+        PathName.CONFIG,
+        Severity.WARNING,
+        "Look at the function's credentials, IAM role and KMS key policy: the network is not the cause.",
+    ),
+    # Added by this project (documented in README "Finding codes"): a read AWS refused or that
+    # failed, so the paths that needed it were not judged. Never reported as "none exist".
+    "AWS_READ_FAILED": CodeInfo(
+        PathName.CONFIG,
+        Severity.WARNING,
+        "Grant the missing read permission to whoever runs rotation-doctor, then diagnose again.",
+    ),
+}
+
+# Codes meaning "this part was not judged": they make the verdict unknown, never degraded.
+NOT_EVALUATED = frozenset({"SM_PATH_NOT_EVALUATED", "DB_PATH_NOT_EVALUATED", "DB_TARGET_UNRESOLVED", "AWS_READ_FAILED"})
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str
+    severity: Severity
+    summary: str
+    resources: tuple[str, ...] = ()
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.code not in CODES:
+            raise ValueError(f"unknown finding code {self.code}")
+
+    @property
+    def path(self) -> PathName:
+        return CODES[self.code].path
+
+    @property
+    def remedy(self) -> str:
+        return CODES[self.code].remedy
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "severity": str(self.severity),
+            "path": str(self.path),
+            "summary": self.summary,
+            "resources": list(self.resources),
+            "evidence": dict(self.evidence),
+        }
+
+
+def verdict_of(findings: Iterable[Finding]) -> Verdict:
+    """broken on any error; degraded on a warning that is not "not evaluated"; unknown; healthy."""
+    found = list(findings)
+    if any(f.severity is Severity.ERROR for f in found):
+        return Verdict.BROKEN
+    if any(f.severity is Severity.WARNING and f.code not in NOT_EVALUATED for f in found):
+        return Verdict.DEGRADED
+    if any(f.code in NOT_EVALUATED and f.severity is not Severity.INFO for f in found):
+        return Verdict.UNKNOWN
+    return Verdict.HEALTHY

@@ -1,0 +1,106 @@
+"""Network ACLs: stateless, the lowest-numbered matching rule wins, and what nothing matches is denied.
+
+A flow is judged over every address its peer can have and every port it can use (the return
+traffic of a TCP connection comes back to an ephemeral port, 1024-65535 for Lambda), so the
+answer is `ALLOW` (all of it passes), `DENY` (none of it), or `PARTIAL`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from ipaddress import IPv4Network
+
+from rotation_doctor.netsem.addresses import intersection, ipv4
+from rotation_doctor.snapshot import NaclEntry, NetworkAcl
+
+EPHEMERAL_PORTS = (1024, 65535)
+TCP = "6"
+
+_Box = tuple[IPv4Network, int, int]  # addresses x [first port, last port]
+
+
+class Outcome(StrEnum):
+    ALLOW = "allow"
+    DENY = "deny"
+    PARTIAL = "partial"
+
+
+@dataclass(frozen=True)
+class NaclDecision:
+    outcome: Outcome
+    denying_rules: tuple[int, ...]  # rule numbers that deny part of the flow; 32767 is the final `*`
+
+    @property
+    def allowed(self) -> bool:
+        return self.outcome is Outcome.ALLOW
+
+
+def _entry_ports(entry: NaclEntry) -> tuple[int, int]:
+    if entry.protocol == "-1" or entry.port_from is None or entry.port_to is None:
+        return 0, 65535
+    return entry.port_from, entry.port_to
+
+
+def _minus(box: _Box, part: _Box) -> list[_Box]:
+    """`box` without `part`, where `part` lies inside `box`."""
+    net, lo, hi = box
+    inner, a, b = part
+    pieces: list[_Box] = [(rest, lo, hi) for rest in (net.address_exclude(inner) if inner != net else ())]
+    if a > lo:
+        pieces.append((inner, lo, a - 1))
+    if b < hi:
+        pieces.append((inner, b + 1, hi))
+    return pieces
+
+
+def evaluate(
+    acl: NetworkAcl,
+    *,
+    egress: bool,
+    addresses: Sequence[IPv4Network],
+    ports: tuple[int, int],
+    protocol: str = TCP,
+) -> NaclDecision:
+    """Judge the flow to (egress) or from `addresses` on `ports` against the ACL's rules in order."""
+    undecided: list[_Box] = [(net, ports[0], ports[1]) for net in addresses]
+    allowed_any = False
+    denying: list[int] = []
+    rules = sorted((e for e in acl.entries if e.egress == egress), key=lambda e: e.rule_number)
+    for entry in rules:
+        if not undecided:
+            break
+        if entry.protocol not in ("-1", protocol):
+            continue
+        block = ipv4(entry.cidr)
+        if block is None:
+            continue
+        lo, hi = _entry_ports(entry)
+        remaining: list[_Box] = []
+        for box in undecided:
+            overlap = intersection(box[0], block)
+            first, last = max(box[1], lo), min(box[2], hi)
+            if overlap is None or first > last:
+                remaining.append(box)
+                continue
+            if entry.allow:
+                allowed_any = True
+            elif entry.rule_number not in denying:
+                denying.append(entry.rule_number)
+            remaining.extend(_minus(box, (overlap, first, last)))
+        undecided = remaining
+    if undecided:
+        denying.append(32767)
+    if not denying:
+        return NaclDecision(Outcome.ALLOW, ())
+    return NaclDecision(Outcome.PARTIAL if allowed_any else Outcome.DENY, tuple(denying))
+
+
+def acl_for_subnet(subnet_id: str, vpc_id: str, acls: Sequence[NetworkAcl]) -> NetworkAcl | None:
+    """The ACL a subnet is associated with; a subnet is always associated with exactly one."""
+    for acl in acls:
+        if subnet_id in acl.subnet_ids:
+            return acl
+    # A subnet with no association listed uses its VPC's default ACL.
+    return next((a for a in acls if a.vpc_id == vpc_id and a.is_default), None)

@@ -1,0 +1,40 @@
+"""Route tables: a subnet uses its explicit table, else its VPC's main table; longest prefix wins."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from ipaddress import IPv4Network
+
+from rotation_doctor.netsem.addresses import ipv4
+from rotation_doctor.snapshot import Route, RouteTable
+
+DEFAULT_ROUTE = IPv4Network("0.0.0.0/0")
+
+
+def table_for_subnet(subnet_id: str, vpc_id: str, tables: Sequence[RouteTable]) -> RouteTable | None:
+    for table in tables:
+        if subnet_id in table.subnet_ids:
+            return table
+    return next((t for t in tables if t.vpc_id == vpc_id and t.is_main), None)
+
+
+def route_for(table: RouteTable, destination: IPv4Network) -> Route | None:
+    """The most specific route that holds every address of `destination`."""
+    best: tuple[int, Route] | None = None
+    for route in table.routes:
+        net = ipv4(route.destination)
+        if net is None or not destination.subnet_of(net):
+            continue
+        if best is None or net.prefixlen > best[0]:
+            best = (net.prefixlen, route)
+    return best[1] if best else None
+
+
+def routes_inside(table: RouteTable, destination: IPv4Network) -> tuple[Route, ...]:
+    """Routes more specific than `destination` that take part of it elsewhere."""
+    out = []
+    for route in table.routes:
+        net = ipv4(route.destination)
+        if net is not None and net != destination and net.subnet_of(destination):
+            out.append(route)
+    return tuple(out)

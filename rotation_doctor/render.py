@@ -1,0 +1,111 @@
+"""Text for a person on call: the verdict first, one sentence per finding, then what to do."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any, TextIO
+
+from rotation_doctor.analysis import Diagnosis
+from rotation_doctor.findings import Severity, Verdict
+
+_MARK = {Severity.ERROR: "✗", Severity.WARNING: "!", Severity.INFO: "i"}
+_COLOR = {
+    Verdict.BROKEN: "31",
+    Verdict.DEGRADED: "33",
+    Verdict.UNKNOWN: "35",
+    Verdict.HEALTHY: "32",
+    Severity.ERROR: "31",
+    Severity.WARNING: "33",
+    Severity.INFO: "36",
+}
+_VERDICT_LINE = {
+    Verdict.BROKEN: "rotation will fail",
+    Verdict.DEGRADED: "rotation may fail (some subnets, or after a failover)",
+    Verdict.UNKNOWN: "part of the path could not be judged",
+    Verdict.HEALTHY: "both paths are open; rotation can reach Secrets Manager and the database",
+}
+
+
+def use_color(stream: TextIO) -> bool:
+    return stream.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
+
+
+class Style:
+    def __init__(self, color: bool) -> None:
+        self.color = color
+
+    def paint(self, text: str, key: Any) -> str:
+        return f"\033[{_COLOR[key]}m{text}\033[0m" if self.color and key in _COLOR else text
+
+    def bold(self, text: str) -> str:
+        return f"\033[1m{text}\033[0m" if self.color else text
+
+
+def diagnosis_text(d: Diagnosis, style: Style | None = None) -> str:
+    style = style or Style(False)
+    lines = [f"{style.bold(d.secret_name)}: {style.paint(d.verdict.upper(), d.verdict)} — {_VERDICT_LINE[d.verdict]}"]
+    lines.append(f"  secret    {d.secret_arn}")
+    fn = d.context.get("function")
+    if fn:
+        where = (
+            f"{fn['vpc']}, {len(fn['subnets'])} subnet(s), {', '.join(fn['security_groups'])}"
+            if fn["vpc"]
+            else "not in a VPC"
+        )
+        lines.append(f"  function  {fn['name']} ({where})")
+    db = d.context.get("database")
+    if db:
+        lines.append(
+            f"  database  {db['kind']} {db['id']} port {db['port']} ({db['vpc']}, "
+            f"{len(db['subnets'])} subnet(s), {', '.join(db['security_groups'])})"
+        )
+    if d.findings:
+        lines.append("")
+    for f in d.findings:
+        lines.append(f"{style.paint(_MARK[f.severity], f.severity)} {f.code} [{f.path}] {f.summary}")
+        if f.resources:
+            lines.append(f"    resources: {', '.join(f.resources)}")
+        if "logs" in f.evidence:
+            seen = ", ".join(f"{s['category']} x{s['count']} (last {s['last_seen']})" for s in f.evidence["logs"])
+            lines.append(f"    logs: {seen}")
+    remedies = list(dict.fromkeys(f"{f.code}: {f.remedy}" for f in d.findings if f.severity is not Severity.INFO))
+    if remedies:
+        lines.append("")
+        lines.append("What to do:")
+        lines += [f"  {i}. {r}" for i, r in enumerate(remedies, 1)]
+    return "\n".join(lines)
+
+
+def scan_table(results: Sequence[Diagnosis], style: Style | None = None) -> str:
+    style = style or Style(False)
+    if not results:
+        return "No Lambda-rotated secrets in this region."
+    rows = [
+        (
+            d.secret_name,
+            str(d.verdict),
+            str((d.context.get("function") or {}).get("name", "-")),
+            ", ".join(dict.fromkeys(f.code for f in d.findings if f.severity is not Severity.INFO)) or "-",
+        )
+        for d in results
+    ]
+    header = ("SECRET", "VERDICT", "FUNCTION", "FINDINGS")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(3)]
+    out = ["  ".join(h.ljust(w) for h, w in zip(header[:3], widths, strict=True)) + "  " + header[3]]
+    for row in rows:
+        cells = [c.ljust(w) for c, w in zip(row[:3], widths, strict=True)]
+        cells[1] = style.paint(cells[1], Verdict(row[1]))
+        out.append("  ".join(cells) + "  " + row[3])
+    counts = {v: sum(1 for d in results if d.verdict is v) for v in Verdict}
+    out.append("")
+    out.append(
+        f"{len(results)} secret(s): "
+        + ", ".join(f"{counts[v]} {v}" for v in (Verdict.BROKEN, Verdict.DEGRADED, Verdict.UNKNOWN, Verdict.HEALTHY))
+    )
+    return "\n".join(out)
+
+
+def stderr_line(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)

@@ -1,0 +1,285 @@
+"""Build realistic account topologies through the AWS APIs (against moto), the way a user's IaC would."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from dataclasses import dataclass, field
+from typing import Any
+
+from rotation_doctor.collect.aws import AwsClients
+
+ACCOUNT = "123456789012"
+_ALL = "-1"
+
+
+def _zip() -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("index.py", "def handler(event, context):\n    return event\n")
+    return buf.getvalue()
+
+
+def tcp(port: int, *, cidr: str | None = None, group: str | None = None, description: str = "") -> dict[str, Any]:
+    """An IpPermissions entry for one TCP port, to a CIDR or a group."""
+    perm: dict[str, Any] = {"IpProtocol": "tcp", "FromPort": port, "ToPort": port}
+    if cidr:
+        perm["IpRanges"] = [{"CidrIp": cidr, "Description": description or "test"}]
+    if group:
+        perm["UserIdGroupPairs"] = [{"GroupId": group, "Description": description or "test"}]
+    return perm
+
+
+@dataclass
+class Network:
+    vpc: str
+    cidr: str
+    subnets: dict[str, str] = field(default_factory=dict)  # name -> subnet id
+    tables: dict[str, str] = field(default_factory=dict)  # name -> route table id
+
+
+class AccountBuilder:
+    """Thin helpers over boto3 calls; every resource is created exactly as a user would create it."""
+
+    def __init__(self, clients: AwsClients) -> None:
+        self.clients = clients
+        self.region = str(clients.region)
+        self.ec2 = clients.ec2
+        self._role_arn: str | None = None
+
+    # ----- network -----------------------------------------------------------------------
+
+    def network(self, cidr: str = "10.0.0.0/16", *, name: str = "app", dns: bool = True) -> Network:
+        vpc = self.ec2.create_vpc(
+            CidrBlock=cidr,
+            TagSpecifications=[{"ResourceType": "vpc", "Tags": [{"Key": "Name", "Value": name}]}],
+        )["Vpc"]["VpcId"]
+        self.ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsSupport={"Value": dns})
+        self.ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": dns})
+        return Network(vpc, cidr)
+
+    def subnet(self, net: Network, name: str, cidr: str, zone: str) -> str:
+        subnet = self.ec2.create_subnet(
+            VpcId=net.vpc,
+            CidrBlock=cidr,
+            AvailabilityZone=f"{self.region}{zone}",
+            TagSpecifications=[{"ResourceType": "subnet", "Tags": [{"Key": "Name", "Value": name}]}],
+        )
+        net.subnets[name] = str(subnet["Subnet"]["SubnetId"])
+        return net.subnets[name]
+
+    def route_table(self, net: Network, name: str, subnets: list[str]) -> str:
+        table = str(self.ec2.create_route_table(VpcId=net.vpc)["RouteTable"]["RouteTableId"])
+        for subnet in subnets:
+            self.ec2.associate_route_table(RouteTableId=table, SubnetId=net.subnets[subnet])
+        net.tables[name] = table
+        return table
+
+    def internet_gateway(self, net: Network) -> str:
+        igw = str(self.ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"])
+        self.ec2.attach_internet_gateway(InternetGatewayId=igw, VpcId=net.vpc)
+        return igw
+
+    def nat_gateway(self, net: Network, subnet: str) -> str:
+        allocation = self.ec2.allocate_address(Domain="vpc")["AllocationId"]
+        return str(
+            self.ec2.create_nat_gateway(SubnetId=net.subnets[subnet], AllocationId=allocation)["NatGateway"][
+                "NatGatewayId"
+            ]
+        )
+
+    def route(self, table: str, cidr: str, **target: str) -> None:
+        self.ec2.create_route(RouteTableId=table, DestinationCidrBlock=cidr, **target)
+
+    def security_group(
+        self,
+        net: Network,
+        name: str,
+        *,
+        ingress: list[dict[str, Any]] | None = None,
+        egress: list[dict[str, Any]] | None = None,
+    ) -> str:
+        """A group; `egress=None` keeps AWS's default allow-all egress, a list replaces it."""
+        group = self.ec2.create_security_group(VpcId=net.vpc, GroupName=name, Description=name)["GroupId"]
+        if ingress:
+            self.ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=ingress)
+        if egress is not None:
+            self.ec2.revoke_security_group_egress(
+                GroupId=group, IpPermissions=[{"IpProtocol": _ALL, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
+            )
+            if egress:
+                self.ec2.authorize_security_group_egress(GroupId=group, IpPermissions=egress)
+        return str(group)
+
+    def secrets_manager_endpoint(
+        self,
+        net: Network,
+        subnets: list[str],
+        groups: list[str],
+        *,
+        private_dns: bool = True,
+        policy: dict[str, Any] | None = None,
+    ) -> str:
+        params: dict[str, Any] = {
+            "VpcEndpointType": "Interface",
+            "VpcId": net.vpc,
+            "ServiceName": f"com.amazonaws.{self.region}.secretsmanager",
+            "SubnetIds": [net.subnets[s] for s in subnets],
+            "SecurityGroupIds": groups,
+            "PrivateDnsEnabled": private_dns,
+        }
+        if policy is not None:
+            params["PolicyDocument"] = json.dumps(policy)
+        return str(self.ec2.create_vpc_endpoint(**params)["VpcEndpoint"]["VpcEndpointId"])
+
+    def peering(self, a: Network, b: Network) -> str:
+        pcx = self.ec2.create_vpc_peering_connection(VpcId=a.vpc, PeerVpcId=b.vpc)["VpcPeeringConnection"]
+        self.ec2.accept_vpc_peering_connection(VpcPeeringConnectionId=pcx["VpcPeeringConnectionId"])
+        return str(pcx["VpcPeeringConnectionId"])
+
+    def nacl(self, net: Network, subnets: list[str], entries: list[dict[str, Any]]) -> str:
+        acl = self.ec2.create_network_acl(VpcId=net.vpc)["NetworkAcl"]["NetworkAclId"]
+        for entry in entries:
+            self.ec2.create_network_acl_entry(NetworkAclId=acl, **entry)
+        current = self.ec2.describe_network_acls(
+            Filters=[{"Name": "association.subnet-id", "Values": [net.subnets[s] for s in subnets]}]
+        )
+        for old in current["NetworkAcls"]:
+            for assoc in old["Associations"]:
+                if assoc["SubnetId"] in {net.subnets[s] for s in subnets}:
+                    self.ec2.replace_network_acl_association(
+                        AssociationId=assoc["NetworkAclAssociationId"], NetworkAclId=acl
+                    )
+        return str(acl)
+
+    # ----- databases ---------------------------------------------------------------------
+
+    def db_subnet_group(self, net: Network, name: str, subnets: list[str]) -> str:
+        self.clients.rds.create_db_subnet_group(
+            DBSubnetGroupName=name, DBSubnetGroupDescription=name, SubnetIds=[net.subnets[s] for s in subnets]
+        )
+        return name
+
+    def rds_instance(
+        self,
+        identifier: str,
+        subnet_group: str,
+        groups: list[str],
+        *,
+        engine: str = "postgres",
+        port: int = 5432,
+        multi_az: bool = False,
+        public: bool = False,
+    ) -> dict[str, Any]:
+        made = self.clients.rds.create_db_instance(
+            DBInstanceIdentifier=identifier,
+            DBInstanceClass="db.t3.micro",
+            Engine=engine,
+            Port=port,
+            MasterUsername="admin",
+            MasterUserPassword="not-the-secret-1",
+            AllocatedStorage=20,
+            DBSubnetGroupName=subnet_group,
+            VpcSecurityGroupIds=groups,
+            MultiAZ=multi_az,
+            PubliclyAccessible=public,
+        )["DBInstance"]
+        return {
+            "host": made["Endpoint"]["Address"],
+            "port": made["Endpoint"]["Port"],
+            "engine": engine,
+            "dbInstanceIdentifier": identifier,
+        }
+
+    def aurora_cluster(
+        self,
+        identifier: str,
+        subnet_group: str,
+        groups: list[str],
+        *,
+        engine: str = "aurora-postgresql",
+        port: int = 5432,
+    ) -> dict[str, Any]:
+        made = self.clients.rds.create_db_cluster(
+            DBClusterIdentifier=identifier,
+            Engine=engine,
+            Port=port,
+            MasterUsername="admin",
+            MasterUserPassword="not-the-secret-1",
+            DBSubnetGroupName=subnet_group,
+            VpcSecurityGroupIds=groups,
+        )["DBCluster"]
+        return {
+            "host": made["Endpoint"],
+            "reader": made["ReaderEndpoint"],
+            "port": port,
+            "engine": engine,
+            "dbClusterIdentifier": identifier,
+        }
+
+    # ----- the rotation function and its secret ---------------------------------------------
+
+    def role(self) -> str:
+        if self._role_arn is None:
+            trust = {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": "sts:AssumeRole",
+                        "Principal": {"Service": "lambda.amazonaws.com"},
+                    }
+                ],
+            }
+            self._role_arn = self.clients.iam.create_role(
+                RoleName="rotation-lambda-role", AssumeRolePolicyDocument=json.dumps(trust)
+            )["Role"]["Arn"]
+        return self._role_arn
+
+    def rotation_function(
+        self,
+        name: str,
+        *,
+        subnets: list[str] | None = None,
+        groups: list[str] | None = None,
+        env: dict[str, str] | None = None,
+        allow_secrets_manager: bool = True,
+    ) -> str:
+        params: dict[str, Any] = {
+            "FunctionName": name,
+            "Runtime": "python3.12",
+            "Role": self.role(),
+            "Handler": "index.handler",
+            "Code": {"ZipFile": _zip()},
+            "Timeout": 30,
+        }
+        if subnets:
+            params["VpcConfig"] = {"SubnetIds": subnets, "SecurityGroupIds": groups or []}
+        if env:
+            params["Environment"] = {"Variables": env}
+        arn = str(self.clients.lambda_.create_function(**params)["FunctionArn"])
+        if allow_secrets_manager:
+            self.clients.lambda_.add_permission(
+                FunctionName=name,
+                StatementId="SecretsManagerAccess",
+                Action="lambda:InvokeFunction",
+                Principal="secretsmanager.amazonaws.com",
+                SourceAccount=ACCOUNT,
+            )
+        return arn
+
+    def rotated_secret(
+        self, name: str, value: dict[str, Any], function_arn: str, *, tags: dict[str, str] | None = None
+    ) -> str:
+        params: dict[str, Any] = {"Name": name, "SecretString": json.dumps(value)}
+        if tags:
+            params["Tags"] = [{"Key": k, "Value": v} for k, v in tags.items()]
+        arn = str(self.clients.secretsmanager.create_secret(**params)["ARN"])
+        self.clients.secretsmanager.rotate_secret(
+            SecretId=arn,
+            RotationLambdaARN=function_arn,
+            RotationRules={"AutomaticallyAfterDays": 30},
+            RotateImmediately=False,
+        )
+        return arn

@@ -1,0 +1,141 @@
+"""Named situations on the simulated account, shared by the demo, the tests and the benchmarks."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from rotation_doctor.simulated.account import AccountBuilder, Network, tcp
+
+DEMO_SECRET = "prod/orders/db"
+CANARY_PASSWORD = "CANARY-7f3a-do-not-print"  # tests look for it in every output
+
+
+@dataclass
+class Orders:
+    """A typical private-subnet rotation setup: function in two app subnets, Multi-AZ Postgres in two data subnets."""
+
+    builder: AccountBuilder
+    net: Network
+    fn_sg: str
+    db_sg: str
+    app_sg: str
+    function_arn: str
+    secret_arn: str
+    db: dict[str, Any]
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def fn_subnets(self) -> list[str]:
+        return [self.net.subnets["app-a"], self.net.subnets["app-b"]]
+
+    @property
+    def db_subnets(self) -> list[str]:
+        return [self.net.subnets["data-a"], self.net.subnets["data-b"]]
+
+
+def orders(
+    b: AccountBuilder,
+    *,
+    db_admits_function: bool = False,
+    endpoint: bool = False,
+    secret_name: str = DEMO_SECRET,
+    function_env: dict[str, str] | None = None,
+) -> Orders:
+    """The demo's account. As built by default it is broken twice over: the private subnets have no way to
+    Secrets Manager, and the database's group admits only the application's group, not the function's."""
+    net = b.network("10.20.0.0/16", name="orders")
+    for name, cidr, zone in (
+        ("app-a", "10.20.1.0/24", "a"),
+        ("app-b", "10.20.2.0/24", "b"),
+        ("data-a", "10.20.11.0/24", "a"),
+        ("data-b", "10.20.12.0/24", "b"),
+        ("public-a", "10.20.101.0/24", "a"),
+    ):
+        b.subnet(net, name, cidr, zone)
+    b.route_table(net, "private", ["app-a", "app-b"])
+    b.route_table(net, "data", ["data-a", "data-b"])
+    public = b.route_table(net, "public", ["public-a"])
+    b.route(public, "0.0.0.0/0", GatewayId=b.internet_gateway(net))
+    app_sg = b.security_group(net, "orders-app")
+    fn_sg = b.security_group(net, "orders-rotation")
+    db_ingress = [tcp(5432, group=app_sg, description="orders app")]
+    if db_admits_function:
+        db_ingress.append(tcp(5432, group=fn_sg, description="rotation"))
+    db_sg = b.security_group(net, "orders-db", ingress=db_ingress)
+    b.db_subnet_group(net, "orders-data", ["data-a", "data-b"])
+    db = b.rds_instance("orders-db", "orders-data", [db_sg], multi_az=True)
+    extra: dict[str, str] = {}
+    if endpoint:
+        endpoint_sg = b.security_group(
+            net, "secretsmanager-endpoint", ingress=[tcp(443, cidr="10.20.0.0/16", description="VPC")]
+        )
+        extra["endpoint_sg"] = endpoint_sg
+        extra["endpoint"] = b.secrets_manager_endpoint(net, ["app-a", "app-b"], [endpoint_sg])
+    fn = b.rotation_function(
+        "orders-db-rotation",
+        subnets=[net.subnets["app-a"], net.subnets["app-b"]],
+        groups=[fn_sg],
+        env=function_env,
+    )
+    secret = b.rotated_secret(secret_name, {**db, "username": "orders_app", "password": CANARY_PASSWORD}, fn)
+    return Orders(b, net, fn_sg, db_sg, app_sg, fn, secret, db, extra)
+
+
+def seed_failed_rotation_logs(b: AccountBuilder, function_name: str) -> None:
+    """What a rotation function that cannot reach Secrets Manager writes, as AWS's templates write it."""
+    logs = b.clients.logs
+    group = f"/aws/lambda/{function_name}"
+    logs.create_log_group(logGroupName=group)
+    logs.create_log_stream(logGroupName=group, logStreamName="2026/11/29/[$LATEST]0a1b2c")
+    now = int(time.time() * 1000)
+    lines = [
+        "START RequestId: 6f1c Version: $LATEST",
+        "[ERROR] ConnectTimeoutError: Connect timeout on endpoint URL: "
+        '"https://secretsmanager.us-east-1.amazonaws.com/"',
+        "END RequestId: 6f1c",
+        "REPORT RequestId: 6f1c Duration: 30000.00 ms",
+        "Task timed out after 30.03 seconds",
+    ]
+    logs.put_log_events(
+        logGroupName=group,
+        logStreamName="2026/11/29/[$LATEST]0a1b2c",
+        logEvents=[{"timestamp": now - 60_000 + i, "message": m} for i, m in enumerate(lines)],
+    )
+
+
+def rotation_failed_event(secret_arn: str, function_arn: str, region: str, account: str) -> dict[str, Any]:
+    """A RotationFailed event as EventBridge delivers it (shape of tests/events/rotation_failed_eventbridge.json)."""
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    return {
+        "version": "0",
+        "id": "5b3c8c9e-1f0a-4a55-9d7e-0c1d2e3f4a5b",
+        "detail-type": "AWS Service Event via CloudTrail",
+        "source": "aws.secretsmanager",
+        "account": account,
+        "time": now,
+        "region": region,
+        "resources": [],
+        "detail": {
+            "eventVersion": "1.08",
+            "userIdentity": {"accountId": account, "invokedBy": "secretsmanager.amazonaws.com"},
+            "eventTime": now,
+            "eventSource": "secretsmanager.amazonaws.com",
+            "eventName": "RotationFailed",
+            "awsRegion": region,
+            "sourceIPAddress": "secretsmanager.amazonaws.com",
+            "userAgent": "secretsmanager.amazonaws.com",
+            "errorMessage": f"Error when executing lambda {function_arn} during createSecret step",
+            "requestParameters": None,
+            "responseElements": None,
+            "additionalEventData": {"SecretId": secret_arn},
+            "requestID": f"Rotation-{secret_arn}-2d0c6a1e-1b7f-4a4e-8a51-6c2b1f0e9d33",
+            "eventID": "9c1e5d2a-7b3f-4c8e-a1d0-2e4f6a8b0c1d",
+            "readOnly": False,
+            "eventType": "AwsServiceEvent",
+            "managementEvent": True,
+            "recipientAccountId": account,
+            "eventCategory": "Management",
+        },
+    }

@@ -1,0 +1,334 @@
+"""The facts one diagnosis reasons over: plain frozen data, built by the collector, read by the analyzer.
+
+Nothing here talks to AWS. A fact that could not be read is a `ReadFailure` in
+`Snapshot.failures` under a `FactKey`, never an empty collection: the analyzer must be able
+to tell "there are no NAT gateways" from "we were not allowed to look".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class FactKey(StrEnum):
+    """Names of the facts a read can fail for; a failure is stored under `key` or `key:scope`."""
+
+    SECRET = "secret"
+    SECRET_VALUE = "secret_value"
+    FUNCTION = "function"
+    FUNCTION_POLICY = "function_policy"
+    DATABASE = "database"
+    VPCS = "vpcs"
+    SUBNETS = "subnets"
+    ROUTE_TABLES = "route_tables"
+    NETWORK_ACLS = "network_acls"
+    SECURITY_GROUPS = "security_groups"
+    VPC_ENDPOINTS = "vpc_endpoints"
+    DNS_ATTRIBUTES = "dns_attributes"
+    HOSTED_ZONES = "hosted_zones"
+    NAT_GATEWAYS = "nat_gateways"
+    INTERNET_GATEWAYS = "internet_gateways"
+    PEERINGS = "peerings"
+    LOGS = "logs"
+
+
+@dataclass(frozen=True)
+class ReadFailure:
+    """A read that AWS refused or that failed: what was asked, what came back, what to grant."""
+
+    operation: str  # e.g. "ec2:DescribeRouteTables"
+    error_code: str  # e.g. "UnauthorizedOperation"
+    message: str
+    permission: str  # the IAM action that would let the read succeed
+
+    @property
+    def access_denied(self) -> bool:
+        return self.error_code in ACCESS_DENIED_CODES
+
+
+ACCESS_DENIED_CODES = frozenset(
+    {
+        "AccessDenied",
+        "AccessDeniedException",
+        "UnauthorizedOperation",
+        "AuthorizationError",
+        "AuthorizationErrorException",
+        "KMSAccessDeniedException",
+        "UnrecognizedClientException",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Secret:
+    arn: str
+    name: str
+    rotation_enabled: bool
+    rotation_lambda_arn: str | None
+    owning_service: str | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+    next_rotation_date: str | None = None  # ISO 8601, as AWS reports it
+    last_rotated_date: str | None = None
+
+    @property
+    def region(self) -> str:
+        return self.arn.split(":")[3]
+
+    @property
+    def account(self) -> str:
+        return self.arn.split(":")[4]
+
+
+@dataclass(frozen=True)
+class Function:
+    """The rotation function. Only the one environment variable that steers the SDK is kept."""
+
+    name: str
+    arn: str
+    role_arn: str | None
+    subnet_ids: tuple[str, ...]
+    security_group_ids: tuple[str, ...]
+    vpc_id: str | None
+    secrets_manager_endpoint: str | None  # the SECRETS_MANAGER_ENDPOINT env var, if set
+    state: str | None = None
+    log_group: str | None = None  # LoggingConfig.LogGroup; None means /aws/lambda/NAME
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def in_vpc(self) -> bool:
+        return bool(self.subnet_ids)
+
+
+@dataclass(frozen=True)
+class PolicyDocument:
+    """A JSON policy as AWS returns it (already parsed); None statements means AWS's default."""
+
+    statements: tuple[Mapping[str, object], ...]
+
+
+@dataclass(frozen=True)
+class Vpc:
+    id: str
+    cidr_blocks: tuple[str, ...]
+    tags: Mapping[str, str] = field(default_factory=dict)
+    owner_id: str | None = None
+
+
+@dataclass(frozen=True)
+class DnsAttributes:
+    enable_dns_support: bool
+    enable_dns_hostnames: bool
+
+
+@dataclass(frozen=True)
+class Subnet:
+    id: str
+    vpc_id: str
+    cidr: str
+    availability_zone: str
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Route:
+    destination: str  # an IPv4 CIDR; prefix-list and IPv6 routes are kept out of the IPv4 model
+    target: str  # "local", "igw-...", "nat-...", "pcx-...", "tgw-...", "eni-...", "vpce-...", ...
+    state: str  # "active" | "blackhole"
+
+    @property
+    def target_kind(self) -> str:
+        if self.target == "local":
+            return "local"
+        return self.target.split("-", 1)[0]
+
+
+@dataclass(frozen=True)
+class RouteTable:
+    id: str
+    vpc_id: str
+    is_main: bool
+    subnet_ids: tuple[str, ...]
+    routes: tuple[Route, ...]
+
+
+@dataclass(frozen=True)
+class NaclEntry:
+    rule_number: int
+    egress: bool
+    allow: bool
+    protocol: str  # "-1" (all) or an IP protocol number as a string ("6" is TCP)
+    cidr: str
+    port_from: int | None
+    port_to: int | None
+
+
+@dataclass(frozen=True)
+class NetworkAcl:
+    id: str
+    vpc_id: str
+    is_default: bool
+    subnet_ids: tuple[str, ...]
+    entries: tuple[NaclEntry, ...]
+
+
+@dataclass(frozen=True)
+class SecurityGroupRule:
+    group_id: str
+    egress: bool
+    protocol: str  # "-1", "tcp", "udp", "icmp" or a number as a string
+    port_from: int | None
+    port_to: int | None
+    cidr: str | None = None
+    referenced_group_id: str | None = None
+    prefix_list_id: str | None = None
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class SecurityGroup:
+    id: str
+    vpc_id: str
+    name: str
+    rules: tuple[SecurityGroupRule, ...]
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class VpcEndpoint:
+    id: str
+    vpc_id: str
+    service_name: str
+    endpoint_type: str  # "Interface", "Gateway", "GatewayLoadBalancer"
+    state: str  # lowercase as AWS returns: "available", "pending", "deleting", "deleted", "failed", ...
+    subnet_ids: tuple[str, ...]
+    group_ids: tuple[str, ...]
+    private_dns_enabled: bool
+    policy: PolicyDocument | None
+    dns_names: tuple[str, ...] = ()
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class NatGateway:
+    id: str
+    vpc_id: str
+    subnet_id: str
+    state: str  # "pending" | "available" | "deleting" | "deleted" | "failed"
+    connectivity: str = "public"  # "public" | "private"
+
+
+@dataclass(frozen=True)
+class InternetGateway:
+    id: str
+    attached_vpc_ids: tuple[str, ...]  # attachments whose state is "available"
+
+
+@dataclass(frozen=True)
+class PeeringConnection:
+    id: str
+    requester_vpc_id: str
+    accepter_vpc_id: str
+    status: str  # "active", "pending-acceptance", "deleted", ...
+    requester_region: str | None = None
+    accepter_region: str | None = None
+
+
+@dataclass(frozen=True)
+class HostedZoneRecord:
+    name: str  # without the trailing dot, lowercase
+    record_type: str
+    alias_target: str | None  # the alias's DNS name, lowercase, without the trailing dot
+    values: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PrivateHostedZone:
+    """A Route 53 private zone associated with a function's VPC, with the record for the SM name."""
+
+    id: str
+    name: str  # without the trailing dot, lowercase
+    records: tuple[HostedZoneRecord, ...] = ()  # only those at the Secrets Manager name
+    owner_service: str | None = None  # set when AWS manages the zone (e.g. an endpoint's private DNS)
+
+
+class TargetKind(StrEnum):
+    RDS_INSTANCE = "rds-instance"
+    RDS_CLUSTER = "rds-cluster"
+    RDS_PROXY = "rds-proxy"
+    DOCDB_CLUSTER = "docdb-cluster"
+    DOCDB_INSTANCE = "docdb-instance"
+    REDSHIFT_CLUSTER = "redshift-cluster"
+    REDSHIFT_SERVERLESS = "redshift-serverless"
+    ENI = "eni"
+
+
+@dataclass(frozen=True)
+class TargetRef:
+    """What the secret says it is for, before any AWS lookup: from its value fields or its tag."""
+
+    source: str  # "tag" | "secret-value"
+    host: str | None = None
+    port: int | None = None
+    engine: str | None = None
+    instance_id: str | None = None
+    cluster_id: str | None = None
+    kind_hint: str | None = None  # from the tag: "rds", "rds-cluster", "redshift", "docdb", "host"
+
+
+@dataclass(frozen=True)
+class Database:
+    """The database endpoint the rotation function connects to, as found in AWS."""
+
+    kind: TargetKind
+    identifier: str
+    port: int
+    vpc_id: str | None
+    subnet_ids: tuple[str, ...]  # every subnet the endpoint can be in (a multi-AZ group: all of them)
+    security_group_ids: tuple[str, ...]
+    publicly_accessible: bool = False
+    host: str | None = None
+    engine: str | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LogSignal:
+    """What the rotation function's recent logs show, by category: counts, never the lines."""
+
+    category: str
+    count: int
+    last_seen: str  # ISO 8601
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Every fact one secret's diagnosis needs. Maps are shared between secrets of one scan."""
+
+    region: str
+    secret: Secret
+    function: Function | None = None
+    function_policy: PolicyDocument | None = None  # None with no failure: the function has no policy
+    target_ref: TargetRef | None = None
+    database: Database | None = None
+    vpcs: Mapping[str, Vpc] = field(default_factory=dict)
+    dns_attributes: Mapping[str, DnsAttributes] = field(default_factory=dict)
+    subnets: Mapping[str, Subnet] = field(default_factory=dict)
+    route_tables: tuple[RouteTable, ...] = ()
+    network_acls: tuple[NetworkAcl, ...] = ()
+    security_groups: Mapping[str, SecurityGroup] = field(default_factory=dict)
+    vpc_endpoints: tuple[VpcEndpoint, ...] = ()
+    nat_gateways: Mapping[str, NatGateway] = field(default_factory=dict)
+    internet_gateways: Mapping[str, InternetGateway] = field(default_factory=dict)
+    peerings: Mapping[str, PeeringConnection] = field(default_factory=dict)
+    hosted_zones: Mapping[str, tuple[PrivateHostedZone, ...]] = field(default_factory=dict)  # by VPC id
+    log_signals: tuple[LogSignal, ...] | None = None  # None: logs were not read
+    failures: Mapping[str, ReadFailure] = field(default_factory=dict)
+    rotation_failed_recently: bool = False  # set by an event (RotationFailed) or an overdue rotation
+
+    def failure(self, key: FactKey, scope: str | None = None) -> ReadFailure | None:
+        """The failure that keeps `key` (for `scope`, or for every scope) from being known."""
+        if scope is not None and f"{key}:{scope}" in self.failures:
+            return self.failures[f"{key}:{scope}"]
+        return self.failures.get(str(key))
