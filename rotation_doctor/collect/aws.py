@@ -76,7 +76,8 @@ class AwsClients:
         from botocore.config import Config
 
         self.session = session or boto3.session.Session()
-        self.region = region or self.session.region_name or os.environ.get("AWS_DEFAULT_REGION")
+        # AWS_REGION is the SDKs' standard variable; boto3 itself reads only AWS_DEFAULT_REGION and profiles.
+        self.region = region or os.environ.get("AWS_REGION") or self.session.region_name
         if not self.region:
             raise BadInput("no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION, or a profile's region)")
         self.counter = counter or CallCounter()

@@ -15,6 +15,7 @@ A read that fails is stored as a `ReadFailure`; it is never taken to mean "none 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -54,6 +55,8 @@ from rotation_doctor.snapshot import (
     TargetRef,
     VpcEndpoint,
 )
+
+log = logging.getLogger(__name__)
 
 EC2_FILTER_VALUES = 200  # EC2 accepts at most 200 values in one filter
 SECRET_BATCH = 20  # BatchGetSecretValue takes at most 20 secrets a call
@@ -347,19 +350,21 @@ class Collector:
         self._parallel(tasks)
 
     def _repair_function_vpcs(self, functions: list[Function], fn_vpcs: set[str], facts: _Facts) -> None:
-        """Take each function's VPC from its subnets when the VpcId it reported does not hold them."""
-        missing = sorted({s for f in functions for s in f.subnet_ids if s not in facts.subnets})
-        if not missing or facts.failures.get(FactKey.SUBNETS):
+        """Take each function's VPC from its subnets when the VpcId it reported is not theirs."""
+        if facts.failures.get(FactKey.SUBNETS):
             return
-        for raw in self._pages(
-            facts,
-            FactKey.SUBNETS,
-            "ec2:DescribeSubnets",
-            "describe_subnets",
-            "Subnets",
-            Filters=[{"Name": "subnet-id", "Values": missing}],
-        ):
-            facts.subnets[raw["SubnetId"]] = convert.subnet(raw)
+        missing = sorted({s for f in functions for s in f.subnet_ids if s not in facts.subnets})
+        if missing:
+            for raw in self._pages(
+                facts,
+                FactKey.SUBNETS,
+                "ec2:DescribeSubnets",
+                "describe_subnets",
+                "Subnets",
+                Filters=[{"Name": "subnet-id", "Values": missing}],
+            ):
+                facts.subnets[raw["SubnetId"]] = convert.subnet(raw)
+        repaired = False
         for arn, fn in list(facts.functions.items()):
             if fn is None or not fn.subnet_ids or fn.subnet_ids[0] not in facts.subnets:
                 continue
@@ -367,7 +372,12 @@ class Collector:
             if actual != fn.vpc_id:
                 facts.functions[arn] = replace(fn, vpc_id=actual)
                 fn_vpcs.add(actual)
-        self._read_vpcs(sorted(fn_vpcs), fn_vpcs, facts)
+                repaired = True
+        if repaired:
+            # The VPC may have been read already (the database's), but not as a function's VPC: its endpoints
+            # and hosted zones are read only for function VPCs.
+            facts.read_vpcs -= fn_vpcs
+            self._read_vpcs(sorted(fn_vpcs), fn_vpcs, facts)
 
     def _read_dependents(self, databases: DatabaseResolver, facts: _Facts) -> None:
         functions = [f for f in facts.functions.values() if f is not None and f.in_vpc]
@@ -597,13 +607,17 @@ class Collector:
     ) -> Any:
         """`call()`, or None with the failure stored under `key` (not-found answers `not_found()` if given)."""
         try:
-            return call()
+            result = call()
+            log.debug("read %s for %s", operation, key)  # names only: never parameters or results
+            return result
         except Exception as exc:
             if fatal(exc):
                 raise AwsError(str(exc)) from exc
             if not_found is not None and is_not_found(exc):
+                log.debug("read %s for %s: not found", operation, key)
                 return not_found()
             facts.failures[key] = read_failure(operation, exc)
+            log.warning("read %s for %s failed: %s", operation, key, facts.failures[key].error_code)
             return None
 
     def _read_into(self, facts: _Facts) -> Callable[..., Any]:

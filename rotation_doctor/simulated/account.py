@@ -72,7 +72,19 @@ class AccountBuilder:
     def route_table(self, net: Network, name: str, subnets: list[str]) -> str:
         table = str(self.ec2.create_route_table(VpcId=net.vpc)["RouteTable"]["RouteTableId"])
         for subnet in subnets:
-            self.ec2.associate_route_table(RouteTableId=table, SubnetId=net.subnets[subnet])
+            current = self.ec2.describe_route_tables(
+                Filters=[{"Name": "association.subnet-id", "Values": [net.subnets[subnet]]}]
+            )["RouteTables"]
+            existing = [
+                a["RouteTableAssociationId"]
+                for t in current
+                for a in t["Associations"]
+                if a.get("SubnetId") == net.subnets[subnet]
+            ]
+            if existing:  # AWS allows one explicit association per subnet: move it, as a user would
+                self.ec2.replace_route_table_association(AssociationId=existing[0], RouteTableId=table)
+            else:
+                self.ec2.associate_route_table(RouteTableId=table, SubnetId=net.subnets[subnet])
         net.tables[name] = table
         return table
 

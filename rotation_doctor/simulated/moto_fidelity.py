@@ -1,9 +1,13 @@
 """Where moto differs from AWS in a way the engine depends on, make it answer as AWS does.
 
-moto 5.2 reports every Lambda function's `VpcConfig.VpcId` as `vpc-123abc`; AWS reports the
-VPC of the function's subnets. The collector copes with a wrong VpcId (it re-reads the subnets,
-at the cost of extra calls), but the simulated account should look like AWS so that demo,
-tests and call-count benchmarks see what a real account shows. See ../shared/notes/moto.md.
+- moto 5.2 reports every Lambda function's `VpcConfig.VpcId` as `vpc-123abc`; AWS reports the VPC
+  of the function's subnets. The collector copes with a wrong VpcId (it re-reads the subnets, at
+  the cost of extra calls), but the simulated account should look like AWS so that the demo, the
+  tests and the call-count benchmarks see what a real account shows.
+- moto names an RDS Proxy `NAME.db-proxy-ID.REGION.rds.amazonaws.com`; AWS names it
+  `NAME.proxy-ID.REGION.rds.amazonaws.com`, which is what the host parser recognises.
+
+See ../shared/notes/moto.md.
 """
 
 from __future__ import annotations
@@ -33,6 +37,16 @@ def apply() -> None:
         return config
 
     LambdaFunction.vpc_config = property(vpc_config)  # type: ignore[method-assign,assignment]
+
+    from moto.rds.models import DBProxy
+
+    original_init = DBProxy.__init__
+
+    def proxy_init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        self.endpoint = self.endpoint.replace(".db-proxy-", ".proxy-", 1)
+
+    DBProxy.__init__ = proxy_init  # type: ignore[method-assign]
     _applied = True
 
 

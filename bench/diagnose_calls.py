@@ -1,0 +1,127 @@
+"""How many AWS calls one `diagnose` makes, and how long it takes, across typical situations.
+
+Run: `make bench` (or `.venv/bin/python bench/diagnose_calls.py`). Calls are counted with botocore's
+`before-call` hook (one per API operation, retries not counted); time is wall-clock against moto,
+in process, so it measures rotation-doctor's own work, not AWS latency.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _account import make_clients, markdown_table, median
+
+from rotation_doctor.doctor import diagnose_secret
+from rotation_doctor.simulated import scenarios, simulated_aws
+from rotation_doctor.simulated.account import AccountBuilder, tcp
+
+
+def demo_broken(b: AccountBuilder) -> None:
+    o = scenarios.orders(b)
+    scenarios.seed_failed_rotation_logs(b, "orders-db-rotation")
+    del o
+
+
+def endpoint_healthy(b: AccountBuilder) -> None:
+    scenarios.orders(b, db_admits_function=True, endpoint=True)
+
+
+def endpoint_sg_broken(b: AccountBuilder) -> None:
+    o = scenarios.orders(b, db_admits_function=True, endpoint=True)
+    b.ec2.revoke_security_group_ingress(GroupId=o.extra["endpoint_sg"], IpPermissions=[tcp(443, cidr="10.20.0.0/16")])
+
+
+def nat_healthy(b: AccountBuilder) -> None:
+    o = scenarios.orders(b, db_admits_function=True)
+    b.route(o.net.tables["private"], "0.0.0.0/0", NatGatewayId=b.nat_gateway(o.net, "public-a"))
+
+
+def nat_deleted(b: AccountBuilder) -> None:
+    o = scenarios.orders(b, db_admits_function=True)
+    nat = b.nat_gateway(o.net, "public-a")
+    b.route(o.net.tables["private"], "0.0.0.0/0", NatGatewayId=nat)
+    b.ec2.delete_nat_gateway(NatGatewayId=nat)
+
+
+def private_dns_off(b: AccountBuilder) -> None:
+    o = scenarios.orders(b, db_admits_function=True)
+    sg = b.security_group(o.net, "vpce", ingress=[tcp(443, cidr="10.20.0.0/16")])
+    b.secrets_manager_endpoint(o.net, ["app-a", "app-b"], [sg], private_dns=False)
+
+
+def aurora_cluster(b: AccountBuilder) -> None:
+    o = scenarios.orders(b, db_admits_function=True, endpoint=True)
+    cluster = b.aurora_cluster("orders-aurora", "orders-data", [o.db_sg])
+    b.clients.secretsmanager.delete_secret(SecretId=o.secret_arn, ForceDeleteWithoutRecovery=True)
+    b.rotated_secret(scenarios.DEMO_SECRET, {"host": cluster["host"], "port": 5432, "password": "x"}, o.function_arn)
+
+
+def peered_database(b: AccountBuilder) -> None:
+    o = scenarios.orders(b, db_admits_function=True, endpoint=True)
+    peer = b.network("10.40.0.0/16", name="data")
+    b.subnet(peer, "db-a", "10.40.1.0/24", "a")
+    b.subnet(peer, "db-b", "10.40.2.0/24", "b")
+    table = b.route_table(peer, "db", ["db-a", "db-b"])
+    db_sg = b.security_group(peer, "peer-db", ingress=[tcp(5432, group=o.fn_sg)])
+    b.db_subnet_group(peer, "peer-data", ["db-a", "db-b"])
+    db = b.rds_instance("ledger-db", "peer-data", [db_sg], multi_az=True)
+    pcx = b.peering(o.net, peer)
+    b.route(o.net.tables["private"], "10.40.0.0/16", VpcPeeringConnectionId=pcx)
+    b.route(table, "10.20.0.0/16", VpcPeeringConnectionId=pcx)
+    b.clients.secretsmanager.delete_secret(SecretId=o.secret_arn, ForceDeleteWithoutRecovery=True)
+    b.rotated_secret(scenarios.DEMO_SECRET, {**db, "password": "x"}, o.function_arn)
+
+
+def large_vpc(b: AccountBuilder) -> None:
+    """The demo account plus 60 subnets, 60 route tables and 150 security groups with 5 rules each."""
+    o = scenarios.orders(b)
+    for i in range(60):
+        b.subnet(o.net, f"extra-{i}", f"10.20.{150 + i // 4}.{(i % 4) * 64}/26", "abc"[i % 3])
+        b.route_table(o.net, f"extra-{i}", [f"extra-{i}"])
+    for i in range(150):
+        b.security_group(o.net, f"noise-{i}", ingress=[tcp(1000 + p, cidr=f"10.{p}.0.0/16") for p in range(5)])
+
+
+SITUATIONS: list[tuple[str, Callable[[AccountBuilder], None]]] = [
+    ("demo: no way to SM, DB group closed (logs read)", demo_broken),
+    ("endpoint path, healthy", endpoint_healthy),
+    ("endpoint group admits nothing", endpoint_sg_broken),
+    ("NAT path, healthy", nat_healthy),
+    ("NAT gateway deleted", nat_deleted),
+    ("endpoint with private DNS off", private_dns_off),
+    ("Aurora cluster writer endpoint", aurora_cluster),
+    ("database in a peered VPC", peered_database),
+    ("large VPC (60 subnets, 60 tables, 150 groups)", large_vpc),
+]
+
+
+def main() -> int:
+    clients = make_clients()
+    with simulated_aws():  # warm-up: client creation and imports are not part of a diagnosis
+        endpoint_healthy(AccountBuilder(clients))
+        diagnose_secret(clients, scenarios.DEMO_SECRET)
+    rows = []
+    counts = []
+    for name, build in SITUATIONS:
+        with simulated_aws():
+            build(AccountBuilder(clients))
+            clients.counter.calls.clear()
+            started = time.perf_counter()
+            _, diagnosis = diagnose_secret(clients, scenarios.DEMO_SECRET)
+            elapsed = time.perf_counter() - started
+            total = clients.counter.total
+            counts.append(total)
+            rows.append((name, diagnosis.verdict, total, f"{elapsed * 1000:.0f}"))
+    print(markdown_table(("situation", "verdict", "AWS calls", "ms (moto, in process)"), rows))
+    print()
+    print(f"calls: median {median(counts):.0f}, max {max(counts)} (targets: median <= 15, max <= 20)")
+    return 0 if median(counts) <= 15 and max(counts) <= 20 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

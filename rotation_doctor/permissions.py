@@ -1,0 +1,42 @@
+"""The IAM actions rotation-doctor needs to diagnose: one list, used by the README and the deployment."""
+
+from __future__ import annotations
+
+# Every read the collector can make. A missing one is reported (AWS_READ_FAILED), never taken as "none".
+READ_ACTIONS: tuple[str, ...] = (
+    "secretsmanager:DescribeSecret",
+    "secretsmanager:ListSecrets",
+    "secretsmanager:GetSecretValue",  # for host/port only; plus kms:Decrypt on the secret's key
+    "secretsmanager:BatchGetSecretValue",
+    "lambda:GetFunctionConfiguration",
+    "lambda:GetPolicy",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeRouteTables",
+    "ec2:DescribeNetworkAcls",
+    "ec2:DescribeSecurityGroups",
+    "ec2:DescribeVpcEndpoints",
+    "ec2:DescribeVpcAttribute",
+    "ec2:DescribeNatGateways",
+    "ec2:DescribeInternetGateways",
+    "ec2:DescribeVpcPeeringConnections",
+    "ec2:DescribeNetworkInterfaces",
+    "route53:ListHostedZonesByVPC",
+    "route53:ListResourceRecordSets",
+    "rds:DescribeDBInstances",
+    "rds:DescribeDBClusters",
+    "rds:DescribeDBSubnetGroups",
+    "rds:DescribeDBClusterEndpoints",
+    "rds:DescribeDBProxies",
+    "rds:DescribeDBProxyEndpoints",
+    "redshift:DescribeClusters",
+    "redshift:DescribeClusterSubnetGroups",
+    "redshift-serverless:GetWorkgroup",
+    "logs:FilterLogEvents",
+)
+
+# botocore service names whose IAM prefix differs.
+IAM_PREFIX = {"docdb": "rds"}
+
+
+def iam_action(service_name: str, operation: str) -> str:
+    return f"{IAM_PREFIX.get(service_name, service_name)}:{operation}"

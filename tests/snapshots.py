@@ -1,0 +1,151 @@
+"""Hand-built snapshots for the pure analyzer tests: one healthy baseline, changed per test with `replace`."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from rotation_doctor.snapshot import (
+    Database,
+    DnsAttributes,
+    Function,
+    InternetGateway,
+    NaclEntry,
+    NatGateway,
+    NetworkAcl,
+    PolicyDocument,
+    Route,
+    RouteTable,
+    Secret,
+    SecurityGroup,
+    SecurityGroupRule,
+    Snapshot,
+    Subnet,
+    TargetKind,
+    TargetRef,
+    VpcEndpoint,
+)
+
+REGION = "us-east-1"
+ACCOUNT = "123456789012"
+SECRET_ARN = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:prod/app-AbCdEf"
+FN_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:rotate"
+VPC = "vpc-1"
+SM_SERVICE = f"com.amazonaws.{REGION}.secretsmanager"
+
+INVOKE_POLICY = PolicyDocument(
+    (
+        {
+            "Sid": "SecretsManagerAccess",
+            "Effect": "Allow",
+            "Principal": {"Service": "secretsmanager.amazonaws.com"},
+            "Action": "lambda:InvokeFunction",
+            "Resource": FN_ARN,
+            "Condition": {"StringEquals": {"AWS:SourceAccount": ACCOUNT}},
+        },
+    )
+)
+
+
+def rule(
+    group: str,
+    *,
+    egress: bool,
+    port: int | None = None,
+    cidr: str | None = None,
+    ref: str | None = None,
+    protocol: str = "tcp",
+) -> SecurityGroupRule:
+    if protocol == "-1":
+        return SecurityGroupRule(group, egress, "-1", None, None, cidr=cidr, referenced_group_id=ref)
+    return SecurityGroupRule(group, egress, protocol, port, port, cidr=cidr, referenced_group_id=ref)
+
+
+ALL_OUT = "0.0.0.0/0"
+
+
+def acl(
+    acl_id: str, subnets: tuple[str, ...], entries: tuple[NaclEntry, ...] = (), default: bool = False
+) -> NetworkAcl:
+    return NetworkAcl(acl_id, VPC, default, subnets, entries)
+
+
+def allow_all_entries() -> tuple[NaclEntry, ...]:
+    return (
+        NaclEntry(100, False, True, "-1", "0.0.0.0/0", None, None),
+        NaclEntry(100, True, True, "-1", "0.0.0.0/0", None, None),
+    )
+
+
+def healthy(**changes: Any) -> Snapshot:
+    """Function in app-a/app-b, endpoint (private DNS) in app-a/app-b, Multi-AZ DB in data-a/data-b."""
+    subnets = {
+        "app-a": Subnet("app-a", VPC, "10.0.1.0/24", "us-east-1a"),
+        "app-b": Subnet("app-b", VPC, "10.0.2.0/24", "us-east-1b"),
+        "data-a": Subnet("data-a", VPC, "10.0.11.0/24", "us-east-1a"),
+        "data-b": Subnet("data-b", VPC, "10.0.12.0/24", "us-east-1b"),
+        "public-a": Subnet("public-a", VPC, "10.0.101.0/24", "us-east-1a"),
+    }
+    groups = {
+        "sg-fn": SecurityGroup("sg-fn", VPC, "fn", (rule("sg-fn", egress=True, cidr=ALL_OUT, protocol="-1"),)),
+        "sg-db": SecurityGroup("sg-db", VPC, "db", (rule("sg-db", egress=False, port=5432, ref="sg-fn"),)),
+        "sg-vpce": SecurityGroup(
+            "sg-vpce", VPC, "vpce", (rule("sg-vpce", egress=False, port=443, cidr="10.0.0.0/16"),)
+        ),
+    }
+    local = Route("10.0.0.0/16", "local", "active")
+    tables = (
+        RouteTable("rtb-main", VPC, True, (), (local,)),
+        RouteTable("rtb-private", VPC, False, ("app-a", "app-b"), (local,)),
+        RouteTable("rtb-public", VPC, False, ("public-a",), (local, Route("0.0.0.0/0", "igw-1", "active"))),
+    )
+    snap = Snapshot(
+        region=REGION,
+        secret=Secret(SECRET_ARN, "prod/app", True, FN_ARN),
+        function=Function(
+            "rotate", FN_ARN, f"arn:aws:iam::{ACCOUNT}:role/rotate", ("app-a", "app-b"), ("sg-fn",), VPC, None
+        ),
+        function_policy=INVOKE_POLICY,
+        target_ref=TargetRef("secret-value", host="db.abc.us-east-1.rds.amazonaws.com", port=5432),
+        database=Database(TargetKind.RDS_INSTANCE, "db", 5432, VPC, ("data-a", "data-b"), ("sg-db",)),
+        dns_attributes={VPC: DnsAttributes(True, True)},
+        subnets=subnets,
+        route_tables=tables,
+        network_acls=(acl("acl-default", tuple(subnets), allow_all_entries(), default=True),),
+        security_groups=groups,
+        vpc_endpoints=(
+            VpcEndpoint(
+                "vpce-1", VPC, SM_SERVICE, "Interface", "available", ("app-a", "app-b"), ("sg-vpce",), True, None
+            ),
+        ),
+        internet_gateways={"igw-1": InternetGateway("igw-1", (VPC,))},
+        hosted_zones={VPC: ()},
+    )
+    return replace(snap, **changes)
+
+
+def nat_path(**changes: Any) -> Snapshot:
+    """The baseline without the endpoint: the private subnets reach Secrets Manager through nat-1 in public-a."""
+    base = healthy()
+    tables = tuple(
+        replace(t, routes=(*t.routes, Route("0.0.0.0/0", "nat-1", "active"))) if t.id == "rtb-private" else t
+        for t in base.route_tables
+    )
+    fields: dict[str, Any] = {
+        "vpc_endpoints": (),
+        "route_tables": tables,
+        "nat_gateways": {"nat-1": NatGateway("nat-1", VPC, "public-a", "available")},
+    }
+    return replace(base, **{**fields, **changes})
+
+
+def with_group(snap: Snapshot, group: SecurityGroup) -> Snapshot:
+    return replace(snap, security_groups={**snap.security_groups, group.id: group})
+
+
+def with_table(snap: Snapshot, table: RouteTable) -> Snapshot:
+    return replace(snap, route_tables=tuple(table if t.id == table.id else t for t in snap.route_tables))
+
+
+def table(snap: Snapshot, table_id: str) -> RouteTable:
+    return next(t for t in snap.route_tables if t.id == table_id)

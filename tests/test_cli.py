@@ -1,0 +1,237 @@
+"""The `rotation-doctor` command as a user runs it: exit statuses, text, JSON of the contract, no secrets."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from rotation_doctor import cli
+from rotation_doctor.collect.aws import AwsClients
+from rotation_doctor.simulated import scenarios
+from rotation_doctor.simulated.account import AccountBuilder
+
+SECRET = scenarios.DEMO_SECRET
+CONTRACT_CODES = {
+    "SM_NO_PATH",
+    "SM_PUBLIC_SUBNET_NO_NAT",
+    "SM_ROUTE_BLACKHOLE",
+    "SM_NAT_NO_INTERNET",
+    "SM_ENDPOINT_PRIVATE_DNS_DISABLED",
+    "SM_VPC_DNS_DISABLED",
+    "SM_ENDPOINT_NOT_AVAILABLE",
+    "SM_ENDPOINT_SG_DENIES",
+    "SM_LAMBDA_EGRESS_DENIES",
+    "SM_NACL_DENIES",
+    "SM_ENDPOINT_POLICY_DENIES",
+    "SM_PATH_NOT_EVALUATED",
+    "DB_TARGET_UNRESOLVED",
+    "DB_LAMBDA_NOT_IN_VPC",
+    "DB_NO_ROUTE",
+    "DB_LAMBDA_EGRESS_DENIES",
+    "DB_SG_INGRESS_DENIES",
+    "DB_NACL_DENIES",
+    "DB_PATH_NOT_EVALUATED",
+    "INVOKE_PERMISSION_MISSING",
+    "ROTATION_LAMBDA_MISSING",
+    "ROTATION_NOT_LAMBDA",
+    "LOGS_SHOW_NON_NETWORK_ERROR",
+}
+
+
+def run_main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = cli.main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_contract_json(payload: dict[str, Any]) -> None:
+    assert set(payload) >= {"secret", "verdict", "findings", "plan"}
+    assert payload["secret"]["arn"].startswith("arn:aws:secretsmanager:")
+    assert payload["verdict"] in {"healthy", "degraded", "broken", "unknown"}
+    for finding in payload["findings"]:
+        assert set(finding) >= {"code", "severity", "path", "summary", "resources"}
+        assert finding["severity"] in {"error", "warning", "info"}
+        assert finding["path"] in {"sm", "db", "invoke", "config"}
+
+
+def test_catalog_holds_every_contract_code() -> None:
+    from rotation_doctor.findings import CODES
+
+    assert set(CODES) >= CONTRACT_CODES
+
+
+def test_diagnose_text_leads_with_the_verdict(builder: AccountBuilder, capsys: pytest.CaptureFixture[str]) -> None:
+    scenarios.orders(builder)
+    code, out, err = run_main(capsys, "diagnose", SECRET)
+    assert code == 1
+    assert out.splitlines()[0].startswith(f"{SECRET}: BROKEN")
+    assert "✗ SM_NO_PATH [sm]" in out and "✗ DB_SG_INGRESS_DENIES [db]" in out and "What to do:" in out
+    assert scenarios.CANARY_PASSWORD not in out + err
+
+
+def test_diagnose_json_and_exit_zero_when_healthy(builder: AccountBuilder, capsys: pytest.CaptureFixture[str]) -> None:
+    scenarios.orders(builder, db_admits_function=True, endpoint=True)
+    code, out, _ = run_main(capsys, "diagnose", SECRET, "--format", "json")
+    payload = json.loads(out)
+    assert code == 0 and payload["verdict"] == "healthy" and payload["findings"] == []
+    assert_contract_json(payload)
+
+
+def test_unknown_secret_is_exit_2_in_one_line(builder: AccountBuilder, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_main(capsys, "diagnose", "nope/nothing")
+    assert code == 2 and out == "" and len(err.splitlines()) == 1 and "no secret 'nope/nothing'" in err
+
+
+def test_scan_table_and_json(builder: AccountBuilder, capsys: pytest.CaptureFixture[str]) -> None:
+    o = scenarios.orders(builder, db_admits_function=True, endpoint=True)
+    builder.rotated_secret(
+        "prod/billing/db",
+        {"host": "db.corp.example.com", "port": 5432, "password": scenarios.CANARY_PASSWORD},
+        o.function_arn,
+    )
+    builder.clients.secretsmanager.create_secret(Name="static/key", SecretString="x")
+    code, out, _ = run_main(capsys, "scan")
+    assert code == 1
+    assert out.splitlines()[0].split() == ["SECRET", "VERDICT", "FUNCTION", "FINDINGS"]
+    assert "prod/billing/db" in out and "DB_TARGET_UNRESOLVED" in out and "static/key" not in out
+    assert "2 secret(s): 0 broken, 0 degraded, 1 unknown, 1 healthy" in out
+    code, out, _ = run_main(capsys, "scan", "--format", "json")
+    rows = json.loads(out)
+    assert sorted(r["secret"]["name"] for r in rows) == sorted([SECRET, "prod/billing/db"])
+    for row in rows:
+        assert_contract_json(row)
+
+
+def test_verbose_logs_never_hold_the_password(
+    builder: AccountBuilder, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    scenarios.orders(builder)
+    scenarios.seed_failed_rotation_logs(builder, "orders-db-rotation")
+    with caplog.at_level("DEBUG"):
+        code, out, err = run_main(capsys, "-v", "diagnose", SECRET, "--rotation-failed", "--format", "json")
+    assert code == 1
+    assert "read secretsmanager:GetSecretValue" in caplog.text
+    for text in (out, err, caplog.text):
+        assert scenarios.CANARY_PASSWORD not in text
+
+
+def test_demo_runs_and_never_prints_the_password(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_main(capsys, "demo")
+    assert code == 0
+    assert "SM_NO_PATH" in out and "DB_SG_INGRESS_DENIES" in out
+    assert scenarios.CANARY_PASSWORD not in out + err
+
+
+# ----- the installed command against a moto server ------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def moto_server() -> Iterator[str]:
+    from moto.core.models import default_user_config
+    from moto.server import ThreadedMotoServer
+
+    from rotation_doctor.simulated import moto_fidelity
+
+    moto_fidelity.apply()
+    previous = default_user_config.get("lambda")
+    default_user_config["lambda"] = {"use_docker": False}
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+        if previous is None:
+            default_user_config.pop("lambda", None)
+        else:
+            default_user_config["lambda"] = previous
+
+
+def _command() -> str:
+    command = Path(sys.executable).parent / "rotation-doctor"
+    assert command.exists(), f"the console script is not installed next to {sys.executable}: run `make test`"
+    return str(command)
+
+
+def _env(endpoint: str, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(
+        AWS_ENDPOINT_URL=endpoint,
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_REGION="us-east-1",
+        **extra,
+    )
+    return env
+
+
+@pytest.mark.moto_server
+def test_installed_cli_against_moto_server(moto_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", moto_server)
+    builder = AccountBuilder(AwsClients(boto3.session.Session(region_name="us-east-1"), region="us-east-1"))
+    scenarios.orders(builder, secret_name="server/orders/db")
+    monkeypatch.delenv("AWS_ENDPOINT_URL")
+
+    done = subprocess.run(
+        [_command(), "diagnose", "server/orders/db", "--format", "json"],
+        env=_env(moto_server),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1, done.stderr
+    payload = json.loads(done.stdout)
+    assert_contract_json(payload)
+    assert payload["verdict"] == "broken"
+    assert {f["code"] for f in payload["findings"]} >= {"SM_NO_PATH", "DB_SG_INGRESS_DENIES"}
+    assert scenarios.CANARY_PASSWORD not in done.stdout + done.stderr
+
+    scan = subprocess.run(
+        [_command(), "scan", "--format", "json"], env=_env(moto_server), capture_output=True, text=True, timeout=120
+    )
+    assert scan.returncode == 1
+    assert "server/orders/db" in [row["secret"]["name"] for row in json.loads(scan.stdout)]
+
+    missing = subprocess.run(
+        [_command(), "diagnose", "no/such/secret"], env=_env(moto_server), capture_output=True, text=True, timeout=60
+    )
+    assert missing.returncode == 2 and "Traceback" not in missing.stderr and len(missing.stderr.splitlines()) == 1
+
+
+@pytest.mark.moto_server
+def test_installed_cli_aws_errors_are_one_line_exit_3() -> None:
+    unreachable = f"http://127.0.0.1:{_free_port()}"
+    done = subprocess.run(
+        [_command(), "diagnose", "any/secret"],
+        env=_env(unreachable, AWS_MAX_ATTEMPTS="1"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 3, done.stderr
+    assert done.stderr.startswith("rotation-doctor: AWS error:") and len(done.stderr.splitlines()) == 1
+
+    no_region = subprocess.run(
+        [_command(), "diagnose", "any/secret"],
+        env={k: v for k, v in _env(unreachable).items() if k != "AWS_REGION"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert no_region.returncode == 2 and "region" in no_region.stderr

@@ -1,0 +1,559 @@
+"""Situations built through the AWS APIs on moto, diagnosed through the collector: the wiring, end to end.
+
+moto is a test double, not the judge of AWS behaviour (see ../shared/notes/moto.md): where it differs,
+the test says so and builds the fact the way AWS would show it.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from rotation_doctor.collect.aws import AwsError, BadInput
+from rotation_doctor.collect.collector import Collector
+from rotation_doctor.doctor import diagnose_secret, diagnose_secrets
+from rotation_doctor.findings import Severity, Verdict
+from rotation_doctor.simulated import scenarios
+from rotation_doctor.simulated.account import AccountBuilder, tcp
+
+SECRET = scenarios.DEMO_SECRET
+
+
+def diagnose(b: AccountBuilder, secret: str = SECRET, **kw: Any):  # type: ignore[no-untyped-def]
+    b.clients.counter.calls.clear()
+    _, d = diagnose_secret(b.clients, secret, **kw)
+    return d, {f.code: f for f in d.findings}
+
+
+def expect(b: AccountBuilder, code: str, severity: Severity, verdict: Verdict, **kw: Any):  # type: ignore[no-untyped-def]
+    d, found = diagnose(b, **kw)
+    assert code in found, [f.summary for f in d.findings]
+    assert found[code].severity is severity and d.verdict is verdict
+    return found[code]
+
+
+def healthy_orders(b: AccountBuilder) -> scenarios.Orders:
+    return scenarios.orders(b, db_admits_function=True, endpoint=True)
+
+
+def add_nat(b: AccountBuilder, o: scenarios.Orders, in_subnet: str = "public-a") -> str:
+    nat = b.nat_gateway(o.net, in_subnet)
+    b.route(o.net.tables["private"], "0.0.0.0/0", NatGatewayId=nat)
+    return nat
+
+
+def fail(b: AccountBuilder, service: str, operation: str, code: str = "AccessDenied") -> None:
+    """Make one operation fail as AWS would refuse it (a botocore hook raising the service's error)."""
+
+    def refuse(**_: Any) -> None:
+        raise ClientError({"Error": {"Code": code, "Message": f"not authorized to perform {operation}"}}, operation)
+
+    b.clients.client(service).meta.events.register(
+        f"before-call.{service}.{operation}", refuse, unique_id=f"refuse-{operation}"
+    )
+
+
+@pytest.fixture(autouse=True)
+def _clear_faults(clients):  # type: ignore[no-untyped-def]
+    yield
+    for service, operation in (
+        ("ec2", "DescribeRouteTables"),
+        ("secretsmanager", "DescribeSecret"),
+        ("secretsmanager", "GetSecretValue"),
+        ("logs", "FilterLogEvents"),
+    ):
+        clients.client(service).meta.events.unregister(
+            f"before-call.{service}.{operation}", unique_id=f"refuse-{operation}"
+        )
+
+
+# ----- the demo's story and the healthy baselines -----------------------------------------------
+
+
+def test_demo_account_is_broken_on_both_paths(builder: AccountBuilder) -> None:
+    scenarios.orders(builder)
+    d, found = diagnose(builder)
+    assert d.verdict is Verdict.BROKEN
+    assert found["SM_NO_PATH"].severity is Severity.ERROR
+    assert found["DB_SG_INGRESS_DENIES"].severity is Severity.ERROR
+    assert builder.clients.counter.total <= 15
+
+
+def test_endpoint_path_is_healthy(builder: AccountBuilder) -> None:
+    healthy_orders(builder)
+    d, _ = diagnose(builder)
+    assert d.verdict is Verdict.HEALTHY, d.findings
+    calls = builder.clients.counter.calls
+    assert "ec2:DescribeNatGateways" not in calls and "logs:FilterLogEvents" not in calls
+    assert builder.clients.counter.total <= 15
+
+
+def test_nat_path_is_healthy(builder: AccountBuilder) -> None:
+    o = scenarios.orders(builder, db_admits_function=True)
+    add_nat(builder, o)
+    d, _ = diagnose(builder)
+    assert d.verdict is Verdict.HEALTHY, d.findings
+
+
+def test_cidr_rules_covering_the_subnets_are_healthy(builder: AccountBuilder) -> None:
+    o = healthy_orders(builder)
+    db_sg = builder.security_group(o.net, "db-by-cidr", ingress=[tcp(5432, cidr="10.20.0.0/22")])
+    builder.clients.rds.modify_db_instance(
+        DBInstanceIdentifier="orders-db", VpcSecurityGroupIds=[db_sg], ApplyImmediately=True
+    )
+    d, _ = diagnose(builder)
+    assert d.verdict is Verdict.HEALTHY, d.findings
+
+
+def test_aurora_reader_endpoint_is_healthy(builder: AccountBuilder) -> None:
+    o = healthy_orders(builder)
+    cluster = builder.aurora_cluster("orders-aurora", "orders-data", [o.db_sg])
+    builder.rotated_secret(
+        "prod/orders/aurora-ro",
+        {"host": cluster["reader"], "port": 5432, "username": "ro", "password": scenarios.CANARY_PASSWORD},
+        o.function_arn,
+    )
+    d, _ = diagnose(builder, "prod/orders/aurora-ro")
+    assert d.verdict is Verdict.HEALTHY, d.findings
+    assert d.context["database"]["kind"] == "rds-cluster" and len(d.context["database"]["subnets"]) == 2
+
+
+def test_secrets_manager_endpoint_env_var_with_vpce_host_is_healthy(builder: AccountBuilder) -> None:
+    # moto's DnsEntries are not AWS's form, so the variable is written as AWS would name the endpoint.
+    b = builder
+    net = b.network("10.30.0.0/16", name="env")
+    for name, cidr, zone in (
+        ("app-a", "10.30.1.0/24", "a"),
+        ("data-a", "10.30.11.0/24", "a"),
+        ("data-b", "10.30.12.0/24", "b"),
+    ):
+        b.subnet(net, name, cidr, zone)
+    fn_sg = b.security_group(net, "fn")
+    vpce_sg = b.security_group(net, "vpce", ingress=[tcp(443, group=fn_sg)])
+    endpoint = b.secrets_manager_endpoint(net, ["app-a"], [vpce_sg], private_dns=False)
+    db_sg = b.security_group(net, "db", ingress=[tcp(5432, group=fn_sg)])
+    b.db_subnet_group(net, "env-data", ["data-a", "data-b"])
+    db = b.rds_instance("env-db", "env-data", [db_sg])
+    fn = b.rotation_function(
+        "env-rotation",
+        subnets=[net.subnets["app-a"]],
+        groups=[fn_sg],
+        env={"SECRETS_MANAGER_ENDPOINT": f"https://{endpoint}-4b2xk3qp.secretsmanager.us-east-1.vpce.amazonaws.com"},
+    )
+    b.rotated_secret("env/db", {**db, "password": scenarios.CANARY_PASSWORD}, fn)
+    d, _ = diagnose(b, "env/db")
+    assert d.verdict is Verdict.HEALTHY, d.findings
+
+
+# ----- SM path ----------------------------------------------------------------------------------
+
+
+def test_one_subnet_without_nat_is_degraded(builder: AccountBuilder) -> None:
+    o = scenarios.orders(builder, db_admits_function=True)
+    nat = builder.nat_gateway(o.net, "public-a")
+    private_b = builder.route_table(o.net, "private-b", ["app-b"])
+    builder.route(o.net.tables["private"], "0.0.0.0/0", NatGatewayId=nat)
+    f = expect(builder, "SM_NO_PATH", Severity.WARNING, Verdict.DEGRADED)
+    assert o.net.subnets["app-b"] in f.resources and private_b in f.resources
+
+
+def test_public_subnet_no_nat(builder: AccountBuilder) -> None:
+    o = scenarios.orders(builder, db_admits_function=True)
+    builder.route(o.net.tables["private"], "0.0.0.0/0", GatewayId=builder.internet_gateway(o.net))
+    expect(builder, "SM_PUBLIC_SUBNET_NO_NAT", Severity.ERROR, Verdict.BROKEN)
+
+
+def test_route_to_deleted_nat_is_a_blackhole(builder: AccountBuilder) -> None:
+    # moto keeps the route "active" (AWS says "blackhole"); the NAT itself shows "deleted", which suffices.
+    o = scenarios.orders(builder, db_admits_function=True)
+    nat = add_nat(builder, o)
+    builder.ec2.delete_nat_gateway(NatGatewayId=nat)
+    f = expect(builder, "SM_ROUTE_BLACKHOLE", Severity.ERROR, Verdict.BROKEN)
+    assert nat in f.resources
+
+
+def test_nat_without_internet(builder: AccountBuilder) -> None:
+    o = scenarios.orders(builder, db_admits_function=True)
+    add_nat(builder, o, in_subnet="data-a")
+    expect(builder, "SM_NAT_NO_INTERNET", Severity.ERROR, Verdict.BROKEN)
+
+
+def test_endpoint_private_dns_disabled(builder: AccountBuilder) -> None:
+    o = scenarios.orders(builder, db_admits_function=True)
+    sg = builder.security_group(o.net, "vpce", ingress=[tcp(443, cidr="10.20.0.0/16")])
+    endpoint = builder.secrets_manager_endpoint(o.net, ["app-a", "app-b"], [sg], private_dns=False)
+    f = expect(builder, "SM_ENDPOINT_PRIVATE_DNS_DISABLED", Severity.ERROR, Verdict.BROKEN)
+    assert endpoint in f.resources
+
+
+def test_vpc_dns_disabled(builder: AccountBuilder) -> None:
+    o = healthy_orders(builder)
+    builder.ec2.modify_vpc_attribute(VpcId=o.net.vpc, EnableDnsHostnames={"Value": False})
+    _, found = diagnose(builder)
+    assert found["SM_VPC_DNS_DISABLED"].severity is Severity.ERROR and "SM_NO_PATH" not in found
+    assert builder.clients.counter.calls["ec2:DescribeVpcAttribute"] == 2
+
+
+def test_endpoint_sg_denies(builder: AccountBuilder) -> None:
+    o = healthy_orders(builder)
+    builder.ec2.revoke_security_group_ingress(
+        GroupId=o.extra["endpoint_sg"], IpPermissions=[tcp(443, cidr="10.20.0.0/16")]
+    )
+    expect(builder, "SM_ENDPOINT_SG_DENIES", Severity.ERROR, Verdict.BROKEN)
+
+
+def test_lambda_egress_denies_both_paths(builder: AccountBuilder) -> None:
+    o = healthy_orders(builder)
+    builder.ec2.revoke_security_group_egress(
+        GroupId=o.fn_sg, IpPermissions=[{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
+    )
+    _, found = diagnose(builder)
+    assert found["SM_LAMBDA_EGRESS_DENIES"].severity is Severity.ERROR
+    assert found["DB_LAMBDA_EGRESS_DENIES"].severity is Severity.ERROR
+
+
+def test_nacls_deny_return_traffic_to_the_function(builder: AccountBuilder) -> None:
+    o = scenarios.orders(builder, db_admits_function=True)
+    sg = builder.security_group(o.net, "vpce", ingress=[tcp(443, cidr="10.20.0.0/16")])
+    builder.secrets_manager_endpoint(o.net, ["data-a", "data-b"], [sg])
+    builder.nacl(
+        o.net,
+        ["app-a", "app-b"],
+        [
+            {"RuleNumber": 100, "Protocol": "-1", "RuleAction": "allow", "Egress": True, "CidrBlock": "0.0.0.0/0"},
+            {
+                "RuleNumber": 100,
+                "Protocol": "6",
+                "RuleAction": "allow",
+                "Egress": False,
+                "CidrBlock": "10.20.0.0/16",
+                "PortRange": {"From": 22, "To": 22},
+            },
+        ],
+    )
+    d, found = diagnose(builder)
+    assert found["SM_NACL_DENIES"].severity is Severity.ERROR and found["SM_NACL_DENIES"].evidence["leg"] == "return"
+    assert found["DB_NACL_DENIES"].severity is Severity.ERROR
+    assert d.verdict is Verdict.BROKEN
+
+
+def test_endpoint_policy_denies(builder: AccountBuilder) -> None:
+    o = scenarios.orders(builder, db_admits_function=True)
+    sg = builder.security_group(o.net, "vpce", ingress=[tcp(443, cidr="10.20.0.0/16")])
+    builder.secrets_manager_endpoint(
+        o.net,
+        ["app-a", "app-b"],
+        [sg],
+        policy={
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Principal": "*", "Action": "secretsmanager:GetSecretValue", "Resource": "*"}
+            ],
+        },
+    )
+    f = expect(builder, "SM_ENDPOINT_POLICY_DENIES", Severity.ERROR, Verdict.BROKEN)
+    assert "secretsmanager:PutSecretValue" in f.evidence["denied"]
+
+
+def test_egress_through_transit_gateway_is_not_evaluated(builder: AccountBuilder) -> None:
+    o = scenarios.orders(builder, db_admits_function=True)
+    tgw = builder.ec2.create_transit_gateway()["TransitGateway"]["TransitGatewayId"]
+    builder.route(o.net.tables["private"], "0.0.0.0/0", TransitGatewayId=tgw)
+    expect(builder, "SM_PATH_NOT_EVALUATED", Severity.WARNING, Verdict.UNKNOWN)
+
+
+def test_private_hosted_zone_for_the_name_is_followed(builder: AccountBuilder) -> None:
+    o = scenarios.orders(builder, db_admits_function=True)
+    zone = builder.clients.route53.create_hosted_zone(
+        Name="secretsmanager.us-east-1.amazonaws.com",
+        CallerReference="hub",
+        HostedZoneConfig={"PrivateZone": True},
+        VPC={"VPCRegion": "us-east-1", "VPCId": o.net.vpc},
+    )["HostedZone"]
+    builder.clients.route53.change_resource_record_sets(
+        HostedZoneId=zone["Id"],
+        ChangeBatch={
+            "Changes": [
+                {
+                    "Action": "CREATE",
+                    "ResourceRecordSet": {
+                        "Name": "secretsmanager.us-east-1.amazonaws.com",
+                        "Type": "A",
+                        "AliasTarget": {
+                            "HostedZoneId": "Z7HUB",
+                            "EvaluateTargetHealth": False,
+                            "DNSName": "vpce-0hub-1a2b.secretsmanager.us-east-1.vpce.amazonaws.com",
+                        },
+                    },
+                }
+            ]
+        },
+    )
+    f = expect(builder, "SM_PATH_NOT_EVALUATED", Severity.WARNING, Verdict.UNKNOWN)
+    assert "vpce-0hub-1a2b" in f.summary
+
+
+# ----- DB path ----------------------------------------------------------------------------------
+
+
+def test_database_not_identified(builder: AccountBuilder) -> None:
+    o = healthy_orders(builder)
+    builder.rotated_secret(
+        "legacy/db",
+        {"host": "db.corp.example.com", "port": 5432, "username": "u", "password": scenarios.CANARY_PASSWORD},
+        o.function_arn,
+    )
+    f = expect(builder, "DB_TARGET_UNRESOLVED", Severity.WARNING, Verdict.UNKNOWN, secret="legacy/db")
+    assert "db.corp.example.com" in f.summary
+
+
+def test_target_tag_wins_over_the_value(builder: AccountBuilder) -> None:
+    o = healthy_orders(builder)
+    builder.rotated_secret(
+        "tagged/db",
+        {"host": "db.corp.example.com", "username": "u", "password": scenarios.CANARY_PASSWORD},
+        o.function_arn,
+        tags={"rotation-doctor:target": "rds:orders-db"},
+    )
+    d, _ = diagnose(builder, "tagged/db")
+    assert d.verdict is Verdict.HEALTHY and "secretsmanager:GetSecretValue" not in builder.clients.counter.calls
+
+
+def test_database_on_an_ec2_address(builder: AccountBuilder) -> None:
+    o = healthy_orders(builder)
+    eni = builder.ec2.create_network_interface(
+        SubnetId=o.net.subnets["data-a"], PrivateIpAddress="10.20.11.50", Groups=[o.db_sg]
+    )["NetworkInterface"]
+    builder.rotated_secret(
+        "ec2/db",
+        {"host": "10.20.11.50", "port": 5432, "engine": "postgres", "password": scenarios.CANARY_PASSWORD},
+        o.function_arn,
+    )
+    d, _ = diagnose(builder, "ec2/db")
+    assert d.verdict is Verdict.HEALTHY and d.context["database"]["id"] == eni["NetworkInterfaceId"]
+
+
+def test_function_outside_vpc_and_private_database(builder: AccountBuilder) -> None:
+    o = healthy_orders(builder)
+    fn = builder.rotation_function("outside-rotation")
+    builder.rotated_secret("outside/db", {**o.db, "password": scenarios.CANARY_PASSWORD}, fn)
+    expect(builder, "DB_LAMBDA_NOT_IN_VPC", Severity.ERROR, Verdict.BROKEN, secret="outside/db")
+
+
+def _database_in_peer_vpc(b: AccountBuilder, o: scenarios.Orders, *, routes: str) -> scenarios.Orders:
+    peer = b.network("10.40.0.0/16", name="data")
+    b.subnet(peer, "db-a", "10.40.1.0/24", "a")
+    b.subnet(peer, "db-b", "10.40.2.0/24", "b")
+    table = b.route_table(peer, "db", ["db-a", "db-b"])
+    db_sg = b.security_group(peer, "peer-db", ingress=[tcp(5432, group=o.fn_sg)])
+    b.db_subnet_group(peer, "peer-data", ["db-a", "db-b"])
+    db = b.rds_instance("ledger-db", "peer-data", [db_sg], multi_az=True)
+    pcx = b.peering(o.net, peer)
+    if routes in ("both", "there"):
+        b.route(o.net.tables["private"], "10.40.0.0/16", VpcPeeringConnectionId=pcx)
+    if routes == "both":
+        b.route(table, "10.20.0.0/16", VpcPeeringConnectionId=pcx)
+    if routes == "tgw":
+        tgw = b.ec2.create_transit_gateway()["TransitGateway"]["TransitGatewayId"]
+        b.route(o.net.tables["private"], "10.40.0.0/16", TransitGatewayId=tgw)
+        b.route(table, "10.20.0.0/16", TransitGatewayId=tgw)
+    b.rotated_secret("prod/ledger/db", {**db, "password": scenarios.CANARY_PASSWORD}, o.function_arn)
+    return o
+
+
+def test_peered_database_with_routes_both_ways_is_healthy(builder: AccountBuilder) -> None:
+    _database_in_peer_vpc(builder, healthy_orders(builder), routes="both")
+    d, _ = diagnose(builder, "prod/ledger/db")
+    assert d.verdict is Verdict.HEALTHY, d.findings
+    assert builder.clients.counter.calls["ec2:DescribeVpcPeeringConnections"] == 1
+
+
+def test_peered_database_without_the_route_back(builder: AccountBuilder) -> None:
+    _database_in_peer_vpc(builder, healthy_orders(builder), routes="there")
+    f = expect(builder, "DB_NO_ROUTE", Severity.ERROR, Verdict.BROKEN, secret="prod/ledger/db")
+    assert "10.20.1.0/24" in f.summary or "10.20.2.0/24" in f.summary
+
+
+def test_database_behind_transit_gateway_is_not_evaluated(builder: AccountBuilder) -> None:
+    _database_in_peer_vpc(builder, healthy_orders(builder), routes="tgw")
+    expect(builder, "DB_PATH_NOT_EVALUATED", Severity.WARNING, Verdict.UNKNOWN, secret="prod/ledger/db")
+
+
+def test_lambda_egress_only_to_https_denies_the_database(builder: AccountBuilder) -> None:
+    o = healthy_orders(builder)
+    builder.ec2.revoke_security_group_egress(
+        GroupId=o.fn_sg, IpPermissions=[{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
+    )
+    builder.ec2.authorize_security_group_egress(GroupId=o.fn_sg, IpPermissions=[tcp(443, cidr="0.0.0.0/0")])
+    expect(builder, "DB_LAMBDA_EGRESS_DENIES", Severity.ERROR, Verdict.BROKEN)
+
+
+def test_db_nacl_denies_after_failover_only(builder: AccountBuilder) -> None:
+    o = healthy_orders(builder)
+    builder.nacl(
+        o.net,
+        ["data-b"],
+        [
+            {"RuleNumber": 100, "Protocol": "-1", "RuleAction": "allow", "Egress": True, "CidrBlock": "0.0.0.0/0"},
+            {
+                "RuleNumber": 100,
+                "Protocol": "6",
+                "RuleAction": "allow",
+                "Egress": False,
+                "CidrBlock": "10.20.0.0/16",
+                "PortRange": {"From": 443, "To": 443},
+            },
+        ],
+    )
+    f = expect(builder, "DB_NACL_DENIES", Severity.WARNING, Verdict.DEGRADED)
+    assert o.net.subnets["data-b"] in f.resources
+
+
+# ----- invoke and configuration -----------------------------------------------------------------
+
+
+def test_invoke_permission_missing(builder: AccountBuilder) -> None:
+    healthy_orders(builder)
+    builder.clients.lambda_.remove_permission(FunctionName="orders-db-rotation", StatementId="SecretsManagerAccess")
+    expect(builder, "INVOKE_PERMISSION_MISSING", Severity.ERROR, Verdict.BROKEN)
+
+
+def test_rotation_lambda_missing(builder: AccountBuilder) -> None:
+    healthy_orders(builder)
+    builder.clients.lambda_.delete_function(FunctionName="orders-db-rotation")
+    d, found = diagnose(builder)
+    assert list(found) == ["ROTATION_LAMBDA_MISSING"] and d.verdict is Verdict.BROKEN
+
+
+def test_secret_without_lambda_rotation(builder: AccountBuilder) -> None:
+    builder.clients.secretsmanager.create_secret(Name="static/api-key", SecretString="{}")
+    d, found = diagnose(builder, "static/api-key")
+    assert found["ROTATION_NOT_LAMBDA"].severity is Severity.INFO and d.verdict is Verdict.HEALTHY
+    assert builder.clients.counter.total == 1
+
+
+def test_logs_show_permission_errors_on_a_sound_network(builder: AccountBuilder) -> None:
+    healthy_orders(builder)
+    logs = builder.clients.logs
+    logs.create_log_group(logGroupName="/aws/lambda/orders-db-rotation")
+    logs.create_log_stream(logGroupName="/aws/lambda/orders-db-rotation", logStreamName="s")
+    import time
+
+    logs.put_log_events(
+        logGroupName="/aws/lambda/orders-db-rotation",
+        logStreamName="s",
+        logEvents=[
+            {
+                "timestamp": int(time.time() * 1000),
+                "message": "[ERROR] AccessDeniedException: User: arn:aws:sts::123456789012"
+                ":assumed-role/r/orders-db-rotation is not authorized to perform: secretsmanager:PutSecretValue",
+            }
+        ],
+    )
+    f = expect(builder, "LOGS_SHOW_NON_NETWORK_ERROR", Severity.WARNING, Verdict.DEGRADED, rotation_failed=True)
+    assert "iam_access_denied" in f.summary
+
+
+def test_logs_are_not_read_for_a_healthy_secret(builder: AccountBuilder) -> None:
+    healthy_orders(builder)
+    diagnose(builder)
+    assert "logs:FilterLogEvents" not in builder.clients.counter.calls
+
+
+# ----- failures and bad input -------------------------------------------------------------------
+
+
+def test_denied_read_is_a_finding_not_an_absence(builder: AccountBuilder) -> None:
+    scenarios.orders(builder)
+    fail(builder, "ec2", "DescribeRouteTables", "UnauthorizedOperation")
+    d, found = diagnose(builder)
+    assert found["AWS_READ_FAILED"].evidence["permission"] == "ec2:DescribeRouteTables"
+    assert "SM_NO_PATH" not in found  # not "no routes": unknown
+    assert "DB_SG_INGRESS_DENIES" not in found and d.verdict is Verdict.UNKNOWN
+
+
+def test_denied_secret_value_names_kms(builder: AccountBuilder) -> None:
+    healthy_orders(builder)
+
+    def refuse(**_: Any) -> None:
+        raise ClientError(
+            {"Error": {"Code": "AccessDeniedException", "Message": "Access to KMS is not allowed"}}, "GetSecretValue"
+        )
+
+    builder.clients.secretsmanager.meta.events.register(
+        "before-call.secretsmanager.GetSecretValue", refuse, unique_id="refuse-GetSecretValue"
+    )
+    d, found = diagnose(builder)
+    assert "kms:Decrypt" in found["AWS_READ_FAILED"].evidence["permission"] and d.verdict is Verdict.UNKNOWN
+
+
+def test_unknown_secret_is_bad_input(builder: AccountBuilder) -> None:
+    with pytest.raises(BadInput, match="no secret"):
+        diagnose_secret(builder.clients, "does/not/exist")
+
+
+def test_throttled_describe_secret_is_an_aws_error(builder: AccountBuilder) -> None:
+    healthy_orders(builder)
+    fail(builder, "secretsmanager", "DescribeSecret", "ThrottlingException")
+    with pytest.raises(AwsError, match="ThrottlingException"):
+        diagnose_secret(builder.clients, SECRET)
+
+
+def test_function_vpc_is_taken_from_its_subnets_when_reported_wrong(builder: AccountBuilder) -> None:
+    from rotation_doctor.simulated import moto_fidelity
+
+    scenarios.orders(builder)
+    moto_fidelity.revert_for_test()  # moto's own answer: VpcConfig.VpcId == "vpc-123abc"
+    try:
+        d, found = diagnose(builder)
+    finally:
+        moto_fidelity.apply()
+    assert d.context["function"]["vpc"].startswith("vpc-") and d.context["function"]["vpc"] != "vpc-123abc"
+    assert {"SM_NO_PATH", "DB_SG_INGRESS_DENIES"} <= set(found)
+
+
+# ----- batches ----------------------------------------------------------------------------------
+
+
+def test_batch_calls_do_not_grow_with_secrets(builder: AccountBuilder) -> None:
+    o = scenarios.orders(builder)
+    collector = Collector(builder.clients)
+
+    def calls_for(n: int) -> int:
+        for i in range(n):
+            builder.rotated_secret(f"batch{n}/db-{i}", {**o.db, "password": scenarios.CANARY_PASSWORD}, o.function_arn)
+        secrets = [s for s in collector.list_rotated_secrets() if s.name.startswith(f"batch{n}/")]
+        builder.clients.counter.calls.clear()
+        results = diagnose_secrets(collector, secrets)
+        assert len(results) == n and all(d.verdict is Verdict.BROKEN for _, d in results)
+        return builder.clients.counter.total
+
+    small, large = calls_for(3), calls_for(20)
+    assert small == large, (small, large)  # 20 secrets still fit one BatchGetSecretValue call
+
+
+def test_secret_value_never_leaves_the_collector(builder: AccountBuilder) -> None:
+    scenarios.orders(builder)
+    snap, d = diagnose_secret(builder.clients, SECRET)
+    assert scenarios.CANARY_PASSWORD not in repr(snap)
+    assert scenarios.CANARY_PASSWORD not in json.dumps(d.to_json(), default=str)
+
+
+def test_every_read_made_is_a_declared_permission(builder: AccountBuilder) -> None:
+    from rotation_doctor.doctor import scan
+    from rotation_doctor.permissions import READ_ACTIONS, iam_action
+
+    o = scenarios.orders(builder)
+    add_nat(builder, o)
+    sg = builder.security_group(o.net, "vpce", ingress=[tcp(443, cidr="10.20.0.0/16")])
+    builder.secrets_manager_endpoint(o.net, ["app-a"], [sg])
+    scenarios.seed_failed_rotation_logs(builder, "orders-db-rotation")
+    builder.clients.counter.calls.clear()
+    diagnose_secret(builder.clients, SECRET, rotation_failed=True)
+    scan(builder.clients)
+    made = {iam_action(*name.split(":")) for name in builder.clients.counter.calls}
+    assert made - set(READ_ACTIONS) == set()
+    assert len(made) >= 14
