@@ -67,7 +67,8 @@ def run() -> int:
         _, diagnosis = diagnose_secret(clients, secret_id, rotation_failed=True)
         elapsed = time.perf_counter() - started
         _say()
-        _say("\n".join("  " + line for line in render.diagnosis_text(diagnosis, style).splitlines()))
+        report = render.diagnosis_text(diagnosis, style).splitlines()
+        _say("\n".join(f"  {line}" if line else "" for line in report))
         _say()
         _say(
             f"  ({clients.counter.total} AWS calls, {elapsed * 1000:.0f} ms; the password in the secret was read "

@@ -91,14 +91,20 @@ def test_sm_endpoint_env_var_with_vpce_host_uses_that_endpoint() -> None:
 
 
 def test_zonal_vpce_host_only_needs_its_own_zone() -> None:
-    host = "vpce-1-abcdefgh-us-east-1a.secretsmanager.us-east-1.vpce.amazonaws.com"
-    fn = replace(healthy().function, secrets_manager_endpoint=host)
-    # The endpoint group admits only app-a's CIDR: fine for the zonal name in us-east-1a... and for app-b's
-    # function ENI it is reached across zones, still from app-b's CIDR, so both must be admitted.
-    vpce_sg = SecurityGroup("sg-vpce", VPC, "vpce", (rule("sg-vpce", egress=False, port=443, ref="sg-fn"),))
-    endpoint = replace(healthy().vpc_endpoints[0], subnet_ids=("app-a",))
-    snap = with_group(healthy(function=fn, vpc_endpoints=(endpoint,)), vpce_sg)
-    assert diagnose(snap).verdict is Verdict.HEALTHY
+    """A zonal endpoint name resolves to the ENI in that zone only; the other zone's subnet does not matter."""
+    closed = acl("acl-closed", ("app-b",), ())  # nothing passes in or out of app-b
+    others = acl("acl-default", ("app-a", "data-a", "data-b", "public-a"), allow_all_entries(), default=True)
+    fn = replace(healthy().function, subnet_ids=("app-a",))
+    regional = healthy(function=fn, network_acls=(others, closed))
+    only(regional, "SM_NACL_DENIES", Severity.WARNING, Verdict.DEGRADED)
+    zonal = "vpce-1-abcdefgh-us-east-1a.secretsmanager.us-east-1.vpce.amazonaws.com"
+    zonal_fn = replace(fn, secrets_manager_endpoint=zonal)
+    assert diagnose(replace(regional, function=zonal_fn)).verdict is Verdict.HEALTHY
+
+
+def test_service_owned_private_zone_is_not_taken_for_a_user_zone() -> None:
+    owned = PrivateHostedZone("Z9", "amazonaws.com", (), owner_service="servicediscovery.amazonaws.com")
+    assert diagnose(nat_path(hosted_zones={VPC: (owned,)})).verdict is Verdict.HEALTHY
 
 
 # ----- SM path codes ----------------------------------------------------------------------------

@@ -103,7 +103,7 @@ def _from_outside_vpc(snap: Snapshot, fn: Function, db: Database, label: str) ->
             "DB_LAMBDA_NOT_IN_VPC",
             Severity.ERROR,
             f"Rotation function {fn.name} is not in a VPC and {why}.",
-            (fn.name, db.identifier, *((db.vpc_id and (db.vpc_id,)) or ())),
+            tuple(r for r in (fn.name, db.identifier, db.vpc_id) if r),
             {"publicly_accessible": db.publicly_accessible, "database_vpc": db.vpc_id},
         )
     ]

@@ -88,7 +88,9 @@ def analyze(snap: Snapshot) -> list[Finding]:
 
     if snap.failure(FactKey.HOSTED_ZONES, fn.vpc_id):
         return []
-    zone = dns.zone_answering(dns.secrets_manager_hostname(snap.region), snap.hosted_zones.get(fn.vpc_id, ()))
+    # Zones a service owns (Cloud Map namespaces) are not ones a user points at an endpoint; skip them.
+    user_zones = [z for z in snap.hosted_zones.get(fn.vpc_id, ()) if z.owner_service is None]
+    zone = dns.zone_answering(dns.secrets_manager_hostname(snap.region), user_zones)
     if zone is not None and dns_off_endpoint is None:
         return _via_hosted_zone(snap, fn, fn_subnets, zone_id=zone.id, endpoints=endpoints)
 
