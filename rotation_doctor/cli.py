@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -36,6 +37,36 @@ def _parser() -> argparse.ArgumentParser:
         help="treat the secret as having just failed to rotate (always read the function's logs)",
     )
     with_format(sub.add_parser("scan", help="diagnose every Lambda-rotated secret of the region"))
+    p = with_format(sub.add_parser("plan", help="diagnosis plus the fix plan; changes nothing"))
+    p.add_argument("secret")
+    p.add_argument("--prefer-nat", action="store_true", help="plan a NAT gateway instead of an endpoint")
+    f = with_format(sub.add_parser("fix", help="apply the plan's fixes up to a risk, then diagnose again"))
+    f.add_argument("secret")
+    f.add_argument("--approve", action="store_true", required=True, help="required: you approve the plan shown")
+    f.add_argument("--max-risk", choices=("low", "medium", "high"), default="low")
+    f.add_argument("--retry-rotation", action="store_true", help="ask Secrets Manager to rotate again if healthy")
+    props = sub.add_parser("proposals", help="proposals stored by the service (DynamoDB)")
+    props_sub = props.add_subparsers(dest="action", required=True, metavar="ACTION")
+    for name, text in (
+        ("list", "open proposals (all with --all)"),
+        ("show", "one proposal"),
+        ("approve", "approve and apply one proposal"),
+        ("reject", "reject one proposal"),
+    ):
+        a = with_format(props_sub.add_parser(name, help=text))
+        a.add_argument(
+            "--table",
+            default=os.environ.get("ROTATION_DOCTOR_TABLE"),
+            help="the proposals table (default: $ROTATION_DOCTOR_TABLE)",
+        )
+        if name == "list":
+            a.add_argument("--all", action="store_true")
+        else:
+            a.add_argument("id")
+        if name in ("approve", "reject"):
+            a.add_argument("--by", default=os.environ.get("USER", "cli"), help="who approves (for the history)")
+        if name == "approve":
+            a.add_argument("--retry-rotation", action="store_true")
     sub.add_parser("demo", help="the whole story on a built-in simulated account (no AWS account needed)")
     return parser
 
@@ -87,6 +118,92 @@ def cmd_scan(args: argparse.Namespace) -> int:
     return EXIT_HEALTHY if all(d.verdict is Verdict.HEALTHY for d in results) else EXIT_UNWELL
 
 
+def _executor(args: argparse.Namespace) -> Any:
+    from rotation_doctor.executor import Executor
+    from rotation_doctor.guardrails import Mode, policy_from_env
+
+    return Executor(_clients(args), policy_from_env(os.environ, mode=Mode.PROPOSE))
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from rotation_doctor import render
+    from rotation_doctor.findings import Verdict
+
+    _, diagnosis, plan = _executor(args).assess(args.secret, prefer_nat=args.prefer_nat)
+    if args.format == "json":
+        _emit_json(
+            diagnosis.to_json()
+            | {"plan": plan.to_json(), "plan_hash": plan.hash, "unfixable": [u.to_json() for u in plan.unfixable]}
+        )
+    else:
+        style = render.Style(render.use_color(sys.stdout))
+        print(render.diagnosis_text(diagnosis, style))
+        print()
+        print(render.plan_text(plan, style))
+    return EXIT_HEALTHY if diagnosis.verdict is Verdict.HEALTHY else EXIT_UNWELL
+
+
+def cmd_fix(args: argparse.Namespace) -> int:
+    from rotation_doctor import render
+    from rotation_doctor.findings import Verdict
+    from rotation_doctor.guardrails import Approval
+    from rotation_doctor.plan import Risk
+
+    approval = Approval(os.environ.get("USER", "cli"), max_risk=Risk(args.max_risk))
+    outcome = _executor(args).run(args.secret, approval=approval, retry_rotation=args.retry_rotation)
+    if args.format == "json":
+        _emit_json(outcome.to_json())
+    else:
+        style = render.Style(render.use_color(sys.stdout))
+        print(render.plan_text(outcome.plan, style))
+        print()
+        print(render.outcome_text(outcome, style))
+    final = outcome.after or outcome.before
+    return EXIT_HEALTHY if final.verdict is Verdict.HEALTHY else EXIT_UNWELL
+
+
+def cmd_proposals(args: argparse.Namespace) -> int:
+    from rotation_doctor import render
+    from rotation_doctor.collect.aws import BadInput
+    from rotation_doctor.proposals import OPEN, ProposalConflict, ProposalStore
+    from rotation_doctor.remediate import apply_proposal
+
+    if not args.table:
+        raise BadInput("no proposals table: pass --table or set ROTATION_DOCTOR_TABLE")
+    clients = _clients(args)
+    store = ProposalStore(clients, args.table)
+    try:
+        if args.action == "list":
+            found = store.list(None if args.all else OPEN)
+            if args.format == "json":
+                _emit_json([p.to_json() for p in found])
+            else:
+                print(render.proposals_table(found))
+            return EXIT_HEALTHY
+        if args.action == "show":
+            proposal = store.get(args.id)
+            _emit_json(proposal.to_json()) if args.format == "json" else print(render.proposal_text(proposal))
+            return EXIT_HEALTHY
+        if args.action == "reject":
+            proposal = store.reject(args.id, by=args.by)
+            _emit_json(proposal.to_json()) if args.format == "json" else print(render.proposal_text(proposal))
+            return EXIT_HEALTHY
+        store.approve(args.id, by=args.by)
+        handled = apply_proposal(_executor(args), store, args.id, by=args.by, retry_rotation=args.retry_rotation)
+    except KeyError as exc:
+        raise BadInput(f"no proposal {args.id!r} in {args.table}") from exc
+    except ProposalConflict as exc:
+        raise BadInput(str(exc)) from exc
+    if args.format == "json":
+        _emit_json(handled.outcome.to_json() | {"proposal": handled.proposal.to_json() if handled.proposal else None})
+    else:
+        print(render.outcome_text(handled.outcome, render.Style(render.use_color(sys.stdout))))
+        if handled.proposal is not None:
+            print()
+            print(render.proposal_text(handled.proposal))
+    return EXIT_HEALTHY if handled.proposal and handled.proposal.state == "applied" else EXIT_UNWELL
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from rotation_doctor.demo import run
 
@@ -103,7 +220,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.getLogger("botocore").setLevel(logging.WARNING)
     from rotation_doctor.collect.aws import AwsError, BadInput, describe_fatal, fatal
 
-    commands = {"diagnose": cmd_diagnose, "scan": cmd_scan, "demo": cmd_demo}
+    commands = {
+        "diagnose": cmd_diagnose,
+        "scan": cmd_scan,
+        "plan": cmd_plan,
+        "fix": cmd_fix,
+        "proposals": cmd_proposals,
+        "demo": cmd_demo,
+    }
     try:
         return commands[args.command](args)
     except BadInput as exc:

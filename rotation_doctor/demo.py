@@ -9,6 +9,7 @@ import time
 from rotation_doctor import render
 
 REGION = "us-east-1"
+TABLE = "rotation-doctor-proposals"
 
 
 def _say(text: str = "") -> None:
@@ -35,6 +36,10 @@ def run() -> int:
 
     from rotation_doctor.collect.aws import AwsClients
     from rotation_doctor.doctor import diagnose_secret
+    from rotation_doctor.executor import Executor
+    from rotation_doctor.guardrails import Mode, Policy
+    from rotation_doctor.proposals import ProposalStore, create_table
+    from rotation_doctor.remediate import apply_proposal, handle_secret
     from rotation_doctor.simulated import scenarios, simulated_aws
     from rotation_doctor.simulated.account import AccountBuilder
 
@@ -67,11 +72,43 @@ def run() -> int:
         _, diagnosis = diagnose_secret(clients, secret_id, rotation_failed=True)
         elapsed = time.perf_counter() - started
         _say()
-        report = render.diagnosis_text(diagnosis, style).splitlines()
-        _say("\n".join(f"  {line}" if line else "" for line in report))
+        _say(_indent(render.diagnosis_text(diagnosis, style)))
         _say()
         _say(
             f"  ({clients.counter.total} AWS calls, {elapsed * 1000:.0f} ms; the password in the secret was read "
             "for its host and port only, and dropped)"
         )
-    return 0
+
+        store = ProposalStore(clients, TABLE)
+        create_table(clients, TABLE)
+        executor = Executor(clients, Policy(mode=Mode.PROPOSE), poll=0.05)
+        _heading(style, 3, "The plan, as a proposal (approval mode: propose)")
+        handled = handle_secret(executor, store, secret_id, rotation_failed=True)
+        proposal = handled.proposal
+        assert proposal is not None
+        _say()
+        _say(_indent(render.plan_text(handled.outcome.plan, style)))
+        _say()
+        _say(f"  Stored as proposal {proposal.id} (state {proposal.state}); nothing has changed in the account.")
+        _say(f"  rotation-doctor proposals show {proposal.id}  shows it; approving runs the executor once.")
+
+        _heading(style, 4, f"Approved by on-call: rotation-doctor proposals approve {proposal.id}")
+        clients.counter.calls.clear()
+        started = time.perf_counter()
+        store.approve(proposal.id, by="oncall@example.com")
+        applied = apply_proposal(executor, store, proposal.id, by="oncall@example.com")
+        elapsed = time.perf_counter() - started
+        _say()
+        _say(_indent(render.outcome_text(applied.outcome, style)))
+        final = applied.proposal
+        _say()
+        _say(
+            f"  Proposal {proposal.id}: {final.state if final else '?'}. "
+            f"({clients.counter.total} AWS calls for re-plan, apply and verification, {elapsed * 1000:.0f} ms)"
+        )
+        healthy = applied.outcome.after is not None and applied.outcome.after.verdict.value == "healthy"
+    return 0 if healthy else 1
+
+
+def _indent(text: str) -> str:
+    return "\n".join(f"  {line}" if line else "" for line in text.splitlines())

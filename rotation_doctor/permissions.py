@@ -10,6 +10,8 @@ READ_ACTIONS: tuple[str, ...] = (
     "secretsmanager:BatchGetSecretValue",
     "lambda:GetFunctionConfiguration",
     "lambda:GetPolicy",
+    "lambda:ListTags",  # planning only: the rotation-doctor:ignore opt-out
+    "ec2:DescribeVpcs",  # planning only: CIDR blocks and the opt-out tag
     "ec2:DescribeSubnets",
     "ec2:DescribeRouteTables",
     "ec2:DescribeNetworkAcls",

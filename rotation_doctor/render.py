@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Sequence
 from typing import Any, TextIO
 
 from rotation_doctor.analysis import Diagnosis
+from rotation_doctor.executor import Outcome
 from rotation_doctor.findings import Severity, Verdict
+from rotation_doctor.plan import Plan
+from rotation_doctor.proposals import Proposal
 
 _MARK = {Severity.ERROR: "✗", Severity.WARNING: "!", Severity.INFO: "i"}
 _COLOR = {
@@ -109,3 +113,83 @@ def scan_table(results: Sequence[Diagnosis], style: Style | None = None) -> str:
 
 def stderr_line(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+def plan_text(plan: Plan, style: Style | None = None) -> str:
+    style = style or Style(False)
+    if plan.empty and not plan.unfixable:
+        return "Nothing to change."
+    head = f"Plan for {plan.secret_name}: {len(plan.fixes)} fix(es), hash {plan.hash[:12]}"
+    head += ", ends healthy" if plan.ends_healthy else ", does NOT end healthy (see below)"
+    lines = [style.bold(head)]
+    for i, fix in enumerate(plan.fixes, 1):
+        lines.append(f"  {i}. {fix.kind}  risk {fix.risk}  fixes {', '.join(fix.fixes)}")
+        lines.append(f"     {fix.summary}")
+        lines += [f"     {step.says}" for step in fix.steps]
+        if fix.cost:
+            lines.append(f"     cost: {fix.cost}")
+        lines += [f"     note: {note}" for note in fix.notes]
+    if plan.unfixable:
+        lines.append("Not fixed by this plan:")
+        lines += [f"  - {u.code}: {u.reason}" for u in plan.unfixable]
+    return "\n".join(lines)
+
+
+def outcome_text(outcome: Outcome, style: Style | None = None) -> str:
+    style = style or Style(False)
+    marks = {"applied": "✓", "skipped": "-", "failed": "✗", "rolled back": "↶"}
+    lines = [style.bold(f"{outcome.before.secret_name}: {outcome.status}")]
+    if outcome.reason:
+        lines.append(f"  {outcome.reason}")
+    for fix in outcome.fixes:
+        detail = f": {fix.reason}" if fix.reason else ""
+        lines.append(f"  {marks.get(fix.status, '?')} {fix.kind} {fix.status}{detail}")
+        for step in fix.steps:
+            error = f" ({step.error})" if step.error else ""
+            lines.append(f"      {step.step} {step.status}{error}: {step.says}")
+    if outcome.after is not None:
+        lines.append("")
+        lines.append("After:")
+        lines.append(diagnosis_text(outcome.after, style))
+    return "\n".join(lines)
+
+
+def proposals_table(proposals: Sequence[Proposal]) -> str:
+    if not proposals:
+        return "No proposals."
+    rows = [
+        (
+            p.id,
+            p.state,
+            p.secret_name,
+            ", ".join(f["kind"] for f in p.plan),
+            time.strftime("%Y-%m-%d %H:%M", time.gmtime(p.created_at)),
+        )
+        for p in proposals
+    ]
+    header = ("ID", "STATE", "SECRET", "FIXES", "CREATED (UTC)")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in [header, *rows])
+
+
+def proposal_text(p: Proposal) -> str:
+    lines = [
+        f"Proposal {p.id}: {p.state}" + (" (expired)" if p.expired and p.state in ("proposed", "approved") else ""),
+        f"  secret   {p.secret_name} ({p.secret_arn})",
+        f"  verdict  {p.diagnosis.get('verdict')}; plan hash {p.plan_hash[:12]}",
+        f"  expires  {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(p.expires_at))}",
+    ]
+    for finding in p.diagnosis.get("findings", []):
+        lines.append(f"  {finding['severity']:<7} {finding['code']}: {finding['summary']}")
+    for i, fix in enumerate(p.plan, 1):
+        lines.append(f"  {i}. {fix['kind']}  risk {fix['risk']}: {fix['summary']}")
+        lines += [f"     {step['says']}" for step in fix["steps"]]
+        if fix.get("cost"):
+            lines.append(f"     cost: {fix['cost']}")
+    lines.append("  history:")
+    lines += [
+        f"    {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(int(e['at'])))} {e['state']} by {e['by']}"
+        + (f": {e['note']}" if e.get("note") else "")
+        for e in p.history
+    ]
+    return "\n".join(lines)

@@ -294,6 +294,17 @@ class Database:
 
 
 @dataclass(frozen=True)
+class NetworkInterface:
+    """An ENI in a function's VPC: who else may call Secrets Manager (read only when a plan needs it)."""
+
+    id: str
+    subnet_id: str
+    group_ids: tuple[str, ...]
+    interface_type: str  # "lambda", "interface", "vpc_endpoint", "nat_gateway", ...
+    description: str = ""
+
+
+@dataclass(frozen=True)
 class LogSignal:
     """What the rotation function's recent logs show, by category: counts, never the lines."""
 
@@ -324,6 +335,7 @@ class Snapshot:
     peerings: Mapping[str, PeeringConnection] = field(default_factory=dict)
     hosted_zones: Mapping[str, tuple[PrivateHostedZone, ...]] = field(default_factory=dict)  # by VPC id
     log_signals: tuple[LogSignal, ...] | None = None  # None: logs were not read
+    network_interfaces: tuple[NetworkInterface, ...] | None = None  # None: not read (only planning reads them)
     failures: Mapping[str, ReadFailure] = field(default_factory=dict)
     rotation_failed_recently: bool = False  # set by an event (RotationFailed) or an overdue rotation
 

@@ -8,7 +8,7 @@ from ipaddress import IPv4Network
 
 from rotation_doctor.analysis.cases import Problem
 from rotation_doctor.netsem import network_acls, security_groups
-from rotation_doctor.netsem.addresses import ipv4
+from rotation_doctor.netsem.addresses import ipv4, public_internet
 from rotation_doctor.snapshot import SecurityGroup, Snapshot, Subnet
 
 
@@ -137,6 +137,8 @@ def nacl_problems(
                     "leg": leg,
                     "ports": list(ports),
                     "peer": peer_label,
+                    # The peer's blocks when it is a subnet (what an allow rule would name); none for the internet.
+                    "peer_cidrs": [] if tuple(peer) == public_internet() else [str(n) for n in peer],
                     "outcome": str(decision.outcome),
                     "denying_rules": list(decision.denying_rules),
                 },

@@ -150,7 +150,7 @@ def read_failure(operation: str, exc: BaseException) -> ReadFailure:
 
 
 def describe_fatal(exc: BaseException) -> str:
-    """One line for a person, for an error that stops the command."""
+    """One line for a person: the error code and AWS's message."""
     code = error_code(exc)
     response = getattr(exc, "response", None)
     message = str(response.get("Error", {}).get("Message", "")) if isinstance(response, dict) else str(exc)

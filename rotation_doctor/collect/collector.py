@@ -171,6 +171,82 @@ class Collector:
                 out.append(replace(snap, log_signals=signals.get(fn.arn, ())))
         return out
 
+    def with_planning_facts(self, snap: Snapshot) -> Snapshot:
+        """What a plan needs beyond the diagnosis: the VPCs (CIDR blocks, tags), their DNS attributes, the
+        network interfaces of the function's VPC (who else calls Secrets Manager) and the function's tags."""
+        fn = snap.function
+        if fn is None:
+            return snap
+        vpcs = sorted({v for v in (fn.vpc_id, snap.database.vpc_id if snap.database else None) if v})
+        facts = _Facts()
+        found: dict[str, Any] = {"vpcs": {}, "dns": dict(snap.dns_attributes), "enis": None, "tags": None}
+
+        def read_vpcs() -> None:
+            raw = self._read(
+                facts,
+                FactKey.VPCS,
+                "ec2:DescribeVpcs",
+                lambda: self.clients.ec2.describe_vpcs(Filters=[{"Name": "vpc-id", "Values": vpcs}]),
+            )
+            for item in (raw or {}).get("Vpcs", []):
+                found["vpcs"][item["VpcId"]] = convert.vpc(item)
+
+        def read_dns(vpc: str) -> None:
+            values = []
+            for attribute, key in (
+                ("enableDnsSupport", "EnableDnsSupport"),
+                ("enableDnsHostnames", "EnableDnsHostnames"),
+            ):
+                raw = self._read(
+                    facts,
+                    f"{FactKey.DNS_ATTRIBUTES}:{vpc}",
+                    "ec2:DescribeVpcAttribute",
+                    partial(self.clients.ec2.describe_vpc_attribute, VpcId=vpc, Attribute=attribute),
+                )
+                if raw is None:
+                    return
+                values.append(bool(raw[key]["Value"]))
+            found["dns"][vpc] = DnsAttributes(values[0], values[1])
+
+        def read_enis() -> None:
+            if not fn.vpc_id:
+                return
+            items = self._pages(
+                facts,
+                "network_interfaces",
+                "ec2:DescribeNetworkInterfaces",
+                "describe_network_interfaces",
+                "NetworkInterfaces",
+                Filters=[{"Name": "vpc-id", "Values": [fn.vpc_id]}],
+            )
+            if "network_interfaces" not in facts.failures:
+                found["enis"] = tuple(convert.network_interface(i) for i in items)
+
+        def read_tags() -> None:
+            raw = self._read(
+                facts,
+                f"{FactKey.FUNCTION}:tags",
+                "lambda:ListTags",
+                lambda: self.clients.lambda_.list_tags(Resource=fn.arn),
+            )
+            if raw is not None:
+                found["tags"] = dict(raw.get("Tags") or {})
+
+        tasks: list[Callable[[], None]] = [read_tags]
+        if vpcs:
+            tasks += [read_vpcs, read_enis]
+            tasks += [partial(read_dns, v) for v in vpcs if v not in snap.dns_attributes]
+        self._parallel(tasks)
+        function = replace(fn, tags=found["tags"]) if found["tags"] is not None else fn
+        return replace(
+            snap,
+            function=function,
+            vpcs={**snap.vpcs, **found["vpcs"]},
+            dns_attributes=found["dns"],
+            network_interfaces=found["enis"],
+            failures={**snap.failures, **facts.failures},
+        )
+
     # ----- round 1: secret values, functions ----------------------------------------------
 
     def _round_secrets_and_functions(self, secrets: Sequence[Secret], facts: _Facts) -> dict[str, TargetRef | None]:

@@ -15,6 +15,7 @@ from rotation_doctor.snapshot import (
     NaclEntry,
     NatGateway,
     NetworkAcl,
+    NetworkInterface,
     PeeringConnection,
     PolicyDocument,
     Route,
@@ -23,6 +24,7 @@ from rotation_doctor.snapshot import (
     SecurityGroup,
     SecurityGroupRule,
     Subnet,
+    Vpc,
     VpcEndpoint,
 )
 
@@ -79,6 +81,30 @@ def policy(document: str | Mapping[str, Any] | None) -> PolicyDocument | None:
     if isinstance(statements, Mapping):
         statements = [statements]
     return PolicyDocument(tuple(statements))
+
+
+def vpc(raw: Raw) -> Vpc:
+    blocks = [
+        a["CidrBlock"]
+        for a in raw.get("CidrBlockAssociationSet") or []
+        if (a.get("CidrBlockState") or {}).get("State", "associated") == "associated"
+    ]
+    return Vpc(
+        id=raw["VpcId"],
+        cidr_blocks=tuple(blocks or [raw["CidrBlock"]]),
+        tags=tags(raw.get("Tags")),
+        owner_id=raw.get("OwnerId"),
+    )
+
+
+def network_interface(raw: Raw) -> NetworkInterface:
+    return NetworkInterface(
+        id=raw["NetworkInterfaceId"],
+        subnet_id=raw.get("SubnetId", ""),
+        group_ids=tuple(g["GroupId"] for g in raw.get("Groups") or []),
+        interface_type=str(raw.get("InterfaceType", "interface")),
+        description=str(raw.get("Description", ""))[:200],
+    )
 
 
 def subnet(raw: Raw) -> Subnet:

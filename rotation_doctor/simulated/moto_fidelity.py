@@ -4,6 +4,7 @@
   of the function's subnets. The collector copes with a wrong VpcId (it re-reads the subnets, at
   the cost of extra calls), but the simulated account should look like AWS so that the demo, the
   tests and the call-count benchmarks see what a real account shows.
+- moto ignores `PrivateDnsEnabled` in `ModifyVpcEndpoint`; AWS turns private DNS on or off.
 - moto names an RDS Proxy `NAME.db-proxy-ID.REGION.rds.amazonaws.com`; AWS names it
   `NAME.proxy-ID.REGION.rds.amazonaws.com`, which is what the host parser recognises.
 
@@ -14,12 +15,18 @@ from __future__ import annotations
 
 from typing import Any
 
-_applied = False
+_lambda_patched = False
+_others_patched = False
 
 
 def apply() -> None:
-    global _applied
-    if _applied:
+    _patch_lambda_vpc_id()
+    _patch_once()
+
+
+def _patch_lambda_vpc_id() -> None:
+    global _lambda_patched
+    if _lambda_patched:
         return
     from moto.awslambda.models import LambdaFunction
     from moto.ec2.models import ec2_backends
@@ -37,7 +44,14 @@ def apply() -> None:
         return config
 
     LambdaFunction.vpc_config = property(vpc_config)  # type: ignore[method-assign,assignment]
+    _lambda_patched = True
 
+
+def _patch_once() -> None:
+    global _others_patched
+    if _others_patched:
+        return
+    from moto.ec2.responses.vpcs import VPCs
     from moto.rds.models import DBProxy
 
     original_init = DBProxy.__init__
@@ -47,12 +61,24 @@ def apply() -> None:
         self.endpoint = self.endpoint.replace(".db-proxy-", ".proxy-", 1)
 
     DBProxy.__init__ = proxy_init  # type: ignore[method-assign]
-    _applied = True
+
+    original_modify = VPCs.modify_vpc_endpoint
+
+    def modify_vpc_endpoint(self: Any) -> Any:
+        result = original_modify(self)
+        private_dns = self._get_param("PrivateDnsEnabled")
+        if private_dns is not None:
+            endpoint = self.ec2_backend.describe_vpc_endpoints(vpc_end_point_ids=[self._get_param("VpcEndpointId")])[0]
+            endpoint.private_dns_enabled = str(private_dns).lower() == "true"
+        return result
+
+    VPCs.modify_vpc_endpoint = modify_vpc_endpoint  # type: ignore[method-assign]
+    _others_patched = True
 
 
 def revert_for_test() -> None:
-    """Give back moto's own behaviour (a test of the collector's repair path uses it)."""
-    global _applied
+    """Give back moto's own Lambda VpcId (a test of the collector's repair path uses it)."""
+    global _lambda_patched
     from moto.awslambda.models import LambdaFunction
 
     def vpc_config(self: Any) -> dict[str, Any] | None:
@@ -64,4 +90,4 @@ def revert_for_test() -> None:
         return config
 
     LambdaFunction.vpc_config = property(vpc_config)  # type: ignore[method-assign,assignment]
-    _applied = False
+    _lambda_patched = False

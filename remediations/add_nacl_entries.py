@@ -1,0 +1,108 @@
+"""ADD_NACL_ENTRIES: allow rules for exactly the request port or the return ports, for exactly the peer subnet,
+numbered below the rule that denies now (network ACLs are first-match)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+from remediations.base import PlanContext, Planned, Remediation
+from rotation_doctor.analysis import Diagnosis
+from rotation_doctor.findings import Finding
+from rotation_doctor.plan import Call, Fix, FixKind, Risk
+from rotation_doctor.snapshot import NaclEntry, Snapshot
+
+MAX_RULE = 32766
+
+
+def free_rule_number(used: set[int], below: int) -> int | None:
+    """The highest free number under `below`: the new allow wins over the deny, and over nothing else."""
+    for number in range(min(below, MAX_RULE + 1) - 1, 0, -1):
+        if number not in used:
+            return number
+    return None
+
+
+class AddNaclEntries(Remediation):
+    kind = FixKind.ADD_NACL_ENTRIES
+    risk = Risk.HIGH  # an ACL guards every instance of the subnet
+    iam_actions = ("ec2:CreateNetworkAclEntry", "ec2:DeleteNetworkAclEntry")
+    handles = frozenset({"SM_NACL_DENIES", "DB_NACL_DENIES"})
+
+    def plan(
+        self, snap: Snapshot, diagnosis: Diagnosis, findings: Sequence[Finding], ctx: PlanContext
+    ) -> list[Planned]:
+        planned = []
+        taken: dict[tuple[str, bool], set[int]] = {}
+        for finding in findings:
+            ev = finding.evidence
+            cidrs = ev.get("peer_cidrs") or []
+            if (
+                ev.get("outcome") == "partial"
+                and finding.severity.value == "warning"
+                and ev.get("peer") == "the internet"
+            ):
+                continue  # a doubt about part of the internet, not a failure
+            if not cidrs or ev.get("peer") == "the internet":
+                continue  # rules open to the internet are never added; an endpoint is planned instead
+            acl = next((a for a in snap.network_acls if a.id == ev["acl"]), None)
+            if acl is None:
+                continue
+            egress = ev["direction"] == "outbound"
+            used = taken.setdefault((acl.id, egress), {e.rule_number for e in acl.entries if e.egress == egress})
+            below = min(int(r) for r in ev.get("denying_rules") or [32767])
+            lo, hi = int(ev["ports"][0]), int(ev["ports"][1])
+            steps, entries = [], []
+            for cidr in cidrs:
+                number = free_rule_number(used, below)
+                if number is None:
+                    break
+                used.add(number)
+                entries.append(NaclEntry(number, egress, True, "6", cidr, lo, hi))
+                steps.append(
+                    self.step(
+                        ctx,
+                        Call(
+                            "ec2",
+                            "CreateNetworkAclEntry",
+                            {
+                                "NetworkAclId": acl.id,
+                                "RuleNumber": number,
+                                "Protocol": "6",
+                                "RuleAction": "allow",
+                                "Egress": egress,
+                                "CidrBlock": cidr,
+                                "PortRange": {"From": lo, "To": hi},
+                            },
+                        ),
+                        f"+ {acl.id} {'outbound' if egress else 'inbound'} rule {number}: allow tcp/"
+                        f"{lo if lo == hi else f'{lo}-{hi}'} {'to' if egress else 'from'} {cidr} ({ev.get('leg')})",
+                        undo=Call(
+                            "ec2",
+                            "DeleteNetworkAclEntry",
+                            {"NetworkAclId": acl.id, "RuleNumber": number, "Egress": egress},
+                        ),
+                    )
+                )
+            if not steps:
+                continue
+            fix = Fix(
+                self.kind,
+                self.risk,
+                f"Let network ACL {acl.id} pass the {ev.get('leg')} traffic {ev['direction']} for {', '.join(cidrs)}.",
+                (finding.code,),
+                tuple(steps),
+                touches=(acl.id,),
+                vpc_id=acl.vpc_id,
+            )
+
+            def apply_to(s: Snapshot, acl_id: str = acl.id, new: tuple[NaclEntry, ...] = tuple(entries)) -> Snapshot:
+                return replace(
+                    s,
+                    network_acls=tuple(
+                        replace(a, entries=(*a.entries, *new)) if a.id == acl_id else a for a in s.network_acls
+                    ),
+                )
+
+            planned.append(Planned(fix, apply_to))
+        return planned

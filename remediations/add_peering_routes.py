@@ -1,0 +1,77 @@
+"""ADD_PEERING_ROUTES: routes for exactly the missing subnet CIDRs, both ways, over an existing active peering."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+from remediations.base import PlanContext, Planned, Remediation
+from rotation_doctor.analysis import Diagnosis
+from rotation_doctor.findings import Finding
+from rotation_doctor.plan import Call, Fix, FixKind, Risk
+from rotation_doctor.snapshot import Route, Snapshot
+
+
+class AddPeeringRoutes(Remediation):
+    kind = FixKind.ADD_PEERING_ROUTES
+    risk = Risk.HIGH  # routes change where every instance of the subnets sends that traffic
+    iam_actions = ("ec2:CreateRoute", "ec2:DeleteRoute")
+    handles = frozenset({"DB_NO_ROUTE"})
+
+    def plan(
+        self, snap: Snapshot, diagnosis: Diagnosis, findings: Sequence[Finding], ctx: PlanContext
+    ) -> list[Planned]:
+        fn, db = snap.function, snap.database
+        if fn is None or db is None or fn.vpc_id is None or db.vpc_id is None or fn.vpc_id == db.vpc_id:
+            return []
+        peering = next(
+            (
+                p
+                for p in snap.peerings.values()
+                if p.status == "active" and {p.requester_vpc_id, p.accepter_vpc_id} == {fn.vpc_id, db.vpc_id}
+            ),
+            None,
+        )
+        if peering is None:
+            return []
+        wanted: list[tuple[str, str]] = []  # (route table, destination) with no route at all today
+        for finding in findings:
+            ev = finding.evidence
+            if "target" in ev or "peering" in ev or not ev.get("destination"):
+                continue  # a route exists and goes elsewhere: never replaced behind the owner's back
+            pair = (str(ev["route_table"]), str(ev["destination"]))
+            if pair not in wanted:
+                wanted.append(pair)
+        if not wanted:
+            return []
+        steps = [
+            self.step(
+                ctx,
+                Call(
+                    "ec2",
+                    "CreateRoute",
+                    {"RouteTableId": table, "DestinationCidrBlock": cidr, "VpcPeeringConnectionId": peering.id},
+                ),
+                f"+ {table} route {cidr} -> {peering.id}",
+                undo=Call("ec2", "DeleteRoute", {"RouteTableId": table, "DestinationCidrBlock": cidr}),
+            )
+            for table, cidr in wanted
+        ]
+        fix = Fix(
+            self.kind,
+            self.risk,
+            f"Route the function's and the database's subnets to each other over {peering.id}.",
+            ("DB_NO_ROUTE",),
+            tuple(steps),
+            touches=tuple(dict.fromkeys(t for t, _ in wanted)),
+            vpc_id=fn.vpc_id,
+        )
+
+        def apply_to(s: Snapshot) -> Snapshot:
+            tables = []
+            for t in s.route_tables:
+                new = tuple(Route(cidr, peering.id, "active") for table, cidr in wanted if table == t.id)
+                tables.append(replace(t, routes=(*t.routes, *new)) if new else t)
+            return replace(s, route_tables=tuple(tables))
+
+        return [Planned(fix, apply_to)]

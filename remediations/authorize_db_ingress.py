@@ -1,0 +1,39 @@
+"""AUTHORIZE_DB_INGRESS: the database's group admits the function's group on the database port."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import partial
+
+from remediations._rules import rule_step, with_rule
+from remediations.base import PlanContext, Planned, Remediation
+from rotation_doctor.analysis import Diagnosis
+from rotation_doctor.findings import Finding
+from rotation_doctor.plan import Fix, FixKind, Risk
+from rotation_doctor.snapshot import Snapshot
+
+
+class AuthorizeDbIngress(Remediation):
+    kind = FixKind.AUTHORIZE_DB_INGRESS
+    risk = Risk.LOW
+    iam_actions = ("ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress")
+    handles = frozenset({"DB_SG_INGRESS_DENIES"})
+
+    def plan(
+        self, snap: Snapshot, diagnosis: Diagnosis, findings: Sequence[Finding], ctx: PlanContext
+    ) -> list[Planned]:
+        fn, db = snap.function, snap.database
+        if fn is None or db is None or not fn.security_group_ids or not db.security_group_ids:
+            return []
+        group, peer, port = db.security_group_ids[0], fn.security_group_ids[0], db.port
+        step = rule_step(ctx, group=group, peer=peer, port=port, egress=False, why="DB_SG_INGRESS_DENIES")
+        fix = Fix(
+            self.kind,
+            self.risk,
+            f"Let {db.identifier}'s group {group} admit TCP {port} from the function's group {peer}.",
+            ("DB_SG_INGRESS_DENIES",),
+            (step,),
+            touches=(group,),
+            vpc_id=db.vpc_id,
+        )
+        return [Planned(fix, partial(with_rule, group=group, peer=peer, port=port, egress=False))]

@@ -1,0 +1,42 @@
+"""AUTHORIZE_ENDPOINT_INGRESS: the Secrets Manager endpoint's group admits TCP 443 from the function's group."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import partial
+
+from remediations._rules import rule_step, with_rule
+from remediations.base import PlanContext, Planned, Remediation
+from rotation_doctor.analysis import Diagnosis
+from rotation_doctor.findings import Finding
+from rotation_doctor.plan import Fix, FixKind, Risk
+from rotation_doctor.snapshot import Snapshot
+
+HTTPS = 443
+
+
+class AuthorizeEndpointIngress(Remediation):
+    kind = FixKind.AUTHORIZE_ENDPOINT_INGRESS
+    risk = Risk.LOW
+    iam_actions = ("ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress")
+    handles = frozenset({"SM_ENDPOINT_SG_DENIES"})
+
+    def plan(
+        self, snap: Snapshot, diagnosis: Diagnosis, findings: Sequence[Finding], ctx: PlanContext
+    ) -> list[Planned]:
+        fn = snap.function
+        groups = [str(g) for f in findings for g in f.evidence.get("groups") or []]
+        if fn is None or not fn.security_group_ids or not groups:
+            return []
+        group, peer = groups[0], fn.security_group_ids[0]
+        step = rule_step(ctx, group=group, peer=peer, port=HTTPS, egress=False, why="SM_ENDPOINT_SG_DENIES")
+        fix = Fix(
+            self.kind,
+            self.risk,
+            f"Let the endpoint's group {group} admit TCP 443 from the function's group {peer}.",
+            ("SM_ENDPOINT_SG_DENIES",),
+            (step,),
+            touches=(group,),
+            vpc_id=fn.vpc_id,
+        )
+        return [Planned(fix, partial(with_rule, group=group, peer=peer, port=HTTPS, egress=False))]

@@ -1,0 +1,47 @@
+"""AUTHORIZE_LAMBDA_EGRESS: the function's group may send TCP to the database's or the endpoint's group."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import partial
+
+from remediations._rules import rule_step, with_rule
+from remediations.base import PlanContext, Planned, Remediation
+from rotation_doctor.analysis import Diagnosis
+from rotation_doctor.findings import Finding
+from rotation_doctor.plan import Fix, FixKind, Risk
+from rotation_doctor.snapshot import Snapshot
+
+
+class AuthorizeLambdaEgress(Remediation):
+    kind = FixKind.AUTHORIZE_LAMBDA_EGRESS
+    risk = Risk.LOW
+    iam_actions = ("ec2:AuthorizeSecurityGroupEgress", "ec2:RevokeSecurityGroupEgress")
+    handles = frozenset({"SM_LAMBDA_EGRESS_DENIES", "DB_LAMBDA_EGRESS_DENIES"})
+
+    def plan(
+        self, snap: Snapshot, diagnosis: Diagnosis, findings: Sequence[Finding], ctx: PlanContext
+    ) -> list[Planned]:
+        fn = snap.function
+        if fn is None or not fn.security_group_ids:
+            return []
+        planned: dict[tuple[str, int], Planned] = {}
+        for finding in findings:
+            targets = finding.evidence.get("to_groups") or []
+            if not targets:
+                continue  # egress to the internet (NAT path): never opened; an endpoint is planned instead
+            group, peer, port = fn.security_group_ids[0], str(targets[0]), int(finding.evidence["port"])
+            if (peer, port) in planned:
+                continue
+            step = rule_step(ctx, group=group, peer=peer, port=port, egress=True, why=finding.code)
+            fix = Fix(
+                self.kind,
+                self.risk,
+                f"Let the function's group {group} send TCP {port} to {peer}.",
+                (finding.code,),
+                (step,),
+                touches=(group,),
+                vpc_id=fn.vpc_id,
+            )
+            planned[(peer, port)] = Planned(fix, partial(with_rule, group=group, peer=peer, port=port, egress=True))
+        return list(planned.values())

@@ -1,0 +1,170 @@
+"""A plan is data: the exact AWS calls each fix makes, how each is undone, and a hash people approve.
+
+A step's parameters may name what an earlier step returned: the string `${s1.GroupId}` is
+replaced, when the step runs, by the `GroupId` output of step `s1`. Plans are shown to people
+and hashed into approvals exactly as they will run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Risk(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    NEVER_AUTOMATIC = "never automatic"
+
+    @property
+    def rank(self) -> int:
+        return list(Risk).index(self)
+
+    def at_most(self, limit: Risk) -> bool:
+        return self.rank <= limit.rank
+
+
+class FixKind(StrEnum):
+    """Fix kinds of the contract (section 3). Stable identifiers: add, never rename or reuse."""
+
+    AUTHORIZE_DB_INGRESS = "AUTHORIZE_DB_INGRESS"
+    AUTHORIZE_LAMBDA_EGRESS = "AUTHORIZE_LAMBDA_EGRESS"
+    AUTHORIZE_ENDPOINT_INGRESS = "AUTHORIZE_ENDPOINT_INGRESS"
+    ADD_INVOKE_PERMISSION = "ADD_INVOKE_PERMISSION"
+    ENABLE_ENDPOINT_PRIVATE_DNS = "ENABLE_ENDPOINT_PRIVATE_DNS"
+    CREATE_SECRETSMANAGER_ENDPOINT = "CREATE_SECRETSMANAGER_ENDPOINT"
+    ENABLE_VPC_DNS = "ENABLE_VPC_DNS"
+    ADD_NACL_ENTRIES = "ADD_NACL_ENTRIES"
+    ADD_PEERING_ROUTES = "ADD_PEERING_ROUTES"
+    ATTACH_LAMBDA_TO_VPC = "ATTACH_LAMBDA_TO_VPC"
+    CREATE_NAT_GATEWAY = "CREATE_NAT_GATEWAY"
+
+
+@dataclass(frozen=True)
+class Call:
+    service: str  # the boto3 client: "ec2", "lambda"
+    operation: str  # the API operation: "AuthorizeSecurityGroupIngress"
+    params: Mapping[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"service": self.service, "operation": self.operation, "params": _plain(self.params)}
+
+
+@dataclass(frozen=True)
+class Step:
+    id: str
+    call: Call
+    says: str  # one line of the account diff: "+ sg-db ingress tcp/5432 <- sg-fn (rotation-doctor: app/db)"
+    undo: Call | None = None
+    outputs: Mapping[str, str] = field(default_factory=dict)  # name -> dotted path in the response
+    already_done: tuple[str, ...] = ()  # error codes that mean the change is in place already
+    wait: str | None = None  # a botocore waiter to run after the call (e.g. "nat_gateway_available")
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": self.id, **self.call.to_json(), "says": self.says}
+        if self.undo is not None:
+            out["undo"] = self.undo.to_json()
+        if self.outputs:
+            out["outputs"] = dict(self.outputs)
+        if self.wait:
+            out["wait"] = self.wait
+        return out
+
+
+@dataclass(frozen=True)
+class Fix:
+    kind: FixKind
+    risk: Risk
+    summary: str
+    fixes: tuple[str, ...]  # the finding codes it addresses
+    steps: tuple[Step, ...]
+    touches: tuple[str, ...]  # ids of existing resources it changes or adds to (opt-outs, allow-lists)
+    vpc_id: str | None = None
+    cost: str | None = None
+    notes: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": str(self.kind),
+            "risk": str(self.risk),
+            "summary": self.summary,
+            "fixes": list(self.fixes),
+            "touches": list(self.touches),
+            "vpc": self.vpc_id,
+            "cost": self.cost,
+            "notes": list(self.notes),
+            "steps": [s.to_json() for s in self.steps],
+        }
+
+
+@dataclass(frozen=True)
+class Unfixable:
+    code: str
+    reason: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"code": self.code, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class Plan:
+    secret_arn: str
+    secret_name: str
+    fixes: tuple[Fix, ...]
+    unfixable: tuple[Unfixable, ...] = ()
+    ends_healthy: bool = True  # the analyzer, run on the account as the plan would leave it, says healthy
+
+    @property
+    def hash(self) -> str:
+        """What an approval binds: every call with its parameters, in order."""
+        canonical = json.dumps([f.to_json() for f in self.fixes], sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(f"{self.secret_arn}\n{canonical}".encode()).hexdigest()
+
+    @property
+    def empty(self) -> bool:
+        return not self.fixes
+
+    def to_json(self) -> list[dict[str, Any]]:
+        return [f.to_json() for f in self.fixes]
+
+
+_REF = re.compile(r"\$\{(s\d+)\.([A-Za-z0-9_.]+)\}")
+
+
+def ref(step_id: str, output: str) -> str:
+    return f"${{{step_id}.{output}}}"
+
+
+def resolve(params: Any, outputs: Mapping[str, Mapping[str, Any]]) -> Any:
+    """`params` with every `${step.output}` replaced by what that step returned."""
+    if isinstance(params, str):
+        whole = _REF.fullmatch(params)
+        if whole:
+            return outputs[whole.group(1)][whole.group(2)]
+        return _REF.sub(lambda m: str(outputs[m.group(1)][m.group(2)]), params)
+    if isinstance(params, Mapping):
+        return {k: resolve(v, outputs) for k, v in params.items()}
+    if isinstance(params, list | tuple):
+        return [resolve(v, outputs) for v in params]
+    return params
+
+
+def dig(response: Mapping[str, Any], path: str) -> Any:
+    value: Any = response
+    for part in path.split("."):
+        value = value[int(part)] if isinstance(value, list) else value[part]
+    return value
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value

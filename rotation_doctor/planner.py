@@ -1,0 +1,76 @@
+"""The smallest set of fixes after which a fresh diagnosis is healthy, or the reasons there is none.
+
+Round by round: diagnose, let each fix kind (in registry order) offer fixes for the findings it
+handles, apply them to a copy of the snapshot, diagnose again. Fixes compose this way (a new
+endpoint, then the egress rule that reaches it; a function moved into a VPC, then the database
+admitting it and a way to Secrets Manager from there), and the plan's claim to end healthy is
+checked by the same analyzer that diagnosed the account. Pure: no AWS calls.
+"""
+
+from __future__ import annotations
+
+from remediations import REGISTRY, PlanContext
+from rotation_doctor.analysis import Diagnosis, diagnose
+from rotation_doctor.findings import Finding, Severity, Verdict
+from rotation_doctor.plan import Fix, FixKind, Plan, Unfixable
+from rotation_doctor.snapshot import Snapshot
+
+MAX_ROUNDS = 6
+
+_WHY_NOT: dict[str, str] = {
+    "SM_ENDPOINT_POLICY_DENIES": "the endpoint policy governs every caller in the VPC; edit it by hand",
+    "SM_PATH_NOT_EVALUATED": "the path leaves what rotation-doctor models (transit gateway, firewall, hub endpoint)",
+    "DB_PATH_NOT_EVALUATED": "the path leaves what rotation-doctor models (transit gateway, appliance)",
+    "DB_TARGET_UNRESOLVED": "the database is not identified: tag the secret rotation-doctor:target",
+    "ROTATION_LAMBDA_MISSING": "the rotation function does not exist: redeploy it or change the secret's rotation",
+    "LOGS_SHOW_NON_NETWORK_ERROR": "not a network problem: credentials, IAM or KMS",
+    "AWS_READ_FAILED": "part of the account could not be read: grant the permission and plan again",
+    "SM_ENDPOINT_NOT_AVAILABLE": "the endpoint the function uses is not available: wait for it, or repair it",
+}
+
+
+def make_plan(snap: Snapshot, first: Diagnosis | None = None, *, prefer_nat: bool = False) -> Plan:
+    ctx = PlanContext(snap.secret.arn, snap.secret.name)
+    current, diagnosis = snap, first or diagnose(snap)
+    fixes: list[Fix] = []
+    for _ in range(MAX_ROUNDS):
+        if diagnosis.verdict is Verdict.HEALTHY:
+            break
+        actionable = [f for f in diagnosis.findings if f.severity is not Severity.INFO]
+        offered = False
+        for kind, remediation in REGISTRY.items():
+            if (kind is FixKind.CREATE_NAT_GATEWAY) is not prefer_nat and kind in (
+                FixKind.CREATE_NAT_GATEWAY,
+                FixKind.CREATE_SECRETSMANAGER_ENDPOINT,
+            ):
+                continue  # one of the two ways to Secrets Manager, as asked
+            mine = [f for f in actionable if f.code in remediation.handles]
+            if not mine:
+                continue
+            for planned in remediation.plan(current, diagnosis, mine, ctx):
+                fixes.append(planned.fix)
+                current = planned.apply_to(current)
+                offered = True
+            if offered:
+                break  # one kind a round: the next diagnosis sees what it changed
+        if not offered:
+            break
+        diagnosis = diagnose(current)
+    return Plan(
+        secret_arn=snap.secret.arn,
+        secret_name=snap.secret.name,
+        fixes=tuple(fixes),
+        unfixable=_unfixable(diagnosis.findings),
+        ends_healthy=diagnosis.verdict is Verdict.HEALTHY,
+    )
+
+
+def _unfixable(findings: tuple[Finding, ...]) -> tuple[Unfixable, ...]:
+    out: dict[str, Unfixable] = {}
+    for f in findings:
+        if f.severity is Severity.INFO or f.code in out:
+            continue
+        out[f.code] = Unfixable(
+            f.code, _WHY_NOT.get(f.code, f"no fix kind applies here; {f.remedy[0].lower()}{f.remedy[1:]}")
+        )
+    return tuple(out.values())

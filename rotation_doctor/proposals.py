@@ -1,0 +1,200 @@
+"""Proposals in DynamoDB: a plan waiting for a person, moved from state to state by conditional writes only.
+
+proposed -> approved -> applying -> applied | failed | rolled_back
+proposed | approved -> rejected;  proposed | approved -> expired (past expires_at, or the plan went stale)
+
+The id is derived from the secret and the plan's hash, so the same plan for the same secret is one
+proposal however many events raise it; a write that finds the state moved under it fails its
+condition, so a proposal is applied at most once even when two approvals race.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from rotation_doctor.analysis import Diagnosis
+from rotation_doctor.collect.aws import AwsClients, error_code
+from rotation_doctor.plan import Plan
+
+OPEN = ("proposed", "approved", "applying")
+TERMINAL = ("applied", "failed", "rolled_back", "rejected", "expired")
+DEFAULT_TTL = 7 * 24 * 3600
+
+
+class ProposalConflict(Exception):
+    """The proposal is not in a state that allows this (someone else moved it, or it expired)."""
+
+
+@dataclass(frozen=True)
+class Proposal:
+    id: str
+    secret_arn: str
+    secret_name: str
+    plan_hash: str
+    state: str
+    created_at: int
+    expires_at: int
+    plan: list[dict[str, Any]]
+    diagnosis: dict[str, Any]
+    history: list[dict[str, Any]]
+    max_risk: str
+
+    @property
+    def expired(self) -> bool:
+        return time.time() > self.expires_at
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: v for k, v in vars(self).items()}
+
+
+def proposal_id(secret_arn: str, plan_hash: str) -> str:
+    return "p-" + hashlib.sha256(f"{secret_arn}\n{plan_hash}".encode()).hexdigest()[:20]
+
+
+class ProposalStore:
+    def __init__(self, clients: AwsClients, table: str, *, ttl: int = DEFAULT_TTL) -> None:
+        self.clients = clients
+        self.table = table
+        self.ttl = ttl
+
+    @property
+    def _ddb(self) -> Any:
+        return self.clients.dynamodb
+
+    def create(self, plan: Plan, diagnosis: Diagnosis, *, max_risk: str) -> tuple[Proposal, bool]:
+        """The open proposal for this secret and plan: a new one (True), or the one already open (False)."""
+        pid = proposal_id(plan.secret_arn, plan.hash)
+        now = int(time.time())
+        item = {
+            "id": {"S": pid},
+            "secret_arn": {"S": plan.secret_arn},
+            "secret_name": {"S": plan.secret_name},
+            "plan_hash": {"S": plan.hash},
+            "state": {"S": "proposed"},
+            "created_at": {"N": str(now)},
+            "expires_at": {"N": str(now + self.ttl)},
+            "ttl": {"N": str(now + self.ttl + 30 * 24 * 3600)},
+            "plan": {"S": json.dumps(plan.to_json())},
+            "diagnosis": {"S": json.dumps(diagnosis.to_json(), default=str)},
+            "max_risk": {"S": max_risk},
+            "history": {"L": [_event("proposed", "rotation-doctor", f"{len(plan.fixes)} fix(es)", now)]},
+        }
+        try:
+            self._ddb.put_item(
+                TableName=self.table,
+                Item=item,
+                # A closed proposal for the same plan may be opened again; an open one never twice.
+                ConditionExpression="attribute_not_exists(id) OR NOT (#s IN (:p, :a, :x)) OR expires_at < :now",
+                ExpressionAttributeNames={"#s": "state"},
+                ExpressionAttributeValues={
+                    ":p": {"S": "proposed"},
+                    ":a": {"S": "approved"},
+                    ":x": {"S": "applying"},
+                    ":now": {"N": str(now)},
+                },
+            )
+        except Exception as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
+            return self.get(pid), False
+        return self.get(pid), True
+
+    def get(self, pid: str) -> Proposal:
+        raw = self._ddb.get_item(TableName=self.table, Key={"id": {"S": pid}}, ConsistentRead=True).get("Item")
+        if raw is None:
+            raise KeyError(pid)
+        return _proposal(raw)
+
+    def list(self, states: Iterable[str] | None = None) -> list[Proposal]:
+        wanted = set(states or ())
+        found = [p for p in self._scan() if not wanted or p.state in wanted]
+        return sorted(found, key=lambda p: p.created_at, reverse=True)
+
+    def _scan(self) -> Iterator[Proposal]:
+        for page in self._ddb.get_paginator("scan").paginate(TableName=self.table):
+            yield from (_proposal(i) for i in page.get("Items", []))
+
+    def move(
+        self,
+        pid: str,
+        from_states: Iterable[str],
+        to_state: str,
+        *,
+        by: str,
+        note: str = "",
+        require_unexpired: bool = False,
+    ) -> Proposal:
+        """Move the state only if it is one of `from_states` now (and, if asked, the proposal has not expired)."""
+        now = int(time.time())
+        sources = list(from_states)
+        names = {f":f{i}": {"S": s} for i, s in enumerate(sources)}
+        condition = f"#s IN ({', '.join(names)})"
+        values: dict[str, Any] = {**names, ":to": {"S": to_state}, ":h": {"L": [_event(to_state, by, note, now)]}}
+        if require_unexpired:
+            condition += " AND expires_at >= :now"
+            values[":now"] = {"N": str(now)}
+        try:
+            self._ddb.update_item(
+                TableName=self.table,
+                Key={"id": {"S": pid}},
+                ConditionExpression=f"attribute_exists(id) AND {condition}",
+                UpdateExpression="SET #s = :to, history = list_append(history, :h)",
+                ExpressionAttributeNames={"#s": "state"},
+                ExpressionAttributeValues=values,
+            )
+        except Exception as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
+            current = self.get(pid)
+            if require_unexpired and current.expired and current.state in ("proposed", "approved"):
+                self.move(pid, ("proposed", "approved"), "expired", by="rotation-doctor", note="past its expiry")
+                raise ProposalConflict(f"proposal {pid} has expired") from exc
+            raise ProposalConflict(f"proposal {pid} is {current.state}, not {' or '.join(sources)}") from exc
+        return self.get(pid)
+
+    def approve(self, pid: str, *, by: str) -> Proposal:
+        return self.move(pid, ("proposed",), "approved", by=by, require_unexpired=True)
+
+    def reject(self, pid: str, *, by: str, note: str = "") -> Proposal:
+        return self.move(pid, ("proposed", "approved"), "rejected", by=by, note=note)
+
+    def claim(self, pid: str, *, by: str) -> Proposal:
+        """approved -> applying: exactly one caller wins; everyone else gets ProposalConflict."""
+        return self.move(pid, ("approved",), "applying", by=by, require_unexpired=True)
+
+
+def _event(state: str, by: str, note: str, at: int) -> dict[str, Any]:
+    return {"M": {"state": {"S": state}, "by": {"S": by or "?"}, "note": {"S": note[:1000]}, "at": {"N": str(at)}}}
+
+
+def _proposal(raw: dict[str, Any]) -> Proposal:
+    return Proposal(
+        id=raw["id"]["S"],
+        secret_arn=raw["secret_arn"]["S"],
+        secret_name=raw["secret_name"]["S"],
+        plan_hash=raw["plan_hash"]["S"],
+        state=raw["state"]["S"],
+        created_at=int(raw["created_at"]["N"]),
+        expires_at=int(raw["expires_at"]["N"]),
+        plan=json.loads(raw["plan"]["S"]),
+        diagnosis=json.loads(raw["diagnosis"]["S"]),
+        max_risk=raw.get("max_risk", {"S": "high"})["S"],
+        history=[
+            {k: (v.get("S") if "S" in v else int(v["N"])) for k, v in e["M"].items()} for e in raw["history"]["L"]
+        ],
+    )
+
+
+def create_table(clients: AwsClients, table: str) -> None:
+    """The table as the SAM template makes it (for the demo and the tests)."""
+    clients.dynamodb.create_table(
+        TableName=table,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+    )

@@ -1,0 +1,73 @@
+"""What happens to a diagnosed secret, by approval mode; and applying an approved proposal, once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rotation_doctor.executor import Executor, Outcome
+from rotation_doctor.findings import Verdict
+from rotation_doctor.guardrails import Approval, Mode
+from rotation_doctor.plan import Risk
+from rotation_doctor.proposals import Proposal, ProposalStore
+
+
+@dataclass
+class Handled:
+    outcome: Outcome
+    proposal: Proposal | None = None
+    proposal_is_new: bool = False
+
+
+def handle_secret(
+    executor: Executor, store: ProposalStore | None, secret_id: str, *, rotation_failed: bool = False
+) -> Handled:
+    """observe: diagnose only. propose: store the plan as a proposal. auto: apply what the risk allows,
+    then propose what is left."""
+    outcome = executor.run(secret_id, rotation_failed=rotation_failed)
+    if executor.policy.mode is Mode.OBSERVE or store is None:
+        return Handled(outcome)
+    verdict_now = outcome.after.verdict if outcome.after is not None else outcome.before.verdict
+    if verdict_now is Verdict.HEALTHY or outcome.plan.empty:
+        return Handled(outcome)
+    plan, diagnosis = outcome.plan, outcome.before
+    if outcome.after is not None:  # auto applied part of it: propose the plan for what is left
+        _, diagnosis, plan = executor.assess(secret_id)
+        if plan.empty:
+            return Handled(outcome)
+    proposal, new = store.create(plan, diagnosis, max_risk=str(Risk.NEVER_AUTOMATIC))
+    return Handled(outcome, proposal, new)
+
+
+def apply_proposal(
+    executor: Executor, store: ProposalStore, pid: str, *, by: str, retry_rotation: bool = False
+) -> Handled:
+    """Apply an approved proposal exactly once: only the caller that moves it to `applying` goes on."""
+    proposal = store.claim(pid, by=by)
+    approval = Approval(by, plan_hash=proposal.plan_hash, max_risk=Risk(proposal.max_risk))
+    outcome = executor.run(proposal.secret_arn, approval=approval, retry_rotation=retry_rotation)
+    if outcome.status == "stale":
+        store.move(pid, ("applying",), "expired", by="rotation-doctor", note=outcome.reason or "stale")
+        if outcome.plan.empty:
+            return Handled(outcome)
+        fresh, new = store.create(outcome.plan, outcome.before, max_risk=proposal.max_risk)
+        return Handled(outcome, fresh, new)
+    final, note = _final_state(outcome)
+    return Handled(outcome, store.move(pid, ("applying",), final, by=by, note=note))
+
+
+def _final_state(outcome: Outcome) -> tuple[str, str]:
+    if outcome.status == "nothing to do":
+        return "applied", "nothing left to change: the account was already as planned"
+    if outcome.status == "rolled back":
+        return "rolled_back", outcome.reason or "a step failed; every applied step was undone"
+    healthy = outcome.after is not None and outcome.after.verdict is Verdict.HEALTHY
+    if outcome.status == "applied" and healthy:
+        return "applied", f"applied {', '.join(outcome.applied)}; healthy after"
+    if outcome.status == "applied":
+        rolled = [f.kind for f in outcome.fixes if f.status == "rolled back"]
+        note = f"applied {', '.join(outcome.applied) or 'nothing'}; not healthy after"
+        if rolled:
+            note += f"; rolled back {', '.join(rolled)}"
+        return ("rolled_back" if rolled and not outcome.applied else "failed"), note
+    reasons = "; ".join(f"{f.kind}: {f.reason}" for f in outcome.fixes if f.reason)
+    return "failed", reasons or outcome.status
