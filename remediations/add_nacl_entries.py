@@ -34,6 +34,8 @@ class AddNaclEntries(Remediation):
     ) -> list[Planned]:
         planned = []
         taken: dict[tuple[str, bool], set[int]] = {}
+        # Subnets sharing an ACL each report the same denial: one allow rule serves them all.
+        allowed: set[tuple[str, bool, str, int, int]] = set()
         for finding in findings:
             ev = finding.evidence
             cidrs = ev.get("peer_cidrs") or []
@@ -54,10 +56,13 @@ class AddNaclEntries(Remediation):
             lo, hi = int(ev["ports"][0]), int(ev["ports"][1])
             steps, entries = [], []
             for cidr in cidrs:
+                if (acl.id, egress, cidr, lo, hi) in allowed:
+                    continue
                 number = free_rule_number(used, below)
                 if number is None:
                     break
                 used.add(number)
+                allowed.add((acl.id, egress, cidr, lo, hi))
                 entries.append(NaclEntry(number, egress, True, "6", cidr, lo, hi))
                 steps.append(
                     self.step(

@@ -119,6 +119,7 @@ class Plan:
     fixes: tuple[Fix, ...]
     unfixable: tuple[Unfixable, ...] = ()
     ends_healthy: bool = True  # the analyzer, run on the account as the plan would leave it, says healthy
+    notes: tuple[str, ...] = ()  # about the plan as a whole (not part of what is approved)
 
     @property
     def hash(self) -> str:

@@ -9,6 +9,8 @@ checked by the same analyzer that diagnosed the account. Pure: no AWS calls.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from remediations import REGISTRY, PlanContext
 from rotation_doctor.analysis import Diagnosis, diagnose
 from rotation_doctor.findings import Finding, Severity, Verdict
@@ -30,6 +32,18 @@ _WHY_NOT: dict[str, str] = {
 
 
 def make_plan(snap: Snapshot, first: Diagnosis | None = None, *, prefer_nat: bool = False) -> Plan:
+    plan = _make_plan(snap, first, prefer_nat=prefer_nat)
+    if prefer_nat and not plan.ends_healthy:
+        # A NAT path needs the function to reach the internet, which rotation-doctor never opens (rules name
+        # groups, never 0.0.0.0/0): when that is what stands in the way, the endpoint is the way.
+        fallback = _make_plan(snap, first, prefer_nat=False)
+        if fallback.ends_healthy:
+            note = "A NAT gateway was asked for, but it cannot end healthy here; the plan uses the endpoint instead."
+            return replace(fallback, notes=(*fallback.notes, note))
+    return plan
+
+
+def _make_plan(snap: Snapshot, first: Diagnosis | None, *, prefer_nat: bool) -> Plan:
     ctx = PlanContext(snap.secret.arn, snap.secret.name)
     current, diagnosis = snap, first or diagnose(snap)
     fixes: list[Fix] = []

@@ -129,6 +129,7 @@ def plan_text(plan: Plan, style: Style | None = None) -> str:
         if fix.cost:
             lines.append(f"     cost: {fix.cost}")
         lines += [f"     note: {note}" for note in fix.notes]
+    lines += [f"  note: {note}" for note in plan.notes]
     if plan.unfixable:
         lines.append("Not fixed by this plan:")
         lines += [f"  - {u.code}: {u.reason}" for u in plan.unfixable]

@@ -232,9 +232,23 @@ class Collector:
             if raw is not None:
                 found["tags"] = dict(raw.get("Tags") or {})
 
+        def read_igws() -> None:  # a NAT gateway plan needs a public subnet: one routed to an attached gateway
+            for raw in self._pages(
+                facts,
+                FactKey.INTERNET_GATEWAYS,
+                "ec2:DescribeInternetGateways",
+                "describe_internet_gateways",
+                "InternetGateways",
+                Filters=[{"Name": "attachment.vpc-id", "Values": [str(fn.vpc_id)]}],
+            ):
+                found["igws"][raw["InternetGatewayId"]] = convert.internet_gateway(raw)
+
+        found["igws"] = dict(snap.internet_gateways)
         tasks: list[Callable[[], None]] = [read_tags]
         if vpcs:
             tasks += [read_vpcs, read_enis]
+        if fn.vpc_id and not snap.internet_gateways:
+            tasks.append(read_igws)
             tasks += [partial(read_dns, v) for v in vpcs if v not in snap.dns_attributes]
         self._parallel(tasks)
         function = replace(fn, tags=found["tags"]) if found["tags"] is not None else fn
@@ -243,6 +257,7 @@ class Collector:
             function=function,
             vpcs={**snap.vpcs, **found["vpcs"]},
             dns_attributes=found["dns"],
+            internet_gateways=found["igws"],
             network_interfaces=found["enis"],
             failures={**snap.failures, **facts.failures},
         )

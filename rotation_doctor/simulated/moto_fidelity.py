@@ -5,6 +5,8 @@
   the cost of extra calls), but the simulated account should look like AWS so that the demo, the
   tests and the call-count benchmarks see what a real account shows.
 - moto ignores `PrivateDnsEnabled` in `ModifyVpcEndpoint`; AWS turns private DNS on or off.
+- moto's DynamoDB checks a write's condition and then writes, with nothing between two threads; AWS
+  makes a conditional write atomic. Racing approvals rely on that, so moto's writes are serialized.
 - moto names an RDS Proxy `NAME.db-proxy-ID.REGION.rds.amazonaws.com`; AWS names it
   `NAME.proxy-ID.REGION.rds.amazonaws.com`, which is what the host parser recognises.
 
@@ -73,7 +75,23 @@ def _patch_once() -> None:
         return result
 
     VPCs.modify_vpc_endpoint = modify_vpc_endpoint  # type: ignore[method-assign]
+
+    import threading
+
+    from moto.dynamodb.models import DynamoDBBackend
+
+    write_lock = threading.RLock()
+    for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
+        setattr(DynamoDBBackend, name, _serialized(getattr(DynamoDBBackend, name), write_lock))
     _others_patched = True
+
+
+def _serialized(method: Any, lock: Any) -> Any:
+    def locked(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with lock:
+            return method(self, *args, **kwargs)
+
+    return locked
 
 
 def revert_for_test() -> None:

@@ -1,0 +1,379 @@
+"""Every fix kind on the simulated account: broken, planned, applied, healthy; a second run changes nothing.
+Then rollback at every step of a multi-step plan, racing approvals, and the guardrails of `auto`."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from rotation_doctor.executor import Executor
+from rotation_doctor.findings import Verdict
+from rotation_doctor.guardrails import IGNORE_TAG, Approval, InMemoryBudget, Mode, Policy
+from rotation_doctor.plan import FixKind, Risk
+from rotation_doctor.proposals import ProposalConflict, ProposalStore, create_table
+from rotation_doctor.remediate import apply_proposal, handle_secret
+from rotation_doctor.simulated import scenarios
+from rotation_doctor.simulated.account import AccountBuilder, tcp
+
+SECRET = scenarios.DEMO_SECRET
+ANYTHING = Approval("test", max_risk=Risk.NEVER_AUTOMATIC)
+READ_PREFIXES = ("Describe", "Get", "List", "BatchGet", "FilterLog")
+
+
+def writes(b: AccountBuilder) -> dict[str, int]:
+    """Calls that change the account (the proposals table is rotation-doctor's own, not the account's network)."""
+    calls = b.clients.counter.calls.items()
+    return {k: v for k, v in calls if not k.split(":")[1].startswith(READ_PREFIXES) and not k.startswith("dynamodb:")}
+
+
+def executor(b: AccountBuilder, **policy: Any) -> Executor:
+    return Executor(b.clients, Policy(**policy), poll=0.01, wait_timeout=5)
+
+
+def fix_and_recheck(b: AccountBuilder, kind: FixKind, secret: str = SECRET, **run: Any) -> None:
+    ex = executor(b)
+    first = ex.run(secret, approval=ANYTHING, **run)
+    assert str(kind) in first.applied, (first.status, first.reason, [(f.kind, f.status, f.reason) for f in first.fixes])
+    assert first.after is not None and first.after.verdict is Verdict.HEALTHY, first.after.findings
+    b.clients.counter.calls.clear()
+    second = ex.run(secret, approval=ANYTHING, **run)
+    assert second.status == "nothing to do" and writes(b) == {}
+
+
+def orders_with_endpoint(b: AccountBuilder, **kw: Any) -> scenarios.Orders:
+    return scenarios.orders(b, endpoint=True, **kw)
+
+
+# ----- each fix kind ---------------------------------------------------------------------------
+
+
+def test_authorize_db_ingress(builder: AccountBuilder) -> None:
+    o = orders_with_endpoint(builder)
+    fix_and_recheck(builder, FixKind.AUTHORIZE_DB_INGRESS)
+    # moto leaves descriptions out of DescribeSecurityGroupRules; DescribeSecurityGroups has them, as AWS does.
+    ingress = builder.ec2.describe_security_groups(GroupIds=[o.db_sg])["SecurityGroups"][0]["IpPermissions"]
+    added = [(p, pair) for p in ingress for pair in p["UserIdGroupPairs"] if pair["GroupId"] == o.fn_sg]
+    assert len(added) == 1 and added[0][0]["FromPort"] == added[0][0]["ToPort"] == 5432
+    assert added[0][1]["Description"].startswith("rotation-doctor: prod/orders/db")
+
+
+def test_authorize_lambda_egress(builder: AccountBuilder) -> None:
+    o = orders_with_endpoint(builder, db_admits_function=True)
+    builder.ec2.revoke_security_group_egress(
+        GroupId=o.fn_sg, IpPermissions=[{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
+    )
+    fix_and_recheck(builder, FixKind.AUTHORIZE_LAMBDA_EGRESS)
+    egress = builder.ec2.describe_security_groups(GroupIds=[o.fn_sg])["SecurityGroups"][0]["IpPermissionsEgress"]
+    assert sorted((p["FromPort"], p["UserIdGroupPairs"][0]["GroupId"]) for p in egress) == sorted(
+        [(443, o.extra["endpoint_sg"]), (5432, o.db_sg)]
+    )
+
+
+def test_authorize_endpoint_ingress(builder: AccountBuilder) -> None:
+    o = orders_with_endpoint(builder, db_admits_function=True)
+    builder.ec2.revoke_security_group_ingress(
+        GroupId=o.extra["endpoint_sg"], IpPermissions=[tcp(443, cidr="10.20.0.0/16")]
+    )
+    fix_and_recheck(builder, FixKind.AUTHORIZE_ENDPOINT_INGRESS)
+
+
+def test_add_invoke_permission(builder: AccountBuilder) -> None:
+    orders_with_endpoint(builder, db_admits_function=True)
+    builder.clients.lambda_.remove_permission(FunctionName="orders-db-rotation", StatementId="SecretsManagerAccess")
+    fix_and_recheck(builder, FixKind.ADD_INVOKE_PERMISSION)
+
+
+def test_enable_endpoint_private_dns(builder: AccountBuilder) -> None:
+    o = scenarios.orders(builder, db_admits_function=True)
+    sg = builder.security_group(o.net, "vpce", ingress=[tcp(443, cidr="10.20.0.0/16")])
+    endpoint = builder.secrets_manager_endpoint(o.net, ["app-a", "app-b"], [sg], private_dns=False)
+    fix_and_recheck(builder, FixKind.ENABLE_ENDPOINT_PRIVATE_DNS)
+    assert builder.ec2.describe_vpc_endpoints(VpcEndpointIds=[endpoint])["VpcEndpoints"][0]["PrivateDnsEnabled"]
+
+
+def test_create_secretsmanager_endpoint(builder: AccountBuilder) -> None:
+    o = scenarios.orders(builder, db_admits_function=True)
+    fix_and_recheck(builder, FixKind.CREATE_SECRETSMANAGER_ENDPOINT)
+    made = [e for e in builder.ec2.describe_vpc_endpoints()["VpcEndpoints"] if e["State"].lower() != "deleted"]
+    assert len(made) == 1 and made[0]["PrivateDnsEnabled"] and sorted(made[0]["SubnetIds"]) == sorted(o.fn_subnets)
+    tags = {t["Key"]: t["Value"] for t in made[0]["Tags"]}
+    assert tags["rotation-doctor:created-by"] == "rotation-doctor" and tags["rotation-doctor:secret"] == o.secret_arn
+    group = builder.ec2.describe_security_groups(GroupIds=[made[0]["Groups"][0]["GroupId"]])["SecurityGroups"][0]
+    assert [(p["FromPort"], p["IpRanges"][0]["CidrIp"]) for p in group["IpPermissions"]] == [(443, "10.20.0.0/16")]
+
+
+def test_enable_vpc_dns(builder: AccountBuilder) -> None:
+    o = orders_with_endpoint(builder, db_admits_function=True)
+    builder.ec2.modify_vpc_attribute(VpcId=o.net.vpc, EnableDnsHostnames={"Value": False})
+    fix_and_recheck(builder, FixKind.ENABLE_VPC_DNS)
+    attr = builder.ec2.describe_vpc_attribute(VpcId=o.net.vpc, Attribute="enableDnsHostnames")
+    assert attr["EnableDnsHostnames"]["Value"] is True
+
+
+def test_add_nacl_entries(builder: AccountBuilder) -> None:
+    o = orders_with_endpoint(builder, db_admits_function=True)
+    acl = builder.nacl(
+        o.net,
+        ["data-a", "data-b"],
+        [
+            {"RuleNumber": 100, "Protocol": "-1", "RuleAction": "allow", "Egress": True, "CidrBlock": "0.0.0.0/0"},
+            {
+                "RuleNumber": 200,
+                "Protocol": "6",
+                "RuleAction": "allow",
+                "Egress": False,
+                "CidrBlock": "10.20.0.0/16",
+                "PortRange": {"From": 443, "To": 443},
+            },
+        ],
+    )
+    fix_and_recheck(builder, FixKind.ADD_NACL_ENTRIES)
+    entries = builder.ec2.describe_network_acls(NetworkAclIds=[acl])["NetworkAcls"][0]["Entries"]
+    added = [
+        e
+        for e in entries
+        if not e["Egress"] and e["RuleAction"] == "allow" and e["RuleNumber"] != 200 and e["RuleNumber"] < 32767
+    ]
+    assert sorted(e["CidrBlock"] for e in added) == ["10.20.1.0/24", "10.20.2.0/24"]
+    assert all(e["PortRange"] == {"From": 5432, "To": 5432} and e["Protocol"] == "6" for e in added)
+
+
+def test_add_peering_routes(builder: AccountBuilder) -> None:
+    o = orders_with_endpoint(builder)
+    peer = builder.network("10.40.0.0/16", name="data")
+    builder.subnet(peer, "db-a", "10.40.1.0/24", "a")
+    builder.subnet(peer, "db-b", "10.40.2.0/24", "b")
+    builder.route_table(peer, "db", ["db-a", "db-b"])
+    db_sg = builder.security_group(peer, "peer-db", ingress=[tcp(5432, group=o.fn_sg)])
+    builder.db_subnet_group(peer, "peer-data", ["db-a", "db-b"])
+    db = builder.rds_instance("ledger-db", "peer-data", [db_sg], multi_az=True)
+    builder.peering(o.net, peer)
+    builder.rotated_secret("prod/ledger/db", {**db, "password": scenarios.CANARY_PASSWORD}, o.function_arn)
+    fix_and_recheck(builder, FixKind.ADD_PEERING_ROUTES, secret="prod/ledger/db")
+
+
+def test_attach_lambda_to_vpc(builder: AccountBuilder) -> None:
+    o = orders_with_endpoint(builder)
+    fn = builder.rotation_function("outside-rotation")
+    builder.rotated_secret("outside/db", {**o.db, "password": scenarios.CANARY_PASSWORD}, fn)
+    plan = executor(builder).assess("outside/db")[2]
+    assert [f.kind for f in plan.fixes][:2] == [FixKind.ATTACH_LAMBDA_TO_VPC, FixKind.CREATE_SECRETSMANAGER_ENDPOINT]
+    assert FixKind.AUTHORIZE_DB_INGRESS in [f.kind for f in plan.fixes]
+    fix_and_recheck(builder, FixKind.ATTACH_LAMBDA_TO_VPC, secret="outside/db")
+
+
+def test_create_nat_gateway_only_when_asked(builder: AccountBuilder) -> None:
+    scenarios.orders(builder, db_admits_function=True)
+    assert FixKind.CREATE_NAT_GATEWAY not in [f.kind for f in executor(builder).assess(SECRET)[2].fixes]
+    fix_and_recheck(builder, FixKind.CREATE_NAT_GATEWAY, prefer_nat=True)
+
+
+# ----- rollback --------------------------------------------------------------------------------
+
+
+def account_state(b: AccountBuilder) -> dict[str, Any]:
+    """What the plan can change, as a user would compare it (deleted endpoints are gone)."""
+    groups = b.ec2.describe_security_groups()["SecurityGroups"]
+    return {
+        "groups": sorted((g["GroupId"], repr(g["IpPermissions"]), repr(g["IpPermissionsEgress"])) for g in groups),
+        "endpoints": sorted(
+            e["VpcEndpointId"]
+            for e in b.ec2.describe_vpc_endpoints()["VpcEndpoints"]
+            if e["State"].lower() not in ("deleted", "deleting")
+        ),
+    }
+
+
+def fail_nth(b: AccountBuilder, operation: str, nth: int) -> Callable[[], None]:
+    seen = {"n": 0}
+
+    def maybe_fail(**_: Any) -> None:
+        seen["n"] += 1
+        if seen["n"] == nth:
+            raise ClientError({"Error": {"Code": "InternalError", "Message": "injected"}}, operation)
+
+    events = b.clients.ec2.meta.events
+    events.register(f"before-call.ec2.{operation}", maybe_fail, unique_id="inject")
+    return lambda: events.unregister(f"before-call.ec2.{operation}", unique_id="inject")
+
+
+# The demo's plan: s1 CreateSecurityGroup, s2 AuthorizeSecurityGroupIngress (443 from the VPC),
+# s3 CreateVpcEndpoint, s4 AuthorizeSecurityGroupIngress (database admits the function).
+@pytest.mark.parametrize(
+    "operation,nth",
+    [
+        ("CreateSecurityGroup", 1),
+        ("AuthorizeSecurityGroupIngress", 1),
+        ("CreateVpcEndpoint", 1),
+        ("AuthorizeSecurityGroupIngress", 2),
+    ],
+)
+def test_failure_at_any_step_leaves_the_account_as_it_was(builder: AccountBuilder, operation: str, nth: int) -> None:
+    scenarios.orders(builder)
+    create_table(builder.clients, "proposals")
+    store = ProposalStore(builder.clients, "proposals")
+    ex = executor(builder, mode=Mode.PROPOSE)
+    proposal = handle_secret(ex, store, SECRET).proposal
+    assert proposal is not None and len(proposal.plan) == 2
+    before = account_state(builder)
+    store.approve(proposal.id, by="test")
+    stop = fail_nth(builder, operation, nth)
+    try:
+        handled = apply_proposal(ex, store, proposal.id, by="test")
+    finally:
+        stop()
+    assert account_state(builder) == before
+    assert handled.proposal is not None and handled.proposal.state == "rolled_back"
+    assert operation in handled.proposal.history[-1]["note"] and "injected" in handled.proposal.history[-1]["note"]
+    assert handled.outcome.status == "rolled back"
+
+
+# ----- proposals -------------------------------------------------------------------------------
+
+
+def test_two_concurrent_approvals_apply_once(builder: AccountBuilder) -> None:
+    scenarios.orders(builder, endpoint=True)
+    create_table(builder.clients, "proposals")
+    store = ProposalStore(builder.clients, "proposals")
+    ex = executor(builder, mode=Mode.PROPOSE)
+    proposal = handle_secret(ex, store, SECRET).proposal
+    assert proposal is not None
+    store.approve(proposal.id, by="first")
+    builder.clients.counter.calls.clear()
+    start = threading.Barrier(8)
+    results: list[str] = []
+
+    def approve_and_apply(who: str) -> None:
+        start.wait()
+        try:
+            handled = apply_proposal(ex, store, proposal.id, by=who)
+            results.append(f"applied:{handled.proposal.state if handled.proposal else '?'}")
+        except ProposalConflict:
+            results.append("refused")
+
+    threads = [threading.Thread(target=approve_and_apply, args=(f"approver-{i}",)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == ["applied:applied"] + ["refused"] * 7
+    assert writes(builder).get("ec2:AuthorizeSecurityGroupIngress") == 1
+    assert store.get(proposal.id).state == "applied"
+
+
+def test_one_open_proposal_per_secret_and_plan(builder: AccountBuilder) -> None:
+    scenarios.orders(builder)
+    create_table(builder.clients, "proposals")
+    store = ProposalStore(builder.clients, "proposals")
+    ex = executor(builder, mode=Mode.PROPOSE)
+    first, second = handle_secret(ex, store, SECRET), handle_secret(ex, store, SECRET)
+    assert first.proposal_is_new and not second.proposal_is_new
+    assert first.proposal and second.proposal and first.proposal.id == second.proposal.id
+    assert len(store.list()) == 1
+
+
+def test_expired_proposal_is_refused(builder: AccountBuilder) -> None:
+    scenarios.orders(builder)
+    create_table(builder.clients, "proposals")
+    store = ProposalStore(builder.clients, "proposals", ttl=-10)
+    proposal = handle_secret(executor(builder, mode=Mode.PROPOSE), store, SECRET).proposal
+    assert proposal is not None
+    with pytest.raises(ProposalConflict, match="expired"):
+        store.approve(proposal.id, by="late")
+    assert store.get(proposal.id).state == "expired"
+
+
+def test_stale_plan_is_not_applied_but_proposed_again(builder: AccountBuilder) -> None:
+    o = scenarios.orders(builder)
+    create_table(builder.clients, "proposals")
+    store = ProposalStore(builder.clients, "proposals")
+    ex = executor(builder, mode=Mode.PROPOSE)
+    proposal = handle_secret(ex, store, SECRET).proposal
+    assert proposal is not None
+    store.approve(proposal.id, by="oncall")
+    builder.ec2.authorize_security_group_ingress(GroupId=o.db_sg, IpPermissions=[tcp(5432, group=o.fn_sg)])
+    builder.clients.counter.calls.clear()
+    handled = apply_proposal(ex, store, proposal.id, by="oncall")
+    assert handled.outcome.status == "stale" and writes(builder) == {}
+    assert store.get(proposal.id).state == "expired"
+    assert handled.proposal is not None and handled.proposal.id != proposal.id and handled.proposal.state == "proposed"
+    assert [f["kind"] for f in handled.proposal.plan] == ["CREATE_SECRETSMANAGER_ENDPOINT"]
+
+
+def test_rejected_proposal_cannot_be_applied(builder: AccountBuilder) -> None:
+    scenarios.orders(builder)
+    create_table(builder.clients, "proposals")
+    store = ProposalStore(builder.clients, "proposals")
+    proposal = handle_secret(executor(builder, mode=Mode.PROPOSE), store, SECRET).proposal
+    assert proposal is not None
+    store.reject(proposal.id, by="oncall", note="will fix in Terraform")
+    with pytest.raises(ProposalConflict):
+        store.approve(proposal.id, by="someone")
+
+
+# ----- auto and the guardrails -----------------------------------------------------------------
+
+
+def test_auto_applies_only_up_to_max_auto_risk_and_proposes_the_rest(builder: AccountBuilder) -> None:
+    scenarios.orders(builder)
+    create_table(builder.clients, "proposals")
+    store = ProposalStore(builder.clients, "proposals")
+    handled = handle_secret(executor(builder, mode=Mode.AUTO, max_auto_risk=Risk.LOW), store, SECRET)
+    assert handled.outcome.applied == ["AUTHORIZE_DB_INGRESS"]
+    skipped = {f.kind: f.reason for f in handled.outcome.fixes if f.status == "skipped"}
+    assert "above max_auto_risk low" in skipped["CREATE_SECRETSMANAGER_ENDPOINT"]
+    assert handled.proposal is not None and [f["kind"] for f in handled.proposal.plan] == [
+        "CREATE_SECRETSMANAGER_ENDPOINT"
+    ]
+
+
+def test_auto_never_creates_a_nat_gateway(builder: AccountBuilder) -> None:
+    scenarios.orders(builder, db_admits_function=True)
+    builder.clients.counter.calls.clear()
+    out = executor(builder, mode=Mode.AUTO, max_auto_risk=Risk.HIGH).run(SECRET, prefer_nat=True)
+    assert out.applied == [] and "ec2:CreateNatGateway" not in builder.clients.counter.calls
+    assert out.fixes[0].kind == "CREATE_NAT_GATEWAY" and out.fixes[0].status == "skipped"
+
+
+@pytest.mark.parametrize("where", ["secret", "db_group", "vpc", "function"])
+def test_auto_leaves_opted_out_resources_alone(builder: AccountBuilder, where: str) -> None:
+    # Each case breaks only what the tagged resource would have to change (the function case: its policy).
+    o = orders_with_endpoint(builder, db_admits_function=where == "function")
+    tag = [{"Key": IGNORE_TAG, "Value": "true"}]
+    if where == "secret":
+        builder.clients.secretsmanager.tag_resource(SecretId=o.secret_arn, Tags=tag)
+    elif where == "db_group":
+        builder.ec2.create_tags(Resources=[o.db_sg], Tags=tag)
+    elif where == "vpc":
+        builder.ec2.create_tags(Resources=[o.net.vpc], Tags=tag)
+    else:
+        builder.clients.lambda_.tag_resource(Resource=o.function_arn, Tags={IGNORE_TAG: "true"})
+        builder.clients.lambda_.remove_permission(FunctionName="orders-db-rotation", StatementId="SecretsManagerAccess")
+    builder.clients.counter.calls.clear()
+    out = executor(builder, mode=Mode.AUTO, max_auto_risk=Risk.HIGH).run(SECRET)
+    assert out.applied == [] and writes(builder) == {}
+    assert all(IGNORE_TAG in (f.reason or "") for f in out.fixes)
+    assert out.before.verdict is Verdict.BROKEN  # the diagnosis is still reported
+
+
+def test_auto_stays_inside_the_vpc_allow_list(builder: AccountBuilder) -> None:
+    orders_with_endpoint(builder)
+    out = executor(builder, mode=Mode.AUTO, allowed_vpcs=frozenset({"vpc-elsewhere"})).run(SECRET)
+    assert out.applied == [] and "not in the allow-list" in (out.fixes[0].reason or "")
+
+
+def test_hourly_change_cap(builder: AccountBuilder) -> None:
+    orders_with_endpoint(builder)
+    out = executor(builder, mode=Mode.AUTO, budget=InMemoryBudget(0)).run(SECRET)
+    assert out.applied == [] and "cap" in (out.fixes[0].reason or "")
+
+
+def test_observe_changes_nothing(builder: AccountBuilder) -> None:
+    scenarios.orders(builder)
+    builder.clients.counter.calls.clear()
+    out = executor(builder, mode=Mode.OBSERVE).run(SECRET, approval=ANYTHING)
+    assert out.status == "observed" and out.applied == [] and writes(builder) == {}
