@@ -31,6 +31,7 @@ test: lint typecheck unit
 bench: $(STAMP)
 	$(BIN)/python bench/diagnose_calls.py
 	$(BIN)/python bench/scan_calls.py
+	$(BIN)/python bench/fix_calls.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

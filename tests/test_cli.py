@@ -235,3 +235,73 @@ def test_installed_cli_aws_errors_are_one_line_exit_3() -> None:
         timeout=60,
     )
     assert no_region.returncode == 2 and "region" in no_region.stderr
+
+
+# ----- plan, fix, proposals -------------------------------------------------------------------
+
+
+def test_plan_shows_the_exact_changes_and_changes_nothing(
+    builder: AccountBuilder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    o = scenarios.orders(builder, endpoint=True)
+    code, out, _ = run_main(capsys, "plan", SECRET)
+    assert code == 1
+    assert f"+ {o.db_sg} ingress tcp/5432 <- {o.fn_sg} (rotation-doctor: {SECRET})" in out
+    assert "AUTHORIZE_DB_INGRESS  risk low  fixes DB_SG_INGRESS_DENIES" in out
+    code, out, _ = run_main(capsys, "plan", SECRET, "--format", "json")
+    payload = json.loads(out)
+    assert_contract_json(payload)
+    assert [(p["kind"], p["risk"], p["fixes"]) for p in payload["plan"]] == [
+        ("AUTHORIZE_DB_INGRESS", "low", ["DB_SG_INGRESS_DENIES"])
+    ]
+    assert payload["plan"][0]["summary"] and len(payload["plan_hash"]) == 64
+    code, out, _ = run_main(capsys, "diagnose", SECRET)
+    assert code == 1  # still broken: plan changed nothing
+
+
+def test_fix_applies_up_to_the_risk_and_reports_after(
+    builder: AccountBuilder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    scenarios.orders(builder)
+    code, out, _ = run_main(capsys, "fix", SECRET, "--approve", "--format", "json")
+    payload = json.loads(out)
+    assert code == 1 and payload["applied"] == ["AUTHORIZE_DB_INGRESS"]
+    assert payload["after"]["verdict"] == "broken" and [f["code"] for f in payload["after"]["findings"]] == [
+        "SM_NO_PATH"
+    ]
+    code, out, _ = run_main(capsys, "fix", SECRET, "--approve", "--max-risk", "medium")
+    assert code == 0 and "✓ CREATE_SECRETSMANAGER_ENDPOINT applied" in out and "HEALTHY" in out
+
+
+def test_fix_without_approve_is_refused(builder: AccountBuilder, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["fix", SECRET])
+    assert stop.value.code == 2
+
+
+def test_proposals_commands(
+    builder: AccountBuilder, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rotation_doctor.executor import Executor
+    from rotation_doctor.guardrails import Mode, Policy
+    from rotation_doctor.proposals import ProposalStore, create_table
+    from rotation_doctor.remediate import handle_secret
+
+    scenarios.orders(builder)
+    create_table(builder.clients, "props")
+    monkeypatch.setenv("ROTATION_DOCTOR_TABLE", "props")
+    handled = handle_secret(
+        Executor(builder.clients, Policy(mode=Mode.PROPOSE), poll=0.01), ProposalStore(builder.clients, "props"), SECRET
+    )
+    assert handled.proposal is not None
+    pid = handled.proposal.id
+    code, out, _ = run_main(capsys, "proposals", "list", "--table", "props")
+    assert code == 0 and pid in out and "proposed" in out
+    code, out, _ = run_main(capsys, "proposals", "show", pid, "--table", "props")
+    assert code == 0 and "CREATE_SECRETSMANAGER_ENDPOINT" in out and "proposed by rotation-doctor" in out
+    code, out, _ = run_main(capsys, "proposals", "approve", pid, "--table", "props", "--by", "alice")
+    assert code == 0 and f"Proposal {pid}: applied" in out and "approved by alice" in out
+    code, _, err = run_main(capsys, "proposals", "reject", pid, "--table", "props")
+    assert code == 2 and "is applied" in err
+    code, _, err = run_main(capsys, "proposals", "show", "p-nope", "--table", "props")
+    assert code == 2 and "no proposal" in err
