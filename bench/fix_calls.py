@@ -53,7 +53,8 @@ def main() -> int:
     with simulated_aws():  # warm-up: client creation is not part of a fix
         demo(AccountBuilder(clients))
         Executor(clients, Policy(mode=Mode.PROPOSE), poll=0.01).run(
-            scenarios.DEMO_SECRET, approval=Approval("bench", max_risk=Risk.HIGH))
+            scenarios.DEMO_SECRET, approval=Approval("bench", max_risk=Risk.HIGH)
+        )
     rows = []
     for name, build in SITUATIONS:
         with simulated_aws():
