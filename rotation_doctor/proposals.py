@@ -117,7 +117,7 @@ class ProposalStore:
 
     def _scan(self) -> Iterator[Proposal]:
         for page in self._ddb.get_paginator("scan").paginate(TableName=self.table):
-            yield from (_proposal(i) for i in page.get("Items", []))
+            yield from (_proposal(i) for i in page.get("Items", []) if i["id"]["S"].startswith("p-"))
 
     def move(
         self,
@@ -198,3 +198,35 @@ def create_table(clients: AwsClients, table: str) -> None:
         AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
     )
+
+
+class DynamoDbBudget:
+    """The hourly cap on changes per account, counted in the proposals table (items `budget#ACCOUNT#HOUR`)."""
+
+    def __init__(self, clients: AwsClients, table: str, per_hour: int) -> None:
+        self.clients = clients
+        self.table = table
+        self.per_hour = per_hour
+
+    def take(self, account: str, changes: int) -> bool:
+        if changes > self.per_hour:
+            return False
+        hour = int(time.time() // 3600)
+        try:
+            self.clients.dynamodb.update_item(
+                TableName=self.table,
+                Key={"id": {"S": f"budget#{account}#{hour}"}},
+                UpdateExpression="ADD used :n SET #ttl = :ttl",
+                ConditionExpression="attribute_not_exists(used) OR used <= :room",
+                ExpressionAttributeNames={"#ttl": "ttl"},
+                ExpressionAttributeValues={
+                    ":n": {"N": str(changes)},
+                    ":room": {"N": str(self.per_hour - changes)},
+                    ":ttl": {"N": str((hour + 2) * 3600)},
+                },
+            )
+        except Exception as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True

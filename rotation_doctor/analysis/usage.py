@@ -1,0 +1,56 @@
+"""Everything a secret's rotation paths use: a change to any of it may break the next rotation."""
+
+from __future__ import annotations
+
+from rotation_doctor.analysis.sm_path import secrets_manager_endpoints
+from rotation_doctor.netsem import network_acls, routes
+from rotation_doctor.snapshot import Snapshot
+
+
+def resources_used(snap: Snapshot) -> set[str]:
+    """Ids and names: the secret, the function, subnets, tables and their targets, ACLs, groups, endpoints,
+    NAT gateways and their subnets, VPCs, the database."""
+    used = {snap.secret.arn, snap.secret.name}
+    fn, db = snap.function, snap.database
+    subnets: set[str] = set()
+    if fn is not None:
+        used |= {fn.name, fn.arn, *fn.security_group_ids}
+        subnets |= set(fn.subnet_ids)
+        if fn.vpc_id:
+            used.add(fn.vpc_id)
+            for endpoint in [
+                *secrets_manager_endpoints(snap, fn.vpc_id),
+                *(e for e in snap.vpc_endpoints if e.vpc_id == fn.vpc_id),
+            ]:
+                used |= {endpoint.id, *endpoint.group_ids}
+                subnets |= set(endpoint.subnet_ids)
+    if snap.secret.rotation_lambda_arn:
+        used.add(snap.secret.rotation_lambda_arn)
+    if db is not None:
+        used |= {db.identifier, *db.security_group_ids}
+        subnets |= set(db.subnet_ids)
+        if db.vpc_id:
+            used.add(db.vpc_id)
+    for subnet_id in list(subnets):
+        subnet = snap.subnets.get(subnet_id)
+        if subnet is None:
+            continue
+        table = routes.table_for_subnet(subnet_id, subnet.vpc_id, snap.route_tables)
+        if table is not None:
+            used.add(table.id)
+            for route in table.routes:
+                if route.target != "local":
+                    used.add(route.target)
+                    nat = snap.nat_gateways.get(route.target)
+                    if nat is not None:
+                        subnets.add(nat.subnet_id)
+                        nat_table = routes.table_for_subnet(nat.subnet_id, nat.vpc_id, snap.route_tables)
+                        if nat_table is not None:
+                            used |= {nat_table.id, *(r.target for r in nat_table.routes if r.target != "local")}
+    for subnet_id in subnets:
+        used.add(subnet_id)
+        subnet = snap.subnets.get(subnet_id)
+        acl = network_acls.acl_for_subnet(subnet_id, subnet.vpc_id, snap.network_acls) if subnet else None
+        if acl is not None:
+            used.add(acl.id)
+    return used

@@ -1,0 +1,147 @@
+"""The service's core: what each event does. The Lambda handler only parses, calls this, and reports.
+
+Within one invocation (one SQS batch) the account is read once for all change events (the
+secret listing, functions, databases, networks: a scan) and each affected secret is diagnosed and
+handled once, however many events name it: a Terraform apply that touches forty rules is one
+diagnosis per secret. Each event is handled at most once across deliveries (the handler wraps
+`process` in Powertools idempotency keyed on the event id).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from rotation_doctor.analysis import Diagnosis
+from rotation_doctor.analysis.usage import resources_used
+from rotation_doctor.doctor import diagnose_secrets
+from rotation_doctor.events import Change, RotationTrigger, Sweep, Trigger
+from rotation_doctor.executor import Executor
+from rotation_doctor.findings import Verdict
+from rotation_doctor.guardrails import Mode
+from rotation_doctor.plan import Risk
+from rotation_doctor.planner import make_plan
+from rotation_doctor.proposals import ProposalStore
+from rotation_doctor.remediate import handle_secret
+from rotation_doctor.snapshot import Snapshot
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SecretReport:
+    secret_arn: str
+    secret_name: str
+    verdict: str
+    codes: list[str]
+    action: str  # "healthy", "observed", "proposed", "proposal exists", "applied", "not applied", "coalesced"
+    proposal_id: str | None = None
+    applied: list[str] = field(default_factory=list)
+    diagnosis: Diagnosis | None = None
+
+
+@dataclass
+class EventReport:
+    event_id: str
+    trigger: str
+    secrets: list[SecretReport]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "trigger": self.trigger,
+            "secrets": [{k: v for k, v in vars(s).items() if k != "diagnosis"} for s in self.secrets],
+        }
+
+
+class BatchContext:
+    """One invocation's shared reads and the secrets it has already handled."""
+
+    def __init__(self, executor: Executor, store: ProposalStore | None) -> None:
+        self.executor = executor
+        self.store = store
+        self.collector = executor.collector
+        self._inventory: list[tuple[Snapshot, Diagnosis]] | None = None
+        self._planning: dict[tuple[str, ...], Snapshot] = {}
+        self.handled: dict[str, SecretReport] = {}
+
+    def process(self, trigger: Trigger) -> EventReport:
+        if isinstance(trigger, RotationTrigger):
+            secret = self.collector.describe_secret(trigger.secret_id)
+            pairs = diagnose_secrets(self.collector, [secret], rotation_failed=[secret.arn])
+            return EventReport(
+                trigger.event_id, trigger.event_name, [self._act(snap, d, rotation_failed=True) for snap, d in pairs]
+            )
+        if isinstance(trigger, Sweep):
+            return EventReport(trigger.event_id, "sweep", [self._act(s, d) for s, d in self.inventory()])
+        affected = [(s, d) for s, d in self.inventory() if affects(trigger, s)]
+        log.info("%s %s affects %d secret(s)", trigger.source, trigger.event_name, len(affected))
+        return EventReport(trigger.event_id, trigger.event_name, [self._act(s, d) for s, d in affected])
+
+    def inventory(self) -> list[tuple[Snapshot, Diagnosis]]:
+        """Every Lambda-rotated secret, read and diagnosed once per invocation."""
+        if self._inventory is None:
+            secrets = self.collector.list_rotated_secrets()
+            self._inventory = diagnose_secrets(self.collector, secrets)
+        return self._inventory
+
+    def _act(self, snap: Snapshot, diagnosis: Diagnosis, *, rotation_failed: bool = False) -> SecretReport:
+        arn = snap.secret.arn
+        if arn in self.handled:
+            first = self.handled[arn]
+            return replace(first, action="coalesced", diagnosis=None)
+        report = SecretReport(
+            arn, snap.secret.name, str(diagnosis.verdict), diagnosis.codes(), "healthy", diagnosis=diagnosis
+        )
+        mode = self.executor.policy.mode
+        if diagnosis.verdict is Verdict.HEALTHY:
+            pass
+        elif mode is Mode.OBSERVE or self.store is None:
+            report.action = "observed"
+        elif mode is Mode.AUTO:
+            handled = handle_secret(self.executor, self.store, arn, rotation_failed=rotation_failed)
+            report.applied = handled.outcome.applied
+            report.action = "applied" if report.applied else "not applied"
+            if handled.proposal is not None:
+                report.proposal_id = handled.proposal.id
+        else:
+            plan = make_plan(self._with_planning_facts(snap), diagnosis)
+            if plan.empty:
+                report.action = "observed"
+            else:
+                proposal, new = self.store.create(plan, diagnosis, max_risk=str(Risk.NEVER_AUTOMATIC))
+                report.proposal_id, report.action = proposal.id, "proposed" if new else "proposal exists"
+        self.handled[arn] = report
+        return report
+
+    def _with_planning_facts(self, snap: Snapshot) -> Snapshot:
+        """Planning reads are per function and VPC: secrets sharing them share one read."""
+        fn = snap.function
+        key = (fn.arn if fn else "", fn.vpc_id or "" if fn else "", snap.database.vpc_id or "" if snap.database else "")
+        if key not in self._planning:
+            self._planning[key] = self.collector.with_planning_facts(snap)
+        read = self._planning[key]
+        if fn is None or read.function is None:
+            return read if read.secret.arn == snap.secret.arn else snap
+        return replace(
+            snap,
+            function=replace(fn, tags=read.function.tags),
+            vpcs=read.vpcs,
+            dns_attributes=read.dns_attributes,
+            internet_gateways=read.internet_gateways,
+            network_interfaces=read.network_interfaces,
+            failures={**snap.failures, **read.failures},
+        )
+
+
+def affects(change: Change, snap: Snapshot) -> bool:
+    if change.affects_all:
+        return True
+    used = resources_used(snap)
+    if change.resource_ids & used:
+        return True
+    for kind, name in change.names:
+        if name in used or (kind == "secret" and (snap.secret.arn.startswith(name) or snap.secret.name == name)):
+            return True
+    return False

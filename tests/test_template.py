@@ -1,0 +1,146 @@
+"""template.yaml: lint-clean, every EventBridge pattern against real-shaped events, IAM exactly as declared."""
+
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+from typing import Any
+
+import moto  # noqa: F401  (moto.events imports need moto.core first)
+import pytest
+from cfnlint.decode import decode
+from moto.events.models import EventPattern
+
+from remediations import write_actions
+from rotation_doctor.permissions import READ_ACTIONS
+
+ROOT = Path(__file__).resolve().parents[1]
+EVENTS = ROOT / "tests" / "events"
+
+
+@pytest.fixture(scope="module")
+def template() -> dict[str, Any]:
+    parsed, errors = decode(str(ROOT / "template.yaml"))
+    assert not errors and parsed is not None
+    return dict(parsed)
+
+
+def event(name: str) -> dict[str, Any]:
+    return dict(json.loads((EVENTS / name).read_text()))
+
+
+def rules(template: dict[str, Any]) -> dict[str, EventPattern]:
+    return {
+        name: EventPattern.load(json.dumps(res["Properties"]["EventPattern"]))
+        for name, res in template["Resources"].items()
+        if res["Type"] == "AWS::Events::Rule" and "EventPattern" in res["Properties"]
+    }
+
+
+def test_cfn_lint_reports_nothing() -> None:
+    import cfnlint.api
+
+    matches = cfnlint.api.lint_file(ROOT / "template.yaml")
+    assert [str(m) for m in matches] == []
+
+
+WAKES = {
+    "rotation_failed_eventbridge.json": "RotationFailedRule",
+    "revoke_sg_ingress_items.json": "NetworkChangeRule",
+    "revoke_sg_ingress_cli_flat.json": "NetworkChangeRule",
+    "modify_sg_rules_request.json": "NetworkChangeRule",
+    "delete_vpc_endpoints_request.json": "NetworkChangeRule",
+    "delete_nat_gateway.json": "NetworkChangeRule",
+    "delete_route.json": "NetworkChangeRule",
+    "replace_network_acl_entry.json": "NetworkChangeRule",
+    "modify_vpc_attribute.json": "NetworkChangeRule",
+    "update_function_configuration.json": "FunctionChangeRule",
+    "modify_db_instance.json": "DatabaseChangeRule",
+    "rotate_secret.json": "SecretChangeRule",
+}
+SLEEPS = [
+    "rotation_succeeded_eventbridge.json",
+    "negative_run_instances.json",
+    "negative_authorize_sg_ingress.json",
+    "negative_s3_put_object.json",
+    "negative_update_function_code.json",
+    "failed_revoke_sg_ingress.json",
+]
+
+
+@pytest.mark.parametrize("name,rule", sorted(WAKES.items()))
+def test_each_real_shaped_event_wakes_exactly_its_rule(template: dict[str, Any], name: str, rule: str) -> None:
+    matched = [r for r, pattern in rules(template).items() if pattern.matches_event(event(name))]
+    assert matched == [rule]
+
+
+@pytest.mark.parametrize("name", SLEEPS)
+def test_unrelated_or_refused_calls_wake_nothing(template: dict[str, Any], name: str) -> None:
+    assert [r for r, p in rules(template).items() if p.matches_event(event(name))] == []
+
+
+def test_the_shared_rotation_failure_record_is_what_the_rule_sees(template: dict[str, Any]) -> None:
+    wrapped = {**event("rotation_failed_eventbridge.json"), "detail": event("rotation_failed_cloudtrail_record.json")}
+    assert rules(template)["RotationFailedRule"].matches_event(wrapped)
+
+
+def test_every_rule_delivers_to_the_queue_and_the_queue_admits_only_them(template: dict[str, Any]) -> None:
+    resources = template["Resources"]
+    rule_names = [n for n, r in resources.items() if r["Type"] == "AWS::Events::Rule"]
+    assert set(rule_names) == {*WAKES.values(), "SweepRule"}
+    for name in rule_names:
+        assert resources[name]["Properties"]["Targets"][0]["Arn"] == {"Fn::GetAtt": ["EventsQueue", "Arn"]}
+    allowed = resources["EventsQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"][0]["Condition"]["ArnEquals"]
+    assert sorted(a["Fn::GetAtt"][0] for a in allowed["aws:SourceArn"]) == sorted(rule_names)
+
+
+def test_worker_consumes_in_batches_with_partial_failures(template: dict[str, Any]) -> None:
+    worker = template["Resources"]["WorkerFunction"]["Properties"]
+    source = worker["Events"]["Queue"]["Properties"]
+    assert (
+        source["FunctionResponseTypes"] == ["ReportBatchItemFailures"] and source["MaximumBatchingWindowInSeconds"] > 0
+    )
+    queue = template["Resources"]["EventsQueue"]["Properties"]
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}
+
+
+def _statements(template: dict[str, Any]) -> list[dict[str, Any]]:
+    policies = template["Resources"]["WorkerFunction"]["Properties"]["Policies"]
+    return [s for p in policies if "Statement" in p for s in p["Statement"]]
+
+
+def _actions(statement: dict[str, Any]) -> set[str]:
+    action = statement["Action"]
+    return {action} if isinstance(action, str) else set(action)
+
+
+def test_reads_are_exactly_the_declared_reads(template: dict[str, Any]) -> None:
+    diagnose = next(s for s in _statements(template) if s["Sid"] == "Diagnose")
+    assert _actions(diagnose) == set(READ_ACTIONS)
+
+
+def test_writes_are_exactly_what_the_fix_kinds_declare(template: dict[str, Any]) -> None:
+    granted = {
+        a
+        for s in _statements(template)
+        if s["Sid"] not in ("Diagnose", "DecryptSecretsThroughSecretsManagerOnly", "RetryRotation")
+        for a in _actions(s)
+    }
+    assert granted == write_actions()
+
+
+def test_writes_are_scoped_where_iam_allows(template: dict[str, Any]) -> None:
+    by_sid = {s["Sid"]: s for s in _statements(template)}
+    assert by_sid["SecretsManagerEndpointsOnly"]["Condition"]["StringEquals"]["ec2:VpceServiceName"]
+    assert by_sid["DeleteOnlyWhatItCreated"]["Condition"]["StringEquals"] == {
+        "aws:ResourceTag/rotation-doctor:created-by": "rotation-doctor"
+    }
+    assert by_sid["TagOnlyWhatItCreates"]["Condition"]["StringEquals"]["ec2:CreateAction"]
+
+
+def test_every_handler_the_template_names_imports(template: dict[str, Any]) -> None:
+    for resource in template["Resources"].values():
+        if resource["Type"] == "AWS::Serverless::Function":
+            module, function = resource["Properties"]["Handler"].rsplit(".", 1)
+            assert callable(getattr(importlib.import_module(module), function))

@@ -1,0 +1,217 @@
+"""The worker Lambda end to end on the simulated account, fed real-shaped events through an SQS batch."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from rotation_doctor.proposals import ProposalStore, create_table
+from rotation_doctor.simulated import scenarios
+from rotation_doctor.simulated.account import AccountBuilder, tcp
+
+EVENTS = Path(__file__).resolve().parent / "events"
+FICTIONAL_DB_SG = "sg-0db5ec0000000a001"
+FICTIONAL_FN_SG = "sg-0f0ec00000000a002"
+
+
+@dataclass
+class FakeContext:
+    function_name: str = "rotation-doctor-worker"
+    memory_limit_in_mb: int = 512
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:rotation-doctor-worker"
+    aws_request_id: str = "0b1c2d3e-4f50-4a61-8b72-93a4b5c6d7e8"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 300_000
+
+
+def sqs_event(*bodies: str) -> dict[str, Any]:
+    return {
+        "Records": [
+            {
+                "messageId": str(uuid.uuid4()),
+                "receiptHandle": "AQEB" + "x" * 20,
+                "body": body,
+                "attributes": {
+                    "ApproximateReceiveCount": "1",
+                    "SentTimestamp": "1764390000000",
+                    "SenderId": "AIDAEXAMPLE",
+                    "ApproximateFirstReceiveTimestamp": "1764390000001",
+                },
+                "messageAttributes": {},
+                "md5OfBody": "0" * 32,
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:rotation-doctor-events",
+                "awsRegion": "us-east-1",
+            }
+            for body in bodies
+        ]
+    }
+
+
+def rotation_failed(secret_arn: str, event_id: str | None = None) -> str:
+    raw = json.loads((EVENTS / "rotation_failed_eventbridge.json").read_text())
+    raw["id"] = event_id or str(uuid.uuid4())
+    raw["account"] = raw["detail"]["recipientAccountId"] = "123456789012"
+    raw["region"] = raw["detail"]["awsRegion"] = "us-east-1"
+    raw["detail"]["additionalEventData"]["SecretId"] = secret_arn
+    return json.dumps(raw)
+
+
+def real_shaped(name: str, **ids: str) -> str:
+    text = (EVENTS / name).read_text()
+    for fictional, real in ids.items():
+        text = text.replace(fictional, real)
+    raw = json.loads(text)
+    raw["id"] = str(uuid.uuid4())
+    return json.dumps(raw)
+
+
+def revoke_function_rule(b: AccountBuilder, o: scenarios.Orders) -> None:
+    # moto matches a revoke on the rule's description as well (AWS does not): pass the one it was made with.
+    b.ec2.revoke_security_group_ingress(
+        GroupId=o.db_sg, IpPermissions=[tcp(5432, group=o.fn_sg, description="rotation")]
+    )
+
+
+@pytest.fixture
+def service(builder: AccountBuilder, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    import handlers.worker as worker_module
+
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "RotationDoctor")
+    clients = builder.clients
+    create_table(clients, "proposals")
+    create_table(clients, "idempotency")
+    dlq = clients.sqs.create_queue(QueueName="rotation-doctor-dlq")["QueueUrl"]
+
+    def make(mode: str = "propose", **extra: str) -> Any:
+        env = {
+            "PROPOSALS_TABLE": "proposals",
+            "IDEMPOTENCY_TABLE": "idempotency",
+            "DEAD_LETTER_QUEUE_URL": dlq,
+            "ROTATION_DOCTOR_MODE": mode,
+            **extra,
+        }
+        worker = worker_module.build_worker(env, clients)
+        worker.executor.poll = 0.01
+        monkeypatch.setattr(worker_module, "_default_worker", lambda: worker)
+        return worker
+
+    def deliver(*bodies: str) -> dict[str, Any]:
+        return dict(worker_module.handler(sqs_event(*bodies), FakeContext()))
+
+    yield SimpleNamespace(make=make, deliver=deliver, store=ProposalStore(clients, "proposals"), dead_letter_queue=dlq)
+
+
+def test_rotation_failed_produces_a_proposal(builder: AccountBuilder, service: Any) -> None:
+    o = scenarios.orders(builder)
+    service.make("propose")
+    response = service.deliver(rotation_failed(o.secret_arn))
+    assert response == {"batchItemFailures": []}
+    [proposal] = service.store.list()
+    assert proposal.secret_arn == o.secret_arn and proposal.state == "proposed"
+    assert [f["kind"] for f in proposal.plan] == ["CREATE_SECRETSMANAGER_ENDPOINT", "AUTHORIZE_DB_INGRESS"]
+    assert builder.ec2.describe_vpc_endpoints()["VpcEndpoints"] == []  # nothing changed
+
+
+def test_rotation_failed_in_auto_mode_applies_low_risk_and_proposes_the_rest(
+    builder: AccountBuilder, service: Any
+) -> None:
+    o = scenarios.orders(builder)
+    service.make("auto")
+    service.deliver(rotation_failed(o.secret_arn))
+    ingress = builder.ec2.describe_security_groups(GroupIds=[o.db_sg])["SecurityGroups"][0]["IpPermissions"]
+    assert any(pair["GroupId"] == o.fn_sg for p in ingress for pair in p["UserIdGroupPairs"])
+    [proposal] = service.store.list()
+    assert [f["kind"] for f in proposal.plan] == ["CREATE_SECRETSMANAGER_ENDPOINT"]
+
+
+def test_revoked_rule_proposes_for_exactly_the_affected_secrets(builder: AccountBuilder, service: Any) -> None:
+    o = scenarios.orders(builder, db_admits_function=True, endpoint=True)
+    # A second database with its own group, used by another secret: the revoke does not touch it.
+    other_sg = builder.security_group(o.net, "billing-db", ingress=[tcp(5432, group=o.fn_sg)])
+    billing = builder.rds_instance("billing-db", "orders-data", [other_sg])
+    builder.rotated_secret("prod/billing/db", {**billing, "password": scenarios.CANARY_PASSWORD}, o.function_arn)
+    service.make("propose")
+    revoke_function_rule(builder, o)
+    builder.clients.counter.calls.clear()
+    service.deliver(real_shaped("revoke_sg_ingress_items.json", **{FICTIONAL_DB_SG: o.db_sg, FICTIONAL_FN_SG: o.fn_sg}))
+    proposals = service.store.list()
+    assert [p.secret_name for p in proposals] == [scenarios.DEMO_SECRET]
+    assert [f["kind"] for f in proposals[0].plan] == ["AUTHORIZE_DB_INGRESS"]
+
+
+def test_a_burst_of_changes_is_one_diagnosis_per_secret(builder: AccountBuilder, service: Any) -> None:
+    o = scenarios.orders(builder, db_admits_function=True, endpoint=True)
+    service.make("propose")
+    revoke_function_rule(builder, o)
+    ids = {FICTIONAL_DB_SG: o.db_sg, FICTIONAL_FN_SG: o.fn_sg}
+    builder.clients.counter.calls.clear()
+    service.deliver(
+        real_shaped("revoke_sg_ingress_items.json", **ids),
+        real_shaped("revoke_sg_ingress_cli_flat.json", **ids),
+        real_shaped("modify_sg_rules_request.json", **ids),
+    )
+    assert builder.clients.counter.calls["secretsmanager:ListSecrets"] == 1
+    assert builder.clients.counter.calls["ec2:DescribeSecurityGroups"] == 1
+    assert len(service.store.list()) == 1
+
+
+def test_a_duplicate_delivery_acts_once(builder: AccountBuilder, service: Any) -> None:
+    o = scenarios.orders(builder)
+    service.make("auto")
+    body = rotation_failed(o.secret_arn, event_id="11111111-2222-4333-8444-555555555555")
+    service.deliver(body)
+    builder.clients.counter.calls.clear()
+    service.deliver(body)
+    calls = builder.clients.counter.calls
+    assert not any(k.startswith(("ec2:Authorize", "ec2:Create", "secretsmanager:Describe")) for k in calls), calls
+    assert len(service.store.list()) == 1
+
+
+def test_a_malformed_event_goes_to_the_dead_letter_queue_with_its_reason(builder: AccountBuilder, service: Any) -> None:
+    service.make("propose")
+    malformed = (EVENTS / "malformed_rotation_failed_no_secret.json").read_text()
+    response = service.deliver(malformed, "not json at all")
+    assert response == {"batchItemFailures": []}  # handled: retrying cannot make them understandable
+    got = builder.clients.sqs.receive_message(
+        QueueUrl=service.dead_letter_queue, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+    )["Messages"]
+    reasons = sorted(m["MessageAttributes"]["reason"]["StringValue"] for m in got)
+    assert reasons == ["RotationFailed without detail.additionalEventData.SecretId", "the message body is not JSON"]
+
+
+def test_a_failing_record_fails_alone(builder: AccountBuilder, service: Any) -> None:
+    o = scenarios.orders(builder)
+    service.make("propose")
+    missing = rotation_failed("arn:aws:secretsmanager:us-east-1:123456789012:secret:gone-AbCdEf")
+    event = sqs_event(rotation_failed(o.secret_arn), missing)
+    import handlers.worker as worker_module
+
+    response = worker_module.handler(event, FakeContext())
+    assert response == {"batchItemFailures": [{"itemIdentifier": event["Records"][1]["messageId"]}]}
+    assert len(service.store.list()) == 1
+
+
+def test_refused_calls_are_ignored(builder: AccountBuilder, service: Any) -> None:
+    scenarios.orders(builder)
+    service.make("propose")
+    builder.clients.counter.calls.clear()
+    assert service.deliver(real_shaped("failed_revoke_sg_ingress.json")) == {"batchItemFailures": []}
+    assert "secretsmanager:ListSecrets" not in builder.clients.counter.calls
+
+
+def test_daily_sweep_diagnoses_everything(builder: AccountBuilder, service: Any) -> None:
+    scenarios.orders(builder)
+    service.make("observe")
+    service.deliver(real_shaped("scheduled_sweep.json"))
+    assert service.store.list() == []  # observe: diagnosis only
+    assert builder.clients.counter.calls["secretsmanager:ListSecrets"] >= 1
