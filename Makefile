@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/diagnose_calls.py
 	$(BIN)/python bench/scan_calls.py
 	$(BIN)/python bench/fix_calls.py
+	$(BIN)/python bench/cold_start.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

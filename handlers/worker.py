@@ -14,16 +14,17 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from rotation_doctor import events
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = Logger(service="rotation-doctor")
 tracer = Tracer(service="rotation-doctor")
@@ -100,6 +101,8 @@ def _default_worker() -> Worker:
 
 def run(event: dict[str, Any], context: LambdaContext | None, worker: Worker) -> PartialItemFailureResponse:
     """One SQS batch: a fresh shared context, then each record on its own (failures reported per record)."""
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+
     from rotation_doctor.service import BatchContext
 
     worker.batch = BatchContext(worker.executor, worker.store)

@@ -17,10 +17,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
-
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
-from pydantic import BaseModel, ConfigDict, ValidationError
 
 ROTATION_EVENTS = frozenset({"RotationFailed", "RotationAbandoned"})
 _RESOURCE_ID = re.compile(r"^(sg|vpce|rtb|acl|nat|vpc|subnet|eni|pcx|igw|tgw)-[0-9a-f]{8,17}$")
@@ -41,19 +39,27 @@ class MalformedEvent(ValueError):
     """An event that cannot be understood; it goes to the dead-letter queue with this reason."""
 
 
-class CloudTrailDetail(BaseModel):
-    """The CloudTrail record under `detail`: only what rotation-doctor reads, anything else allowed."""
+@cache
+def _models() -> tuple[Any, Any, Any]:
+    """Pydantic and Powertools' parser models load on the first event, not at cold start."""
+    from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+    from pydantic import BaseModel, ConfigDict, ValidationError
 
-    model_config = ConfigDict(extra="allow")
+    class CloudTrailDetail(BaseModel):
+        """The CloudTrail record under `detail`: only what rotation-doctor reads, anything else allowed."""
 
-    eventName: str
-    eventSource: str | None = None
-    eventID: str | None = None
-    errorCode: str | None = None
-    errorMessage: str | None = None
-    requestParameters: dict[str, Any] | None = None
-    responseElements: dict[str, Any] | None = None
-    additionalEventData: dict[str, Any] | None = None
+        model_config = ConfigDict(extra="allow")
+
+        eventName: str
+        eventSource: str | None = None
+        eventID: str | None = None
+        errorCode: str | None = None
+        errorMessage: str | None = None
+        requestParameters: dict[str, Any] | None = None
+        responseElements: dict[str, Any] | None = None
+        additionalEventData: dict[str, Any] | None = None
+
+    return EventBridgeModel, CloudTrailDetail, ValidationError
 
 
 @dataclass(frozen=True)
@@ -84,15 +90,16 @@ Trigger = RotationTrigger | Change | Sweep
 
 def parse(raw: Mapping[str, Any]) -> Trigger:
     """One EventBridge event as a trigger; MalformedEvent (with the reason) when it is not one."""
+    event_bridge_model, detail_model, validation_error = _models()
     try:
-        envelope = EventBridgeModel.model_validate(raw)
-    except ValidationError as exc:
+        envelope = event_bridge_model.model_validate(raw)
+    except validation_error as exc:
         raise MalformedEvent(f"not an EventBridge event: {_first_error(exc)}") from exc
     if envelope.detail_type == "Scheduled Event":
         return Sweep(envelope.id)
     try:
-        detail = CloudTrailDetail.model_validate(envelope.detail)
-    except ValidationError as exc:
+        detail = detail_model.model_validate(envelope.detail)
+    except validation_error as exc:
         raise MalformedEvent(f"{envelope.detail_type} without a CloudTrail record: {_first_error(exc)}") from exc
     if envelope.detail_type == "AWS Service Event via CloudTrail" and detail.eventName in ROTATION_EVENTS:
         secret = (detail.additionalEventData or {}).get("SecretId")
@@ -105,7 +112,7 @@ def parse(raw: Mapping[str, Any]) -> Trigger:
     raise MalformedEvent(f"unexpected event: {envelope.source} / {envelope.detail_type} / {detail.eventName}")
 
 
-def _change(event_id: str, source: str, detail: CloudTrailDetail) -> Change:
+def _change(event_id: str, source: str, detail: Any) -> Change:
     ids: set[str] = set()
     names: set[tuple[str, str]] = set()
     for key, value in _leaves(detail.requestParameters or {}):
@@ -153,6 +160,6 @@ def _short_name(value: str) -> str:
     return value
 
 
-def _first_error(exc: ValidationError) -> str:
+def _first_error(exc: Any) -> str:
     error = exc.errors()[0]
     return f"{'.'.join(str(p) for p in error.get('loc', ()))}: {error.get('msg')}"
