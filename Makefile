@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: demo test lint typecheck unit bench package clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,5 +34,18 @@ bench: $(STAMP)
 	$(BIN)/python bench/fix_calls.py
 	$(BIN)/python bench/cold_start.py
 
+# The Lambda artifact (template.yaml's CodeUri). Downloading the wheels for the runtime's platform is
+# the only step that needs the registry; `package` itself installs from .wheelhouse with --no-index.
+LAMBDA_PYTHON := 3.13
+WHEELHOUSE := .wheelhouse/py$(subst .,,$(LAMBDA_PYTHON))
+
+$(WHEELHOUSE)/.complete: pyproject.toml | $(STAMP)
+	$(BIN)/python scripts/package_lambda.py download --python-version $(LAMBDA_PYTHON)
+	touch $@
+
+package: $(STAMP) $(WHEELHOUSE)/.complete
+	$(BIN)/python scripts/package_lambda.py build --python-version $(LAMBDA_PYTHON)
+	@echo "build/package is ready: sam deploy --guided"
+
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build .wheelhouse *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,89 @@
+"""`make package`: the artifact builds offline for the Lambda platform, and its handlers import in a clean
+environment that has only what the Lambda runtime has (Python and boto3)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "scripts" / "package_lambda.py"
+# An index nobody answers on: the build must not need one.
+OFFLINE = {**os.environ, "PIP_INDEX_URL": "http://127.0.0.1:9/simple", "PIP_NO_INDEX": "1"}
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(args, check=True, capture_output=True, text=True, env=env, timeout=600)
+
+
+def handlers() -> list[tuple[str, str]]:
+    text = (ROOT / "template.yaml").read_text()
+    return [tuple(m.rsplit(".", 1)) for m in re.findall(r"Handler:\s*(\S+)", text)]  # type: ignore[misc]
+
+
+def build(version: str, out: Path, *, with_runtime: bool = False) -> Path:
+    wheelhouse = ROOT / ".wheelhouse" / f"py{version.replace('.', '')}"
+    download = [sys.executable, str(SCRIPT), "download", "--python-version", version, "--wheelhouse", str(wheelhouse)]
+    run(*download, *(["--with-runtime"] if with_runtime else []))
+    run(
+        sys.executable,
+        str(SCRIPT),
+        "build",
+        "--python-version",
+        version,
+        "--wheelhouse",
+        str(wheelhouse),
+        "--out",
+        str(out),
+        env=OFFLINE,
+    )
+    return wheelhouse
+
+
+@pytest.mark.packaging
+def test_packaged_handlers_import_in_a_clean_environment(tmp_path: Path) -> None:
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    package = tmp_path / "package"
+    wheelhouse = build(version, package, with_runtime=True)
+    assert not (package / "boto3").exists() and not (package / "botocore").exists()  # the runtime has them
+    assert not (package / "rotation_doctor" / "simulated").exists() and not (package / "moto").exists()
+    venv = tmp_path / "runtime"
+    run(sys.executable, "-m", "venv", str(venv))
+    python = str(venv / "bin" / "python")
+    run(python, "-m", "pip", "install", "--quiet", "--no-index", "--find-links", str(wheelhouse), "boto3", env=OFFLINE)
+    env = {
+        "PATH": os.environ["PATH"],
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "PYTHONNOUSERSITE": "1",
+    }
+    names = handlers()
+    assert names
+    for module, function in names:
+        probe = (
+            f"import sys; sys.path.insert(0, {str(package)!r}); import {module} as m; "
+            f"assert callable(m.{function}); import rotation_doctor.events as e; "
+            "print(type(e.parse({'version': '0', 'id': 'x', 'detail-type': 'Scheduled Event', 'source': "
+            "'aws.events', 'account': '1', 'time': '2026-11-29T00:00:00Z', 'region': 'us-east-1', "
+            "'resources': [], 'detail': {}})).__name__)"
+        )
+        out = run(python, "-I", "-c", probe, env=env)
+        assert out.stdout.strip() == "Sweep"
+
+
+@pytest.mark.packaging
+def test_the_lambda_artifact_is_built_for_the_runtime(tmp_path: Path) -> None:
+    runtime = re.search(r"Runtime:\s*python(\d\.\d+)", (ROOT / "template.yaml").read_text())
+    assert runtime is not None
+    version = runtime.group(1)
+    package = tmp_path / "package"
+    build(version, package)
+    tag = f"cpython-{version.replace('.', '')}-x86_64-linux-gnu"
+    assert list((package / "pydantic_core").glob(f"*{tag}.so")), f"pydantic_core is not built for {tag}"
+    assert (package / "handlers" / "worker.py").exists()
