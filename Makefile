@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/scan_calls.py
 	$(BIN)/python bench/fix_calls.py
 	$(BIN)/python bench/cold_start.py
+	$(BIN)/python bench/change_calls.py
 
 # The Lambda artifact (template.yaml's CodeUri). Downloading the wheels for the runtime's platform is
 # the only step that needs the registry; `package` itself installs from .wheelhouse with --no-index.

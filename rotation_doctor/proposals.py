@@ -102,7 +102,7 @@ class ProposalStore:
             if error_code(exc) != "ConditionalCheckFailedException":
                 raise
             return self.get(pid), False
-        return self.get(pid), True
+        return _proposal(item), True  # what was just written, without reading it back
 
     def get(self, pid: str) -> Proposal:
         raw = self._ddb.get_item(TableName=self.table, Key={"id": {"S": pid}}, ConsistentRead=True).get("Item")
