@@ -22,20 +22,11 @@ from scan_calls import build
 from rotation_doctor.proposals import create_table
 from rotation_doctor.simulated import simulated_aws
 from rotation_doctor.simulated.account import AccountBuilder
+from rotation_doctor.simulated.lambda_runtime import SimulatedContext, sqs_event
 
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "RotationDoctor")
-
-
-class Context:
-    function_name = "rotation-doctor-worker"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:rotation-doctor-worker"
-    aws_request_id = "bench"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 900_000
 
 
 def main() -> int:
@@ -60,21 +51,10 @@ def main() -> int:
             )
             event = json.loads((ROOT / "tests/events/revoke_sg_ingress_items.json").read_text())
             event["detail"]["requestParameters"]["groupId"] = fn_sg
-            body = {
-                "messageId": "m1",
-                "receiptHandle": "r",
-                "body": json.dumps(event),
-                "attributes": {},
-                "messageAttributes": {},
-                "md5OfBody": "",
-                "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q",
-                "awsRegion": "us-east-1",
-            }
             worker_module._default_worker = lambda w=worker: w  # type: ignore[assignment]
             clients.counter.calls.clear()
             started = time.perf_counter()
-            worker_module.handler({"Records": [body]}, Context())
+            worker_module.handler(sqs_event(json.dumps(event)), SimulatedContext(remaining_ms=900_000))
             elapsed = time.perf_counter() - started
             calls = clients.counter.calls
             dynamodb = sum(v for k, v in calls.items() if k.startswith("dynamodb:"))

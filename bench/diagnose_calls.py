@@ -63,18 +63,8 @@ def aurora_cluster(b: AccountBuilder) -> None:
 
 def peered_database(b: AccountBuilder) -> None:
     o = scenarios.orders(b, db_admits_function=True, endpoint=True)
-    peer = b.network("10.40.0.0/16", name="data")
-    b.subnet(peer, "db-a", "10.40.1.0/24", "a")
-    b.subnet(peer, "db-b", "10.40.2.0/24", "b")
-    table = b.route_table(peer, "db", ["db-a", "db-b"])
-    db_sg = b.security_group(peer, "peer-db", ingress=[tcp(5432, group=o.fn_sg)])
-    b.db_subnet_group(peer, "peer-data", ["db-a", "db-b"])
-    db = b.rds_instance("ledger-db", "peer-data", [db_sg], multi_az=True)
-    pcx = b.peering(o.net, peer)
-    b.route(o.net.tables["private"], "10.40.0.0/16", VpcPeeringConnectionId=pcx)
-    b.route(table, "10.20.0.0/16", VpcPeeringConnectionId=pcx)
     b.clients.secretsmanager.delete_secret(SecretId=o.secret_arn, ForceDeleteWithoutRecovery=True)
-    b.rotated_secret(scenarios.DEMO_SECRET, {**db, "password": "x"}, o.function_arn)
+    scenarios.peered_database(b, o, secret_name=scenarios.DEMO_SECRET)
 
 
 def large_vpc(b: AccountBuilder) -> None:

@@ -99,7 +99,7 @@ def _default_worker() -> Worker:
     return build_worker(os.environ)
 
 
-def run(event: dict[str, Any], context: LambdaContext | None, worker: Worker) -> PartialItemFailureResponse:
+def run(event: dict[str, Any], context: Any, worker: Worker) -> PartialItemFailureResponse:
     """One SQS batch: a fresh shared context, then each record on its own (failures reported per record)."""
     from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import json
 import os
 import sys
 import time
+from typing import Any
 
 from rotation_doctor import render
 
 REGION = "us-east-1"
 TABLE = "rotation-doctor-proposals"
+IDEMPOTENCY_TABLE = "rotation-doctor-idempotency"
 
 
 def _say(text: str = "") -> None:
@@ -39,7 +44,7 @@ def run() -> int:
     from rotation_doctor.executor import Executor
     from rotation_doctor.guardrails import Mode, Policy
     from rotation_doctor.proposals import ProposalStore, create_table
-    from rotation_doctor.remediate import apply_proposal, handle_secret
+    from rotation_doctor.remediate import apply_proposal
     from rotation_doctor.simulated import scenarios, simulated_aws
     from rotation_doctor.simulated.account import AccountBuilder
 
@@ -79,18 +84,17 @@ def run() -> int:
             "for its host and port only, and dropped)"
         )
 
-        store = ProposalStore(clients, TABLE)
+        _heading(style, 3, "The service: the same event through the worker Lambda (approval mode: propose)")
         create_table(clients, TABLE)
+        create_table(clients, IDEMPOTENCY_TABLE)
+        proposal = _deliver_to_worker(clients, event)
+        store = ProposalStore(clients, TABLE)
         executor = Executor(clients, Policy(mode=Mode.PROPOSE), poll=0.05)
-        _heading(style, 3, "The plan, as a proposal (approval mode: propose)")
-        handled = handle_secret(executor, store, secret_id, rotation_failed=True)
-        proposal = handled.proposal
-        assert proposal is not None
         _say()
-        _say(_indent(render.plan_text(handled.outcome.plan, style)))
+        _say(_indent(render.plan_text(_plan_of(executor, secret_id), style)))
         _say()
-        _say(f"  Stored as proposal {proposal.id} (state {proposal.state}); nothing has changed in the account.")
-        _say(f"  rotation-doctor proposals show {proposal.id}  shows it; approving runs the executor once.")
+        _say(f"  handlers.worker.handler stored it as proposal {proposal.id} (state {proposal.state}); nothing has")
+        _say("  changed in the account. `rotation-doctor proposals show " + proposal.id + "` shows it.")
 
         _heading(style, 4, f"Approved by on-call: rotation-doctor proposals approve {proposal.id}")
         clients.counter.calls.clear()
@@ -108,6 +112,28 @@ def run() -> int:
         )
         healthy = applied.outcome.after is not None and applied.outcome.after.verdict.value == "healthy"
     return 0 if healthy else 1
+
+
+def _deliver_to_worker(clients: Any, event: dict[str, Any]) -> Any:
+    """The RotationFailed event in an SQS batch, as EventBridge and SQS hand it to the worker in AWS."""
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+    import handlers.worker as worker_module
+    from rotation_doctor.proposals import ProposalStore
+    from rotation_doctor.simulated.lambda_runtime import SimulatedContext, sqs_event
+
+    os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+    os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "RotationDoctor")
+    worker = worker_module.build_worker(
+        {"PROPOSALS_TABLE": TABLE, "IDEMPOTENCY_TABLE": IDEMPOTENCY_TABLE, "ROTATION_DOCTOR_MODE": "propose"}, clients
+    )
+    with contextlib.redirect_stdout(io.StringIO()):  # the worker's JSON logs and metrics: not for the story
+        response = worker_module.run(sqs_event(json.dumps(event)), SimulatedContext(), worker)
+    assert response == {"batchItemFailures": []}, response
+    return ProposalStore(clients, TABLE).list()[0]
+
+
+def _plan_of(executor: Any, secret_id: str) -> Any:
+    return executor.assess(secret_id)[2]
 
 
 def _indent(text: str) -> str:

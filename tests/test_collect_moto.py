@@ -343,42 +343,21 @@ def test_function_outside_vpc_and_private_database(builder: AccountBuilder) -> N
     expect(builder, "DB_LAMBDA_NOT_IN_VPC", Severity.ERROR, Verdict.BROKEN, secret="outside/db")
 
 
-def _database_in_peer_vpc(b: AccountBuilder, o: scenarios.Orders, *, routes: str) -> scenarios.Orders:
-    peer = b.network("10.40.0.0/16", name="data")
-    b.subnet(peer, "db-a", "10.40.1.0/24", "a")
-    b.subnet(peer, "db-b", "10.40.2.0/24", "b")
-    table = b.route_table(peer, "db", ["db-a", "db-b"])
-    db_sg = b.security_group(peer, "peer-db", ingress=[tcp(5432, group=o.fn_sg)])
-    b.db_subnet_group(peer, "peer-data", ["db-a", "db-b"])
-    db = b.rds_instance("ledger-db", "peer-data", [db_sg], multi_az=True)
-    pcx = b.peering(o.net, peer)
-    if routes in ("both", "there"):
-        b.route(o.net.tables["private"], "10.40.0.0/16", VpcPeeringConnectionId=pcx)
-    if routes == "both":
-        b.route(table, "10.20.0.0/16", VpcPeeringConnectionId=pcx)
-    if routes == "tgw":
-        tgw = b.ec2.create_transit_gateway()["TransitGateway"]["TransitGatewayId"]
-        b.route(o.net.tables["private"], "10.40.0.0/16", TransitGatewayId=tgw)
-        b.route(table, "10.20.0.0/16", TransitGatewayId=tgw)
-    b.rotated_secret("prod/ledger/db", {**db, "password": scenarios.CANARY_PASSWORD}, o.function_arn)
-    return o
-
-
 def test_peered_database_with_routes_both_ways_is_healthy(builder: AccountBuilder) -> None:
-    _database_in_peer_vpc(builder, healthy_orders(builder), routes="both")
+    scenarios.peered_database(builder, healthy_orders(builder), routes="both")
     d, _ = diagnose(builder, "prod/ledger/db")
     assert d.verdict is Verdict.HEALTHY, d.findings
     assert builder.clients.counter.calls["ec2:DescribeVpcPeeringConnections"] == 1
 
 
 def test_peered_database_without_the_route_back(builder: AccountBuilder) -> None:
-    _database_in_peer_vpc(builder, healthy_orders(builder), routes="there")
+    scenarios.peered_database(builder, healthy_orders(builder), routes="there")
     f = expect(builder, "DB_NO_ROUTE", Severity.ERROR, Verdict.BROKEN, secret="prod/ledger/db")
     assert "10.20.1.0/24" in f.summary or "10.20.2.0/24" in f.summary
 
 
 def test_database_behind_transit_gateway_is_not_evaluated(builder: AccountBuilder) -> None:
-    _database_in_peer_vpc(builder, healthy_orders(builder), routes="tgw")
+    scenarios.peered_database(builder, healthy_orders(builder), routes="tgw")
     expect(builder, "DB_PATH_NOT_EVALUATED", Severity.WARNING, Verdict.UNKNOWN, secret="prod/ledger/db")
 
 

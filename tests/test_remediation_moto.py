@@ -143,16 +143,7 @@ def test_add_nacl_entries(builder: AccountBuilder) -> None:
 
 
 def test_add_peering_routes(builder: AccountBuilder) -> None:
-    o = orders_with_endpoint(builder)
-    peer = builder.network("10.40.0.0/16", name="data")
-    builder.subnet(peer, "db-a", "10.40.1.0/24", "a")
-    builder.subnet(peer, "db-b", "10.40.2.0/24", "b")
-    builder.route_table(peer, "db", ["db-a", "db-b"])
-    db_sg = builder.security_group(peer, "peer-db", ingress=[tcp(5432, group=o.fn_sg)])
-    builder.db_subnet_group(peer, "peer-data", ["db-a", "db-b"])
-    db = builder.rds_instance("ledger-db", "peer-data", [db_sg], multi_az=True)
-    builder.peering(o.net, peer)
-    builder.rotated_secret("prod/ledger/db", {**db, "password": scenarios.CANARY_PASSWORD}, o.function_arn)
+    scenarios.peered_database(builder, orders_with_endpoint(builder), routes="none")
     fix_and_recheck(builder, FixKind.ADD_PEERING_ROUTES, secret="prod/ledger/db")
 
 

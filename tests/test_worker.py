@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -15,45 +14,11 @@ import pytest
 from rotation_doctor.proposals import ProposalStore, create_table
 from rotation_doctor.simulated import scenarios
 from rotation_doctor.simulated.account import AccountBuilder, tcp
+from rotation_doctor.simulated.lambda_runtime import SimulatedContext, sqs_event
 
 EVENTS = Path(__file__).resolve().parent / "events"
 FICTIONAL_DB_SG = "sg-0db5ec0000000a001"
 FICTIONAL_FN_SG = "sg-0f0ec00000000a002"
-
-
-@dataclass
-class FakeContext:
-    function_name: str = "rotation-doctor-worker"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:rotation-doctor-worker"
-    aws_request_id: str = "0b1c2d3e-4f50-4a61-8b72-93a4b5c6d7e8"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 300_000
-
-
-def sqs_event(*bodies: str) -> dict[str, Any]:
-    return {
-        "Records": [
-            {
-                "messageId": str(uuid.uuid4()),
-                "receiptHandle": "AQEB" + "x" * 20,
-                "body": body,
-                "attributes": {
-                    "ApproximateReceiveCount": "1",
-                    "SentTimestamp": "1764390000000",
-                    "SenderId": "AIDAEXAMPLE",
-                    "ApproximateFirstReceiveTimestamp": "1764390000001",
-                },
-                "messageAttributes": {},
-                "md5OfBody": "0" * 32,
-                "eventSource": "aws:sqs",
-                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:rotation-doctor-events",
-                "awsRegion": "us-east-1",
-            }
-            for body in bodies
-        ]
-    }
 
 
 def rotation_failed(secret_arn: str, event_id: str | None = None) -> str:
@@ -106,7 +71,7 @@ def service(builder: AccountBuilder, monkeypatch: pytest.MonkeyPatch) -> Iterato
         return worker
 
     def deliver(*bodies: str) -> dict[str, Any]:
-        return dict(worker_module.handler(sqs_event(*bodies), FakeContext()))
+        return dict(worker_module.handler(sqs_event(*bodies), SimulatedContext()))
 
     yield SimpleNamespace(make=make, deliver=deliver, store=ProposalStore(clients, "proposals"), dead_letter_queue=dlq)
 
@@ -196,7 +161,7 @@ def test_a_failing_record_fails_alone(builder: AccountBuilder, service: Any) -> 
     event = sqs_event(rotation_failed(o.secret_arn), missing)
     import handlers.worker as worker_module
 
-    response = worker_module.handler(event, FakeContext())
+    response = worker_module.handler(event, SimulatedContext())
     assert response == {"batchItemFailures": [{"itemIdentifier": event["Records"][1]["messageId"]}]}
     assert len(service.store.list()) == 1
 

@@ -192,21 +192,9 @@ class Collector:
                 found["vpcs"][item["VpcId"]] = convert.vpc(item)
 
         def read_dns(vpc: str) -> None:
-            values = []
-            for attribute, key in (
-                ("enableDnsSupport", "EnableDnsSupport"),
-                ("enableDnsHostnames", "EnableDnsHostnames"),
-            ):
-                raw = self._read(
-                    facts,
-                    f"{FactKey.DNS_ATTRIBUTES}:{vpc}",
-                    "ec2:DescribeVpcAttribute",
-                    partial(self.clients.ec2.describe_vpc_attribute, VpcId=vpc, Attribute=attribute),
-                )
-                if raw is None:
-                    return
-                values.append(bool(raw[key]["Value"]))
-            found["dns"][vpc] = DnsAttributes(values[0], values[1])
+            attributes = self._read_dns_attributes(facts, vpc)
+            if attributes is not None:
+                found["dns"][vpc] = attributes
 
         def read_enis() -> None:
             if not fn.vpc_id:
@@ -485,7 +473,6 @@ class Collector:
             for d in databases.found.values()
             if d.vpc_id and f.vpc_id and d.vpc_id != f.vpc_id
         }
-        ec2 = self.clients.ec2
         tasks: list[Callable[[], None]] = []
 
         def groups(ids: list[str]) -> None:
@@ -500,21 +487,9 @@ class Collector:
                 facts.security_groups[raw["GroupId"]] = convert.security_group(raw)
 
         def dns_attributes(vpc: str) -> None:
-            values: dict[str, bool] = {}
-            for attribute, key in (
-                ("enableDnsSupport", "EnableDnsSupport"),
-                ("enableDnsHostnames", "EnableDnsHostnames"),
-            ):
-                raw = self._read(
-                    facts,
-                    f"{FactKey.DNS_ATTRIBUTES}:{vpc}",
-                    "ec2:DescribeVpcAttribute",
-                    partial(ec2.describe_vpc_attribute, VpcId=vpc, Attribute=attribute),
-                )
-                if raw is None:
-                    return
-                values[attribute] = bool(raw[key]["Value"])
-            facts.dns_attributes[vpc] = DnsAttributes(values["enableDnsSupport"], values["enableDnsHostnames"])
+            attributes = self._read_dns_attributes(facts, vpc)
+            if attributes is not None:
+                facts.dns_attributes[vpc] = attributes
 
         def nats() -> None:
             for raw in self._pages(
@@ -583,6 +558,21 @@ class Collector:
             if zone is not None and zone.owner_service is None:
                 tasks.append(partial(zone_records, vpc, zone))
         self._parallel(tasks)
+
+    def _read_dns_attributes(self, facts: _Facts, vpc: str) -> DnsAttributes | None:
+        """DNS support and DNS hostnames: DescribeVpcAttribute reads one attribute a call."""
+        values = []
+        for attribute, key in (("enableDnsSupport", "EnableDnsSupport"), ("enableDnsHostnames", "EnableDnsHostnames")):
+            raw = self._read(
+                facts,
+                f"{FactKey.DNS_ATTRIBUTES}:{vpc}",
+                "ec2:DescribeVpcAttribute",
+                partial(self.clients.ec2.describe_vpc_attribute, VpcId=vpc, Attribute=attribute),
+            )
+            if raw is None:
+                return None
+            values.append(bool(raw[key]["Value"]))
+        return DnsAttributes(values[0], values[1])
 
     def _read_named_endpoints(self, functions: list[Function], facts: _Facts) -> None:
         """Endpoints that a SECRETS_MANAGER_ENDPOINT names but the VPC read did not return."""

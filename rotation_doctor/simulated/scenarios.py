@@ -83,6 +83,31 @@ def orders(
     return Orders(b, net, fn_sg, db_sg, app_sg, fn, secret, db, extra)
 
 
+def peered_database(
+    b: AccountBuilder, o: Orders, *, routes: str = "both", secret_name: str = "prod/ledger/db"
+) -> dict[str, Any]:
+    """A Multi-AZ database in a second VPC (10.40.0.0/16), peered with the orders VPC, admitting the function's
+    group. `routes`: "both" ways, only "there" (no route back), "none", or "tgw" (both ways via a transit gateway)."""
+    peer = b.network("10.40.0.0/16", name="data")
+    b.subnet(peer, "db-a", "10.40.1.0/24", "a")
+    b.subnet(peer, "db-b", "10.40.2.0/24", "b")
+    table = b.route_table(peer, "db", ["db-a", "db-b"])
+    db_sg = b.security_group(peer, "peer-db", ingress=[tcp(5432, group=o.fn_sg)])
+    b.db_subnet_group(peer, "peer-data", ["db-a", "db-b"])
+    db = b.rds_instance("ledger-db", "peer-data", [db_sg], multi_az=True)
+    pcx = b.peering(o.net, peer)
+    if routes == "tgw":
+        tgw = b.ec2.create_transit_gateway()["TransitGateway"]["TransitGatewayId"]
+        b.route(o.net.tables["private"], "10.40.0.0/16", TransitGatewayId=tgw)
+        b.route(table, "10.20.0.0/16", TransitGatewayId=tgw)
+    if routes in ("both", "there"):
+        b.route(o.net.tables["private"], "10.40.0.0/16", VpcPeeringConnectionId=pcx)
+    if routes == "both":
+        b.route(table, "10.20.0.0/16", VpcPeeringConnectionId=pcx)
+    b.rotated_secret(secret_name, {**db, "password": CANARY_PASSWORD}, o.function_arn)
+    return {"vpc": peer.vpc, "peering": pcx, "table": table, "db_sg": db_sg}
+
+
 def seed_failed_rotation_logs(b: AccountBuilder, function_name: str) -> None:
     """What a rotation function that cannot reach Secrets Manager writes, as AWS's templates write it."""
     logs = b.clients.logs
