@@ -1,0 +1,222 @@
+"""Signed approval links and the approval page, served locally for a proposal on the simulated account."""
+
+from __future__ import annotations
+
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from types import SimpleNamespace
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+
+from rotation_doctor import approval_tokens as tokens
+from rotation_doctor.executor import Executor
+from rotation_doctor.guardrails import Mode, Policy
+from rotation_doctor.proposals import ProposalStore, create_table
+from rotation_doctor.remediate import handle_secret
+from rotation_doctor.simulated import scenarios
+from rotation_doctor.simulated.account import AccountBuilder
+from rotation_doctor.simulated.function_url import serve
+
+KEY = b"k" * 32
+
+
+# ----- tokens, pure -----------------------------------------------------------------------------
+
+
+def test_a_token_verifies_for_exactly_its_proposal_plan_and_action() -> None:
+    token = tokens.issue(KEY, "p-1", "hash-1", "approve")
+    claims = tokens.verify(KEY, token, proposal_id="p-1", plan_hash="hash-1", action="approve")
+    assert claims.proposal_id == "p-1" and claims.action == "approve"
+
+
+@pytest.mark.parametrize(
+    "change,reason",
+    [
+        ({"key": b"x" * 32}, "signature"),
+        ({"proposal_id": "p-2"}, "another proposal"),
+        ({"plan_hash": "hash-2"}, "another version of the plan"),
+        ({"action": "reject"}, "does not allow reject"),
+        ({"now": time.time() + 2 * tokens.DEFAULT_LIFETIME}, "expired"),
+    ],
+)
+def test_refused_tokens(change: dict[str, Any], reason: str) -> None:
+    token = tokens.issue(KEY, "p-1", "hash-1", "approve")
+    args: dict[str, Any] = {"proposal_id": "p-1", "plan_hash": "hash-1", "action": "approve"} | change
+    key = args.pop("key", KEY)
+    with pytest.raises(tokens.TokenRefused, match=reason):
+        tokens.verify(key, token, **args)
+
+
+def test_a_tampered_claim_breaks_the_signature() -> None:
+    token = tokens.issue(KEY, "p-1", "hash-1", "reject")
+    forged_body = tokens._b64(b'{"a":"approve","exp":9999999999,"h":"hash-1","p":"p-1"}')
+    with pytest.raises(tokens.TokenRefused, match="signature"):
+        tokens.verify(
+            KEY, forged_body + "." + token.split(".")[1], proposal_id="p-1", plan_hash="hash-1", action="approve"
+        )
+
+
+@pytest.mark.parametrize("junk", ["", "abc", "a.b.c", "!!!.???"])
+def test_malformed_tokens(junk: str) -> None:
+    with pytest.raises(tokens.TokenRefused):
+        tokens.verify(KEY, junk, proposal_id="p", plan_hash="h", action="approve")
+
+
+# ----- the page, over HTTP ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def page(builder: AccountBuilder, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    import handlers.approval as approval
+
+    clients = builder.clients
+    scenarios.orders(builder)
+    create_table(clients, "proposals")
+    secret = clients.secretsmanager.create_secret(Name="rotation-doctor/approval-key", SecretString=KEY.decode())
+    store = ProposalStore(clients, "proposals")
+    executor = Executor(clients, Policy(mode=Mode.PROPOSE), poll=0.01)
+    proposal = handle_secret(executor, store, scenarios.DEMO_SECRET).proposal
+    assert proposal is not None
+    deps = approval.build_approvals({"PROPOSALS_TABLE": "proposals", "SIGNING_KEY_SECRET_ARN": secret["ARN"]}, clients)
+    deps.executor.poll = 0.01
+    monkeypatch.setattr(approval, "_default", lambda: deps)
+    approve = tokens.issue(KEY, proposal.id, proposal.plan_hash, "approve")
+    reject = tokens.issue(KEY, proposal.id, proposal.plan_hash, "reject")
+    with serve(approval.handler) as base:
+        yield SimpleNamespace(
+            base=base,
+            proposal=proposal,
+            approve=approve,
+            reject=reject,
+            store=store,
+            link=f"{base}/proposals/{proposal.id}?{urlencode({'approve': approve, 'reject': reject})}",
+        )
+
+
+def http(url: str, form: dict[str, str] | None = None) -> tuple[int, dict[str, str], str]:
+    data = urlencode(form).encode() if form is not None else None
+    request = urllib.request.Request(url, data=data, method="POST" if form is not None else "GET")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, dict(response.headers), response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, dict(error.headers), error.read().decode()
+
+
+def test_get_shows_the_proposal_and_changes_nothing(page: Any) -> None:
+    status, headers, body = http(page.link)
+    assert status == 200
+    assert "CREATE_SECRETSMANAGER_ENDPOINT" in body and "Approve and apply" in body and "SM_NO_PATH" in body
+    assert headers["Content-Security-Policy"].startswith("default-src 'none'")
+    assert headers["X-Frame-Options"] == "DENY" and headers["Cache-Control"] == "no-store"
+    assert page.store.get(page.proposal.id).state == "proposed"
+
+
+def test_a_get_that_tries_to_approve_changes_nothing(page: Any) -> None:
+    url = f"{page.base}/proposals/{page.proposal.id}?{urlencode({'action': 'approve', 'token': page.approve})}"
+    status, _, _ = http(url)
+    assert status == 403  # no approve= or reject= link token: nothing to show, and nothing done
+    assert page.store.get(page.proposal.id).state == "proposed"
+
+
+def test_post_approves_once_and_a_second_click_is_refused(page: Any) -> None:
+    status, _, body = http(f"{page.base}/proposals/{page.proposal.id}", {"action": "approve", "token": page.approve})
+    assert status == 200 and 'id="outcome">Applied<' in body and "healthy" in body
+    assert page.store.get(page.proposal.id).state == "applied"
+    status, _, body = http(f"{page.base}/proposals/{page.proposal.id}", {"action": "approve", "token": page.approve})
+    assert status == 409 and "already been used" in body
+
+
+def test_reject_link_rejects(page: Any) -> None:
+    status, _, body = http(f"{page.base}/proposals/{page.proposal.id}", {"action": "reject", "token": page.reject})
+    assert status == 200 and "Rejected" in body and page.store.get(page.proposal.id).state == "rejected"
+
+
+@pytest.mark.parametrize("token_for", ["forged", "other_proposal", "other_plan", "expired", "wrong_action"])
+def test_bad_tokens_are_refused_and_change_nothing(page: Any, token_for: str) -> None:
+    p = page.proposal
+    token = {
+        "forged": tokens.issue(b"not-the-key" * 3, p.id, p.plan_hash, "approve"),
+        "other_proposal": tokens.issue(KEY, "p-someone-else", p.plan_hash, "approve"),
+        "other_plan": tokens.issue(KEY, p.id, "0" * 64, "approve"),
+        "expired": tokens.issue(KEY, p.id, p.plan_hash, "approve", now=time.time() - 2 * tokens.DEFAULT_LIFETIME),
+        "wrong_action": page.reject,
+    }[token_for]
+    status, _, body = http(f"{page.base}/proposals/{p.id}", {"action": "approve", "token": token})
+    assert status == 403 and "Refused" in body
+    assert page.store.get(p.id).state == "proposed"
+
+
+def test_values_from_aws_are_escaped(page: Any) -> None:
+    from rotation_doctor.approval_page import proposal_page
+
+    hostile = page.store.get(page.proposal.id)
+    hostile = type(hostile)(**{**vars(hostile), "secret_name": "<script>alert(1)</script>"})
+    html = proposal_page(hostile, approve_token="t", reject_token=None, action_path="/x")
+    assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html
+
+
+# ----- in a real browser ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def browser(tmp_path: Any) -> Iterator[Any]:
+    """Headless Chromium from Debian's packages, driven by Selenium (no browser download, no network)."""
+    import os
+
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    os.environ["SE_OFFLINE"] = "true"  # Selenium Manager must not try to fetch a driver
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    driver.set_page_load_timeout(60)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+@pytest.mark.browser
+def test_approve_in_a_real_browser_and_a_second_click_is_refused(page: Any, browser: Any) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    wait = WebDriverWait(browser, 60)
+    browser.get(page.link)
+    first = browser.current_window_handle
+    assert browser.find_element(By.ID, "state").text == "proposed"
+    assert "AUTHORIZE_DB_INGRESS" in browser.page_source
+    browser.switch_to.new_window("tab")  # a second person, or a second tab, with the same link open
+    browser.get(page.link)
+    second = browser.current_window_handle
+
+    browser.switch_to.window(first)
+    browser.find_element(By.ID, "approve").click()
+    wait.until(expected_conditions.text_to_be_present_in_element((By.ID, "outcome"), "Applied"))
+    assert browser.find_element(By.ID, "state").text == "applied"
+    assert page.store.get(page.proposal.id).state == "applied"
+
+    browser.switch_to.window(second)
+    browser.find_element(By.ID, "approve").click()
+    wait.until(expected_conditions.text_to_be_present_in_element((By.ID, "outcome"), "Refused"))
+    assert "already been used" in browser.find_element(By.ID, "reason").text
