@@ -30,6 +30,7 @@ class Approvals:
     executor: Any
     key: Any  # SigningKey
     used: tokens.UsedTokens
+    dispatcher: Any = None  # notifications of the decision; None when none is configured
 
 
 def build_approvals(env: Mapping[str, str], clients: Any = None) -> Approvals:
@@ -116,12 +117,16 @@ def decide(proposal_id: str) -> Response[str]:
     try:
         if action == "reject":
             done = deps.store.reject(proposal.id, by=by)
+            if deps.dispatcher is not None:
+                deps.dispatcher.after_decision(done, None)
             return _html(pages.outcome_page(done, "Rejected", "Nothing was changed."))
         deps.store.approve(proposal.id, by=by)
         handled = apply_proposal(deps.executor, deps.store, proposal.id, by=by)
     except ProposalConflict as conflict:
         return _html(pages.refused_page(str(conflict)), 409)
-    final = handled.proposal or deps.store.get(proposal.id)
+    final = deps.store.get(proposal.id)  # after a stale plan, handled.proposal is the new one
+    if deps.dispatcher is not None:
+        deps.dispatcher.after_decision(final, handled.outcome, handled.proposal if handled.proposal_is_new else None)
     after = handled.outcome.after
     detail = (
         f"Applied {', '.join(handled.outcome.applied) or 'nothing'}; the rotation path is now "

@@ -40,12 +40,17 @@ class Worker:
     store: Any
     dead_letter_queue_url: str | None
     idempotency_table: str | None
+    dispatcher: Any = None  # notifications (SNS, Slack); None when none is configured
     batch: Any = None
     _process: Callable[..., dict[str, Any]] | None = field(default=None, repr=False)
 
     def process(self, *, event: dict[str, Any]) -> dict[str, Any]:
-        """Handle one parsed event within the current batch; its result is what idempotency stores."""
+        """Handle one parsed event within the current batch; its result is what idempotency stores (so a
+        redelivered event neither acts nor notifies twice)."""
         report = self.batch.process(events.parse(event))
+        if self.dispatcher is not None:
+            for secret in report.secrets:
+                self.dispatcher.after_event(secret)
         return dict(report.to_json())
 
     def idempotent_process(self, context: LambdaContext | None) -> Callable[..., dict[str, Any]]:
@@ -78,6 +83,7 @@ def build_worker(env: Mapping[str, str], clients: Any = None) -> Worker:
     from rotation_doctor.collect.aws import AwsClients
     from rotation_doctor.executor import Executor
     from rotation_doctor.guardrails import policy_from_env
+    from rotation_doctor.notify.dispatch import dispatcher_from_env
     from rotation_doctor.proposals import DynamoDbBudget, ProposalStore
 
     clients = clients or AwsClients()
@@ -90,7 +96,12 @@ def build_worker(env: Mapping[str, str], clients: Any = None) -> Worker:
     )
     policy = policy_from_env(env, budget=budget)
     return Worker(
-        clients, Executor(clients, policy), store, env.get("DEAD_LETTER_QUEUE_URL"), env.get("IDEMPOTENCY_TABLE")
+        clients,
+        Executor(clients, policy),
+        store,
+        env.get("DEAD_LETTER_QUEUE_URL"),
+        env.get("IDEMPOTENCY_TABLE"),
+        dispatcher_from_env(env, clients, store),
     )
 
 

@@ -95,6 +95,7 @@ def run() -> int:
         _say()
         _say(f"  handlers.worker.handler stored it as proposal {proposal.id} (state {proposal.state}); nothing has")
         _say("  changed in the account. `rotation-doctor proposals show " + proposal.id + "` shows it.")
+        _show_notifications(proposal)
 
         _heading(style, 4, f"Approved by on-call: rotation-doctor proposals approve {proposal.id}")
         clients.counter.calls.clear()
@@ -130,6 +131,43 @@ def _deliver_to_worker(clients: Any, event: dict[str, Any]) -> Any:
         response = worker_module.run(sqs_event(json.dumps(event)), SimulatedContext(), worker)
     assert response == {"batchItemFailures": []}, response
     return ProposalStore(clients, TABLE).list()[0]
+
+
+def _show_notifications(proposal: Any) -> None:
+    """What SNS and Slack would carry, and the signed link on-call would open."""
+    from rotation_doctor import approval_tokens as tokens
+    from rotation_doctor.notify import slack, sns, text
+    from rotation_doctor.notify.dispatch import ApprovalLinks
+    from rotation_doctor.notify.messages import Kind, build
+
+    class DemoKey:
+        def get(self) -> bytes:
+            return b"demo-signing-key-not-secret-0123456789abcdef"
+
+    links = ApprovalLinks("https://k3x7n2qv.lambda-url.us-east-1.on.aws", DemoKey())  # type: ignore[arg-type]
+    message = build(
+        Kind.PROPOSED,
+        proposal.diagnosis,
+        proposal.plan,
+        mode="propose",
+        proposal_id=proposal.id,
+        plan_hash=proposal.plan_hash,
+        links=links.for_proposal(proposal.id, proposal.plan_hash),
+    )
+    request = sns.publish_request("arn:aws:sns:us-east-1:123456789012:rotation-doctor", message)
+    _say()
+    _say(f"  SNS  Subject: {request['Subject']}")
+    _say("       Attributes: " + ", ".join(f"{k}={v['StringValue']}" for k, v in request["MessageAttributes"].items()))
+    _say(_indent("\n".join("     | " + line for line in text.body(message).splitlines())))
+    blocks = slack.blocks(message)
+    _say()
+    _say(
+        f"  Slack (incoming webhook): {len(blocks)} Block Kit blocks; header "
+        f"{blocks[0]['text']['text']!r}; buttons "
+        + ", ".join(repr(e["text"]["text"]) for b in blocks if b["type"] == "actions" for e in b["elements"])
+    )
+    _say(f"  The approval link (HMAC-signed, single use, {tokens.DEFAULT_LIFETIME // 3600} h):")
+    _say(f"    {message.links.approve}")
 
 
 def _plan_of(executor: Any, secret_id: str) -> Any:

@@ -174,22 +174,32 @@ def proposals_table(proposals: Sequence[Proposal]) -> str:
 
 
 def proposal_text(p: Proposal) -> str:
+    """The same text the notifications send (e-mail body), then the proposal's state and history."""
+    from rotation_doctor.notify import text
+    from rotation_doctor.notify.messages import Kind, Links, build
+
+    kind = {
+        "proposed": Kind.PROPOSED,
+        "approved": Kind.PROPOSED,
+        "applied": Kind.APPLIED_AFTER_APPROVAL,
+        "rolled_back": Kind.ROLLED_BACK,
+        "failed": Kind.ROLLED_BACK,
+        "rejected": Kind.REJECTED,
+        "expired": Kind.EXPIRED,
+    }.get(p.state, Kind.PROPOSED)
+    links = Links(cli=f"rotation-doctor proposals approve {p.id}") if kind is Kind.PROPOSED else Links()
+    message = build(kind, p.diagnosis, p.plan, mode="propose", proposal_id=p.id, plan_hash=p.plan_hash, links=links)
+    expired = " (expired)" if p.expired and p.state in ("proposed", "approved") else ""
     lines = [
-        f"Proposal {p.id}: {p.state}" + (" (expired)" if p.expired and p.state in ("proposed", "approved") else ""),
-        f"  secret   {p.secret_name} ({p.secret_arn})",
-        f"  verdict  {p.diagnosis.get('verdict')}; plan hash {p.plan_hash[:12]}",
-        f"  expires  {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(p.expires_at))}",
+        f"Proposal {p.id}: {p.state}{expired}",
+        "",
+        text.body(message),
+        "",
+        f"Plan hash {p.plan_hash[:12]}; expires {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(p.expires_at))}",
+        "History:",
     ]
-    for finding in p.diagnosis.get("findings", []):
-        lines.append(f"  {finding['severity']:<7} {finding['code']}: {finding['summary']}")
-    for i, fix in enumerate(p.plan, 1):
-        lines.append(f"  {i}. {fix['kind']}  risk {fix['risk']}: {fix['summary']}")
-        lines += [f"     {step['says']}" for step in fix["steps"]]
-        if fix.get("cost"):
-            lines.append(f"     cost: {fix['cost']}")
-    lines.append("  history:")
     lines += [
-        f"    {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(int(e['at'])))} {e['state']} by {e['by']}"
+        f"  {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(int(e['at'])))} {e['state']} by {e['by']}"
         + (f": {e['note']}" if e.get("note") else "")
         for e in p.history
     ]

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
+import threading
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import boto3
 import moto  # noqa: F401  (registers moto's botocore hook before any session exists)
@@ -31,3 +35,30 @@ def builder(clients) -> Iterator[object]:  # type: ignore[no-untyped-def]
     with simulated_aws():
         clients.counter.calls.clear()
         yield AccountBuilder(clients)
+
+
+@pytest.fixture
+def webhook_server() -> Iterator[dict[str, Any]]:
+    """A real HTTP server on localhost standing in for Slack's incoming webhook."""
+    state: dict[str, Any] = {"posts": [], "fail_first": 0}
+
+    class Hook(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            state["posts"].append(
+                {"path": self.path, "content_type": self.headers["Content-Type"], "json": json.loads(body)}
+            )
+            failing = state["fail_first"] > 0
+            state["fail_first"] -= 1
+            self.send_response(500 if failing else 200)
+            self.end_headers()
+            self.wfile.write(b"error" if failing else b"ok")
+
+        def log_message(self, *_: Any) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    state["url"] = f"http://127.0.0.1:{server.server_address[1]}/services/T000/B000/XXXX"
+    yield state
+    server.shutdown()

@@ -106,8 +106,11 @@ def test_worker_consumes_in_batches_with_partial_failures(template: dict[str, An
 
 
 def _statements(template: dict[str, Any]) -> list[dict[str, Any]]:
-    policies = template["Resources"]["WorkerFunction"]["Properties"]["Policies"]
-    return [s for p in policies if "Statement" in p for s in p["Statement"]]
+    """The shared managed policy; both functions attach it."""
+    resources = template["Resources"]
+    for function in ("WorkerFunction", "ApprovalFunction"):
+        assert {"Ref": "RotationDoctorPermissions"} in resources[function]["Properties"]["Policies"]
+    return list(resources["RotationDoctorPermissions"]["Properties"]["PolicyDocument"]["Statement"])
 
 
 def _actions(statement: dict[str, Any]) -> set[str]:
@@ -144,3 +147,14 @@ def test_every_handler_the_template_names_imports(template: dict[str, Any]) -> N
         if resource["Type"] == "AWS::Serverless::Function":
             module, function = resource["Properties"]["Handler"].rsplit(".", 1)
             assert callable(getattr(importlib.import_module(module), function))
+
+
+def test_the_approval_page_is_a_function_url_with_a_generated_signing_key(template: dict[str, Any]) -> None:
+    resources = template["Resources"]
+    approval = resources["ApprovalFunction"]["Properties"]
+    assert approval["FunctionUrlConfig"]["AuthType"] == "NONE"  # the signed single-use token is the guard
+    assert approval["Environment"]["Variables"]["SIGNING_KEY_SECRET_ARN"] == {"Ref": "SigningKey"}
+    assert resources["SigningKey"]["Properties"]["GenerateSecretString"]["PasswordLength"] >= 32
+    worker = resources["WorkerFunction"]["Properties"]["Environment"]["Variables"]
+    assert worker["APPROVAL_URL"] == {"Fn::GetAtt": ["ApprovalFunctionUrl", "FunctionUrl"]}
+    assert worker["SLACK_WEBHOOK_SECRET_ARN"] == {"Ref": "SlackWebhookSecretArn"}

@@ -180,3 +180,44 @@ def test_daily_sweep_diagnoses_everything(builder: AccountBuilder, service: Any)
     service.deliver(real_shaped("scheduled_sweep.json"))
     assert service.store.list() == []  # observe: diagnosis only
     assert builder.clients.counter.calls["secretsmanager:ListSecrets"] >= 1
+
+
+def test_people_are_told_on_sns_and_slack_with_working_approval_links(
+    builder: AccountBuilder, service: Any, webhook_server: dict[str, Any]
+) -> None:
+    from urllib.parse import parse_qs, urlsplit
+
+    from rotation_doctor import approval_tokens as tokens
+
+    clients = builder.clients
+    o = scenarios.orders(builder)
+    topic = clients.sns.create_topic(Name="rotation-doctor")["TopicArn"]
+    inbox = clients.sqs.create_queue(QueueName="inbox")["QueueUrl"]
+    inbox_arn = clients.sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    clients.sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=inbox_arn)
+    slack_secret = clients.secretsmanager.create_secret(Name="slack/webhook", SecretString=webhook_server["url"])
+    key = clients.secretsmanager.create_secret(Name="rotation-doctor/key", SecretString="k" * 64)
+    service.make(
+        "propose",
+        NOTIFICATION_TOPIC_ARN=topic,
+        SLACK_WEBHOOK_SECRET_ARN=slack_secret["ARN"],
+        SIGNING_KEY_SECRET_ARN=key["ARN"],
+        APPROVAL_URL="https://abc123.lambda-url.us-east-1.on.aws/",
+    )
+    event = rotation_failed(o.secret_arn)
+    service.deliver(event)
+    service.deliver(event)  # redelivered: neither acts nor tells twice
+
+    [proposal] = service.store.list()
+    envelopes = clients.sqs.receive_message(QueueUrl=inbox, MaxNumberOfMessages=10)["Messages"]
+    assert len(envelopes) == 1
+    sent = json.loads(json.loads(envelopes[0]["Body"])["Message"])
+    assert sent["kind"] == "proposal created" and sent["proposal_id"] == proposal.id
+    link = urlsplit(sent["links"]["approve"])
+    assert link.netloc == "abc123.lambda-url.us-east-1.on.aws" and link.path == f"/proposals/{proposal.id}"
+    approve_token = parse_qs(link.query)["approve"][0]
+    tokens.verify(b"k" * 64, approve_token, proposal_id=proposal.id, plan_hash=proposal.plan_hash, action="approve")
+
+    [post] = webhook_server["posts"]
+    buttons = next(b for b in post["json"]["blocks"] if b["type"] == "actions")["elements"]
+    assert [b["url"] for b in buttons] == [sent["links"]["approve"], sent["links"]["reject"]]

@@ -1,0 +1,1 @@
+"""Telling people: one message model, rendered for each channel (SNS e-mail/JSON, Slack Block Kit)."""

@@ -1,0 +1,159 @@
+"""Which message an outcome calls for, with the signed links that let a person act on it."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import urlencode
+
+from rotation_doctor import approval_tokens as tokens
+from rotation_doctor.notify.messages import Kind, Links, build
+from rotation_doctor.notify.notifier import Notifier
+
+log = logging.getLogger(__name__)
+
+
+class ApprovalLinks:
+    """Links to the approval page: the approve link carries both tokens, the reject link only its own."""
+
+    def __init__(self, base_url: str, key: tokens.SigningKey, lifetime: int = tokens.DEFAULT_LIFETIME) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.key = key
+        self.lifetime = lifetime
+
+    def for_proposal(self, proposal_id: str, plan_hash: str) -> Links:
+        key = self.key.get()
+        approve = tokens.issue(key, proposal_id, plan_hash, "approve", lifetime=self.lifetime)
+        reject = tokens.issue(key, proposal_id, plan_hash, "reject", lifetime=self.lifetime)
+        page = f"{self.base_url}/proposals/{proposal_id}"
+        return Links(
+            f"{page}?{urlencode({'approve': approve, 'reject': reject})}",
+            f"{page}?{urlencode({'reject': reject})}",
+            f"rotation-doctor proposals approve {proposal_id}",
+        )
+
+
+class VerdictLog:
+    """The last verdict told for each secret, so that "healthy again" is said once, after trouble."""
+
+    def __init__(self, clients: Any, table: str) -> None:
+        self.clients = clients
+        self.table = table
+
+    def swap(self, secret_arn: str, verdict: str) -> str | None:
+        response = self.clients.dynamodb.update_item(
+            TableName=self.table,
+            Key={"id": {"S": f"verdict#{secret_arn}"}},
+            UpdateExpression="SET verdict = :v",
+            ExpressionAttributeValues={":v": {"S": verdict}},
+            ReturnValues="UPDATED_OLD",
+        )
+        previous = response.get("Attributes", {}).get("verdict", {}).get("S")
+        return str(previous) if previous is not None else None
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        notifier: Notifier,
+        mode: str,
+        links: ApprovalLinks | None = None,
+        verdicts: VerdictLog | None = None,
+        store: Any = None,
+    ) -> None:
+        self.notifier = notifier
+        self.mode = mode
+        self.links = links
+        self.verdicts = verdicts
+        self.store = store
+
+    def after_event(self, report: Any) -> None:
+        """A secret handled by the worker: proposed, applied automatically, observed, or healthy (again)."""
+        if report.action == "coalesced" or report.diagnosis is None:
+            return
+        diagnosis = report.diagnosis.to_json()
+        previous = self.verdicts.swap(report.secret_arn, report.verdict) if self.verdicts else None
+        if report.verdict == "healthy":
+            if previous not in (None, "healthy"):
+                self._send(Kind.HEALTHY_AGAIN, diagnosis, [])
+            return
+        if report.applied:
+            self._send(Kind.APPLIED_AUTOMATICALLY, diagnosis, [], outcome=(f"applied {', '.join(report.applied)}",))
+        if report.proposal_id and report.action in ("proposed", "applied", "not applied") and self.store is not None:
+            proposal = self.store.get(report.proposal_id)
+            self._send(Kind.PROPOSED, proposal.diagnosis, proposal.plan, proposal=proposal)
+        elif report.action == "observed":
+            self._send(Kind.DIAGNOSED, diagnosis, [])
+
+    def after_decision(self, proposal: Any, outcome: Any, fresh: Any = None) -> None:
+        """A proposal decided on the approval page (or by the CLI)."""
+        kind = {
+            "applied": Kind.APPLIED_AFTER_APPROVAL,
+            "rolled_back": Kind.ROLLED_BACK,
+            "failed": Kind.ROLLED_BACK,
+            "rejected": Kind.REJECTED,
+            "expired": Kind.EXPIRED,
+        }.get(proposal.state)
+        if kind is None:
+            return
+        diagnosis = outcome.after.to_json() if outcome is not None and outcome.after is not None else proposal.diagnosis
+        note = proposal.history[-1].get("note", "") if proposal.history else ""
+        self._send(kind, diagnosis, proposal.plan, proposal=proposal, outcome=(str(note),) if note else ())
+        if fresh is not None:
+            self._send(Kind.PROPOSED, fresh.diagnosis, fresh.plan, proposal=fresh)
+
+    def _send(
+        self,
+        kind: Kind,
+        diagnosis: dict[str, Any],
+        plan: list[dict[str, Any]],
+        *,
+        proposal: Any = None,
+        outcome: tuple[str, ...] = (),
+    ) -> None:
+        links = Links()
+        if proposal is not None and kind is Kind.PROPOSED and self.links is not None:
+            links = self.links.for_proposal(proposal.id, proposal.plan_hash)
+        elif proposal is not None and kind is Kind.PROPOSED:
+            links = Links(cli=f"rotation-doctor proposals approve {proposal.id}")
+        message = build(
+            kind,
+            diagnosis,
+            plan,
+            mode=self.mode,
+            proposal_id=getattr(proposal, "id", None),
+            plan_hash=getattr(proposal, "plan_hash", None),
+            outcome=outcome,
+            links=links,
+        )
+        try:
+            self.notifier.notify(message)
+        except Exception as exc:  # telling people must never break what it tells about
+            log.warning("notification failed: %s", type(exc).__name__)
+
+
+def dispatcher_from_env(env: dict[str, str] | Any, clients: Any, store: Any = None) -> Dispatcher | None:
+    from rotation_doctor.notify.notifier import RepeatLog
+    from rotation_doctor.notify.slack import SlackWebhook
+    from rotation_doctor.notify.sns import SnsTopic
+
+    channels: list[Any] = []
+    if env.get("NOTIFICATION_TOPIC_ARN"):
+        channels.append(SnsTopic(clients, env["NOTIFICATION_TOPIC_ARN"]))
+    if env.get("SLACK_WEBHOOK_SECRET_ARN"):
+        channels.append(SlackWebhook(clients, env["SLACK_WEBHOOK_SECRET_ARN"]))
+    if not channels:
+        return None
+    table = env.get("PROPOSALS_TABLE")
+    links = (
+        ApprovalLinks(env["APPROVAL_URL"], tokens.SigningKey(clients, env["SIGNING_KEY_SECRET_ARN"]))
+        if env.get("APPROVAL_URL") and env.get("SIGNING_KEY_SECRET_ARN")
+        else None
+    )
+    return Dispatcher(
+        Notifier(channels, RepeatLog(clients, table) if table else None),
+        env.get("ROTATION_DOCTOR_MODE", "propose"),
+        links,
+        VerdictLog(clients, table) if table else None,
+        store,
+    )

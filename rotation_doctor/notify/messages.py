@@ -1,0 +1,152 @@
+"""What rotation-doctor tells people, as data: one `Message` per event, whatever the channel.
+
+Every message says, in its first line, which secret and what is wrong (or what happened); then the
+findings one sentence each, the plan as the exact changes with risk and cost, and how to approve.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Kind(StrEnum):
+    DIAGNOSED = "rotation will fail"  # observe mode: told, nothing proposed
+    PROPOSED = "proposal created"
+    APPLIED_AUTOMATICALLY = "fix applied automatically"
+    APPLIED_AFTER_APPROVAL = "fix applied after approval"
+    ROLLED_BACK = "fix failed and rolled back"
+    REJECTED = "proposal rejected"
+    EXPIRED = "proposal expired"
+    HEALTHY_AGAIN = "healthy again"
+
+
+@dataclass(frozen=True)
+class Links:
+    approve: str | None = None  # the approval page, opened ready to approve
+    reject: str | None = None  # the same page, for rejecting
+    cli: str | None = None  # the command that does the same from a laptop
+
+
+@dataclass(frozen=True)
+class Message:
+    kind: Kind
+    secret_name: str
+    secret_arn: str
+    verdict: str
+    mode: str
+    headline: str
+    findings: tuple[str, ...] = ()
+    changes: tuple[tuple[str, str, tuple[str, ...]], ...] = ()  # (kind, risk, exact changes)
+    costs: tuple[str, ...] = ()
+    outcome: tuple[str, ...] = ()
+    proposal_id: str | None = None
+    plan_hash: str | None = None
+    links: Links = field(default_factory=Links)
+
+    @property
+    def account(self) -> str:
+        parts = self.secret_arn.split(":")
+        return parts[4] if len(parts) > 4 else ""
+
+    @property
+    def region(self) -> str:
+        parts = self.secret_arn.split(":")
+        return parts[3] if len(parts) > 3 else ""
+
+    @property
+    def risk(self) -> str:
+        order = ["low", "medium", "high", "never automatic"]
+        risks = [r for _, r, _ in self.changes if r in order]
+        return max(risks, key=order.index) if risks else "none"
+
+    @property
+    def fingerprint(self) -> str:
+        """Same secret, same findings, same plan, same kind: a repeat."""
+        key = json.dumps([str(self.kind), self.secret_arn, sorted(self.findings), self.plan_hash], sort_keys=True)
+        return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": str(self.kind),
+            "secret": {"name": self.secret_name, "arn": self.secret_arn},
+            "account": self.account,
+            "region": self.region,
+            "verdict": self.verdict,
+            "mode": self.mode,
+            "risk": self.risk,
+            "headline": self.headline,
+            "findings": list(self.findings),
+            "plan": [{"kind": k, "risk": r, "changes": list(c)} for k, r, c in self.changes],
+            "costs": list(self.costs),
+            "outcome": list(self.outcome),
+            "proposal_id": self.proposal_id,
+            "plan_hash": self.plan_hash,
+            "links": {"approve": self.links.approve, "reject": self.links.reject, "cli": self.links.cli},
+        }
+
+
+_HEADLINES = {
+    Kind.DIAGNOSED: "{name}: {problem}. Approval mode is observe: nothing is proposed or changed.",
+    Kind.PROPOSED: "{name}: {problem}. A fix is proposed and waits for approval.",
+    Kind.APPLIED_AUTOMATICALLY: "{name}: {problem}. rotation-doctor fixed it ({mode} mode).",
+    Kind.APPLIED_AFTER_APPROVAL: "{name}: the approved fix is applied.",
+    Kind.ROLLED_BACK: "{name}: the fix failed and was rolled back; {problem}.",
+    Kind.REJECTED: "{name}: the proposed fix was rejected; {problem}.",
+    Kind.EXPIRED: "{name}: the proposed fix expired unapplied; {problem}.",
+    Kind.HEALTHY_AGAIN: "{name}: rotation can reach Secrets Manager and the database again.",
+}
+
+
+def build(
+    kind: Kind,
+    diagnosis: dict[str, Any],
+    plan: list[dict[str, Any]],
+    *,
+    mode: str,
+    proposal_id: str | None = None,
+    plan_hash: str | None = None,
+    outcome: tuple[str, ...] = (),
+    links: Links | None = None,
+) -> Message:
+    """A message from the JSON of a diagnosis and a plan (what proposals store and executors return)."""
+    findings = [f for f in diagnosis.get("findings", []) if f.get("severity") != "info"]
+    problem = _problem(diagnosis.get("verdict", "unknown"), findings)
+    name = diagnosis.get("secret", {}).get("name", "?")
+    return Message(
+        kind=kind,
+        secret_name=name,
+        secret_arn=diagnosis.get("secret", {}).get("arn", ""),
+        verdict=str(diagnosis.get("verdict", "unknown")),
+        mode=mode,
+        headline=_HEADLINES[kind].format(name=name, problem=problem, mode=mode),
+        findings=tuple(f"{f['code']}: {f['summary']}" for f in findings),
+        changes=tuple((str(f["kind"]), str(f["risk"]), tuple(str(s["says"]) for s in f["steps"])) for f in plan),
+        costs=tuple(f"{f['kind']}: {f['cost']}" for f in plan if f.get("cost")),
+        outcome=outcome,
+        proposal_id=proposal_id,
+        plan_hash=plan_hash,
+        links=links or Links(),
+    )
+
+
+def _problem(verdict: str, findings: list[dict[str, Any]]) -> str:
+    if not findings:
+        return f"rotation is {verdict}"
+    first = findings[0]
+    paths = {
+        "sm": "cannot reach Secrets Manager",
+        "db": "cannot reach its database",
+        "invoke": "Secrets Manager may not invoke the rotation function",
+        "config": "rotation is misconfigured",
+    }
+    what = paths.get(str(first.get("path")), "rotation will fail")
+    more = f" (and {len(findings) - 1} more finding{'s' if len(findings) > 2 else ''})" if len(findings) > 1 else ""
+    return (
+        f"rotation is {verdict}: the function {what}{more}"
+        if first.get("path") in ("sm", "db")
+        else f"rotation is {verdict}: {what}{more}"
+    )

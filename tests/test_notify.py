@@ -1,0 +1,145 @@
+"""Messages for every kind and channel, within each channel's limits; delivery to SNS and to a real HTTP webhook."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from rotation_doctor.analysis import diagnose
+from rotation_doctor.notify import messages, slack, sns, text
+from rotation_doctor.notify.messages import Kind, Links
+from rotation_doctor.notify.notifier import Notifier, RepeatLog
+from rotation_doctor.planner import make_plan
+from tests.snapshots import healthy
+
+BROKEN = healthy(vpc_endpoints=())
+DIAGNOSIS = diagnose(BROKEN).to_json()
+PLAN = make_plan(BROKEN).to_json()
+LINKS = Links(
+    "https://abc.lambda-url.us-east-1.on.aws/proposals/p-1?approve=t1&reject=t2",
+    "https://abc.lambda-url.us-east-1.on.aws/proposals/p-1?reject=t2",
+    "rotation-doctor proposals approve p-1",
+)
+
+
+def message(kind: Kind, **kw: Any) -> messages.Message:
+    return messages.build(
+        kind,
+        DIAGNOSIS,
+        PLAN,
+        mode="propose",
+        proposal_id="p-1",
+        plan_hash="h" * 64,
+        links=LINKS if kind is Kind.PROPOSED else Links(),
+        **kw,
+    )
+
+
+@pytest.mark.parametrize("kind", list(Kind))
+def test_every_kind_renders_for_every_channel(kind: Kind) -> None:
+    msg = message(kind, outcome=("applied CREATE_SECRETSMANAGER_ENDPOINT",))
+    subject, body = text.subject(msg), text.body(msg)
+    assert len(subject) < 100 and "prod/app" in subject and str(kind) in subject
+    first = body.splitlines()[0]
+    assert first.startswith("prod/app:")
+    if kind is not Kind.HEALTHY_AGAIN and kind is not Kind.APPLIED_AFTER_APPROVAL:
+        assert "cannot reach Secrets Manager" in first
+    assert "SM_NO_PATH: " in body and "+ interface endpoint" in body and "Cost:" in body
+    assert ("Review and approve: https://" in body) is (kind is Kind.PROPOSED)
+    payload = slack.blocks(msg)
+    assert 0 < len(payload) <= slack.MAX_BLOCKS
+    assert payload[0]["type"] == "header" and len(payload[0]["text"]["text"]) <= slack.MAX_HEADER
+    request = sns.publish_request("arn:aws:sns:us-east-1:123456789012:rd", msg)
+    assert request["MessageAttributes"]["secret_name"]["StringValue"] == "prod/app"
+    assert json.loads(json.loads(request["Message"])["sqs"])["kind"] == str(kind)
+
+
+def test_proposal_message_has_url_buttons_and_the_exact_changes() -> None:
+    payload = slack.blocks(message(Kind.PROPOSED))
+    actions = next(b for b in payload if b["type"] == "actions")["elements"]
+    assert [(e["text"]["text"], e["url"]) for e in actions] == [
+        ("Review and approve", LINKS.approve),
+        ("Reject", LINKS.reject),
+    ]
+    sections = "\n".join(b["text"]["text"] for b in payload if b["type"] == "section")
+    assert "CREATE_SECRETSMANAGER_ENDPOINT* (risk medium)" in sections and "private DNS on" in sections
+
+
+def _texts(block: dict[str, Any]) -> list[str]:
+    found = []
+    if isinstance(block.get("text"), dict):
+        found.append(block["text"]["text"])
+    for element in block.get("elements", []):
+        if isinstance(element, dict) and "text" in element:
+            found.append(element["text"] if isinstance(element["text"], str) else element["text"]["text"])
+    return found
+
+
+def test_a_huge_plan_stays_within_block_kit_limits() -> None:
+    fix = dict(PLAN[0])
+    fix["steps"] = [{"says": f"+ sg-{i:05d} ingress tcp/5432 <- sg-fn (" + "x" * 200 + ")"} for i in range(60)]
+    huge = messages.build(Kind.PROPOSED, DIAGNOSIS, [fix] * 80, mode="propose", links=LINKS)
+    payload = slack.blocks(huge)
+    assert len(payload) <= slack.MAX_BLOCKS and payload[-1]["type"] == "actions"
+    assert all(len(t) <= slack.MAX_TEXT for b in payload for t in _texts(b))
+    assert len(text.subject(huge)) < 100
+
+
+def test_sns_readers_get_text_and_machines_get_json(builder: Any) -> None:
+    clients = builder.clients
+    topic = clients.sns.create_topic(Name="rotation-doctor")["TopicArn"]
+    queue = clients.sqs.create_queue(QueueName="subscriber")["QueueUrl"]
+    queue_arn = clients.sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    clients.sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    assert sns.SnsTopic(clients, topic).send(message(Kind.PROPOSED))
+    envelope = json.loads(clients.sqs.receive_message(QueueUrl=queue)["Messages"][0]["Body"])
+    assert envelope["Subject"].startswith("[rotation-doctor] prod/app: proposal created")
+    assert json.loads(envelope["Message"])["links"]["approve"] == LINKS.approve
+    assert envelope["MessageAttributes"]["verdict"]["Value"] == "broken"
+
+
+def test_slack_webhook_posts_block_kit_to_the_url_kept_in_secrets_manager(
+    builder: Any, webhook_server: dict[str, Any]
+) -> None:
+    secret = builder.clients.secretsmanager.create_secret(Name="slack/webhook", SecretString=webhook_server["url"])
+    hook = slack.SlackWebhook(builder.clients, secret["ARN"])
+    assert hook.send(message(Kind.PROPOSED))
+    [post] = webhook_server["posts"]
+    assert post["path"] == "/services/T000/B000/XXXX" and post["content_type"].startswith("application/json")
+    assert post["json"]["blocks"][0]["type"] == "header" and post["json"]["text"].startswith("prod/app:")
+
+
+def test_slack_failures_are_retried_and_never_raise(builder: Any, webhook_server: dict[str, Any]) -> None:
+    secret = builder.clients.secretsmanager.create_secret(Name="slack/webhook", SecretString=webhook_server["url"])
+    webhook_server["fail_first"] = 1
+    assert slack.SlackWebhook(builder.clients, secret["ARN"]).send(message(Kind.PROPOSED))
+    assert len(webhook_server["posts"]) == 2  # one 500, then the retry
+    webhook_server["fail_first"] = 10
+    assert slack.SlackWebhook(builder.clients, secret["ARN"]).send(message(Kind.APPLIED_AUTOMATICALLY)) is False
+
+
+def test_repeats_are_suppressed_within_the_window_unless_something_changed(builder: Any) -> None:
+    from rotation_doctor.proposals import create_table
+
+    create_table(builder.clients, "state")
+    sent: list[messages.Message] = []
+
+    class Recorder:
+        def send(self, m: messages.Message) -> bool:
+            sent.append(m)
+            return True
+
+    notifier = Notifier([Recorder()], RepeatLog(builder.clients, "state"))
+    assert notifier.notify(message(Kind.PROPOSED)) and not notifier.notify(message(Kind.PROPOSED))
+    changed = messages.build(
+        Kind.PROPOSED,
+        diagnose(healthy(vpc_endpoints=(), function_policy=None)).to_json(),
+        PLAN,
+        mode="propose",
+        plan_hash="h" * 64,
+    )
+    assert notifier.notify(changed)
+    assert notifier.notify(message(Kind.HEALTHY_AGAIN))
+    assert [m.kind for m in sent] == [Kind.PROPOSED, Kind.PROPOSED, Kind.HEALTHY_AGAIN]
