@@ -180,13 +180,12 @@ def cmd_proposals(args: argparse.Namespace) -> int:
             else:
                 print(render.proposals_table(found))
             return EXIT_HEALTHY
-        if args.action == "show":
-            proposal = store.get(args.id)
-            _emit_json(proposal.to_json()) if args.format == "json" else print(render.proposal_text(proposal))
-            return EXIT_HEALTHY
-        if args.action == "reject":
-            proposal = store.reject(args.id, by=args.by)
-            _emit_json(proposal.to_json()) if args.format == "json" else print(render.proposal_text(proposal))
+        if args.action in ("show", "reject"):
+            proposal = store.get(args.id) if args.action == "show" else store.reject(args.id, by=args.by)
+            if args.format == "json":
+                _emit_json(proposal.to_json())
+            else:
+                print(render.proposal_text(proposal))
             return EXIT_HEALTHY
         store.approve(args.id, by=args.by)
         handled = apply_proposal(_executor(args), store, args.id, by=args.by, retry_rotation=args.retry_rotation)
