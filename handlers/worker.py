@@ -146,7 +146,13 @@ def _handle_record(record: SQSRecord, worker: Worker, process: Callable[..., dic
     except events.MalformedEvent as exc:
         _dead_letter(worker, record, str(exc))
         return None
-    report = process(event=raw)
+    try:
+        report = process(event=raw)
+    except Exception:
+        # Reported to SQS for this record alone (it is retried, then dead-lettered); counted here.
+        metrics.add_metric(name="Failures", unit=MetricUnit.Count, value=1)
+        logger.exception("failed", extra={"event_name": _name(raw)})
+        raise
     _record_metrics(report)
     logger.info(
         "handled",

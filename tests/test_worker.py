@@ -154,7 +154,9 @@ def test_a_malformed_event_goes_to_the_dead_letter_queue_with_its_reason(builder
     assert reasons == ["RotationFailed without detail.additionalEventData.SecretId", "the message body is not JSON"]
 
 
-def test_a_failing_record_fails_alone(builder: AccountBuilder, service: Any) -> None:
+def test_a_failing_record_fails_alone(
+    builder: AccountBuilder, service: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
     o = scenarios.orders(builder)
     service.make("propose")
     missing = rotation_failed("arn:aws:secretsmanager:us-east-1:123456789012:secret:gone-AbCdEf")
@@ -163,6 +165,8 @@ def test_a_failing_record_fails_alone(builder: AccountBuilder, service: Any) -> 
 
     response = worker_module.handler(event, SimulatedContext())
     assert response == {"batchItemFailures": [{"itemIdentifier": event["Records"][1]["messageId"]}]}
+    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert any(m.get("Failures") == [1.0] or m.get("Failures") == 1.0 for m in emitted), emitted
     assert len(service.store.list()) == 1
 
 
