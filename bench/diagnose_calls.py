@@ -22,9 +22,8 @@ from rotation_doctor.simulated.account import AccountBuilder, tcp
 
 
 def demo_broken(b: AccountBuilder) -> None:
-    o = scenarios.orders(b)
+    scenarios.orders(b)
     scenarios.seed_failed_rotation_logs(b, "orders-db-rotation")
-    del o
 
 
 def endpoint_healthy(b: AccountBuilder) -> None:
