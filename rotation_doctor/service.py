@@ -24,7 +24,7 @@ from rotation_doctor.plan import Risk
 from rotation_doctor.planner import make_plan
 from rotation_doctor.proposals import ProposalStore
 from rotation_doctor.remediate import handle_secret
-from rotation_doctor.snapshot import Snapshot
+from rotation_doctor.snapshot import PlanningFacts, Snapshot
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ class BatchContext:
         self.store = store
         self.collector = executor.collector
         self._inventory: list[tuple[Snapshot, Diagnosis]] | None = None
-        self._planning: dict[tuple[str, ...], Snapshot] = {}
+        self._planning: dict[tuple[str, str, str], PlanningFacts] = {}
         self.handled: dict[str, SecretReport] = {}
 
     def process(self, trigger: Trigger) -> EventReport:
@@ -116,23 +116,12 @@ class BatchContext:
         return report
 
     def _with_planning_facts(self, snap: Snapshot) -> Snapshot:
-        """Planning reads are per function and VPC: secrets sharing them share one read."""
-        fn = snap.function
-        key = (fn.arn if fn else "", fn.vpc_id or "" if fn else "", snap.database.vpc_id or "" if snap.database else "")
+        """Planning reads are per function and VPCs: secrets sharing them share one read."""
+        fn, db = snap.function, snap.database
+        key = (fn.arn if fn else "", (fn.vpc_id or "") if fn else "", (db.vpc_id or "") if db else "")
         if key not in self._planning:
-            self._planning[key] = self.collector.with_planning_facts(snap)
-        read = self._planning[key]
-        if fn is None or read.function is None:
-            return read if read.secret.arn == snap.secret.arn else snap
-        return replace(
-            snap,
-            function=replace(fn, tags=read.function.tags),
-            vpcs=read.vpcs,
-            dns_attributes=read.dns_attributes,
-            internet_gateways=read.internet_gateways,
-            network_interfaces=read.network_interfaces,
-            failures={**snap.failures, **read.failures},
-        )
+            self._planning[key] = self.collector.planning_facts(snap)
+        return self._planning[key].apply_to(snap)
 
 
 def affects(change: Change, snap: Snapshot) -> bool:

@@ -8,7 +8,7 @@ to tell "there are no NAT gateways" from "we were not allowed to look".
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 
@@ -344,3 +344,30 @@ class Snapshot:
         if scope is not None and f"{key}:{scope}" in self.failures:
             return self.failures[f"{key}:{scope}"]
         return self.failures.get(str(key))
+
+
+@dataclass(frozen=True)
+class PlanningFacts:
+    """What a plan needs beyond the diagnosis, read once per function and VPCs and applied to every snapshot
+    that shares them: the function's tags, the VPCs, their DNS attributes, the internet gateways, and the
+    network interfaces of the function's VPC."""
+
+    function_tags: Mapping[str, str] | None = None  # None: not read
+    vpcs: Mapping[str, Vpc] = field(default_factory=dict)
+    dns_attributes: Mapping[str, DnsAttributes] = field(default_factory=dict)
+    internet_gateways: Mapping[str, InternetGateway] = field(default_factory=dict)
+    network_interfaces: tuple[NetworkInterface, ...] | None = None
+    failures: Mapping[str, ReadFailure] = field(default_factory=dict)
+
+    def apply_to(self, snap: Snapshot) -> Snapshot:
+        fn = snap.function
+        function = replace(fn, tags=self.function_tags) if fn is not None and self.function_tags is not None else fn
+        return replace(
+            snap,
+            function=function,
+            vpcs={**snap.vpcs, **self.vpcs},
+            dns_attributes={**snap.dns_attributes, **self.dns_attributes},
+            internet_gateways={**snap.internet_gateways, **self.internet_gateways},
+            network_interfaces=self.network_interfaces,
+            failures={**snap.failures, **self.failures},
+        )

@@ -368,3 +368,16 @@ def test_observe_changes_nothing(builder: AccountBuilder) -> None:
     builder.clients.counter.calls.clear()
     out = executor(builder, mode=Mode.OBSERVE).run(SECRET, approval=ANYTHING)
     assert out.status == "observed" and out.applied == [] and writes(builder) == {}
+
+
+def test_planning_reads_dns_attributes_on_the_nat_path_too(builder: AccountBuilder) -> None:
+    # The diagnosis read the internet gateways (a default route leads to a NAT); planning must still read the
+    # VPC's DNS attributes, or the endpoint it creates would have private DNS in a VPC whose DNS is off.
+    o = scenarios.orders(builder, db_admits_function=True)
+    nat = builder.nat_gateway(o.net, "public-a")
+    builder.route(o.net.tables["private"], "0.0.0.0/0", NatGatewayId=nat)
+    builder.ec2.delete_nat_gateway(NatGatewayId=nat)
+    builder.ec2.modify_vpc_attribute(VpcId=o.net.vpc, EnableDnsHostnames={"Value": False})
+    plan = executor(builder).assess(SECRET)[2]
+    assert [f.kind for f in plan.fixes] == [FixKind.ENABLE_VPC_DNS, FixKind.CREATE_SECRETSMANAGER_ENDPOINT]
+    assert plan.ends_healthy

@@ -44,6 +44,7 @@ from rotation_doctor.snapshot import (
     NatGateway,
     NetworkAcl,
     PeeringConnection,
+    PlanningFacts,
     PolicyDocument,
     PrivateHostedZone,
     ReadFailure,
@@ -172,14 +173,16 @@ class Collector:
         return out
 
     def with_planning_facts(self, snap: Snapshot) -> Snapshot:
-        """What a plan needs beyond the diagnosis: the VPCs (CIDR blocks, tags), their DNS attributes, the
-        network interfaces of the function's VPC (who else calls Secrets Manager) and the function's tags."""
+        return self.planning_facts(snap).apply_to(snap)
+
+    def planning_facts(self, snap: Snapshot) -> PlanningFacts:
+        """What a plan needs beyond the diagnosis (see `PlanningFacts`), for `snap`'s function and VPCs."""
         fn = snap.function
         if fn is None:
-            return snap
+            return PlanningFacts()
         vpcs = sorted({v for v in (fn.vpc_id, snap.database.vpc_id if snap.database else None) if v})
         facts = _Facts()
-        found: dict[str, Any] = {"vpcs": {}, "dns": dict(snap.dns_attributes), "enis": None, "tags": None}
+        found: dict[str, Any] = {"vpcs": {}, "dns": {}, "igws": {}, "enis": None, "tags": None}
 
         def read_vpcs() -> None:
             raw = self._read(
@@ -197,15 +200,13 @@ class Collector:
                 found["dns"][vpc] = attributes
 
         def read_enis() -> None:
-            if not fn.vpc_id:
-                return
             items = self._pages(
                 facts,
                 "network_interfaces",
                 "ec2:DescribeNetworkInterfaces",
                 "describe_network_interfaces",
                 "NetworkInterfaces",
-                Filters=[{"Name": "vpc-id", "Values": [fn.vpc_id]}],
+                Filters=[{"Name": "vpc-id", "Values": [str(fn.vpc_id)]}],
             )
             if "network_interfaces" not in facts.failures:
                 found["enis"] = tuple(convert.network_interface(i) for i in items)
@@ -221,33 +222,19 @@ class Collector:
                 found["tags"] = dict(raw.get("Tags") or {})
 
         def read_igws() -> None:  # a NAT gateway plan needs a public subnet: one routed to an attached gateway
-            for raw in self._pages(
-                facts,
-                FactKey.INTERNET_GATEWAYS,
-                "ec2:DescribeInternetGateways",
-                "describe_internet_gateways",
-                "InternetGateways",
-                Filters=[{"Name": "attachment.vpc-id", "Values": [str(fn.vpc_id)]}],
-            ):
-                found["igws"][raw["InternetGatewayId"]] = convert.internet_gateway(raw)
+            found["igws"] = self._read_internet_gateways(facts, [str(fn.vpc_id)])
 
-        found["igws"] = dict(snap.internet_gateways)
         tasks: list[Callable[[], None]] = [read_tags]
         if vpcs:
-            tasks += [read_vpcs, read_enis]
-        if fn.vpc_id and not snap.internet_gateways:
-            tasks.append(read_igws)
+            tasks += [read_vpcs]
             tasks += [partial(read_dns, v) for v in vpcs if v not in snap.dns_attributes]
+        if fn.vpc_id:
+            tasks.append(read_enis)
+            if not any(fn.vpc_id in g.attached_vpc_ids for g in snap.internet_gateways.values()):
+                tasks.append(read_igws)
         self._parallel(tasks)
-        function = replace(fn, tags=found["tags"]) if found["tags"] is not None else fn
-        return replace(
-            snap,
-            function=function,
-            vpcs={**snap.vpcs, **found["vpcs"]},
-            dns_attributes=found["dns"],
-            internet_gateways=found["igws"],
-            network_interfaces=found["enis"],
-            failures={**snap.failures, **facts.failures},
+        return PlanningFacts(
+            found["tags"], found["vpcs"], found["dns"], found["igws"], found["enis"], dict(facts.failures)
         )
 
     # ----- round 1: secret values, functions ----------------------------------------------
@@ -503,16 +490,9 @@ class Collector:
                 facts.nat_gateways[raw["NatGatewayId"]] = convert.nat_gateway(raw)
 
         def igws() -> None:
-            vpcs = sorted({str(f.vpc_id) for f in functions})
-            for raw in self._pages(
-                facts,
-                FactKey.INTERNET_GATEWAYS,
-                "ec2:DescribeInternetGateways",
-                "describe_internet_gateways",
-                "InternetGateways",
-                Filters=[{"Name": "attachment.vpc-id", "Values": vpcs}],
-            ):
-                facts.internet_gateways[raw["InternetGatewayId"]] = convert.internet_gateway(raw)
+            facts.internet_gateways.update(
+                self._read_internet_gateways(facts, sorted({str(f.vpc_id) for f in functions}))
+            )
 
         def peerings() -> None:
             vpcs = sorted({v for pair in peer_vpc_pairs for v in pair})
@@ -558,6 +538,20 @@ class Collector:
             if zone is not None and zone.owner_service is None:
                 tasks.append(partial(zone_records, vpc, zone))
         self._parallel(tasks)
+
+    def _read_internet_gateways(self, facts: _Facts, vpcs: list[str]) -> dict[str, InternetGateway]:
+        """The internet gateways attached to `vpcs` ({} with the failure stored when the read fails)."""
+        return {
+            raw["InternetGatewayId"]: convert.internet_gateway(raw)
+            for raw in self._pages(
+                facts,
+                FactKey.INTERNET_GATEWAYS,
+                "ec2:DescribeInternetGateways",
+                "describe_internet_gateways",
+                "InternetGateways",
+                Filters=[{"Name": "attachment.vpc-id", "Values": vpcs}],
+            )
+        }
 
     def _read_dns_attributes(self, facts: _Facts, vpc: str) -> DnsAttributes | None:
         """DNS support and DNS hostnames: DescribeVpcAttribute reads one attribute a call."""
