@@ -18,6 +18,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from rotation_doctor.collect.aws import error_code
+
 ACTIONS = ("approve", "reject")
 DEFAULT_LIFETIME = 24 * 3600
 
@@ -109,8 +111,7 @@ class UsedTokens:
                 ConditionExpression="attribute_not_exists(id)",
             )
         except Exception as exc:
-            code = getattr(exc, "response", {}).get("Error", {}).get("Code")
-            if code == "ConditionalCheckFailedException":
+            if error_code(exc) == "ConditionalCheckFailedException":
                 raise TokenRefused("the link has already been used") from exc
             raise
 

@@ -30,6 +30,7 @@ from rotation_doctor.collect.aws import (
     AwsError,
     BadInput,
     attempt,
+    error_code,
     fatal,
     is_not_found,
     read_failure,
@@ -108,7 +109,7 @@ class Collector:
         except Exception as exc:
             if is_not_found(exc):
                 raise BadInput(f"no secret {secret_id!r} in {self.region}") from exc
-            if _code(exc) in {"ValidationException", "InvalidParameterException"}:
+            if error_code(exc) in {"ValidationException", "InvalidParameterException"}:
                 raise BadInput(f"{secret_id!r} is not a valid secret name or ARN") from exc
             failure = read_failure("secretsmanager:DescribeSecret", exc)
             raise AwsError(f"cannot read secret {secret_id!r}: {failure.error_code}: {failure.message}") from exc
@@ -716,11 +717,6 @@ class Collector:
         if self._read(facts, key, operation, run) is None:
             return []
         return items
-
-
-def _code(exc: BaseException) -> str:
-    response = getattr(exc, "response", None)
-    return str(response.get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""
 
 
 def _overdue(secret: Secret, now: datetime) -> bool:

@@ -7,6 +7,7 @@ import time
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from rotation_doctor.collect.aws import error_code
 from rotation_doctor.notify.messages import Message
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ class RepeatLog:
                 ExpressionAttributeValues={":now": {"N": str(now)}},
             )
         except Exception as exc:
-            if getattr(exc, "response", {}).get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+            if error_code(exc) == "ConditionalCheckFailedException":
                 return False
             raise
         return True
