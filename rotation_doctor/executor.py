@@ -22,7 +22,7 @@ from rotation_doctor.collect.collector import Collector
 from rotation_doctor.doctor import diagnose_secrets
 from rotation_doctor.findings import Verdict
 from rotation_doctor.guardrails import Approval, Policy, blocked
-from rotation_doctor.plan import Call, Fix, Plan, Step, dig, resolve
+from rotation_doctor.plan import Call, Fix, Plan, Step, dig, references, resolve
 from rotation_doctor.planner import make_plan
 from rotation_doctor.snapshot import Snapshot
 
@@ -268,8 +268,6 @@ class Executor:
 
 def _needs_skipped(fix: Fix, skipped_steps: set[str]) -> str | None:
     """A fix that uses what a skipped fix would have created cannot run without it."""
-    text = repr([s.call.params for s in fix.steps])
-    for step_id in skipped_steps:
-        if "${" + step_id + "." in text:
-            return "depends on a fix that is not applied"
+    if any(references(step.call.params) & skipped_steps for step in fix.steps):
+        return "depends on a fix that is not applied"
     return None

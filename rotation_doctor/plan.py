@@ -156,6 +156,17 @@ def resolve(params: Any, outputs: Mapping[str, Mapping[str, Any]]) -> Any:
     return params
 
 
+def references(params: Any) -> set[str]:
+    """The ids of the steps whose outputs `params` uses."""
+    if isinstance(params, str):
+        return {m.group(1) for m in _REF.finditer(params)}
+    if isinstance(params, Mapping):
+        return {r for v in params.values() for r in references(v)}
+    if isinstance(params, list | tuple):
+        return {r for v in params for r in references(v)}
+    return set()
+
+
 def dig(response: Mapping[str, Any], path: str) -> Any:
     value: Any = response
     for part in path.split("."):

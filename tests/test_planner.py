@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from rotation_doctor.analysis import diagnose
 from rotation_doctor.findings import Verdict
-from rotation_doctor.plan import FixKind, Plan
+from rotation_doctor.plan import FixKind, Plan, references
 from rotation_doctor.planner import make_plan
 from rotation_doctor.snapshot import (
     DnsAttributes,
@@ -40,6 +40,7 @@ def test_endpoint_then_egress_rule_when_the_function_egress_is_restricted() -> N
     egress = plan.fixes[1].steps[0].call.params
     # The rule names the group the first fix creates, by reference to that step's output.
     assert egress["IpPermissions"][0]["UserIdGroupPairs"][0]["GroupId"] == "${s1.GroupId}"
+    assert references(egress) == {"s1"} and references(plan.fixes[0].steps[0].call.params) == set()
     assert plan.ends_healthy
 
 

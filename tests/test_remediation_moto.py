@@ -381,3 +381,17 @@ def test_planning_reads_dns_attributes_on_the_nat_path_too(builder: AccountBuild
     plan = executor(builder).assess(SECRET)[2]
     assert [f.kind for f in plan.fixes] == [FixKind.ENABLE_VPC_DNS, FixKind.CREATE_SECRETSMANAGER_ENDPOINT]
     assert plan.ends_healthy
+
+
+def test_a_fix_that_needs_a_skipped_fix_is_skipped_too(builder: AccountBuilder) -> None:
+    o = scenarios.orders(builder, db_admits_function=True)
+    builder.ec2.revoke_security_group_egress(
+        GroupId=o.fn_sg, IpPermissions=[{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
+    )
+    builder.ec2.authorize_security_group_egress(GroupId=o.fn_sg, IpPermissions=[tcp(5432, group=o.db_sg)])
+    builder.clients.counter.calls.clear()
+    out = executor(builder, mode=Mode.AUTO, max_auto_risk=Risk.LOW).run(SECRET)
+    reasons = {f.kind: f.reason for f in out.fixes}
+    assert list(reasons) == ["CREATE_SECRETSMANAGER_ENDPOINT", "AUTHORIZE_LAMBDA_EGRESS"]
+    assert reasons["AUTHORIZE_LAMBDA_EGRESS"] == "depends on a fix that is not applied"
+    assert out.applied == [] and writes(builder) == {}
