@@ -43,6 +43,7 @@ class Worker:
     dispatcher: Any = None  # notifications (SNS, Slack); None when none is configured
     batch: Any = None
     _process: Callable[..., dict[str, Any]] | None = field(default=None, repr=False)
+    _idempotency_config: Any = field(default=None, repr=False)
 
     def process(self, *, event: dict[str, Any]) -> dict[str, Any]:
         """Handle one parsed event within the current batch; its result is what idempotency stores (so a
@@ -70,12 +71,12 @@ class Worker:
                 config = IdempotencyConfig(
                     event_key_jmespath="id", raise_on_no_idempotency_key=True, expires_after_seconds=7 * 24 * 3600
                 )
-                self._config = config
+                self._idempotency_config = config
                 self._process = idempotent_function(
                     self.process, data_keyword_argument="event", persistence_store=persistence, config=config
                 )
-        if context is not None and hasattr(self, "_config"):
-            self._config.register_lambda_context(context)
+        if context is not None and self._idempotency_config is not None:
+            self._idempotency_config.register_lambda_context(context)
         return self._process
 
 

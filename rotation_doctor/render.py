@@ -6,13 +6,15 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from rotation_doctor.analysis import Diagnosis
-from rotation_doctor.executor import Outcome
 from rotation_doctor.findings import Severity, Verdict
-from rotation_doctor.plan import Plan
-from rotation_doctor.proposals import Proposal
+
+if TYPE_CHECKING:  # `diagnose` and `scan` must not load the planner and executor to print
+    from rotation_doctor.executor import Outcome
+    from rotation_doctor.plan import Plan
+    from rotation_doctor.proposals import Proposal
 
 _MARK = {Severity.ERROR: "✗", Severity.WARNING: "!", Severity.INFO: "i"}
 _COLOR = {

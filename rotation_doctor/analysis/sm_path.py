@@ -18,7 +18,7 @@ from rotation_doctor.analysis.flows import subnet_pair_nacl_problems as pair_nac
 from rotation_doctor.findings import Finding, Severity
 from rotation_doctor.netsem import dns, iam_policy, routes, security_groups
 from rotation_doctor.netsem.addresses import ipv4, public_internet
-from rotation_doctor.snapshot import FactKey, Function, RouteTable, Snapshot, Subnet, VpcEndpoint
+from rotation_doctor.snapshot import DnsAttributes, FactKey, Function, RouteTable, Snapshot, Subnet, VpcEndpoint
 
 HTTPS = 443
 GONE_STATES = frozenset({"deleted", "rejected", "expired"})
@@ -129,14 +129,14 @@ def analyze(snap: Snapshot) -> list[Finding]:
     return [explained_by, *(f for f in findings if f.code != "SM_NO_PATH")]
 
 
-def _dns_switches_off(attrs: object) -> str:
+def _dns_switches_off(attrs: DnsAttributes | None) -> str:
     if attrs is None:
         return "DNS support"
     names = [
         n
         for n, on in (
-            ("enableDnsSupport", getattr(attrs, "enable_dns_support", False)),
-            ("enableDnsHostnames", getattr(attrs, "enable_dns_hostnames", False)),
+            ("enableDnsSupport", attrs.enable_dns_support),
+            ("enableDnsHostnames", attrs.enable_dns_hostnames),
         )
         if not on
     ]
