@@ -183,12 +183,12 @@ class Executor:
         if after.verdict is not Verdict.HEALTHY:
             # A fix whose every finding is still there did not work: undo what it made, keep the rest.
             still = {f.code for f in after.findings}
-            broken = [r for fix, r in by_fix if set(fix.fixes) <= still]
-            undo = [(r, step) for r, step in applied if any(r is b for b in broken)]
+            broken = {id(r) for fix, r in by_fix if set(fix.fixes) <= still}  # by identity: results compare by value
+            undo = [(r, step) for r, step in applied if id(r) in broken]
             if undo:
                 self._undo(undo, outputs)
                 for fix, r in by_fix:
-                    if r in broken:
+                    if id(r) in broken:
                         r.status = "rolled back"
                         r.reason = f"{', '.join(sorted(set(fix.fixes)))} still found after it"
                 after = self._diagnose(secret_arn)
