@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _account import make_clients, markdown_table
 from scan_calls import build
 
-from rotation_doctor.proposals import create_table
+from rotation_doctor.approvals.store import create_table
 from rotation_doctor.simulated import simulated_aws
 from rotation_doctor.simulated.account import AccountBuilder
 from rotation_doctor.simulated.lambda_runtime import SimulatedContext, sqs_event

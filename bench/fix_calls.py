@@ -12,9 +12,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _account import make_clients, markdown_table
 
-from rotation_doctor.executor import Executor
-from rotation_doctor.guardrails import Approval, Mode, Policy
-from rotation_doctor.plan import Risk
+from rotation_doctor.apply.executor import Executor
+from rotation_doctor.apply.guardrails import Approval, Mode, Policy
+from rotation_doctor.model.plan import Risk
 from rotation_doctor.simulated import scenarios, simulated_aws
 from rotation_doctor.simulated.account import AccountBuilder, tcp
 

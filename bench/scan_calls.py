@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _account import make_clients, markdown_table
 
-from rotation_doctor.doctor import scan
+from rotation_doctor.examine import scan
 from rotation_doctor.simulated import scenarios, simulated_aws
 from rotation_doctor.simulated.account import AccountBuilder, tcp
 

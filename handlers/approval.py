@@ -17,8 +17,8 @@ from urllib.parse import parse_qs
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver, Response
 
-from rotation_doctor import approval_page as pages
-from rotation_doctor import approval_tokens as tokens
+from rotation_doctor.approvals import page as pages
+from rotation_doctor.approvals import tokens
 
 logger = Logger(service="rotation-doctor-approval")
 app = LambdaFunctionUrlResolver()
@@ -34,10 +34,10 @@ class Approvals:
 
 
 def build_approvals(env: Mapping[str, str], clients: Any = None) -> Approvals:
+    from rotation_doctor.apply.executor import Executor
+    from rotation_doctor.apply.guardrails import Mode, policy_from_env
+    from rotation_doctor.approvals.store import ProposalStore
     from rotation_doctor.collect.aws import AwsClients
-    from rotation_doctor.executor import Executor
-    from rotation_doctor.guardrails import Mode, policy_from_env
-    from rotation_doctor.proposals import ProposalStore
 
     clients = clients or AwsClients()
     table = env["PROPOSALS_TABLE"]
@@ -95,8 +95,8 @@ def show(proposal_id: str) -> Response[str]:
 
 @app.post("/proposals/<proposal_id>")
 def decide(proposal_id: str) -> Response[str]:
-    from rotation_doctor.proposals import ProposalConflict
-    from rotation_doctor.remediate import apply_proposal
+    from rotation_doctor.approvals.store import ProposalConflict
+    from rotation_doctor.approvals.workflow import apply_proposal
 
     deps = _default()
     form = {k: v[0] for k, v in parse_qs(app.current_event.decoded_body or "").items()}

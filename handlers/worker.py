@@ -1,6 +1,6 @@
 """The worker: EventBridge events delivered through SQS in batches (rotation failures, risky changes, the sweep).
 
-Thin: parse each record, call `rotation_doctor.service`, report. Powertools does the rest: the
+Thin: parse each record, call `rotation_doctor.service.batch`, report. Powertools does the rest: the
 batch processor reports failures per message, idempotency (DynamoDB, keyed on the event id)
 keeps a redelivered event from acting twice, Logger carries the event id as correlation id,
 Tracer and Metrics record what happened. An event that cannot be understood is sent to the
@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
-from rotation_doctor import events
+from rotation_doctor.service import events
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
@@ -81,11 +81,11 @@ class Worker:
 
 
 def build_worker(env: Mapping[str, str], clients: Any = None) -> Worker:
+    from rotation_doctor.apply.executor import Executor
+    from rotation_doctor.apply.guardrails import policy_from_env
+    from rotation_doctor.approvals.store import DynamoDbBudget, ProposalStore
     from rotation_doctor.collect.aws import AwsClients
-    from rotation_doctor.executor import Executor
-    from rotation_doctor.guardrails import policy_from_env
     from rotation_doctor.notify.dispatch import dispatcher_from_env
-    from rotation_doctor.proposals import DynamoDbBudget, ProposalStore
 
     clients = clients or AwsClients()
     table = env.get("PROPOSALS_TABLE")
@@ -115,7 +115,7 @@ def run(event: dict[str, Any], context: Any, worker: Worker) -> PartialItemFailu
     """One SQS batch: a fresh shared context, then each record on its own (failures reported per record)."""
     from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
-    from rotation_doctor.service import BatchContext
+    from rotation_doctor.service.batch import BatchContext
 
     worker.batch = BatchContext(worker.executor, worker.store)
     process = worker.idempotent_process(context)

@@ -17,7 +17,7 @@ from remediations.create_nat_gateway import CreateNatGateway
 from remediations.create_secretsmanager_endpoint import CreateSecretsManagerEndpoint
 from remediations.enable_endpoint_private_dns import EnableEndpointPrivateDns
 from remediations.enable_vpc_dns import EnableVpcDns
-from rotation_doctor.plan import FixKind
+from rotation_doctor.model.plan import FixKind
 
 REGISTRY: dict[FixKind, Remediation] = {
     r.kind: r

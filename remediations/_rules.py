@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from remediations.base import PlanContext
-from rotation_doctor.plan import Call, Step
-from rotation_doctor.snapshot import SecurityGroup, SecurityGroupRule, Snapshot
+from rotation_doctor.model.plan import Call, Step
+from rotation_doctor.model.snapshot import SecurityGroup, SecurityGroupRule, Snapshot
 
 
 def rule_step(ctx: PlanContext, *, group: str, peer: str, port: int, egress: bool, why: str) -> Step:

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from ipaddress import IPv4Network
 
 from rotation_doctor.analysis.flows import groups
+from rotation_doctor.model.snapshot import NetworkInterface, Snapshot
 from rotation_doctor.netsem import routes, security_groups
 from rotation_doctor.netsem.addresses import ipv4
-from rotation_doctor.snapshot import NetworkInterface, Snapshot
 
 _SKIP_TYPES = {"vpc_endpoint", "nat_gateway", "gateway_load_balancer_endpoint", "network_load_balancer"}
 

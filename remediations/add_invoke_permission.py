@@ -7,9 +7,9 @@ from dataclasses import replace
 
 from remediations.base import PlanContext, Planned, Remediation
 from rotation_doctor.analysis import Diagnosis
-from rotation_doctor.findings import Finding
-from rotation_doctor.plan import Call, Fix, FixKind, Risk
-from rotation_doctor.snapshot import PolicyDocument, Snapshot
+from rotation_doctor.model.findings import Finding
+from rotation_doctor.model.plan import Call, Fix, FixKind, Risk
+from rotation_doctor.model.snapshot import PolicyDocument, Snapshot
 
 STATEMENT_ID = "rotation-doctor-SecretsManagerInvoke"
 

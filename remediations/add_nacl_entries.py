@@ -8,9 +8,9 @@ from dataclasses import replace
 
 from remediations.base import PlanContext, Planned, Remediation
 from rotation_doctor.analysis import Diagnosis
-from rotation_doctor.findings import Finding
-from rotation_doctor.plan import Call, Fix, FixKind, Risk
-from rotation_doctor.snapshot import NaclEntry, Snapshot
+from rotation_doctor.model.findings import Finding
+from rotation_doctor.model.plan import Call, Fix, FixKind, Risk
+from rotation_doctor.model.snapshot import NaclEntry, Snapshot
 
 MAX_RULE = 32766
 

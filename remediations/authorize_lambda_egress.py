@@ -8,9 +8,9 @@ from functools import partial
 from remediations._rules import rule_step, with_rule
 from remediations.base import PlanContext, Planned, Remediation
 from rotation_doctor.analysis import Diagnosis
-from rotation_doctor.findings import Finding
-from rotation_doctor.plan import Fix, FixKind, Risk
-from rotation_doctor.snapshot import Snapshot
+from rotation_doctor.model.findings import Finding
+from rotation_doctor.model.plan import Fix, FixKind, Risk
+from rotation_doctor.model.snapshot import Snapshot
 
 
 class AuthorizeLambdaEgress(Remediation):

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from rotation_doctor.analysis import Diagnosis
-from rotation_doctor.findings import Finding
-from rotation_doctor.plan import Call, Fix, FixKind, Risk, Step, ref
-from rotation_doctor.snapshot import Snapshot
+from rotation_doctor.model.findings import Finding
+from rotation_doctor.model.plan import Call, Fix, FixKind, Risk, Step, ref
+from rotation_doctor.model.snapshot import Snapshot
 
 TOOL = "rotation-doctor"
 

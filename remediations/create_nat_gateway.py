@@ -11,10 +11,10 @@ from dataclasses import replace
 
 from remediations.base import PlanContext, Planned, Remediation
 from rotation_doctor.analysis import Diagnosis
-from rotation_doctor.findings import Finding
+from rotation_doctor.model.findings import Finding
+from rotation_doctor.model.plan import Call, Fix, FixKind, Risk, Step
+from rotation_doctor.model.snapshot import NatGateway, Route, Snapshot
 from rotation_doctor.netsem import routes
-from rotation_doctor.plan import Call, Fix, FixKind, Risk, Step
-from rotation_doctor.snapshot import NatGateway, Route, Snapshot
 
 HOURLY = 0.045  # USD, us-east-1 list price per NAT gateway hour (plus $0.045 per GB)
 

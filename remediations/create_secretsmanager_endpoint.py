@@ -12,10 +12,10 @@ from remediations.base import PlanContext, Planned, Remediation
 from remediations.enable_vpc_dns import EnableVpcDns
 from rotation_doctor.analysis import Diagnosis
 from rotation_doctor.analysis.sm_path import secrets_manager_endpoints
-from rotation_doctor.findings import Finding
+from rotation_doctor.model.findings import Finding
+from rotation_doctor.model.plan import Call, Fix, FixKind, Risk, Step
+from rotation_doctor.model.snapshot import SecurityGroup, SecurityGroupRule, Snapshot, VpcEndpoint
 from rotation_doctor.netsem import dns
-from rotation_doctor.plan import Call, Fix, FixKind, Risk, Step
-from rotation_doctor.snapshot import SecurityGroup, SecurityGroupRule, Snapshot, VpcEndpoint
 
 HTTPS = 443
 HOURLY_PER_AZ = 0.01  # USD, us-east-1 list price of an interface endpoint per AZ-hour (plus $0.01 per GB)

@@ -15,9 +15,9 @@ from remediations.base import PlanContext, Planned, Remediation
 from remediations.enable_vpc_dns import EnableVpcDns
 from rotation_doctor.analysis import Diagnosis
 from rotation_doctor.analysis.sm_path import secrets_manager_endpoints
-from rotation_doctor.findings import Finding
-from rotation_doctor.plan import Call, Fix, FixKind, Risk
-from rotation_doctor.snapshot import Snapshot
+from rotation_doctor.model.findings import Finding
+from rotation_doctor.model.plan import Call, Fix, FixKind, Risk
+from rotation_doctor.model.snapshot import Snapshot
 
 
 class EnableEndpointPrivateDns(Remediation):

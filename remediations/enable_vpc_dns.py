@@ -7,9 +7,9 @@ from dataclasses import replace
 
 from remediations.base import PlanContext, Planned, Remediation
 from rotation_doctor.analysis import Diagnosis
-from rotation_doctor.findings import Finding
-from rotation_doctor.plan import Call, Fix, FixKind, Risk, Step
-from rotation_doctor.snapshot import DnsAttributes, Snapshot
+from rotation_doctor.model.findings import Finding
+from rotation_doctor.model.plan import Call, Fix, FixKind, Risk, Step
+from rotation_doctor.model.snapshot import DnsAttributes, Snapshot
 
 
 class EnableVpcDns(Remediation):

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PLATFORM = "manylinux2014_x86_64"  # the template's Architectures: [x86_64]
 RUNTIME_PROVIDED = {"boto3", "botocore", "s3transfer", "urllib3", "python-dateutil", "six", "jmespath"}
 PACKAGES = ("rotation_doctor", "remediations", "handlers")
-LEFT_OUT = ("rotation_doctor/simulated", "rotation_doctor/demo.py")
+LEFT_OUT = ("rotation_doctor/simulated", "rotation_doctor/cli/demo.py")
 
 
 def requirements() -> list[str]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from rotation_doctor.snapshot import (
+from rotation_doctor.model.snapshot import (
     Database,
     DnsAttributes,
     Function,

@@ -7,8 +7,8 @@ from dataclasses import replace
 import pytest
 
 from rotation_doctor.analysis import diagnose
-from rotation_doctor.findings import Severity, Verdict
-from rotation_doctor.snapshot import (
+from rotation_doctor.model.findings import Severity, Verdict
+from rotation_doctor.model.snapshot import (
     Database,
     DnsAttributes,
     FactKey,
@@ -642,7 +642,7 @@ def test_json_keys_follow_the_contract() -> None:
 
 
 def test_unknown_code_is_refused() -> None:
-    from rotation_doctor.findings import Finding
+    from rotation_doctor.model.findings import Finding
 
     with pytest.raises(ValueError):
         Finding("SM_SOMETHING_NEW", Severity.ERROR, "x")

@@ -12,11 +12,11 @@ from urllib.parse import urlencode
 
 import pytest
 
-from rotation_doctor import approval_tokens as tokens
-from rotation_doctor.executor import Executor
-from rotation_doctor.guardrails import Mode, Policy
-from rotation_doctor.proposals import ProposalStore, create_table
-from rotation_doctor.remediate import handle_secret
+from rotation_doctor.apply.executor import Executor
+from rotation_doctor.apply.guardrails import Mode, Policy
+from rotation_doctor.approvals import tokens
+from rotation_doctor.approvals.store import ProposalStore, create_table
+from rotation_doctor.approvals.workflow import handle_secret
 from rotation_doctor.simulated import scenarios
 from rotation_doctor.simulated.account import AccountBuilder
 from rotation_doctor.simulated.function_url import serve
@@ -152,7 +152,7 @@ def test_bad_tokens_are_refused_and_change_nothing(page: Any, token_for: str) ->
 
 
 def test_values_from_aws_are_escaped(page: Any) -> None:
-    from rotation_doctor.approval_page import proposal_page
+    from rotation_doctor.approvals.page import proposal_page
 
     hostile = page.store.get(page.proposal.id)
     hostile = type(hostile)(**{**vars(hostile), "secret_name": "<script>alert(1)</script>"})

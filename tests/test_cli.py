@@ -14,7 +14,7 @@ from typing import Any
 import boto3
 import pytest
 
-from rotation_doctor import cli
+from rotation_doctor.cli import main as cli
 from rotation_doctor.collect.aws import AwsClients
 from rotation_doctor.simulated import scenarios
 from rotation_doctor.simulated.account import AccountBuilder
@@ -64,7 +64,7 @@ def assert_contract_json(payload: dict[str, Any]) -> None:
 
 
 def test_catalog_holds_every_contract_code() -> None:
-    from rotation_doctor.findings import CODES
+    from rotation_doctor.model.findings import CODES
 
     assert set(CODES) >= CONTRACT_CODES
 
@@ -282,10 +282,10 @@ def test_fix_without_approve_is_refused(builder: AccountBuilder, capsys: pytest.
 def test_proposals_commands(
     builder: AccountBuilder, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from rotation_doctor.executor import Executor
-    from rotation_doctor.guardrails import Mode, Policy
-    from rotation_doctor.proposals import ProposalStore, create_table
-    from rotation_doctor.remediate import handle_secret
+    from rotation_doctor.apply.executor import Executor
+    from rotation_doctor.apply.guardrails import Mode, Policy
+    from rotation_doctor.approvals.store import ProposalStore, create_table
+    from rotation_doctor.approvals.workflow import handle_secret
 
     scenarios.orders(builder)
     create_table(builder.clients, "props")

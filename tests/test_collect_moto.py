@@ -14,8 +14,8 @@ from botocore.exceptions import ClientError
 
 from rotation_doctor.collect.aws import AwsError, BadInput
 from rotation_doctor.collect.collector import Collector
-from rotation_doctor.doctor import diagnose_secret, diagnose_secrets
-from rotation_doctor.findings import Severity, Verdict
+from rotation_doctor.examine import diagnose_secret, diagnose_secrets
+from rotation_doctor.model.findings import Severity, Verdict
 from rotation_doctor.simulated import scenarios
 from rotation_doctor.simulated.account import AccountBuilder, tcp
 
@@ -522,8 +522,8 @@ def test_secret_value_never_leaves_the_collector(builder: AccountBuilder) -> Non
 
 
 def test_every_read_made_is_a_declared_permission(builder: AccountBuilder) -> None:
-    from rotation_doctor.doctor import scan
-    from rotation_doctor.permissions import READ_ACTIONS, iam_action
+    from rotation_doctor.collect.permissions import READ_ACTIONS, iam_action
+    from rotation_doctor.examine import scan
 
     o = scenarios.orders(builder)
     add_nat(builder, o)

@@ -14,11 +14,11 @@ from rotation_doctor.collect.aws import AwsClients
 from rotation_doctor.collect.collector import Collector, _Facts
 from rotation_doctor.collect.databases import DatabaseResolver
 from rotation_doctor.collect.targets import ref_from_secret_string, ref_from_tag
-from rotation_doctor.doctor import diagnose_secret
-from rotation_doctor.findings import Verdict
+from rotation_doctor.examine import diagnose_secret
+from rotation_doctor.model.findings import Verdict
+from rotation_doctor.model.snapshot import TargetKind, TargetRef
 from rotation_doctor.simulated import scenarios
 from rotation_doctor.simulated.account import AccountBuilder, tcp
-from rotation_doctor.snapshot import TargetKind, TargetRef
 
 
 def resolver_with(stubs: dict[str, list[tuple[str, dict[str, Any], dict[str, Any]]]]):  # type: ignore[no-untyped-def]

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from rotation_doctor.events import Change, MalformedEvent, RotationTrigger, Sweep, failed_call, parse
+from rotation_doctor.service.events import Change, MalformedEvent, RotationTrigger, Sweep, failed_call, parse
 
 EVENTS = Path(__file__).resolve().parent / "events"
 

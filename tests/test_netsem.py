@@ -7,10 +7,10 @@ import ipaddress
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from rotation_doctor.model.snapshot import NaclEntry, NetworkAcl, PrivateHostedZone, Route, RouteTable, SecurityGroup
 from rotation_doctor.netsem import dns, network_acls, routes, security_groups
 from rotation_doctor.netsem.addresses import covered_by, ipv4, public_internet, subtract
 from rotation_doctor.netsem.network_acls import Outcome
-from rotation_doctor.snapshot import NaclEntry, NetworkAcl, PrivateHostedZone, Route, RouteTable, SecurityGroup
 from tests.snapshots import rule
 
 N = ipaddress.IPv4Network

@@ -11,7 +11,7 @@ from rotation_doctor.analysis import diagnose
 from rotation_doctor.notify import messages, slack, sns, text
 from rotation_doctor.notify.messages import Kind, Links
 from rotation_doctor.notify.notifier import Notifier, RepeatLog
-from rotation_doctor.planner import make_plan
+from rotation_doctor.planning.planner import make_plan
 from tests.snapshots import healthy
 
 BROKEN = healthy(vpc_endpoints=())
@@ -121,7 +121,7 @@ def test_slack_failures_are_retried_and_never_raise(builder: Any, webhook_server
 
 
 def test_repeats_are_suppressed_within_the_window_unless_something_changed(builder: Any) -> None:
-    from rotation_doctor.proposals import create_table
+    from rotation_doctor.approvals.store import create_table
 
     create_table(builder.clients, "state")
     sent: list[messages.Message] = []

@@ -68,7 +68,7 @@ def test_packaged_handlers_import_in_a_clean_environment(tmp_path: Path) -> None
     for module, function in names:
         probe = (
             f"import sys; sys.path.insert(0, {str(package)!r}); import {module} as m; "
-            f"assert callable(m.{function}); import rotation_doctor.events as e; "
+            f"assert callable(m.{function}); import rotation_doctor.service.events as e; "
             "print(type(e.parse({'version': '0', 'id': 'x', 'detail-type': 'Scheduled Event', 'source': "
             "'aws.events', 'account': '1', 'time': '2026-11-29T00:00:00Z', 'region': 'us-east-1', "
             "'resources': [], 'detail': {}})).__name__)"

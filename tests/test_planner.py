@@ -9,10 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rotation_doctor.analysis import diagnose
-from rotation_doctor.findings import Verdict
-from rotation_doctor.plan import FixKind, Plan, references
-from rotation_doctor.planner import make_plan
-from rotation_doctor.snapshot import (
+from rotation_doctor.model.findings import Verdict
+from rotation_doctor.model.plan import FixKind, Plan, references
+from rotation_doctor.model.snapshot import (
     DnsAttributes,
     NaclEntry,
     NatGateway,
@@ -21,6 +20,7 @@ from rotation_doctor.snapshot import (
     SecurityGroup,
     Snapshot,
 )
+from rotation_doctor.planning.planner import make_plan
 from tests.snapshots import VPC, acl, allow_all_entries, healthy, nat_path, rule, with_group
 
 

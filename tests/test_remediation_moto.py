@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from rotation_doctor.executor import Executor
-from rotation_doctor.findings import Verdict
-from rotation_doctor.guardrails import IGNORE_TAG, Approval, InMemoryBudget, Mode, Policy
-from rotation_doctor.plan import FixKind, Risk
-from rotation_doctor.proposals import ProposalConflict, ProposalStore, create_table
-from rotation_doctor.remediate import apply_proposal, handle_secret
+from rotation_doctor.apply.executor import Executor
+from rotation_doctor.apply.guardrails import IGNORE_TAG, Approval, InMemoryBudget, Mode, Policy
+from rotation_doctor.approvals.store import ProposalConflict, ProposalStore, create_table
+from rotation_doctor.approvals.workflow import apply_proposal, handle_secret
+from rotation_doctor.model.findings import Verdict
+from rotation_doctor.model.plan import FixKind, Risk
 from rotation_doctor.simulated import scenarios
 from rotation_doctor.simulated.account import AccountBuilder, tcp
 

@@ -13,7 +13,7 @@ from cfnlint.decode import decode
 from moto.events.models import EventPattern
 
 from remediations import write_actions
-from rotation_doctor.permissions import READ_ACTIONS
+from rotation_doctor.collect.permissions import READ_ACTIONS
 
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = ROOT / "tests" / "events"

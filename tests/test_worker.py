@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from rotation_doctor.proposals import ProposalStore, create_table
+from rotation_doctor.approvals.store import ProposalStore, create_table
 from rotation_doctor.simulated import scenarios
 from rotation_doctor.simulated.account import AccountBuilder, tcp
 from rotation_doctor.simulated.lambda_runtime import SimulatedContext, sqs_event
@@ -191,7 +191,7 @@ def test_people_are_told_on_sns_and_slack_with_working_approval_links(
 ) -> None:
     from urllib.parse import parse_qs, urlsplit
 
-    from rotation_doctor import approval_tokens as tokens
+    from rotation_doctor.approvals import tokens
 
     clients = builder.clients
     o = scenarios.orders(builder)

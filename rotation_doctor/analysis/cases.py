@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from rotation_doctor.findings import CODES, Finding, Severity
+from rotation_doctor.model.findings import CODES, Finding, Severity
 
 
 @dataclass(frozen=True)

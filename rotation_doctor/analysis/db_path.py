@@ -9,10 +9,10 @@ from __future__ import annotations
 from rotation_doctor.analysis.cases import Case, Problem, fold
 from rotation_doctor.analysis.flows import DB_FLOW, Side, groups, security_group_problems
 from rotation_doctor.analysis.flows import subnet_pair_nacl_problems as pair_nacls
-from rotation_doctor.findings import Finding, Severity
+from rotation_doctor.model.findings import Finding, Severity
+from rotation_doctor.model.snapshot import Database, FactKey, Function, Snapshot, Subnet
 from rotation_doctor.netsem import routes, security_groups
 from rotation_doctor.netsem.addresses import ipv4, public_internet
-from rotation_doctor.snapshot import Database, FactKey, Function, Snapshot, Subnet
 
 DB_NEEDS = (FactKey.SUBNETS, FactKey.ROUTE_TABLES, FactKey.NETWORK_ACLS, FactKey.SECURITY_GROUPS)
 

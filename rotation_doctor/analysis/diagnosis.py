@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rotation_doctor.analysis import db_path, invoke, logs, sm_path
-from rotation_doctor.findings import Finding, PathName, Severity, Verdict, verdict_of
-from rotation_doctor.snapshot import FactKey, ReadFailure, Snapshot
+from rotation_doctor.model.findings import Finding, PathName, Severity, Verdict, verdict_of
+from rotation_doctor.model.snapshot import FactKey, ReadFailure, Snapshot
 
 # Which paths go unjudged when a fact cannot be read (for the AWS_READ_FAILED summary).
 _AFFECTS: dict[str, str] = {

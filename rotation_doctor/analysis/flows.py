@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from ipaddress import IPv4Network
 
 from rotation_doctor.analysis.cases import Problem
+from rotation_doctor.model.snapshot import SecurityGroup, Snapshot, Subnet
 from rotation_doctor.netsem import network_acls, security_groups
 from rotation_doctor.netsem.addresses import ipv4, public_internet
-from rotation_doctor.snapshot import SecurityGroup, Snapshot, Subnet
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from rotation_doctor.findings import Finding, Severity
+from rotation_doctor.model.findings import Finding, Severity
+from rotation_doctor.model.snapshot import FactKey, PolicyDocument, Snapshot
 from rotation_doctor.netsem import iam_policy
-from rotation_doctor.snapshot import FactKey, PolicyDocument, Snapshot
 
 SECRETS_MANAGER = "secretsmanager.amazonaws.com"
 

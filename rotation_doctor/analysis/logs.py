@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from rotation_doctor.findings import Finding, PathName, Severity
-from rotation_doctor.snapshot import LogSignal, Snapshot
+from rotation_doctor.model.findings import Finding, PathName, Severity
+from rotation_doctor.model.snapshot import LogSignal, Snapshot
 
 # Each category: a pattern over one log message, and the path whose failure it suggests
 # (None: not a network problem).

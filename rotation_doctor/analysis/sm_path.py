@@ -15,10 +15,10 @@ from functools import partial
 from rotation_doctor.analysis.cases import Case, Problem, fold
 from rotation_doctor.analysis.flows import SM_FLOW, Side, groups, nacl_problems, security_group_problems
 from rotation_doctor.analysis.flows import subnet_pair_nacl_problems as pair_nacls
-from rotation_doctor.findings import Finding, Severity
+from rotation_doctor.model.findings import Finding, Severity
+from rotation_doctor.model.snapshot import DnsAttributes, FactKey, Function, RouteTable, Snapshot, Subnet, VpcEndpoint
 from rotation_doctor.netsem import dns, iam_policy, routes, security_groups
 from rotation_doctor.netsem.addresses import ipv4, public_internet
-from rotation_doctor.snapshot import DnsAttributes, FactKey, Function, RouteTable, Snapshot, Subnet, VpcEndpoint
 
 HTTPS = 443
 GONE_STATES = frozenset({"deleted", "rejected", "expired"})

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from rotation_doctor.analysis.sm_path import secrets_manager_endpoints
+from rotation_doctor.model.snapshot import Snapshot
 from rotation_doctor.netsem import network_acls, routes
-from rotation_doctor.snapshot import Snapshot
 
 
 def resources_used(snap: Snapshot) -> set[str]:

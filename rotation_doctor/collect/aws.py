@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from rotation_doctor.snapshot import ReadFailure
+from rotation_doctor.model.snapshot import ReadFailure
 
 if TYPE_CHECKING:
     import boto3

@@ -36,8 +36,7 @@ from rotation_doctor.collect.aws import (
     read_failure,
 )
 from rotation_doctor.collect.databases import DatabaseResolver
-from rotation_doctor.netsem import dns, routes
-from rotation_doctor.snapshot import (
+from rotation_doctor.model.snapshot import (
     DnsAttributes,
     FactKey,
     Function,
@@ -57,6 +56,7 @@ from rotation_doctor.snapshot import (
     TargetRef,
     VpcEndpoint,
 )
+from rotation_doctor.netsem import dns, routes
 
 log = logging.getLogger(__name__)
 

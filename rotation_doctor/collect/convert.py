@@ -8,7 +8,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from rotation_doctor.snapshot import (
+from rotation_doctor.model.snapshot import (
     Function,
     HostedZoneRecord,
     InternetGateway,

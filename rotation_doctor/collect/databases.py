@@ -15,7 +15,7 @@ from typing import Any
 
 from rotation_doctor.collect.aws import AwsClients
 from rotation_doctor.collect.targets import Lookup, lookup_for, port_for
-from rotation_doctor.snapshot import Database, FactKey, TargetKind, TargetRef
+from rotation_doctor.model.snapshot import Database, FactKey, TargetKind, TargetRef
 
 Read = Callable[..., Any]
 Parallel = Callable[[Sequence[Callable[[], None]]], None]

@@ -10,7 +10,7 @@ import ipaddress
 import json
 from dataclasses import dataclass
 
-from rotation_doctor.snapshot import TargetRef
+from rotation_doctor.model.snapshot import TargetRef
 
 TARGET_TAG = "rotation-doctor:target"
 _TAG_KINDS = {"rds", "rds-cluster", "redshift", "docdb", "host"}

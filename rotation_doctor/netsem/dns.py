@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from rotation_doctor.snapshot import PrivateHostedZone
+from rotation_doctor.model.snapshot import PrivateHostedZone
 
 
 def dns_suffix(region: str) -> str:

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from rotation_doctor.snapshot import PolicyDocument
+from rotation_doctor.model.snapshot import PolicyDocument
 
 
 @dataclass(frozen=True)

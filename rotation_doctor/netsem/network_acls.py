@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from ipaddress import IPv4Network
 
+from rotation_doctor.model.snapshot import NaclEntry, NetworkAcl
 from rotation_doctor.netsem.addresses import intersection, ipv4
-from rotation_doctor.snapshot import NaclEntry, NetworkAcl
 
 EPHEMERAL_PORTS = (1024, 65535)
 TCP = "6"

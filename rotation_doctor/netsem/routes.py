@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from ipaddress import IPv4Network
 
+from rotation_doctor.model.snapshot import Route, RouteTable
 from rotation_doctor.netsem.addresses import ipv4
-from rotation_doctor.snapshot import Route, RouteTable
 
 DEFAULT_ROUTE = IPv4Network("0.0.0.0/0")
 

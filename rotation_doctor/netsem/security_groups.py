@@ -11,8 +11,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Network
 
+from rotation_doctor.model.snapshot import SecurityGroup, SecurityGroupRule
 from rotation_doctor.netsem.addresses import covered_by, ipv4
-from rotation_doctor.snapshot import SecurityGroup, SecurityGroupRule
 
 _TCP = {"tcp", "6"}
 

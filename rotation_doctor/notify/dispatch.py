@@ -6,7 +6,7 @@ import logging
 from typing import Any
 from urllib.parse import urlencode
 
-from rotation_doctor import approval_tokens as tokens
+from rotation_doctor.approvals import tokens
 from rotation_doctor.notify.messages import Kind, Links, build
 from rotation_doctor.notify.notifier import Notifier
 

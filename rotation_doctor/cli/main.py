@@ -86,9 +86,9 @@ def _emit_json(payload: Any) -> None:
 
 
 def cmd_diagnose(args: argparse.Namespace) -> int:
-    from rotation_doctor import render
-    from rotation_doctor.doctor import diagnose_secret
-    from rotation_doctor.findings import Verdict
+    from rotation_doctor.cli import render
+    from rotation_doctor.examine import diagnose_secret
+    from rotation_doctor.model.findings import Verdict
 
     _, diagnosis = diagnose_secret(_clients(args), args.secret, rotation_failed=args.rotation_failed)
     if args.format == "json":
@@ -99,9 +99,9 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
-    from rotation_doctor import render
-    from rotation_doctor.doctor import scan
-    from rotation_doctor.findings import Verdict
+    from rotation_doctor.cli import render
+    from rotation_doctor.examine import scan
+    from rotation_doctor.model.findings import Verdict
 
     started = time.monotonic()
     progress_on = sys.stderr.isatty() or args.verbose
@@ -119,15 +119,15 @@ def cmd_scan(args: argparse.Namespace) -> int:
 
 
 def _executor(args: argparse.Namespace) -> Any:
-    from rotation_doctor.executor import Executor
-    from rotation_doctor.guardrails import Mode, policy_from_env
+    from rotation_doctor.apply.executor import Executor
+    from rotation_doctor.apply.guardrails import Mode, policy_from_env
 
     return Executor(_clients(args), policy_from_env(os.environ, mode=Mode.PROPOSE))
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from rotation_doctor import render
-    from rotation_doctor.findings import Verdict
+    from rotation_doctor.cli import render
+    from rotation_doctor.model.findings import Verdict
 
     _, diagnosis, plan = _executor(args).assess(args.secret, prefer_nat=args.prefer_nat)
     if args.format == "json":
@@ -144,10 +144,10 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_fix(args: argparse.Namespace) -> int:
-    from rotation_doctor import render
-    from rotation_doctor.findings import Verdict
-    from rotation_doctor.guardrails import Approval
-    from rotation_doctor.plan import Risk
+    from rotation_doctor.apply.guardrails import Approval
+    from rotation_doctor.cli import render
+    from rotation_doctor.model.findings import Verdict
+    from rotation_doctor.model.plan import Risk
 
     approval = Approval(os.environ.get("USER", "cli"), max_risk=Risk(args.max_risk))
     outcome = _executor(args).run(args.secret, approval=approval, retry_rotation=args.retry_rotation)
@@ -163,10 +163,10 @@ def cmd_fix(args: argparse.Namespace) -> int:
 
 
 def cmd_proposals(args: argparse.Namespace) -> int:
-    from rotation_doctor import render
+    from rotation_doctor.approvals.store import OPEN, ProposalConflict, ProposalStore
+    from rotation_doctor.approvals.workflow import apply_proposal
+    from rotation_doctor.cli import render
     from rotation_doctor.collect.aws import BadInput
-    from rotation_doctor.proposals import OPEN, ProposalConflict, ProposalStore
-    from rotation_doctor.remediate import apply_proposal
 
     if not args.table:
         raise BadInput("no proposals table: pass --table or set ROTATION_DOCTOR_TABLE")
@@ -204,7 +204,7 @@ def cmd_proposals(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from rotation_doctor.demo import run
+    from rotation_doctor.cli.demo import run
 
     return run()
 

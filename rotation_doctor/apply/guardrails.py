@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
-from rotation_doctor.plan import Fix, FixKind, Risk
-from rotation_doctor.snapshot import Snapshot
+from rotation_doctor.model.plan import Fix, FixKind, Risk
+from rotation_doctor.model.snapshot import Snapshot
 
 IGNORE_TAG = "rotation-doctor:ignore"
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rotation_doctor.executor import Executor, Outcome
-from rotation_doctor.findings import Verdict
-from rotation_doctor.guardrails import Approval, Mode
-from rotation_doctor.plan import Risk
-from rotation_doctor.proposals import Proposal, ProposalStore
+from rotation_doctor.apply.executor import Executor, Outcome
+from rotation_doctor.apply.guardrails import Approval, Mode
+from rotation_doctor.approvals.store import Proposal, ProposalStore
+from rotation_doctor.model.findings import Verdict
+from rotation_doctor.model.plan import Risk
 
 
 @dataclass

@@ -19,7 +19,7 @@ from typing import Any
 
 from rotation_doctor.analysis import Diagnosis
 from rotation_doctor.collect.aws import AwsClients, error_code
-from rotation_doctor.plan import Plan
+from rotation_doctor.model.plan import Plan
 
 OPEN = ("proposed", "approved", "applying")
 TERMINAL = ("applied", "failed", "rolled_back", "rejected", "expired")

@@ -10,7 +10,7 @@ import sys
 import time
 from typing import Any
 
-from rotation_doctor import render
+from rotation_doctor.cli import render
 
 REGION = "us-east-1"
 TABLE = "rotation-doctor-proposals"
@@ -39,12 +39,12 @@ def run() -> int:
 
     import boto3
 
+    from rotation_doctor.apply.executor import Executor
+    from rotation_doctor.apply.guardrails import Mode, Policy
+    from rotation_doctor.approvals.store import ProposalStore, create_table
+    from rotation_doctor.approvals.workflow import apply_proposal
     from rotation_doctor.collect.aws import AwsClients
-    from rotation_doctor.doctor import diagnose_secret
-    from rotation_doctor.executor import Executor
-    from rotation_doctor.guardrails import Mode, Policy
-    from rotation_doctor.proposals import ProposalStore, create_table
-    from rotation_doctor.remediate import apply_proposal
+    from rotation_doctor.examine import diagnose_secret
     from rotation_doctor.simulated import scenarios, simulated_aws
     from rotation_doctor.simulated.account import AccountBuilder
 
@@ -119,7 +119,7 @@ def _deliver_to_worker(clients: Any, event: dict[str, Any]) -> Any:
     """The RotationFailed event in an SQS batch, as EventBridge and SQS hand it to the worker in AWS."""
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     import handlers.worker as worker_module
-    from rotation_doctor.proposals import ProposalStore
+    from rotation_doctor.approvals.store import ProposalStore
     from rotation_doctor.simulated.lambda_runtime import SimulatedContext, sqs_event
 
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
@@ -135,7 +135,7 @@ def _deliver_to_worker(clients: Any, event: dict[str, Any]) -> Any:
 
 def _show_notifications(proposal: Any) -> None:
     """What SNS and Slack would carry, and the signed link on-call would open."""
-    from rotation_doctor import approval_tokens as tokens
+    from rotation_doctor.approvals import tokens
     from rotation_doctor.notify import slack, sns, text
     from rotation_doctor.notify.dispatch import ApprovalLinks
     from rotation_doctor.notify.messages import Kind, build

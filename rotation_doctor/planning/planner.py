@@ -13,9 +13,9 @@ from dataclasses import replace
 
 from remediations import REGISTRY, PlanContext
 from rotation_doctor.analysis import Diagnosis, diagnose
-from rotation_doctor.findings import Finding, Severity, Verdict
-from rotation_doctor.plan import Fix, FixKind, Plan, Unfixable
-from rotation_doctor.snapshot import Snapshot
+from rotation_doctor.model.findings import Finding, Severity, Verdict
+from rotation_doctor.model.plan import Fix, FixKind, Plan, Unfixable
+from rotation_doctor.model.snapshot import Snapshot
 
 MAX_ROUNDS = 6
 

@@ -9,12 +9,12 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 from rotation_doctor.analysis import Diagnosis
-from rotation_doctor.findings import Severity, Verdict
+from rotation_doctor.model.findings import Severity, Verdict
 
 if TYPE_CHECKING:  # `diagnose` and `scan` must not load the planner and executor to print
-    from rotation_doctor.executor import Outcome
-    from rotation_doctor.plan import Plan
-    from rotation_doctor.proposals import Proposal
+    from rotation_doctor.apply.executor import Outcome
+    from rotation_doctor.approvals.store import Proposal
+    from rotation_doctor.model.plan import Plan
 
 _MARK = {Severity.ERROR: "✗", Severity.WARNING: "!", Severity.INFO: "i"}
 _COLOR = {

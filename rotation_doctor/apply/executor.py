@@ -17,14 +17,14 @@ from typing import Any
 from botocore import xform_name
 
 from rotation_doctor.analysis import Diagnosis
+from rotation_doctor.apply.guardrails import Approval, Policy, blocked
 from rotation_doctor.collect.aws import AwsClients, describe_fatal, error_code
 from rotation_doctor.collect.collector import Collector
-from rotation_doctor.doctor import diagnose_secrets
-from rotation_doctor.findings import Verdict
-from rotation_doctor.guardrails import Approval, Policy, blocked
-from rotation_doctor.plan import Call, Fix, Plan, Step, dig, references, resolve
-from rotation_doctor.planner import make_plan
-from rotation_doctor.snapshot import Snapshot
+from rotation_doctor.examine import diagnose_secrets
+from rotation_doctor.model.findings import Verdict
+from rotation_doctor.model.plan import Call, Fix, Plan, Step, dig, references, resolve
+from rotation_doctor.model.snapshot import Snapshot
+from rotation_doctor.planning.planner import make_plan
 
 log = logging.getLogger(__name__)
 

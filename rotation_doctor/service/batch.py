@@ -15,16 +15,16 @@ from typing import Any
 
 from rotation_doctor.analysis import Diagnosis
 from rotation_doctor.analysis.usage import resources_used
-from rotation_doctor.doctor import diagnose_secrets
-from rotation_doctor.events import Change, RotationTrigger, Sweep, Trigger
-from rotation_doctor.executor import Executor
-from rotation_doctor.findings import Verdict
-from rotation_doctor.guardrails import Mode
-from rotation_doctor.plan import Risk
-from rotation_doctor.planner import make_plan
-from rotation_doctor.proposals import ProposalStore
-from rotation_doctor.remediate import handle_secret
-from rotation_doctor.snapshot import PlanningFacts, Snapshot
+from rotation_doctor.apply.executor import Executor
+from rotation_doctor.apply.guardrails import Mode
+from rotation_doctor.approvals.store import ProposalStore
+from rotation_doctor.approvals.workflow import handle_secret
+from rotation_doctor.examine import diagnose_secrets
+from rotation_doctor.model.findings import Verdict
+from rotation_doctor.model.plan import Risk
+from rotation_doctor.model.snapshot import PlanningFacts, Snapshot
+from rotation_doctor.planning.planner import make_plan
+from rotation_doctor.service.events import Change, RotationTrigger, Sweep, Trigger
 
 log = logging.getLogger(__name__)
 

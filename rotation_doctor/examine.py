@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Sequence
 from rotation_doctor.analysis import Diagnosis, diagnose, wants_logs
 from rotation_doctor.collect.aws import AwsClients
 from rotation_doctor.collect.collector import Collector
-from rotation_doctor.snapshot import Secret, Snapshot
+from rotation_doctor.model.snapshot import Secret, Snapshot
 
 
 def diagnose_secrets(

@@ -1,0 +1,1 @@
+"""Applying plans: the one executor that writes, and the guardrails it checks first."""

@@ -1,0 +1,1 @@
+"""Planning: rounds of plan, simulate on the snapshot, re-diagnose, until healthy."""
