@@ -1,6 +1,6 @@
 """Situations built through the AWS APIs on moto, diagnosed through the collector: the wiring, end to end.
 
-moto is a test double, not the judge of AWS behaviour (see ../shared/notes/moto.md): where it differs,
+moto is a test double, not the judge of AWS behaviour (see docs/moto.md): where it differs,
 the test says so and builds the fact the way AWS would show it.
 """
 

@@ -269,7 +269,7 @@ def test_denied_database_read_is_recorded_for_the_secret() -> None:
 
 
 def test_redshift_cluster_on_moto(builder: AccountBuilder) -> None:
-    # moto leaves the cluster's VpcId empty; the subnet group has it (see ../shared/notes/moto.md).
+    # moto leaves the cluster's VpcId empty; the subnet group has it (see docs/moto.md).
     o = scenarios.orders(builder, db_admits_function=True, endpoint=True)
     rs_sg = builder.security_group(o.net, "warehouse", ingress=[tcp(5439, group=o.fn_sg)])
     builder.clients.redshift.create_cluster_subnet_group(

@@ -1,4 +1,4 @@
-"""Finding codes (stable, see ../shared/contract.md section 2), findings, and the verdict."""
+"""Finding codes (stable, see docs/contract.md section 2), findings, and the verdict."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@
 - moto names an RDS Proxy `NAME.db-proxy-ID.REGION.rds.amazonaws.com`; AWS names it
   `NAME.proxy-ID.REGION.rds.amazonaws.com`, which is what the host parser recognises.
 
-See ../shared/notes/moto.md.
+See docs/moto.md.
 """
 
 from __future__ import annotations
