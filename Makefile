@@ -26,7 +26,15 @@ typecheck: $(STAMP)
 browser:
 	bash scripts/ensure_chromium.sh
 
-unit: $(STAMP) browser
+# checkov judges the template's IAM (tests/test_iam.py); its pins clash with moto's, so it has a venv of its own.
+CHECKOV_VENV := .venv-checkov
+$(CHECKOV_VENV)/.installed:
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet 'checkov==3.3.30'
+	touch $@
+
+unit: $(STAMP) browser $(CHECKOV_VENV)/.installed
 	$(BIN)/pytest
 
 test: lint typecheck unit
@@ -52,4 +60,4 @@ package: $(STAMP) $(WHEELHOUSE)/.complete
 	@echo "build/package is ready: sam deploy --guided"
 
 clean:
-	rm -rf $(VENV) build .wheelhouse *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) build .wheelhouse *.egg-info .pytest_cache .mypy_cache .ruff_cache

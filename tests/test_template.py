@@ -14,6 +14,7 @@ from moto.events.models import EventPattern
 
 from remediations import write_actions
 from rotation_doctor.collect.permissions import READ_ACTIONS
+from tests.test_iam import worker_statements
 
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = ROOT / "tests" / "events"
@@ -123,23 +124,17 @@ def test_reads_are_exactly_the_declared_reads(template: dict[str, Any]) -> None:
     assert _actions(diagnose) == set(READ_ACTIONS)
 
 
-def test_writes_are_exactly_what_the_fix_kinds_declare(template: dict[str, Any]) -> None:
+@pytest.mark.parametrize("retry", ["false", "true"])
+def test_writes_are_exactly_what_the_fix_kinds_declare(template: dict[str, Any], retry: str) -> None:
+    statements = worker_statements({"RetryRotationAfterFix": retry})
     granted = {
         a
-        for s in _statements(template)
-        if s["Sid"] not in ("Diagnose", "DecryptSecretsThroughSecretsManagerOnly", "RetryRotation")
+        for s in statements
+        if s["Effect"] == "Allow" and s["Sid"] not in ("Diagnose", "DecryptSecretsThroughSecretsManagerOnly")
         for a in _actions(s)
     }
-    assert granted == write_actions()
-
-
-def test_writes_are_scoped_where_iam_allows(template: dict[str, Any]) -> None:
-    by_sid = {s["Sid"]: s for s in _statements(template)}
-    assert by_sid["SecretsManagerEndpointsOnly"]["Condition"]["StringEquals"]["ec2:VpceServiceName"]
-    assert by_sid["DeleteOnlyWhatItCreated"]["Condition"]["StringEquals"] == {
-        "aws:ResourceTag/rotation-doctor:created-by": "rotation-doctor"
-    }
-    assert by_sid["TagOnlyWhatItCreates"]["Condition"]["StringEquals"]["ec2:CreateAction"]
+    expected = write_actions() | ({"secretsmanager:RotateSecret"} if retry == "true" else set())
+    assert granted == expected
 
 
 def test_every_handler_the_template_names_imports(template: dict[str, Any]) -> None:
