@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from remediations.base import PlanContext, Planned, Remediation
-from rotation_doctor.analysis import Diagnosis
 from rotation_doctor.model.findings import Finding
 from rotation_doctor.model.plan import Call, Fix, FixKind, Risk
 from rotation_doctor.model.snapshot import NaclEntry, Snapshot
@@ -29,9 +28,7 @@ class AddNaclEntries(Remediation):
     iam_actions = ("ec2:CreateNetworkAclEntry", "ec2:DeleteNetworkAclEntry")
     handles = frozenset({"SM_NACL_DENIES", "DB_NACL_DENIES"})
 
-    def plan(
-        self, snap: Snapshot, diagnosis: Diagnosis, findings: Sequence[Finding], ctx: PlanContext
-    ) -> list[Planned]:
+    def plan(self, snap: Snapshot, findings: Sequence[Finding], ctx: PlanContext) -> list[Planned]:
         planned = []
         taken: dict[tuple[str, bool], set[int]] = {}
         # Subnets sharing an ACL each report the same denial: one allow rule serves them all.
