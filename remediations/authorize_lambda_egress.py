@@ -7,6 +7,7 @@ from functools import partial
 
 from remediations._rules import rule_step, with_rule
 from remediations.base import PlanContext, Planned, Remediation
+from rotation_doctor.model.evidence import EgressDenied, PeerKind
 from rotation_doctor.model.findings import Finding
 from rotation_doctor.model.plan import Fix, FixKind, Risk
 from rotation_doctor.model.snapshot import Snapshot
@@ -24,10 +25,10 @@ class AuthorizeLambdaEgress(Remediation):
             return []
         planned: dict[tuple[str, int], Planned] = {}
         for finding in findings:
-            targets = finding.evidence.get("to_groups") or []
-            if not targets:
+            denied = finding.facts
+            if not isinstance(denied, EgressDenied) or denied.peer is PeerKind.INTERNET or not denied.to_groups:
                 continue  # egress to the internet (NAT path): never opened; an endpoint is planned instead
-            group, peer, port = fn.security_group_ids[0], str(targets[0]), int(finding.evidence["port"])
+            group, peer, port = fn.security_group_ids[0], denied.to_groups[0], denied.port
             if (peer, port) in planned:
                 continue
             step = rule_step(ctx, group=group, peer=peer, port=port, egress=True, why=finding.code)
