@@ -31,7 +31,7 @@ class Side:
     subnet: Subnet
     group_ids: tuple[str, ...]
     label: str  # "the rotation function", "endpoint vpce-...", "database prod-db"
-    kind: PeerKind
+    kind: PeerKind  # what this end is, for the typed evidence
 
 
 def groups(snap: Snapshot, ids: Sequence[str]) -> list[SecurityGroup]:
