@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from remediations.base import PlanContext, Planned, Remediation
-from rotation_doctor.analysis import Diagnosis
 from rotation_doctor.model.findings import Finding
 from rotation_doctor.model.plan import Call, Fix, FixKind, Risk
 from rotation_doctor.model.snapshot import PolicyDocument, Snapshot
@@ -20,9 +19,7 @@ class AddInvokePermission(Remediation):
     iam_actions = ("lambda:AddPermission", "lambda:RemovePermission")
     handles = frozenset({"INVOKE_PERMISSION_MISSING"})
 
-    def plan(
-        self, snap: Snapshot, diagnosis: Diagnosis, findings: Sequence[Finding], ctx: PlanContext
-    ) -> list[Planned]:
+    def plan(self, snap: Snapshot, findings: Sequence[Finding], ctx: PlanContext) -> list[Planned]:
         fn = snap.function
         if fn is None:
             return []

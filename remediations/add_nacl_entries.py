@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from remediations.base import PlanContext, Planned, Remediation
-from rotation_doctor.analysis import Diagnosis
+from rotation_doctor.model.evidence import NaclDenied, PeerKind
 from rotation_doctor.model.findings import Finding
 from rotation_doctor.model.plan import Call, Fix, FixKind, Risk
 from rotation_doctor.model.snapshot import NaclEntry, Snapshot
@@ -29,33 +29,28 @@ class AddNaclEntries(Remediation):
     iam_actions = ("ec2:CreateNetworkAclEntry", "ec2:DeleteNetworkAclEntry")
     handles = frozenset({"SM_NACL_DENIES", "DB_NACL_DENIES"})
 
-    def plan(
-        self, snap: Snapshot, diagnosis: Diagnosis, findings: Sequence[Finding], ctx: PlanContext
-    ) -> list[Planned]:
+    def plan(self, snap: Snapshot, findings: Sequence[Finding], ctx: PlanContext) -> list[Planned]:
         planned = []
         taken: dict[tuple[str, bool], set[int]] = {}
         # Subnets sharing an ACL each report the same denial: one allow rule serves them all.
         allowed: set[tuple[str, bool, str, int, int]] = set()
         for finding in findings:
-            ev = finding.evidence
-            cidrs = ev.get("peer_cidrs") or []
-            if (
-                ev.get("outcome") == "partial"
-                and finding.severity.value == "warning"
-                and ev.get("peer") == "the internet"
-            ):
-                continue  # a doubt about part of the internet, not a failure
-            if not cidrs or ev.get("peer") == "the internet":
-                continue  # rules open to the internet are never added; an endpoint is planned instead
-            acl = next((a for a in snap.network_acls if a.id == ev["acl"]), None)
+            denied = finding.facts
+            if not isinstance(denied, NaclDenied):
+                continue
+            if denied.peer is PeerKind.INTERNET or not denied.peer_cidrs:
+                # Rules open to the internet are never added (an endpoint is planned instead); a partial
+                # denial of the internet is only a doubt anyway.
+                continue
+            acl = next((a for a in snap.network_acls if a.id == denied.acl), None)
             if acl is None:
                 continue
-            egress = ev["direction"] == "outbound"
+            egress = denied.egress
             used = taken.setdefault((acl.id, egress), {e.rule_number for e in acl.entries if e.egress == egress})
-            below = min(int(r) for r in ev.get("denying_rules") or [32767])
-            lo, hi = int(ev["ports"][0]), int(ev["ports"][1])
+            below = min(denied.denying_rules or (32767,))
+            lo, hi = denied.ports
             steps, entries = [], []
-            for cidr in cidrs:
+            for cidr in denied.peer_cidrs:
                 if (acl.id, egress, cidr, lo, hi) in allowed:
                     continue
                 number = free_rule_number(used, below)
@@ -81,7 +76,7 @@ class AddNaclEntries(Remediation):
                             },
                         ),
                         f"+ {acl.id} {'outbound' if egress else 'inbound'} rule {number}: allow tcp/"
-                        f"{lo if lo == hi else f'{lo}-{hi}'} {'to' if egress else 'from'} {cidr} ({ev.get('leg')})",
+                        f"{lo if lo == hi else f'{lo}-{hi}'} {'to' if egress else 'from'} {cidr} ({denied.leg})",
                         undo=Call(
                             "ec2",
                             "DeleteNetworkAclEntry",
@@ -94,7 +89,8 @@ class AddNaclEntries(Remediation):
             fix = Fix(
                 self.kind,
                 self.risk,
-                f"Let network ACL {acl.id} pass the {ev.get('leg')} traffic {ev['direction']} for {', '.join(cidrs)}.",
+                f"Let network ACL {acl.id} pass the {denied.leg} traffic {denied.direction} for "
+                f"{', '.join(denied.peer_cidrs)}.",
                 (finding.code,),
                 tuple(steps),
                 touches=(acl.id,),

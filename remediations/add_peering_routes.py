@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from remediations.base import PlanContext, Planned, Remediation
-from rotation_doctor.analysis import Diagnosis
+from rotation_doctor.model.evidence import RouteMissing
 from rotation_doctor.model.findings import Finding
 from rotation_doctor.model.plan import Call, Fix, FixKind, Risk
 from rotation_doctor.model.snapshot import Route, Snapshot
@@ -18,9 +18,7 @@ class AddPeeringRoutes(Remediation):
     iam_actions = ("ec2:CreateRoute", "ec2:DeleteRoute")
     handles = frozenset({"DB_NO_ROUTE"})
 
-    def plan(
-        self, snap: Snapshot, diagnosis: Diagnosis, findings: Sequence[Finding], ctx: PlanContext
-    ) -> list[Planned]:
+    def plan(self, snap: Snapshot, findings: Sequence[Finding], ctx: PlanContext) -> list[Planned]:
         fn, db = snap.function, snap.database
         if fn is None or db is None or fn.vpc_id is None or db.vpc_id is None or fn.vpc_id == db.vpc_id:
             return []
@@ -36,10 +34,10 @@ class AddPeeringRoutes(Remediation):
             return []
         wanted: list[tuple[str, str]] = []  # (route table, destination) with no route at all today
         for finding in findings:
-            ev = finding.evidence
-            if "target" in ev or "peering" in ev or not ev.get("destination"):
+            missing = finding.facts
+            if not isinstance(missing, RouteMissing):
                 continue  # a route exists and goes elsewhere: never replaced behind the owner's back
-            pair = (str(ev["route_table"]), str(ev["destination"]))
+            pair = (missing.route_table, missing.destination)
             if pair not in wanted:
                 wanted.append(pair)
         if not wanted:

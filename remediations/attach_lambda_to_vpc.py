@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from remediations.base import PlanContext, Planned, Remediation
-from rotation_doctor.analysis import Diagnosis
 from rotation_doctor.model.findings import Finding
 from rotation_doctor.model.plan import Call, Fix, FixKind, Risk, Step
 from rotation_doctor.model.snapshot import SecurityGroup, SecurityGroupRule, Snapshot
@@ -27,9 +26,7 @@ class AttachLambdaToVpc(Remediation):
     )
     handles = frozenset({"DB_LAMBDA_NOT_IN_VPC"})
 
-    def plan(
-        self, snap: Snapshot, diagnosis: Diagnosis, findings: Sequence[Finding], ctx: PlanContext
-    ) -> list[Planned]:
+    def plan(self, snap: Snapshot, findings: Sequence[Finding], ctx: PlanContext) -> list[Planned]:
         fn, db = snap.function, snap.database
         if fn is None or db is None or fn.in_vpc or db.vpc_id is None or not db.subnet_ids:
             return []

@@ -7,7 +7,6 @@ from functools import partial
 
 from remediations._rules import rule_step, with_rule
 from remediations.base import PlanContext, Planned, Remediation
-from rotation_doctor.analysis import Diagnosis
 from rotation_doctor.model.findings import Finding
 from rotation_doctor.model.plan import Fix, FixKind, Risk
 from rotation_doctor.model.snapshot import Snapshot
@@ -19,9 +18,7 @@ class AuthorizeDbIngress(Remediation):
     iam_actions = ("ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress")
     handles = frozenset({"DB_SG_INGRESS_DENIES"})
 
-    def plan(
-        self, snap: Snapshot, diagnosis: Diagnosis, findings: Sequence[Finding], ctx: PlanContext
-    ) -> list[Planned]:
+    def plan(self, snap: Snapshot, findings: Sequence[Finding], ctx: PlanContext) -> list[Planned]:
         fn, db = snap.function, snap.database
         if fn is None or db is None or not fn.security_group_ids or not db.security_group_ids:
             return []

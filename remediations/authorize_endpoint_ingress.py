@@ -7,7 +7,7 @@ from functools import partial
 
 from remediations._rules import rule_step, with_rule
 from remediations.base import PlanContext, Planned, Remediation
-from rotation_doctor.analysis import Diagnosis
+from rotation_doctor.model.evidence import IngressDenied
 from rotation_doctor.model.findings import Finding
 from rotation_doctor.model.plan import Fix, FixKind, Risk
 from rotation_doctor.model.snapshot import Snapshot
@@ -21,11 +21,9 @@ class AuthorizeEndpointIngress(Remediation):
     iam_actions = ("ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress")
     handles = frozenset({"SM_ENDPOINT_SG_DENIES"})
 
-    def plan(
-        self, snap: Snapshot, diagnosis: Diagnosis, findings: Sequence[Finding], ctx: PlanContext
-    ) -> list[Planned]:
+    def plan(self, snap: Snapshot, findings: Sequence[Finding], ctx: PlanContext) -> list[Planned]:
         fn = snap.function
-        groups = [str(g) for f in findings for g in f.evidence.get("groups") or []]
+        groups = [g for f in findings if isinstance(f.facts, IngressDenied) for g in f.facts.groups]
         if fn is None or not fn.security_group_ids or not groups:
             return []
         group, peer = groups[0], fn.security_group_ids[0]

@@ -7,7 +7,7 @@ from functools import partial
 
 from remediations._rules import rule_step, with_rule
 from remediations.base import PlanContext, Planned, Remediation
-from rotation_doctor.analysis import Diagnosis
+from rotation_doctor.model.evidence import EgressDenied, PeerKind
 from rotation_doctor.model.findings import Finding
 from rotation_doctor.model.plan import Fix, FixKind, Risk
 from rotation_doctor.model.snapshot import Snapshot
@@ -19,18 +19,16 @@ class AuthorizeLambdaEgress(Remediation):
     iam_actions = ("ec2:AuthorizeSecurityGroupEgress", "ec2:RevokeSecurityGroupEgress")
     handles = frozenset({"SM_LAMBDA_EGRESS_DENIES", "DB_LAMBDA_EGRESS_DENIES"})
 
-    def plan(
-        self, snap: Snapshot, diagnosis: Diagnosis, findings: Sequence[Finding], ctx: PlanContext
-    ) -> list[Planned]:
+    def plan(self, snap: Snapshot, findings: Sequence[Finding], ctx: PlanContext) -> list[Planned]:
         fn = snap.function
         if fn is None or not fn.security_group_ids:
             return []
         planned: dict[tuple[str, int], Planned] = {}
         for finding in findings:
-            targets = finding.evidence.get("to_groups") or []
-            if not targets:
+            denied = finding.facts
+            if not isinstance(denied, EgressDenied) or denied.peer is PeerKind.INTERNET or not denied.to_groups:
                 continue  # egress to the internet (NAT path): never opened; an endpoint is planned instead
-            group, peer, port = fn.security_group_ids[0], str(targets[0]), int(finding.evidence["port"])
+            group, peer, port = fn.security_group_ids[0], denied.to_groups[0], denied.port
             if (peer, port) in planned:
                 continue
             step = rule_step(ctx, group=group, peer=peer, port=port, egress=True, why=finding.code)

@@ -6,7 +6,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from rotation_doctor.analysis import Diagnosis
 from rotation_doctor.model.findings import Finding
 from rotation_doctor.model.plan import Call, Fix, FixKind, Risk, Step, ref
 from rotation_doctor.model.snapshot import Snapshot
@@ -70,9 +69,7 @@ class Remediation:
     iam_actions: ClassVar[tuple[str, ...]]  # the write actions its calls need (held to template.yaml)
     handles: ClassVar[frozenset[str]]  # finding codes it can address
 
-    def plan(
-        self, snap: Snapshot, diagnosis: Diagnosis, findings: Sequence[Finding], ctx: PlanContext
-    ) -> list[Planned]:
+    def plan(self, snap: Snapshot, findings: Sequence[Finding], ctx: PlanContext) -> list[Planned]:
         """Fixes for `findings` (all of codes it handles), or [] when it has none to offer."""
         raise NotImplementedError
 

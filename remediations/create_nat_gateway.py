@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from remediations.base import PlanContext, Planned, Remediation
-from rotation_doctor.analysis import Diagnosis
 from rotation_doctor.model.findings import Finding
 from rotation_doctor.model.plan import Call, Fix, FixKind, Risk, Step
 from rotation_doctor.model.snapshot import NatGateway, Route, Snapshot
@@ -34,9 +33,7 @@ class CreateNatGateway(Remediation):
     )
     handles = frozenset({"SM_NO_PATH", "SM_ROUTE_BLACKHOLE"})
 
-    def plan(
-        self, snap: Snapshot, diagnosis: Diagnosis, findings: Sequence[Finding], ctx: PlanContext
-    ) -> list[Planned]:
+    def plan(self, snap: Snapshot, findings: Sequence[Finding], ctx: PlanContext) -> list[Planned]:
         fn = snap.function
         if fn is None or fn.vpc_id is None:
             return []

@@ -10,8 +10,8 @@ from remediations._rules import rule_step, with_rule
 from remediations._vpc_callers import current_callers
 from remediations.base import PlanContext, Planned, Remediation
 from remediations.enable_vpc_dns import EnableVpcDns
-from rotation_doctor.analysis import Diagnosis
 from rotation_doctor.analysis.sm_path import secrets_manager_endpoints
+from rotation_doctor.model.evidence import EgressDenied, EndpointUnavailable, NaclDenied, PeerKind
 from rotation_doctor.model.findings import Finding
 from rotation_doctor.model.plan import Call, Fix, FixKind, Risk, Step
 from rotation_doctor.model.snapshot import SecurityGroup, SecurityGroupRule, Snapshot, VpcEndpoint
@@ -59,9 +59,7 @@ class CreateSecretsManagerEndpoint(Remediation):
     )
     handles = ROUTE_CODES | {"SM_LAMBDA_EGRESS_DENIES", "SM_NACL_DENIES", "SM_ENDPOINT_NOT_AVAILABLE"}
 
-    def plan(
-        self, snap: Snapshot, diagnosis: Diagnosis, findings: Sequence[Finding], ctx: PlanContext
-    ) -> list[Planned]:
+    def plan(self, snap: Snapshot, findings: Sequence[Finding], ctx: PlanContext) -> list[Planned]:
         fn = snap.function
         if fn is None or fn.vpc_id is None or not self._wanted(snap, findings):
             return []
@@ -185,19 +183,26 @@ class CreateSecretsManagerEndpoint(Remediation):
     def _wanted(snap: Snapshot, findings: Sequence[Finding]) -> bool:
         """Only for failures of the public path (or of an endpoint that is gone and not named by the function)."""
         for f in findings:
+            facts = f.facts
             if f.code in ROUTE_CODES:
                 return True
-            if f.code == "SM_LAMBDA_EGRESS_DENIES" and f.evidence.get("to") == "0.0.0.0/0":
+            if (
+                f.code == "SM_LAMBDA_EGRESS_DENIES"
+                and isinstance(facts, EgressDenied)
+                and facts.peer is PeerKind.INTERNET
+            ):
                 return True
             if (
                 f.code == "SM_NACL_DENIES"
-                and f.evidence.get("peer") == "the internet"
-                and f.evidence.get("outcome") == "deny"
+                and isinstance(facts, NaclDenied)
+                and facts.peer is PeerKind.INTERNET
+                and not facts.partial
             ):
                 return True
             if (
                 f.code == "SM_ENDPOINT_NOT_AVAILABLE"
-                and f.evidence.get("state") in ("deleted", "deleting")
+                and isinstance(facts, EndpointUnavailable)
+                and facts.state in ("deleted", "deleting")
                 and not (snap.function and snap.function.secrets_manager_endpoint)
             ):
                 return True

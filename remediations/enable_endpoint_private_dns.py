@@ -13,7 +13,6 @@ from remediations._rules import rule_step, with_rule
 from remediations._vpc_callers import current_callers
 from remediations.base import PlanContext, Planned, Remediation
 from remediations.enable_vpc_dns import EnableVpcDns
-from rotation_doctor.analysis import Diagnosis
 from rotation_doctor.analysis.sm_path import secrets_manager_endpoints
 from rotation_doctor.model.findings import Finding
 from rotation_doctor.model.plan import Call, Fix, FixKind, Risk
@@ -31,9 +30,7 @@ class EnableEndpointPrivateDns(Remediation):
     )
     handles = frozenset({"SM_ENDPOINT_PRIVATE_DNS_DISABLED"})
 
-    def plan(
-        self, snap: Snapshot, diagnosis: Diagnosis, findings: Sequence[Finding], ctx: PlanContext
-    ) -> list[Planned]:
+    def plan(self, snap: Snapshot, findings: Sequence[Finding], ctx: PlanContext) -> list[Planned]:
         fn = snap.function
         if fn is None or fn.vpc_id is None:
             return []

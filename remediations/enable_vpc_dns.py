@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from remediations.base import PlanContext, Planned, Remediation
-from rotation_doctor.analysis import Diagnosis
 from rotation_doctor.model.findings import Finding
 from rotation_doctor.model.plan import Call, Fix, FixKind, Risk, Step
 from rotation_doctor.model.snapshot import DnsAttributes, Snapshot
@@ -18,9 +17,7 @@ class EnableVpcDns(Remediation):
     iam_actions = ("ec2:ModifyVpcAttribute",)
     handles = frozenset({"SM_VPC_DNS_DISABLED"})
 
-    def plan(
-        self, snap: Snapshot, diagnosis: Diagnosis, findings: Sequence[Finding], ctx: PlanContext
-    ) -> list[Planned]:
+    def plan(self, snap: Snapshot, findings: Sequence[Finding], ctx: PlanContext) -> list[Planned]:
         fn = snap.function
         if fn is None or fn.vpc_id is None:
             return []

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from rotation_doctor.model.evidence import Evidence
 from rotation_doctor.model.findings import CODES, Finding, Severity
 
 
@@ -19,9 +20,14 @@ class Problem:
     code: str
     summary: str
     resources: tuple[str, ...] = ()
-    evidence: Mapping[str, Any] = field(default_factory=dict)
+    evidence: Mapping[str, Any] = field(default_factory=dict)  # for people and JSON; from `facts` when left out
     soft: bool = False  # a doubt, not a failure: the case still counts as working, reported as warning
     subject: str | None = None  # what differs between cases with this same reason (a function subnet)
+    facts: Evidence | None = None  # the evidence typed, for fix kinds (see model/evidence.py)
+
+    def __post_init__(self) -> None:
+        if self.facts is not None and not self.evidence:
+            object.__setattr__(self, "evidence", self.facts.to_json())
 
     @property
     def not_evaluated(self) -> bool:
@@ -43,7 +49,12 @@ class Case:
 
 
 def fold(cases: Iterable[Case]) -> list[Finding]:
-    """Findings for a path from its cases: one per distinct (code, resources), severity by the rule above."""
+    """Findings for a path from its cases: one per distinct (code, summary, resources), severity by the rule above.
+
+    Problems folded together say the same thing about the same resources; the first one's evidence
+    and typed facts stand for all of them (they differ at most in the peer subnet), and the evidence
+    lists the cases.
+    """
     all_cases = list(cases)
     if not all_cases:
         return []
@@ -72,7 +83,7 @@ def fold(cases: Iterable[Case]) -> list[Finding]:
         if len(all_cases) > 1:
             evidence["cases"] = names
         resources = tuple(dict.fromkeys((*subjects, *problem.resources)))
-        findings.append(Finding(problem.code, severity, summary, resources, evidence))
+        findings.append(Finding(problem.code, severity, summary, resources, evidence, problem.facts))
     return findings
 
 

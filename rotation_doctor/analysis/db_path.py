@@ -9,6 +9,7 @@ from __future__ import annotations
 from rotation_doctor.analysis.cases import Case, Problem, fold
 from rotation_doctor.analysis.flows import DB_FLOW, Side, groups, security_group_problems
 from rotation_doctor.analysis.flows import subnet_pair_nacl_problems as pair_nacls
+from rotation_doctor.model.evidence import PeeringUnusable, PeerKind, RouteElsewhere, RouteInactive, RouteMissing
 from rotation_doctor.model.findings import Finding, Severity
 from rotation_doctor.model.snapshot import Database, FactKey, Function, Snapshot, Subnet
 from rotation_doctor.netsem import routes, security_groups
@@ -46,8 +47,8 @@ def analyze(snap: Snapshot) -> list[Finding]:
     for fs in fn_subnets:
         for ds in db_subnets:
             case = Case(f"{fs.id} -> {ds.id}")
-            src = Side(fs, fn.security_group_ids, f"rotation function {fn.name}")
-            dst = Side(ds, db.security_group_ids, label)
+            src = Side(fs, fn.security_group_ids, f"rotation function {fn.name}", PeerKind.FUNCTION)
+            dst = Side(ds, db.security_group_ids, label, PeerKind.DATABASE)
             route_problems = _route_problems(snap, fs, ds)
             case.problems.extend(route_problems)
             if not any(p.code == "DB_NO_ROUTE" for p in route_problems):
@@ -126,7 +127,7 @@ def _route_problems(snap: Snapshot, fs: Subnet, ds: Subnet) -> list[Problem]:
                     "DB_NO_ROUTE",
                     f"{where} has no route to {dst.id} ({dst.cidr}) in {dst.vpc_id}.",
                     (table.id, src.id),
-                    {"route_table": table.id, "destination": dst.cidr},
+                    facts=RouteMissing(table.id, dst.cidr),
                 )
             )
             continue
@@ -137,7 +138,7 @@ def _route_problems(snap: Snapshot, fs: Subnet, ds: Subnet) -> list[Problem]:
                     "DB_NO_ROUTE",
                     f"{where} routes {dst.cidr} to {route.target}, but the route is {route.state}.",
                     (table.id, route.target),
-                    {"route_table": table.id, "target": route.target, "state": route.state},
+                    facts=RouteInactive(table.id, route.target, route.state),
                 )
             )
         elif same_vpc and kind == "local":
@@ -152,7 +153,7 @@ def _route_problems(snap: Snapshot, fs: Subnet, ds: Subnet) -> list[Problem]:
                     "DB_NO_ROUTE",
                     f"{where} sends {dst.cidr} to {route.target}, which does not lead to {dst.vpc_id}.",
                     (table.id, src.id),
-                    {"route_table": table.id, "target": route.target, "destination": dst.cidr},
+                    facts=RouteElsewhere(table.id, route.target, dst.cidr),
                 )
             )
         else:
@@ -185,5 +186,5 @@ def _peering_problem(
         "DB_NO_ROUTE",
         f"{where} sends {cidr} to peering {pcx_id}, which {why}.",
         (table_id, pcx_id),
-        {"route_table": table_id, "peering": pcx_id, "why": why},
+        facts=PeeringUnusable(table_id, pcx_id, why),
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from rotation_doctor.analysis import db_path, invoke, logs, sm_path
@@ -113,8 +113,7 @@ def _with_log_evidence(findings: list[Finding], snap: Snapshot) -> list[Finding]
     for finding in findings:
         signals = logs.path_signals(snap, finding.path) if finding.path in (PathName.SM, PathName.DB) else []
         if signals and finding.severity is not Severity.INFO:
-            evidence = {**finding.evidence, "logs": [vars(s) for s in signals]}
-            finding = Finding(finding.code, finding.severity, finding.summary, finding.resources, evidence)
+            finding = replace(finding, evidence={**finding.evidence, "logs": [vars(s) for s in signals]})
         out.append(finding)
     return out
 

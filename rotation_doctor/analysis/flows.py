@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from ipaddress import IPv4Network
 
 from rotation_doctor.analysis.cases import Problem
+from rotation_doctor.model.evidence import Direction, EgressDenied, IngressDenied, Leg, NaclDenied, PeerKind
 from rotation_doctor.model.snapshot import SecurityGroup, Snapshot, Subnet
 from rotation_doctor.netsem import network_acls, security_groups
-from rotation_doctor.netsem.addresses import ipv4, public_internet
+from rotation_doctor.netsem.addresses import ipv4
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class Side:
     subnet: Subnet
     group_ids: tuple[str, ...]
     label: str  # "the rotation function", "endpoint vpce-...", "database prod-db"
+    kind: PeerKind  # what this end is, for the typed evidence
 
 
 def groups(snap: Snapshot, ids: Sequence[str]) -> list[SecurityGroup]:
@@ -56,13 +58,7 @@ def security_group_problems(snap: Snapshot, src: Side, dst: Side, port: int, cod
                 f"The security groups of {src.label} ({', '.join(src.group_ids) or 'none'}) allow no "
                 f"TCP {port} out to {dst.label}.",
                 (*src.group_ids, *dst.group_ids),
-                {
-                    "port": port,
-                    "from_groups": list(src.group_ids),
-                    "to_groups": list(dst.group_ids),
-                    "to_subnet": dst.subnet.id,
-                    "to_cidr": dst.subnet.cidr,
-                },
+                facts=EgressDenied(port, dst.kind, dst.subnet.cidr, src.group_ids, dst.group_ids, dst.subnet.id),
             )
         )
     into = security_groups.allows_tcp(
@@ -78,13 +74,7 @@ def security_group_problems(snap: Snapshot, src: Side, dst: Side, port: int, cod
                 f"The security groups of {dst.label} ({', '.join(dst.group_ids) or 'none'}) admit no "
                 f"TCP {port} from {src.label}.",
                 (*dst.group_ids, *src.group_ids),
-                {
-                    "port": port,
-                    "groups": list(dst.group_ids),
-                    "from_groups": list(src.group_ids),
-                    "from_subnet": src.subnet.id,
-                    "from_cidr": src.subnet.cidr,
-                },
+                facts=IngressDenied(port, dst.kind, dst.group_ids, src.group_ids, src.subnet.id, src.subnet.cidr),
             )
         )
     return problems
@@ -95,6 +85,7 @@ def nacl_problems(
     subnet: Subnet,
     *,
     peer: Sequence[IPv4Network],
+    peer_kind: PeerKind,
     peer_label: str,
     port: int,
     initiator: bool,
@@ -111,9 +102,9 @@ def nacl_problems(
         return []
     eph = network_acls.EPHEMERAL_PORTS
     legs = (
-        [(True, (port, port), "request"), (False, eph, "return")]
+        [(True, (port, port), Leg.REQUEST), (False, eph, Leg.RETURN)]
         if initiator
-        else [(False, (port, port), "request"), (True, eph, "return")]
+        else [(False, (port, port), Leg.REQUEST), (True, eph, Leg.RETURN)]
     )
     problems = []
     for egress, ports, leg in legs:
@@ -121,7 +112,7 @@ def nacl_problems(
         if decision.allowed:
             continue
         partial = decision.outcome is network_acls.Outcome.PARTIAL
-        direction = "outbound" if egress else "inbound"
+        direction = Direction.OUTBOUND if egress else Direction.INBOUND
         span = f"TCP {ports[0]}" if ports[0] == ports[1] else f"TCP {ports[0]}-{ports[1]}"
         how = "denies part of" if partial else "denies"
         problems.append(
@@ -130,19 +121,20 @@ def nacl_problems(
                 f"Network ACL {acl.id} of {subnet.id} {how} the {leg} traffic {direction} "
                 f"({span}) {'to' if egress else 'from'} {peer_label}.",
                 (acl.id, subnet.id),
-                {
-                    "acl": acl.id,
-                    "subnet": subnet.id,
-                    "direction": direction,
-                    "leg": leg,
-                    "ports": list(ports),
-                    "peer": peer_label,
-                    # The peer's blocks when it is a subnet (what an allow rule would name); none for the internet.
-                    "peer_cidrs": [] if tuple(peer) == public_internet() else [str(n) for n in peer],
-                    "outcome": str(decision.outcome),
-                    "denying_rules": list(decision.denying_rules),
-                },
                 soft=partial and soft_when_partial,
+                facts=NaclDenied(
+                    acl.id,
+                    subnet.id,
+                    direction,
+                    leg,
+                    ports,
+                    peer_kind,
+                    peer_label,
+                    # The peer's blocks when it is a subnet (what an allow rule would name); none for the internet.
+                    () if peer_kind is PeerKind.INTERNET else tuple(str(n) for n in peer),
+                    partial,
+                    decision.denying_rules,
+                ),
             )
         )
     return problems
@@ -156,6 +148,7 @@ def subnet_pair_nacl_problems(snap: Snapshot, src: Side, dst: Side, port: int, c
             snap,
             src.subnet,
             peer=_net(dst.subnet),
+            peer_kind=dst.kind,
             peer_label=f"{dst.label} in {dst.subnet.id}",
             port=port,
             initiator=True,
@@ -165,6 +158,7 @@ def subnet_pair_nacl_problems(snap: Snapshot, src: Side, dst: Side, port: int, c
             snap,
             dst.subnet,
             peer=_net(src.subnet),
+            peer_kind=src.kind,
             peer_label=f"{src.label} in {src.subnet.id}",
             port=port,
             initiator=False,

@@ -15,6 +15,7 @@ from functools import partial
 from rotation_doctor.analysis.cases import Case, Problem, fold
 from rotation_doctor.analysis.flows import SM_FLOW, Side, groups, nacl_problems, security_group_problems
 from rotation_doctor.analysis.flows import subnet_pair_nacl_problems as pair_nacls
+from rotation_doctor.model.evidence import EgressDenied, EndpointUnavailable, PeerKind
 from rotation_doctor.model.findings import Finding, Severity
 from rotation_doctor.model.snapshot import DnsAttributes, FactKey, Function, RouteTable, Snapshot, Subnet, VpcEndpoint
 from rotation_doctor.netsem import dns, iam_policy, routes, security_groups
@@ -219,7 +220,7 @@ def _via_endpoint(
                 f"The function resolves Secrets Manager to endpoint {endpoint.id}, which is {endpoint.state}, not "
                 "available.",
                 (endpoint.id,),
-                {"state": endpoint.state},
+                facts=EndpointUnavailable(endpoint.state),
             )
         ]
     subnets = [snap.subnets[s] for s in endpoint.subnet_ids if s in snap.subnets]
@@ -242,8 +243,8 @@ def _via_endpoint(
         table = routes.table_for_subnet(fs.id, fs.vpc_id, snap.route_tables)
         for es in subnets:
             case = Case(f"{fs.id} -> {es.id}")
-            src = Side(fs, fn.security_group_ids, f"rotation function {fn.name}")
-            dst = Side(es, endpoint.group_ids, f"endpoint {endpoint.id}")
+            src = Side(fs, fn.security_group_ids, f"rotation function {fn.name}", PeerKind.FUNCTION)
+            dst = Side(es, endpoint.group_ids, f"endpoint {endpoint.id}", PeerKind.VPC_ENDPOINT)
             case.problems.extend(_local_route_problems(snap, fs, es, table))
             case.problems.extend(security_group_problems(snap, src, dst, HTTPS, SM_FLOW))
             case.problems.extend(pair_nacls(snap, src, dst, HTTPS, SM_FLOW.nacl))
@@ -452,16 +453,23 @@ def _nat_problems(snap: Snapshot, fn: Function, fs: Subnet, table_id: str, nat_i
                 f"The security groups of rotation function {fn.name} ({', '.join(fn.security_group_ids)}) allow no "
                 "TCP 443 out to the internet, where the public Secrets Manager endpoint is.",
                 fn.security_group_ids,
-                {"port": HTTPS, "to": "0.0.0.0/0"},
+                facts=EgressDenied(HTTPS, PeerKind.INTERNET, "0.0.0.0/0", fn.security_group_ids),
             )
         )
     # Partial denials of the internet are doubts (Secrets Manager's addresses may be outside them), not failures.
     acl = partial(nacl_problems, snap, port=HTTPS, code="SM_NACL_DENIES", soft_when_partial=True)
-    problems += acl(fs, peer=internet, peer_label="the internet", initiator=True)
+    to_internet = partial(acl, peer=internet, peer_kind=PeerKind.INTERNET, peer_label="the internet", initiator=True)
+    problems += to_internet(fs)
     if nat_subnet is not None and nat_subnet.id != fs.id:
         fs_net = ipv4(fs.cidr)
         if fs_net:
             # The NAT's subnet sees the function's request arrive and leave for the internet, and the reply back.
-            problems += acl(nat_subnet, peer=(fs_net,), peer_label=f"the function in {fs.id}", initiator=False)
-            problems += acl(nat_subnet, peer=internet, peer_label="the internet", initiator=True)
+            problems += acl(
+                nat_subnet,
+                peer=(fs_net,),
+                peer_kind=PeerKind.FUNCTION,
+                peer_label=f"the function in {fs.id}",
+                initiator=False,
+            )
+            problems += to_internet(nat_subnet)
     return problems

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from rotation_doctor.model.evidence import Evidence
+
 
 class Severity(StrEnum):
     ERROR = "error"
@@ -176,11 +178,14 @@ class Finding:
     severity: Severity
     summary: str
     resources: tuple[str, ...] = ()
-    evidence: Mapping[str, Any] = field(default_factory=dict)
+    evidence: Mapping[str, Any] = field(default_factory=dict)  # for people and JSON; from `facts` when left out
+    facts: Evidence | None = None  # the same evidence typed, for fix kinds (never in the JSON)
 
     def __post_init__(self) -> None:
         if self.code not in CODES:
             raise ValueError(f"unknown finding code {self.code}")
+        if self.facts is not None and not self.evidence:
+            object.__setattr__(self, "evidence", self.facts.to_json())
 
     @property
     def path(self) -> PathName:

@@ -10,7 +10,7 @@ reported as not evaluated.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -161,7 +161,3 @@ def evaluate(policy: PolicyDocument | None, request: Request) -> PolicyDecision:
     if denies:
         return PolicyDecision(False, True, tuple(denies), tuple(unevaluated))
     return PolicyDecision(bool(allows), False, tuple(allows), tuple(unevaluated))
-
-
-def evaluate_all(policy: PolicyDocument | None, requests: Sequence[Request]) -> dict[str, PolicyDecision]:
-    return {r.action: evaluate(policy, r) for r in requests}

@@ -61,7 +61,7 @@ def _make_plan(snap: Snapshot, first: Diagnosis | None, *, prefer_nat: bool) -> 
             mine = [f for f in actionable if f.code in remediation.handles]
             if not mine:
                 continue
-            for planned in remediation.plan(current, diagnosis, mine, ctx):
+            for planned in remediation.plan(current, mine, ctx):
                 fixes.append(planned.fix)
                 current = planned.apply_to(current)
                 offered = True
