@@ -43,3 +43,42 @@ def with_rule(snap: Snapshot, *, group: str, peer: str, port: int, egress: bool)
     rule = SecurityGroupRule(group, egress, "tcp", port, port, referenced_group_id=peer)
     updated = replace(existing, rules=(*existing.rules, rule))
     return replace(snap, security_groups={**snap.security_groups, group: updated})
+
+
+# AWS gives every new group an allow-all IPv4 egress rule; the groups a plan creates take it away.
+DEFAULT_EGRESS = {"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}
+
+
+def new_group_steps(ctx: PlanContext, *, vpc: str, name: str, purpose: str, tag: str) -> tuple[str, list[Step]]:
+    """Create a group of the plan's own and revoke AWS's default allow-all egress: it opens nothing yet.
+
+    Returns the placeholder id later steps use and the two steps. Undone in reverse: the default rule is
+    given back, then the group is deleted, so the account ends exactly as it was.
+    """
+    create_id = ctx.step_id()
+    group = ctx.placeholder("sg", create_id, "GroupId")
+    create = Step(
+        create_id,
+        Call(
+            "ec2",
+            "CreateSecurityGroup",
+            {
+                "GroupName": name,
+                "VpcId": vpc,
+                "Description": ctx.description(purpose),
+                "TagSpecifications": [{"ResourceType": "security-group", "Tags": ctx.tags(tag)}],
+            },
+        ),
+        f"+ security group {group} {name} in {vpc}",
+        undo=Call("ec2", "DeleteSecurityGroup", {"GroupId": ctx.real(group)}),
+        outputs={"GroupId": "GroupId"},
+    )
+    closed = {"GroupId": ctx.real(group), "IpPermissions": [DEFAULT_EGRESS]}
+    revoke = Step(
+        ctx.step_id(),
+        Call("ec2", "RevokeSecurityGroupEgress", closed),
+        f"- {group} egress all -> 0.0.0.0/0 (AWS's default rule)",
+        undo=Call("ec2", "AuthorizeSecurityGroupEgress", closed),
+        already_done=("InvalidPermission.NotFound",),
+    )
+    return group, [create, revoke]

@@ -9,9 +9,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
+from remediations._rules import new_group_steps, rule_step, with_rule
 from remediations.base import PlanContext, Planned, Remediation
+from remediations.create_secretsmanager_endpoint import HTTPS, vpc_cidrs
 from rotation_doctor.model.findings import Finding
-from rotation_doctor.model.plan import Call, Fix, FixKind, Risk, Step
+from rotation_doctor.model.plan import Call, Fix, FixKind, Risk
 from rotation_doctor.model.snapshot import SecurityGroup, SecurityGroupRule, Snapshot
 
 
@@ -22,6 +24,8 @@ class AttachLambdaToVpc(Remediation):
         "lambda:UpdateFunctionConfiguration",
         "ec2:CreateSecurityGroup",
         "ec2:DeleteSecurityGroup",
+        "ec2:AuthorizeSecurityGroupEgress",
+        "ec2:RevokeSecurityGroupEgress",
         "ec2:CreateTags",
     )
     handles = frozenset({"DB_LAMBDA_NOT_IN_VPC"})
@@ -31,28 +35,41 @@ class AttachLambdaToVpc(Remediation):
         if fn is None or db is None or fn.in_vpc or db.vpc_id is None or not db.subnet_ids:
             return []
         vpc = db.vpc_id
-        sg_step = ctx.step_id()
-        group = ctx.placeholder("sg", sg_step, "GroupId")
         name = f"rotation-doctor-{fn.name}"[:255]
-        steps = (
-            Step(
-                sg_step,
-                Call(
+        group, steps = new_group_steps(
+            ctx, vpc=vpc, name=name, purpose=f"rotation function {fn.name}", tag="rotation-function"
+        )
+        # Egress only where rotation goes: TCP 443 inside the VPC (its Secrets Manager endpoint), and the
+        # database port to the database's groups. A path over the internet is not opened: the planner
+        # prefers an endpoint, as AWS does.
+        cidrs = vpc_cidrs(snap, vpc)
+        https = {
+            "IpProtocol": "tcp",
+            "FromPort": HTTPS,
+            "ToPort": HTTPS,
+            "IpRanges": [{"CidrIp": c, "Description": ctx.description("to Secrets Manager in the VPC")} for c in cidrs],
+        }
+        steps.append(
+            self.step(
+                ctx,
+                Call("ec2", "AuthorizeSecurityGroupEgress", {"GroupId": ctx.real(group), "IpPermissions": [https]}),
+                f"+ {group} egress tcp/443 -> {', '.join(cidrs)} (the VPC's CIDR blocks)",
+                undo=Call(
                     "ec2",
-                    "CreateSecurityGroup",
+                    "RevokeSecurityGroupEgress",
                     {
-                        "GroupName": name,
-                        "VpcId": vpc,
-                        "Description": ctx.description(f"rotation function {fn.name}"),
-                        "TagSpecifications": [
-                            {"ResourceType": "security-group", "Tags": ctx.tags("rotation-function")}
-                        ],
+                        "GroupId": ctx.real(group),
+                        "IpPermissions": [{**https, "IpRanges": [{"CidrIp": c} for c in cidrs]}],
                     },
                 ),
-                f"+ security group {group} {name} in {vpc} (AWS's default egress)",
-                undo=Call("ec2", "DeleteSecurityGroup", {"GroupId": ctx.real(group)}),
-                outputs={"GroupId": "GroupId"},
-            ),
+                already_done=("InvalidPermission.Duplicate",),
+            )
+        )
+        steps += [
+            rule_step(ctx, group=group, peer=db_group, port=db.port, egress=True, why="to the database")
+            for db_group in db.security_group_ids
+        ]
+        steps.append(
             self.step(
                 ctx,
                 Call(
@@ -70,14 +87,14 @@ class AttachLambdaToVpc(Remediation):
                     {"FunctionName": fn.arn, "VpcConfig": {"SubnetIds": [], "SecurityGroupIds": []}},
                 ),
                 wait="function_updated_v2",
-            ),
+            )
         )
         fix = Fix(
             self.kind,
             self.risk,
             f"Attach {fn.name} to {vpc}, in the database's subnets.",
             ("DB_LAMBDA_NOT_IN_VPC",),
-            steps,
+            tuple(steps),
             touches=(fn.arn, vpc),
             vpc_id=vpc,
             notes=(
@@ -87,12 +104,15 @@ class AttachLambdaToVpc(Remediation):
         )
 
         def apply_to(s: Snapshot) -> Snapshot:
-            egress = SecurityGroupRule(group, True, "-1", None, None, cidr="0.0.0.0/0")
+            rules = tuple(SecurityGroupRule(group, True, "tcp", HTTPS, HTTPS, cidr=c) for c in cidrs)
             moved = replace(fn, subnet_ids=db.subnet_ids, security_group_ids=(group,), vpc_id=vpc)
-            return replace(
+            s = replace(
                 s,
                 function=moved,
-                security_groups={**s.security_groups, group: SecurityGroup(group, vpc, name, (egress,))},
+                security_groups={**s.security_groups, group: SecurityGroup(group, vpc, name, rules)},
             )
+            for db_group in db.security_group_ids:
+                s = with_rule(s, group=group, peer=db_group, port=db.port, egress=True)
+            return s
 
         return [Planned(fix, apply_to)]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from remediations._rules import rule_step, with_rule
+from remediations._rules import new_group_steps, rule_step, with_rule
 from remediations._vpc_callers import current_callers
 from remediations.base import PlanContext, Planned, Remediation
 from remediations.enable_vpc_dns import EnableVpcDns
@@ -75,28 +75,13 @@ class CreateSecretsManagerEndpoint(Remediation):
             planned.append(dns_fix)
         subnets = one_subnet_per_zone(snap, fn.subnet_ids)
         cidrs = vpc_cidrs(snap, vpc)
-        sg_id_step = ctx.step_id()
-        group = ctx.placeholder("sg", sg_id_step, "GroupId")
-        steps = [
-            Step(
-                sg_id_step,
-                Call(
-                    "ec2",
-                    "CreateSecurityGroup",
-                    {
-                        "GroupName": f"rotation-doctor-secretsmanager-{vpc}",
-                        "VpcId": vpc,
-                        "Description": ctx.description("Secrets Manager endpoint"),
-                        "TagSpecifications": [
-                            {"ResourceType": "security-group", "Tags": ctx.tags("secretsmanager-endpoint")}
-                        ],
-                    },
-                ),
-                f"+ security group {group} rotation-doctor-secretsmanager-{vpc} in {vpc}",
-                undo=Call("ec2", "DeleteSecurityGroup", {"GroupId": ctx.real(group)}),
-                outputs={"GroupId": "GroupId"},
-            )
-        ]
+        group, steps = new_group_steps(
+            ctx,
+            vpc=vpc,
+            name=f"rotation-doctor-secretsmanager-{vpc}",
+            purpose="Secrets Manager endpoint",
+            tag="secretsmanager-endpoint",
+        )
         ingress = [{"CidrIp": c, "Description": ctx.description("VPC to Secrets Manager endpoint")} for c in cidrs]
         steps.append(
             self.step(

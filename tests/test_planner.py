@@ -198,7 +198,8 @@ def test_every_plan_ends_healthy_or_says_why_and_opens_nothing_wide(base, breaka
         assert not (prefer_nat and fix.kind is FixKind.CREATE_SECRETSMANAGER_ENDPOINT) or plan.notes
         for step in fix.steps:
             params = step.call.params
-            for permission in params.get("IpPermissions", []):
+            opens = step.call.operation.startswith("Authorize")  # a revoke (of a new group's default egress) closes
+            for permission in params.get("IpPermissions", []) if opens else []:
                 assert permission["FromPort"] == permission["ToPort"], step  # exactly one port
                 assert all(r["CidrIp"] != "0.0.0.0/0" for r in permission.get("IpRanges", [])), step
             if step.call.operation == "CreateNetworkAclEntry":

@@ -39,9 +39,23 @@ def fix_and_recheck(b: AccountBuilder, kind: FixKind, secret: str = SECRET, **ru
     first = ex.run(secret, approval=ANYTHING, **run)
     assert str(kind) in first.applied, (first.status, first.reason, [(f.kind, f.status, f.reason) for f in first.fixes])
     assert first.after is not None and first.after.verdict is Verdict.HEALTHY, first.after.findings
+    assert created_groups_open_to_all(b) == []
     b.clients.counter.calls.clear()
     second = ex.run(secret, approval=ANYTHING, **run)
     assert second.status == "nothing to do" and writes(b) == {}
+
+
+def created_groups_open_to_all(b: AccountBuilder) -> list[str]:
+    """Groups rotation-doctor created that still allow all egress (AWS's default rule): there must be none."""
+    created = b.ec2.describe_security_groups(
+        Filters=[{"Name": "tag:rotation-doctor:created-by", "Values": ["rotation-doctor"]}]
+    )["SecurityGroups"]
+    return [
+        g["GroupId"]
+        for g in created
+        for p in g["IpPermissionsEgress"]
+        if p["IpProtocol"] == "-1" and any(r.get("CidrIp") == "0.0.0.0/0" for r in p.get("IpRanges", []))
+    ]
 
 
 def orders_with_endpoint(b: AccountBuilder, **kw: Any) -> scenarios.Orders:
