@@ -16,7 +16,7 @@ A read that fails is stored as a `ReadFailure`; it is never taken to mean "none 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -30,6 +30,7 @@ from rotation_doctor.collect.aws import (
     AwsError,
     BadInput,
     attempt,
+    chunks,
     error_code,
     fatal,
     is_not_found,
@@ -63,11 +64,6 @@ log = logging.getLogger(__name__)
 EC2_FILTER_VALUES = 200  # EC2 accepts at most 200 values in one filter
 SECRET_BATCH = 20  # BatchGetSecretValue takes at most 20 secrets a call
 OVERDUE = timedelta(days=1)
-
-
-def chunks(items: Sequence[str], size: int) -> Iterator[list[str]]:
-    for start in range(0, len(items), size):
-        yield list(items[start : start + size])
 
 
 @dataclass
