@@ -322,7 +322,7 @@ class Collector:
             return PlanningFacts()
         vpcs = sorted({v for v in (fn.vpc_id, snap.database.vpc_id if snap.database else None) if v})
         facts = _Facts()
-        found: dict[str, Any] = {"vpcs": {}, "dns": {}, "tags": None}
+        found: dict[str, Any] = {"vpcs": {}, "tags": None}
 
         def read_vpcs() -> None:
             raw = self._read(
@@ -333,11 +333,6 @@ class Collector:
             )
             for item in (raw or {}).get("Vpcs", []):
                 found["vpcs"][item["VpcId"]] = convert.vpc(item)
-
-        def read_dns(vpc: str) -> None:
-            attributes = self._read_dns_attributes(facts, vpc)
-            if attributes is not None:
-                found["dns"][vpc] = attributes
 
         def read_tags() -> None:
             raw = self._read(
@@ -352,7 +347,7 @@ class Collector:
         tasks: list[Callable[[], None]] = [read_tags]
         if vpcs:
             tasks += [read_vpcs]
-            tasks += [partial(read_dns, v) for v in vpcs if v not in snap.dns_attributes]
+            tasks += [partial(self._read_dns_attributes, facts, v) for v in vpcs if v not in snap.dns_attributes]
         if fn.vpc_id:
             tasks += self._paged_reads(NETWORK_INTERFACES_IN_VPC, [fn.vpc_id], facts)
             # A NAT gateway plan needs a public subnet: one routed to an attached internet gateway.
@@ -363,7 +358,7 @@ class Collector:
         return PlanningFacts(
             found["tags"],
             found["vpcs"],
-            found["dns"],
+            facts.dns_attributes,
             facts.internet_gateways,
             tuple(facts.network_interfaces.values()) if enis_read else None,  # None: not read, nobody can say
             dict(facts.failures),
@@ -542,11 +537,6 @@ class Collector:
         }
         tasks: list[Callable[[], None]] = []
 
-        def dns_attributes(vpc: str) -> None:
-            attributes = self._read_dns_attributes(facts, vpc)
-            if attributes is not None:
-                facts.dns_attributes[vpc] = attributes
-
         def zone_records(vpc: str, zone: PrivateHostedZone) -> None:
             raw = self._read(
                 facts,
@@ -565,7 +555,7 @@ class Collector:
                 )
 
         tasks += self._paged_reads(SECURITY_GROUPS_BY_ID, sorted(group_ids), facts)
-        tasks += [partial(dns_attributes, vpc) for vpc in pdns_vpcs]
+        tasks += [partial(self._read_dns_attributes, facts, vpc) for vpc in pdns_vpcs]
         if nat_ids:  # a NAT gateway leads out only from a public subnet: one routed to an internet gateway
             tasks += self._paged_reads(NAT_GATEWAYS_BY_ID, nat_ids, facts)
             tasks += self._paged_reads(INTERNET_GATEWAYS_OF_VPCS, sorted({str(f.vpc_id) for f in functions}), facts)
@@ -576,8 +566,8 @@ class Collector:
                 tasks.append(partial(zone_records, vpc, zone))
         self._parallel(tasks)
 
-    def _read_dns_attributes(self, facts: _Facts, vpc: str) -> DnsAttributes | None:
-        """DNS support and DNS hostnames: DescribeVpcAttribute reads one attribute a call."""
+    def _read_dns_attributes(self, facts: _Facts, vpc: str) -> None:
+        """DNS support and DNS hostnames, into `facts` (DescribeVpcAttribute reads one attribute a call)."""
         values = []
         for attribute, key in (("enableDnsSupport", "EnableDnsSupport"), ("enableDnsHostnames", "EnableDnsHostnames")):
             raw = self._read(
@@ -587,9 +577,9 @@ class Collector:
                 partial(self.clients.ec2.describe_vpc_attribute, VpcId=vpc, Attribute=attribute),
             )
             if raw is None:
-                return None
+                return  # the failure is stored; the second call would need the same permission
             values.append(bool(raw[key]["Value"]))
-        return DnsAttributes(values[0], values[1])
+        facts.dns_attributes[vpc] = DnsAttributes(values[0], values[1])
 
     def _read_named_endpoints(self, functions: list[Function], facts: _Facts) -> None:
         """Endpoints that a SECRETS_MANAGER_ENDPOINT names but the VPC read did not return."""
