@@ -521,6 +521,32 @@ def test_secret_value_never_leaves_the_collector(builder: AccountBuilder) -> Non
     assert scenarios.CANARY_PASSWORD not in json.dumps(d.to_json(), default=str)
 
 
+def test_every_paged_read_is_declared_and_matches_the_ec2_api(clients: Any) -> None:
+    """The table of paged reads holds names only: check each against permissions.py and botocore's model of EC2."""
+    from rotation_doctor.collect import collector
+    from rotation_doctor.collect.permissions import READ_ACTIONS
+
+    declared = [v for v in vars(collector).values() if isinstance(v, collector.PagedRead)]
+    assert {id(r) for r in declared} == {id(r) for r in collector.PAGED_READS}  # no row left out of the table
+    ec2 = clients.ec2
+    for read in collector.PAGED_READS:
+        assert read.operation in READ_ACTIONS, read.operation
+        assert ec2.can_paginate(read.method), read.method
+        model = ec2.meta.service_model.operation_model(read.operation.split(":", 1)[1])
+        assert read.filter_parameter in model.input_shape.members, (read.operation, read.filter_parameter)
+        items = model.output_shape.members[read.result_key]
+        assert read.id_key in items.member.members, (read.operation, read.id_key)
+
+
+def test_paged_reads_split_values_as_ec2_allows() -> None:
+    from rotation_doctor.collect.collector import PEERINGS_AMONG_VPCS, SECURITY_GROUPS_BY_ID
+
+    ids = [f"sg-{i:04d}" for i in range(450)]
+    assert [len(b) for b in SECURITY_GROUPS_BY_ID.batches(ids)] == [200, 200, 50]  # 200 values a filter
+    assert SECURITY_GROUPS_BY_ID.batches([]) == []  # nothing wanted, no call
+    assert PEERINGS_AMONG_VPCS.batches(ids) == [ids]  # both sides must be in the same call
+
+
 def test_every_read_made_is_a_declared_permission(builder: AccountBuilder) -> None:
     from rotation_doctor.collect.permissions import READ_ACTIONS, iam_action
     from rotation_doctor.examine import scan

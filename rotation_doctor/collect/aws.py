@@ -1,11 +1,11 @@
-"""boto3 clients with the standard configuration, call counting, and how errors are told apart."""
+"""boto3 clients with the standard configuration, call counting, how errors are told apart, and batching."""
 
 from __future__ import annotations
 
 import os
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from rotation_doctor.model.snapshot import ReadFailure
@@ -155,6 +155,12 @@ def describe_fatal(exc: BaseException) -> str:
     response = getattr(exc, "response", None)
     message = str(response.get("Error", {}).get("Message", "")) if isinstance(response, dict) else str(exc)
     return f"{code}: {message}" if message and message != code else code
+
+
+def chunks(items: Sequence[T], size: int) -> Iterator[list[T]]:
+    """`items` in lists of at most `size`: AWS caps how many ids or filter values one call may carry."""
+    for start in range(0, len(items), size):
+        yield list(items[start : start + size])
 
 
 def attempt(op: Callable[[], T]) -> T:

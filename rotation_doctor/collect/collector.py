@@ -11,12 +11,15 @@ calls grow with pages and with distinct functions, databases and VPCs, not with 
    private DNS; NAT and internet gateways only where a default route leads to a NAT gateway.
 
 A read that fails is stored as a `ReadFailure`; it is never taken to mean "none exist".
+
+The paginated EC2 reads are rows of one table (`PagedRead`, `PAGED_READS`) that run through one loop
+(`Collector._paged_reads`): what differs between them is data, what they share is written once.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -30,6 +33,7 @@ from rotation_doctor.collect.aws import (
     AwsError,
     BadInput,
     attempt,
+    chunks,
     error_code,
     fatal,
     is_not_found,
@@ -43,6 +47,7 @@ from rotation_doctor.model.snapshot import (
     InternetGateway,
     NatGateway,
     NetworkAcl,
+    NetworkInterface,
     PeeringConnection,
     PlanningFacts,
     PolicyDocument,
@@ -65,11 +70,6 @@ SECRET_BATCH = 20  # BatchGetSecretValue takes at most 20 secrets a call
 OVERDUE = timedelta(days=1)
 
 
-def chunks(items: Sequence[str], size: int) -> Iterator[list[str]]:
-    for start in range(0, len(items), size):
-        yield list(items[start : start + size])
-
-
 @dataclass
 class _Facts:
     """What one batch has read so far; shared by every snapshot the batch makes."""
@@ -87,8 +87,147 @@ class _Facts:
     nat_gateways: dict[str, NatGateway] = field(default_factory=dict)
     internet_gateways: dict[str, InternetGateway] = field(default_factory=dict)
     peerings: dict[str, PeeringConnection] = field(default_factory=dict)
+    network_interfaces: dict[str, NetworkInterface] = field(default_factory=dict)  # read for planning only
     failures: dict[str, ReadFailure] = field(default_factory=dict)
     read_vpcs: set[str] = field(default_factory=set)
+
+
+Filters = Sequence[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class PagedRead:
+    """A paginated EC2 Describe* read, declared: what it lists, by which filter, and where each item goes.
+
+    Every one runs through `Collector._paged_reads`: the values are batched into as few calls as the filter
+    allows, every page is followed, each item is stored in the batch's facts under its id, and a read that
+    fails is stored as a `ReadFailure` under `fact_key`; it is never taken to mean "none exist".
+    """
+
+    operation: str  # the IAM action ("ec2:DescribeSubnets"); a ReadFailure names it as the permission to grant
+    result_key: str  # the list of items in each page ("Subnets")
+    id_key: str  # each item's id, which it is stored under ("SubnetId")
+    by: tuple[str, ...]  # the filters that are given the values; with two, each gets all of them (see peerings)
+    convert: Callable[[dict[str, Any]], Any]  # a response item to its fact
+    into: Callable[[_Facts], dict[str, Any]]  # the batch's facts that hold the items, by id
+    fact_key: str  # where a failure is stored: a FactKey (or "network_interfaces", read only for planning)
+    filter_parameter: str = "Filters"  # DescribeNatGateways alone calls it "Filter"
+    chunk_size: int | None = EC2_FILTER_VALUES  # None: the values must not be split over calls
+
+    @property
+    def method(self) -> str:
+        """The boto3 method and paginator name: "ec2:DescribeSubnets" -> "describe_subnets"."""
+        from botocore import xform_name  # lazy, as boto3 is: start-up time counts in a Lambda
+
+        return str(xform_name(self.operation.split(":", 1)[1]))
+
+    def batches(self, values: Sequence[str]) -> list[list[str]]:
+        """The values of each call; no call at all without values, as nothing is wanted."""
+        if not values:
+            return []
+        return list(chunks(values, self.chunk_size or len(values)))
+
+
+# The paged EC2 reads. Where the same items are wanted by another filter, the row is the same but for `by`.
+SUBNETS_IN_VPCS = PagedRead(
+    "ec2:DescribeSubnets", "Subnets", "SubnetId", ("vpc-id",), convert.subnet, lambda f: f.subnets, FactKey.SUBNETS
+)
+# A function's own subnets, when the VpcId it reports is not theirs (see `_repair_function_vpcs`).
+SUBNETS_BY_ID = replace(SUBNETS_IN_VPCS, by=("subnet-id",))
+ROUTE_TABLES_IN_VPCS = PagedRead(
+    "ec2:DescribeRouteTables",
+    "RouteTables",
+    "RouteTableId",
+    ("vpc-id",),
+    convert.route_table,
+    lambda f: f.route_tables,
+    FactKey.ROUTE_TABLES,
+)
+NETWORK_ACLS_IN_VPCS = PagedRead(
+    "ec2:DescribeNetworkAcls",
+    "NetworkAcls",
+    "NetworkAclId",
+    ("vpc-id",),
+    convert.network_acl,
+    lambda f: f.network_acls,
+    FactKey.NETWORK_ACLS,
+)
+# Read with a second filter, the region's Secrets Manager service name (see `_read_vpcs`).
+ENDPOINTS_IN_VPCS = PagedRead(
+    "ec2:DescribeVpcEndpoints",
+    "VpcEndpoints",
+    "VpcEndpointId",
+    ("vpc-id",),
+    convert.vpc_endpoint,
+    lambda f: f.endpoints,
+    FactKey.VPC_ENDPOINTS,
+)
+# Endpoints that a function's SECRETS_MANAGER_ENDPOINT names, in whichever VPC they are.
+ENDPOINTS_BY_ID = replace(ENDPOINTS_IN_VPCS, by=("vpc-endpoint-id",))
+SECURITY_GROUPS_BY_ID = PagedRead(
+    "ec2:DescribeSecurityGroups",
+    "SecurityGroups",
+    "GroupId",
+    ("group-id",),
+    convert.security_group,
+    lambda f: f.security_groups,
+    FactKey.SECURITY_GROUPS,
+)
+NAT_GATEWAYS_BY_ID = PagedRead(
+    "ec2:DescribeNatGateways",
+    "NatGateways",
+    "NatGatewayId",
+    ("nat-gateway-id",),
+    convert.nat_gateway,
+    lambda f: f.nat_gateways,
+    FactKey.NAT_GATEWAYS,
+    filter_parameter="Filter",
+)
+INTERNET_GATEWAYS_OF_VPCS = PagedRead(
+    "ec2:DescribeInternetGateways",
+    "InternetGateways",
+    "InternetGatewayId",
+    ("attachment.vpc-id",),
+    convert.internet_gateway,
+    lambda f: f.internet_gateways,
+    FactKey.INTERNET_GATEWAYS,
+)
+# Peerings with both sides among the VPCs (the two filters must both match). Split over calls, a pair whose
+# sides fell in different calls would be missed, so the VPCs stay in one call.
+PEERINGS_AMONG_VPCS = PagedRead(
+    "ec2:DescribeVpcPeeringConnections",
+    "VpcPeeringConnections",
+    "VpcPeeringConnectionId",
+    ("requester-vpc-info.vpc-id", "accepter-vpc-info.vpc-id"),
+    convert.peering,
+    lambda f: f.peerings,
+    FactKey.PEERINGS,
+    chunk_size=None,
+)
+# Planning only: before private DNS is turned on, who else in the VPC calls Secrets Manager today.
+NETWORK_INTERFACES_IN_VPC = PagedRead(
+    "ec2:DescribeNetworkInterfaces",
+    "NetworkInterfaces",
+    "NetworkInterfaceId",
+    ("vpc-id",),
+    convert.network_interface,
+    lambda f: f.network_interfaces,
+    "network_interfaces",
+)
+
+PAGED_READS: tuple[PagedRead, ...] = (
+    SUBNETS_IN_VPCS,
+    SUBNETS_BY_ID,
+    ROUTE_TABLES_IN_VPCS,
+    NETWORK_ACLS_IN_VPCS,
+    ENDPOINTS_IN_VPCS,
+    ENDPOINTS_BY_ID,
+    SECURITY_GROUPS_BY_ID,
+    NAT_GATEWAYS_BY_ID,
+    INTERNET_GATEWAYS_OF_VPCS,
+    PEERINGS_AMONG_VPCS,
+    NETWORK_INTERFACES_IN_VPC,
+)
 
 
 class Collector:
@@ -183,7 +322,7 @@ class Collector:
             return PlanningFacts()
         vpcs = sorted({v for v in (fn.vpc_id, snap.database.vpc_id if snap.database else None) if v})
         facts = _Facts()
-        found: dict[str, Any] = {"vpcs": {}, "dns": {}, "igws": {}, "enis": None, "tags": None}
+        found: dict[str, Any] = {"vpcs": {}, "tags": None}
 
         def read_vpcs() -> None:
             raw = self._read(
@@ -195,23 +334,6 @@ class Collector:
             for item in (raw or {}).get("Vpcs", []):
                 found["vpcs"][item["VpcId"]] = convert.vpc(item)
 
-        def read_dns(vpc: str) -> None:
-            attributes = self._read_dns_attributes(facts, vpc)
-            if attributes is not None:
-                found["dns"][vpc] = attributes
-
-        def read_enis() -> None:
-            items = self._pages(
-                facts,
-                "network_interfaces",
-                "ec2:DescribeNetworkInterfaces",
-                "describe_network_interfaces",
-                "NetworkInterfaces",
-                Filters=[{"Name": "vpc-id", "Values": [str(fn.vpc_id)]}],
-            )
-            if "network_interfaces" not in facts.failures:
-                found["enis"] = tuple(convert.network_interface(i) for i in items)
-
         def read_tags() -> None:
             raw = self._read(
                 facts,
@@ -222,20 +344,24 @@ class Collector:
             if raw is not None:
                 found["tags"] = dict(raw.get("Tags") or {})
 
-        def read_igws() -> None:  # a NAT gateway plan needs a public subnet: one routed to an attached gateway
-            found["igws"] = self._read_internet_gateways(facts, [str(fn.vpc_id)])
-
         tasks: list[Callable[[], None]] = [read_tags]
         if vpcs:
             tasks += [read_vpcs]
-            tasks += [partial(read_dns, v) for v in vpcs if v not in snap.dns_attributes]
+            tasks += [partial(self._read_dns_attributes, facts, v) for v in vpcs if v not in snap.dns_attributes]
         if fn.vpc_id:
-            tasks.append(read_enis)
+            tasks += self._paged_reads(NETWORK_INTERFACES_IN_VPC, [fn.vpc_id], facts)
+            # A NAT gateway plan needs a public subnet: one routed to an attached internet gateway.
             if not any(fn.vpc_id in g.attached_vpc_ids for g in snap.internet_gateways.values()):
-                tasks.append(read_igws)
+                tasks += self._paged_reads(INTERNET_GATEWAYS_OF_VPCS, [fn.vpc_id], facts)
         self._parallel(tasks)
+        enis_read = bool(fn.vpc_id) and NETWORK_INTERFACES_IN_VPC.fact_key not in facts.failures
         return PlanningFacts(
-            found["tags"], found["vpcs"], found["dns"], found["igws"], found["enis"], dict(facts.failures)
+            found["tags"],
+            found["vpcs"],
+            facts.dns_attributes,
+            facts.internet_gateways,
+            tuple(facts.network_interfaces.values()) if enis_read else None,  # None: not read, nobody can say
+            dict(facts.failures),
         )
 
     # ----- round 1: secret values, functions ----------------------------------------------
@@ -341,57 +467,8 @@ class Collector:
         if not vpc_ids:
             return
         facts.read_vpcs.update(vpc_ids)
-        vpc_filter = [{"Name": "vpc-id", "Values": vpc_ids}]
         sm_service = dns.secrets_manager_service_name(self.region)
         endpoint_vpcs = sorted(set(vpc_ids) & fn_vpcs)
-
-        def subnets() -> None:
-            for raw in self._pages(
-                facts,
-                FactKey.SUBNETS,
-                "ec2:DescribeSubnets",
-                "describe_subnets",
-                "Subnets",
-                Filters=vpc_filter,
-            ):
-                facts.subnets[raw["SubnetId"]] = convert.subnet(raw)
-
-        def tables() -> None:
-            for raw in self._pages(
-                facts,
-                FactKey.ROUTE_TABLES,
-                "ec2:DescribeRouteTables",
-                "describe_route_tables",
-                "RouteTables",
-                Filters=vpc_filter,
-            ):
-                facts.route_tables[raw["RouteTableId"]] = convert.route_table(raw)
-
-        def acls() -> None:
-            for raw in self._pages(
-                facts,
-                FactKey.NETWORK_ACLS,
-                "ec2:DescribeNetworkAcls",
-                "describe_network_acls",
-                "NetworkAcls",
-                Filters=vpc_filter,
-            ):
-                facts.network_acls[raw["NetworkAclId"]] = convert.network_acl(raw)
-
-        def endpoints() -> None:
-            filters = [
-                {"Name": "vpc-id", "Values": endpoint_vpcs},
-                {"Name": "service-name", "Values": [sm_service]},
-            ]
-            for raw in self._pages(
-                facts,
-                FactKey.VPC_ENDPOINTS,
-                "ec2:DescribeVpcEndpoints",
-                "describe_vpc_endpoints",
-                "VpcEndpoints",
-                Filters=filters,
-            ):
-                facts.endpoints[raw["VpcEndpointId"]] = convert.vpc_endpoint(raw)
 
         def zones(vpc: str) -> None:
             raw = self._read(
@@ -410,9 +487,15 @@ class Collector:
                     for z in raw.get("HostedZoneSummaries", [])
                 )
 
-        tasks: list[Callable[[], None]] = [subnets, tables, acls]
-        if endpoint_vpcs:
-            tasks.append(endpoints)
+        tasks = [
+            *self._paged_reads(SUBNETS_IN_VPCS, vpc_ids, facts),
+            *self._paged_reads(ROUTE_TABLES_IN_VPCS, vpc_ids, facts),
+            *self._paged_reads(NETWORK_ACLS_IN_VPCS, vpc_ids, facts),
+        ]
+        if endpoint_vpcs:  # only a function's VPC needs a way to Secrets Manager
+            tasks += self._paged_reads(
+                ENDPOINTS_IN_VPCS, endpoint_vpcs, facts, also=[{"Name": "service-name", "Values": [sm_service]}]
+            )
             tasks += [partial(zones, vpc) for vpc in endpoint_vpcs]
         self._parallel(tasks)
 
@@ -421,16 +504,7 @@ class Collector:
         if facts.failures.get(FactKey.SUBNETS):
             return
         missing = sorted({s for f in functions for s in f.subnet_ids if s not in facts.subnets})
-        if missing:
-            for raw in self._pages(
-                facts,
-                FactKey.SUBNETS,
-                "ec2:DescribeSubnets",
-                "describe_subnets",
-                "Subnets",
-                Filters=[{"Name": "subnet-id", "Values": missing}],
-            ):
-                facts.subnets[raw["SubnetId"]] = convert.subnet(raw)
+        self._parallel(self._paged_reads(SUBNETS_BY_ID, missing, facts))
         repaired = False
         for arn, fn in list(facts.functions.items()):
             if fn is None or not fn.subnet_ids or fn.subnet_ids[0] not in facts.subnets:
@@ -463,53 +537,6 @@ class Collector:
         }
         tasks: list[Callable[[], None]] = []
 
-        def groups(ids: list[str]) -> None:
-            for raw in self._pages(
-                facts,
-                FactKey.SECURITY_GROUPS,
-                "ec2:DescribeSecurityGroups",
-                "describe_security_groups",
-                "SecurityGroups",
-                Filters=[{"Name": "group-id", "Values": ids}],
-            ):
-                facts.security_groups[raw["GroupId"]] = convert.security_group(raw)
-
-        def dns_attributes(vpc: str) -> None:
-            attributes = self._read_dns_attributes(facts, vpc)
-            if attributes is not None:
-                facts.dns_attributes[vpc] = attributes
-
-        def nats() -> None:
-            for raw in self._pages(
-                facts,
-                FactKey.NAT_GATEWAYS,
-                "ec2:DescribeNatGateways",
-                "describe_nat_gateways",
-                "NatGateways",
-                Filter=[{"Name": "nat-gateway-id", "Values": nat_ids}],
-            ):
-                facts.nat_gateways[raw["NatGatewayId"]] = convert.nat_gateway(raw)
-
-        def igws() -> None:
-            facts.internet_gateways.update(
-                self._read_internet_gateways(facts, sorted({str(f.vpc_id) for f in functions}))
-            )
-
-        def peerings() -> None:
-            vpcs = sorted({v for pair in peer_vpc_pairs for v in pair})
-            for raw in self._pages(
-                facts,
-                FactKey.PEERINGS,
-                "ec2:DescribeVpcPeeringConnections",
-                "describe_vpc_peering_connections",
-                "VpcPeeringConnections",
-                Filters=[
-                    {"Name": "requester-vpc-info.vpc-id", "Values": vpcs},
-                    {"Name": "accepter-vpc-info.vpc-id", "Values": vpcs},
-                ],
-            ):
-                facts.peerings[raw["VpcPeeringConnectionId"]] = convert.peering(raw)
-
         def zone_records(vpc: str, zone: PrivateHostedZone) -> None:
             raw = self._read(
                 facts,
@@ -527,35 +554,20 @@ class Collector:
                     replace(z, records=records) if z.id == zone.id else z for z in facts.hosted_zones[vpc]
                 )
 
-        for batch in chunks(sorted(group_ids), EC2_FILTER_VALUES):
-            tasks.append(partial(groups, batch))
-        tasks += [partial(dns_attributes, vpc) for vpc in pdns_vpcs]
-        if nat_ids:
-            tasks += [nats, igws]
-        if peer_vpc_pairs:
-            tasks.append(peerings)
+        tasks += self._paged_reads(SECURITY_GROUPS_BY_ID, sorted(group_ids), facts)
+        tasks += [partial(self._read_dns_attributes, facts, vpc) for vpc in pdns_vpcs]
+        if nat_ids:  # a NAT gateway leads out only from a public subnet: one routed to an internet gateway
+            tasks += self._paged_reads(NAT_GATEWAYS_BY_ID, nat_ids, facts)
+            tasks += self._paged_reads(INTERNET_GATEWAYS_OF_VPCS, sorted({str(f.vpc_id) for f in functions}), facts)
+        tasks += self._paged_reads(PEERINGS_AMONG_VPCS, sorted({v for pair in peer_vpc_pairs for v in pair}), facts)
         for vpc, zones in facts.hosted_zones.items():
             zone = dns.zone_answering(sm_host, zones)
             if zone is not None and zone.owner_service is None:
                 tasks.append(partial(zone_records, vpc, zone))
         self._parallel(tasks)
 
-    def _read_internet_gateways(self, facts: _Facts, vpcs: list[str]) -> dict[str, InternetGateway]:
-        """The internet gateways attached to `vpcs` ({} with the failure stored when the read fails)."""
-        return {
-            raw["InternetGatewayId"]: convert.internet_gateway(raw)
-            for raw in self._pages(
-                facts,
-                FactKey.INTERNET_GATEWAYS,
-                "ec2:DescribeInternetGateways",
-                "describe_internet_gateways",
-                "InternetGateways",
-                Filters=[{"Name": "attachment.vpc-id", "Values": vpcs}],
-            )
-        }
-
-    def _read_dns_attributes(self, facts: _Facts, vpc: str) -> DnsAttributes | None:
-        """DNS support and DNS hostnames: DescribeVpcAttribute reads one attribute a call."""
+    def _read_dns_attributes(self, facts: _Facts, vpc: str) -> None:
+        """DNS support and DNS hostnames, into `facts` (DescribeVpcAttribute reads one attribute a call)."""
         values = []
         for attribute, key in (("enableDnsSupport", "EnableDnsSupport"), ("enableDnsHostnames", "EnableDnsHostnames")):
             raw = self._read(
@@ -565,9 +577,9 @@ class Collector:
                 partial(self.clients.ec2.describe_vpc_attribute, VpcId=vpc, Attribute=attribute),
             )
             if raw is None:
-                return None
+                return  # the failure is stored; the second call would need the same permission
             values.append(bool(raw[key]["Value"]))
-        return DnsAttributes(values[0], values[1])
+        facts.dns_attributes[vpc] = DnsAttributes(values[0], values[1])
 
     def _read_named_endpoints(self, functions: list[Function], facts: _Facts) -> None:
         """Endpoints that a SECRETS_MANAGER_ENDPOINT names but the VPC read did not return."""
@@ -578,17 +590,7 @@ class Collector:
             for o in [dns.parse_endpoint_override(f.secrets_manager_endpoint, self.region)]
             if o.endpoint_id and o.endpoint_id not in facts.endpoints
         }
-        if not named:
-            return
-        for raw in self._pages(
-            facts,
-            FactKey.VPC_ENDPOINTS,
-            "ec2:DescribeVpcEndpoints",
-            "describe_vpc_endpoints",
-            "VpcEndpoints",
-            Filters=[{"Name": "vpc-endpoint-id", "Values": sorted(named)}],
-        ):
-            facts.endpoints[raw["VpcEndpointId"]] = convert.vpc_endpoint(raw)
+        self._parallel(self._paged_reads(ENDPOINTS_BY_ID, sorted(named), facts))
 
     def _default_route_nats(self, functions: list[Function], facts: _Facts) -> set[str]:
         tables = list(facts.route_tables.values())
@@ -702,21 +704,31 @@ class Collector:
 
         return read
 
-    def _pages(
-        self, facts: _Facts, key: str, operation: str, method: str, result_key: str, **params: Any
-    ) -> list[dict[str, Any]]:
-        """Every item of a paginated EC2 describe call; [] with the failure stored when it fails."""
-        ec2 = self.clients.ec2
+    def _paged_reads(
+        self, read: PagedRead, values: Sequence[str], facts: _Facts, *, also: Filters = ()
+    ) -> list[Callable[[], None]]:
+        """The calls `read` needs for `values`, as tasks for `_parallel`: one per batch of values, none for none.
+
+        `also` adds filters that every call carries unchanged (they are not split).
+        """
+        return [partial(self._read_pages, read, batch, also, facts) for batch in read.batches(values)]
+
+    def _read_pages(self, read: PagedRead, values: list[str], also: Filters, facts: _Facts) -> None:
+        """One call of `read`, every page of it. Items are stored only when every page was read: a read that
+        fails leaves its failure, never part of a list that could pass for the whole."""
+        filters = [*({"Name": name, "Values": values} for name in read.by), *also]
         items: list[dict[str, Any]] = []
 
-        def run() -> bool:
-            for page in ec2.get_paginator(method).paginate(**params):
-                items.extend(page.get(result_key, []))
+        def run() -> bool:  # True: `_read` answers None only for a failure
+            for page in self.clients.ec2.get_paginator(read.method).paginate(**{read.filter_parameter: filters}):
+                items.extend(page.get(read.result_key, []))
             return True
 
-        if self._read(facts, key, operation, run) is None:
-            return []
-        return items
+        if self._read(facts, read.fact_key, read.operation, run) is None:
+            return
+        stored = read.into(facts)
+        for item in items:
+            stored[item[read.id_key]] = read.convert(item)
 
 
 def _overdue(secret: Secret, now: datetime) -> bool:

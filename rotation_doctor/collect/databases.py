@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
-from rotation_doctor.collect.aws import AwsClients
+from rotation_doctor.collect.aws import AwsClients, chunks
 from rotation_doctor.collect.targets import Lookup, lookup_for, port_for
 from rotation_doctor.model.snapshot import Database, FactKey, TargetKind, TargetRef
 
@@ -42,11 +42,6 @@ class _Found:
 
 def _active_groups(items: Iterable[Mapping[str, Any]]) -> tuple[str, ...]:
     return tuple(g["VpcSecurityGroupId"] for g in items if g.get("Status", "active") in ("active", "adding"))
-
-
-def _chunks(items: Sequence[str], size: int) -> Iterable[list[str]]:
-    for start in range(0, len(items), size):
-        yield list(items[start : start + size])
 
 
 class DatabaseResolver:
@@ -91,7 +86,7 @@ class DatabaseResolver:
         tasks: list[Callable[[], None]] = []
         for kind, ids in wanted.items():
             if kind in readers:
-                tasks += [partial(readers[kind], chunk) for chunk in _chunks(sorted(ids), FILTER_IDS)]
+                tasks += [partial(readers[kind], chunk) for chunk in chunks(sorted(ids), FILTER_IDS)]
             else:
                 single = {
                     "rds-proxy": self._proxy,
