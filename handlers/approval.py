@@ -19,6 +19,7 @@ from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver, Respo
 
 from rotation_doctor.approvals import page as pages
 from rotation_doctor.approvals import tokens
+from rotation_doctor.model.errors import ProposalConflict, ProposalNotFound, TokenRefused, TokenSpent
 
 logger = Logger(service="rotation-doctor-approval")
 app = LambdaFunctionUrlResolver()
@@ -65,7 +66,7 @@ def show(proposal_id: str) -> Response[str]:
     deps = _default()
     try:
         proposal = deps.store.get(proposal_id)
-    except KeyError:
+    except ProposalNotFound:
         return _html(pages.refused_page("There is no such proposal."), 404)
     query = app.current_event.query_string_parameters or {}
     valid: dict[str, str | None] = {}
@@ -79,7 +80,7 @@ def show(proposal_id: str) -> Response[str]:
                     deps.key.get(), token, proposal_id=proposal.id, plan_hash=proposal.plan_hash, action=action
                 )
                 valid[action] = token
-            except tokens.TokenRefused as refused:
+            except TokenRefused as refused:
                 reasons.append(str(refused))
     if not any(valid.values()):
         return _html(pages.refused_page(reasons[0] if reasons else "The link carries no approval token."), 403)
@@ -95,7 +96,6 @@ def show(proposal_id: str) -> Response[str]:
 
 @app.post("/proposals/<proposal_id>")
 def decide(proposal_id: str) -> Response[str]:
-    from rotation_doctor.approvals.store import ProposalConflict
     from rotation_doctor.approvals.workflow import apply_proposal
 
     deps = _default()
@@ -103,16 +103,17 @@ def decide(proposal_id: str) -> Response[str]:
     action, token = form.get("action", ""), form.get("token", "")
     try:
         proposal = deps.store.get(proposal_id)
-    except KeyError:
+    except ProposalNotFound:
         return _html(pages.refused_page("There is no such proposal."), 404)
     try:
         claims = tokens.verify(
             deps.key.get(), token, proposal_id=proposal.id, plan_hash=proposal.plan_hash, action=action
         )
         deps.used.use(token, claims)
-    except tokens.TokenRefused as refused:
+    except TokenRefused as refused:
         logger.warning("approval refused", extra={"proposal": proposal_id, "reason": str(refused)})
-        return _html(pages.refused_page(str(refused)), 409 if "already" in str(refused) else 403)
+        # A spent link is a conflict with what happened (someone used it); any other refusal is forbidden.
+        return _html(pages.refused_page(str(refused)), 409 if isinstance(refused, TokenSpent) else 403)
     by = f"approval link ({action})"
     try:
         if action == "reject":

@@ -6,6 +6,9 @@ proposed | approved -> rejected;  proposed | approved -> expired (past expires_a
 The id is derived from the secret and the plan's hash, so the same plan for the same secret is one
 proposal however many events raise it; a write that finds the state moved under it fails its
 condition, so a proposal is applied at most once even when two approvals race.
+
+A missing proposal is `ProposalNotFound`; a move its state does not allow is `AlreadyDecided` or
+`ProposalExpired`, both `ProposalConflict` (`rotation_doctor.model.errors`).
 """
 
 from __future__ import annotations
@@ -19,15 +22,12 @@ from typing import Any
 
 from rotation_doctor.analysis import Diagnosis
 from rotation_doctor.collect.aws import AwsClients, error_code
+from rotation_doctor.model.errors import AlreadyDecided, ProposalExpired, ProposalNotFound
 from rotation_doctor.model.plan import Plan
 
 OPEN = ("proposed", "approved", "applying")
 TERMINAL = ("applied", "failed", "rolled_back", "rejected", "expired")
 DEFAULT_TTL = 7 * 24 * 3600
-
-
-class ProposalConflict(Exception):
-    """The proposal is not in a state that allows this (someone else moved it, or it expired)."""
 
 
 @dataclass(frozen=True)
@@ -107,7 +107,7 @@ class ProposalStore:
     def get(self, pid: str) -> Proposal:
         raw = self._ddb.get_item(TableName=self.table, Key={"id": {"S": pid}}, ConsistentRead=True).get("Item")
         if raw is None:
-            raise KeyError(pid)
+            raise ProposalNotFound(pid)
         return _proposal(raw)
 
     def list(self, states: Iterable[str] | None = None) -> list[Proposal]:
@@ -153,8 +153,8 @@ class ProposalStore:
             current = self.get(pid)
             if require_unexpired and current.expired and current.state in ("proposed", "approved"):
                 self.move(pid, ("proposed", "approved"), "expired", by="rotation-doctor", note="past its expiry")
-                raise ProposalConflict(f"proposal {pid} has expired") from exc
-            raise ProposalConflict(f"proposal {pid} is {current.state}, not {' or '.join(sources)}") from exc
+                raise ProposalExpired(pid) from exc
+            raise AlreadyDecided(pid, current.state, sources) from exc
         return self.get(pid)
 
     def approve(self, pid: str, *, by: str) -> Proposal:
@@ -164,7 +164,7 @@ class ProposalStore:
         return self.move(pid, ("proposed", "approved"), "rejected", by=by, note=note)
 
     def claim(self, pid: str, *, by: str) -> Proposal:
-        """approved -> applying: exactly one caller wins; everyone else gets ProposalConflict."""
+        """approved -> applying: exactly one caller wins; everyone else gets AlreadyDecided (a ProposalConflict)."""
         return self.move(pid, ("approved",), "applying", by=by, require_unexpired=True)
 
 

@@ -163,10 +163,11 @@ def cmd_fix(args: argparse.Namespace) -> int:
 
 
 def cmd_proposals(args: argparse.Namespace) -> int:
-    from rotation_doctor.approvals.store import OPEN, ProposalConflict, ProposalStore
+    from rotation_doctor.approvals.store import OPEN, ProposalStore
     from rotation_doctor.approvals.workflow import apply_proposal
     from rotation_doctor.cli import render
     from rotation_doctor.collect.aws import BadInput
+    from rotation_doctor.model.errors import ProposalConflict, ProposalNotFound
 
     if not args.table:
         raise BadInput("no proposals table: pass --table or set ROTATION_DOCTOR_TABLE")
@@ -189,7 +190,7 @@ def cmd_proposals(args: argparse.Namespace) -> int:
             return EXIT_HEALTHY
         store.approve(args.id, by=args.by)
         handled = apply_proposal(_executor(args), store, args.id, by=args.by, retry_rotation=args.retry_rotation)
-    except KeyError as exc:
+    except ProposalNotFound as exc:  # only this: a KeyError from inside an apply is a bug, not bad input
         raise BadInput(f"no proposal {args.id!r} in {args.table}") from exc
     except ProposalConflict as exc:
         raise BadInput(str(exc)) from exc
