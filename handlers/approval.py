@@ -20,6 +20,7 @@ from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver, Respo
 from rotation_doctor.approvals import page as pages
 from rotation_doctor.approvals import tokens
 from rotation_doctor.model.errors import ProposalConflict, ProposalNotFound, TokenRefused, TokenSpent
+from rotation_doctor.model.states import OutcomeStatus, ProposalState
 
 logger = Logger(service="rotation-doctor-approval")
 app = LambdaFunctionUrlResolver()
@@ -131,11 +132,12 @@ def decide(proposal_id: str) -> Response[str]:
     after = handled.outcome.after
     detail = (
         f"Applied {', '.join(handled.outcome.applied) or 'nothing'}; the rotation path is now "
-        f"{after.verdict if after else handled.outcome.status}."
+        f"{after.verdict if after else handled.outcome.status.label}."
     )
-    if handled.outcome.status == "stale":
+    if handled.outcome.status is OutcomeStatus.STALE:
         detail = "The account changed since this plan was made: it was not applied, and a new plan was proposed."
-    headline = {"applied": "Applied", "rolled_back": "Rolled back", "failed": "Failed"}.get(final.state, final.state)
+    finished = (ProposalState.APPLIED, ProposalState.ROLLED_BACK, ProposalState.FAILED)
+    headline = final.state.label.capitalize() if final.state in finished else str(final.state)
     logger.info("approval decided", extra={"proposal": proposal.id, "state": final.state})
     return _html(pages.outcome_page(final, headline, detail))
 

@@ -17,6 +17,7 @@ from rotation_doctor.approvals.workflow import apply_proposal, handle_secret
 from rotation_doctor.model.errors import AlreadyDecided, ProposalConflict, ProposalExpired, ProposalNotFound
 from rotation_doctor.model.findings import Verdict
 from rotation_doctor.model.plan import FixKind, Risk
+from rotation_doctor.model.states import OutcomeStatus
 from rotation_doctor.simulated import scenarios
 from rotation_doctor.simulated.account import AccountBuilder, tcp
 
@@ -221,7 +222,7 @@ def test_failure_at_any_step_leaves_the_account_as_it_was(builder: AccountBuilde
     assert account_state(builder) == before
     assert handled.proposal is not None and handled.proposal.state == "rolled_back"
     assert operation in handled.proposal.history[-1]["note"] and "injected" in handled.proposal.history[-1]["note"]
-    assert handled.outcome.status == "rolled back"
+    assert handled.outcome.status is OutcomeStatus.ROLLED_BACK
 
 
 # ----- proposals -------------------------------------------------------------------------------
