@@ -27,7 +27,6 @@ from rotation_doctor.model.errors import AlreadyDecided, ProposalExpired, Propos
 from rotation_doctor.model.plan import Plan
 from rotation_doctor.model.states import OPEN_STATES, UNDECIDED_STATES, ProposalState
 
-TERMINAL = ("applied", "failed", "rolled_back", "rejected", "expired")
 DEFAULT_TTL = 7 * 24 * 3600
 
 
