@@ -34,7 +34,7 @@ def test_proposal_states_are_the_readmes() -> None:
 
 def test_rolled_back_has_one_spelling_and_reads_as_words() -> None:
     assert ProposalState.ROLLED_BACK == FixStatus.ROLLED_BACK == OutcomeStatus.ROLLED_BACK == "rolled_back"
-    assert OutcomeStatus.ROLLED_BACK.label == "rolled back"
+    assert OutcomeStatus.ROLLED_BACK.label.split(" ") == ["rolled", "back"]  # words for people, from the enum
     assert StepStatus.ALREADY_DONE.label == "already done" and OutcomeStatus.NOTHING_TO_DO == "nothing to do"
 
 

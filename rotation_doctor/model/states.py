@@ -4,7 +4,7 @@ The values are the contract: they are what DynamoDB holds, what JSON carries and
 shows (README, "Approval modes and guardrails"). Compare and store the members, never a literal.
 A state of several words is spelled as it always was ("already done", "nothing to do"); the one
 state that had two spellings is `rolled_back`, as proposals store it, everywhere; `label` gives the
-words a person reads ("rolled back").
+words a person reads (rolled back).
 
 The other enums of the same kind live with what they describe and are reused, not repeated here:
 `Verdict` and `Severity` (model/findings.py), `Risk` (model/plan.py), the approval `Mode`
@@ -19,7 +19,7 @@ from enum import StrEnum
 class _State(StrEnum):
     @property
     def label(self) -> str:
-        """The state for a person to read: "rolled_back" -> "rolled back"."""
+        """The state for a person to read: underscores become spaces (rolled_back reads as rolled back)."""
         return self.value.replace("_", " ")
 
 
