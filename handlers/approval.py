@@ -19,6 +19,8 @@ from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver, Respo
 
 from rotation_doctor.approvals import page as pages
 from rotation_doctor.approvals import tokens
+from rotation_doctor.model.errors import ProposalConflict, ProposalNotFound, TokenRefused, TokenSpent
+from rotation_doctor.model.states import OutcomeStatus, ProposalState
 
 logger = Logger(service="rotation-doctor-approval")
 app = LambdaFunctionUrlResolver()
@@ -65,7 +67,7 @@ def show(proposal_id: str) -> Response[str]:
     deps = _default()
     try:
         proposal = deps.store.get(proposal_id)
-    except KeyError:
+    except ProposalNotFound:
         return _html(pages.refused_page("There is no such proposal."), 404)
     query = app.current_event.query_string_parameters or {}
     valid: dict[str, str | None] = {}
@@ -79,7 +81,7 @@ def show(proposal_id: str) -> Response[str]:
                     deps.key.get(), token, proposal_id=proposal.id, plan_hash=proposal.plan_hash, action=action
                 )
                 valid[action] = token
-            except tokens.TokenRefused as refused:
+            except TokenRefused as refused:
                 reasons.append(str(refused))
     if not any(valid.values()):
         return _html(pages.refused_page(reasons[0] if reasons else "The link carries no approval token."), 403)
@@ -95,7 +97,6 @@ def show(proposal_id: str) -> Response[str]:
 
 @app.post("/proposals/<proposal_id>")
 def decide(proposal_id: str) -> Response[str]:
-    from rotation_doctor.approvals.store import ProposalConflict
     from rotation_doctor.approvals.workflow import apply_proposal
 
     deps = _default()
@@ -103,16 +104,17 @@ def decide(proposal_id: str) -> Response[str]:
     action, token = form.get("action", ""), form.get("token", "")
     try:
         proposal = deps.store.get(proposal_id)
-    except KeyError:
+    except ProposalNotFound:
         return _html(pages.refused_page("There is no such proposal."), 404)
     try:
         claims = tokens.verify(
             deps.key.get(), token, proposal_id=proposal.id, plan_hash=proposal.plan_hash, action=action
         )
         deps.used.use(token, claims)
-    except tokens.TokenRefused as refused:
+    except TokenRefused as refused:
         logger.warning("approval refused", extra={"proposal": proposal_id, "reason": str(refused)})
-        return _html(pages.refused_page(str(refused)), 409 if "already" in str(refused) else 403)
+        # A spent link is a conflict with what happened (someone used it); any other refusal is forbidden.
+        return _html(pages.refused_page(str(refused)), 409 if isinstance(refused, TokenSpent) else 403)
     by = f"approval link ({action})"
     try:
         if action == "reject":
@@ -130,11 +132,12 @@ def decide(proposal_id: str) -> Response[str]:
     after = handled.outcome.after
     detail = (
         f"Applied {', '.join(handled.outcome.applied) or 'nothing'}; the rotation path is now "
-        f"{after.verdict if after else handled.outcome.status}."
+        f"{after.verdict if after else handled.outcome.status.label}."
     )
-    if handled.outcome.status == "stale":
+    if handled.outcome.status is OutcomeStatus.STALE:
         detail = "The account changed since this plan was made: it was not applied, and a new plan was proposed."
-    headline = {"applied": "Applied", "rolled_back": "Rolled back", "failed": "Failed"}.get(final.state, final.state)
+    finished = (ProposalState.APPLIED, ProposalState.ROLLED_BACK, ProposalState.FAILED)
+    headline = final.state.label.capitalize() if final.state in finished else str(final.state)
     logger.info("approval decided", extra={"proposal": proposal.id, "state": final.state})
     return _html(pages.outcome_page(final, headline, detail))
 

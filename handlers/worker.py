@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
+from rotation_doctor.model.states import SecretAction
 from rotation_doctor.service import events
 
 if TYPE_CHECKING:
@@ -187,15 +188,15 @@ def _dead_letter(worker: Worker, record: SQSRecord, reason: str) -> None:
 def _record_metrics(report: dict[str, Any]) -> None:
     secrets = report["secrets"]
     metrics.add_metric(
-        name="Diagnoses", unit=MetricUnit.Count, value=sum(1 for s in secrets if s["action"] != "coalesced")
+        name="Diagnoses", unit=MetricUnit.Count, value=sum(1 for s in secrets if s["action"] != SecretAction.COALESCED)
     )
     metrics.add_metric(
-        name="Proposals", unit=MetricUnit.Count, value=sum(1 for s in secrets if s["action"] == "proposed")
+        name="Proposals", unit=MetricUnit.Count, value=sum(1 for s in secrets if s["action"] == SecretAction.PROPOSED)
     )
     metrics.add_metric(name="FixesApplied", unit=MetricUnit.Count, value=sum(len(s["applied"]) for s in secrets))
     from aws_lambda_powertools.metrics import single_metric
 
-    for code in sorted({c for s in secrets if s["action"] != "coalesced" for c in s["codes"]}):
+    for code in sorted({c for s in secrets if s["action"] != SecretAction.COALESCED for c in s["codes"]}):
         with single_metric(name="Findings", unit=MetricUnit.Count, value=1, namespace="RotationDoctor") as metric:
             metric.add_dimension(name="code", value=code)
 

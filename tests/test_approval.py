@@ -17,6 +17,7 @@ from rotation_doctor.apply.guardrails import Mode, Policy
 from rotation_doctor.approvals import tokens
 from rotation_doctor.approvals.store import ProposalStore, create_table
 from rotation_doctor.approvals.workflow import handle_secret
+from rotation_doctor.model.errors import TokenExpired, TokenInvalid, TokenRefused, TokenSpent
 from rotation_doctor.simulated import scenarios
 from rotation_doctor.simulated.account import AccountBuilder
 from rotation_doctor.simulated.function_url import serve
@@ -47,14 +48,14 @@ def test_refused_tokens(change: dict[str, Any], reason: str) -> None:
     token = tokens.issue(KEY, "p-1", "hash-1", "approve")
     args: dict[str, Any] = {"proposal_id": "p-1", "plan_hash": "hash-1", "action": "approve"} | change
     key = args.pop("key", KEY)
-    with pytest.raises(tokens.TokenRefused, match=reason):
+    with pytest.raises(TokenRefused, match=reason):
         tokens.verify(key, token, **args)
 
 
 def test_a_tampered_claim_breaks_the_signature() -> None:
     token = tokens.issue(KEY, "p-1", "hash-1", "reject")
     forged_body = tokens._b64(b'{"a":"approve","exp":9999999999,"h":"hash-1","p":"p-1"}')
-    with pytest.raises(tokens.TokenRefused, match="signature"):
+    with pytest.raises(TokenRefused, match="signature"):
         tokens.verify(
             KEY, forged_body + "." + token.split(".")[1], proposal_id="p-1", plan_hash="hash-1", action="approve"
         )
@@ -62,8 +63,20 @@ def test_a_tampered_claim_breaks_the_signature() -> None:
 
 @pytest.mark.parametrize("junk", ["", "abc", "a.b.c", "!!!.???"])
 def test_malformed_tokens(junk: str) -> None:
-    with pytest.raises(tokens.TokenRefused):
+    with pytest.raises(TokenRefused):
         tokens.verify(KEY, junk, proposal_id="p", plan_hash="h", action="approve")
+
+
+def test_refusals_are_typed() -> None:
+    token = tokens.issue(KEY, "p-1", "hash-1", "approve")
+    with pytest.raises(TokenExpired):
+        tokens.verify(KEY, token, proposal_id="p-1", plan_hash="hash-1", action="approve", now=time.time() + 2 * 86400)
+    for wrong in ({"proposal_id": "p-2"}, {"plan_hash": "hash-2"}, {"action": "reject"}):
+        args: dict[str, Any] = {"proposal_id": "p-1", "plan_hash": "hash-1", "action": "approve"} | wrong
+        with pytest.raises(TokenInvalid):
+            tokens.verify(KEY, token, **args)
+    with pytest.raises(TokenInvalid):
+        tokens.verify(KEY, "abc", proposal_id="p-1", plan_hash="hash-1", action="approve")
 
 
 # ----- the page, over HTTP ------------------------------------------------------------------------
@@ -129,6 +142,57 @@ def test_post_approves_once_and_a_second_click_is_refused(page: Any) -> None:
     assert page.store.get(page.proposal.id).state == "applied"
     status, _, body = http(f"{page.base}/proposals/{page.proposal.id}", {"action": "approve", "token": page.approve})
     assert status == 409 and "already been used" in body
+
+
+def test_a_spent_link_is_refused_as_spent(page: Any) -> None:
+    import handlers.approval as approval
+
+    used = approval._default().used
+    claims = tokens.verify(
+        KEY, page.reject, proposal_id=page.proposal.id, plan_hash=page.proposal.plan_hash, action="reject"
+    )
+    used.use(page.reject, claims)
+    with pytest.raises(TokenSpent):
+        used.use(page.reject, claims)
+
+
+def test_the_page_picks_409_by_the_refusal_type_not_its_words(page: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A spent link is 409 whatever its message says; any other refusal is 403 even if it says "already"."""
+    import handlers.approval as approval
+
+    used = approval._default().used
+    url = f"{page.base}/proposals/{page.proposal.id}"
+
+    def spent(token: str, claims: tokens.Claims) -> None:
+        raise TokenSpent("this link was used before")
+
+    monkeypatch.setattr(used, "use", spent)
+    status, _, body = http(url, {"action": "approve", "token": page.approve})
+    assert status == 409 and "this link was used before" in body
+
+    def invalid(token: str, claims: tokens.Claims) -> None:
+        raise TokenInvalid("already a bad link")
+
+    monkeypatch.setattr(used, "use", invalid)
+    status, _, body = http(url, {"action": "approve", "token": page.approve})
+    assert status == 403 and "already a bad link" in body
+    assert page.store.get(page.proposal.id).state == "proposed"
+
+
+def test_a_decided_proposal_answers_409_to_its_other_link(page: Any) -> None:
+    """Approved and applied through one link; the unused reject link finds it decided (AlreadyDecided): 409."""
+    url = f"{page.base}/proposals/{page.proposal.id}"
+    status, _, _ = http(url, {"action": "approve", "token": page.approve})
+    assert status == 200
+    status, _, body = http(url, {"action": "reject", "token": page.reject})
+    assert status == 409 and "Refused" in body
+    assert page.store.get(page.proposal.id).state == "applied"
+
+
+def test_no_such_proposal_is_404(page: Any) -> None:
+    token = tokens.issue(KEY, "p-nope", page.proposal.plan_hash, "approve")
+    assert http(f"{page.base}/proposals/p-nope?{urlencode({'approve': token})}")[0] == 404
+    assert http(f"{page.base}/proposals/p-nope", {"action": "approve", "token": token})[0] == 404
 
 
 def test_reject_link_rejects(page: Any) -> None:

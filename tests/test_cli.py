@@ -305,3 +305,53 @@ def test_proposals_commands(
     assert code == 2 and "is applied" in err
     code, _, err = run_main(capsys, "proposals", "show", "p-nope", "--table", "props")
     assert code == 2 and "no proposal" in err
+
+
+def test_a_key_error_inside_an_apply_is_not_no_proposal(
+    builder: AccountBuilder, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only ProposalNotFound is "no proposal" (bad input, 2); a KeyError from a bug inside the apply propagates."""
+    from rotation_doctor.apply.executor import Executor
+    from rotation_doctor.apply.guardrails import Mode, Policy
+    from rotation_doctor.approvals.store import ProposalStore, create_table
+    from rotation_doctor.approvals.workflow import handle_secret
+
+    scenarios.orders(builder)
+    create_table(builder.clients, "props")
+    handled = handle_secret(
+        Executor(builder.clients, Policy(mode=Mode.PROPOSE), poll=0.01), ProposalStore(builder.clients, "props"), SECRET
+    )
+    assert handled.proposal is not None
+
+    def broken_run(self: Executor, *args: Any, **kwargs: Any) -> Any:
+        raise KeyError("GroupId")  # as a bug reading a response would
+
+    monkeypatch.setattr(Executor, "run", broken_run)
+    with pytest.raises(KeyError, match="GroupId"):
+        cli.main(["proposals", "approve", handled.proposal.id, "--table", "props", "--by", "alice"])
+    out, err = capsys.readouterr()
+    assert "no proposal" not in out + err
+
+
+def test_an_internal_error_is_exit_1_with_a_traceback_not_bad_input() -> None:
+    """As the console script runs it: an uncaught error exits 1 with its traceback; 2 stays for bad input."""
+    script = """
+import sys
+from rotation_doctor.approvals import store, workflow
+from rotation_doctor.cli import main as cli
+
+class Store:
+    def __init__(self, clients, table): pass
+    def approve(self, pid, *, by): pass
+
+def apply_proposal(*args, **kwargs):
+    raise KeyError("GroupId")
+
+store.ProposalStore = Store
+workflow.apply_proposal = apply_proposal
+cli._clients = cli._executor = lambda args: None
+sys.exit(cli.main(["proposals", "approve", "p-1", "--table", "t"]))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1, done.stderr
+    assert "KeyError: 'GroupId'" in done.stderr and "no proposal" not in done.stderr

@@ -12,10 +12,12 @@ from botocore.exceptions import ClientError
 
 from rotation_doctor.apply.executor import Executor
 from rotation_doctor.apply.guardrails import IGNORE_TAG, Approval, InMemoryBudget, Mode, Policy
-from rotation_doctor.approvals.store import ProposalConflict, ProposalStore, create_table
+from rotation_doctor.approvals.store import ProposalStore, create_table
 from rotation_doctor.approvals.workflow import apply_proposal, handle_secret
+from rotation_doctor.model.errors import AlreadyDecided, ProposalConflict, ProposalExpired, ProposalNotFound
 from rotation_doctor.model.findings import Verdict
 from rotation_doctor.model.plan import FixKind, Risk
+from rotation_doctor.model.states import OutcomeStatus
 from rotation_doctor.simulated import scenarios
 from rotation_doctor.simulated.account import AccountBuilder, tcp
 
@@ -234,7 +236,7 @@ def test_failure_at_any_step_leaves_the_account_as_it_was(builder: AccountBuilde
     assert account_state(builder) == before
     assert handled.proposal is not None and handled.proposal.state == "rolled_back"
     assert operation in handled.proposal.history[-1]["note"] and "injected" in handled.proposal.history[-1]["note"]
-    assert handled.outcome.status == "rolled back"
+    assert handled.outcome.status is OutcomeStatus.ROLLED_BACK
 
 
 # ----- proposals -------------------------------------------------------------------------------
@@ -318,6 +320,28 @@ def test_rejected_proposal_cannot_be_applied(builder: AccountBuilder) -> None:
     store.reject(proposal.id, by="oncall", note="will fix in Terraform")
     with pytest.raises(ProposalConflict):
         store.approve(proposal.id, by="someone")
+
+
+def test_proposal_errors_are_typed(builder: AccountBuilder) -> None:
+    scenarios.orders(builder)
+    create_table(builder.clients, "proposals")
+    store = ProposalStore(builder.clients, "proposals")
+    for missing in (lambda: store.get("p-nope"), lambda: store.approve("p-nope", by="x")):
+        with pytest.raises(ProposalNotFound) as not_found:
+            missing()
+        assert not isinstance(not_found.value, KeyError) and not_found.value.proposal_id == "p-nope"
+    proposal = handle_secret(executor(builder, mode=Mode.PROPOSE), store, SECRET).proposal
+    assert proposal is not None
+    store.reject(proposal.id, by="oncall")
+    with pytest.raises(AlreadyDecided) as decided:
+        store.claim(proposal.id, by="someone")
+    assert decided.value.state == "rejected" and decided.value.wanted == ("approved",)
+    create_table(builder.clients, "late")
+    late = ProposalStore(builder.clients, "late", ttl=-10)
+    expired = handle_secret(executor(builder, mode=Mode.PROPOSE), late, SECRET).proposal
+    assert expired is not None
+    with pytest.raises(ProposalExpired):
+        late.approve(expired.id, by="late")
 
 
 # ----- auto and the guardrails -----------------------------------------------------------------

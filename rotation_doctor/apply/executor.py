@@ -17,13 +17,14 @@ from typing import Any
 from botocore import xform_name
 
 from rotation_doctor.analysis import Diagnosis
-from rotation_doctor.apply.guardrails import Approval, Policy, blocked
+from rotation_doctor.apply.guardrails import Approval, Mode, Policy, blocked
 from rotation_doctor.collect.aws import AwsClients, describe_fatal, error_code
 from rotation_doctor.collect.collector import Collector
 from rotation_doctor.examine import diagnose_secrets
 from rotation_doctor.model.findings import Verdict
 from rotation_doctor.model.plan import Call, Fix, Plan, Step, dig, references, resolve
 from rotation_doctor.model.snapshot import Snapshot
+from rotation_doctor.model.states import FixStatus, OutcomeStatus, StepStatus
 from rotation_doctor.planning.planner import make_plan
 
 log = logging.getLogger(__name__)
@@ -33,21 +34,21 @@ log = logging.getLogger(__name__)
 class StepResult:
     step: str
     says: str
-    status: str  # "applied", "already done", "failed", "undone", "undo failed"
+    status: StepStatus
     error: str | None = None
 
 
 @dataclass
 class FixResult:
     kind: str
-    status: str  # "applied", "skipped", "failed", "rolled back"
+    status: FixStatus
     reason: str | None = None
     steps: list[StepResult] = field(default_factory=list)
 
 
 @dataclass
 class Outcome:
-    status: str  # "nothing to do", "applied", "not applied", "rolled back", "stale", "observed"
+    status: OutcomeStatus
     before: Diagnosis
     plan: Plan
     fixes: list[FixResult] = field(default_factory=list)
@@ -57,15 +58,18 @@ class Outcome:
 
     @property
     def applied(self) -> list[str]:
-        return [f.kind for f in self.fixes if f.status == "applied"]
+        return [f.kind for f in self.fixes if f.status is FixStatus.APPLIED]
 
     def to_json(self) -> dict[str, Any]:
         out = self.before.to_json()
         out["plan"] = _plan_json(self.plan)
         out["plan_hash"] = self.plan.hash
-        out["status"] = self.status
+        out["status"] = self.status.value
         out["applied"] = self.applied
-        out["fixes_applied"] = [vars(f) | {"steps": [vars(s) for s in f.steps]} for f in self.fixes]
+        out["fixes_applied"] = [
+            vars(f) | {"status": f.status.value, "steps": [vars(s) | {"status": s.status.value} for s in f.steps]}
+            for f in self.fixes
+        ]
         if self.after is not None:
             out["after"] = self.after.to_json()
         if self.reason:
@@ -118,10 +122,10 @@ class Executor:
     ) -> Outcome:
         snap, before, plan = self.assess(secret_id, rotation_failed=rotation_failed, prefer_nat=prefer_nat)
         if plan.empty:
-            return Outcome("nothing to do", before, plan)
+            return Outcome(OutcomeStatus.NOTHING_TO_DO, before, plan)
         if approval is not None and approval.plan_hash is not None and approval.plan_hash != plan.hash:
             return Outcome(
-                "stale",
+                OutcomeStatus.STALE,
                 before,
                 plan,
                 reason="the account changed since the plan was approved: re-planned, approve the new plan",
@@ -134,17 +138,17 @@ class Executor:
             if why is None:
                 allowed.append(fix)
             else:
-                results.append(FixResult(str(fix.kind), "skipped", why))
+                results.append(FixResult(str(fix.kind), FixStatus.SKIPPED, why))
                 skipped_outputs |= {s.id for s in fix.steps}
         if not allowed:
-            status = "observed" if self.policy.mode.value == "observe" else "not applied"
+            status = OutcomeStatus.OBSERVED if self.policy.mode is Mode.OBSERVE else OutcomeStatus.NOT_APPLIED
             return Outcome(status, before, plan, results)
         if self.policy.budget is not None and not self.policy.budget.take(snap.secret.account, len(allowed)):
             results += [
-                FixResult(str(f.kind), "skipped", "the hourly cap on changes for the account is reached")
+                FixResult(str(f.kind), FixStatus.SKIPPED, "the hourly cap on changes for the account is reached")
                 for f in allowed
             ]
-            return Outcome("not applied", before, plan, results)
+            return Outcome(OutcomeStatus.NOT_APPLIED, before, plan, results)
         return self._apply(snap.secret.arn, before, plan, allowed, results, retry_rotation)
 
     # ----- applying ----------------------------------------------------------------------------
@@ -163,22 +167,22 @@ class Executor:
         by_fix: list[tuple[Fix, FixResult]] = []
         try:
             for fix in fixes:
-                result = FixResult(str(fix.kind), "applied")
+                result = FixResult(str(fix.kind), FixStatus.APPLIED)
                 results.append(result)
                 by_fix.append((fix, result))
                 for step in fix.steps:
                     status = self._run_step(step, outputs)
                     result.steps.append(StepResult(step.id, step.says, status))
-                    if status == "applied":
+                    if status is StepStatus.APPLIED:
                         applied.append((result, step))
         except StepFailed as failure:
             result = by_fix[-1][1]
-            result.status = "failed"
-            result.steps.append(StepResult(failure.step.id, failure.step.says, "failed", failure.error))
+            result.status = FixStatus.FAILED
+            result.steps.append(StepResult(failure.step.id, failure.step.says, StepStatus.FAILED, failure.error))
             self._undo(applied, outputs)
             for _, r in by_fix:
-                r.status = "rolled back" if r is not result else "failed"
-            return Outcome("rolled back", before, plan, results, reason=str(failure))
+                r.status = FixStatus.ROLLED_BACK if r is not result else FixStatus.FAILED
+            return Outcome(OutcomeStatus.ROLLED_BACK, before, plan, results, reason=str(failure))
         after = self._diagnose(secret_arn)
         if after.verdict is not Verdict.HEALTHY:
             # A fix whose every finding is still there did not work: undo what it made, keep the rest.
@@ -189,17 +193,18 @@ class Executor:
                 self._undo(undo, outputs)
                 for fix, r in by_fix:
                     if id(r) in broken:
-                        r.status = "rolled back"
+                        r.status = FixStatus.ROLLED_BACK
                         r.reason = f"{', '.join(sorted(set(fix.fixes)))} still found after it"
                 after = self._diagnose(secret_arn)
         retried = False
         if retry_rotation and after.verdict is Verdict.HEALTHY:
             self.clients.secretsmanager.rotate_secret(SecretId=secret_arn)
             retried = True
-        status = "applied" if any(r.status == "applied" for r in results) else "rolled back"
-        return Outcome(status, before, plan, results, after, retried)
+        applied_any = any(r.status is FixStatus.APPLIED for r in results)
+        final = OutcomeStatus.APPLIED if applied_any else OutcomeStatus.ROLLED_BACK
+        return Outcome(final, before, plan, results, after, retried)
 
-    def _run_step(self, step: Step, outputs: dict[str, Mapping[str, Any]]) -> str:
+    def _run_step(self, step: Step, outputs: dict[str, Mapping[str, Any]]) -> StepStatus:
         params = resolve(step.call.params, outputs)
         try:
             response = self._call(Call(step.call.service, step.call.operation, params))
@@ -208,13 +213,13 @@ class Executor:
             if code in step.already_done:
                 log.info("%s %s: already in place (%s)", step.id, step.call.operation, code)
                 outputs[step.id] = {}
-                return "already done"
+                return StepStatus.ALREADY_DONE
             raise StepFailed(step, describe_fatal(exc)) from exc
         outputs[step.id] = {name: dig(response, path) for name, path in step.outputs.items()}
         if step.wait:
             self._wait(step.wait, outputs[step.id], params)
         log.info("%s %s: applied", step.id, step.call.operation)
-        return "applied"
+        return StepStatus.APPLIED
 
     def _undo(self, applied: list[tuple[FixResult, Step]], outputs: Mapping[str, Mapping[str, Any]]) -> None:
         for result, step in reversed(applied):
@@ -223,9 +228,9 @@ class Executor:
             entry = next(s for s in result.steps if s.step == step.id)
             try:
                 self._call(Call(step.undo.service, step.undo.operation, resolve(step.undo.params, outputs)))
-                entry.status = "undone"
+                entry.status = StepStatus.UNDONE
             except Exception as exc:  # keep undoing the rest; report what could not be undone
-                entry.status, entry.error = "undo failed", error_code(exc)
+                entry.status, entry.error = StepStatus.UNDO_FAILED, error_code(exc)
                 log.error("undo of %s (%s) failed: %s", step.id, step.undo.operation, error_code(exc))
 
     def _call(self, call: Call) -> Any:

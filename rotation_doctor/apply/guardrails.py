@@ -71,7 +71,7 @@ def policy_from_env(env: Mapping[str, str], **overrides: object) -> Policy:
 
     cap = env.get("ROTATION_DOCTOR_MAX_CHANGES_PER_HOUR", "").strip()
     values: dict[str, object] = {
-        "mode": Mode(env.get("ROTATION_DOCTOR_MODE", "propose").strip() or "propose"),
+        "mode": Mode(env.get("ROTATION_DOCTOR_MODE", "").strip() or Mode.PROPOSE),
         "max_auto_risk": Risk(env.get("ROTATION_DOCTOR_MAX_AUTO_RISK", "low").strip() or "low"),
         "allowed_vpcs": listed("ROTATION_DOCTOR_ALLOWED_VPCS"),
         "allowed_accounts": listed("ROTATION_DOCTOR_ALLOWED_ACCOUNTS"),

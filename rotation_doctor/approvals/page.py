@@ -6,6 +6,7 @@ from html import escape
 from typing import Any
 
 from rotation_doctor.approvals.store import Proposal
+from rotation_doctor.model.states import ProposalState
 
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
@@ -49,7 +50,7 @@ def proposal_page(
             f"<h3>{i}. {escape(str(fix['kind']))} <small>risk {escape(str(fix['risk']))}</small></h3>"
             f"<p>{escape(str(fix['summary']))}</p><pre>{escape(steps)}</pre>{cost}{notes}"
         )
-    open_ = p.state == "proposed" and not p.expired
+    open_ = p.state is ProposalState.PROPOSED and not p.expired
     buttons = ""
     if open_ and approve_token:
         buttons += _form(action_path, "approve", approve_token, "Approve and apply", "approve")

@@ -1,11 +1,15 @@
 """Proposals in DynamoDB: a plan waiting for a person, moved from state to state by conditional writes only.
 
 proposed -> approved -> applying -> applied | failed | rolled_back
-proposed | approved -> rejected;  proposed | approved -> expired (past expires_at, or the plan went stale)
+proposed | approved -> rejected;  proposed | approved -> expired (past expires_at);  applying -> expired (stale)
+(the states: `rotation_doctor.model.states.ProposalState`)
 
 The id is derived from the secret and the plan's hash, so the same plan for the same secret is one
 proposal however many events raise it; a write that finds the state moved under it fails its
 condition, so a proposal is applied at most once even when two approvals race.
+
+A missing proposal is `ProposalNotFound`; a move its state does not allow is `AlreadyDecided` or
+`ProposalExpired`, both `ProposalConflict` (`rotation_doctor.model.errors`).
 """
 
 from __future__ import annotations
@@ -19,15 +23,11 @@ from typing import Any
 
 from rotation_doctor.analysis import Diagnosis
 from rotation_doctor.collect.aws import AwsClients, error_code
+from rotation_doctor.model.errors import AlreadyDecided, ProposalExpired, ProposalNotFound
 from rotation_doctor.model.plan import Plan
+from rotation_doctor.model.states import OPEN_STATES, UNDECIDED_STATES, ProposalState
 
-OPEN = ("proposed", "approved", "applying")
-TERMINAL = ("applied", "failed", "rolled_back", "rejected", "expired")
 DEFAULT_TTL = 7 * 24 * 3600
-
-
-class ProposalConflict(Exception):
-    """The proposal is not in a state that allows this (someone else moved it, or it expired)."""
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class Proposal:
     secret_arn: str
     secret_name: str
     plan_hash: str
-    state: str
+    state: ProposalState
     created_at: int
     expires_at: int
     plan: list[dict[str, Any]]
@@ -70,33 +70,30 @@ class ProposalStore:
         """The open proposal for this secret and plan: a new one (True), or the one already open (False)."""
         pid = proposal_id(plan.secret_arn, plan.hash)
         now = int(time.time())
+        open_names = {f":o{i}": {"S": s.value} for i, s in enumerate(OPEN_STATES)}
         item = {
             "id": {"S": pid},
             "secret_arn": {"S": plan.secret_arn},
             "secret_name": {"S": plan.secret_name},
             "plan_hash": {"S": plan.hash},
-            "state": {"S": "proposed"},
+            "state": {"S": ProposalState.PROPOSED.value},
             "created_at": {"N": str(now)},
             "expires_at": {"N": str(now + self.ttl)},
             "ttl": {"N": str(now + self.ttl + 30 * 24 * 3600)},
             "plan": {"S": json.dumps(plan.to_json())},
             "diagnosis": {"S": json.dumps(diagnosis.to_json(), default=str)},
             "max_risk": {"S": max_risk},
-            "history": {"L": [_event("proposed", "rotation-doctor", f"{len(plan.fixes)} fix(es)", now)]},
+            "history": {"L": [_event(ProposalState.PROPOSED, "rotation-doctor", f"{len(plan.fixes)} fix(es)", now)]},
         }
         try:
             self._ddb.put_item(
                 TableName=self.table,
                 Item=item,
                 # A closed proposal for the same plan may be opened again; an open one never twice.
-                ConditionExpression="attribute_not_exists(id) OR NOT (#s IN (:p, :a, :x)) OR expires_at < :now",
+                ConditionExpression=f"attribute_not_exists(id) OR NOT (#s IN ({', '.join(open_names)})) "
+                "OR expires_at < :now",
                 ExpressionAttributeNames={"#s": "state"},
-                ExpressionAttributeValues={
-                    ":p": {"S": "proposed"},
-                    ":a": {"S": "approved"},
-                    ":x": {"S": "applying"},
-                    ":now": {"N": str(now)},
-                },
+                ExpressionAttributeValues={**open_names, ":now": {"N": str(now)}},
             )
         except Exception as exc:
             if error_code(exc) != "ConditionalCheckFailedException":
@@ -107,10 +104,10 @@ class ProposalStore:
     def get(self, pid: str) -> Proposal:
         raw = self._ddb.get_item(TableName=self.table, Key={"id": {"S": pid}}, ConsistentRead=True).get("Item")
         if raw is None:
-            raise KeyError(pid)
+            raise ProposalNotFound(pid)
         return _proposal(raw)
 
-    def list(self, states: Iterable[str] | None = None) -> list[Proposal]:
+    def list(self, states: Iterable[ProposalState] | None = None) -> list[Proposal]:
         wanted = set(states or ())
         found = [p for p in self._scan() if not wanted or p.state in wanted]
         return sorted(found, key=lambda p: p.created_at, reverse=True)
@@ -122,8 +119,8 @@ class ProposalStore:
     def move(
         self,
         pid: str,
-        from_states: Iterable[str],
-        to_state: str,
+        from_states: Iterable[ProposalState],
+        to_state: ProposalState,
         *,
         by: str,
         note: str = "",
@@ -132,9 +129,9 @@ class ProposalStore:
         """Move the state only if it is one of `from_states` now (and, if asked, the proposal has not expired)."""
         now = int(time.time())
         sources = list(from_states)
-        names = {f":f{i}": {"S": s} for i, s in enumerate(sources)}
+        names = {f":f{i}": {"S": s.value} for i, s in enumerate(sources)}
         condition = f"#s IN ({', '.join(names)})"
-        values: dict[str, Any] = {**names, ":to": {"S": to_state}, ":h": {"L": [_event(to_state, by, note, now)]}}
+        values: dict[str, Any] = {**names, ":to": {"S": to_state.value}, ":h": {"L": [_event(to_state, by, note, now)]}}
         if require_unexpired:
             condition += " AND expires_at >= :now"
             values[":now"] = {"N": str(now)}
@@ -151,25 +148,27 @@ class ProposalStore:
             if error_code(exc) != "ConditionalCheckFailedException":
                 raise
             current = self.get(pid)
-            if require_unexpired and current.expired and current.state in ("proposed", "approved"):
-                self.move(pid, ("proposed", "approved"), "expired", by="rotation-doctor", note="past its expiry")
-                raise ProposalConflict(f"proposal {pid} has expired") from exc
-            raise ProposalConflict(f"proposal {pid} is {current.state}, not {' or '.join(sources)}") from exc
+            if require_unexpired and current.expired and current.state in UNDECIDED_STATES:
+                self.move(pid, UNDECIDED_STATES, ProposalState.EXPIRED, by="rotation-doctor", note="past its expiry")
+                raise ProposalExpired(pid) from exc
+            raise AlreadyDecided(pid, current.state, sources) from exc
         return self.get(pid)
 
     def approve(self, pid: str, *, by: str) -> Proposal:
-        return self.move(pid, ("proposed",), "approved", by=by, require_unexpired=True)
+        return self.move(pid, (ProposalState.PROPOSED,), ProposalState.APPROVED, by=by, require_unexpired=True)
 
     def reject(self, pid: str, *, by: str, note: str = "") -> Proposal:
-        return self.move(pid, ("proposed", "approved"), "rejected", by=by, note=note)
+        return self.move(pid, UNDECIDED_STATES, ProposalState.REJECTED, by=by, note=note)
 
     def claim(self, pid: str, *, by: str) -> Proposal:
-        """approved -> applying: exactly one caller wins; everyone else gets ProposalConflict."""
-        return self.move(pid, ("approved",), "applying", by=by, require_unexpired=True)
+        """approved -> applying: exactly one caller wins; everyone else gets AlreadyDecided (a ProposalConflict)."""
+        return self.move(pid, (ProposalState.APPROVED,), ProposalState.APPLYING, by=by, require_unexpired=True)
 
 
-def _event(state: str, by: str, note: str, at: int) -> dict[str, Any]:
-    return {"M": {"state": {"S": state}, "by": {"S": by or "?"}, "note": {"S": note[:1000]}, "at": {"N": str(at)}}}
+def _event(state: ProposalState, by: str, note: str, at: int) -> dict[str, Any]:
+    return {
+        "M": {"state": {"S": state.value}, "by": {"S": by or "?"}, "note": {"S": note[:1000]}, "at": {"N": str(at)}}
+    }
 
 
 def _proposal(raw: dict[str, Any]) -> Proposal:
@@ -178,7 +177,7 @@ def _proposal(raw: dict[str, Any]) -> Proposal:
         secret_arn=raw["secret_arn"]["S"],
         secret_name=raw["secret_name"]["S"],
         plan_hash=raw["plan_hash"]["S"],
-        state=raw["state"]["S"],
+        state=ProposalState(raw["state"]["S"]),
         created_at=int(raw["created_at"]["N"]),
         expires_at=int(raw["expires_at"]["N"]),
         plan=json.loads(raw["plan"]["S"]),

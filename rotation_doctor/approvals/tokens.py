@@ -6,6 +6,9 @@ The key is kept in Secrets Manager (the template creates it) and read at run tim
 checks the signature in constant time, the expiry, and that the token is for this proposal, this
 plan and this action. Using a token (a POST) records its digest with a conditional write, so a
 second use is refused; viewing (a GET) never records or changes anything.
+
+What is refused and why is typed (`rotation_doctor.model.errors`): `TokenInvalid`, `TokenExpired`,
+`TokenSpent`, all `TokenRefused`.
 """
 
 from __future__ import annotations
@@ -19,13 +22,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from rotation_doctor.collect.aws import error_code
+from rotation_doctor.model.errors import TokenExpired, TokenInvalid, TokenSpent
 
 ACTIONS = ("approve", "reject")
 DEFAULT_LIFETIME = 24 * 3600
-
-
-class TokenRefused(Exception):
-    """Why a token does not allow what it was presented for (shown to the person, so it says no more)."""
 
 
 @dataclass(frozen=True)
@@ -63,27 +63,27 @@ def issue(
 def verify(
     key: bytes, token: str, *, proposal_id: str, plan_hash: str, action: str, now: float | None = None
 ) -> Claims:
-    """The claims of a valid token for exactly this proposal, plan and action; TokenRefused otherwise."""
+    """The claims of a valid token for exactly this proposal, plan and action; else TokenInvalid or TokenExpired."""
     try:
         body_part, signature_part = token.split(".")
         body, signature = _unb64(body_part), _unb64(signature_part)
     except (ValueError, TypeError) as exc:
-        raise TokenRefused("the link is malformed") from exc
+        raise TokenInvalid("the link is malformed") from exc
     if not hmac.compare_digest(hmac.new(key, body, hashlib.sha256).digest(), signature):
-        raise TokenRefused("the link's signature is not valid")
+        raise TokenInvalid("the link's signature is not valid")
     try:
         raw: dict[str, Any] = json.loads(body)
         claims = Claims(str(raw["p"]), str(raw["h"]), str(raw["a"]), int(raw["exp"]))
     except (ValueError, KeyError, TypeError) as exc:
-        raise TokenRefused("the link is malformed") from exc
+        raise TokenInvalid("the link is malformed") from exc
     if claims.expires_at < (now or time.time()):
-        raise TokenRefused("the link has expired")
+        raise TokenExpired("the link has expired")
     if claims.proposal_id != proposal_id:
-        raise TokenRefused("the link is for another proposal")
+        raise TokenInvalid("the link is for another proposal")
     if claims.plan_hash != plan_hash:
-        raise TokenRefused("the link is for another version of the plan")
+        raise TokenInvalid("the link is for another version of the plan")
     if claims.action != action:
-        raise TokenRefused(f"the link does not allow {action}")
+        raise TokenInvalid(f"the link does not allow {action}")
     return claims
 
 
@@ -112,7 +112,7 @@ class UsedTokens:
             )
         except Exception as exc:
             if error_code(exc) == "ConditionalCheckFailedException":
-                raise TokenRefused("the link has already been used") from exc
+                raise TokenSpent("the link has already been used") from exc
             raise
 
 

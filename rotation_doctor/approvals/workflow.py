@@ -9,6 +9,7 @@ from rotation_doctor.apply.guardrails import Approval, Mode
 from rotation_doctor.approvals.store import Proposal, ProposalStore
 from rotation_doctor.model.findings import Verdict
 from rotation_doctor.model.plan import Risk
+from rotation_doctor.model.states import FixStatus, OutcomeStatus, ProposalState
 
 
 @dataclass
@@ -45,29 +46,35 @@ def apply_proposal(
     proposal = store.claim(pid, by=by)
     approval = Approval(by, plan_hash=proposal.plan_hash, max_risk=Risk(proposal.max_risk))
     outcome = executor.run(proposal.secret_arn, approval=approval, retry_rotation=retry_rotation)
-    if outcome.status == "stale":
-        store.move(pid, ("applying",), "expired", by="rotation-doctor", note=outcome.reason or "stale")
+    if outcome.status is OutcomeStatus.STALE:
+        store.move(
+            pid,
+            (ProposalState.APPLYING,),
+            ProposalState.EXPIRED,
+            by="rotation-doctor",
+            note=outcome.reason or OutcomeStatus.STALE.label,
+        )
         if outcome.plan.empty:
             return Handled(outcome)
         fresh, new = store.create(outcome.plan, outcome.before, max_risk=proposal.max_risk)
         return Handled(outcome, fresh, new)
     final, note = _final_state(outcome)
-    return Handled(outcome, store.move(pid, ("applying",), final, by=by, note=note))
+    return Handled(outcome, store.move(pid, (ProposalState.APPLYING,), final, by=by, note=note))
 
 
-def _final_state(outcome: Outcome) -> tuple[str, str]:
-    if outcome.status == "nothing to do":
-        return "applied", "nothing left to change: the account was already as planned"
-    if outcome.status == "rolled back":
-        return "rolled_back", outcome.reason or "a step failed; every applied step was undone"
+def _final_state(outcome: Outcome) -> tuple[ProposalState, str]:
+    if outcome.status is OutcomeStatus.NOTHING_TO_DO:
+        return ProposalState.APPLIED, "nothing left to change: the account was already as planned"
+    if outcome.status is OutcomeStatus.ROLLED_BACK:
+        return ProposalState.ROLLED_BACK, outcome.reason or "a step failed; every applied step was undone"
     healthy = outcome.after is not None and outcome.after.verdict is Verdict.HEALTHY
-    if outcome.status == "applied" and healthy:
-        return "applied", f"applied {', '.join(outcome.applied)}; healthy after"
-    if outcome.status == "applied":
-        rolled = [f.kind for f in outcome.fixes if f.status == "rolled back"]
+    if outcome.status is OutcomeStatus.APPLIED and healthy:
+        return ProposalState.APPLIED, f"applied {', '.join(outcome.applied)}; healthy after"
+    if outcome.status is OutcomeStatus.APPLIED:
+        rolled = [f.kind for f in outcome.fixes if f.status is FixStatus.ROLLED_BACK]
         note = f"applied {', '.join(outcome.applied) or 'nothing'}; not healthy after"
         if rolled:
-            note += f"; rolled back {', '.join(rolled)}"
-        return ("rolled_back" if rolled and not outcome.applied else "failed"), note
+            note += f"; {FixStatus.ROLLED_BACK.label} {', '.join(rolled)}"
+        return (ProposalState.ROLLED_BACK if rolled and not outcome.applied else ProposalState.FAILED), note
     reasons = "; ".join(f"{f.kind}: {f.reason}" for f in outcome.fixes if f.reason)
-    return "failed", reasons or outcome.status
+    return ProposalState.FAILED, reasons or outcome.status.label

@@ -45,6 +45,7 @@ def run() -> int:
     from rotation_doctor.approvals.workflow import apply_proposal
     from rotation_doctor.collect.aws import AwsClients
     from rotation_doctor.examine import diagnose_secret
+    from rotation_doctor.model.findings import Verdict
     from rotation_doctor.simulated import scenarios, simulated_aws
     from rotation_doctor.simulated.account import AccountBuilder
 
@@ -111,7 +112,7 @@ def run() -> int:
             f"  Proposal {proposal.id}: {final.state if final else '?'}. "
             f"({clients.counter.total} AWS calls for re-plan, apply and verification, {elapsed * 1000:.0f} ms)"
         )
-        healthy = applied.outcome.after is not None and applied.outcome.after.verdict.value == "healthy"
+        healthy = applied.outcome.after is not None and applied.outcome.after.verdict is Verdict.HEALTHY
     return 0 if healthy else 1
 
 
@@ -119,13 +120,15 @@ def _deliver_to_worker(clients: Any, event: dict[str, Any]) -> Any:
     """The RotationFailed event in an SQS batch, as EventBridge and SQS hand it to the worker in AWS."""
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     import handlers.worker as worker_module
+    from rotation_doctor.apply.guardrails import Mode
     from rotation_doctor.approvals.store import ProposalStore
     from rotation_doctor.simulated.lambda_runtime import SimulatedContext, sqs_event
 
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
     os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "RotationDoctor")
     worker = worker_module.build_worker(
-        {"PROPOSALS_TABLE": TABLE, "IDEMPOTENCY_TABLE": IDEMPOTENCY_TABLE, "ROTATION_DOCTOR_MODE": "propose"}, clients
+        {"PROPOSALS_TABLE": TABLE, "IDEMPOTENCY_TABLE": IDEMPOTENCY_TABLE, "ROTATION_DOCTOR_MODE": Mode.PROPOSE.value},
+        clients,
     )
     with contextlib.redirect_stdout(io.StringIO()):  # the worker's JSON logs and metrics: not for the story
         response = worker_module.run(sqs_event(json.dumps(event)), SimulatedContext(), worker)
@@ -135,6 +138,7 @@ def _deliver_to_worker(clients: Any, event: dict[str, Any]) -> Any:
 
 def _show_notifications(proposal: Any) -> None:
     """What SNS and Slack would carry, and the signed link on-call would open."""
+    from rotation_doctor.apply.guardrails import Mode
     from rotation_doctor.approvals import tokens
     from rotation_doctor.notify import slack, sns, text
     from rotation_doctor.notify.dispatch import ApprovalLinks
@@ -149,7 +153,7 @@ def _show_notifications(proposal: Any) -> None:
         Kind.PROPOSED,
         proposal.diagnosis,
         proposal.plan,
-        mode="propose",
+        mode=Mode.PROPOSE.value,
         proposal_id=proposal.id,
         plan_hash=proposal.plan_hash,
         links=links.for_proposal(proposal.id, proposal.plan_hash),

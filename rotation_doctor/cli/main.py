@@ -163,10 +163,12 @@ def cmd_fix(args: argparse.Namespace) -> int:
 
 
 def cmd_proposals(args: argparse.Namespace) -> int:
-    from rotation_doctor.approvals.store import OPEN, ProposalConflict, ProposalStore
+    from rotation_doctor.approvals.store import ProposalStore
     from rotation_doctor.approvals.workflow import apply_proposal
     from rotation_doctor.cli import render
     from rotation_doctor.collect.aws import BadInput
+    from rotation_doctor.model.errors import ProposalConflict, ProposalNotFound
+    from rotation_doctor.model.states import OPEN_STATES, ProposalState
 
     if not args.table:
         raise BadInput("no proposals table: pass --table or set ROTATION_DOCTOR_TABLE")
@@ -174,7 +176,7 @@ def cmd_proposals(args: argparse.Namespace) -> int:
     store = ProposalStore(clients, args.table)
     try:
         if args.action == "list":
-            found = store.list(None if args.all else OPEN)
+            found = store.list(None if args.all else OPEN_STATES)
             if args.format == "json":
                 _emit_json([p.to_json() for p in found])
             else:
@@ -189,7 +191,7 @@ def cmd_proposals(args: argparse.Namespace) -> int:
             return EXIT_HEALTHY
         store.approve(args.id, by=args.by)
         handled = apply_proposal(_executor(args), store, args.id, by=args.by, retry_rotation=args.retry_rotation)
-    except KeyError as exc:
+    except ProposalNotFound as exc:  # only this: a KeyError from inside an apply is a bug, not bad input
         raise BadInput(f"no proposal {args.id!r} in {args.table}") from exc
     except ProposalConflict as exc:
         raise BadInput(str(exc)) from exc
@@ -200,7 +202,8 @@ def cmd_proposals(args: argparse.Namespace) -> int:
         if handled.proposal is not None:
             print()
             print(render.proposal_text(handled.proposal))
-    return EXIT_HEALTHY if handled.proposal and handled.proposal.state == "applied" else EXIT_UNWELL
+    applied = handled.proposal is not None and handled.proposal.state is ProposalState.APPLIED
+    return EXIT_HEALTHY if applied else EXIT_UNWELL
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from rotation_doctor.analysis import Diagnosis
 from rotation_doctor.model.findings import Severity, Verdict
+from rotation_doctor.model.states import UNDECIDED_STATES, FixStatus, ProposalState
 
 if TYPE_CHECKING:  # `diagnose` and `scan` must not load the planner and executor to print
     from rotation_doctor.apply.executor import Outcome
@@ -140,16 +141,16 @@ def plan_text(plan: Plan, style: Style | None = None) -> str:
 
 def outcome_text(outcome: Outcome, style: Style | None = None) -> str:
     style = style or Style(False)
-    marks = {"applied": "✓", "skipped": "-", "failed": "✗", "rolled back": "↶"}
-    lines = [style.bold(f"{outcome.before.secret_name}: {outcome.status}")]
+    marks = {FixStatus.APPLIED: "✓", FixStatus.SKIPPED: "-", FixStatus.FAILED: "✗", FixStatus.ROLLED_BACK: "↶"}
+    lines = [style.bold(f"{outcome.before.secret_name}: {outcome.status.label}")]
     if outcome.reason:
         lines.append(f"  {outcome.reason}")
     for fix in outcome.fixes:
         detail = f": {fix.reason}" if fix.reason else ""
-        lines.append(f"  {marks.get(fix.status, '?')} {fix.kind} {fix.status}{detail}")
+        lines.append(f"  {marks.get(fix.status, '?')} {fix.kind} {fix.status.label}{detail}")
         for step in fix.steps:
             error = f" ({step.error})" if step.error else ""
-            lines.append(f"      {step.step} {step.status}{error}: {step.says}")
+            lines.append(f"      {step.step} {step.status.label}{error}: {step.says}")
     if outcome.after is not None:
         lines.append("")
         lines.append("After:")
@@ -177,21 +178,22 @@ def proposals_table(proposals: Sequence[Proposal]) -> str:
 
 def proposal_text(p: Proposal) -> str:
     """The same text the notifications send (e-mail body), then the proposal's state and history."""
+    from rotation_doctor.apply.guardrails import Mode
     from rotation_doctor.notify import text
     from rotation_doctor.notify.messages import Kind, Links, build
 
     kind = {
-        "proposed": Kind.PROPOSED,
-        "approved": Kind.PROPOSED,
-        "applied": Kind.APPLIED_AFTER_APPROVAL,
-        "rolled_back": Kind.ROLLED_BACK,
-        "failed": Kind.ROLLED_BACK,
-        "rejected": Kind.REJECTED,
-        "expired": Kind.EXPIRED,
+        ProposalState.PROPOSED: Kind.PROPOSED,
+        ProposalState.APPROVED: Kind.PROPOSED,
+        ProposalState.APPLIED: Kind.APPLIED_AFTER_APPROVAL,
+        ProposalState.ROLLED_BACK: Kind.ROLLED_BACK,
+        ProposalState.FAILED: Kind.ROLLED_BACK,
+        ProposalState.REJECTED: Kind.REJECTED,
+        ProposalState.EXPIRED: Kind.EXPIRED,
     }.get(p.state, Kind.PROPOSED)
     links = Links(cli=f"rotation-doctor proposals approve {p.id}") if kind is Kind.PROPOSED else Links()
-    message = build(kind, p.diagnosis, p.plan, mode="propose", proposal_id=p.id, plan_hash=p.plan_hash, links=links)
-    expired = " (expired)" if p.expired and p.state in ("proposed", "approved") else ""
+    message = build(kind, p.diagnosis, p.plan, mode=Mode.PROPOSE, proposal_id=p.id, plan_hash=p.plan_hash, links=links)
+    expired = " (expired)" if p.expired and p.state in UNDECIDED_STATES else ""
     lines = [
         f"Proposal {p.id}: {p.state}{expired}",
         "",

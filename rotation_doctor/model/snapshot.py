@@ -43,23 +43,6 @@ class ReadFailure:
     message: str
     permission: str  # the IAM action that would let the read succeed
 
-    @property
-    def access_denied(self) -> bool:
-        return self.error_code in ACCESS_DENIED_CODES
-
-
-ACCESS_DENIED_CODES = frozenset(
-    {
-        "AccessDenied",
-        "AccessDeniedException",
-        "UnauthorizedOperation",
-        "AuthorizationError",
-        "AuthorizationErrorException",
-        "KMSAccessDeniedException",
-        "UnrecognizedClientException",
-    }
-)
-
 
 @dataclass(frozen=True)
 class Secret:

@@ -6,11 +6,23 @@ import logging
 from typing import Any
 from urllib.parse import urlencode
 
+from rotation_doctor.apply.guardrails import Mode
 from rotation_doctor.approvals import tokens
+from rotation_doctor.model.findings import Verdict
+from rotation_doctor.model.states import ProposalState, SecretAction
 from rotation_doctor.notify.messages import Kind, Links, build
 from rotation_doctor.notify.notifier import Notifier
 
 log = logging.getLogger(__name__)
+
+# What a decided proposal's state tells people; a proposal still open tells nothing yet.
+_DECISION_MESSAGES = {
+    ProposalState.APPLIED: Kind.APPLIED_AFTER_APPROVAL,
+    ProposalState.ROLLED_BACK: Kind.ROLLED_BACK,
+    ProposalState.FAILED: Kind.ROLLED_BACK,
+    ProposalState.REJECTED: Kind.REJECTED,
+    ProposalState.EXPIRED: Kind.EXPIRED,
+}
 
 
 class ApprovalLinks:
@@ -40,12 +52,12 @@ class VerdictLog:
         self.clients = clients
         self.table = table
 
-    def swap(self, secret_arn: str, verdict: str) -> str | None:
+    def swap(self, secret_arn: str, verdict: Verdict) -> str | None:
         response = self.clients.dynamodb.update_item(
             TableName=self.table,
             Key={"id": {"S": f"verdict#{secret_arn}"}},
             UpdateExpression="SET verdict = :v",
-            ExpressionAttributeValues={":v": {"S": verdict}},
+            ExpressionAttributeValues={":v": {"S": verdict.value}},
             ReturnValues="UPDATED_OLD",
         )
         previous = response.get("Attributes", {}).get("verdict", {}).get("S")
@@ -69,31 +81,27 @@ class Dispatcher:
 
     def after_event(self, report: Any) -> None:
         """A secret handled by the worker: proposed, applied automatically, observed, or healthy (again)."""
-        if report.action == "coalesced" or report.diagnosis is None:
+        if report.action == SecretAction.COALESCED or report.diagnosis is None:
             return
         diagnosis = report.diagnosis.to_json()
-        previous = self.verdicts.swap(report.secret_arn, report.verdict) if self.verdicts else None
-        if report.verdict == "healthy":
-            if previous not in (None, "healthy"):
+        verdict = Verdict(report.verdict)
+        previous = self.verdicts.swap(report.secret_arn, verdict) if self.verdicts else None
+        if verdict is Verdict.HEALTHY:
+            if previous not in (None, Verdict.HEALTHY):
                 self._send(Kind.HEALTHY_AGAIN, diagnosis, [])
             return
         if report.applied:
             self._send(Kind.APPLIED_AUTOMATICALLY, diagnosis, [], outcome=(f"applied {', '.join(report.applied)}",))
-        if report.proposal_id and report.action in ("proposed", "applied", "not applied") and self.store is not None:
+        told = (SecretAction.PROPOSED, SecretAction.APPLIED, SecretAction.NOT_APPLIED)
+        if report.proposal_id and report.action in told and self.store is not None:
             proposal = self.store.get(report.proposal_id)
             self._send(Kind.PROPOSED, proposal.diagnosis, proposal.plan, proposal=proposal)
-        elif report.action == "observed":
+        elif report.action == SecretAction.OBSERVED:
             self._send(Kind.DIAGNOSED, diagnosis, [])
 
     def after_decision(self, proposal: Any, outcome: Any, fresh: Any = None) -> None:
         """A proposal decided on the approval page (or by the CLI)."""
-        kind = {
-            "applied": Kind.APPLIED_AFTER_APPROVAL,
-            "rolled_back": Kind.ROLLED_BACK,
-            "failed": Kind.ROLLED_BACK,
-            "rejected": Kind.REJECTED,
-            "expired": Kind.EXPIRED,
-        }.get(proposal.state)
+        kind = _DECISION_MESSAGES.get(proposal.state)
         if kind is None:
             return
         diagnosis = outcome.after.to_json() if outcome is not None and outcome.after is not None else proposal.diagnosis
@@ -152,7 +160,7 @@ def dispatcher_from_env(env: dict[str, str] | Any, clients: Any, store: Any = No
     )
     return Dispatcher(
         Notifier(channels, RepeatLog(clients, table) if table else None),
-        env.get("ROTATION_DOCTOR_MODE", "propose"),
+        env.get("ROTATION_DOCTOR_MODE", Mode.PROPOSE.value),
         links,
         VerdictLog(clients, table) if table else None,
         store,

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from rotation_doctor.model.findings import Severity, Verdict
+
 
 class Kind(StrEnum):
     DIAGNOSED = "rotation will fail"  # observe mode: told, nothing proposed
@@ -113,14 +115,14 @@ def build(
     links: Links | None = None,
 ) -> Message:
     """A message from the JSON of a diagnosis and a plan (what proposals store and executors return)."""
-    findings = [f for f in diagnosis.get("findings", []) if f.get("severity") != "info"]
-    problem = _problem(diagnosis.get("verdict", "unknown"), findings)
+    findings = [f for f in diagnosis.get("findings", []) if f.get("severity") != Severity.INFO]
+    problem = _problem(diagnosis.get("verdict", Verdict.UNKNOWN), findings)
     name = diagnosis.get("secret", {}).get("name", "?")
     return Message(
         kind=kind,
         secret_name=name,
         secret_arn=diagnosis.get("secret", {}).get("arn", ""),
-        verdict=str(diagnosis.get("verdict", "unknown")),
+        verdict=str(diagnosis.get("verdict", Verdict.UNKNOWN)),
         mode=mode,
         headline=_HEADLINES[kind].format(name=name, problem=problem, mode=mode),
         findings=tuple(f"{f['code']}: {f['summary']}" for f in findings),

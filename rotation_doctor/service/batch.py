@@ -23,6 +23,7 @@ from rotation_doctor.examine import diagnose_secrets
 from rotation_doctor.model.findings import Verdict
 from rotation_doctor.model.plan import Risk
 from rotation_doctor.model.snapshot import PlanningFacts, Snapshot
+from rotation_doctor.model.states import SecretAction
 from rotation_doctor.planning.planner import make_plan
 from rotation_doctor.service.events import Change, RotationTrigger, Sweep, Trigger
 
@@ -33,12 +34,16 @@ log = logging.getLogger(__name__)
 class SecretReport:
     secret_arn: str
     secret_name: str
-    verdict: str
+    verdict: Verdict
     codes: list[str]
-    action: str  # "healthy", "observed", "proposed", "proposal exists", "applied", "not applied", "coalesced"
+    action: SecretAction
     proposal_id: str | None = None
     applied: list[str] = field(default_factory=list)
     diagnosis: Diagnosis | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out = {k: v for k, v in vars(self).items() if k != "diagnosis"}
+        return out | {"verdict": self.verdict.value, "action": self.action.value}
 
 
 @dataclass
@@ -51,7 +56,7 @@ class EventReport:
         return {
             "event_id": self.event_id,
             "trigger": self.trigger,
-            "secrets": [{k: v for k, v in vars(s).items() if k != "diagnosis"} for s in self.secrets],
+            "secrets": [s.to_json() for s in self.secrets],
         }
 
 
@@ -90,28 +95,29 @@ class BatchContext:
         arn = snap.secret.arn
         if arn in self.handled:
             first = self.handled[arn]
-            return replace(first, action="coalesced", diagnosis=None)
+            return replace(first, action=SecretAction.COALESCED, diagnosis=None)
         report = SecretReport(
-            arn, snap.secret.name, str(diagnosis.verdict), diagnosis.codes(), "healthy", diagnosis=diagnosis
+            arn, snap.secret.name, diagnosis.verdict, diagnosis.codes(), SecretAction.HEALTHY, diagnosis=diagnosis
         )
         mode = self.executor.policy.mode
         if diagnosis.verdict is Verdict.HEALTHY:
             pass
         elif mode is Mode.OBSERVE or self.store is None:
-            report.action = "observed"
+            report.action = SecretAction.OBSERVED
         elif mode is Mode.AUTO:
             handled = handle_secret(self.executor, self.store, arn, rotation_failed=rotation_failed)
             report.applied = handled.outcome.applied
-            report.action = "applied" if report.applied else "not applied"
+            report.action = SecretAction.APPLIED if report.applied else SecretAction.NOT_APPLIED
             if handled.proposal is not None:
                 report.proposal_id = handled.proposal.id
         else:
             plan = make_plan(self._with_planning_facts(snap), diagnosis)
             if plan.empty:
-                report.action = "observed"
+                report.action = SecretAction.OBSERVED
             else:
                 proposal, new = self.store.create(plan, diagnosis, max_risk=str(Risk.NEVER_AUTOMATIC))
-                report.proposal_id, report.action = proposal.id, "proposed" if new else "proposal exists"
+                report.proposal_id = proposal.id
+                report.action = SecretAction.PROPOSED if new else SecretAction.PROPOSAL_EXISTS
         self.handled[arn] = report
         return report
 

@@ -1,0 +1,89 @@
+"""The states rotation-doctor stores, prints and compares: one StrEnum each, so every state has one name.
+
+The values are the contract: they are what DynamoDB holds, what JSON carries and what the text
+shows (README, "Approval modes and guardrails"). Compare and store the members, never a literal.
+A state of several words is spelled as it always was ("already done", "nothing to do"); the one
+state that had two spellings is `rolled_back`, as proposals store it, everywhere; `label` gives the
+words a person reads (rolled back).
+
+The other enums of the same kind live with what they describe and are reused, not repeated here:
+`Verdict` and `Severity` (model/findings.py), `Risk` (model/plan.py), the approval `Mode`
+(apply/guardrails.py).
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class _State(StrEnum):
+    @property
+    def label(self) -> str:
+        """The state for a person to read: underscores become spaces (rolled_back reads as rolled back)."""
+        return self.value.replace("_", " ")
+
+
+class ProposalState(_State):
+    """A proposal in DynamoDB (approvals/store.py), moved by conditional writes only:
+
+    proposed -> approved -> applying -> applied | failed | rolled_back
+    proposed | approved -> rejected;  proposed | approved -> expired (past its expiry)
+    applying -> expired (the account changed since the plan was approved: a new plan is proposed)
+    """
+
+    PROPOSED = "proposed"
+    APPROVED = "approved"
+    APPLYING = "applying"
+    APPLIED = "applied"
+    FAILED = "failed"
+    ROLLED_BACK = "rolled_back"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+
+# Open: at most one proposal in these states per secret and plan.
+OPEN_STATES: tuple[ProposalState, ...] = (ProposalState.PROPOSED, ProposalState.APPROVED, ProposalState.APPLYING)
+# Waiting for a person: may still be rejected, and expires when past its expiry.
+UNDECIDED_STATES: tuple[ProposalState, ...] = (ProposalState.PROPOSED, ProposalState.APPROVED)
+
+
+class StepStatus(_State):
+    """One call of a fix (apply/executor.py)."""
+
+    APPLIED = "applied"
+    ALREADY_DONE = "already done"  # the call failed with an error code that means it is in place
+    FAILED = "failed"
+    UNDONE = "undone"
+    UNDO_FAILED = "undo failed"
+
+
+class FixStatus(_State):
+    """One fix of a plan (apply/executor.py)."""
+
+    APPLIED = "applied"
+    SKIPPED = "skipped"  # a guardrail, the hourly cap, or a fix it depends on was skipped
+    FAILED = "failed"
+    ROLLED_BACK = "rolled_back"
+
+
+class OutcomeStatus(_State):
+    """What one run of the executor did with a plan (apply/executor.py)."""
+
+    NOTHING_TO_DO = "nothing to do"
+    APPLIED = "applied"  # at least one fix applied
+    NOT_APPLIED = "not applied"  # every fix was skipped
+    ROLLED_BACK = "rolled_back"  # a step failed and everything was undone, or no fix worked
+    STALE = "stale"  # the account changed since the plan was approved
+    OBSERVED = "observed"  # the mode is observe
+
+
+class SecretAction(_State):
+    """What the service did for one secret of an event (service/batch.py); the worker counts these."""
+
+    HEALTHY = "healthy"
+    OBSERVED = "observed"
+    PROPOSED = "proposed"
+    PROPOSAL_EXISTS = "proposal exists"
+    APPLIED = "applied"
+    NOT_APPLIED = "not applied"
+    COALESCED = "coalesced"  # a second event for a secret this batch already handled
