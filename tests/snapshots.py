@@ -152,14 +152,17 @@ def table(snap: Snapshot, table_id: str) -> RouteTable:
     return next(t for t in snap.route_tables if t.id == table_id)
 
 
-def peered(*, routes_back: bool) -> Snapshot:
-    """The database in vpc-2, peered with the function's VPC over pcx-1; routes back to vpc-1 only if asked."""
+# The route from the database's VPC back to the function's, over the peering.
+ROUTE_BACK = (Route("10.0.0.0/16", "pcx-1", "active"),)
+
+
+def peered(*, back: tuple[Route, ...] = (), peering: str = "active") -> Snapshot:
+    """The database in vpc-2, peered with the function's VPC over pcx-1; `back` are vpc-2's routes to vpc-1."""
     base = healthy()
     db_subnets = {
         "db-a": Subnet("db-a", "vpc-2", "10.1.1.0/24", "us-east-1a"),
         "db-b": Subnet("db-b", "vpc-2", "10.1.2.0/24", "us-east-1b"),
     }
-    back = (Route("10.0.0.0/16", "pcx-1", "active"),) if routes_back else ()
     tables = (
         *(
             replace(t, routes=(*t.routes, Route("10.1.0.0/16", "pcx-1", "active"))) if t.id == "rtb-private" else t
@@ -175,7 +178,7 @@ def peered(*, routes_back: bool) -> Snapshot:
             route_tables=tables,
             network_acls=(*base.network_acls, replace(base.network_acls[0], id="acl-2", vpc_id="vpc-2", subnet_ids=())),
             database=Database(TargetKind.RDS_INSTANCE, "db", 5432, "vpc-2", ("db-a", "db-b"), ("sg-db",)),
-            peerings={"pcx-1": PeeringConnection("pcx-1", VPC, "vpc-2", "active")},
+            peerings={"pcx-1": PeeringConnection("pcx-1", VPC, "vpc-2", peering)},
         ),
         db_sg,
     )

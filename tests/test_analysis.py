@@ -9,7 +9,6 @@ import pytest
 from rotation_doctor.analysis import diagnose
 from rotation_doctor.model.findings import Severity, Verdict
 from rotation_doctor.model.snapshot import (
-    Database,
     DnsAttributes,
     FactKey,
     Function,
@@ -18,19 +17,17 @@ from rotation_doctor.model.snapshot import (
     LogSignal,
     NaclEntry,
     NatGateway,
-    PeeringConnection,
     PolicyDocument,
     PrivateHostedZone,
     ReadFailure,
     Route,
     RouteTable,
     SecurityGroup,
-    Subnet,
-    TargetKind,
     VpcEndpoint,
 )
 from tests.snapshots import (
     ALL_OUT,
+    ROUTE_BACK,
     SECRET_ARN,
     SM_SERVICE,
     VPC,
@@ -38,6 +35,7 @@ from tests.snapshots import (
     allow_all_entries,
     healthy,
     nat_path,
+    peered,
     rule,
     table,
     with_group,
@@ -377,47 +375,19 @@ def test_db_lambda_not_in_vpc() -> None:
 
 
 def test_db_in_peered_vpc_without_routes() -> None:
-    snap = _peered(routes_back=False)
+    snap = peered()
     f = only(snap, "DB_NO_ROUTE", Severity.ERROR, Verdict.BROKEN)
     assert "rtb-db" in f.resources
 
 
 def test_db_in_peered_vpc_with_routes_both_ways_is_healthy() -> None:
-    assert diagnose(_peered(routes_back=True)).verdict is Verdict.HEALTHY
+    assert diagnose(peered(back=ROUTE_BACK)).verdict is Verdict.HEALTHY
 
 
 def test_db_route_over_inactive_peering() -> None:
-    snap = _peered(routes_back=True)
+    snap = peered(back=ROUTE_BACK)
     snap = replace(snap, peerings={"pcx-1": replace(snap.peerings["pcx-1"], status="deleted")})
     only(snap, "DB_NO_ROUTE", Severity.ERROR, Verdict.BROKEN)
-
-
-def _peered(*, routes_back: bool):  # type: ignore[no-untyped-def]
-    base = healthy()
-    db_subnets = {
-        "db-a": Subnet("db-a", "vpc-2", "10.1.1.0/24", "us-east-1a"),
-        "db-b": Subnet("db-b", "vpc-2", "10.1.2.0/24", "us-east-1b"),
-    }
-    back = (Route("10.0.0.0/16", "pcx-1", "active"),) if routes_back else ()
-    tables = (
-        *(
-            replace(t, routes=(*t.routes, Route("10.1.0.0/16", "pcx-1", "active"))) if t.id == "rtb-private" else t
-            for t in base.route_tables
-        ),
-        RouteTable("rtb-db", "vpc-2", True, (), (Route("10.1.0.0/16", "local", "active"), *back)),
-    )
-    db_sg = SecurityGroup("sg-db", "vpc-2", "db", (rule("sg-db", egress=False, port=5432, ref="sg-fn"),))
-    return with_group(
-        replace(
-            base,
-            subnets={**base.subnets, **db_subnets},
-            route_tables=tables,
-            network_acls=(*base.network_acls, replace(base.network_acls[0], id="acl-2", vpc_id="vpc-2", subnet_ids=())),
-            database=Database(TargetKind.RDS_INSTANCE, "db", 5432, "vpc-2", ("db-a", "db-b"), ("sg-db",)),
-            peerings={"pcx-1": PeeringConnection("pcx-1", VPC, "vpc-2", "active")},
-        ),
-        db_sg,
-    )
 
 
 def test_db_lambda_egress_denies() -> None:
@@ -479,7 +449,7 @@ def test_nacl_does_not_apply_inside_one_subnet() -> None:
 
 
 def test_db_path_not_evaluated_through_transit_gateway() -> None:
-    snap = _peered(routes_back=True)
+    snap = peered(back=ROUTE_BACK)
     snap = with_table(
         snap,
         replace(

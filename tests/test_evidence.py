@@ -36,18 +36,13 @@ from rotation_doctor.model.evidence import (
 from rotation_doctor.model.findings import Finding, Severity
 from rotation_doctor.model.plan import FixKind
 from rotation_doctor.model.snapshot import (
-    Database,
     LogSignal,
     NaclEntry,
-    PeeringConnection,
     Route,
-    RouteTable,
     SecurityGroup,
     Snapshot,
-    Subnet,
-    TargetKind,
 )
-from tests.snapshots import SECRET_ARN, VPC, acl, allow_all_entries, healthy, nat_path, rule, with_group
+from tests.snapshots import SECRET_ARN, VPC, acl, allow_all_entries, healthy, nat_path, peered, rule, with_group
 from tests.test_planner import BREAKAGES
 
 CLOSED_FN = SecurityGroup("sg-fn", VPC, "fn", (rule("sg-fn", egress=True, port=5432, ref="sg-db"),))
@@ -224,35 +219,8 @@ def test_nacl_entries_come_from_the_typed_denial() -> None:
 # ----- ADD_PEERING_ROUTES: only routes that are missing ----------------------------------------------
 
 
-def _peered(*, back: tuple[Route, ...] = (), peering: str = "active") -> Snapshot:
-    base = healthy()
-    tables = (
-        *(
-            replace(t, routes=(*t.routes, Route("10.1.0.0/16", "pcx-1", "active"))) if t.id == "rtb-private" else t
-            for t in base.route_tables
-        ),
-        RouteTable("rtb-db", "vpc-2", True, (), (Route("10.1.0.0/16", "local", "active"), *back)),
-    )
-    db_sg = SecurityGroup("sg-db", "vpc-2", "db", (rule("sg-db", egress=False, port=5432, ref="sg-fn"),))
-    return with_group(
-        replace(
-            base,
-            subnets={
-                **base.subnets,
-                "db-a": Subnet("db-a", "vpc-2", "10.1.1.0/24", "us-east-1a"),
-                "db-b": Subnet("db-b", "vpc-2", "10.1.2.0/24", "us-east-1b"),
-            },
-            route_tables=tables,
-            network_acls=(*base.network_acls, replace(base.network_acls[0], id="acl-2", vpc_id="vpc-2", subnet_ids=())),
-            database=Database(TargetKind.RDS_INSTANCE, "db", 5432, "vpc-2", ("db-a", "db-b"), ("sg-db",)),
-            peerings={"pcx-1": PeeringConnection("pcx-1", VPC, "vpc-2", peering)},
-        ),
-        db_sg,
-    )
-
-
 def test_peering_routes_for_exactly_the_typed_missing_routes() -> None:
-    snap = _peered()
+    snap = peered()
     found = findings(snap, "DB_NO_ROUTE")
     # From each database subnet (the same table) back to each function subnet.
     assert [f.facts for f in found] == [
@@ -268,13 +236,13 @@ def test_peering_routes_for_exactly_the_typed_missing_routes() -> None:
 
 
 def test_peering_routes_never_replace_a_route_that_goes_elsewhere() -> None:
-    snap = _peered(back=(Route("10.0.0.0/16", "igw-2", "active"),))
+    snap = peered(back=(Route("10.0.0.0/16", "igw-2", "active"),))
     found = findings(snap, "DB_NO_ROUTE")
     assert {type(f.facts) for f in found} == {RouteElsewhere}
     assert plan(AddPeeringRoutes(), snap, found) == []
 
     broken = findings(
-        _peered(back=(Route("10.0.0.0/16", "pcx-1", "active"),), peering="pending-acceptance"), "DB_NO_ROUTE"
+        peered(back=(Route("10.0.0.0/16", "pcx-1", "active"),), peering="pending-acceptance"), "DB_NO_ROUTE"
     )
     assert {type(f.facts) for f in broken} == {PeeringUnusable}
     assert broken[0].evidence["why"] == "is pending-acceptance"
@@ -320,8 +288,8 @@ def _snapshots() -> list[Snapshot]:
         with_group(nat_path(), CLOSED_FN),
         _internet_acl(nat_path(), "0.0.0.0/0"),
         _internet_acl(nat_path(), "52.0.0.0/8"),
-        _peered(),
-        _peered(back=(Route("10.0.0.0/16", "pcx-1", "blackhole"),)),
+        peered(),
+        peered(back=(Route("10.0.0.0/16", "pcx-1", "blackhole"),)),
     ]
     for base in (healthy, nat_path):
         for combo in itertools.combinations(BREAKAGES, 2):

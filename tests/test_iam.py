@@ -85,7 +85,7 @@ def planned_calls() -> tuple[tuple[FixKind, Call], ...]:
                 for breakage in combo:
                     snap = breakage(snap)
                 yield make_plan(snap, prefer_nat=prefer_nat)
-        yield make_plan(peered(routes_back=False))
+        yield make_plan(peered())
 
     for plan in plans():
         for fix in plan.fixes:
