@@ -56,7 +56,6 @@ class AddInvokePermission(Remediation):
             f"Let Secrets Manager invoke {fn.name}, scoped to account {account}.",
             ("INVOKE_PERMISSION_MISSING",),
             (step,),
-            touches=(fn.arn,),
             vpc_id=fn.vpc_id,
         )
 

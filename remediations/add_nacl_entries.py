@@ -93,7 +93,6 @@ class AddNaclEntries(Remediation):
                 f"{', '.join(denied.peer_cidrs)}.",
                 (finding.code,),
                 tuple(steps),
-                touches=(acl.id,),
                 vpc_id=acl.vpc_id,
             )
 

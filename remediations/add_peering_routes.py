@@ -61,7 +61,6 @@ class AddPeeringRoutes(Remediation):
             f"Route the function's and the database's subnets to each other over {peering.id}.",
             ("DB_NO_ROUTE",),
             tuple(steps),
-            touches=tuple(dict.fromkeys(t for t, _ in wanted)),
             vpc_id=fn.vpc_id,
         )
 

@@ -95,7 +95,6 @@ class AttachLambdaToVpc(Remediation):
             f"Attach {fn.name} to {vpc}, in the database's subnets.",
             ("DB_LAMBDA_NOT_IN_VPC",),
             tuple(steps),
-            touches=(fn.arn, vpc),
             vpc_id=vpc,
             notes=(
                 "The function's role needs the ENI permissions of AWSLambdaVPCAccessExecutionRole "

@@ -30,7 +30,6 @@ class AuthorizeDbIngress(Remediation):
             f"Let {db.identifier}'s group {group} admit TCP {port} from the function's group {peer}.",
             ("DB_SG_INGRESS_DENIES",),
             (step,),
-            touches=(group,),
             vpc_id=db.vpc_id,
         )
         return [Planned(fix, partial(with_rule, group=group, peer=peer, port=port, egress=False))]

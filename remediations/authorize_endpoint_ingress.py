@@ -34,7 +34,6 @@ class AuthorizeEndpointIngress(Remediation):
             f"Let the endpoint's group {group} admit TCP 443 from the function's group {peer}.",
             ("SM_ENDPOINT_SG_DENIES",),
             (step,),
-            touches=(group,),
             vpc_id=fn.vpc_id,
         )
         return [Planned(fix, partial(with_rule, group=group, peer=peer, port=HTTPS, egress=False))]

@@ -38,7 +38,6 @@ class AuthorizeLambdaEgress(Remediation):
                 f"Let the function's group {group} send TCP {port} to {peer}.",
                 (finding.code,),
                 (step,),
-                touches=(group,),
                 vpc_id=fn.vpc_id,
             )
             planned[(peer, port)] = Planned(fix, partial(with_rule, group=group, peer=peer, port=port, egress=True))

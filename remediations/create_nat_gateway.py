@@ -124,7 +124,6 @@ class CreateNatGateway(Remediation):
             f"Create a NAT gateway in {public} and route the function's subnets to it.",
             tuple(sorted({f.code for f in findings})),
             tuple(steps),
-            touches=(fn.vpc_id, *tables),
             vpc_id=fn.vpc_id,
             cost=f"about ${HOURLY} an hour (${HOURLY * 730:.2f} a month), plus $0.045 per GB (us-east-1 list price)",
             notes=(

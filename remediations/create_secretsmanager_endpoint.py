@@ -140,7 +140,6 @@ class CreateSecretsManagerEndpoint(Remediation):
             f"Create a Secrets Manager interface endpoint in {vpc} ({len(subnets)} AZ), private DNS on.",
             tuple(sorted({f.code for f in findings})),
             tuple(steps),
-            touches=(vpc, *callers.stranded),
             vpc_id=vpc,
             cost=f"about ${HOURLY_PER_AZ:.2f} per AZ-hour x {len(subnets)} AZ = ${monthly:.2f} a month, plus $0.01 "
             "per GB (us-east-1 list price)",

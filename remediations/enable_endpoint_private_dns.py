@@ -63,7 +63,6 @@ class EnableEndpointPrivateDns(Remediation):
             f"Turn on private DNS for Secrets Manager endpoint {endpoint.id}.",
             ("SM_ENDPOINT_PRIVATE_DNS_DISABLED",),
             tuple(steps),
-            touches=(endpoint.id, fn.vpc_id, *callers.stranded),
             vpc_id=fn.vpc_id,
             notes=callers.notes(fn.vpc_id),
         )

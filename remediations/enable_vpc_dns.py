@@ -51,7 +51,6 @@ class EnableVpcDns(Remediation):
             f"Turn on DNS support and DNS hostnames for {vpc_id}.",
             codes,
             tuple(steps),
-            touches=(vpc_id,),
             vpc_id=vpc_id,
             notes=(
                 "Every instance in the VPC then resolves through the Amazon DNS server, and private "

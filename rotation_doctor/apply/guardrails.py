@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
-from rotation_doctor.model.plan import Fix, FixKind, Risk
+from rotation_doctor.model.plan import Fix, FixKind, ResourceKind, Risk, Written
 from rotation_doctor.model.snapshot import Snapshot
 
 IGNORE_TAG = "rotation-doctor:ignore"
@@ -94,26 +94,64 @@ def blocked(fix: Fix, snap: Snapshot, policy: Policy, approval: Approval | None)
             return "waits for approval"
         if fix.kind is FixKind.CREATE_NAT_GATEWAY or not fix.risk.at_most(policy.max_auto_risk):
             return f"risk {fix.risk} is above max_auto_risk {policy.max_auto_risk}"
+        if fix.link.by_person_only:
+            return f"waits for a person's approval: {fix.link.proof}"
     elif not fix.risk.at_most(approval.max_risk):
         return f"risk {fix.risk} is above the approved {approval.max_risk}"
     if policy.allowed_accounts and snap.secret.account not in policy.allowed_accounts:
         return f"account {snap.secret.account} is not in the allow-list"
-    if policy.allowed_vpcs and fix.vpc_id not in policy.allowed_vpcs:
-        return f"VPC {fix.vpc_id} is not in the allow-list"
-    return _opt_out(fix, snap)
-
-
-def _opt_out(fix: Fix, snap: Snapshot) -> str | None:
     if opted_out(snap.secret.tags):
         return f"the secret is tagged {IGNORE_TAG}=true"
-    fn = snap.function
-    if fn is not None and fn.arn in fix.touches and opted_out(fn.tags):
-        return f"function {fn.name} is tagged {IGNORE_TAG}=true"
-    for resource in fix.touches:
-        group = snap.security_groups.get(resource)
-        if group is not None and opted_out(group.tags):
-            return f"security group {resource} is tagged {IGNORE_TAG}=true"
-    for vpc_id in {fix.vpc_id, *fix.touches} & set(snap.vpcs):
-        if vpc_id and opted_out(snap.vpcs[vpc_id].tags):
+    return _every_written_resource_may_change(fix, snap, policy)
+
+
+def _every_written_resource_may_change(fix: Fix, snap: Snapshot, policy: Policy) -> str | None:
+    """Opt-out tags and the VPC allow-list, on every resource any step writes (and on the VPC it lives in)."""
+    vpcs: set[str] = set()
+    for written in fix.writes:
+        if written.created_by_plan:
+            continue  # new, untagged, and made in a VPC that the creating call names (checked as its own write)
+        found = locate(written, snap)
+        if found is None:
+            return f"{written.kind} {written.id} was not read, so its opt-out tag and VPC cannot be checked"
+        vpc_id, tags = found
+        if tags is not None and opted_out(tags):
+            return f"{written.kind} {written.id} is tagged {IGNORE_TAG}=true"
+        if vpc_id is not None:
+            vpcs.add(vpc_id)
+    for vpc_id in sorted(vpcs):
+        vpc = snap.vpcs.get(vpc_id)
+        if vpc is not None and opted_out(vpc.tags):
             return f"VPC {vpc_id} is tagged {IGNORE_TAG}=true"
+        if policy.allowed_vpcs and vpc_id not in policy.allowed_vpcs:
+            return f"VPC {vpc_id} is not in the allow-list"
+    if policy.allowed_vpcs and not vpcs:
+        return "the fix changes nothing inside an allow-listed VPC"
     return None
+
+
+def locate(written: Written, snap: Snapshot) -> tuple[str | None, Mapping[str, str] | None] | None:
+    """The VPC a written resource is in and its tags (None: the kind carries none here), or None if unread."""
+    kind, rid = written.kind, written.id
+    if kind is ResourceKind.VPC:
+        vpc = snap.vpcs.get(rid)
+        return (rid, vpc.tags) if vpc is not None else None
+    if kind is ResourceKind.FUNCTION:
+        fn = snap.function
+        if fn is not None and rid in (fn.arn, fn.name):
+            return fn.vpc_id, fn.tags
+        return None
+    if kind is ResourceKind.SUBNET and rid in snap.subnets:
+        return snap.subnets[rid].vpc_id, snap.subnets[rid].tags
+    if kind is ResourceKind.SECURITY_GROUP and rid in snap.security_groups:
+        return snap.security_groups[rid].vpc_id, snap.security_groups[rid].tags
+    if kind is ResourceKind.NAT_GATEWAY and rid in snap.nat_gateways:
+        return snap.nat_gateways[rid].vpc_id, None
+    by_id: Mapping[str, tuple[str, Mapping[str, str]]] = {}
+    if kind is ResourceKind.ROUTE_TABLE:
+        by_id = {t.id: (t.vpc_id, t.tags) for t in snap.route_tables}
+    elif kind is ResourceKind.NETWORK_ACL:
+        by_id = {a.id: (a.vpc_id, a.tags) for a in snap.network_acls}
+    elif kind is ResourceKind.VPC_ENDPOINT:
+        by_id = {e.id: (e.vpc_id, e.tags) for e in snap.vpc_endpoints}
+    return by_id.get(rid)

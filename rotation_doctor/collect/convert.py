@@ -149,6 +149,7 @@ def route_table(raw: Raw) -> RouteTable:
         is_main=any(a.get("Main") for a in associations),
         subnet_ids=tuple(a["SubnetId"] for a in associations if a.get("SubnetId")),
         routes=routes,
+        tags=tags(raw.get("Tags")),
     )
 
 
@@ -172,6 +173,7 @@ def network_acl(raw: Raw) -> NetworkAcl:
         is_default=bool(raw.get("IsDefault")),
         subnet_ids=tuple(a["SubnetId"] for a in raw.get("Associations") or [] if a.get("SubnetId")),
         entries=entries,
+        tags=tags(raw.get("Tags")),
     )
 
 

@@ -56,6 +56,65 @@ class Call:
         return {"service": self.service, "operation": self.operation, "params": _plain(self.params)}
 
 
+class ResourceKind(StrEnum):
+    """What a step writes to: guardrails check each one (opt-out tag, allow-listed VPC)."""
+
+    VPC = "vpc"
+    SUBNET = "subnet"
+    SECURITY_GROUP = "security-group"
+    ROUTE_TABLE = "route-table"
+    NETWORK_ACL = "network-acl"
+    VPC_ENDPOINT = "vpc-endpoint"
+    NAT_GATEWAY = "natgateway"
+    ELASTIC_IP = "elastic-ip"
+    FUNCTION = "function"
+
+
+@dataclass(frozen=True)
+class Written:
+    kind: ResourceKind
+    id: str  # an AWS id, or a step reference (`${s1.GroupId}`) to what an earlier step of the plan creates
+
+    @property
+    def created_by_plan(self) -> bool:
+        return bool(_REF.search(self.id))
+
+
+# Which request parameters name a resource the call writes to. A referenced peer (UserIdGroupPairs) is
+# only named, not changed, so it is not here.
+_WRITTEN_BY_PARAMETER: Mapping[str, ResourceKind] = {
+    "VpcId": ResourceKind.VPC,
+    "GroupId": ResourceKind.SECURITY_GROUP,
+    "SecurityGroupIds": ResourceKind.SECURITY_GROUP,
+    "SubnetId": ResourceKind.SUBNET,
+    "SubnetIds": ResourceKind.SUBNET,
+    "RouteTableId": ResourceKind.ROUTE_TABLE,
+    "NetworkAclId": ResourceKind.NETWORK_ACL,
+    "VpcEndpointId": ResourceKind.VPC_ENDPOINT,
+    "VpcEndpointIds": ResourceKind.VPC_ENDPOINT,
+    "NatGatewayId": ResourceKind.NAT_GATEWAY,
+    "AllocationId": ResourceKind.ELASTIC_IP,
+    "FunctionName": ResourceKind.FUNCTION,
+}
+
+
+def written_by(call: Call) -> tuple[Written, ...]:
+    """The resources `call` changes, from its parameters (a Lambda VpcConfig's subnets and groups too)."""
+    found: list[Written] = []
+
+    def visit(params: Mapping[str, Any]) -> None:
+        for name, value in params.items():
+            kind = _WRITTEN_BY_PARAMETER.get(name)
+            if kind is not None:
+                values = value if isinstance(value, list | tuple) else [value]
+                found.extend(Written(kind, str(v)) for v in values)
+            elif name == "VpcConfig" and isinstance(value, Mapping):
+                visit(value)
+
+    visit(call.params)
+    return tuple(dict.fromkeys(found))
+
+
 @dataclass(frozen=True)
 class Step:
     id: str
@@ -65,6 +124,11 @@ class Step:
     outputs: Mapping[str, str] = field(default_factory=dict)  # name -> dotted path in the response
     already_done: tuple[str, ...] = ()  # error codes that mean the change is in place already
     wait: str | None = None  # a botocore waiter to run after the call (e.g. "nat_gateway_available")
+
+    @property
+    def writes(self) -> tuple[Written, ...]:
+        """Every resource the call (and its undo) changes: guardrails check all of them, not only the fix's VPC."""
+        return tuple(dict.fromkeys((*written_by(self.call), *(written_by(self.undo) if self.undo else ()))))
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"id": self.id, **self.call.to_json(), "says": self.says}
@@ -77,6 +141,29 @@ class Step:
         return out
 
 
+class LinkStatus(StrEnum):
+    PROVEN = "proven"  # the database names the secret (its tag), or the deployer trusts the secret's name
+    UNPROVEN = "unproven"  # only the secret's own value or tag links the database to it
+    NOT_REQUIRED = "not_required"  # the fix changes only the function's own resources or the SM path
+
+
+@dataclass(frozen=True)
+class Link:
+    """Whether the resources a fix changes are proven to belong to the secret, and by what."""
+
+    status: LinkStatus
+    proof: str  # what proves it, or what is not linked (for people)
+    by_person_only: bool = False  # never applied without a person's approval (unproven, or a target found by IP)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"status": str(self.status), "proof": self.proof, "by_person_only": self.by_person_only}
+
+
+NOT_REQUIRED = Link(
+    LinkStatus.NOT_REQUIRED, "changes only the rotation function's own resources or its way to Secrets Manager"
+)
+
+
 @dataclass(frozen=True)
 class Fix:
     kind: FixKind
@@ -84,18 +171,23 @@ class Fix:
     summary: str
     fixes: tuple[str, ...]  # the finding codes it addresses
     steps: tuple[Step, ...]
-    touches: tuple[str, ...]  # ids of existing resources it changes or adds to (opt-outs, allow-lists)
     vpc_id: str | None = None
     cost: str | None = None
     notes: tuple[str, ...] = ()
+    link: Link = NOT_REQUIRED
+
+    @property
+    def writes(self) -> tuple[Written, ...]:
+        return tuple(dict.fromkeys(w for s in self.steps for w in s.writes))
 
     def to_json(self) -> dict[str, Any]:
         return {
             "kind": str(self.kind),
             "risk": str(self.risk),
+            "link": self.link.to_json(),
             "summary": self.summary,
             "fixes": list(self.fixes),
-            "touches": list(self.touches),
+            "writes": [{"kind": str(w.kind), "id": w.id} for w in self.writes],
             "vpc": self.vpc_id,
             "cost": self.cost,
             "notes": list(self.notes),

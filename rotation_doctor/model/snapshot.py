@@ -134,6 +134,7 @@ class RouteTable:
     is_main: bool
     subnet_ids: tuple[str, ...]
     routes: tuple[Route, ...]
+    tags: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -154,6 +155,7 @@ class NetworkAcl:
     is_default: bool
     subnet_ids: tuple[str, ...]
     entries: tuple[NaclEntry, ...]
+    tags: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
