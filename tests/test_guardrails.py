@@ -18,7 +18,13 @@ IGNORE = {"rotation-doctor:ignore": "true"}
 
 def peering_fix() -> tuple[Snapshot, Fix]:
     """The database in vpc-2 without a route back: the fix writes a route into the database's VPC."""
-    snap = replace(peered(), vpcs={VPC: Vpc(VPC, ("10.0.0.0/16",)), "vpc-2": Vpc("vpc-2", ("10.1.0.0/16",))})
+    base = peered()
+    assert base.database is not None
+    snap = replace(
+        base,
+        vpcs={VPC: Vpc(VPC, ("10.0.0.0/16",)), "vpc-2": Vpc("vpc-2", ("10.1.0.0/16",))},
+        database=replace(base.database, tags={"rotation-doctor:secrets": base.secret.name}),  # the owner links it
+    )
     plan = make_plan(snap)
     (fix,) = [f for f in plan.fixes if f.kind is FixKind.ADD_PEERING_ROUTES]
     return snap, fix

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -143,3 +144,20 @@ def test_repeats_are_suppressed_within_the_window_unless_something_changed(build
     assert notifier.notify(changed)
     assert notifier.notify(message(Kind.HEALTHY_AGAIN))
     assert [m.kind for m in sent] == [Kind.PROPOSED, Kind.PROPOSED, Kind.HEALTHY_AGAIN]
+
+
+def test_strings_from_aws_and_the_secret_cannot_become_slack_links_or_pings() -> None:
+    hostile = "<https://evil.example|review and approve> <!channel> & co"
+    snap = healthy(vpc_endpoints=())
+    snap = replace(snap, secret=replace(snap.secret, name=hostile))
+    msg = messages.build(
+        Kind.PROPOSED, diagnose(snap).to_json(), make_plan(snap).to_json(), mode="propose", links=LINKS
+    )
+    payload = slack.blocks(msg)
+    mrkdwn = [t for block in payload if block["type"] != "header" for t in _texts(block)]
+    mrkdwn.append(slack.fallback_text(msg))
+    assert any("&lt;!channel&gt;" in t for t in mrkdwn)
+    assert not any("<!channel>" in t or "<https://evil" in t for t in mrkdwn)
+    # The only links in the message are the approval page's own buttons.
+    urls = [e["url"] for b in payload if b["type"] == "actions" for e in b["elements"]]
+    assert urls == [LINKS.approve, LINKS.reject]

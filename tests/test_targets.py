@@ -101,7 +101,9 @@ def test_port_preference() -> None:
     assert port_for(ref, None) == 3306
     assert port_for(ref, 3307) == 3307
     with_port = ref_from_secret_string(json.dumps({"host": "x", "port": 6000}))
-    assert port_for(with_port, 3307) == 6000
+    # AWS's record of the port wins: the secret's port is only used where AWS records none (an address on EC2).
+    assert port_for(with_port, 3307) == 3307
+    assert port_for(with_port, None) == 6000
 
 
 @pytest.mark.parametrize(

@@ -25,6 +25,26 @@ def analyze(snap: Snapshot) -> list[Finding]:
     if db is None:
         return _unresolved(snap)
     label = f"database {db.identifier}"
+    return _port_mismatch(db, label) + _path(snap, fn, db, label)
+
+
+def _port_mismatch(db: Database, label: str) -> list[Finding]:
+    """The secret names a port the database does not listen on: rotation connects there and fails."""
+    if db.secret_port is None or db.secret_port == db.port:
+        return []
+    return [
+        Finding(
+            "DB_PORT_MISMATCH",
+            Severity.ERROR,
+            f"The secret names port {db.secret_port}, but {label} listens on {db.port}: the rotation function "
+            f"connects to the wrong port. rotation-doctor judges and opens only port {db.port}.",
+            (db.identifier,),
+            {"secret_port": db.secret_port, "database_port": db.port},
+        )
+    ]
+
+
+def _path(snap: Snapshot, fn: Function, db: Database, label: str) -> list[Finding]:
     if not fn.in_vpc:
         return _from_outside_vpc(snap, fn, db, label)
     if any(snap.failure(k) for k in DB_NEEDS):

@@ -109,7 +109,8 @@ class Executor:
         )[0]
         if diagnosis.verdict is not Verdict.HEALTHY:
             snap = self.collector.with_planning_facts(snap)
-        return snap, diagnosis, make_plan(snap, diagnosis, prefer_nat=prefer_nat)
+        plan = make_plan(snap, diagnosis, prefer_nat=prefer_nat, trusted_prefixes=self.policy.trusted_secret_prefixes)
+        return snap, diagnosis, plan
 
     def run(
         self,

@@ -59,12 +59,14 @@ class Policy:
     max_auto_risk: Risk = Risk.LOW
     allowed_vpcs: frozenset[str] = frozenset()  # empty: any
     allowed_accounts: frozenset[str] = frozenset()  # empty: any
+    # Secret names the deployer trusts to name their own database (see planning.ownership).
+    trusted_secret_prefixes: tuple[str, ...] = ()
     budget: ChangeBudget | None = field(default=None, compare=False)
 
 
 def policy_from_env(env: Mapping[str, str], **overrides: object) -> Policy:
-    """The deployment's settings: ROTATION_DOCTOR_MODE, _MAX_AUTO_RISK, _ALLOWED_VPCS, _ALLOWED_ACCOUNTS
-    (comma-separated), _MAX_CHANGES_PER_HOUR."""
+    """The deployment's settings: ROTATION_DOCTOR_MODE, _MAX_AUTO_RISK, _ALLOWED_VPCS, _ALLOWED_ACCOUNTS,
+    _TRUSTED_SECRET_PREFIXES (comma-separated), _MAX_CHANGES_PER_HOUR."""
 
     def listed(name: str) -> frozenset[str]:
         return frozenset(v.strip() for v in env.get(name, "").split(",") if v.strip())
@@ -75,6 +77,7 @@ def policy_from_env(env: Mapping[str, str], **overrides: object) -> Policy:
         "max_auto_risk": Risk(env.get("ROTATION_DOCTOR_MAX_AUTO_RISK", "low").strip() or "low"),
         "allowed_vpcs": listed("ROTATION_DOCTOR_ALLOWED_VPCS"),
         "allowed_accounts": listed("ROTATION_DOCTOR_ALLOWED_ACCOUNTS"),
+        "trusted_secret_prefixes": tuple(sorted(listed("ROTATION_DOCTOR_TRUSTED_SECRET_PREFIXES"))),
         "budget": InMemoryBudget(int(cap)) if cap else None,
     }
     values.update(overrides)

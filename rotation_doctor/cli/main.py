@@ -9,9 +9,15 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 EXIT_HEALTHY, EXIT_UNWELL, EXIT_BAD_INPUT, EXIT_AWS_ERROR = 0, 1, 2, 3
+TRUST_HELP = (
+    "a secret-name prefix whose secrets are trusted to name their own database (repeatable; also "
+    "$ROTATION_DOCTOR_TRUSTED_SECRET_PREFIXES); other database-side fixes need the database tagged "
+    "rotation-doctor:secrets"
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -40,11 +46,13 @@ def _parser() -> argparse.ArgumentParser:
     p = with_format(sub.add_parser("plan", help="diagnosis plus the fix plan; changes nothing"))
     p.add_argument("secret")
     p.add_argument("--prefer-nat", action="store_true", help="plan a NAT gateway instead of an endpoint")
+    p.add_argument("--trust-prefix", action="append", metavar="PREFIX", help=TRUST_HELP)
     f = with_format(sub.add_parser("fix", help="apply the plan's fixes up to a risk, then diagnose again"))
     f.add_argument("secret")
     f.add_argument("--approve", action="store_true", required=True, help="required: you approve the plan shown")
     f.add_argument("--max-risk", choices=("low", "medium", "high"), default="low")
     f.add_argument("--retry-rotation", action="store_true", help="ask Secrets Manager to rotate again if healthy")
+    f.add_argument("--trust-prefix", action="append", metavar="PREFIX", help=TRUST_HELP)
     props = sub.add_parser("proposals", help="proposals stored by the service (DynamoDB)")
     props_sub = props.add_subparsers(dest="action", required=True, metavar="ACTION")
     for name, text in (
@@ -122,7 +130,9 @@ def _executor(args: argparse.Namespace) -> Any:
     from rotation_doctor.apply.executor import Executor
     from rotation_doctor.apply.guardrails import Mode, policy_from_env
 
-    return Executor(_clients(args), policy_from_env(os.environ, mode=Mode.PROPOSE))
+    policy = policy_from_env(os.environ, mode=Mode.PROPOSE)
+    trusted = (*policy.trusted_secret_prefixes, *(getattr(args, "trust_prefix", None) or ()))
+    return Executor(_clients(args), replace(policy, trusted_secret_prefixes=tuple(dict.fromkeys(trusted))))
 
 
 def cmd_plan(args: argparse.Namespace) -> int:

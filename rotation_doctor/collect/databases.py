@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
 from rotation_doctor.collect.aws import AwsClients, chunks
+from rotation_doctor.collect.convert import tags
 from rotation_doctor.collect.targets import Lookup, lookup_for, port_for
 from rotation_doctor.model.snapshot import Database, FactKey, TargetKind, TargetRef
 
@@ -38,6 +39,7 @@ class _Found:
     engine: str | None
     subnet_group: str | None = None  # set while the group's subnets are still to be read
     zone: str | None = None  # single-AZ: only the subnets of this zone
+    tags: Mapping[str, str] = field(default_factory=dict)  # the owner's: may link the database to a secret
 
 
 def _active_groups(items: Iterable[Mapping[str, Any]]) -> tuple[str, ...]:
@@ -119,6 +121,7 @@ class DatabaseResolver:
         # The identifier came from the host name; the host must be the resource's own (same account, region).
         if ref.host and found.hosts and lookup and lookup.kind != "eni-ip" and ref.host not in found.hosts:
             return
+        # The port AWS records for the database is the one opened; the secret's own port never decides it.
         port = port_for(ref, found.port)
         if port is None:
             return
@@ -126,6 +129,8 @@ class DatabaseResolver:
             kind=found.kind,
             identifier=found.identifier,
             port=port,
+            secret_port=ref.port,
+            tags=found.tags,
             vpc_id=found.vpc_id,
             subnet_ids=found.subnet_ids,
             security_group_ids=found.groups,
@@ -169,6 +174,7 @@ class DatabaseResolver:
                 bool(item.get("PubliclyAccessible")),
                 frozenset({str(endpoint.get("Address", "")).lower()} - {""}),
                 item.get("Engine"),
+                tags=tags(item.get("TagList")),
             )
 
     def _clusters(self, ids: list[str], service: str, kind: str, target: TargetKind) -> None:
@@ -195,6 +201,7 @@ class DatabaseResolver:
                 frozenset(hosts - {""}),
                 item.get("Engine"),
                 subnet_group=f"{service}:{item.get('DBSubnetGroup')}",
+                tags=tags(item.get("TagList")),
             )
 
     def _read_subnet_groups(self) -> None:
@@ -313,6 +320,7 @@ class DatabaseResolver:
                 bool(item.get("PubliclyAccessible")),
                 frozenset({str(endpoint.get("Address", "")).lower()} - {""}),
                 "redshift",
+                tags=tags(item.get("Tags")),
             )
 
     def _serverless(self, workgroup: str) -> None:
@@ -366,6 +374,7 @@ class DatabaseResolver:
                         False,
                         frozenset({ip}),
                         None,
+                        tags=tags(eni.get("TagSet")),
                     )
 
     def _copy_failure(self, kind: str, ids: list[str]) -> None:

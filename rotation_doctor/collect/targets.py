@@ -139,9 +139,13 @@ def lookup_for_host(host: str) -> Lookup | None:
 
 
 def port_for(ref: TargetRef | None, resource_port: int | None) -> int | None:
-    """The port the function connects to: the secret's own, else the database's, else the engine's."""
-    if ref is not None and ref.port:
-        return ref.port
+    """The database's port: as AWS records it, else the secret's own (an address on EC2), else the engine's.
+
+    The secret never overrides AWS: it is written by whoever may create a secret, and the port it names
+    is what would be opened. A disagreement is reported (DB_PORT_MISMATCH), never acted on.
+    """
     if resource_port:
         return resource_port
+    if ref is not None and ref.port:
+        return ref.port
     return DEFAULT_PORTS.get((ref.engine or "") if ref else "")

@@ -108,6 +108,11 @@ CODES: Mapping[str, CodeInfo] = {
         "Tag the secret rotation-doctor:target (rds:ID, rds-cluster:ID, redshift:ID, docdb:ID or "
         "host:NAME:PORT) so the database path can be judged.",
     ),
+    "DB_PORT_MISMATCH": CodeInfo(
+        PathName.DB,
+        Severity.ERROR,
+        "Set the secret's port field to the port the database listens on (rotation-doctor never edits a secret).",
+    ),
     "DB_LAMBDA_NOT_IN_VPC": CodeInfo(
         PathName.DB,
         Severity.ERROR,

@@ -275,7 +275,8 @@ class Database:
     publicly_accessible: bool = False
     host: str | None = None
     engine: str | None = None
-    tags: Mapping[str, str] = field(default_factory=dict)
+    tags: Mapping[str, str] = field(default_factory=dict)  # the database's (or cluster's) own tags
+    secret_port: int | None = None  # the port the secret's value or tag names; AWS's `port` wins
 
 
 @dataclass(frozen=True)

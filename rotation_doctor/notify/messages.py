@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -126,13 +127,22 @@ def build(
         mode=mode,
         headline=_HEADLINES[kind].format(name=name, problem=problem, mode=mode),
         findings=tuple(f"{f['code']}: {f['summary']}" for f in findings),
-        changes=tuple((str(f["kind"]), str(f["risk"]), tuple(str(s["says"]) for s in f["steps"])) for f in plan),
+        changes=tuple((str(f["kind"]), str(f["risk"]), _changes(f)) for f in plan),
         costs=tuple(f"{f['kind']}: {f['cost']}" for f in plan if f.get("cost")),
         outcome=outcome,
         proposal_id=proposal_id,
         plan_hash=plan_hash,
         links=links or Links(),
     )
+
+
+def _changes(fix: Mapping[str, Any]) -> tuple[str, ...]:
+    """The exact changes; first, when the database is not linked to the secret, a plain warning saying so."""
+    says = tuple(str(s["says"]) for s in fix["steps"])
+    link = fix.get("link") or {}
+    if link.get("status") == "unproven":
+        return (f"! not linked to this secret: {link.get('proof', '')}", *says)
+    return says
 
 
 def _problem(verdict: str, findings: list[dict[str, Any]]) -> str:

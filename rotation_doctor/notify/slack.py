@@ -28,6 +28,12 @@ _EMOJI = {
 }
 
 
+def escape(text: str) -> str:
+    """Slack's three control characters in mrkdwn. Names, hosts and ids come from AWS and from whoever wrote
+    the secret: unescaped, `<https://evil.example|review and approve>` is a link and `<!channel>` a ping."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -46,13 +52,15 @@ def blocks(message: Message) -> list[dict[str, Any]]:
 
     out: list[Any] = [
         HeaderBlock(text=_clip(f"{_EMOJI[message.kind]} {message.secret_name}: {message.kind}", MAX_HEADER)),
-        SectionBlock(text=MarkdownTextObject(text=_clip(message.headline, MAX_TEXT))),
+        SectionBlock(text=MarkdownTextObject(text=_clip(escape(message.headline), MAX_TEXT))),
         ContextBlock(
             elements=[
                 MarkdownTextObject(
                     text=_clip(
-                        f"verdict *{message.verdict}* · mode *{message.mode}* · risk *{message.risk}* · account "
-                        f"{message.account} · {message.region}",
+                        escape(
+                            f"verdict *{message.verdict}* · mode *{message.mode}* · risk *{message.risk}* · account "
+                            f"{message.account} · {message.region}"
+                        ),
                         MAX_TEXT,
                     )
                 )
@@ -63,12 +71,12 @@ def blocks(message: Message) -> list[dict[str, Any]]:
         out.append(
             SectionBlock(
                 text=MarkdownTextObject(
-                    text=_clip("*What is wrong*\n" + "\n".join(f"• {f}" for f in message.findings), MAX_TEXT)
+                    text=_clip("*What is wrong*\n" + "\n".join(f"• {escape(f)}" for f in message.findings), MAX_TEXT)
                 )
             )
         )
     for kind, risk, steps in message.changes:
-        code = "\n".join(steps)
+        code = escape("\n".join(steps))
         out.append(
             SectionBlock(
                 text=MarkdownTextObject(
@@ -77,9 +85,10 @@ def blocks(message: Message) -> list[dict[str, Any]]:
             )
         )
     if message.costs:
-        out.append(ContextBlock(elements=[MarkdownTextObject(text=_clip(" · ".join(message.costs), MAX_TEXT))]))
+        costs = escape(" · ".join(message.costs))
+        out.append(ContextBlock(elements=[MarkdownTextObject(text=_clip(costs, MAX_TEXT))]))
     if message.outcome:
-        out.append(SectionBlock(text=MarkdownTextObject(text=_clip("\n".join(message.outcome), MAX_TEXT))))
+        out.append(SectionBlock(text=MarkdownTextObject(text=_clip(escape("\n".join(message.outcome)), MAX_TEXT))))
     buttons = []
     if message.links.approve:
         buttons.append(
@@ -96,7 +105,7 @@ def blocks(message: Message) -> list[dict[str, Any]]:
 
 def fallback_text(message: Message) -> str:
     """What notifications and screen readers show."""
-    return _clip(message.headline, MAX_TEXT)
+    return _clip(escape(message.headline), MAX_TEXT)
 
 
 class SlackWebhook:

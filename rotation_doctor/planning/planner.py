@@ -9,6 +9,7 @@ checked by the same analyzer that diagnosed the account. Pure: no AWS calls.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 
 from remediations import REGISTRY, PlanContext
@@ -16,6 +17,7 @@ from rotation_doctor.analysis import Diagnosis, diagnose
 from rotation_doctor.model.findings import Finding, Severity, Verdict
 from rotation_doctor.model.plan import Fix, FixKind, Plan, Unfixable
 from rotation_doctor.model.snapshot import Snapshot
+from rotation_doctor.planning.ownership import with_links
 
 MAX_ROUNDS = 6
 
@@ -24,6 +26,7 @@ _WHY_NOT: dict[str, str] = {
     "SM_PATH_NOT_EVALUATED": "the path leaves what rotation-doctor models (transit gateway, firewall, hub endpoint)",
     "DB_PATH_NOT_EVALUATED": "the path leaves what rotation-doctor models (transit gateway, appliance)",
     "DB_TARGET_UNRESOLVED": "the database is not identified: tag the secret rotation-doctor:target",
+    "DB_PORT_MISMATCH": "the secret names the wrong port: correct the secret; rotation-doctor never edits one",
     "ROTATION_LAMBDA_MISSING": "the rotation function does not exist: redeploy it or change the secret's rotation",
     "LOGS_SHOW_NON_NETWORK_ERROR": "not a network problem: credentials, IAM or KMS",
     "AWS_READ_FAILED": "part of the account could not be read: grant the permission and plan again",
@@ -31,7 +34,14 @@ _WHY_NOT: dict[str, str] = {
 }
 
 
-def make_plan(snap: Snapshot, first: Diagnosis | None = None, *, prefer_nat: bool = False) -> Plan:
+def make_plan(
+    snap: Snapshot,
+    first: Diagnosis | None = None,
+    *,
+    prefer_nat: bool = False,
+    trusted_prefixes: Sequence[str] = (),
+) -> Plan:
+    """The plan, each fix with its link to the secret (see ownership: unproven fixes are high risk)."""
     plan = _make_plan(snap, first, prefer_nat=prefer_nat)
     if prefer_nat and not plan.ends_healthy:
         # A NAT path needs the function to reach the internet, which rotation-doctor never opens (rules name
@@ -39,8 +49,8 @@ def make_plan(snap: Snapshot, first: Diagnosis | None = None, *, prefer_nat: boo
         fallback = _make_plan(snap, first, prefer_nat=False)
         if fallback.ends_healthy:
             note = "A NAT gateway was asked for, but it cannot end healthy here; the plan uses the endpoint instead."
-            return replace(fallback, notes=(*fallback.notes, note))
-    return plan
+            plan = replace(fallback, notes=(*fallback.notes, note))
+    return replace(plan, fixes=with_links(plan.fixes, snap, trusted_prefixes))
 
 
 def _make_plan(snap: Snapshot, first: Diagnosis | None, *, prefer_nat: bool) -> Plan:

@@ -111,7 +111,11 @@ class BatchContext:
             if handled.proposal is not None:
                 report.proposal_id = handled.proposal.id
         else:
-            plan = make_plan(self._with_planning_facts(snap), diagnosis)
+            plan = make_plan(
+                self._with_planning_facts(snap),
+                diagnosis,
+                trusted_prefixes=self.executor.policy.trusted_secret_prefixes,
+            )
             if plan.empty:
                 report.action = SecretAction.OBSERVED
             else:

@@ -183,8 +183,10 @@ class AccountBuilder:
         port: int = 5432,
         multi_az: bool = False,
         public: bool = False,
+        tags: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         made = self.clients.rds.create_db_instance(
+            Tags=[{"Key": k, "Value": v} for k, v in (tags or {}).items()],
             DBInstanceIdentifier=identifier,
             DBInstanceClass="db.t3.micro",
             Engine=engine,

@@ -42,9 +42,11 @@ def orders(
     endpoint: bool = False,
     secret_name: str = DEMO_SECRET,
     function_env: dict[str, str] | None = None,
+    linked: bool = True,
 ) -> Orders:
     """The demo's account. As built by default it is broken twice over: the private subnets have no way to
-    Secrets Manager, and the database's group admits only the application's group, not the function's."""
+    Secrets Manager, and the database's group admits only the application's group, not the function's.
+    `linked`: the database's owners tagged it rotation-doctor:secrets with the secret's name."""
     net = b.network("10.20.0.0/16", name="orders")
     for name, cidr, zone in (
         ("app-a", "10.20.1.0/24", "a"),
@@ -65,7 +67,7 @@ def orders(
         db_ingress.append(tcp(5432, group=fn_sg, description="rotation"))
     db_sg = b.security_group(net, "orders-db", ingress=db_ingress)
     b.db_subnet_group(net, "orders-data", ["data-a", "data-b"])
-    db = b.rds_instance("orders-db", "orders-data", [db_sg], multi_az=True)
+    db = b.rds_instance("orders-db", "orders-data", [db_sg], multi_az=True, tags=_link(linked, secret_name))
     extra: dict[str, str] = {}
     if endpoint:
         endpoint_sg = b.security_group(
@@ -83,6 +85,10 @@ def orders(
     return Orders(b, net, fn_sg, db_sg, app_sg, fn, secret, db, extra)
 
 
+def _link(linked: bool, secret_name: str) -> dict[str, str]:
+    return {"rotation-doctor:secrets": secret_name} if linked else {}
+
+
 def peered_database(
     b: AccountBuilder, o: Orders, *, routes: str = "both", secret_name: str = "prod/ledger/db"
 ) -> dict[str, Any]:
@@ -94,7 +100,7 @@ def peered_database(
     table = b.route_table(peer, "db", ["db-a", "db-b"])
     db_sg = b.security_group(peer, "peer-db", ingress=[tcp(5432, group=o.fn_sg)])
     b.db_subnet_group(peer, "peer-data", ["db-a", "db-b"])
-    db = b.rds_instance("ledger-db", "peer-data", [db_sg], multi_az=True)
+    db = b.rds_instance("ledger-db", "peer-data", [db_sg], multi_az=True, tags=_link(True, secret_name))
     pcx = b.peering(o.net, peer)
     if routes == "tgw":
         tgw = b.ec2.create_transit_gateway()["TransitGateway"]["TransitGatewayId"]

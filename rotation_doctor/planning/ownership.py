@@ -1,0 +1,114 @@
+"""Is the database proven to belong to the secret? The secret alone never decides what gets opened.
+
+A secret's value and tags are written by whoever may create a secret, who need not own the database
+it names. Someone who can create a secret and a function could otherwise have rotation-doctor open
+another team's database (or a bastion found by its IP) to their function. So a fix that changes
+anything on the database's side (its groups, its subnets' ACLs, its VPC's routes, moving the function
+into its VPC) needs proof from something the secret's author does not control:
+
+- the database, its cluster, or one of its security groups carries the tag `rotation-doctor:secrets`
+  whose value (names, ARNs or `prefix/*` patterns, separated by spaces or commas) names the secret;
+- or the deployer trusts the secret's name: it starts with one of `trusted_prefixes`
+  (`TrustedSecretPrefixes`, `--trust-prefix`), names that IAM lets only the database's owners create.
+
+Without proof the fix is still planned and shown, at risk high, and only a person can approve it. A
+target found by its IP address (a network interface) always waits for a person, proven or not.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+
+from rotation_doctor.model.plan import NOT_REQUIRED, Fix, Link, LinkStatus, Risk
+from rotation_doctor.model.snapshot import Database, Secret, Snapshot, TargetKind
+
+LINK_TAG = "rotation-doctor:secrets"
+_ARN_SUFFIX = re.compile(r"-[A-Za-z0-9]{6}$")  # Secrets Manager appends six characters to a secret's ARN
+
+
+def names_secret(tag_value: str, secret: Secret) -> bool:
+    """Whether a `rotation-doctor:secrets` value names this secret (a bare `*` names none: too broad)."""
+    for entry in re.split(r"[\s,]+", tag_value.strip()):
+        if not entry:
+            continue
+        if entry.startswith("arn:"):
+            if entry in (secret.arn, _ARN_SUFFIX.sub("", secret.arn)):
+                return True
+        elif entry.endswith("*"):
+            prefix = entry[:-1]
+            if prefix and secret.name.startswith(prefix):
+                return True
+        elif entry == secret.name:
+            return True
+    return False
+
+
+def database_link(snap: Snapshot, trusted_prefixes: Sequence[str] = ()) -> Link:
+    db = snap.database
+    if db is None:
+        return Link(LinkStatus.UNPROVEN, "no database was identified", by_person_only=True)
+    by_ip = db.kind is TargetKind.ENI
+    for what, tags in _owners_tags(snap, db):
+        value = tags.get(LINK_TAG)
+        if value and names_secret(value, snap.secret):
+            return _proven(f"{what} is tagged {LINK_TAG}={value}", by_ip)
+    trusted = next((p for p in trusted_prefixes if p and snap.secret.name.startswith(p)), None)
+    if trusted is not None:
+        return _proven(f"the secret's name starts with the trusted prefix {trusted}", by_ip)
+    source = snap.target_ref.source if snap.target_ref else "value"
+    groups = ", ".join(db.security_group_ids) or "no group"
+    return Link(
+        LinkStatus.UNPROVEN,
+        f"{_described(db)} (in {db.vpc_id or 'no VPC'}, groups {groups}) is linked to this secret only by the "
+        f"secret's own {source}; its owner links it by tagging it or one of its groups "
+        f"{LINK_TAG}={snap.secret.name}",
+        by_person_only=True,
+    )
+
+
+def _proven(proof: str, by_ip: bool) -> Link:
+    if by_ip:
+        proof += "; the target was found by its IP address, so a person approves every change"
+    return Link(LinkStatus.PROVEN, proof, by_person_only=by_ip)
+
+
+def _described(db: Database) -> str:
+    if db.kind is TargetKind.ENI:
+        return f"network interface {db.identifier} (found by the IP address {db.host})"
+    return f"{db.kind} {db.identifier}"
+
+
+def _owners_tags(snap: Snapshot, db: Database) -> list[tuple[str, Mapping[str, str]]]:
+    found: list[tuple[str, Mapping[str, str]]] = [(_described(db), db.tags)]
+    for group_id in db.security_group_ids:
+        group = snap.security_groups.get(group_id)
+        if group is not None:
+            found.append((f"security group {group_id}", group.tags))
+    return found
+
+
+def needs_link(fix: Fix, snap: Snapshot) -> bool:
+    """A database-path fix that changes more than the function itself and its own groups."""
+    if not any(code.startswith("DB_") for code in fix.fixes):
+        return False
+    fn = snap.function
+    own = {fn.arn, fn.name, *fn.security_group_ids} if fn is not None else set()
+    return any(not w.created_by_plan and w.id not in own for w in fix.writes)
+
+
+def with_links(fixes: Sequence[Fix], snap: Snapshot, trusted_prefixes: Sequence[str] = ()) -> tuple[Fix, ...]:
+    """Each fix with its link; one that is not proven is raised to risk high and says what is not linked."""
+    link = database_link(snap, trusted_prefixes)
+    out = []
+    for fix in fixes:
+        if not needs_link(fix, snap):
+            out.append(replace(fix, link=NOT_REQUIRED))
+        elif link.status is LinkStatus.PROVEN:
+            out.append(replace(fix, link=link))
+        else:
+            risk = fix.risk if fix.risk is Risk.NEVER_AUTOMATIC else Risk.HIGH
+            note = f"Not linked to the secret: {link.proof}. Only a person can approve this fix."
+            out.append(replace(fix, link=link, risk=risk, notes=(*fix.notes, note)))
+    return tuple(out)

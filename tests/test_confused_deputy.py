@@ -1,0 +1,213 @@
+"""A secret never decides on its own what gets opened.
+
+Someone who may create a secret and a Lambda function writes a secret that names another team's database
+(by its host, by an RDS tag on the secret, or a bastion by its IP address). rotation-doctor must not open
+that database to their function unless the database's owner linked it to the secret (a tag on the
+database or its group) or the deployer trusts the secret's name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from rotation_doctor.apply.executor import Executor
+from rotation_doctor.apply.guardrails import Mode, Policy
+from rotation_doctor.model.findings import Verdict
+from rotation_doctor.model.plan import FixKind, LinkStatus, Risk
+from rotation_doctor.model.snapshot import Database, Secret, TargetKind
+from rotation_doctor.planning.ownership import LINK_TAG, database_link, names_secret
+from rotation_doctor.planning.planner import make_plan
+from rotation_doctor.simulated import scenarios
+from rotation_doctor.simulated.account import AccountBuilder, tcp
+from tests.snapshots import SECRET_ARN, healthy, rule, with_group
+from tests.test_remediation_moto import writes
+
+ATTACKER_SECRET = "team-b/app/db"
+AUTO_ANYTHING = Policy(mode=Mode.AUTO, max_auto_risk=Risk.HIGH)  # the most permissive auto a deployer can set
+
+
+def executor(b: AccountBuilder, policy: Policy = AUTO_ANYTHING) -> Executor:
+    return Executor(b.clients, policy, poll=0.01, wait_timeout=5)
+
+
+def another_teams_database(b: AccountBuilder) -> scenarios.Orders:
+    """The orders database, untagged, and a second team's function and secret in the same VPC."""
+    o = scenarios.orders(b, endpoint=True, linked=False, secret_name="prod/orders/db")
+    attacker_sg = b.security_group(o.net, "team-b-rotation")
+    attacker_fn = b.rotation_function(
+        "team-b-rotation", subnets=[o.net.subnets["app-a"], o.net.subnets["app-b"]], groups=[attacker_sg]
+    )
+    o.extra.update(attacker_sg=attacker_sg, attacker_fn=attacker_fn)
+    return o
+
+
+def names_by_host(b: AccountBuilder, o: scenarios.Orders) -> None:
+    b.rotated_secret(ATTACKER_SECRET, {"host": o.db["host"], "port": 5432, "password": "x"}, o.extra["attacker_fn"])
+
+
+def names_by_tag(b: AccountBuilder, o: scenarios.Orders) -> None:
+    b.rotated_secret(
+        ATTACKER_SECRET, {"password": "x"}, o.extra["attacker_fn"], tags={"rotation-doctor:target": "rds:orders-db"}
+    )
+
+
+def names_a_bastion_by_ip(b: AccountBuilder, o: scenarios.Orders) -> None:
+    bastion_sg = b.security_group(o.net, "bastion", ingress=[tcp(22, cidr="10.99.0.0/16")])
+    b.ec2.create_network_interface(
+        SubnetId=o.net.subnets["data-a"], Groups=[bastion_sg], PrivateIpAddress="10.20.11.77"
+    )
+    o.extra["bastion_sg"] = bastion_sg
+    b.rotated_secret(ATTACKER_SECRET, {"host": "10.20.11.77", "port": 22, "password": "x"}, o.extra["attacker_fn"])
+
+
+WAYS = {"by host": names_by_host, "by tag": names_by_tag, "by IP": names_a_bastion_by_ip}
+
+
+@pytest.mark.parametrize("way", sorted(WAYS))
+def test_auto_mode_writes_nothing_for_a_database_the_secret_alone_names(builder: AccountBuilder, way: str) -> None:
+    o = another_teams_database(builder)
+    WAYS[way](builder, o)
+    builder.clients.counter.calls.clear()
+    out = executor(builder).run(ATTACKER_SECRET)
+    assert out.before.verdict is Verdict.BROKEN
+    assert out.applied == [] and writes(builder) == {}
+    (fix,) = out.plan.fixes
+    assert fix.kind is FixKind.AUTHORIZE_DB_INGRESS
+    assert fix.link.status is LinkStatus.UNPROVEN and fix.risk is Risk.HIGH
+    assert "a person's approval" in (out.fixes[0].reason or "")
+
+
+@pytest.mark.parametrize("way", sorted(WAYS))
+def test_the_plan_says_plainly_what_is_not_linked(builder: AccountBuilder, way: str) -> None:
+    o = another_teams_database(builder)
+    WAYS[way](builder, o)
+    plan = executor(builder, Policy(mode=Mode.PROPOSE)).assess(ATTACKER_SECRET)[2]
+    (fix,) = plan.fixes
+    payload = fix.to_json()
+    assert payload["risk"] == "high" and payload["link"]["status"] == "unproven"
+    target_group = o.extra.get("bastion_sg", o.db_sg)
+    assert target_group in payload["link"]["proof"] and o.net.vpc in payload["link"]["proof"]
+    assert any("Not linked to the secret" in note for note in payload["notes"])
+    # The secret's port never decides what opens: the database's own 5432 for RDS (the bastion has no
+    # recorded port, so its 22 is shown, and only a person can approve it).
+    expected_port = 22 if way == "by IP" else 5432
+    assert payload["steps"][0]["params"]["IpPermissions"][0]["FromPort"] == expected_port
+
+
+def test_the_same_database_tagged_by_its_owner_is_fixed_automatically_at_its_risk(builder: AccountBuilder) -> None:
+    o = another_teams_database(builder)
+    names_by_host(builder, o)
+    arn = builder.clients.rds.describe_db_instances(DBInstanceIdentifier="orders-db")["DBInstances"][0]["DBInstanceArn"]
+    builder.clients.rds.add_tags_to_resource(
+        ResourceName=arn, Tags=[{"Key": LINK_TAG, "Value": f"{ATTACKER_SECRET} prod/orders/db"}]
+    )
+    out = executor(builder, replace(AUTO_ANYTHING, max_auto_risk=Risk.LOW)).run(ATTACKER_SECRET)
+    assert out.applied == [str(FixKind.AUTHORIZE_DB_INGRESS)]
+    assert out.plan.fixes[0].risk is Risk.LOW and out.plan.fixes[0].link.status is LinkStatus.PROVEN
+    assert out.after is not None and out.after.verdict is Verdict.HEALTHY
+
+
+def test_a_tag_on_the_databases_group_links_it_too(builder: AccountBuilder) -> None:
+    o = another_teams_database(builder)
+    names_by_host(builder, o)
+    builder.ec2.create_tags(Resources=[o.db_sg], Tags=[{"Key": LINK_TAG, "Value": "team-b/*"}])
+    out = executor(builder, replace(AUTO_ANYTHING, max_auto_risk=Risk.LOW)).run(ATTACKER_SECRET)
+    assert out.applied == [str(FixKind.AUTHORIZE_DB_INGRESS)]
+
+
+def test_a_trusted_prefix_links_the_secrets_under_it(builder: AccountBuilder) -> None:
+    o = another_teams_database(builder)
+    names_by_host(builder, o)
+    trusted = replace(AUTO_ANYTHING, max_auto_risk=Risk.LOW, trusted_secret_prefixes=("team-b/",))
+    assert executor(builder, trusted).run(ATTACKER_SECRET).applied == [str(FixKind.AUTHORIZE_DB_INGRESS)]
+
+
+def test_a_target_found_by_ip_waits_for_a_person_even_when_linked(builder: AccountBuilder) -> None:
+    o = another_teams_database(builder)
+    names_a_bastion_by_ip(builder, o)
+    builder.ec2.create_tags(Resources=[o.extra["bastion_sg"]], Tags=[{"Key": LINK_TAG, "Value": ATTACKER_SECRET}])
+    builder.clients.counter.calls.clear()
+    out = executor(builder).run(ATTACKER_SECRET)
+    assert out.applied == [] and writes(builder) == {}
+    assert out.plan.fixes[0].link.status is LinkStatus.PROVEN and out.plan.fixes[0].link.by_person_only
+
+
+def test_a_wrong_port_in_the_secret_is_a_finding_and_never_opened(builder: AccountBuilder) -> None:
+    o = another_teams_database(builder)
+    builder.rotated_secret(ATTACKER_SECRET, {"host": o.db["host"], "port": 22, "password": "x"}, o.extra["attacker_fn"])
+    _, diagnosis, plan = executor(builder, Policy(mode=Mode.PROPOSE)).assess(ATTACKER_SECRET)
+    assert "DB_PORT_MISMATCH" in diagnosis.codes()
+    opened = [p["FromPort"] for f in plan.fixes for s in f.steps for p in s.call.params.get("IpPermissions", [])]
+    assert opened == [5432]
+
+
+# ----- the proof itself, on hand-built facts ---------------------------------------------------
+
+
+SECRET = Secret(SECRET_ARN, "prod/app", True, None)
+
+
+@pytest.mark.parametrize(
+    ("value", "names"),
+    [
+        ("prod/app", True),
+        (SECRET_ARN, True),
+        (SECRET_ARN.rsplit("-", 1)[0], True),  # the ARN without Secrets Manager's random suffix
+        ("prod/*", True),
+        ("other/app prod/app", True),
+        ("other/app,prod/app", True),
+        ("*", False),  # too broad: names every secret
+        ("prod/ap", False),
+        ("prod/app2", False),
+        ("prod/app/*", False),
+        ("arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/app-XyZ123", False),
+        ("", False),
+    ],
+)
+def test_what_a_link_tag_names(value: str, names: bool) -> None:
+    assert names_secret(value, SECRET) is names
+
+
+def test_the_secrets_own_tag_is_not_proof() -> None:
+    snap = healthy()
+    snap = replace(snap, secret=replace(snap.secret, tags={LINK_TAG: snap.secret.name}))
+    assert database_link(snap).status is LinkStatus.UNPROVEN
+
+
+def _db(snap: Any, **changes: Any) -> Database:
+    assert snap.database is not None
+    return replace(snap.database, **changes)
+
+
+def test_proof_from_the_database_its_group_or_a_trusted_prefix() -> None:
+    snap = healthy()
+    assert database_link(replace(snap, database=_db(snap, tags={LINK_TAG: "prod/app"}))).status is LinkStatus.PROVEN
+    tagged = replace(snap.security_groups["sg-db"], tags={LINK_TAG: "prod/*"})
+    assert database_link(with_group(snap, tagged)).status is LinkStatus.PROVEN
+    assert database_link(snap, ["prod/"]).status is LinkStatus.PROVEN
+    assert database_link(snap, ["pro"]).status is LinkStatus.PROVEN
+    assert database_link(snap, ["other/"]).status is LinkStatus.UNPROVEN
+
+
+def test_an_unproven_database_fix_is_high_risk_and_a_function_side_fix_is_not_touched() -> None:
+    snap = healthy()
+    closed_db = replace(snap.security_groups["sg-db"], rules=(rule("sg-db", egress=False, port=5432, ref="sg-app"),))
+    plan = make_plan(with_group(snap, closed_db))
+    assert [(f.kind, f.risk, f.link.status) for f in plan.fixes] == [
+        (FixKind.AUTHORIZE_DB_INGRESS, Risk.HIGH, LinkStatus.UNPROVEN)
+    ]
+    closed_fn = replace(snap.security_groups["sg-fn"], rules=(rule("sg-fn", egress=True, port=443, cidr="0.0.0.0/0"),))
+    plan = make_plan(with_group(snap, closed_fn))
+    assert [(f.kind, f.risk, f.link.status) for f in plan.fixes] == [
+        (FixKind.AUTHORIZE_LAMBDA_EGRESS, Risk.LOW, LinkStatus.NOT_REQUIRED)
+    ]
+
+
+def test_a_network_interface_target_always_waits_for_a_person() -> None:
+    snap = healthy()
+    eni = _db(snap, kind=TargetKind.ENI, identifier="eni-1", host="10.0.11.7", tags={LINK_TAG: "prod/app"})
+    link = database_link(replace(snap, database=eni))
+    assert link.status is LinkStatus.PROVEN and link.by_person_only
