@@ -20,6 +20,8 @@ from rotation_doctor.model.plan import FixKind, Risk
 from rotation_doctor.model.states import OutcomeStatus
 from rotation_doctor.simulated import scenarios
 from rotation_doctor.simulated.account import AccountBuilder, tcp
+from tests import fix_scenarios
+from tests.fix_scenarios import account_state
 
 SECRET = scenarios.DEMO_SECRET
 ANYTHING = Approval("test", max_risk=Risk.NEVER_AUTOMATIC)
@@ -60,15 +62,12 @@ def created_groups_open_to_all(b: AccountBuilder) -> list[str]:
     ]
 
 
-def orders_with_endpoint(b: AccountBuilder, **kw: Any) -> scenarios.Orders:
-    return scenarios.orders(b, endpoint=True, **kw)
-
-
 # ----- each fix kind ---------------------------------------------------------------------------
 
 
 def test_authorize_db_ingress(builder: AccountBuilder) -> None:
-    o = orders_with_endpoint(builder)
+    o = fix_scenarios.db_closed(builder).orders
+    assert o is not None
     fix_and_recheck(builder, FixKind.AUTHORIZE_DB_INGRESS)
     # moto leaves descriptions out of DescribeSecurityGroupRules; DescribeSecurityGroups has them, as AWS does.
     ingress = builder.ec2.describe_security_groups(GroupIds=[o.db_sg])["SecurityGroups"][0]["IpPermissions"]
@@ -78,10 +77,8 @@ def test_authorize_db_ingress(builder: AccountBuilder) -> None:
 
 
 def test_authorize_lambda_egress(builder: AccountBuilder) -> None:
-    o = orders_with_endpoint(builder, db_admits_function=True)
-    builder.ec2.revoke_security_group_egress(
-        GroupId=o.fn_sg, IpPermissions=[{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
-    )
+    o = fix_scenarios.function_egress_closed(builder).orders
+    assert o is not None
     fix_and_recheck(builder, FixKind.AUTHORIZE_LAMBDA_EGRESS)
     egress = builder.ec2.describe_security_groups(GroupIds=[o.fn_sg])["SecurityGroups"][0]["IpPermissionsEgress"]
     assert sorted((p["FromPort"], p["UserIdGroupPairs"][0]["GroupId"]) for p in egress) == sorted(
@@ -89,30 +86,28 @@ def test_authorize_lambda_egress(builder: AccountBuilder) -> None:
     )
 
 
-def test_authorize_endpoint_ingress(builder: AccountBuilder) -> None:
-    o = orders_with_endpoint(builder, db_admits_function=True)
-    builder.ec2.revoke_security_group_ingress(
-        GroupId=o.extra["endpoint_sg"], IpPermissions=[tcp(443, cidr="10.20.0.0/16")]
-    )
-    fix_and_recheck(builder, FixKind.AUTHORIZE_ENDPOINT_INGRESS)
-
-
-def test_add_invoke_permission(builder: AccountBuilder) -> None:
-    orders_with_endpoint(builder, db_admits_function=True)
-    builder.clients.lambda_.remove_permission(FunctionName="orders-db-rotation", StatementId="SecretsManagerAccess")
-    fix_and_recheck(builder, FixKind.ADD_INVOKE_PERMISSION)
+@pytest.mark.parametrize(
+    "kind",
+    [
+        FixKind.AUTHORIZE_ENDPOINT_INGRESS,
+        FixKind.ADD_INVOKE_PERMISSION,
+        FixKind.ADD_PEERING_ROUTES,
+    ],
+)
+def test_fix_kind_heals_its_breakage(builder: AccountBuilder, kind: FixKind) -> None:
+    broken = fix_scenarios.BY_KIND[kind](builder)
+    fix_and_recheck(builder, kind, secret=broken.secret, **broken.run)
 
 
 def test_enable_endpoint_private_dns(builder: AccountBuilder) -> None:
-    o = scenarios.orders(builder, db_admits_function=True)
-    sg = builder.security_group(o.net, "vpce", ingress=[tcp(443, cidr="10.20.0.0/16")])
-    endpoint = builder.secrets_manager_endpoint(o.net, ["app-a", "app-b"], [sg], private_dns=False)
+    endpoint = fix_scenarios.private_dns_off(builder).extra["endpoint"]
     fix_and_recheck(builder, FixKind.ENABLE_ENDPOINT_PRIVATE_DNS)
     assert builder.ec2.describe_vpc_endpoints(VpcEndpointIds=[endpoint])["VpcEndpoints"][0]["PrivateDnsEnabled"]
 
 
 def test_create_secretsmanager_endpoint(builder: AccountBuilder) -> None:
-    o = scenarios.orders(builder, db_admits_function=True)
+    o = fix_scenarios.no_endpoint(builder).orders
+    assert o is not None
     fix_and_recheck(builder, FixKind.CREATE_SECRETSMANAGER_ENDPOINT)
     made = [e for e in builder.ec2.describe_vpc_endpoints()["VpcEndpoints"] if e["State"].lower() != "deleted"]
     assert len(made) == 1 and made[0]["PrivateDnsEnabled"] and sorted(made[0]["SubnetIds"]) == sorted(o.fn_subnets)
@@ -123,30 +118,15 @@ def test_create_secretsmanager_endpoint(builder: AccountBuilder) -> None:
 
 
 def test_enable_vpc_dns(builder: AccountBuilder) -> None:
-    o = orders_with_endpoint(builder, db_admits_function=True)
-    builder.ec2.modify_vpc_attribute(VpcId=o.net.vpc, EnableDnsHostnames={"Value": False})
+    o = fix_scenarios.vpc_dns_off(builder).orders
+    assert o is not None
     fix_and_recheck(builder, FixKind.ENABLE_VPC_DNS)
     attr = builder.ec2.describe_vpc_attribute(VpcId=o.net.vpc, Attribute="enableDnsHostnames")
     assert attr["EnableDnsHostnames"]["Value"] is True
 
 
 def test_add_nacl_entries(builder: AccountBuilder) -> None:
-    o = orders_with_endpoint(builder, db_admits_function=True)
-    acl = builder.nacl(
-        o.net,
-        ["data-a", "data-b"],
-        [
-            {"RuleNumber": 100, "Protocol": "-1", "RuleAction": "allow", "Egress": True, "CidrBlock": "0.0.0.0/0"},
-            {
-                "RuleNumber": 200,
-                "Protocol": "6",
-                "RuleAction": "allow",
-                "Egress": False,
-                "CidrBlock": "10.20.0.0/16",
-                "PortRange": {"From": 443, "To": 443},
-            },
-        ],
-    )
+    acl = fix_scenarios.data_acl_closed(builder).extra["acl"]
     fix_and_recheck(builder, FixKind.ADD_NACL_ENTRIES)
     entries = builder.ec2.describe_network_acls(NetworkAclIds=[acl])["NetworkAcls"][0]["Entries"]
     added = [
@@ -158,15 +138,8 @@ def test_add_nacl_entries(builder: AccountBuilder) -> None:
     assert all(e["PortRange"] == {"From": 5432, "To": 5432} and e["Protocol"] == "6" for e in added)
 
 
-def test_add_peering_routes(builder: AccountBuilder) -> None:
-    scenarios.peered_database(builder, orders_with_endpoint(builder), routes="none")
-    fix_and_recheck(builder, FixKind.ADD_PEERING_ROUTES, secret="prod/ledger/db")
-
-
 def test_attach_lambda_to_vpc(builder: AccountBuilder) -> None:
-    o = orders_with_endpoint(builder)
-    fn = builder.rotation_function("outside-rotation")
-    builder.rotated_secret("outside/db", {**o.db, "password": scenarios.CANARY_PASSWORD}, fn)
+    fix_scenarios.function_outside_vpc(builder)
     plan = executor(builder).assess("outside/db")[2]
     assert [f.kind for f in plan.fixes][:2] == [FixKind.ATTACH_LAMBDA_TO_VPC, FixKind.CREATE_SECRETSMANAGER_ENDPOINT]
     assert FixKind.AUTHORIZE_DB_INGRESS in [f.kind for f in plan.fixes]
@@ -174,25 +147,12 @@ def test_attach_lambda_to_vpc(builder: AccountBuilder) -> None:
 
 
 def test_create_nat_gateway_only_when_asked(builder: AccountBuilder) -> None:
-    scenarios.orders(builder, db_admits_function=True)
+    fix_scenarios.nat_wanted(builder)
     assert FixKind.CREATE_NAT_GATEWAY not in [f.kind for f in executor(builder).assess(SECRET)[2].fixes]
     fix_and_recheck(builder, FixKind.CREATE_NAT_GATEWAY, prefer_nat=True)
 
 
 # ----- rollback --------------------------------------------------------------------------------
-
-
-def account_state(b: AccountBuilder) -> dict[str, Any]:
-    """What the plan can change, as a user would compare it (deleted endpoints are gone)."""
-    groups = b.ec2.describe_security_groups()["SecurityGroups"]
-    return {
-        "groups": sorted((g["GroupId"], repr(g["IpPermissions"]), repr(g["IpPermissionsEgress"])) for g in groups),
-        "endpoints": sorted(
-            e["VpcEndpointId"]
-            for e in b.ec2.describe_vpc_endpoints()["VpcEndpoints"]
-            if e["State"].lower() not in ("deleted", "deleting")
-        ),
-    }
 
 
 def fail_nth(b: AccountBuilder, operation: str, nth: int) -> Callable[[], None]:
@@ -371,7 +331,7 @@ def test_auto_never_creates_a_nat_gateway(builder: AccountBuilder) -> None:
 @pytest.mark.parametrize("where", ["secret", "db_group", "vpc", "function"])
 def test_auto_leaves_opted_out_resources_alone(builder: AccountBuilder, where: str) -> None:
     # Each case breaks only what the tagged resource would have to change (the function case: its policy).
-    o = orders_with_endpoint(builder, db_admits_function=where == "function")
+    o = fix_scenarios.orders_with_endpoint(builder, db_admits_function=where == "function")
     tag = [{"Key": IGNORE_TAG, "Value": "true"}]
     if where == "secret":
         builder.clients.secretsmanager.tag_resource(SecretId=o.secret_arn, Tags=tag)
@@ -390,13 +350,13 @@ def test_auto_leaves_opted_out_resources_alone(builder: AccountBuilder, where: s
 
 
 def test_auto_stays_inside_the_vpc_allow_list(builder: AccountBuilder) -> None:
-    orders_with_endpoint(builder)
+    fix_scenarios.orders_with_endpoint(builder)
     out = executor(builder, mode=Mode.AUTO, allowed_vpcs=frozenset({"vpc-elsewhere"})).run(SECRET)
     assert out.applied == [] and "not in the allow-list" in (out.fixes[0].reason or "")
 
 
 def test_hourly_change_cap(builder: AccountBuilder) -> None:
-    orders_with_endpoint(builder)
+    fix_scenarios.orders_with_endpoint(builder)
     out = executor(builder, mode=Mode.AUTO, budget=InMemoryBudget(0)).run(SECRET)
     assert out.applied == [] and "cap" in (out.fixes[0].reason or "")
 

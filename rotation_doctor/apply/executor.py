@@ -27,6 +27,12 @@ from rotation_doctor.model.snapshot import Snapshot
 from rotation_doctor.model.states import FixStatus, OutcomeStatus, StepStatus
 from rotation_doctor.planning.planner import make_plan
 
+# One place for the time an apply may take (tests/test_template.py holds the worker's timeout and the
+# queue's visibility timeout to these): waits end by DEFAULT_WAIT_SECONDS, and applying stops
+# UNDO_MARGIN_SECONDS before the Lambda's end so that an undo always has time to run.
+DEFAULT_WAIT_SECONDS = 600
+UNDO_MARGIN_SECONDS = 120
+
 log = logging.getLogger(__name__)
 
 
@@ -55,6 +61,7 @@ class Outcome:
     after: Diagnosis | None = None
     rotation_retried: bool = False
     reason: str | None = None
+    leftovers: list[Leftover] = field(default_factory=list)  # what a failed undo left in the account
 
     @property
     def applied(self) -> list[str]:
@@ -75,11 +82,61 @@ class Outcome:
         if self.reason:
             out["reason"] = self.reason
         out["rotation_retried"] = self.rotation_retried
+        out["outcome"] = self.status.value
+        out["leftovers"] = [left.to_json() for left in self.leftovers]
         return out
 
 
 def _plan_json(plan: Plan) -> list[dict[str, Any]]:
     return [f.to_json() for f in plan.fixes]
+
+
+class ApplyDeadline(Exception):
+    """The time budget ran out: stop applying and undo while there is time left."""
+
+
+class UndoImpossible(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Leftover:
+    """Something a failed apply could not undo: what it is, its id, and the call that would remove it."""
+
+    step: str
+    what: str  # the step's line of the plan, e.g. "+ interface endpoint vpce-... in subnet-..."
+    resource: str | None  # its id, when AWS returned one
+    remove: Call | None  # the undo call as it would run now (None: the id to put in it is unknown)
+    error: str  # why the undo failed
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "step": self.step,
+            "what": self.what,
+            "resource": self.resource,
+            "remove": self.remove.to_json() if self.remove is not None else None,
+            "error": self.error,
+        }
+
+
+def _outputs(step: Step, response: Any) -> dict[str, Any]:
+    """What later steps need from the response; None where it is missing (the caller undoes the step)."""
+    found: dict[str, Any] = {}
+    for name, path in step.outputs.items():
+        try:
+            found[name] = dig(response, path)
+        except (KeyError, IndexError, TypeError, ValueError):
+            found[name] = None
+    return found
+
+
+def _resource_of(step: Step, outputs: Mapping[str, Mapping[str, Any]]) -> str | None:
+    """The id a leftover is known by: what the step created, else the existing resource it changed."""
+    produced = [str(v) for v in outputs.get(step.id, {}).values() if v is not None]
+    if produced:
+        return produced[0]
+    existing = [w.id for w in step.writes if not w.created_by_plan]
+    return existing[0] if existing else None
 
 
 class StepFailed(Exception):
@@ -90,12 +147,22 @@ class StepFailed(Exception):
 
 
 class Executor:
-    def __init__(self, clients: AwsClients, policy: Policy, *, wait_timeout: float = 600, poll: float = 5) -> None:
+    def __init__(
+        self,
+        clients: AwsClients,
+        policy: Policy,
+        *,
+        wait_timeout: float = DEFAULT_WAIT_SECONDS,
+        poll: float = 5,
+        time_left: Callable[[], float] | None = None,
+    ) -> None:
+        """`time_left`: seconds the process has left (a Lambda's remaining time); applying stops in time to undo."""
         self.clients = clients
         self.policy = policy
         self.collector = Collector(clients)
         self.wait_timeout = wait_timeout
         self.poll = poll
+        self.time_left = time_left
 
     # ----- what people and handlers call -------------------------------------------------------
 
@@ -163,8 +230,14 @@ class Executor:
         results: list[FixResult],
         retry_rotation: bool,
     ) -> Outcome:
+        """Apply, verify, and on any failure after the first write undo what was written, in reverse.
+
+        Any failure: a call refused, a wait that never ends, an output missing from a response, the time
+        budget spent, the verifying diagnosis failing. What cannot be undone is reported as a leftover.
+        """
+        deadline = self._deadline()
         outputs: dict[str, Mapping[str, Any]] = {}
-        applied: list[tuple[FixResult, Step]] = []  # in the order they were made
+        applied: list[tuple[FixResult, Step]] = []  # every step whose call AWS accepted, in order
         by_fix: list[tuple[Fix, FixResult]] = []
         try:
             for fix in fixes:
@@ -172,26 +245,30 @@ class Executor:
                 results.append(result)
                 by_fix.append((fix, result))
                 for step in fix.steps:
-                    status = self._run_step(step, outputs)
-                    result.steps.append(StepResult(step.id, step.says, status))
-                    if status is StepStatus.APPLIED:
-                        applied.append((result, step))
-        except StepFailed as failure:
-            result = by_fix[-1][1]
-            result.status = FixStatus.FAILED
-            result.steps.append(StepResult(failure.step.id, failure.step.says, StepStatus.FAILED, failure.error))
-            self._undo(applied, outputs)
+                    self._run_step(step, result, applied, outputs, deadline)
+        except Exception as exc:  # whatever failed, the account must end as it was, or say what is left
+            failure = str(exc) if isinstance(exc, StepFailed | ApplyDeadline) else describe_fatal(exc)
+            log.error("apply failed, undoing %d step(s): %s", len(applied), failure)
+            failed_result = by_fix[-1][1]
             for _, r in by_fix:
-                r.status = FixStatus.ROLLED_BACK if r is not result else FixStatus.FAILED
-            return Outcome(OutcomeStatus.ROLLED_BACK, before, plan, results, reason=str(failure))
-        after = self._diagnose(secret_arn)
+                r.status = FixStatus.FAILED if r is failed_result else FixStatus.ROLLED_BACK
+            return self._ended(before, plan, results, self._undo(applied, outputs), reason=failure)
+        try:
+            after = self._diagnose(secret_arn)
+        except Exception as exc:
+            # Unverified changes are not kept: without a diagnosis nobody knows whether they helped.
+            for _, r in by_fix:
+                r.status = FixStatus.ROLLED_BACK
+            reason = f"the diagnosis after applying failed ({describe_fatal(exc)}): every change was undone"
+            return self._ended(before, plan, results, self._undo(applied, outputs), reason=reason)
+        leftovers: list[Leftover] = []
         if after.verdict is not Verdict.HEALTHY:
             # A fix whose every finding is still there did not work: undo what it made, keep the rest.
             still = {f.code for f in after.findings}
             broken = {id(r) for fix, r in by_fix if set(fix.fixes) <= still}  # by identity: results compare by value
             undo = [(r, step) for r, step in applied if id(r) in broken]
             if undo:
-                self._undo(undo, outputs)
+                leftovers = self._undo(undo, outputs)
                 for fix, r in by_fix:
                     if id(r) in broken:
                         r.status = FixStatus.ROLLED_BACK
@@ -201,11 +278,51 @@ class Executor:
         if retry_rotation and after.verdict is Verdict.HEALTHY:
             self.clients.secretsmanager.rotate_secret(SecretId=secret_arn)
             retried = True
+        if leftovers:
+            return self._ended(before, plan, results, leftovers, after=after, retried=retried)
         applied_any = any(r.status is FixStatus.APPLIED for r in results)
         final = OutcomeStatus.APPLIED if applied_any else OutcomeStatus.ROLLED_BACK
         return Outcome(final, before, plan, results, after, retried)
 
-    def _run_step(self, step: Step, outputs: dict[str, Mapping[str, Any]]) -> StepStatus:
+    @staticmethod
+    def _ended(
+        before: Diagnosis,
+        plan: Plan,
+        results: list[FixResult],
+        leftovers: list[Leftover],
+        *,
+        reason: str | None = None,
+        after: Diagnosis | None = None,
+        retried: bool = False,
+    ) -> Outcome:
+        """After an undo: rolled back, or, when something could not be undone, rollback_incomplete."""
+        if not leftovers:
+            return Outcome(OutcomeStatus.ROLLED_BACK, before, plan, results, after, retried, reason=reason)
+        left = {id(r) for r in results for s in r.steps if s.status is StepStatus.UNDO_FAILED}
+        for r in results:
+            if id(r) in left:
+                r.status = FixStatus.ROLLBACK_INCOMPLETE
+        return Outcome(
+            OutcomeStatus.ROLLBACK_INCOMPLETE, before, plan, results, after, retried, reason=reason, leftovers=leftovers
+        )
+
+    def _deadline(self) -> float:
+        """When applying must stop, leaving time to undo: the configured wait, or the Lambda's time less a margin."""
+        budget = self.wait_timeout
+        if self.time_left is not None:
+            budget = min(budget, self.time_left() - UNDO_MARGIN_SECONDS)
+        return time.monotonic() + max(budget, 0)
+
+    def _run_step(
+        self,
+        step: Step,
+        result: FixResult,
+        applied: list[tuple[FixResult, Step]],
+        outputs: dict[str, Mapping[str, Any]],
+        deadline: float,
+    ) -> None:
+        if time.monotonic() >= deadline:
+            raise ApplyDeadline(f"the time budget ran out before {step.id} ({step.call.operation})")
         params = resolve(step.call.params, outputs)
         try:
             response = self._call(Call(step.call.service, step.call.operation, params))
@@ -214,31 +331,56 @@ class Executor:
             if code in step.already_done:
                 log.info("%s %s: already in place (%s)", step.id, step.call.operation, code)
                 outputs[step.id] = {}
-                return StepStatus.ALREADY_DONE
+                result.steps.append(StepResult(step.id, step.says, StepStatus.ALREADY_DONE))
+                return
+            result.steps.append(StepResult(step.id, step.says, StepStatus.FAILED, describe_fatal(exc)))
             raise StepFailed(step, describe_fatal(exc)) from exc
-        outputs[step.id] = {name: dig(response, path) for name, path in step.outputs.items()}
+        # AWS accepted it: from here on it is undone on any failure, even one in reading what it returned.
+        entry = StepResult(step.id, step.says, StepStatus.APPLIED)
+        result.steps.append(entry)
+        applied.append((result, step))
+        outputs[step.id] = _outputs(step, response)
+        if any(v is None for v in outputs[step.id].values()):
+            entry.status, entry.error = StepStatus.FAILED, "the response lacks what later steps need"
+            raise StepFailed(
+                step, f"the response lacks {', '.join(k for k, v in outputs[step.id].items() if v is None)}"
+            )
         if step.wait:
-            self._wait(step.wait, outputs[step.id], params)
+            try:
+                self._wait(step.wait, outputs[step.id], params, deadline)
+            except Exception as exc:
+                entry.status, entry.error = StepStatus.FAILED, describe_fatal(exc)
+                raise StepFailed(step, f"waiting for {step.wait}: {describe_fatal(exc)}") from exc
         log.info("%s %s: applied", step.id, step.call.operation)
-        return StepStatus.APPLIED
 
-    def _undo(self, applied: list[tuple[FixResult, Step]], outputs: Mapping[str, Mapping[str, Any]]) -> None:
+    def _undo(self, applied: list[tuple[FixResult, Step]], outputs: Mapping[str, Mapping[str, Any]]) -> list[Leftover]:
+        """Undo in reverse; keep going past a failure, and return what could not be undone."""
+        leftovers: list[Leftover] = []
         for result, step in reversed(applied):
             if step.undo is None:
                 continue
             entry = next(s for s in result.steps if s.step == step.id)
             try:
-                self._call(Call(step.undo.service, step.undo.operation, resolve(step.undo.params, outputs)))
+                undo = Call(step.undo.service, step.undo.operation, resolve(step.undo.params, outputs))
+            except (KeyError, TypeError):
+                undo = None  # it needs an id the failed call never returned
+            try:
+                if undo is None:
+                    raise UndoImpossible("the id of what it created was never returned")
+                self._call(undo)
                 entry.status = StepStatus.UNDONE
-            except Exception as exc:  # keep undoing the rest; report what could not be undone
-                entry.status, entry.error = StepStatus.UNDO_FAILED, error_code(exc)
-                log.error("undo of %s (%s) failed: %s", step.id, step.undo.operation, error_code(exc))
+            except Exception as exc:
+                error = str(exc) if isinstance(exc, UndoImpossible) else error_code(exc)
+                entry.status, entry.error = StepStatus.UNDO_FAILED, error
+                log.error("undo of %s (%s) failed: %s", step.id, step.undo.operation, error)
+                leftovers.append(Leftover(step.id, step.says, _resource_of(step, outputs), undo, error))
+        return leftovers
 
     def _call(self, call: Call) -> Any:
         client = self.clients.client(call.service)
         return getattr(client, xform_name(call.operation))(**call.params)
 
-    def _wait(self, name: str, produced: Mapping[str, Any], params: Mapping[str, Any]) -> None:
+    def _wait(self, name: str, produced: Mapping[str, Any], params: Mapping[str, Any], deadline: float) -> None:
         if name == "vpc_endpoint_available":
             self._poll(
                 lambda: (
@@ -246,7 +388,8 @@ class Executor:
                         0
                     ]["State"].lower()
                     == "available"
-                )
+                ),
+                deadline,
             )
             return
         if name == "nat_gateway_available":
@@ -255,17 +398,17 @@ class Executor:
         else:
             waiter_params = {"FunctionName": params["FunctionName"]}
             client = self.clients.lambda_
+        left = max(deadline - time.monotonic(), 0)
         client.get_waiter(name).wait(
             **waiter_params,
-            WaiterConfig={"Delay": self.poll, "MaxAttempts": max(1, int(self.wait_timeout // max(self.poll, 1)))},
+            WaiterConfig={"Delay": self.poll, "MaxAttempts": max(1, int(left // max(self.poll, 1)))},
         )
 
-    def _poll(self, ready: Callable[[], bool]) -> None:
-        deadline = time.monotonic() + self.wait_timeout
+    def _poll(self, ready: Callable[[], bool], deadline: float) -> None:
         while not ready():
-            if time.monotonic() > deadline:
-                raise TimeoutError("timed out waiting for the endpoint to become available")
-            time.sleep(self.poll)
+            if time.monotonic() >= deadline:
+                raise ApplyDeadline("timed out waiting for the endpoint to become available")
+            time.sleep(min(self.poll, max(deadline - time.monotonic(), 0)))
 
     def _diagnose(self, secret_arn: str) -> Diagnosis:
         secret = self.collector.describe_secret(secret_arn)

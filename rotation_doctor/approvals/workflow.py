@@ -65,6 +65,9 @@ def apply_proposal(
 def _final_state(outcome: Outcome) -> tuple[ProposalState, str]:
     if outcome.status is OutcomeStatus.NOTHING_TO_DO:
         return ProposalState.APPLIED, "nothing left to change: the account was already as planned"
+    if outcome.status is OutcomeStatus.ROLLBACK_INCOMPLETE:
+        left = "; ".join(f"{x.what} [{x.resource or 'id unknown'}]: {x.error}" for x in outcome.leftovers)
+        return ProposalState.ROLLBACK_INCOMPLETE, f"{outcome.reason or 'a fix failed'}; NOT undone: {left}"
     if outcome.status is OutcomeStatus.ROLLED_BACK:
         return ProposalState.ROLLED_BACK, outcome.reason or "a step failed; every applied step was undone"
     healthy = outcome.after is not None and outcome.after.verdict is Verdict.HEALTHY

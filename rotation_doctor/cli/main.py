@@ -53,6 +53,13 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("--max-risk", choices=("low", "medium", "high"), default="low")
     f.add_argument("--retry-rotation", action="store_true", help="ask Secrets Manager to rotate again if healthy")
     f.add_argument("--trust-prefix", action="append", metavar="PREFIX", help=TRUST_HELP)
+    f.add_argument(
+        "--wait-timeout",
+        type=_seconds,
+        default=600,
+        metavar="SECONDS",
+        help="how long to wait for an endpoint, NAT gateway or function update before undoing everything (default 600)",
+    )
     props = sub.add_parser("proposals", help="proposals stored by the service (DynamoDB)")
     props_sub = props.add_subparsers(dest="action", required=True, metavar="ACTION")
     for name, text in (
@@ -126,13 +133,22 @@ def cmd_scan(args: argparse.Namespace) -> int:
     return EXIT_HEALTHY if all(d.verdict is Verdict.HEALTHY for d in results) else EXIT_UNWELL
 
 
+def _seconds(text: str) -> float:
+    value = float(text)
+    if not 0 < value <= 3600:
+        raise argparse.ArgumentTypeError("between 0 and 3600 seconds")
+    return value
+
+
 def _executor(args: argparse.Namespace) -> Any:
     from rotation_doctor.apply.executor import Executor
     from rotation_doctor.apply.guardrails import Mode, policy_from_env
 
     policy = policy_from_env(os.environ, mode=Mode.PROPOSE)
     trusted = (*policy.trusted_secret_prefixes, *(getattr(args, "trust_prefix", None) or ()))
-    return Executor(_clients(args), replace(policy, trusted_secret_prefixes=tuple(dict.fromkeys(trusted))))
+    wait = getattr(args, "wait_timeout", None)
+    timing = {"wait_timeout": wait} if wait is not None else {}
+    return Executor(_clients(args), replace(policy, trusted_secret_prefixes=tuple(dict.fromkeys(trusted))), **timing)
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
@@ -158,6 +174,7 @@ def cmd_fix(args: argparse.Namespace) -> int:
     from rotation_doctor.cli import render
     from rotation_doctor.model.findings import Verdict
     from rotation_doctor.model.plan import Risk
+    from rotation_doctor.model.states import OutcomeStatus
 
     approval = Approval(os.environ.get("USER", "cli"), max_risk=Risk(args.max_risk))
     outcome = _executor(args).run(args.secret, approval=approval, retry_rotation=args.retry_rotation)
@@ -169,6 +186,8 @@ def cmd_fix(args: argparse.Namespace) -> int:
         print()
         print(render.outcome_text(outcome, style))
     final = outcome.after or outcome.before
+    if outcome.status is OutcomeStatus.ROLLBACK_INCOMPLETE:
+        return EXIT_UNWELL  # something is left in the account: never 0, whatever the diagnosis says
     return EXIT_HEALTHY if final.verdict is Verdict.HEALTHY else EXIT_UNWELL
 
 

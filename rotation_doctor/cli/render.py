@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -141,7 +142,13 @@ def plan_text(plan: Plan, style: Style | None = None) -> str:
 
 def outcome_text(outcome: Outcome, style: Style | None = None) -> str:
     style = style or Style(False)
-    marks = {FixStatus.APPLIED: "✓", FixStatus.SKIPPED: "-", FixStatus.FAILED: "✗", FixStatus.ROLLED_BACK: "↶"}
+    marks = {
+        FixStatus.APPLIED: "✓",
+        FixStatus.SKIPPED: "-",
+        FixStatus.FAILED: "✗",
+        FixStatus.ROLLED_BACK: "↶",
+        FixStatus.ROLLBACK_INCOMPLETE: "!",
+    }
     lines = [style.bold(f"{outcome.before.secret_name}: {outcome.status.label}")]
     if outcome.reason:
         lines.append(f"  {outcome.reason}")
@@ -151,6 +158,16 @@ def outcome_text(outcome: Outcome, style: Style | None = None) -> str:
         for step in fix.steps:
             error = f" ({step.error})" if step.error else ""
             lines.append(f"      {step.step} {step.status.label}{error}: {step.says}")
+    if outcome.leftovers:
+        lines.append("")
+        lines.append(style.bold("LEFT IN THE ACCOUNT (the undo failed; remove by hand):"))
+        for left in outcome.leftovers:
+            lines.append(f"  {left.resource or 'id unknown'}  {left.what}  ({left.error})")
+            if left.remove is not None:
+                params = json.dumps(dict(left.remove.params), sort_keys=True)
+                lines.append(f"      remove with: {left.remove.service} {left.remove.operation} {params}")
+            else:
+                lines.append("      find it by its tag rotation-doctor:secret and remove it")
     if outcome.after is not None:
         lines.append("")
         lines.append("After:")

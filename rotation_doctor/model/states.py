@@ -37,6 +37,7 @@ class ProposalState(_State):
     APPLIED = "applied"
     FAILED = "failed"
     ROLLED_BACK = "rolled_back"
+    ROLLBACK_INCOMPLETE = "rollback_incomplete"  # something could not be undone: the leftovers are listed
     REJECTED = "rejected"
     EXPIRED = "expired"
 
@@ -64,6 +65,7 @@ class FixStatus(_State):
     SKIPPED = "skipped"  # a guardrail, the hourly cap, or a fix it depends on was skipped
     FAILED = "failed"
     ROLLED_BACK = "rolled_back"
+    ROLLBACK_INCOMPLETE = "rollback_incomplete"  # part of it could not be undone
 
 
 class OutcomeStatus(_State):
@@ -73,6 +75,7 @@ class OutcomeStatus(_State):
     APPLIED = "applied"  # at least one fix applied
     NOT_APPLIED = "not applied"  # every fix was skipped
     ROLLED_BACK = "rolled_back"  # a step failed and everything was undone, or no fix worked
+    ROLLBACK_INCOMPLETE = "rollback_incomplete"  # a failure, and an undo that failed too: leftovers listed
     STALE = "stale"  # the account changed since the plan was approved
     OBSERVED = "observed"  # the mode is observe
 

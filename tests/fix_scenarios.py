@@ -1,0 +1,174 @@
+"""One broken account per fix kind on the simulated account: what each kind's moto test and the fault
+injection suite start from. Each returns the secret to fix and how to run the executor for it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from rotation_doctor.model.plan import FixKind
+from rotation_doctor.simulated import scenarios
+from rotation_doctor.simulated.account import AccountBuilder, tcp
+
+SECRET = scenarios.DEMO_SECRET
+
+
+@dataclass
+class Broken:
+    secret: str = SECRET
+    run: dict[str, Any] = field(default_factory=dict)  # executor.run keywords (prefer_nat)
+    orders: scenarios.Orders | None = None
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+def orders_with_endpoint(b: AccountBuilder, **kw: Any) -> scenarios.Orders:
+    return scenarios.orders(b, endpoint=True, **kw)
+
+
+def db_closed(b: AccountBuilder) -> Broken:
+    return Broken(orders=orders_with_endpoint(b))
+
+
+def function_egress_closed(b: AccountBuilder) -> Broken:
+    o = orders_with_endpoint(b, db_admits_function=True)
+    b.ec2.revoke_security_group_egress(
+        GroupId=o.fn_sg, IpPermissions=[{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
+    )
+    return Broken(orders=o)
+
+
+def endpoint_ingress_closed(b: AccountBuilder) -> Broken:
+    o = orders_with_endpoint(b, db_admits_function=True)
+    b.ec2.revoke_security_group_ingress(GroupId=o.extra["endpoint_sg"], IpPermissions=[tcp(443, cidr="10.20.0.0/16")])
+    return Broken(orders=o)
+
+
+def invoke_permission_missing(b: AccountBuilder) -> Broken:
+    o = orders_with_endpoint(b, db_admits_function=True)
+    b.clients.lambda_.remove_permission(FunctionName="orders-db-rotation", StatementId="SecretsManagerAccess")
+    return Broken(orders=o)
+
+
+def private_dns_off(b: AccountBuilder) -> Broken:
+    o = scenarios.orders(b, db_admits_function=True)
+    sg = b.security_group(o.net, "vpce", ingress=[tcp(443, cidr="10.20.0.0/16")])
+    endpoint = b.secrets_manager_endpoint(o.net, ["app-a", "app-b"], [sg], private_dns=False)
+    return Broken(orders=o, extra={"endpoint": endpoint})
+
+
+def no_endpoint(b: AccountBuilder) -> Broken:
+    return Broken(orders=scenarios.orders(b, db_admits_function=True))
+
+
+def vpc_dns_off(b: AccountBuilder) -> Broken:
+    o = orders_with_endpoint(b, db_admits_function=True)
+    b.ec2.modify_vpc_attribute(VpcId=o.net.vpc, EnableDnsHostnames={"Value": False})
+    return Broken(orders=o)
+
+
+def data_acl_closed(b: AccountBuilder) -> Broken:
+    o = orders_with_endpoint(b, db_admits_function=True)
+    acl = b.nacl(
+        o.net,
+        ["data-a", "data-b"],
+        [
+            {"RuleNumber": 100, "Protocol": "-1", "RuleAction": "allow", "Egress": True, "CidrBlock": "0.0.0.0/0"},
+            {
+                "RuleNumber": 200,
+                "Protocol": "6",
+                "RuleAction": "allow",
+                "Egress": False,
+                "CidrBlock": "10.20.0.0/16",
+                "PortRange": {"From": 443, "To": 443},
+            },
+        ],
+    )
+    return Broken(orders=o, extra={"acl": acl})
+
+
+def peering_without_routes(b: AccountBuilder) -> Broken:
+    o = orders_with_endpoint(b)
+    scenarios.peered_database(b, o, routes="none")
+    return Broken(secret="prod/ledger/db", orders=o)
+
+
+def function_outside_vpc(b: AccountBuilder) -> Broken:
+    o = orders_with_endpoint(b)
+    fn = b.rotation_function("outside-rotation")
+    b.rotated_secret("outside/db", {**o.db, "password": scenarios.CANARY_PASSWORD}, fn)
+    # The orders database's owners link it to this secret too.
+    arn = b.clients.rds.describe_db_instances(DBInstanceIdentifier="orders-db")["DBInstances"][0]["DBInstanceArn"]
+    b.clients.rds.add_tags_to_resource(
+        ResourceName=arn, Tags=[{"Key": "rotation-doctor:secrets", "Value": f"{SECRET} outside/db"}]
+    )
+    return Broken(secret="outside/db", orders=o)
+
+
+def nat_wanted(b: AccountBuilder) -> Broken:
+    return Broken(orders=scenarios.orders(b, db_admits_function=True), run={"prefer_nat": True})
+
+
+BY_KIND: dict[FixKind, Callable[[AccountBuilder], Broken]] = {
+    FixKind.AUTHORIZE_DB_INGRESS: db_closed,
+    FixKind.AUTHORIZE_LAMBDA_EGRESS: function_egress_closed,
+    FixKind.AUTHORIZE_ENDPOINT_INGRESS: endpoint_ingress_closed,
+    FixKind.ADD_INVOKE_PERMISSION: invoke_permission_missing,
+    FixKind.ENABLE_ENDPOINT_PRIVATE_DNS: private_dns_off,
+    FixKind.CREATE_SECRETSMANAGER_ENDPOINT: no_endpoint,
+    FixKind.ENABLE_VPC_DNS: vpc_dns_off,
+    FixKind.ADD_NACL_ENTRIES: data_acl_closed,
+    FixKind.ADD_PEERING_ROUTES: peering_without_routes,
+    FixKind.ATTACH_LAMBDA_TO_VPC: function_outside_vpc,
+    FixKind.CREATE_NAT_GATEWAY: nat_wanted,
+}
+
+
+def account_state(b: AccountBuilder) -> dict[str, Any]:
+    """Everything a plan can change, as a person would compare it (deleted endpoints and NATs are gone)."""
+    ec2, lam = b.ec2, b.clients.lambda_
+    groups = ec2.describe_security_groups()["SecurityGroups"]
+    functions = lam.list_functions()["Functions"]
+    policies = {}
+    for fn in functions:
+        try:
+            policies[fn["FunctionName"]] = lam.get_policy(FunctionName=fn["FunctionName"])["Policy"]
+        except lam.exceptions.ResourceNotFoundException:
+            policies[fn["FunctionName"]] = None
+    vpcs = [v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"]]
+    return {
+        "groups": sorted((g["GroupId"], repr(g["IpPermissions"]), repr(g["IpPermissionsEgress"])) for g in groups),
+        "endpoints": sorted(
+            (e["VpcEndpointId"], e["PrivateDnsEnabled"])
+            for e in ec2.describe_vpc_endpoints()["VpcEndpoints"]
+            if e["State"].lower() not in ("deleted", "deleting")
+        ),
+        "acls": sorted((a["NetworkAclId"], repr(a["Entries"])) for a in ec2.describe_network_acls()["NetworkAcls"]),
+        "routes": sorted(
+            (t["RouteTableId"], repr(sorted(repr(r) for r in t["Routes"])))
+            for t in ec2.describe_route_tables()["RouteTables"]
+        ),
+        "vpc_dns": sorted(
+            (
+                v,
+                ec2.describe_vpc_attribute(VpcId=v, Attribute="enableDnsSupport")["EnableDnsSupport"]["Value"],
+                ec2.describe_vpc_attribute(VpcId=v, Attribute="enableDnsHostnames")["EnableDnsHostnames"]["Value"],
+            )
+            for v in vpcs
+        ),
+        "functions": sorted(
+            (
+                f["FunctionName"],
+                repr(sorted((f.get("VpcConfig") or {}).get("SubnetIds") or [])),
+                repr(sorted((f.get("VpcConfig") or {}).get("SecurityGroupIds") or [])),
+            )
+            for f in functions
+        ),
+        "policies": sorted((k, v or "") for k, v in policies.items()),
+        "nat_gateways": sorted(
+            n["NatGatewayId"]
+            for n in ec2.describe_nat_gateways()["NatGateways"]
+            if n["State"] not in ("deleted", "deleting")
+        ),
+        "addresses": sorted(a["AllocationId"] for a in ec2.describe_addresses()["Addresses"]),
+    }
