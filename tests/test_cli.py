@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import subprocess
@@ -116,6 +117,9 @@ def test_verbose_logs_never_hold_the_password(
 ) -> None:
     scenarios.orders(builder)
     scenarios.seed_failed_rotation_logs(builder, "orders-db-rotation")
+    # Whatever earlier tests left: the CLI itself must keep botocore quiet (this once passed only in suite order).
+    for name in ("botocore", "boto3", "urllib3"):
+        logging.getLogger(name).setLevel(logging.NOTSET)
     with caplog.at_level("DEBUG"):
         code, out, err = run_main(capsys, "-v", "diagnose", SECRET, "--rotation-failed", "--format", "json")
     assert code == 1
@@ -355,3 +359,78 @@ sys.exit(cli.main(["proposals", "approve", "p-1", "--table", "t"]))
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert done.returncode == 1, done.stderr
     assert "KeyError: 'GroupId'" in done.stderr and "no proposal" not in done.stderr
+
+
+# ----- an apply that cannot finish ---------------------------------------------------------------
+
+
+@pytest.fixture
+def endpoint_never_available(monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto makes endpoints available at once; AWS can leave one pending. Make every new one stay pending."""
+    from moto.ec2.models.vpcs import VPCEndPoint
+
+    made = VPCEndPoint.__init__
+
+    def pending(self: Any, *args: Any, **kwargs: Any) -> None:
+        made(self, *args, **kwargs)
+        self.state = "pending"
+
+    monkeypatch.setattr(VPCEndPoint, "__init__", pending)
+
+
+def created_by_rotation_doctor(b: AccountBuilder) -> list[str]:
+    tagged = [{"Name": "tag:rotation-doctor:created-by", "Values": ["rotation-doctor"]}]
+    groups = b.ec2.describe_security_groups(Filters=tagged)["SecurityGroups"]
+    endpoints = b.ec2.describe_vpc_endpoints(Filters=tagged)["VpcEndpoints"]
+    return [g["GroupId"] for g in groups] + [
+        e["VpcEndpointId"] for e in endpoints if e["State"].lower() not in ("deleted", "deleting")
+    ]
+
+
+def test_an_endpoint_that_never_becomes_available_is_rolled_back(
+    builder: AccountBuilder, capsys: pytest.CaptureFixture[str], endpoint_never_available: None
+) -> None:
+    scenarios.orders(builder)
+    code, out, _ = run_main(
+        capsys, "fix", SECRET, "--approve", "--max-risk", "high", "--wait-timeout", "5", "--format", "json"
+    )
+    payload = json.loads(out)
+    assert code == 1
+    assert payload["outcome"] == payload["status"] == "rolled_back" and payload["leftovers"] == []
+    assert created_by_rotation_doctor(builder) == []
+
+
+@pytest.mark.parametrize("fmt", ["json", "text"])
+def test_an_undo_that_is_refused_is_reported_with_what_is_left(
+    builder: AccountBuilder,
+    capsys: pytest.CaptureFixture[str],
+    endpoint_never_available: None,
+    monkeypatch: pytest.MonkeyPatch,
+    fmt: str,
+) -> None:
+    from botocore.client import BaseClient
+    from botocore.exceptions import ClientError
+
+    call = BaseClient._make_api_call
+
+    def denying(self: Any, operation: str, params: Any) -> Any:
+        if operation == "DeleteVpcEndpoints":
+            raise ClientError({"Error": {"Code": "UnauthorizedOperation", "Message": "denied"}}, operation)
+        return call(self, operation, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", denying)
+    scenarios.orders(builder)
+    code, out, _ = run_main(
+        capsys, "fix", SECRET, "--approve", "--max-risk", "high", "--wait-timeout", "5", "--format", fmt
+    )
+    assert code == 1
+    (endpoint,) = [r for r in created_by_rotation_doctor(builder) if r.startswith("vpce-")]
+    if fmt == "text":
+        assert "rollback incomplete" in out and "LEFT IN THE ACCOUNT" in out
+        assert f"{endpoint}  + interface endpoint" in out and "remove with: ec2 DeleteVpcEndpoints" in out
+        return
+    payload = json.loads(out)
+    assert payload["outcome"] == "rollback_incomplete"
+    (left,) = payload["leftovers"]
+    assert left["resource"] == endpoint and left["remove"]["operation"] == "DeleteVpcEndpoints"
+    assert left["remove"]["params"] == {"VpcEndpointIds": [endpoint]}
