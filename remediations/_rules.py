@@ -21,13 +21,9 @@ def rule_step(ctx: PlanContext, *, group: str, peer: str, port: int, egress: boo
     undo = "RevokeSecurityGroupEgress" if egress else "RevokeSecurityGroupIngress"
     arrow = "->" if egress else "<-"
     params = {"GroupId": ctx.real(group), "IpPermissions": [permission]}
-    undo_params = {
-        "GroupId": ctx.real(group),
-        "IpPermissions": [
-            {k: v for k, v in permission.items() if k != "UserIdGroupPairs"}
-            | {"UserIdGroupPairs": [{"GroupId": ctx.real(peer)}]}
-        ],
-    }
+    # The undo names the very permission authorized. AWS ignores the description when it matches a rule
+    # to revoke; moto does not, so leaving it out made every undo of a rule fail on the simulated account.
+    undo_params = params
     return Step(
         ctx.step_id(),
         Call("ec2", verb, params),

@@ -54,14 +54,7 @@ class AttachLambdaToVpc(Remediation):
                 ctx,
                 Call("ec2", "AuthorizeSecurityGroupEgress", {"GroupId": ctx.real(group), "IpPermissions": [https]}),
                 f"+ {group} egress tcp/443 -> {', '.join(cidrs)} (the VPC's CIDR blocks)",
-                undo=Call(
-                    "ec2",
-                    "RevokeSecurityGroupEgress",
-                    {
-                        "GroupId": ctx.real(group),
-                        "IpPermissions": [{**https, "IpRanges": [{"CidrIp": c} for c in cidrs]}],
-                    },
-                ),
+                undo=Call("ec2", "RevokeSecurityGroupEgress", {"GroupId": ctx.real(group), "IpPermissions": [https]}),
                 already_done=("InvalidPermission.Duplicate",),
             )
         )

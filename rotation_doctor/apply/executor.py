@@ -22,7 +22,7 @@ from rotation_doctor.collect.aws import AwsClients, describe_fatal, error_code
 from rotation_doctor.collect.collector import Collector
 from rotation_doctor.examine import diagnose_secrets
 from rotation_doctor.model.findings import Verdict
-from rotation_doctor.model.plan import Call, Fix, Plan, Step, dig, references, resolve
+from rotation_doctor.model.plan import Call, Fix, Plan, Step, dig, references, resolve, written_by
 from rotation_doctor.model.snapshot import Snapshot
 from rotation_doctor.model.states import FixStatus, OutcomeStatus, StepStatus
 from rotation_doctor.planning.planner import make_plan
@@ -120,23 +120,46 @@ class Leftover:
 
 
 def _outputs(step: Step, response: Any) -> dict[str, Any]:
-    """What later steps need from the response; None where it is missing (the caller undoes the step)."""
+    """What later steps need from the response, leaving out what is missing (the caller then undoes)."""
     found: dict[str, Any] = {}
     for name, path in step.outputs.items():
         try:
-            found[name] = dig(response, path)
+            value = dig(response, path)
         except (KeyError, IndexError, TypeError, ValueError):
-            found[name] = None
+            continue
+        if value is not None:
+            found[name] = value
     return found
+
+
+def _not_moot(leftovers: list[Leftover], applied: list[tuple[FixResult, Step]]) -> list[Leftover]:
+    """A change to something the plan created is not left behind once that thing was deleted by its undo
+    (a new group's default egress rule, say, whose group is gone): only real leftovers are reported."""
+    undone = {step.id for r, step in applied for s in r.steps if s.step == step.id and s.status is StepStatus.UNDONE}
+    steps = {step.id: (r, step) for r, step in applied}
+    real = []
+    for left in leftovers:
+        result, step = steps[left.step]
+        made_by = {ref for w in step.writes for ref in references(w.id)}
+        if made_by and all(w.created_by_plan for w in step.writes) and made_by <= undone:
+            entry = next(s for s in result.steps if s.step == step.id)
+            entry.status = StepStatus.UNDONE
+            entry.error = f"its undo failed ({left.error}), but what it changed was deleted"
+            continue
+        real.append(left)
+    return real
 
 
 def _resource_of(step: Step, outputs: Mapping[str, Mapping[str, Any]]) -> str | None:
     """The id a leftover is known by: what the step created, else the existing resource it changed."""
-    produced = [str(v) for v in outputs.get(step.id, {}).values() if v is not None]
-    if produced:
-        return produced[0]
-    existing = [w.id for w in step.writes if not w.created_by_plan]
-    return existing[0] if existing else None
+    if step.outputs:  # it created something: known by the id AWS returned, or unknown
+        produced = [str(v) for v in outputs.get(step.id, {}).values()]
+        return produced[0] if produced else None
+    try:  # it changed a resource: the one its call named, with the ids earlier steps returned filled in
+        changed = written_by(Call(step.call.service, step.call.operation, resolve(step.call.params, outputs)))
+    except (KeyError, TypeError):
+        return None
+    return changed[0].id if changed else None
 
 
 class StepFailed(Exception):
@@ -340,11 +363,10 @@ class Executor:
         result.steps.append(entry)
         applied.append((result, step))
         outputs[step.id] = _outputs(step, response)
-        if any(v is None for v in outputs[step.id].values()):
-            entry.status, entry.error = StepStatus.FAILED, "the response lacks what later steps need"
-            raise StepFailed(
-                step, f"the response lacks {', '.join(k for k, v in outputs[step.id].items() if v is None)}"
-            )
+        missing = ", ".join(name for name in step.outputs if name not in outputs[step.id])
+        if missing:
+            entry.status, entry.error = StepStatus.FAILED, f"the response lacks {missing}"
+            raise StepFailed(step, f"the response lacks {missing}")
         if step.wait:
             try:
                 self._wait(step.wait, outputs[step.id], params, deadline)
@@ -374,7 +396,7 @@ class Executor:
                 entry.status, entry.error = StepStatus.UNDO_FAILED, error
                 log.error("undo of %s (%s) failed: %s", step.id, step.undo.operation, error)
                 leftovers.append(Leftover(step.id, step.says, _resource_of(step, outputs), undo, error))
-        return leftovers
+        return _not_moot(leftovers, applied)
 
     def _call(self, call: Call) -> Any:
         client = self.clients.client(call.service)
