@@ -416,10 +416,10 @@ class Executor:
             return
         if name == "nat_gateway_available":
             waiter_params: dict[str, Any] = {"NatGatewayIds": [produced["NatGatewayId"]]}
-            client = self.clients.ec2
+            client = self.clients.client("ec2")  # the waiter is named by the step: the untyped client
         else:
             waiter_params = {"FunctionName": params["FunctionName"]}
-            client = self.clients.lambda_
+            client = self.clients.client("lambda")
         left = max(deadline - time.monotonic(), 0)
         client.get_waiter(name).wait(
             **waiter_params,

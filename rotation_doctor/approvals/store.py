@@ -17,15 +17,19 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rotation_doctor.analysis import Diagnosis
 from rotation_doctor.collect.aws import AwsClients, error_code
 from rotation_doctor.model.errors import AlreadyDecided, ProposalExpired, ProposalNotFound
 from rotation_doctor.model.plan import Plan
 from rotation_doctor.model.states import OPEN_STATES, UNDECIDED_STATES, ProposalState
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
 
 DEFAULT_TTL = 7 * 24 * 3600
 
@@ -41,7 +45,7 @@ class Proposal:
     expires_at: int
     plan: list[dict[str, Any]]
     diagnosis: dict[str, Any]
-    history: list[dict[str, Any]]
+    history: list[dict[str, str | int]]  # state, by, note (strings) and at (epoch seconds) of each move
     max_risk: str
 
     @property
@@ -63,7 +67,7 @@ class ProposalStore:
         self.ttl = ttl
 
     @property
-    def _ddb(self) -> Any:
+    def _ddb(self) -> DynamoDBClient:
         return self.clients.dynamodb
 
     def create(self, plan: Plan, diagnosis: Diagnosis, *, max_risk: str) -> tuple[Proposal, bool]:
@@ -71,7 +75,7 @@ class ProposalStore:
         pid = proposal_id(plan.secret_arn, plan.hash)
         now = int(time.time())
         open_names = {f":o{i}": {"S": s.value} for i, s in enumerate(OPEN_STATES)}
-        item = {
+        item: dict[str, AttributeValueTypeDef] = {
             "id": {"S": pid},
             "secret_arn": {"S": plan.secret_arn},
             "secret_name": {"S": plan.secret_name},
@@ -129,9 +133,13 @@ class ProposalStore:
         """Move the state only if it is one of `from_states` now (and, if asked, the proposal has not expired)."""
         now = int(time.time())
         sources = list(from_states)
-        names = {f":f{i}": {"S": s.value} for i, s in enumerate(sources)}
+        names: dict[str, AttributeValueTypeDef] = {f":f{i}": {"S": s.value} for i, s in enumerate(sources)}
         condition = f"#s IN ({', '.join(names)})"
-        values: dict[str, Any] = {**names, ":to": {"S": to_state.value}, ":h": {"L": [_event(to_state, by, note, now)]}}
+        values: dict[str, AttributeValueTypeDef] = {
+            **names,
+            ":to": {"S": to_state.value},
+            ":h": {"L": [_event(to_state, by, note, now)]},
+        }
         if require_unexpired:
             condition += " AND expires_at >= :now"
             values[":now"] = {"N": str(now)}
@@ -165,13 +173,13 @@ class ProposalStore:
         return self.move(pid, (ProposalState.APPROVED,), ProposalState.APPLYING, by=by, require_unexpired=True)
 
 
-def _event(state: ProposalState, by: str, note: str, at: int) -> dict[str, Any]:
+def _event(state: ProposalState, by: str, note: str, at: int) -> AttributeValueTypeDef:
     return {
         "M": {"state": {"S": state.value}, "by": {"S": by or "?"}, "note": {"S": note[:1000]}, "at": {"N": str(at)}}
     }
 
 
-def _proposal(raw: dict[str, Any]) -> Proposal:
+def _proposal(raw: Mapping[str, AttributeValueTypeDef]) -> Proposal:
     return Proposal(
         id=raw["id"]["S"],
         secret_arn=raw["secret_arn"]["S"],
@@ -183,10 +191,14 @@ def _proposal(raw: dict[str, Any]) -> Proposal:
         plan=json.loads(raw["plan"]["S"]),
         diagnosis=json.loads(raw["diagnosis"]["S"]),
         max_risk=raw.get("max_risk", {"S": "high"})["S"],
-        history=[
-            {k: (v.get("S") if "S" in v else int(v["N"])) for k, v in e["M"].items()} for e in raw["history"]["L"]
-        ],
+        history=[_history_entry(e) for e in raw["history"]["L"]],
     )
+
+
+def _history_entry(entry: AttributeValueTypeDef) -> dict[str, str | int]:
+    # The stubs leave DynamoDB's nested values (M, L) untyped; each field of an entry is a string or a number.
+    fields: Mapping[str, AttributeValueTypeDef] = entry["M"]
+    return {k: (v["S"] if "S" in v else int(v["N"])) for k, v in fields.items()}
 
 
 def create_table(clients: AwsClients, table: str) -> None:

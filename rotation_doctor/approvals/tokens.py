@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from rotation_doctor.collect.aws import error_code
+from rotation_doctor.collect.aws import AwsClients, error_code
 from rotation_doctor.model.errors import TokenExpired, TokenInvalid, TokenSpent
 
 ACTIONS = ("approve", "reject")
@@ -94,7 +94,7 @@ def digest(token: str) -> str:
 class UsedTokens:
     """Single use: each token's digest is written once (DynamoDB conditional put), expiring with the token."""
 
-    def __init__(self, clients: Any, table: str) -> None:
+    def __init__(self, clients: AwsClients, table: str) -> None:
         self.clients = clients
         self.table = table
 
@@ -119,7 +119,7 @@ class UsedTokens:
 class SigningKey:
     """The HMAC key from Secrets Manager, read once per container."""
 
-    def __init__(self, clients: Any, secret_id: str) -> None:
+    def __init__(self, clients: AwsClients, secret_id: str) -> None:
         self.clients = clients
         self.secret_id = secret_id
         self._key: bytes | None = None

@@ -148,7 +148,7 @@ def _show_notifications(proposal: Any) -> None:
         def get(self) -> bytes:
             return b"demo-signing-key-not-secret-0123456789abcdef"
 
-    links = ApprovalLinks("https://k3x7n2qv.lambda-url.us-east-1.on.aws", DemoKey())  # type: ignore[arg-type]
+    links = ApprovalLinks("https://k3x7n2qv.lambda-url.us-east-1.on.aws", DemoKey())
     message = build(
         Kind.PROPOSED,
         proposal.diagnosis,

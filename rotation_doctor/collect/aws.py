@@ -6,12 +6,29 @@ import os
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, TypeVar, cast
 
 from rotation_doctor.model.snapshot import ReadFailure
 
+# The clients' types come from boto3-stubs, a development dependency: nothing here imports them at run time.
 if TYPE_CHECKING:
     import boto3
+    from botocore.client import BaseClient
+    from botocore.config import _RetryDict
+    from botocore.model import OperationModel
+    from mypy_boto3_docdb import DocDBClient
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_ec2 import EC2Client
+    from mypy_boto3_iam import IAMClient
+    from mypy_boto3_lambda import LambdaClient
+    from mypy_boto3_logs import CloudWatchLogsClient
+    from mypy_boto3_rds import RDSClient
+    from mypy_boto3_redshift import RedshiftClient
+    from mypy_boto3_redshift_serverless import RedshiftServerlessClient
+    from mypy_boto3_route53 import Route53Client
+    from mypy_boto3_secretsmanager import SecretsManagerClient
+    from mypy_boto3_sns import SNSClient
+    from mypy_boto3_sqs import SQSClient
 
 T = TypeVar("T")
 
@@ -53,7 +70,7 @@ class CallCounter:
         self._lock = threading.Lock()
         self.calls: Counter[str] = Counter()
 
-    def __call__(self, model: Any = None, **_: Any) -> None:
+    def __call__(self, model: OperationModel | None = None, **_: object) -> None:
         name = f"{model.service_model.service_name}:{model.name}" if model is not None else "?"
         with self._lock:
             self.calls[name] += 1
@@ -64,7 +81,11 @@ class CallCounter:
 
 
 class AwsClients:
-    """Lazily made clients of one session and region; injected wherever AWS is read or changed."""
+    """Lazily made clients of one session and region; injected wherever AWS is read or changed.
+
+    Each service has a typed property (`clients.ec2`, `clients.lambda_`, ...); `client(name)` is for code whose
+    operation names are data (the executor's steps, the paged reads), and answers the same client object.
+    """
 
     def __init__(
         self,
@@ -81,8 +102,11 @@ class AwsClients:
         if not self.region:
             raise BadInput("no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION, or a profile's region)")
         self.counter = counter or CallCounter()
-        # Standard retries back off on throttling; AWS_MAX_ATTEMPTS and AWS_RETRY_MODE still win.
-        retries: Any = {"mode": os.environ.get("AWS_RETRY_MODE", "standard")}
+        # Standard retries back off on throttling; AWS_RETRY_MODE and AWS_MAX_ATTEMPTS, when set, are left to
+        # botocore, which reads them from the environment.
+        retries: _RetryDict = {}
+        if "AWS_RETRY_MODE" not in os.environ:
+            retries["mode"] = "standard"
         if "AWS_MAX_ATTEMPTS" not in os.environ:
             retries["max_attempts"] = 6
         self._config = Config(
@@ -92,21 +116,71 @@ class AwsClients:
             max_pool_connections=16,
             user_agent_extra="rotation-doctor",
         )
-        self._clients: dict[str, Any] = {}
+        self._clients: dict[str, BaseClient] = {}
         self._lock = threading.Lock()
 
-    def client(self, service: str) -> Any:
+    def client(self, service: str) -> BaseClient:
+        """The client of `service` ("ec2", "redshift-serverless", ...), made once and counted."""
         with self._lock:
-            if service not in self._clients:
+            made = self._clients.get(service)
+            if made is None:
                 made = self.session.client(service, region_name=self.region, config=self._config)  # type: ignore[call-overload]
                 made.meta.events.register("before-call.*.*", self.counter)
                 self._clients[service] = made
-            return self._clients[service]
+            return made
 
-    def __getattr__(self, service: str) -> Any:
-        if service.startswith("_"):
-            raise AttributeError(service)
-        return self.client(service.rstrip("_").replace("_", "-"))
+    # boto3 makes for each service name the client class that boto3-stubs describes under that name.
+    @property
+    def docdb(self) -> DocDBClient:
+        return cast("DocDBClient", self.client("docdb"))
+
+    @property
+    def dynamodb(self) -> DynamoDBClient:
+        return cast("DynamoDBClient", self.client("dynamodb"))
+
+    @property
+    def ec2(self) -> EC2Client:
+        return cast("EC2Client", self.client("ec2"))
+
+    @property
+    def iam(self) -> IAMClient:
+        return cast("IAMClient", self.client("iam"))
+
+    @property
+    def lambda_(self) -> LambdaClient:
+        return cast("LambdaClient", self.client("lambda"))
+
+    @property
+    def logs(self) -> CloudWatchLogsClient:
+        return cast("CloudWatchLogsClient", self.client("logs"))
+
+    @property
+    def rds(self) -> RDSClient:
+        return cast("RDSClient", self.client("rds"))
+
+    @property
+    def redshift(self) -> RedshiftClient:
+        return cast("RedshiftClient", self.client("redshift"))
+
+    @property
+    def redshift_serverless(self) -> RedshiftServerlessClient:
+        return cast("RedshiftServerlessClient", self.client("redshift-serverless"))
+
+    @property
+    def route53(self) -> Route53Client:
+        return cast("Route53Client", self.client("route53"))
+
+    @property
+    def secretsmanager(self) -> SecretsManagerClient:
+        return cast("SecretsManagerClient", self.client("secretsmanager"))
+
+    @property
+    def sns(self) -> SNSClient:
+        return cast("SNSClient", self.client("sns"))
+
+    @property
+    def sqs(self) -> SQSClient:
+        return cast("SQSClient", self.client("sqs"))
 
 
 def error_code(exc: BaseException) -> str:

@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 from rotation_doctor.analysis import logs as log_analysis
 from rotation_doctor.collect import convert, targets
@@ -63,11 +63,21 @@ from rotation_doctor.model.snapshot import (
 )
 from rotation_doctor.netsem import dns, routes
 
+if TYPE_CHECKING:
+    from mypy_boto3_ec2.literals import VpcAttributeNameType
+    from mypy_boto3_ec2.type_defs import FilterTypeDef
+    from mypy_boto3_route53.literals import VPCRegionType
+
 log = logging.getLogger(__name__)
 
 EC2_FILTER_VALUES = 200  # EC2 accepts at most 200 values in one filter
 SECRET_BATCH = 20  # BatchGetSecretValue takes at most 20 secrets a call
 OVERDUE = timedelta(days=1)
+# DescribeVpcAttribute reads one attribute a call: (the attribute, the response key that holds it)
+_DNS_ATTRIBUTES: tuple[tuple[VpcAttributeNameType, str], ...] = (
+    ("enableDnsSupport", "EnableDnsSupport"),
+    ("enableDnsHostnames", "EnableDnsHostnames"),
+)
 
 
 @dataclass
@@ -92,7 +102,7 @@ class _Facts:
     read_vpcs: set[str] = field(default_factory=set)
 
 
-Filters = Sequence[dict[str, Any]]
+Filters: TypeAlias = "Sequence[FilterTypeDef]"  # EC2's request filters
 
 
 @dataclass(frozen=True)
@@ -475,7 +485,7 @@ class Collector:
                 facts,
                 f"{FactKey.HOSTED_ZONES}:{vpc}",
                 "route53:ListHostedZonesByVPC",
-                lambda: self.clients.route53.list_hosted_zones_by_vpc(VPCId=vpc, VPCRegion=self.region),
+                lambda: self.clients.route53.list_hosted_zones_by_vpc(VPCId=vpc, VPCRegion=_vpc_region(self.region)),
             )
             if raw is not None:
                 facts.hosted_zones[vpc] = tuple(
@@ -569,7 +579,7 @@ class Collector:
     def _read_dns_attributes(self, facts: _Facts, vpc: str) -> None:
         """DNS support and DNS hostnames, into `facts` (DescribeVpcAttribute reads one attribute a call)."""
         values = []
-        for attribute, key in (("enableDnsSupport", "EnableDnsSupport"), ("enableDnsHostnames", "EnableDnsHostnames")):
+        for attribute, key in _DNS_ATTRIBUTES:
             raw = self._read(
                 facts,
                 f"{FactKey.DNS_ATTRIBUTES}:{vpc}",
@@ -716,11 +726,13 @@ class Collector:
     def _read_pages(self, read: PagedRead, values: list[str], also: Filters, facts: _Facts) -> None:
         """One call of `read`, every page of it. Items are stored only when every page was read: a read that
         fails leaves its failure, never part of a list that could pass for the whole."""
-        filters = [*({"Name": name, "Values": values} for name in read.by), *also]
+        filters: list[FilterTypeDef] = [{"Name": name, "Values": values} for name in read.by]
+        filters += also
         items: list[dict[str, Any]] = []
 
         def run() -> bool:  # True: `_read` answers None only for a failure
-            for page in self.clients.ec2.get_paginator(read.method).paginate(**{read.filter_parameter: filters}):
+            paginator = self.clients.client("ec2").get_paginator(read.method)  # named by the row: the untyped client
+            for page in paginator.paginate(**{read.filter_parameter: filters}):
                 items.extend(page.get(read.result_key, []))
             return True
 
@@ -729,6 +741,12 @@ class Collector:
         stored = read.into(facts)
         for item in items:
             stored[item[read.id_key]] = read.convert(item)
+
+
+def _vpc_region(region: str) -> VPCRegionType:
+    """The region as Route 53 names a VPC's: the stubs list the regions of their release; a region newer than
+    that is passed on as it is, and AWS answers for it."""
+    return cast("VPCRegionType", region)
 
 
 def _overdue(secret: Secret, now: datetime) -> bool:

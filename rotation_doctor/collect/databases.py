@@ -11,12 +11,16 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rotation_doctor.collect.aws import AwsClients, chunks
 from rotation_doctor.collect.convert import tags
 from rotation_doctor.collect.targets import Lookup, lookup_for, port_for
 from rotation_doctor.model.snapshot import Database, FactKey, TargetKind, TargetRef
+
+if TYPE_CHECKING:
+    from mypy_boto3_docdb import DocDBClient
+    from mypy_boto3_rds import RDSClient
 
 Read = Callable[..., Any]
 Parallel = Callable[[Sequence[Callable[[], None]]], None]
@@ -145,7 +149,7 @@ class DatabaseResolver:
     # ----- RDS and DocumentDB ----------------------------------------------------------------
 
     def _instances(self, ids: list[str], service: str, kind: str, target: TargetKind) -> None:
-        client = self.clients.client(service)
+        client = self._rds_api(service)
         raw = self.read(
             self._fail_key(kind, ids[0]),
             "rds:DescribeDBInstances",
@@ -178,7 +182,7 @@ class DatabaseResolver:
             )
 
     def _clusters(self, ids: list[str], service: str, kind: str, target: TargetKind) -> None:
-        client = self.clients.client(service)
+        client = self._rds_api(service)
         raw = self.read(
             self._fail_key(kind, ids[0]),
             "rds:DescribeDBClusters",
@@ -211,7 +215,7 @@ class DatabaseResolver:
 
         def read(qualified: str) -> None:
             service, name = qualified.split(":", 1)
-            client = self.clients.client(service)
+            client = self._rds_api(service)
             raw = self.read(
                 f"{FactKey.DATABASE}:subnet-group:{name}",
                 "rds:DescribeDBSubnetGroups",
@@ -327,7 +331,7 @@ class DatabaseResolver:
         raw = self.read(
             self._fail_key("redshift-serverless", workgroup),
             "redshift-serverless:GetWorkgroup",
-            lambda: self.clients.client("redshift-serverless").get_workgroup(workgroupName=workgroup),
+            lambda: self.clients.redshift_serverless.get_workgroup(workgroupName=workgroup),
             lambda: {},
         )
         item = (raw or {}).get("workgroup")
@@ -376,6 +380,10 @@ class DatabaseResolver:
                         None,
                         tags=tags(eni.get("TagSet")),
                     )
+
+    def _rds_api(self, service: str) -> RDSClient | DocDBClient:
+        """RDS or DocumentDB ("rds", "docdb"): the same Describe* operations under two service names."""
+        return self.clients.docdb if service == "docdb" else self.clients.rds
 
     def _copy_failure(self, kind: str, ids: list[str]) -> None:
         """A batched read failed for all its ids: `read` stored it under the first, copy it to the rest."""

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlencode
 
 from rotation_doctor.apply.guardrails import Mode
@@ -11,7 +12,13 @@ from rotation_doctor.approvals import tokens
 from rotation_doctor.model.findings import Verdict
 from rotation_doctor.model.states import ProposalState, SecretAction
 from rotation_doctor.notify.messages import Kind, Links, build
-from rotation_doctor.notify.notifier import Notifier
+from rotation_doctor.notify.notifier import Channel, Notifier
+
+if TYPE_CHECKING:
+    from rotation_doctor.analysis import Diagnosis
+    from rotation_doctor.apply.executor import Outcome
+    from rotation_doctor.approvals.store import Proposal, ProposalStore
+    from rotation_doctor.collect.aws import AwsClients
 
 log = logging.getLogger(__name__)
 
@@ -25,10 +32,33 @@ _DECISION_MESSAGES = {
 }
 
 
+class KeySource(Protocol):
+    """The HMAC key the links are signed with (`tokens.SigningKey` reads it from Secrets Manager)."""
+
+    def get(self) -> bytes: ...
+
+
+class SecretHandled(Protocol):
+    """What the worker did with one secret: `rotation_doctor.service.batch.SecretReport`, a layer above."""
+
+    @property
+    def secret_arn(self) -> str: ...
+    @property
+    def verdict(self) -> Verdict: ...
+    @property
+    def action(self) -> SecretAction: ...
+    @property
+    def proposal_id(self) -> str | None: ...
+    @property
+    def applied(self) -> Sequence[str]: ...
+    @property
+    def diagnosis(self) -> Diagnosis | None: ...
+
+
 class ApprovalLinks:
     """Links to the approval page: the approve link carries both tokens, the reject link only its own."""
 
-    def __init__(self, base_url: str, key: tokens.SigningKey, lifetime: int = tokens.DEFAULT_LIFETIME) -> None:
+    def __init__(self, base_url: str, key: KeySource, lifetime: int = tokens.DEFAULT_LIFETIME) -> None:
         self.base_url = base_url.rstrip("/")
         self.key = key
         self.lifetime = lifetime
@@ -48,7 +78,7 @@ class ApprovalLinks:
 class VerdictLog:
     """The last verdict told for each secret, so that "healthy again" is said once, after trouble."""
 
-    def __init__(self, clients: Any, table: str) -> None:
+    def __init__(self, clients: AwsClients, table: str) -> None:
         self.clients = clients
         self.table = table
 
@@ -71,7 +101,7 @@ class Dispatcher:
         mode: str,
         links: ApprovalLinks | None = None,
         verdicts: VerdictLog | None = None,
-        store: Any = None,
+        store: ProposalStore | None = None,
     ) -> None:
         self.notifier = notifier
         self.mode = mode
@@ -79,7 +109,7 @@ class Dispatcher:
         self.verdicts = verdicts
         self.store = store
 
-    def after_event(self, report: Any) -> None:
+    def after_event(self, report: SecretHandled) -> None:
         """A secret handled by the worker: proposed, applied automatically, observed, or healthy (again)."""
         if report.action == SecretAction.COALESCED or report.diagnosis is None:
             return
@@ -99,7 +129,7 @@ class Dispatcher:
         elif report.action == SecretAction.OBSERVED:
             self._send(Kind.DIAGNOSED, diagnosis, [])
 
-    def after_decision(self, proposal: Any, outcome: Any, fresh: Any = None) -> None:
+    def after_decision(self, proposal: Proposal, outcome: Outcome | None, fresh: Proposal | None = None) -> None:
         """A proposal decided on the approval page (or by the CLI)."""
         kind = _DECISION_MESSAGES.get(proposal.state)
         if kind is None:
@@ -116,7 +146,7 @@ class Dispatcher:
         diagnosis: dict[str, Any],
         plan: list[dict[str, Any]],
         *,
-        proposal: Any = None,
+        proposal: Proposal | None = None,
         outcome: tuple[str, ...] = (),
     ) -> None:
         links = Links()
@@ -129,8 +159,8 @@ class Dispatcher:
             diagnosis,
             plan,
             mode=self.mode,
-            proposal_id=getattr(proposal, "id", None),
-            plan_hash=getattr(proposal, "plan_hash", None),
+            proposal_id=proposal.id if proposal is not None else None,
+            plan_hash=proposal.plan_hash if proposal is not None else None,
             outcome=outcome,
             links=links,
         )
@@ -140,12 +170,14 @@ class Dispatcher:
             log.warning("notification failed: %s", type(exc).__name__)
 
 
-def dispatcher_from_env(env: dict[str, str] | Any, clients: Any, store: Any = None) -> Dispatcher | None:
+def dispatcher_from_env(
+    env: Mapping[str, str], clients: AwsClients, store: ProposalStore | None = None
+) -> Dispatcher | None:
     from rotation_doctor.notify.notifier import RepeatLog
     from rotation_doctor.notify.slack import SlackWebhook
     from rotation_doctor.notify.sns import SnsTopic
 
-    channels: list[Any] = []
+    channels: list[Channel] = []
     if env.get("NOTIFICATION_TOPIC_ARN"):
         channels.append(SnsTopic(clients, env["NOTIFICATION_TOPIC_ARN"]))
     if env.get("SLACK_WEBHOOK_SECRET_ARN"):

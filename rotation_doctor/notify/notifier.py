@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Protocol
 
-from rotation_doctor.collect.aws import error_code
+from rotation_doctor.collect.aws import AwsClients, error_code
 from rotation_doctor.notify.messages import Message
 
 log = logging.getLogger(__name__)
@@ -21,7 +21,7 @@ class Channel(Protocol):
 class RepeatLog:
     """Which messages went out recently (DynamoDB items `notified#FINGERPRINT` that expire with the window)."""
 
-    def __init__(self, clients: Any, table: str, window: int = DEFAULT_WINDOW) -> None:
+    def __init__(self, clients: AwsClients, table: str, window: int = DEFAULT_WINDOW) -> None:
         self.clients = clients
         self.table = table
         self.window = window

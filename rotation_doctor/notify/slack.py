@@ -7,9 +7,12 @@ retried (slack-sdk's retry handlers) and logged; it never breaks the fix it repo
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rotation_doctor.notify.messages import Kind, Message
+
+if TYPE_CHECKING:
+    from rotation_doctor.collect.aws import AwsClients
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +114,7 @@ def fallback_text(message: Message) -> str:
 class SlackWebhook:
     """Posts to the incoming webhook whose URL is the value of a Secrets Manager secret (read once, cached)."""
 
-    def __init__(self, clients: Any, secret_id: str, *, timeout: int = 10) -> None:
+    def __init__(self, clients: AwsClients, secret_id: str, *, timeout: int = 10) -> None:
         self.clients = clients
         self.secret_id = secret_id
         self.timeout = timeout

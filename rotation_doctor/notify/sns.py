@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import TYPE_CHECKING
 
 from rotation_doctor.notify import text
 from rotation_doctor.notify.messages import Message
 
+if TYPE_CHECKING:
+    from mypy_boto3_sns.type_defs import PublishInputTypeDef
+
+    from rotation_doctor.collect.aws import AwsClients
+
 log = logging.getLogger(__name__)
 
 
-def publish_request(topic_arn: str, message: Message) -> dict[str, Any]:
+def publish_request(topic_arn: str, message: Message) -> PublishInputTypeDef:
     """The exact PublishRequest: per-protocol bodies (text for e-mail and SMS-like, JSON for the rest)."""
     readable = text.body(message)
     machine = json.dumps(message.to_json(), sort_keys=True)
@@ -45,7 +50,7 @@ def publish_request(topic_arn: str, message: Message) -> dict[str, Any]:
 
 
 class SnsTopic:
-    def __init__(self, clients: Any, topic_arn: str) -> None:
+    def __init__(self, clients: AwsClients, topic_arn: str) -> None:
         self.clients = clients
         self.topic_arn = topic_arn
 

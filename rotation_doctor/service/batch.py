@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rotation_doctor.analysis import Diagnosis
 from rotation_doctor.analysis.usage import resources_used
@@ -26,6 +26,9 @@ from rotation_doctor.model.snapshot import PlanningFacts, Snapshot
 from rotation_doctor.model.states import SecretAction
 from rotation_doctor.planning.planner import make_plan
 from rotation_doctor.service.events import Change, RotationTrigger, Sweep, Trigger
+
+if TYPE_CHECKING:
+    from rotation_doctor.notify.dispatch import SecretHandled
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +47,13 @@ class SecretReport:
     def to_json(self) -> dict[str, Any]:
         out = {k: v for k, v in vars(self).items() if k != "diagnosis"}
         return out | {"verdict": self.verdict.value, "action": self.action.value}
+
+
+if TYPE_CHECKING:
+
+    def _dispatched(report: SecretReport) -> SecretHandled:
+        """The worker hands each report to `Dispatcher.after_event`: the type checker holds them together."""
+        return report
 
 
 @dataclass

@@ -17,8 +17,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import JsonValue, ValidationError
+
+    from rotation_doctor.service.event_models import CloudTrailDetail
 
 ROTATION_EVENTS = frozenset({"RotationFailed", "RotationAbandoned"})
 _RESOURCE_ID = re.compile(r"^(sg|vpce|rtb|acl|nat|vpc|subnet|eni|pcx|igw|tgw)-[0-9a-f]{8,17}$")
@@ -37,29 +41,6 @@ _UNMAPPABLE = frozenset({"DisassociateRouteTable"})
 
 class MalformedEvent(ValueError):
     """An event that cannot be understood; it goes to the dead-letter queue with this reason."""
-
-
-@cache
-def _models() -> tuple[Any, Any, Any]:
-    """Pydantic and Powertools' parser models load on the first event, not at cold start."""
-    from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
-    from pydantic import BaseModel, ConfigDict, ValidationError
-
-    class CloudTrailDetail(BaseModel):
-        """The CloudTrail record under `detail`: only what rotation-doctor reads, anything else allowed."""
-
-        model_config = ConfigDict(extra="allow")
-
-        eventName: str
-        eventSource: str | None = None
-        eventID: str | None = None
-        errorCode: str | None = None
-        errorMessage: str | None = None
-        requestParameters: dict[str, Any] | None = None
-        responseElements: dict[str, Any] | None = None
-        additionalEventData: dict[str, Any] | None = None
-
-    return EventBridgeModel, CloudTrailDetail, ValidationError
 
 
 @dataclass(frozen=True)
@@ -88,18 +69,23 @@ class Sweep:
 Trigger = RotationTrigger | Change | Sweep
 
 
-def parse(raw: Mapping[str, Any]) -> Trigger:
+def parse(raw: Mapping[str, object]) -> Trigger:
     """One EventBridge event as a trigger; MalformedEvent (with the reason) when it is not one."""
-    event_bridge_model, detail_model, validation_error = _models()
+    # Pydantic and Powertools' parser models load on the first event, not at cold start.
+    from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+    from pydantic import ValidationError
+
+    from rotation_doctor.service.event_models import CloudTrailDetail
+
     try:
-        envelope = event_bridge_model.model_validate(raw)
-    except validation_error as exc:
+        envelope = EventBridgeModel.model_validate(raw)
+    except ValidationError as exc:
         raise MalformedEvent(f"not an EventBridge event: {_first_error(exc)}") from exc
     if envelope.detail_type == "Scheduled Event":
         return Sweep(envelope.id)
     try:
-        detail = detail_model.model_validate(envelope.detail)
-    except validation_error as exc:
+        detail = CloudTrailDetail.model_validate(envelope.detail)
+    except ValidationError as exc:
         raise MalformedEvent(f"{envelope.detail_type} without a CloudTrail record: {_first_error(exc)}") from exc
     if envelope.detail_type == "AWS Service Event via CloudTrail" and detail.eventName in ROTATION_EVENTS:
         secret = (detail.additionalEventData or {}).get("SecretId")
@@ -112,7 +98,7 @@ def parse(raw: Mapping[str, Any]) -> Trigger:
     raise MalformedEvent(f"unexpected event: {envelope.source} / {envelope.detail_type} / {detail.eventName}")
 
 
-def _change(event_id: str, source: str, detail: Any) -> Change:
+def _change(event_id: str, source: str, detail: CloudTrailDetail) -> Change:
     ids: set[str] = set()
     names: set[tuple[str, str]] = set()
     for key, value in _leaves(detail.requestParameters or {}):
@@ -130,14 +116,17 @@ def _change(event_id: str, source: str, detail: Any) -> Change:
     return Change(event_id, detail.eventName, source, frozenset(ids), frozenset(names), affects_all=unmappable)
 
 
-def failed_call(raw: Mapping[str, Any]) -> bool:
+def failed_call(raw: Mapping[str, object]) -> bool:
     """A CloudTrail call that AWS refused changed nothing (EventBridge patterns cannot say `errorCode` absent
     for every shape, so the handler checks)."""
     detail = raw.get("detail") if isinstance(raw, Mapping) else None
-    return isinstance(detail, Mapping) and bool(detail.get("errorCode"))
+    if not isinstance(detail, Mapping):
+        return False
+    record: Mapping[str, object] = detail
+    return bool(record.get("errorCode"))
 
 
-def _leaves(value: Any, key: str = "") -> Iterator[tuple[str, str]]:
+def _leaves(value: JsonValue, key: str = "") -> Iterator[tuple[str, str]]:
     """(key, string) pairs anywhere in `value`, through `items`, `tag`/`content` and `<Action>Request` wrappers."""
     if isinstance(value, str):
         yield key, value
@@ -160,6 +149,6 @@ def _short_name(value: str) -> str:
     return value
 
 
-def _first_error(exc: Any) -> str:
+def _first_error(exc: ValidationError) -> str:
     error = exc.errors()[0]
     return f"{'.'.join(str(p) for p in error.get('loc', ()))}: {error.get('msg')}"

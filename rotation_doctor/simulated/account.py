@@ -6,9 +6,14 @@ import io
 import json
 import zipfile
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from rotation_doctor.collect.aws import AwsClients
+
+if TYPE_CHECKING:
+    from typing import Unpack
+
+    from mypy_boto3_ec2.type_defs import IpPermissionTypeDef
 
 ACCOUNT = "123456789012"
 _ALL = "-1"
@@ -21,14 +26,23 @@ def _zip() -> bytes:
     return buf.getvalue()
 
 
-def tcp(port: int, *, cidr: str | None = None, group: str | None = None, description: str = "") -> dict[str, Any]:
+def tcp(port: int, *, cidr: str | None = None, group: str | None = None, description: str = "") -> IpPermissionTypeDef:
     """An IpPermissions entry for one TCP port, to a CIDR or a group."""
-    perm: dict[str, Any] = {"IpProtocol": "tcp", "FromPort": port, "ToPort": port}
+    perm: IpPermissionTypeDef = {"IpProtocol": "tcp", "FromPort": port, "ToPort": port}
     if cidr:
         perm["IpRanges"] = [{"CidrIp": cidr, "Description": description or "test"}]
     if group:
         perm["UserIdGroupPairs"] = [{"GroupId": group, "Description": description or "test"}]
     return perm
+
+
+class RouteTarget(TypedDict, total=False):
+    """Where a route leads (one of CreateRoute's targets)."""
+
+    GatewayId: str
+    NatGatewayId: str
+    TransitGatewayId: str
+    VpcPeeringConnectionId: str
 
 
 @dataclass
@@ -101,7 +115,7 @@ class AccountBuilder:
             ]
         )
 
-    def route(self, table: str, cidr: str, **target: str) -> None:
+    def route(self, table: str, cidr: str, **target: Unpack[RouteTarget]) -> None:
         self.ec2.create_route(RouteTableId=table, DestinationCidrBlock=cidr, **target)
 
     def security_group(
@@ -109,8 +123,8 @@ class AccountBuilder:
         net: Network,
         name: str,
         *,
-        ingress: list[dict[str, Any]] | None = None,
-        egress: list[dict[str, Any]] | None = None,
+        ingress: list[IpPermissionTypeDef] | None = None,
+        egress: list[IpPermissionTypeDef] | None = None,
     ) -> str:
         """A group; `egress=None` keeps AWS's default allow-all egress, a list replaces it."""
         group = self.ec2.create_security_group(VpcId=net.vpc, GroupName=name, Description=name)["GroupId"]
