@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import base64
+import string
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+from hypothesis import HealthCheck, assume, example, given, settings
+from hypothesis import strategies as st
 
 from rotation_doctor.apply.executor import Executor
 from rotation_doctor.apply.guardrails import Mode, Policy
@@ -79,6 +83,120 @@ def test_refusals_are_typed() -> None:
         tokens.verify(KEY, "abc", proposal_id="p-1", plan_hash="hash-1", action="approve")
 
 
+# ----- one spelling only --------------------------------------------------------------------------
+
+B64URL = string.ascii_letters + string.digits + "-_"
+# Characters base64 decoders skip, or that stand for `-` and `_` in the standard alphabet.
+JUNK = "=~!*$,;:@ \t\n+/"
+
+
+def lenient(part: str) -> bytes:
+    """How the page decoded a token part before: every spelling below decodes to the same bytes this way."""
+    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
+
+def pad(part: str, n: int) -> str:
+    return part + "=" * n
+
+
+def low_bits(part: str, flip: int) -> str:
+    """The last character of a part whose length is not a multiple of 4 carries 2 or 4 bits nobody reads."""
+    unused = {2: 4, 3: 2}.get(len(part) % 4, 0)
+    if not unused or not part or part[-1] not in B64URL:
+        return part
+    last = B64URL.index(part[-1]) ^ (flip % (1 << unused) or 1)
+    return part[:-1] + B64URL[last]
+
+
+def standard_alphabet(part: str) -> str:
+    return part.replace("-", "+").replace("_", "/")
+
+
+def with_junk(part: str, at: int, char: str) -> str:
+    at %= len(part) + 1
+    return part[:at] + char + part[at:]
+
+
+RESPELLINGS: dict[str, Callable[[str], str]] = {
+    "a trailing =": lambda p: pad(p, 1),
+    "two trailing =": lambda p: pad(p, 2),
+    "other unused low bits": lambda p: low_bits(p, 1),
+    "+/ for -_": standard_alphabet,
+    # Characters outside the alphabet are skipped (four of them, so that the padding still adds up).
+    "skipped characters": lambda p: with_junk(p, 5, "~!*$"),
+    "line breaks": lambda p: with_junk(with_junk(p, 7, "\n\n"), 20, "\r\n"),
+}
+
+
+@st.composite
+def respelled(draw: st.DrawFn, token: str) -> str:
+    """`token` spelled another way: one to three respellings of either part or both."""
+    parts = token.split(".")
+    for _ in range(draw(st.integers(1, 3))):
+        i = draw(st.sampled_from([0, 1]))
+        how = draw(st.sampled_from(["pad", "low bits", "alphabet", "junk"]))
+        if how == "pad":
+            parts[i] = pad(parts[i], draw(st.integers(1, 3)))
+        elif how == "low bits":
+            parts[i] = low_bits(parts[i], draw(st.integers(1, 15)))
+        elif how == "alphabet":
+            parts[i] = standard_alphabet(parts[i])
+        else:
+            junk = draw(st.text(st.sampled_from(JUNK), min_size=1, max_size=4))
+            parts[i] = with_junk(parts[i], draw(st.integers(0, 200)), junk)
+    return ".".join(parts)
+
+
+# Five `?` in a row hold an aligned `???`, which base64 writes with a `_`: the claims then need `-_`.
+ODD_HASH = "hash-?????"
+
+
+def token_with_url_safe_characters() -> tuple[str, str]:
+    """A token whose two parts both hold `-` or `_`, so that the standard alphabet spells each differently."""
+    for n in range(1000):
+        token = tokens.issue(KEY, f"p-{n}", ODD_HASH, "approve")
+        if all(set(part) & {"-", "_"} for part in token.split(".")):
+            return token, f"p-{n}"
+    raise AssertionError("no such token")
+
+
+@pytest.mark.parametrize("how", sorted(RESPELLINGS))
+@pytest.mark.parametrize("part", [0, 1])
+def test_each_other_spelling_decodes_to_the_same_bytes_but_is_refused(how: str, part: int) -> None:
+    token, pid = token_with_url_safe_characters()
+    parts = token.split(".")
+    parts[part] = RESPELLINGS[how](parts[part])
+    variant = ".".join(parts)
+    assert variant != token
+    assert [lenient(p) for p in variant.split(".")] == [lenient(p) for p in token.split(".")]  # a real respelling
+    with pytest.raises(TokenInvalid, match="malformed"):
+        tokens.verify(KEY, variant, proposal_id=pid, plan_hash=ODD_HASH, action="approve")
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    key=st.binary(min_size=16, max_size=64),
+    pid=st.from_regex(r"p-[0-9a-f]{20}", fullmatch=True),
+    action=st.sampled_from(tokens.ACTIONS),
+    data=st.data(),
+)
+@example(key=KEY, pid="p-0123456789abcdef0123", action="approve", data=None)
+def test_only_the_canonical_spelling_verifies(key: bytes, pid: str, action: str, data: Any) -> None:
+    token = tokens.issue(key, pid, "h" * 64, action)
+    check = {"proposal_id": pid, "plan_hash": "h" * 64, "action": action}
+    assert tokens.verify(key, token, **check).proposal_id == pid
+    # The explicit example: a trailing `=` on the signature.
+    variant = token + "=" if data is None else data.draw(respelled(token))
+    assume(variant != token)
+    try:
+        same = [lenient(p) for p in variant.split(".")] == [lenient(p) for p in token.split(".")]
+    except ValueError:
+        same = False
+    assume(same)  # the same bytes: a token the lenient decoder would have taken for this one
+    with pytest.raises(TokenInvalid, match="malformed"):
+        tokens.verify(key, variant, **check)
+
+
 # ----- the page, over HTTP ------------------------------------------------------------------------
 
 
@@ -142,6 +260,25 @@ def test_post_approves_once_and_a_second_click_is_refused(page: Any) -> None:
     assert page.store.get(page.proposal.id).state == "applied"
     status, _, body = http(f"{page.base}/proposals/{page.proposal.id}", {"action": "approve", "token": page.approve})
     assert status == 409 and "already been used" in body
+
+
+def test_every_other_spelling_of_a_spent_link_is_refused_as_not_ours(page: Any) -> None:
+    url = f"{page.base}/proposals/{page.proposal.id}"
+    assert http(url, {"action": "approve", "token": page.approve})[0] == 200
+    body_part, signature = page.approve.split(".")
+    variants = {
+        f"{how} ({where})": v
+        for how, respell in RESPELLINGS.items()
+        for where, v in (
+            ("claims", f"{respell(body_part)}.{signature}"),
+            ("signature", f"{body_part}.{respell(signature)}"),
+        )
+        if v != page.approve
+    }
+    assert len(variants) >= 8
+    for how, variant in variants.items():
+        status, _, body = http(url, {"action": "approve", "token": variant})
+        assert (status, "malformed" in body) == (403, True), how
 
 
 def test_a_spent_link_is_refused_as_spent(page: Any) -> None:

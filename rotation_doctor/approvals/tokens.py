@@ -7,6 +7,11 @@ checks the signature in constant time, the expiry, and that the token is for thi
 plan and this action. Using a token (a POST) records its digest with a conditional write, so a
 second use is refused; viewing (a GET) never records or changes anything.
 
+Only the canonical spelling verifies: base64url without padding, in the URL-safe alphabet, with the
+unused low bits of the last character zero. Python's decoder (like most) also accepts a trailing `=`,
+`+/` for `-_`, characters outside the alphabet (skipped) and other low bits, all decoding to the same
+bytes: without this check one spent link would have many working spellings.
+
 What is refused and why is typed (`rotation_doctor.model.errors`): `TokenInvalid`, `TokenExpired`,
 `TokenSpent`, all `TokenRefused`.
 """
@@ -17,6 +22,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -40,8 +46,17 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]*")
+
+
 def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    """Decode the canonical spelling only: what `_b64` would write for the bytes it decodes to."""
+    if not _BASE64URL.fullmatch(text):
+        raise ValueError("not in the base64url alphabet, or padded")
+    data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if _b64(data) != text:
+        raise ValueError("not the canonical spelling")
+    return data
 
 
 def issue(
