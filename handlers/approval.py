@@ -78,7 +78,12 @@ def show(proposal_id: str) -> Response[str]:
         if token:
             try:
                 tokens.verify(
-                    deps.key.get(), token, proposal_id=proposal.id, plan_hash=proposal.plan_hash, action=action
+                    deps.key.get(),
+                    token,
+                    proposal_id=proposal.id,
+                    plan_hash=proposal.plan_hash,
+                    generation=proposal.generation,
+                    action=action,
                 )
                 valid[action] = token
             except TokenRefused as refused:
@@ -108,22 +113,28 @@ def decide(proposal_id: str) -> Response[str]:
         return _html(pages.refused_page("There is no such proposal."), 404)
     try:
         claims = tokens.verify(
-            deps.key.get(), token, proposal_id=proposal.id, plan_hash=proposal.plan_hash, action=action
+            deps.key.get(),
+            token,
+            proposal_id=proposal.id,
+            plan_hash=proposal.plan_hash,
+            generation=proposal.generation,
+            action=action,
         )
-        deps.used.use(token, claims)
+        deps.used.use(claims, keep_until=proposal.kept_until)
     except TokenRefused as refused:
         logger.warning("approval refused", extra={"proposal": proposal_id, "reason": str(refused)})
         # A spent link is a conflict with what happened (someone used it); any other refusal is forbidden.
         return _html(pages.refused_page(str(refused)), 409 if isinstance(refused, TokenSpent) else 403)
     by = f"approval link ({action})"
     try:
+        # Conditional on the generation the link was made for: a plan proposed again meanwhile is not decided.
         if action == "reject":
-            done = deps.store.reject(proposal.id, by=by)
+            done = deps.store.reject(proposal.id, by=by, generation=claims.generation)
             if deps.dispatcher is not None:
                 deps.dispatcher.after_decision(done, None)
             return _html(pages.outcome_page(done, "Rejected", "Nothing was changed."))
-        deps.store.approve(proposal.id, by=by)
-        handled = apply_proposal(deps.executor, deps.store, proposal.id, by=by)
+        deps.store.approve(proposal.id, by=by, generation=claims.generation)
+        handled = apply_proposal(deps.executor, deps.store, proposal.id, by=by, generation=claims.generation)
     except ProposalConflict as conflict:
         return _html(pages.refused_page(str(conflict)), 409)
     final = deps.store.get(proposal.id)  # after a stale plan, handled.proposal is the new one

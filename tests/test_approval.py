@@ -21,21 +21,31 @@ from rotation_doctor.apply.guardrails import Mode, Policy
 from rotation_doctor.approvals import tokens
 from rotation_doctor.approvals.store import ProposalStore, create_table
 from rotation_doctor.approvals.workflow import handle_secret
-from rotation_doctor.model.errors import TokenExpired, TokenInvalid, TokenRefused, TokenSpent
+from rotation_doctor.model.errors import ProposalSuperseded, TokenExpired, TokenInvalid, TokenRefused, TokenSpent
 from rotation_doctor.simulated import scenarios
 from rotation_doctor.simulated.account import AccountBuilder
 from rotation_doctor.simulated.function_url import serve
 
 KEY = b"k" * 32
+GEN = 1_764_390_000_123_456
+
+
+def issue(action: str = "approve", *, key: bytes = KEY, generation: int = GEN, **kw: Any) -> str:
+    return tokens.issue(key, "p-1", "hash-1", action, generation=generation, **kw)
+
+
+def verify(token: str, **kw: Any) -> tokens.Claims:
+    args: dict[str, Any] = {"proposal_id": "p-1", "plan_hash": "hash-1", "generation": GEN, "action": "approve"} | kw
+    key = args.pop("key", KEY)
+    return tokens.verify(key, token, **args)
 
 
 # ----- tokens, pure -----------------------------------------------------------------------------
 
 
-def test_a_token_verifies_for_exactly_its_proposal_plan_and_action() -> None:
-    token = tokens.issue(KEY, "p-1", "hash-1", "approve")
-    claims = tokens.verify(KEY, token, proposal_id="p-1", plan_hash="hash-1", action="approve")
-    assert claims.proposal_id == "p-1" and claims.action == "approve"
+def test_a_token_verifies_for_exactly_its_proposal_plan_generation_and_action() -> None:
+    claims = verify(issue())
+    assert claims.proposal_id == "p-1" and claims.action == "approve" and claims.generation == GEN
 
 
 @pytest.mark.parametrize(
@@ -44,43 +54,38 @@ def test_a_token_verifies_for_exactly_its_proposal_plan_and_action() -> None:
         ({"key": b"x" * 32}, "signature"),
         ({"proposal_id": "p-2"}, "another proposal"),
         ({"plan_hash": "hash-2"}, "another version of the plan"),
+        ({"generation": GEN + 1}, "earlier proposal of this plan"),
         ({"action": "reject"}, "does not allow reject"),
         ({"now": time.time() + 2 * tokens.DEFAULT_LIFETIME}, "expired"),
     ],
 )
 def test_refused_tokens(change: dict[str, Any], reason: str) -> None:
-    token = tokens.issue(KEY, "p-1", "hash-1", "approve")
-    args: dict[str, Any] = {"proposal_id": "p-1", "plan_hash": "hash-1", "action": "approve"} | change
-    key = args.pop("key", KEY)
     with pytest.raises(TokenRefused, match=reason):
-        tokens.verify(key, token, **args)
+        verify(issue(), **change)
 
 
 def test_a_tampered_claim_breaks_the_signature() -> None:
-    token = tokens.issue(KEY, "p-1", "hash-1", "reject")
-    forged_body = tokens._b64(b'{"a":"approve","exp":9999999999,"h":"hash-1","p":"p-1"}')
+    token = issue("reject")
+    forged_body = tokens._b64(b'{"a":"approve","exp":9999999999,"g":%d,"h":"hash-1","p":"p-1"}' % GEN)
     with pytest.raises(TokenRefused, match="signature"):
-        tokens.verify(
-            KEY, forged_body + "." + token.split(".")[1], proposal_id="p-1", plan_hash="hash-1", action="approve"
-        )
+        verify(forged_body + "." + token.split(".")[1])
 
 
 @pytest.mark.parametrize("junk", ["", "abc", "a.b.c", "!!!.???"])
 def test_malformed_tokens(junk: str) -> None:
     with pytest.raises(TokenRefused):
-        tokens.verify(KEY, junk, proposal_id="p", plan_hash="h", action="approve")
+        tokens.verify(KEY, junk, proposal_id="p", plan_hash="h", generation=GEN, action="approve")
 
 
 def test_refusals_are_typed() -> None:
-    token = tokens.issue(KEY, "p-1", "hash-1", "approve")
+    token = issue()
     with pytest.raises(TokenExpired):
-        tokens.verify(KEY, token, proposal_id="p-1", plan_hash="hash-1", action="approve", now=time.time() + 2 * 86400)
-    for wrong in ({"proposal_id": "p-2"}, {"plan_hash": "hash-2"}, {"action": "reject"}):
-        args: dict[str, Any] = {"proposal_id": "p-1", "plan_hash": "hash-1", "action": "approve"} | wrong
+        verify(token, now=time.time() + 2 * 86400)
+    for wrong in ({"proposal_id": "p-2"}, {"plan_hash": "hash-2"}, {"generation": GEN - 1}, {"action": "reject"}):
         with pytest.raises(TokenInvalid):
-            tokens.verify(KEY, token, **args)
+            verify(token, **wrong)
     with pytest.raises(TokenInvalid):
-        tokens.verify(KEY, "abc", proposal_id="p-1", plan_hash="hash-1", action="approve")
+        verify("abc")
 
 
 # ----- one spelling only --------------------------------------------------------------------------
@@ -151,40 +156,41 @@ def respelled(draw: st.DrawFn, token: str) -> str:
 ODD_HASH = "hash-?????"
 
 
-def token_with_url_safe_characters() -> tuple[str, str]:
+def token_with_url_safe_characters() -> tuple[str, int]:
     """A token whose two parts both hold `-` or `_`, so that the standard alphabet spells each differently."""
-    for n in range(1000):
-        token = tokens.issue(KEY, f"p-{n}", ODD_HASH, "approve")
+    for generation in range(GEN, GEN + 1000):
+        token = tokens.issue(KEY, "p-1", ODD_HASH, "approve", generation=generation)
         if all(set(part) & {"-", "_"} for part in token.split(".")):
-            return token, f"p-{n}"
+            return token, generation
     raise AssertionError("no such token")
 
 
 @pytest.mark.parametrize("how", sorted(RESPELLINGS))
 @pytest.mark.parametrize("part", [0, 1])
 def test_each_other_spelling_decodes_to_the_same_bytes_but_is_refused(how: str, part: int) -> None:
-    token, pid = token_with_url_safe_characters()
+    token, generation = token_with_url_safe_characters()
     parts = token.split(".")
     parts[part] = RESPELLINGS[how](parts[part])
     variant = ".".join(parts)
     assert variant != token
     assert [lenient(p) for p in variant.split(".")] == [lenient(p) for p in token.split(".")]  # a real respelling
     with pytest.raises(TokenInvalid, match="malformed"):
-        tokens.verify(KEY, variant, proposal_id=pid, plan_hash=ODD_HASH, action="approve")
+        verify(variant, generation=generation, plan_hash=ODD_HASH)
 
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
 @given(
     key=st.binary(min_size=16, max_size=64),
     pid=st.from_regex(r"p-[0-9a-f]{20}", fullmatch=True),
+    generation=st.integers(1, 2**53),
     action=st.sampled_from(tokens.ACTIONS),
     data=st.data(),
 )
-@example(key=KEY, pid="p-0123456789abcdef0123", action="approve", data=None)
-def test_only_the_canonical_spelling_verifies(key: bytes, pid: str, action: str, data: Any) -> None:
-    token = tokens.issue(key, pid, "h" * 64, action)
-    check = {"proposal_id": pid, "plan_hash": "h" * 64, "action": action}
-    assert tokens.verify(key, token, **check).proposal_id == pid
+@example(key=KEY, pid="p-0123456789abcdef0123", generation=GEN, action="approve", data=None)
+def test_only_the_canonical_spelling_verifies(key: bytes, pid: str, generation: int, action: str, data: Any) -> None:
+    token = tokens.issue(key, pid, "h" * 64, action, generation=generation)
+    check = {"proposal_id": pid, "plan_hash": "h" * 64, "generation": generation, "action": action}
+    assert tokens.verify(key, token, **check).generation == generation
     # The explicit example: a trailing `=` on the signature.
     variant = token + "=" if data is None else data.draw(respelled(token))
     assume(variant != token)
@@ -215,15 +221,25 @@ def page(builder: AccountBuilder, monkeypatch: pytest.MonkeyPatch) -> Iterator[A
     deps = approval.build_approvals({"PROPOSALS_TABLE": "proposals", "SIGNING_KEY_SECRET_ARN": secret["ARN"]}, clients)
     deps.executor.poll = 0.01
     monkeypatch.setattr(approval, "_default", lambda: deps)
-    approve = tokens.issue(KEY, proposal.id, proposal.plan_hash, "approve")
-    reject = tokens.issue(KEY, proposal.id, proposal.plan_hash, "reject")
+
+    def links(p: Any) -> tuple[str, str]:
+        return (
+            tokens.issue(KEY, p.id, p.plan_hash, "approve", generation=p.generation),
+            tokens.issue(KEY, p.id, p.plan_hash, "reject", generation=p.generation),
+        )
+
+    approve, reject = links(proposal)
     with serve(approval.handler) as base:
         yield SimpleNamespace(
             base=base,
+            url=f"{base}/proposals/{proposal.id}",
             proposal=proposal,
             approve=approve,
             reject=reject,
             store=store,
+            deps=deps,
+            executor=executor,
+            links=links,
             link=f"{base}/proposals/{proposal.id}?{urlencode({'approve': approve, 'reject': reject})}",
         )
 
@@ -248,23 +264,36 @@ def test_get_shows_the_proposal_and_changes_nothing(page: Any) -> None:
 
 
 def test_a_get_that_tries_to_approve_changes_nothing(page: Any) -> None:
-    url = f"{page.base}/proposals/{page.proposal.id}?{urlencode({'action': 'approve', 'token': page.approve})}"
-    status, _, _ = http(url)
+    status, _, _ = http(f"{page.url}?{urlencode({'action': 'approve', 'token': page.approve})}")
     assert status == 403  # no approve= or reject= link token: nothing to show, and nothing done
     assert page.store.get(page.proposal.id).state == "proposed"
 
 
 def test_post_approves_once_and_a_second_click_is_refused(page: Any) -> None:
-    status, _, body = http(f"{page.base}/proposals/{page.proposal.id}", {"action": "approve", "token": page.approve})
+    status, _, body = http(page.url, {"action": "approve", "token": page.approve})
     assert status == 200 and 'id="outcome">Applied<' in body and "healthy" in body
     assert page.store.get(page.proposal.id).state == "applied"
-    status, _, body = http(f"{page.base}/proposals/{page.proposal.id}", {"action": "approve", "token": page.approve})
+    status, _, body = http(page.url, {"action": "approve", "token": page.approve})
     assert status == 409 and "already been used" in body
 
 
+def test_a_decision_is_spent_once_whichever_link_spells_it(page: Any) -> None:
+    """Two links for the same decision (a reminder sends new ones, with a later expiry): one works, once."""
+    p = page.proposal
+    later = tokens.issue(KEY, p.id, p.plan_hash, "approve", generation=p.generation, lifetime=7200)
+    assert later != page.approve
+    assert http(page.url, {"action": "approve", "token": page.approve})[0] == 200
+    status, _, body = http(page.url, {"action": "approve", "token": later})
+    assert status == 409 and "already been used" in body
+    claims = tokens.verify(
+        KEY, later, proposal_id=p.id, plan_hash=p.plan_hash, generation=p.generation, action="approve"
+    )
+    with pytest.raises(TokenSpent):
+        page.deps.used.use(claims)
+
+
 def test_every_other_spelling_of_a_spent_link_is_refused_as_not_ours(page: Any) -> None:
-    url = f"{page.base}/proposals/{page.proposal.id}"
-    assert http(url, {"action": "approve", "token": page.approve})[0] == 200
+    assert http(page.url, {"action": "approve", "token": page.approve})[0] == 200
     body_part, signature = page.approve.split(".")
     variants = {
         f"{how} ({where})": v
@@ -277,79 +306,131 @@ def test_every_other_spelling_of_a_spent_link_is_refused_as_not_ours(page: Any) 
     }
     assert len(variants) >= 8
     for how, variant in variants.items():
-        status, _, body = http(url, {"action": "approve", "token": variant})
+        status, _, body = http(page.url, {"action": "approve", "token": variant})
         assert (status, "malformed" in body) == (403, True), how
 
 
 def test_a_spent_link_is_refused_as_spent(page: Any) -> None:
-    import handlers.approval as approval
-
-    used = approval._default().used
+    p = page.proposal
     claims = tokens.verify(
-        KEY, page.reject, proposal_id=page.proposal.id, plan_hash=page.proposal.plan_hash, action="reject"
+        KEY, page.reject, proposal_id=p.id, plan_hash=p.plan_hash, generation=p.generation, action="reject"
     )
-    used.use(page.reject, claims)
+    page.deps.used.use(claims)
     with pytest.raises(TokenSpent):
-        used.use(page.reject, claims)
+        page.deps.used.use(claims)
 
 
 def test_the_page_picks_409_by_the_refusal_type_not_its_words(page: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """A spent link is 409 whatever its message says; any other refusal is 403 even if it says "already"."""
-    import handlers.approval as approval
+    used = page.deps.used
 
-    used = approval._default().used
-    url = f"{page.base}/proposals/{page.proposal.id}"
-
-    def spent(token: str, claims: tokens.Claims) -> None:
+    def spent(claims: tokens.Claims, **_: Any) -> None:
         raise TokenSpent("this link was used before")
 
     monkeypatch.setattr(used, "use", spent)
-    status, _, body = http(url, {"action": "approve", "token": page.approve})
+    status, _, body = http(page.url, {"action": "approve", "token": page.approve})
     assert status == 409 and "this link was used before" in body
 
-    def invalid(token: str, claims: tokens.Claims) -> None:
+    def invalid(claims: tokens.Claims, **_: Any) -> None:
         raise TokenInvalid("already a bad link")
 
     monkeypatch.setattr(used, "use", invalid)
-    status, _, body = http(url, {"action": "approve", "token": page.approve})
+    status, _, body = http(page.url, {"action": "approve", "token": page.approve})
     assert status == 403 and "already a bad link" in body
     assert page.store.get(page.proposal.id).state == "proposed"
 
 
 def test_a_decided_proposal_answers_409_to_its_other_link(page: Any) -> None:
     """Approved and applied through one link; the unused reject link finds it decided (AlreadyDecided): 409."""
-    url = f"{page.base}/proposals/{page.proposal.id}"
-    status, _, _ = http(url, {"action": "approve", "token": page.approve})
-    assert status == 200
-    status, _, body = http(url, {"action": "reject", "token": page.reject})
+    assert http(page.url, {"action": "approve", "token": page.approve})[0] == 200
+    status, _, body = http(page.url, {"action": "reject", "token": page.reject})
     assert status == 409 and "Refused" in body
     assert page.store.get(page.proposal.id).state == "applied"
 
 
 def test_no_such_proposal_is_404(page: Any) -> None:
-    token = tokens.issue(KEY, "p-nope", page.proposal.plan_hash, "approve")
+    token = tokens.issue(KEY, "p-nope", page.proposal.plan_hash, "approve", generation=GEN)
     assert http(f"{page.base}/proposals/p-nope?{urlencode({'approve': token})}")[0] == 404
     assert http(f"{page.base}/proposals/p-nope", {"action": "approve", "token": token})[0] == 404
 
 
 def test_reject_link_rejects(page: Any) -> None:
-    status, _, body = http(f"{page.base}/proposals/{page.proposal.id}", {"action": "reject", "token": page.reject})
+    status, _, body = http(page.url, {"action": "reject", "token": page.reject})
     assert status == 200 and "Rejected" in body and page.store.get(page.proposal.id).state == "rejected"
 
 
-@pytest.mark.parametrize("token_for", ["forged", "other_proposal", "other_plan", "expired", "wrong_action"])
+@pytest.mark.parametrize(
+    "token_for", ["forged", "other_proposal", "other_plan", "expired", "wrong_action", "other_round"]
+)
 def test_bad_tokens_are_refused_and_change_nothing(page: Any, token_for: str) -> None:
     p = page.proposal
     token = {
-        "forged": tokens.issue(b"not-the-key" * 3, p.id, p.plan_hash, "approve"),
-        "other_proposal": tokens.issue(KEY, "p-someone-else", p.plan_hash, "approve"),
-        "other_plan": tokens.issue(KEY, p.id, "0" * 64, "approve"),
-        "expired": tokens.issue(KEY, p.id, p.plan_hash, "approve", now=time.time() - 2 * tokens.DEFAULT_LIFETIME),
+        "forged": tokens.issue(b"not-the-key" * 3, p.id, p.plan_hash, "approve", generation=p.generation),
+        "other_proposal": tokens.issue(KEY, "p-someone-else", p.plan_hash, "approve", generation=p.generation),
+        "other_plan": tokens.issue(KEY, p.id, "0" * 64, "approve", generation=p.generation),
+        "expired": tokens.issue(
+            KEY, p.id, p.plan_hash, "approve", generation=p.generation, now=time.time() - 2 * tokens.DEFAULT_LIFETIME
+        ),
         "wrong_action": page.reject,
+        "other_round": tokens.issue(KEY, p.id, p.plan_hash, "approve", generation=p.generation - 1),
     }[token_for]
-    status, _, body = http(f"{page.base}/proposals/{p.id}", {"action": "approve", "token": token})
+    status, _, body = http(page.url, {"action": "approve", "token": token})
     assert status == 403 and "Refused" in body
     assert page.store.get(p.id).state == "proposed"
+
+
+# ----- a plan proposed again ------------------------------------------------------------------------
+
+
+def test_an_old_link_is_refused_once_the_plan_is_proposed_again(page: Any) -> None:
+    """Rejected, then the same plan raised again: the first round's unused approve link approves nothing."""
+    assert http(page.url, {"action": "reject", "token": page.reject})[0] == 200
+    again = handle_secret(page.executor, page.store, scenarios.DEMO_SECRET)
+    assert again.proposal is not None and again.proposal_is_new
+    assert again.proposal.id == page.proposal.id and again.proposal.generation > page.proposal.generation
+
+    status, _, body = http(page.url, {"action": "approve", "token": page.approve})
+    assert status == 403 and "earlier proposal of this plan" in body
+    assert http(page.link)[0] == 403  # viewing with the old links, too
+    assert page.store.get(page.proposal.id).state == "proposed"
+
+    approve, _ = page.links(again.proposal)  # the new round's links work
+    assert http(page.url, {"action": "approve", "token": approve})[0] == 200
+    assert page.store.get(page.proposal.id).state == "applied"
+
+
+def test_a_decision_for_an_earlier_round_is_refused_by_the_store(page: Any) -> None:
+    """The write itself is conditional on the generation: a link checked against the old round, racing a new
+    proposal, decides nothing."""
+    old = page.proposal
+    page.store.reject(old.id, by="oncall")
+    again = handle_secret(page.executor, page.store, scenarios.DEMO_SECRET).proposal
+    assert again is not None and again.generation > old.generation
+    with pytest.raises(ProposalSuperseded):
+        page.store.approve(old.id, by="old link", generation=old.generation)
+    with pytest.raises(ProposalSuperseded):
+        page.store.reject(old.id, by="old link", generation=old.generation)
+    assert page.store.get(old.id).state == "proposed"
+    assert page.store.approve(old.id, by="new link", generation=again.generation).state == "approved"
+
+
+def test_history_survives_a_re_proposal(page: Any) -> None:
+    pid = page.proposal.id
+    page.store.reject(pid, by="alice", note="will fix in Terraform")
+    again = handle_secret(page.executor, page.store, scenarios.DEMO_SECRET).proposal
+    assert again is not None and again.id == pid
+    stored = page.store.get(pid)
+    assert [(e["state"], e["by"]) for e in stored.history] == [
+        ("proposed", "rotation-doctor"),
+        ("rejected", "alice"),
+        ("proposed", "rotation-doctor"),
+    ]
+    assert stored.history[1]["note"] == "will fix in Terraform" and "proposed again" in stored.history[2]["note"]
+    assert again.history == stored.history and stored.generation == again.generation
+    # Raised once more while open: the same round, nothing added.
+    same = handle_secret(page.executor, page.store, scenarios.DEMO_SECRET)
+    assert same.proposal is not None and not same.proposal_is_new
+    assert page.store.get(pid).history == stored.history and page.store.get(pid).generation == stored.generation
 
 
 def test_values_from_aws_are_escaped(page: Any) -> None:

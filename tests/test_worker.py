@@ -220,7 +220,14 @@ def test_people_are_told_on_sns_and_slack_with_working_approval_links(
     link = urlsplit(sent["links"]["approve"])
     assert link.netloc == "abc123.lambda-url.us-east-1.on.aws" and link.path == f"/proposals/{proposal.id}"
     approve_token = parse_qs(link.query)["approve"][0]
-    tokens.verify(b"k" * 64, approve_token, proposal_id=proposal.id, plan_hash=proposal.plan_hash, action="approve")
+    tokens.verify(
+        b"k" * 64,
+        approve_token,
+        proposal_id=proposal.id,
+        plan_hash=proposal.plan_hash,
+        generation=proposal.generation,
+        action="approve",
+    )
 
     [post] = webhook_server["posts"]
     buttons = next(b for b in post["json"]["blocks"] if b["type"] == "actions")["elements"]

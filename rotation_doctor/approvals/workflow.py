@@ -40,10 +40,17 @@ def handle_secret(
 
 
 def apply_proposal(
-    executor: Executor, store: ProposalStore, pid: str, *, by: str, retry_rotation: bool = False
+    executor: Executor,
+    store: ProposalStore,
+    pid: str,
+    *,
+    by: str,
+    retry_rotation: bool = False,
+    generation: int | None = None,
 ) -> Handled:
-    """Apply an approved proposal exactly once: only the caller that moves it to `applying` goes on."""
-    proposal = store.claim(pid, by=by)
+    """Apply an approved proposal exactly once: only the caller that moves it to `applying` goes on. With
+    `generation`, only if the proposal is still the round that was approved (else ProposalSuperseded)."""
+    proposal = store.claim(pid, by=by, generation=generation)
     approval = Approval(by, plan_hash=proposal.plan_hash, max_risk=Risk(proposal.max_risk))
     outcome = executor.run(proposal.secret_arn, approval=approval, retry_rotation=retry_rotation)
     if outcome.status is OutcomeStatus.STALE:

@@ -156,7 +156,7 @@ def _show_notifications(proposal: Any) -> None:
         mode=Mode.PROPOSE.value,
         proposal_id=proposal.id,
         plan_hash=proposal.plan_hash,
-        links=links.for_proposal(proposal.id, proposal.plan_hash),
+        links=links.for_proposal(proposal.id, proposal.plan_hash, proposal.generation),
     )
     request = sns.publish_request("arn:aws:sns:us-east-1:123456789012:rotation-doctor", message)
     _say()

@@ -6,8 +6,9 @@ RotationDoctorError
     ProposalConflict      its state does not allow this now                  CLI: bad input; page: 409
       AlreadyDecided        someone moved it on first (decided, claimed, applied)
       ProposalExpired       past its expiry (it is moved to `expired`)
+      ProposalSuperseded    proposed again since (a new generation): an earlier round's decision is void
   TokenRefused          an approval link that does not allow this            page: 403 ...
-    TokenInvalid          malformed, forged, or for another proposal, plan or action
+    TokenInvalid          malformed, forged, or for another proposal, plan, generation or action
     TokenExpired          past the link's expiry
     TokenSpent            already used once                                  ... except this one: 409
 
@@ -59,6 +60,14 @@ class ProposalExpired(ProposalConflict):
         super().__init__(proposal_id, f"proposal {proposal_id} has expired")
 
 
+class ProposalSuperseded(ProposalConflict):
+    """The plan was proposed again since (a new generation): what was decided for the earlier round does not
+    carry over."""
+
+    def __init__(self, proposal_id: str) -> None:
+        super().__init__(proposal_id, f"proposal {proposal_id} has been proposed again since: use its latest link")
+
+
 # ----- approval links ---------------------------------------------------------------------------
 
 
@@ -67,7 +76,8 @@ class TokenRefused(RotationDoctorError):
 
 
 class TokenInvalid(TokenRefused):
-    """Malformed, not signed with our key, or for another proposal, plan version or action."""
+    """Malformed or not in its canonical spelling, not signed with our key, or for another proposal, plan version,
+    generation (round of the proposal) or action."""
 
 
 class TokenExpired(TokenRefused):
