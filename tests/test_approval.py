@@ -1,8 +1,11 @@
-"""Signed approval links and the approval page, served locally for a proposal on the simulated account."""
+"""Signed approval links and the approval page, served locally for a proposal on the simulated account; approving
+hands the proposal to the worker, which applies it."""
 
 from __future__ import annotations
 
 import base64
+import json
+import re
 import string
 import time
 import urllib.error
@@ -22,9 +25,11 @@ from rotation_doctor.approvals import tokens
 from rotation_doctor.approvals.store import ProposalStore, create_table
 from rotation_doctor.approvals.workflow import handle_secret
 from rotation_doctor.model.errors import ProposalSuperseded, TokenExpired, TokenInvalid, TokenRefused, TokenSpent
+from rotation_doctor.model.states import ProposalState
 from rotation_doctor.simulated import scenarios
 from rotation_doctor.simulated.account import AccountBuilder
 from rotation_doctor.simulated.function_url import serve
+from rotation_doctor.simulated.lambda_runtime import SimulatedContext, sqs_event
 
 KEY = b"k" * 32
 GEN = 1_764_390_000_123_456
@@ -209,18 +214,50 @@ def test_only_the_canonical_spelling_verifies(key: bytes, pid: str, generation: 
 @pytest.fixture
 def page(builder: AccountBuilder, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     import handlers.approval as approval
+    import handlers.worker as worker_module
 
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "RotationDoctor")
     clients = builder.clients
-    scenarios.orders(builder)
+    orders = scenarios.orders(builder)
     create_table(clients, "proposals")
+    create_table(clients, "idempotency")
     secret = clients.secretsmanager.create_secret(Name="rotation-doctor/approval-key", SecretString=KEY.decode())
+    queue = clients.sqs.create_queue(QueueName="rotation-doctor-events")["QueueUrl"]
+    topic = clients.sns.create_topic(Name="rotation-doctor")["TopicArn"]
+    inbox = clients.sqs.create_queue(QueueName="inbox")["QueueUrl"]
+    inbox_arn = clients.sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    clients.sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=inbox_arn)
     store = ProposalStore(clients, "proposals")
     executor = Executor(clients, Policy(mode=Mode.PROPOSE), poll=0.01)
     proposal = handle_secret(executor, store, scenarios.DEMO_SECRET).proposal
     assert proposal is not None
-    deps = approval.build_approvals({"PROPOSALS_TABLE": "proposals", "SIGNING_KEY_SECRET_ARN": secret["ARN"]}, clients)
-    deps.executor.poll = 0.01
-    monkeypatch.setattr(approval, "_default", lambda: deps)
+    env = {
+        "PROPOSALS_TABLE": "proposals",
+        "SIGNING_KEY_SECRET_ARN": secret["ARN"],
+        "EVENTS_QUEUE_URL": queue,
+        "NOTIFICATION_TOPIC_ARN": topic,
+    }
+    deps = approval.build_approvals(env, clients)
+    worker = worker_module.build_worker(
+        {"PROPOSALS_TABLE": "proposals", "IDEMPOTENCY_TABLE": "idempotency", "NOTIFICATION_TOPIC_ARN": topic}, clients
+    )
+    worker.executor.poll = 0.01
+
+    def queued() -> list[str]:
+        """What the approval function sent to the worker's queue (and takes it off the queue)."""
+        got = clients.sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+        for m in got:
+            clients.sqs.delete_message(QueueUrl=queue, ReceiptHandle=m["ReceiptHandle"])
+        return [m["Body"] for m in got]
+
+    def work(*bodies: str) -> dict[str, Any]:
+        """The worker Lambda, handed these messages by SQS."""
+        return dict(worker_module.run(sqs_event(*bodies), SimulatedContext(), worker))
+
+    def told() -> list[dict[str, Any]]:
+        got = clients.sqs.receive_message(QueueUrl=inbox, MaxNumberOfMessages=10).get("Messages", [])
+        return [json.loads(json.loads(m["Body"])["Message"]) for m in got]
 
     def links(p: Any) -> tuple[str, str]:
         return (
@@ -229,7 +266,7 @@ def page(builder: AccountBuilder, monkeypatch: pytest.MonkeyPatch) -> Iterator[A
         )
 
     approve, reject = links(proposal)
-    with serve(approval.handler) as base:
+    with serve(lambda event, context: approval.run(event, context, deps)) as base:
         yield SimpleNamespace(
             base=base,
             url=f"{base}/proposals/{proposal.id}",
@@ -240,6 +277,12 @@ def page(builder: AccountBuilder, monkeypatch: pytest.MonkeyPatch) -> Iterator[A
             deps=deps,
             executor=executor,
             links=links,
+            queued=queued,
+            work=work,
+            told=told,
+            ec2=clients.ec2,
+            orders=orders,
+            builder=builder,
             link=f"{base}/proposals/{proposal.id}?{urlencode({'approve': approve, 'reject': reject})}",
         )
 
@@ -254,46 +297,126 @@ def http(url: str, form: dict[str, str] | None = None) -> tuple[int, dict[str, s
         return error.code, dict(error.headers), error.read().decode()
 
 
+def assert_secure(headers: dict[str, str]) -> None:
+    assert headers["Content-Security-Policy"].startswith("default-src 'none'")
+    assert headers["X-Frame-Options"] == "DENY" and headers["Cache-Control"] == "no-store"
+    assert headers["X-Content-Type-Options"] == "nosniff" and headers["Referrer-Policy"] == "no-referrer"
+
+
+def refresh_of(body: str) -> str | None:
+    found = re.search(r'<meta http-equiv="refresh" content="([^"]*)">', body)
+    return found.group(1) if found else None
+
+
 def test_get_shows_the_proposal_and_changes_nothing(page: Any) -> None:
     status, headers, body = http(page.link)
     assert status == 200
     assert "CREATE_SECRETSMANAGER_ENDPOINT" in body and "Approve and apply" in body and "SM_NO_PATH" in body
-    assert headers["Content-Security-Policy"].startswith("default-src 'none'")
-    assert headers["X-Frame-Options"] == "DENY" and headers["Cache-Control"] == "no-store"
-    assert page.store.get(page.proposal.id).state == "proposed"
+    assert_secure(headers)
+    assert "<script" not in body and refresh_of(body) is None
+    assert page.store.get(page.proposal.id).state == "proposed" and page.queued() == []
 
 
 def test_a_get_that_tries_to_approve_changes_nothing(page: Any) -> None:
     status, _, _ = http(f"{page.url}?{urlencode({'action': 'approve', 'token': page.approve})}")
     assert status == 403  # no approve= or reject= link token: nothing to show, and nothing done
-    assert page.store.get(page.proposal.id).state == "proposed"
+    assert page.store.get(page.proposal.id).state == "proposed" and page.queued() == []
 
 
-def test_post_approves_once_and_a_second_click_is_refused(page: Any) -> None:
-    status, _, body = http(page.url, {"action": "approve", "token": page.approve})
-    assert status == 200 and 'id="outcome">Applied<' in body and "healthy" in body
+def test_approving_on_the_page_hands_the_proposal_to_the_worker_which_applies_it(page: Any) -> None:
+    status, headers, body = http(page.url, {"action": "approve", "token": page.approve})
+    assert status == 202 and 'id="outcome">Approved, applying<' in body
+    assert_secure(headers)
+    assert "<script" not in body
+    # The answer sends the browser on to the proposal's page by GET: reloading it never approves again.
+    assert refresh_of(body) == f"5; url=/proposals/{page.proposal.id}?{urlencode({'approve': page.approve})}"
+    approved = page.store.get(page.proposal.id)
+    assert approved.state == "approved" and approved.history[-1]["by"] == "approval link (approve)"
+
+    [sent] = page.queued()
+    assert json.loads(sent) == {
+        "kind": "apply-approved-proposal",
+        "version": 1,
+        "id": f"apply#{page.proposal.id}#{page.proposal.generation}",
+        "proposal_id": page.proposal.id,
+        "generation": page.proposal.generation,
+        "by": "approval link (approve)",
+    }
+    assert page.ec2.describe_vpc_endpoints()["VpcEndpoints"] == []  # nothing written: that is the worker's
+    status, headers, body = http(page.link)
+    assert status == 200 and 'id="outcome">Approved, applying<' in body and refresh_of(body) == "5"
+    assert "Approve and apply" not in body
+    assert_secure(headers)
+
+    assert page.work(sent) == {"batchItemFailures": []}
+    status, _, body = http(page.link)
+    assert status == 200 and 'id="outcome">Applied<' in body and "healthy after" in body
+    assert refresh_of(body) is None  # ended: no more reloading
     assert page.store.get(page.proposal.id).state == "applied"
+    assert [m["kind"] for m in page.told()] == ["fix applied after approval"]
+
+
+def test_the_page_shows_a_stale_plan_was_not_applied(page: Any) -> None:
+    """The account changed between the approval and the worker: nothing is written, the page says so, and the new
+    plan is proposed (and told) afresh."""
+    from rotation_doctor.simulated.account import tcp
+
+    assert http(page.url, {"action": "approve", "token": page.approve})[0] == 202
+    o = page.orders
+    page.ec2.authorize_security_group_ingress(GroupId=o.db_sg, IpPermissions=[tcp(5432, group=o.fn_sg)])
+    page.work(*page.queued())
+    status, _, body = http(page.link)
+    assert status == 200 and 'id="outcome">Not applied: the account changed<' in body
+    assert "approve the new plan" in body and refresh_of(body) is None
+    assert page.store.get(page.proposal.id).state == "expired"
+    assert page.ec2.describe_vpc_endpoints()["VpcEndpoints"] == []
+    assert sorted(m["kind"] for m in page.told()) == ["proposal created", "proposal expired"]
+
+
+def test_the_page_shows_a_rollback(page: Any) -> None:
+    from tests.test_remediation_moto import fail_nth
+
+    assert http(page.url, {"action": "approve", "token": page.approve})[0] == 202
+    stop = fail_nth(page.builder, "CreateVpcEndpoint", 1)
+    try:
+        page.work(*page.queued())
+    finally:
+        stop()
+    status, _, body = http(page.link)
+    assert status == 200 and 'id="outcome">Rolled back<' in body and "injected" in body
+    assert refresh_of(body) is None and "Approve and apply" not in body
+
+
+def test_a_second_click_is_refused(page: Any) -> None:
+    assert http(page.url, {"action": "approve", "token": page.approve})[0] == 202
     status, _, body = http(page.url, {"action": "approve", "token": page.approve})
     assert status == 409 and "already been used" in body
+    assert len(page.queued()) == 1
 
 
 def test_a_decision_is_spent_once_whichever_link_spells_it(page: Any) -> None:
     """Two links for the same decision (a reminder sends new ones, with a later expiry): one works, once."""
-    p = page.proposal
-    later = tokens.issue(KEY, p.id, p.plan_hash, "approve", generation=p.generation, lifetime=7200)
+    later = tokens.issue(
+        KEY, page.proposal.id, page.proposal.plan_hash, "approve", generation=page.proposal.generation, lifetime=7200
+    )
     assert later != page.approve
-    assert http(page.url, {"action": "approve", "token": page.approve})[0] == 200
+    assert http(page.url, {"action": "approve", "token": page.approve})[0] == 202
     status, _, body = http(page.url, {"action": "approve", "token": later})
     assert status == 409 and "already been used" in body
     claims = tokens.verify(
-        KEY, later, proposal_id=p.id, plan_hash=p.plan_hash, generation=p.generation, action="approve"
+        KEY,
+        later,
+        proposal_id=page.proposal.id,
+        plan_hash=page.proposal.plan_hash,
+        generation=page.proposal.generation,
+        action="approve",
     )
     with pytest.raises(TokenSpent):
         page.deps.used.use(claims)
 
 
 def test_every_other_spelling_of_a_spent_link_is_refused_as_not_ours(page: Any) -> None:
-    assert http(page.url, {"action": "approve", "token": page.approve})[0] == 200
+    assert http(page.url, {"action": "approve", "token": page.approve})[0] == 202
     body_part, signature = page.approve.split(".")
     variants = {
         f"{how} ({where})": v
@@ -308,16 +431,7 @@ def test_every_other_spelling_of_a_spent_link_is_refused_as_not_ours(page: Any) 
     for how, variant in variants.items():
         status, _, body = http(page.url, {"action": "approve", "token": variant})
         assert (status, "malformed" in body) == (403, True), how
-
-
-def test_a_spent_link_is_refused_as_spent(page: Any) -> None:
-    p = page.proposal
-    claims = tokens.verify(
-        KEY, page.reject, proposal_id=p.id, plan_hash=p.plan_hash, generation=p.generation, action="reject"
-    )
-    page.deps.used.use(claims)
-    with pytest.raises(TokenSpent):
-        page.deps.used.use(claims)
+    assert len(page.queued()) == 1  # the one approval
 
 
 def test_the_page_picks_409_by_the_refusal_type_not_its_words(page: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -341,11 +455,22 @@ def test_the_page_picks_409_by_the_refusal_type_not_its_words(page: Any, monkeyp
 
 
 def test_a_decided_proposal_answers_409_to_its_other_link(page: Any) -> None:
-    """Approved and applied through one link; the unused reject link finds it decided (AlreadyDecided): 409."""
-    assert http(page.url, {"action": "approve", "token": page.approve})[0] == 200
+    """Approved through one link and applied; the unused reject link finds it decided (AlreadyDecided): 409."""
+    assert http(page.url, {"action": "approve", "token": page.approve})[0] == 202
+    page.work(*page.queued())
     status, _, body = http(page.url, {"action": "reject", "token": page.reject})
     assert status == 409 and "Refused" in body
     assert page.store.get(page.proposal.id).state == "applied"
+
+
+def test_rejecting_while_the_worker_has_not_applied_yet_wins(page: Any) -> None:
+    """Approved, then rejected before the worker ran: the hand-off finds nothing approved and writes nothing."""
+    assert http(page.url, {"action": "approve", "token": page.approve})[0] == 202
+    status, _, body = http(page.url, {"action": "reject", "token": page.reject})
+    assert status == 200 and "Rejected" in body
+    page.work(*page.queued())
+    assert page.store.get(page.proposal.id).state == "rejected"
+    assert page.ec2.describe_vpc_endpoints()["VpcEndpoints"] == []
 
 
 def test_no_such_proposal_is_404(page: Any) -> None:
@@ -354,9 +479,12 @@ def test_no_such_proposal_is_404(page: Any) -> None:
     assert http(f"{page.base}/proposals/p-nope", {"action": "approve", "token": token})[0] == 404
 
 
-def test_reject_link_rejects(page: Any) -> None:
-    status, _, body = http(page.url, {"action": "reject", "token": page.reject})
+def test_reject_link_rejects_and_tells(page: Any) -> None:
+    status, headers, body = http(page.url, {"action": "reject", "token": page.reject})
     assert status == 200 and "Rejected" in body and page.store.get(page.proposal.id).state == "rejected"
+    assert_secure(headers)
+    assert page.queued() == []
+    assert [m["kind"] for m in page.told()] == ["proposal rejected"]
 
 
 @pytest.mark.parametrize(
@@ -376,7 +504,7 @@ def test_bad_tokens_are_refused_and_change_nothing(page: Any, token_for: str) ->
     }[token_for]
     status, _, body = http(page.url, {"action": "approve", "token": token})
     assert status == 403 and "Refused" in body
-    assert page.store.get(p.id).state == "proposed"
+    assert page.store.get(p.id).state == "proposed" and page.queued() == []
 
 
 # ----- a plan proposed again ------------------------------------------------------------------------
@@ -392,11 +520,12 @@ def test_an_old_link_is_refused_once_the_plan_is_proposed_again(page: Any) -> No
     status, _, body = http(page.url, {"action": "approve", "token": page.approve})
     assert status == 403 and "earlier proposal of this plan" in body
     assert http(page.link)[0] == 403  # viewing with the old links, too
-    assert page.store.get(page.proposal.id).state == "proposed"
+    assert page.store.get(page.proposal.id).state == "proposed" and page.queued() == []
 
     approve, _ = page.links(again.proposal)  # the new round's links work
-    assert http(page.url, {"action": "approve", "token": approve})[0] == 200
-    assert page.store.get(page.proposal.id).state == "applied"
+    assert http(page.url, {"action": "approve", "token": approve})[0] == 202
+    [sent] = page.queued()
+    assert json.loads(sent)["generation"] == again.proposal.generation
 
 
 def test_a_decision_for_an_earlier_round_is_refused_by_the_store(page: Any) -> None:
@@ -434,12 +563,18 @@ def test_history_survives_a_re_proposal(page: Any) -> None:
 
 
 def test_values_from_aws_are_escaped(page: Any) -> None:
-    from rotation_doctor.approvals.page import proposal_page
+    from rotation_doctor.approvals.page import outcome_page, proposal_page
 
     hostile = page.store.get(page.proposal.id)
     hostile = type(hostile)(**{**vars(hostile), "secret_name": "<script>alert(1)</script>"})
     html = proposal_page(hostile, approve_token="t", reject_token=None, action_path="/x")
     assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html
+    boom = [{"state": "failed", "by": "x", "note": "<b>boom</b>"}]
+    noted = type(hostile)(**{**vars(hostile), "state": ProposalState.FAILED, "history": boom})
+    html = proposal_page(noted, approve_token=None, reject_token=None, action_path="/x")
+    assert "<b>boom</b>" not in html and "&lt;b&gt;boom&lt;/b&gt;" in html
+    html = outcome_page(hostile, "Approved, applying", "x", follow='/p?approve=a"><script>')
+    assert '"><script>' not in html
 
 
 # ----- in a real browser ------------------------------------------------------------------------
@@ -478,7 +613,7 @@ def browser(tmp_path: Any) -> Iterator[Any]:
 
 
 @pytest.mark.browser
-def test_approve_in_a_real_browser_and_a_second_click_is_refused(page: Any, browser: Any) -> None:
+def test_approve_in_a_real_browser_the_worker_applies_and_a_second_click_is_refused(page: Any, browser: Any) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
@@ -494,11 +629,24 @@ def test_approve_in_a_real_browser_and_a_second_click_is_refused(page: Any, brow
 
     browser.switch_to.window(first)
     browser.find_element(By.ID, "approve").click()
-    wait.until(expected_conditions.text_to_be_present_in_element((By.ID, "outcome"), "Applied"))
+    wait.until(expected_conditions.text_to_be_present_in_element((By.ID, "outcome"), "Approved, applying"))
+    assert browser.find_element(By.ID, "state").text == "approved"
+    # The answer moves the browser on to the proposal's page (a GET), which keeps reloading while it waits.
+    wait.until(lambda b: "?approve=" in b.current_url)
+    wait.until(expected_conditions.text_to_be_present_in_element((By.ID, "outcome"), "Approved, applying"))
+    assert browser.find_element(By.ID, "state").text == "approved"
+
+    [sent] = page.queued()  # what the approval function handed to the worker
+    assert page.work(sent) == {"batchItemFailures": []}
+    wait.until(expected_conditions.text_to_be_present_in_element((By.ID, "outcome"), "Applied"))  # reloaded by itself
     assert browser.find_element(By.ID, "state").text == "applied"
+    assert "healthy after" in browser.find_element(By.ID, "detail").text
     assert page.store.get(page.proposal.id).state == "applied"
+    browser.refresh()  # a GET: shows the same, decides nothing
+    assert browser.find_element(By.ID, "outcome").text == "Applied"
 
     browser.switch_to.window(second)
     browser.find_element(By.ID, "approve").click()
     wait.until(expected_conditions.text_to_be_present_in_element((By.ID, "outcome"), "Refused"))
     assert "already been used" in browser.find_element(By.ID, "reason").text
+    assert page.queued() == []

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rotation_doctor.apply.executor import Executor, Outcome
 from rotation_doctor.apply.guardrails import Approval, Mode
@@ -37,6 +37,19 @@ def handle_secret(
             return Handled(outcome)
     proposal, new = store.create(plan, diagnosis, max_risk=str(Risk.NEVER_AUTOMATIC))
     return Handled(outcome, proposal, new)
+
+
+def approval_executor(executor: Executor) -> Executor:
+    """An executor for approved plans: a person's approval applies whatever the deployment's mode (as the CLI's
+    `proposals approve` and `fix --approve` do); allow-lists, opt-out tags and the hourly cap still hold."""
+    if executor.policy.mode is Mode.PROPOSE:
+        return executor
+    return Executor(
+        executor.clients,
+        replace(executor.policy, mode=Mode.PROPOSE),
+        wait_timeout=executor.wait_timeout,
+        poll=executor.poll,
+    )
 
 
 def apply_proposal(

@@ -11,6 +11,7 @@ RotationDoctorError
     TokenInvalid          malformed, forged, or for another proposal, plan, generation or action
     TokenExpired          past the link's expiry
     TokenSpent            already used once                                  ... except this one: 409
+  HandoffInvalid        a queue message that claims to be one of ours but is not   worker: dead-lettered
 
 Messages are for people (the page shows a TokenRefused's text as it is), so they say no more than that.
 """
@@ -86,3 +87,11 @@ class TokenExpired(TokenRefused):
 
 class TokenSpent(TokenRefused):
     """Valid, but already used once: a link works once."""
+
+
+# ----- the hand-off to the worker ----------------------------------------------------------------
+
+
+class HandoffInvalid(RotationDoctorError):
+    """A message on the worker's queue that says it is an approved proposal to apply, but is not one this version
+    sends (wrong version, missing or malformed fields). It cannot become valid by retrying."""

@@ -10,6 +10,9 @@
   writes `dBInstanceIdentifier`; Secrets Manager responses said `aRN` before 2024. Rather than
   one model per shape, the parameters are walked and every resource id and name is collected.
 - The daily sweep (`Scheduled Event`).
+
+Beside EventBridge's events, the queue carries one message of our own: an approved proposal handed
+over by the approval page (`rotation_doctor.approvals.handoff`, `{"kind": "apply-approved-proposal", ...}`).
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
+
+from rotation_doctor.approvals.handoff import ApplyApproved
+from rotation_doctor.model.errors import HandoffInvalid
 
 ROTATION_EVENTS = frozenset({"RotationFailed", "RotationAbandoned"})
 _RESOURCE_ID = re.compile(r"^(sg|vpce|rtb|acl|nat|vpc|subnet|eni|pcx|igw|tgw)-[0-9a-f]{8,17}$")
@@ -85,11 +91,17 @@ class Sweep:
     event_id: str
 
 
-Trigger = RotationTrigger | Change | Sweep
+Trigger = RotationTrigger | Change | Sweep | ApplyApproved
 
 
 def parse(raw: Mapping[str, Any]) -> Trigger:
-    """One EventBridge event as a trigger; MalformedEvent (with the reason) when it is not one."""
+    """One EventBridge event, or the approval page's hand-off, as a trigger; MalformedEvent (with the reason) when
+    it is neither."""
+    if "kind" in raw:  # EventBridge's envelope has no `kind`; our hand-off always has one
+        try:
+            return ApplyApproved.from_json(raw)
+        except HandoffInvalid as exc:
+            raise MalformedEvent(str(exc)) from exc
     event_bridge_model, detail_model, validation_error = _models()
     try:
         envelope = event_bridge_model.model_validate(raw)
