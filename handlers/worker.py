@@ -1,4 +1,5 @@
-"""The worker: EventBridge events delivered through SQS in batches (rotation failures, risky changes, the sweep).
+"""The worker: EventBridge events delivered through SQS in batches (rotation failures, risky changes, the sweep),
+and the approval page's hand-off of an approved proposal, which the worker applies (the service's one writer).
 
 Thin: parse each record, call `rotation_doctor.service.batch`, report. Powertools does the rest: the
 batch processor reports failures per message, idempotency (DynamoDB, keyed on the event id)
@@ -51,6 +52,8 @@ class Worker:
         redelivered event neither acts nor notifies twice)."""
         report = self.batch.process(events.parse(event))
         if self.dispatcher is not None:
+            for decision in report.decisions:  # an approved proposal applied (the approval page's hand-off)
+                self.dispatcher.after_decision(decision.proposal, decision.outcome, decision.fresh)
             for secret in report.secrets:
                 self.dispatcher.after_event(secret)
         return dict(report.to_json())
@@ -203,7 +206,7 @@ def _record_metrics(report: dict[str, Any]) -> None:
 
 def _name(raw: Mapping[str, Any]) -> str:
     detail = raw.get("detail")
-    return str(detail.get("eventName")) if isinstance(detail, Mapping) else str(raw.get("detail-type"))
+    return str(detail.get("eventName")) if isinstance(detail, Mapping) else str(raw.get("detail-type", raw.get("kind")))
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -1,37 +1,56 @@
-"""Signed approval links and the approval page, served locally for a proposal on the simulated account."""
+"""Signed approval links and the approval page, served locally for a proposal on the simulated account; approving
+hands the proposal to the worker, which applies it."""
 
 from __future__ import annotations
 
+import base64
+import json
+import re
+import string
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+from hypothesis import HealthCheck, assume, example, given, settings
+from hypothesis import strategies as st
 
 from rotation_doctor.apply.executor import Executor
 from rotation_doctor.apply.guardrails import Mode, Policy
 from rotation_doctor.approvals import tokens
 from rotation_doctor.approvals.store import ProposalStore, create_table
 from rotation_doctor.approvals.workflow import handle_secret
-from rotation_doctor.model.errors import TokenExpired, TokenInvalid, TokenRefused, TokenSpent
+from rotation_doctor.model.errors import ProposalSuperseded, TokenExpired, TokenInvalid, TokenRefused, TokenSpent
+from rotation_doctor.model.states import ProposalState
 from rotation_doctor.simulated import scenarios
 from rotation_doctor.simulated.account import AccountBuilder
 from rotation_doctor.simulated.function_url import serve
+from rotation_doctor.simulated.lambda_runtime import SimulatedContext, sqs_event
 
 KEY = b"k" * 32
+GEN = 1_764_390_000_123_456
+
+
+def issue(action: str = "approve", *, key: bytes = KEY, generation: int = GEN, **kw: Any) -> str:
+    return tokens.issue(key, "p-1", "hash-1", action, generation=generation, **kw)
+
+
+def verify(token: str, **kw: Any) -> tokens.Claims:
+    args: dict[str, Any] = {"proposal_id": "p-1", "plan_hash": "hash-1", "generation": GEN, "action": "approve"} | kw
+    key = args.pop("key", KEY)
+    return tokens.verify(key, token, **args)
 
 
 # ----- tokens, pure -----------------------------------------------------------------------------
 
 
-def test_a_token_verifies_for_exactly_its_proposal_plan_and_action() -> None:
-    token = tokens.issue(KEY, "p-1", "hash-1", "approve")
-    claims = tokens.verify(KEY, token, proposal_id="p-1", plan_hash="hash-1", action="approve")
-    assert claims.proposal_id == "p-1" and claims.action == "approve"
+def test_a_token_verifies_for_exactly_its_proposal_plan_generation_and_action() -> None:
+    claims = verify(issue())
+    assert claims.proposal_id == "p-1" and claims.action == "approve" and claims.generation == GEN
 
 
 @pytest.mark.parametrize(
@@ -40,43 +59,153 @@ def test_a_token_verifies_for_exactly_its_proposal_plan_and_action() -> None:
         ({"key": b"x" * 32}, "signature"),
         ({"proposal_id": "p-2"}, "another proposal"),
         ({"plan_hash": "hash-2"}, "another version of the plan"),
+        ({"generation": GEN + 1}, "earlier proposal of this plan"),
         ({"action": "reject"}, "does not allow reject"),
         ({"now": time.time() + 2 * tokens.DEFAULT_LIFETIME}, "expired"),
     ],
 )
 def test_refused_tokens(change: dict[str, Any], reason: str) -> None:
-    token = tokens.issue(KEY, "p-1", "hash-1", "approve")
-    args: dict[str, Any] = {"proposal_id": "p-1", "plan_hash": "hash-1", "action": "approve"} | change
-    key = args.pop("key", KEY)
     with pytest.raises(TokenRefused, match=reason):
-        tokens.verify(key, token, **args)
+        verify(issue(), **change)
 
 
 def test_a_tampered_claim_breaks_the_signature() -> None:
-    token = tokens.issue(KEY, "p-1", "hash-1", "reject")
-    forged_body = tokens._b64(b'{"a":"approve","exp":9999999999,"h":"hash-1","p":"p-1"}')
+    token = issue("reject")
+    forged_body = tokens._b64(b'{"a":"approve","exp":9999999999,"g":%d,"h":"hash-1","p":"p-1"}' % GEN)
     with pytest.raises(TokenRefused, match="signature"):
-        tokens.verify(
-            KEY, forged_body + "." + token.split(".")[1], proposal_id="p-1", plan_hash="hash-1", action="approve"
-        )
+        verify(forged_body + "." + token.split(".")[1])
 
 
 @pytest.mark.parametrize("junk", ["", "abc", "a.b.c", "!!!.???"])
 def test_malformed_tokens(junk: str) -> None:
     with pytest.raises(TokenRefused):
-        tokens.verify(KEY, junk, proposal_id="p", plan_hash="h", action="approve")
+        tokens.verify(KEY, junk, proposal_id="p", plan_hash="h", generation=GEN, action="approve")
 
 
 def test_refusals_are_typed() -> None:
-    token = tokens.issue(KEY, "p-1", "hash-1", "approve")
+    token = issue()
     with pytest.raises(TokenExpired):
-        tokens.verify(KEY, token, proposal_id="p-1", plan_hash="hash-1", action="approve", now=time.time() + 2 * 86400)
-    for wrong in ({"proposal_id": "p-2"}, {"plan_hash": "hash-2"}, {"action": "reject"}):
-        args: dict[str, Any] = {"proposal_id": "p-1", "plan_hash": "hash-1", "action": "approve"} | wrong
+        verify(token, now=time.time() + 2 * 86400)
+    for wrong in ({"proposal_id": "p-2"}, {"plan_hash": "hash-2"}, {"generation": GEN - 1}, {"action": "reject"}):
         with pytest.raises(TokenInvalid):
-            tokens.verify(KEY, token, **args)
+            verify(token, **wrong)
     with pytest.raises(TokenInvalid):
-        tokens.verify(KEY, "abc", proposal_id="p-1", plan_hash="hash-1", action="approve")
+        verify("abc")
+
+
+# ----- one spelling only --------------------------------------------------------------------------
+
+B64URL = string.ascii_letters + string.digits + "-_"
+# Characters base64 decoders skip, or that stand for `-` and `_` in the standard alphabet.
+JUNK = "=~!*$,;:@ \t\n+/"
+
+
+def lenient(part: str) -> bytes:
+    """How the page decoded a token part before: every spelling below decodes to the same bytes this way."""
+    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
+
+def pad(part: str, n: int) -> str:
+    return part + "=" * n
+
+
+def low_bits(part: str, flip: int) -> str:
+    """The last character of a part whose length is not a multiple of 4 carries 2 or 4 bits nobody reads."""
+    unused = {2: 4, 3: 2}.get(len(part) % 4, 0)
+    if not unused or not part or part[-1] not in B64URL:
+        return part
+    last = B64URL.index(part[-1]) ^ (flip % (1 << unused) or 1)
+    return part[:-1] + B64URL[last]
+
+
+def standard_alphabet(part: str) -> str:
+    return part.replace("-", "+").replace("_", "/")
+
+
+def with_junk(part: str, at: int, char: str) -> str:
+    at %= len(part) + 1
+    return part[:at] + char + part[at:]
+
+
+RESPELLINGS: dict[str, Callable[[str], str]] = {
+    "a trailing =": lambda p: pad(p, 1),
+    "two trailing =": lambda p: pad(p, 2),
+    "other unused low bits": lambda p: low_bits(p, 1),
+    "+/ for -_": standard_alphabet,
+    # Characters outside the alphabet are skipped (four of them, so that the padding still adds up).
+    "skipped characters": lambda p: with_junk(p, 5, "~!*$"),
+    "line breaks": lambda p: with_junk(with_junk(p, 7, "\n\n"), 20, "\r\n"),
+}
+
+
+@st.composite
+def respelled(draw: st.DrawFn, token: str) -> str:
+    """`token` spelled another way: one to three respellings of either part or both."""
+    parts = token.split(".")
+    for _ in range(draw(st.integers(1, 3))):
+        i = draw(st.sampled_from([0, 1]))
+        how = draw(st.sampled_from(["pad", "low bits", "alphabet", "junk"]))
+        if how == "pad":
+            parts[i] = pad(parts[i], draw(st.integers(1, 3)))
+        elif how == "low bits":
+            parts[i] = low_bits(parts[i], draw(st.integers(1, 15)))
+        elif how == "alphabet":
+            parts[i] = standard_alphabet(parts[i])
+        else:
+            junk = draw(st.text(st.sampled_from(JUNK), min_size=1, max_size=4))
+            parts[i] = with_junk(parts[i], draw(st.integers(0, 200)), junk)
+    return ".".join(parts)
+
+
+# Five `?` in a row hold an aligned `???`, which base64 writes with a `_`: the claims then need `-_`.
+ODD_HASH = "hash-?????"
+
+
+def token_with_url_safe_characters() -> tuple[str, int]:
+    """A token whose two parts both hold `-` or `_`, so that the standard alphabet spells each differently."""
+    for generation in range(GEN, GEN + 1000):
+        token = tokens.issue(KEY, "p-1", ODD_HASH, "approve", generation=generation)
+        if all(set(part) & {"-", "_"} for part in token.split(".")):
+            return token, generation
+    raise AssertionError("no such token")
+
+
+@pytest.mark.parametrize("how", sorted(RESPELLINGS))
+@pytest.mark.parametrize("part", [0, 1])
+def test_each_other_spelling_decodes_to_the_same_bytes_but_is_refused(how: str, part: int) -> None:
+    token, generation = token_with_url_safe_characters()
+    parts = token.split(".")
+    parts[part] = RESPELLINGS[how](parts[part])
+    variant = ".".join(parts)
+    assert variant != token
+    assert [lenient(p) for p in variant.split(".")] == [lenient(p) for p in token.split(".")]  # a real respelling
+    with pytest.raises(TokenInvalid, match="malformed"):
+        verify(variant, generation=generation, plan_hash=ODD_HASH)
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    key=st.binary(min_size=16, max_size=64),
+    pid=st.from_regex(r"p-[0-9a-f]{20}", fullmatch=True),
+    generation=st.integers(1, 2**53),
+    action=st.sampled_from(tokens.ACTIONS),
+    data=st.data(),
+)
+@example(key=KEY, pid="p-0123456789abcdef0123", generation=GEN, action="approve", data=None)
+def test_only_the_canonical_spelling_verifies(key: bytes, pid: str, generation: int, action: str, data: Any) -> None:
+    token = tokens.issue(key, pid, "h" * 64, action, generation=generation)
+    check = {"proposal_id": pid, "plan_hash": "h" * 64, "generation": generation, "action": action}
+    assert tokens.verify(key, token, **check).generation == generation
+    # The explicit example: a trailing `=` on the signature.
+    variant = token + "=" if data is None else data.draw(respelled(token))
+    assume(variant != token)
+    try:
+        same = [lenient(p) for p in variant.split(".")] == [lenient(p) for p in token.split(".")]
+    except ValueError:
+        same = False
+    assume(same)  # the same bytes: a token the lenient decoder would have taken for this one
+    with pytest.raises(TokenInvalid, match="malformed"):
+        tokens.verify(key, variant, **check)
 
 
 # ----- the page, over HTTP ------------------------------------------------------------------------
@@ -85,27 +214,75 @@ def test_refusals_are_typed() -> None:
 @pytest.fixture
 def page(builder: AccountBuilder, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     import handlers.approval as approval
+    import handlers.worker as worker_module
 
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "RotationDoctor")
     clients = builder.clients
-    scenarios.orders(builder)
+    orders = scenarios.orders(builder)
     create_table(clients, "proposals")
+    create_table(clients, "idempotency")
     secret = clients.secretsmanager.create_secret(Name="rotation-doctor/approval-key", SecretString=KEY.decode())
+    queue = clients.sqs.create_queue(QueueName="rotation-doctor-events")["QueueUrl"]
+    topic = clients.sns.create_topic(Name="rotation-doctor")["TopicArn"]
+    inbox = clients.sqs.create_queue(QueueName="inbox")["QueueUrl"]
+    inbox_arn = clients.sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    clients.sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=inbox_arn)
     store = ProposalStore(clients, "proposals")
     executor = Executor(clients, Policy(mode=Mode.PROPOSE), poll=0.01)
     proposal = handle_secret(executor, store, scenarios.DEMO_SECRET).proposal
     assert proposal is not None
-    deps = approval.build_approvals({"PROPOSALS_TABLE": "proposals", "SIGNING_KEY_SECRET_ARN": secret["ARN"]}, clients)
-    deps.executor.poll = 0.01
-    monkeypatch.setattr(approval, "_default", lambda: deps)
-    approve = tokens.issue(KEY, proposal.id, proposal.plan_hash, "approve")
-    reject = tokens.issue(KEY, proposal.id, proposal.plan_hash, "reject")
-    with serve(approval.handler) as base:
+    env = {
+        "PROPOSALS_TABLE": "proposals",
+        "SIGNING_KEY_SECRET_ARN": secret["ARN"],
+        "EVENTS_QUEUE_URL": queue,
+        "NOTIFICATION_TOPIC_ARN": topic,
+    }
+    deps = approval.build_approvals(env, clients)
+    worker = worker_module.build_worker(
+        {"PROPOSALS_TABLE": "proposals", "IDEMPOTENCY_TABLE": "idempotency", "NOTIFICATION_TOPIC_ARN": topic}, clients
+    )
+    worker.executor.poll = 0.01
+
+    def queued() -> list[str]:
+        """What the approval function sent to the worker's queue (and takes it off the queue)."""
+        got = clients.sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10).get("Messages", [])
+        for m in got:
+            clients.sqs.delete_message(QueueUrl=queue, ReceiptHandle=m["ReceiptHandle"])
+        return [m["Body"] for m in got]
+
+    def work(*bodies: str) -> dict[str, Any]:
+        """The worker Lambda, handed these messages by SQS."""
+        return dict(worker_module.run(sqs_event(*bodies), SimulatedContext(), worker))
+
+    def told() -> list[dict[str, Any]]:
+        got = clients.sqs.receive_message(QueueUrl=inbox, MaxNumberOfMessages=10).get("Messages", [])
+        return [json.loads(json.loads(m["Body"])["Message"]) for m in got]
+
+    def links(p: Any) -> tuple[str, str]:
+        return (
+            tokens.issue(KEY, p.id, p.plan_hash, "approve", generation=p.generation),
+            tokens.issue(KEY, p.id, p.plan_hash, "reject", generation=p.generation),
+        )
+
+    approve, reject = links(proposal)
+    with serve(lambda event, context: approval.run(event, context, deps)) as base:
         yield SimpleNamespace(
             base=base,
+            url=f"{base}/proposals/{proposal.id}",
             proposal=proposal,
             approve=approve,
             reject=reject,
             store=store,
+            deps=deps,
+            executor=executor,
+            links=links,
+            queued=queued,
+            work=work,
+            told=told,
+            ec2=clients.ec2,
+            orders=orders,
+            builder=builder,
             link=f"{base}/proposals/{proposal.id}?{urlencode({'approve': approve, 'reject': reject})}",
         )
 
@@ -120,108 +297,284 @@ def http(url: str, form: dict[str, str] | None = None) -> tuple[int, dict[str, s
         return error.code, dict(error.headers), error.read().decode()
 
 
+def assert_secure(headers: dict[str, str]) -> None:
+    assert headers["Content-Security-Policy"].startswith("default-src 'none'")
+    assert headers["X-Frame-Options"] == "DENY" and headers["Cache-Control"] == "no-store"
+    assert headers["X-Content-Type-Options"] == "nosniff" and headers["Referrer-Policy"] == "no-referrer"
+
+
+def refresh_of(body: str) -> str | None:
+    found = re.search(r'<meta http-equiv="refresh" content="([^"]*)">', body)
+    return found.group(1) if found else None
+
+
 def test_get_shows_the_proposal_and_changes_nothing(page: Any) -> None:
     status, headers, body = http(page.link)
     assert status == 200
     assert "CREATE_SECRETSMANAGER_ENDPOINT" in body and "Approve and apply" in body and "SM_NO_PATH" in body
-    assert headers["Content-Security-Policy"].startswith("default-src 'none'")
-    assert headers["X-Frame-Options"] == "DENY" and headers["Cache-Control"] == "no-store"
-    assert page.store.get(page.proposal.id).state == "proposed"
+    assert_secure(headers)
+    assert "<script" not in body and refresh_of(body) is None
+    assert page.store.get(page.proposal.id).state == "proposed" and page.queued() == []
 
 
 def test_a_get_that_tries_to_approve_changes_nothing(page: Any) -> None:
-    url = f"{page.base}/proposals/{page.proposal.id}?{urlencode({'action': 'approve', 'token': page.approve})}"
-    status, _, _ = http(url)
+    status, _, _ = http(f"{page.url}?{urlencode({'action': 'approve', 'token': page.approve})}")
     assert status == 403  # no approve= or reject= link token: nothing to show, and nothing done
-    assert page.store.get(page.proposal.id).state == "proposed"
+    assert page.store.get(page.proposal.id).state == "proposed" and page.queued() == []
 
 
-def test_post_approves_once_and_a_second_click_is_refused(page: Any) -> None:
-    status, _, body = http(f"{page.base}/proposals/{page.proposal.id}", {"action": "approve", "token": page.approve})
-    assert status == 200 and 'id="outcome">Applied<' in body and "healthy" in body
+def test_approving_on_the_page_hands_the_proposal_to_the_worker_which_applies_it(page: Any) -> None:
+    status, headers, body = http(page.url, {"action": "approve", "token": page.approve})
+    assert status == 202 and 'id="outcome">Approved, applying<' in body
+    assert_secure(headers)
+    assert "<script" not in body
+    # The answer sends the browser on to the proposal's page by GET: reloading it never approves again.
+    assert refresh_of(body) == f"5; url=/proposals/{page.proposal.id}?{urlencode({'approve': page.approve})}"
+    approved = page.store.get(page.proposal.id)
+    assert approved.state == "approved" and approved.history[-1]["by"] == "approval link (approve)"
+
+    [sent] = page.queued()
+    assert json.loads(sent) == {
+        "kind": "apply-approved-proposal",
+        "version": 1,
+        "id": f"apply#{page.proposal.id}#{page.proposal.generation}",
+        "proposal_id": page.proposal.id,
+        "generation": page.proposal.generation,
+        "by": "approval link (approve)",
+    }
+    assert page.ec2.describe_vpc_endpoints()["VpcEndpoints"] == []  # nothing written: that is the worker's
+    status, headers, body = http(page.link)
+    assert status == 200 and 'id="outcome">Approved, applying<' in body and refresh_of(body) == "5"
+    assert "Approve and apply" not in body
+    assert_secure(headers)
+
+    assert page.work(sent) == {"batchItemFailures": []}
+    status, _, body = http(page.link)
+    assert status == 200 and 'id="outcome">Applied<' in body and "healthy after" in body
+    assert refresh_of(body) is None  # ended: no more reloading
     assert page.store.get(page.proposal.id).state == "applied"
-    status, _, body = http(f"{page.base}/proposals/{page.proposal.id}", {"action": "approve", "token": page.approve})
+    assert [m["kind"] for m in page.told()] == ["fix applied after approval"]
+
+
+def test_the_page_shows_a_stale_plan_was_not_applied(page: Any) -> None:
+    """The account changed between the approval and the worker: nothing is written, the page says so, and the new
+    plan is proposed (and told) afresh."""
+    from rotation_doctor.simulated.account import tcp
+
+    assert http(page.url, {"action": "approve", "token": page.approve})[0] == 202
+    o = page.orders
+    page.ec2.authorize_security_group_ingress(GroupId=o.db_sg, IpPermissions=[tcp(5432, group=o.fn_sg)])
+    page.work(*page.queued())
+    status, _, body = http(page.link)
+    assert status == 200 and 'id="outcome">Not applied: the account changed<' in body
+    assert "approve the new plan" in body and refresh_of(body) is None
+    assert page.store.get(page.proposal.id).state == "expired"
+    assert page.ec2.describe_vpc_endpoints()["VpcEndpoints"] == []
+    assert sorted(m["kind"] for m in page.told()) == ["proposal created", "proposal expired"]
+
+
+def test_the_page_shows_a_rollback(page: Any) -> None:
+    from tests.test_remediation_moto import fail_nth
+
+    assert http(page.url, {"action": "approve", "token": page.approve})[0] == 202
+    stop = fail_nth(page.builder, "CreateVpcEndpoint", 1)
+    try:
+        page.work(*page.queued())
+    finally:
+        stop()
+    status, _, body = http(page.link)
+    assert status == 200 and 'id="outcome">Rolled back<' in body and "injected" in body
+    assert refresh_of(body) is None and "Approve and apply" not in body
+
+
+def test_a_second_click_is_refused(page: Any) -> None:
+    assert http(page.url, {"action": "approve", "token": page.approve})[0] == 202
+    status, _, body = http(page.url, {"action": "approve", "token": page.approve})
     assert status == 409 and "already been used" in body
+    assert len(page.queued()) == 1
 
 
-def test_a_spent_link_is_refused_as_spent(page: Any) -> None:
-    import handlers.approval as approval
-
-    used = approval._default().used
-    claims = tokens.verify(
-        KEY, page.reject, proposal_id=page.proposal.id, plan_hash=page.proposal.plan_hash, action="reject"
+def test_a_decision_is_spent_once_whichever_link_spells_it(page: Any) -> None:
+    """Two links for the same decision (a reminder sends new ones, with a later expiry): one works, once."""
+    later = tokens.issue(
+        KEY, page.proposal.id, page.proposal.plan_hash, "approve", generation=page.proposal.generation, lifetime=7200
     )
-    used.use(page.reject, claims)
+    assert later != page.approve
+    assert http(page.url, {"action": "approve", "token": page.approve})[0] == 202
+    status, _, body = http(page.url, {"action": "approve", "token": later})
+    assert status == 409 and "already been used" in body
+    claims = tokens.verify(
+        KEY,
+        later,
+        proposal_id=page.proposal.id,
+        plan_hash=page.proposal.plan_hash,
+        generation=page.proposal.generation,
+        action="approve",
+    )
     with pytest.raises(TokenSpent):
-        used.use(page.reject, claims)
+        page.deps.used.use(claims)
+
+
+def test_every_other_spelling_of_a_spent_link_is_refused_as_not_ours(page: Any) -> None:
+    assert http(page.url, {"action": "approve", "token": page.approve})[0] == 202
+    body_part, signature = page.approve.split(".")
+    variants = {
+        f"{how} ({where})": v
+        for how, respell in RESPELLINGS.items()
+        for where, v in (
+            ("claims", f"{respell(body_part)}.{signature}"),
+            ("signature", f"{body_part}.{respell(signature)}"),
+        )
+        if v != page.approve
+    }
+    assert len(variants) >= 8
+    for how, variant in variants.items():
+        status, _, body = http(page.url, {"action": "approve", "token": variant})
+        assert (status, "malformed" in body) == (403, True), how
+    assert len(page.queued()) == 1  # the one approval
 
 
 def test_the_page_picks_409_by_the_refusal_type_not_its_words(page: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """A spent link is 409 whatever its message says; any other refusal is 403 even if it says "already"."""
-    import handlers.approval as approval
+    used = page.deps.used
 
-    used = approval._default().used
-    url = f"{page.base}/proposals/{page.proposal.id}"
-
-    def spent(token: str, claims: tokens.Claims) -> None:
+    def spent(claims: tokens.Claims, **_: Any) -> None:
         raise TokenSpent("this link was used before")
 
     monkeypatch.setattr(used, "use", spent)
-    status, _, body = http(url, {"action": "approve", "token": page.approve})
+    status, _, body = http(page.url, {"action": "approve", "token": page.approve})
     assert status == 409 and "this link was used before" in body
 
-    def invalid(token: str, claims: tokens.Claims) -> None:
+    def invalid(claims: tokens.Claims, **_: Any) -> None:
         raise TokenInvalid("already a bad link")
 
     monkeypatch.setattr(used, "use", invalid)
-    status, _, body = http(url, {"action": "approve", "token": page.approve})
+    status, _, body = http(page.url, {"action": "approve", "token": page.approve})
     assert status == 403 and "already a bad link" in body
     assert page.store.get(page.proposal.id).state == "proposed"
 
 
 def test_a_decided_proposal_answers_409_to_its_other_link(page: Any) -> None:
-    """Approved and applied through one link; the unused reject link finds it decided (AlreadyDecided): 409."""
-    url = f"{page.base}/proposals/{page.proposal.id}"
-    status, _, _ = http(url, {"action": "approve", "token": page.approve})
-    assert status == 200
-    status, _, body = http(url, {"action": "reject", "token": page.reject})
+    """Approved through one link and applied; the unused reject link finds it decided (AlreadyDecided): 409."""
+    assert http(page.url, {"action": "approve", "token": page.approve})[0] == 202
+    page.work(*page.queued())
+    status, _, body = http(page.url, {"action": "reject", "token": page.reject})
     assert status == 409 and "Refused" in body
     assert page.store.get(page.proposal.id).state == "applied"
 
 
+def test_rejecting_while_the_worker_has_not_applied_yet_wins(page: Any) -> None:
+    """Approved, then rejected before the worker ran: the hand-off finds nothing approved and writes nothing."""
+    assert http(page.url, {"action": "approve", "token": page.approve})[0] == 202
+    status, _, body = http(page.url, {"action": "reject", "token": page.reject})
+    assert status == 200 and "Rejected" in body
+    page.work(*page.queued())
+    assert page.store.get(page.proposal.id).state == "rejected"
+    assert page.ec2.describe_vpc_endpoints()["VpcEndpoints"] == []
+
+
 def test_no_such_proposal_is_404(page: Any) -> None:
-    token = tokens.issue(KEY, "p-nope", page.proposal.plan_hash, "approve")
+    token = tokens.issue(KEY, "p-nope", page.proposal.plan_hash, "approve", generation=GEN)
     assert http(f"{page.base}/proposals/p-nope?{urlencode({'approve': token})}")[0] == 404
     assert http(f"{page.base}/proposals/p-nope", {"action": "approve", "token": token})[0] == 404
 
 
-def test_reject_link_rejects(page: Any) -> None:
-    status, _, body = http(f"{page.base}/proposals/{page.proposal.id}", {"action": "reject", "token": page.reject})
+def test_reject_link_rejects_and_tells(page: Any) -> None:
+    status, headers, body = http(page.url, {"action": "reject", "token": page.reject})
     assert status == 200 and "Rejected" in body and page.store.get(page.proposal.id).state == "rejected"
+    assert_secure(headers)
+    assert page.queued() == []
+    assert [m["kind"] for m in page.told()] == ["proposal rejected"]
 
 
-@pytest.mark.parametrize("token_for", ["forged", "other_proposal", "other_plan", "expired", "wrong_action"])
+@pytest.mark.parametrize(
+    "token_for", ["forged", "other_proposal", "other_plan", "expired", "wrong_action", "other_round"]
+)
 def test_bad_tokens_are_refused_and_change_nothing(page: Any, token_for: str) -> None:
     p = page.proposal
     token = {
-        "forged": tokens.issue(b"not-the-key" * 3, p.id, p.plan_hash, "approve"),
-        "other_proposal": tokens.issue(KEY, "p-someone-else", p.plan_hash, "approve"),
-        "other_plan": tokens.issue(KEY, p.id, "0" * 64, "approve"),
-        "expired": tokens.issue(KEY, p.id, p.plan_hash, "approve", now=time.time() - 2 * tokens.DEFAULT_LIFETIME),
+        "forged": tokens.issue(b"not-the-key" * 3, p.id, p.plan_hash, "approve", generation=p.generation),
+        "other_proposal": tokens.issue(KEY, "p-someone-else", p.plan_hash, "approve", generation=p.generation),
+        "other_plan": tokens.issue(KEY, p.id, "0" * 64, "approve", generation=p.generation),
+        "expired": tokens.issue(
+            KEY, p.id, p.plan_hash, "approve", generation=p.generation, now=time.time() - 2 * tokens.DEFAULT_LIFETIME
+        ),
         "wrong_action": page.reject,
+        "other_round": tokens.issue(KEY, p.id, p.plan_hash, "approve", generation=p.generation - 1),
     }[token_for]
-    status, _, body = http(f"{page.base}/proposals/{p.id}", {"action": "approve", "token": token})
+    status, _, body = http(page.url, {"action": "approve", "token": token})
     assert status == 403 and "Refused" in body
-    assert page.store.get(p.id).state == "proposed"
+    assert page.store.get(p.id).state == "proposed" and page.queued() == []
+
+
+# ----- a plan proposed again ------------------------------------------------------------------------
+
+
+def test_an_old_link_is_refused_once_the_plan_is_proposed_again(page: Any) -> None:
+    """Rejected, then the same plan raised again: the first round's unused approve link approves nothing."""
+    assert http(page.url, {"action": "reject", "token": page.reject})[0] == 200
+    again = handle_secret(page.executor, page.store, scenarios.DEMO_SECRET)
+    assert again.proposal is not None and again.proposal_is_new
+    assert again.proposal.id == page.proposal.id and again.proposal.generation > page.proposal.generation
+
+    status, _, body = http(page.url, {"action": "approve", "token": page.approve})
+    assert status == 403 and "earlier proposal of this plan" in body
+    assert http(page.link)[0] == 403  # viewing with the old links, too
+    assert page.store.get(page.proposal.id).state == "proposed" and page.queued() == []
+
+    approve, _ = page.links(again.proposal)  # the new round's links work
+    assert http(page.url, {"action": "approve", "token": approve})[0] == 202
+    [sent] = page.queued()
+    assert json.loads(sent)["generation"] == again.proposal.generation
+
+
+def test_a_decision_for_an_earlier_round_is_refused_by_the_store(page: Any) -> None:
+    """The write itself is conditional on the generation: a link checked against the old round, racing a new
+    proposal, decides nothing."""
+    old = page.proposal
+    page.store.reject(old.id, by="oncall")
+    again = handle_secret(page.executor, page.store, scenarios.DEMO_SECRET).proposal
+    assert again is not None and again.generation > old.generation
+    with pytest.raises(ProposalSuperseded):
+        page.store.approve(old.id, by="old link", generation=old.generation)
+    with pytest.raises(ProposalSuperseded):
+        page.store.reject(old.id, by="old link", generation=old.generation)
+    assert page.store.get(old.id).state == "proposed"
+    assert page.store.approve(old.id, by="new link", generation=again.generation).state == "approved"
+
+
+def test_history_survives_a_re_proposal(page: Any) -> None:
+    pid = page.proposal.id
+    page.store.reject(pid, by="alice", note="will fix in Terraform")
+    again = handle_secret(page.executor, page.store, scenarios.DEMO_SECRET).proposal
+    assert again is not None and again.id == pid
+    stored = page.store.get(pid)
+    assert [(e["state"], e["by"]) for e in stored.history] == [
+        ("proposed", "rotation-doctor"),
+        ("rejected", "alice"),
+        ("proposed", "rotation-doctor"),
+    ]
+    assert stored.history[1]["note"] == "will fix in Terraform" and "proposed again" in stored.history[2]["note"]
+    assert again.history == stored.history and stored.generation == again.generation
+    # Raised once more while open: the same round, nothing added.
+    same = handle_secret(page.executor, page.store, scenarios.DEMO_SECRET)
+    assert same.proposal is not None and not same.proposal_is_new
+    assert page.store.get(pid).history == stored.history and page.store.get(pid).generation == stored.generation
 
 
 def test_values_from_aws_are_escaped(page: Any) -> None:
-    from rotation_doctor.approvals.page import proposal_page
+    from rotation_doctor.approvals.page import outcome_page, proposal_page
 
     hostile = page.store.get(page.proposal.id)
     hostile = type(hostile)(**{**vars(hostile), "secret_name": "<script>alert(1)</script>"})
     html = proposal_page(hostile, approve_token="t", reject_token=None, action_path="/x")
     assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html
+    boom = [{"state": "failed", "by": "x", "note": "<b>boom</b>"}]
+    noted = type(hostile)(**{**vars(hostile), "state": ProposalState.FAILED, "history": boom})
+    html = proposal_page(noted, approve_token=None, reject_token=None, action_path="/x")
+    assert "<b>boom</b>" not in html and "&lt;b&gt;boom&lt;/b&gt;" in html
+    html = outcome_page(hostile, "Approved, applying", "x", follow='/p?approve=a"><script>')
+    assert '"><script>' not in html
 
 
 # ----- in a real browser ------------------------------------------------------------------------
@@ -260,7 +613,7 @@ def browser(tmp_path: Any) -> Iterator[Any]:
 
 
 @pytest.mark.browser
-def test_approve_in_a_real_browser_and_a_second_click_is_refused(page: Any, browser: Any) -> None:
+def test_approve_in_a_real_browser_the_worker_applies_and_a_second_click_is_refused(page: Any, browser: Any) -> None:
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions
     from selenium.webdriver.support.ui import WebDriverWait
@@ -276,11 +629,24 @@ def test_approve_in_a_real_browser_and_a_second_click_is_refused(page: Any, brow
 
     browser.switch_to.window(first)
     browser.find_element(By.ID, "approve").click()
-    wait.until(expected_conditions.text_to_be_present_in_element((By.ID, "outcome"), "Applied"))
+    wait.until(expected_conditions.text_to_be_present_in_element((By.ID, "outcome"), "Approved, applying"))
+    assert browser.find_element(By.ID, "state").text == "approved"
+    # The answer moves the browser on to the proposal's page (a GET), which keeps reloading while it waits.
+    wait.until(lambda b: "?approve=" in b.current_url)
+    wait.until(expected_conditions.text_to_be_present_in_element((By.ID, "outcome"), "Approved, applying"))
+    assert browser.find_element(By.ID, "state").text == "approved"
+
+    [sent] = page.queued()  # what the approval function handed to the worker
+    assert page.work(sent) == {"batchItemFailures": []}
+    wait.until(expected_conditions.text_to_be_present_in_element((By.ID, "outcome"), "Applied"))  # reloaded by itself
     assert browser.find_element(By.ID, "state").text == "applied"
+    assert "healthy after" in browser.find_element(By.ID, "detail").text
     assert page.store.get(page.proposal.id).state == "applied"
+    browser.refresh()  # a GET: shows the same, decides nothing
+    assert browser.find_element(By.ID, "outcome").text == "Applied"
 
     browser.switch_to.window(second)
     browser.find_element(By.ID, "approve").click()
     wait.until(expected_conditions.text_to_be_present_in_element((By.ID, "outcome"), "Refused"))
     assert "already been used" in browser.find_element(By.ID, "reason").text
+    assert page.queued() == []

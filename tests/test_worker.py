@@ -220,8 +220,127 @@ def test_people_are_told_on_sns_and_slack_with_working_approval_links(
     link = urlsplit(sent["links"]["approve"])
     assert link.netloc == "abc123.lambda-url.us-east-1.on.aws" and link.path == f"/proposals/{proposal.id}"
     approve_token = parse_qs(link.query)["approve"][0]
-    tokens.verify(b"k" * 64, approve_token, proposal_id=proposal.id, plan_hash=proposal.plan_hash, action="approve")
+    tokens.verify(
+        b"k" * 64,
+        approve_token,
+        proposal_id=proposal.id,
+        plan_hash=proposal.plan_hash,
+        generation=proposal.generation,
+        action="approve",
+    )
 
     [post] = webhook_server["posts"]
     buttons = next(b for b in post["json"]["blocks"] if b["type"] == "actions")["elements"]
     assert [b["url"] for b in buttons] == [sent["links"]["approve"], sent["links"]["reject"]]
+
+
+# ----- the approval page's hand-off: the worker applies an approved proposal ------------------------
+
+
+def approved(builder: AccountBuilder, service: Any) -> tuple[Any, str]:
+    """A proposal approved on the page, and the message the page sent the worker."""
+    from rotation_doctor.approvals.handoff import ApplyApproved
+
+    o = scenarios.orders(builder)
+    service.make("propose")
+    service.deliver(rotation_failed(o.secret_arn))
+    [proposal] = service.store.list()
+    service.store.approve(proposal.id, by="approval link (approve)", generation=proposal.generation)
+    return proposal, ApplyApproved(proposal.id, proposal.generation, "approval link (approve)").body()
+
+
+def account_writes(builder: AccountBuilder) -> dict[str, int]:
+    reads = ("Describe", "Get", "List", "BatchGet", "FilterLog")
+    calls = builder.clients.counter.calls.items()
+    return {k: n for k, n in calls if not k.split(":")[1].startswith(reads) and k.split(":")[0] in ("ec2", "lambda")}
+
+
+def test_an_approved_proposal_handed_over_is_applied_once(builder: AccountBuilder, service: Any) -> None:
+    proposal, message = approved(builder, service)
+    builder.clients.counter.calls.clear()
+    assert service.deliver(message) == {"batchItemFailures": []}
+    assert service.store.get(proposal.id).state == "applied"
+    assert account_writes(builder)["ec2:CreateVpcEndpoint"] == 1
+    history = service.store.get(proposal.id).history
+    assert [e["state"] for e in history] == ["proposed", "approved", "applying", "applied"]
+    builder.clients.counter.calls.clear()
+    assert service.deliver(message) == {"batchItemFailures": []}  # SQS delivers at least once
+    assert account_writes(builder) == {} and service.store.get(proposal.id).history == history
+
+
+def test_the_hand_off_carries_no_authority(builder: AccountBuilder, service: Any) -> None:
+    """A message for a proposal nobody approved (forged, or sent by mistake) applies nothing: the decision is the
+    proposal's state, not the message."""
+    from rotation_doctor.approvals.handoff import ApplyApproved
+
+    o = scenarios.orders(builder)
+    service.make("propose")
+    service.deliver(rotation_failed(o.secret_arn))
+    [proposal] = service.store.list()
+    builder.clients.counter.calls.clear()
+    forged = ApplyApproved(proposal.id, proposal.generation, "someone").body()
+    assert service.deliver(forged) == {"batchItemFailures": []}  # nothing to retry
+    assert account_writes(builder) == {} and service.store.get(proposal.id).state == "proposed"
+
+
+def test_a_redelivered_hand_off_writes_nothing_even_without_the_idempotency_record(
+    builder: AccountBuilder, service: Any
+) -> None:
+    """The proposal's conditional claim (approved -> applying) is the guard: after a rollback, the same message again
+    must not apply the plan a second time."""
+    from tests.test_remediation_moto import fail_nth
+
+    proposal, message = approved(builder, service)
+    service.make("propose", IDEMPOTENCY_TABLE="")
+    stop = fail_nth(builder, "CreateVpcEndpoint", 1)
+    try:
+        service.deliver(message)
+    finally:
+        stop()
+    assert service.store.get(proposal.id).state == "rolled_back"
+    builder.clients.counter.calls.clear()
+    assert service.deliver(message, message) == {"batchItemFailures": []}
+    assert account_writes(builder) == {} and service.store.get(proposal.id).state == "rolled_back"
+
+
+def test_an_approval_is_applied_whatever_the_mode(builder: AccountBuilder, service: Any) -> None:
+    """As the CLI's `proposals approve`: a person's yes applies even when the deployment now only observes."""
+    proposal, message = approved(builder, service)
+    service.make("observe")
+    service.deliver(message)
+    assert service.store.get(proposal.id).state == "applied"
+
+
+def test_a_hand_off_for_an_earlier_round_applies_nothing(builder: AccountBuilder, service: Any) -> None:
+    from rotation_doctor.approvals.handoff import ApplyApproved
+
+    proposal, _ = approved(builder, service)
+    old = ApplyApproved(proposal.id, proposal.generation - 1, "approval link (approve)").body()
+    builder.clients.counter.calls.clear()
+    assert service.deliver(old) == {"batchItemFailures": []}
+    assert account_writes(builder) == {} and service.store.get(proposal.id).state == "approved"
+
+
+@pytest.mark.parametrize(
+    "change,reason",
+    [
+        ({"version": 2}, "apply-approved-proposal version 2 is not 1"),
+        ({"proposal_id": "../../etc"}, "apply-approved-proposal without a proposal id"),
+        ({"generation": "1"}, "apply-approved-proposal without a generation"),
+        ({"action": "apply"}, "apply-approved-proposal with unknown fields: action"),
+        ({"id": "other"}, "apply-approved-proposal whose id is not apply#p-0123456789abcdef0123#5"),
+        ({"kind": "apply-everything"}, "not an apply-approved-proposal message"),
+    ],
+)
+def test_a_malformed_hand_off_goes_to_the_dead_letter_queue(
+    builder: AccountBuilder, service: Any, change: dict[str, Any], reason: str
+) -> None:
+    from rotation_doctor.approvals.handoff import ApplyApproved
+
+    service.make("propose")
+    body = ApplyApproved("p-0123456789abcdef0123", 5, "approval link (approve)").to_json() | change
+    assert service.deliver(json.dumps(body)) == {"batchItemFailures": []}
+    [got] = builder.clients.sqs.receive_message(QueueUrl=service.dead_letter_queue, MessageAttributeNames=["All"])[
+        "Messages"
+    ]
+    assert got["MessageAttributes"]["reason"]["StringValue"] == reason

@@ -8,8 +8,15 @@ The id is derived from the secret and the plan's hash, so the same plan for the 
 proposal however many events raise it; a write that finds the state moved under it fails its
 condition, so a proposal is applied at most once even when two approvals race.
 
-A missing proposal is `ProposalNotFound`; a move its state does not allow is `AlreadyDecided` or
-`ProposalExpired`, both `ProposalConflict` (`rotation_doctor.model.errors`).
+A closed proposal (rejected, expired, applied, failed, rolled back) whose plan is raised again is
+opened again under the same id as a new generation: `generation` is when it was proposed, in
+microseconds, and always greater than the one before. Links are bound to a generation and the
+moves they make require it, so nothing decided in an earlier round carries over to the new one.
+The history grows with each round; it is never replaced.
+
+A missing proposal is `ProposalNotFound`; a move its state does not allow is `AlreadyDecided`,
+`ProposalExpired`, or `ProposalSuperseded` (proposed again since), all `ProposalConflict`
+(`rotation_doctor.model.errors`).
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from rotation_doctor.analysis import Diagnosis
 from rotation_doctor.collect.aws import AwsClients, error_code
-from rotation_doctor.model.errors import AlreadyDecided, ProposalExpired, ProposalNotFound
+from rotation_doctor.model.errors import AlreadyDecided, ProposalExpired, ProposalNotFound, ProposalSuperseded
 from rotation_doctor.model.plan import Plan
 from rotation_doctor.model.states import OPEN_STATES, UNDECIDED_STATES, ProposalState
 
@@ -32,6 +39,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
 
 DEFAULT_TTL = 7 * 24 * 3600
+KEPT_AFTER_EXPIRY = 30 * 24 * 3600  # DynamoDB's TTL removes the item this long after it expires
 
 
 @dataclass(frozen=True)
@@ -47,10 +55,16 @@ class Proposal:
     diagnosis: dict[str, Any]
     history: list[dict[str, str | int]]  # state, by, note (strings) and at (epoch seconds) of each move
     max_risk: str
+    generation: int = 0  # when this round was proposed, in microseconds (0: written before generations existed)
 
     @property
     def expired(self) -> bool:
         return time.time() > self.expires_at
+
+    @property
+    def kept_until(self) -> int:
+        """When DynamoDB's TTL removes the item (and with it everything its links could still do)."""
+        return self.expires_at + KEPT_AFTER_EXPIRY
 
     def to_json(self) -> dict[str, Any]:
         return {k: v for k, v in vars(self).items()}
@@ -58,6 +72,10 @@ class Proposal:
 
 def proposal_id(secret_arn: str, plan_hash: str) -> str:
     return "p-" + hashlib.sha256(f"{secret_arn}\n{plan_hash}".encode()).hexdigest()[:20]
+
+
+def _now_us() -> int:
+    return time.time_ns() // 1000
 
 
 class ProposalStore:
@@ -71,39 +89,73 @@ class ProposalStore:
         return self.clients.dynamodb
 
     def create(self, plan: Plan, diagnosis: Diagnosis, *, max_risk: str) -> tuple[Proposal, bool]:
-        """The open proposal for this secret and plan: a new one (True), or the one already open (False)."""
+        """The open proposal for this secret and plan: a new one or a closed one opened again (True), or the one
+        already open (False)."""
         pid = proposal_id(plan.secret_arn, plan.hash)
         now = int(time.time())
-        open_names = {f":o{i}": {"S": s.value} for i, s in enumerate(OPEN_STATES)}
-        item: dict[str, AttributeValueTypeDef] = {
-            "id": {"S": pid},
+        fields: dict[str, AttributeValueTypeDef] = {
             "secret_arn": {"S": plan.secret_arn},
             "secret_name": {"S": plan.secret_name},
             "plan_hash": {"S": plan.hash},
             "state": {"S": ProposalState.PROPOSED.value},
             "created_at": {"N": str(now)},
             "expires_at": {"N": str(now + self.ttl)},
-            "ttl": {"N": str(now + self.ttl + 30 * 24 * 3600)},
+            "ttl": {"N": str(now + self.ttl + KEPT_AFTER_EXPIRY)},
             "plan": {"S": json.dumps(plan.to_json())},
             "diagnosis": {"S": json.dumps(diagnosis.to_json(), default=str)},
             "max_risk": {"S": max_risk},
-            "history": {"L": [_event(ProposalState.PROPOSED, "rotation-doctor", f"{len(plan.fixes)} fix(es)", now)]},
+        }
+        note = f"{len(plan.fixes)} fix(es)"
+        item: dict[str, AttributeValueTypeDef] = {
+            "id": {"S": pid},
+            **fields,
+            "generation": {"N": str(_now_us())},
+            "history": {"L": [_event(ProposalState.PROPOSED, "rotation-doctor", note, now)]},
         }
         try:
-            self._ddb.put_item(
-                TableName=self.table,
-                Item=item,
-                # A closed proposal for the same plan may be opened again; an open one never twice.
-                ConditionExpression=f"attribute_not_exists(id) OR NOT (#s IN ({', '.join(open_names)})) "
-                "OR expires_at < :now",
-                ExpressionAttributeNames={"#s": "state"},
-                ExpressionAttributeValues={**open_names, ":now": {"N": str(now)}},
-            )
+            self._ddb.put_item(TableName=self.table, Item=item, ConditionExpression="attribute_not_exists(id)")
+            return _proposal(item), True  # what was just written, without reading it back
         except Exception as exc:
             if error_code(exc) != "ConditionalCheckFailedException":
                 raise
-            return self.get(pid), False
-        return _proposal(item), True  # what was just written, without reading it back
+        # The id exists. An open proposal is never opened twice; a closed one (or one past its expiry) is opened
+        # again as a new generation, its history kept. The generation read is the write's condition, so of two
+        # events racing to open it again, one does and the other finds it open.
+        open_values = {f":o{i}": {"S": s.value} for i, s in enumerate(OPEN_STATES)}
+        while True:
+            current = self.get(pid)
+            if current.state in OPEN_STATES and not current.expired:
+                return current, False
+            values: dict[str, Any] = {
+                **{f":{name}": value for name, value in fields.items()},
+                **open_values,
+                ":g": {"N": str(max(_now_us(), current.generation + 1))},
+                ":h": {"L": [_event(ProposalState.PROPOSED, "rotation-doctor", f"{note}, proposed again", now)]},
+                ":now": {"N": str(now)},
+            }
+            if current.generation:
+                same_round = "#generation = :was"
+                values[":was"] = {"N": str(current.generation)}
+            else:
+                same_round = "attribute_not_exists(#generation)"
+            try:
+                written = self._ddb.update_item(
+                    TableName=self.table,
+                    Key={"id": {"S": pid}},
+                    ConditionExpression=f"{same_round} AND (NOT (#state IN ({', '.join(open_values)})) "
+                    "OR #expires_at < :now)",
+                    UpdateExpression="SET "
+                    + ", ".join(f"#{name} = :{name}" for name in fields)
+                    + ", #generation = :g, #history = list_append(#history, :h)",
+                    ExpressionAttributeNames={f"#{n}": n for n in [*fields, "generation", "history"]},
+                    ExpressionAttributeValues=values,
+                    ReturnValues="ALL_NEW",
+                )
+            except Exception as exc:
+                if error_code(exc) != "ConditionalCheckFailedException":
+                    raise
+                continue  # opened again or moved by someone else meanwhile: look again
+            return _proposal(written["Attributes"]), True
 
     def get(self, pid: str) -> Proposal:
         raw = self._ddb.get_item(TableName=self.table, Key={"id": {"S": pid}}, ConsistentRead=True).get("Item")
@@ -129,8 +181,10 @@ class ProposalStore:
         by: str,
         note: str = "",
         require_unexpired: bool = False,
+        generation: int | None = None,
     ) -> Proposal:
-        """Move the state only if it is one of `from_states` now (and, if asked, the proposal has not expired)."""
+        """Move the state only if it is one of `from_states` now (and, if asked, the proposal has not expired and
+        is still at this generation)."""
         now = int(time.time())
         sources = list(from_states)
         names: dict[str, AttributeValueTypeDef] = {f":f{i}": {"S": s.value} for i, s in enumerate(sources)}
@@ -140,37 +194,49 @@ class ProposalStore:
             ":to": {"S": to_state.value},
             ":h": {"L": [_event(to_state, by, note, now)]},
         }
+        attribute_names = {"#s": "state"}
         if require_unexpired:
             condition += " AND expires_at >= :now"
             values[":now"] = {"N": str(now)}
+        if generation is not None:
+            condition += " AND #g = :g"
+            values[":g"] = {"N": str(generation)}
+            attribute_names["#g"] = "generation"
         try:
             self._ddb.update_item(
                 TableName=self.table,
                 Key={"id": {"S": pid}},
                 ConditionExpression=f"attribute_exists(id) AND {condition}",
                 UpdateExpression="SET #s = :to, history = list_append(history, :h)",
-                ExpressionAttributeNames={"#s": "state"},
+                ExpressionAttributeNames=attribute_names,
                 ExpressionAttributeValues=values,
             )
         except Exception as exc:
             if error_code(exc) != "ConditionalCheckFailedException":
                 raise
             current = self.get(pid)
+            if generation is not None and current.generation != generation:
+                raise ProposalSuperseded(pid) from exc
             if require_unexpired and current.expired and current.state in UNDECIDED_STATES:
                 self.move(pid, UNDECIDED_STATES, ProposalState.EXPIRED, by="rotation-doctor", note="past its expiry")
                 raise ProposalExpired(pid) from exc
             raise AlreadyDecided(pid, current.state, sources) from exc
         return self.get(pid)
 
-    def approve(self, pid: str, *, by: str) -> Proposal:
-        return self.move(pid, (ProposalState.PROPOSED,), ProposalState.APPROVED, by=by, require_unexpired=True)
+    def approve(self, pid: str, *, by: str, generation: int | None = None) -> Proposal:
+        return self.move(
+            pid, (ProposalState.PROPOSED,), ProposalState.APPROVED, by=by, require_unexpired=True, generation=generation
+        )
 
-    def reject(self, pid: str, *, by: str, note: str = "") -> Proposal:
-        return self.move(pid, UNDECIDED_STATES, ProposalState.REJECTED, by=by, note=note)
+    def reject(self, pid: str, *, by: str, note: str = "", generation: int | None = None) -> Proposal:
+        return self.move(pid, UNDECIDED_STATES, ProposalState.REJECTED, by=by, note=note, generation=generation)
 
-    def claim(self, pid: str, *, by: str) -> Proposal:
-        """approved -> applying: exactly one caller wins; everyone else gets AlreadyDecided (a ProposalConflict)."""
-        return self.move(pid, (ProposalState.APPROVED,), ProposalState.APPLYING, by=by, require_unexpired=True)
+    def claim(self, pid: str, *, by: str, generation: int | None = None) -> Proposal:
+        """approved -> applying: exactly one caller wins; everyone else gets a ProposalConflict (AlreadyDecided, or
+        ProposalSuperseded when `generation` is given and the plan has been proposed again since)."""
+        return self.move(
+            pid, (ProposalState.APPROVED,), ProposalState.APPLYING, by=by, require_unexpired=True, generation=generation
+        )
 
 
 def _event(state: ProposalState, by: str, note: str, at: int) -> AttributeValueTypeDef:
@@ -186,6 +252,7 @@ def _proposal(raw: Mapping[str, AttributeValueTypeDef]) -> Proposal:
         secret_name=raw["secret_name"]["S"],
         plan_hash=raw["plan_hash"]["S"],
         state=ProposalState(raw["state"]["S"]),
+        generation=int(raw["generation"]["N"]) if "generation" in raw else 0,
         created_at=int(raw["created_at"]["N"]),
         expires_at=int(raw["expires_at"]["N"]),
         plan=json.loads(raw["plan"]["S"]),

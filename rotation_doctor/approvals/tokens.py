@@ -1,11 +1,19 @@
-"""Signed approval links: a token binds a proposal, its plan's hash, one action and an expiry, and works once.
+"""Signed approval links: a token binds a proposal, its plan's hash, the proposal's generation, one action and
+an expiry, and works once.
 
 token = base64url(claims JSON) "." base64url(HMAC-SHA256(key, claims JSON))
 
 The key is kept in Secrets Manager (the template creates it) and read at run time. Verifying
 checks the signature in constant time, the expiry, and that the token is for this proposal, this
-plan and this action. Using a token (a POST) records its digest with a conditional write, so a
-second use is refused; viewing (a GET) never records or changes anything.
+plan, this generation of the proposal (a plan proposed again needs new links) and this action.
+
+Only the canonical spelling verifies: base64url without padding, in the URL-safe alphabet, with the
+unused low bits of the last character zero. Python's decoder (like most) also accepts a trailing `=`,
+`+/` for `-_`, characters outside the alphabet (skipped) and other low bits, all decoding to the same
+bytes: without this check one spent link would have many working spellings.
+
+Using a token (a POST) records (proposal, generation, action) with a conditional write, so a second
+use is refused whatever the token's spelling or expiry; viewing (a GET) never records or changes anything.
 
 What is refused and why is typed (`rotation_doctor.model.errors`): `TokenInvalid`, `TokenExpired`,
 `TokenSpent`, all `TokenRefused`.
@@ -17,6 +25,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -32,8 +41,12 @@ DEFAULT_LIFETIME = 24 * 3600
 class Claims:
     proposal_id: str
     plan_hash: str
+    generation: int
     action: str
     expires_at: int
+
+
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]*")
 
 
 def _b64(data: bytes) -> str:
@@ -41,7 +54,13 @@ def _b64(data: bytes) -> str:
 
 
 def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    """Decode the canonical spelling only: what `_b64` would write for the bytes it decodes to."""
+    if not _BASE64URL.fullmatch(text):
+        raise ValueError("not in the base64url alphabet, or padded")
+    data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if _b64(data) != text:
+        raise ValueError("not the canonical spelling")
+    return data
 
 
 def issue(
@@ -50,20 +69,35 @@ def issue(
     plan_hash: str,
     action: str,
     *,
+    generation: int,
     lifetime: int = DEFAULT_LIFETIME,
     now: float | None = None,
 ) -> str:
     if action not in ACTIONS:
         raise ValueError(f"unknown action {action}")
-    claims = {"p": proposal_id, "h": plan_hash, "a": action, "exp": int((now or time.time()) + lifetime)}
+    claims = {
+        "p": proposal_id,
+        "h": plan_hash,
+        "g": generation,
+        "a": action,
+        "exp": int((now or time.time()) + lifetime),
+    }
     body = json.dumps(claims, separators=(",", ":"), sort_keys=True).encode()
     return f"{_b64(body)}.{_b64(hmac.new(key, body, hashlib.sha256).digest())}"
 
 
 def verify(
-    key: bytes, token: str, *, proposal_id: str, plan_hash: str, action: str, now: float | None = None
+    key: bytes,
+    token: str,
+    *,
+    proposal_id: str,
+    plan_hash: str,
+    generation: int,
+    action: str,
+    now: float | None = None,
 ) -> Claims:
-    """The claims of a valid token for exactly this proposal, plan and action; else TokenInvalid or TokenExpired."""
+    """The claims of a valid token for exactly this proposal, plan, generation and action; else TokenInvalid or
+    TokenExpired."""
     try:
         body_part, signature_part = token.split(".")
         body, signature = _unb64(body_part), _unb64(signature_part)
@@ -73,7 +107,7 @@ def verify(
         raise TokenInvalid("the link's signature is not valid")
     try:
         raw: dict[str, Any] = json.loads(body)
-        claims = Claims(str(raw["p"]), str(raw["h"]), str(raw["a"]), int(raw["exp"]))
+        claims = Claims(str(raw["p"]), str(raw["h"]), int(raw["g"]), str(raw["a"]), int(raw["exp"]))
     except (ValueError, KeyError, TypeError) as exc:
         raise TokenInvalid("the link is malformed") from exc
     if claims.expires_at < (now or time.time()):
@@ -82,30 +116,31 @@ def verify(
         raise TokenInvalid("the link is for another proposal")
     if claims.plan_hash != plan_hash:
         raise TokenInvalid("the link is for another version of the plan")
+    if claims.generation != generation:
+        raise TokenInvalid("the link is for an earlier proposal of this plan: use the link sent for the latest one")
     if claims.action != action:
         raise TokenInvalid(f"the link does not allow {action}")
     return claims
 
 
-def digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 class UsedTokens:
-    """Single use: each token's digest is written once (DynamoDB conditional put), expiring with the token."""
+    """Single use: each (proposal, generation, action) is spent once (DynamoDB conditional put), whichever token
+    of it comes first; the record is kept while a token for it could still be valid."""
 
     def __init__(self, clients: AwsClients, table: str) -> None:
         self.clients = clients
         self.table = table
 
-    def use(self, token: str, claims: Claims) -> None:
+    def use(self, claims: Claims, *, keep_until: int = 0) -> None:
+        """Spend the decision these claims allow; TokenSpent when it was spent before."""
         try:
             self.clients.dynamodb.put_item(
                 TableName=self.table,
                 Item={
-                    "id": {"S": f"token#{digest(token)}"},
-                    "ttl": {"N": str(claims.expires_at + 3600)},
+                    "id": {"S": f"token#{claims.proposal_id}#{claims.generation}#{claims.action}"},
+                    "ttl": {"N": str(max(claims.expires_at, keep_until) + 3600)},
                     "proposal": {"S": claims.proposal_id},
+                    "generation": {"N": str(claims.generation)},
                     "action": {"S": claims.action},
                 },
                 ConditionExpression="attribute_not_exists(id)",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rotation_doctor.apply.executor import Executor, Outcome
 from rotation_doctor.apply.guardrails import Approval, Mode
@@ -39,11 +39,31 @@ def handle_secret(
     return Handled(outcome, proposal, new)
 
 
+def approval_executor(executor: Executor) -> Executor:
+    """An executor for approved plans: a person's approval applies whatever the deployment's mode (as the CLI's
+    `proposals approve` and `fix --approve` do); allow-lists, opt-out tags and the hourly cap still hold."""
+    if executor.policy.mode is Mode.PROPOSE:
+        return executor
+    return Executor(
+        executor.clients,
+        replace(executor.policy, mode=Mode.PROPOSE),
+        wait_timeout=executor.wait_timeout,
+        poll=executor.poll,
+    )
+
+
 def apply_proposal(
-    executor: Executor, store: ProposalStore, pid: str, *, by: str, retry_rotation: bool = False
+    executor: Executor,
+    store: ProposalStore,
+    pid: str,
+    *,
+    by: str,
+    retry_rotation: bool = False,
+    generation: int | None = None,
 ) -> Handled:
-    """Apply an approved proposal exactly once: only the caller that moves it to `applying` goes on."""
-    proposal = store.claim(pid, by=by)
+    """Apply an approved proposal exactly once: only the caller that moves it to `applying` goes on. With
+    `generation`, only if the proposal is still the round that was approved (else ProposalSuperseded)."""
+    proposal = store.claim(pid, by=by, generation=generation)
     approval = Approval(by, plan_hash=proposal.plan_hash, max_risk=Risk(proposal.max_risk))
     outcome = executor.run(proposal.secret_arn, approval=approval, retry_rotation=retry_rotation)
     if outcome.status is OutcomeStatus.STALE:

@@ -6,9 +6,12 @@ import contextlib
 import io
 import json
 import os
+import re
 import sys
 import time
+from html import unescape
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from rotation_doctor.cli import render
 
@@ -36,18 +39,18 @@ def run() -> int:
     for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
         os.environ.pop(key, None)
     os.environ.update(AWS_ACCESS_KEY_ID="demo", AWS_SECRET_ACCESS_KEY="demo", AWS_DEFAULT_REGION=REGION)
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")  # the handlers' JSON logs: not for the story
 
     import boto3
 
-    from rotation_doctor.apply.executor import Executor
-    from rotation_doctor.apply.guardrails import Mode, Policy
+    import handlers.approval as approval
     from rotation_doctor.approvals.store import ProposalStore, create_table
-    from rotation_doctor.approvals.workflow import apply_proposal
     from rotation_doctor.collect.aws import AwsClients
     from rotation_doctor.examine import diagnose_secret
     from rotation_doctor.model.findings import Verdict
     from rotation_doctor.simulated import scenarios, simulated_aws
     from rotation_doctor.simulated.account import AccountBuilder
+    from rotation_doctor.simulated.function_url import serve
 
     style = render.Style(render.use_color(sys.stdout))
     with simulated_aws():
@@ -88,67 +91,148 @@ def run() -> int:
         _heading(style, 3, "The service: the same event through the worker Lambda (approval mode: propose)")
         create_table(clients, TABLE)
         create_table(clients, IDEMPOTENCY_TABLE)
-        proposal = _deliver_to_worker(clients, event)
-        store = ProposalStore(clients, TABLE)
-        executor = Executor(clients, Policy(mode=Mode.PROPOSE), poll=0.05)
+        worker = _worker(clients)
+        _deliver(worker, json.dumps(event))
+        proposal = ProposalStore(clients, TABLE).list()[0]
         _say()
-        _say(_indent(render.plan_text(_plan_of(executor, secret_id), style)))
+        _say(_indent(render.plan_text(_plan_of(worker.executor, secret_id), style)))
         _say()
         _say(f"  handlers.worker.handler stored it as proposal {proposal.id} (state {proposal.state}); nothing has")
         _say("  changed in the account. `rotation-doctor proposals show " + proposal.id + "` shows it.")
-        _show_notifications(proposal)
+        key_arn = clients.secretsmanager.create_secret(Name="rotation-doctor/approval-key", SecretString=DEMO_KEY)[
+            "ARN"
+        ]
+        links = _show_notifications(clients, key_arn, proposal)
 
-        _heading(style, 4, f"Approved by on-call: rotation-doctor proposals approve {proposal.id}")
-        clients.counter.calls.clear()
-        started = time.perf_counter()
-        store.approve(proposal.id, by="oncall@example.com")
-        applied = apply_proposal(executor, store, proposal.id, by="oncall@example.com")
-        elapsed = time.perf_counter() - started
-        _say()
-        _say(_indent(render.outcome_text(applied.outcome, style)))
-        final = applied.proposal
-        _say()
-        _say(
-            f"  Proposal {proposal.id}: {final.state if final else '?'}. "
-            f"({clients.counter.total} AWS calls for re-plan, apply and verification, {elapsed * 1000:.0f} ms)"
+        _heading(style, 4, "Approved on the approval page (the function URL), from the link on-call received")
+        queue = clients.sqs.create_queue(QueueName="rotation-doctor-events")["QueueUrl"]
+        approvals = approval.build_approvals(
+            {"PROPOSALS_TABLE": TABLE, "SIGNING_KEY_SECRET_ARN": key_arn, "EVENTS_QUEUE_URL": queue}, clients
         )
-        healthy = applied.outcome.after is not None and applied.outcome.after.verdict is Verdict.HEALTHY
+        approval.logger.setLevel("ERROR")  # its JSON log lines (a refused second click is a warning): not for the story
+        with serve(lambda e, c: approval.run(e, c, approvals)) as base:
+            local = base + urlsplit(links.approve or "").path + "?" + urlsplit(links.approve or "").query
+            page = f"{base}/proposals/{proposal.id}"
+            status, body = _http(local)
+            _say(f"  GET  /proposals/{proposal.id}?approve=…&reject=…  → {status}: the findings, the exact changes,")
+            _say("       Approve and Reject buttons; no script (Content-Security-Policy: default-src 'none').")
+            token = parse_qs(urlsplit(local).query)["approve"][0]
+            status, body = _http(page, {"action": "approve", "token": token})
+            _say(f"  POST /proposals/{proposal.id}  action=approve  → {status}: {_headline(body)}")
+            [sent] = clients.sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
+            _say("  The approval function holds no EC2, Lambda or Route 53 permission and reads nothing of the")
+            _say("  network: it spent the link, recorded the approval with a conditional write (proposed → approved)")
+            _say("  and handed it to the worker on its queue:")
+            _say(f"    {sent['Body']}")
+
+            _heading(style, 5, "The worker applies it: the service's one writer")
+            told = _Told()
+            worker.dispatcher = told  # stands in for SNS and Slack: what the worker tells people
+            clients.counter.calls.clear()
+            started = time.perf_counter()
+            _deliver(worker, sent["Body"])
+            elapsed = time.perf_counter() - started
+            if told.outcome is not None:
+                _say()
+                _say(_indent(render.outcome_text(told.outcome, style)))
+            final = ProposalStore(clients, TABLE).get(proposal.id)
+            _say()
+            _say(
+                f"  Proposal {proposal.id}: {final.state}. ({clients.counter.total} AWS calls for the claim, re-plan, "
+                f"apply and verification, {elapsed * 1000:.0f} ms)"
+            )
+            clients.counter.calls.clear()
+            _deliver(worker, sent["Body"])  # SQS delivers at least once: the same message again
+            writes = sum(n for call, n in clients.counter.calls.items() if call.startswith(_WRITES))
+            _say(f"  Delivered again, the message changes nothing ({writes} writes): the worker's idempotency record")
+            _say(f"  says it was handled, and the proposal is {final.state}, no longer approved.")
+            status, body = _http(local)
+            _say(f"  The page, reloaded: {status} {_headline(body)}")
+            status, body = _http(page, {"action": "approve", "token": token})
+            _say(f"  Approve clicked again: {status} {_reason(body)}")
+        healthy = told.outcome is not None and told.outcome.after is not None
+        healthy = healthy and told.outcome.after.verdict is Verdict.HEALTHY
     return 0 if healthy else 1
 
 
-def _deliver_to_worker(clients: Any, event: dict[str, Any]) -> Any:
-    """The RotationFailed event in an SQS batch, as EventBridge and SQS hand it to the worker in AWS."""
-    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
-    import handlers.worker as worker_module
-    from rotation_doctor.apply.guardrails import Mode
-    from rotation_doctor.approvals.store import ProposalStore
-    from rotation_doctor.simulated.lambda_runtime import SimulatedContext, sqs_event
+DEMO_KEY = "demo-signing-key-not-secret-0123456789abcdef"
+_WRITES = ("ec2:Create", "ec2:Authorize", "ec2:Revoke", "ec2:Modify", "ec2:Delete", "lambda:Add", "lambda:Update")
 
+
+def _worker(clients: Any) -> Any:
+    """The worker Lambda as the template configures it (propose mode), its JSON logs and metrics kept quiet."""
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
     os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "RotationDoctor")
+    import handlers.worker as worker_module
+    from rotation_doctor.apply.guardrails import Mode
+
     worker = worker_module.build_worker(
         {"PROPOSALS_TABLE": TABLE, "IDEMPOTENCY_TABLE": IDEMPOTENCY_TABLE, "ROTATION_DOCTOR_MODE": Mode.PROPOSE.value},
         clients,
     )
+    worker.executor.poll = 0.05
+    return worker
+
+
+def _deliver(worker: Any, body: str) -> None:
+    """One message in an SQS batch, as SQS hands it to the worker in AWS."""
+    import handlers.worker as worker_module
+    from rotation_doctor.simulated.lambda_runtime import SimulatedContext, sqs_event
+
     with contextlib.redirect_stdout(io.StringIO()):  # the worker's JSON logs and metrics: not for the story
-        response = worker_module.run(sqs_event(json.dumps(event)), SimulatedContext(), worker)
+        response = worker_module.run(sqs_event(body), SimulatedContext(), worker)
     assert response == {"batchItemFailures": []}, response
-    return ProposalStore(clients, TABLE).list()[0]
 
 
-def _show_notifications(proposal: Any) -> None:
-    """What SNS and Slack would carry, and the signed link on-call would open."""
+class _Told:
+    """The worker's notifications, kept for the story instead of sent."""
+
+    def __init__(self) -> None:
+        self.outcome: Any = None
+
+    def after_decision(self, proposal: Any, outcome: Any, fresh: Any = None) -> None:
+        self.outcome = outcome
+
+    def after_event(self, report: Any) -> None:
+        return None
+
+
+def _http(url: str, form: dict[str, str] | None = None) -> tuple[int, str]:
+    """A browser's request to the page served on localhost (never through a proxy)."""
+    import urllib.error
+    import urllib.request
+    from urllib.parse import urlencode
+
+    data = urlencode(form).encode() if form is not None else None
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(urllib.request.Request(url, data=data), timeout=60) as response:
+            return int(response.status), response.read().decode()
+    except urllib.error.HTTPError as error:
+        return int(error.code), error.read().decode()
+
+
+def _headline(html: str) -> str:
+    found = re.search(r'id="outcome">([^<]*)<', html)
+    detail = re.search(r'id="detail">([^<]*)<', html)
+    return unescape((found.group(1) if found else "?") + (f" — {detail.group(1)}" if detail else ""))
+
+
+def _reason(html: str) -> str:
+    found = re.search(r'id="reason">([^<]*)<', html)
+    return unescape(found.group(1) if found else "?")
+
+
+def _show_notifications(clients: Any, key_arn: str, proposal: Any) -> Any:
+    """What SNS and Slack would carry, and the signed link on-call would open; returns the links."""
     from rotation_doctor.apply.guardrails import Mode
     from rotation_doctor.approvals import tokens
     from rotation_doctor.notify import slack, sns, text
     from rotation_doctor.notify.dispatch import ApprovalLinks
     from rotation_doctor.notify.messages import Kind, build
 
-    class DemoKey:
-        def get(self) -> bytes:
-            return b"demo-signing-key-not-secret-0123456789abcdef"
-
-    links = ApprovalLinks("https://k3x7n2qv.lambda-url.us-east-1.on.aws", DemoKey())
+    links = ApprovalLinks("https://k3x7n2qv.lambda-url.us-east-1.on.aws", tokens.SigningKey(clients, key_arn))
     message = build(
         Kind.PROPOSED,
         proposal.diagnosis,
@@ -156,7 +240,7 @@ def _show_notifications(proposal: Any) -> None:
         mode=Mode.PROPOSE.value,
         proposal_id=proposal.id,
         plan_hash=proposal.plan_hash,
-        links=links.for_proposal(proposal.id, proposal.plan_hash),
+        links=links.for_proposal(proposal.id, proposal.plan_hash, proposal.generation),
     )
     request = sns.publish_request("arn:aws:sns:us-east-1:123456789012:rotation-doctor", message)
     _say()
@@ -170,8 +254,9 @@ def _show_notifications(proposal: Any) -> None:
         f"{blocks[0]['text']['text']!r}; buttons "
         + ", ".join(repr(e["text"]["text"]) for b in blocks if b["type"] == "actions" for e in b["elements"])
     )
-    _say(f"  The approval link (HMAC-signed, single use, {tokens.DEFAULT_LIFETIME // 3600} h):")
+    _say(f"  The approval link (HMAC-signed, single use, {tokens.DEFAULT_LIFETIME // 3600} h, for this round only):")
     _say(f"    {message.links.approve}")
+    return message.links
 
 
 def _plan_of(executor: Any, secret_id: str) -> Any:

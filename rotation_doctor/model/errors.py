@@ -6,10 +6,12 @@ RotationDoctorError
     ProposalConflict      its state does not allow this now                  CLI: bad input; page: 409
       AlreadyDecided        someone moved it on first (decided, claimed, applied)
       ProposalExpired       past its expiry (it is moved to `expired`)
+      ProposalSuperseded    proposed again since (a new generation): an earlier round's decision is void
   TokenRefused          an approval link that does not allow this            page: 403 ...
-    TokenInvalid          malformed, forged, or for another proposal, plan or action
+    TokenInvalid          malformed, forged, or for another proposal, plan, generation or action
     TokenExpired          past the link's expiry
     TokenSpent            already used once                                  ... except this one: 409
+  HandoffInvalid        a queue message that claims to be one of ours but is not   worker: dead-lettered
 
 Messages are for people (the page shows a TokenRefused's text as it is), so they say no more than that.
 """
@@ -59,6 +61,14 @@ class ProposalExpired(ProposalConflict):
         super().__init__(proposal_id, f"proposal {proposal_id} has expired")
 
 
+class ProposalSuperseded(ProposalConflict):
+    """The plan was proposed again since (a new generation): what was decided for the earlier round does not
+    carry over."""
+
+    def __init__(self, proposal_id: str) -> None:
+        super().__init__(proposal_id, f"proposal {proposal_id} has been proposed again since: use its latest link")
+
+
 # ----- approval links ---------------------------------------------------------------------------
 
 
@@ -67,7 +77,8 @@ class TokenRefused(RotationDoctorError):
 
 
 class TokenInvalid(TokenRefused):
-    """Malformed, not signed with our key, or for another proposal, plan version or action."""
+    """Malformed or not in its canonical spelling, not signed with our key, or for another proposal, plan version,
+    generation (round of the proposal) or action."""
 
 
 class TokenExpired(TokenRefused):
@@ -76,3 +87,11 @@ class TokenExpired(TokenRefused):
 
 class TokenSpent(TokenRefused):
     """Valid, but already used once: a link works once."""
+
+
+# ----- the hand-off to the worker ----------------------------------------------------------------
+
+
+class HandoffInvalid(RotationDoctorError):
+    """A message on the worker's queue that says it is an approved proposal to apply, but is not one this version
+    sends (wrong version, missing or malformed fields). It cannot become valid by retrying."""

@@ -63,10 +63,10 @@ class ApprovalLinks:
         self.key = key
         self.lifetime = lifetime
 
-    def for_proposal(self, proposal_id: str, plan_hash: str) -> Links:
+    def for_proposal(self, proposal_id: str, plan_hash: str, generation: int) -> Links:
         key = self.key.get()
-        approve = tokens.issue(key, proposal_id, plan_hash, "approve", lifetime=self.lifetime)
-        reject = tokens.issue(key, proposal_id, plan_hash, "reject", lifetime=self.lifetime)
+        approve = tokens.issue(key, proposal_id, plan_hash, "approve", generation=generation, lifetime=self.lifetime)
+        reject = tokens.issue(key, proposal_id, plan_hash, "reject", generation=generation, lifetime=self.lifetime)
         page = f"{self.base_url}/proposals/{proposal_id}"
         return Links(
             f"{page}?{urlencode({'approve': approve, 'reject': reject})}",
@@ -151,7 +151,7 @@ class Dispatcher:
     ) -> None:
         links = Links()
         if proposal is not None and kind is Kind.PROPOSED and self.links is not None:
-            links = self.links.for_proposal(proposal.id, proposal.plan_hash)
+            links = self.links.for_proposal(proposal.id, proposal.plan_hash, proposal.generation)
         elif proposal is not None and kind is Kind.PROPOSED:
             links = Links(cli=f"rotation-doctor proposals approve {proposal.id}")
         message = build(

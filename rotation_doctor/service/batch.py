@@ -5,6 +5,11 @@ secret listing, functions, databases, networks: a scan) and each affected secret
 handled once, however many events name it: a Terraform apply that touches forty rules is one
 diagnosis per secret. Each event is handled at most once across deliveries (the handler wraps
 `process` in Powertools idempotency keyed on the event id).
+
+An approved proposal handed over by the approval page is applied here, the service's one writer:
+`apply_proposal` claims it (approved -> applying, conditional on its generation) before anything is
+written, so a message delivered twice, or for a proposal rejected, proposed again or already
+applied meanwhile, applies nothing.
 """
 
 from __future__ import annotations
@@ -15,11 +20,14 @@ from typing import TYPE_CHECKING, Any
 
 from rotation_doctor.analysis import Diagnosis
 from rotation_doctor.analysis.usage import resources_used
-from rotation_doctor.apply.executor import Executor
+from rotation_doctor.apply.executor import Executor, Outcome
 from rotation_doctor.apply.guardrails import Mode
-from rotation_doctor.approvals.store import ProposalStore
-from rotation_doctor.approvals.workflow import handle_secret
+from rotation_doctor.approvals.handoff import KIND as APPLY_APPROVED
+from rotation_doctor.approvals.handoff import ApplyApproved
+from rotation_doctor.approvals.store import Proposal, ProposalStore
+from rotation_doctor.approvals.workflow import apply_proposal, approval_executor, handle_secret
 from rotation_doctor.examine import diagnose_secrets
+from rotation_doctor.model.errors import ProposalConflict, ProposalNotFound
 from rotation_doctor.model.findings import Verdict
 from rotation_doctor.model.plan import Risk
 from rotation_doctor.model.snapshot import PlanningFacts, Snapshot
@@ -57,10 +65,20 @@ if TYPE_CHECKING:
 
 
 @dataclass
+class Decision:
+    """An approved proposal this event applied (or found stale): what people are told about it."""
+
+    proposal: Proposal  # as it ended: applied, failed, rolled_back, or expired (stale)
+    outcome: Outcome
+    fresh: Proposal | None = None  # the new proposal for the plan made afresh, when the approved one was stale
+
+
+@dataclass
 class EventReport:
     event_id: str
     trigger: str
     secrets: list[SecretReport]
+    decisions: list[Decision] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -82,6 +100,8 @@ class BatchContext:
         self.handled: dict[str, SecretReport] = {}
 
     def process(self, trigger: Trigger) -> EventReport:
+        if isinstance(trigger, ApplyApproved):
+            return self._apply_approved(trigger)
         if isinstance(trigger, RotationTrigger):
             secret = self.collector.describe_secret(trigger.secret_id)
             pairs = diagnose_secrets(self.collector, [secret], rotation_failed=[secret.arn])
@@ -93,6 +113,45 @@ class BatchContext:
         affected = [(s, d) for s, d in self.inventory() if affects(trigger, s)]
         log.info("%s %s affects %d secret(s)", trigger.source, trigger.event_name, len(affected))
         return EventReport(trigger.event_id, trigger.event_name, [self._act(s, d) for s, d in affected])
+
+    def _apply_approved(self, message: ApplyApproved) -> EventReport:
+        report = EventReport(message.id, APPLY_APPROVED, [])
+        if self.store is None:
+            log.warning("no proposals table: %s cannot be applied", message.proposal_id)
+            return report
+        try:
+            handled = apply_proposal(
+                approval_executor(self.executor),
+                self.store,
+                message.proposal_id,
+                by=message.by,
+                generation=message.generation,
+            )
+        except (ProposalNotFound, ProposalConflict) as exc:
+            # Delivered again, rejected or proposed again meanwhile, expired, or never approved: nothing to apply.
+            log.info("%s: nothing applied (%s: %s)", message.proposal_id, type(exc).__name__, exc)
+            return report
+        outcome = handled.outcome
+        final = self.store.get(message.proposal_id)
+        fresh = handled.proposal if handled.proposal_is_new else None
+        seen = outcome.after or outcome.before
+        if outcome.applied:
+            action = SecretAction.APPLIED
+        else:
+            action = SecretAction.PROPOSED if fresh is not None else SecretAction.NOT_APPLIED
+        secret = SecretReport(
+            final.secret_arn,
+            final.secret_name,
+            seen.verdict,
+            seen.codes(),
+            action,
+            proposal_id=(fresh or final).id,
+            applied=outcome.applied,
+        )
+        self.handled[final.secret_arn] = secret  # later events of this batch: already diagnosed after the change
+        report.secrets.append(secret)
+        report.decisions.append(Decision(final, outcome, fresh))
+        return report
 
     def inventory(self) -> list[tuple[Snapshot, Diagnosis]]:
         """Every Lambda-rotated secret, read and diagnosed once per invocation."""

@@ -10,6 +10,9 @@
   writes `dBInstanceIdentifier`; Secrets Manager responses said `aRN` before 2024. Rather than
   one model per shape, the parameters are walked and every resource id and name is collected.
 - The daily sweep (`Scheduled Event`).
+
+Beside EventBridge's events, the queue carries one message of our own: an approved proposal handed
+over by the approval page (`rotation_doctor.approvals.handoff`, `{"kind": "apply-approved-proposal", ...}`).
 """
 
 from __future__ import annotations
@@ -23,6 +26,9 @@ if TYPE_CHECKING:
     from pydantic import JsonValue, ValidationError
 
     from rotation_doctor.service.event_models import CloudTrailDetail
+
+from rotation_doctor.approvals.handoff import ApplyApproved
+from rotation_doctor.model.errors import HandoffInvalid
 
 ROTATION_EVENTS = frozenset({"RotationFailed", "RotationAbandoned"})
 _RESOURCE_ID = re.compile(r"^(sg|vpce|rtb|acl|nat|vpc|subnet|eni|pcx|igw|tgw)-[0-9a-f]{8,17}$")
@@ -66,11 +72,17 @@ class Sweep:
     event_id: str
 
 
-Trigger = RotationTrigger | Change | Sweep
+Trigger = RotationTrigger | Change | Sweep | ApplyApproved
 
 
 def parse(raw: Mapping[str, object]) -> Trigger:
-    """One EventBridge event as a trigger; MalformedEvent (with the reason) when it is not one."""
+    """One EventBridge event, or the approval page's hand-off, as a trigger; MalformedEvent (with the reason) when
+    it is neither."""
+    if "kind" in raw:  # EventBridge's envelope has no `kind`; our hand-off always has one
+        try:
+            return ApplyApproved.from_json(raw)
+        except HandoffInvalid as exc:
+            raise MalformedEvent(str(exc)) from exc
     # Pydantic and Powertools' parser models load on the first event, not at cold start.
     from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
     from pydantic import ValidationError

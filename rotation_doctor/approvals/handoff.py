@@ -1,0 +1,91 @@
+"""The approval page hands an approved proposal to the worker: one small, versioned message on the events queue.
+
+    {"kind": "apply-approved-proposal", "version": 1, "id": "apply#p-0123456789abcdef0123#1764390000123456",
+     "proposal_id": "p-0123456789abcdef0123", "generation": 1764390000123456, "by": "approval link (approve)"}
+
+The message carries no authority. The decision is the proposal's state in DynamoDB, moved to
+`approved` for this generation by a conditional write before the message is sent; the worker
+applies only a proposal that is approved, at this generation and unexpired, and claims it first
+(approved -> applying, conditional), so a redelivered, duplicated or forged message applies
+nothing that was not approved, and nothing twice. `id` is the worker's idempotency key and log
+correlation id: one per proposal and generation.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from rotation_doctor.model.errors import HandoffInvalid
+
+KIND = "apply-approved-proposal"
+VERSION = 1
+_PROPOSAL_ID = re.compile(r"p-[0-9a-f]{20}")
+_FIELDS = {"kind", "version", "id", "proposal_id", "generation", "by"}
+
+
+@dataclass(frozen=True)
+class ApplyApproved:
+    """Apply proposal `proposal_id`, approved at `generation` by `by` (for the history)."""
+
+    proposal_id: str
+    generation: int
+    by: str
+
+    @property
+    def id(self) -> str:
+        return f"apply#{self.proposal_id}#{self.generation}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": KIND,
+            "version": VERSION,
+            "id": self.id,
+            "proposal_id": self.proposal_id,
+            "generation": self.generation,
+            "by": self.by,
+        }
+
+    def body(self) -> str:
+        return json.dumps(self.to_json(), separators=(",", ":"), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> ApplyApproved:
+        """The message, checked field by field; HandoffInvalid (with the reason, never the body) when it is not
+        one this version sends."""
+        if raw.get("kind") != KIND:
+            raise HandoffInvalid(f"not an {KIND} message")
+        if raw.get("version") != VERSION or isinstance(raw.get("version"), bool):
+            raise HandoffInvalid(f"{KIND} version {str(raw.get('version'))[:20]} is not {VERSION}")
+        unknown = set(raw) - _FIELDS
+        if unknown:
+            raise HandoffInvalid(f"{KIND} with unknown fields: {', '.join(sorted(unknown))[:200]}")
+        pid, generation, by = raw.get("proposal_id"), raw.get("generation"), raw.get("by")
+        if not isinstance(pid, str) or not _PROPOSAL_ID.fullmatch(pid):
+            raise HandoffInvalid(f"{KIND} without a proposal id")
+        if not isinstance(generation, int) or isinstance(generation, bool) or generation <= 0:
+            raise HandoffInvalid(f"{KIND} without a generation")
+        if not isinstance(by, str) or not by or len(by) > 200:
+            raise HandoffInvalid(f"{KIND} without who approved it")
+        message = cls(pid, generation, by)
+        if raw.get("id") != message.id:
+            raise HandoffInvalid(f"{KIND} whose id is not {message.id}")
+        return message
+
+
+class WorkerQueue:
+    """The worker's queue (the template's EventsQueue), written with the sender's IAM identity."""
+
+    def __init__(self, clients: Any, queue_url: str) -> None:
+        self.clients = clients
+        self.queue_url = queue_url
+
+    def send(self, message: ApplyApproved) -> None:
+        self.clients.sqs.send_message(
+            QueueUrl=self.queue_url,
+            MessageBody=message.body(),
+            MessageAttributes={"kind": {"DataType": "String", "StringValue": KIND}},
+        )
