@@ -13,6 +13,7 @@ from cfnlint.decode import decode
 from moto.events.models import EventPattern
 
 from remediations import write_actions
+from rotation_doctor.apply import timing
 from rotation_doctor.collect.permissions import READ_ACTIONS
 from tests.test_iam import worker_statements
 
@@ -126,9 +127,12 @@ def test_worker_consumes_in_batches_with_partial_failures(template: dict[str, An
     )
     queue = template["Resources"]["EventsQueue"]["Properties"]
     assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["DeadLetterQueue", "Arn"]}
-    # The worker applies approved plans, which wait for a new endpoint (the executor waits up to 600 s).
-    assert worker["Timeout"] >= 600 + 60
-    assert queue["VisibilityTimeout"] >= 6 * worker["Timeout"]  # as AWS advises for SQS event sources
+    # One place (rotation_doctor/apply/timing.py): the worker outlives the longest wait plus the undo margin,
+    # and the queue hides a message six times the worker's timeout, as AWS advises for SQS event sources.
+    assert worker["Timeout"] == timing.WORKER_TIMEOUT_SECONDS
+    assert worker["Timeout"] >= timing.DEFAULT_WAIT_SECONDS + timing.UNDO_MARGIN_SECONDS + 60
+    assert queue["VisibilityTimeout"] == timing.QUEUE_VISIBILITY_SECONDS
+    assert worker["Timeout"] < timing.LONGEST_APPLY_SECONDS
 
 
 def _statements(template: dict[str, Any]) -> list[dict[str, Any]]:

@@ -18,6 +18,7 @@ from botocore import xform_name
 
 from rotation_doctor.analysis import Diagnosis
 from rotation_doctor.apply.guardrails import Approval, Mode, Policy, blocked
+from rotation_doctor.apply.timing import DEFAULT_WAIT_SECONDS, UNDO_MARGIN_SECONDS
 from rotation_doctor.collect.aws import AwsClients, describe_fatal, error_code
 from rotation_doctor.collect.collector import Collector
 from rotation_doctor.examine import diagnose_secrets
@@ -26,12 +27,6 @@ from rotation_doctor.model.plan import Call, Fix, Plan, Step, dig, references, r
 from rotation_doctor.model.snapshot import Snapshot
 from rotation_doctor.model.states import FixStatus, OutcomeStatus, StepStatus
 from rotation_doctor.planning.planner import make_plan
-
-# One place for the time an apply may take (tests/test_template.py holds the worker's timeout and the
-# queue's visibility timeout to these): waits end by DEFAULT_WAIT_SECONDS, and applying stops
-# UNDO_MARGIN_SECONDS before the Lambda's end so that an undo always has time to run.
-DEFAULT_WAIT_SECONDS = 600
-UNDO_MARGIN_SECONDS = 120
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +95,32 @@ class UndoImpossible(Exception):
 
 
 @dataclass(frozen=True)
+class JournalEntry:
+    """A write AWS accepted, recorded before anything else happens, with the call that undoes it. If the
+    process dies mid-apply, reconciliation undoes from these (the proposal store keeps them)."""
+
+    step: str
+    what: str
+    resource: str | None
+    undo: Call | None  # None: it has no undo, or the id the undo needs was never returned
+
+    def to_json(self) -> dict[str, Any]:
+        undo = self.undo.to_json() if self.undo is not None else None
+        return {"step": self.step, "what": self.what, "resource": self.resource, "undo": undo}
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> JournalEntry:
+        undo = raw.get("undo")
+        call = Call(undo["service"], undo["operation"], undo["params"]) if undo else None
+        return cls(str(raw["step"]), str(raw["what"]), raw.get("resource"), call)
+
+
+Journal = Callable[[JournalEntry], None]
+# An undo that finds its target gone has nothing left to do.
+GONE = ("NotFound", "NotFoundException", "InvalidPermission.NotFound", "ResourceNotFoundException")
+
+
+@dataclass(frozen=True)
 class Leftover:
     """Something a failed apply could not undo: what it is, its id, and the call that would remove it."""
 
@@ -130,6 +151,16 @@ def _outputs(step: Step, response: Any) -> dict[str, Any]:
         if value is not None:
             found[name] = value
     return found
+
+
+def _resolved_undo(step: Step, outputs: Mapping[str, Mapping[str, Any]]) -> Call | None:
+    """The undo as it would run now, or None: there is none, or it needs an id that was never returned."""
+    if step.undo is None:
+        return None
+    try:
+        return Call(step.undo.service, step.undo.operation, resolve(step.undo.params, outputs))
+    except (KeyError, TypeError):
+        return None
 
 
 def _not_moot(leftovers: list[Leftover], applied: list[tuple[FixResult, Step]]) -> list[Leftover]:
@@ -210,7 +241,9 @@ class Executor:
         rotation_failed: bool = False,
         retry_rotation: bool = False,
         prefer_nat: bool = False,
+        journal: Journal | None = None,
     ) -> Outcome:
+        """`journal` is told of each write AWS accepted, before the next step runs (see JournalEntry)."""
         snap, before, plan = self.assess(secret_id, rotation_failed=rotation_failed, prefer_nat=prefer_nat)
         if plan.empty:
             return Outcome(OutcomeStatus.NOTHING_TO_DO, before, plan)
@@ -240,7 +273,7 @@ class Executor:
                 for f in allowed
             ]
             return Outcome(OutcomeStatus.NOT_APPLIED, before, plan, results)
-        return self._apply(snap.secret.arn, before, plan, allowed, results, retry_rotation)
+        return self._apply(snap.secret.arn, before, plan, allowed, results, retry_rotation, journal)
 
     # ----- applying ----------------------------------------------------------------------------
 
@@ -252,6 +285,7 @@ class Executor:
         fixes: list[Fix],
         results: list[FixResult],
         retry_rotation: bool,
+        journal: Journal | None = None,
     ) -> Outcome:
         """Apply, verify, and on any failure after the first write undo what was written, in reverse.
 
@@ -268,7 +302,7 @@ class Executor:
                 results.append(result)
                 by_fix.append((fix, result))
                 for step in fix.steps:
-                    self._run_step(step, result, applied, outputs, deadline)
+                    self._run_step(step, result, applied, outputs, deadline, journal)
         except Exception as exc:  # whatever failed, the account must end as it was, or say what is left
             failure = str(exc) if isinstance(exc, StepFailed | ApplyDeadline) else describe_fatal(exc)
             log.error("apply failed, undoing %d step(s): %s", len(applied), failure)
@@ -296,16 +330,27 @@ class Executor:
                     if id(r) in broken:
                         r.status = FixStatus.ROLLED_BACK
                         r.reason = f"{', '.join(sorted(set(fix.fixes)))} still found after it"
-                after = self._diagnose(secret_arn)
-        retried = False
+                after = self._diagnose_or(secret_arn, after)
+        retried, note = False, None
         if retry_rotation and after.verdict is Verdict.HEALTHY:
-            self.clients.secretsmanager.rotate_secret(SecretId=secret_arn)
-            retried = True
+            try:
+                self.clients.secretsmanager.rotate_secret(SecretId=secret_arn)
+                retried = True
+            except Exception as exc:  # the fix stands; only the retry did not start
+                note = f"the fix is applied, but starting the rotation again failed: {describe_fatal(exc)}"
         if leftovers:
-            return self._ended(before, plan, results, leftovers, after=after, retried=retried)
+            return self._ended(before, plan, results, leftovers, after=after, retried=retried, reason=note)
         applied_any = any(r.status is FixStatus.APPLIED for r in results)
         final = OutcomeStatus.APPLIED if applied_any else OutcomeStatus.ROLLED_BACK
-        return Outcome(final, before, plan, results, after, retried)
+        return Outcome(final, before, plan, results, after, retried, reason=note)
+
+    def _diagnose_or(self, secret_arn: str, earlier: Diagnosis) -> Diagnosis:
+        """A fresh diagnosis after an undo; if it cannot be read, the earlier one (the undo already happened)."""
+        try:
+            return self._diagnose(secret_arn)
+        except Exception as exc:
+            log.warning("the diagnosis after undoing failed: %s", describe_fatal(exc))
+            return earlier
 
     @staticmethod
     def _ended(
@@ -343,6 +388,7 @@ class Executor:
         applied: list[tuple[FixResult, Step]],
         outputs: dict[str, Mapping[str, Any]],
         deadline: float,
+        journal: Journal | None = None,
     ) -> None:
         if time.monotonic() >= deadline:
             raise ApplyDeadline(f"the time budget ran out before {step.id} ({step.call.operation})")
@@ -363,6 +409,8 @@ class Executor:
         result.steps.append(entry)
         applied.append((result, step))
         outputs[step.id] = _outputs(step, response)
+        if journal is not None:  # a failure to record it is a failure like any other: undone at once
+            journal(JournalEntry(step.id, step.says, _resource_of(step, outputs), _resolved_undo(step, outputs)))
         missing = ", ".join(name for name in step.outputs if name not in outputs[step.id])
         if missing:
             entry.status, entry.error = StepStatus.FAILED, f"the response lacks {missing}"
@@ -382,10 +430,7 @@ class Executor:
             if step.undo is None:
                 continue
             entry = next(s for s in result.steps if s.step == step.id)
-            try:
-                undo = Call(step.undo.service, step.undo.operation, resolve(step.undo.params, outputs))
-            except (KeyError, TypeError):
-                undo = None  # it needs an id the failed call never returned
+            undo = _resolved_undo(step, outputs)
             try:
                 if undo is None:
                     raise UndoImpossible("the id of what it created was never returned")
@@ -397,6 +442,22 @@ class Executor:
                 log.error("undo of %s (%s) failed: %s", step.id, step.undo.operation, error)
                 leftovers.append(Leftover(step.id, step.says, _resource_of(step, outputs), undo, error))
         return _not_moot(leftovers, applied)
+
+    def undo_journal(self, entries: list[JournalEntry]) -> list[Leftover]:
+        """Undo recorded writes in reverse (after a process died mid-apply); return what could not be undone."""
+        leftovers = []
+        for entry in reversed(entries):
+            if entry.undo is None:
+                if entry.resource is None:  # it made something whose id was never returned
+                    leftovers.append(Leftover(entry.step, entry.what, None, None, "its id was never returned"))
+                continue
+            try:
+                self._call(entry.undo)
+            except Exception as exc:
+                code = error_code(exc)
+                if not code.endswith(GONE):
+                    leftovers.append(Leftover(entry.step, entry.what, entry.resource, entry.undo, code))
+        return leftovers
 
     def _call(self, call: Call) -> Any:
         client = self.clients.client(call.service)

@@ -21,11 +21,12 @@ A missing proposal is `ProposalNotFound`; a move its state does not allow is `Al
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import json
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from rotation_doctor.analysis import Diagnosis
@@ -56,6 +57,16 @@ class Proposal:
     history: list[dict[str, str | int]]  # state, by, note (strings) and at (epoch seconds) of each move
     max_risk: str
     generation: int = 0  # when this round was proposed, in microseconds (0: written before generations existed)
+    # The writes AWS accepted while applying, each with its undo (executor.JournalEntry as JSON): what
+    # reconciliation undoes when the applying process died. Reset when the proposal is claimed.
+    journal: list[dict[str, Any]] = field(default_factory=list)
+    # What a failed undo left in the account (executor.Leftover as JSON), on a rollback_incomplete proposal.
+    leftovers: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def entered_state_at(self) -> int:
+        """When it moved to its present state (its last history event)."""
+        return int(self.history[-1]["at"]) if self.history else self.created_at
 
     @property
     def expired(self) -> bool:
@@ -182,9 +193,10 @@ class ProposalStore:
         note: str = "",
         require_unexpired: bool = False,
         generation: int | None = None,
+        also_set: Mapping[str, AttributeValueTypeDef] | None = None,
     ) -> Proposal:
         """Move the state only if it is one of `from_states` now (and, if asked, the proposal has not expired and
-        is still at this generation)."""
+        is still at this generation); `also_set` writes more attributes in the same conditional update."""
         now = int(time.time())
         sources = list(from_states)
         names: dict[str, AttributeValueTypeDef] = {f":f{i}": {"S": s.value} for i, s in enumerate(sources)}
@@ -195,6 +207,10 @@ class ProposalStore:
             ":h": {"L": [_event(to_state, by, note, now)]},
         }
         attribute_names = {"#s": "state"}
+        extra = list((also_set or {}).items())
+        for i, (name, value) in enumerate(extra):
+            attribute_names[f"#x{i}"] = name
+            values[f":x{i}"] = value
         if require_unexpired:
             condition += " AND expires_at >= :now"
             values[":now"] = {"N": str(now)}
@@ -207,7 +223,8 @@ class ProposalStore:
                 TableName=self.table,
                 Key={"id": {"S": pid}},
                 ConditionExpression=f"attribute_exists(id) AND {condition}",
-                UpdateExpression="SET #s = :to, history = list_append(history, :h)",
+                UpdateExpression="SET #s = :to, history = list_append(history, :h)"
+                + "".join(f", #x{i} = :x{i}" for i in range(len(extra))),
                 ExpressionAttributeNames=attribute_names,
                 ExpressionAttributeValues=values,
             )
@@ -235,8 +252,39 @@ class ProposalStore:
         """approved -> applying: exactly one caller wins; everyone else gets a ProposalConflict (AlreadyDecided, or
         ProposalSuperseded when `generation` is given and the plan has been proposed again since)."""
         return self.move(
-            pid, (ProposalState.APPROVED,), ProposalState.APPLYING, by=by, require_unexpired=True, generation=generation
+            pid,
+            (ProposalState.APPROVED,),
+            ProposalState.APPLYING,
+            by=by,
+            require_unexpired=True,
+            generation=generation,
+            also_set={"journal": {"L": []}},
         )
+
+    def record_write(self, pid: str, generation: int, entry: Mapping[str, Any]) -> None:
+        """Append one accepted write to the journal of the proposal being applied (conditional: still applying,
+        still this generation). A failure here fails the apply, which then undoes at once."""
+        self._ddb.update_item(
+            TableName=self.table,
+            Key={"id": {"S": pid}},
+            ConditionExpression="#s = :applying AND #g = :g",
+            UpdateExpression="SET journal = list_append(if_not_exists(journal, :empty), :e)",
+            ExpressionAttributeNames={"#s": "state", "#g": "generation"},
+            ExpressionAttributeValues={
+                ":applying": {"S": ProposalState.APPLYING.value},
+                ":g": {"N": str(generation)},
+                ":empty": {"L": []},
+                ":e": {"L": [{"S": json.dumps(entry, sort_keys=True)}]},
+            },
+        )
+
+    def unfinished(self, now: float, older_than: float) -> builtins.list[Proposal]:
+        """Proposals still approved or applying although no apply can last that long: the process died."""
+        return [
+            p
+            for p in self.list((ProposalState.APPROVED, ProposalState.APPLYING))
+            if now - p.entered_state_at > older_than
+        ]
 
 
 def _event(state: ProposalState, by: str, note: str, at: int) -> AttributeValueTypeDef:
@@ -259,6 +307,8 @@ def _proposal(raw: Mapping[str, AttributeValueTypeDef]) -> Proposal:
         diagnosis=json.loads(raw["diagnosis"]["S"]),
         max_risk=raw.get("max_risk", {"S": "high"})["S"],
         history=[_history_entry(e) for e in raw["history"]["L"]],
+        journal=[json.loads(e["S"]) for e in raw.get("journal", {"L": []})["L"]],
+        leftovers=[json.loads(e["S"]) for e in raw.get("leftovers", {"L": []})["L"]],
     )
 
 

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import json
+import time
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
-from rotation_doctor.apply.executor import Executor, Outcome
+from rotation_doctor.apply.executor import Executor, JournalEntry, Outcome
 from rotation_doctor.apply.guardrails import Approval, Mode
+from rotation_doctor.apply.timing import LONGEST_APPLY_SECONDS
 from rotation_doctor.approvals.store import Proposal, ProposalStore
+from rotation_doctor.collect.aws import describe_fatal
+from rotation_doctor.model.errors import ProposalConflict
 from rotation_doctor.model.findings import Verdict
 from rotation_doctor.model.plan import Risk
 from rotation_doctor.model.states import FixStatus, OutcomeStatus, ProposalState
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
 
 
 @dataclass
@@ -49,6 +58,7 @@ def approval_executor(executor: Executor) -> Executor:
         replace(executor.policy, mode=Mode.PROPOSE),
         wait_timeout=executor.wait_timeout,
         poll=executor.poll,
+        time_left=executor.time_left,
     )
 
 
@@ -65,7 +75,21 @@ def apply_proposal(
     `generation`, only if the proposal is still the round that was approved (else ProposalSuperseded)."""
     proposal = store.claim(pid, by=by, generation=generation)
     approval = Approval(by, plan_hash=proposal.plan_hash, max_risk=Risk(proposal.max_risk))
-    outcome = executor.run(proposal.secret_arn, approval=approval, retry_rotation=retry_rotation)
+    written: list[JournalEntry] = []
+
+    def journal(entry: JournalEntry) -> None:
+        store.record_write(pid, proposal.generation, entry.to_json())  # first: a write is never unrecorded
+        written.append(entry)
+
+    try:
+        outcome = executor.run(proposal.secret_arn, approval=approval, retry_rotation=retry_rotation, journal=journal)
+    except Exception as exc:
+        # The executor undoes whatever it wrote before anything escapes it; an error here came before any write
+        # (reading the account, planning). Say so, rather than leave the proposal applying for ever.
+        if not written:
+            note = f"interrupted before any change: {describe_fatal(exc)}"
+            store.move(pid, (ProposalState.APPLYING,), ProposalState.FAILED, by="rotation-doctor", note=note)
+        raise
     if outcome.status is OutcomeStatus.STALE:
         store.move(
             pid,
@@ -79,7 +103,59 @@ def apply_proposal(
         fresh, new = store.create(outcome.plan, outcome.before, max_risk=proposal.max_risk)
         return Handled(outcome, fresh, new)
     final, note = _final_state(outcome)
-    return Handled(outcome, store.move(pid, (ProposalState.APPLYING,), final, by=by, note=note))
+    leftovers = {"leftovers": _json_list([x.to_json() for x in outcome.leftovers])} if outcome.leftovers else None
+    return Handled(outcome, store.move(pid, (ProposalState.APPLYING,), final, by=by, note=note, also_set=leftovers))
+
+
+def reconcile(executor: Executor, store: ProposalStore, *, now: float | None = None) -> list[Proposal]:
+    """Settle proposals left approved or applying by a process that died: decide from what is actually there.
+
+    approved, never claimed: nothing was written (only the claimer writes): failed, to be approved again.
+    applying: the journal lists every write AWS accepted. None: failed. The secret healthy now: applied.
+    Otherwise every recorded write is undone in reverse: rolled_back, or rollback_incomplete with what is left.
+    Each move is conditional on the state it read, so two workers never settle one proposal twice.
+    """
+    settled = []
+    for stuck in store.unfinished(time.time() if now is None else now, LONGEST_APPLY_SECONDS):
+        try:
+            settled.append(_settle(executor, store, stuck))
+        except ProposalConflict:
+            continue  # another worker settled it first
+    return settled
+
+
+def _settle(executor: Executor, store: ProposalStore, stuck: Proposal) -> Proposal:
+    by = "rotation-doctor (reconciliation)"
+    was = stuck.state
+    if was is ProposalState.APPROVED:
+        note = "approved, but the worker never applied it (the hand-off was lost): approve it again"
+        return store.move(stuck.id, (was,), ProposalState.FAILED, by=by, note=note, generation=stuck.generation)
+    entries = [JournalEntry.from_json(e) for e in stuck.journal]
+    if not entries:
+        note = "the apply stopped before any change was made"
+        return store.move(stuck.id, (was,), ProposalState.FAILED, by=by, note=note, generation=stuck.generation)
+    _, diagnosis, _ = executor.assess(stuck.secret_arn)
+    if diagnosis.verdict is Verdict.HEALTHY:
+        note = f"the apply stopped after {len(entries)} change(s), and the secret is healthy: kept"
+        return store.move(stuck.id, (was,), ProposalState.APPLIED, by=by, note=note, generation=stuck.generation)
+    leftovers = executor.undo_journal(entries)
+    if not leftovers:
+        note = f"the apply stopped after {len(entries)} change(s), not healthy: every change was undone"
+        return store.move(stuck.id, (was,), ProposalState.ROLLED_BACK, by=by, note=note, generation=stuck.generation)
+    left = "; ".join(f"{x.what} [{x.resource or 'id unknown'}]: {x.error}" for x in leftovers)
+    return store.move(
+        stuck.id,
+        (was,),
+        ProposalState.ROLLBACK_INCOMPLETE,
+        by=by,
+        note=f"the apply stopped after {len(entries)} change(s), not healthy; NOT undone: {left}",
+        generation=stuck.generation,
+        also_set={"leftovers": _json_list([x.to_json() for x in leftovers])},
+    )
+
+
+def _json_list(items: list[dict[str, Any]]) -> AttributeValueTypeDef:
+    return {"L": [{"S": json.dumps(item, sort_keys=True)} for item in items]}
 
 
 def _final_state(outcome: Outcome) -> tuple[ProposalState, str]:

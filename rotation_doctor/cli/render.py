@@ -204,6 +204,7 @@ def proposal_text(p: Proposal) -> str:
         ProposalState.APPROVED: Kind.PROPOSED,
         ProposalState.APPLIED: Kind.APPLIED_AFTER_APPROVAL,
         ProposalState.ROLLED_BACK: Kind.ROLLED_BACK,
+        ProposalState.ROLLBACK_INCOMPLETE: Kind.ROLLED_BACK,
         ProposalState.FAILED: Kind.ROLLED_BACK,
         ProposalState.REJECTED: Kind.REJECTED,
         ProposalState.EXPIRED: Kind.EXPIRED,
@@ -224,4 +225,14 @@ def proposal_text(p: Proposal) -> str:
         + (f": {e['note']}" if e.get("note") else "")
         for e in p.history
     ]
+    if p.leftovers:
+        lines += ["", "LEFT IN THE ACCOUNT (an undo failed; remove by hand):"]
+        for left in p.leftovers:
+            lines.append(f"  {left.get('resource') or 'id unknown'}  {left.get('what')}  ({left.get('error')})")
+            remove = left.get("remove")
+            if remove:
+                params = json.dumps(remove["params"], sort_keys=True)
+                lines.append(f"      remove with: {remove['service']} {remove['operation']} {params}")
+            else:
+                lines.append("      find it by its tag rotation-doctor:secret and remove it")
     return "\n".join(lines)

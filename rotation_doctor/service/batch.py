@@ -25,7 +25,7 @@ from rotation_doctor.apply.guardrails import Mode
 from rotation_doctor.approvals.handoff import KIND as APPLY_APPROVED
 from rotation_doctor.approvals.handoff import ApplyApproved
 from rotation_doctor.approvals.store import Proposal, ProposalStore
-from rotation_doctor.approvals.workflow import apply_proposal, approval_executor, handle_secret
+from rotation_doctor.approvals.workflow import apply_proposal, approval_executor, handle_secret, reconcile
 from rotation_doctor.examine import diagnose_secrets
 from rotation_doctor.model.errors import ProposalConflict, ProposalNotFound
 from rotation_doctor.model.findings import Verdict
@@ -68,8 +68,8 @@ if TYPE_CHECKING:
 class Decision:
     """An approved proposal this event applied (or found stale): what people are told about it."""
 
-    proposal: Proposal  # as it ended: applied, failed, rolled_back, or expired (stale)
-    outcome: Outcome
+    proposal: Proposal  # as it ended: applied, failed, rolled_back, rollback_incomplete, or expired (stale)
+    outcome: Outcome | None  # None: settled by reconciliation, from what the account held (the note says)
     fresh: Proposal | None = None  # the new proposal for the plan made afresh, when the approved one was stale
 
 
@@ -98,8 +98,18 @@ class BatchContext:
         self._inventory: list[tuple[Snapshot, Diagnosis]] | None = None
         self._planning: dict[tuple[str, str, str], PlanningFacts] = {}
         self.handled: dict[str, SecretReport] = {}
+        self._reconciled = False
 
     def process(self, trigger: Trigger) -> EventReport:
+        report = self._process(trigger)
+        if not self._reconciled and self.store is not None:
+            # Once a batch: proposals a dead process left approved or applying are settled and announced.
+            self._reconciled = True
+            settled = reconcile(approval_executor(self.executor), self.store)
+            report.decisions += [Decision(p, None) for p in settled]
+        return report
+
+    def _process(self, trigger: Trigger) -> EventReport:
         if isinstance(trigger, ApplyApproved):
             return self._apply_approved(trigger)
         if isinstance(trigger, RotationTrigger):

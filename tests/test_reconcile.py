@@ -1,0 +1,138 @@
+"""A process that dies mid-apply: its proposal never stays approved or applying, and nothing stays half-made."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from rotation_doctor.apply.executor import Executor, JournalEntry
+from rotation_doctor.apply.guardrails import Mode, Policy
+from rotation_doctor.apply.timing import LONGEST_APPLY_SECONDS
+from rotation_doctor.approvals.store import Proposal, ProposalStore, create_table
+from rotation_doctor.approvals.workflow import apply_proposal, handle_secret, reconcile
+from rotation_doctor.model.states import ProposalState
+from rotation_doctor.simulated import scenarios
+from rotation_doctor.simulated.account import AccountBuilder
+from tests.fix_scenarios import account_state
+
+SECRET = scenarios.DEMO_SECRET
+LATER = LONGEST_APPLY_SECONDS + 1
+
+
+class ProcessDied(BaseException):
+    """What a Lambda timeout or an out-of-memory kill looks like from inside: nothing after it runs."""
+
+
+def proposed(b: AccountBuilder) -> tuple[Executor, ProposalStore, Proposal]:
+    scenarios.orders(b)  # the demo's plan: an endpoint (with its group) and the database admitting the function
+    create_table(b.clients, "proposals")
+    store = ProposalStore(b.clients, "proposals")
+    executor = Executor(b.clients, Policy(mode=Mode.PROPOSE), poll=0.01, wait_timeout=5)
+    proposal = handle_secret(executor, store, SECRET).proposal
+    assert proposal is not None
+    return executor, store, store.approve(proposal.id, by="alice")
+
+
+def dies_after(executor: Executor, writes: int) -> None:
+    """The process dies right after AWS accepted the n-th write (and the journal recorded it)."""
+    real = Executor.run
+
+    def run(self: Executor, *args: Any, journal: Any = None, **kw: Any) -> Any:
+        seen = {"n": 0}
+
+        def recording(entry: JournalEntry) -> None:
+            journal(entry)
+            seen["n"] += 1
+            if seen["n"] == writes:
+                raise ProcessDied
+
+        return real(self, *args, journal=recording, **kw)
+
+    executor.run = run.__get__(executor)  # type: ignore[method-assign]
+
+
+def test_an_approval_never_applied_is_settled_as_failed(builder: AccountBuilder) -> None:
+    executor, store, _ = proposed(builder)
+    assert reconcile(executor, store) == []  # not old enough: a worker may still be on it
+    (settled,) = reconcile(executor, store, now=time.time() + LATER)
+    assert settled.state is ProposalState.FAILED and "approve it again" in str(settled.history[-1]["note"])
+
+
+@pytest.mark.parametrize("writes", [1, 3])
+def test_a_death_mid_apply_is_undone_from_the_journal(builder: AccountBuilder, writes: int) -> None:
+    executor, store, proposal = proposed(builder)
+    before = account_state(builder)
+    dies_after(executor, writes)
+    with pytest.raises(ProcessDied):
+        apply_proposal(executor, store, proposal.id, by="alice")
+    stuck = store.get(proposal.id)
+    assert stuck.state is ProposalState.APPLYING and len(stuck.journal) == writes
+    assert account_state(builder) != before  # half-made
+    (settled,) = reconcile(Executor(builder.clients, Policy(), poll=0.01), store, now=time.time() + LATER)
+    assert settled.state is ProposalState.ROLLED_BACK and f"after {writes} change(s)" in str(
+        settled.history[-1]["note"]
+    )
+    assert account_state(builder) == before
+    assert reconcile(executor, store, now=time.time() + LATER) == []  # settled once
+
+
+def test_a_death_after_the_last_write_keeps_a_healthy_result(builder: AccountBuilder) -> None:
+    executor, store, proposal = proposed(builder)
+    steps = sum(len(f["steps"]) for f in proposal.plan)
+    dies_after(executor, steps)
+    with pytest.raises(ProcessDied):
+        apply_proposal(executor, store, proposal.id, by="alice")
+    (settled,) = reconcile(Executor(builder.clients, Policy(), poll=0.01), store, now=time.time() + LATER)
+    assert settled.state is ProposalState.APPLIED
+
+
+def test_an_undo_refused_during_reconciliation_leaves_a_listed_leftover(builder: AccountBuilder) -> None:
+    from botocore.exceptions import ClientError
+
+    executor, store, proposal = proposed(builder)
+    dies_after(executor, 4)  # the group, its egress revoked, its ingress rule, the endpoint
+    with pytest.raises(ProcessDied):
+        apply_proposal(executor, store, proposal.id, by="alice")
+
+    def refuse(**_: Any) -> None:
+        raise ClientError({"Error": {"Code": "UnauthorizedOperation", "Message": "denied"}}, "DeleteVpcEndpoints")
+
+    builder.clients.ec2.meta.events.register("before-call.ec2.DeleteVpcEndpoints", refuse, unique_id="refuse")
+    try:
+        (settled,) = reconcile(Executor(builder.clients, Policy(), poll=0.01), store, now=time.time() + LATER)
+    finally:
+        builder.clients.ec2.meta.events.unregister("before-call.ec2.DeleteVpcEndpoints", unique_id="refuse")
+    assert settled.state is ProposalState.ROLLBACK_INCOMPLETE
+    (left,) = settled.leftovers
+    endpoint = [e for e in builder.ec2.describe_vpc_endpoints()["VpcEndpoints"] if e["State"].lower() != "deleted"]
+    assert left["resource"] == endpoint[0]["VpcEndpointId"]
+    assert left["remove"] == {
+        "service": "ec2",
+        "operation": "DeleteVpcEndpoints",
+        "params": {"VpcEndpointIds": [endpoint[0]["VpcEndpointId"]]},
+    }
+
+
+def test_a_failure_before_any_write_does_not_leave_the_proposal_applying(builder: AccountBuilder) -> None:
+    executor, store, proposal = proposed(builder)
+
+    def broken_read(*_: Any, **__: Any) -> Any:
+        raise KeyError("a bug before anything was written")
+
+    executor.assess = broken_read  # type: ignore[method-assign]
+    with pytest.raises(KeyError):
+        apply_proposal(executor, store, proposal.id, by="alice")
+    assert store.get(proposal.id).state is ProposalState.FAILED
+
+
+def test_proposals_show_lists_the_leftovers(builder: AccountBuilder, capsys: pytest.CaptureFixture[str]) -> None:
+    from rotation_doctor.cli import main as cli
+
+    test_an_undo_refused_during_reconciliation_leaves_a_listed_leftover(builder)
+    (proposal,) = ProposalStore(builder.clients, "proposals").list()
+    assert cli.main(["proposals", "show", proposal.id, "--table", "proposals"]) == 0
+    out = capsys.readouterr().out
+    assert "rollback_incomplete" in out and "LEFT IN THE ACCOUNT" in out
+    assert "remove with: ec2 DeleteVpcEndpoints" in out
