@@ -188,3 +188,19 @@ def test_the_approval_page_is_a_function_url_with_a_generated_signing_key(templa
     worker = resources["WorkerFunction"]["Properties"]["Environment"]["Variables"]
     assert worker["APPROVAL_URL"] == {"Fn::GetAtt": ["ApprovalFunctionUrl", "FunctionUrl"]}
     assert worker["SLACK_WEBHOOK_SECRET_ARN"] == {"Ref": "SlackWebhookSecretArn"}
+
+
+def test_the_deployers_settings_reach_the_worker(template: dict[str, Any]) -> None:
+    from rotation_doctor.apply.guardrails import policy_from_env
+    from tests.cfn_resolve import Resolver
+
+    def worker_env(parameters: dict[str, str]) -> dict[str, str]:
+        variables = template["Resources"]["WorkerFunction"]["Properties"]["Environment"]["Variables"]
+        return {k: str(v) for k, v in Resolver(template, parameters).resolve(variables).items()}  # Lambda: strings
+
+    policy = policy_from_env(
+        worker_env({"TrustedSecretPrefixes": "prod/orders/,prod/ledger/", "RetryRotationAfterFix": "true"})
+    )
+    assert policy.trusted_secret_prefixes == ("prod/ledger/", "prod/orders/") and policy.retry_rotation is True
+    defaults = policy_from_env(worker_env({}))
+    assert defaults.trusted_secret_prefixes == () and defaults.retry_rotation is False

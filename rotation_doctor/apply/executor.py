@@ -239,11 +239,12 @@ class Executor:
         *,
         approval: Approval | None = None,
         rotation_failed: bool = False,
-        retry_rotation: bool = False,
+        retry_rotation: bool | None = None,
         prefer_nat: bool = False,
         journal: Journal | None = None,
     ) -> Outcome:
-        """`journal` is told of each write AWS accepted, before the next step runs (see JournalEntry)."""
+        """`journal` is told of each write AWS accepted, before the next step runs (see JournalEntry).
+        `retry_rotation` (default: the deployment's setting) starts the rotation again once healthy."""
         snap, before, plan = self.assess(secret_id, rotation_failed=rotation_failed, prefer_nat=prefer_nat)
         if plan.empty:
             return Outcome(OutcomeStatus.NOTHING_TO_DO, before, plan)
@@ -273,7 +274,8 @@ class Executor:
                 for f in allowed
             ]
             return Outcome(OutcomeStatus.NOT_APPLIED, before, plan, results)
-        return self._apply(snap.secret.arn, before, plan, allowed, results, retry_rotation, journal)
+        retry = self.policy.retry_rotation if retry_rotation is None else retry_rotation
+        return self._apply(snap.secret.arn, before, plan, allowed, results, retry, journal)
 
     # ----- applying ----------------------------------------------------------------------------
 

@@ -61,12 +61,14 @@ class Policy:
     allowed_accounts: frozenset[str] = frozenset()  # empty: any
     # Secret names the deployer trusts to name their own database (see planning.ownership).
     trusted_secret_prefixes: tuple[str, ...] = ()
+    # After a fix ends healthy, start the rotation again (the template grants RotateSecret only then).
+    retry_rotation: bool = False
     budget: ChangeBudget | None = field(default=None, compare=False)
 
 
 def policy_from_env(env: Mapping[str, str], **overrides: object) -> Policy:
     """The deployment's settings: ROTATION_DOCTOR_MODE, _MAX_AUTO_RISK, _ALLOWED_VPCS, _ALLOWED_ACCOUNTS,
-    _TRUSTED_SECRET_PREFIXES (comma-separated), _MAX_CHANGES_PER_HOUR."""
+    _TRUSTED_SECRET_PREFIXES (comma-separated), _MAX_CHANGES_PER_HOUR, _RETRY_ROTATION (true|false)."""
 
     def listed(name: str) -> frozenset[str]:
         return frozenset(v.strip() for v in env.get(name, "").split(",") if v.strip())
@@ -78,6 +80,7 @@ def policy_from_env(env: Mapping[str, str], **overrides: object) -> Policy:
         "allowed_vpcs": listed("ROTATION_DOCTOR_ALLOWED_VPCS"),
         "allowed_accounts": listed("ROTATION_DOCTOR_ALLOWED_ACCOUNTS"),
         "trusted_secret_prefixes": tuple(sorted(listed("ROTATION_DOCTOR_TRUSTED_SECRET_PREFIXES"))),
+        "retry_rotation": env.get("ROTATION_DOCTOR_RETRY_ROTATION", "").strip().lower() == "true",
         "budget": InMemoryBudget(int(cap)) if cap else None,
     }
     values.update(overrides)

@@ -68,7 +68,7 @@ def apply_proposal(
     pid: str,
     *,
     by: str,
-    retry_rotation: bool = False,
+    retry_rotation: bool | None = None,
     generation: int | None = None,
 ) -> Handled:
     """Apply an approved proposal exactly once: only the caller that moves it to `applying` goes on. With

@@ -177,7 +177,7 @@ def cmd_fix(args: argparse.Namespace) -> int:
     from rotation_doctor.model.states import OutcomeStatus
 
     approval = Approval(os.environ.get("USER", "cli"), max_risk=Risk(args.max_risk))
-    outcome = _executor(args).run(args.secret, approval=approval, retry_rotation=args.retry_rotation)
+    outcome = _executor(args).run(args.secret, approval=approval, retry_rotation=args.retry_rotation or None)
     if args.format == "json":
         _emit_json(outcome.to_json())
     else:
@@ -219,7 +219,8 @@ def cmd_proposals(args: argparse.Namespace) -> int:
                 print(render.proposal_text(proposal))
             return EXIT_HEALTHY
         store.approve(args.id, by=args.by)
-        handled = apply_proposal(_executor(args), store, args.id, by=args.by, retry_rotation=args.retry_rotation)
+        retry = args.retry_rotation or None  # not asked: the deployment's setting
+        handled = apply_proposal(_executor(args), store, args.id, by=args.by, retry_rotation=retry)
     except ProposalNotFound as exc:  # only this: a KeyError from inside an apply is a bug, not bad input
         raise BadInput(f"no proposal {args.id!r} in {args.table}") from exc
     except ProposalConflict as exc:
