@@ -391,3 +391,43 @@ def test_checkovs_iam_checks_pass_or_are_justified_in_the_template() -> None:
         c["check_id"]: c.get("check_result", {}).get("suppress_comment", "") for c in results.get("skipped_checks", [])
     }
     assert all(len(comment) > 40 for comment in skipped.values()), skipped
+
+
+def _normalized(statements: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def one(s: dict[str, Any]) -> dict[str, Any]:
+        out = dict(s)
+        for key in ("Action", "Resource"):
+            value = out[key]
+            out[key] = sorted(value) if isinstance(value, list) else [value]
+        return out
+
+    return sorted((one(s) for s in statements), key=lambda s: s["Sid"])
+
+
+@pytest.mark.parametrize("deployment", sorted(DEPLOYMENTS))
+def test_the_template_is_the_policy_the_code_declares(deployment: str) -> None:
+    """template.yaml's worker policy and `rotation-doctor permissions --fix` come from one declaration."""
+    from rotation_doctor.apply import iam_policy
+
+    parameters = DEPLOYMENTS[deployment]
+    vpcs = [v for v in parameters.get("AllowedVpcIds", "").split(",") if v]
+    where = {"region": "us-east-1", "account": "123456789012"}
+    declared = [*iam_policy.read_statements("us-east-1"), *iam_policy.write_statements(**where, allowed_vpcs=vpcs)]
+    if parameters.get("RetryRotationAfterFix") == "true":
+        declared.append(iam_policy.retry_statement(**where))
+    assert _normalized(worker_statements(parameters)) == _normalized(declared)
+
+
+def test_the_clis_policy_allows_every_planned_call() -> None:
+    from rotation_doctor.apply.iam_policy import policy
+
+    statements = policy(fix=True)["Statement"]
+    denied = [
+        f"{a.action} on {a.resource_type}"
+        for _, call in planned_calls()
+        for a in authorizations(call)
+        if not allowed(statements, a)[0]
+    ]
+    assert denied == []
+    reads_only = policy(fix=False)["Statement"]
+    assert all(not allowed(reads_only, a)[0] for _, call in planned_calls() for a in authorizations(call))

@@ -248,7 +248,7 @@ class Executor:
         snap, before, plan = self.assess(secret_id, rotation_failed=rotation_failed, prefer_nat=prefer_nat)
         if plan.empty:
             return Outcome(OutcomeStatus.NOTHING_TO_DO, before, plan)
-        if approval is not None and approval.plan_hash is not None and approval.plan_hash != plan.hash:
+        if approval is not None and not approval.binds(plan.hash):
             return Outcome(
                 OutcomeStatus.STALE,
                 before,

@@ -14,6 +14,7 @@ from rotation_doctor.model.plan import Fix, FixKind, ResourceKind, Risk, Written
 from rotation_doctor.model.snapshot import Snapshot
 
 IGNORE_TAG = "rotation-doctor:ignore"
+MIN_HASH_PREFIX = 12  # what the text output shows of a plan's hash
 
 
 class Mode(StrEnum):
@@ -27,8 +28,16 @@ class Approval:
     """A person's yes: to a plan with this hash (None: whatever the fresh plan is), up to this risk."""
 
     by: str
-    plan_hash: str | None = None
+    plan_hash: str | None = None  # the whole hash, or (from a person at a terminal) its first 12+ characters
     max_risk: Risk = Risk.HIGH
+
+    def __post_init__(self) -> None:
+        if self.plan_hash is not None and len(self.plan_hash) < MIN_HASH_PREFIX:
+            raise ValueError(f"a plan hash of at least {MIN_HASH_PREFIX} characters binds an approval")
+
+    def binds(self, plan_hash: str) -> bool:
+        """Whether this approval is for the plan with that hash (any plan, when it names none)."""
+        return self.plan_hash is None or plan_hash.startswith(self.plan_hash.lower())
 
 
 class ChangeBudget(Protocol):

@@ -33,7 +33,9 @@ def run() -> int:
     try:
         import moto  # noqa: F401
     except ImportError:
-        print("rotation-doctor: the demo needs moto: pip install 'rotation-doctor[demo]'", file=sys.stderr)
+        print(
+            "rotation-doctor: the demo needs moto: from a clone, pip install '.[demo]' (or make demo)", file=sys.stderr
+        )
         return 2
     # The simulated account must never pick up real credentials or endpoints from the environment.
     for key in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):

@@ -6,11 +6,13 @@ import argparse
 import json
 import logging
 import os
+import re
 import sys
 import time
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
+from urllib.parse import urlsplit
 
 EXIT_HEALTHY, EXIT_UNWELL, EXIT_BAD_INPUT, EXIT_AWS_ERROR = 0, 1, 2, 3
 TRUST_HELP = (
@@ -20,37 +22,69 @@ TRUST_HELP = (
 )
 
 
+FORMAT_HELP = "text for people (default), json for machines: the contract's object (docs/contract.md)"
+SECRET_HELP = "the secret's name or ARN (an ARN names its own region, which is then used)"
+
+
+def _common(on_subcommand: bool) -> argparse.ArgumentParser:
+    """Options accepted before or after the subcommand. On a subcommand they default to nothing, so that
+    `-v diagnose x` and `diagnose x -v` mean the same."""
+    unset: dict[str, Any] = {"default": argparse.SUPPRESS} if on_subcommand else {}
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-v", "--verbose", action="store_true", help="log what is read (never secret values)", **unset)
+    common.add_argument(
+        "--region", help="the AWS region (default: AWS_REGION, AWS_DEFAULT_REGION, the profile's)", **unset
+    )
+    common.add_argument("--profile", help="the AWS profile (default: AWS_PROFILE)", **unset)
+    return common
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rotation-doctor",
         description="Find (and fix) why a Lambda-rotated Secrets Manager secret cannot rotate. AWS settings come "
         "the standard way: AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL, the credential chain.",
+        epilog="Exit status: 0 healthy, 1 degraded, broken or unknown (or a fix not healthy after), 2 bad input "
+        "or setting, 3 AWS error.",
+        parents=[_common(False)],
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log what is read (never secret values)")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", help="what to do")
+    common = _common(True)
 
-    def with_format(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        p.add_argument("--format", choices=("text", "json"), default="text")
-        p.add_argument("--region", help="overrides AWS_REGION")
-        p.add_argument("--profile", help="overrides AWS_PROFILE")
+    def command(name: str, text: str, *, formats: bool = True) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=text, description=text, parents=[common])
+        if formats:
+            p.add_argument("--format", choices=("text", "json"), default="text", help=FORMAT_HELP)
         return p
 
-    d = with_format(sub.add_parser("diagnose", help="diagnose one secret (name or ARN)"))
-    d.add_argument("secret")
+    d = command("diagnose", "diagnose one secret (name or ARN)")
+    d.add_argument("secret", help=SECRET_HELP)
     d.add_argument(
         "--rotation-failed",
         action="store_true",
         help="treat the secret as having just failed to rotate (always read the function's logs)",
     )
-    with_format(sub.add_parser("scan", help="diagnose every Lambda-rotated secret of the region"))
-    p = with_format(sub.add_parser("plan", help="diagnosis plus the fix plan; changes nothing"))
-    p.add_argument("secret")
+    command("scan", "diagnose every Lambda-rotated secret of the region")
+    p = command("plan", "diagnosis plus the fix plan; changes nothing")
+    p.add_argument("secret", help=SECRET_HELP)
     p.add_argument("--prefer-nat", action="store_true", help="plan a NAT gateway instead of an endpoint")
     p.add_argument("--trust-prefix", action="append", metavar="PREFIX", help=TRUST_HELP)
-    f = with_format(sub.add_parser("fix", help="apply the plan's fixes up to a risk, then diagnose again"))
-    f.add_argument("secret")
+    f = command("fix", "apply the plan's fixes up to a risk, then diagnose again")
+    f.add_argument("secret", help=SECRET_HELP)
     f.add_argument("--approve", action="store_true", required=True, help="required: you approve the plan shown")
-    f.add_argument("--max-risk", choices=("low", "medium", "high"), default="low")
+    f.add_argument(
+        "--max-risk",
+        choices=("low", "medium", "high"),
+        default="low",
+        help="apply fixes up to this risk (default low); a NAT gateway is never applied by fix",
+    )
+    f.add_argument(
+        "--plan-hash",
+        metavar="HASH",
+        help="apply only if the fresh plan is the one you read (its hash, or its first 12+ characters as "
+        "`plan` prints them); otherwise print the new plan and exit 1",
+    )
     f.add_argument("--retry-rotation", action="store_true", help="ask Secrets Manager to rotate again if healthy")
     f.add_argument("--trust-prefix", action="append", metavar="PREFIX", help=TRUST_HELP)
     f.add_argument(
@@ -60,39 +94,88 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="how long to wait for an endpoint, NAT gateway or function update before undoing everything (default 600)",
     )
-    props = sub.add_parser("proposals", help="proposals stored by the service (DynamoDB)")
-    props_sub = props.add_subparsers(dest="action", required=True, metavar="ACTION")
+    perms = command("permissions", "the IAM policy a person needs to diagnose (or, with --fix, to fix)", formats=False)
+    perms.add_argument("--fix", action="store_true", help="include the writes `fix` and `proposals approve` make")
+    props = sub.add_parser("proposals", help="proposals stored by the service (DynamoDB)", parents=[common])
+    props_sub = props.add_subparsers(dest="action", required=True, metavar="ACTION", help="what to do with them")
     for name, text in (
         ("list", "open proposals (all with --all)"),
-        ("show", "one proposal"),
+        ("show", "one proposal, with its history and anything a failed undo left"),
         ("approve", "approve and apply one proposal"),
         ("reject", "reject one proposal"),
     ):
-        a = with_format(props_sub.add_parser(name, help=text))
+        a = props_sub.add_parser(name, help=text, description=text, parents=[common])
+        a.add_argument("--format", choices=("text", "json"), default="text", help=FORMAT_HELP)
         a.add_argument(
             "--table",
             default=os.environ.get("ROTATION_DOCTOR_TABLE"),
             help="the proposals table (default: $ROTATION_DOCTOR_TABLE)",
         )
         if name == "list":
-            a.add_argument("--all", action="store_true")
+            a.add_argument("--all", action="store_true", help="every proposal, not only the open ones")
         else:
-            a.add_argument("id")
+            a.add_argument("id", help="the proposal's id (p-...), as `proposals list` shows it")
         if name in ("approve", "reject"):
             a.add_argument("--by", default=os.environ.get("USER", "cli"), help="who approves (for the history)")
         if name == "approve":
-            a.add_argument("--retry-rotation", action="store_true")
-    sub.add_parser("demo", help="the whole story on a built-in simulated account (no AWS account needed)")
+            a.add_argument(
+                "--retry-rotation", action="store_true", help="ask Secrets Manager to rotate again if healthy"
+            )
+    command("demo", "the whole story on a built-in simulated account (no AWS account needed)", formats=False)
     return parser
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("rotation-doctor")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown"
+
+
+REGION_NAME = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")  # us-east-1, us-gov-west-1, ap-southeast-5, ...
+
+
 def _clients(args: argparse.Namespace) -> Any:
+    """Clients for the settings given, checked first: a setting that cannot work is bad input (exit 2)."""
     import boto3
+    from botocore.exceptions import ProfileNotFound
 
-    from rotation_doctor.collect.aws import AwsClients
+    from rotation_doctor.collect.aws import AwsClients, BadSetting
 
-    session = boto3.session.Session(profile_name=args.profile) if args.profile else boto3.session.Session()
-    return AwsClients(session, region=args.region)
+    endpoint = os.environ.get("AWS_ENDPOINT_URL")
+    if endpoint is not None:
+        parts = urlsplit(endpoint)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise BadSetting("AWS_ENDPOINT_URL", f"{endpoint[:100]!r} is not an http(s) URL")
+    profile_setting = "--profile" if args.profile else "AWS_PROFILE"
+    try:
+        session = boto3.session.Session(profile_name=args.profile) if args.profile else boto3.session.Session()
+        configured = session.region_name
+    except ProfileNotFound as exc:
+        raise BadSetting(profile_setting, f"no profile {exc.kwargs.get('profile')!r} in the AWS config") from exc
+    region, setting = _region(args, configured)
+    if region is not None and not REGION_NAME.match(region):
+        raise BadSetting(setting, f"{region[:60]!r} is not an AWS region name")
+    return AwsClients(session, region=region)
+
+
+def _region(args: argparse.Namespace, configured: str | None) -> tuple[str | None, str]:
+    """The region to read, and the setting it came from. A secret's ARN names its own region."""
+    secret = getattr(args, "secret", None) or ""
+    named = secret.split(":")[3] if secret.startswith("arn:") and secret.count(":") >= 6 else None
+    if named:
+        if args.region and args.region != named:
+            from rotation_doctor.collect.aws import BadSetting
+
+            raise BadSetting("--region", f"{args.region} differs from the secret ARN's region {named}")
+        return named, "the secret's ARN"
+    if args.region:
+        return args.region, "--region"
+    if os.environ.get("AWS_REGION"):
+        return os.environ["AWS_REGION"], "AWS_REGION"
+    return configured, "AWS_DEFAULT_REGION or the profile's region"
 
 
 def _emit_json(payload: Any) -> None:
@@ -172,11 +255,15 @@ def cmd_plan(args: argparse.Namespace) -> int:
 def cmd_fix(args: argparse.Namespace) -> int:
     from rotation_doctor.apply.guardrails import Approval
     from rotation_doctor.cli import render
+    from rotation_doctor.collect.aws import BadSetting
     from rotation_doctor.model.findings import Verdict
     from rotation_doctor.model.plan import Risk
     from rotation_doctor.model.states import OutcomeStatus
 
-    approval = Approval(os.environ.get("USER", "cli"), max_risk=Risk(args.max_risk))
+    try:
+        approval = Approval(os.environ.get("USER", "cli"), plan_hash=args.plan_hash, max_risk=Risk(args.max_risk))
+    except ValueError as exc:
+        raise BadSetting("--plan-hash", str(exc)) from exc
     outcome = _executor(args).run(args.secret, approval=approval, retry_rotation=args.retry_rotation or None)
     if args.format == "json":
         _emit_json(outcome.to_json())
@@ -236,6 +323,14 @@ def cmd_proposals(args: argparse.Namespace) -> int:
     return EXIT_HEALTHY if applied else EXIT_UNWELL
 
 
+def cmd_permissions(args: argparse.Namespace) -> int:
+    """The IAM policy JSON to attach, from the same declarations the template is held to."""
+    from rotation_doctor.apply.iam_policy import policy
+
+    _emit_json(policy(fix=args.fix, retry_rotation=args.fix))
+    return EXIT_HEALTHY
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from rotation_doctor.cli.demo import run
 
@@ -252,33 +347,45 @@ def main(argv: Sequence[str] | None = None) -> int:
     # GetSecretValue's holds the password. Our own loggers say what was read, never what came back.
     for noisy in ("botocore", "boto3", "urllib3", "s3transfer"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    from rotation_doctor.collect.aws import AwsError, BadInput, describe_fatal, fatal
+    from rotation_doctor.collect.aws import AwsError, BadInput, BadSetting, describe_fatal, fatal
 
     commands = {
         "diagnose": cmd_diagnose,
         "scan": cmd_scan,
         "plan": cmd_plan,
         "fix": cmd_fix,
+        "permissions": cmd_permissions,
         "proposals": cmd_proposals,
         "demo": cmd_demo,
     }
     try:
         return commands[args.command](args)
     except BadInput as exc:
-        print(f"rotation-doctor: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return _error(
+            args, "bad_input", str(exc), getattr(exc, "setting", None) if isinstance(exc, BadSetting) else None
+        )
     except AwsError as exc:
-        print(f"rotation-doctor: AWS error: {exc}", file=sys.stderr)
-        return EXIT_AWS_ERROR
+        return _error(args, "aws_error", str(exc))
     except KeyboardInterrupt:
-        return 130
+        return _error(args, "interrupted", "interrupted")
     except Exception as exc:
         from botocore.exceptions import BotoCoreError, ClientError
 
         if isinstance(exc, ClientError | BotoCoreError) or fatal(exc):
-            print(f"rotation-doctor: AWS error: {describe_fatal(exc)}", file=sys.stderr)
-            return EXIT_AWS_ERROR
+            return _error(args, "aws_error", describe_fatal(exc))
         raise
+
+
+EXIT_BY_KIND = {"bad_input": EXIT_BAD_INPUT, "aws_error": EXIT_AWS_ERROR, "interrupted": 130}
+
+
+def _error(args: argparse.Namespace, kind: str, message: str, setting: str | None = None) -> int:
+    """One line on stderr; with --format json, also the contract's error object on stdout."""
+    prefix = "AWS error: " if kind == "aws_error" else ""
+    print(f"rotation-doctor: {prefix}{message}", file=sys.stderr)
+    if getattr(args, "format", "text") == "json":
+        _emit_json({"error": {"kind": kind, "message": message, "setting": setting}})
+    return EXIT_BY_KIND[kind]
 
 
 if __name__ == "__main__":

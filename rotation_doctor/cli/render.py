@@ -53,7 +53,15 @@ class Style:
 
 def diagnosis_text(d: Diagnosis, style: Style | None = None) -> str:
     style = style or Style(False)
-    lines = [f"{style.bold(d.secret_name)}: {style.paint(d.verdict.upper(), d.verdict)} — {_VERDICT_LINE[d.verdict]}"]
+    if "ROTATION_NOT_LAMBDA" in d.codes():
+        # The contract's verdict stays (nothing is broken), but "both paths are open" would mislead: no
+        # rotation runs through them. The JSON keeps the verdict; the text says what is true.
+        headline = f"{style.bold(d.secret_name)}: {style.paint('NOT ROTATED', 'unknown')} — rotation is off"
+    else:
+        headline = (
+            f"{style.bold(d.secret_name)}: {style.paint(d.verdict.upper(), d.verdict)} — {_VERDICT_LINE[d.verdict]}"
+        )
+    lines = [headline]
     lines.append(f"  secret    {d.secret_arn}")
     fn = d.context.get("function")
     if fn:

@@ -42,6 +42,14 @@ class BadInput(Exception):
     """The user named something that does not exist or cannot be (contract exit status 2)."""
 
 
+class BadSetting(BadInput):
+    """A setting that cannot work (a region, a profile, an endpoint URL): exit status 2, naming the setting."""
+
+    def __init__(self, setting: str, message: str) -> None:
+        super().__init__(f"{setting}: {message}")
+        self.setting = setting
+
+
 NOT_FOUND_CODES = frozenset(
     {
         "ResourceNotFoundException",
@@ -228,6 +236,9 @@ def describe_fatal(exc: BaseException) -> str:
     code = error_code(exc)
     response = getattr(exc, "response", None)
     message = str(response.get("Error", {}).get("Message", "")) if isinstance(response, dict) else str(exc)
+    # A proxy or a non-AWS endpoint answers with a whole HTML page: one line of it is enough.
+    lines = [line.strip() for line in message.splitlines() if line.strip()]
+    message = lines[0][:200] + (" …" if len(lines) > 1 or len(lines[0]) > 200 else "") if lines else ""
     return f"{code}: {message}" if message and message != code else code
 
 

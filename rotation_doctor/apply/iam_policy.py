@@ -1,0 +1,168 @@
+"""The IAM policy rotation-doctor needs, as data: what `rotation-doctor permissions` prints and what
+template.yaml's worker policy must be (tests/test_template.py holds the resolved template equal to it,
+and tests/test_iam.py judges it against AWS's authorization data).
+
+One statement per set of resource types: a condition key that one resource of a call does not carry
+makes AWS deny the whole call (the endpoint's service name exists for the vpc-endpoint, not for the
+VPC, subnets or groups the same CreateVpcEndpoint also authorizes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from rotation_doctor.collect.permissions import READ_ACTIONS
+
+IGNORE_TAG = "rotation-doctor:ignore"
+CREATED_BY = {"aws:RequestTag/rotation-doctor:created-by": "rotation-doctor"}
+MADE_BY_US = {"aws:ResourceTag/rotation-doctor:created-by": "rotation-doctor"}
+GROUP_RULES = (
+    "ec2:AuthorizeSecurityGroupIngress",
+    "ec2:AuthorizeSecurityGroupEgress",
+    "ec2:RevokeSecurityGroupIngress",
+    "ec2:RevokeSecurityGroupEgress",
+)
+ROUTES_AND_ACLS = (
+    "ec2:CreateRoute",
+    "ec2:ReplaceRoute",
+    "ec2:DeleteRoute",
+    "ec2:CreateNetworkAclEntry",
+    "ec2:DeleteNetworkAclEntry",
+)
+DELETES = ("ec2:DeleteSecurityGroup", "ec2:DeleteVpcEndpoints", "ec2:DeleteNatGateway", "ec2:ReleaseAddress")
+# Every write on something that exists before the fix (and so may carry the opt-out tag).
+OPT_OUT_DENIED = (
+    *GROUP_RULES,
+    "ec2:CreateSecurityGroup",
+    "ec2:DeleteSecurityGroup",
+    "ec2:CreateVpcEndpoint",
+    "ec2:ModifyVpcEndpoint",
+    "ec2:DeleteVpcEndpoints",
+    "ec2:ModifyVpcAttribute",
+    "ec2:CreateNetworkAclEntry",
+    "ec2:DeleteNetworkAclEntry",
+    "ec2:CreateRoute",
+    "ec2:ReplaceRoute",
+    "ec2:DeleteRoute",
+    "ec2:CreateNatGateway",
+    "ec2:DeleteNatGateway",
+    "ec2:ReleaseAddress",
+    "lambda:AddPermission",
+    "lambda:RemovePermission",
+    "lambda:UpdateFunctionConfiguration",
+    "secretsmanager:RotateSecret",
+)
+
+
+def read_statements(region: str = "*") -> list[dict[str, Any]]:
+    via = f"secretsmanager.{region}.amazonaws.com"
+    return [
+        {"Sid": "Diagnose", "Effect": "Allow", "Resource": "*", "Action": list(READ_ACTIONS)},
+        {
+            "Sid": "DecryptSecretsThroughSecretsManagerOnly",
+            "Effect": "Allow",
+            "Action": "kms:Decrypt",
+            "Resource": "*",
+            "Condition": {("StringLike" if "*" in via else "StringEquals"): {"kms:ViaService": via}},
+        },
+    ]
+
+
+def write_statements(
+    *, partition: str = "aws", region: str = "*", account: str = "*", allowed_vpcs: Sequence[str] = ()
+) -> list[dict[str, Any]]:
+    """The writes the fix kinds declare, scoped as AWS can evaluate them (see the module's note)."""
+    ec2 = f"arn:{partition}:ec2:{region}:{account}"
+    functions = f"arn:{partition}:lambda:{region}:{account}:function:*"
+    in_vpcs = {"ArnLike": {"ec2:Vpc": [f"arn:*:ec2:*:*:vpc/{v}" for v in allowed_vpcs]}} if allowed_vpcs else None
+    vpc_ids = {"StringEquals": {"ec2:VpcID": list(allowed_vpcs)}} if allowed_vpcs else None
+    lambda_vpcs = {"ForAllValues:StringEquals": {"lambda:VpcIds": list(allowed_vpcs)}} if allowed_vpcs else None
+    created = [f"{ec2}:security-group/*", f"{ec2}:vpc-endpoint/*", f"{ec2}:natgateway/*", f"{ec2}:elastic-ip/*"]
+    service = f"com.amazonaws.{region}.secretsmanager"
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "OptOutTagIsFinal",
+            "Effect": "Deny",
+            "Resource": "*",
+            "Action": list(OPT_OUT_DENIED),
+            "Condition": {"StringEqualsIgnoreCase": {f"aws:ResourceTag/{IGNORE_TAG}": "true"}},
+        },
+        _allow("SecurityGroupRules", f"{ec2}:security-group/*", list(GROUP_RULES), in_vpcs),
+        _allow(
+            "RoutesAndNetworkAclEntries",
+            [f"{ec2}:route-table/*", f"{ec2}:network-acl/*"],
+            list(ROUTES_AND_ACLS),
+            in_vpcs,
+        ),
+        _allow(
+            "InTheVpc",
+            f"{ec2}:vpc/*",
+            ["ec2:ModifyVpcAttribute", "ec2:CreateSecurityGroup", "ec2:CreateVpcEndpoint"],
+            vpc_ids,
+        ),
+        _allow("CreatedGroupsAreTagged", f"{ec2}:security-group/*", "ec2:CreateSecurityGroup", _eq(CREATED_BY)),
+        _allow("EndpointSubnetsAndGroups", [f"{ec2}:subnet/*", f"{ec2}:security-group/*"], "ec2:CreateVpcEndpoint"),
+        _allow(
+            "SecretsManagerEndpointsOnly",
+            f"{ec2}:vpc-endpoint/*",
+            "ec2:CreateVpcEndpoint",
+            {("StringLike" if "*" in service else "StringEquals"): {"ec2:VpceServiceName": service, **CREATED_BY}},
+        ),
+        _allow("EndpointPrivateDns", f"{ec2}:vpc-endpoint/*", "ec2:ModifyVpcEndpoint"),
+        _allow("EndpointPrivateDnsZone", "*", "route53:AssociateVPCWithHostedZone"),
+        _allow(
+            "TagOnlyWhatItCreates",
+            created,
+            "ec2:CreateTags",
+            {
+                "StringEquals": {
+                    "ec2:CreateAction": [
+                        "CreateSecurityGroup",
+                        "CreateVpcEndpoint",
+                        "CreateNatGateway",
+                        "AllocateAddress",
+                    ]
+                }
+            },
+        ),
+        _allow("DeleteOnlyWhatItCreated", created, list(DELETES), _eq(MADE_BY_US)),
+        _allow("NatGatewayAddress", f"{ec2}:elastic-ip/*", "ec2:AllocateAddress", _eq(CREATED_BY)),
+        _allow("NatGateway", f"{ec2}:natgateway/*", "ec2:CreateNatGateway", _eq(CREATED_BY)),
+        _allow("NatGatewaySubnet", f"{ec2}:subnet/*", "ec2:CreateNatGateway", in_vpcs),
+        _allow("NatGatewayAddressItAllocated", f"{ec2}:elastic-ip/*", "ec2:CreateNatGateway", _eq(MADE_BY_US)),
+        _allow(
+            "InvokePermissionForSecretsManagerOnly",
+            functions,
+            ["lambda:AddPermission", "lambda:RemovePermission"],
+            {"StringEquals": {"lambda:Principal": "secretsmanager.amazonaws.com"}},
+        ),
+        _allow("FunctionVpcSettings", functions, "lambda:UpdateFunctionConfiguration", lambda_vpcs),
+    ]
+    return statements
+
+
+def retry_statement(*, partition: str = "aws", region: str = "*", account: str = "*") -> dict[str, Any]:
+    secrets = f"arn:{partition}:secretsmanager:{region}:{account}:secret:*"
+    return _allow("RetryRotation", secrets, "secretsmanager:RotateSecret")
+
+
+def policy(*, fix: bool, retry_rotation: bool = False) -> dict[str, Any]:
+    """The policy a person attaches to run `diagnose`/`scan`/`plan` (and with `fix`, `fix` and approvals)."""
+    statements = read_statements()
+    if fix:
+        statements += write_statements()
+        if retry_rotation:
+            statements.append(retry_statement())
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def _eq(condition: dict[str, str]) -> dict[str, Any]:
+    return {"StringEquals": dict(condition)}
+
+
+def _allow(sid: str, resource: str | list[str], action: str | list[str], condition: Any = None) -> dict[str, Any]:
+    statement: dict[str, Any] = {"Sid": sid, "Effect": "Allow", "Resource": resource, "Action": action}
+    if condition:
+        statement["Condition"] = condition
+    return statement
