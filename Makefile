@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit browser bench package clean
+.PHONY: demo test lint typecheck unit browser bench package clean screenshot
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ unit: $(STAMP) browser $(CHECKOV_VENV)/.installed
 	$(BIN)/pytest
 
 test: lint typecheck unit
+
+# README's picture: the approval page of the demo's proposal, photographed by headless Chromium.
+screenshot: $(STAMP) browser
+	$(BIN)/python scripts/screenshot_approval_page.py --out docs/approval-page.png
 
 bench: $(STAMP)
 	$(BIN)/python bench/diagnose_calls.py

@@ -87,3 +87,20 @@ def test_the_lambda_artifact_is_built_for_the_runtime(tmp_path: Path) -> None:
     tag = f"cpython-{version.replace('.', '')}-x86_64-linux-gnu"
     assert list((package / "pydantic_core").glob(f"*{tag}.so")), f"pydantic_core is not built for {tag}"
     assert (package / "handlers" / "worker.py").exists()
+
+
+@pytest.mark.browser
+def test_the_readme_picture_is_made_by_the_script(tmp_path: Path) -> None:
+    """docs/approval-page.png comes from scripts/screenshot_approval_page.py (make screenshot)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("screenshot", ROOT / "scripts" / "screenshot_approval_page.py")
+    assert spec is not None and spec.loader is not None
+    screenshot = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(screenshot)
+    html = screenshot.page_html()
+    assert "Approve and apply" in html and "CREATE_SECRETSMANAGER_ENDPOINT" in html
+    out = tmp_path / "page.png"
+    screenshot.photograph(html, out)
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 20_000
+    assert (ROOT / "docs" / "approval-page.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
