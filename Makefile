@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit browser bench package clean
+.PHONY: demo test lint typecheck unit browser bench package clean schema
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ unit: $(STAMP) browser $(CHECKOV_VENV)/.installed
 	$(BIN)/pytest
 
 test: lint typecheck unit
+
+# The JSON Schema of `--format json` (docs/schema/v1), generated from rotation_doctor/cli/schema/models.py.
+schema: $(STAMP)
+	$(BIN)/python -m rotation_doctor.cli.schema
 
 bench: $(STAMP)
 	$(BIN)/python bench/diagnose_calls.py
