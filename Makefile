@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit browser bench package clean screenshot
+.PHONY: demo test lint typecheck unit browser bench package clean screenshot schema
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ test: lint typecheck unit
 # README's picture: the approval page of the demo's proposal, photographed by headless Chromium.
 screenshot: $(STAMP) browser
 	$(BIN)/python scripts/screenshot_approval_page.py --out docs/approval-page.png
+
+# The JSON Schema of `--format json` (docs/schema/v1), generated from rotation_doctor/cli/schema/models.py.
+schema: $(STAMP)
+	$(BIN)/python -m rotation_doctor.cli.schema
 
 bench: $(STAMP)
 	$(BIN)/python bench/diagnose_calls.py

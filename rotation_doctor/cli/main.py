@@ -183,6 +183,17 @@ def _emit_json(payload: Any) -> None:
     sys.stdout.write("\n")
 
 
+def _emit_versioned(payload: dict[str, Any] | list[dict[str, Any]]) -> None:
+    """The objects docs/schema describes (diagnose, plan, fix, each item of scan, the error), with the version of
+    the schema they follow first."""
+    from rotation_doctor.cli.schema import SCHEMA_VERSION
+
+    def stamped(obj: dict[str, Any]) -> dict[str, Any]:
+        return {"schema_version": SCHEMA_VERSION, **obj}
+
+    _emit_json([stamped(o) for o in payload] if isinstance(payload, list) else stamped(payload))
+
+
 def cmd_diagnose(args: argparse.Namespace) -> int:
     from rotation_doctor.cli import render
     from rotation_doctor.examine import diagnose_secret
@@ -190,7 +201,7 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
 
     _, diagnosis = diagnose_secret(_clients(args), args.secret, rotation_failed=args.rotation_failed)
     if args.format == "json":
-        _emit_json(diagnosis.to_json())
+        _emit_versioned(diagnosis.to_json())
     else:
         print(render.diagnosis_text(diagnosis, render.Style(render.use_color(sys.stdout))))
     return EXIT_HEALTHY if diagnosis.verdict is Verdict.HEALTHY else EXIT_UNWELL
@@ -210,7 +221,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
 
     results = scan(_clients(args), on_progress=progress)
     if args.format == "json":
-        _emit_json([d.to_json() for d in results])
+        _emit_versioned([d.to_json() for d in results])
     else:
         print(render.scan_table(results, render.Style(render.use_color(sys.stdout))))
     return EXIT_HEALTHY if all(d.verdict is Verdict.HEALTHY for d in results) else EXIT_UNWELL
@@ -240,7 +251,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
     _, diagnosis, plan = _executor(args).assess(args.secret, prefer_nat=args.prefer_nat)
     if args.format == "json":
-        _emit_json(
+        _emit_versioned(
             diagnosis.to_json()
             | {"plan": plan.to_json(), "plan_hash": plan.hash, "unfixable": [u.to_json() for u in plan.unfixable]}
         )
@@ -266,7 +277,7 @@ def cmd_fix(args: argparse.Namespace) -> int:
         raise BadSetting("--plan-hash", str(exc)) from exc
     outcome = _executor(args).run(args.secret, approval=approval, retry_rotation=args.retry_rotation or None)
     if args.format == "json":
-        _emit_json(outcome.to_json())
+        _emit_versioned(outcome.to_json())
     else:
         style = render.Style(render.use_color(sys.stdout))
         print(render.plan_text(outcome.plan, style))
@@ -384,7 +395,7 @@ def _error(args: argparse.Namespace, kind: str, message: str, setting: str | Non
     prefix = "AWS error: " if kind == "aws_error" else ""
     print(f"rotation-doctor: {prefix}{message}", file=sys.stderr)
     if getattr(args, "format", "text") == "json":
-        _emit_json({"error": {"kind": kind, "message": message, "setting": setting}})
+        _emit_versioned({"error": {"kind": kind, "message": message, "setting": setting}})
     return EXIT_BY_KIND[kind]
 
 
