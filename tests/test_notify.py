@@ -11,7 +11,7 @@ import pytest
 from rotation_doctor.analysis import diagnose
 from rotation_doctor.notify import messages, slack, sns, text
 from rotation_doctor.notify.messages import Kind, Links
-from rotation_doctor.notify.notifier import Notifier, RepeatLog
+from rotation_doctor.notify.notifier import Delivery, Notifier, RepeatLog
 from rotation_doctor.planning.planner import make_plan
 from tests.snapshots import healthy
 
@@ -133,7 +133,8 @@ def test_repeats_are_suppressed_within_the_window_unless_something_changed(build
             return True
 
     notifier = Notifier([Recorder()], RepeatLog(builder.clients, "state"))
-    assert notifier.notify(message(Kind.PROPOSED)) and not notifier.notify(message(Kind.PROPOSED))
+    assert notifier.notify(message(Kind.PROPOSED)) is Delivery.SENT
+    assert notifier.notify(message(Kind.PROPOSED)) is Delivery.REPEAT
     changed = messages.build(
         Kind.PROPOSED,
         diagnose(healthy(vpc_endpoints=(), function_policy=None)).to_json(),
@@ -141,8 +142,8 @@ def test_repeats_are_suppressed_within_the_window_unless_something_changed(build
         mode="propose",
         plan_hash="h" * 64,
     )
-    assert notifier.notify(changed)
-    assert notifier.notify(message(Kind.HEALTHY_AGAIN))
+    assert notifier.notify(changed) is Delivery.SENT
+    assert notifier.notify(message(Kind.HEALTHY_AGAIN)) is Delivery.SENT
     assert [m.kind for m in sent] == [Kind.PROPOSED, Kind.PROPOSED, Kind.HEALTHY_AGAIN]
 
 
@@ -161,3 +162,55 @@ def test_strings_from_aws_and_the_secret_cannot_become_slack_links_or_pings() ->
     # The only links in the message are the approval page's own buttons.
     urls = [e["url"] for b in payload if b["type"] == "actions" for e in b["elements"]]
     assert urls == [LINKS.approve, LINKS.reject]
+
+
+# ----- what is told once, and what every time ----------------------------------------------------
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.sent: list[messages.Message] = []
+
+    def send(self, m: messages.Message) -> bool:
+        self.sent.append(m)
+        return True
+
+
+def test_decisions_and_reminders_are_told_every_time_and_a_new_round_is_news(builder: Any) -> None:
+    from rotation_doctor.approvals.store import create_table
+
+    create_table(builder.clients, "state")
+    channel = Recorder()
+    notifier = Notifier([channel], RepeatLog(builder.clients, "state"))
+    told_each_time = sorted(set(Kind) - messages.TOLD_ONCE_PER_WINDOW)
+    assert Kind.REJECTED in told_each_time and Kind.APPLIED_AFTER_APPROVAL in told_each_time
+    for kind in told_each_time:
+        assert notifier.notify(message(kind)) is Delivery.SENT
+        assert notifier.notify(message(kind)) is Delivery.SENT, kind
+    # The same proposal's round is told once; the plan proposed again (a new generation, new links) is news.
+    first, again = (replace(message(Kind.PROPOSED), generation=g) for g in (1, 2))
+    assert notifier.notify(first) is Delivery.SENT and notifier.notify(first) is Delivery.REPEAT
+    assert notifier.notify(again) is Delivery.SENT
+    assert len(channel.sent) == 2 * len(told_each_time) + 2
+
+
+def test_a_notice_no_channel_took_is_not_remembered_as_told(builder: Any) -> None:
+    from rotation_doctor.approvals.store import create_table
+
+    create_table(builder.clients, "state")
+    repeats = RepeatLog(builder.clients, "state")
+
+    class Down:
+        def send(self, m: messages.Message) -> bool:
+            return False
+
+    class Broken:
+        def send(self, m: messages.Message) -> bool:
+            raise RuntimeError("boom")
+
+    assert Notifier([Down(), Broken()], repeats).notify(message(Kind.PROPOSED)) is Delivery.FAILED
+    up = Recorder()
+    # Told later (the sweep): not a repeat, since nobody was told. A raising channel keeps it from no other one.
+    assert Notifier([Broken(), up], repeats).notify(message(Kind.PROPOSED)) is Delivery.SENT
+    assert [m.kind for m in up.sent] == [Kind.PROPOSED]
+    assert Notifier([up], repeats).notify(message(Kind.PROPOSED)) is Delivery.REPEAT

@@ -163,6 +163,7 @@ class Dispatcher:
             plan_hash=proposal.plan_hash if proposal is not None else None,
             outcome=outcome,
             links=links,
+            generation=proposal.generation if proposal is not None else None,
         )
         try:
             self.notifier.notify(message)

@@ -27,6 +27,11 @@ class Kind(StrEnum):
     HEALTHY_AGAIN = "healthy again"
 
 
+# Told once per window (notifier.RepeatLog): the same secret, findings and plan (and round of a proposal) are a
+# repeat. Decisions, outcomes and reminders are told every time.
+TOLD_ONCE_PER_WINDOW = frozenset({Kind.DIAGNOSED, Kind.PROPOSED, Kind.HEALTHY_AGAIN})
+
+
 @dataclass(frozen=True)
 class Links:
     approve: str | None = None  # the approval page, opened ready to approve
@@ -49,6 +54,7 @@ class Message:
     proposal_id: str | None = None
     plan_hash: str | None = None
     links: Links = field(default_factory=Links)
+    generation: int | None = None  # the proposal's round: its links are bound to it
 
     @property
     def account(self) -> str:
@@ -68,8 +74,11 @@ class Message:
 
     @property
     def fingerprint(self) -> str:
-        """Same secret, same findings, same plan, same kind: a repeat."""
-        key = json.dumps([str(self.kind), self.secret_arn, sorted(self.findings), self.plan_hash], sort_keys=True)
+        """Same secret, same findings, same plan, same kind, same round of the proposal: a repeat. A plan proposed
+        again (a new generation) is news: its links are new."""
+        key = json.dumps(
+            [str(self.kind), self.secret_arn, sorted(self.findings), self.plan_hash, self.generation], sort_keys=True
+        )
         return hashlib.sha256(key.encode()).hexdigest()[:32]
 
     def to_json(self) -> dict[str, Any]:
@@ -89,6 +98,7 @@ class Message:
             "proposal_id": self.proposal_id,
             "plan_hash": self.plan_hash,
             "links": {"approve": self.links.approve, "reject": self.links.reject, "cli": self.links.cli},
+            "generation": self.generation,
         }
 
 
@@ -114,6 +124,7 @@ def build(
     plan_hash: str | None = None,
     outcome: tuple[str, ...] = (),
     links: Links | None = None,
+    generation: int | None = None,
 ) -> Message:
     """A message from the JSON of a diagnosis and a plan (what proposals store and executors return)."""
     findings = [f for f in diagnosis.get("findings", []) if f.get("severity") != Severity.INFO]
@@ -133,6 +144,7 @@ def build(
         proposal_id=proposal_id,
         plan_hash=plan_hash,
         links=links or Links(),
+        generation=generation,
     )
 
 
