@@ -1,8 +1,16 @@
-"""Which message an outcome calls for, with the signed links that let a person act on it."""
+"""Which message an outcome calls for, with the signed links that let a person act on it.
+
+Every decision is told: approved (by the approval page, as it hands the proposal to the worker), then
+how it ended (by the worker): applied, failed, rolled back, or not undone (`rollback_incomplete`,
+high priority, with what is left and how to remove it); rejected; expired.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
+import shlex
+import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlencode
@@ -11,22 +19,26 @@ from rotation_doctor.apply.guardrails import Mode
 from rotation_doctor.approvals import tokens
 from rotation_doctor.model.findings import Verdict
 from rotation_doctor.model.states import ProposalState, SecretAction
-from rotation_doctor.notify.messages import Kind, Links, build
-from rotation_doctor.notify.notifier import Channel, Notifier
+from rotation_doctor.notify.messages import WITH_LINKS, Kind, Leftover, Links, build
+from rotation_doctor.notify.notifier import Channel, Delivery, Notifier
 
 if TYPE_CHECKING:
     from rotation_doctor.analysis import Diagnosis
+    from rotation_doctor.apply.executor import Leftover as LeftInAccount
     from rotation_doctor.apply.executor import Outcome
     from rotation_doctor.approvals.store import Proposal, ProposalStore
     from rotation_doctor.collect.aws import AwsClients
 
 log = logging.getLogger(__name__)
 
-# What a decided proposal's state tells people; a proposal still open tells nothing yet.
-_DECISION_MESSAGES = {
+# What a decided proposal's state tells people: every state a decision or its outcome leaves it in. `proposed` is
+# told as a proposal (PROPOSED, REMINDER); `applying` is a moment inside the worker, told by how it ends.
+DECISION_MESSAGES = {
+    ProposalState.APPROVED: Kind.APPROVED,
     ProposalState.APPLIED: Kind.APPLIED_AFTER_APPROVAL,
+    ProposalState.FAILED: Kind.FAILED,
     ProposalState.ROLLED_BACK: Kind.ROLLED_BACK,
-    ProposalState.FAILED: Kind.ROLLED_BACK,
+    ProposalState.ROLLBACK_INCOMPLETE: Kind.ROLLBACK_INCOMPLETE,
     ProposalState.REJECTED: Kind.REJECTED,
     ProposalState.EXPIRED: Kind.EXPIRED,
 }
@@ -130,13 +142,19 @@ class Dispatcher:
             self._send(Kind.DIAGNOSED, diagnosis, [])
 
     def after_decision(self, proposal: Proposal, outcome: Outcome | None, fresh: Proposal | None = None) -> None:
-        """A proposal decided on the approval page (or by the CLI)."""
-        kind = _DECISION_MESSAGES.get(proposal.state)
+        """A proposal decided on the approval page (approved, rejected), or applied by the worker (how it ended)."""
+        kind = DECISION_MESSAGES.get(proposal.state)
         if kind is None:
             return
         diagnosis = outcome.after.to_json() if outcome is not None and outcome.after is not None else proposal.diagnosis
-        note = proposal.history[-1].get("note", "") if proposal.history else ""
-        self._send(kind, diagnosis, proposal.plan, proposal=proposal, outcome=(str(note),) if note else ())
+        last = proposal.history[-1] if proposal.history else {}
+        said = [f"{proposal.state.label.capitalize()} at {_when(int(last.get('at', 0)))}, by {last.get('by', '?')}."]
+        if last.get("note"):
+            said.append(str(last["note"]))
+        if kind is Kind.APPROVED:
+            said.append("The worker applies it now, re-planning first; how it ends is told next.")
+        leftovers = _leftovers(outcome.leftovers, diagnosis) if outcome is not None else ()
+        self._send(kind, diagnosis, proposal.plan, proposal=proposal, outcome=tuple(said), leftovers=leftovers)
         if fresh is not None:
             self._send(Kind.PROPOSED, fresh.diagnosis, fresh.plan, proposal=fresh)
 
@@ -148,11 +166,12 @@ class Dispatcher:
         *,
         proposal: Proposal | None = None,
         outcome: tuple[str, ...] = (),
-    ) -> None:
+        leftovers: tuple[Leftover, ...] = (),
+    ) -> Delivery:
         links = Links()
-        if proposal is not None and kind is Kind.PROPOSED and self.links is not None:
+        if proposal is not None and kind in WITH_LINKS and self.links is not None:
             links = self.links.for_proposal(proposal.id, proposal.plan_hash, proposal.generation)
-        elif proposal is not None and kind is Kind.PROPOSED:
+        elif proposal is not None and kind in WITH_LINKS:
             links = Links(cli=f"rotation-doctor proposals approve {proposal.id}")
         message = build(
             kind,
@@ -164,11 +183,39 @@ class Dispatcher:
             outcome=outcome,
             links=links,
             generation=proposal.generation if proposal is not None else None,
+            leftovers=leftovers,
         )
         try:
-            self.notifier.notify(message)
+            delivery = self.notifier.notify(message)
         except Exception as exc:  # telling people must never break what it tells about
             log.warning("notification failed: %s", type(exc).__name__)
+            return Delivery.FAILED
+        return delivery
+
+
+def _when(epoch: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(epoch))
+
+
+def _leftovers(found: Sequence[LeftInAccount], diagnosis: Mapping[str, Any]) -> tuple[Leftover, ...]:
+    """What a failed undo left, each with the AWS CLI command that removes it (the undo call, exactly)."""
+    from botocore import xform_name
+
+    arn = str(diagnosis.get("secret", {}).get("arn", ""))
+    region = arn.split(":")[3] if arn.count(":") >= 3 else ""
+    out = []
+    for left in found:
+        remove = call = None
+        if left.remove is not None:
+            call = left.remove.to_json()
+            params = json.dumps(call["params"], sort_keys=True, separators=(",", ":"))
+            where = f" --region {region}" if region else ""
+            remove = (
+                f"aws {left.remove.service} {xform_name(left.remove.operation, '-')}{where} "
+                f"--cli-input-json {shlex.quote(params)}"
+            )
+        out.append(Leftover(left.what, left.resource, left.error, remove, call))
+    return tuple(out)
 
 
 def dispatcher_from_env(

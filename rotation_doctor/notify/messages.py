@@ -2,6 +2,8 @@
 
 Every message says, in its first line, which secret and what is wrong (or what happened); then the
 findings one sentence each, the plan as the exact changes with risk and cost, and how to approve.
+A fix that failed and could not be undone (`Kind.ROLLBACK_INCOMPLETE`) is high priority and lists
+what is left in the account, each with the command that removes it.
 """
 
 from __future__ import annotations
@@ -25,11 +27,42 @@ class Kind(StrEnum):
     REJECTED = "proposal rejected"
     EXPIRED = "proposal expired"
     HEALTHY_AGAIN = "healthy again"
+    APPROVED = "fix approved, applying"  # on the approval page; the worker tells how it ended
+    FAILED = "approved fix failed"
+    ROLLBACK_INCOMPLETE = "fix failed, not undone"  # high priority: something is left in the account
+    REMINDER = "proposal waiting for approval"  # the daily sweep, with fresh links
 
 
 # Told once per window (notifier.RepeatLog): the same secret, findings and plan (and round of a proposal) are a
 # repeat. Decisions, outcomes and reminders are told every time.
 TOLD_ONCE_PER_WINDOW = frozenset({Kind.DIAGNOSED, Kind.PROPOSED, Kind.HEALTHY_AGAIN})
+# Kinds that carry fresh approval links.
+WITH_LINKS = frozenset({Kind.PROPOSED, Kind.REMINDER})
+
+
+class Priority(StrEnum):
+    NORMAL = "normal"
+    HIGH = "high"  # someone must act: told on every channel, marked in the subject, an attribute and a Slack ping
+
+
+@dataclass(frozen=True)
+class Leftover:
+    """Something a failed fix left in the account because its undo failed too."""
+
+    what: str  # the plan's line for the change, e.g. "+ interface endpoint vpce-... in subnet-..."
+    resource: str | None  # its id (None: AWS never returned it)
+    error: str  # why the undo failed
+    remove: str | None = None  # the command that removes it (None: the id it needs is unknown)
+    call: Mapping[str, Any] | None = None  # the same call as data: service, operation, params
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "what": self.what,
+            "resource": self.resource,
+            "error": self.error,
+            "remove": self.remove,
+            "call": dict(self.call) if self.call is not None else None,
+        }
 
 
 @dataclass(frozen=True)
@@ -55,6 +88,11 @@ class Message:
     plan_hash: str | None = None
     links: Links = field(default_factory=Links)
     generation: int | None = None  # the proposal's round: its links are bound to it
+    leftovers: tuple[Leftover, ...] = ()
+
+    @property
+    def priority(self) -> Priority:
+        return Priority.HIGH if self.kind is Kind.ROLLBACK_INCOMPLETE else Priority.NORMAL
 
     @property
     def account(self) -> str:
@@ -81,6 +119,18 @@ class Message:
         )
         return hashlib.sha256(key.encode()).hexdigest()[:32]
 
+    @property
+    def where_all_is(self) -> str:
+        """Where a person sees everything a shortened message leaves out."""
+        places = []
+        if self.links.approve:
+            places.append("on the approval page (Review and approve)")
+        if self.proposal_id:
+            places.append(f"with `rotation-doctor proposals show {self.proposal_id}`")
+        else:
+            places.append(f"with `rotation-doctor plan {self.secret_name}`")
+        return " and ".join(places)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "kind": str(self.kind),
@@ -98,7 +148,9 @@ class Message:
             "proposal_id": self.proposal_id,
             "plan_hash": self.plan_hash,
             "links": {"approve": self.links.approve, "reject": self.links.reject, "cli": self.links.cli},
+            "priority": str(self.priority),
             "generation": self.generation,
+            "leftovers": [left.to_json() for left in self.leftovers],
         }
 
 
@@ -111,6 +163,10 @@ _HEADLINES = {
     Kind.REJECTED: "{name}: the proposed fix was rejected; {problem}.",
     Kind.EXPIRED: "{name}: the proposed fix expired unapplied; {problem}.",
     Kind.HEALTHY_AGAIN: "{name}: rotation can reach Secrets Manager and the database again.",
+    Kind.APPROVED: "{name}: the proposed fix was approved; rotation-doctor is applying it now.",
+    Kind.FAILED: "{name}: the approved fix failed; {problem}.",
+    Kind.ROLLBACK_INCOMPLETE: "{name}: ACTION NEEDED. The fix failed and undoing it failed too: {left}. {problem_cap}.",
+    Kind.REMINDER: "{name}: {problem}. A proposed fix still waits for approval; the links below are new.",
 }
 
 
@@ -125,18 +181,32 @@ def build(
     outcome: tuple[str, ...] = (),
     links: Links | None = None,
     generation: int | None = None,
+    leftovers: tuple[Leftover, ...] = (),
 ) -> Message:
     """A message from the JSON of a diagnosis and a plan (what proposals store and executors return)."""
     findings = [f for f in diagnosis.get("findings", []) if f.get("severity") != Severity.INFO]
     problem = _problem(diagnosis.get("verdict", Verdict.UNKNOWN), findings)
     name = diagnosis.get("secret", {}).get("name", "?")
+    if leftovers:
+        n = len(leftovers)
+        left = (
+            f"{n} change{'s are' if n != 1 else ' is'} left in the account; remove {'them' if n != 1 else 'it'} by hand"
+        )
+    else:
+        left = "changes may be left in the account (the proposal's history says which)"
     return Message(
         kind=kind,
         secret_name=name,
         secret_arn=diagnosis.get("secret", {}).get("arn", ""),
         verdict=str(diagnosis.get("verdict", Verdict.UNKNOWN)),
         mode=mode,
-        headline=_HEADLINES[kind].format(name=name, problem=problem, mode=mode),
+        headline=_HEADLINES[kind].format(
+            name=name,
+            problem=problem,
+            problem_cap=problem[:1].upper() + problem[1:],
+            mode=mode,
+            left=left,
+        ),
         findings=tuple(f"{f['code']}: {f['summary']}" for f in findings),
         changes=tuple((str(f["kind"]), str(f["risk"]), _changes(f)) for f in plan),
         costs=tuple(f"{f['kind']}: {f['cost']}" for f in plan if f.get("cost")),
@@ -145,6 +215,7 @@ def build(
         plan_hash=plan_hash,
         links=links or Links(),
         generation=generation,
+        leftovers=leftovers,
     )
 
 

@@ -28,6 +28,7 @@ def publish_request(topic_arn: str, message: Message) -> PublishInputTypeDef:
         "account": message.account,
         "secret_name": message.secret_name,
         "kind": str(message.kind),
+        "priority": str(message.priority),
     }
     return {
         "TopicArn": topic_arn,
