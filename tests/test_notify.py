@@ -342,3 +342,63 @@ def test_slack_keeps_every_leftover_before_the_plan_and_says_what_it_left_out() 
     texts = "\n".join(t for b in payload for t in _texts(b))
     assert all(f"sg-{i:017x}" in texts for i in range(30))
     assert "fix(es) of the plan not shown" in texts and "prod/app" in texts
+
+
+# ----- within SNS's 256 KiB ------------------------------------------------------------------------
+
+
+def huge_plan(steps: int = 600) -> list[dict[str, Any]]:
+    """Hundreds of steps with long ids (security groups of 17 hex digits, descriptions at AWS's 255)."""
+    fix = dict(PLAN[0])
+    fix["steps"] = [
+        {"says": f"+ sg-{i:017x} ingress tcp/5432 <- sg-{i + 1:017x} ({'rotation-doctor: prod/app ' * 9}…)"}
+        for i in range(steps)
+    ]
+    return [fix, dict(fix, kind="AUTHORIZE_DB_INGRESS", risk="low")]
+
+
+def test_a_huge_plan_is_shortened_to_fit_sns_and_says_so(builder: Any) -> None:
+    huge = messages.build(
+        Kind.PROPOSED, DIAGNOSIS, huge_plan(), mode="propose", proposal_id="p-1", plan_hash="h" * 64, links=LINKS
+    )
+    topic = "arn:aws:sns:us-east-1:123456789012:rd"
+    assert sns.request_size(sns._request(topic, huge)) > sns.MAX_PUBLISH_BYTES  # as it is, SNS would refuse it
+    request = sns.publish_request(topic, huge)
+    # What SNS counts, measured here: the message and every attribute's name, type and value, in UTF-8 bytes.
+    size = len(request["Message"].encode()) + sum(
+        len(name.encode()) + len(a["DataType"].encode()) + len(a["StringValue"].encode())
+        for name, a in request["MessageAttributes"].items()
+    )
+    assert 256 * 1024 * 0.9 < size <= 256 * 1024  # shortened, not gutted
+    machine = json.loads(for_protocol(request, "sqs"))
+    assert machine["shortened"]["changes"] > 0 and machine["shortened"]["findings"] == 0
+    assert len(machine["plan"][0]["changes"]) > 100 and machine["risk"] == "medium"  # the whole plan's risk
+    assert machine["links"] == {"approve": LINKS.approve, "reject": LINKS.reject, "cli": LINKS.cli}
+    email = for_protocol(request, "email")
+    assert email.splitlines()[2].startswith("This message is shortened to fit the channel's size limit: ")
+    assert "changes of the plan not shown" in email.splitlines()[2]
+    assert (
+        "All of it is on the approval page (Review and approve) and with `rotation-doctor proposals show p-1`" in email
+    )
+    assert f"Review and approve: {LINKS.approve}" in email
+    # Published for real: accepted, and what a queue subscriber reads parses.
+    clients = builder.clients
+    arn = clients.sns.create_topic(Name="rd")["TopicArn"]
+    queue = clients.sqs.create_queue(QueueName="subscriber")["QueueUrl"]
+    queue_arn = clients.sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    clients.sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=queue_arn)
+    assert sns.SnsTopic(clients, arn).send(huge)
+    envelope = json.loads(clients.sqs.receive_message(QueueUrl=queue)["Messages"][0]["Body"])
+    assert json.loads(envelope["Message"])["shortened"]["changes"] == machine["shortened"]["changes"]
+
+
+def test_shortening_drops_the_plan_before_findings_and_leftovers_last() -> None:
+    msg = rollback_incomplete()
+    msg = replace(msg, changes=messages.build(Kind.PROPOSED, DIAGNOSIS, huge_plan(50), mode="propose").changes)
+    whole = len(text.body(msg))
+    kept = messages.fit(msg, lambda m: len(text.body(m)) <= whole // 3)
+    assert kept.omitted.changes > 0 and kept.leftovers == msg.leftovers and kept.findings == msg.findings
+    bare = messages.fit(msg, lambda m: len(text.body(m)) <= 1500)
+    assert bare.changes == () and bare.omitted.leftovers + len(bare.leftovers) == 2
+    assert len(text.body(bare)) <= 1500 and "This message is shortened" in text.body(bare)
+    assert messages.fit(msg, lambda m: True) is msg

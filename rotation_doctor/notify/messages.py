@@ -4,14 +4,17 @@ Every message says, in its first line, which secret and what is wrong (or what h
 findings one sentence each, the plan as the exact changes with risk and cost, and how to approve.
 A fix that failed and could not be undone (`Kind.ROLLBACK_INCOMPLETE`) is high priority and lists
 what is left in the account, each with the command that removes it.
+
+A channel with a size limit shortens a message with `fit`, which drops the plan's lines first, then
+findings, then (last) leftovers, and records what it left out so that the message says so.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -66,6 +69,27 @@ class Leftover:
 
 
 @dataclass(frozen=True)
+class Omitted:
+    """What `fit` left out of a message to keep it within a channel's limit (counts)."""
+
+    changes: int = 0
+    findings: int = 0
+    leftovers: int = 0
+    outcome: int = 0
+
+    def __bool__(self) -> bool:
+        return any((self.changes, self.findings, self.leftovers, self.outcome))
+
+    def to_json(self) -> dict[str, int]:
+        return {
+            "changes": self.changes,
+            "findings": self.findings,
+            "leftovers": self.leftovers,
+            "outcome": self.outcome,
+        }
+
+
+@dataclass(frozen=True)
 class Links:
     approve: str | None = None  # the approval page, opened ready to approve
     reject: str | None = None  # the same page, for rejecting
@@ -89,6 +113,8 @@ class Message:
     links: Links = field(default_factory=Links)
     generation: int | None = None  # the proposal's round: its links are bound to it
     leftovers: tuple[Leftover, ...] = ()
+    omitted: Omitted = field(default_factory=Omitted)  # what a channel's limit left out
+    plan_risk: str | None = None  # the whole plan's risk, kept when `fit` drops fixes
 
     @property
     def priority(self) -> Priority:
@@ -106,6 +132,8 @@ class Message:
 
     @property
     def risk(self) -> str:
+        if self.plan_risk is not None:
+            return self.plan_risk
         order = ["low", "medium", "high", "never automatic"]
         risks = [r for _, r, _ in self.changes if r in order]
         return max(risks, key=order.index) if risks else "none"
@@ -131,6 +159,21 @@ class Message:
             places.append(f"with `rotation-doctor plan {self.secret_name}`")
         return " and ".join(places)
 
+    def shortened_note(self) -> str | None:
+        """What a shortened message says about it (None: nothing was left out)."""
+        if not self.omitted:
+            return None
+        counts = (
+            (self.omitted.changes, "change of the plan", "changes of the plan"),
+            (self.omitted.findings, "finding", "findings"),
+            (self.omitted.leftovers, "leftover", "leftovers"),
+            (self.omitted.outcome, "line of what happened", "lines of what happened"),
+        )
+        parts = [f"{n} {one if n == 1 else many}" for n, one, many in counts if n]
+        return f"This message is shortened to fit the channel's size limit: {', '.join(parts)} not shown. " + (
+            f"All of it is {self.where_all_is}."
+        )
+
     def to_json(self) -> dict[str, Any]:
         return {
             "kind": str(self.kind),
@@ -151,6 +194,7 @@ class Message:
             "priority": str(self.priority),
             "generation": self.generation,
             "leftovers": [left.to_json() for left in self.leftovers],
+            "shortened": self.omitted.to_json() if self.omitted else None,
         }
 
 
@@ -244,4 +288,61 @@ def _problem(verdict: str, findings: list[dict[str, Any]]) -> str:
         f"rotation is {verdict}: the function {what}{more}"
         if first.get("path") in ("sm", "db")
         else f"rotation is {verdict}: {what}{more}"
+    )
+
+
+def fit(message: Message, fits: Callable[[Message], bool]) -> Message:
+    """The message as it is when it `fits`, else shortened until it does: the plan's lines go first (from the end),
+    then findings, then leftovers, then outcome lines; `omitted` counts what went, for the message to say so.
+    Each step keeps as much as fits (a binary search: what is left grows with what is kept)."""
+    if fits(message):
+        return message
+    steps_total = sum(len(steps) for _, _, steps in message.changes)
+    base = replace(message, plan_risk=message.risk)
+
+    def trimmed(changes: int, findings: int, leftovers: int, outcome: int) -> Message:
+        return _trimmed(base, changes, findings, leftovers, outcome)
+
+    sizes = [steps_total, len(message.findings), len(message.leftovers), len(message.outcome)]
+    kept = list(sizes)
+    for stage in range(len(sizes)):  # shrink one part at a time, keeping the earlier parts' cuts
+        kept[stage] = 0
+        if not fits(trimmed(*kept)):
+            continue
+        low, high = 0, sizes[stage]  # 0 fits; find the most that does
+        while low < high:
+            middle = (low + high + 1) // 2
+            kept[stage] = middle
+            if fits(trimmed(*kept)):
+                low = middle
+            else:
+                high = middle - 1
+        kept[stage] = low
+        return trimmed(*kept)
+    return trimmed(*kept)  # nothing but the headline, the secret and the links: as short as it gets
+
+
+def _trimmed(message: Message, changes: int, findings: int, leftovers: int, outcome: int) -> Message:
+    kept_changes: list[tuple[str, str, tuple[str, ...]]] = []
+    room = changes
+    for kind, risk, steps in message.changes:
+        if room <= 0:
+            break
+        kept_changes.append((kind, risk, steps[:room]))
+        room -= len(steps[:room])
+    kinds = {kind for kind, _, _ in kept_changes}
+    steps_total = sum(len(steps) for _, _, steps in message.changes)
+    return replace(
+        message,
+        changes=tuple(kept_changes),
+        costs=tuple(c for c in message.costs if c.split(":", 1)[0] in kinds),
+        findings=message.findings[:findings],
+        leftovers=message.leftovers[:leftovers],
+        outcome=message.outcome[:outcome],
+        omitted=Omitted(
+            changes=steps_total - min(changes, steps_total),
+            findings=len(message.findings) - len(message.findings[:findings]),
+            leftovers=len(message.leftovers) - len(message.leftovers[:leftovers]),
+            outcome=len(message.outcome) - len(message.outcome[:outcome]),
+        ),
     )

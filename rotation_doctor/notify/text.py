@@ -27,13 +27,18 @@ def subject(message: Message) -> str:
 
 def body(message: Message) -> str:
     lines = [message.headline, ""]
+    note = message.shortened_note()
+    if note:
+        lines += [note, ""]
     lines += [
         f"Secret:  {message.secret_arn}",
         f"Verdict: {message.verdict}   Mode: {message.mode}   Risk: {message.risk}",
     ]
-    if message.leftovers:
+    if message.leftovers or message.omitted.leftovers:
         lines += ["", "LEFT IN THE ACCOUNT (the undo failed): remove each by hand"]
         lines += [line for left in message.leftovers for line in leftover_lines(message, left)]
+        if message.omitted.leftovers:
+            lines.append(f"  ... and {message.omitted.leftovers} more, {message.where_all_is}")
     if message.findings:
         lines += ["", "What is wrong:"] + [f"  - {f}" for f in message.findings]
     if message.changes:
@@ -41,6 +46,9 @@ def body(message: Message) -> str:
         for kind, risk, steps in message.changes:
             lines.append(f"  {kind} (risk {risk})")
             lines += [f"      {s}" for s in steps]
+        if message.omitted.changes:
+            more = message.omitted.changes
+            lines.append(f"  ... {more} more change(s) not shown: all of it is {message.where_all_is}")
         lines += [f"  Cost: {c}" for c in message.costs]
     if message.outcome:
         lines += ["", "What happened:"] + [f"  {o}" for o in message.outcome]
