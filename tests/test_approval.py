@@ -791,3 +791,119 @@ def test_a_failed_apply_that_could_not_be_undone_is_told_loudly_on_every_channel
     from tests.test_cli import created_by_rotation_doctor
 
     assert created_by_rotation_doctor(page.builder) == []
+
+
+# ----- a plan proposed again, a proposal never announced, reminders -------------------------------------
+
+
+def test_a_plan_proposed_again_goes_out_with_fresh_links_and_the_old_ones_are_refused(page: Any) -> None:
+    from tests.test_worker import rotation_failed
+
+    assert http(page.url, {"action": "reject", "token": page.reject})[0] == 200
+    assert [m["kind"] for m in page.told()] == ["proposal rejected"]
+    page.work(rotation_failed(page.orders.secret_arn))  # the rotation fails again: the same plan, a new round
+    [proposed] = page.told()
+    again = page.store.get(page.proposal.id)
+    assert proposed["kind"] == "proposal created" and proposed["generation"] == again.generation
+    assert again.generation > page.proposal.generation and again.announced == again.generation
+    fresh = proposed["links"]["approve"]
+    assert fresh.startswith(f"{page.url}?")
+    for action in ("approve", "reject"):
+        tokens.verify(
+            KEY,
+            query_of(fresh)[action],
+            proposal_id=again.id,
+            plan_hash=again.plan_hash,
+            generation=again.generation,
+            action=action,
+        )
+    status, _, body = http(page.link)  # the first round's link, from the first message
+    assert status == 403 and "earlier proposal of this plan" in body
+    assert http(page.url, {"action": "approve", "token": page.approve})[0] == 403
+    assert http(fresh)[0] == 200  # the link in the new message opens the page ...
+    assert http(page.url, {"action": "approve", "token": query_of(fresh)["approve"]})[0] == 202  # ... and approves
+
+
+def test_a_proposal_whose_first_notice_was_lost_is_announced_by_the_sweep_once(page: Any) -> None:
+    from botocore.exceptions import ClientError
+
+    from tests.test_worker import real_shaped, rotation_failed
+
+    clients = page.builder.clients
+    clients.dynamodb.delete_item(TableName="proposals", Key={"id": {"S": page.proposal.id}})  # start afresh
+
+    def sns_down(**_: Any) -> None:
+        raise ClientError({"Error": {"Code": "InternalError", "Message": "down"}}, "Publish")
+
+    clients.sns.meta.events.register("before-call.sns.Publish", sns_down, unique_id="sns-down")
+    try:
+        page.work(rotation_failed(page.orders.secret_arn))
+    finally:
+        clients.sns.meta.events.unregister("before-call.sns.Publish", unique_id="sns-down")
+    [lost] = page.store.list()
+    assert lost.state == "proposed" and lost.announced == 0 and page.told() == []
+
+    page.work(real_shaped("scheduled_sweep.json"))  # too young: the worker that made it may still be telling it
+    assert page.told() == []
+    clients.dynamodb.update_item(  # as if proposed two hours ago
+        TableName="proposals",
+        Key={"id": {"S": lost.id}},
+        UpdateExpression="SET created_at = :t",
+        ExpressionAttributeValues={":t": {"N": str(lost.created_at - 7200)}},
+    )
+    page.emails()
+    page.work(real_shaped("scheduled_sweep.json"))
+    [announced] = page.told()
+    assert announced["kind"] == "proposal created" and announced["proposal_id"] == lost.id
+    assert page.store.get(lost.id).announced == lost.generation
+    [(_, body)] = page.emails()
+    assert "no notice of it was recorded as delivered then" in body and "Review and approve: http" in body
+    assert http(announced["links"]["approve"])[0] == 200  # its link works
+
+    page.work(real_shaped("scheduled_sweep.json"))  # the next day's sweep: told once
+    assert page.told() == []
+
+
+def test_reminders_before_the_links_expire_carry_fresh_links_at_most_once_a_day(page: Any) -> None:
+    from rotation_doctor.notify.pending import announce_pending
+    from tests.test_worker import rotation_failed
+
+    page.store.reject(page.proposal.id, by="test")
+    page.work(rotation_failed(page.orders.secret_arn))  # proposed again, and announced with links for 24 hours
+    [first] = page.told()
+    page.emails()
+    proposal = page.store.get(page.proposal.id)
+    assert proposal.links_until == pytest.approx(time.time() + tokens.DEFAULT_LIFETIME, abs=60)
+    dispatcher = page.worker.dispatcher
+
+    now = time.time()
+    assert announce_pending(page.store, dispatcher, now).reminded == []  # its links have a day to go
+    later = now + 20 * 3600  # the next sweep: they expire within hours
+    assert announce_pending(page.store, dispatcher, later).reminded == [proposal.id]
+    assert announce_pending(page.store, dispatcher, later).reminded == []  # once a day, however many sweeps
+    assert not dispatcher.remind(proposal, later + 60)  # even a sweep that read the proposal before this one did
+    [reminder] = page.told()
+    assert reminder["kind"] == "proposal waiting for approval"
+    assert reminder["links"]["approve"] != first["links"]["approve"]
+    claims = tokens.verify(
+        KEY,
+        query_of(reminder["links"]["approve"])["approve"],
+        proposal_id=proposal.id,
+        plan_hash=proposal.plan_hash,
+        generation=proposal.generation,
+        action="approve",
+        now=later + tokens.DEFAULT_LIFETIME - 60,  # valid for a day from the reminder
+    )
+    assert claims.expires_at == int(later) + tokens.DEFAULT_LIFETIME
+    [(subject, body)] = page.emails()
+    assert subject == "[rotation-doctor] prod/orders/db: proposal waiting for approval (broken)"
+    assert "A proposed fix still waits for approval; the links below are new." in body.splitlines()[0]
+    assert re.search(r"these are new, valid until \d{4}-\d\d-\d\d \d\d:\d\d UTC", body)
+
+    next_day = later + 24 * 3600
+    assert announce_pending(page.store, dispatcher, next_day).reminded == [proposal.id]
+    [again] = page.told()
+    assert again["kind"] == "proposal waiting for approval"
+    # The reminder's link works on the page, once.
+    assert http(page.url, {"action": "approve", "token": query_of(again["links"]["approve"])["approve"]})[0] == 202
+    assert announce_pending(page.store, dispatcher, next_day + 24 * 3600).reminded == []  # approved: no more

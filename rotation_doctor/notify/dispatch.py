@@ -2,7 +2,9 @@
 
 Every decision is told: approved (by the approval page, as it hands the proposal to the worker), then
 how it ended (by the worker): applied, failed, rolled back, or not undone (`rollback_incomplete`,
-high priority, with what is left and how to remove it); rejected; expired.
+high priority, with what is left and how to remove it); rejected; expired. A proposal's first notice,
+once delivered, is recorded on it (`ProposalStore.mark_announced`), so that the daily sweep can tell
+the ones never announced (`notify/pending.py`), and remind with fresh links those still waiting.
 """
 
 from __future__ import annotations
@@ -75,10 +77,14 @@ class ApprovalLinks:
         self.key = key
         self.lifetime = lifetime
 
-    def for_proposal(self, proposal_id: str, plan_hash: str, generation: int) -> Links:
+    def for_proposal(self, proposal_id: str, plan_hash: str, generation: int, *, now: float | None = None) -> Links:
+        """Fresh links for this round of the proposal, valid for `lifetime` from `now`."""
         key = self.key.get()
-        approve = tokens.issue(key, proposal_id, plan_hash, "approve", generation=generation, lifetime=self.lifetime)
-        reject = tokens.issue(key, proposal_id, plan_hash, "reject", generation=generation, lifetime=self.lifetime)
+        lifetime = self.lifetime
+        approve = tokens.issue(
+            key, proposal_id, plan_hash, "approve", generation=generation, lifetime=lifetime, now=now
+        )
+        reject = tokens.issue(key, proposal_id, plan_hash, "reject", generation=generation, lifetime=lifetime, now=now)
         page = f"{self.base_url}/proposals/{proposal_id}"
         return Links(
             f"{page}?{urlencode({'approve': approve, 'reject': reject})}",
@@ -158,6 +164,33 @@ class Dispatcher:
         if fresh is not None:
             self._send(Kind.PROPOSED, fresh.diagnosis, fresh.plan, proposal=fresh)
 
+    def announce(self, proposal: Proposal, now: float) -> bool:
+        """A proposal whose first notice is not recorded as delivered, told now with fresh links (recorded if it
+        goes out)."""
+        late = f"Proposed at {_when(proposal.created_at)}; no notice of it was recorded as delivered then."
+        return (
+            self._send(Kind.PROPOSED, proposal.diagnosis, proposal.plan, proposal=proposal, outcome=(late,), now=now)
+            is Delivery.SENT
+        )
+
+    def remind(self, proposal: Proposal, now: float) -> bool:
+        """A proposal still waiting for a person, told again with fresh links: at most once a day (the reminder is
+        claimed on the proposal first, so two sweeps never both send it)."""
+        if self.links is None or self.store is None:
+            return False
+        links_until = int(now) + self.links.lifetime
+        if not self.store.claim_reminder(
+            proposal.id, proposal.generation, day=int(now) // 86400, links_until=links_until
+        ):
+            return False
+        said = (
+            f"Proposed at {_when(proposal.created_at)}; the proposal expires at {_when(proposal.expires_at)}.",
+            f"Links sent before expire after {self.links.lifetime // 3600} hours: these are new, valid until "
+            f"{_when(links_until)}.",
+        )
+        sent = self._send(Kind.REMINDER, proposal.diagnosis, proposal.plan, proposal=proposal, outcome=said, now=now)
+        return sent is Delivery.SENT
+
     def _send(
         self,
         kind: Kind,
@@ -167,10 +200,14 @@ class Dispatcher:
         proposal: Proposal | None = None,
         outcome: tuple[str, ...] = (),
         leftovers: tuple[Leftover, ...] = (),
+        now: float | None = None,
     ) -> Delivery:
+        now = time.time() if now is None else now
         links = Links()
+        links_until = 0
         if proposal is not None and kind in WITH_LINKS and self.links is not None:
-            links = self.links.for_proposal(proposal.id, proposal.plan_hash, proposal.generation)
+            links = self.links.for_proposal(proposal.id, proposal.plan_hash, proposal.generation, now=now)
+            links_until = int(now) + self.links.lifetime
         elif proposal is not None and kind in WITH_LINKS:
             links = Links(cli=f"rotation-doctor proposals approve {proposal.id}")
         message = build(
@@ -190,6 +227,11 @@ class Dispatcher:
         except Exception as exc:  # telling people must never break what it tells about
             log.warning("notification failed: %s", type(exc).__name__)
             return Delivery.FAILED
+        if delivery is Delivery.SENT and kind is Kind.PROPOSED and proposal is not None and self.store is not None:
+            try:
+                self.store.mark_announced(proposal.id, proposal.generation, links_until=links_until)
+            except Exception as exc:  # the sweep announces it again: a repeat, never a silence
+                log.warning("could not record that %s was announced: %s", proposal.id, type(exc).__name__)
         return delivery
 
 

@@ -32,11 +32,12 @@ from rotation_doctor.model.findings import Verdict
 from rotation_doctor.model.plan import Risk
 from rotation_doctor.model.snapshot import PlanningFacts, Snapshot
 from rotation_doctor.model.states import SecretAction
+from rotation_doctor.notify.pending import announce_pending
 from rotation_doctor.planning.planner import make_plan
 from rotation_doctor.service.events import Change, RotationTrigger, Sweep, Trigger
 
 if TYPE_CHECKING:
-    from rotation_doctor.notify.dispatch import SecretHandled
+    from rotation_doctor.notify.dispatch import Dispatcher, SecretHandled
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +92,8 @@ class EventReport:
 class BatchContext:
     """One invocation's shared reads and the secrets it has already handled."""
 
+    dispatcher: Dispatcher | None = None  # the worker's notifications: the sweep tells what waits for a person
+
     def __init__(self, executor: Executor, store: ProposalStore | None) -> None:
         self.executor = executor
         self.store = store
@@ -109,6 +112,7 @@ class BatchContext:
                 trigger.event_id, trigger.event_name, [self._act(snap, d, rotation_failed=True) for snap, d in pairs]
             )
         if isinstance(trigger, Sweep):
+            announce_pending(self.store, self.dispatcher)  # proposals never announced, or whose links expire
             return EventReport(trigger.event_id, "sweep", [self._act(s, d) for s, d in self.inventory()])
         affected = [(s, d) for s, d in self.inventory() if affects(trigger, s)]
         log.info("%s %s affects %d secret(s)", trigger.source, trigger.event_name, len(affected))
