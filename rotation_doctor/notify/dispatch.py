@@ -20,7 +20,7 @@ from urllib.parse import urlencode
 from rotation_doctor.apply.guardrails import Mode
 from rotation_doctor.approvals import tokens
 from rotation_doctor.model.findings import Verdict
-from rotation_doctor.model.states import ProposalState, SecretAction
+from rotation_doctor.model.states import OutcomeStatus, ProposalState, SecretAction
 from rotation_doctor.notify.messages import WITH_LINKS, Kind, Leftover, Links, build
 from rotation_doctor.notify.notifier import Channel, Delivery, Notifier
 
@@ -46,6 +46,13 @@ DECISION_MESSAGES = {
 }
 
 
+# What applying in auto mode tells beyond "applied automatically": a failure undone, or one that could not be.
+_AUTO_OUTCOMES = {
+    OutcomeStatus.ROLLED_BACK: Kind.ROLLED_BACK,
+    OutcomeStatus.ROLLBACK_INCOMPLETE: Kind.ROLLBACK_INCOMPLETE,
+}
+
+
 class KeySource(Protocol):
     """The HMAC key the links are signed with (`tokens.SigningKey` reads it from Secrets Manager)."""
 
@@ -67,6 +74,8 @@ class SecretHandled(Protocol):
     def applied(self) -> Sequence[str]: ...
     @property
     def diagnosis(self) -> Diagnosis | None: ...
+    @property
+    def outcome(self) -> Outcome | None: ...
 
 
 class ApprovalLinks:
@@ -140,6 +149,12 @@ class Dispatcher:
             return
         if report.applied:
             self._send(Kind.APPLIED_AUTOMATICALLY, diagnosis, [], outcome=(f"applied {', '.join(report.applied)}",))
+        undone = _AUTO_OUTCOMES.get(report.outcome.status) if report.outcome is not None else None
+        if report.outcome is not None and undone is not None:  # auto mode: a fix that failed is told, as after approval
+            plan = report.outcome.plan.to_json()
+            reason = (report.outcome.reason,) if report.outcome.reason else ()
+            leftovers = _leftovers(report.outcome.leftovers, diagnosis)
+            self._send(undone, diagnosis, plan, outcome=reason, leftovers=leftovers)
         told = (SecretAction.PROPOSED, SecretAction.APPLIED, SecretAction.NOT_APPLIED)
         if report.proposal_id and report.action in told and self.store is not None:
             proposal = self.store.get(report.proposal_id)

@@ -52,9 +52,10 @@ class SecretReport:
     proposal_id: str | None = None
     applied: list[str] = field(default_factory=list)
     diagnosis: Diagnosis | None = None
+    outcome: Outcome | None = None  # what applying did, in auto mode (told: a fix not undone is high priority)
 
     def to_json(self) -> dict[str, Any]:
-        out = {k: v for k, v in vars(self).items() if k != "diagnosis"}
+        out = {k: v for k, v in vars(self).items() if k not in ("diagnosis", "outcome")}
         return out | {"verdict": self.verdict.value, "action": self.action.value}
 
 
@@ -179,6 +180,7 @@ class BatchContext:
             report.action = SecretAction.OBSERVED
         elif mode is Mode.AUTO:
             handled = handle_secret(self.executor, self.store, arn, rotation_failed=rotation_failed)
+            report.outcome = handled.outcome
             report.applied = handled.outcome.applied
             report.action = SecretAction.APPLIED if report.applied else SecretAction.NOT_APPLIED
             if handled.proposal is not None:
