@@ -39,7 +39,7 @@ class Approvals:
     key: Any  # SigningKey
     used: tokens.UsedTokens
     worker: Any  # WorkerQueue: where an approved proposal is handed over
-    dispatcher: Any = None  # notifications of a rejection; None when none is configured
+    dispatcher: Any = None  # notifications of a decision (approved, rejected); None when none is configured
 
 
 def build_approvals(env: Mapping[str, str], clients: Any = None) -> Approvals:
@@ -163,6 +163,8 @@ def decide(proposal_id: str) -> Response[str]:
         )
         return _html(pages.outcome_page(approved, "Approved, not applied", detail), 503)
     logger.info("approved; handed to the worker", extra={"proposal": approved.id})
+    if deps.dispatcher is not None:  # "approved, applying"; the worker tells how it ends
+        deps.dispatcher.after_decision(approved, None)
     follow = f"{_path(approved.id)}?{urlencode({'approve': token})}"
     detail = "The worker applies the plan now, re-planning first: if the account changed since, nothing is written."
     return _html(pages.outcome_page(approved, pages.APPLYING_HEADLINE, detail, follow=follow), 202)

@@ -122,6 +122,7 @@ def run(event: dict[str, Any], context: Any, worker: Worker) -> PartialItemFailu
     from rotation_doctor.service.batch import BatchContext
 
     worker.batch = BatchContext(worker.executor, worker.store)
+    worker.batch.dispatcher = worker.dispatcher
     process = worker.idempotent_process(context)
 
     def record_handler(record: SQSRecord) -> dict[str, Any] | None:

@@ -239,10 +239,12 @@ def page(builder: AccountBuilder, monkeypatch: pytest.MonkeyPatch) -> Iterator[A
         "NOTIFICATION_TOPIC_ARN": topic,
     }
     deps = approval.build_approvals(env, clients)
-    worker = worker_module.build_worker(
-        {"PROPOSALS_TABLE": "proposals", "IDEMPOTENCY_TABLE": "idempotency", "NOTIFICATION_TOPIC_ARN": topic}, clients
-    )
-    worker.executor.poll = 0.01
+    published: list[dict[str, Any]] = []
+
+    def record(params: dict[str, Any], **_: Any) -> None:
+        published.append(dict(params))
+
+    clients.sns.meta.events.register("before-parameter-build.sns.Publish", record, unique_id="published")
 
     def queued() -> list[str]:
         """What the approval function sent to the worker's queue (and takes it off the queue)."""
@@ -253,11 +255,22 @@ def page(builder: AccountBuilder, monkeypatch: pytest.MonkeyPatch) -> Iterator[A
 
     def work(*bodies: str) -> dict[str, Any]:
         """The worker Lambda, handed these messages by SQS."""
-        return dict(worker_module.run(sqs_event(*bodies), SimulatedContext(), worker))
+        return dict(worker_module.run(sqs_event(*bodies), SimulatedContext(), ns.worker))
 
     def told() -> list[dict[str, Any]]:
-        got = clients.sqs.receive_message(QueueUrl=inbox, MaxNumberOfMessages=10).get("Messages", [])
+        """What a queue subscribed to the topic received since last asked (the JSON form), in order."""
+        got = []
+        while batch := clients.sqs.receive_message(QueueUrl=inbox, MaxNumberOfMessages=10).get("Messages", []):
+            for m in batch:
+                clients.sqs.delete_message(QueueUrl=inbox, ReceiptHandle=m["ReceiptHandle"])
+            got += batch
         return [json.loads(json.loads(m["Body"])["Message"]) for m in got]
+
+    def emails() -> list[tuple[str, str]]:
+        """What an e-mail subscriber reads of each message published since last asked: (subject, body)."""
+        found = [(str(r["Subject"]), str(json.loads(r["Message"])["email"])) for r in published]
+        published.clear()
+        return found
 
     def links(p: Any) -> tuple[str, str]:
         return (
@@ -266,25 +279,47 @@ def page(builder: AccountBuilder, monkeypatch: pytest.MonkeyPatch) -> Iterator[A
         )
 
     approve, reject = links(proposal)
-    with serve(lambda event, context: approval.run(event, context, deps)) as base:
-        yield SimpleNamespace(
-            base=base,
-            url=f"{base}/proposals/{proposal.id}",
-            proposal=proposal,
-            approve=approve,
-            reject=reject,
-            store=store,
-            deps=deps,
-            executor=executor,
-            links=links,
-            queued=queued,
-            work=work,
-            told=told,
-            ec2=clients.ec2,
-            orders=orders,
-            builder=builder,
-            link=f"{base}/proposals/{proposal.id}?{urlencode({'approve': approve, 'reject': reject})}",
-        )
+    try:
+        with serve(lambda event, context: approval.run(event, context, deps)) as base:
+
+            def make_worker(**extra: str) -> Any:
+                """The worker, its links pointing at this page (as the template sets APPROVAL_URL)."""
+                worker_env = {
+                    "PROPOSALS_TABLE": "proposals",
+                    "IDEMPOTENCY_TABLE": "idempotency",
+                    "NOTIFICATION_TOPIC_ARN": topic,
+                    "SIGNING_KEY_SECRET_ARN": secret["ARN"],
+                    "APPROVAL_URL": base,
+                    **extra,
+                }
+                ns.worker = worker_module.build_worker(worker_env, clients)
+                ns.worker.executor.poll = 0.01
+                return ns.worker
+
+            ns = SimpleNamespace(
+                base=base,
+                url=f"{base}/proposals/{proposal.id}",
+                proposal=proposal,
+                approve=approve,
+                reject=reject,
+                store=store,
+                deps=deps,
+                executor=executor,
+                links=links,
+                queued=queued,
+                work=work,
+                told=told,
+                emails=emails,
+                make_worker=make_worker,
+                ec2=clients.ec2,
+                orders=orders,
+                builder=builder,
+                link=f"{base}/proposals/{proposal.id}?{urlencode({'approve': approve, 'reject': reject})}",
+            )
+            make_worker()
+            yield ns
+    finally:
+        clients.sns.meta.events.unregister("before-parameter-build.sns.Publish", unique_id="published")
 
 
 def http(url: str, form: dict[str, str] | None = None) -> tuple[int, dict[str, str], str]:
@@ -343,6 +378,7 @@ def test_approving_on_the_page_hands_the_proposal_to_the_worker_which_applies_it
         "by": "approval link (approve)",
     }
     assert page.ec2.describe_vpc_endpoints()["VpcEndpoints"] == []  # nothing written: that is the worker's
+    assert [m["kind"] for m in page.told()] == ["fix approved, applying"]  # told by the page, on the topic
     status, headers, body = http(page.link)
     assert status == 200 and 'id="outcome">Approved, applying<' in body and refresh_of(body) == "5"
     assert "Approve and apply" not in body
@@ -353,7 +389,7 @@ def test_approving_on_the_page_hands_the_proposal_to_the_worker_which_applies_it
     assert status == 200 and 'id="outcome">Applied<' in body and "healthy after" in body
     assert refresh_of(body) is None  # ended: no more reloading
     assert page.store.get(page.proposal.id).state == "applied"
-    assert [m["kind"] for m in page.told()] == ["fix applied after approval"]
+    assert [m["kind"] for m in page.told()] == ["fix applied after approval"]  # told by the worker
 
 
 def test_the_page_shows_a_stale_plan_was_not_applied(page: Any) -> None:
@@ -370,7 +406,8 @@ def test_the_page_shows_a_stale_plan_was_not_applied(page: Any) -> None:
     assert "approve the new plan" in body and refresh_of(body) is None
     assert page.store.get(page.proposal.id).state == "expired"
     assert page.ec2.describe_vpc_endpoints()["VpcEndpoints"] == []
-    assert sorted(m["kind"] for m in page.told()) == ["proposal created", "proposal expired"]
+    told = [m["kind"] for m in page.told()]
+    assert told == ["fix approved, applying", "proposal expired", "proposal created"]
 
 
 def test_the_page_shows_a_rollback(page: Any) -> None:
@@ -650,3 +687,223 @@ def test_approve_in_a_real_browser_the_worker_applies_and_a_second_click_is_refu
     wait.until(expected_conditions.text_to_be_present_in_element((By.ID, "outcome"), "Refused"))
     assert "already been used" in browser.find_element(By.ID, "reason").text
     assert page.queued() == []
+
+
+# ----- every decision is told ------------------------------------------------------------------------
+
+
+def query_of(link: str) -> dict[str, str]:
+    from urllib.parse import parse_qs, urlsplit
+
+    return {k: v[0] for k, v in parse_qs(urlsplit(link).query).items()}
+
+
+def test_an_approval_is_told_as_it_is_made_and_as_it_ends(page: Any) -> None:
+    """What people on the topic read: the page says it is approved and being applied, the worker how it ended."""
+    assert http(page.url, {"action": "approve", "token": page.approve})[0] == 202
+    [approved] = page.told()
+    assert approved["kind"] == "fix approved, applying" and approved["proposal_id"] == page.proposal.id
+    [(subject, body)] = page.emails()
+    assert subject == "[rotation-doctor] prod/orders/db: fix approved, applying (broken)"
+    lines = body.splitlines()
+    assert lines[0] == "prod/orders/db: the proposed fix was approved; rotation-doctor is applying it now."
+    assert re.search(r"^  Approved at \d{4}-\d\d-\d\d \d\d:\d\d UTC, by approval link \(approve\)\.$", body, re.M)
+    assert "The worker applies it now, re-planning first; how it ends is told next." in body
+    assert "Review and approve" not in body  # nothing left to approve: no links
+
+    page.work(*page.queued())
+    [applied] = page.told()
+    assert applied["kind"] == "fix applied after approval" and applied["verdict"] == "healthy"
+    [(subject, body)] = page.emails()
+    assert subject == "[rotation-doctor] prod/orders/db: fix applied after approval (healthy)"
+    assert body.splitlines()[0] == "prod/orders/db: the approved fix is applied."
+    assert "CREATE_SECRETSMANAGER_ENDPOINT, AUTHORIZE_DB_INGRESS; healthy after" in body
+
+
+def test_a_rejection_on_the_page_is_told(page: Any) -> None:
+    assert http(page.url, {"action": "reject", "token": page.reject})[0] == 200
+    [rejected] = page.told()
+    assert rejected["kind"] == "proposal rejected" and rejected["links"]["approve"] is None
+    [(subject, body)] = page.emails()
+    assert subject == "[rotation-doctor] prod/orders/db: proposal rejected (broken)"
+    assert body.startswith("prod/orders/db: the proposed fix was rejected; rotation is broken:")
+    assert re.search(r"^  Rejected at .* UTC, by approval link \(reject\)\.$", body, re.M)
+
+
+def test_a_failed_apply_that_could_not_be_undone_is_told_loudly_on_every_channel(
+    page: Any, webhook_server: dict[str, Any]
+) -> None:
+    """The worker's last step fails and undoing the endpoint is refused: SNS and Slack both carry a high-priority
+    message naming what is left and the command that removes it; running those commands leaves the account clean."""
+    import shlex
+
+    from botocore import xform_name
+    from botocore.exceptions import ClientError
+
+    from tests.test_remediation_moto import fail_nth
+
+    clients = page.builder.clients
+    hook = clients.secretsmanager.create_secret(Name="slack/webhook", SecretString=webhook_server["url"])
+    page.make_worker(SLACK_WEBHOOK_SECRET_ARN=hook["ARN"])
+    assert http(page.url, {"action": "approve", "token": page.approve})[0] == 202
+    page.told(), page.emails()
+
+    def refuse(**_: Any) -> None:
+        raise ClientError({"Error": {"Code": "UnauthorizedOperation", "Message": "denied"}}, "DeleteVpcEndpoints")
+
+    events = clients.ec2.meta.events
+    events.register("before-call.ec2.DeleteVpcEndpoints", refuse, unique_id="refuse-undo")
+    stop = fail_nth(page.builder, "AuthorizeSecurityGroupIngress", 2)  # s4: the database's rule
+    try:
+        assert page.work(*page.queued()) == {"batchItemFailures": []}
+    finally:
+        stop()
+        events.unregister("before-call.ec2.DeleteVpcEndpoints", unique_id="refuse-undo")
+    assert page.store.get(page.proposal.id).state == "rollback_incomplete"
+    [endpoint] = [e["VpcEndpointId"] for e in page.ec2.describe_vpc_endpoints()["VpcEndpoints"]]
+
+    # SNS: the subject, an attribute to filter on, and each leftover with its command.
+    [told] = page.told()
+    assert told["kind"] == "fix failed, not undone" and told["priority"] == "high"
+    assert endpoint in [x["resource"] for x in told["leftovers"]]
+    [(subject, body)] = page.emails()
+    assert subject == "[rotation-doctor] ACTION NEEDED: prod/orders/db: fix failed, not undone (broken)"
+    assert body.splitlines()[0].startswith("prod/orders/db: ACTION NEEDED. The fix failed and undoing it failed too: ")
+    commands = [x["remove"] for x in told["leftovers"]]
+    assert all(commands) and all(f"remove with: {c}" in body for c in commands)
+    assert (
+        f'aws ec2 delete-vpc-endpoints --region us-east-1 --cli-input-json \'{{"VpcEndpointIds":["{endpoint}"]}}\''
+        in commands
+    )
+
+    # Slack: a ping, and the same leftovers and commands.
+    [post] = webhook_server["posts"]
+    assert post["json"]["text"].startswith("<!here> prod/orders/db: ACTION NEEDED.")
+    slack_text = "\n".join(b["text"]["text"] for b in post["json"]["blocks"] if b["type"] == "section")
+    assert all(c in slack_text for c in commands) and endpoint in slack_text
+
+    # What on-call does with it: each command, as the AWS CLI would call it, removes what is left.
+    for command in commands:
+        _, service, operation, _, region, _, params = shlex.split(command)
+        api = {xform_name(o, "-"): o for o in clients.client(service).meta.service_model.operation_names}[operation]
+        getattr(clients.client(service), xform_name(api))(**json.loads(params))
+        assert region == "us-east-1"
+    from tests.test_cli import created_by_rotation_doctor
+
+    assert created_by_rotation_doctor(page.builder) == []
+
+
+# ----- a plan proposed again, a proposal never announced, reminders -------------------------------------
+
+
+def test_a_plan_proposed_again_goes_out_with_fresh_links_and_the_old_ones_are_refused(page: Any) -> None:
+    from tests.test_worker import rotation_failed
+
+    assert http(page.url, {"action": "reject", "token": page.reject})[0] == 200
+    assert [m["kind"] for m in page.told()] == ["proposal rejected"]
+    page.work(rotation_failed(page.orders.secret_arn))  # the rotation fails again: the same plan, a new round
+    [proposed] = page.told()
+    again = page.store.get(page.proposal.id)
+    assert proposed["kind"] == "proposal created" and proposed["generation"] == again.generation
+    assert again.generation > page.proposal.generation and again.announced == again.generation
+    fresh = proposed["links"]["approve"]
+    assert fresh.startswith(f"{page.url}?")
+    for action in ("approve", "reject"):
+        tokens.verify(
+            KEY,
+            query_of(fresh)[action],
+            proposal_id=again.id,
+            plan_hash=again.plan_hash,
+            generation=again.generation,
+            action=action,
+        )
+    status, _, body = http(page.link)  # the first round's link, from the first message
+    assert status == 403 and "earlier proposal of this plan" in body
+    assert http(page.url, {"action": "approve", "token": page.approve})[0] == 403
+    assert http(fresh)[0] == 200  # the link in the new message opens the page ...
+    assert http(page.url, {"action": "approve", "token": query_of(fresh)["approve"]})[0] == 202  # ... and approves
+
+
+def test_a_proposal_whose_first_notice_was_lost_is_announced_by_the_sweep_once(page: Any) -> None:
+    from botocore.exceptions import ClientError
+
+    from tests.test_worker import real_shaped, rotation_failed
+
+    clients = page.builder.clients
+    clients.dynamodb.delete_item(TableName="proposals", Key={"id": {"S": page.proposal.id}})  # start afresh
+
+    def sns_down(**_: Any) -> None:
+        raise ClientError({"Error": {"Code": "InternalError", "Message": "down"}}, "Publish")
+
+    clients.sns.meta.events.register("before-call.sns.Publish", sns_down, unique_id="sns-down")
+    try:
+        page.work(rotation_failed(page.orders.secret_arn))
+    finally:
+        clients.sns.meta.events.unregister("before-call.sns.Publish", unique_id="sns-down")
+    [lost] = page.store.list()
+    assert lost.state == "proposed" and lost.announced == 0 and page.told() == []
+
+    page.work(real_shaped("scheduled_sweep.json"))  # too young: the worker that made it may still be telling it
+    assert page.told() == []
+    clients.dynamodb.update_item(  # as if proposed two hours ago
+        TableName="proposals",
+        Key={"id": {"S": lost.id}},
+        UpdateExpression="SET created_at = :t",
+        ExpressionAttributeValues={":t": {"N": str(lost.created_at - 7200)}},
+    )
+    page.emails()
+    page.work(real_shaped("scheduled_sweep.json"))
+    [announced] = page.told()
+    assert announced["kind"] == "proposal created" and announced["proposal_id"] == lost.id
+    assert page.store.get(lost.id).announced == lost.generation
+    [(_, body)] = page.emails()
+    assert "no notice of it was recorded as delivered then" in body and "Review and approve: http" in body
+    assert http(announced["links"]["approve"])[0] == 200  # its link works
+
+    page.work(real_shaped("scheduled_sweep.json"))  # the next day's sweep: told once
+    assert page.told() == []
+
+
+def test_reminders_before_the_links_expire_carry_fresh_links_at_most_once_a_day(page: Any) -> None:
+    from rotation_doctor.notify.pending import announce_pending
+    from tests.test_worker import rotation_failed
+
+    page.store.reject(page.proposal.id, by="test")
+    page.work(rotation_failed(page.orders.secret_arn))  # proposed again, and announced with links for 24 hours
+    [first] = page.told()
+    page.emails()
+    proposal = page.store.get(page.proposal.id)
+    assert proposal.links_until == pytest.approx(time.time() + tokens.DEFAULT_LIFETIME, abs=60)
+    dispatcher = page.worker.dispatcher
+
+    now = time.time()
+    assert announce_pending(page.store, dispatcher, now).reminded == []  # its links have a day to go
+    later = now + 20 * 3600  # the next sweep: they expire within hours
+    assert announce_pending(page.store, dispatcher, later).reminded == [proposal.id]
+    assert announce_pending(page.store, dispatcher, later).reminded == []  # once a day, however many sweeps
+    assert not dispatcher.remind(proposal, later + 60)  # even a sweep that read the proposal before this one did
+    [reminder] = page.told()
+    assert reminder["kind"] == "proposal waiting for approval"
+    assert reminder["links"]["approve"] != first["links"]["approve"]
+    claims = tokens.verify(
+        KEY,
+        query_of(reminder["links"]["approve"])["approve"],
+        proposal_id=proposal.id,
+        plan_hash=proposal.plan_hash,
+        generation=proposal.generation,
+        action="approve",
+        now=later + tokens.DEFAULT_LIFETIME - 60,  # valid for a day from the reminder
+    )
+    assert claims.expires_at == int(later) + tokens.DEFAULT_LIFETIME
+    [(subject, body)] = page.emails()
+    assert subject == "[rotation-doctor] prod/orders/db: proposal waiting for approval (broken)"
+    assert "A proposed fix still waits for approval; the links below are new." in body.splitlines()[0]
+    assert re.search(r"these are new, valid until \d{4}-\d\d-\d\d \d\d:\d\d UTC", body)
+
+    next_day = later + 24 * 3600
+    assert announce_pending(page.store, dispatcher, next_day).reminded == [proposal.id]
+    [again] = page.told()
+    assert again["kind"] == "proposal waiting for approval"
+    # The reminder's link works on the page, once.
+    assert http(page.url, {"action": "approve", "token": query_of(again["links"]["approve"])["approve"]})[0] == 202
+    assert announce_pending(page.store, dispatcher, next_day + 24 * 3600).reminded == []  # approved: no more

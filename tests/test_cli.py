@@ -132,6 +132,9 @@ def test_demo_runs_and_never_prints_the_password(capsys: pytest.CaptureFixture[s
     code, out, err = run_main(capsys, "demo")
     assert code == 0
     assert "SM_NO_PATH" in out and "DB_SG_INGRESS_DENIES" in out
+    told = "tells on-call (SNS and Slack): [rotation-doctor] prod/orders/db:"
+    assert f"{told} fix approved, applying (broken)" in out  # the page
+    assert f"{told} fix applied after approval (healthy)" in out  # the worker
     assert scenarios.CANARY_PASSWORD not in out + err
 
 

@@ -136,3 +136,21 @@ def test_proposals_show_lists_the_leftovers(builder: AccountBuilder, capsys: pyt
     out = capsys.readouterr().out
     assert "rollback_incomplete" in out and "LEFT IN THE ACCOUNT" in out
     assert "remove with: ec2 DeleteVpcEndpoints" in out
+
+
+def test_a_settled_proposal_is_told_with_what_is_left(builder: AccountBuilder) -> None:
+    from rotation_doctor.notify.dispatch import dispatcher_from_env
+
+    test_an_undo_refused_during_reconciliation_leaves_a_listed_leftover(builder)
+    (settled,) = ProposalStore(builder.clients, "proposals").list()
+    topic = builder.clients.sns.create_topic(Name="rotation-doctor")["TopicArn"]
+    published: list[dict[str, Any]] = []
+    builder.clients.sns.meta.events.register(
+        "before-parameter-build.sns.Publish", lambda params, **_: published.append(dict(params)), unique_id="told"
+    )
+    dispatcher = dispatcher_from_env({"NOTIFICATION_TOPIC_ARN": topic}, builder.clients)
+    assert dispatcher is not None
+    dispatcher.after_decision(settled, None)  # as the worker does for each settled proposal
+    (message,) = published
+    assert "ACTION NEEDED" in message["Subject"]
+    assert settled.leftovers[0]["resource"] in message["Message"] and "delete-vpc-endpoints" in message["Message"]

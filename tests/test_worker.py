@@ -344,3 +344,48 @@ def test_a_malformed_hand_off_goes_to_the_dead_letter_queue(
         "Messages"
     ]
     assert got["MessageAttributes"]["reason"]["StringValue"] == reason
+
+
+def test_in_auto_mode_a_fix_that_could_not_be_undone_is_told_loudly_on_every_channel(
+    builder: AccountBuilder, service: Any, webhook_server: dict[str, Any]
+) -> None:
+    """No person approved it, so nobody is watching: the leftovers must reach SNS and Slack all the same."""
+    from botocore.exceptions import ClientError
+
+    from tests.test_remediation_moto import fail_nth
+
+    clients = builder.clients
+    o = scenarios.orders(builder)
+    topic = clients.sns.create_topic(Name="rotation-doctor")["TopicArn"]
+    inbox = clients.sqs.create_queue(QueueName="inbox")["QueueUrl"]
+    inbox_arn = clients.sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    clients.sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=inbox_arn)
+    hook = clients.secretsmanager.create_secret(Name="slack/webhook", SecretString=webhook_server["url"])
+    service.make(
+        "auto",
+        ROTATION_DOCTOR_MAX_AUTO_RISK="medium",
+        NOTIFICATION_TOPIC_ARN=topic,
+        SLACK_WEBHOOK_SECRET_ARN=hook["ARN"],
+    )
+
+    def refuse(**_: Any) -> None:
+        raise ClientError({"Error": {"Code": "UnauthorizedOperation", "Message": "denied"}}, "DeleteVpcEndpoints")
+
+    clients.ec2.meta.events.register("before-call.ec2.DeleteVpcEndpoints", refuse, unique_id="refuse-undo")
+    stop = fail_nth(builder, "AuthorizeSecurityGroupIngress", 2)  # the database's rule, after the endpoint
+    try:
+        assert service.deliver(rotation_failed(o.secret_arn)) == {"batchItemFailures": []}
+    finally:
+        stop()
+        clients.ec2.meta.events.unregister("before-call.ec2.DeleteVpcEndpoints", unique_id="refuse-undo")
+    [endpoint] = [e["VpcEndpointId"] for e in builder.ec2.describe_vpc_endpoints()["VpcEndpoints"]]
+
+    got = clients.sqs.receive_message(QueueUrl=inbox, MaxNumberOfMessages=10, MessageAttributeNames=["All"])
+    envelopes = [json.loads(m["Body"]) for m in got["Messages"]]
+    [loud] = [e for e in envelopes if e["MessageAttributes"]["priority"]["Value"] == "high"]
+    assert loud["Subject"] == "[rotation-doctor] ACTION NEEDED: prod/orders/db: fix failed, not undone (broken)"
+    told = json.loads(loud["Message"])
+    assert told["mode"] == "auto" and [x["resource"] for x in told["leftovers"]] == [endpoint]
+    assert f'"VpcEndpointIds":["{endpoint}"]' in told["leftovers"][0]["remove"]
+    [slack_post] = [p for p in webhook_server["posts"] if p["json"]["text"].startswith("<!here>")]
+    assert endpoint in json.dumps(slack_post["json"]["blocks"])

@@ -139,6 +139,13 @@ class Leftover:
             "error": self.error,
         }
 
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> Leftover:
+        """As a proposal stores it (reconciliation's leftovers are told from the proposal)."""
+        remove = raw.get("remove")
+        call = Call(remove["service"], remove["operation"], remove["params"]) if remove else None
+        return cls(str(raw["step"]), str(raw["what"]), raw.get("resource"), call, str(raw.get("error", "")))
+
 
 def _outputs(step: Step, response: Any) -> dict[str, Any]:
     """What later steps need from the response, leaving out what is missing (the caller then undoes)."""

@@ -68,6 +68,10 @@ class Proposal:
         """When it moved to its present state (its last history event)."""
         return int(self.history[-1]["at"]) if self.history else self.created_at
 
+    announced: int = 0  # the generation whose first notice was delivered (notify/dispatch.py); 0: none yet
+    links_until: int = 0  # when the approval links last sent for it expire (epoch seconds)
+    reminded_on: int = 0  # the UTC day (epoch seconds // 86400) of its last reminder
+
     @property
     def expired(self) -> bool:
         return time.time() > self.expires_at
@@ -286,6 +290,60 @@ class ProposalStore:
             if now - p.entered_state_at > older_than
         ]
 
+    # ----- what people were told (notify/dispatch.py, notify/pending.py) ---------------------------
+
+    def mark_announced(self, pid: str, generation: int, *, links_until: int = 0) -> bool:
+        """Record that this round's first notice was delivered, and when its links expire: conditional on the round
+        (a plan proposed again since is a new one to announce) and done once. False when the condition fails."""
+        return self._note(
+            pid,
+            generation,
+            "SET announced = :g, links_until = :until",
+            "(attribute_not_exists(announced) OR announced <> :g)",
+            {":until": {"N": str(links_until)}},
+        )
+
+    def claim_reminder(self, pid: str, generation: int, *, day: int, links_until: int) -> bool:
+        """Take `day`'s reminder (fresh links, valid until `links_until`) for this round of a proposal still waiting
+        for a person: at most one a day, whoever sends it. False when taken, decided or proposed again."""
+        return self._note(
+            pid,
+            generation,
+            "SET reminded_on = :day, links_until = :until",
+            "#state = :proposed AND (attribute_not_exists(reminded_on) OR reminded_on < :day)",
+            {
+                ":day": {"N": str(day)},
+                ":until": {"N": str(links_until)},
+                ":proposed": {"S": ProposalState.PROPOSED.value},
+            },
+            names={"#state": "state"},
+        )
+
+    def _note(
+        self,
+        pid: str,
+        generation: int,
+        update: str,
+        condition: str,
+        values: dict[str, AttributeValueTypeDef],
+        names: dict[str, str] | None = None,
+    ) -> bool:
+        """An update of what was told, conditional on the proposal's round (and `condition`); never moves a state."""
+        try:
+            self._ddb.update_item(
+                TableName=self.table,
+                Key={"id": {"S": pid}},
+                ConditionExpression=f"attribute_exists(id) AND #g = :g AND {condition}",
+                UpdateExpression=update,
+                ExpressionAttributeNames={"#g": "generation", **(names or {})},
+                ExpressionAttributeValues={":g": {"N": str(generation)}, **values},
+            )
+        except Exception as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
+
 
 def _event(state: ProposalState, by: str, note: str, at: int) -> AttributeValueTypeDef:
     return {
@@ -309,6 +367,9 @@ def _proposal(raw: Mapping[str, AttributeValueTypeDef]) -> Proposal:
         history=[_history_entry(e) for e in raw["history"]["L"]],
         journal=[json.loads(e["S"]) for e in raw.get("journal", {"L": []})["L"]],
         leftovers=[json.loads(e["S"]) for e in raw.get("leftovers", {"L": []})["L"]],
+        announced=int(raw["announced"]["N"]) if "announced" in raw else 0,
+        links_until=int(raw["links_until"]["N"]) if "links_until" in raw else 0,
+        reminded_on=int(raw["reminded_on"]["N"]) if "reminded_on" in raw else 0,
     )
 
 

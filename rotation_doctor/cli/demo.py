@@ -112,6 +112,7 @@ def run() -> int:
             {"PROPOSALS_TABLE": TABLE, "SIGNING_KEY_SECRET_ARN": key_arn, "EVENTS_QUEUE_URL": queue}, clients
         )
         approval.logger.setLevel("ERROR")  # its JSON log lines (a refused second click is a warning): not for the story
+        approvals.dispatcher = page_told = _Told()  # stands in for SNS and Slack: what the page tells people
         with serve(lambda e, c: approval.run(e, c, approvals)) as base:
             local = base + urlsplit(links.approve or "").path + "?" + urlsplit(links.approve or "").query
             page = f"{base}/proposals/{proposal.id}"
@@ -121,6 +122,7 @@ def run() -> int:
             token = parse_qs(urlsplit(local).query)["approve"][0]
             status, body = _http(page, {"action": "approve", "token": token})
             _say(f"  POST /proposals/{proposal.id}  action=approve  → {status}: {_headline(body)}")
+            _say(f"  and tells on-call (SNS and Slack): {page_told.subjects()}")
             [sent] = clients.sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
             _say("  The approval function holds no EC2, Lambda or Route 53 permission and reads nothing of the")
             _say("  network: it spent the link, recorded the approval with a conditional write (proposed → approved)")
@@ -139,6 +141,7 @@ def run() -> int:
                 _say(_indent(render.outcome_text(told.outcome, style)))
             final = ProposalStore(clients, TABLE).get(proposal.id)
             _say()
+            _say(f"  The worker tells on-call (SNS and Slack): {told.subjects()}")
             _say(
                 f"  Proposal {proposal.id}: {final.state}. ({clients.counter.total} AWS calls for the claim, re-plan, "
                 f"apply and verification, {elapsed * 1000:.0f} ms)"
@@ -188,13 +191,32 @@ def _deliver(worker: Any, body: str) -> None:
 
 
 class _Told:
-    """The worker's notifications, kept for the story instead of sent."""
+    """What the page and the worker tell people, kept for the story instead of sent: the real dispatcher, with one
+    channel that records."""
 
     def __init__(self) -> None:
+        from rotation_doctor.apply.guardrails import Mode
+        from rotation_doctor.notify.dispatch import Dispatcher
+        from rotation_doctor.notify.notifier import Notifier
+
         self.outcome: Any = None
+        self.messages: list[Any] = []
+        self.dispatcher = Dispatcher(Notifier([self]), Mode.PROPOSE.value)
+
+    def send(self, message: Any) -> bool:
+        self.messages.append(message)
+        return True
+
+    def subjects(self) -> str:
+        from rotation_doctor.notify import text
+
+        said = "; ".join(text.subject(m) for m in self.messages) or "nothing"
+        self.messages.clear()
+        return said
 
     def after_decision(self, proposal: Any, outcome: Any, fresh: Any = None) -> None:
         self.outcome = outcome
+        self.dispatcher.after_decision(proposal, outcome, fresh)
 
     def after_event(self, report: Any) -> None:
         return None

@@ -212,8 +212,8 @@ def proposal_text(p: Proposal) -> str:
         ProposalState.APPROVED: Kind.PROPOSED,
         ProposalState.APPLIED: Kind.APPLIED_AFTER_APPROVAL,
         ProposalState.ROLLED_BACK: Kind.ROLLED_BACK,
-        ProposalState.ROLLBACK_INCOMPLETE: Kind.ROLLED_BACK,
-        ProposalState.FAILED: Kind.ROLLED_BACK,
+        ProposalState.ROLLBACK_INCOMPLETE: Kind.ROLLBACK_INCOMPLETE,
+        ProposalState.FAILED: Kind.FAILED,
         ProposalState.REJECTED: Kind.REJECTED,
         ProposalState.EXPIRED: Kind.EXPIRED,
     }.get(p.state, Kind.PROPOSED)

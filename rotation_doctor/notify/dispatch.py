@@ -1,8 +1,18 @@
-"""Which message an outcome calls for, with the signed links that let a person act on it."""
+"""Which message an outcome calls for, with the signed links that let a person act on it.
+
+Every decision is told: approved (by the approval page, as it hands the proposal to the worker), then
+how it ended (by the worker): applied, failed, rolled back, or not undone (`rollback_incomplete`,
+high priority, with what is left and how to remove it); rejected; expired. A proposal's first notice,
+once delivered, is recorded on it (`ProposalStore.mark_announced`), so that the daily sweep can tell
+the ones never announced (`notify/pending.py`), and remind with fresh links those still waiting.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
+import shlex
+import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlencode
@@ -10,25 +20,36 @@ from urllib.parse import urlencode
 from rotation_doctor.apply.guardrails import Mode
 from rotation_doctor.approvals import tokens
 from rotation_doctor.model.findings import Verdict
-from rotation_doctor.model.states import ProposalState, SecretAction
-from rotation_doctor.notify.messages import Kind, Links, build
-from rotation_doctor.notify.notifier import Channel, Notifier
+from rotation_doctor.model.states import OutcomeStatus, ProposalState, SecretAction
+from rotation_doctor.notify.messages import WITH_LINKS, Kind, Leftover, Links, build
+from rotation_doctor.notify.notifier import Channel, Delivery, Notifier
 
 if TYPE_CHECKING:
     from rotation_doctor.analysis import Diagnosis
+    from rotation_doctor.apply.executor import Leftover as LeftInAccount
     from rotation_doctor.apply.executor import Outcome
     from rotation_doctor.approvals.store import Proposal, ProposalStore
     from rotation_doctor.collect.aws import AwsClients
 
 log = logging.getLogger(__name__)
 
-# What a decided proposal's state tells people; a proposal still open tells nothing yet.
-_DECISION_MESSAGES = {
+# What a decided proposal's state tells people: every state a decision or its outcome leaves it in. `proposed` is
+# told as a proposal (PROPOSED, REMINDER); `applying` is a moment inside the worker, told by how it ends.
+DECISION_MESSAGES = {
+    ProposalState.APPROVED: Kind.APPROVED,
     ProposalState.APPLIED: Kind.APPLIED_AFTER_APPROVAL,
+    ProposalState.FAILED: Kind.FAILED,
     ProposalState.ROLLED_BACK: Kind.ROLLED_BACK,
-    ProposalState.FAILED: Kind.ROLLED_BACK,
+    ProposalState.ROLLBACK_INCOMPLETE: Kind.ROLLBACK_INCOMPLETE,
     ProposalState.REJECTED: Kind.REJECTED,
     ProposalState.EXPIRED: Kind.EXPIRED,
+}
+
+
+# What applying in auto mode tells beyond "applied automatically": a failure undone, or one that could not be.
+_AUTO_OUTCOMES = {
+    OutcomeStatus.ROLLED_BACK: Kind.ROLLED_BACK,
+    OutcomeStatus.ROLLBACK_INCOMPLETE: Kind.ROLLBACK_INCOMPLETE,
 }
 
 
@@ -53,6 +74,8 @@ class SecretHandled(Protocol):
     def applied(self) -> Sequence[str]: ...
     @property
     def diagnosis(self) -> Diagnosis | None: ...
+    @property
+    def outcome(self) -> Outcome | None: ...
 
 
 class ApprovalLinks:
@@ -63,10 +86,14 @@ class ApprovalLinks:
         self.key = key
         self.lifetime = lifetime
 
-    def for_proposal(self, proposal_id: str, plan_hash: str, generation: int) -> Links:
+    def for_proposal(self, proposal_id: str, plan_hash: str, generation: int, *, now: float | None = None) -> Links:
+        """Fresh links for this round of the proposal, valid for `lifetime` from `now`."""
         key = self.key.get()
-        approve = tokens.issue(key, proposal_id, plan_hash, "approve", generation=generation, lifetime=self.lifetime)
-        reject = tokens.issue(key, proposal_id, plan_hash, "reject", generation=generation, lifetime=self.lifetime)
+        lifetime = self.lifetime
+        approve = tokens.issue(
+            key, proposal_id, plan_hash, "approve", generation=generation, lifetime=lifetime, now=now
+        )
+        reject = tokens.issue(key, proposal_id, plan_hash, "reject", generation=generation, lifetime=lifetime, now=now)
         page = f"{self.base_url}/proposals/{proposal_id}"
         return Links(
             f"{page}?{urlencode({'approve': approve, 'reject': reject})}",
@@ -122,6 +149,12 @@ class Dispatcher:
             return
         if report.applied:
             self._send(Kind.APPLIED_AUTOMATICALLY, diagnosis, [], outcome=(f"applied {', '.join(report.applied)}",))
+        undone = _AUTO_OUTCOMES.get(report.outcome.status) if report.outcome is not None else None
+        if report.outcome is not None and undone is not None:  # auto mode: a fix that failed is told, as after approval
+            plan = report.outcome.plan.to_json()
+            reason = (report.outcome.reason,) if report.outcome.reason else ()
+            leftovers = _leftovers(report.outcome.leftovers, diagnosis)
+            self._send(undone, diagnosis, plan, outcome=reason, leftovers=leftovers)
         told = (SecretAction.PROPOSED, SecretAction.APPLIED, SecretAction.NOT_APPLIED)
         if report.proposal_id and report.action in told and self.store is not None:
             proposal = self.store.get(report.proposal_id)
@@ -130,15 +163,53 @@ class Dispatcher:
             self._send(Kind.DIAGNOSED, diagnosis, [])
 
     def after_decision(self, proposal: Proposal, outcome: Outcome | None, fresh: Proposal | None = None) -> None:
-        """A proposal decided on the approval page (or by the CLI)."""
-        kind = _DECISION_MESSAGES.get(proposal.state)
+        """A proposal decided on the approval page (approved, rejected), or applied by the worker (how it ended)."""
+        kind = DECISION_MESSAGES.get(proposal.state)
         if kind is None:
             return
         diagnosis = outcome.after.to_json() if outcome is not None and outcome.after is not None else proposal.diagnosis
-        note = proposal.history[-1].get("note", "") if proposal.history else ""
-        self._send(kind, diagnosis, proposal.plan, proposal=proposal, outcome=(str(note),) if note else ())
+        last = proposal.history[-1] if proposal.history else {}
+        said = [f"{proposal.state.label.capitalize()} at {_when(int(last.get('at', 0)))}, by {last.get('by', '?')}."]
+        if last.get("note"):
+            said.append(str(last["note"]))
+        if kind is Kind.APPROVED:
+            said.append("The worker applies it now, re-planning first; how it ends is told next.")
+        if outcome is not None:
+            leftovers = _leftovers(outcome.leftovers, diagnosis)
+        else:  # settled by reconciliation: what is left is stored on the proposal
+            from rotation_doctor.apply.executor import Leftover as Left
+
+            leftovers = _leftovers([Left.from_json(x) for x in proposal.leftovers], diagnosis)
+        self._send(kind, diagnosis, proposal.plan, proposal=proposal, outcome=tuple(said), leftovers=leftovers)
         if fresh is not None:
             self._send(Kind.PROPOSED, fresh.diagnosis, fresh.plan, proposal=fresh)
+
+    def announce(self, proposal: Proposal, now: float) -> bool:
+        """A proposal whose first notice is not recorded as delivered, told now with fresh links (recorded if it
+        goes out)."""
+        late = f"Proposed at {_when(proposal.created_at)}; no notice of it was recorded as delivered then."
+        return (
+            self._send(Kind.PROPOSED, proposal.diagnosis, proposal.plan, proposal=proposal, outcome=(late,), now=now)
+            is Delivery.SENT
+        )
+
+    def remind(self, proposal: Proposal, now: float) -> bool:
+        """A proposal still waiting for a person, told again with fresh links: at most once a day (the reminder is
+        claimed on the proposal first, so two sweeps never both send it)."""
+        if self.links is None or self.store is None:
+            return False
+        links_until = int(now) + self.links.lifetime
+        if not self.store.claim_reminder(
+            proposal.id, proposal.generation, day=int(now) // 86400, links_until=links_until
+        ):
+            return False
+        said = (
+            f"Proposed at {_when(proposal.created_at)}; the proposal expires at {_when(proposal.expires_at)}.",
+            f"Links sent before expire after {self.links.lifetime // 3600} hours: these are new, valid until "
+            f"{_when(links_until)}.",
+        )
+        sent = self._send(Kind.REMINDER, proposal.diagnosis, proposal.plan, proposal=proposal, outcome=said, now=now)
+        return sent is Delivery.SENT
 
     def _send(
         self,
@@ -148,11 +219,16 @@ class Dispatcher:
         *,
         proposal: Proposal | None = None,
         outcome: tuple[str, ...] = (),
-    ) -> None:
+        leftovers: tuple[Leftover, ...] = (),
+        now: float | None = None,
+    ) -> Delivery:
+        now = time.time() if now is None else now
         links = Links()
-        if proposal is not None and kind is Kind.PROPOSED and self.links is not None:
-            links = self.links.for_proposal(proposal.id, proposal.plan_hash, proposal.generation)
-        elif proposal is not None and kind is Kind.PROPOSED:
+        links_until = 0
+        if proposal is not None and kind in WITH_LINKS and self.links is not None:
+            links = self.links.for_proposal(proposal.id, proposal.plan_hash, proposal.generation, now=now)
+            links_until = int(now) + self.links.lifetime
+        elif proposal is not None and kind in WITH_LINKS:
             links = Links(cli=f"rotation-doctor proposals approve {proposal.id}")
         message = build(
             kind,
@@ -163,11 +239,45 @@ class Dispatcher:
             plan_hash=proposal.plan_hash if proposal is not None else None,
             outcome=outcome,
             links=links,
+            generation=proposal.generation if proposal is not None else None,
+            leftovers=leftovers,
         )
         try:
-            self.notifier.notify(message)
+            delivery = self.notifier.notify(message)
         except Exception as exc:  # telling people must never break what it tells about
             log.warning("notification failed: %s", type(exc).__name__)
+            return Delivery.FAILED
+        if delivery is Delivery.SENT and kind is Kind.PROPOSED and proposal is not None and self.store is not None:
+            try:
+                self.store.mark_announced(proposal.id, proposal.generation, links_until=links_until)
+            except Exception as exc:  # the sweep announces it again: a repeat, never a silence
+                log.warning("could not record that %s was announced: %s", proposal.id, type(exc).__name__)
+        return delivery
+
+
+def _when(epoch: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(epoch))
+
+
+def _leftovers(found: Sequence[LeftInAccount], diagnosis: Mapping[str, Any]) -> tuple[Leftover, ...]:
+    """What a failed undo left, each with the AWS CLI command that removes it (the undo call, exactly)."""
+    from botocore import xform_name
+
+    arn = str(diagnosis.get("secret", {}).get("arn", ""))
+    region = arn.split(":")[3] if arn.count(":") >= 3 else ""
+    out = []
+    for left in found:
+        remove = call = None
+        if left.remove is not None:
+            call = left.remove.to_json()
+            params = json.dumps(call["params"], sort_keys=True, separators=(",", ":"))
+            where = f" --region {region}" if region else ""
+            remove = (
+                f"aws {left.remove.service} {xform_name(left.remove.operation, '-')}{where} "
+                f"--cli-input-json {shlex.quote(params)}"
+            )
+        out.append(Leftover(left.what, left.resource, left.error, remove, call))
+    return tuple(out)
 
 
 def dispatcher_from_env(

@@ -2,6 +2,10 @@
 
 No Slack app is needed: the buttons are URL buttons that open the approval page. A failed call is
 retried (slack-sdk's retry handlers) and logged; it never breaks the fix it reports on.
+
+A high-priority message (a fix that could not be undone) pings the channel (`<!here>`, ours, never from
+AWS) and lists what is left before anything else, so that trimming to Slack's 50 blocks drops the
+plan first. Whatever is dropped, the message says so.
 """
 
 from __future__ import annotations
@@ -9,7 +13,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from rotation_doctor.notify.messages import Kind, Message
+from rotation_doctor.notify.messages import Kind, Message, Priority
 
 if TYPE_CHECKING:
     from rotation_doctor.collect.aws import AwsClients
@@ -28,7 +32,12 @@ _EMOJI = {
     Kind.REJECTED: ":no_entry:",
     Kind.EXPIRED: ":hourglass:",
     Kind.HEALTHY_AGAIN: ":large_green_circle:",
+    Kind.APPROVED: ":arrow_forward:",
+    Kind.FAILED: ":x:",
+    Kind.ROLLBACK_INCOMPLETE: ":rotating_light:",
+    Kind.REMINDER: ":alarm_clock:",
 }
+PING = "<!here>"  # a high-priority message notifies everyone active in the channel
 
 
 def escape(text: str) -> str:
@@ -45,6 +54,7 @@ def blocks(message: Message) -> list[dict[str, Any]]:
     """The message as Block Kit blocks (built with slack-sdk's models, which check Slack's own limits)."""
     from slack_sdk.models.blocks import (
         ActionsBlock,
+        Block,
         ButtonElement,
         ContextBlock,
         DividerBlock,
@@ -53,45 +63,37 @@ def blocks(message: Message) -> list[dict[str, Any]]:
         SectionBlock,
     )
 
-    out: list[Any] = [
-        HeaderBlock(text=_clip(f"{_EMOJI[message.kind]} {message.secret_name}: {message.kind}", MAX_HEADER)),
-        SectionBlock(text=MarkdownTextObject(text=_clip(escape(message.headline), MAX_TEXT))),
-        ContextBlock(
-            elements=[
-                MarkdownTextObject(
-                    text=_clip(
-                        escape(
-                            f"verdict *{message.verdict}* · mode *{message.mode}* · risk *{message.risk}* · account "
-                            f"{message.account} · {message.region}"
-                        ),
-                        MAX_TEXT,
-                    )
-                )
-            ]
+    def section(text: str) -> SectionBlock:
+        return SectionBlock(text=MarkdownTextObject(text=_clip(text, MAX_TEXT)))
+
+    def context(text: str) -> ContextBlock:
+        return ContextBlock(elements=[MarkdownTextObject(text=_clip(text, MAX_TEXT))])
+
+    urgent = message.priority is Priority.HIGH
+    title = f"{_EMOJI[message.kind]} {'ACTION NEEDED ' if urgent else ''}{message.secret_name}: {message.kind}"
+    head: list[Block] = [
+        HeaderBlock(text=_clip(title, MAX_HEADER)),
+        section((f"{PING} " if urgent else "") + escape(message.headline)),
+        context(
+            escape(
+                f"verdict *{message.verdict}* · mode *{message.mode}* · risk *{message.risk}* · account "
+                f"{message.account} · {message.region}"
+            )
         ),
     ]
+    left: list[Block] = [section(chunk) for chunk in _leftover_chunks(message)]
+    findings: list[Block] = []
     if message.findings:
-        out.append(
-            SectionBlock(
-                text=MarkdownTextObject(
-                    text=_clip("*What is wrong*\n" + "\n".join(f"• {escape(f)}" for f in message.findings), MAX_TEXT)
-                )
-            )
-        )
+        findings.append(section("*What is wrong*\n" + "\n".join(f"• {escape(f)}" for f in message.findings)))
+    plan: list[Block] = []
     for kind, risk, steps in message.changes:
         code = escape("\n".join(steps))
-        out.append(
-            SectionBlock(
-                text=MarkdownTextObject(
-                    text=_clip(f"*{kind}* (risk {risk})\n```{_clip(code, MAX_TEXT - len(kind) - 40)}```", MAX_TEXT)
-                )
-            )
-        )
+        plan.append(section(f"*{kind}* (risk {risk})\n```{_clip(code, MAX_TEXT - len(kind) - 40)}```"))
+    after: list[Block] = []
     if message.costs:
-        costs = escape(" · ".join(message.costs))
-        out.append(ContextBlock(elements=[MarkdownTextObject(text=_clip(costs, MAX_TEXT))]))
+        after.append(context(escape(" · ".join(message.costs))))
     if message.outcome:
-        out.append(SectionBlock(text=MarkdownTextObject(text=_clip(escape("\n".join(message.outcome)), MAX_TEXT))))
+        after.append(section(escape("\n".join(message.outcome))))
     buttons = []
     if message.links.approve:
         buttons.append(
@@ -99,16 +101,56 @@ def blocks(message: Message) -> list[dict[str, Any]]:
         )
     if message.links.reject:
         buttons.append(ButtonElement(text="Reject", url=message.links.reject, style="danger", action_id="reject"))
-    if buttons:
-        out += [DividerBlock(), ActionsBlock(elements=buttons)]
-    if len(out) > MAX_BLOCKS:  # keep the buttons: drop plan sections from the middle
-        out = out[: MAX_BLOCKS - 3] + out[-2:]
-    return [b.to_dict() for b in out]
+    tail: list[Block] = [DividerBlock(), ActionsBlock(elements=buttons)] if buttons else []
+
+    # Within 50 blocks: the plan's sections go first (from the end), then leftovers; a note says what went.
+    room = MAX_BLOCKS - len(head) - len(findings) - len(after) - len(tail)
+    if len(left) + len(plan) > room:
+        room -= 1  # for the note
+        kept_left = left[: max(room, 0)]
+        kept_plan = plan[: max(room - len(kept_left), 0)]
+        dropped = [
+            f"{n} {what}"
+            for n, what in (
+                (len(plan) - len(kept_plan), "fix(es) of the plan"),
+                (len(left) - len(kept_left), "section(s) of leftovers"),
+            )
+            if n
+        ]
+        where = escape(message.where_all_is)
+        note = context(f"Shortened for Slack: {', '.join(dropped)} not shown; all of it is {where}.")
+        left, plan = [*kept_left], [*kept_plan, note]
+    return [b.to_dict() for b in [*head, *left, *findings, *plan, *after, *tail]]
+
+
+def _leftover_chunks(message: Message) -> list[str]:
+    """What is left in the account, one entry per leftover with the command that removes it, in sections of at most
+    3,000 characters."""
+    if not message.leftovers:
+        return []
+    entries = []
+    for left in message.leftovers:
+        how = (
+            f"```{escape(left.remove)}```"
+            if left.remove
+            else f"its id was never returned: find it by its tag rotation-doctor:secret={escape(message.secret_name)}"
+        )
+        resource = escape(left.resource or "id unknown")
+        entry = f"• `{resource}` {escape(left.what)}\n  undo failed: {escape(left.error)}\n{how}"
+        entries.append(_clip(entry, MAX_TEXT - 100))
+    chunks = [f"*Left in the account: the undo failed, remove by hand ({len(entries)})*"]
+    for entry in entries:
+        if len(chunks[-1]) + 1 + len(entry) > MAX_TEXT:
+            chunks.append(entry)
+        else:
+            chunks[-1] += "\n" + entry
+    return chunks
 
 
 def fallback_text(message: Message) -> str:
-    """What notifications and screen readers show."""
-    return _clip(escape(message.headline), MAX_TEXT)
+    """What notifications and screen readers show (with the ping, for a high-priority message)."""
+    ping = f"{PING} " if message.priority is Priority.HIGH else ""
+    return _clip(ping + escape(message.headline), MAX_TEXT)
 
 
 class SlackWebhook:

@@ -32,11 +32,12 @@ from rotation_doctor.model.findings import Verdict
 from rotation_doctor.model.plan import Risk
 from rotation_doctor.model.snapshot import PlanningFacts, Snapshot
 from rotation_doctor.model.states import SecretAction
+from rotation_doctor.notify.pending import announce_pending
 from rotation_doctor.planning.planner import make_plan
 from rotation_doctor.service.events import Change, RotationTrigger, Sweep, Trigger
 
 if TYPE_CHECKING:
-    from rotation_doctor.notify.dispatch import SecretHandled
+    from rotation_doctor.notify.dispatch import Dispatcher, SecretHandled
 
 log = logging.getLogger(__name__)
 
@@ -51,9 +52,10 @@ class SecretReport:
     proposal_id: str | None = None
     applied: list[str] = field(default_factory=list)
     diagnosis: Diagnosis | None = None
+    outcome: Outcome | None = None  # what applying did, in auto mode (told: a fix not undone is high priority)
 
     def to_json(self) -> dict[str, Any]:
-        out = {k: v for k, v in vars(self).items() if k != "diagnosis"}
+        out = {k: v for k, v in vars(self).items() if k not in ("diagnosis", "outcome")}
         return out | {"verdict": self.verdict.value, "action": self.action.value}
 
 
@@ -91,6 +93,8 @@ class EventReport:
 class BatchContext:
     """One invocation's shared reads and the secrets it has already handled."""
 
+    dispatcher: Dispatcher | None = None  # the worker's notifications: the sweep tells what waits for a person
+
     def __init__(self, executor: Executor, store: ProposalStore | None) -> None:
         self.executor = executor
         self.store = store
@@ -119,6 +123,7 @@ class BatchContext:
                 trigger.event_id, trigger.event_name, [self._act(snap, d, rotation_failed=True) for snap, d in pairs]
             )
         if isinstance(trigger, Sweep):
+            announce_pending(self.store, self.dispatcher)  # proposals never announced, or whose links expire
             return EventReport(trigger.event_id, "sweep", [self._act(s, d) for s, d in self.inventory()])
         affected = [(s, d) for s, d in self.inventory() if affects(trigger, s)]
         log.info("%s %s affects %d secret(s)", trigger.source, trigger.event_name, len(affected))
@@ -185,6 +190,7 @@ class BatchContext:
             report.action = SecretAction.OBSERVED
         elif mode is Mode.AUTO:
             handled = handle_secret(self.executor, self.store, arn, rotation_failed=rotation_failed)
+            report.outcome = handled.outcome
             report.applied = handled.outcome.applied
             report.action = SecretAction.APPLIED if report.applied else SecretAction.NOT_APPLIED
             if handled.proposal is not None:
