@@ -87,3 +87,10 @@ def test_the_lambda_artifact_is_built_for_the_runtime(tmp_path: Path) -> None:
     tag = f"cpython-{version.replace('.', '')}-x86_64-linux-gnu"
     assert list((package / "pydantic_core").glob(f"*{tag}.so")), f"pydantic_core is not built for {tag}"
     assert (package / "handlers" / "worker.py").exists()
+    assert_nothing_compiled(package)
+
+
+def assert_nothing_compiled(package: Path) -> None:
+    """Bytecode compiled here is for this machine's Python: the runtime's never reads it."""
+    compiled = [p for p in package.rglob("*") if p.name == "__pycache__" or p.suffix in (".pyc", ".pyo")]
+    assert compiled == [], compiled[:5]
