@@ -14,6 +14,7 @@ It needs only the standard library and pip.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -90,6 +91,7 @@ def build(wheelhouse: Path, python_version: str, out: Path) -> None:
             *requirements(),
         ],
         check=True,
+        env={**os.environ, "PIP_ROOT_USER_ACTION": "ignore"},  # --target writes no environment's site-packages
     )
     for dist in list(out.glob("*.dist-info")):
         if _distribution_name(dist) in RUNTIME_PROVIDED:
