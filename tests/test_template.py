@@ -204,3 +204,25 @@ def test_the_deployers_settings_reach_the_worker(template: dict[str, Any]) -> No
     assert policy.trusted_secret_prefixes == ("prod/ledger/", "prod/orders/") and policy.retry_rotation is True
     defaults = policy_from_env(worker_env({}))
     assert defaults.trusted_secret_prefixes == () and defaults.retry_rotation is False
+
+
+@pytest.mark.parametrize(
+    "function,parameter",
+    [("WorkerFunction", "WorkerReservedConcurrency"), ("ApprovalFunction", "ApprovalReservedConcurrency")],
+)
+def test_reserved_concurrency_is_unset_unless_the_deployer_sets_it(
+    template: dict[str, Any], function: str, parameter: str
+) -> None:
+    """A new account's concurrency quota is 10, all of which Lambda keeps unreserved: any reservation fails there
+    ("decreases account's UnreservedConcurrentExecution below its minimum value")."""
+    import re
+
+    from tests.cfn_resolve import Resolver
+
+    spec = template["Parameters"][parameter]
+    assert spec["Default"] == ""
+    assert re.fullmatch(spec["AllowedPattern"], "") and re.fullmatch(spec["AllowedPattern"], "25")
+    assert not re.fullmatch(spec["AllowedPattern"], "-1") and not re.fullmatch(spec["AllowedPattern"], "two")
+    properties = template["Resources"][function]["Properties"]
+    assert "ReservedConcurrentExecutions" not in Resolver(template, {}).resolve(properties)
+    assert Resolver(template, {parameter: "25"}).resolve(properties)["ReservedConcurrentExecutions"] == "25"
