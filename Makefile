@@ -34,6 +34,14 @@ $(CHECKOV_VENV)/.installed:
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet 'checkov==3.3.30'
 	touch $@
 
+# The SAM CLI runs tests/test_sam_build.py (and serves anyone without one); its pins clash with ours too.
+SAM_VENV := .venv-sam
+$(SAM_VENV)/.installed:
+	test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SAM_VENV)/bin/python -m pip install --quiet 'aws-sam-cli==1.170.0'
+	touch $@
+
 unit: $(STAMP) browser $(CHECKOV_VENV)/.installed $(SAM_VENV)/.installed
 	$(BIN)/pytest
 
@@ -66,15 +74,6 @@ package: $(WHEELHOUSE)/.complete
 build-WorkerFunction build-ApprovalFunction: $(WHEELHOUSE)/.complete
 	test -n "$(ARTIFACTS_DIR)"
 	$(PACKAGER) build --python-version $(LAMBDA_PYTHON) --out "$(ARTIFACTS_DIR)"
-
-# The SAM CLI for tests/test_sam_build.py (and for anyone without one); its pins clash with ours, so it has
-# a venv of its own.
-SAM_VENV := .venv-sam
-$(SAM_VENV)/.installed:
-	test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
-	$(SAM_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(SAM_VENV)/bin/python -m pip install --quiet 'aws-sam-cli==1.170.0'
-	touch $@
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) $(SAM_VENV) build .aws-sam .wheelhouse *.egg-info .pytest_cache .mypy_cache .ruff_cache
