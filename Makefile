@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit browser bench package clean screenshot schema
+.PHONY: demo test lint typecheck unit browser bench package clean screenshot schema build-WorkerFunction build-ApprovalFunction
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,7 +34,15 @@ $(CHECKOV_VENV)/.installed:
 	$(CHECKOV_VENV)/bin/python -m pip install --quiet 'checkov==3.3.30'
 	touch $@
 
-unit: $(STAMP) browser $(CHECKOV_VENV)/.installed
+# The SAM CLI runs tests/test_sam_build.py (and serves anyone without one); its pins clash with ours too.
+SAM_VENV := .venv-sam
+$(SAM_VENV)/.installed:
+	test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SAM_VENV)/bin/python -m pip install --quiet 'aws-sam-cli==1.170.0'
+	touch $@
+
+unit: $(STAMP) browser $(CHECKOV_VENV)/.installed $(SAM_VENV)/.installed
 	$(BIN)/pytest
 
 test: lint typecheck unit
@@ -54,18 +62,26 @@ bench: $(STAMP)
 	$(BIN)/python bench/cold_start.py
 	$(BIN)/python bench/change_calls.py
 
-# The Lambda artifact (template.yaml's CodeUri). Downloading the wheels for the runtime's platform is
-# the only step that needs the registry; `package` itself installs from .wheelhouse with --no-index.
-LAMBDA_PYTHON := 3.13
+# The Lambda artifact. Downloading the wheels for the runtime's platform is the only step that needs the
+# registry; the builds install from .wheelhouse with --no-index. The packager needs only the standard library
+# and pip, so neither path makes .venv. LAMBDA_PYTHON=3.11 builds for this machine's Python (tests import it).
+LAMBDA_PYTHON ?= 3.13
 WHEELHOUSE := .wheelhouse/py$(subst .,,$(LAMBDA_PYTHON))
+PACKAGER = $(PYTHON) scripts/package_lambda.py
 
-$(WHEELHOUSE)/.complete: pyproject.toml | $(STAMP)
-	$(BIN)/python scripts/package_lambda.py download --python-version $(LAMBDA_PYTHON)
+$(WHEELHOUSE)/.complete: pyproject.toml
+	$(PACKAGER) download --python-version $(LAMBDA_PYTHON)
 	touch $@
 
-package: $(STAMP) $(WHEELHOUSE)/.complete
-	$(BIN)/python scripts/package_lambda.py build --python-version $(LAMBDA_PYTHON)
-	@echo "build/package is ready: sam deploy --guided"
+# The same artifact without the SAM CLI, in build/package (to look into, or to zip for another deployer).
+package: $(WHEELHOUSE)/.complete
+	$(PACKAGER) build --python-version $(LAMBDA_PYTHON)
+	@echo "build/package is ready"
+
+# `sam build` runs these (template.yaml: Metadata BuildMethod makefile, CodeUri .); SAM names ARTIFACTS_DIR.
+build-WorkerFunction build-ApprovalFunction: $(WHEELHOUSE)/.complete
+	test -n "$(ARTIFACTS_DIR)"
+	$(PACKAGER) build --python-version $(LAMBDA_PYTHON) --out "$(ARTIFACTS_DIR)"
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) build .wheelhouse *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) $(SAM_VENV) build .aws-sam .wheelhouse *.egg-info .pytest_cache .mypy_cache .ruff_cache

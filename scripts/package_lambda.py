@@ -1,15 +1,20 @@
-"""Build the Lambda artifact (`build/package`, the template's CodeUri) for the runtime's platform.
+"""Build the Lambda artifact for the runtime's platform: `make package` (into build/package) and `sam build`
+(the template's `BuildMethod: makefile` targets, into SAM's $ARTIFACTS_DIR) both run this.
 
     python scripts/package_lambda.py download --python-version 3.13   # the one step that needs PyPI
-    python scripts/package_lambda.py build --python-version 3.13      # offline: pip --no-index
+    python scripts/package_lambda.py build --python-version 3.13 [--out DIR]   # offline: pip --no-index
 
 The runtime dependencies come from pyproject.toml; the ones the Lambda runtime already ships
 (boto3 and what it needs) are left out, and so is the simulated account (tests and demo only).
+Nothing is byte-compiled: .pyc files compiled here would be for this machine's Python, which the
+runtime's never reads (it compiles what it imports, in memory, on a read-only file system).
+It needs only the standard library and pip.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import subprocess
 import sys
@@ -64,6 +69,9 @@ def download(wheelhouse: Path, python_version: str, with_runtime: bool) -> None:
 
 
 def build(wheelhouse: Path, python_version: str, out: Path) -> None:
+    out = out.resolve()
+    if out == ROOT or out in ROOT.parents:
+        raise SystemExit(f"--out {out} would replace the source tree: name a directory of its own")
     if out.exists():
         shutil.rmtree(out)
     subprocess.run(
@@ -74,6 +82,7 @@ def build(wheelhouse: Path, python_version: str, out: Path) -> None:
             "install",
             "--quiet",
             "--no-index",
+            "--no-compile",
             "--find-links",
             str(wheelhouse),
             "--target",
@@ -82,6 +91,7 @@ def build(wheelhouse: Path, python_version: str, out: Path) -> None:
             *requirements(),
         ],
         check=True,
+        env={**os.environ, "PIP_ROOT_USER_ACTION": "ignore"},  # --target writes no environment's site-packages
     )
     for dist in list(out.glob("*.dist-info")):
         if _distribution_name(dist) in RUNTIME_PROVIDED:
@@ -91,6 +101,15 @@ def build(wheelhouse: Path, python_version: str, out: Path) -> None:
     for left_out in LEFT_OUT:
         path = out / left_out
         shutil.rmtree(path) if path.is_dir() else path.unlink()
+    _remove_bytecode(out)
+
+
+def _remove_bytecode(out: Path) -> None:
+    """Whatever a wheel shipped compiled (pip --no-compile compiles nothing itself)."""
+    for cache in list(out.rglob("__pycache__")):
+        shutil.rmtree(cache)
+    for compiled in list(out.rglob("*.py[co]")):
+        compiled.unlink()
 
 
 def _remove_distribution(site: Path, dist_info: Path) -> None:

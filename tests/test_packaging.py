@@ -26,10 +26,16 @@ def handlers() -> list[tuple[str, str]]:
     return [tuple(m.rsplit(".", 1)) for m in re.findall(r"Handler:\s*(\S+)", text)]  # type: ignore[misc]
 
 
-def build(version: str, out: Path, *, with_runtime: bool = False) -> Path:
+def download(version: str, *, with_runtime: bool = False) -> Path:
+    """The wheels for `version` into .wheelhouse (once: pip skips what is there); with boto3 to emulate the runtime."""
     wheelhouse = ROOT / ".wheelhouse" / f"py{version.replace('.', '')}"
     download = [sys.executable, str(SCRIPT), "download", "--python-version", version, "--wheelhouse", str(wheelhouse)]
     run(*download, *(["--with-runtime"] if with_runtime else []))
+    return wheelhouse
+
+
+def build(version: str, out: Path, *, with_runtime: bool = False) -> Path:
+    wheelhouse = download(version, with_runtime=with_runtime)
     run(
         sys.executable,
         str(SCRIPT),
@@ -45,14 +51,9 @@ def build(version: str, out: Path, *, with_runtime: bool = False) -> Path:
     return wheelhouse
 
 
-@pytest.mark.packaging
-def test_packaged_handlers_import_in_a_clean_environment(tmp_path: Path) -> None:
-    version = f"{sys.version_info.major}.{sys.version_info.minor}"
-    package = tmp_path / "package"
-    wheelhouse = build(version, package, with_runtime=True)
-    assert not (package / "boto3").exists() and not (package / "botocore").exists()  # the runtime has them
-    assert not (package / "rotation_doctor" / "simulated").exists() and not (package / "moto").exists()
-    venv = tmp_path / "runtime"
+def assert_handlers_import(packages: list[tuple[Path, str, str]], wheelhouse: Path, venv: Path) -> None:
+    """Each (artifact, module, function) imports in a virtual environment holding only boto3, as Lambda's does, and
+    the service's event parsing (pydantic, loaded lazily) works there."""
     run(sys.executable, "-m", "venv", str(venv))
     python = str(venv / "bin" / "python")
     run(python, "-m", "pip", "install", "--quiet", "--no-index", "--find-links", str(wheelhouse), "boto3", env=OFFLINE)
@@ -63,9 +64,8 @@ def test_packaged_handlers_import_in_a_clean_environment(tmp_path: Path) -> None
         "POWERTOOLS_TRACE_DISABLED": "true",
         "PYTHONNOUSERSITE": "1",
     }
-    names = handlers()
-    assert names
-    for module, function in names:
+    assert packages
+    for package, module, function in packages:
         probe = (
             f"import sys; sys.path.insert(0, {str(package)!r}); import {module} as m; "
             f"assert callable(m.{function}); import rotation_doctor.service.events as e; "
@@ -78,15 +78,43 @@ def test_packaged_handlers_import_in_a_clean_environment(tmp_path: Path) -> None
 
 
 @pytest.mark.packaging
+def test_packaged_handlers_import_in_a_clean_environment(tmp_path: Path) -> None:
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    package = tmp_path / "package"
+    wheelhouse = build(version, package, with_runtime=True)
+    assert not (package / "boto3").exists() and not (package / "botocore").exists()  # the runtime has them
+    assert not (package / "rotation_doctor" / "simulated").exists() and not (package / "moto").exists()
+    assert_handlers_import(
+        [(package, module, function) for module, function in handlers()], wheelhouse, tmp_path / "rt"
+    )
+
+
+@pytest.mark.packaging
 def test_the_lambda_artifact_is_built_for_the_runtime(tmp_path: Path) -> None:
-    runtime = re.search(r"Runtime:\s*python(\d\.\d+)", (ROOT / "template.yaml").read_text())
-    assert runtime is not None
-    version = runtime.group(1)
+    version = runtime_version()
     package = tmp_path / "package"
     build(version, package)
+    assert_built_for_the_runtime(package, version)
+
+
+def runtime_version() -> str:
+    runtime = re.search(r"Runtime:\s*python(\d\.\d+)", (ROOT / "template.yaml").read_text())
+    assert runtime is not None
+    return runtime.group(1)
+
+
+def assert_built_for_the_runtime(package: Path, version: str) -> None:
+    """Its binaries are CPython `version` on x86_64; it leaves out what the runtime ships and compiles nothing."""
     tag = f"cpython-{version.replace('.', '')}-x86_64-linux-gnu"
     assert list((package / "pydantic_core").glob(f"*{tag}.so")), f"pydantic_core is not built for {tag}"
-    assert (package / "handlers" / "worker.py").exists()
+    binaries = [p.name for p in package.rglob("*.so")]
+    assert binaries and all(tag in name for name in binaries), binaries
+    assert (package / "handlers" / "worker.py").exists() and (package / "handlers" / "approval.py").exists()
+    assert not (package / "boto3").exists() and not (package / "botocore").exists()
+    assert not (package / "rotation_doctor" / "simulated").exists()
+    # Bytecode compiled here would be for this machine's Python: the runtime's never reads it.
+    compiled = [p for p in package.rglob("*") if p.name == "__pycache__" or p.suffix in (".pyc", ".pyo")]
+    assert compiled == [], compiled[:5]
 
 
 @pytest.mark.browser

@@ -40,11 +40,17 @@ def rules(template: dict[str, Any]) -> dict[str, EventPattern]:
     }
 
 
-def test_cfn_lint_reports_nothing() -> None:
+def test_cfn_lint_reports_nothing_not_even_informational_findings() -> None:
     import cfnlint.api
 
-    matches = cfnlint.api.lint_file(ROOT / "template.yaml")
+    matches = cfnlint.api.lint_file(ROOT / "template.yaml", config=cfnlint.api.ManualArgs(include_checks=["I"]))
     assert [str(m) for m in matches] == []
+
+
+def test_the_audit_trail_and_its_signing_key_outlive_the_stack(template: dict[str, Any]) -> None:
+    for name in ("ProposalsTable", "SigningKey"):
+        resource = template["Resources"][name]
+        assert resource["DeletionPolicy"] == resource["UpdateReplacePolicy"] == "Retain"
 
 
 WAKES = {
@@ -204,3 +210,25 @@ def test_the_deployers_settings_reach_the_worker(template: dict[str, Any]) -> No
     assert policy.trusted_secret_prefixes == ("prod/ledger/", "prod/orders/") and policy.retry_rotation is True
     defaults = policy_from_env(worker_env({}))
     assert defaults.trusted_secret_prefixes == () and defaults.retry_rotation is False
+
+
+@pytest.mark.parametrize(
+    "function,parameter",
+    [("WorkerFunction", "WorkerReservedConcurrency"), ("ApprovalFunction", "ApprovalReservedConcurrency")],
+)
+def test_reserved_concurrency_is_unset_unless_the_deployer_sets_it(
+    template: dict[str, Any], function: str, parameter: str
+) -> None:
+    """A new account's concurrency quota is 10, all of which Lambda keeps unreserved: any reservation fails there
+    ("decreases account's UnreservedConcurrentExecution below its minimum value")."""
+    import re
+
+    from tests.cfn_resolve import Resolver
+
+    spec = template["Parameters"][parameter]
+    assert spec["Default"] == ""
+    assert re.fullmatch(spec["AllowedPattern"], "") and re.fullmatch(spec["AllowedPattern"], "25")
+    assert not re.fullmatch(spec["AllowedPattern"], "-1") and not re.fullmatch(spec["AllowedPattern"], "two")
+    properties = template["Resources"][function]["Properties"]
+    assert "ReservedConcurrentExecutions" not in Resolver(template, {}).resolve(properties)
+    assert Resolver(template, {parameter: "25"}).resolve(properties)["ReservedConcurrentExecutions"] == "25"

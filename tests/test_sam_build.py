@@ -1,0 +1,110 @@
+"""`sam build`, as a SAM user runs it first, on what a fresh clone holds: the SAM CLI itself (in .venv-sam, its pins
+clash with ours; `make test` makes it) runs the template's makefile build method, without Docker and without a local
+python3.13. The Makefile's build-<Function> targets run scripts/package_lambda.py, as `make package` does."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cfnlint.decode import decode
+
+from tests.test_packaging import assert_built_for_the_runtime, assert_handlers_import, download, runtime_version
+
+ROOT = Path(__file__).resolve().parents[1]
+SAM = Path(os.environ.get("SAM", ROOT / ".venv-sam" / "bin" / "sam"))
+# The outer `make test` must not reach the make that SAM starts (jobserver, level); nor a chosen target Python.
+NOT_PASSED = {"MAKEFLAGS", "MFLAGS", "MAKELEVEL", "MAKEFILES", "LAMBDA_PYTHON"}
+
+
+def functions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {n: r for n, r in template["Resources"].items() if r["Type"] == "AWS::Serverless::Function"}
+
+
+def parse(path: Path) -> dict[str, Any]:
+    parsed, errors = decode(str(path))
+    assert not errors and parsed is not None, errors
+    return dict(parsed)
+
+
+@pytest.fixture(scope="module")
+def clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The files git holds (and new ones it does not ignore): no .venv, no build/package, no .aws-sam. The wheels
+    are shared with the checkout's .wheelhouse, downloaded once for every build."""
+    assert SAM.exists(), f"{SAM} is missing: `make test` installs it (make .venv-sam/.installed, or set SAM)"
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    ).stdout.decode()
+    dest = tmp_path_factory.mktemp("clone")
+    for name in filter(None, listed.split("\0")):
+        source = ROOT / name
+        if source.is_file():  # a file deleted and not yet committed is listed too
+            (dest / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, dest / name)  # with its time: .wheelhouse's stamps stay newer than pyproject.toml
+    (ROOT / ".wheelhouse").mkdir(exist_ok=True)
+    (dest / ".wheelhouse").symlink_to(ROOT / ".wheelhouse")
+    return dest
+
+
+def sam_build(clone: Path, *args: str, **env: str) -> None:
+    environment = {k: v for k, v in os.environ.items() if k not in NOT_PASSED}
+    environment.update(SAM_CLI_TELEMETRY="0", **env)
+    done = subprocess.run(
+        [str(SAM), "build", *args], cwd=clone, env=environment, capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+
+def test_sam_builds_every_function_from_the_source_with_the_makefile() -> None:
+    """Not from build/package (the output of `make package`, absent from a fresh clone), and never in Docker."""
+    template = parse(ROOT / "template.yaml")
+    assert functions(template)
+    for name, function in functions(template).items():
+        assert function["Properties"]["CodeUri"] == "."
+        assert function["Metadata"] == {"BuildMethod": "makefile"}
+        dry_run = subprocess.run(
+            ["make", "-n", f"build-{name}", "ARTIFACTS_DIR=/artifacts"],
+            cwd=ROOT,
+            env={k: v for k, v in os.environ.items() if k not in NOT_PASSED},
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        assert f'scripts/package_lambda.py build --python-version {runtime_version()} --out "/artifacts"' in dry_run
+    assert "build_in_source = true" in (ROOT / "samconfig.toml").read_text()
+
+
+@pytest.mark.packaging
+def test_sam_build_gives_artifacts_for_the_runtime(clone: Path) -> None:
+    """Plain `sam build`, as the README says: the artifact of each function is for the template's runtime."""
+    sam_build(clone)
+    built = clone / ".aws-sam" / "build"
+    template = parse(built / "template.yaml")
+    assert set(functions(template)) == set(functions(parse(ROOT / "template.yaml")))
+    for name, function in functions(template).items():
+        assert function["Properties"]["CodeUri"] == name
+        assert_built_for_the_runtime(built / name, runtime_version())
+
+
+@pytest.mark.packaging
+def test_handlers_of_a_sam_build_import_in_a_clean_environment(clone: Path, tmp_path: Path) -> None:
+    """The same build for this machine's Python (LAMBDA_PYTHON, which the Makefile honours), so that each
+    function's artifact can be imported here, next to boto3 alone, as Lambda would."""
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    built = tmp_path / "build"
+    sam_build(clone, "--build-dir", str(built), LAMBDA_PYTHON=version)
+    template = parse(built / "template.yaml")
+    packages = []
+    for function in functions(template).values():
+        module, handler = function["Properties"]["Handler"].rsplit(".", 1)
+        packages.append((built / function["Properties"]["CodeUri"], module, handler))
+    assert len(packages) == len(functions(parse(ROOT / "template.yaml")))
+    assert_handlers_import(packages, download(version, with_runtime=True), tmp_path / "runtime")
