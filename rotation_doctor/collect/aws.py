@@ -42,6 +42,10 @@ class BadInput(Exception):
     """The user named something that does not exist or cannot be (contract exit status 2)."""
 
 
+class SecretNotFound(BadInput):
+    """Secrets Manager has no such secret (ResourceNotFoundException): deleted, or never there."""
+
+
 NOT_FOUND_CODES = frozenset(
     {
         "ResourceNotFoundException",
