@@ -512,3 +512,17 @@ def test_an_unforeseen_parse_error_is_dead_lettered_with_its_type_only(
         "Messages"
     ]
     assert got["MessageAttributes"]["reason"]["StringValue"] == "the event could not be parsed (TypeError)"
+
+
+def test_the_report_types_are_what_the_batch_writes() -> None:
+    """The worker reads the report as idempotency stores it (`EventReport.to_json`) through TypedDicts: the same
+    keys, so that a field added to one is added to the other."""
+    from handlers.worker import ReportJson, SecretJson
+    from rotation_doctor.model.findings import Verdict
+    from rotation_doctor.model.states import SecretAction
+    from rotation_doctor.service.batch import EventReport, SecretReport
+
+    secret = SecretReport("arn:x", "x", Verdict.HEALTHY, ["C"], SecretAction.HEALTHY, "p-1", ["AUTHORIZE_DB_INGRESS"])
+    assert set(secret.to_json()) == set(SecretJson.__annotations__)
+    assert set(EventReport("e", "t", [secret], note="gone").to_json()) == set(ReportJson.__annotations__)
+    assert set(EventReport("e", "t", [secret]).to_json()) == set(ReportJson.__annotations__) - {"note"}
