@@ -8,16 +8,22 @@ POST /proposals/{id}  action=approve|reject&token=TOKEN   spends the token once,
                                                           queue), which applies it
 
 This function writes nothing to the account and reads none of it: the worker is the one writer.
+
+Every response carries the page's security headers (`pages.SECURITY_HEADERS`), whatever its status: a proposal
+(200), a decision (200, 202, 503), a request it cannot read (400), a refusal (403, 409), an unknown path (404), a
+method other than GET and POST (405), a failure (500).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections.abc import Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, quote, urlencode
 
 from aws_lambda_powertools import Logger
@@ -26,23 +32,44 @@ from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver, Respo
 from rotation_doctor.approvals import page as pages
 from rotation_doctor.approvals import tokens
 from rotation_doctor.approvals.handoff import ApplyApproved
+from rotation_doctor.model.bounded import clip, traceback_tail
 from rotation_doctor.model.errors import ProposalConflict, ProposalNotFound, TokenRefused, TokenSpent
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+    from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from rotation_doctor.approvals.handoff import WorkerQueue
+    from rotation_doctor.approvals.store import ProposalStore
+    from rotation_doctor.collect.aws import AwsClients
+    from rotation_doctor.notify.dispatch import Dispatcher
 
 logger = Logger(service="rotation-doctor-approval")
 app = LambdaFunctionUrlResolver()
 _one_request_at_a_time = threading.Lock()  # in-process servers (tests, demo) serve several threads
+_HTML = "text/html; charset=utf-8"
+_PROPOSAL_PATH = re.compile(r"/proposals/[^/]+")  # the one path served, by GET and POST
+_ALLOWED = "GET, POST"
+_MAX_FORM_FIELDS = 10
+_FAILED = "The request failed; the approval function's log has the error. Reload the page to see where things stand."
 
 
 @dataclass
 class Approvals:
-    store: Any  # ProposalStore
-    key: Any  # SigningKey
+    store: ProposalStore
+    key: tokens.SigningKey
     used: tokens.UsedTokens
-    worker: Any  # WorkerQueue: where an approved proposal is handed over
-    dispatcher: Any = None  # notifications of a decision (approved, rejected); None when none is configured
+    worker: WorkerQueue  # where an approved proposal is handed over
+    dispatcher: Dispatcher | None = (
+        None  # notifications of a decision (approved, rejected); None when none is configured
+    )
 
 
-def build_approvals(env: Mapping[str, str], clients: Any = None) -> Approvals:
+# The request's Approvals, set by `run` around each request (one at a time) and read by the routes.
+_current: ContextVar[Approvals] = ContextVar("rotation_doctor_approvals")
+
+
+def build_approvals(env: Mapping[str, str], clients: AwsClients | None = None) -> Approvals:
     from rotation_doctor.approvals.handoff import WorkerQueue
     from rotation_doctor.approvals.store import ProposalStore
     from rotation_doctor.collect.aws import AwsClients
@@ -66,14 +93,22 @@ def _default() -> Approvals:
 
 
 def _deps() -> Approvals:
-    deps: Approvals = app.context["deps"]
-    return deps
+    return _current.get()
 
 
-def _html(body: str, status: int = 200) -> Response[str]:
-    return Response(
-        status_code=status, content_type="text/html; charset=utf-8", body=body, headers=dict(pages.SECURITY_HEADERS)
-    )
+def _html(body: str, status: int = 200, **headers: str) -> Response[str]:
+    return Response(status_code=status, content_type=_HTML, body=body, headers=dict(pages.SECURITY_HEADERS) | headers)
+
+
+def _form() -> dict[str, str] | None:
+    """The POSTed form's fields (the first value of each); None when the body cannot be read: not base64 when it
+    says it is, not UTF-8, or more fields than the page's form has."""
+    try:
+        body = app.current_event.decoded_body or ""
+        fields = parse_qs(body, max_num_fields=_MAX_FORM_FIELDS)
+    except ValueError:  # binascii.Error and UnicodeDecodeError are ValueErrors
+        return None
+    return {name: values[0] for name, values in fields.items()}
 
 
 def _path(proposal_id: str) -> str:
@@ -121,8 +156,12 @@ def show(proposal_id: str) -> Response[str]:
 @app.post("/proposals/<proposal_id>")
 def decide(proposal_id: str) -> Response[str]:
     deps = _deps()
-    form = {k: v[0] for k, v in parse_qs(app.current_event.decoded_body or "").items()}
+    form = _form()
+    if form is None:
+        return _html(pages.error_page("Bad request", "The form could not be read."), 400)
     action, token = form.get("action", ""), form.get("token", "")
+    if action not in tokens.ACTIONS:
+        return _html(pages.error_page("Bad request", "The form asks for no action this page knows."), 400)
     try:
         proposal = deps.store.get(proposal_id)
     except ProposalNotFound:
@@ -170,14 +209,63 @@ def decide(proposal_id: str) -> Response[str]:
     return _html(pages.outcome_page(approved, pages.APPLYING_HEADLINE, detail, follow=follow), 202)
 
 
-def run(event: Mapping[str, Any], context: Any, deps: Approvals) -> dict[str, Any]:
+@app.not_found
+def not_found(_: NotFoundError) -> Response[str]:
+    """No route for this method and path: 405 (with Allow) for another method on the proposal path, else 404."""
+    request = app.current_event
+    if request.http_method.upper() not in ("GET", "POST") and _PROPOSAL_PATH.fullmatch(request.path):
+        page = pages.error_page("Method not allowed", "This page answers GET and POST only.")
+        return _html(page, 405, Allow=_ALLOWED)
+    return _html(pages.error_page("Not found", "There is no such page."), 404)
+
+
+def failed(exc: Exception) -> Response[str]:
+    """An exception inside a route: logged briefly (its innermost frames), answered 500 with the page's headers."""
+    logger.error(
+        "the request failed",
+        extra={
+            "path": clip(app.current_event.path, 200),
+            "error": clip(f"{type(exc).__name__}: {exc}"),
+            "traceback": traceback_tail(exc),
+        },
+    )
+    return _html(pages.error_page("Something went wrong", _FAILED), 500)
+
+
+app.exception_handler(Exception)(failed)  # unhandled, Powertools logs the whole traceback itself and re-raises
+
+
+def run(event: Mapping[str, object], context: LambdaContext, deps: Approvals) -> dict[str, object]:
     """One request, with everything it needs passed in (the handler builds it once per container). One at a time,
-    as Lambda runs them: the resolver keeps the current request on itself."""
+    as Lambda runs them: the resolver keeps the current request on itself. Whatever answers (a route, Powertools
+    itself, or the failure of either), the answer leaves with the page's security headers."""
     with _one_request_at_a_time:
-        app.context["deps"] = deps
-        return app.resolve(event, context)
+        current = _current.set(deps)
+        try:
+            response: dict[str, object] = app.resolve(event, context)
+        except Exception as exc:  # the resolver itself failed (an event it cannot read): still an answer
+            logger.error(
+                "the request could not be handled",
+                extra={"error": clip(f"{type(exc).__name__}: {exc}"), "traceback": traceback_tail(exc)},
+            )
+            response = {
+                "statusCode": 500,
+                "headers": {"Content-Type": _HTML},
+                "body": pages.error_page("Something went wrong", _FAILED),
+                "isBase64Encoded": False,
+            }
+        finally:
+            _current.reset(current)
+    return _secured(response)
+
+
+def _secured(response: dict[str, object]) -> dict[str, object]:
+    """`response` with the page's security headers, over any of the same name (nothing may weaken them)."""
+    headers = response.get("headers")
+    own: dict[str, str] = {str(k): str(v) for k, v in headers.items()} if isinstance(headers, dict) else {}
+    return response | {"headers": own | pages.SECURITY_HEADERS}
 
 
 @logger.inject_lambda_context(clear_state=True)
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def handler(event: dict[str, object], context: LambdaContext) -> dict[str, object]:
     return run(event, context, _default())

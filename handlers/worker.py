@@ -6,59 +6,106 @@ batch processor reports failures per message, idempotency (DynamoDB, keyed on th
 keeps a redelivered event from acting twice, Logger carries the event id as correlation id,
 Tracer and Metrics record what happened. An event that cannot be understood is sent to the
 dead-letter queue at once, with the reason, instead of being retried.
+
+Every log line about a record is short, whatever the record held: reasons, names and ids are clipped, a failure's
+traceback is its innermost frames; never a whole event, never a secret value.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, NotRequired, Protocol, TypedDict, cast
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
+from rotation_doctor.model.bounded import clip, traceback_tail
 from rotation_doctor.model.states import SecretAction
 from rotation_doctor.service import events
 
 if TYPE_CHECKING:
+    # Types only: the modules behind them load when the first worker is built, not at cold start.
     from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
     from aws_lambda_powertools.utilities.typing import LambdaContext
+
+    from rotation_doctor.apply.executor import Executor
+    from rotation_doctor.approvals.store import ProposalStore
+    from rotation_doctor.collect.aws import AwsClients
+    from rotation_doctor.notify.dispatch import Dispatcher
+    from rotation_doctor.service.batch import BatchContext
 
 logger = Logger(service="rotation-doctor")
 tracer = Tracer(service="rotation-doctor")
 metrics = Metrics(namespace="RotationDoctor", service="rotation-doctor")
+
+NAME_LIMIT = 120  # an event's name, id or type in a log line
+
+
+class SecretJson(TypedDict):
+    """One secret of a report, as `SecretReport.to_json` writes it and idempotency stores it."""
+
+    secret_arn: str
+    secret_name: str
+    verdict: str
+    codes: list[str]
+    action: str
+    proposal_id: str | None
+    applied: list[str]
+
+
+class ReportJson(TypedDict):
+    """What one event did, as `EventReport.to_json` writes it: what idempotency stores and gives back for an event
+    delivered again (records stored before `note` existed have none)."""
+
+    event_id: str
+    trigger: str
+    secrets: list[SecretJson]
+    note: NotRequired[str]
+
+
+Event = dict[str, object]
+
+
+class Process(Protocol):
+    """`Worker.process`, or it wrapped in idempotency, which reads the event from the keyword `event`."""
+
+    def __call__(self, *, event: Event) -> ReportJson: ...
 
 
 @dataclass
 class Worker:
     """Everything an invocation needs, built once per container from the environment (or by a test)."""
 
-    clients: Any
-    executor: Any
-    store: Any
+    clients: AwsClients
+    executor: Executor
+    store: ProposalStore | None
     dead_letter_queue_url: str | None
     idempotency_table: str | None
-    dispatcher: Any = None  # notifications (SNS, Slack); None when none is configured
-    batch: Any = None
-    _process: Callable[..., dict[str, Any]] | None = field(default=None, repr=False)
-    _idempotency_config: Any = field(default=None, repr=False)
+    dispatcher: Dispatcher | None = None  # notifications (SNS, Slack); None when none is configured
+    batch: BatchContext | None = None  # the current invocation's (`run` opens one per SQS batch)
+    _process: Process | None = field(default=None, repr=False)
+    _idempotency_config: IdempotencyConfig | None = field(default=None, repr=False)
 
-    def process(self, *, event: dict[str, Any]) -> dict[str, Any]:
+    def process(self, *, event: Event) -> ReportJson:
         """Handle one parsed event within the current batch; its result is what idempotency stores (so a
         redelivered event neither acts nor notifies twice)."""
+        if self.batch is None:
+            raise RuntimeError("Worker.process runs within run(), which opens the batch")
         report = self.batch.process(events.parse(event))
         if self.dispatcher is not None:
             for decision in report.decisions:  # an approved proposal applied (the approval page's hand-off)
                 self.dispatcher.after_decision(decision.proposal, decision.outcome, decision.fresh)
             for secret in report.secrets:
                 self.dispatcher.after_event(secret)
-        return dict(report.to_json())
+        return cast("ReportJson", report.to_json())
 
-    def idempotent_process(self, context: LambdaContext | None) -> Callable[..., dict[str, Any]]:
+    def idempotent_process(self, context: LambdaContext | None) -> Process:
         if self._process is None:
             if not self.idempotency_table:
                 self._process = self.process
@@ -76,15 +123,17 @@ class Worker:
                     event_key_jmespath="id", raise_on_no_idempotency_key=True, expires_after_seconds=7 * 24 * 3600
                 )
                 self._idempotency_config = config
-                self._process = idempotent_function(
+                # Powertools declares the decorated function as Any; it is `process`, wrapped.
+                wrapped: Process = idempotent_function(
                     self.process, data_keyword_argument="event", persistence_store=persistence, config=config
                 )
+                self._process = wrapped
         if context is not None and self._idempotency_config is not None:
             self._idempotency_config.register_lambda_context(context)
         return self._process
 
 
-def build_worker(env: Mapping[str, str], clients: Any = None) -> Worker:
+def build_worker(env: Mapping[str, str], clients: AwsClients | None = None) -> Worker:
     from rotation_doctor.apply.executor import Executor
     from rotation_doctor.apply.guardrails import policy_from_env
     from rotation_doctor.approvals.store import DynamoDbBudget, ProposalStore
@@ -115,7 +164,7 @@ def _default_worker() -> Worker:
     return build_worker(os.environ)
 
 
-def run(event: dict[str, Any], context: Any, worker: Worker) -> PartialItemFailureResponse:
+def run(event: Event, context: LambdaContext, worker: Worker) -> PartialItemFailureResponse:
     """One SQS batch: a fresh shared context, then each record on its own (failures reported per record)."""
     from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
@@ -125,57 +174,95 @@ def run(event: dict[str, Any], context: Any, worker: Worker) -> PartialItemFailu
     worker.batch.dispatcher = worker.dispatcher
     process = worker.idempotent_process(context)
 
-    def record_handler(record: SQSRecord) -> dict[str, Any] | None:
+    def record_handler(record: SQSRecord) -> ReportJson | None:
         return _handle_record(record, worker, process)
 
-    return process_partial_response(
-        event=event, record_handler=record_handler, processor=BatchProcessor(event_type=EventType.SQS), context=context
-    )
+    # A batch whose every record failed is reported like any other (each record in batchItemFailures, so each is
+    # retried) rather than raised: Powertools' exception for it carries every record's whole traceback, and Lambda
+    # would log it as one line.
+    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+    return process_partial_response(event=event, record_handler=record_handler, processor=processor, context=context)
 
 
-def _handle_record(record: SQSRecord, worker: Worker, process: Callable[..., dict[str, Any]]) -> dict[str, Any] | None:
+def _handle_record(record: SQSRecord, worker: Worker, process: Process) -> ReportJson | None:
     metrics.add_metric(name="EventsReceived", unit=MetricUnit.Count, value=1)
-    try:
-        raw = json.loads(record.body)
-    except ValueError:
-        _dead_letter(worker, record, "the message body is not JSON")
-        return None
-    if not isinstance(raw, dict):
-        _dead_letter(worker, record, "the message body is not a JSON object")
-        return None
-    logger.set_correlation_id(str(raw.get("id")))
+    raw = _event_of(record, worker)
+    if raw is None:
+        return None  # dead-lettered
+    logger.set_correlation_id(_text(raw.get("id")))
     if events.failed_call(raw):
         logger.info("ignored: the call was refused and changed nothing", extra={"event_name": _name(raw)})
         return None
     try:
-        events.parse(raw)  # validate before idempotency records anything
+        trigger = events.parse(raw)  # validate before idempotency records anything
     except events.MalformedEvent as exc:
         _dead_letter(worker, record, str(exc))
         return None
+    except Exception as exc:
+        # Parsing reads only the message: whatever failed will fail again on every retry.
+        _dead_letter(worker, record, f"the event could not be parsed ({type(exc).__name__})")
+        return None
+    if isinstance(trigger, events.Change) and not trigger.read_whole:
+        logger.warning(
+            "the call's parameters are too deep or too large to read whole: every secret is looked at",
+            extra={"event_name": _name(raw)},
+        )
     try:
         report = process(event=raw)
-    except Exception:
-        # Reported to SQS for this record alone (it is retried, then dead-lettered); counted here.
+    except Exception as exc:
+        # Reported to SQS for this record alone (it is retried, then dead-lettered); counted here. The traceback is
+        # its innermost frames: a RecursionError's whole one is hundreds of kilobytes.
         metrics.add_metric(name="Failures", unit=MetricUnit.Count, value=1)
-        logger.exception("failed", extra={"event_name": _name(raw)})
+        logger.error(
+            "failed",
+            extra={
+                "event_name": _name(raw),
+                "error": clip(f"{type(exc).__name__}: {exc}"),
+                "traceback": traceback_tail(exc),
+            },
+        )
         raise
     _record_metrics(report)
-    logger.info(
-        "handled",
-        extra={
-            "event_name": _name(raw),
-            "secrets": [
-                {k: s[k] for k in ("secret_name", "verdict", "action", "proposal_id", "applied")}
-                for s in report["secrets"]
-            ],
-        },
-    )
+    handled: dict[str, object] = {
+        "event_name": _name(raw),
+        "secrets": [
+            {
+                "secret_name": s["secret_name"],
+                "verdict": s["verdict"],
+                "action": s["action"],
+                "proposal_id": s["proposal_id"],
+                "applied": s["applied"],
+            }
+            for s in report["secrets"]
+        ],
+    }
+    if "note" in report:
+        handled["note"] = clip(report["note"])
+    logger.info("handled", extra=handled)
     return report
+
+
+def _event_of(record: SQSRecord, worker: Worker) -> Event | None:
+    """The record's body as a JSON object; None once it has been dead-lettered (not JSON, too deep, not an
+    object)."""
+    try:
+        parsed: object = json.loads(record.body)
+    except ValueError:
+        _dead_letter(worker, record, "the message body is not JSON")
+        return None
+    except RecursionError:
+        _dead_letter(worker, record, "the message body is nested too deeply to read")
+        return None
+    if not isinstance(parsed, dict):
+        _dead_letter(worker, record, "the message body is not a JSON object")
+        return None
+    return cast("Event", parsed)
 
 
 def _dead_letter(worker: Worker, record: SQSRecord, reason: str) -> None:
     """Straight to the dead-letter queue: retrying cannot make it understandable. Logs the reason, not the body."""
-    logger.warning("dead-lettered", extra={"reason": reason, "message_id": record.message_id})
+    reason = clip(reason)
+    logger.warning("dead-lettered", extra={"reason": reason, "message_id": clip(record.message_id, NAME_LIMIT)})
     metrics.add_metric(name="DeadLettered", unit=MetricUnit.Count, value=1)
     if not worker.dead_letter_queue_url:
         raise events.MalformedEvent(reason)  # no queue configured: fail the record, SQS's redrive takes it
@@ -183,35 +270,43 @@ def _dead_letter(worker: Worker, record: SQSRecord, reason: str) -> None:
         QueueUrl=worker.dead_letter_queue_url,
         MessageBody=record.body,
         MessageAttributes={
-            "reason": {"DataType": "String", "StringValue": reason[:1000]},
+            "reason": {"DataType": "String", "StringValue": reason},
             "sourceMessageId": {"DataType": "String", "StringValue": record.message_id},
         },
     )
 
 
-def _record_metrics(report: dict[str, Any]) -> None:
+def _record_metrics(report: ReportJson) -> None:
     secrets = report["secrets"]
-    metrics.add_metric(
-        name="Diagnoses", unit=MetricUnit.Count, value=sum(1 for s in secrets if s["action"] != SecretAction.COALESCED)
-    )
+    diagnosed = [s for s in secrets if s["action"] != SecretAction.COALESCED]
+    metrics.add_metric(name="Diagnoses", unit=MetricUnit.Count, value=len(diagnosed))
     metrics.add_metric(
         name="Proposals", unit=MetricUnit.Count, value=sum(1 for s in secrets if s["action"] == SecretAction.PROPOSED)
     )
     metrics.add_metric(name="FixesApplied", unit=MetricUnit.Count, value=sum(len(s["applied"]) for s in secrets))
     from aws_lambda_powertools.metrics import single_metric
 
-    for code in sorted({c for s in secrets if s["action"] != SecretAction.COALESCED for c in s["codes"]}):
+    for code in sorted({c for s in diagnosed for c in s["codes"]}):
         with single_metric(name="Findings", unit=MetricUnit.Count, value=1, namespace="RotationDoctor") as metric:
             metric.add_dimension(name="code", value=code)
 
 
-def _name(raw: Mapping[str, Any]) -> str:
+def _text(value: object) -> str | None:
+    """A string field of the event, clipped for a log line; None when it is not a string."""
+    return clip(value, NAME_LIMIT) if isinstance(value, str) else None
+
+
+def _name(raw: Mapping[str, object]) -> str:
+    """The event's name for a log line: the CloudTrail call, else the detail type, else the message kind."""
     detail = raw.get("detail")
-    return str(detail.get("eventName")) if isinstance(detail, Mapping) else str(raw.get("detail-type", raw.get("kind")))
+    if isinstance(detail, Mapping):
+        record: Mapping[str, object] = detail
+        return _text(record.get("eventName")) or "?"
+    return _text(raw.get("detail-type")) or _text(raw.get("kind")) or "?"
 
 
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+def handler(event: Event, context: LambdaContext) -> PartialItemFailureResponse:
     return run(event, context, _default_worker())

@@ -516,6 +516,129 @@ def test_no_such_proposal_is_404(page: Any) -> None:
     assert http(f"{page.base}/proposals/p-nope", {"action": "approve", "token": token})[0] == 404
 
 
+# ----- every answer carries the security headers ----------------------------------------------------------------
+
+
+def direct(page: Any, method: str, path: str, form: bytes = b"", **event: Any) -> dict[str, Any]:
+    """The handler called as Lambda calls it, for requests the local server does not send (PUT, a bad body, ...)."""
+    import handlers.approval as approval
+    from rotation_doctor.simulated.function_url import to_event
+
+    raw = to_event(method, path, {"content-type": "application/x-www-form-urlencoded"}, form, "page.example") | event
+    context = SimulatedContext(function_name="rotation-doctor-approval")
+    return dict(approval.run(raw, context, page.deps))
+
+
+def failing(exc: Exception) -> Callable[..., Any]:
+    def fail(*_: Any, **__: Any) -> Any:
+        raise exc
+
+    return fail
+
+
+def answer(page: Any, how: str, monkeypatch: pytest.MonkeyPatch) -> tuple[int, dict[str, str], str]:
+    """One request of each kind the page can answer, and its status, headers and body."""
+    path = f"/proposals/{page.proposal.id}"
+    form = urlencode({"action": "approve", "token": page.approve}).encode()
+    if how == "proposal":
+        return http(page.link)
+    if how == "approve":
+        return http(page.url, {"action": "approve", "token": page.approve})
+    if how == "approve twice":
+        http(page.url, {"action": "approve", "token": page.approve})
+        return http(page.url, {"action": "approve", "token": page.approve})
+    if how == "no token":
+        return http(page.url)
+    if how == "unknown path":
+        return http(f"{page.base}/admin")
+    if how == "no such proposal":
+        return http(f"{page.base}/proposals/p-nope", {"action": "approve", "token": page.approve})
+    if how == "worker queue down":
+        monkeypatch.setattr(page.deps.worker, "send", failing(RuntimeError("queue down")))
+        return http(page.url, {"action": "approve", "token": page.approve})
+    if how == "exception in a route":
+        monkeypatch.setattr(page.deps.store, "get", failing(RuntimeError("DynamoDB is having a day")))
+        return http(page.link)
+    response: dict[str, Any]
+    if how in ("PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"):
+        response = direct(page, how, path)
+    elif how == "unknown action":
+        response = direct(page, "POST", path, urlencode({"action": "apply", "token": page.approve}).encode())
+    elif how == "not base64":
+        response = direct(page, "POST", path, form, body="%%%not base64%%%", isBase64Encoded=True)
+    elif how == "not UTF-8":
+        response = direct(
+            page, "POST", path, form, body=base64.b64encode(b"\xff\xfe" + form).decode(), isBase64Encoded=True
+        )
+    elif how == "too many fields":
+        response = direct(page, "POST", path, form + b"&x=1" * 20)
+    elif how == "not a function URL event":
+        response = direct(page, "GET", path, requestContext=None, rawPath=None)
+    else:
+        raise AssertionError(how)
+    return int(response["statusCode"]), dict(response["headers"]), str(response["body"])
+
+
+@pytest.mark.parametrize(
+    "how,status",
+    [
+        ("proposal", 200),
+        ("approve", 202),
+        ("unknown action", 400),
+        ("not base64", 400),
+        ("not UTF-8", 400),
+        ("too many fields", 400),
+        ("no token", 403),
+        ("unknown path", 404),
+        ("no such proposal", 404),
+        ("PUT", 405),
+        ("DELETE", 405),
+        ("PATCH", 405),
+        ("HEAD", 405),
+        ("OPTIONS", 405),
+        ("approve twice", 409),
+        ("exception in a route", 500),
+        ("not a function URL event", 500),
+        ("worker queue down", 503),
+    ],
+)
+def test_every_answer_carries_the_security_headers(
+    page: Any, monkeypatch: pytest.MonkeyPatch, how: str, status: int
+) -> None:
+    got, headers, body = answer(page, how, monkeypatch)
+    assert got == status, body[:300]
+    assert_secure(headers)
+    assert headers["Content-Type"] == "text/html; charset=utf-8" and body.startswith("<!doctype html>")
+    if status == 405:
+        assert headers["Allow"] == "GET, POST"
+    if status >= 500:
+        assert "DynamoDB is having a day" not in body and "Traceback" not in body  # the log has it, not the page
+
+
+def test_a_request_it_cannot_read_changes_nothing(page: Any) -> None:
+    path = f"/proposals/{page.proposal.id}"
+    for body in (urlencode({"action": "apply", "token": page.approve}).encode(), b"action=approve&" + b"x=1&" * 20):
+        assert direct(page, "POST", path, body)["statusCode"] == 400
+    assert page.store.get(page.proposal.id).state == "proposed" and page.queued() == []
+    assert http(page.url, {"action": "approve", "token": page.approve})[0] == 202  # the link is not spent
+
+
+def test_a_failure_inside_a_route_is_logged_briefly(
+    page: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def ping(n: int) -> int:
+        return pong(n + 1)
+
+    def pong(n: int) -> int:
+        return ping(n + 1)
+
+    monkeypatch.setattr(page.deps.store, "get", lambda _id: ping(0))
+    assert http(page.link)[0] == 500
+    [record] = [r for r in caplog.records if r.getMessage() == "the request failed"]
+    assert record.error.startswith("RecursionError") and len(record.traceback) <= 4000  # type: ignore[attr-defined]
+    assert record.exc_info is None  # not Powertools' whole traceback: a thousand frames
+
+
 def test_reject_link_rejects_and_tells(page: Any) -> None:
     status, headers, body = http(page.url, {"action": "reject", "token": page.reject})
     assert status == 200 and "Rejected" in body and page.store.get(page.proposal.id).state == "rejected"

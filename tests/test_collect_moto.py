@@ -514,6 +514,43 @@ def test_batch_calls_do_not_grow_with_secrets(builder: AccountBuilder) -> None:
     assert small == large, (small, large)  # 20 secrets still fit one BatchGetSecretValue call
 
 
+UNUSABLE = {
+    "bad/port-superscript": ({"port": "\u00b2"}, None, "the port field"),  # "²".isdigit() is True; int("²") raises
+    "bad/port-range": ({"port": 70000}, None, "the port field"),
+    "bad/host-number": ({"host": 5432}, None, "the host field"),
+    "bad/host-huge": ({"host": "h" * 100_000}, None, "the host field"),
+    "bad/instance-object": ({"dbInstanceIdentifier": {"id": "orders-db"}}, None, "the dbInstanceIdentifier field"),
+    "bad/tag-port": ({}, {"rotation-doctor:target": "host:10.20.11.50:\u00b2"}, "rotation-doctor:target tag"),
+}
+
+
+def test_one_secret_that_cannot_be_parsed_never_stops_a_scan(builder: AccountBuilder) -> None:
+    from rotation_doctor.examine import scan
+
+    o = healthy_orders(builder)
+    for name, (fields, tags) in ((n, (f, t)) for n, (f, t, _) in UNUSABLE.items()):
+        value = {**o.db, **fields, "password": scenarios.CANARY_PASSWORD}
+        builder.rotated_secret(name, value, o.function_arn, tags=tags)
+    diagnoses = {d.secret_name: d for d in scan(builder.clients)}
+    assert diagnoses[SECRET].verdict is Verdict.HEALTHY  # the others are judged as before
+    for name, (_, _, field) in UNUSABLE.items():
+        d = diagnoses[name]
+        [finding] = [f for f in d.findings if f.code == "DB_TARGET_UNRESOLVED"]
+        assert d.verdict is Verdict.UNKNOWN and field in finding.summary, finding.summary
+        assert len(finding.summary) < 400 and "\u00b2" not in finding.summary and "hhhh" not in finding.summary
+        out = json.dumps(d.to_json(), default=str)
+        assert scenarios.CANARY_PASSWORD not in out and "hhhh" not in out
+
+
+def test_one_secret_that_cannot_be_parsed_is_a_finding_when_diagnosed_alone(builder: AccountBuilder) -> None:
+    o = healthy_orders(builder)
+    value = {**o.db, "port": "\u00b2", "password": scenarios.CANARY_PASSWORD}
+    builder.rotated_secret("bad/port", value, o.function_arn)  # one secret: GetSecretValue, not the batch read
+    f = expect(builder, "DB_TARGET_UNRESOLVED", Severity.WARNING, Verdict.UNKNOWN, secret="bad/port")
+    assert "port field of the secret's value is not a whole number from 1 to 65535" in f.summary
+    assert f.evidence["invalid"] and scenarios.CANARY_PASSWORD not in json.dumps(f.evidence)
+
+
 def test_secret_value_never_leaves_the_collector(builder: AccountBuilder) -> None:
     scenarios.orders(builder)
     snap, d = diagnose_secret(builder.clients, SECRET)

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import string
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rotation_doctor.analysis import logs
 from rotation_doctor.collect.targets import (
     Lookup,
     lookup_for,
     lookup_for_host,
+    parse_port,
     port_for,
     ref_from_secret_string,
     ref_from_tag,
@@ -56,9 +60,144 @@ def test_target_tag(tag: str, lookup: Lookup) -> None:
     assert ref is not None and lookup_for(ref) == lookup
 
 
-@pytest.mark.parametrize("tag", ["mysql:x", "rds:", "host:db.example.com", "host:db:port"])
-def test_malformed_target_tag(tag: str) -> None:
-    assert ref_from_tag(tag) is None
+@pytest.mark.parametrize(
+    "tag",
+    [
+        "mysql:x",
+        "rds:",
+        "host:db.example.com",
+        "host:db:port",
+        "host:db:\u00b2",  # "²".isdigit() is True, int("²") raises
+        "host:db:\u0665\u0664\u0663\u0662",  # Arabic-Indic digits: int() takes them, a port is ASCII
+        "host:db:0",
+        "host:db:65536",
+        "host:db:" + "9" * 5000,
+        "host:db: 5432",
+        "host:d b:5432",
+    ],
+)
+def test_malformed_target_tag_names_no_database_and_says_so(tag: str) -> None:
+    # The tag wins over the value, so a malformed one is not passed over: it is reported on its secret.
+    ref = ref_from_tag(tag)
+    assert ref is not None and ref.source == "tag" and lookup_for(ref) is None
+    assert ref.invalid is not None and "rotation-doctor:target tag is not of the form" in ref.invalid
+    assert not tag.partition(":")[2] or tag.partition(":")[2] not in ref.invalid
+
+
+def test_blank_target_tag_is_no_tag() -> None:
+    assert ref_from_tag("  ") is None
+
+
+@pytest.mark.parametrize(
+    "port,expected",
+    [
+        (5432, 5432),
+        ("5432", 5432),
+        (" 5432 ", 5432),  # as the rotation function's int() reads it
+        (5432.0, 5432),
+        (1, 1),
+        (65535, 65535),
+        ("\u00b2", None),
+        ("\u0665\u0664\u0663\u0662", None),
+        ("\uff15\uff14\uff13\uff12", None),  # fullwidth digits
+        ("0", None),
+        (0, None),
+        (65536, None),
+        (10**30, None),
+        ("9" * 5000, None),
+        (-1, None),
+        ("-1", None),
+        ("+5432", None),
+        ("5_432", None),
+        (5432.5, None),
+        (float("inf"), None),
+        (float("nan"), None),
+        (True, None),
+        ("", None),
+        ([5432], None),
+        ({"port": 5432}, None),
+    ],
+)
+def test_ports_are_ascii_digits_from_1_to_65535(port: object, expected: int | None) -> None:
+    assert parse_port(port) == expected
+
+
+CANARY = "Canary-Pa55word-never-printed"
+
+
+@pytest.mark.parametrize(
+    "fields,field",
+    [
+        ({"host": "db.internal", "port": "\u00b2"}, "port"),
+        ({"host": "db.internal", "port": 70000}, "port"),
+        ({"host": "db.internal", "port": ""}, "port"),
+        ({"host": "db.internal", "port": True}, "port"),
+        ({"host": "db.internal", "port": {"nested": CANARY}}, "port"),
+        ({"host": 5432}, "host"),
+        ({"host": ["db.internal"]}, "host"),
+        ({"host": {"password": CANARY}}, "host"),
+        ({"host": "db internal"}, "host"),
+        ({"host": "d" * 300}, "host"),
+        ({"host": "db.internal\n" + CANARY}, "host"),
+        ({"dbInstanceIdentifier": {"password": CANARY}}, "dbInstanceIdentifier"),
+        ({"dbInstanceIdentifier": 12}, "dbInstanceIdentifier"),
+        ({"dbClusterIdentifier": "c" * 300}, "dbClusterIdentifier"),
+        ({"host": "db.internal", "dbClusterIdentifier": ["orders"]}, "dbClusterIdentifier"),
+    ],
+)
+def test_a_field_that_cannot_be_used_is_named_never_quoted(fields: dict[str, object], field: str) -> None:
+    ref = ref_from_secret_string(json.dumps({**fields, "username": "u", "password": CANARY}))
+    assert ref is not None and ref.invalid is not None and lookup_for(ref) is None
+    assert f"the {field} field of the secret's value" in ref.invalid
+    assert CANARY not in repr(ref) and "internal" not in ref.invalid and len(ref.invalid) < 200
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        '{"host": "db.internal", "port": 1' + "0" * 5000 + "}",  # Python refuses ints of more than 4300 digits
+        "{" * 10_000,
+        '{"a":' * 10_000 + "1" + "}" * 10_000,  # valid JSON, too deep for Python's parser
+        '{"host": "db.internal", "password": "' + CANARY + '"',
+    ],
+)
+def test_a_value_that_looks_like_json_but_cannot_be_read_is_reported(value: str) -> None:
+    ref = ref_from_secret_string(value)
+    assert ref is not None and ref.invalid is not None and "cannot be read" in ref.invalid
+    assert CANARY not in repr(ref)
+
+
+def test_absent_fields_are_not_errors() -> None:
+    ref = ref_from_secret_string(
+        json.dumps({"host": "db.internal", "port": None, "engine": None, "dbInstanceIdentifier": "", "password": "p"})
+    )
+    assert ref is not None and ref.invalid is None
+    assert (ref.host, ref.port, ref.instance_id) == ("db.internal", None, None)
+
+
+@pytest.mark.parametrize("engine", [5, ["mysql"], "m" * 100, "my sql"])
+def test_an_engine_that_is_no_engine_name_is_only_passed_over(engine: object) -> None:
+    # The engine only picks a default port: without it the database is still found by its host.
+    ref = ref_from_secret_string(json.dumps({"host": "db.internal", "engine": engine}))
+    assert ref is not None and ref.invalid is None and ref.engine is None
+
+
+JSON_LEAF = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30)
+JSON_VALUE = st.recursive(
+    JSON_LEAF, lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+)
+FIELDS = ("host", "port", "engine", "dbInstanceIdentifier", "dbClusterIdentifier")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(FIELDS), JSON_VALUE | st.text(alphabet=string.printable, max_size=12)))
+def test_any_value_is_a_reference_or_none_never_an_error(fields: dict[str, object]) -> None:
+    value = json.dumps({**fields, "password": CANARY})
+    ref = ref_from_secret_string(value)  # never raises: one secret never stops the others
+    assert ref is None or CANARY not in repr(ref)
+    if ref is not None and ref.invalid is None:
+        assert ref.port is None or 1 <= ref.port <= 65535
+        assert ref.host is None or len(ref.host) <= 253
 
 
 @pytest.mark.parametrize(
@@ -143,3 +282,14 @@ def test_log_signals_keep_counts_not_lines() -> None:
     )
     assert [(s.category, s.count) for s in signals] == [("task_timed_out", 2)]
     assert "hunter2" not in repr(signals)
+
+
+def test_an_unforeseen_parse_error_is_a_finding_without_its_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rotation_doctor.collect import targets
+
+    def broken(value: str) -> None:
+        raise TypeError(f"cannot use {value}")  # a message that quotes the value, password and all
+
+    monkeypatch.setattr(targets, "_from_value", broken)
+    ref = ref_from_secret_string(json.dumps({"host": "db.internal", "password": CANARY}))
+    assert ref is not None and ref.invalid == "the secret's value could not be read (TypeError)"

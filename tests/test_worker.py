@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -154,20 +156,169 @@ def test_a_malformed_event_goes_to_the_dead_letter_queue_with_its_reason(builder
     assert reasons == ["RotationFailed without detail.additionalEventData.SecretId", "the message body is not JSON"]
 
 
+def refuse_describe_secret(builder: AccountBuilder, secret_id: str, code: str) -> Callable[[], None]:
+    """DescribeSecret of `secret_id` fails with `code`, as AWS would answer it; returns how to stop."""
+    from botocore.exceptions import ClientError
+
+    def refuse(params: dict[str, Any], **_: Any) -> None:
+        if params.get("SecretId") == secret_id:
+            raise ClientError({"Error": {"Code": code, "Message": "injected"}}, "DescribeSecret")
+
+    events = builder.clients.client("secretsmanager").meta.events
+    name = "before-parameter-build.secretsmanager.DescribeSecret"  # the caller's parameters, as given
+    events.register(name, refuse, unique_id="refuse-describe")
+    return lambda: events.unregister(name, unique_id="refuse-describe")
+
+
+@pytest.fixture
+def log_lines() -> Iterator[Callable[[], list[str]]]:
+    """The worker's log lines as Lambda would record them (Powertools' JSON formatter), one string each."""
+    import handlers.worker as worker_module
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(worker_module.logger.registered_formatter)
+    worker_module.logger.addHandler(handler)
+    yield lambda: stream.getvalue().splitlines()
+    worker_module.logger.removeHandler(handler)
+
+
 def test_a_failing_record_fails_alone(
     builder: AccountBuilder, service: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
     o = scenarios.orders(builder)
     service.make("propose")
-    missing = rotation_failed("arn:aws:secretsmanager:us-east-1:123456789012:secret:gone-AbCdEf")
-    event = sqs_event(rotation_failed(o.secret_arn), missing)
+    failing = "arn:aws:secretsmanager:us-east-1:123456789012:secret:failing-AbCdEf"
+    event = sqs_event(rotation_failed(o.secret_arn), rotation_failed(failing))
     import handlers.worker as worker_module
 
-    response = worker_module.handler(event, SimulatedContext())
+    stop = refuse_describe_secret(builder, failing, "InternalServiceError")
+    try:
+        response = worker_module.handler(event, SimulatedContext())
+    finally:
+        stop()
     assert response == {"batchItemFailures": [{"itemIdentifier": event["Records"][1]["messageId"]}]}
     emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     assert any(m.get("Failures") == [1.0] or m.get("Failures") == 1.0 for m in emitted), emitted
     assert len(service.store.list()) == 1
+
+
+def test_a_rotation_failure_of_a_deleted_secret_is_settled_not_retried(
+    builder: AccountBuilder, service: Any, log_lines: Callable[[], list[str]]
+) -> None:
+    service.make("propose")
+    gone = rotation_failed("arn:aws:secretsmanager:us-east-1:123456789012:secret:gone-AbCdEf")
+    assert service.deliver(gone) == {"batchItemFailures": []}  # ResourceNotFoundException: nothing to retry
+    [handled] = [json.loads(line) for line in log_lines() if '"handled"' in line]
+    assert handled["note"] == "the secret no longer exists" and handled["secrets"] == []
+    assert "MessageAttributes" not in str(
+        builder.clients.sqs.receive_message(QueueUrl=service.dead_letter_queue)
+    )  # settled: not dead-lettered either
+    builder.clients.counter.calls.clear()
+    assert service.deliver(gone) == {"batchItemFailures": []}  # delivered again: the idempotency record answers
+    assert "secretsmanager:DescribeSecret" not in builder.clients.counter.calls
+
+
+def test_a_secret_whose_value_cannot_be_parsed_never_fails_the_batch(builder: AccountBuilder, service: Any) -> None:
+    o = scenarios.orders(builder, db_admits_function=True, endpoint=True)
+    bad = {**o.db, "port": "\u00b2", "password": scenarios.CANARY_PASSWORD}  # "²".isdigit(); int("²") raises
+    builder.rotated_secret("prod/billing/db", bad, o.function_arn)
+    service.make("propose")
+    revoke_function_rule(builder, o)
+    ids = {FICTIONAL_DB_SG: o.db_sg, FICTIONAL_FN_SG: o.fn_sg}
+    sweep_and_change = (real_shaped("scheduled_sweep.json"), real_shaped("revoke_sg_ingress_items.json", **ids))
+    assert service.deliver(*sweep_and_change) == {"batchItemFailures": []}
+    [proposal] = service.store.list()  # the other secret is handled as ever
+    assert proposal.secret_name == scenarios.DEMO_SECRET
+    assert service.deliver(
+        rotation_failed(builder.clients.secretsmanager.describe_secret(SecretId="prod/billing/db")["ARN"])
+    ) == {"batchItemFailures": []}
+
+
+def nested(depth: int, leaf: Any) -> Any:
+    value = leaf
+    for level in range(depth):
+        value = {"items": [value]} if level % 2 else [value]
+    return value
+
+
+def with_parameter(name: str, value: Any) -> str:
+    """The real-shaped revoke event with one more request parameter, serialised without recursion limits."""
+    raw = json.loads(real_shaped("revoke_sg_ingress_items.json"))
+    raw["detail"]["requestParameters"]["extra"] = "@@EXTRA@@"
+    text = json.dumps(raw)
+    if isinstance(value, str):
+        return text.replace('"@@EXTRA@@"', value)
+    return text.replace('"@@EXTRA@@"', json.dumps(value))
+
+
+DEEP_10000 = "[" * 5_000 + '{"items": ' * 5_000 + '"sg-0123456789abcdef0"' + "}" * 5_000 + "]" * 5_000
+
+
+@pytest.mark.parametrize(
+    "body,reason",
+    [
+        (with_parameter("deep", DEEP_10000), "the message body is nested too deeply to read"),
+        (with_parameter("deep", nested(600, "sg-0123456789abcdef0")), "AWS API Call via CloudTrail without a"),
+        (
+            real_shaped("rotation_failed_eventbridge.json").replace(
+                '"detail-type": "', '"detail-type": "' + "D" * 50_000
+            ),
+            "unexpected event: aws.secretsmanager / DDDD",
+        ),
+        ((EVENTS / "rotation_failed_cloudtrail_record.json").read_text(), "not an EventBridge event"),
+        ('{"version": "0", "id": ' + json.dumps("i" * 100_000) + "}", "not an EventBridge event"),
+        ("[" * 10_000 + "]" * 10_000, "the message body is nested too deeply to read"),
+        ('"just a string"', "the message body is not a JSON object"),
+    ],
+)
+def test_an_event_that_cannot_be_parsed_is_dead_lettered_at_once_with_a_short_reason(
+    builder: AccountBuilder, service: Any, log_lines: Callable[[], list[str]], body: str, reason: str
+) -> None:
+    service.make("propose")
+    builder.clients.counter.calls.clear()
+    assert service.deliver(body) == {"batchItemFailures": []}  # no retries: they cannot make it readable
+    [got] = builder.clients.sqs.receive_message(QueueUrl=service.dead_letter_queue, MessageAttributeNames=["All"])[
+        "Messages"
+    ]
+    said = got["MessageAttributes"]["reason"]["StringValue"]
+    assert said.startswith(reason) and len(said) <= 300 and got["Body"] == body
+    lines = log_lines()
+    assert lines and max(len(line) for line in lines) < 2_000, [line[:300] for line in lines]
+    assert "secretsmanager:ListSecrets" not in builder.clients.counter.calls  # nothing was diagnosed
+
+
+def test_a_change_too_deep_to_read_whole_looks_at_every_secret(
+    builder: AccountBuilder, service: Any, log_lines: Callable[[], list[str]]
+) -> None:
+    o = scenarios.orders(builder, db_admits_function=True, endpoint=True)
+    service.make("propose")
+    revoke_function_rule(builder, o)
+    # The deep part names nothing of the account; the rest names groups it does not have either.
+    assert service.deliver(with_parameter("deep", nested(100, "sg-0123456789abcdef0"))) == {"batchItemFailures": []}
+    [proposal] = service.store.list()  # looked at every secret, so the revoked rule was found
+    assert [f["kind"] for f in proposal.plan] == ["AUTHORIZE_DB_INGRESS"]
+    assert any("too deep or too large to read whole" in line for line in log_lines())
+
+
+def test_a_failure_is_logged_briefly_even_a_recursion_error(
+    builder: AccountBuilder, service: Any, log_lines: Callable[[], list[str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rotation_doctor.service.batch import BatchContext
+
+    def ping(n: int) -> int:
+        return pong(n + 1)
+
+    def pong(n: int) -> int:
+        return ping(n + 1)  # two alternating frames: the traceback cannot fold them into one line
+
+    monkeypatch.setattr(BatchContext, "process", lambda self, trigger: ping(0))
+    service.make("propose")
+    response = service.deliver(real_shaped("scheduled_sweep.json"))
+    assert len(response["batchItemFailures"]) == 1  # not a parse problem: retried, then dead-lettered by SQS
+    [failed] = [json.loads(line) for line in log_lines() if '"failed"' in line]
+    assert failed["error"].startswith("RecursionError") and "pong" in failed["traceback"]
+    assert max(len(line) for line in log_lines()) < 6_000
 
 
 def test_refused_calls_are_ignored(builder: AccountBuilder, service: Any) -> None:
@@ -389,3 +540,34 @@ def test_in_auto_mode_a_fix_that_could_not_be_undone_is_told_loudly_on_every_cha
     assert f'"VpcEndpointIds":["{endpoint}"]' in told["leftovers"][0]["remove"]
     [slack_post] = [p for p in webhook_server["posts"] if p["json"]["text"].startswith("<!here>")]
     assert endpoint in json.dumps(slack_post["json"]["blocks"])
+
+
+def test_an_unforeseen_parse_error_is_dead_lettered_with_its_type_only(
+    builder: AccountBuilder, service: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rotation_doctor.service import events
+
+    def broken(raw: Any) -> Any:
+        raise TypeError(f"cannot parse {raw}")  # a message that would quote the whole event
+
+    monkeypatch.setattr(events, "parse", broken)
+    service.make("propose")
+    assert service.deliver(real_shaped("scheduled_sweep.json")) == {"batchItemFailures": []}
+    [got] = builder.clients.sqs.receive_message(QueueUrl=service.dead_letter_queue, MessageAttributeNames=["All"])[
+        "Messages"
+    ]
+    assert got["MessageAttributes"]["reason"]["StringValue"] == "the event could not be parsed (TypeError)"
+
+
+def test_the_report_types_are_what_the_batch_writes() -> None:
+    """The worker reads the report as idempotency stores it (`EventReport.to_json`) through TypedDicts: the same
+    keys, so that a field added to one is added to the other."""
+    from handlers.worker import ReportJson, SecretJson
+    from rotation_doctor.model.findings import Verdict
+    from rotation_doctor.model.states import SecretAction
+    from rotation_doctor.service.batch import EventReport, SecretReport
+
+    secret = SecretReport("arn:x", "x", Verdict.HEALTHY, ["C"], SecretAction.HEALTHY, "p-1", ["AUTHORIZE_DB_INGRESS"])
+    assert set(secret.to_json()) == set(SecretJson.__annotations__)
+    assert set(EventReport("e", "t", [secret], note="gone").to_json()) == set(ReportJson.__annotations__)
+    assert set(EventReport("e", "t", [secret]).to_json()) == set(ReportJson.__annotations__) - {"note"}

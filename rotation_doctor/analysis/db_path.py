@@ -85,9 +85,11 @@ def _unresolved(snap: Snapshot) -> list[Finding]:
     if snap.failure(FactKey.DATABASE):
         return []
     ref = snap.target_ref
+    resources: tuple[str, ...] = (snap.secret.arn,)
     if ref is None:
         why = "its value has no host or database identifier and it has no rotation-doctor:target tag"
-        resources: tuple[str, ...] = (snap.secret.arn,)
+    elif ref.invalid:
+        why = ref.invalid  # the field that cannot be used (the rotation function cannot either): named, never quoted
     else:
         named = ref.host or ref.instance_id or ref.cluster_id or "?"
         why = f"{named} (from the secret's {ref.source}) matches no database, proxy or network interface found"
@@ -98,7 +100,11 @@ def _unresolved(snap: Snapshot) -> list[Finding]:
             Severity.WARNING,
             f"The database could not be identified: {why}; the database path is not judged.",
             resources,
-            {"source": ref.source if ref else None, "engine": ref.engine if ref else None},
+            {
+                "source": ref.source if ref else None,
+                "engine": ref.engine if ref else None,
+                "invalid": ref.invalid if ref else None,
+            },
         )
     ]
 

@@ -17,9 +17,12 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rotation_doctor.model.errors import HandoffInvalid
+
+if TYPE_CHECKING:
+    from rotation_doctor.collect.aws import AwsClients
 
 KIND = "apply-approved-proposal"
 VERSION = 1
@@ -79,7 +82,7 @@ class ApplyApproved:
 class WorkerQueue:
     """The worker's queue (the template's EventsQueue), written with the sender's IAM identity."""
 
-    def __init__(self, clients: Any, queue_url: str) -> None:
+    def __init__(self, clients: AwsClients, queue_url: str) -> None:
         self.clients = clients
         self.queue_url = queue_url
 

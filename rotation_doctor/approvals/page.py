@@ -131,6 +131,12 @@ def outcome_page(p: Proposal, headline: str, detail: str, *, follow: str | None 
 
 
 def refused_page(reason: str) -> str:
+    return error_page("Refused", reason)
+
+
+def error_page(headline: str, reason: str) -> str:
+    """A request the page cannot answer with a proposal: refused, not found, not allowed, failed."""
     return _page(
-        "rotation-doctor: refused", f'<h1 class="error" id="outcome">Refused</h1><p id="reason">{escape(reason)}</p>'
+        f"rotation-doctor: {headline.lower()}",
+        f'<h1 class="error" id="outcome">{escape(headline)}</h1><p id="reason">{escape(reason)}</p>',
     )

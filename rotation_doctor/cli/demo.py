@@ -112,7 +112,8 @@ def run() -> int:
             {"PROPOSALS_TABLE": TABLE, "SIGNING_KEY_SECRET_ARN": key_arn, "EVENTS_QUEUE_URL": queue}, clients
         )
         approval.logger.setLevel("ERROR")  # its JSON log lines (a refused second click is a warning): not for the story
-        approvals.dispatcher = page_told = _Told()  # stands in for SNS and Slack: what the page tells people
+        page_told = _Told()  # stands in for SNS and Slack: what the page tells people
+        approvals.dispatcher = page_told.dispatcher
         with serve(lambda e, c: approval.run(e, c, approvals)) as base:
             local = base + urlsplit(links.approve or "").path + "?" + urlsplit(links.approve or "").query
             page = f"{base}/proposals/{proposal.id}"

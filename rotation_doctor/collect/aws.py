@@ -50,6 +50,10 @@ class BadSetting(BadInput):
         self.setting = setting
 
 
+class SecretNotFound(BadInput):
+    """Secrets Manager has no such secret (ResourceNotFoundException): deleted, or never there."""
+
+
 NOT_FOUND_CODES = frozenset(
     {
         "ResourceNotFoundException",

@@ -32,6 +32,7 @@ from rotation_doctor.collect.aws import (
     AwsClients,
     AwsError,
     BadInput,
+    SecretNotFound,
     attempt,
     chunks,
     error_code,
@@ -250,14 +251,15 @@ class Collector:
     # ----- entry points -------------------------------------------------------------------
 
     def describe_secret(self, secret_id: str) -> Secret:
-        """The secret named by name or ARN; BadInput if there is none, AwsError if AWS says no."""
+        """The secret named by name or ARN; SecretNotFound (a BadInput) if there is none, BadInput if the name
+        cannot be one, AwsError if AWS says no."""
         try:
             raw = attempt(lambda: self.clients.secretsmanager.describe_secret(SecretId=secret_id))
         except AwsError:
             raise
         except Exception as exc:
             if is_not_found(exc):
-                raise BadInput(f"no secret {secret_id!r} in {self.region}") from exc
+                raise SecretNotFound(f"no secret {secret_id!r} in {self.region}") from exc
             if error_code(exc) in {"ValidationException", "InvalidParameterException"}:
                 raise BadInput(f"{secret_id!r} is not a valid secret name or ARN") from exc
             failure = read_failure("secretsmanager:DescribeSecret", exc)

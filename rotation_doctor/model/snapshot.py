@@ -260,6 +260,9 @@ class TargetRef:
     instance_id: str | None = None
     cluster_id: str | None = None
     kind_hint: str | None = None  # from the tag: "rds", "rds-cluster", "redshift", "docdb", "host"
+    # Why the tag or the value's connection fields cannot be used (a port that is no port, a host that is no
+    # text, ...): names the field, never its value. Such a reference names no database.
+    invalid: str | None = None
 
 
 @dataclass(frozen=True)

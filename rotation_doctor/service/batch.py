@@ -26,6 +26,7 @@ from rotation_doctor.approvals.handoff import KIND as APPLY_APPROVED
 from rotation_doctor.approvals.handoff import ApplyApproved
 from rotation_doctor.approvals.store import Proposal, ProposalStore
 from rotation_doctor.approvals.workflow import apply_proposal, approval_executor, handle_secret, reconcile
+from rotation_doctor.collect.aws import SecretNotFound
 from rotation_doctor.examine import diagnose_secrets
 from rotation_doctor.model.errors import ProposalConflict, ProposalNotFound
 from rotation_doctor.model.findings import Verdict
@@ -81,13 +82,15 @@ class EventReport:
     trigger: str
     secrets: list[SecretReport]
     decisions: list[Decision] = field(default_factory=list)
+    note: str | None = None  # why the event needed nothing done (the secret it names is gone)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out = {
             "event_id": self.event_id,
             "trigger": self.trigger,
             "secrets": [s.to_json() for s in self.secrets],
         }
+        return out | ({"note": self.note} if self.note else {})
 
 
 class BatchContext:
@@ -117,7 +120,12 @@ class BatchContext:
         if isinstance(trigger, ApplyApproved):
             return self._apply_approved(trigger)
         if isinstance(trigger, RotationTrigger):
-            secret = self.collector.describe_secret(trigger.secret_id)
+            try:
+                secret = self.collector.describe_secret(trigger.secret_id)
+            except SecretNotFound:
+                # Deleted since its rotation failed: nothing to diagnose, and asking again will not change that.
+                log.info("%s: secret %s no longer exists", trigger.event_name, trigger.secret_id)
+                return EventReport(trigger.event_id, trigger.event_name, [], note="the secret no longer exists")
             pairs = diagnose_secrets(self.collector, [secret], rotation_failed=[secret.arn])
             return EventReport(
                 trigger.event_id, trigger.event_name, [self._act(snap, d, rotation_failed=True) for snap, d in pairs]

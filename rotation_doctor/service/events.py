@@ -8,7 +8,8 @@
   `ipPermissions: {}`; newer EC2 calls wrap everything in `<Action>Request` with PascalCase keys
   and lists as `{"tag": n, "content": ...}` (one object for one element, a list for several); RDS
   writes `dBInstanceIdentifier`; Secrets Manager responses said `aRN` before 2024. Rather than
-  one model per shape, the parameters are walked and every resource id and name is collected.
+  one model per shape, the parameters are walked and every resource id and name is collected. The walk is
+  bounded (depth and size, without recursion): an event it cannot read whole looks at every secret.
 - The daily sweep (`Scheduled Event`).
 
 Beside EventBridge's events, the queue carries one message of our own: an approved proposal handed
@@ -18,7 +19,7 @@ over by the approval page (`rotation_doctor.approvals.handoff`, `{"kind": "apply
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from rotation_doctor.service.event_models import CloudTrailDetail
 
 from rotation_doctor.approvals.handoff import ApplyApproved
+from rotation_doctor.model.bounded import clip
 from rotation_doctor.model.errors import HandoffInvalid
 
 ROTATION_EVENTS = frozenset({"RotationFailed", "RotationAbandoned"})
@@ -43,10 +45,19 @@ _NAME_KEYS = {
 }
 # Changes that name only an association: the subnet they move is not in the event.
 _UNMAPPABLE = frozenset({"DisassociateRouteTable"})
+# The walk of a call's parameters. CloudTrail nests them 7 deep in the calls we know; an EventBridge event is at most
+# 256 KB. Past these bounds the rest is not read and the change looks at every secret.
+MAX_DEPTH = 32
+MAX_NODES = 50_000
+MAX_STRING = 2048  # resource ids, names and ARNs are shorter; a longer string names nothing we look for
 
 
 class MalformedEvent(ValueError):
-    """An event that cannot be understood; it goes to the dead-letter queue with this reason."""
+    """An event that cannot be understood; it goes to the dead-letter queue with this reason (short, one line:
+    it is logged and sent as a message attribute, whatever the event held)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(clip(reason))
 
 
 @dataclass(frozen=True)
@@ -65,6 +76,7 @@ class Change:
     resource_ids: frozenset[str]  # sg-, vpce-, rtb-, acl-, nat-, vpc-, subnet-, ... ids in the call
     names: frozenset[tuple[str, str]]  # ("function" | "database" | "secret", name or ARN)
     affects_all: bool = False  # nothing in the event says which secrets: look at all of them
+    read_whole: bool = True  # False: the parameters were too deep or too large to read whole (so affects_all)
 
 
 @dataclass(frozen=True)
@@ -78,6 +90,14 @@ Trigger = RotationTrigger | Change | Sweep | ApplyApproved
 def parse(raw: Mapping[str, object]) -> Trigger:
     """One EventBridge event, or the approval page's hand-off, as a trigger; MalformedEvent (with the reason) when
     it is neither."""
+    try:
+        return _parse(raw)
+    except RecursionError:
+        # Validation is bounded, and so is the walk; this is what is left (a reason's repr of a deep value, ...).
+        raise MalformedEvent("the event is nested too deeply to read") from None
+
+
+def _parse(raw: Mapping[str, object]) -> Trigger:
     if "kind" in raw:  # EventBridge's envelope has no `kind`; our hand-off always has one
         try:
             return ApplyApproved.from_json(raw)
@@ -107,25 +127,39 @@ def parse(raw: Mapping[str, object]) -> Trigger:
         return RotationTrigger(envelope.id, detail.eventName, secret, step.group(1) if step else None)
     if envelope.detail_type == "AWS API Call via CloudTrail":
         return _change(envelope.id, envelope.source, detail)
-    raise MalformedEvent(f"unexpected event: {envelope.source} / {envelope.detail_type} / {detail.eventName}")
+    raise MalformedEvent(
+        f"unexpected event: {clip(envelope.source, 80)} / {clip(envelope.detail_type, 80)} / "
+        f"{clip(detail.eventName, 80)}"
+    )
 
 
 def _change(event_id: str, source: str, detail: CloudTrailDetail) -> Change:
     ids: set[str] = set()
     names: set[tuple[str, str]] = set()
-    for key, value in _leaves(detail.requestParameters or {}):
+    request, request_whole = _leaves(detail.requestParameters or {})
+    response, response_whole = _leaves(detail.responseElements or {})
+    for key, value in request:
         if _RESOURCE_ID.match(value):
             ids.add(value)
         kind = _NAME_KEYS.get(key.lower())
         if kind:
             names.add((kind, _short_name(value) if kind == "function" else value))
-    for key, value in _leaves(detail.responseElements or {}):
+    for key, value in response:
         if key.lower() == "arn" and ":secret:" in value:
             names.add(("secret", value))  # RotateSecret's response: `aRN` before 2024, `ARN` after
         elif _RESOURCE_ID.match(value):
             ids.add(value)
-    unmappable = detail.eventName in _UNMAPPABLE or not (ids or names)
-    return Change(event_id, detail.eventName, source, frozenset(ids), frozenset(names), affects_all=unmappable)
+    whole = request_whole and response_whole
+    unmappable = detail.eventName in _UNMAPPABLE or not (ids or names) or not whole
+    return Change(
+        event_id,
+        detail.eventName,
+        source,
+        frozenset(ids),
+        frozenset(names),
+        affects_all=unmappable,
+        read_whole=whole,
+    )
 
 
 def failed_call(raw: Mapping[str, object]) -> bool:
@@ -138,20 +172,44 @@ def failed_call(raw: Mapping[str, object]) -> bool:
     return bool(record.get("errorCode"))
 
 
-def _leaves(value: JsonValue, key: str = "") -> Iterator[tuple[str, str]]:
-    """(key, string) pairs anywhere in `value`, through `items`, `tag`/`content` and `<Action>Request` wrappers."""
-    if isinstance(value, str):
-        yield key, value
-    elif isinstance(value, Mapping):
-        if set(value) <= {"tag", "content"} and "content" in value:
-            yield from _leaves(value["content"], key)
-            return
-        for k, v in value.items():
-            # `items` lists and `<Action>Request` wrappers keep the key of the element they hold.
-            yield from _leaves(v, key if k in ("items", "item") or k.endswith("Request") else str(k))
-    elif isinstance(value, list | tuple):
-        for item in value:
-            yield from _leaves(item, key)
+def _leaves(
+    value: JsonValue, *, max_depth: int = MAX_DEPTH, max_nodes: int = MAX_NODES
+) -> tuple[list[tuple[str, str]], bool]:
+    """(key, string) pairs anywhere in `value`, through `items`, `tag`/`content` and `<Action>Request` wrappers, in
+    document order; and whether `value` was read whole.
+
+    Depth-first with a stack of its own (no recursion, so no RecursionError whatever the nesting): containers
+    deeper than `max_depth` are not entered and the walk stops after `max_nodes` values. Strings longer than
+    `MAX_STRING` are passed over.
+    """
+    pairs: list[tuple[str, str]] = []
+    whole = True
+    stack: list[tuple[JsonValue, str, int]] = [(value, "", 0)]
+    seen = 0
+    while stack:
+        node, key, depth = stack.pop()
+        seen += 1
+        if seen > max_nodes:
+            return pairs, False
+        if isinstance(node, str):
+            if len(node) <= MAX_STRING:
+                pairs.append((key, node))
+        elif isinstance(node, Mapping | list | tuple):
+            if depth >= max_depth:
+                whole = False
+            elif isinstance(node, Mapping):
+                if set(node) <= {"tag", "content"} and "content" in node:
+                    stack.append((node["content"], key, depth + 1))
+                    continue
+                # `items` lists and `<Action>Request` wrappers keep the key of the element they hold. Pushed in
+                # reverse, so that they are taken in document order.
+                stack.extend(
+                    (v, key if k in ("items", "item") or k.endswith("Request") else str(k), depth + 1)
+                    for k, v in reversed(node.items())
+                )
+            else:
+                stack.extend((item, key, depth + 1) for item in reversed(node))
+    return pairs, whole
 
 
 def _short_name(value: str) -> str:
@@ -162,5 +220,9 @@ def _short_name(value: str) -> str:
 
 
 def _first_error(exc: ValidationError) -> str:
-    error = exc.errors()[0]
-    return f"{'.'.join(str(p) for p in error.get('loc', ()))}: {error.get('msg')}"
+    """Where and why, briefly: a location in a deep value is as deep as the value (pydantic stops at its own
+    recursion limit, with a location hundreds of parts long)."""
+    error = exc.errors(include_url=False, include_context=False, include_input=False)[0]
+    loc = [str(p) for p in error.get("loc", ())]
+    where = ".".join(clip(p, 40) for p in loc[:6]) + (f"... ({len(loc)} levels)" if len(loc) > 6 else "")
+    return f"{where}: {clip(str(error.get('msg')), 120)}"

@@ -4,23 +4,34 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from dataclasses import dataclass
 from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
 
 ACCOUNT = "123456789012"
 
 
-@dataclass
-class SimulatedContext:
-    """The attributes of Lambda's context object that Powertools reads."""
+class SimulatedContext(LambdaContext):
+    """Lambda's context object, with the attributes Powertools reads: Powertools' own type of it, so the handlers take
+    it as they take the one Lambda hands them."""
 
-    function_name: str = "rotation-doctor-worker"
-    memory_limit_in_mb: int = 512
-    invoked_function_arn: str = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:rotation-doctor-worker"
-    aws_request_id: str = "0b1c2d3e-4f50-4a61-8b72-93a4b5c6d7e8"
-    remaining_ms: int = 300_000
+    def __init__(
+        self,
+        function_name: str = "rotation-doctor-worker",
+        memory_limit_in_mb: int = 512,
+        aws_request_id: str = "0b1c2d3e-4f50-4a61-8b72-93a4b5c6d7e8",
+        remaining_ms: int = 300_000,
+    ) -> None:
+        self._function_name = function_name
+        self._function_version = "$LATEST"
+        self._invoked_function_arn = f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:{function_name}"
+        self._memory_limit_in_mb = memory_limit_in_mb
+        self._aws_request_id = aws_request_id
+        self._log_group_name = f"/aws/lambda/{function_name}"
+        self._log_stream_name = "2026/11/29/[$LATEST]0123456789abcdef0123456789abcdef"
+        self.remaining_ms = remaining_ms
 
-    def get_remaining_time_in_millis(self) -> int:
+    def get_remaining_time_in_millis(self) -> int:  # type: ignore[override]  # LambdaContext declares a staticmethod
         return self.remaining_ms
 
 
