@@ -170,6 +170,8 @@ def run(event: Event, context: LambdaContext, worker: Worker) -> PartialItemFail
 
     from rotation_doctor.service.batch import BatchContext
 
+    # An apply stops in time to undo before this invocation ends (the executor keeps a margin for it).
+    worker.executor.time_left = lambda: context.get_remaining_time_in_millis() / 1000
     worker.batch = BatchContext(worker.executor, worker.store)
     worker.batch.dispatcher = worker.dispatcher
     process = worker.idempotent_process(context)

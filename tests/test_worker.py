@@ -571,3 +571,21 @@ def test_the_report_types_are_what_the_batch_writes() -> None:
     assert set(secret.to_json()) == set(SecretJson.__annotations__)
     assert set(EventReport("e", "t", [secret], note="gone").to_json()) == set(ReportJson.__annotations__)
     assert set(EventReport("e", "t", [secret]).to_json()) == set(ReportJson.__annotations__) - {"note"}
+
+
+def test_an_invocation_near_its_end_writes_nothing_it_could_not_undo(builder: AccountBuilder, service: Any) -> None:
+    """The executor's time budget follows the Lambda's remaining time, less the margin an undo needs."""
+    import handlers.worker as worker_module
+    from rotation_doctor.apply.timing import UNDO_MARGIN_SECONDS
+
+    o = scenarios.orders(builder)
+    service.make("auto")
+    before = builder.ec2.describe_security_groups(GroupIds=[o.db_sg])["SecurityGroups"][0]["IpPermissions"]
+    context = SimulatedContext(remaining_ms=(UNDO_MARGIN_SECONDS - 1) * 1000)  # less than the margin is left
+    assert dict(worker_module.handler(sqs_event(rotation_failed(o.secret_arn)), context)) == {"batchItemFailures": []}
+    after = builder.ec2.describe_security_groups(GroupIds=[o.db_sg])["SecurityGroups"][0]["IpPermissions"]
+    assert after == before  # the low-risk rule auto mode would add is not added
+    made = builder.ec2.describe_security_groups(
+        Filters=[{"Name": "tag:rotation-doctor:created-by", "Values": ["rotation-doctor"]}]
+    )["SecurityGroups"]
+    assert made == []
