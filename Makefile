@@ -26,21 +26,20 @@ typecheck: $(STAMP)
 browser:
 	bash scripts/ensure_chromium.sh
 
-# checkov judges the template's IAM (tests/test_iam.py); its pins clash with moto's, so it has a venv of its own.
+# Tools whose pins clash with ours get a virtual environment each: checkov judges the template's IAM
+# (tests/test_iam.py); the SAM CLI runs tests/test_sam_build.py (and serves anyone without one).
 CHECKOV_VENV := .venv-checkov
-$(CHECKOV_VENV)/.installed:
-	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(CHECKOV_VENV)/bin/python -m pip install --quiet 'checkov==3.3.30'
-	touch $@
-
-# The SAM CLI runs tests/test_sam_build.py (and serves anyone without one); its pins clash with ours too.
 SAM_VENV := .venv-sam
-$(SAM_VENV)/.installed:
-	test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
-	$(SAM_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(SAM_VENV)/bin/python -m pip install --quiet 'aws-sam-cli==1.170.0'
-	touch $@
+
+define TOOL_VENV
+$(1)/.installed:
+	test -x $(1)/bin/python || $$(PYTHON) -m venv $(1)
+	$(1)/bin/python -m pip install --quiet --upgrade pip
+	$(1)/bin/python -m pip install --quiet '$(2)'
+	touch $$@
+endef
+$(eval $(call TOOL_VENV,$(CHECKOV_VENV),checkov==3.3.30))
+$(eval $(call TOOL_VENV,$(SAM_VENV),aws-sam-cli==1.170.0))
 
 unit: $(STAMP) browser $(CHECKOV_VENV)/.installed $(SAM_VENV)/.installed
 	$(BIN)/pytest

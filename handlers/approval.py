@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
     from rotation_doctor.approvals.handoff import WorkerQueue
-    from rotation_doctor.approvals.store import ProposalStore
+    from rotation_doctor.approvals.store import Proposal, ProposalStore
     from rotation_doctor.collect.aws import AwsClients
     from rotation_doctor.notify.dispatch import Dispatcher
 
@@ -115,6 +115,18 @@ def _path(proposal_id: str) -> str:
     return f"/proposals/{quote(proposal_id, safe='')}"
 
 
+def _verify(deps: Approvals, proposal: Proposal, token: str, action: str) -> tokens.Claims:
+    """The token's claims, if it is for exactly this proposal, plan, generation and action (else TokenRefused)."""
+    return tokens.verify(
+        deps.key.get(),
+        token,
+        proposal_id=proposal.id,
+        plan_hash=proposal.plan_hash,
+        generation=proposal.generation,
+        action=action,
+    )
+
+
 @app.get("/proposals/<proposal_id>")
 def show(proposal_id: str) -> Response[str]:
     deps = _deps()
@@ -130,14 +142,7 @@ def show(proposal_id: str) -> Response[str]:
         valid[action] = None
         if token:
             try:
-                tokens.verify(
-                    deps.key.get(),
-                    token,
-                    proposal_id=proposal.id,
-                    plan_hash=proposal.plan_hash,
-                    generation=proposal.generation,
-                    action=action,
-                )
+                _verify(deps, proposal, token, action)
                 valid[action] = token
             except TokenRefused as refused:
                 reasons.append(str(refused))
@@ -167,14 +172,7 @@ def decide(proposal_id: str) -> Response[str]:
     except ProposalNotFound:
         return _html(pages.refused_page("There is no such proposal."), 404)
     try:
-        claims = tokens.verify(
-            deps.key.get(),
-            token,
-            proposal_id=proposal.id,
-            plan_hash=proposal.plan_hash,
-            generation=proposal.generation,
-            action=action,
-        )
+        claims = _verify(deps, proposal, token, action)
         deps.used.use(claims, keep_until=proposal.kept_until)
     except TokenRefused as refused:
         logger.warning("approval refused", extra={"proposal": proposal_id, "reason": str(refused)})

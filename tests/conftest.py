@@ -62,3 +62,26 @@ def webhook_server() -> Iterator[dict[str, Any]]:
     state["url"] = f"http://127.0.0.1:{server.server_address[1]}/services/T000/B000/XXXX"
     yield state
     server.shutdown()
+
+
+@pytest.fixture
+def endpoint_never_available(monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto makes endpoints available at once; AWS can leave one pending. Make every new one stay pending."""
+    from moto.ec2.models.vpcs import VPCEndPoint
+
+    made = VPCEndPoint.__init__
+
+    def pending(self: Any, *args: Any, **kwargs: Any) -> None:
+        made(self, *args, **kwargs)
+        self.state = "pending"
+
+    monkeypatch.setattr(VPCEndPoint, "__init__", pending)
+
+
+def topic_with_inbox(clients: Any) -> tuple[str, str]:
+    """The notification topic, and a queue subscribed to it where a test reads what people were told."""
+    topic = clients.sns.create_topic(Name="rotation-doctor")["TopicArn"]
+    inbox = clients.sqs.create_queue(QueueName="inbox")["QueueUrl"]
+    inbox_arn = clients.sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    clients.sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=inbox_arn)
+    return topic, inbox

@@ -30,6 +30,7 @@ from rotation_doctor.simulated import scenarios
 from rotation_doctor.simulated.account import AccountBuilder
 from rotation_doctor.simulated.function_url import serve
 from rotation_doctor.simulated.lambda_runtime import SimulatedContext, sqs_event
+from tests.conftest import topic_with_inbox
 
 KEY = b"k" * 32
 GEN = 1_764_390_000_123_456
@@ -224,10 +225,7 @@ def page(builder: AccountBuilder, monkeypatch: pytest.MonkeyPatch) -> Iterator[A
     create_table(clients, "idempotency")
     secret = clients.secretsmanager.create_secret(Name="rotation-doctor/approval-key", SecretString=KEY.decode())
     queue = clients.sqs.create_queue(QueueName="rotation-doctor-events")["QueueUrl"]
-    topic = clients.sns.create_topic(Name="rotation-doctor")["TopicArn"]
-    inbox = clients.sqs.create_queue(QueueName="inbox")["QueueUrl"]
-    inbox_arn = clients.sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    clients.sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=inbox_arn)
+    topic, inbox = topic_with_inbox(clients)
     store = ProposalStore(clients, "proposals")
     executor = Executor(clients, Policy(mode=Mode.PROPOSE), poll=0.01)
     proposal = handle_secret(executor, store, scenarios.DEMO_SECRET).proposal

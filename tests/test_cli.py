@@ -367,20 +367,6 @@ sys.exit(cli.main(["proposals", "approve", "p-1", "--table", "t"]))
 # ----- an apply that cannot finish ---------------------------------------------------------------
 
 
-@pytest.fixture
-def endpoint_never_available(monkeypatch: pytest.MonkeyPatch) -> None:
-    """moto makes endpoints available at once; AWS can leave one pending. Make every new one stay pending."""
-    from moto.ec2.models.vpcs import VPCEndPoint
-
-    made = VPCEndPoint.__init__
-
-    def pending(self: Any, *args: Any, **kwargs: Any) -> None:
-        made(self, *args, **kwargs)
-        self.state = "pending"
-
-    monkeypatch.setattr(VPCEndPoint, "__init__", pending)
-
-
 def created_by_rotation_doctor(b: AccountBuilder) -> list[str]:
     tagged = [{"Name": "tag:rotation-doctor:created-by", "Values": ["rotation-doctor"]}]
     groups = b.ec2.describe_security_groups(Filters=tagged)["SecurityGroups"]

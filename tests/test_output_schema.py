@@ -182,20 +182,6 @@ def test_fix_applied_then_nothing_to_do_and_stale(builder: AccountBuilder, capsy
     assert_valid("fix", payload)
 
 
-@pytest.fixture
-def endpoint_stays_pending(monkeypatch: pytest.MonkeyPatch) -> None:
-    """As AWS can leave an endpoint: every new one stays pending, so the apply times out and is undone."""
-    from moto.ec2.models.vpcs import VPCEndPoint
-
-    made = VPCEndPoint.__init__
-
-    def pending(self: Any, *args: Any, **kwargs: Any) -> None:
-        made(self, *args, **kwargs)
-        self.state = "pending"
-
-    monkeypatch.setattr(VPCEndPoint, "__init__", pending)
-
-
 def deny(monkeypatch: pytest.MonkeyPatch, operation: str) -> None:
     from botocore.client import BaseClient
     from botocore.exceptions import ClientError
@@ -214,7 +200,7 @@ def deny(monkeypatch: pytest.MonkeyPatch, operation: str) -> None:
 def test_fix_rolled_back(
     builder: AccountBuilder,
     capsys: pytest.CaptureFixture[str],
-    endpoint_stays_pending: None,
+    endpoint_never_available: None,
     monkeypatch: pytest.MonkeyPatch,
     undo_denied: bool,
 ) -> None:

@@ -17,6 +17,7 @@ from rotation_doctor.approvals.store import ProposalStore, create_table
 from rotation_doctor.simulated import scenarios
 from rotation_doctor.simulated.account import AccountBuilder, tcp
 from rotation_doctor.simulated.lambda_runtime import SimulatedContext, sqs_event
+from tests.conftest import topic_with_inbox
 
 EVENTS = Path(__file__).resolve().parent / "events"
 FICTIONAL_DB_SG = "sg-0db5ec0000000a001"
@@ -179,7 +180,10 @@ def log_lines() -> Iterator[Callable[[], list[str]]]:
     handler = logging.StreamHandler(stream)
     handler.setFormatter(worker_module.logger.registered_formatter)
     worker_module.logger.addHandler(handler)
+    level = worker_module.logger.log_level
+    worker_module.logger.setLevel("INFO")  # as deployed (LogLevel INFO), whatever an earlier test left
     yield lambda: stream.getvalue().splitlines()
+    worker_module.logger.setLevel(level)
     worker_module.logger.removeHandler(handler)
 
 
@@ -346,10 +350,7 @@ def test_people_are_told_on_sns_and_slack_with_working_approval_links(
 
     clients = builder.clients
     o = scenarios.orders(builder)
-    topic = clients.sns.create_topic(Name="rotation-doctor")["TopicArn"]
-    inbox = clients.sqs.create_queue(QueueName="inbox")["QueueUrl"]
-    inbox_arn = clients.sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    clients.sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=inbox_arn)
+    topic, inbox = topic_with_inbox(clients)
     slack_secret = clients.secretsmanager.create_secret(Name="slack/webhook", SecretString=webhook_server["url"])
     key = clients.secretsmanager.create_secret(Name="rotation-doctor/key", SecretString="k" * 64)
     service.make(
@@ -507,10 +508,7 @@ def test_in_auto_mode_a_fix_that_could_not_be_undone_is_told_loudly_on_every_cha
 
     clients = builder.clients
     o = scenarios.orders(builder)
-    topic = clients.sns.create_topic(Name="rotation-doctor")["TopicArn"]
-    inbox = clients.sqs.create_queue(QueueName="inbox")["QueueUrl"]
-    inbox_arn = clients.sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    clients.sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=inbox_arn)
+    topic, inbox = topic_with_inbox(clients)
     hook = clients.secretsmanager.create_secret(Name="slack/webhook", SecretString=webhook_server["url"])
     service.make(
         "auto",

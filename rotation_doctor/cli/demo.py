@@ -30,6 +30,16 @@ def _heading(style: render.Style, number: int, text: str) -> None:
 
 
 def run() -> int:
+    """The story; the settings it needs are set for its duration only (a test process goes on after it)."""
+    saved = dict(os.environ)
+    try:
+        return _run()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def _run() -> int:
     try:
         import moto  # noqa: F401
     except ImportError:
