@@ -26,6 +26,7 @@ from rotation_doctor.simulated.lambda_runtime import SimulatedContext, sqs_event
 
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")  # the worker's JSON lines are not the benchmark's output
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "RotationDoctor")
 
 
