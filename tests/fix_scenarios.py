@@ -67,23 +67,24 @@ def vpc_dns_off(b: AccountBuilder) -> Broken:
     return Broken(orders=o)
 
 
+def admitting_only(port: int, *, rule: int = 100, cidr: str = "10.20.0.0/16") -> list[dict[str, Any]]:
+    """Network ACL entries that let everything out and only TCP `port` in from `cidr` (no return ports)."""
+    return [
+        {"RuleNumber": 100, "Protocol": "-1", "RuleAction": "allow", "Egress": True, "CidrBlock": "0.0.0.0/0"},
+        {
+            "RuleNumber": rule,
+            "Protocol": "6",
+            "RuleAction": "allow",
+            "Egress": False,
+            "CidrBlock": cidr,
+            "PortRange": {"From": port, "To": port},
+        },
+    ]
+
+
 def data_acl_closed(b: AccountBuilder) -> Broken:
     o = orders_with_endpoint(b, db_admits_function=True)
-    acl = b.nacl(
-        o.net,
-        ["data-a", "data-b"],
-        [
-            {"RuleNumber": 100, "Protocol": "-1", "RuleAction": "allow", "Egress": True, "CidrBlock": "0.0.0.0/0"},
-            {
-                "RuleNumber": 200,
-                "Protocol": "6",
-                "RuleAction": "allow",
-                "Egress": False,
-                "CidrBlock": "10.20.0.0/16",
-                "PortRange": {"From": 443, "To": 443},
-            },
-        ],
-    )
+    acl = b.nacl(o.net, ["data-a", "data-b"], admitting_only(443, rule=200))
     return Broken(orders=o, extra={"acl": acl})
 
 

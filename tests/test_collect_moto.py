@@ -18,6 +18,7 @@ from rotation_doctor.examine import diagnose_secret, diagnose_secrets
 from rotation_doctor.model.findings import Severity, Verdict
 from rotation_doctor.simulated import scenarios
 from rotation_doctor.simulated.account import AccountBuilder, tcp
+from tests.fix_scenarios import admitting_only
 
 SECRET = scenarios.DEMO_SECRET
 
@@ -219,21 +220,7 @@ def test_nacls_deny_return_traffic_to_the_function(builder: AccountBuilder) -> N
     o = scenarios.orders(builder, db_admits_function=True)
     sg = builder.security_group(o.net, "vpce", ingress=[tcp(443, cidr="10.20.0.0/16")])
     builder.secrets_manager_endpoint(o.net, ["data-a", "data-b"], [sg])
-    builder.nacl(
-        o.net,
-        ["app-a", "app-b"],
-        [
-            {"RuleNumber": 100, "Protocol": "-1", "RuleAction": "allow", "Egress": True, "CidrBlock": "0.0.0.0/0"},
-            {
-                "RuleNumber": 100,
-                "Protocol": "6",
-                "RuleAction": "allow",
-                "Egress": False,
-                "CidrBlock": "10.20.0.0/16",
-                "PortRange": {"From": 22, "To": 22},
-            },
-        ],
-    )
+    builder.nacl(o.net, ["app-a", "app-b"], admitting_only(22))
     d, found = diagnose(builder)
     assert found["SM_NACL_DENIES"].severity is Severity.ERROR and found["SM_NACL_DENIES"].evidence["leg"] == "return"
     assert found["DB_NACL_DENIES"].severity is Severity.ERROR
@@ -372,21 +359,7 @@ def test_lambda_egress_only_to_https_denies_the_database(builder: AccountBuilder
 
 def test_db_nacl_denies_after_failover_only(builder: AccountBuilder) -> None:
     o = healthy_orders(builder)
-    builder.nacl(
-        o.net,
-        ["data-b"],
-        [
-            {"RuleNumber": 100, "Protocol": "-1", "RuleAction": "allow", "Egress": True, "CidrBlock": "0.0.0.0/0"},
-            {
-                "RuleNumber": 100,
-                "Protocol": "6",
-                "RuleAction": "allow",
-                "Egress": False,
-                "CidrBlock": "10.20.0.0/16",
-                "PortRange": {"From": 443, "To": 443},
-            },
-        ],
-    )
+    builder.nacl(o.net, ["data-b"], admitting_only(443))
     f = expect(builder, "DB_NACL_DENIES", Severity.WARNING, Verdict.DEGRADED)
     assert o.net.subnets["data-b"] in f.resources
 

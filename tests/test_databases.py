@@ -76,19 +76,7 @@ def test_documentdb_cluster_from_its_host() -> None:
             },
         ],
     }
-    db, _ = resolve(
-        ref,
-        {
-            "docdb": [
-                (
-                    "describe_db_clusters",
-                    {"DBClusters": [cluster]},
-                    {"Filters": [{"Name": "db-cluster-id", "Values": ["catalog"]}]},
-                ),
-                ("describe_db_subnet_groups", {"DBSubnetGroups": [group]}, {"DBSubnetGroupName": "catalog-subnets"}),
-            ]
-        },
-    )
+    db, _ = resolve(ref, {"docdb": docdb_cluster_calls(cluster, group)})
     assert db is not None and db.kind is TargetKind.DOCDB_CLUSTER
     assert (db.vpc_id, db.subnet_ids, db.security_group_ids, db.port) == (
         "vpc-data",
@@ -109,23 +97,21 @@ def test_documentdb_host_of_another_account_is_not_matched() -> None:
         "VpcSecurityGroups": [],
     }
     db, _ = resolve(
-        ref,
-        {
-            "docdb": [
-                (
-                    "describe_db_clusters",
-                    {"DBClusters": [cluster]},
-                    {"Filters": [{"Name": "db-cluster-id", "Values": ["catalog"]}]},
-                ),
-                (
-                    "describe_db_subnet_groups",
-                    {"DBSubnetGroups": [{"DBSubnetGroupName": "g", "VpcId": "v", "Subnets": []}]},
-                    {"DBSubnetGroupName": "g"},
-                ),
-            ]
-        },
+        ref, {"docdb": docdb_cluster_calls(cluster, {"DBSubnetGroupName": "g", "VpcId": "v", "Subnets": []})}
     )
     assert db is None
+
+
+def docdb_cluster_calls(cluster: dict[str, Any], group: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+    """What resolving the DocumentDB cluster `catalog` calls, answered with these shapes (Stubber's order)."""
+    return [
+        (
+            "describe_db_clusters",
+            {"DBClusters": [cluster]},
+            {"Filters": [{"Name": "db-cluster-id", "Values": ["catalog"]}]},
+        ),
+        ("describe_db_subnet_groups", {"DBSubnetGroups": [group]}, {"DBSubnetGroupName": group["DBSubnetGroupName"]}),
+    ]
 
 
 def test_redshift_serverless_workgroup() -> None:

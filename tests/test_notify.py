@@ -229,7 +229,7 @@ def test_every_state_a_decision_leaves_a_proposal_in_has_its_own_message() -> No
 
     # Proposed is told as a proposal (and reminded); applying is a moment inside the worker, told by how it ends.
     assert set(DECISION_MESSAGES) == set(ProposalState) - {ProposalState.PROPOSED, ProposalState.APPLYING}
-    assert len(set(DECISION_MESSAGES.values())) == len(DECISION_MESSAGES)  # failed is not "rolled back"
+    assert len(set(DECISION_MESSAGES.values())) == len(DECISION_MESSAGES)  # a failure is not told as a roll-back
     assert not set(DECISION_MESSAGES.values()) & messages.TOLD_ONCE_PER_WINDOW
 
 
