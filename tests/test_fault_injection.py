@@ -101,12 +101,14 @@ class Injector:
             undo = self.target.undo
             hooks.append((undo.service, f"before-call.{undo.service}.{undo.operation}", self._undo))
         for service, event, hook in hooks:
-            self._events(service).register_first(event, hook, unique_id=f"fault-{id(self)}-{event}")
+            # One id per hook: an undo may be the same operation as the call (UpdateFunctionConfiguration,
+            # ModifyVpcAttribute), and botocore drops a second registration under an id it already has.
+            self._events(service).register_first(event, hook, unique_id=f"fault-{id(self)}-{event}-{hook.__name__}")
         try:
             yield
         finally:
-            for service, event, _ in hooks:
-                self._events(service).unregister(event, unique_id=f"fault-{id(self)}-{event}")
+            for service, event, hook in hooks:
+                self._events(service).unregister(event, unique_id=f"fault-{id(self)}-{event}-{hook.__name__}")
 
     def _before(self, **_: Any) -> None:
         if self.fired and self.fault.how != "undo":
@@ -159,6 +161,28 @@ def _applicable(steps: list[Step], fault: Fault) -> bool:
 @settings(max_examples=6, deadline=None, phases=[Phase.explicit, Phase.reuse, Phase.generate])
 @given(data=st.data())
 def test_any_failure_ends_as_planned_as_before_or_reported_exactly(kind: FixKind, data: st.DataObject) -> None:
+    def chosen(steps: list[Step]) -> Fault:
+        return data.draw(
+            st.builds(Fault, st.integers(0, len(steps) - 1), st.sampled_from(FAULTS)).filter(
+                lambda f: _applicable(steps, f)
+            ),
+            label="fault",
+        )
+
+    ends_right(kind, chosen, say=note)
+
+
+def test_an_undo_that_is_the_same_operation_as_its_call_can_be_refused() -> None:
+    """Found by the suite: such an undo's fault was never injected. Pinned here, whatever hypothesis draws."""
+
+    def that_step(steps: list[Step]) -> Fault:
+        (i,) = [i for i, s in enumerate(steps) if s.call.operation == "UpdateFunctionConfiguration"]
+        return Fault(i, "undo")  # moving the function into the VPC; its undo moves it out again
+
+    ends_right(FixKind.ATTACH_LAMBDA_TO_VPC, that_step, say=lambda _: None)
+
+
+def ends_right(kind: FixKind, choose: Callable[[list[Step]], Fault], *, say: Callable[[str], None]) -> None:
     clients = session_clients()
     with simulated_aws():
         b = AccountBuilder(clients)
@@ -167,13 +191,8 @@ def test_any_failure_ends_as_planned_as_before_or_reported_exactly(kind: FixKind
         plan = executor.assess(broken.secret, **broken.run)[2]
         steps = _plan_steps(plan)
         assert kind in [f.kind for f in plan.fixes] and steps
-        fault = data.draw(
-            st.builds(Fault, st.integers(0, len(steps) - 1), st.sampled_from(FAULTS)).filter(
-                lambda f: _applicable(steps, f)
-            ),
-            label="fault",
-        )
-        note(f"{kind}: {fault} on {steps[fault.step].id} {steps[fault.step].call.operation}")
+        fault = choose(steps)
+        say(f"{kind}: {fault} on {steps[fault.step].id} {steps[fault.step].call.operation}")
         before = account_state(b)
         injector = Injector(clients, steps, fault)
         if fault.how == "undo":
