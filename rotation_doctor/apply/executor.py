@@ -111,7 +111,7 @@ class JournalEntry:
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> JournalEntry:
         undo = raw.get("undo")
-        call = Call(undo["service"], undo["operation"], undo["params"]) if undo else None
+        call = Call.from_json(undo) if undo else None
         return cls(str(raw["step"]), str(raw["what"]), raw.get("resource"), call)
 
 
@@ -143,7 +143,7 @@ class Leftover:
     def from_json(cls, raw: Mapping[str, Any]) -> Leftover:
         """As a proposal stores it (reconciliation's leftovers are told from the proposal)."""
         remove = raw.get("remove")
-        call = Call(remove["service"], remove["operation"], remove["params"]) if remove else None
+        call = Call.from_json(remove) if remove else None
         return cls(str(raw["step"]), str(raw["what"]), raw.get("resource"), call, str(raw.get("error", "")))
 
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from rotation_doctor.apply.guardrails import IGNORE_TAG
 from rotation_doctor.collect.permissions import READ_ACTIONS
 
-IGNORE_TAG = "rotation-doctor:ignore"
 CREATED_BY = {"aws:RequestTag/rotation-doctor:created-by": "rotation-doctor"}
 MADE_BY_US = {"aws:ResourceTag/rotation-doctor:created-by": "rotation-doctor"}
 GROUP_RULES = (

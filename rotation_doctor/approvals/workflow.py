@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from rotation_doctor.apply.executor import Executor, JournalEntry, Outcome
+from rotation_doctor.apply.executor import Executor, JournalEntry, Leftover, Outcome
 from rotation_doctor.apply.guardrails import Approval, Mode
 from rotation_doctor.apply.timing import LONGEST_APPLY_SECONDS
 from rotation_doctor.approvals.store import Proposal, ProposalStore
@@ -142,7 +142,7 @@ def _settle(executor: Executor, store: ProposalStore, stuck: Proposal) -> Propos
     if not leftovers:
         note = f"the apply stopped after {len(entries)} change(s), not healthy: every change was undone"
         return store.move(stuck.id, (was,), ProposalState.ROLLED_BACK, by=by, note=note, generation=stuck.generation)
-    left = "; ".join(f"{x.what} [{x.resource or 'id unknown'}]: {x.error}" for x in leftovers)
+    left = _left_note(leftovers)
     return store.move(
         stuck.id,
         (was,),
@@ -154,6 +154,11 @@ def _settle(executor: Executor, store: ProposalStore, stuck: Proposal) -> Propos
     )
 
 
+def _left_note(leftovers: list[Leftover]) -> str:
+    """What a failed undo left, in one line of a proposal's history."""
+    return "; ".join(f"{x.what} [{x.resource or 'id unknown'}]: {x.error}" for x in leftovers)
+
+
 def _json_list(items: list[dict[str, Any]]) -> AttributeValueTypeDef:
     return {"L": [{"S": json.dumps(item, sort_keys=True)} for item in items]}
 
@@ -162,7 +167,7 @@ def _final_state(outcome: Outcome) -> tuple[ProposalState, str]:
     if outcome.status is OutcomeStatus.NOTHING_TO_DO:
         return ProposalState.APPLIED, "nothing left to change: the account was already as planned"
     if outcome.status is OutcomeStatus.ROLLBACK_INCOMPLETE:
-        left = "; ".join(f"{x.what} [{x.resource or 'id unknown'}]: {x.error}" for x in outcome.leftovers)
+        left = _left_note(outcome.leftovers)
         return ProposalState.ROLLBACK_INCOMPLETE, f"{outcome.reason or 'a fix failed'}; NOT undone: {left}"
     if outcome.status is OutcomeStatus.ROLLED_BACK:
         return ProposalState.ROLLED_BACK, outcome.reason or "a step failed; every applied step was undone"

@@ -166,16 +166,7 @@ def outcome_text(outcome: Outcome, style: Style | None = None) -> str:
         for step in fix.steps:
             error = f" ({step.error})" if step.error else ""
             lines.append(f"      {step.step} {step.status.label}{error}: {step.says}")
-    if outcome.leftovers:
-        lines.append("")
-        lines.append(style.bold("LEFT IN THE ACCOUNT (the undo failed; remove by hand):"))
-        for left in outcome.leftovers:
-            lines.append(f"  {left.resource or 'id unknown'}  {left.what}  ({left.error})")
-            if left.remove is not None:
-                params = json.dumps(dict(left.remove.params), sort_keys=True)
-                lines.append(f"      remove with: {left.remove.service} {left.remove.operation} {params}")
-            else:
-                lines.append("      find it by its tag rotation-doctor:secret and remove it")
+    lines += _leftover_lines([left.to_json() for left in outcome.leftovers], style)
     if outcome.after is not None:
         lines.append("")
         lines.append("After:")
@@ -233,14 +224,21 @@ def proposal_text(p: Proposal) -> str:
         + (f": {e['note']}" if e.get("note") else "")
         for e in p.history
     ]
-    if p.leftovers:
-        lines += ["", "LEFT IN THE ACCOUNT (an undo failed; remove by hand):"]
-        for left in p.leftovers:
-            lines.append(f"  {left.get('resource') or 'id unknown'}  {left.get('what')}  ({left.get('error')})")
-            remove = left.get("remove")
-            if remove:
-                params = json.dumps(remove["params"], sort_keys=True)
-                lines.append(f"      remove with: {remove['service']} {remove['operation']} {params}")
-            else:
-                lines.append("      find it by its tag rotation-doctor:secret and remove it")
+    lines += _leftover_lines(p.leftovers, Style(False))
     return "\n".join(lines)
+
+
+def _leftover_lines(leftovers: Sequence[dict[str, Any]], style: Style) -> list[str]:
+    """What a failed undo left (Leftover.to_json, as outcomes and proposals carry it), and how to remove each."""
+    if not leftovers:
+        return []
+    lines = ["", style.bold("LEFT IN THE ACCOUNT (an undo failed; remove by hand):")]
+    for left in leftovers:
+        lines.append(f"  {left.get('resource') or 'id unknown'}  {left.get('what')}  ({left.get('error')})")
+        remove = left.get("remove")
+        if remove:
+            params = json.dumps(remove["params"], sort_keys=True)
+            lines.append(f"      remove with: {remove['service']} {remove['operation']} {params}")
+        else:
+            lines.append("      find it by its tag rotation-doctor:secret and remove it")
+    return lines

@@ -55,6 +55,10 @@ class Call:
     def to_json(self) -> dict[str, Any]:
         return {"service": self.service, "operation": self.operation, "params": _plain(self.params)}
 
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> Call:
+        return cls(str(raw["service"]), str(raw["operation"]), raw["params"])
+
 
 class ResourceKind(StrEnum):
     """What a step writes to: guardrails check each one (opt-out tag, allow-listed VPC)."""
