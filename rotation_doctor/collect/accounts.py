@@ -1,0 +1,214 @@
+"""Clients for other accounts and regions: the role assumed in each member account, and where to look.
+
+An organization-wide deployment (and the CLI's `--role-arn`, `--accounts`, `--regions`) reads and
+changes member accounts through a role there. The credentials come from STS `AssumeRole` through
+botocore's own fetcher and refresh themselves before they expire; they are made once per account
+and shared by every region of it, and the clients once per (account, region). The caller's own
+account needs no role: it is read with the caller's credentials, as a single-account deployment is.
+
+An account that refuses the role is not an error of the whole run: `RoleRefused` names it, and the
+caller turns it into a finding for that account.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from rotation_doctor.collect.aws import AwsClients, AwsError, BadSetting, describe_fatal, error_code, fatal
+
+if TYPE_CHECKING:
+    from botocore.credentials import RefreshableCredentials
+
+DEFAULT_MEMBER_ROLE = "rotation-doctor-member"  # member.yaml's MemberRoleName default
+SESSION_NAME = "rotation-doctor"
+ROLE_ARN = re.compile(r"^arn:(aws[a-z-]*):iam::(\d{12}):role/(?:[\w+=,.@/-]+/)?([\w+=,.@-]{1,64})$")
+ACCOUNT_ID = re.compile(r"^\d{12}$")
+
+
+@dataclass(frozen=True, order=True)
+class Place:
+    """One account and one region: what a member event names and where a secret lives."""
+
+    account: str
+    region: str
+
+    def __str__(self) -> str:
+        return f"{self.account}/{self.region}"
+
+
+class RoleRefused(Exception):
+    """The member role could not be assumed in `account` (no role, a trust that does not name us, an SCP)."""
+
+    def __init__(self, account: str, role_arn: str, reason: str) -> None:
+        super().__init__(f"{account}: cannot assume {role_arn}: {reason}")
+        self.account = account
+        self.role_arn = role_arn
+        self.reason = reason
+
+
+def role_arn(account: str, role_name: str, partition: str = "aws") -> str:
+    return f"arn:{partition}:iam::{account}:role/{role_name}"
+
+
+def parse_role_arn(text: str) -> tuple[str, str]:
+    """(account, ARN) of a role ARN the user gave; BadSetting otherwise."""
+    match = ROLE_ARN.match(text)
+    if not match:
+        raise BadSetting("--role-arn", f"{text[:120]!r} is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)")
+    return match.group(2), text
+
+
+def place_of_arn(arn: str) -> Place | None:
+    """The account and region an ARN names (a secret's, a function's); None for anything else."""
+    parts = arn.split(":")
+    if len(parts) >= 6 and parts[0] == "arn" and ACCOUNT_ID.match(parts[4]) and parts[3]:
+        return Place(parts[4], parts[3])
+    return None
+
+
+class AccountSessions:
+    """`AwsClients` for any (account, region), from one base session (the hub's, or the person's).
+
+    `role_for(account)` names the role to assume there; by default the member role of that name in the
+    account. The base account is never assumed into.
+    """
+
+    def __init__(
+        self,
+        base: AwsClients,
+        *,
+        role_name: str = DEFAULT_MEMBER_ROLE,
+        role_arns: dict[str, str] | None = None,
+        base_account: str | None = None,
+        session_name: str = SESSION_NAME,
+    ) -> None:
+        self.base = base
+        self.role_name = role_name
+        self.role_arns = dict(role_arns or {})
+        self.session_name = session_name
+        self._base_account = base_account
+        self._credentials: dict[str, RefreshableCredentials] = {}
+        self._clients: dict[Place, AwsClients] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def base_account(self) -> str:
+        """The account of the base credentials (asked of STS once, when not given)."""
+        if self._base_account is None:
+            self._base_account = str(self.base.client("sts").get_caller_identity()["Account"])  # type: ignore[attr-defined]
+        return self._base_account
+
+    def role_for(self, account: str) -> str:
+        return self.role_arns.get(account) or role_arn(account, self.role_name, self._partition())
+
+    def clients(self, place: Place) -> AwsClients:
+        """Clients of `place`, made once. RoleRefused when the account's role cannot be assumed."""
+        with self._lock:
+            made = self._clients.get(place)
+        if made is not None:
+            return made
+        if place.account == self.base_account and place.account not in self.role_arns:
+            made = AwsClients(self.base.session, region=place.region, counter=self.base.counter)
+        else:
+            made = AwsClients(self._session_for(place.account), region=place.region, counter=self.base.counter)
+        with self._lock:
+            return self._clients.setdefault(place, made)
+
+    def _session_for(self, account: str) -> Any:
+        import boto3
+        import botocore.session
+
+        credentials = self._assumed(account)
+        core = botocore.session.Session()
+        core._credentials = credentials  # type: ignore[attr-defined]  # botocore has no public setter for refreshable ones
+        return boto3.session.Session(botocore_session=core)
+
+    def _assumed(self, account: str) -> RefreshableCredentials:
+        with self._lock:
+            cached = self._credentials.get(account)
+        if cached is not None:
+            return cached
+        from botocore.credentials import AssumeRoleCredentialFetcher, RefreshableCredentials
+
+        arn = self.role_for(account)
+        source = self.base.session.get_credentials()
+        if source is None:
+            raise AwsError("no AWS credentials to assume member roles with")
+
+        def sts_client(service: str, **kwargs: Any) -> Any:
+            made = self.base.session.client(service, region_name=self.base.region, **kwargs)  # type: ignore[call-overload]
+            made.meta.events.register("before-call.*.*", self.base.counter)
+            return made
+
+        fetcher = AssumeRoleCredentialFetcher(
+            sts_client, source, arn, extra_args={"RoleSessionName": self.session_name}
+        )
+        try:
+            first = fetcher.fetch_credentials()
+        except Exception as exc:
+            if fatal(exc):
+                raise AwsError(describe_fatal(exc)) from exc
+            raise RoleRefused(account, arn, describe_fatal(exc) if error_code(exc) else str(exc)) from exc
+        credentials = RefreshableCredentials.create_from_metadata(
+            metadata=first, refresh_using=fetcher.fetch_credentials, method="assume-role"
+        )
+        with self._lock:
+            return self._credentials.setdefault(account, credentials)
+
+    def _partition(self) -> str:
+        region = self.base.region or ""
+        if region.startswith("cn-"):
+            return "aws-cn"
+        if region.startswith("us-gov-"):
+            return "aws-us-gov"
+        return "aws"
+
+
+def organization_accounts(clients: AwsClients) -> list[str]:
+    """The organization's active accounts (Organizations `ListAccounts`, paged), sorted."""
+    paginator = clients.client("organizations").get_paginator("list_accounts")
+    accounts: list[str] = []
+    for page in paginator.paginate():
+        for account in page.get("Accounts", []):
+            # `State` replaced `Status` in 2025; either says whether the account can be read.
+            state = account.get("State") or account.get("Status")
+            if state in (None, "ACTIVE"):
+                accounts.append(str(account["Id"]))
+    return sorted(accounts)
+
+
+def enabled_regions(clients: AwsClients) -> list[str]:
+    """The regions enabled for the account (`DescribeRegions` without AllRegions lists only those)."""
+    answer = clients.ec2.describe_regions()
+    return sorted(r["RegionName"] for r in answer.get("Regions", []) if r.get("RegionName"))
+
+
+def accounts_from(text: str, listed: Callable[[], list[str]]) -> list[str]:
+    """`--accounts all|ID,ID`: the organization's accounts, or the ids given (checked)."""
+    if text.strip().lower() == "all":
+        return listed()
+    ids = [a.strip() for a in text.split(",") if a.strip()]
+    bad = [a for a in ids if not ACCOUNT_ID.match(a)]
+    if bad or not ids:
+        raise BadSetting("--accounts", f"{', '.join(bad)[:120] or 'nothing'} is not 'all' or 12-digit account ids")
+    return list(dict.fromkeys(ids))
+
+
+def regions_from(text: str, enabled: Callable[[], list[str]], pattern: re.Pattern[str]) -> list[str]:
+    """`--regions all|R,R`: the account's enabled regions, or the names given (checked)."""
+    if text.strip().lower() == "all":
+        return enabled()
+    names = [r.strip() for r in text.split(",") if r.strip()]
+    bad = [r for r in names if not pattern.match(r)]
+    if bad or not names:
+        raise BadSetting("--regions", f"{', '.join(bad)[:120] or 'nothing'} is not 'all' or AWS region names")
+    return list(dict.fromkeys(names))
+
+
+def places(accounts: Iterable[str], regions: Iterable[str]) -> list[Place]:
+    regions = list(regions)
+    return [Place(a, r) for a in accounts for r in regions]
