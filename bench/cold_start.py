@@ -1,23 +1,32 @@
-"""Cold start: the time to import each handler module the template names, against a bare `import boto3`.
+"""Cold start: each handler module the template names, imported in a fresh interpreter, against a bare `import boto3`.
 
-Each figure is the median of several fresh interpreter processes (the import cost of one container's
-first invocation); the ratio is what the issue bounds (at most 2.5). Run: `make bench`.
+A figure is a whole process (`python -c "import ..."`, interpreter start included): what a container's INIT costs.
+Runs are interleaved (boto3, then each handler, round after round) so load on the machine falls on all alike, and
+each figure is the median of RUNS. Two clocks: wall time (what the issue bounds: the worker at most 1.5x boto3) and
+the process's CPU time (user + system), which a busy machine disturbs far less.
+
+Tracing is on, as in Lambda with `Tracing: Active`: `POWERTOOLS_TRACE_DISABLED` unset and `LAMBDA_TASK_ROOT` set
+(Powertools disables its tracer where that is missing). The worker makes its tracer, and patches botocore, on its
+first invocation; what that moves out of the import is measured too (`tracer`, in a process that has imported the
+worker and boto3). Run: `make bench`.
 """
 
 from __future__ import annotations
 
 import os
+import resource
 import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-RUNS = 9
-PROBE = "import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
+RUNS = 21
+TARGET = 1.5  # the worker's import, at most this many times a bare `import boto3` (wall time)
 # As in Lambda: tracing on, a region and credentials in the environment (no call is made).
 ENV = {
-    **os.environ,
+    **{k: v for k, v in os.environ.items() if k != "POWERTOOLS_TRACE_DISABLED"},
     "AWS_REGION": "us-east-1",
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_ACCESS_KEY_ID": "x",
@@ -25,18 +34,13 @@ ENV = {
     "POWERTOOLS_SERVICE_NAME": "rotation-doctor",
     "PYTHONPATH": str(ROOT),
     "AWS_LAMBDA_FUNCTION_NAME": "rotation-doctor-worker",
+    "LAMBDA_TASK_ROOT": str(ROOT),
     "_X_AMZN_TRACE_ID": "",
 }
-
-
-def import_seconds(module: str) -> float:
-    times = []
-    for _ in range(RUNS):
-        out = subprocess.run(
-            [sys.executable, "-c", PROBE.format(module=module)], env=ENV, check=True, capture_output=True, text=True
-        )
-        times.append(float(out.stdout.strip().splitlines()[-1]))
-    return statistics.median(times)
+# The tracer the worker makes on its first invocation: the X-Ray SDK's import and botocore's patch.
+FIRST_INVOCATION_PROBE = (
+    "import time, boto3, handlers.worker as w; t = time.perf_counter(); w.tracer.tracer; print(time.perf_counter() - t)"
+)
 
 
 def handler_modules() -> list[str]:
@@ -50,16 +54,54 @@ def handler_modules() -> list[str]:
     )
 
 
+def one_process(code: str) -> tuple[float, float]:
+    """Wall and CPU seconds of a fresh interpreter running `code`."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code], env=ENV, check=True, capture_output=True)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu
+
+
 def main() -> int:
-    baseline = import_seconds("boto3")
-    print(f"import boto3: {baseline * 1000:.0f} ms (median of {RUNS} fresh processes)")
-    worst = 0.0
-    for module in handler_modules():
-        seconds = import_seconds(module)
-        worst = max(worst, seconds / baseline)
-        print(f"import {module}: {seconds * 1000:.0f} ms, {seconds / baseline:.2f}x boto3")
-    print(f"worst ratio {worst:.2f} (target: at most 2.5)")
-    return 0 if worst <= 2.5 else 1
+    # The worker loads boto3 itself only when its first invocation makes clients: the last row is both, what a
+    # container has imported before its first AWS call.
+    modules = ["boto3", *handler_modules(), "boto3, handlers.worker"]
+    walls: dict[str, list[float]] = {m: [] for m in modules}
+    cpus: dict[str, list[float]] = {m: [] for m in modules}
+    for module in modules:  # once each unmeasured: bytecode caches written, files in the page cache
+        one_process(f"import {module}")
+    for _ in range(RUNS):
+        for module in modules:
+            wall, cpu = one_process(f"import {module}")
+            walls[module].append(wall)
+            cpus[module].append(cpu)
+    wall_base, cpu_base = statistics.median(walls["boto3"]), statistics.median(cpus["boto3"])
+    print(f"whole processes, median of {RUNS} interleaved runs, tracing on")
+    print(f"import boto3: {wall_base * 1000:.0f} ms wall, {cpu_base * 1000:.0f} ms CPU")
+    worker_ratio = 0.0
+    for module in modules[1:]:
+        wall, cpu = statistics.median(walls[module]), statistics.median(cpus[module])
+        ratio = wall / wall_base
+        if module == "handlers.worker":
+            worker_ratio = ratio
+        print(
+            f"import {module}: {wall * 1000:.0f} ms wall, {ratio:.2f}x boto3; "
+            f"{cpu * 1000:.0f} ms CPU, {cpu / cpu_base:.2f}x boto3"
+        )
+    tracer = statistics.median(
+        float(
+            subprocess.run(
+                [sys.executable, "-c", FIRST_INVOCATION_PROBE], env=ENV, check=True, capture_output=True, text=True
+            ).stdout.split()[-1]
+        )
+        for _ in range(RUNS)
+    )
+    print(f"the worker's first invocation makes its tracer (X-Ray SDK, botocore patched): {tracer * 1000:.0f} ms")
+    print(f"worker ratio {worker_ratio:.2f} (target: at most {TARGET})")
+    return 0 if worker_ratio <= TARGET else 1
 
 
 if __name__ == "__main__":

@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import cache
-from typing import TYPE_CHECKING, NotRequired, Protocol, TypedDict, cast
+from functools import cache, cached_property, wraps
+from typing import TYPE_CHECKING, NotRequired, ParamSpec, Protocol, TypedDict, TypeVar, cast
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
@@ -40,8 +40,45 @@ if TYPE_CHECKING:
     from rotation_doctor.notify.dispatch import Dispatcher
     from rotation_doctor.service.batch import BatchContext
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class DeferredTracer:
+    """Powertools' Tracer, made on the first invocation rather than at import.
+
+    Making a Tracer imports the X-Ray SDK, and its default `patch_all` imports and patches a dozen libraries: that
+    was most of the worker's import (its cold start, held to at most 1.5x a bare `import boto3`). Made just before
+    the first handler call runs, it patches `patch_modules` only: botocore, through which every AWS call of the
+    worker goes (Slack's webhook post is timed within the handler's subsegment, not one of its own). botocore's
+    patch wraps `BaseClient._make_api_call` on the class, so the first invocation's calls are traced as every later
+    one's are, whichever client makes them.
+    """
+
+    def __init__(self, service: str, patch_modules: tuple[str, ...]) -> None:
+        self.service = service
+        self.patch_modules = patch_modules
+
+    @cached_property
+    def tracer(self) -> Tracer:
+        return Tracer(service=self.service, patch_modules=list(self.patch_modules))
+
+    def capture_lambda_handler(self, handler: Callable[P, R]) -> Callable[P, R]:
+        """`Tracer.capture_lambda_handler`, applied on the first call (which makes the tracer)."""
+        traced: Callable[P, R] | None = None
+
+        @wraps(handler)
+        def deferred(*args: P.args, **kwargs: P.kwargs) -> R:
+            nonlocal traced
+            if traced is None:
+                traced = cast("Callable[P, R]", self.tracer.capture_lambda_handler(handler))
+            return traced(*args, **kwargs)
+
+        return deferred
+
+
 logger = Logger(service="rotation-doctor")
-tracer = Tracer(service="rotation-doctor")
+tracer = DeferredTracer(service="rotation-doctor", patch_modules=("botocore",))
 metrics = Metrics(namespace="RotationDoctor", service="rotation-doctor")
 
 NAME_LIMIT = 120  # an event's name, id or type in a log line

@@ -147,9 +147,49 @@ def retry_statement(*, partition: str = "aws", region: str = "*", account: str =
     return _allow("RetryRotation", secrets, "secretsmanager:RotateSecret")
 
 
-def policy(*, fix: bool, retry_rotation: bool = False) -> dict[str, Any]:
-    """The policy a person attaches to run `diagnose`/`scan`/`plan` (and with `fix`, `fix` and approvals)."""
+def deep_statements() -> list[dict[str, Any]]:
+    """What `diagnose --deep` needs beyond the reads: VPC Reachability Analyzer's paths and analyses, created tagged
+    and deleted only when tagged so (collect/reachability.py), and the analyzer's own queries (`tiros:*`), which it
+    makes with the caller's permissions. Never in the template: the service does not run it."""
+    insights = ["arn:aws:ec2:*:*:network-insights-path/*", "arn:aws:ec2:*:*:network-insights-analysis/*"]
+    return [
+        _allow(
+            "DeepCreateTaggedInsights",
+            "*",
+            ["ec2:CreateNetworkInsightsPath", "ec2:StartNetworkInsightsAnalysis"],
+            _eq(CREATED_BY),
+        ),
+        _allow(
+            "DeepTagOnCreate",
+            insights,
+            "ec2:CreateTags",
+            {"StringEquals": {"ec2:CreateAction": ["CreateNetworkInsightsPath", "StartNetworkInsightsAnalysis"]}},
+        ),
+        _allow(
+            "DeepDeleteOwnInsights",
+            insights,
+            ["ec2:DeleteNetworkInsightsAnalysis", "ec2:DeleteNetworkInsightsPath"],
+            _eq(MADE_BY_US),
+        ),
+        _allow(
+            "DeepAnalyze",
+            "*",
+            [
+                "ec2:DescribeNetworkInsightsAnalyses",
+                "tiros:CreateQuery",
+                "tiros:GetQueryAnswer",
+                "tiros:GetQueryExplanation",
+            ],
+        ),
+    ]
+
+
+def policy(*, fix: bool, retry_rotation: bool = False, deep: bool = False) -> dict[str, Any]:
+    """The policy a person attaches to run `diagnose`/`scan`/`plan` (and with `fix`, `fix` and approvals; with
+    `deep`, `diagnose --deep`)."""
     statements = read_statements()
+    if deep:
+        statements += deep_statements()
     if fix:
         statements += write_statements()
         if retry_rotation:

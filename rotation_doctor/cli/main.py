@@ -65,6 +65,19 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="treat the secret as having just failed to rotate (always read the function's logs)",
     )
+    d.add_argument(
+        "--deep",
+        action="store_true",
+        help="for a path rotation-doctor cannot judge, ask VPC Reachability Analyzer (about USD 0.10 an analysis; "
+        "needs `permissions --deep`)",
+    )
+    d.add_argument(
+        "--deep-timeout",
+        type=_seconds,
+        default=300,
+        metavar="SECONDS",
+        help="how long to wait for each analysis before deleting it unanswered (default 300)",
+    )
     command("scan", "diagnose every Lambda-rotated secret of the region")
     p = command("plan", "diagnosis plus the fix plan; changes nothing")
     p.add_argument("secret", help=SECRET_HELP)
@@ -96,6 +109,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     perms = command("permissions", "the IAM policy a person needs to diagnose (or, with --fix, to fix)", formats=False)
     perms.add_argument("--fix", action="store_true", help="include the writes `fix` and `proposals approve` make")
+    perms.add_argument(
+        "--deep", action="store_true", help="include what `diagnose --deep` needs (VPC Reachability Analyzer)"
+    )
     props = sub.add_parser("proposals", help="proposals stored by the service (DynamoDB)", parents=[common])
     props_sub = props.add_subparsers(dest="action", required=True, metavar="ACTION", help="what to do with them")
     for name, text in (
@@ -199,12 +215,37 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     from rotation_doctor.examine import diagnose_secret
     from rotation_doctor.model.findings import Verdict
 
-    _, diagnosis = diagnose_secret(_clients(args), args.secret, rotation_failed=args.rotation_failed)
+    clients = _clients(args)
+    snap, diagnosis = diagnose_secret(clients, args.secret, rotation_failed=args.rotation_failed)
+    answers = _second_opinion(clients, args.deep_timeout, snap, diagnosis) if args.deep else None
+    if answers is not None:
+        from rotation_doctor.analysis.reachability import with_answers
+
+        diagnosis = with_answers(diagnosis, answers)
     if args.format == "json":
-        _emit_versioned(diagnosis.to_json())
+        deep = {"reachability": [a.to_json() for a in answers]} if answers is not None else {}
+        _emit_versioned(diagnosis.to_json() | deep)
     else:
         print(render.diagnosis_text(diagnosis, render.Style(render.use_color(sys.stdout))))
     return EXIT_HEALTHY if diagnosis.verdict is Verdict.HEALTHY else EXIT_UNWELL
+
+
+def _second_opinion(clients: Any, timeout: float, snap: Any, diagnosis: Any) -> list[Any]:
+    """`diagnose --deep`: VPC Reachability Analyzer on the paths the model cannot judge (none: nothing is run)."""
+    from rotation_doctor.analysis.reachability import COST_NOTE, questions
+    from rotation_doctor.cli import render
+    from rotation_doctor.collect.reachability import ReachabilityAnalyzer
+
+    asked = questions(snap, diagnosis.findings)
+    if not asked:
+        render.stderr_line("rotation-doctor: --deep: every path is judged without VPC Reachability Analyzer")
+        return []
+    render.stderr_line(f"rotation-doctor: {COST_NOTE}")
+    answers = ReachabilityAnalyzer(clients, timeout=timeout).answer(asked)
+    for answer in answers:
+        for left in answer.left_behind:
+            render.stderr_line(f"rotation-doctor: could not delete {left}; delete it by hand (it costs nothing)")
+    return answers
 
 
 def cmd_scan(args: argparse.Namespace) -> int:
@@ -338,7 +379,7 @@ def cmd_permissions(args: argparse.Namespace) -> int:
     """The IAM policy JSON to attach, from the same declarations the template is held to."""
     from rotation_doctor.apply.iam_policy import policy
 
-    _emit_json(policy(fix=args.fix, retry_rotation=args.fix))
+    _emit_json(policy(fix=args.fix, retry_rotation=args.fix, deep=args.deep))
     return EXIT_HEALTHY
 
 

@@ -102,6 +102,12 @@ CODES: Mapping[str, CodeInfo] = {
         Severity.WARNING,
         "Check the transit gateway, peering, firewall or appliance on the way by hand.",
     ),
+    "SM_PATH_BLOCKED_BY_ANALYZER": CodeInfo(
+        PathName.SM,
+        Severity.ERROR,
+        "Open the component VPC Reachability Analyzer names as blocking (diagnose --deep) for TCP 443 from the "
+        "function to Secrets Manager.",
+    ),
     "DB_TARGET_UNRESOLVED": CodeInfo(
         PathName.DB,
         Severity.WARNING,
@@ -142,6 +148,12 @@ CODES: Mapping[str, CodeInfo] = {
         PathName.DB,
         Severity.WARNING,
         "Check the transit gateway or appliance between the function and the database by hand.",
+    ),
+    "DB_PATH_BLOCKED_BY_ANALYZER": CodeInfo(
+        PathName.DB,
+        Severity.ERROR,
+        "Open the component VPC Reachability Analyzer names as blocking (diagnose --deep) for the database port "
+        "from the function.",
     ),
     "INVOKE_PERMISSION_MISSING": CodeInfo(
         PathName.INVOKE,

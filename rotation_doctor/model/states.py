@@ -90,3 +90,12 @@ class SecretAction(_State):
     APPLIED = "applied"
     NOT_APPLIED = "not applied"
     COALESCED = "coalesced"  # a second event for a secret this batch already handled
+
+
+class AnalyzerRun(_State):
+    """What became of one VPC Reachability Analyzer analysis of `diagnose --deep` (collect/reachability.py)."""
+
+    SUCCEEDED = "succeeded"  # AWS answered: a path was found, or not
+    FAILED = "failed"  # AWS could not analyze the path (its status message says why)
+    TIMED_OUT = "timed_out"  # no answer within --deep-timeout; the path and analysis were still deleted
+    NOT_RUN = "not_run"  # no path could be built (no function interface, no destination) or a call was refused

@@ -29,7 +29,7 @@ from rotation_doctor.cli.schema import SCHEMA_VERSION
 from rotation_doctor.model.findings import CODES, PathName, Severity, Verdict
 from rotation_doctor.model.plan import FixKind, LinkStatus, ResourceKind, Risk
 from rotation_doctor.model.snapshot import TargetKind
-from rotation_doctor.model.states import FixStatus, OutcomeStatus, StepStatus
+from rotation_doctor.model.states import AnalyzerRun, FixStatus, OutcomeStatus, StepStatus
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -66,6 +66,8 @@ ENUM_DESCRIPTIONS: dict[str, str] = {
     "FixStatus": "What became of one fix of the plan.",
     "OutcomeStatus": "What `fix` did with the plan; rollback_incomplete lists what is left in `leftovers`.",
     "ErrorKind": "bad_input (exit 2), aws_error (exit 3) or interrupted (exit 130).",
+    "AnalyzerRun": "What became of one VPC Reachability Analyzer analysis (`diagnose --deep`): succeeded (AWS "
+    "answered), failed, timed_out, or not_run (no path could be built, or AWS refused a call).",
 }
 
 
@@ -261,12 +263,46 @@ class Diagnosis(_Out):
     context: Context
 
 
+class BlockingComponent(_Out):
+    """A component VPC Reachability Analyzer names in its explanation of a path it does not find."""
+
+    type: str = Field(description="The explanation's key: SecurityGroup, Acl, RouteTable, NetworkInterface, ...")
+    id: str
+
+
+class ReachabilityAnalysis(_Out):
+    """One VPC Reachability Analyzer analysis of `diagnose --deep`: a path the model could not judge, asked of AWS."""
+
+    path: PathName
+    status: AnalyzerRun
+    source: str | None = Field(description="The function's Lambda network interface the path starts from.")
+    destination: str | None = Field(
+        description="The Secrets Manager endpoint or internet gateway, or the database's address (or name, when it "
+        "did not resolve)."
+    )
+    port: int = Field(ge=1, le=65535)
+    path_id: str | None = Field(description="The network insights path (deleted afterwards).")
+    analysis_id: str | None = Field(description="The network insights analysis (deleted afterwards).")
+    path_found: bool | None = Field(description="AWS's answer; null when there is none.")
+    explanation_codes: list[str] = Field(description="AWS's explanation codes (ENI_SG_RULES_MISMATCH, ...).")
+    blocking: list[BlockingComponent]
+    message: str | None = Field(description="Why there is no answer: AWS's status message, or what was missing.")
+    left_behind: list[str] = Field(
+        description="Paths or analyses whose delete failed, as `id: error code`: delete them by hand."
+    )
+
+
 class _Versioned(_Out):
     schema_version: SchemaVersion = Field(description="The version of this schema the object follows.")
 
 
 class DiagnoseOutput(Diagnosis, _Versioned):
     """`rotation-doctor diagnose SECRET --format json` (and each item of `scan --format json`)."""
+
+    reachability: list[ReachabilityAnalysis] | SkipJsonSchema[None] = Field(
+        default=None,
+        description="`diagnose --deep` only: the VPC Reachability Analyzer analyses run, folded into `findings`.",
+    )
 
 
 class PlanOutput(DiagnoseOutput):
