@@ -13,9 +13,9 @@ This module answers, offline, from the Service Authorization Reference as `polic
   missing key fails `StringEquals` and the like: AWS denies; only `...IfExists`, `Null` and
   `ForAllValues:` pass on a missing key).
 
-Condition *values* are checked where the call itself supplies them (the endpoint's service name, the
-principal of a Lambda permission, the creating action of tags); values that come from the account
-(a resource's tags, its VPC) are the template's business and tested there.
+Condition *values* (StringEquals, StringLike) are checked where the call itself supplies them (the
+endpoint's service name, the principal of a Lambda permission, the creating action of tags); values
+that come from the account (a resource's tags, its VPC) are the template's business and tested there.
 """
 
 from __future__ import annotations
@@ -88,10 +88,11 @@ class Authorization:
     action: str  # "ec2:CreateVpcEndpoint"
     resource_type: str  # "vpc-endpoint"; "" for actions that support no resource type
     context: Mapping[str, tuple[str, ...]]  # condition values the call itself supplies, lower-case keys
+    resource: str = ""  # the resource's ARN where its name matters (a role); a sample of its type otherwise
 
     @property
     def arn(self) -> str:
-        return sample_arn(self.action.split(":")[0], self.resource_type)
+        return self.resource or sample_arn(self.action.split(":")[0], self.resource_type)
 
 
 def iam_action(call: Call) -> str:
@@ -204,10 +205,13 @@ def condition_problems(statement: Mapping[str, Any], auth: Authorization) -> lis
                     problems.append(f"{operator} {key}: not a key of {auth.action} on {auth.resource_type or '*'}")
                 continue
             supplied = auth.context.get(key.lower())
-            if (
-                supplied is not None
-                and op.startswith("stringequals")
-                and not all(v in _as_list(expected) for v in supplied)
+            if supplied is None:
+                continue
+            if op.startswith("stringequals") and not all(v in _as_list(expected) for v in supplied):
+                problems.append(f"{operator} {key}: the call sends {supplied}, the policy wants {expected}")
+            # A role that serves every region names them with wildcards: com.amazonaws.*.secretsmanager.
+            if op.startswith("stringlike") and not all(
+                _matches(_as_list(expected), v, case_sensitive=True) for v in supplied
             ):
                 problems.append(f"{operator} {key}: the call sends {supplied}, the policy wants {expected}")
     return problems
