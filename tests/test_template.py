@@ -361,8 +361,9 @@ MEMBER_ROLE = {"MemberRole", "MemberPermissions"}
     [
         ("123456789012", "us-east-1", FORWARDING | MEMBER_ROLE),  # a member account, RoleRegion
         ("123456789012", "eu-west-1", FORWARDING),  # ... another of its regions: the role is global
-        (HUB_ACCOUNT, "eu-west-1", {"NothingToForward"}),  # the hub's own account and region: the hub's rules
-        (HUB_ACCOUNT, "us-east-1", FORWARDING),  # the hub's account elsewhere: worker credentials, no role
+        # The hub's own account, served as one account is (its region, the worker's own policy): nothing.
+        (HUB_ACCOUNT, "eu-west-1", {"NothingToForward"}),
+        (HUB_ACCOUNT, "us-east-1", {"NothingToForward"}),
     ],
 )
 def test_a_member_stack_makes_what_its_place_needs(account: str, region: str, made: set[str]) -> None:
