@@ -19,7 +19,7 @@ from rotation_doctor.apply.executor import Executor, JournalEntry, Leftover, Out
 from rotation_doctor.apply.guardrails import Approval, Mode
 from rotation_doctor.apply.timing import LONGEST_APPLY_SECONDS
 from rotation_doctor.approvals.store import Proposal, ProposalStore
-from rotation_doctor.collect.aws import describe_fatal
+from rotation_doctor.collect.aws import SecretNotFound, describe_fatal
 from rotation_doctor.model.errors import ProposalConflict
 from rotation_doctor.model.findings import Verdict
 from rotation_doctor.model.plan import Risk
@@ -178,6 +178,10 @@ def reconcile(
             settled.append(_settle(executor_of, store, stuck))
         except ProposalConflict:
             continue  # another worker settled it first
+        except Exception as exc:
+            # One proposal that cannot be settled now (its account's STS throttled, a read failed) holds up neither
+            # the others nor the event this batch is handling: it stays as it is, and the next batch tries again.
+            log.warning("%s could not be settled now: %s", stuck.id, describe_fatal(exc))
     return settled
 
 
@@ -205,8 +209,12 @@ def _settle(executor_of: Callable[[], Executor], store: ProposalStore, stuck: Pr
             generation=stuck.generation,
             also_set={"leftovers": _json_list([x.to_json() for x in leftovers])},
         )
-    _, diagnosis, _ = executor.assess(stuck.secret_arn)
-    if diagnosis.verdict is Verdict.HEALTHY:
+    try:
+        _, diagnosis, _ = executor.assess(stuck.secret_arn)
+        healthy = diagnosis.verdict is Verdict.HEALTHY
+    except SecretNotFound:
+        healthy = False  # deleted since: what was written for it is undone all the same
+    if healthy:
         note = f"the apply stopped after {len(entries)} change(s), and the secret is healthy: kept"
         return store.move(stuck.id, (was,), ProposalState.APPLIED, by=by, note=note, generation=stuck.generation)
     leftovers = executor.undo_journal(entries)

@@ -135,6 +135,9 @@ class AccountSessions:
         credentials = self._assumed(account)
         core = botocore.session.Session()
         core._credentials = credentials  # type: ignore[attr-defined]  # botocore has no public setter for refreshable ones
+        # One loader for every account: the service models (EC2's is megabytes of JSON, ~0.7 s to read) are read once
+        # per process, not once per account.
+        core.register_component("data_loader", self.base.session._session.get_component("data_loader"))
         return boto3.session.Session(botocore_session=core)
 
     def _assumed(self, account: str) -> RefreshableCredentials:

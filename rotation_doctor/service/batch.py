@@ -296,9 +296,7 @@ class BatchContext:
         policy, home = self.executor.policy, self.home.account
         if place.account != home:
             if policy.allowed_accounts and place.account not in policy.allowed_accounts:
-                note = (
-                    f"account {place.account} is not in the allow-list (ROTATION_DOCTOR_ALLOWED_ACCOUNTS): not acted on"
-                )
+                note = f"account {place.account} is not in the allow-list (ROTATION_DOCTOR_ALLOWED_ACCOUNTS): ignored"
                 raise PlaceRefused(Refusal.NOT_ALLOWED, note)
             if not self.sessions.assumes_into(place.account):
                 note = (
