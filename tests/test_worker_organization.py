@@ -35,7 +35,7 @@ from tests.test_worker import rotation_failed
 
 EVENTS = Path(__file__).resolve().parent / "events"
 HUB = "123456789012"  # moto's default account: the hub's, as SimulatedContext's function ARN names it
-A, B = "111111111111", "222222222222"
+A, B, C = "111111111111", "222222222222", "333333333333"
 ROLE = "rotation-doctor-member"
 # What the files in tests/events/members/ name (member A in eu-west-1); each test puts in a member's own.
 FICTIONAL_ACCOUNT, FICTIONAL_REGION = "111111111111", "eu-west-1"
@@ -339,20 +339,30 @@ def org_event(name: str) -> str:
     return json.dumps(raw)
 
 
-def test_the_hubs_sweep_covers_its_own_place_and_every_place_with_an_open_proposal(org: Any) -> None:
+def test_the_hubs_sweep_covers_its_own_place_and_every_place_with_an_open_proposal(
+    org: Any, handled: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     hub = scenarios.orders(org.hub)
-    a, b = build_member(A, "eu-west-1"), build_member(B, "us-east-1")
+    a, b, c = build_member(A, "eu-west-1"), build_member(B, "us-east-1"), build_member(C, "us-east-1")
     worker = org.make("observe")
     org.deliver(org_event("scheduled_sweep.json"))
     assert set(worker.batch.handled) == {hub.secret_arn}  # no proposal anywhere: the hub's place only
     assert org.assumed == []
 
     worker = org.make("propose")
-    org.deliver(a.rotation_failed())
+    org.deliver(a.rotation_failed(), c.rotation_failed())
     org.assumed.clear()
     org.deliver(org_event("scheduled_sweep.json"))
-    assert set(worker.batch.handled) == {hub.secret_arn, a.secret_arn}  # B has no open proposal
+    assert set(worker.batch.handled) == {hub.secret_arn, a.secret_arn, c.secret_arn}  # B has no open proposal
     assert b.secret_arn not in by_secret(org.store)
+
+    # A member that cannot be read now holds up nothing: the others are swept, it is looked at next time.
+    org.refusing[C] = "Throttling"
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")  # botocore's own retries of the throttled call would only be slow
+    worker = org.make("propose")
+    assert org.deliver(org_event("scheduled_sweep.json")) == {"batchItemFailures": []}
+    assert set(worker.batch.handled) == {hub.secret_arn, a.secret_arn}
+    assert handled()[-1]["note"] == f"{C}/us-east-1 could not be read now"
 
 
 # ----- where nothing is done -------------------------------------------------------------------------

@@ -40,7 +40,7 @@ from rotation_doctor.approvals.workflow import (
     reconcile,
 )
 from rotation_doctor.collect.accounts import ACCOUNT_ID, REGION_NAME, AccountSessions, Place, RoleRefused, place_of_arn
-from rotation_doctor.collect.aws import SecretNotFound
+from rotation_doctor.collect.aws import AwsError, SecretNotFound
 from rotation_doctor.examine import diagnose_secrets
 from rotation_doctor.model.bounded import clip
 from rotation_doctor.model.errors import ProposalConflict, ProposalNotFound
@@ -212,11 +212,19 @@ class BatchContext:
         for where in places:
             try:
                 scope = self.scope(where)
+                inventory = self._inventory(scope)
             except PlaceRefused as exc:
                 report.refused.append(exc.why)
                 report.note = clip("; ".join(filter(None, [report.note, exc.note])))
                 continue
-            report.secrets += [self._act(scope, s, d) for s, d in self._inventory(scope)]
+            except AwsError as exc:
+                if where == place:
+                    raise  # the sweep's own place: retried, as any event that could not be read
+                # Another place with an open proposal: looked at again in the next sweep, the rest swept now.
+                log.warning("sweep: %s could not be read now: %s", where, exc)
+                report.note = clip("; ".join(filter(None, [report.note, f"{where} could not be read now"])))
+                continue
+            report.secrets += [self._act(scope, s, d) for s, d in inventory]
         return report
 
     def _apply_approved(self, message: ApplyApproved) -> EventReport:
