@@ -265,6 +265,15 @@ def test_member_events_from_two_accounts_assume_each_role_once_and_plan_in_each(
     assert sorted(org.assumed) == [role(A), role(B)]
 
 
+def test_the_hubs_own_account_in_another_region_is_served_with_its_own_credentials(org: Any) -> None:
+    elsewhere = build_member(HUB, "eu-west-1")  # e.g. forwarded by a member stack in the hub's account
+    org.make("propose", ROTATION_DOCTOR_ALLOWED_ACCOUNTS=A)  # the allow-list gates other accounts only
+    assert org.deliver(elsewhere.rotation_failed()) == {"batchItemFailures": []}
+    assert org.assumed == []  # never assumed into
+    [proposal] = org.store.list()
+    assert proposal.secret_arn == elsewhere.secret_arn
+
+
 def test_a_change_in_a_member_looks_only_at_that_members_secrets(org: Any) -> None:
     # Both rotations work; then A's database stops admitting A's function.
     a = build_member(A, "eu-west-1", db_admits_function=True, endpoint=True)
