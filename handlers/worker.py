@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
     from rotation_doctor.apply.executor import Executor
     from rotation_doctor.approvals.store import ProposalStore
+    from rotation_doctor.collect.accounts import AccountSessions
     from rotation_doctor.collect.aws import AwsClients
     from rotation_doctor.notify.dispatch import Dispatcher
     from rotation_doctor.service.batch import BatchContext
@@ -126,6 +127,8 @@ class Worker:
     idempotency_table: str | None
     dispatcher: Dispatcher | None = None  # notifications (SNS, Slack); None when none is configured
     batch: BatchContext | None = None  # the current invocation's (`run` opens one per SQS batch)
+    # Clients in member accounts (the member role, credentials cached for their lifetime); None: the hub's only.
+    sessions: AccountSessions | None = None
     _process: Process | None = field(default=None, repr=False)
     _idempotency_config: IdempotencyConfig | None = field(default=None, repr=False)
 
@@ -135,6 +138,8 @@ class Worker:
         if self.batch is None:
             raise RuntimeError("Worker.process runs within run(), which opens the batch")
         report = self.batch.process(events.parse(event))
+        for refused in report.refused:  # an account not acted on: counted here, once (a redelivery is answered)
+            metrics.add_metric(name=str(refused), unit=MetricUnit.Count, value=1)
         if self.dispatcher is not None:
             for decision in report.decisions:  # an approved proposal applied (the approval page's hand-off)
                 self.dispatcher.after_decision(decision.proposal, decision.outcome, decision.fresh)
@@ -174,10 +179,13 @@ def build_worker(env: Mapping[str, str], clients: AwsClients | None = None) -> W
     from rotation_doctor.apply.executor import Executor
     from rotation_doctor.apply.guardrails import policy_from_env
     from rotation_doctor.approvals.store import DynamoDbBudget, ProposalStore
+    from rotation_doctor.collect.accounts import AccountSessions
     from rotation_doctor.collect.aws import AwsClients
     from rotation_doctor.notify.dispatch import dispatcher_from_env
 
     clients = clients or AwsClients()
+    # The hub's own account is never assumed into; any other one only through the member role, when one is named.
+    sessions = AccountSessions(clients, role_name=env.get("ROTATION_DOCTOR_MEMBER_ROLE_NAME", "").strip())
     table = env.get("PROPOSALS_TABLE")
     store = ProposalStore(clients, table) if table else None
     budget = (
@@ -193,6 +201,7 @@ def build_worker(env: Mapping[str, str], clients: AwsClients | None = None) -> W
         env.get("DEAD_LETTER_QUEUE_URL"),
         env.get("IDEMPOTENCY_TABLE"),
         dispatcher_from_env(env, clients, store),
+        sessions=sessions,
     )
 
 
@@ -205,11 +214,15 @@ def run(event: Event, context: LambdaContext, worker: Worker) -> PartialItemFail
     """One SQS batch: a fresh shared context, then each record on its own (failures reported per record)."""
     from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
+    from rotation_doctor.collect.accounts import place_of_arn
     from rotation_doctor.service.batch import BatchContext
 
     # An apply stops in time to undo before this invocation ends (the executor keeps a margin for it).
     worker.executor.time_left = lambda: context.get_remaining_time_in_millis() / 1000
-    worker.batch = BatchContext(worker.executor, worker.store)
+    here = place_of_arn(context.invoked_function_arn)
+    if worker.sessions is not None and here is not None:  # the function's own ARN names the hub's account: no STS
+        worker.sessions.know_base_account(here.account)
+    worker.batch = BatchContext(worker.executor, worker.store, worker.sessions)
     worker.batch.dispatcher = worker.dispatcher
     process = worker.idempotent_process(context)
 

@@ -1,17 +1,25 @@
-"""What happens to a diagnosed secret, by approval mode; and applying an approved proposal, once."""
+"""What happens to a diagnosed secret, by approval mode; and applying an approved proposal, once.
+
+Across accounts, the proposals stay in the hub while their secrets live in member accounts: `apply_proposal` and
+`reconcile` take `executor_for`, which gives the executor of the account and region a proposal's secret lives in
+(or raises `PlaceRefused`), so that a plan is applied, and a journal undone, where it was written.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from rotation_doctor.apply.executor import Executor, JournalEntry, Leftover, Outcome
 from rotation_doctor.apply.guardrails import Approval, Mode
 from rotation_doctor.apply.timing import LONGEST_APPLY_SECONDS
 from rotation_doctor.approvals.store import Proposal, ProposalStore
-from rotation_doctor.collect.aws import describe_fatal
+from rotation_doctor.collect.aws import SecretNotFound, describe_fatal
 from rotation_doctor.model.errors import ProposalConflict
 from rotation_doctor.model.findings import Verdict
 from rotation_doctor.model.plan import Risk
@@ -19,6 +27,28 @@ from rotation_doctor.model.states import FixStatus, OutcomeStatus, ProposalState
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
+
+log = logging.getLogger(__name__)
+
+
+class Refusal(StrEnum):
+    """Why nothing is done in an account; each value is also the worker's metric for it."""
+
+    NOT_ALLOWED = "AccountNotAllowed"  # outside ROTATION_DOCTOR_ALLOWED_ACCOUNTS: no role is even assumed
+    NO_MEMBER_ROLE = "NoMemberRole"  # another account, and no member role configured: never the hub's credentials
+    ROLE_REFUSED = "RoleRefused"  # the account refused the member role (no member stack, a trust or an SCP)
+
+
+class PlaceRefused(Exception):
+    """Nothing may be done in an account and region (`why`); the message says so, for a person."""
+
+    def __init__(self, why: Refusal, note: str) -> None:
+        super().__init__(note)
+        self.why = why
+        self.note = note
+
+
+ExecutorFor = Callable[[Proposal], Executor]  # the executor of the place a proposal's secret lives in
 
 
 @dataclass
@@ -70,9 +100,27 @@ def apply_proposal(
     by: str,
     retry_rotation: bool | None = None,
     generation: int | None = None,
+    executor_for: ExecutorFor | None = None,
 ) -> Handled:
     """Apply an approved proposal exactly once: only the caller that moves it to `applying` goes on. With
-    `generation`, only if the proposal is still the round that was approved (else ProposalSuperseded)."""
+    `generation`, only if the proposal is still the round that was approved (else ProposalSuperseded).
+
+    `executor_for` (the worker's, across accounts) picks the executor of the secret's place before anything is
+    claimed; when that place is refused, the approved proposal fails with the reason and PlaceRefused is raised."""
+    if executor_for is not None:
+        try:
+            executor = executor_for(store.get(pid))
+        except PlaceRefused as exc:
+            note = f"not applied: {exc.note}"
+            store.move(
+                pid,
+                (ProposalState.APPROVED,),
+                ProposalState.FAILED,
+                by="rotation-doctor",
+                note=note,
+                generation=generation,
+            )
+            raise
     proposal = store.claim(pid, by=by, generation=generation)
     approval = Approval(by, plan_hash=proposal.plan_hash, max_risk=Risk(proposal.max_risk))
     written: list[JournalEntry] = []
@@ -107,24 +155,37 @@ def apply_proposal(
     return Handled(outcome, store.move(pid, (ProposalState.APPLYING,), final, by=by, note=note, also_set=leftovers))
 
 
-def reconcile(executor: Executor, store: ProposalStore, *, now: float | None = None) -> list[Proposal]:
+def reconcile(
+    executor: Executor, store: ProposalStore, *, now: float | None = None, executor_for: ExecutorFor | None = None
+) -> list[Proposal]:
     """Settle proposals left approved or applying by a process that died: decide from what is actually there.
 
     approved, never claimed: nothing was written (only the claimer writes): failed, to be approved again.
     applying: the journal lists every write AWS accepted. None: failed. The secret healthy now: applied.
     Otherwise every recorded write is undone in reverse: rolled_back, or rollback_incomplete with what is left.
     Each move is conditional on the state it read, so two workers never settle one proposal twice.
+
+    With `executor_for`, each proposal is read and undone in its secret's account and region; when that place is
+    refused, its writes cannot be undone from here: rollback_incomplete, with every recorded write as a leftover.
     """
     settled = []
     for stuck in store.unfinished(time.time() if now is None else now, LONGEST_APPLY_SECONDS):
+
+        def executor_of(stuck: Proposal = stuck) -> Executor:
+            return executor if executor_for is None else executor_for(stuck)
+
         try:
-            settled.append(_settle(executor, store, stuck))
+            settled.append(_settle(executor_of, store, stuck))
         except ProposalConflict:
             continue  # another worker settled it first
+        except Exception as exc:
+            # One proposal that cannot be settled now (its account's STS throttled, a read failed) holds up neither
+            # the others nor the event this batch is handling: it stays as it is, and the next batch tries again.
+            log.warning("%s could not be settled now: %s", stuck.id, describe_fatal(exc))
     return settled
 
 
-def _settle(executor: Executor, store: ProposalStore, stuck: Proposal) -> Proposal:
+def _settle(executor_of: Callable[[], Executor], store: ProposalStore, stuck: Proposal) -> Proposal:
     by = "rotation-doctor (reconciliation)"
     was = stuck.state
     if was is ProposalState.APPROVED:
@@ -134,8 +195,26 @@ def _settle(executor: Executor, store: ProposalStore, stuck: Proposal) -> Propos
     if not entries:
         note = "the apply stopped before any change was made"
         return store.move(stuck.id, (was,), ProposalState.FAILED, by=by, note=note, generation=stuck.generation)
-    _, diagnosis, _ = executor.assess(stuck.secret_arn)
-    if diagnosis.verdict is Verdict.HEALTHY:
+    try:
+        executor = executor_of()
+    except PlaceRefused as exc:
+        log.warning("%s: its recorded writes cannot be undone: %s", stuck.id, exc.note)
+        leftovers = _unreachable(entries, exc.note)
+        return store.move(
+            stuck.id,
+            (was,),
+            ProposalState.ROLLBACK_INCOMPLETE,
+            by=by,
+            note=f"the apply stopped after {len(entries)} change(s); NOT undone: {exc.note}",
+            generation=stuck.generation,
+            also_set={"leftovers": _json_list([x.to_json() for x in leftovers])},
+        )
+    try:
+        _, diagnosis, _ = executor.assess(stuck.secret_arn)
+        healthy = diagnosis.verdict is Verdict.HEALTHY
+    except SecretNotFound:
+        healthy = False  # deleted since: what was written for it is undone all the same
+    if healthy:
         note = f"the apply stopped after {len(entries)} change(s), and the secret is healthy: kept"
         return store.move(stuck.id, (was,), ProposalState.APPLIED, by=by, note=note, generation=stuck.generation)
     leftovers = executor.undo_journal(entries)
@@ -152,6 +231,16 @@ def _settle(executor: Executor, store: ProposalStore, stuck: Proposal) -> Propos
         generation=stuck.generation,
         also_set={"leftovers": _json_list([x.to_json() for x in leftovers])},
     )
+
+
+def _unreachable(entries: list[JournalEntry], reason: str) -> list[Leftover]:
+    """The recorded writes an undo would have removed (as `Executor.undo_journal` would have tried them, in reverse),
+    as leftovers: the account they are in cannot be reached."""
+    return [
+        Leftover(e.step, e.what, e.resource, e.undo, reason)
+        for e in reversed(entries)
+        if e.undo is not None or e.resource is None
+    ]
 
 
 def _left_note(leftovers: list[Leftover]) -> str:

@@ -27,6 +27,7 @@ DEFAULT_MEMBER_ROLE = "rotation-doctor-member"  # member.yaml's MemberRoleName d
 SESSION_NAME = "rotation-doctor"
 ROLE_ARN = re.compile(r"^arn:(aws[a-z-]*):iam::(\d{12}):role/(?:[\w+=,.@/-]+/)?([\w+=,.@-]{1,64})$")
 ACCOUNT_ID = re.compile(r"^\d{12}$")
+REGION_NAME = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")  # us-east-1, us-gov-west-1, ap-southeast-5, ...
 
 
 @dataclass(frozen=True, order=True)
@@ -102,6 +103,15 @@ class AccountSessions:
             self._base_account = str(self.base.client("sts").get_caller_identity()["Account"])  # type: ignore[attr-defined]
         return self._base_account
 
+    def know_base_account(self, account: str) -> None:
+        """The base account, when the caller already knows it (a Lambda's own ARN names it): no STS call then."""
+        if self._base_account is None and ACCOUNT_ID.match(account):
+            self._base_account = account
+
+    def assumes_into(self, account: str) -> bool:
+        """Whether a role is known for `account` (the base account needs none; an empty role name names none)."""
+        return bool(self.role_name) or account in self.role_arns
+
     def role_for(self, account: str) -> str:
         return self.role_arns.get(account) or role_arn(account, self.role_name, self._partition())
 
@@ -125,6 +135,9 @@ class AccountSessions:
         credentials = self._assumed(account)
         core = botocore.session.Session()
         core._credentials = credentials  # type: ignore[attr-defined]  # botocore has no public setter for refreshable ones
+        # One loader for every account: the service models (EC2's is megabytes of JSON, ~0.7 s to read) are read once
+        # per process, not once per account.
+        core.register_component("data_loader", self.base.session._session.get_component("data_loader"))
         return boto3.session.Session(botocore_session=core)
 
     def _assumed(self, account: str) -> RefreshableCredentials:
@@ -150,7 +163,7 @@ class AccountSessions:
         try:
             first = fetcher.fetch_credentials()
         except Exception as exc:
-            if fatal(exc):
+            if fatal(exc) or _transient(exc):  # asking again later can succeed: not the account's refusal
                 raise AwsError(describe_fatal(exc)) from exc
             raise RoleRefused(account, arn, describe_fatal(exc) if error_code(exc) else str(exc)) from exc
         credentials = RefreshableCredentials.create_from_metadata(
@@ -166,6 +179,13 @@ class AccountSessions:
         if region.startswith("us-gov-"):
             return "aws-us-gov"
         return "aws"
+
+
+def _transient(exc: BaseException) -> bool:
+    """STS throttled us or failed on its side (after botocore's own retries)."""
+    response = getattr(exc, "response", None)
+    status = response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) if isinstance(response, dict) else 0
+    return error_code(exc) in {"Throttling", "ThrottlingException", "RequestLimitExceeded"} or int(status or 0) >= 500
 
 
 def organization_accounts(clients: AwsClients) -> list[str]:

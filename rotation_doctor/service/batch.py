@@ -10,6 +10,12 @@ An approved proposal handed over by the approval page is applied here, the servi
 `apply_proposal` claims it (approved -> applying, conditional on its generation) before anything is
 written, so a message delivered twice, or for a proposal rejected, proposed again or already
 applied meanwhile, applies nothing.
+
+Across an organization, each event names the account and region it happened in (EventBridge's envelope; a hand-off
+and a stuck proposal name theirs through the secret's ARN). Everything is read, planned, applied and undone there,
+with the member role's clients (`AccountSessions`); each place keeps its own inventory and planning reads. The hub's
+own account is never assumed into. Nothing is done in an account outside the allow-list, in another account when no
+member role is configured, or in one that refuses the role: the event is reported with a note, not retried.
 """
 
 from __future__ import annotations
@@ -25,19 +31,29 @@ from rotation_doctor.apply.guardrails import Mode
 from rotation_doctor.approvals.handoff import KIND as APPLY_APPROVED
 from rotation_doctor.approvals.handoff import ApplyApproved
 from rotation_doctor.approvals.store import Proposal, ProposalStore
-from rotation_doctor.approvals.workflow import apply_proposal, approval_executor, handle_secret, reconcile
-from rotation_doctor.collect.aws import SecretNotFound
+from rotation_doctor.approvals.workflow import (
+    PlaceRefused,
+    Refusal,
+    apply_proposal,
+    approval_executor,
+    handle_secret,
+    reconcile,
+)
+from rotation_doctor.collect.accounts import ACCOUNT_ID, REGION_NAME, AccountSessions, Place, RoleRefused, place_of_arn
+from rotation_doctor.collect.aws import AwsError, SecretNotFound
 from rotation_doctor.examine import diagnose_secrets
+from rotation_doctor.model.bounded import clip
 from rotation_doctor.model.errors import ProposalConflict, ProposalNotFound
 from rotation_doctor.model.findings import Verdict
 from rotation_doctor.model.plan import Risk
 from rotation_doctor.model.snapshot import PlanningFacts, Snapshot
-from rotation_doctor.model.states import SecretAction
+from rotation_doctor.model.states import OPEN_STATES, SecretAction
 from rotation_doctor.notify.pending import announce_pending
 from rotation_doctor.planning.planner import make_plan
 from rotation_doctor.service.events import Change, RotationTrigger, Sweep, Trigger
 
 if TYPE_CHECKING:
+    from rotation_doctor.collect.collector import Collector
     from rotation_doctor.notify.dispatch import Dispatcher, SecretHandled
 
 log = logging.getLogger(__name__)
@@ -82,7 +98,8 @@ class EventReport:
     trigger: str
     secrets: list[SecretReport]
     decisions: list[Decision] = field(default_factory=list)
-    note: str | None = None  # why the event needed nothing done (the secret it names is gone)
+    note: str | None = None  # why the event needed nothing done (the secret it names is gone, its account refused)
+    refused: list[Refusal] = field(default_factory=list)  # places not acted on, and why (the worker's metrics)
 
     def to_json(self) -> dict[str, Any]:
         out = {
@@ -93,26 +110,52 @@ class EventReport:
         return out | ({"note": self.note} if self.note else {})
 
 
+@dataclass
+class PlaceScope:
+    """One account and region within a batch: its executor (the place's clients), its inventory and planning reads,
+    each read once however many events name the place."""
+
+    place: Place
+    executor: Executor
+    inventory: list[tuple[Snapshot, Diagnosis]] | None = None
+    planning: dict[tuple[str, str, str], PlanningFacts] = field(default_factory=dict)
+
+    @property
+    def collector(self) -> Collector:
+        return self.executor.collector
+
+
 class BatchContext:
-    """One invocation's shared reads and the secrets it has already handled."""
+    """One invocation's shared reads, per account and region, and the secrets it has already handled."""
 
     dispatcher: Dispatcher | None = None  # the worker's notifications: the sweep tells what waits for a person
 
-    def __init__(self, executor: Executor, store: ProposalStore | None) -> None:
+    def __init__(
+        self, executor: Executor, store: ProposalStore | None, sessions: AccountSessions | None = None
+    ) -> None:
+        """`executor` acts in the hub's own account and region; `sessions` gives clients elsewhere (without it, or
+        with no member role name, events of another account are ignored)."""
         self.executor = executor
         self.store = store
         self.collector = executor.collector
-        self._inventory: list[tuple[Snapshot, Diagnosis]] | None = None
-        self._planning: dict[tuple[str, str, str], PlanningFacts] = {}
-        self.handled: dict[str, SecretReport] = {}
+        self.sessions = sessions or AccountSessions(executor.clients, role_name="")
+        self._scopes: dict[Place, PlaceScope] = {}
+        self._refused: dict[str, PlaceRefused] = {}  # by account: a refusal holds for the whole batch
+        self.handled: dict[str, SecretReport] = {}  # by secret ARN, which names the account and region
         self._reconciled = False
+
+    @property
+    def home(self) -> Place:
+        """The hub's own account and region (the account asked of STS once, when the Lambda context did not say)."""
+        return Place(self.sessions.base_account, str(self.executor.clients.region))
 
     def process(self, trigger: Trigger) -> EventReport:
         report = self._process(trigger)
         if not self._reconciled and self.store is not None:
-            # Once a batch: proposals a dead process left approved or applying are settled and announced.
+            # Once a batch: proposals a dead process left approved or applying are settled and announced, each in
+            # its secret's account.
             self._reconciled = True
-            settled = reconcile(approval_executor(self.executor), self.store)
+            settled = reconcile(self.executor, self.store, executor_for=self._approval_executor)
             report.decisions += [Decision(p, None) for p in settled]
         return report
 
@@ -120,22 +163,69 @@ class BatchContext:
         if isinstance(trigger, ApplyApproved):
             return self._apply_approved(trigger)
         if isinstance(trigger, RotationTrigger):
-            try:
-                secret = self.collector.describe_secret(trigger.secret_id)
-            except SecretNotFound:
-                # Deleted since its rotation failed: nothing to diagnose, and asking again will not change that.
-                log.info("%s: secret %s no longer exists", trigger.event_name, trigger.secret_id)
-                return EventReport(trigger.event_id, trigger.event_name, [], note="the secret no longer exists")
-            pairs = diagnose_secrets(self.collector, [secret], rotation_failed=[secret.arn])
-            return EventReport(
-                trigger.event_id, trigger.event_name, [self._act(snap, d, rotation_failed=True) for snap, d in pairs]
-            )
+            return self._rotation(trigger)
         if isinstance(trigger, Sweep):
-            announce_pending(self.store, self.dispatcher)  # proposals never announced, or whose links expire
-            return EventReport(trigger.event_id, "sweep", [self._act(s, d) for s, d in self.inventory()])
-        affected = [(s, d) for s, d in self.inventory() if affects(trigger, s)]
-        log.info("%s %s affects %d secret(s)", trigger.source, trigger.event_name, len(affected))
-        return EventReport(trigger.event_id, trigger.event_name, [self._act(s, d) for s, d in affected])
+            return self._sweep(trigger)
+        try:
+            scope = self.scope(self._place(trigger.account, trigger.region))
+        except PlaceRefused as exc:
+            return self._refused_report(trigger.event_id, trigger.event_name, exc)
+        affected = [(s, d) for s, d in self._inventory(scope) if affects(trigger, s)]
+        log.info("%s %s in %s affects %d secret(s)", trigger.source, trigger.event_name, scope.place, len(affected))
+        return EventReport(trigger.event_id, trigger.event_name, [self._act(scope, s, d) for s, d in affected])
+
+    def _rotation(self, trigger: RotationTrigger) -> EventReport:
+        named = place_of_arn(trigger.secret_id)
+        place = self._place(trigger.account, trigger.region, named)
+        if named is not None and named != place:
+            # CloudTrail records a rotation in the secret's own account and region: this one is not real.
+            note = f"the secret's ARN names {named}, not the event's {place}: not acted on"
+            log.warning("%s: %s", trigger.event_name, note)
+            return EventReport(trigger.event_id, trigger.event_name, [], note=clip(note))
+        try:
+            scope = self.scope(place)
+        except PlaceRefused as exc:
+            return self._refused_report(trigger.event_id, trigger.event_name, exc)
+        try:
+            secret = scope.collector.describe_secret(trigger.secret_id)
+        except SecretNotFound:
+            # Deleted since its rotation failed: nothing to diagnose, and asking again will not change that.
+            log.info("%s: secret %s no longer exists", trigger.event_name, trigger.secret_id)
+            return EventReport(trigger.event_id, trigger.event_name, [], note="the secret no longer exists")
+        pairs = diagnose_secrets(scope.collector, [secret], rotation_failed=[secret.arn])
+        return EventReport(
+            trigger.event_id,
+            trigger.event_name,
+            [self._act(scope, snap, d, rotation_failed=True) for snap, d in pairs],
+        )
+
+    def _sweep(self, trigger: Sweep) -> EventReport:
+        """The hub's schedule sweeps the hub's own place and every place a proposal is open in; a member's schedule
+        (forwarded to the hub), that member's place."""
+        announce_pending(self.store, self.dispatcher)  # proposals never announced, or whose links expire
+        place = self._place(trigger.account, trigger.region)
+        places = [place]
+        if place == self.home and self.store is not None:
+            open_in = {place_of_arn(p.secret_arn) for p in self.store.list(OPEN_STATES)}
+            places += sorted(p for p in open_in if p is not None and p != place)
+        report = EventReport(trigger.event_id, "sweep", [])
+        for where in places:
+            try:
+                scope = self.scope(where)
+                inventory = self._inventory(scope)
+            except PlaceRefused as exc:
+                report.refused.append(exc.why)
+                report.note = clip("; ".join(filter(None, [report.note, exc.note])))
+                continue
+            except AwsError as exc:
+                if where == place:
+                    raise  # the sweep's own place: retried, as any event that could not be read
+                # Another place with an open proposal: looked at again in the next sweep, the rest swept now.
+                log.warning("sweep: %s could not be read now: %s", where, exc)
+                report.note = clip("; ".join(filter(None, [report.note, f"{where} could not be read now"])))
+                continue
+            report.secrets += [self._act(scope, s, d) for s, d in inventory]
+        return report
 
     def _apply_approved(self, message: ApplyApproved) -> EventReport:
         report = EventReport(message.id, APPLY_APPROVED, [])
@@ -144,16 +234,22 @@ class BatchContext:
             return report
         try:
             handled = apply_proposal(
-                approval_executor(self.executor),
+                self.executor,
                 self.store,
                 message.proposal_id,
                 by=message.by,
                 generation=message.generation,
+                executor_for=self._approval_executor,
             )
         except (ProposalNotFound, ProposalConflict) as exc:
             # Delivered again, rejected or proposed again meanwhile, expired, or never approved: nothing to apply.
             log.info("%s: nothing applied (%s: %s)", message.proposal_id, type(exc).__name__, exc)
             return report
+        except PlaceRefused as exc:
+            # The proposal failed with the reason (apply_proposal moved it): people are told, as of any decision.
+            refused = self._refused_report(message.id, APPLY_APPROVED, exc)
+            refused.decisions.append(Decision(self.store.get(message.proposal_id), None))
+            return refused
         outcome = handled.outcome
         final = self.store.get(message.proposal_id)
         fresh = handled.proposal if handled.proposal_is_new else None
@@ -176,14 +272,86 @@ class BatchContext:
         report.decisions.append(Decision(final, outcome, fresh))
         return report
 
-    def inventory(self) -> list[tuple[Snapshot, Diagnosis]]:
-        """Every Lambda-rotated secret, read and diagnosed once per invocation."""
-        if self._inventory is None:
-            secrets = self.collector.list_rotated_secrets()
-            self._inventory = diagnose_secrets(self.collector, secrets)
-        return self._inventory
+    # ----- places ------------------------------------------------------------------------------
 
-    def _act(self, snap: Snapshot, diagnosis: Diagnosis, *, rotation_failed: bool = False) -> SecretReport:
+    def _place(self, account: str, region: str, named: Place | None = None) -> Place:
+        """Where an event happened: what it says, else what its secret's ARN says, else the hub's own place."""
+        fallback = named or self.home
+        return Place(account or fallback.account, region or fallback.region)
+
+    def scope(self, place: Place) -> PlaceScope:
+        """The place's scope, opened once a batch; PlaceRefused (remembered for the batch) when nothing may be done
+        there. The allow-list and the member role are checked before any role is assumed."""
+        found = self._scopes.get(place)
+        if found is not None:
+            return found
+        refused = self._refused.get(place.account)
+        if refused is not None:
+            raise refused
+        try:
+            executor = self._executor_in(place)
+        except PlaceRefused as exc:
+            log.warning("not acted on in %s: %s", place, exc.note)
+            self._refused[place.account] = exc
+            raise
+        return self._scopes.setdefault(place, PlaceScope(place, executor))
+
+    def _executor_in(self, place: Place) -> Executor:
+        if not ACCOUNT_ID.match(place.account) or not REGION_NAME.match(place.region):
+            raise PlaceRefused(Refusal.NOT_ALLOWED, f"{clip(str(place), 80)} is not an account and region")
+        if place == self.home:
+            return self.executor
+        policy, home = self.executor.policy, self.home.account
+        if place.account != home:
+            if policy.allowed_accounts and place.account not in policy.allowed_accounts:
+                note = f"account {place.account} is not in the allow-list (ROTATION_DOCTOR_ALLOWED_ACCOUNTS): ignored"
+                raise PlaceRefused(Refusal.NOT_ALLOWED, note)
+            if not self.sessions.assumes_into(place.account):
+                note = (
+                    f"the event is from account {place.account}, and no member role is configured "
+                    "(ROTATION_DOCTOR_MEMBER_ROLE_NAME): ignored"
+                )
+                raise PlaceRefused(Refusal.NO_MEMBER_ROLE, note)
+        try:
+            clients = self.sessions.clients(place)
+        except RoleRefused as exc:
+            note = f"account {place.account} refused the member role {exc.role_arn}: {clip(exc.reason, 300)}"
+            raise PlaceRefused(Refusal.ROLE_REFUSED, note) from exc
+        home_executor = self.executor
+        return Executor(
+            clients,
+            home_executor.policy,  # the same guardrails; the hourly cap is counted per account (the secret's)
+            wait_timeout=home_executor.wait_timeout,
+            poll=home_executor.poll,
+            time_left=home_executor.time_left,
+        )
+
+    def _approval_executor(self, proposal: Proposal) -> Executor:
+        """The executor for a proposal approved by a person, in the place its secret lives in."""
+        place = place_of_arn(proposal.secret_arn) or self.home
+        return approval_executor(self.scope(place).executor)
+
+    @staticmethod
+    def _refused_report(event_id: str, trigger: str, refused: PlaceRefused) -> EventReport:
+        return EventReport(event_id, trigger, [], note=clip(refused.note), refused=[refused.why])
+
+    # ----- secrets -----------------------------------------------------------------------------
+
+    def inventory(self, place: Place | None = None) -> list[tuple[Snapshot, Diagnosis]]:
+        """Every Lambda-rotated secret of the place (the hub's own by default), read and diagnosed once per
+        invocation."""
+        return self._inventory(self.scope(place or self.home))
+
+    @staticmethod
+    def _inventory(scope: PlaceScope) -> list[tuple[Snapshot, Diagnosis]]:
+        if scope.inventory is None:
+            secrets = scope.collector.list_rotated_secrets()
+            scope.inventory = diagnose_secrets(scope.collector, secrets)
+        return scope.inventory
+
+    def _act(
+        self, scope: PlaceScope, snap: Snapshot, diagnosis: Diagnosis, *, rotation_failed: bool = False
+    ) -> SecretReport:
         arn = snap.secret.arn
         if arn in self.handled:
             first = self.handled[arn]
@@ -191,13 +359,14 @@ class BatchContext:
         report = SecretReport(
             arn, snap.secret.name, diagnosis.verdict, diagnosis.codes(), SecretAction.HEALTHY, diagnosis=diagnosis
         )
-        mode = self.executor.policy.mode
+        executor = scope.executor
+        mode = executor.policy.mode
         if diagnosis.verdict is Verdict.HEALTHY:
             pass
         elif mode is Mode.OBSERVE or self.store is None:
             report.action = SecretAction.OBSERVED
         elif mode is Mode.AUTO:
-            handled = handle_secret(self.executor, self.store, arn, rotation_failed=rotation_failed)
+            handled = handle_secret(executor, self.store, arn, rotation_failed=rotation_failed)
             report.outcome = handled.outcome
             report.applied = handled.outcome.applied
             report.action = SecretAction.APPLIED if report.applied else SecretAction.NOT_APPLIED
@@ -205,9 +374,9 @@ class BatchContext:
                 report.proposal_id = handled.proposal.id
         else:
             plan = make_plan(
-                self._with_planning_facts(snap),
+                self._with_planning_facts(scope, snap),
                 diagnosis,
-                trusted_prefixes=self.executor.policy.trusted_secret_prefixes,
+                trusted_prefixes=executor.policy.trusted_secret_prefixes,
             )
             if plan.empty:
                 report.action = SecretAction.OBSERVED
@@ -218,13 +387,14 @@ class BatchContext:
         self.handled[arn] = report
         return report
 
-    def _with_planning_facts(self, snap: Snapshot) -> Snapshot:
+    @staticmethod
+    def _with_planning_facts(scope: PlaceScope, snap: Snapshot) -> Snapshot:
         """Planning reads are per function and VPCs: secrets sharing them share one read."""
         fn, db = snap.function, snap.database
         key = (fn.arn if fn else "", (fn.vpc_id or "") if fn else "", (db.vpc_id or "") if db else "")
-        if key not in self._planning:
-            self._planning[key] = self.collector.planning_facts(snap)
-        return self._planning[key].apply_to(snap)
+        if key not in scope.planning:
+            scope.planning[key] = scope.collector.planning_facts(snap)
+        return scope.planning[key].apply_to(snap)
 
 
 def affects(change: Change, snap: Snapshot) -> bool:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -66,6 +66,8 @@ class RotationTrigger:
     event_name: str
     secret_id: str
     step: str | None  # "createSecret", "setSecret", ... from the error message
+    account: str = ""  # the envelope's: the account and region the event happened in ("" when not said)
+    region: str = ""
 
 
 @dataclass(frozen=True)
@@ -77,11 +79,15 @@ class Change:
     names: frozenset[tuple[str, str]]  # ("function" | "database" | "secret", name or ARN)
     affects_all: bool = False  # nothing in the event says which secrets: look at all of them
     read_whole: bool = True  # False: the parameters were too deep or too large to read whole (so affects_all)
+    account: str = ""  # the envelope's: the account and region the call was made in ("" when not said)
+    region: str = ""
 
 
 @dataclass(frozen=True)
 class Sweep:
     event_id: str
+    account: str = ""  # the account and region of the schedule that fired ("" when not said)
+    region: str = ""
 
 
 Trigger = RotationTrigger | Change | Sweep | ApplyApproved
@@ -114,7 +120,7 @@ def _parse(raw: Mapping[str, object]) -> Trigger:
     except ValidationError as exc:
         raise MalformedEvent(f"not an EventBridge event: {_first_error(exc)}") from exc
     if envelope.detail_type == "Scheduled Event":
-        return Sweep(envelope.id)
+        return Sweep(envelope.id, envelope.account, envelope.region)
     try:
         detail = CloudTrailDetail.model_validate(envelope.detail)
     except ValidationError as exc:
@@ -124,9 +130,10 @@ def _parse(raw: Mapping[str, object]) -> Trigger:
         if not isinstance(secret, str) or not secret:
             raise MalformedEvent(f"{detail.eventName} without detail.additionalEventData.SecretId")
         step = re.search(r"during (\w+) step", detail.errorMessage or "")
-        return RotationTrigger(envelope.id, detail.eventName, secret, step.group(1) if step else None)
+        step_name = step.group(1) if step else None
+        return RotationTrigger(envelope.id, detail.eventName, secret, step_name, envelope.account, envelope.region)
     if envelope.detail_type == "AWS API Call via CloudTrail":
-        return _change(envelope.id, envelope.source, detail)
+        return replace(_change(envelope.id, envelope.source, detail), account=envelope.account, region=envelope.region)
     raise MalformedEvent(
         f"unexpected event: {clip(envelope.source, 80)} / {clip(envelope.detail_type, 80)} / "
         f"{clip(detail.eventName, 80)}"
