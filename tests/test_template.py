@@ -66,9 +66,9 @@ WAKES = {
     "update_function_configuration.json": "FunctionChangeRule",
     "modify_db_instance.json": "DatabaseChangeRule",
     "rotate_secret.json": "SecretChangeRule",
+    "rotation_succeeded_eventbridge.json": "RotationFailedRule",
 }
 SLEEPS = [
-    "rotation_succeeded_eventbridge.json",
     "negative_run_instances.json",
     "negative_authorize_sg_ingress.json",
     "negative_s3_put_object.json",
