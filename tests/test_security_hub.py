@@ -285,3 +285,30 @@ def test_permissions_with_security_hub_lists_what_it_needs(capsys: pytest.Captur
     assert sorted(granted["Action"]) == ["securityhub:BatchImportFindings", "securityhub:GetFindings"]
     assert cli.main(["permissions"]) == 0
     assert "securityhub" not in capsys.readouterr().out
+
+
+def test_a_secret_of_another_region_is_imported_in_its_region(builder: Any) -> None:
+    clients = builder.clients
+    west = AwsClients(clients.session, "us-west-2")
+    west.client("securityhub").enable_security_hub()  # type: ignore[attr-defined]
+    arn = f"arn:aws:secretsmanager:us-west-2:{ACCOUNT}:secret:prod/west/db-AbCdEf"
+    report = SecurityHubFindings(clients).sync([Diagnosed(diagnosis("SM_NO_PATH", arn=arn))])
+    assert report.imported == 1 and report.ok
+    [finding] = active(west).values()
+    assert finding["ProductArn"] == f"arn:aws:securityhub:us-west-2:{ACCOUNT}:product/{ACCOUNT}/default"
+    assert active(clients) == {}  # nothing in the region the clients were made for
+
+
+@pytest.mark.parametrize("setting,on", [("Enabled", True), ("Disabled", False)])
+def test_the_deployers_setting_reaches_the_worker(setting: str, on: bool) -> None:
+    from rotation_doctor.notify.dispatch import dispatcher_from_env
+    from tests.cfn_resolve import Resolver
+    from tests.test_iam import template
+
+    tpl = template()
+    variables = tpl["Resources"]["WorkerFunction"]["Properties"]["Environment"]["Variables"]
+    env = {k: str(v) for k, v in Resolver(tpl, {"SecurityHubFindings": setting}).resolve(variables).items()}
+    clients = AwsClients(boto3.session.Session(region_name=REGION), region=REGION)
+    dispatcher = dispatcher_from_env(env, clients)
+    assert dispatcher is not None and (dispatcher.security_hub is not None) is on
+    assert tpl["Parameters"]["SecurityHubFindings"]["Default"] == "Disabled"

@@ -186,7 +186,7 @@ def import_batches(findings: Sequence[Mapping[str, Any]]) -> Iterator[list[Mappi
     batch: list[Mapping[str, Any]] = []
     size = 0
     for finding in findings:
-        one = len(json.dumps(finding, separators=(",", ":")).encode()) + 1
+        one = len(json.dumps(finding).encode()) + 2  # as spaced as any client writes it, and its comma
         if batch and (len(batch) == MAX_FINDINGS_PER_IMPORT or size + one > MAX_IMPORT_BYTES - IMPORT_MARGIN):
             yield batch
             batch, size = [], 0
@@ -247,7 +247,7 @@ class SecurityHubFindings:
     """Keeps Security Hub's findings for diagnosed secrets as their diagnoses say.
 
     `clients_for(place)` gives the clients of a secret's account and region (a member account's, through its
-    role); by default `clients`, for a deployment that serves one account.
+    role); by default `clients`, or for another region clients of the same session there.
     """
 
     def __init__(
@@ -258,8 +258,16 @@ class SecurityHubFindings:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.clients = clients
-        self.clients_for = clients_for or (lambda _place: clients)
+        self.clients_for = clients_for or self._same_session
         self.clock = clock
+        self._regions: dict[str, AwsClients] = {clients.region: clients}
+
+    def _same_session(self, place: Place) -> AwsClients:
+        """The injected clients' session in the secret's region (its account is the session's, or the import is
+        refused and reported: only that account's credentials can import its findings)."""
+        if place.region not in self._regions:
+            self._regions[place.region] = AwsClients(self.clients.session, place.region, self.clients.counter)
+        return self._regions[place.region]
 
     def sync(self, diagnosed: Sequence[Diagnosed]) -> HubReport:
         """Import what each diagnosis found and archive what it no longer finds, place by place."""

@@ -40,6 +40,7 @@ from rotation_doctor.service.events import Change, RotationSucceeded, RotationTr
 
 if TYPE_CHECKING:
     from rotation_doctor.notify.dispatch import Dispatcher, SecretHandled
+    from rotation_doctor.notify.security_hub import SecurityHubFindings
 
 log = logging.getLogger(__name__)
 
@@ -193,7 +194,7 @@ class BatchContext:
             except SecretNotFound:
                 return EventReport(trigger.event_id, event, [], note="the secret no longer exists")
         proposals = self.store.open_for_secret(arn) if self.store is not None else []
-        hub = self.dispatcher.security_hub if self.dispatcher is not None else None
+        hub = self._security_hub()
         findings_open = False
         if not proposals and hub is not None:
             found, read = hub.open_findings([arn])
@@ -219,10 +220,15 @@ class BatchContext:
         self.handled[arn] = report
         return EventReport(trigger.event_id, event, [report])
 
+    def _security_hub(self) -> SecurityHubFindings | None:
+        """The worker's Security Hub findings, carried by its dispatcher (a stand-in dispatcher may carry none)."""
+        hub: SecurityHubFindings | None = getattr(self.dispatcher, "security_hub", None)
+        return hub
+
     def _to_security_hub(self, report: EventReport) -> None:
         """The event's diagnoses as Security Hub findings, when the deployer turned them on: one read and as few
         imports as the limits allow for all of them. It never fails the event: what failed is logged."""
-        hub = self.dispatcher.security_hub if self.dispatcher is not None else None
+        hub = self._security_hub()
         diagnosed = [
             Diagnosed(s.diagnosis, s.proposal_id)
             for s in report.secrets
