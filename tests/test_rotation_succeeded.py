@@ -55,7 +55,11 @@ def test_rotation_succeeded_closes_an_open_proposal(builder: AccountBuilder, ser
     [proposal] = service.store.list()
     assert proposal.state == "proposed" and told(clients, inbox)[0]["kind"] == "proposal created"
 
-    fixed_by_hand(builder, o)  # someone fixed it their own way, and the next rotation worked
+    # Approved on the page; before the worker takes the hand-off, someone fixed it their own way and the next
+    # rotation worked.
+    service.store.approve(proposal.id, by="approval link (approve)", generation=proposal.generation)
+    told(clients, inbox)
+    fixed_by_hand(builder, o)
     assert service.deliver(rotation_succeeded(o.secret_arn)) == {"batchItemFailures": []}
 
     closed = service.store.get(proposal.id)
@@ -66,9 +70,11 @@ def test_rotation_succeeded_closes_an_open_proposal(builder: AccountBuilder, ser
     assert message["proposal_id"] == proposal.id and message["links"]["approve"] is None
     assert message["headline"].startswith(f"{scenarios.DEMO_SECRET}: healthy again")
 
-    # An approval that arrives afterwards applies nothing: the proposal is no longer waiting.
+    assert [e["state"] for e in closed.history] == ["proposed", "approved", "superseded"]
+
+    # The approval's hand-off, taken afterwards, applies nothing: the proposal is no longer approved.
     clients.counter.calls.clear()
-    service.deliver(ApplyApproved(proposal.id, proposal.generation, "late approver").body())
+    service.deliver(ApplyApproved(proposal.id, proposal.generation, "approval link (approve)").body())
     assert service.store.get(proposal.id).state == "superseded"
     assert not [c for c in clients.counter.calls if c.startswith("ec2:Authorize")]
 
