@@ -144,8 +144,8 @@ AS_BEFORE: dict[str, tuple[str, dict[str, Any] | str]] = {
         },
     ),
     "rotation_succeeded_eventbridge.json": (
-        "MalformedEvent",
-        "unexpected event: aws.secretsmanager / AWS Service Event via CloudTrail / RotationSucceeded",
+        "RotationSucceeded",
+        {"secret_id": "arn:aws:secretsmanager:us-west-2:accountid:secret:Appuser-pyodbc-WoDpmU"},
     ),
     "scheduled_sweep.json": ("Sweep", {}),
     "update_function_configuration.json": (
@@ -270,7 +270,10 @@ def test_a_change_made_by_hand_10000_deep_is_walked_without_recursion() -> None:
         ),
         ({**load("rotation_succeeded_eventbridge.json"), "detail-type": "D" * 100_000}, "unexpected event"),
         ({**load("rotation_succeeded_eventbridge.json"), "detail-type": "two\nlines"}, "unexpected event"),
-        ({**load("rotation_succeeded_eventbridge.json"), "source": "s" * 100_000}, "unexpected event"),
+        (
+            {**load("rotation_succeeded_eventbridge.json"), "source": "s" * 100_000, "detail-type": "Not CloudTrail"},
+            "unexpected event",
+        ),
         ({"kind": "k" * 100_000}, "not an apply-approved-proposal message"),
         ({"hello": "world", "x" * 100_000: 1}, "not an EventBridge event"),
     ],

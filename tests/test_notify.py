@@ -45,7 +45,7 @@ def test_every_kind_renders_for_every_channel(kind: Kind) -> None:
     assert len(subject) < 100 and "prod/app" in subject and str(kind) in subject
     first = body.splitlines()[0]
     assert first.startswith("prod/app:")
-    if kind not in (Kind.HEALTHY_AGAIN, Kind.APPLIED_AFTER_APPROVAL, Kind.APPROVED):
+    if kind not in (Kind.HEALTHY_AGAIN, Kind.SUPERSEDED, Kind.APPLIED_AFTER_APPROVAL, Kind.APPROVED):
         assert "cannot reach Secrets Manager" in first
     assert "SM_NO_PATH: " in body and "+ interface endpoint" in body and "Cost:" in body
     assert ("Review and approve: https://" in body) is (kind is Kind.PROPOSED)

@@ -206,12 +206,26 @@ def member_statements(
     ]
 
 
-def policy(*, fix: bool, retry_rotation: bool = False, deep: bool = False) -> dict[str, Any]:
+def security_hub_statement(*, partition: str = "aws", region: str = "*", account: str = "*") -> dict[str, Any]:
+    """Findings imported under the account's default product, and read back from its hub (notify/security_hub.py)."""
+    securityhub = f"arn:{partition}:securityhub:{region}:{account}"
+    return _allow(
+        "SecurityHubFindings",
+        [f"{securityhub}:product/{account}/default", f"{securityhub}:hub/default"],
+        ["securityhub:BatchImportFindings", "securityhub:GetFindings"],
+    )
+
+
+def policy(
+    *, fix: bool, retry_rotation: bool = False, deep: bool = False, security_hub: bool = False
+) -> dict[str, Any]:
     """The policy a person attaches to run `diagnose`/`scan`/`plan` (and with `fix`, `fix` and approvals; with
-    `deep`, `diagnose --deep`)."""
+    `deep`, `diagnose --deep`; with `security_hub`, `--security-hub`)."""
     statements = read_statements()
     if deep:
         statements += deep_statements()
+    if security_hub:
+        statements.append(security_hub_statement())
     if fix:
         statements += write_statements()
         if retry_rotation:

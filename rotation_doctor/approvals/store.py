@@ -2,6 +2,7 @@
 
 proposed -> approved -> applying -> applied | failed | rolled_back
 proposed | approved -> rejected;  proposed | approved -> expired (past expires_at);  applying -> expired (stale)
+proposed | approved -> superseded (a rotation succeeded and the secret is healthy without the fix)
 (the states: `rotation_doctor.model.states.ProposalState`)
 
 The id is derived from the secret and the plan's hash, so the same plan for the same secret is one
@@ -40,7 +41,19 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
 
 DEFAULT_TTL = 7 * 24 * 3600
+# The table's one secondary index: a secret's proposals, with their state and round (template.yaml's
+# ProposalsTable). Only proposals carry `secret_arn`, so budget, verdict and notification items stay out of it.
+BY_SECRET_INDEX = "by-secret"
 KEPT_AFTER_EXPIRY = 30 * 24 * 3600  # DynamoDB's TTL removes the item this long after it expires
+
+
+@dataclass(frozen=True)
+class OpenProposal:
+    """A secret's open proposal as the index holds it: enough to move it, conditional on its round."""
+
+    id: str
+    state: ProposalState
+    generation: int
 
 
 @dataclass(frozen=True)
@@ -282,6 +295,39 @@ class ProposalStore:
             },
         )
 
+    def open_for_secret(self, secret_arn: str) -> builtins.list[OpenProposal]:
+        """The secret's open proposals (proposed, approved, applying), by one query of the table's index."""
+        values: dict[str, AttributeValueTypeDef] = {":arn": {"S": secret_arn}}
+        values |= {f":o{i}": {"S": s.value} for i, s in enumerate(OPEN_STATES)}
+        found = []
+        for page in self._ddb.get_paginator("query").paginate(
+            TableName=self.table,
+            IndexName=BY_SECRET_INDEX,
+            KeyConditionExpression="secret_arn = :arn",
+            FilterExpression=f"#state IN ({', '.join(f':o{i}' for i in range(len(OPEN_STATES)))})",
+            ExpressionAttributeNames={"#state": "state"},
+            ExpressionAttributeValues=values,
+        ):
+            for item in page.get("Items", []):
+                generation = int(item["generation"]["N"]) if "generation" in item else 0
+                found.append(OpenProposal(item["id"]["S"], ProposalState(item["state"]["S"]), generation))
+        return found
+
+    def supersede(self, pid: str, *, generation: int, note: str) -> Proposal | None:
+        """proposed | approved -> superseded, if still at this round and undecided; None when it was decided, claimed
+        or proposed again meanwhile (then it is not this call's to close)."""
+        try:
+            return self.move(
+                pid,
+                UNDECIDED_STATES,
+                ProposalState.SUPERSEDED,
+                by="rotation-doctor",
+                note=note,
+                generation=generation or None,
+            )
+        except (AlreadyDecided, ProposalSuperseded, ProposalNotFound):
+            return None
+
     def unfinished(self, now: float, older_than: float) -> builtins.list[Proposal]:
         """Proposals still approved or applying although no apply can last that long: the process died."""
         return [
@@ -384,8 +430,18 @@ def create_table(clients: AwsClients, table: str) -> None:
     clients.dynamodb.create_table(
         TableName=table,
         BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        AttributeDefinitions=[
+            {"AttributeName": "id", "AttributeType": "S"},
+            {"AttributeName": "secret_arn", "AttributeType": "S"},
+        ],
         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": BY_SECRET_INDEX,
+                "KeySchema": [{"AttributeName": "secret_arn", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["state", "generation"]},
+            }
+        ],
     )
 
 

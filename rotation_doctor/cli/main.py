@@ -24,6 +24,10 @@ TRUST_HELP = (
 
 FORMAT_HELP = "text for people (default), json for machines: the contract's object (docs/contract.md)"
 SECRET_HELP = "the secret's name or ARN (an ARN names its own region, which is then used)"
+SECURITY_HUB_HELP = (
+    "also keep Security Hub's findings as the diagnosis says: import each finding, archive those gone (in the "
+    "secret's account and region; Security Hub must be enabled there)"
+)
 
 
 def _common(on_subcommand: bool) -> argparse.ArgumentParser:
@@ -78,7 +82,9 @@ def _parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="how long to wait for each analysis before deleting it unanswered (default 300)",
     )
-    command("scan", "diagnose every Lambda-rotated secret of the region")
+    d.add_argument("--security-hub", action="store_true", help=SECURITY_HUB_HELP)
+    s = command("scan", "diagnose every Lambda-rotated secret of the region")
+    s.add_argument("--security-hub", action="store_true", help=SECURITY_HUB_HELP)
     p = command("plan", "diagnosis plus the fix plan; changes nothing")
     p.add_argument("secret", help=SECRET_HELP)
     p.add_argument("--prefer-nat", action="store_true", help="plan a NAT gateway instead of an endpoint")
@@ -112,6 +118,7 @@ def _parser() -> argparse.ArgumentParser:
     perms.add_argument(
         "--deep", action="store_true", help="include what `diagnose --deep` needs (VPC Reachability Analyzer)"
     )
+    perms.add_argument("--security-hub", action="store_true", help="include what `--security-hub` needs")
     props = sub.add_parser("proposals", help="proposals stored by the service (DynamoDB)", parents=[common])
     props_sub = props.add_subparsers(dest="action", required=True, metavar="ACTION", help="what to do with them")
     for name, text in (
@@ -222,6 +229,7 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
         from rotation_doctor.analysis.reachability import with_answers
 
         diagnosis = with_answers(diagnosis, answers)
+    _to_security_hub(args, [diagnosis])
     if args.format == "json":
         deep = {"reachability": [a.to_json() for a in answers]} if answers is not None else {}
         _emit_versioned(diagnosis.to_json() | deep)
@@ -261,11 +269,24 @@ def cmd_scan(args: argparse.Namespace) -> int:
             render.stderr_line(f"rotation-doctor: {message}")
 
     results = scan(_clients(args), on_progress=progress)
+    _to_security_hub(args, results)
     if args.format == "json":
         _emit_versioned([d.to_json() for d in results])
     else:
         print(render.scan_table(results, render.Style(render.use_color(sys.stdout))))
     return EXIT_HEALTHY if all(d.verdict is Verdict.HEALTHY for d in results) else EXIT_UNWELL
+
+
+def _to_security_hub(args: argparse.Namespace, diagnoses: Sequence[Any]) -> None:
+    """With --security-hub: the diagnoses as Security Hub findings; what it did (and refused) on stderr. A finding
+    Security Hub refuses is told, and does not change the exit status, which is the secrets' verdict."""
+    if not getattr(args, "security_hub", False):
+        return
+    from rotation_doctor.cli import render
+    from rotation_doctor.notify.security_hub import Diagnosed, SecurityHubFindings
+
+    report = SecurityHubFindings(_clients(args)).sync([Diagnosed(d) for d in diagnoses])
+    render.stderr_line(f"rotation-doctor: {report.summary()}")
 
 
 def _seconds(text: str) -> float:
@@ -379,7 +400,7 @@ def cmd_permissions(args: argparse.Namespace) -> int:
     """The IAM policy JSON to attach, from the same declarations the template is held to."""
     from rotation_doctor.apply.iam_policy import policy
 
-    _emit_json(policy(fix=args.fix, retry_rotation=args.fix, deep=args.deep))
+    _emit_json(policy(fix=args.fix, retry_rotation=args.fix, deep=args.deep, security_hub=args.security_hub))
     return EXIT_HEALTHY
 
 

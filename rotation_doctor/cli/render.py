@@ -207,6 +207,7 @@ def proposal_text(p: Proposal) -> str:
         ProposalState.FAILED: Kind.FAILED,
         ProposalState.REJECTED: Kind.REJECTED,
         ProposalState.EXPIRED: Kind.EXPIRED,
+        ProposalState.SUPERSEDED: Kind.SUPERSEDED,
     }.get(p.state, Kind.PROPOSED)
     links = Links(cli=f"rotation-doctor proposals approve {p.id}") if kind is Kind.PROPOSED else Links()
     message = build(kind, p.diagnosis, p.plan, mode=Mode.PROPOSE, proposal_id=p.id, plan_hash=p.plan_hash, links=links)

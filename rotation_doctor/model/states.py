@@ -29,6 +29,7 @@ class ProposalState(_State):
     proposed -> approved -> applying -> applied | failed | rolled_back
     proposed | approved -> rejected;  proposed | approved -> expired (past its expiry)
     applying -> expired (the account changed since the plan was approved: a new plan is proposed)
+    proposed | approved -> superseded (the rotation succeeded and the secret is healthy: the fix is not needed)
     """
 
     PROPOSED = "proposed"
@@ -40,6 +41,7 @@ class ProposalState(_State):
     ROLLBACK_INCOMPLETE = "rollback_incomplete"  # something could not be undone: the leftovers are listed
     REJECTED = "rejected"
     EXPIRED = "expired"
+    SUPERSEDED = "superseded"  # healthy again without it (a rotation succeeded): nothing to apply
 
 
 # Open: at most one proposal in these states per secret and plan.

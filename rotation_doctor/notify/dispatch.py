@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from rotation_doctor.apply.executor import Outcome
     from rotation_doctor.approvals.store import Proposal, ProposalStore
     from rotation_doctor.collect.aws import AwsClients
+    from rotation_doctor.notify.security_hub import SecurityHubFindings
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ DECISION_MESSAGES = {
     ProposalState.ROLLBACK_INCOMPLETE: Kind.ROLLBACK_INCOMPLETE,
     ProposalState.REJECTED: Kind.REJECTED,
     ProposalState.EXPIRED: Kind.EXPIRED,
+    ProposalState.SUPERSEDED: Kind.SUPERSEDED,
 }
 
 
@@ -76,6 +78,8 @@ class SecretHandled(Protocol):
     def diagnosis(self) -> Diagnosis | None: ...
     @property
     def outcome(self) -> Outcome | None: ...
+    @property
+    def superseded(self) -> Sequence[str]: ...
 
 
 class ApprovalLinks:
@@ -122,6 +126,8 @@ class VerdictLog:
 
 
 class Dispatcher:
+    security_hub: SecurityHubFindings | None = None  # diagnoses as Security Hub findings (service/batch.py keeps them)
+
     def __init__(
         self,
         notifier: Notifier,
@@ -144,6 +150,15 @@ class Dispatcher:
         verdict = Verdict(report.verdict)
         previous = self.verdicts.swap(report.secret_arn, verdict) if self.verdicts else None
         if verdict is Verdict.HEALTHY:
+            if report.superseded and self.store is not None:  # healthy again, told with the fix no longer needed
+                for pid in report.superseded:
+                    proposal = self.store.get(pid)
+                    said = (
+                        "Secrets Manager rotated the secret successfully and rotation-doctor finds it healthy: "
+                        f"the proposal is {ProposalState.SUPERSEDED.label}; nothing will be changed.",
+                    )
+                    self._send(Kind.SUPERSEDED, diagnosis, proposal.plan, proposal=proposal, outcome=said)
+                return
             if previous not in (None, Verdict.HEALTHY):
                 self._send(Kind.HEALTHY_AGAIN, diagnosis, [])
             return
@@ -292,7 +307,12 @@ def dispatcher_from_env(
         channels.append(SnsTopic(clients, env["NOTIFICATION_TOPIC_ARN"]))
     if env.get("SLACK_WEBHOOK_SECRET_ARN"):
         channels.append(SlackWebhook(clients, env["SLACK_WEBHOOK_SECRET_ARN"]))
-    if not channels:
+    security_hub = None
+    if env.get("ROTATION_DOCTOR_SECURITY_HUB", "").strip().lower() in ("enabled", "true"):
+        from rotation_doctor.notify.security_hub import SecurityHubFindings
+
+        security_hub = SecurityHubFindings(clients)
+    if not channels and security_hub is None:
         return None
     table = env.get("PROPOSALS_TABLE")
     links = (
@@ -300,10 +320,12 @@ def dispatcher_from_env(
         if env.get("APPROVAL_URL") and env.get("SIGNING_KEY_SECRET_ARN")
         else None
     )
-    return Dispatcher(
+    dispatcher = Dispatcher(
         Notifier(channels, RepeatLog(clients, table) if table else None),
         env.get("ROTATION_DOCTOR_MODE", Mode.PROPOSE.value),
         links,
         VerdictLog(clients, table) if table else None,
         store,
     )
+    dispatcher.security_hub = security_hub
+    return dispatcher

@@ -34,6 +34,7 @@ class Kind(StrEnum):
     FAILED = "approved fix failed"
     ROLLBACK_INCOMPLETE = "fix failed, not undone"  # high priority: something is left in the account
     REMINDER = "proposal waiting for approval"  # the daily sweep, with fresh links
+    SUPERSEDED = "healthy again, proposal superseded"  # a rotation succeeded: the proposed fix is not needed
 
 
 # Told once per window (notifier.RepeatLog): the same secret, findings and plan (and round of a proposal) are a
@@ -211,6 +212,8 @@ _HEADLINES = {
     Kind.FAILED: "{name}: the approved fix failed; {problem}.",
     Kind.ROLLBACK_INCOMPLETE: "{name}: ACTION NEEDED. The fix failed and undoing it failed too: {left}. {problem_cap}.",
     Kind.REMINDER: "{name}: {problem}. A proposed fix still waits for approval; the links below are new.",
+    Kind.SUPERSEDED: "{name}: healthy again (rotation succeeded). The proposed fix is no longer needed: nothing "
+    "will be changed.",
 }
 
 

@@ -36,6 +36,7 @@ _EMOJI = {
     Kind.FAILED: ":x:",
     Kind.ROLLBACK_INCOMPLETE: ":rotating_light:",
     Kind.REMINDER: ":alarm_clock:",
+    Kind.SUPERSEDED: ":large_green_circle:",
 }
 PING = "<!here>"  # a high-priority message notifies everyone active in the channel
 

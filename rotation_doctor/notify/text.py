@@ -16,6 +16,7 @@ _PLAN_HEADINGS = {
     Kind.ROLLBACK_INCOMPLETE: "The plan:",
     Kind.REJECTED: "The plan:",
     Kind.EXPIRED: "The plan:",
+    Kind.SUPERSEDED: "The plan, no longer needed:",
 }
 
 

@@ -40,21 +40,23 @@ from rotation_doctor.approvals.workflow import (
     reconcile,
 )
 from rotation_doctor.collect.accounts import ACCOUNT_ID, REGION_NAME, AccountSessions, Place, RoleRefused, place_of_arn
-from rotation_doctor.collect.aws import AwsError, SecretNotFound
+from rotation_doctor.collect.aws import AwsError, SecretNotFound, describe_fatal
 from rotation_doctor.examine import diagnose_secrets
 from rotation_doctor.model.bounded import clip
 from rotation_doctor.model.errors import ProposalConflict, ProposalNotFound
 from rotation_doctor.model.findings import Verdict
 from rotation_doctor.model.plan import Risk
 from rotation_doctor.model.snapshot import PlanningFacts, Snapshot
-from rotation_doctor.model.states import OPEN_STATES, SecretAction
+from rotation_doctor.model.states import OPEN_STATES, UNDECIDED_STATES, SecretAction
 from rotation_doctor.notify.pending import announce_pending
+from rotation_doctor.notify.security_hub import Diagnosed
 from rotation_doctor.planning.planner import make_plan
-from rotation_doctor.service.events import Change, RotationTrigger, Sweep, Trigger
+from rotation_doctor.service.events import Change, RotationSucceeded, RotationTrigger, Sweep, Trigger
 
 if TYPE_CHECKING:
     from rotation_doctor.collect.collector import Collector
     from rotation_doctor.notify.dispatch import Dispatcher, SecretHandled
+    from rotation_doctor.notify.security_hub import SecurityHubFindings
 
 log = logging.getLogger(__name__)
 
@@ -70,9 +72,10 @@ class SecretReport:
     applied: list[str] = field(default_factory=list)
     diagnosis: Diagnosis | None = None
     outcome: Outcome | None = None  # what applying did, in auto mode (told: a fix not undone is high priority)
+    superseded: list[str] = field(default_factory=list)  # proposals a successful rotation closed (healthy without)
 
     def to_json(self) -> dict[str, Any]:
-        out = {k: v for k, v in vars(self).items() if k not in ("diagnosis", "outcome")}
+        out = {k: v for k, v in vars(self).items() if k not in ("diagnosis", "outcome", "superseded")}
         return out | {"verdict": self.verdict.value, "action": self.action.value}
 
 
@@ -151,6 +154,7 @@ class BatchContext:
 
     def process(self, trigger: Trigger) -> EventReport:
         report = self._process(trigger)
+        self._to_security_hub(report)
         if not self._reconciled and self.store is not None:
             # Once a batch: proposals a dead process left approved or applying are settled and announced, each in
             # its secret's account.
@@ -162,6 +166,8 @@ class BatchContext:
     def _process(self, trigger: Trigger) -> EventReport:
         if isinstance(trigger, ApplyApproved):
             return self._apply_approved(trigger)
+        if isinstance(trigger, RotationSucceeded):
+            return self._rotation_succeeded(trigger)
         if isinstance(trigger, RotationTrigger):
             return self._rotation(trigger)
         if isinstance(trigger, Sweep):
@@ -271,6 +277,77 @@ class BatchContext:
         report.secrets.append(secret)
         report.decisions.append(Decision(final, outcome, fresh))
         return report
+
+    def _rotation_succeeded(self, trigger: RotationSucceeded) -> EventReport:
+        """A rotation that worked closes what is open for the secret: re-diagnosed only if a proposal (one query of
+        the proposals table) or a Security Hub finding (one GetFindings, when findings are on) is open. Healthy: its
+        undecided proposals are superseded, and its findings archived (by `_to_security_hub`)."""
+        event = RotationSucceeded.__name__
+        named = place_of_arn(trigger.secret_id)
+        place = self._place(trigger.account, trigger.region, named)
+        if named is not None and named != place:
+            note = f"the secret's ARN names {named}, not the event's {place}: not acted on"
+            log.warning("%s: %s", event, note)
+            return EventReport(trigger.event_id, event, [], note=clip(note))
+        try:
+            scope = self.scope(place)
+        except PlaceRefused as exc:
+            return self._refused_report(trigger.event_id, event, exc)
+        arn = trigger.secret_id
+        if not arn.startswith("arn:"):  # Secrets Manager writes the ARN; a name is looked up, once
+            try:
+                arn = scope.collector.describe_secret(arn).arn
+            except SecretNotFound:
+                return EventReport(trigger.event_id, event, [], note="the secret no longer exists")
+        proposals = self.store.open_for_secret(arn) if self.store is not None else []
+        hub = self._security_hub()
+        findings_open = False
+        if not proposals and hub is not None:
+            found, read = hub.open_findings([arn])
+            findings_open = bool(found.get(arn)) or bool(read.read_failures)  # a failed read is not "none open"
+        if not proposals and not findings_open:
+            return EventReport(trigger.event_id, event, [], note="nothing is open for the secret: not diagnosed")
+        try:
+            secret = scope.collector.describe_secret(arn)
+        except SecretNotFound:
+            return EventReport(trigger.event_id, event, [], note="the secret no longer exists")
+        [(snap, diagnosis)] = diagnose_secrets(scope.collector, [secret])
+        if diagnosis.verdict is not Verdict.HEALTHY or arn in self.handled:
+            return EventReport(trigger.event_id, event, [self._act(scope, snap, diagnosis)])
+        report = SecretReport(
+            arn, snap.secret.name, diagnosis.verdict, diagnosis.codes(), SecretAction.HEALTHY, diagnosis=diagnosis
+        )
+        note = "the rotation succeeded and the secret is healthy without it"
+        store = self.store
+        for proposal in proposals:  # applying: the worker applying it settles it; decided meanwhile: not ours
+            if store is not None and proposal.state in UNDECIDED_STATES:
+                closed = store.supersede(proposal.id, generation=proposal.generation, note=note)
+                report.superseded += [proposal.id] if closed is not None else []
+        self.handled[arn] = report
+        return EventReport(trigger.event_id, event, [report])
+
+    def _security_hub(self) -> SecurityHubFindings | None:
+        """The worker's Security Hub findings, carried by its dispatcher (a stand-in dispatcher may carry none)."""
+        hub: SecurityHubFindings | None = getattr(self.dispatcher, "security_hub", None)
+        return hub
+
+    def _to_security_hub(self, report: EventReport) -> None:
+        """The event's diagnoses as Security Hub findings, when the deployer turned them on: one read and as few
+        imports as the limits allow for all of them. It never fails the event: what failed is logged."""
+        hub = self._security_hub()
+        diagnosed = [
+            Diagnosed(s.diagnosis, s.proposal_id)
+            for s in report.secrets
+            if s.diagnosis is not None and s.action is not SecretAction.COALESCED
+        ]
+        if hub is None or not diagnosed:
+            return
+        try:
+            told = hub.sync(diagnosed)
+        except Exception as exc:
+            log.warning("Security Hub findings not kept: %s", describe_fatal(exc))
+            return
+        (log.info if told.ok else log.warning)("%s", told.summary())
 
     # ----- places ------------------------------------------------------------------------------
 

@@ -2,6 +2,8 @@
 
 - `RotationFailed` / `RotationAbandoned` (detail-type `AWS Service Event via CloudTrail`): the
   secret is at `detail.additionalEventData.SecretId`; `requestParameters` is null.
+- `RotationSucceeded`, of the same shape: it closes what is open for the secret (a proposal, a Security Hub
+  finding) once a diagnosis finds it healthy.
 - CloudTrail API calls (`AWS API Call via CloudTrail`) that can break a rotation path. Their
   parameters come in several shapes: older EC2 calls write lists as `{"items": [...]}` and an
   empty list as `{}`; CLI-style calls write flat fields (`groupId`, `cidrIp`) with
@@ -33,6 +35,7 @@ from rotation_doctor.model.bounded import clip
 from rotation_doctor.model.errors import HandoffInvalid
 
 ROTATION_EVENTS = frozenset({"RotationFailed", "RotationAbandoned"})
+ROTATION_SUCCEEDED = "RotationSucceeded"
 _RESOURCE_ID = re.compile(r"^(sg|vpce|rtb|acl|nat|vpc|subnet|eni|pcx|igw|tgw)-[0-9a-f]{8,17}$")
 _NAME_KEYS = {
     "functionname": "function",
@@ -71,6 +74,14 @@ class RotationTrigger:
 
 
 @dataclass(frozen=True)
+class RotationSucceeded:
+    event_id: str
+    secret_id: str  # the ARN, as Secrets Manager writes it
+    account: str = ""  # the envelope's: the account and region the rotation ran in ("" when not said)
+    region: str = ""
+
+
+@dataclass(frozen=True)
 class Change:
     event_id: str
     event_name: str
@@ -90,7 +101,7 @@ class Sweep:
     region: str = ""
 
 
-Trigger = RotationTrigger | Change | Sweep | ApplyApproved
+Trigger = RotationTrigger | RotationSucceeded | Change | Sweep | ApplyApproved
 
 
 def parse(raw: Mapping[str, object]) -> Trigger:
@@ -125,6 +136,11 @@ def _parse(raw: Mapping[str, object]) -> Trigger:
         detail = CloudTrailDetail.model_validate(envelope.detail)
     except ValidationError as exc:
         raise MalformedEvent(f"{envelope.detail_type} without a CloudTrail record: {_first_error(exc)}") from exc
+    if envelope.detail_type == "AWS Service Event via CloudTrail" and detail.eventName == ROTATION_SUCCEEDED:
+        succeeded = (detail.additionalEventData or {}).get("SecretId")
+        if not isinstance(succeeded, str) or not succeeded:
+            raise MalformedEvent(f"{ROTATION_SUCCEEDED} without detail.additionalEventData.SecretId")
+        return RotationSucceeded(envelope.id, succeeded, envelope.account, envelope.region)
     if envelope.detail_type == "AWS Service Event via CloudTrail" and detail.eventName in ROTATION_EVENTS:
         secret = (detail.additionalEventData or {}).get("SecretId")
         if not isinstance(secret, str) or not secret:
