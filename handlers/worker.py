@@ -200,7 +200,7 @@ def build_worker(env: Mapping[str, str], clients: AwsClients | None = None) -> W
         store,
         env.get("DEAD_LETTER_QUEUE_URL"),
         env.get("IDEMPOTENCY_TABLE"),
-        dispatcher_from_env(env, clients, store),
+        dispatcher_from_env(env, clients, store, clients_for=sessions.clients),
         sessions=sessions,
     )
 

@@ -52,6 +52,7 @@ DEPLOYMENTS = {
     "defaults": {},
     "allow-listed VPCs": {"AllowedVpcIds": ",".join(ALLOWED_VPCS)},
     "retry after fix": {"RetryRotationAfterFix": "true"},
+    "security hub": {"SecurityHubFindings": "Enabled"},
     "organization": {"OrganizationId": ORGANIZATION},
 }
 # member.yaml takes the same settings, but not the organization (it is in one, by construction).
@@ -489,6 +490,8 @@ def test_the_template_is_the_policy_the_code_declares(role: str, deployment: str
         declared = [*iam_policy.read_statements("us-east-1"), *iam_policy.write_statements(**where, allowed_vpcs=vpcs)]
     if parameters.get("RetryRotationAfterFix") == "true":
         declared.append(iam_policy.retry_statement(**where))
+    if parameters.get("SecurityHubFindings") == "Enabled":
+        declared.append(iam_policy.security_hub_statement(**where))
     if parameters.get("OrganizationId"):
         role_name = DEFAULT_MEMBER_ROLE
         declared.append(iam_policy.assume_member_role_statement(organization_id=ORGANIZATION, role_name=role_name))

@@ -376,6 +376,9 @@ def test_a_member_stack_makes_what_its_place_needs(account: str, region: str, ma
     retry = {**MEMBER_PARAMETERS, "RetryRotationAfterFix": "true"}
     extra = {"MemberRetryRotationPermission"} if "MemberRole" in made else set()
     assert set(Resolver(tpl, retry, where).resources()) == made | extra
+    findings = {**MEMBER_PARAMETERS, "SecurityHubFindings": "Enabled"}
+    extra = {"MemberSecurityHubPermission"} if "MemberRole" in made else set()
+    assert set(Resolver(tpl, findings, where).resources()) == made | extra
 
 
 def test_member_rules_forward_to_the_hubs_bus_with_their_role() -> None:

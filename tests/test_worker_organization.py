@@ -529,3 +529,21 @@ def test_each_trigger_names_the_account_and_region_of_its_event(name: str, accou
 
     trigger: Any = parse(json.loads((EVENTS / name).read_text()))
     assert (trigger.account, trigger.region) == (account, region)
+
+
+def test_a_member_secrets_findings_are_imported_in_the_members_security_hub(org: Any) -> None:
+    """A finding of the default product is accepted only from the account it names: the worker imports a member
+    secret's findings through the member role, in the secret's region, and none in the hub."""
+    member = build_member(A, "eu-west-1")
+    member.builder.clients.client("securityhub").enable_security_hub()  # type: ignore[attr-defined]
+    org.hub.clients.client("securityhub").enable_security_hub()  # type: ignore[attr-defined]
+    org.make("observe", ROTATION_DOCTOR_SECURITY_HUB="Enabled")
+    org.deliver(member.rotation_failed())
+
+    def findings(clients: AwsClients) -> list[dict[str, Any]]:
+        return list(clients.client("securityhub").get_findings()["Findings"])  # type: ignore[attr-defined]
+
+    imported = findings(member.builder.clients)
+    assert imported and {f["AwsAccountId"] for f in imported} == {A}
+    assert {f["Resources"][0]["Id"] for f in imported} == {member.secret_arn}
+    assert findings(org.hub.clients) == []

@@ -13,7 +13,7 @@ import json
 import logging
 import shlex
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlencode
 
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from rotation_doctor.apply.executor import Leftover as LeftInAccount
     from rotation_doctor.apply.executor import Outcome
     from rotation_doctor.approvals.store import Proposal, ProposalStore
+    from rotation_doctor.collect.accounts import Place
     from rotation_doctor.collect.aws import AwsClients
     from rotation_doctor.notify.security_hub import SecurityHubFindings
 
@@ -296,8 +297,13 @@ def _leftovers(found: Sequence[LeftInAccount], diagnosis: Mapping[str, Any]) -> 
 
 
 def dispatcher_from_env(
-    env: Mapping[str, str], clients: AwsClients, store: ProposalStore | None = None
+    env: Mapping[str, str],
+    clients: AwsClients,
+    store: ProposalStore | None = None,
+    clients_for: Callable[[Place], AwsClients] | None = None,
 ) -> Dispatcher | None:
+    """The deployment's channels. `clients_for` gives a member account's clients (its role): a Security Hub
+    finding is imported in the secret's own account, the only one AWS accepts it from."""
     from rotation_doctor.notify.notifier import RepeatLog
     from rotation_doctor.notify.slack import SlackWebhook
     from rotation_doctor.notify.sns import SnsTopic
@@ -311,7 +317,7 @@ def dispatcher_from_env(
     if env.get("ROTATION_DOCTOR_SECURITY_HUB", "").strip().lower() in ("enabled", "true"):
         from rotation_doctor.notify.security_hub import SecurityHubFindings
 
-        security_hub = SecurityHubFindings(clients)
+        security_hub = SecurityHubFindings(clients, clients_for)
     if not channels and security_hub is None:
         return None
     table = env.get("PROPOSALS_TABLE")
