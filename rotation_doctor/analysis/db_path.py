@@ -116,9 +116,21 @@ def _from_outside_vpc(snap: Snapshot, fn: Function, db: Database, label: str) ->
             egress=False,
             port=db.port,
             peer=security_groups.Peer(frozenset(), public_internet()),
+            prefix_lists=snap.prefix_lists,
         )
         if admits.allowed:
             return []
+        if admits.undecided:
+            return [
+                Finding(
+                    "DB_PATH_NOT_EVALUATED",
+                    Severity.WARNING,
+                    f"Rotation function {fn.name} is not in a VPC and reaches {label} only if prefix list "
+                    f"{', '.join(admits.unread_prefix_lists)} admits the internet, and it could not be read.",
+                    (fn.name, db.identifier, *admits.unread_prefix_lists),
+                    {"prefix_lists": list(admits.unread_prefix_lists)},
+                )
+            ]
         why = (
             f"{label} is publicly accessible, but its security groups admit no internet address on TCP "
             f"{db.port}, and a function outside a VPC has no fixed address to admit"

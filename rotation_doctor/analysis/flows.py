@@ -19,6 +19,11 @@ class FlowCodes:
     ingress: str
     nacl: str
 
+    @property
+    def not_evaluated(self) -> str:
+        """The path's NOT_EVALUATED code (SM_ or DB_), for a rule that could not be judged."""
+        return f"{self.egress.split('_', 1)[0]}_PATH_NOT_EVALUATED"
+
 
 SM_FLOW = FlowCodes("SM_LAMBDA_EGRESS_DENIES", "SM_ENDPOINT_SG_DENIES", "SM_NACL_DENIES")
 DB_FLOW = FlowCodes("DB_LAMBDA_EGRESS_DENIES", "DB_SG_INGRESS_DENIES", "DB_NACL_DENIES")
@@ -50,8 +55,11 @@ def security_group_problems(snap: Snapshot, src: Side, dst: Side, port: int, cod
         egress=True,
         port=port,
         peer=security_groups.Peer(frozenset(dst.group_ids), _net(dst.subnet)),
+        prefix_lists=snap.prefix_lists,
     )
-    if not out.allowed:
+    if out.undecided:
+        problems.append(unread_prefix_list_problem(codes.not_evaluated, out, src.group_ids, f"to {dst.label}", port))
+    elif not out.allowed:
         problems.append(
             Problem(
                 codes.egress,
@@ -66,8 +74,11 @@ def security_group_problems(snap: Snapshot, src: Side, dst: Side, port: int, cod
         egress=False,
         port=port,
         peer=security_groups.Peer(frozenset(src.group_ids), _net(src.subnet)),
+        prefix_lists=snap.prefix_lists,
     )
-    if not into.allowed:
+    if into.undecided:
+        problems.append(unread_prefix_list_problem(codes.not_evaluated, into, dst.group_ids, f"from {src.label}", port))
+    elif not into.allowed:
         problems.append(
             Problem(
                 codes.ingress,
@@ -78,6 +89,20 @@ def security_group_problems(snap: Snapshot, src: Side, dst: Side, port: int, cod
             )
         )
     return problems
+
+
+def unread_prefix_list_problem(
+    code: str, decision: security_groups.SgDecision, group_ids: Sequence[str], peer: str, port: int
+) -> Problem:
+    """Only a rule on a prefix list that could not be read might admit the flow: not judged, never "denied"."""
+    lists = decision.unread_prefix_lists
+    return Problem(
+        code,
+        f"The security groups {', '.join(group_ids)} admit TCP {port} {peer} only if prefix list "
+        f"{', '.join(lists)} does, and it could not be read.",
+        (*group_ids, *lists),
+        {"prefix_lists": list(lists), "groups": list(group_ids), "port": port},
+    )
 
 
 def nacl_problems(

@@ -13,7 +13,14 @@ from __future__ import annotations
 from functools import partial
 
 from rotation_doctor.analysis.cases import Case, Problem, fold
-from rotation_doctor.analysis.flows import SM_FLOW, Side, groups, nacl_problems, security_group_problems
+from rotation_doctor.analysis.flows import (
+    SM_FLOW,
+    Side,
+    groups,
+    nacl_problems,
+    security_group_problems,
+    unread_prefix_list_problem,
+)
 from rotation_doctor.analysis.flows import subnet_pair_nacl_problems as pair_nacls
 from rotation_doctor.model.evidence import EgressDenied, EndpointUnavailable, PeerKind
 from rotation_doctor.model.findings import Finding, Severity
@@ -445,8 +452,13 @@ def _nat_problems(snap: Snapshot, fn: Function, fs: Subnet, table_id: str, nat_i
         egress=True,
         port=HTTPS,
         peer=security_groups.Peer(frozenset(), internet),
+        prefix_lists=snap.prefix_lists,
     )
-    if not egress.allowed:
+    if egress.undecided:
+        problems.append(
+            unread_prefix_list_problem(SM_FLOW.not_evaluated, egress, fn.security_group_ids, "to the internet", HTTPS)
+        )
+    elif not egress.allowed:
         problems.append(
             Problem(
                 "SM_LAMBDA_EGRESS_DENIES",

@@ -26,11 +26,23 @@ def _zip() -> bytes:
     return buf.getvalue()
 
 
-def tcp(port: int, *, cidr: str | None = None, group: str | None = None, description: str = "") -> IpPermissionTypeDef:
-    """An IpPermissions entry for one TCP port, to a CIDR or a group."""
+def tcp(
+    port: int,
+    *,
+    cidr: str | None = None,
+    group: str | None = None,
+    description: str = "",
+    prefix_list: str | None = None,
+    cidr_ipv6: str | None = None,
+) -> IpPermissionTypeDef:
+    """An IpPermissions entry for one TCP port, to a CIDR, a group, a managed prefix list or an IPv6 CIDR."""
     perm: IpPermissionTypeDef = {"IpProtocol": "tcp", "FromPort": port, "ToPort": port}
     if cidr:
         perm["IpRanges"] = [{"CidrIp": cidr, "Description": description or "test"}]
+    if prefix_list:
+        perm["PrefixListIds"] = [{"PrefixListId": prefix_list, "Description": description or "test"}]
+    if cidr_ipv6:
+        perm["Ipv6Ranges"] = [{"CidrIpv6": cidr_ipv6, "Description": description or "test"}]
     if group:
         perm["UserIdGroupPairs"] = [{"GroupId": group, "Description": description or "test"}]
     return perm
@@ -117,6 +129,16 @@ class AccountBuilder:
 
     def route(self, table: str, cidr: str, **target: Unpack[RouteTarget]) -> None:
         self.ec2.create_route(RouteTableId=table, DestinationCidrBlock=cidr, **target)
+
+    def prefix_list(self, name: str, cidrs: list[str], *, family: str = "IPv4") -> str:
+        """A customer-managed prefix list holding `cidrs`."""
+        made = self.ec2.create_managed_prefix_list(
+            PrefixListName=name,
+            AddressFamily=family,
+            MaxEntries=max(len(cidrs), 5),
+            Entries=[{"Cidr": c, "Description": name} for c in cidrs],
+        )
+        return str(made["PrefixList"]["PrefixListId"])
 
     def security_group(
         self,

@@ -114,6 +114,37 @@ def peered_database(
     return {"vpc": peer.vpc, "peering": pcx, "table": table, "db_sg": db_sg}
 
 
+def prefix_list_paths(b: AccountBuilder, o: Orders) -> dict[str, str]:
+    """The function's group reaches the database only through a prefix-list rule (the data subnets' list), and the
+    database's group admits the function only through another (the app subnets' list). Build `o` with
+    `db_admits_function=False, endpoint=True`: healthy, judged natively."""
+    data_list = b.prefix_list("orders-data", ["10.20.11.0/24", "10.20.12.0/24"])
+    callers_list = b.prefix_list("orders-rotation-callers", ["10.20.1.0/24", "10.20.2.0/24"])
+    ec2 = b.ec2
+    ec2.revoke_security_group_egress(
+        GroupId=o.fn_sg, IpPermissions=[{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
+    )
+    ec2.authorize_security_group_egress(
+        GroupId=o.fn_sg,
+        IpPermissions=[
+            tcp(443, cidr="10.20.0.0/16", description="Secrets Manager endpoint"),
+            tcp(5432, prefix_list=data_list, description="orders data subnets"),
+        ],
+    )
+    ec2.authorize_security_group_ingress(
+        GroupId=o.db_sg, IpPermissions=[tcp(5432, prefix_list=callers_list, description="rotation callers")]
+    )
+    return {"data_list": data_list, "callers_list": callers_list}
+
+
+def remove_from_prefix_list(b: AccountBuilder, prefix_list: str, cidrs: list[str]) -> None:
+    """Take `cidrs` out of a customer-managed list, as a change to the list (a new version) would."""
+    current = b.ec2.describe_managed_prefix_lists(PrefixListIds=[prefix_list])["PrefixLists"][0]
+    b.ec2.modify_managed_prefix_list(
+        PrefixListId=prefix_list, CurrentVersion=current["Version"], RemoveEntries=[{"Cidr": c} for c in cidrs]
+    )
+
+
 def seed_failed_rotation_logs(b: AccountBuilder, function_name: str) -> None:
     """What a rotation function that cannot reach Secrets Manager writes, as AWS's templates write it."""
     logs = b.clients.logs
