@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from ipaddress import IPv4Network
 
 from rotation_doctor.analysis.cases import Problem
 from rotation_doctor.model.evidence import Direction, EgressDenied, IngressDenied, Leg, NaclDenied, PeerKind
 from rotation_doctor.model.snapshot import SecurityGroup, Snapshot, Subnet
 from rotation_doctor.netsem import network_acls, security_groups
-from rotation_doctor.netsem.addresses import ipv4
+from rotation_doctor.netsem.addresses import Network, ipv4
 
 
 @dataclass(frozen=True)
@@ -43,7 +42,7 @@ def groups(snap: Snapshot, ids: Sequence[str]) -> list[SecurityGroup]:
     return [snap.security_groups[g] for g in ids if g in snap.security_groups]
 
 
-def _net(subnet: Subnet) -> tuple[IPv4Network, ...]:
+def _net(subnet: Subnet) -> tuple[Network, ...]:
     net = ipv4(subnet.cidr)
     return (net,) if net else ()
 
@@ -109,7 +108,7 @@ def nacl_problems(
     snap: Snapshot,
     subnet: Subnet,
     *,
-    peer: Sequence[IPv4Network],
+    peer: Sequence[Network],
     peer_kind: PeerKind,
     peer_label: str,
     port: int,

@@ -121,10 +121,18 @@ def subnet(raw: Raw) -> Subnet:
         ipv6_cidrs=tuple(
             a["Ipv6CidrBlock"]
             for a in raw.get("Ipv6CidrBlockAssociationSet") or []
-            if a.get("Ipv6CidrBlock") and (a.get("Ipv6CidrBlockState") or {}).get("State", "associated") == "associated"
+            if a.get("Ipv6CidrBlock") and _ipv6_block_in_use(a)
         ),
         ipv6_native=bool(raw.get("Ipv6Native")),
     )
+
+
+_IPV6_BLOCK_NOT_IN_USE = frozenset({"associating", "disassociating", "disassociated", "failing", "failed"})
+
+
+def _ipv6_block_in_use(association: Raw) -> bool:
+    """An associated block (moto spells the state oddly, see docs/moto.md: only AWS's other states exclude one)."""
+    return str((association.get("Ipv6CidrBlockState") or {}).get("State", "associated")) not in _IPV6_BLOCK_NOT_IN_USE
 
 
 def _route_target(raw: Raw) -> str:
