@@ -329,3 +329,69 @@ def test_removing_the_egress_only_route_breaks_the_dual_stack_scenario(builder: 
     assert d.verdict is Verdict.BROKEN, [f.summary for f in d.findings]
     assert found["SM_IPV6_NO_ROUTE"].severity is Severity.ERROR
     assert not any(f.code.endswith("NOT_EVALUATED") for f in d.findings)
+
+
+# ----- the database over IPv6: a DUAL database in the function's VPC ------------------------------
+
+
+def dual_stack_database(**changes: Any) -> Snapshot:
+    """`dual_stack()` plus dual-stack data subnets and a DUAL database; its group admits the function's group."""
+    snap = dual_stack()
+    subnets = {
+        **snap.subnets,
+        "data-a": replace(snap.subnets["data-a"], ipv6_cidrs=("2600:1f18:0:11::/64",)),
+        "data-b": replace(snap.subnets["data-b"], ipv6_cidrs=("2600:1f18:0:12::/64",)),
+    }
+    db = replace(snap.database, network_type="DUAL")  # type: ignore[type-var]
+    return replace(replace(snap, subnets=subnets, database=db), **changes)
+
+
+def _db_admitting(snap: Snapshot, *cidrs: str) -> Snapshot:
+    rules = tuple(SecurityGroupRule("sg-db", False, "tcp", 5432, 5432, cidr=c) for c in cidrs)
+    return with_group(snap, SecurityGroup("sg-db", "vpc-1", "db", rules))
+
+
+V4_APP = ("10.0.1.0/24", "10.0.2.0/24")
+V6_APP = ("2600:1f18:0:1::/64", "2600:1f18:0:2::/64")
+
+
+def test_dual_database_admitting_the_function_group_is_healthy_over_both_families() -> None:
+    verdict, found = _codes(dual_stack_database())
+    assert verdict is Verdict.HEALTHY, found
+
+
+def test_dual_database_closed_over_ipv6_only_is_degraded() -> None:
+    """The driver tries the IPv6 address first, waits out the connect timeout, then falls back to IPv4."""
+    verdict, found = _codes(_db_admitting(dual_stack_database(), *V4_APP))
+    assert verdict is Verdict.DEGRADED, found
+    finding = found["DB_SG_INGRESS_DENIES"]
+    assert finding.severity is Severity.WARNING and "over IPv6" in finding.summary
+
+
+def test_dual_database_open_over_ipv6_only_still_works() -> None:
+    verdict, found = _codes(_db_admitting(dual_stack_database(), *V6_APP))
+    assert verdict is Verdict.DEGRADED and found["DB_SG_INGRESS_DENIES"].severity is Severity.WARNING
+    assert "over IPv6" not in found["DB_SG_INGRESS_DENIES"].summary  # the IPv4 leg is the doubt
+
+
+def test_dual_database_closed_over_both_families_is_broken() -> None:
+    verdict, found = _codes(_db_admitting(dual_stack_database(), "192.168.0.0/16"))
+    assert verdict is Verdict.BROKEN and found["DB_SG_INGRESS_DENIES"].severity is Severity.ERROR
+
+
+def test_ipv4_database_is_judged_over_ipv4_only() -> None:
+    snap = dual_stack_database()
+    db = replace(snap.database, network_type="IPV4")  # type: ignore[type-var]
+    verdict, found = _codes(_db_admitting(replace(snap, database=db), *V4_APP))
+    assert verdict is Verdict.HEALTHY, found
+    fn = replace(snap.function, ipv6_allowed_for_dual_stack=False)  # type: ignore[type-var]
+    verdict, found = _codes(_db_admitting(replace(snap, function=fn), *V4_APP))
+    assert "DB_SG_INGRESS_DENIES" not in found  # no IPv6 from the function: IPv4 only
+
+
+def test_collector_reads_the_database_network_type(builder: AccountBuilder) -> None:
+    scenarios.orders(builder, db_admits_function=True, dual_stack=True)
+    builder.clients.rds.modify_db_instance(DBInstanceIdentifier="orders-db", NetworkType="DUAL", ApplyImmediately=True)
+    collector = Collector(builder.clients)
+    snap = collector.snapshots([collector.describe_secret(scenarios.DEMO_SECRET)])[0]
+    assert snap.database is not None and snap.database.network_type == "DUAL"

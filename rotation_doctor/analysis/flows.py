@@ -9,7 +9,7 @@ from rotation_doctor.analysis.cases import Problem
 from rotation_doctor.model.evidence import Direction, EgressDenied, IngressDenied, Leg, NaclDenied, PeerKind
 from rotation_doctor.model.snapshot import SecurityGroup, Snapshot, Subnet
 from rotation_doctor.netsem import network_acls, security_groups
-from rotation_doctor.netsem.addresses import Network, ipv4
+from rotation_doctor.netsem.addresses import Network, ipv4, ipv6
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,7 @@ class Side:
     group_ids: tuple[str, ...]
     label: str  # "the rotation function", "endpoint vpce-...", "database prod-db"
     kind: PeerKind  # what this end is, for the typed evidence
+    ipv6: bool = False  # the flow goes over IPv6: the subnet's IPv6 blocks are the addresses this end may have
 
 
 def groups(snap: Snapshot, ids: Sequence[str]) -> list[SecurityGroup]:
@@ -47,13 +48,25 @@ def _net(subnet: Subnet) -> tuple[Network, ...]:
     return (net,) if net else ()
 
 
+def _addresses(side: Side) -> tuple[Network, ...]:
+    """Every address the side's ENI may have in the flow's family."""
+    if side.ipv6:
+        return tuple(n for c in side.subnet.ipv6_cidrs if (n := ipv6(c)) is not None)
+    return _net(side.subnet)
+
+
+def _block(side: Side) -> str:
+    """The side's subnet block in the flow's family (what an allow rule would name)."""
+    return (side.subnet.ipv6_cidrs[0] if side.subnet.ipv6_cidrs else "") if side.ipv6 else side.subnet.cidr
+
+
 def security_group_problems(snap: Snapshot, src: Side, dst: Side, port: int, codes: FlowCodes) -> list[Problem]:
     problems = []
     out = security_groups.allows_tcp(
         groups(snap, src.group_ids),
         egress=True,
         port=port,
-        peer=security_groups.Peer(frozenset(dst.group_ids), _net(dst.subnet)),
+        peer=security_groups.Peer(frozenset(dst.group_ids), _addresses(dst)),
         prefix_lists=snap.prefix_lists,
     )
     if out.undecided:
@@ -65,14 +78,14 @@ def security_group_problems(snap: Snapshot, src: Side, dst: Side, port: int, cod
                 f"The security groups of {src.label} ({', '.join(src.group_ids) or 'none'}) allow no "
                 f"TCP {port} out to {dst.label}.",
                 (*src.group_ids, *dst.group_ids),
-                facts=EgressDenied(port, dst.kind, dst.subnet.cidr, src.group_ids, dst.group_ids, dst.subnet.id),
+                facts=EgressDenied(port, dst.kind, _block(dst), src.group_ids, dst.group_ids, dst.subnet.id),
             )
         )
     into = security_groups.allows_tcp(
         groups(snap, dst.group_ids),
         egress=False,
         port=port,
-        peer=security_groups.Peer(frozenset(src.group_ids), _net(src.subnet)),
+        peer=security_groups.Peer(frozenset(src.group_ids), _addresses(src)),
         prefix_lists=snap.prefix_lists,
     )
     if into.undecided:
@@ -84,7 +97,7 @@ def security_group_problems(snap: Snapshot, src: Side, dst: Side, port: int, cod
                 f"The security groups of {dst.label} ({', '.join(dst.group_ids) or 'none'}) admit no "
                 f"TCP {port} from {src.label}.",
                 (*dst.group_ids, *src.group_ids),
-                facts=IngressDenied(port, dst.kind, dst.group_ids, src.group_ids, src.subnet.id, src.subnet.cidr),
+                facts=IngressDenied(port, dst.kind, dst.group_ids, src.group_ids, src.subnet.id, _block(src)),
             )
         )
     return problems
@@ -171,7 +184,7 @@ def subnet_pair_nacl_problems(snap: Snapshot, src: Side, dst: Side, port: int, c
         *nacl_problems(
             snap,
             src.subnet,
-            peer=_net(dst.subnet),
+            peer=_addresses(dst),
             peer_kind=dst.kind,
             peer_label=f"{dst.label} in {dst.subnet.id}",
             port=port,
@@ -181,7 +194,7 @@ def subnet_pair_nacl_problems(snap: Snapshot, src: Side, dst: Side, port: int, c
         *nacl_problems(
             snap,
             dst.subnet,
-            peer=_net(src.subnet),
+            peer=_addresses(src),
             peer_kind=src.kind,
             peer_label=f"{src.label} in {src.subnet.id}",
             port=port,

@@ -303,6 +303,7 @@ class Database:
     engine: str | None = None
     tags: Mapping[str, str] = field(default_factory=dict)  # the database's (or cluster's) own tags
     secret_port: int | None = None  # the port the secret's value or tag names; AWS's `port` wins
+    network_type: str | None = None  # RDS "IPV4" | "DUAL" (dual-stack: the endpoint may answer over IPv6)
 
 
 @dataclass(frozen=True)
