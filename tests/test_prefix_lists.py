@@ -212,3 +212,60 @@ def test_entries_read_refused_is_a_read_failure_and_not_evaluated(builder: Accou
     assert d.verdict is Verdict.UNKNOWN
     failed = next(f for f in d.findings if f.code == "AWS_READ_FAILED")
     assert failed.evidence["permission"] == "ec2:GetManagedPrefixListEntries"
+
+
+# ----- planning: a rule through a prefix list counts as done ---------------------------------------
+
+
+def _db_admitting_by_list(cidrs: tuple[str, ...]):  # type: ignore[no-untyped-def]
+    """No endpoint (so a plan is needed), and the database's group admits only the prefix list pl-callers."""
+    from tests.snapshots import healthy as base
+
+    db_group = SecurityGroup("sg-db", "vpc-1", "db", (_pl_rule("sg-db", "pl-callers", 5432, egress=False),))
+    callers = PrefixList("pl-callers", "callers", "IPv4", cidrs)
+    return replace(with_group(base(vpc_endpoints=()), db_group), prefix_lists={"pl-callers": callers})
+
+
+def test_plan_adds_no_ingress_rule_that_a_prefix_list_already_grants() -> None:
+    from rotation_doctor.model.plan import FixKind
+    from rotation_doctor.planning.planner import make_plan
+
+    plan = make_plan(_db_admitting_by_list(("10.0.1.0/24", "10.0.2.0/24")))
+    assert [f.kind for f in plan.fixes] == [FixKind.CREATE_SECRETSMANAGER_ENDPOINT] and plan.ends_healthy
+
+
+def test_plan_adds_the_ingress_rule_when_the_list_leaves_the_function_out() -> None:
+    from rotation_doctor.model.plan import FixKind
+    from rotation_doctor.planning.planner import make_plan
+
+    plan = make_plan(_db_admitting_by_list(("10.0.1.0/24",)))  # app-b is missing from the list
+    assert FixKind.AUTHORIZE_DB_INGRESS in [f.kind for f in plan.fixes] and plan.ends_healthy
+
+
+def test_other_callers_reaching_the_endpoint_through_a_list_are_not_stranded() -> None:
+    """Turning private DNS on moves every caller of the VPC to the endpoint: a caller whose group sends 443 to the
+    endpoint's subnets through a prefix list keeps working and needs no new rule."""
+    from rotation_doctor.model.plan import FixKind
+    from rotation_doctor.model.snapshot import NetworkInterface
+    from rotation_doctor.planning.planner import make_plan
+
+    endpoint = replace(healthy().vpc_endpoints[0], private_dns_enabled=False)
+    via_list = SecurityGroup("sg-batch", "vpc-1", "batch", (_pl_rule("sg-batch", "pl-apps", 443, egress=True),))
+    broken_fn = SecurityGroup(
+        "sg-fn",
+        "vpc-1",
+        "fn",
+        (
+            SecurityGroupRule("sg-fn", True, "tcp", 5432, 5432, referenced_group_id="sg-db"),
+            SecurityGroupRule("sg-fn", True, "tcp", 443, 443, referenced_group_id="sg-vpce"),
+        ),
+    )
+    apps = PrefixList("pl-apps", "apps", "IPv4", ("10.0.1.0/24", "10.0.2.0/24"))
+    enis = (NetworkInterface("eni-batch", "app-b", ("sg-batch",), "interface"),)
+    snap = with_group(with_group(nat_path(), via_list), broken_fn)
+    plan = make_plan(replace(snap, vpc_endpoints=(endpoint,), network_interfaces=enis, prefix_lists={"pl-apps": apps}))
+    fix = plan.fixes[0]
+    assert fix.kind is FixKind.ENABLE_ENDPOINT_PRIVATE_DNS
+    assert [s.call.params.get("GroupId") for s in fix.steps[1:]] == []  # sg-batch needs nothing
+    unread = make_plan(replace(snap, vpc_endpoints=(endpoint,), network_interfaces=enis))
+    assert [s.call.params.get("GroupId") for s in unread.fixes[0].steps[1:]] == ["sg-batch"]
