@@ -67,7 +67,7 @@ def function(raw: Raw) -> Function:
         subnet_ids=subnet_ids,
         security_group_ids=tuple(vpc.get("SecurityGroupIds") or ()),
         vpc_id=(vpc.get("VpcId") or None) if subnet_ids else None,
-        # Only the variable that steers the SDK is kept: other values may be secrets.
+        # Only the variables that steer the SDK are kept: other values may be secrets.
         secrets_manager_endpoint=env.get("SECRETS_MANAGER_ENDPOINT") or None,
         state=raw.get("State"),
         log_group=(raw.get("LoggingConfig") or {}).get("LogGroup") or None,

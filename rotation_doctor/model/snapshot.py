@@ -67,7 +67,7 @@ class Secret:
 
 @dataclass(frozen=True)
 class Function:
-    """The rotation function. Only the one environment variable that steers the SDK is kept."""
+    """The rotation function. Only the environment variables that steer the SDK are kept (never other values)."""
 
     name: str
     arn: str
