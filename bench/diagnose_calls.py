@@ -66,6 +66,17 @@ def peered_database(b: AccountBuilder) -> None:
     scenarios.peered_database(b, o, secret_name=scenarios.DEMO_SECRET)
 
 
+def prefix_lists(b: AccountBuilder) -> None:
+    """The function reaches the database, and the database admits it, only through managed prefix lists."""
+    o = scenarios.orders(b, endpoint=True)
+    scenarios.prefix_list_paths(b, o)
+
+
+def dual_stack(b: AccountBuilder) -> None:
+    """No NAT: the function calls Secrets Manager's dual-stack name over ::/0 to an egress-only gateway."""
+    scenarios.orders(b, db_admits_function=True, dual_stack=True)
+
+
 def large_vpc(b: AccountBuilder) -> None:
     """The demo account plus 60 subnets, 60 route tables and 150 security groups with 5 rules each."""
     o = scenarios.orders(b)
@@ -85,6 +96,8 @@ SITUATIONS: list[tuple[str, Callable[[AccountBuilder], None]]] = [
     ("endpoint with private DNS off", private_dns_off),
     ("Aurora cluster writer endpoint", aurora_cluster),
     ("database in a peered VPC", peered_database),
+    ("database through prefix-list rules", prefix_lists),
+    ("dual-stack function, IPv6 via egress-only gateway", dual_stack),
     ("large VPC (60 subnets, 60 tables, 150 groups)", large_vpc),
 ]
 

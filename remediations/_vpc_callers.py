@@ -69,7 +69,9 @@ def current_callers(snap: Snapshot, vpc_id: str, endpoint_group: str, endpoint_s
         if not _reaches_public_endpoint(snap, eni.subnet_id, vpc_id):
             continue
         peer = security_groups.Peer(frozenset({endpoint_group}), tuple(endpoint_nets))
-        allowed = security_groups.allows_tcp(groups(snap, eni.group_ids), egress=True, port=443, peer=peer).allowed
+        allowed = security_groups.allows_tcp(
+            groups(snap, eni.group_ids), egress=True, port=443, peer=peer, prefix_lists=snap.prefix_lists
+        ).allowed
         if allowed or not eni.group_ids:
             moving.append(eni)
         else:

@@ -2,9 +2,15 @@
 
 Every (function subnet, database subnet) pair is a case: the function may run in any of its
 subnets and a multi-AZ database may fail over to any subnet of its group.
+
+A dual-stack RDS database (NetworkType DUAL) in the function's VPC, reached by a function that may
+send IPv6 from dual-stack subnets, may be connected to over either family (see `over_ipv6`): each
+case is then judged over both, and works when either does (the driver falls back to the other).
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from rotation_doctor.analysis.cases import Case, Problem, fold
 from rotation_doctor.analysis.flows import DB_FLOW, Side, groups, security_group_problems
@@ -13,7 +19,7 @@ from rotation_doctor.model.evidence import PeeringUnusable, PeerKind, RouteElsew
 from rotation_doctor.model.findings import Finding, Severity
 from rotation_doctor.model.snapshot import Database, FactKey, Function, Snapshot, Subnet
 from rotation_doctor.netsem import routes, security_groups
-from rotation_doctor.netsem.addresses import ipv4, public_internet
+from rotation_doctor.netsem.addresses import ipv4, ipv6, public_internet
 
 DB_NEEDS = (FactKey.SUBNETS, FactKey.ROUTE_TABLES, FactKey.NETWORK_ACLS, FactKey.SECURITY_GROUPS)
 
@@ -75,8 +81,61 @@ def _path(snap: Snapshot, fn: Function, db: Database, label: str) -> list[Findin
                 # No route decides the case; groups and ACLs matter only on a path that exists.
                 case.problems.extend(security_group_problems(snap, src, dst, db.port, DB_FLOW))
                 case.problems.extend(pair_nacls(snap, src, dst, db.port, DB_FLOW.nacl))
+            if over_ipv6(fn, db, fn_subnets, db_subnets):
+                case.problems = _either_family(case.problems, _ipv6_problems(snap, src, dst, db.port))
             cases.append(case)
     return fold(cases)
+
+
+def over_ipv6(fn: Function, db: Database, fn_subnets: list[Subnet], db_subnets: list[Subnet]) -> bool:
+    """Whether the function may connect to the database over IPv6 as well as IPv4.
+
+    A DUAL database's endpoint answers with both families; the function's ENIs have IPv6 addresses only
+    when Lambda lets it send IPv6 (Ipv6AllowedForDualStack) from dual-stack subnets. Only within one VPC
+    (IPv6 across peerings is not modelled: those are judged over IPv4).
+    """
+    return (
+        (db.network_type or "").upper() == "DUAL"
+        and fn.ipv6_allowed_for_dual_stack
+        and db.vpc_id == fn.vpc_id
+        and bool(fn_subnets)
+        and all(s.dual_stack for s in (*fn_subnets, *db_subnets))
+    )
+
+
+def _ipv6_problems(snap: Snapshot, src: Side, dst: Side, port: int) -> list[Problem]:
+    """The same flow over IPv6, inside one VPC: the IPv6 local route, groups, ACLs; summaries say so."""
+    src6 = replace(src, ipv6=True, label=f"{src.label} (over IPv6)")
+    dst6 = replace(dst, ipv6=True, label=f"{dst.label} (over IPv6)")
+    problems: list[Problem] = []
+    for a, b in ((src.subnet, dst.subnet), (dst.subnet, src.subnet)):
+        table = routes.table_for_subnet(a.id, a.vpc_id, snap.route_tables)
+        block = ipv6(b.ipv6_cidrs[0]) if b.ipv6_cidrs else None
+        route = routes.ipv6_route_for(table, block) if table is not None and block is not None else None
+        if table is not None and route is not None and route.target != "local":
+            problems.append(
+                Problem(
+                    "DB_PATH_NOT_EVALUATED",
+                    f"Route table {table.id} of {a.id} sends {route.destination} to {route.target} instead of the "
+                    "IPv6 local route; what lies beyond is not modelled.",
+                    (table.id, route.target),
+                    {"route_table": table.id, "target": route.target, "destination": route.destination},
+                )
+            )
+    problems.extend(security_group_problems(snap, src6, dst6, port, DB_FLOW))
+    problems.extend(pair_nacls(snap, src6, dst6, port, DB_FLOW.nacl))
+    return problems
+
+
+def _either_family(v4: list[Problem], v6: list[Problem]) -> list[Problem]:
+    """One case over both families: it works when either works, and the other's problems are then doubts."""
+    v4_works = not any(not p.soft for p in v4)
+    v6_works = not any(not p.soft for p in v6)
+    if v4_works:
+        return [*v4, *(replace(p, soft=True) for p in v6)]
+    if v6_works:
+        return [*(replace(p, soft=True) for p in v4), *v6]
+    return [*v4, *v6]
 
 
 def _unresolved(snap: Snapshot) -> list[Finding]:
@@ -116,9 +175,21 @@ def _from_outside_vpc(snap: Snapshot, fn: Function, db: Database, label: str) ->
             egress=False,
             port=db.port,
             peer=security_groups.Peer(frozenset(), public_internet()),
+            prefix_lists=snap.prefix_lists,
         )
         if admits.allowed:
             return []
+        if admits.undecided:
+            return [
+                Finding(
+                    "DB_PATH_NOT_EVALUATED",
+                    Severity.WARNING,
+                    f"Rotation function {fn.name} is not in a VPC and reaches {label} only if prefix list "
+                    f"{', '.join(admits.unread_prefix_lists)} admits the internet, and it could not be read.",
+                    (fn.name, db.identifier, *admits.unread_prefix_lists),
+                    {"prefix_lists": list(admits.unread_prefix_lists)},
+                )
+            ]
         why = (
             f"{label} is publicly accessible, but its security groups admit no internet address on TCP "
             f"{db.port}, and a function outside a VPC has no fixed address to admit"

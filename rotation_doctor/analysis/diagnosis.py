@@ -27,6 +27,7 @@ _AFFECTS: dict[str, str] = {
     FactKey.INTERNET_GATEWAYS: "the Secrets Manager path",
     FactKey.PEERINGS: "the database path",
     FactKey.LOGS: "nothing (logs are only evidence)",
+    FactKey.PREFIX_LISTS: "every flow whose security-group rules name the list",
 }
 
 

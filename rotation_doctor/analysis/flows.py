@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from ipaddress import IPv4Network
 
 from rotation_doctor.analysis.cases import Problem
 from rotation_doctor.model.evidence import Direction, EgressDenied, IngressDenied, Leg, NaclDenied, PeerKind
 from rotation_doctor.model.snapshot import SecurityGroup, Snapshot, Subnet
 from rotation_doctor.netsem import network_acls, security_groups
-from rotation_doctor.netsem.addresses import ipv4
+from rotation_doctor.netsem.addresses import Network, ipv4, ipv6
 
 
 @dataclass(frozen=True)
@@ -18,6 +17,11 @@ class FlowCodes:
     egress: str
     ingress: str
     nacl: str
+
+    @property
+    def not_evaluated(self) -> str:
+        """The path's NOT_EVALUATED code (SM_ or DB_), for a rule that could not be judged."""
+        return f"{self.egress.split('_', 1)[0]}_PATH_NOT_EVALUATED"
 
 
 SM_FLOW = FlowCodes("SM_LAMBDA_EGRESS_DENIES", "SM_ENDPOINT_SG_DENIES", "SM_NACL_DENIES")
@@ -32,15 +36,28 @@ class Side:
     group_ids: tuple[str, ...]
     label: str  # "the rotation function", "endpoint vpce-...", "database prod-db"
     kind: PeerKind  # what this end is, for the typed evidence
+    ipv6: bool = False  # the flow goes over IPv6: the subnet's IPv6 blocks are the addresses this end may have
 
 
 def groups(snap: Snapshot, ids: Sequence[str]) -> list[SecurityGroup]:
     return [snap.security_groups[g] for g in ids if g in snap.security_groups]
 
 
-def _net(subnet: Subnet) -> tuple[IPv4Network, ...]:
+def _net(subnet: Subnet) -> tuple[Network, ...]:
     net = ipv4(subnet.cidr)
     return (net,) if net else ()
+
+
+def _addresses(side: Side) -> tuple[Network, ...]:
+    """Every address the side's ENI may have in the flow's family."""
+    if side.ipv6:
+        return tuple(n for c in side.subnet.ipv6_cidrs if (n := ipv6(c)) is not None)
+    return _net(side.subnet)
+
+
+def _block(side: Side) -> str:
+    """The side's subnet block in the flow's family (what an allow rule would name)."""
+    return (side.subnet.ipv6_cidrs[0] if side.subnet.ipv6_cidrs else "") if side.ipv6 else side.subnet.cidr
 
 
 def security_group_problems(snap: Snapshot, src: Side, dst: Side, port: int, codes: FlowCodes) -> list[Problem]:
@@ -49,42 +66,62 @@ def security_group_problems(snap: Snapshot, src: Side, dst: Side, port: int, cod
         groups(snap, src.group_ids),
         egress=True,
         port=port,
-        peer=security_groups.Peer(frozenset(dst.group_ids), _net(dst.subnet)),
+        peer=security_groups.Peer(frozenset(dst.group_ids), _addresses(dst)),
+        prefix_lists=snap.prefix_lists,
     )
-    if not out.allowed:
+    if out.undecided:
+        problems.append(unread_prefix_list_problem(codes.not_evaluated, out, src.group_ids, f"to {dst.label}", port))
+    elif not out.allowed:
         problems.append(
             Problem(
                 codes.egress,
                 f"The security groups of {src.label} ({', '.join(src.group_ids) or 'none'}) allow no "
                 f"TCP {port} out to {dst.label}.",
                 (*src.group_ids, *dst.group_ids),
-                facts=EgressDenied(port, dst.kind, dst.subnet.cidr, src.group_ids, dst.group_ids, dst.subnet.id),
+                facts=EgressDenied(port, dst.kind, _block(dst), src.group_ids, dst.group_ids, dst.subnet.id),
             )
         )
     into = security_groups.allows_tcp(
         groups(snap, dst.group_ids),
         egress=False,
         port=port,
-        peer=security_groups.Peer(frozenset(src.group_ids), _net(src.subnet)),
+        peer=security_groups.Peer(frozenset(src.group_ids), _addresses(src)),
+        prefix_lists=snap.prefix_lists,
     )
-    if not into.allowed:
+    if into.undecided:
+        problems.append(unread_prefix_list_problem(codes.not_evaluated, into, dst.group_ids, f"from {src.label}", port))
+    elif not into.allowed:
         problems.append(
             Problem(
                 codes.ingress,
                 f"The security groups of {dst.label} ({', '.join(dst.group_ids) or 'none'}) admit no "
                 f"TCP {port} from {src.label}.",
                 (*dst.group_ids, *src.group_ids),
-                facts=IngressDenied(port, dst.kind, dst.group_ids, src.group_ids, src.subnet.id, src.subnet.cidr),
+                facts=IngressDenied(port, dst.kind, dst.group_ids, src.group_ids, src.subnet.id, _block(src)),
             )
         )
     return problems
+
+
+def unread_prefix_list_problem(
+    code: str, decision: security_groups.SgDecision, group_ids: Sequence[str], peer: str, port: int
+) -> Problem:
+    """Only a rule on a prefix list that could not be read might admit the flow: not judged, never "denied"."""
+    lists = decision.unread_prefix_lists
+    return Problem(
+        code,
+        f"The security groups {', '.join(group_ids)} admit TCP {port} {peer} only if prefix list "
+        f"{', '.join(lists)} does, and it could not be read.",
+        (*group_ids, *lists),
+        {"prefix_lists": list(lists), "groups": list(group_ids), "port": port},
+    )
 
 
 def nacl_problems(
     snap: Snapshot,
     subnet: Subnet,
     *,
-    peer: Sequence[IPv4Network],
+    peer: Sequence[Network],
     peer_kind: PeerKind,
     peer_label: str,
     port: int,
@@ -147,7 +184,7 @@ def subnet_pair_nacl_problems(snap: Snapshot, src: Side, dst: Side, port: int, c
         *nacl_problems(
             snap,
             src.subnet,
-            peer=_net(dst.subnet),
+            peer=_addresses(dst),
             peer_kind=dst.kind,
             peer_label=f"{dst.label} in {dst.subnet.id}",
             port=port,
@@ -157,7 +194,7 @@ def subnet_pair_nacl_problems(snap: Snapshot, src: Side, dst: Side, port: int, c
         *nacl_problems(
             snap,
             dst.subnet,
-            peer=_net(src.subnet),
+            peer=_addresses(src),
             peer_kind=src.kind,
             peer_label=f"{src.label} in {src.subnet.id}",
             port=port,

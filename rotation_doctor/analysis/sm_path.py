@@ -5,7 +5,9 @@
 3. a Secrets Manager interface endpoint with private DNS, and the VPC's DNS support and DNS
    hostnames on: that endpoint, for every client in the VPC;
 4. a private hosted zone for the name (or a parent) associated with the VPC: what it answers;
-5. otherwise the public name, over the subnet's routes: NAT gateway to internet gateway.
+5. otherwise the public name, over the subnet's routes: NAT gateway to internet gateway; or, for a
+   function that calls the dual-stack name over IPv6 (see `calls_over_ipv6`), the subnet's `::/0`
+   route to an egress-only or internet gateway, with the groups' and ACLs' IPv6 rules.
 """
 
 from __future__ import annotations
@@ -13,13 +15,20 @@ from __future__ import annotations
 from functools import partial
 
 from rotation_doctor.analysis.cases import Case, Problem, fold
-from rotation_doctor.analysis.flows import SM_FLOW, Side, groups, nacl_problems, security_group_problems
+from rotation_doctor.analysis.flows import (
+    SM_FLOW,
+    Side,
+    groups,
+    nacl_problems,
+    security_group_problems,
+    unread_prefix_list_problem,
+)
 from rotation_doctor.analysis.flows import subnet_pair_nacl_problems as pair_nacls
 from rotation_doctor.model.evidence import EgressDenied, EndpointUnavailable, PeerKind
 from rotation_doctor.model.findings import Finding, Severity
 from rotation_doctor.model.snapshot import DnsAttributes, FactKey, Function, RouteTable, Snapshot, Subnet, VpcEndpoint
 from rotation_doctor.netsem import dns, iam_policy, routes, security_groups
-from rotation_doctor.netsem.addresses import ipv4, public_internet
+from rotation_doctor.netsem.addresses import ipv4, public_internet, public_internet_v6
 
 HTTPS = 443
 GONE_STATES = frozenset({"deleted", "rejected", "expired"})
@@ -314,7 +323,104 @@ def _policy_findings(snap: Snapshot, fn: Function, endpoint: VpcEndpoint) -> lis
     ]
 
 
+def calls_over_ipv6(fn: Function, fn_subnets: list[Subnet]) -> bool:
+    """Whether the function reaches the public Secrets Manager API over IPv6.
+
+    Only when the SDK calls the dual-stack name (AWS_USE_DUALSTACK_ENDPOINT=true; the rotation templates
+    call the IPv4-only default name otherwise), Lambda lets the function send IPv6
+    (Ipv6AllowedForDualStack) and every subnet of the function is dual-stack. The dual-stack name then
+    answers with an IPv6 address that the function's resolver prefers, and a connection there that goes
+    unanswered outlasts a rotation step: the IPv6 path alone decides.
+    """
+    return (
+        fn.uses_dualstack_endpoint
+        and fn.ipv6_allowed_for_dual_stack
+        and bool(fn_subnets)
+        and all(s.dual_stack for s in fn_subnets)
+    )
+
+
+def _via_ipv6_routes(snap: Snapshot, fn: Function, fn_subnets: list[Subnet]) -> list[Finding]:
+    """The public dual-stack name over IPv6: `::/0` to an egress-only or internet gateway (no NAT needed)."""
+    cases = []
+    internet = public_internet_v6()
+    for fs in fn_subnets:
+        case = Case(fs.id)
+        cases.append(case)
+        table = routes.table_for_subnet(fs.id, fs.vpc_id, snap.route_tables)
+        route = routes.ipv6_route_for(table, routes.DEFAULT_ROUTE_V6) if table else None
+        if table is None or route is None:
+            where = f"Route table {table.id}" if table else "The route table"
+            case.problems.append(
+                Problem(
+                    "SM_IPV6_NO_ROUTE",
+                    f"{where} of {{subjects}} has no ::/0 route, and rotation function {fn.name} calls Secrets "
+                    "Manager's dual-stack name over IPv6 (AWS_USE_DUALSTACK_ENDPOINT, Ipv6AllowedForDualStack): "
+                    "nothing leads to Secrets Manager over IPv6.",
+                    (table.id,) if table else (fs.vpc_id,),
+                    {"route_table": table.id if table else None, "destination": "::/0"},
+                    subject=fs.id,
+                )
+            )
+            continue
+        if route.state != "active":
+            case.problems.append(_blackhole(fs, table.id, route.target, f"the ::/0 route is {route.state}"))
+            continue
+        if route.target_kind not in {"eigw", "igw"}:
+            case.problems.append(
+                Problem(
+                    "SM_PATH_NOT_EVALUATED",
+                    f"Route table {table.id} of {{subjects}} sends ::/0 to {route.target} "
+                    f"({_kind_name(route.target_kind)}); what lies beyond is not modelled.",
+                    (table.id, route.target),
+                    {"route_table": table.id, "target": route.target},
+                    subject=fs.id,
+                )
+            )
+            continue
+        egress = security_groups.allows_tcp(
+            groups(snap, fn.security_group_ids),
+            egress=True,
+            port=HTTPS,
+            peer=security_groups.Peer(frozenset(), internet),
+            prefix_lists=snap.prefix_lists,
+        )
+        if egress.undecided:
+            case.problems.append(
+                unread_prefix_list_problem(
+                    SM_FLOW.not_evaluated, egress, fn.security_group_ids, "to the internet over IPv6", HTTPS
+                )
+            )
+        elif not egress.allowed:
+            case.problems.append(
+                Problem(
+                    "SM_LAMBDA_EGRESS_DENIES",
+                    f"The security groups of rotation function {fn.name} ({', '.join(fn.security_group_ids)}) "
+                    "allow no TCP 443 out to the internet over IPv6, where the dual-stack Secrets Manager "
+                    "endpoint answers.",
+                    fn.security_group_ids,
+                    facts=EgressDenied(HTTPS, PeerKind.INTERNET, "::/0", fn.security_group_ids),
+                )
+            )
+        case.problems.extend(
+            nacl_problems(
+                snap,
+                fs,
+                peer=internet,
+                peer_kind=PeerKind.INTERNET,
+                peer_label="the internet over IPv6",
+                port=HTTPS,
+                initiator=True,
+                code="SM_NACL_DENIES",
+                soft_when_partial=True,
+            )
+        )
+    return fold(cases)
+
+
 def _via_routes(snap: Snapshot, fn: Function, fn_subnets: list[Subnet]) -> list[Finding]:
+    if calls_over_ipv6(fn, fn_subnets):
+        return _via_ipv6_routes(snap, fn, fn_subnets)
     cases = []
     for fs in fn_subnets:
         case = Case(fs.id)
@@ -445,8 +551,13 @@ def _nat_problems(snap: Snapshot, fn: Function, fs: Subnet, table_id: str, nat_i
         egress=True,
         port=HTTPS,
         peer=security_groups.Peer(frozenset(), internet),
+        prefix_lists=snap.prefix_lists,
     )
-    if not egress.allowed:
+    if egress.undecided:
+        problems.append(
+            unread_prefix_list_problem(SM_FLOW.not_evaluated, egress, fn.security_group_ids, "to the internet", HTTPS)
+        )
+    elif not egress.allowed:
         problems.append(
             Problem(
                 "SM_LAMBDA_EGRESS_DENIES",

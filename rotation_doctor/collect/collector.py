@@ -8,7 +8,9 @@ calls grow with pages and with distinct functions, databases and VPCs, not with 
 3. per set of VPCs: subnets, route tables, network ACLs, Secrets Manager endpoints, private
    hosted zones, peerings (one call each for all VPCs, one per VPC for hosted zones);
 4. the security groups of all of them in one call; DNS attributes only where an endpoint has
-   private DNS; NAT and internet gateways only where a default route leads to a NAT gateway.
+   private DNS; NAT and internet gateways only where a default route leads to a NAT gateway;
+5. only when some rule of those groups names a managed prefix list: the lists, in one call, and the
+   entries of each (`GetManagedPrefixListEntries` reads one list a call).
 
 A read that fails is stored as a `ReadFailure`; it is never taken to mean "none exist".
 
@@ -42,6 +44,7 @@ from rotation_doctor.collect.aws import (
 )
 from rotation_doctor.collect.databases import DatabaseResolver
 from rotation_doctor.model.snapshot import (
+    Database,
     DnsAttributes,
     FactKey,
     Function,
@@ -52,6 +55,7 @@ from rotation_doctor.model.snapshot import (
     PeeringConnection,
     PlanningFacts,
     PolicyDocument,
+    PrefixList,
     PrivateHostedZone,
     ReadFailure,
     RouteTable,
@@ -99,6 +103,8 @@ class _Facts:
     internet_gateways: dict[str, InternetGateway] = field(default_factory=dict)
     peerings: dict[str, PeeringConnection] = field(default_factory=dict)
     network_interfaces: dict[str, NetworkInterface] = field(default_factory=dict)  # read for planning only
+    prefix_list_items: dict[str, dict[str, Any]] = field(default_factory=dict)  # DescribeManagedPrefixLists items
+    prefix_lists: dict[str, PrefixList] = field(default_factory=dict)  # those whose entries were read in full
     failures: dict[str, ReadFailure] = field(default_factory=dict)
     read_vpcs: set[str] = field(default_factory=set)
 
@@ -226,6 +232,17 @@ NETWORK_INTERFACES_IN_VPC = PagedRead(
     "network_interfaces",
 )
 
+# The managed prefix lists that security-group rules name (the customer's and AWS's); a failure is stored per list.
+PREFIX_LISTS_BY_ID = PagedRead(
+    "ec2:DescribeManagedPrefixLists",
+    "PrefixLists",
+    "PrefixListId",
+    ("prefix-list-id",),
+    dict,
+    lambda f: f.prefix_list_items,
+    FactKey.PREFIX_LISTS,
+)
+
 PAGED_READS: tuple[PagedRead, ...] = (
     SUBNETS_IN_VPCS,
     SUBNETS_BY_ID,
@@ -238,6 +255,7 @@ PAGED_READS: tuple[PagedRead, ...] = (
     INTERNET_GATEWAYS_OF_VPCS,
     PEERINGS_AMONG_VPCS,
     NETWORK_INTERFACES_IN_VPC,
+    PREFIX_LISTS_BY_ID,
 )
 
 
@@ -473,6 +491,7 @@ class Collector:
         self._read_vpcs(sorted(fn_vpcs | db_vpcs), fn_vpcs, facts)
         self._repair_function_vpcs(functions, fn_vpcs, facts)
         self._read_dependents(databases, facts)
+        self._read_prefix_lists(facts)
 
     def _read_vpcs(self, vpc_ids: list[str], fn_vpcs: set[str], facts: _Facts) -> None:
         vpc_ids = [v for v in vpc_ids if v not in facts.read_vpcs]
@@ -578,6 +597,34 @@ class Collector:
                 tasks.append(partial(zone_records, vpc, zone))
         self._parallel(tasks)
 
+    def _read_prefix_lists(self, facts: _Facts) -> None:
+        """The prefix lists the groups' rules name, and every entry of each: no call when no rule names one.
+
+        A list that cannot be read has its failure under `prefix_lists:ID`; its rules are then not evaluated.
+        """
+        named = sorted({r.prefix_list_id for g in facts.security_groups.values() for r in g.rules if r.prefix_list_id})
+        if not named:
+            return
+        self._parallel(self._paged_reads(PREFIX_LISTS_BY_ID, named, facts))
+        failure = facts.failures.pop(FactKey.PREFIX_LISTS, None)
+        for pl in named:
+            if failure is not None and pl not in facts.prefix_list_items:
+                facts.failures[f"{FactKey.PREFIX_LISTS}:{pl}"] = failure
+
+        def entries(pl: str) -> None:
+            items: list[dict[str, Any]] = []
+
+            def run() -> bool:  # True: `_read` answers None only for a failure
+                paginator = self.clients.ec2.get_paginator("get_managed_prefix_list_entries")
+                for page in paginator.paginate(PrefixListId=pl):
+                    items.extend(cast("list[dict[str, Any]]", page.get("Entries", [])))
+                return True
+
+            if self._read(facts, f"{FactKey.PREFIX_LISTS}:{pl}", "ec2:GetManagedPrefixListEntries", run) is not None:
+                facts.prefix_lists[pl] = convert.prefix_list(facts.prefix_list_items[pl], items)
+
+        self._parallel([partial(entries, pl) for pl in named if pl in facts.prefix_list_items])
+
     def _read_dns_attributes(self, facts: _Facts, vpc: str) -> None:
         """DNS support and DNS hostnames, into `facts` (DescribeVpcAttribute reads one attribute a call)."""
         values = []
@@ -648,10 +695,12 @@ class Collector:
         }
         if ref is not None:
             scoped[f"{FactKey.DATABASE}:{databases.key(ref)}"] = FactKey.DATABASE
+        # Scoped failures this secret's paths depend on: its function's VPC, the prefix lists its groups name.
+        own_scopes = {fn.vpc_id, *_prefix_lists_named(fn, database, facts)} if fn is not None else set()
         for key, failure in facts.failures.items():
             if key in scoped:
                 failures[scoped[key]] = failure
-            elif ":" not in key or (fn is not None and key.split(":", 1)[1] == fn.vpc_id):
+            elif ":" not in key or key.split(":", 1)[1] in own_scopes:
                 failures[key] = failure
         if not (secret.rotation_enabled and secret.rotation_lambda_arn):
             failures = {}
@@ -667,6 +716,7 @@ class Collector:
             route_tables=tuple(facts.route_tables.values()),
             network_acls=tuple(facts.network_acls.values()),
             security_groups=facts.security_groups,
+            prefix_lists=facts.prefix_lists,
             vpc_endpoints=tuple(facts.endpoints.values()),
             nat_gateways=facts.nat_gateways,
             internet_gateways=facts.internet_gateways,
@@ -743,6 +793,21 @@ class Collector:
         stored = read.into(facts)
         for item in items:
             stored[item[read.id_key]] = read.convert(item)
+
+
+def _prefix_lists_named(fn: Function | None, database: Database | None, facts: _Facts) -> set[str]:
+    """The lists named by the groups one secret's paths use: the function's, the database's, its VPC's endpoints'."""
+    if fn is None:
+        return set()
+    group_ids = {*fn.security_group_ids, *(database.security_group_ids if database else ())}
+    group_ids |= {g for e in facts.endpoints.values() if e.vpc_id == fn.vpc_id for g in e.group_ids}
+    return {
+        r.prefix_list_id
+        for g in group_ids
+        if g in facts.security_groups
+        for r in facts.security_groups[g].rules
+        if r.prefix_list_id
+    }
 
 
 def _vpc_region(region: str) -> VPCRegionType:

@@ -18,6 +18,7 @@ from rotation_doctor.model.snapshot import (
     NetworkInterface,
     PeeringConnection,
     PolicyDocument,
+    PrefixList,
     Route,
     RouteTable,
     Secret,
@@ -66,10 +67,13 @@ def function(raw: Raw) -> Function:
         subnet_ids=subnet_ids,
         security_group_ids=tuple(vpc.get("SecurityGroupIds") or ()),
         vpc_id=(vpc.get("VpcId") or None) if subnet_ids else None,
-        # Only the variable that steers the SDK is kept: other values may be secrets.
+        # Only the variables that steer the SDK are kept: other values may be secrets.
         secrets_manager_endpoint=env.get("SECRETS_MANAGER_ENDPOINT") or None,
         state=raw.get("State"),
         log_group=(raw.get("LoggingConfig") or {}).get("LogGroup") or None,
+        ipv6_allowed_for_dual_stack=bool(vpc.get("Ipv6AllowedForDualStack")),
+        # The SDK's own switch for dual-stack endpoint names; its value is "true" or "false", never a secret.
+        uses_dualstack_endpoint=str(env.get("AWS_USE_DUALSTACK_ENDPOINT", "")).strip().lower() == "true",
     )
 
 
@@ -111,10 +115,24 @@ def subnet(raw: Raw) -> Subnet:
     return Subnet(
         id=raw["SubnetId"],
         vpc_id=raw["VpcId"],
-        cidr=raw["CidrBlock"],
+        cidr=raw.get("CidrBlock") or "",  # an IPv6-only subnet has none
         availability_zone=raw.get("AvailabilityZone", ""),
         tags=tags(raw.get("Tags")),
+        ipv6_cidrs=tuple(
+            a["Ipv6CidrBlock"]
+            for a in raw.get("Ipv6CidrBlockAssociationSet") or []
+            if a.get("Ipv6CidrBlock") and _ipv6_block_in_use(a)
+        ),
+        ipv6_native=bool(raw.get("Ipv6Native")),
     )
+
+
+_IPV6_BLOCK_NOT_IN_USE = frozenset({"associating", "disassociating", "disassociated", "failing", "failed"})
+
+
+def _ipv6_block_in_use(association: Raw) -> bool:
+    """An associated block (moto spells the state oddly, see docs/moto.md: only AWS's other states exclude one)."""
+    return str((association.get("Ipv6CidrBlockState") or {}).get("State", "associated")) not in _IPV6_BLOCK_NOT_IN_USE
 
 
 def _route_target(raw: Raw) -> str:
@@ -141,7 +159,12 @@ def route_table(raw: Raw) -> RouteTable:
     routes = tuple(
         Route(r["DestinationCidrBlock"], _route_target(r), r.get("State", "active"))
         for r in raw.get("Routes") or []
-        if r.get("DestinationCidrBlock")  # prefix-list and IPv6 routes are outside the IPv4 model
+        if r.get("DestinationCidrBlock")  # prefix-list routes are outside the model; IPv6 routes are kept apart
+    )
+    ipv6_routes = tuple(
+        Route(r["DestinationIpv6CidrBlock"], _route_target(r), r.get("State", "active"))
+        for r in raw.get("Routes") or []
+        if r.get("DestinationIpv6CidrBlock")
     )
     return RouteTable(
         id=raw["RouteTableId"],
@@ -150,6 +173,7 @@ def route_table(raw: Raw) -> RouteTable:
         subnet_ids=tuple(a["SubnetId"] for a in associations if a.get("SubnetId")),
         routes=routes,
         tags=tags(raw.get("Tags")),
+        ipv6_routes=ipv6_routes,
     )
 
 
@@ -160,12 +184,12 @@ def network_acl(raw: Raw) -> NetworkAcl:
             egress=bool(e["Egress"]),
             allow=e["RuleAction"] == "allow",
             protocol=str(e["Protocol"]),
-            cidr=e["CidrBlock"],
+            cidr=e.get("CidrBlock") or e["Ipv6CidrBlock"],
             port_from=(e.get("PortRange") or {}).get("From"),
             port_to=(e.get("PortRange") or {}).get("To"),
         )
         for e in raw.get("Entries") or []
-        if e.get("CidrBlock")
+        if e.get("CidrBlock") or e.get("Ipv6CidrBlock")
     )
     return NetworkAcl(
         id=raw["NetworkAclId"],
@@ -187,6 +211,7 @@ def _permission_rules(group_id: str, egress: bool, perm: Raw) -> list[SecurityGr
         perm.get("ToPort"),
     )
     rules = [rule(cidr=r["CidrIp"], description=r.get("Description")) for r in perm.get("IpRanges") or []]
+    rules += [rule(cidr=r["CidrIpv6"], description=r.get("Description")) for r in perm.get("Ipv6Ranges") or []]
     rules += [
         rule(referenced_group_id=p["GroupId"], description=p.get("Description"))
         for p in perm.get("UserIdGroupPairs") or []
@@ -208,6 +233,17 @@ def security_group(raw: Raw) -> SecurityGroup:
         name=raw.get("GroupName", ""),
         rules=tuple(rules),
         tags=tags(raw.get("Tags")),
+    )
+
+
+def prefix_list(raw: Raw, entries: Iterable[Raw]) -> PrefixList:
+    """DescribeManagedPrefixLists' item and every entry GetManagedPrefixListEntries returned for it."""
+    return PrefixList(
+        id=raw["PrefixListId"],
+        name=str(raw.get("PrefixListName", ""))[:200],
+        address_family=str(raw.get("AddressFamily", "IPv4")),
+        cidrs=tuple(str(e["Cidr"]) for e in entries if e.get("Cidr")),
+        owner_id=raw.get("OwnerId"),
     )
 
 

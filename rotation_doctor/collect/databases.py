@@ -44,6 +44,7 @@ class _Found:
     subnet_group: str | None = None  # set while the group's subnets are still to be read
     zone: str | None = None  # single-AZ: only the subnets of this zone
     tags: Mapping[str, str] = field(default_factory=dict)  # the owner's: may link the database to a secret
+    network_type: str | None = None  # RDS: "IPV4" | "DUAL"
 
 
 def _active_groups(items: Iterable[Mapping[str, Any]]) -> tuple[str, ...]:
@@ -141,6 +142,7 @@ class DatabaseResolver:
             publicly_accessible=found.public,
             host=ref.host,
             engine=found.engine or ref.engine,
+            network_type=found.network_type,
         )
 
     def _fail_key(self, kind: str, identifier: str) -> str:
@@ -179,6 +181,7 @@ class DatabaseResolver:
                 frozenset({str(endpoint.get("Address", "")).lower()} - {""}),
                 item.get("Engine"),
                 tags=tags(item.get("TagList")),
+                network_type=item.get("NetworkType"),
             )
 
     def _clusters(self, ids: list[str], service: str, kind: str, target: TargetKind) -> None:
@@ -206,6 +209,7 @@ class DatabaseResolver:
                 item.get("Engine"),
                 subnet_group=f"{service}:{item.get('DBSubnetGroup')}",
                 tags=tags(item.get("TagList")),
+                network_type=item.get("NetworkType"),
             )
 
     def _read_subnet_groups(self) -> None:

@@ -22,6 +22,8 @@ READ_ACTIONS: tuple[str, ...] = (
     "ec2:DescribeInternetGateways",
     "ec2:DescribeVpcPeeringConnections",
     "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeManagedPrefixLists",  # only the lists security-group rules name
+    "ec2:GetManagedPrefixListEntries",
     "route53:ListHostedZonesByVPC",
     "route53:ListResourceRecordSets",
     "rds:DescribeDBInstances",

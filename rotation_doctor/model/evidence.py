@@ -71,7 +71,7 @@ class EgressDenied:
 
     port: int
     peer: PeerKind
-    to_cidr: str  # the peer subnet's block; 0.0.0.0/0 for the internet
+    to_cidr: str  # the peer subnet's block; 0.0.0.0/0 (::/0 over IPv6) for the internet
     from_groups: tuple[str, ...] = ()
     to_groups: tuple[str, ...] = ()  # the peer's groups (what an egress rule names); none for the internet
     to_subnet: str | None = None

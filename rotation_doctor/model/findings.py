@@ -61,6 +61,12 @@ CODES: Mapping[str, CodeInfo] = {
         "Give the NAT gateway's subnet a 0.0.0.0/0 route to an attached internet gateway, or create "
         "a Secrets Manager endpoint.",
     ),
+    "SM_IPV6_NO_ROUTE": CodeInfo(
+        PathName.SM,
+        Severity.ERROR,
+        "Route ::/0 to an egress-only internet gateway in the function subnets' route table, or create a "
+        "Secrets Manager endpoint, or unset AWS_USE_DUALSTACK_ENDPOINT so the function calls over IPv4.",
+    ),
     "SM_ENDPOINT_PRIVATE_DNS_DISABLED": CodeInfo(
         PathName.SM,
         Severity.ERROR,

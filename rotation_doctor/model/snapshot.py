@@ -32,6 +32,7 @@ class FactKey(StrEnum):
     INTERNET_GATEWAYS = "internet_gateways"
     PEERINGS = "peerings"
     LOGS = "logs"
+    PREFIX_LISTS = "prefix_lists"  # stored per list: "prefix_lists:pl-..."
 
 
 @dataclass(frozen=True)
@@ -66,7 +67,7 @@ class Secret:
 
 @dataclass(frozen=True)
 class Function:
-    """The rotation function. Only the one environment variable that steers the SDK is kept."""
+    """The rotation function. Only the environment variables that steer the SDK are kept (never other values)."""
 
     name: str
     arn: str
@@ -78,6 +79,10 @@ class Function:
     state: str | None = None
     log_group: str | None = None  # LoggingConfig.LogGroup; None means /aws/lambda/NAME
     tags: Mapping[str, str] = field(default_factory=dict)
+    # VpcConfig.Ipv6AllowedForDualStack: the function's ENIs may send IPv6 (in dual-stack subnets).
+    ipv6_allowed_for_dual_stack: bool = False
+    # AWS_USE_DUALSTACK_ENDPOINT=true: the SDK calls dual-stack endpoint names (e.g. secretsmanager.REGION.api.aws).
+    uses_dualstack_endpoint: bool = False
 
     @property
     def in_vpc(self) -> bool:
@@ -112,11 +117,17 @@ class Subnet:
     cidr: str
     availability_zone: str
     tags: Mapping[str, str] = field(default_factory=dict)
+    ipv6_cidrs: tuple[str, ...] = ()  # associated IPv6 blocks: a dual-stack subnet has one
+    ipv6_native: bool = False  # an IPv6-only subnet (`cidr` is then empty)
+
+    @property
+    def dual_stack(self) -> bool:
+        return bool(self.ipv6_cidrs) and not self.ipv6_native
 
 
 @dataclass(frozen=True)
 class Route:
-    destination: str  # an IPv4 CIDR; prefix-list and IPv6 routes are kept out of the IPv4 model
+    destination: str  # an IPv4 CIDR in `RouteTable.routes`, an IPv6 CIDR in `RouteTable.ipv6_routes`
     target: str  # "local", "igw-...", "nat-...", "pcx-...", "tgw-...", "eni-...", "vpce-...", ...
     state: str  # "active" | "blackhole"
 
@@ -135,6 +146,7 @@ class RouteTable:
     subnet_ids: tuple[str, ...]
     routes: tuple[Route, ...]
     tags: Mapping[str, str] = field(default_factory=dict)
+    ipv6_routes: tuple[Route, ...] = ()  # kept apart: IPv4 code never sees an IPv6 destination
 
 
 @dataclass(frozen=True)
@@ -143,7 +155,7 @@ class NaclEntry:
     egress: bool
     allow: bool
     protocol: str  # "-1" (all) or an IP protocol number as a string ("6" is TCP)
-    cidr: str
+    cidr: str  # the entry's CidrBlock, or its Ipv6CidrBlock (rule numbers are shared by both families)
     port_from: int | None
     port_to: int | None
 
@@ -165,9 +177,9 @@ class SecurityGroupRule:
     protocol: str  # "-1", "tcp", "udp", "icmp" or a number as a string
     port_from: int | None
     port_to: int | None
-    cidr: str | None = None
+    cidr: str | None = None  # CidrIp or CidrIpv6
     referenced_group_id: str | None = None
-    prefix_list_id: str | None = None
+    prefix_list_id: str | None = None  # its CIDR blocks are `Snapshot.prefix_lists[id]`
     description: str | None = None
 
 
@@ -178,6 +190,17 @@ class SecurityGroup:
     name: str
     rules: tuple[SecurityGroupRule, ...]
     tags: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PrefixList:
+    """A managed prefix list a security-group rule names (the customer's or AWS's), with every entry."""
+
+    id: str
+    name: str
+    address_family: str  # "IPv4" | "IPv6"
+    cidrs: tuple[str, ...]
+    owner_id: str | None = None  # "AWS" for AWS-managed lists
 
 
 @dataclass(frozen=True)
@@ -280,6 +303,7 @@ class Database:
     engine: str | None = None
     tags: Mapping[str, str] = field(default_factory=dict)  # the database's (or cluster's) own tags
     secret_port: int | None = None  # the port the secret's value or tag names; AWS's `port` wins
+    network_type: str | None = None  # RDS "IPV4" | "DUAL" (dual-stack: the endpoint may answer over IPv6)
 
 
 @dataclass(frozen=True)
@@ -318,6 +342,8 @@ class Snapshot:
     route_tables: tuple[RouteTable, ...] = ()
     network_acls: tuple[NetworkAcl, ...] = ()
     security_groups: Mapping[str, SecurityGroup] = field(default_factory=dict)
+    # The lists the rules name, read in full; a list missing here was not read and its rules are not evaluated.
+    prefix_lists: Mapping[str, PrefixList] = field(default_factory=dict)
     vpc_endpoints: tuple[VpcEndpoint, ...] = ()
     nat_gateways: Mapping[str, NatGateway] = field(default_factory=dict)
     internet_gateways: Mapping[str, InternetGateway] = field(default_factory=dict)

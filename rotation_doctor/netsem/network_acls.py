@@ -3,6 +3,9 @@
 A flow is judged over every address its peer can have and every port it can use (the return
 traffic of a TCP connection comes back to an ephemeral port, 1024-65535 for Lambda), so the
 answer is `ALLOW` (all of it passes), `DENY` (none of it), or `PARTIAL`.
+
+IPv4 entries (`CidrBlock`) and IPv6 entries (`Ipv6CidrBlock`) share one list of rule numbers, but an
+entry only ever matches addresses of its own family: an IPv6 peer is judged by the IPv6 entries alone.
 """
 
 from __future__ import annotations
@@ -10,15 +13,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from ipaddress import IPv4Network
 
 from rotation_doctor.model.snapshot import NaclEntry, NetworkAcl
-from rotation_doctor.netsem.addresses import intersection, ipv4
+from rotation_doctor.netsem.addresses import Network, exclude, intersection, network
 
 EPHEMERAL_PORTS = (1024, 65535)
 TCP = "6"
 
-_Box = tuple[IPv4Network, int, int]  # addresses x [first port, last port]
+_Box = tuple[Network, int, int]  # addresses x [first port, last port]
 
 
 class Outcome(StrEnum):
@@ -47,7 +49,7 @@ def _minus(box: _Box, part: _Box) -> list[_Box]:
     """`box` without `part`, where `part` lies inside `box`."""
     net, lo, hi = box
     inner, a, b = part
-    pieces: list[_Box] = [(rest, lo, hi) for rest in (net.address_exclude(inner) if inner != net else ())]
+    pieces: list[_Box] = [(rest, lo, hi) for rest in (exclude(net, inner) if inner != net else ())]
     if a > lo:
         pieces.append((inner, lo, a - 1))
     if b < hi:
@@ -59,7 +61,7 @@ def evaluate(
     acl: NetworkAcl,
     *,
     egress: bool,
-    addresses: Sequence[IPv4Network],
+    addresses: Sequence[Network],
     ports: tuple[int, int],
     protocol: str = TCP,
 ) -> NaclDecision:
@@ -73,7 +75,7 @@ def evaluate(
             break
         if entry.protocol not in ("-1", protocol):
             continue
-        block = ipv4(entry.cidr)
+        block = network(entry.cidr)
         if block is None:
             continue
         lo, hi = _entry_ports(entry)

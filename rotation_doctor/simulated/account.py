@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import ipaddress
 import json
 import zipfile
 from dataclasses import dataclass, field
@@ -26,11 +27,23 @@ def _zip() -> bytes:
     return buf.getvalue()
 
 
-def tcp(port: int, *, cidr: str | None = None, group: str | None = None, description: str = "") -> IpPermissionTypeDef:
-    """An IpPermissions entry for one TCP port, to a CIDR or a group."""
+def tcp(
+    port: int,
+    *,
+    cidr: str | None = None,
+    group: str | None = None,
+    description: str = "",
+    prefix_list: str | None = None,
+    cidr_ipv6: str | None = None,
+) -> IpPermissionTypeDef:
+    """An IpPermissions entry for one TCP port, to a CIDR, a group, a managed prefix list or an IPv6 CIDR."""
     perm: IpPermissionTypeDef = {"IpProtocol": "tcp", "FromPort": port, "ToPort": port}
     if cidr:
         perm["IpRanges"] = [{"CidrIp": cidr, "Description": description or "test"}]
+    if prefix_list:
+        perm["PrefixListIds"] = [{"PrefixListId": prefix_list, "Description": description or "test"}]
+    if cidr_ipv6:
+        perm["Ipv6Ranges"] = [{"CidrIpv6": cidr_ipv6, "Description": description or "test"}]
     if group:
         perm["UserIdGroupPairs"] = [{"GroupId": group, "Description": description or "test"}]
     return perm
@@ -43,6 +56,7 @@ class RouteTarget(TypedDict, total=False):
     NatGatewayId: str
     TransitGatewayId: str
     VpcPeeringConnectionId: str
+    EgressOnlyInternetGatewayId: str
 
 
 @dataclass
@@ -117,6 +131,53 @@ class AccountBuilder:
 
     def route(self, table: str, cidr: str, **target: Unpack[RouteTarget]) -> None:
         self.ec2.create_route(RouteTableId=table, DestinationCidrBlock=cidr, **target)
+
+    def dual_stack(self, net: Network, subnets: list[str]) -> dict[str, str]:
+        """Give the VPC an Amazon IPv6 /56 and each named subnet a /64 of it (dual-stack subnets); returns the
+        subnets' IPv6 blocks by name. AWS adds IPv6 allow-all rules (101) to the default network ACL when the
+        VPC gets its block; moto does not (docs/moto.md), so they are added here as AWS would."""
+        self.ec2.associate_vpc_cidr_block(VpcId=net.vpc, AmazonProvidedIpv6CidrBlock=True)
+        vpc = self.ec2.describe_vpcs(VpcIds=[net.vpc])["Vpcs"][0]
+        block = ipaddress.ip_network(vpc["Ipv6CidrBlockAssociationSet"][0]["Ipv6CidrBlock"])
+        halves = block.subnets(new_prefix=64)
+        next(halves)  # the first /64 stays free, as a user would keep it
+        blocks = {}
+        for name in subnets:
+            cidr = str(next(halves))
+            self.ec2.associate_subnet_cidr_block(SubnetId=net.subnets[name], Ipv6CidrBlock=cidr)
+            blocks[name] = cidr
+        acls = self.ec2.describe_network_acls(
+            Filters=[{"Name": "vpc-id", "Values": [net.vpc]}, {"Name": "default", "Values": ["true"]}]
+        )["NetworkAcls"]
+        for acl in acls:
+            if not any(e.get("Ipv6CidrBlock") for e in acl.get("Entries", [])):
+                for egress in (True, False):
+                    self.ec2.create_network_acl_entry(
+                        NetworkAclId=acl["NetworkAclId"],
+                        RuleNumber=101,
+                        Protocol=_ALL,
+                        RuleAction="allow",
+                        Egress=egress,
+                        Ipv6CidrBlock="::/0",
+                    )
+        return blocks
+
+    def egress_only_gateway(self, net: Network) -> str:
+        made = self.ec2.create_egress_only_internet_gateway(VpcId=net.vpc)["EgressOnlyInternetGateway"]
+        return str(made["EgressOnlyInternetGatewayId"])
+
+    def route_v6(self, table: str, cidr: str, **target: Unpack[RouteTarget]) -> None:
+        self.ec2.create_route(RouteTableId=table, DestinationIpv6CidrBlock=cidr, **target)
+
+    def prefix_list(self, name: str, cidrs: list[str], *, family: str = "IPv4") -> str:
+        """A customer-managed prefix list holding `cidrs`."""
+        made = self.ec2.create_managed_prefix_list(
+            PrefixListName=name,
+            AddressFamily=family,
+            MaxEntries=max(len(cidrs), 5),
+            Entries=[{"Cidr": c, "Description": name} for c in cidrs],
+        )
+        return str(made["PrefixList"]["PrefixListId"])
 
     def security_group(
         self,
@@ -273,6 +334,7 @@ class AccountBuilder:
         groups: list[str] | None = None,
         env: dict[str, str] | None = None,
         allow_secrets_manager: bool = True,
+        ipv6_allowed: bool = False,
     ) -> str:
         params: dict[str, Any] = {
             "FunctionName": name,
@@ -284,6 +346,8 @@ class AccountBuilder:
         }
         if subnets:
             params["VpcConfig"] = {"SubnetIds": subnets, "SecurityGroupIds": groups or []}
+            if ipv6_allowed:
+                params["VpcConfig"]["Ipv6AllowedForDualStack"] = True
         if env:
             params["Environment"] = {"Variables": env}
         arn = str(self.clients.lambda_.create_function(**params)["FunctionArn"])

@@ -43,10 +43,13 @@ def orders(
     secret_name: str = DEMO_SECRET,
     function_env: dict[str, str] | None = None,
     linked: bool = True,
+    dual_stack: bool = False,
 ) -> Orders:
     """The demo's account. As built by default it is broken twice over: the private subnets have no way to
     Secrets Manager, and the database's group admits only the application's group, not the function's.
-    `linked`: the database's owners tagged it rotation-doctor:secrets with the secret's name."""
+    `linked`: the database's owners tagged it rotation-doctor:secrets with the secret's name.
+    `dual_stack`: the app subnets are dual-stack with ::/0 to an egress-only internet gateway, and the function
+    calls Secrets Manager's dual-stack name over IPv6 (Ipv6AllowedForDualStack, AWS_USE_DUALSTACK_ENDPOINT)."""
     net = b.network("10.20.0.0/16", name="orders")
     for name, cidr, zone in (
         ("app-a", "10.20.1.0/24", "a"),
@@ -69,6 +72,15 @@ def orders(
     b.db_subnet_group(net, "orders-data", ["data-a", "data-b"])
     db = b.rds_instance("orders-db", "orders-data", [db_sg], multi_az=True, tags=_link(linked, secret_name))
     extra: dict[str, str] = {}
+    if dual_stack:
+        b.dual_stack(net, ["app-a", "app-b"])
+        extra["eigw"] = b.egress_only_gateway(net)
+        b.route_v6(net.tables["private"], "::/0", EgressOnlyInternetGatewayId=extra["eigw"])
+        # Groups made before the VPC had IPv6 have no IPv6 egress (as in AWS): the function's is given HTTPS out.
+        b.ec2.authorize_security_group_egress(
+            GroupId=fn_sg, IpPermissions=[tcp(443, cidr_ipv6="::/0", description="Secrets Manager over IPv6")]
+        )
+        function_env = {**(function_env or {}), "AWS_USE_DUALSTACK_ENDPOINT": "true"}
     if endpoint:
         endpoint_sg = b.security_group(
             net, "secretsmanager-endpoint", ingress=[tcp(443, cidr="10.20.0.0/16", description="VPC")]
@@ -80,6 +92,7 @@ def orders(
         subnets=[net.subnets["app-a"], net.subnets["app-b"]],
         groups=[fn_sg],
         env=function_env,
+        ipv6_allowed=dual_stack,
     )
     secret = b.rotated_secret(secret_name, {**db, "username": "orders_app", "password": CANARY_PASSWORD}, fn)
     return Orders(b, net, fn_sg, db_sg, app_sg, fn, secret, db, extra)
@@ -112,6 +125,37 @@ def peered_database(
         b.route(table, "10.20.0.0/16", VpcPeeringConnectionId=pcx)
     b.rotated_secret(secret_name, {**db, "password": CANARY_PASSWORD}, o.function_arn)
     return {"vpc": peer.vpc, "peering": pcx, "table": table, "db_sg": db_sg}
+
+
+def prefix_list_paths(b: AccountBuilder, o: Orders) -> dict[str, str]:
+    """The function's group reaches the database only through a prefix-list rule (the data subnets' list), and the
+    database's group admits the function only through another (the app subnets' list). Build `o` with
+    `db_admits_function=False, endpoint=True`: healthy, judged natively."""
+    data_list = b.prefix_list("orders-data", ["10.20.11.0/24", "10.20.12.0/24"])
+    callers_list = b.prefix_list("orders-rotation-callers", ["10.20.1.0/24", "10.20.2.0/24"])
+    ec2 = b.ec2
+    ec2.revoke_security_group_egress(
+        GroupId=o.fn_sg, IpPermissions=[{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
+    )
+    ec2.authorize_security_group_egress(
+        GroupId=o.fn_sg,
+        IpPermissions=[
+            tcp(443, cidr="10.20.0.0/16", description="Secrets Manager endpoint"),
+            tcp(5432, prefix_list=data_list, description="orders data subnets"),
+        ],
+    )
+    ec2.authorize_security_group_ingress(
+        GroupId=o.db_sg, IpPermissions=[tcp(5432, prefix_list=callers_list, description="rotation callers")]
+    )
+    return {"data_list": data_list, "callers_list": callers_list}
+
+
+def remove_from_prefix_list(b: AccountBuilder, prefix_list: str, cidrs: list[str]) -> None:
+    """Take `cidrs` out of a customer-managed list, as a change to the list (a new version) would."""
+    current = b.ec2.describe_managed_prefix_lists(PrefixListIds=[prefix_list])["PrefixLists"][0]
+    b.ec2.modify_managed_prefix_list(
+        PrefixListId=prefix_list, CurrentVersion=current["Version"], RemoveEntries=[{"Cidr": c} for c in cidrs]
+    )
 
 
 def seed_failed_rotation_logs(b: AccountBuilder, function_name: str) -> None:
