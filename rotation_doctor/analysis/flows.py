@@ -43,13 +43,17 @@ def _net(subnet: Subnet) -> tuple[IPv4Network, ...]:
     return (net,) if net else ()
 
 
-def security_group_problems(snap: Snapshot, src: Side, dst: Side, port: int, codes: FlowCodes) -> list[Problem]:
+def security_group_problems(
+    snap: Snapshot, src: Side, dst: Side, port: int, codes: FlowCodes, *, references: bool = True
+) -> list[Problem]:
+    """`references`: whether a rule naming the other end's group matches it (not across a transit gateway
+    without security group referencing)."""
     problems = []
     out = security_groups.allows_tcp(
         groups(snap, src.group_ids),
         egress=True,
         port=port,
-        peer=security_groups.Peer(frozenset(dst.group_ids), _net(dst.subnet)),
+        peer=security_groups.Peer(frozenset(dst.group_ids if references else ()), _net(dst.subnet)),
     )
     if not out.allowed:
         problems.append(
@@ -65,7 +69,7 @@ def security_group_problems(snap: Snapshot, src: Side, dst: Side, port: int, cod
         groups(snap, dst.group_ids),
         egress=False,
         port=port,
-        peer=security_groups.Peer(frozenset(src.group_ids), _net(src.subnet)),
+        peer=security_groups.Peer(frozenset(src.group_ids if references else ()), _net(src.subnet)),
     )
     if not into.allowed:
         problems.append(
