@@ -66,6 +66,20 @@ def peered_database(b: AccountBuilder) -> None:
     scenarios.peered_database(b, o, secret_name=scenarios.DEMO_SECRET)
 
 
+def tgw_database(b: AccountBuilder) -> None:
+    o = scenarios.orders(b, db_admits_function=True, endpoint=True)
+    b.clients.secretsmanager.delete_secret(SecretId=o.secret_arn, ForceDeleteWithoutRecovery=True)
+    scenarios.tgw_database(b, o, secret_name=scenarios.DEMO_SECRET)
+
+
+def proxied_database(b: AccountBuilder) -> None:
+    o = scenarios.orders(b, db_admits_function=True, endpoint=True)
+    scenarios.proxied_database(b, o, secret_name=scenarios.DEMO_SECRET + "-proxy")
+    b.clients.secretsmanager.delete_secret(SecretId=o.secret_arn, ForceDeleteWithoutRecovery=True)
+    proxy = b.clients.rds.describe_db_proxies(DBProxyName="orders-proxy")["DBProxies"][0]
+    b.rotated_secret(scenarios.DEMO_SECRET, {"engine": "postgres", "host": proxy["Endpoint"]}, o.function_arn)
+
+
 def large_vpc(b: AccountBuilder) -> None:
     """The demo account plus 60 subnets, 60 route tables and 150 security groups with 5 rules each."""
     o = scenarios.orders(b)
@@ -85,6 +99,8 @@ SITUATIONS: list[tuple[str, Callable[[AccountBuilder], None]]] = [
     ("endpoint with private DNS off", private_dns_off),
     ("Aurora cluster writer endpoint", aurora_cluster),
     ("database in a peered VPC", peered_database),
+    ("database behind a transit gateway", tgw_database),
+    ("RDS Proxy in front of the database", proxied_database),
     ("large VPC (60 subnets, 60 tables, 150 groups)", large_vpc),
 ]
 
