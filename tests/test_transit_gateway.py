@@ -18,6 +18,7 @@ from rotation_doctor.model.snapshot import (
     Route,
     SecurityGroup,
     Snapshot,
+    Subnet,
     TransitGatewayAttachment,
     TransitGatewayRoute,
     TransitGatewayRouteTable,
@@ -25,7 +26,7 @@ from rotation_doctor.model.snapshot import (
 from rotation_doctor.netsem import transit_gateways as tgw
 from rotation_doctor.simulated import scenarios
 from rotation_doctor.simulated.account import AccountBuilder
-from tests.snapshots import rule, table, through_tgw, with_group, with_table
+from tests.snapshots import acl, allow_all_entries, rule, table, through_tgw, with_group, with_table
 
 # ----- netsem: one crossing ---------------------------------------------------------------------
 
@@ -257,3 +258,35 @@ def test_transit_gateway_reads_are_bounded(builder: AccountBuilder) -> None:
         "ec2:SearchTransitGatewayRoutes",
         "ec2:SearchTransitGatewayRoutes",
     ]
+
+
+def test_the_attachment_subnets_network_acl_is_on_the_path() -> None:
+    # vpc-1's attachment gets its own subnets (tgw-a, tgw-b) behind an ACL that admits nothing from the function.
+    base = through_tgw()
+    tgw_subnets = {
+        "tgw-a": Subnet("tgw-a", "vpc-1", "10.0.201.0/28", "us-east-1a"),
+        "tgw-b": Subnet("tgw-b", "vpc-1", "10.0.201.16/28", "us-east-1b"),
+    }
+    closed = acl("acl-tgw", ("tgw-a", "tgw-b"), ())
+    snap = replace(
+        with_attachment(base, replace(base.tgw_attachments["tgw-attach-1"], subnet_ids=("tgw-a", "tgw-b"))),
+        subnets={**base.subnets, **tgw_subnets},
+        network_acls=(*base.network_acls, closed),
+    )
+    d = diagnose(snap)
+    f = next(f for f in d.findings if f.code == "DB_NACL_DENIES")
+    assert d.verdict is Verdict.BROKEN and "acl-tgw" in f.resources and "tgw-attach-1" in f.summary
+    # Open, the same topology is healthy: the finding came from the attachment subnet's ACL alone.
+    opened = replace(closed, entries=allow_all_entries())
+    assert diagnose(replace(snap, network_acls=(*base.network_acls, opened))).verdict is Verdict.HEALTHY
+
+
+def test_secrets_manager_egress_through_a_transit_gateway_says_what_is_not_modelled() -> None:
+    from tests.snapshots import nat_path
+
+    snap = nat_path()
+    private = table(snap, "rtb-private")
+    snap = with_table(snap, replace(private, routes=(private.routes[0], Route("0.0.0.0/0", "tgw-1", "active"))))
+    d = diagnose(snap)
+    f = next(f for f in d.findings if f.code == "SM_PATH_NOT_EVALUATED")
+    assert d.verdict is Verdict.UNKNOWN and "shared-services VPC" in f.summary and "endpoint of its own" in f.summary

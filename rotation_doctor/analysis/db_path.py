@@ -7,7 +7,7 @@ subnets and a multi-AZ database may fail over to any subnet of its group.
 from __future__ import annotations
 
 from rotation_doctor.analysis.cases import Case, Problem, fold
-from rotation_doctor.analysis.flows import DB_FLOW, FlowCodes, Side, groups, security_group_problems
+from rotation_doctor.analysis.flows import DB_FLOW, FlowCodes, Side, groups, nacl_problems, security_group_problems
 from rotation_doctor.analysis.flows import subnet_pair_nacl_problems as pair_nacls
 from rotation_doctor.model.bounded import clip
 from rotation_doctor.model.evidence import PeeringUnusable, PeerKind, RouteElsewhere, RouteInactive, RouteMissing
@@ -82,6 +82,7 @@ def _path(snap: Snapshot, fn: Function, db: Database, label: str) -> list[Findin
                 references = _references_allowed(snap, fs, ds)
                 case.problems.extend(security_group_problems(snap, src, dst, db.port, DB_FLOW, references=references))
                 case.problems.extend(pair_nacls(snap, src, dst, db.port, DB_FLOW.nacl))
+                case.problems.extend(_tgw_subnet_nacls(snap, src, dst, db.port))
             cases.append(case)
     return fold(cases)
 
@@ -309,17 +310,54 @@ def _tgw_problem(snap: Snapshot, tgw_id: str, src: Subnet, dst: Subnet, *, back:
     return Problem(code, summary, resources, evidence, subject=dst.id)
 
 
-def _references_allowed(snap: Snapshot, fs: Subnet, ds: Subnet) -> bool:
-    """Whether a group rule naming the other end's group matches: not across a transit gateway, unless it
-    supports security group referencing (on the gateway and both attachments)."""
+def _tgw_subnet_nacls(snap: Snapshot, src: Side, dst: Side, port: int) -> list[Problem]:
+    """The network ACLs of the transit gateway attachments' own subnets, as AWS applies them: traffic from a
+    VPC's instances into the gateway meets the attachment subnet's inbound rules, traffic from the gateway to
+    them its outbound rules (neither when the attachment shares the instance's subnet). Each end's attachment
+    subnet is the one in that end's zone (where its traffic enters the gateway)."""
+    tgw_id = _tgw_on_route(snap, src.subnet, dst.subnet)
+    if tgw_id is None or snap.failure(FactKey.TRANSIT_GATEWAYS):
+        return []
+    facts = _tgw_facts(snap)
+    problems = []
+    # The function's end sends the request into the gateway (inbound there) and gets the answer (outbound);
+    # the database's end gets the request from the gateway (outbound there) and answers (inbound).
+    for end, initiator in ((src, False), (dst, True)):
+        attachment = tgw.vpc_attachment(facts, tgw_id, end.subnet.vpc_id)
+        subnet_id = (
+            tgw.attachment_subnet_in_zone(facts, attachment, end.subnet.availability_zone) if attachment else None
+        )
+        if attachment is None or subnet_id is None or subnet_id == end.subnet.id or subnet_id not in snap.subnets:
+            continue
+        end_net = ipv4(end.subnet.cidr)
+        problems += nacl_problems(
+            snap,
+            snap.subnets[subnet_id],
+            peer=(end_net,) if end_net else (),
+            peer_kind=end.kind,
+            peer_label=f"{end.label} in {end.subnet.id}, through transit gateway attachment {attachment.id}",
+            port=port,
+            initiator=initiator,
+            code=DB_FLOW.nacl,
+        )
+    return problems
+
+
+def _tgw_on_route(snap: Snapshot, fs: Subnet, ds: Subnet) -> str | None:
+    """The transit gateway `fs`'s route table sends `ds`'s block to, if it is one (another VPC only)."""
     if fs.vpc_id == ds.vpc_id:
-        return True
+        return None
     table = routes.table_for_subnet(fs.id, fs.vpc_id, snap.route_tables)
     dst_net = ipv4(ds.cidr)
     route = routes.route_for(table, dst_net) if table is not None and dst_net is not None else None
-    if route is None or route.target_kind != "tgw":
-        return True
-    return tgw.references_allowed(_tgw_facts(snap), route.target, fs.vpc_id, ds.vpc_id)
+    return route.target if route is not None and route.target_kind == "tgw" and route.state == "active" else None
+
+
+def _references_allowed(snap: Snapshot, fs: Subnet, ds: Subnet) -> bool:
+    """Whether a group rule naming the other end's group matches: not across a transit gateway, unless it
+    supports security group referencing (on the gateway and both attachments)."""
+    tgw_id = _tgw_on_route(snap, fs, ds)
+    return tgw_id is None or tgw.references_allowed(_tgw_facts(snap), tgw_id, fs.vpc_id, ds.vpc_id)
 
 
 def _proxy_targets(snap: Snapshot, db: Database) -> list[Finding]:
