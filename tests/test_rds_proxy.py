@@ -218,3 +218,16 @@ def test_an_unavailable_target_as_aws_reports_it(builder: AccountBuilder) -> Non
         stub.assert_no_pending_responses()
     assert d.verdict is Verdict.BROKEN and d.codes() == ["DB_PROXY_TARGET_UNHEALTHY"], d.findings
     assert "AUTH_FAILURE" in d.findings[0].summary and "this very secret" not in d.findings[0].summary
+
+
+def test_denied_proxy_targets_are_unknown_for_that_secret(builder: AccountBuilder) -> None:
+    from tests.test_transit_gateway import refused
+
+    o = scenarios.orders(builder, db_admits_function=True, endpoint=True)
+    scenarios.proxied_database(builder, o)
+    with refused(builder.clients, "rds", "DescribeDBProxyTargets", "AccessDenied"):
+        _, d = diagnose_secret(builder.clients, "prod/orders/via-proxy")
+        _, plain = diagnose_secret(builder.clients, scenarios.DEMO_SECRET)
+    assert d.verdict is Verdict.UNKNOWN and d.codes() == ["AWS_READ_FAILED"], d.findings
+    assert d.findings[0].evidence["permission"] == "rds:DescribeDBProxyTargets"
+    assert plain.verdict is Verdict.HEALTHY  # the secret of the database itself never needed the proxy's targets

@@ -3,10 +3,14 @@ and the collector and simulated account on moto."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from ipaddress import IPv4Network
+from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from rotation_doctor.analysis import diagnose
 from rotation_doctor.collect.aws import AwsClients
@@ -290,3 +294,29 @@ def test_secrets_manager_egress_through_a_transit_gateway_says_what_is_not_model
     d = diagnose(snap)
     f = next(f for f in d.findings if f.code == "SM_PATH_NOT_EVALUATED")
     assert d.verdict is Verdict.UNKNOWN and "shared-services VPC" in f.summary and "endpoint of its own" in f.summary
+
+
+@contextmanager
+def refused(clients: AwsClients, service: str, operation: str, code: str = "UnauthorizedOperation") -> Iterator[None]:
+    """`operation` fails as AWS refuses it (a botocore hook raising the service's error), for the block only."""
+
+    def refuse(**_: Any) -> None:
+        raise ClientError({"Error": {"Code": code, "Message": f"not authorized to perform {operation}"}}, operation)
+
+    event = f"before-call.{service}.{operation}"
+    clients.client(service).meta.events.register(event, refuse, unique_id=f"refused-{operation}")
+    try:
+        yield
+    finally:
+        clients.client(service).meta.events.unregister(event, unique_id=f"refused-{operation}")
+
+
+@pytest.mark.parametrize("operation", ["DescribeTransitGatewayAttachments", "SearchTransitGatewayRoutes"])
+def test_a_denied_transit_gateway_read_is_unknown_never_healthy(builder: AccountBuilder, operation: str) -> None:
+    scenarios.tgw_database(builder, healthy_orders(builder))
+    with refused(builder.clients, "ec2", operation):
+        d = _diagnose(builder.clients, "prod/ledger/db")
+    assert d.verdict is Verdict.UNKNOWN, d.findings
+    read_failed = next(f for f in d.findings if f.code == "AWS_READ_FAILED")
+    assert read_failed.evidence["permission"] == f"ec2:{operation}"
+    assert "DB_PATH_NOT_EVALUATED" in d.codes()
