@@ -24,7 +24,7 @@ from rotation_doctor.model.snapshot import (
     TargetKind,
 )
 from rotation_doctor.simulated import scenarios
-from rotation_doctor.simulated.account import AccountBuilder
+from rotation_doctor.simulated.account import AccountBuilder, tcp
 from tests.snapshots import SECRET_ARN, VPC, acl, allow_all_entries, healthy, rule, with_group
 
 TARGET = ProxyTarget("db", "RDS_INSTANCE", 5432, "AVAILABLE", None, None, VPC, ("data-a", "data-b"), ("sg-db",))
@@ -231,3 +231,32 @@ def test_denied_proxy_targets_are_unknown_for_that_secret(builder: AccountBuilde
     assert d.verdict is Verdict.UNKNOWN and d.codes() == ["AWS_READ_FAILED"], d.findings
     assert d.findings[0].evidence["permission"] == "rds:DescribeDBProxyTargets"
     assert plain.verdict is Verdict.HEALTHY  # the secret of the database itself never needed the proxy's targets
+
+
+@pytest.mark.parametrize("admits_proxy", [True, False])
+def test_a_proxy_in_front_of_an_aurora_cluster(builder: AccountBuilder, admits_proxy: bool) -> None:
+    """A cluster target (TRACKED_CLUSTER) is found through its cluster and subnet group, read with the others."""
+    o = scenarios.orders(builder, db_admits_function=True, endpoint=True)
+    cluster_sg = builder.security_group(o.net, "aurora", ingress=[])
+    builder.aurora_cluster("orders-aurora", "orders-data", [cluster_sg])
+    built = scenarios.proxied_database(builder, o)
+    rds = builder.clients.rds
+    rds.deregister_db_proxy_targets(DBProxyName="orders-proxy", DBInstanceIdentifiers=["orders-db"])
+    rds.register_db_proxy_targets(DBProxyName="orders-proxy", DBClusterIdentifiers=["orders-aurora"])
+    if admits_proxy:
+        builder.ec2.authorize_security_group_ingress(
+            GroupId=cluster_sg, IpPermissions=[tcp(5432, group=built["proxy_sg"])]
+        )
+    snap, d = diagnose_secret(builder.clients, "prod/orders/via-proxy")
+    assert snap.database is not None and snap.database.proxy_targets is not None
+    (target,) = snap.database.proxy_targets
+    assert (target.identifier, target.target_type, target.security_group_ids) == (
+        "orders-aurora",
+        "TRACKED_CLUSTER",
+        (cluster_sg,),
+    )
+    assert set(target.subnet_ids) == set(o.db_subnets)
+    if admits_proxy:
+        assert d.verdict is Verdict.HEALTHY, d.findings
+    else:
+        assert d.codes() == ["DB_PROXY_TARGET_UNREACHABLE"] and cluster_sg in d.findings[0].resources

@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rotation_doctor.analysis import diagnose
 from rotation_doctor.collect.aws import AwsClients
@@ -320,3 +322,30 @@ def test_a_denied_transit_gateway_read_is_unknown_never_healthy(builder: Account
     read_failed = next(f for f in d.findings if f.code == "AWS_READ_FAILED")
     assert read_failed.evidence["permission"] == f"ec2:{operation}"
     assert "DB_PATH_NOT_EVALUATED" in d.codes()
+
+
+_prefixes = st.builds(
+    lambda a, n: str(IPv4Network((a, n), strict=False)),
+    st.integers(0, 2**32 - 1).map(lambda a: (a & 0x0AFFFFFF) | 0x0A000000),  # inside 10.0.0.0/8
+    st.integers(8, 28),
+)
+
+
+@given(
+    st.lists(st.tuples(_prefixes, st.sampled_from(["static", "propagated"])), max_size=12),
+    _prefixes,
+)
+@settings(max_examples=200, deadline=None)
+def test_route_for_is_the_most_specific_covering_route(table_routes: list[tuple[str, str]], wanted: str) -> None:
+    routes = tuple(TransitGatewayRoute(d, (f"att-{i}",), "active", t) for i, (d, t) in enumerate(table_routes))
+    chosen = tgw.route_for(TransitGatewayRouteTable("t", "tgw-1", routes), IPv4Network(wanted))
+    covering = [r for r in routes if IPv4Network(wanted).subnet_of(IPv4Network(r.destination))]
+    if not covering:
+        assert chosen is None
+        return
+    assert chosen is not None
+    longest = max(IPv4Network(r.destination).prefixlen for r in covering)
+    best = [r for r in covering if IPv4Network(r.destination).prefixlen == longest]
+    assert chosen in best and IPv4Network(chosen.destination).prefixlen == longest
+    if any(r.route_type == "static" for r in best):
+        assert chosen.route_type == "static"
