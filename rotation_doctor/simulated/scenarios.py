@@ -93,7 +93,8 @@ def peered_database(
     b: AccountBuilder, o: Orders, *, routes: str = "both", secret_name: str = "prod/ledger/db"
 ) -> dict[str, Any]:
     """A Multi-AZ database in a second VPC (10.40.0.0/16), peered with the orders VPC, admitting the function's
-    group. `routes`: "both" ways, only "there" (no route back), "none", or "tgw" (both ways via a transit gateway)."""
+    group. `routes`: "both" ways, only "there" (no route back), "none", or "tgw" (both ways to a transit gateway that
+    neither VPC is attached to; `tgw_database` builds one that works)."""
     peer = b.network("10.40.0.0/16", name="data")
     b.subnet(peer, "db-a", "10.40.1.0/24", "a")
     b.subnet(peer, "db-b", "10.40.2.0/24", "b")
