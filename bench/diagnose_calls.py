@@ -77,6 +77,20 @@ def dual_stack(b: AccountBuilder) -> None:
     scenarios.orders(b, db_admits_function=True, dual_stack=True)
 
 
+def tgw_database(b: AccountBuilder) -> None:
+    o = scenarios.orders(b, db_admits_function=True, endpoint=True)
+    b.clients.secretsmanager.delete_secret(SecretId=o.secret_arn, ForceDeleteWithoutRecovery=True)
+    scenarios.tgw_database(b, o, secret_name=scenarios.DEMO_SECRET)
+
+
+def proxied_database(b: AccountBuilder) -> None:
+    o = scenarios.orders(b, db_admits_function=True, endpoint=True)
+    scenarios.proxied_database(b, o, secret_name=scenarios.DEMO_SECRET + "-proxy")
+    b.clients.secretsmanager.delete_secret(SecretId=o.secret_arn, ForceDeleteWithoutRecovery=True)
+    proxy = b.clients.rds.describe_db_proxies(DBProxyName="orders-proxy")["DBProxies"][0]
+    b.rotated_secret(scenarios.DEMO_SECRET, {"engine": "postgres", "host": proxy["Endpoint"]}, o.function_arn)
+
+
 def large_vpc(b: AccountBuilder) -> None:
     """The demo account plus 60 subnets, 60 route tables and 150 security groups with 5 rules each."""
     o = scenarios.orders(b)
@@ -98,6 +112,8 @@ SITUATIONS: list[tuple[str, Callable[[AccountBuilder], None]]] = [
     ("database in a peered VPC", peered_database),
     ("database through prefix-list rules", prefix_lists),
     ("dual-stack function, IPv6 via egress-only gateway", dual_stack),
+    ("database behind a transit gateway", tgw_database),
+    ("RDS Proxy in front of the database", proxied_database),
     ("large VPC (60 subnets, 60 tables, 150 groups)", large_vpc),
 ]
 

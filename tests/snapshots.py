@@ -24,6 +24,10 @@ from rotation_doctor.model.snapshot import (
     Subnet,
     TargetKind,
     TargetRef,
+    TransitGateway,
+    TransitGatewayAttachment,
+    TransitGatewayRoute,
+    TransitGatewayRouteTable,
     VpcEndpoint,
 )
 
@@ -182,3 +186,58 @@ def peered(*, back: tuple[Route, ...] = (), peering: str = "active") -> Snapshot
         ),
         db_sg,
     )
+
+
+# The function's VPC and the database's, linked by transit gateway tgw-1 (both attached, one route table).
+TGW_ROUTE_BACK = (Route("10.0.0.0/16", "tgw-1", "active"),)
+
+
+def through_tgw(*, referencing: bool = False, **changes: Any) -> Snapshot:
+    """`peered()` with transit gateway tgw-1 in place of the peering: vpc-1 and vpc-2 attached in both zones to one
+    route table that routes each VPC's block to its attachment; the database's group admits the function's block
+    (a group reference does not cross a transit gateway unless `referencing` is on everywhere)."""
+    base = peered(back=TGW_ROUTE_BACK)
+    tables = tuple(
+        replace(t, routes=tuple(Route(r.destination, "tgw-1", r.state) if r.target == "pcx-1" else r for r in t.routes))
+        for t in base.route_tables
+    )
+    db_sg = SecurityGroup("sg-db", "vpc-2", "db", (rule("sg-db", egress=False, port=5432, cidr="10.0.0.0/16"),))
+    snap = replace(
+        with_group(base, db_sg),
+        route_tables=tables,
+        peerings={},
+        transit_gateways={"tgw-1": TransitGateway("tgw-1", "available", referencing)},
+        tgw_attachments={
+            "tgw-attach-1": TransitGatewayAttachment(
+                "tgw-attach-1",
+                "tgw-1",
+                "vpc",
+                VPC,
+                "available",
+                "tgw-rtb-1",
+                ("app-a", "app-b"),
+                security_group_referencing=referencing,
+            ),
+            "tgw-attach-2": TransitGatewayAttachment(
+                "tgw-attach-2",
+                "tgw-1",
+                "vpc",
+                "vpc-2",
+                "available",
+                "tgw-rtb-1",
+                ("db-a", "db-b"),
+                security_group_referencing=referencing,
+            ),
+        },
+        tgw_route_tables={
+            "tgw-rtb-1": TransitGatewayRouteTable(
+                "tgw-rtb-1",
+                "tgw-1",
+                (
+                    TransitGatewayRoute("10.0.0.0/16", ("tgw-attach-1",), "active", "propagated"),
+                    TransitGatewayRoute("10.1.0.0/16", ("tgw-attach-2",), "active", "propagated"),
+                ),
+            )
+        },
+    )
+    return replace(snap, **changes)

@@ -23,6 +23,8 @@ from rotation_doctor.model.snapshot import (
     Route,
     RouteTable,
     SecurityGroup,
+    TransitGatewayAttachment,
+    TransitGatewayRoute,
     VpcEndpoint,
 )
 from tests.snapshots import (
@@ -38,6 +40,7 @@ from tests.snapshots import (
     peered,
     rule,
     table,
+    through_tgw,
     with_group,
     with_table,
 )
@@ -448,14 +451,16 @@ def test_nacl_does_not_apply_inside_one_subnet() -> None:
     )
 
 
-def test_db_path_not_evaluated_through_transit_gateway() -> None:
-    snap = peered(back=ROUTE_BACK)
-    snap = with_table(
+def test_db_path_not_evaluated_beyond_a_transit_gateway_peering() -> None:
+    # A transit gateway is judged natively (tests/test_transit_gateway.py); a peering between gateways is not.
+    snap = through_tgw()
+    peering = TransitGatewayAttachment("tgw-attach-9", "tgw-1", "peering", "tgw-9", "available", None)
+    tgw_table = snap.tgw_route_tables["tgw-rtb-1"]
+    routes = (*tgw_table.routes[:1], TransitGatewayRoute("10.1.0.0/16", ("tgw-attach-9",), "active"))
+    snap = replace(
         snap,
-        replace(
-            table(snap, "rtb-private"),
-            routes=(Route("10.0.0.0/16", "local", "active"), Route("10.1.0.0/16", "tgw-1", "active")),
-        ),
+        tgw_attachments={**snap.tgw_attachments, "tgw-attach-9": peering},
+        tgw_route_tables={"tgw-rtb-1": replace(tgw_table, routes=routes)},
     )
     only(snap, "DB_PATH_NOT_EVALUATED", Severity.WARNING, Verdict.UNKNOWN)
 

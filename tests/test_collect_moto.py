@@ -343,9 +343,10 @@ def test_peered_database_without_the_route_back(builder: AccountBuilder) -> None
     assert "10.20.1.0/24" in f.summary or "10.20.2.0/24" in f.summary
 
 
-def test_database_behind_transit_gateway_is_not_evaluated(builder: AccountBuilder) -> None:
+def test_routes_to_a_transit_gateway_neither_vpc_is_attached_to(builder: AccountBuilder) -> None:
+    # Transit gateways are judged natively (tests/test_transit_gateway.py): routes to one with no attachments break.
     scenarios.peered_database(builder, healthy_orders(builder), routes="tgw")
-    expect(builder, "DB_PATH_NOT_EVALUATED", Severity.WARNING, Verdict.UNKNOWN, secret="prod/ledger/db")
+    expect(builder, "DB_TGW_NOT_ATTACHED", Severity.ERROR, Verdict.BROKEN, secret="prod/ledger/db")
 
 
 def test_lambda_egress_only_to_https_denies_the_database(builder: AccountBuilder) -> None:

@@ -287,20 +287,7 @@ def test_redshift_cluster_on_moto(builder: AccountBuilder) -> None:
 @pytest.mark.parametrize("admit", [True, False])
 def test_rds_proxy_on_moto(builder: AccountBuilder, admit: bool) -> None:
     o = scenarios.orders(builder, db_admits_function=True, endpoint=True)
-    proxy_sg = builder.security_group(o.net, "proxy", ingress=[tcp(5432, group=o.fn_sg if admit else o.app_sg)])
-    proxy = builder.clients.rds.create_db_proxy(
-        DBProxyName="orders-proxy",
-        EngineFamily="POSTGRESQL",
-        RoleArn=builder.role(),
-        Auth=[{"AuthScheme": "SECRETS", "SecretArn": o.secret_arn}],
-        VpcSubnetIds=o.db_subnets,
-        VpcSecurityGroupIds=[proxy_sg],
-    )["DBProxy"]
-    builder.rotated_secret(
-        "prod/orders/via-proxy",
-        {"engine": "postgres", "host": proxy["Endpoint"], "password": scenarios.CANARY_PASSWORD},
-        o.function_arn,
-    )
+    scenarios.proxied_database(builder, o, admits_function=admit)
     _, d = diagnose_secret(builder.clients, "prod/orders/via-proxy")
     assert d.context["database"]["kind"] == "rds-proxy"
     assert (d.verdict is Verdict.HEALTHY) is admit

@@ -13,15 +13,21 @@ from __future__ import annotations
 from dataclasses import replace
 
 from rotation_doctor.analysis.cases import Case, Problem, fold
-from rotation_doctor.analysis.flows import DB_FLOW, Side, groups, security_group_problems
+from rotation_doctor.analysis.flows import DB_FLOW, FlowCodes, Side, groups, nacl_problems, security_group_problems
 from rotation_doctor.analysis.flows import subnet_pair_nacl_problems as pair_nacls
+from rotation_doctor.model.bounded import clip
 from rotation_doctor.model.evidence import PeeringUnusable, PeerKind, RouteElsewhere, RouteInactive, RouteMissing
 from rotation_doctor.model.findings import Finding, Severity
-from rotation_doctor.model.snapshot import Database, FactKey, Function, Snapshot, Subnet
+from rotation_doctor.model.snapshot import Database, FactKey, Function, ProxyTarget, Snapshot, Subnet, TargetKind
 from rotation_doctor.netsem import routes, security_groups
+from rotation_doctor.netsem import transit_gateways as tgw
 from rotation_doctor.netsem.addresses import ipv4, ipv6, public_internet
 
 DB_NEEDS = (FactKey.SUBNETS, FactKey.ROUTE_TABLES, FactKey.NETWORK_ACLS, FactKey.SECURITY_GROUPS)
+# The proxy's own leg to its targets: every way it is blocked is one code, the summary says which.
+PROXY_FLOW = FlowCodes("DB_PROXY_TARGET_UNREACHABLE", "DB_PROXY_TARGET_UNREACHABLE", "DB_PROXY_TARGET_UNREACHABLE")
+# Target health reasons that a person waits out rather than fixes.
+_WAIT_REASONS = frozenset({"PENDING_PROXY_CAPACITY"})
 
 
 def analyze(snap: Snapshot) -> list[Finding]:
@@ -31,7 +37,7 @@ def analyze(snap: Snapshot) -> list[Finding]:
     if db is None:
         return _unresolved(snap)
     label = f"database {db.identifier}"
-    return _port_mismatch(db, label) + _path(snap, fn, db, label)
+    return _port_mismatch(db, label) + _path(snap, fn, db, label) + _proxy_targets(snap, db)
 
 
 def _port_mismatch(db: Database, label: str) -> list[Finding]:
@@ -79,8 +85,10 @@ def _path(snap: Snapshot, fn: Function, db: Database, label: str) -> list[Findin
             case.problems.extend(route_problems)
             if not any(p.code == "DB_NO_ROUTE" for p in route_problems):
                 # No route decides the case; groups and ACLs matter only on a path that exists.
-                case.problems.extend(security_group_problems(snap, src, dst, db.port, DB_FLOW))
+                references = _references_allowed(snap, fs, ds)
+                case.problems.extend(security_group_problems(snap, src, dst, db.port, DB_FLOW, references=references))
                 case.problems.extend(pair_nacls(snap, src, dst, db.port, DB_FLOW.nacl))
+                case.problems.extend(_tgw_subnet_nacls(snap, src, dst, db.port))
             if over_ipv6(fn, db, fn_subnets, db_subnets):
                 case.problems = _either_family(case.problems, _ipv6_problems(snap, src, dst, db.port))
             cases.append(case)
@@ -244,6 +252,10 @@ def _route_problems(snap: Snapshot, fs: Subnet, ds: Subnet) -> list[Problem]:
             problem = _peering_problem(snap, where, route.target, src.vpc_id, dst.vpc_id, table.id, dst.cidr)
             if problem:
                 problems.append(problem)
+        elif not same_vpc and kind == "tgw":
+            problem = _tgw_problem(snap, route.target, src, dst, back=src is ds)
+            if problem:
+                problems.append(problem)
         elif kind in {"local", "igw", "nat"}:
             problems.append(
                 Problem(
@@ -285,3 +297,206 @@ def _peering_problem(
         (table_id, pcx_id),
         facts=PeeringUnusable(table_id, pcx_id, why),
     )
+
+
+def _tgw_facts(snap: Snapshot) -> tgw.Facts:
+    return tgw.Facts(snap.transit_gateways, snap.tgw_attachments, snap.tgw_route_tables, snap.subnets)
+
+
+def _tgw_problem(snap: Snapshot, tgw_id: str, src: Subnet, dst: Subnet, *, back: bool) -> Problem | None:
+    """One crossing of a transit gateway (to the database, or `back` to the function), judged natively.
+
+    The summaries name the gateway's parts, not the subnet pair: the far subnets that differ between cases are
+    the `{subjects}`, so one cause in many subnet cases is one finding."""
+    toward = "back to the function" if back else "to the database"
+    if snap.failure(FactKey.TRANSIT_GATEWAYS):
+        return Problem(
+            "DB_PATH_NOT_EVALUATED",
+            f"{src.vpc_id} sends traffic for {{subjects}} ({toward}) to transit gateway {tgw_id}, which could not "
+            "be read.",
+            (tgw_id,),
+            {"target": tgw_id, "direction": toward},
+            subject=dst.id,
+        )
+    crossing = tgw.cross(_tgw_facts(snap), tgw_id, src, dst)
+    attachment, table_id = crossing.attachment_id, crossing.route_table_id
+    evidence: dict[str, object] = {
+        "transit_gateway": tgw_id,
+        "direction": toward,
+        "from_vpc": src.vpc_id,
+        "attachment": attachment,
+        "tgw_route_table": table_id,
+    }
+    resources = tuple(r for r in (tgw_id, attachment, table_id) if r)
+    outcome = tgw.Outcome
+    code = "DB_PATH_NOT_EVALUATED"
+    summary = f"{src.vpc_id} sends traffic for {{subjects}} ({toward}) to transit gateway {tgw_id}; "
+    if crossing.outcome is outcome.DELIVERED:
+        return None
+    if crossing.outcome is outcome.NOT_ATTACHED:
+        code = "DB_TGW_NOT_ATTACHED"
+        summary = (
+            f"{src.vpc_id} routes traffic for {{subjects}} ({toward}) to transit gateway {tgw_id}, but has no "
+            "available attachment to it."
+        )
+        resources = (tgw_id, src.vpc_id)
+    elif crossing.outcome is outcome.NO_ZONE:
+        code = "DB_TGW_NOT_ATTACHED"
+        summary = (
+            f"Attachment {attachment} of {src.vpc_id} to transit gateway {tgw_id} has no subnet in "
+            f"{src.availability_zone}: what that zone sends to {{subjects}} ({toward}) never reaches the gateway."
+        )
+        evidence["zone"] = src.availability_zone
+    elif crossing.outcome is outcome.FAR_NOT_ATTACHED:
+        code = "DB_TGW_NOT_ATTACHED"
+        summary = (
+            f"Transit gateway {tgw_id} routes traffic for {{subjects}} ({toward}) to attachment "
+            f"{crossing.far_attachment_id}, but {crossing.why}."
+        )
+        resources = (*resources, str(crossing.far_attachment_id))
+        evidence["far_attachment"] = crossing.far_attachment_id
+    elif crossing.outcome is outcome.NOT_ASSOCIATED:
+        code = "DB_TGW_ROUTE_MISSING"
+        summary = (
+            f"Attachment {attachment} of {src.vpc_id} to transit gateway {tgw_id} is associated with no transit "
+            f"gateway route table: nothing it sends ({toward}, to {{subjects}}) is routed."
+        )
+    elif crossing.outcome is outcome.NO_ROUTE:
+        code = "DB_TGW_ROUTE_MISSING"
+        summary = (
+            f"Transit gateway route table {table_id} (of {src.vpc_id}'s attachment {attachment}) has no route "
+            f"to {{subjects}} ({toward})."
+        )
+    elif crossing.outcome is outcome.BLACKHOLE:
+        code = "DB_TGW_BLACKHOLE"
+        route = crossing.route.destination if crossing.route else "?"
+        summary = (
+            f"Transit gateway route table {table_id} drops traffic for {{subjects}} ({toward}): its route {route} "
+            "is a blackhole."
+        )
+        evidence["route"] = route
+    else:
+        summary += f"{crossing.why}."
+        evidence["why"] = crossing.why
+    return Problem(code, summary, resources, evidence, subject=dst.id)
+
+
+def _tgw_subnet_nacls(snap: Snapshot, src: Side, dst: Side, port: int) -> list[Problem]:
+    """The network ACLs of the transit gateway attachments' own subnets, as AWS applies them: traffic from a
+    VPC's instances into the gateway meets the attachment subnet's inbound rules, traffic from the gateway to
+    them its outbound rules (neither when the attachment shares the instance's subnet). Each end's attachment
+    subnet is the one in that end's zone (where its traffic enters the gateway)."""
+    tgw_id = _tgw_on_route(snap, src.subnet, dst.subnet)
+    if tgw_id is None or snap.failure(FactKey.TRANSIT_GATEWAYS):
+        return []
+    facts = _tgw_facts(snap)
+    problems = []
+    # The function's end sends the request into the gateway (inbound there) and gets the answer (outbound);
+    # the database's end gets the request from the gateway (outbound there) and answers (inbound).
+    for end, initiator in ((src, False), (dst, True)):
+        attachment = tgw.vpc_attachment(facts, tgw_id, end.subnet.vpc_id)
+        subnet_id = (
+            tgw.attachment_subnet_in_zone(facts, attachment, end.subnet.availability_zone) if attachment else None
+        )
+        if attachment is None or subnet_id is None or subnet_id == end.subnet.id or subnet_id not in snap.subnets:
+            continue
+        end_net = ipv4(end.subnet.cidr)
+        problems += nacl_problems(
+            snap,
+            snap.subnets[subnet_id],
+            peer=(end_net,) if end_net else (),
+            peer_kind=end.kind,
+            peer_label=f"{end.label} in {end.subnet.id}, through transit gateway attachment {attachment.id}",
+            port=port,
+            initiator=initiator,
+            code=DB_FLOW.nacl,
+        )
+    return problems
+
+
+def _tgw_on_route(snap: Snapshot, fs: Subnet, ds: Subnet) -> str | None:
+    """The transit gateway `fs`'s route table sends `ds`'s block to, if it is one (another VPC only)."""
+    if fs.vpc_id == ds.vpc_id:
+        return None
+    table = routes.table_for_subnet(fs.id, fs.vpc_id, snap.route_tables)
+    dst_net = ipv4(ds.cidr)
+    route = routes.route_for(table, dst_net) if table is not None and dst_net is not None else None
+    return route.target if route is not None and route.target_kind == "tgw" and route.state == "active" else None
+
+
+def _references_allowed(snap: Snapshot, fs: Subnet, ds: Subnet) -> bool:
+    """Whether a group rule naming the other end's group matches: not across a transit gateway, unless it
+    supports security group referencing (on the gateway and both attachments)."""
+    tgw_id = _tgw_on_route(snap, fs, ds)
+    return tgw_id is None or tgw.references_allowed(_tgw_facts(snap), tgw_id, fs.vpc_id, ds.vpc_id)
+
+
+def _proxy_targets(snap: Snapshot, db: Database) -> list[Finding]:
+    """An RDS Proxy's own leg: its targets' health as the proxy reports it, and its network path to them."""
+    if db.kind is not TargetKind.RDS_PROXY or db.proxy_targets is None or snap.failure(FactKey.PROXY_TARGETS):
+        return []
+    label = f"RDS Proxy {db.identifier}"
+    if not db.proxy_targets:
+        return [
+            Finding(
+                "DB_PROXY_TARGET_UNHEALTHY",
+                Severity.ERROR,
+                f"{label} has no registered target: it accepts the rotation function's connection but has no "
+                "database to pass it to.",
+                (db.identifier,),
+                {"targets": []},
+            )
+        ]
+    findings = [f for t in db.proxy_targets for f in _target_health(snap, db, t, label)]
+    if any(snap.failure(k) for k in DB_NEEDS):
+        return findings
+    judged: set[tuple[tuple[str, ...], tuple[str, ...], int]] = set()
+    for target in db.proxy_targets:
+        port = target.port or db.port
+        key = (target.subnet_ids, target.security_group_ids, port)
+        if not target.subnet_ids or key in judged:
+            continue  # not found (a serverless endpoint, a target being deleted), or judged already
+        judged.add(key)
+        findings += _target_reach(snap, db, target, port, label)
+    return findings
+
+
+def _target_health(snap: Snapshot, db: Database, target: ProxyTarget, label: str) -> list[Finding]:
+    if target.state != "UNAVAILABLE":
+        return []  # AVAILABLE, REGISTERING, or a tracked cluster (its instances carry the health)
+    reason = target.reason or "unknown"
+    words = f": {clip(target.description, 200)}" if target.description else ""
+    note = ""
+    if reason == "AUTH_FAILURE" and snap.secret.arn in db.proxy_auth_secrets:
+        note = (
+            " The proxy signs in with this very secret: a rotation that changed the password in the database but "
+            "did not finish leaves the proxy with the old one."
+        )
+    return [
+        Finding(
+            "DB_PROXY_TARGET_UNHEALTHY",
+            Severity.WARNING if reason in _WAIT_REASONS else Severity.ERROR,
+            f"{label} reports its target {target.identifier} UNAVAILABLE ({reason}){words}.{note}",
+            (db.identifier, target.identifier),
+            {"target": target.identifier, "type": target.target_type, "state": target.state, "reason": reason},
+        )
+    ]
+
+
+def _target_reach(snap: Snapshot, db: Database, target: ProxyTarget, port: int, label: str) -> list[Finding]:
+    """Security groups and network ACLs from each of the proxy's subnets to each subnet the target may be in.
+    A proxy and its targets share a VPC (RDS requires it): the local route carries the traffic."""
+    proxy_subnets = [snap.subnets[s] for s in db.subnet_ids if s in snap.subnets]
+    target_subnets = [snap.subnets[s] for s in target.subnet_ids if s in snap.subnets]
+    cases = []
+    for ps in proxy_subnets:
+        for ts in target_subnets:
+            if ps.vpc_id != ts.vpc_id:
+                continue
+            case = Case(f"{ps.id} -> {ts.id}")
+            src = Side(ps, db.security_group_ids, label, PeerKind.DATABASE)
+            dst = Side(ts, target.security_group_ids, f"its target {target.identifier}", PeerKind.DATABASE)
+            case.problems.extend(security_group_problems(snap, src, dst, port, PROXY_FLOW))
+            case.problems.extend(pair_nacls(snap, src, dst, port, PROXY_FLOW.nacl))
+            cases.append(case)
+    return fold(cases)

@@ -26,6 +26,8 @@ _AFFECTS: dict[str, str] = {
     FactKey.NAT_GATEWAYS: "the Secrets Manager path",
     FactKey.INTERNET_GATEWAYS: "the Secrets Manager path",
     FactKey.PEERINGS: "the database path",
+    FactKey.TRANSIT_GATEWAYS: "the database path through a transit gateway",
+    FactKey.PROXY_TARGETS: "the RDS Proxy's path to its targets",
     FactKey.LOGS: "nothing (logs are only evidence)",
     FactKey.PREFIX_LISTS: "every flow whose security-group rules name the list",
 }

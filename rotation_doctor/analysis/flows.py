@@ -60,13 +60,17 @@ def _block(side: Side) -> str:
     return (side.subnet.ipv6_cidrs[0] if side.subnet.ipv6_cidrs else "") if side.ipv6 else side.subnet.cidr
 
 
-def security_group_problems(snap: Snapshot, src: Side, dst: Side, port: int, codes: FlowCodes) -> list[Problem]:
+def security_group_problems(
+    snap: Snapshot, src: Side, dst: Side, port: int, codes: FlowCodes, *, references: bool = True
+) -> list[Problem]:
+    """`references`: whether a rule naming the other end's group matches it (not across a transit gateway
+    without security group referencing)."""
     problems = []
     out = security_groups.allows_tcp(
         groups(snap, src.group_ids),
         egress=True,
         port=port,
-        peer=security_groups.Peer(frozenset(dst.group_ids), _addresses(dst)),
+        peer=security_groups.Peer(frozenset(dst.group_ids if references else ()), _addresses(dst)),
         prefix_lists=snap.prefix_lists,
     )
     if out.undecided:
@@ -85,7 +89,7 @@ def security_group_problems(snap: Snapshot, src: Side, dst: Side, port: int, cod
         groups(snap, dst.group_ids),
         egress=False,
         port=port,
-        peer=security_groups.Peer(frozenset(src.group_ids), _addresses(src)),
+        peer=security_groups.Peer(frozenset(src.group_ids if references else ()), _addresses(src)),
         prefix_lists=snap.prefix_lists,
     )
     if into.undecided:

@@ -461,8 +461,8 @@ def _via_routes(snap: Snapshot, fn: Function, fn_subnets: list[Subnet]) -> list[
             case.problems.append(
                 Problem(
                     "SM_PATH_NOT_EVALUATED",
-                    f"Route table {table.id} of {{subjects}} sends 0.0.0.0/0 to {target} ({_kind_name(kind)}); what "
-                    "lies beyond is not modelled.",
+                    f"Route table {table.id} of {{subjects}} sends 0.0.0.0/0 to {target} ({_kind_name(kind)}); "
+                    f"{_beyond(kind)}",
                     (table.id, target),
                     {"route_table": table.id, "target": target},
                     subject=fs.id,
@@ -471,6 +471,19 @@ def _via_routes(snap: Snapshot, fn: Function, fn_subnets: list[Subnet]) -> list[
             continue
         case.problems.extend(_nat_problems(snap, fn, fs, table.id, target))
     return fold(cases)
+
+
+def _beyond(kind: str) -> str:
+    """Why the default route's target ends the judgement, as precisely as the model can say."""
+    if kind == "tgw":
+        # The database path through a transit gateway is judged (db_path); egress to the internet or to a
+        # shared-services VPC's NAT gateway or Secrets Manager endpoint behind one is not.
+        return (
+            "egress through a transit gateway (to a NAT gateway or a centralized Secrets Manager endpoint in a "
+            "shared-services VPC) is not modelled: check that VPC's way out and its route back by hand, or give "
+            "this VPC a Secrets Manager endpoint of its own."
+        )
+    return "what lies beyond is not modelled."
 
 
 def _kind_name(kind: str) -> str:

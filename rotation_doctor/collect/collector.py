@@ -64,9 +64,13 @@ from rotation_doctor.model.snapshot import (
     Snapshot,
     Subnet,
     TargetRef,
+    TransitGateway,
+    TransitGatewayAttachment,
+    TransitGatewayRouteTable,
     VpcEndpoint,
 )
 from rotation_doctor.netsem import dns, routes
+from rotation_doctor.netsem.addresses import ipv4
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2.literals import VpcAttributeNameType
@@ -105,6 +109,10 @@ class _Facts:
     network_interfaces: dict[str, NetworkInterface] = field(default_factory=dict)  # read for planning only
     prefix_list_items: dict[str, dict[str, Any]] = field(default_factory=dict)  # DescribeManagedPrefixLists items
     prefix_lists: dict[str, PrefixList] = field(default_factory=dict)  # those whose entries were read in full
+    transit_gateways: dict[str, TransitGateway] = field(default_factory=dict)
+    tgw_attachments: dict[str, TransitGatewayAttachment] = field(default_factory=dict)
+    tgw_vpc_attachments: dict[str, dict[str, Any]] = field(default_factory=dict)  # raw: merged into the above
+    tgw_route_tables: dict[str, TransitGatewayRouteTable] = field(default_factory=dict)
     failures: dict[str, ReadFailure] = field(default_factory=dict)
     read_vpcs: set[str] = field(default_factory=set)
 
@@ -242,6 +250,35 @@ PREFIX_LISTS_BY_ID = PagedRead(
     lambda f: f.prefix_list_items,
     FactKey.PREFIX_LISTS,
 )
+# Transit gateways that a route between a function's and a database's subnets leads to (see `_read_transit_gateways`).
+TRANSIT_GATEWAYS_BY_ID = PagedRead(
+    "ec2:DescribeTransitGateways",
+    "TransitGateways",
+    "TransitGatewayId",
+    ("transit-gateway-id",),
+    convert.transit_gateway,
+    lambda f: f.transit_gateways,
+    FactKey.TRANSIT_GATEWAYS,
+)
+TGW_ATTACHMENTS_OF_GATEWAYS = PagedRead(
+    "ec2:DescribeTransitGatewayAttachments",
+    "TransitGatewayAttachments",
+    "TransitGatewayAttachmentId",
+    ("transit-gateway-id",),
+    convert.tgw_attachment,
+    lambda f: f.tgw_attachments,
+    FactKey.TRANSIT_GATEWAYS,
+)
+# The VPC attachments' subnets and options, kept raw until they are merged into the attachments above.
+TGW_VPC_ATTACHMENTS_OF_GATEWAYS = PagedRead(
+    "ec2:DescribeTransitGatewayVpcAttachments",
+    "TransitGatewayVpcAttachments",
+    "TransitGatewayAttachmentId",
+    ("transit-gateway-id",),
+    dict,
+    lambda f: f.tgw_vpc_attachments,
+    FactKey.TRANSIT_GATEWAYS,
+)
 
 PAGED_READS: tuple[PagedRead, ...] = (
     SUBNETS_IN_VPCS,
@@ -256,6 +293,9 @@ PAGED_READS: tuple[PagedRead, ...] = (
     PEERINGS_AMONG_VPCS,
     NETWORK_INTERFACES_IN_VPC,
     PREFIX_LISTS_BY_ID,
+    TRANSIT_GATEWAYS_BY_ID,
+    TGW_ATTACHMENTS_OF_GATEWAYS,
+    TGW_VPC_ATTACHMENTS_OF_GATEWAYS,
 )
 
 
@@ -488,10 +528,12 @@ class Collector:
         functions = [f for f in facts.functions.values() if f is not None and f.in_vpc]
         fn_vpcs = {str(f.vpc_id) for f in functions if f.vpc_id}
         db_vpcs = {str(d.vpc_id) for d in databases.found.values() if d.vpc_id}
+        db_vpcs |= {str(t.vpc_id) for d in databases.found.values() for t in d.proxy_targets or () if t.vpc_id}
         self._read_vpcs(sorted(fn_vpcs | db_vpcs), fn_vpcs, facts)
         self._repair_function_vpcs(functions, fn_vpcs, facts)
         self._read_dependents(databases, facts)
         self._read_prefix_lists(facts)
+        self._read_transit_gateways(functions, databases, facts)
 
     def _read_vpcs(self, vpc_ids: list[str], fn_vpcs: set[str], facts: _Facts) -> None:
         vpc_ids = [v for v in vpc_ids if v not in facts.read_vpcs]
@@ -557,6 +599,7 @@ class Collector:
         sm_host = dns.secrets_manager_hostname(self.region)
         group_ids = {g for f in functions for g in f.security_group_ids}
         group_ids |= {g for d in databases.found.values() for g in d.security_group_ids}
+        group_ids |= {g for d in databases.found.values() for t in d.proxy_targets or () for g in t.security_group_ids}
         group_ids |= {g for e in facts.endpoints.values() for g in e.group_ids}
         pdns_vpcs = sorted({e.vpc_id for e in facts.endpoints.values() if e.private_dns_enabled})
         nat_ids = sorted(self._default_route_nats(functions, facts))
@@ -624,6 +667,59 @@ class Collector:
                 facts.prefix_lists[pl] = convert.prefix_list(facts.prefix_list_items[pl], items)
 
         self._parallel([partial(entries, pl) for pl in named if pl in facts.prefix_list_items])
+
+    def _read_transit_gateways(self, functions: list[Function], databases: DatabaseResolver, facts: _Facts) -> None:
+        """The transit gateways that routes between a function's subnets and its database's lead to, both ways:
+        the gateways, their attachments (one call each for all of them), then the routes of each transit gateway
+        route table the VPCs' attachments are associated with (one search each). None without such a route."""
+        tgw_ids = sorted(_tgw_routes_between(functions, databases.found.values(), facts))
+        if not tgw_ids:
+            return
+        self._parallel(
+            [
+                *self._paged_reads(TRANSIT_GATEWAYS_BY_ID, tgw_ids, facts),
+                *self._paged_reads(TGW_ATTACHMENTS_OF_GATEWAYS, tgw_ids, facts),
+                *self._paged_reads(TGW_VPC_ATTACHMENTS_OF_GATEWAYS, tgw_ids, facts),
+            ]
+        )
+        for attachment_id, raw in facts.tgw_vpc_attachments.items():
+            if attachment_id in facts.tgw_attachments:
+                facts.tgw_attachments[attachment_id] = convert.with_vpc_attachment(
+                    facts.tgw_attachments[attachment_id], raw
+                )
+        vpcs = {str(f.vpc_id) for f in functions} | {str(d.vpc_id) for d in databases.found.values() if d.vpc_id}
+        table_ids = sorted(
+            {
+                a.route_table_id
+                for a in facts.tgw_attachments.values()
+                if a.route_table_id and a.resource_type == "vpc" and a.resource_id in vpcs
+            }
+        )
+        self._parallel([partial(self._search_tgw_routes, facts, t) for t in table_ids])
+
+    def _search_tgw_routes(self, facts: _Facts, table_id: str) -> None:
+        """Every route of one transit gateway route table, static and propagated, active and blackhole."""
+        found: list[Any] = []
+        complete = True
+
+        def run() -> bool:
+            nonlocal complete
+            paginator = self.clients.ec2.get_paginator("search_transit_gateway_routes")
+            pages = paginator.paginate(
+                TransitGatewayRouteTableId=table_id, Filters=[{"Name": "type", "Values": ["static", "propagated"]}]
+            )
+            for page in pages:
+                found.extend(page.get("Routes", []))
+                if page.get("AdditionalRoutesAvailable") and not page.get("NextToken"):
+                    complete = False  # AWS says there are more than it returned, and gives no way to them
+            return True
+
+        if self._read(facts, FactKey.TRANSIT_GATEWAYS, "ec2:SearchTransitGatewayRoutes", run) is None:
+            return
+        table_routes = tuple(r for r in map(convert.tgw_route, found) if r is not None)
+        owners = (a.transit_gateway_id for a in facts.tgw_attachments.values() if a.route_table_id == table_id)
+        tgw_id = next(owners, "")
+        facts.tgw_route_tables[table_id] = TransitGatewayRouteTable(table_id, tgw_id, table_routes, complete)
 
     def _read_dns_attributes(self, facts: _Facts, vpc: str) -> None:
         """DNS support and DNS hostnames, into `facts` (DescribeVpcAttribute reads one attribute a call)."""
@@ -695,6 +791,7 @@ class Collector:
         }
         if ref is not None:
             scoped[f"{FactKey.DATABASE}:{databases.key(ref)}"] = FactKey.DATABASE
+            scoped[f"{FactKey.PROXY_TARGETS}:{databases.key(ref)}"] = FactKey.PROXY_TARGETS
         # Scoped failures this secret's paths depend on: its function's VPC, the prefix lists its groups name.
         own_scopes = {fn.vpc_id, *_prefix_lists_named(fn, database, facts)} if fn is not None else set()
         for key, failure in facts.failures.items():
@@ -721,6 +818,9 @@ class Collector:
             nat_gateways=facts.nat_gateways,
             internet_gateways=facts.internet_gateways,
             peerings=facts.peerings,
+            transit_gateways=facts.transit_gateways,
+            tgw_attachments=facts.tgw_attachments,
+            tgw_route_tables=facts.tgw_route_tables,
             hosted_zones=facts.hosted_zones,
             failures=failures,
             rotation_failed_recently=rotation_failed,
@@ -808,6 +908,24 @@ def _prefix_lists_named(fn: Function | None, database: Database | None, facts: _
         for r in facts.security_groups[g].rules
         if r.prefix_list_id
     }
+
+
+def _tgw_routes_between(functions: list[Function], databases: Iterable[Database], facts: _Facts) -> set[str]:
+    """The transit gateways that a function's subnet routes a database subnet to, or a database's subnet routes a
+    function subnet to (the way back), for every function and database in different VPCs."""
+    tables = list(facts.route_tables.values())
+    found: set[str] = set()
+    pairs = [(f, d) for f in functions for d in databases if d.vpc_id and f.vpc_id and d.vpc_id != f.vpc_id]
+    for fn, db in pairs:
+        for fs in (facts.subnets[s] for s in fn.subnet_ids if s in facts.subnets):
+            for ds in (facts.subnets[s] for s in db.subnet_ids if s in facts.subnets):
+                for src, dst in ((fs, ds), (ds, fs)):
+                    table = routes.table_for_subnet(src.id, src.vpc_id, tables)
+                    net = ipv4(dst.cidr)
+                    route = routes.route_for(table, net) if table is not None and net is not None else None
+                    if route is not None and route.target_kind == "tgw":
+                        found.add(route.target)
+    return found
 
 
 def _vpc_region(region: str) -> VPCRegionType:

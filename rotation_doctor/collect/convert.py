@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -25,6 +26,9 @@ from rotation_doctor.model.snapshot import (
     SecurityGroup,
     SecurityGroupRule,
     Subnet,
+    TransitGateway,
+    TransitGatewayAttachment,
+    TransitGatewayRoute,
     Vpc,
     VpcEndpoint,
 )
@@ -297,4 +301,54 @@ def hosted_zone_record(raw: Raw) -> HostedZoneRecord:
         record_type=raw["Type"],
         alias_target=str(alias["DNSName"]).lower().rstrip(".") if alias.get("DNSName") else None,
         values=tuple(str(v["Value"]).lower().rstrip(".") for v in raw.get("ResourceRecords") or []),
+    )
+
+
+def transit_gateway(raw: Raw) -> TransitGateway:
+    options = raw.get("Options") or {}
+    return TransitGateway(
+        id=raw["TransitGatewayId"],
+        state=str(raw.get("State", "")),
+        security_group_referencing=options.get("SecurityGroupReferencingSupport") == "enable",
+    )
+
+
+def tgw_attachment(raw: Raw) -> TransitGatewayAttachment:
+    """An attachment as DescribeTransitGatewayAttachments has it; a VPC attachment's subnets and options come
+    from DescribeTransitGatewayVpcAttachments (`with_vpc_attachment`)."""
+    association = raw.get("Association") or {}
+    associated = association.get("State") == "associated"
+    return TransitGatewayAttachment(
+        id=raw["TransitGatewayAttachmentId"],
+        transit_gateway_id=raw.get("TransitGatewayId", ""),
+        resource_type=str(raw.get("ResourceType", "")),
+        resource_id=raw.get("ResourceId"),
+        state=str(raw.get("State", "")),
+        route_table_id=association.get("TransitGatewayRouteTableId") if associated else None,
+    )
+
+
+def with_vpc_attachment(attachment: TransitGatewayAttachment, raw: Raw) -> TransitGatewayAttachment:
+    options = raw.get("Options") or {}
+    return replace(
+        attachment,
+        subnet_ids=tuple(raw.get("SubnetIds") or ()),
+        appliance_mode=options.get("ApplianceModeSupport") == "enable",
+        security_group_referencing=options.get("SecurityGroupReferencingSupport") == "enable",
+    )
+
+
+def tgw_route(raw: Raw) -> TransitGatewayRoute | None:
+    """A route of SearchTransitGatewayRoutes; None for a prefix-list route (not in the IPv4 model)."""
+    if not raw.get("DestinationCidrBlock"):
+        return None
+    return TransitGatewayRoute(
+        destination=raw["DestinationCidrBlock"],
+        attachment_ids=tuple(
+            a["TransitGatewayAttachmentId"]
+            for a in raw.get("TransitGatewayAttachments") or []
+            if a.get("TransitGatewayAttachmentId")
+        ),
+        state=str(raw.get("State", "")),
+        route_type=str(raw.get("Type", "static")),
     )

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from rotation_doctor.collect.aws import AwsClients, chunks
 from rotation_doctor.collect.convert import tags
 from rotation_doctor.collect.targets import Lookup, lookup_for, port_for
-from rotation_doctor.model.snapshot import Database, FactKey, TargetKind, TargetRef
+from rotation_doctor.model.snapshot import Database, FactKey, ProxyTarget, TargetKind, TargetRef
 
 if TYPE_CHECKING:
     from mypy_boto3_docdb import DocDBClient
@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 Read = Callable[..., Any]
 Parallel = Callable[[Sequence[Callable[[], None]]], None]
 PROXY_PORTS = {"MYSQL": 3306, "POSTGRESQL": 5432, "SQLSERVER": 1433}
+# DescribeDBProxyTargets' Type, as the lookup that finds where the target runs (a serverless endpoint: none).
+_PROXY_TARGET_KINDS = {"RDS_INSTANCE": "rds-instance", "TRACKED_CLUSTER": "rds-cluster"}
 FILTER_IDS = 100
 
 
@@ -45,6 +47,8 @@ class _Found:
     zone: str | None = None  # single-AZ: only the subnets of this zone
     tags: Mapping[str, str] = field(default_factory=dict)  # the owner's: may link the database to a secret
     network_type: str | None = None  # RDS: "IPV4" | "DUAL"
+    proxy_name: str | None = None  # an RDS Proxy (or one of its endpoints): whose targets to read
+    auth_secrets: tuple[str, ...] = ()  # an RDS Proxy's Auth SecretArns
 
 
 def _active_groups(items: Iterable[Mapping[str, Any]]) -> tuple[str, ...]:
@@ -59,6 +63,9 @@ class DatabaseResolver:
         self.failures = failures  # the batch's failures: a batched read that fails counts for every id
         self.found: dict[TargetRef, Database] = {}
         self._by_lookup: dict[Lookup, _Found] = {}
+        self._proxy_targets: dict[
+            str, list[Mapping[str, Any]]
+        ] = {}  # by proxy name, as DescribeDBProxyTargets has them
 
     @staticmethod
     def key(ref: TargetRef) -> str:
@@ -105,6 +112,7 @@ class DatabaseResolver:
         if "eni-ip" in wanted:
             tasks.append(lambda: self._enis(sorted(wanted["eni-ip"])))
         self.parallel(tasks)
+        self._read_proxy_targets()
         self._read_subnet_groups()
         for alias, target in aliases.items():
             if target in self._by_lookup:
@@ -130,7 +138,10 @@ class DatabaseResolver:
         port = port_for(ref, found.port)
         if port is None:
             return
+        proxy_targets = self._proxy_targets_of(ref, found)
         self.found[ref] = Database(
+            proxy_targets=proxy_targets,
+            proxy_auth_secrets=found.auth_secrets,
             kind=found.kind,
             identifier=found.identifier,
             port=port,
@@ -264,6 +275,8 @@ class DatabaseResolver:
                 False,
                 frozenset({str(item.get("Endpoint", "")).lower()} - {""}),
                 item.get("EngineFamily"),
+                proxy_name=item.get("DBProxyName") or name,
+                auth_secrets=tuple(str(a["SecretArn"]) for a in item.get("Auth") or [] if a.get("SecretArn")),
             )
 
     def _proxy_endpoint(self, name: str) -> None:
@@ -284,7 +297,71 @@ class DatabaseResolver:
                 False,
                 frozenset({str(item.get("Endpoint", "")).lower()} - {""}),
                 None,
+                proxy_name=item.get("DBProxyName"),
             )
+
+    # ----- an RDS Proxy's targets --------------------------------------------------------------
+
+    def _read_proxy_targets(self) -> None:
+        """Each proxy's targets (one paged call per proxy), then the target instances and clusters not found yet
+        (batched as any other instance or cluster): where they run is the proxy's own path."""
+        names = sorted({f.proxy_name for f in self._by_lookup.values() if f.proxy_name})
+
+        def read(name: str) -> None:
+            def run() -> list[Mapping[str, Any]]:
+                paginator = self.clients.rds.get_paginator("describe_db_proxy_targets")
+                return [t for page in paginator.paginate(DBProxyName=name) for t in page.get("Targets", [])]
+
+            targets = self.read(f"{FactKey.PROXY_TARGETS}:{name}", "rds:DescribeDBProxyTargets", run)
+            if targets is not None:
+                self._proxy_targets[name] = targets
+
+        self.parallel([partial(read, n) for n in names])
+        wanted: dict[str, set[str]] = defaultdict(set)
+        for target in (t for targets in self._proxy_targets.values() for t in targets):
+            kind = _PROXY_TARGET_KINDS.get(str(target.get("Type")))
+            identifier = target.get("RdsResourceId")
+            if kind and identifier and Lookup(kind, identifier) not in self._by_lookup:
+                wanted[kind].add(identifier)
+        tasks: list[Callable[[], None]] = []
+        for chunk in chunks(sorted(wanted["rds-instance"]), FILTER_IDS):
+            tasks.append(partial(self._instances, chunk, "rds", "rds-instance", TargetKind.RDS_INSTANCE))
+        for chunk in chunks(sorted(wanted["rds-cluster"]), FILTER_IDS):
+            tasks.append(partial(self._clusters, chunk, "rds", "rds-cluster", TargetKind.RDS_CLUSTER))
+        self.parallel(tasks)
+
+    def _proxy_targets_of(self, ref: TargetRef, found: _Found) -> tuple[ProxyTarget, ...] | None:
+        """The targets of the proxy `found` is (None: not a proxy, or they could not be read: the failure is kept
+        under the secret's database, as `proxy_targets`)."""
+        if found.proxy_name is None:
+            return None
+        raw = self._proxy_targets.get(found.proxy_name)
+        failure = self.failures.get(f"{FactKey.PROXY_TARGETS}:{found.proxy_name}")
+        out = []
+        for target in raw or []:
+            kind = _PROXY_TARGET_KINDS.get(str(target.get("Type")))
+            identifier = str(target.get("RdsResourceId") or target.get("Endpoint") or "?")
+            where = self._by_lookup.get(Lookup(kind, identifier)) if kind else None
+            if kind and where is None:
+                failure = failure or self.failures.get(self._fail_key(kind, identifier))
+            health = target.get("TargetHealth") or {}
+            out.append(
+                ProxyTarget(
+                    identifier=identifier,
+                    target_type=str(target.get("Type", "")),
+                    port=target.get("Port") or (where.port if where else None),
+                    state=health.get("State"),
+                    reason=health.get("Reason"),
+                    description=health.get("Description"),
+                    vpc_id=where.vpc_id if where else None,
+                    subnet_ids=where.subnet_ids if where and where.subnet_group is None else (),
+                    security_group_ids=where.groups if where else (),
+                )
+            )
+        if failure is not None:
+            self.failures[f"{FactKey.PROXY_TARGETS}:{self.key(ref)}"] = failure
+            return None
+        return tuple(out)
 
     # ----- Redshift ------------------------------------------------------------------------
 

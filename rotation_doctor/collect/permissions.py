@@ -21,6 +21,10 @@ READ_ACTIONS: tuple[str, ...] = (
     "ec2:DescribeNatGateways",
     "ec2:DescribeInternetGateways",
     "ec2:DescribeVpcPeeringConnections",
+    "ec2:DescribeTransitGateways",  # only where a route between a function and its database leads to one
+    "ec2:DescribeTransitGatewayAttachments",
+    "ec2:DescribeTransitGatewayVpcAttachments",
+    "ec2:SearchTransitGatewayRoutes",
     "ec2:DescribeNetworkInterfaces",
     "ec2:DescribeManagedPrefixLists",  # only the lists security-group rules name
     "ec2:GetManagedPrefixListEntries",
@@ -32,6 +36,7 @@ READ_ACTIONS: tuple[str, ...] = (
     "rds:DescribeDBClusterEndpoints",
     "rds:DescribeDBProxies",
     "rds:DescribeDBProxyEndpoints",
+    "rds:DescribeDBProxyTargets",  # an RDS Proxy's targets and their health
     "redshift:DescribeClusters",
     "redshift:DescribeClusterSubnetGroups",
     "redshift-serverless:GetWorkgroup",

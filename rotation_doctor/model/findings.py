@@ -161,6 +161,35 @@ CODES: Mapping[str, CodeInfo] = {
         "Open the component VPC Reachability Analyzer names as blocking (diagnose --deep) for the database port "
         "from the function.",
     ),
+    "DB_TGW_NOT_ATTACHED": CodeInfo(
+        PathName.DB,
+        Severity.ERROR,
+        "Attach the VPC to the transit gateway with a subnet in every Availability Zone the function or the "
+        "database runs in, or make the attachment the route leads to available.",
+    ),
+    "DB_TGW_ROUTE_MISSING": CodeInfo(
+        PathName.DB,
+        Severity.ERROR,
+        "Associate the attachment with a transit gateway route table that routes the other VPC's block to its "
+        "attachment (a static route, or a propagation from that attachment).",
+    ),
+    "DB_TGW_BLACKHOLE": CodeInfo(
+        PathName.DB,
+        Severity.ERROR,
+        "Replace the blackhole route in the transit gateway route table with one to the other VPC's attachment.",
+    ),
+    "DB_PROXY_TARGET_UNREACHABLE": CodeInfo(
+        PathName.DB,
+        Severity.ERROR,
+        "Let the RDS Proxy's security groups reach its target on the target's port: an egress rule on the proxy's "
+        "group and an ingress rule on the target's group naming the proxy's group (and network ACLs both ways).",
+    ),
+    "DB_PROXY_TARGET_UNHEALTHY": CodeInfo(
+        PathName.DB,
+        Severity.ERROR,
+        "Look at the proxy's target health (DescribeDBProxyTargets): register a target, fix the credentials in "
+        "the proxy's Auth secret, or wait for the proxy's capacity.",
+    ),
     "INVOKE_PERMISSION_MISSING": CodeInfo(
         PathName.INVOKE,
         Severity.ERROR,

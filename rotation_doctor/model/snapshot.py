@@ -33,6 +33,8 @@ class FactKey(StrEnum):
     PEERINGS = "peerings"
     LOGS = "logs"
     PREFIX_LISTS = "prefix_lists"  # stored per list: "prefix_lists:pl-..."
+    TRANSIT_GATEWAYS = "transit_gateways"  # the gateways, their attachments, route tables and routes
+    PROXY_TARGETS = "proxy_targets"  # an RDS Proxy's targets and their health
 
 
 @dataclass(frozen=True)
@@ -244,6 +246,46 @@ class PeeringConnection:
 
 
 @dataclass(frozen=True)
+class TransitGateway:
+    id: str
+    state: str  # "available", "pending", "deleting", ...
+    # SecurityGroupReferencingSupport: groups of one attached VPC may name groups of another (the VPC
+    # attachments must enable it too).
+    security_group_referencing: bool = False
+
+
+@dataclass(frozen=True)
+class TransitGatewayAttachment:
+    """An attachment of a transit gateway: a VPC (with its subnets, one per zone) or a peering, VPN, ..."""
+
+    id: str
+    transit_gateway_id: str
+    resource_type: str  # "vpc", "peering", "vpn", "direct-connect-gateway", "connect", "network-function", ...
+    resource_id: str | None  # the VPC id for a VPC attachment
+    state: str  # "available", "pending", "deleting", ...
+    route_table_id: str | None  # the transit gateway route table it is associated with (None: none)
+    subnet_ids: tuple[str, ...] = ()  # a VPC attachment's subnets
+    appliance_mode: bool = False
+    security_group_referencing: bool = False
+
+
+@dataclass(frozen=True)
+class TransitGatewayRoute:
+    destination: str  # an IPv4 CIDR
+    attachment_ids: tuple[str, ...]  # where it leads (several for ECMP); none for a blackhole
+    state: str  # "active" | "blackhole" | ...
+    route_type: str = "static"  # "static" | "propagated"
+
+
+@dataclass(frozen=True)
+class TransitGatewayRouteTable:
+    id: str
+    transit_gateway_id: str
+    routes: tuple[TransitGatewayRoute, ...]
+    complete: bool = True  # False: SearchTransitGatewayRoutes had more routes than one answer holds
+
+
+@dataclass(frozen=True)
 class HostedZoneRecord:
     name: str  # without the trailing dot, lowercase
     record_type: str
@@ -289,6 +331,21 @@ class TargetRef:
 
 
 @dataclass(frozen=True)
+class ProxyTarget:
+    """A database behind an RDS Proxy, with its health as the proxy sees it and where it runs."""
+
+    identifier: str  # the DB instance or cluster identifier (RdsResourceId)
+    target_type: str  # "RDS_INSTANCE" | "TRACKED_CLUSTER" | "RDS_SERVERLESS_ENDPOINT"
+    port: int | None
+    state: str | None  # TargetHealth.State: "REGISTERING" | "AVAILABLE" | "UNAVAILABLE" (None: not reported)
+    reason: str | None = None  # "CONNECTION_FAILED", "AUTH_FAILURE", "PENDING_PROXY_CAPACITY", ...
+    description: str | None = None  # AWS's words; bounded before it is shown
+    vpc_id: str | None = None
+    subnet_ids: tuple[str, ...] = ()  # from the target's own description; empty when it was not found
+    security_group_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Database:
     """The database endpoint the rotation function connects to, as found in AWS."""
 
@@ -304,6 +361,9 @@ class Database:
     tags: Mapping[str, str] = field(default_factory=dict)  # the database's (or cluster's) own tags
     secret_port: int | None = None  # the port the secret's value or tag names; AWS's `port` wins
     network_type: str | None = None  # RDS "IPV4" | "DUAL" (dual-stack: the endpoint may answer over IPv6)
+    # An RDS Proxy only: its targets (None: not read) and the secrets it signs in with (Auth SecretArn).
+    proxy_targets: tuple[ProxyTarget, ...] | None = None
+    proxy_auth_secrets: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -348,6 +408,9 @@ class Snapshot:
     nat_gateways: Mapping[str, NatGateway] = field(default_factory=dict)
     internet_gateways: Mapping[str, InternetGateway] = field(default_factory=dict)
     peerings: Mapping[str, PeeringConnection] = field(default_factory=dict)
+    transit_gateways: Mapping[str, TransitGateway] = field(default_factory=dict)
+    tgw_attachments: Mapping[str, TransitGatewayAttachment] = field(default_factory=dict)
+    tgw_route_tables: Mapping[str, TransitGatewayRouteTable] = field(default_factory=dict)
     hosted_zones: Mapping[str, tuple[PrivateHostedZone, ...]] = field(default_factory=dict)  # by VPC id
     log_signals: tuple[LogSignal, ...] | None = None  # None: logs were not read
     network_interfaces: tuple[NetworkInterface, ...] | None = None  # None: not read (only planning reads them)

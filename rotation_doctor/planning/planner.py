@@ -24,7 +24,16 @@ MAX_ROUNDS = 6
 _WHY_NOT: dict[str, str] = {
     "SM_ENDPOINT_POLICY_DENIES": "the endpoint policy governs every caller in the VPC; edit it by hand",
     "SM_PATH_NOT_EVALUATED": "the path leaves what rotation-doctor models (transit gateway, firewall, hub endpoint)",
-    "DB_PATH_NOT_EVALUATED": "the path leaves what rotation-doctor models (transit gateway, appliance)",
+    "DB_PATH_NOT_EVALUATED": "the path leaves what rotation-doctor models (transit gateway peering or VPN, appliance)",
+    "DB_TGW_NOT_ATTACHED": "attach the VPC to the transit gateway in the zone named; rotation-doctor never "
+    "changes a transit gateway",
+    "DB_TGW_ROUTE_MISSING": "add the route (or the association) to the transit gateway route table named; it is "
+    "shared by every attached VPC, so rotation-doctor never edits one",
+    "DB_TGW_BLACKHOLE": "replace the blackhole route in the transit gateway route table named; it is shared by "
+    "every attached VPC, so rotation-doctor never edits one",
+    "DB_PROXY_TARGET_UNREACHABLE": "let the proxy's group reach its target's group on the target's port by hand",
+    "DB_PROXY_TARGET_UNHEALTHY": "the proxy's target is unhealthy: look at its health reason, register a target "
+    "or fix the proxy's Auth secret",
     "DB_TARGET_UNRESOLVED": "the database is not identified: tag the secret rotation-doctor:target",
     "DB_PORT_MISMATCH": "the secret names the wrong port: correct the secret; rotation-doctor never edits one",
     "ROTATION_LAMBDA_MISSING": "the rotation function does not exist: redeploy it or change the secret's rotation",

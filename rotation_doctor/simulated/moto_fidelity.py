@@ -10,6 +10,12 @@
 - moto names an RDS Proxy `NAME.db-proxy-ID.REGION.rds.amazonaws.com`; AWS names it
   `NAME.proxy-ID.REGION.rds.amazonaws.com`, which is what the host parser recognises.
 
+- moto's transit gateway attachments always report the default route table association, even on a gateway
+  created with `DefaultRouteTableAssociation` disabled and after `AssociateTransitGatewayRouteTable` or
+  `DisassociateTransitGatewayRouteTable`; AWS reports the current one.
+- moto keeps a transit gateway route's attachment as one object, which its serializer drops, so
+  `SearchTransitGatewayRoutes` answers with no `TransitGatewayAttachments`; AWS answers with the list.
+
 See docs/moto.md.
 """
 
@@ -76,6 +82,8 @@ def _patch_once() -> None:
 
     VPCs.modify_vpc_endpoint = modify_vpc_endpoint  # type: ignore[method-assign]
 
+    _patch_transit_gateways()
+
     import threading
 
     from moto.dynamodb.models import DynamoDBBackend
@@ -84,6 +92,44 @@ def _patch_once() -> None:
     for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
         setattr(DynamoDBBackend, name, _serialized(getattr(DynamoDBBackend, name), write_lock))
     _others_patched = True
+
+
+def _patch_transit_gateways() -> None:
+    from moto.ec2.models.transit_gateway_attachments import TransitGatewayAttachment, TransitGatewayAttachmentBackend
+    from moto.ec2.models.transit_gateway_route_tables import TransitGatewayRouteTableBackend
+
+    default_association = TransitGatewayAttachment.association
+
+    def association(self: Any) -> dict[str, str] | None:
+        data = getattr(self, "_association_data", None)
+        if self.state == "available" and data:
+            return {"State": data["state"], "TransitGatewayRouteTableId": data["transitGatewayRouteTableId"]}
+        gateway = self.ec2_backend.transit_gateways.get(self.transit_gateway_id)
+        default_off = gateway is not None and gateway.options.get("DefaultRouteTableAssociation") == "disable"
+        if getattr(self, "_disassociated", False) or default_off:
+            return None
+        return default_association.fget(self)  # type: ignore[no-any-return,attr-defined]
+
+    TransitGatewayAttachment.association = property(association)  # type: ignore[method-assign,assignment]
+
+    original_unset = TransitGatewayAttachmentBackend.unset_attachment_association
+
+    def unset_attachment_association(self: Any, tgw_attach_id: str) -> None:
+        original_unset(self, tgw_attach_id)
+        self.transit_gateway_attachments[tgw_attach_id]._disassociated = True
+
+    TransitGatewayAttachmentBackend.unset_attachment_association = unset_attachment_association  # type: ignore[method-assign]
+
+    original_route = TransitGatewayRouteTableBackend.create_transit_gateway_route
+
+    def create_transit_gateway_route(self: Any, *args: Any, **kwargs: Any) -> Any:
+        route = original_route(self, *args, **kwargs)
+        attachment = route.get("transitGatewayAttachments")
+        if isinstance(attachment, dict):
+            route["transitGatewayAttachments"] = [attachment]
+        return route
+
+    TransitGatewayRouteTableBackend.create_transit_gateway_route = create_transit_gateway_route  # type: ignore[method-assign]
 
 
 def _serialized(method: Any, lock: Any) -> Any:

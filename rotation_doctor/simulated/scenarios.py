@@ -106,7 +106,8 @@ def peered_database(
     b: AccountBuilder, o: Orders, *, routes: str = "both", secret_name: str = "prod/ledger/db"
 ) -> dict[str, Any]:
     """A Multi-AZ database in a second VPC (10.40.0.0/16), peered with the orders VPC, admitting the function's
-    group. `routes`: "both" ways, only "there" (no route back), "none", or "tgw" (both ways via a transit gateway)."""
+    group. `routes`: "both" ways, only "there" (no route back), "none", or "tgw" (both ways to a transit gateway that
+    neither VPC is attached to; `tgw_database` builds one that works)."""
     peer = b.network("10.40.0.0/16", name="data")
     b.subnet(peer, "db-a", "10.40.1.0/24", "a")
     b.subnet(peer, "db-b", "10.40.2.0/24", "b")
@@ -156,6 +157,92 @@ def remove_from_prefix_list(b: AccountBuilder, prefix_list: str, cidrs: list[str
     b.ec2.modify_managed_prefix_list(
         PrefixListId=prefix_list, CurrentVersion=current["Version"], RemoveEntries=[{"Cidr": c} for c in cidrs]
     )
+
+
+def tgw_database(
+    b: AccountBuilder, o: Orders, *, breaks: str | None = None, secret_name: str = "prod/ledger/db"
+) -> dict[str, Any]:
+    """A Multi-AZ database in a second VPC (10.40.0.0/16) linked to the orders VPC by a transit gateway, hub and
+    spoke: each VPC's attachment (a subnet in both zones) is associated with its own transit gateway route table,
+    which routes the other VPC's block to its attachment. The database's group admits the orders VPC's block (a
+    group reference does not cross a transit gateway). `breaks`: "return" (the data side's table has no route
+    back), "blackhole" (the apps side's route to the database is a blackhole), or None (healthy)."""
+    data = b.network("10.40.0.0/16", name="data")
+    b.subnet(data, "db-a", "10.40.1.0/24", "a")
+    b.subnet(data, "db-b", "10.40.2.0/24", "b")
+    db_table = b.route_table(data, "db", ["db-a", "db-b"])
+    db_sg = b.security_group(data, "ledger-db", ingress=[tcp(5432, cidr=o.net.cidr, description="orders VPC")])
+    b.db_subnet_group(data, "ledger-data", ["db-a", "db-b"])
+    db = b.rds_instance("ledger-db", "ledger-data", [db_sg], multi_az=True, tags=_link(True, secret_name))
+    ec2 = b.ec2
+    # Hub and spoke: no default route table, each attachment gets its own.
+    tgw = ec2.create_transit_gateway(
+        Options={"DefaultRouteTableAssociation": "disable", "DefaultRouteTablePropagation": "disable"}
+    )["TransitGateway"]["TransitGatewayId"]
+    attachments, tables = {}, {}
+    for name, net, subnets in (("apps", o.net, o.fn_subnets), ("data", data, list(data.subnets.values()))):
+        attachment = ec2.create_transit_gateway_vpc_attachment(TransitGatewayId=tgw, VpcId=net.vpc, SubnetIds=subnets)
+        attachments[name] = attachment["TransitGatewayVpcAttachment"]["TransitGatewayAttachmentId"]
+        tables[name] = ec2.create_transit_gateway_route_table(TransitGatewayId=tgw)["TransitGatewayRouteTable"][
+            "TransitGatewayRouteTableId"
+        ]
+        ec2.associate_transit_gateway_route_table(
+            TransitGatewayRouteTableId=tables[name], TransitGatewayAttachmentId=attachments[name]
+        )
+    if breaks == "blackhole":
+        ec2.create_transit_gateway_route(
+            TransitGatewayRouteTableId=tables["apps"], DestinationCidrBlock=data.cidr, Blackhole=True
+        )
+    else:
+        ec2.create_transit_gateway_route(
+            TransitGatewayRouteTableId=tables["apps"],
+            DestinationCidrBlock=data.cidr,
+            TransitGatewayAttachmentId=attachments["data"],
+        )
+    if breaks != "return":
+        ec2.create_transit_gateway_route(
+            TransitGatewayRouteTableId=tables["data"],
+            DestinationCidrBlock=o.net.cidr,
+            TransitGatewayAttachmentId=attachments["apps"],
+        )
+    b.route(o.net.tables["private"], data.cidr, TransitGatewayId=tgw)
+    b.route(db_table, o.net.cidr, TransitGatewayId=tgw)
+    b.rotated_secret(secret_name, {**db, "password": CANARY_PASSWORD}, o.function_arn)
+    return {"vpc": data.vpc, "tgw": tgw, "attachments": attachments, "tgw_tables": tables, "db_sg": db_sg}
+
+
+def proxied_database(
+    b: AccountBuilder,
+    o: Orders,
+    *,
+    admits_function: bool = True,
+    admits_proxy: bool = True,
+    secret_name: str = "prod/orders/via-proxy",
+) -> dict[str, Any]:
+    """An RDS Proxy in the orders data subnets in front of orders-db, and a secret whose host is the proxy. The
+    proxy's group admits the function's (`admits_function`: the function's leg); the database's group admits the
+    proxy's (`admits_proxy`: the proxy's own leg to its target)."""
+    proxy_sg = b.security_group(
+        o.net, "orders-proxy", ingress=[tcp(5432, group=o.fn_sg if admits_function else o.app_sg)]
+    )
+    if admits_proxy:
+        b.ec2.authorize_security_group_ingress(
+            GroupId=o.db_sg, IpPermissions=[tcp(5432, group=proxy_sg, description="orders proxy")]
+        )
+    rds = b.clients.rds
+    proxy = rds.create_db_proxy(
+        DBProxyName="orders-proxy",
+        EngineFamily="POSTGRESQL",
+        RoleArn=b.role(),
+        Auth=[{"AuthScheme": "SECRETS", "SecretArn": o.secret_arn}],
+        VpcSubnetIds=o.db_subnets,
+        VpcSecurityGroupIds=[proxy_sg],
+    )["DBProxy"]
+    rds.register_db_proxy_targets(DBProxyName="orders-proxy", DBInstanceIdentifiers=[o.db["dbInstanceIdentifier"]])
+    secret = b.rotated_secret(
+        secret_name, {"engine": "postgres", "host": proxy["Endpoint"], "password": CANARY_PASSWORD}, o.function_arn
+    )
+    return {"proxy_sg": proxy_sg, "proxy": proxy["DBProxyName"], "secret": secret}
 
 
 def seed_failed_rotation_logs(b: AccountBuilder, function_name: str) -> None:

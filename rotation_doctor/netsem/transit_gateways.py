@@ -1,0 +1,161 @@
+"""Transit gateways: one crossing from a subnet, through its VPC's attachment and route table, to the far side.
+
+AWS's rules, as the Transit Gateway guide states them:
+- a subnet's traffic enters the transit gateway only through its VPC's attachment, and only when that
+  attachment has a subnet in the same Availability Zone ("resources in Availability Zones where there is
+  no transit gateway attachment cannot reach the transit gateway");
+- the attachment's associated transit gateway route table decides where the traffic goes, longest prefix
+  first; a blackhole route drops it; an attachment with no association drops everything;
+- the route leads to one attachment (several with ECMP): a VPC attachment delivers into that VPC, whose local
+  route carries it on; anything else (a peering, VPN, Direct Connect, Connect, network-function attachment)
+  or a VPC other than the destination's (an inspection VPC) is beyond this model;
+- security groups of one attached VPC cannot name groups of another, unless security group referencing is
+  enabled on the transit gateway and on both VPC attachments.
+
+The way back is another crossing, from the far subnet towards the near one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from ipaddress import IPv4Network
+
+from rotation_doctor.model.snapshot import (
+    Subnet,
+    TransitGateway,
+    TransitGatewayAttachment,
+    TransitGatewayRoute,
+    TransitGatewayRouteTable,
+)
+from rotation_doctor.netsem.addresses import ipv4
+
+AVAILABLE = "available"
+
+
+class Outcome(StrEnum):
+    DELIVERED = "delivered"  # into the destination's VPC
+    NOT_ATTACHED = "not_attached"  # the source VPC has no available attachment to this transit gateway
+    NO_ZONE = "no_zone"  # the attachment has no subnet in the source subnet's Availability Zone
+    NOT_ASSOCIATED = "not_associated"  # the attachment is associated with no transit gateway route table
+    NO_ROUTE = "no_route"  # the route table has no route to the destination
+    BLACKHOLE = "blackhole"  # the matching route drops the traffic
+    FAR_NOT_ATTACHED = "far_not_attached"  # the route leads to an attachment that is not available
+    NOT_MODELLED = "not_modelled"  # a peering/VPN/... attachment, an inspection VPC, appliance mode, an unread table
+
+
+@dataclass(frozen=True)
+class Crossing:
+    """One crossing of a transit gateway, and how far it got."""
+
+    outcome: Outcome
+    transit_gateway_id: str
+    attachment_id: str | None = None  # the source VPC's attachment
+    route_table_id: str | None = None  # its associated transit gateway route table
+    route: TransitGatewayRoute | None = None
+    far_attachment_id: str | None = None
+    why: str = ""  # for NOT_MODELLED and FAR_NOT_ATTACHED: what stands in the way, in words
+
+
+@dataclass(frozen=True)
+class Facts:
+    """The transit gateway facts of a snapshot, with the subnets (their zones)."""
+
+    gateways: Mapping[str, TransitGateway]
+    attachments: Mapping[str, TransitGatewayAttachment]
+    route_tables: Mapping[str, TransitGatewayRouteTable]
+    subnets: Mapping[str, Subnet]
+
+
+def vpc_attachment(facts: Facts, tgw_id: str, vpc_id: str) -> TransitGatewayAttachment | None:
+    """The VPC's available attachment to the transit gateway (AWS allows one per VPC and gateway)."""
+    return next(
+        (
+            a
+            for a in facts.attachments.values()
+            if a.transit_gateway_id == tgw_id
+            and a.resource_type == "vpc"
+            and a.resource_id == vpc_id
+            and a.state == AVAILABLE
+        ),
+        None,
+    )
+
+
+def attachment_subnet_in_zone(facts: Facts, attachment: TransitGatewayAttachment, zone: str) -> str | None:
+    return next(
+        (s for s in attachment.subnet_ids if s in facts.subnets and facts.subnets[s].availability_zone == zone), None
+    )
+
+
+def route_for(table: TransitGatewayRouteTable, destination: IPv4Network) -> TransitGatewayRoute | None:
+    """The most specific route that holds every address of `destination` (static and propagated alike; a
+    static route wins over a propagated one of the same prefix, as AWS prefers it)."""
+    best: tuple[int, bool, TransitGatewayRoute] | None = None
+    for route in table.routes:
+        net = ipv4(route.destination)
+        if net is None or not destination.subnet_of(net):
+            continue
+        rank = (net.prefixlen, route.route_type == "static")
+        if best is None or rank > best[:2]:
+            best = (*rank, route)
+    return best[2] if best else None
+
+
+def cross(facts: Facts, tgw_id: str, src: Subnet, dst: Subnet) -> Crossing:
+    """Where traffic from `src` to `dst`, sent by `src`'s route table to `tgw_id`, ends up."""
+    attachment = vpc_attachment(facts, tgw_id, src.vpc_id)
+    if attachment is None:
+        return Crossing(Outcome.NOT_ATTACHED, tgw_id)
+    if attachment_subnet_in_zone(facts, attachment, src.availability_zone) is None:
+        return Crossing(Outcome.NO_ZONE, tgw_id, attachment.id)
+    base = Crossing(Outcome.NOT_ASSOCIATED, tgw_id, attachment.id, attachment.route_table_id)
+    if attachment.route_table_id is None:
+        return base
+    table = facts.route_tables.get(attachment.route_table_id)
+    dst_net = ipv4(dst.cidr)
+    if table is None or dst_net is None:
+        why = f"transit gateway route table {attachment.route_table_id} was not read"
+        return _with(base, Outcome.NOT_MODELLED, why=why)
+    route = route_for(table, dst_net)
+    if route is None:
+        if not table.complete:
+            why = f"transit gateway route table {table.id} holds more routes than one search returns"
+            return _with(base, Outcome.NOT_MODELLED, why=why)
+        return _with(base, Outcome.NO_ROUTE)
+    if route.state == "blackhole" or not route.attachment_ids:
+        return _with(base, Outcome.BLACKHOLE, route=route)
+    if route.state != "active":
+        return _with(base, Outcome.NOT_MODELLED, route=route, why=f"the route is {route.state}")
+    far_id = route.attachment_ids[0]
+    far = facts.attachments.get(far_id)
+    if far is None:
+        return _with(base, Outcome.NOT_MODELLED, route=route, far_attachment_id=far_id, why=f"{far_id} was not read")
+    if far.resource_type != "vpc":
+        why = f"{far_id} is a {far.resource_type} attachment; what lies beyond it is not modelled"
+        return _with(base, Outcome.NOT_MODELLED, route=route, far_attachment_id=far_id, why=why)
+    if far.state != AVAILABLE:
+        return _with(base, Outcome.FAR_NOT_ATTACHED, route=route, far_attachment_id=far_id, why=f"it is {far.state}")
+    if far.resource_id != dst.vpc_id:
+        why = f"{far_id} leads into {far.resource_id}, not {dst.vpc_id}: an inspection VPC or appliance is not modelled"
+        return _with(base, Outcome.NOT_MODELLED, route=route, far_attachment_id=far_id, why=why)
+    if far.appliance_mode or attachment.appliance_mode:
+        why = "appliance mode is enabled on the attachment: the appliance's own path is not modelled"
+        return _with(base, Outcome.NOT_MODELLED, route=route, far_attachment_id=far_id, why=why)
+    return _with(base, Outcome.DELIVERED, route=route, far_attachment_id=far_id)
+
+
+def references_allowed(facts: Facts, tgw_id: str, vpc_a: str, vpc_b: str) -> bool:
+    """Whether a security group in one VPC may name a group in the other across this transit gateway."""
+    gateway = facts.gateways.get(tgw_id)
+    ends = (vpc_attachment(facts, tgw_id, vpc_a), vpc_attachment(facts, tgw_id, vpc_b))
+    return bool(
+        gateway is not None
+        and gateway.security_group_referencing
+        and all(a is not None and a.security_group_referencing for a in ends)
+    )
+
+
+def _with(base: Crossing, outcome: Outcome, **changes: object) -> Crossing:
+    return replace(base, outcome=outcome, **changes)  # type: ignore[arg-type]

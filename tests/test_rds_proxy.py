@@ -1,0 +1,262 @@
+"""A secret whose host is an RDS Proxy: the function's leg to the proxy, and the proxy's own leg to its targets
+(their health as the proxy reports it, and the network between them). Hand-built snapshots, moto, and the
+Stubber for the health reasons moto never reports."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from botocore.stub import Stubber
+
+from rotation_doctor.analysis import diagnose
+from rotation_doctor.examine import diagnose_secret
+from rotation_doctor.model.findings import Severity, Verdict
+from rotation_doctor.model.snapshot import (
+    Database,
+    FactKey,
+    NaclEntry,
+    ProxyTarget,
+    ReadFailure,
+    SecurityGroup,
+    Snapshot,
+    TargetKind,
+)
+from rotation_doctor.simulated import scenarios
+from rotation_doctor.simulated.account import AccountBuilder, tcp
+from tests.snapshots import SECRET_ARN, VPC, acl, allow_all_entries, healthy, rule, with_group
+
+TARGET = ProxyTarget("db", "RDS_INSTANCE", 5432, "AVAILABLE", None, None, VPC, ("data-a", "data-b"), ("sg-db",))
+
+
+def proxied(*targets: ProxyTarget, auth: tuple[str, ...] = (), **changes: Any) -> Snapshot:
+    """The baseline with the secret's host an RDS Proxy in data-a/data-b (group sg-proxy, admitting the function)
+    in front of the database `db` (group sg-db, admitting the proxy's group)."""
+    base = healthy()
+    proxy = Database(
+        TargetKind.RDS_PROXY,
+        "orders-proxy",
+        5432,
+        VPC,
+        ("data-a", "data-b"),
+        ("sg-proxy",),
+        proxy_targets=targets,
+        proxy_auth_secrets=auth,
+    )
+    snap = with_group(
+        with_group(
+            base,
+            SecurityGroup(
+                "sg-proxy",
+                VPC,
+                "proxy",
+                (
+                    rule("sg-proxy", egress=False, port=5432, ref="sg-fn"),
+                    rule("sg-proxy", egress=True, cidr="0.0.0.0/0", protocol="-1"),
+                ),
+            ),
+        ),
+        SecurityGroup("sg-db", VPC, "db", (rule("sg-db", egress=False, port=5432, ref="sg-proxy"),)),
+    )
+    return replace(snap, database=proxy, **changes)
+
+
+def found(snap: Snapshot) -> dict[str, Any]:
+    return {f.code: f for f in diagnose(snap).findings}
+
+
+# ----- analysis ---------------------------------------------------------------------------------
+
+
+def test_a_proxy_that_reaches_a_healthy_target_is_healthy() -> None:
+    d = diagnose(proxied(TARGET))
+    assert d.verdict is Verdict.HEALTHY, d.findings
+
+
+def test_the_targets_group_not_admitting_the_proxy_breaks_rotation() -> None:
+    snap = with_group(
+        proxied(TARGET), SecurityGroup("sg-db", VPC, "db", (rule("sg-db", egress=False, port=5432, ref="sg-fn"),))
+    )
+    d = diagnose(snap)
+    assert d.verdict is Verdict.BROKEN and d.codes() == ["DB_PROXY_TARGET_UNREACHABLE"]
+    f = d.findings[0]
+    assert f.severity is Severity.ERROR and "sg-db" in f.resources and "admit no TCP 5432 from RDS Proxy" in f.summary
+
+
+def test_the_proxys_egress_not_reaching_the_target_breaks_rotation() -> None:
+    only_in = SecurityGroup("sg-proxy", VPC, "proxy", (rule("sg-proxy", egress=False, port=5432, ref="sg-fn"),))
+    d = diagnose(with_group(proxied(TARGET), only_in))
+    assert (
+        d.codes() == ["DB_PROXY_TARGET_UNREACHABLE"]
+        and "allow no TCP 5432 out to its target db" in d.findings[0].summary
+    )
+
+
+def test_a_network_acl_between_proxy_and_target_is_on_the_proxys_leg() -> None:
+    # data-b's ACL denies everything; the function (app-a/app-b) is kept out of data-b to isolate the proxy's leg.
+    proxy_in_a = Database(
+        TargetKind.RDS_PROXY, "orders-proxy", 5432, VPC, ("data-a",), ("sg-proxy",), proxy_targets=(TARGET,)
+    )
+    deny_b = acl("acl-b", ("data-b",), (NaclEntry(100, False, True, "-1", "10.0.0.0/22", None, None),))
+    others = acl("acl-default", ("app-a", "app-b", "data-a", "public-a"), allow_all_entries(), default=True)
+    snap = replace(proxied(TARGET), database=proxy_in_a, network_acls=(others, deny_b))
+    codes = found(snap)
+    assert set(codes) == {"DB_PROXY_TARGET_UNREACHABLE"}
+    # data-a -> data-a works, data-a -> data-b does not: the target may fail over there, so a warning.
+    assert codes["DB_PROXY_TARGET_UNREACHABLE"].severity is Severity.WARNING
+    assert "acl-b" in codes["DB_PROXY_TARGET_UNREACHABLE"].resources
+
+
+@pytest.mark.parametrize(
+    ("reason", "severity"),
+    [
+        ("AUTH_FAILURE", Severity.ERROR),
+        ("CONNECTION_FAILED", Severity.ERROR),
+        ("PENDING_PROXY_CAPACITY", Severity.WARNING),
+    ],
+)
+def test_an_unavailable_target_is_named_with_its_reason(reason: str, severity: Severity) -> None:
+    target = replace(TARGET, state="UNAVAILABLE", reason=reason, description="line one\nline two " + "x" * 500)
+    f = found(proxied(target))["DB_PROXY_TARGET_UNHEALTHY"]
+    assert f.severity is severity and reason in f.summary and f.evidence["reason"] == reason
+    # AWS's description is outside text: one line, bounded.
+    assert "\n" not in f.summary and len(f.summary) < 500
+
+
+def test_an_auth_failure_with_the_rotated_secret_says_so() -> None:
+    target = replace(TARGET, state="UNAVAILABLE", reason="AUTH_FAILURE")
+    assert "this very secret" in found(proxied(target, auth=(SECRET_ARN,)))["DB_PROXY_TARGET_UNHEALTHY"].summary
+    assert "this very secret" not in found(proxied(target, auth=("arn:other",)))["DB_PROXY_TARGET_UNHEALTHY"].summary
+
+
+def test_registering_and_tracked_clusters_carry_no_health_finding() -> None:
+    registering = replace(TARGET, state="REGISTERING")
+    cluster = replace(TARGET, identifier="aurora", target_type="TRACKED_CLUSTER", state=None)
+    assert diagnose(proxied(registering, cluster)).verdict is Verdict.HEALTHY
+
+
+def test_a_proxy_without_targets_is_broken() -> None:
+    d = diagnose(proxied())
+    assert d.verdict is Verdict.BROKEN and d.codes() == ["DB_PROXY_TARGET_UNHEALTHY"]
+
+
+def test_targets_not_read_are_never_taken_as_none() -> None:
+    failure = ReadFailure("rds:DescribeDBProxyTargets", "AccessDenied", "no", "rds:DescribeDBProxyTargets")
+    snap = replace(proxied(), database=replace(proxied().database, proxy_targets=None))  # type: ignore[arg-type]
+    d = diagnose(replace(snap, failures={FactKey.PROXY_TARGETS: failure}))
+    assert d.verdict is Verdict.UNKNOWN and d.codes() == ["AWS_READ_FAILED"]
+    assert "rds:DescribeDBProxyTargets" in d.findings[0].summary
+
+
+def test_the_proxy_leg_is_unfixable_with_a_remedy() -> None:
+    from rotation_doctor.planning.planner import make_plan
+
+    snap = with_group(proxied(TARGET), SecurityGroup("sg-db", VPC, "db", ()))
+    plan = make_plan(snap)
+    assert [u.code for u in plan.unfixable] == ["DB_PROXY_TARGET_UNREACHABLE"]
+
+
+# ----- on the simulated account (moto) ------------------------------------------------------------
+
+
+def test_a_proxy_on_the_simulated_account_is_healthy(builder: AccountBuilder) -> None:
+    o = scenarios.orders(builder, db_admits_function=True, endpoint=True)
+    scenarios.proxied_database(builder, o)
+    builder.clients.counter.calls.clear()
+    snap, d = diagnose_secret(builder.clients, "prod/orders/via-proxy")
+    assert d.verdict is Verdict.HEALTHY, d.findings
+    assert snap.database is not None and [t.identifier for t in snap.database.proxy_targets or ()] == ["orders-db"]
+    assert snap.database.proxy_auth_secrets == (o.secret_arn,)
+    # One read of the proxy's targets; the target instance is read with the other instances (here: only it).
+    calls = builder.clients.counter.calls
+    assert calls["rds:DescribeDBProxyTargets"] == 1 and calls["rds:DescribeDBInstances"] == 1
+
+
+def test_a_proxy_whose_target_no_longer_admits_it(builder: AccountBuilder) -> None:
+    o = scenarios.orders(builder, db_admits_function=True, endpoint=True)
+    built = scenarios.proxied_database(builder, o, admits_proxy=False)
+    _, d = diagnose_secret(builder.clients, "prod/orders/via-proxy")
+    assert d.verdict is Verdict.BROKEN and d.codes() == ["DB_PROXY_TARGET_UNREACHABLE"], d.findings
+    assert o.db_sg in d.findings[0].resources and built["proxy_sg"] in d.findings[0].resources
+
+
+def test_no_proxy_target_read_for_a_database(builder: AccountBuilder) -> None:
+    scenarios.orders(builder, db_admits_function=True, endpoint=True)
+    builder.clients.counter.calls.clear()
+    diagnose_secret(builder.clients, scenarios.DEMO_SECRET)
+    assert "rds:DescribeDBProxyTargets" not in builder.clients.counter.calls
+
+
+def test_an_unavailable_target_as_aws_reports_it(builder: AccountBuilder) -> None:
+    """moto reports only REGISTERING and AVAILABLE: the Stubber answers DescribeDBProxyTargets as AWS does."""
+    o = scenarios.orders(builder, db_admits_function=True, endpoint=True)
+    scenarios.proxied_database(builder, o)
+    rds = builder.clients.rds
+    proxy = rds.describe_db_proxies(DBProxyName="orders-proxy")
+    instances = rds.describe_db_instances(Filters=[{"Name": "db-instance-id", "Values": ["orders-db"]}])
+    target = {
+        "TargetArn": "arn:aws:rds:us-east-1:123456789012:db:orders-db",
+        "Endpoint": "orders-db.c9akciq32.us-east-1.rds.amazonaws.com",
+        "RdsResourceId": "orders-db",
+        "Port": 5432,
+        "Type": "RDS_INSTANCE",
+        "Role": "READ_WRITE",
+        "TargetHealth": {
+            "State": "UNAVAILABLE",
+            "Reason": "AUTH_FAILURE",
+            "Description": "Proxy does not have any registered credentials for user orders_app.",
+        },
+    }
+    with Stubber(rds) as stub:
+        stub.add_response("describe_db_proxies", proxy, {"DBProxyName": "orders-proxy"})
+        stub.add_response("describe_db_proxy_targets", {"Targets": [target]}, {"DBProxyName": "orders-proxy"})
+        stub.add_response(
+            "describe_db_instances", instances, {"Filters": [{"Name": "db-instance-id", "Values": ["orders-db"]}]}
+        )
+        _, d = diagnose_secret(builder.clients, "prod/orders/via-proxy")
+        stub.assert_no_pending_responses()
+    assert d.verdict is Verdict.BROKEN and d.codes() == ["DB_PROXY_TARGET_UNHEALTHY"], d.findings
+    assert "AUTH_FAILURE" in d.findings[0].summary and "this very secret" not in d.findings[0].summary
+
+
+def test_denied_proxy_targets_are_unknown_for_that_secret(builder: AccountBuilder) -> None:
+    from tests.test_transit_gateway import refused
+
+    o = scenarios.orders(builder, db_admits_function=True, endpoint=True)
+    scenarios.proxied_database(builder, o)
+    with refused(builder.clients, "rds", "DescribeDBProxyTargets", "AccessDenied"):
+        _, d = diagnose_secret(builder.clients, "prod/orders/via-proxy")
+        _, plain = diagnose_secret(builder.clients, scenarios.DEMO_SECRET)
+    assert d.verdict is Verdict.UNKNOWN and d.codes() == ["AWS_READ_FAILED"], d.findings
+    assert d.findings[0].evidence["permission"] == "rds:DescribeDBProxyTargets"
+    assert plain.verdict is Verdict.HEALTHY  # the secret of the database itself never needed the proxy's targets
+
+
+@pytest.mark.parametrize("admits_proxy", [True, False])
+def test_a_proxy_in_front_of_an_aurora_cluster(builder: AccountBuilder, admits_proxy: bool) -> None:
+    """A cluster target (TRACKED_CLUSTER) is found through its cluster and subnet group, read with the others."""
+    o = scenarios.orders(builder, db_admits_function=True, endpoint=True)
+    cluster_sg = builder.security_group(o.net, "aurora", ingress=[])
+    builder.aurora_cluster("orders-aurora", "orders-data", [cluster_sg])
+    built = scenarios.proxied_database(builder, o)
+    rds = builder.clients.rds
+    rds.deregister_db_proxy_targets(DBProxyName="orders-proxy", DBInstanceIdentifiers=["orders-db"])
+    rds.register_db_proxy_targets(DBProxyName="orders-proxy", DBClusterIdentifiers=["orders-aurora"])
+    if admits_proxy:
+        builder.ec2.authorize_security_group_ingress(
+            GroupId=cluster_sg, IpPermissions=[tcp(5432, group=built["proxy_sg"])]
+        )
+    snap, d = diagnose_secret(builder.clients, "prod/orders/via-proxy")
+    assert snap.database is not None and snap.database.proxy_targets is not None
+    (target,) = snap.database.proxy_targets
+    assert (target.identifier, target.target_type, target.security_group_ids) == (
+        "orders-aurora",
+        "TRACKED_CLUSTER",
+        (cluster_sg,),
+    )
+    assert set(target.subnet_ids) == set(o.db_subnets)
+    if admits_proxy:
+        assert d.verdict is Verdict.HEALTHY, d.findings
+    else:
+        assert d.codes() == ["DB_PROXY_TARGET_UNREACHABLE"] and cluster_sg in d.findings[0].resources
