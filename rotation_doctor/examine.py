@@ -1,12 +1,17 @@
-"""What the CLI and the handlers call: collect, diagnose, and read logs only where they help."""
+"""What the CLI and the handlers call: collect, diagnose, and read logs only where they help; a scan across
+accounts and regions, read concurrently."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from rotation_doctor.analysis import Diagnosis, diagnose, wants_logs
+from rotation_doctor.collect.accounts import AccountSessions, Place, RoleRefused, enabled_regions
 from rotation_doctor.collect.aws import AwsClients
 from rotation_doctor.collect.collector import Collector
+from rotation_doctor.model.findings import CODES, Finding, Verdict, verdict_of
 from rotation_doctor.model.snapshot import Secret, Snapshot
 
 
@@ -45,3 +50,112 @@ def scan(clients: AwsClients, on_progress: Callable[[str], None] | None = None) 
     if on_progress:
         on_progress(f"diagnosing {len(secrets)} secrets")
     return [d for _, d in diagnose_secrets(collector, secrets)]
+
+
+@dataclass(frozen=True)
+class UnreadPlace:
+    """An account (and region) a scan across accounts could not read at all: its role was refused.
+
+    It stands in the scan's results where the account's secrets would be, with one finding and the
+    verdict `unknown`: nothing there was judged, and the scan went on with the other accounts.
+    """
+
+    account: str
+    region: str | None  # None: the account's regions were to be listed (--regions all), and could not be
+    finding: Finding
+
+    @property
+    def verdict(self) -> Verdict:
+        return verdict_of([self.finding])
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "secret": None,
+            "account": self.account,
+            "region": self.region,
+            "verdict": str(self.verdict),
+            "findings": [self.finding.to_json()],
+            "plan": [],
+        }
+
+
+def role_refused(refused: RoleRefused) -> Finding:
+    return Finding(
+        "ACCOUNT_ROLE_REFUSED",
+        CODES["ACCOUNT_ROLE_REFUSED"].severity,
+        f"Could not assume {refused.role_arn} in account {refused.account} ({refused.reason}), so none of its "
+        "secrets were read.",
+        (refused.role_arn,),
+        {"account": refused.account, "role_arn": refused.role_arn, "reason": refused.reason[:300]},
+    )
+
+
+def scan_places(
+    sessions: AccountSessions,
+    accounts: Sequence[str],
+    regions: Sequence[str] | None,
+    *,
+    concurrency: int = 8,
+    on_account_done: Callable[[int, int], None] | None = None,
+) -> list[Diagnosis | UnreadPlace]:
+    """`scan` in every region of every account, at most `concurrency` places read at once.
+
+    `regions` None: the regions enabled for each account (asked in the base session's region). Each
+    account's role is assumed once, before its regions are read; an account that refuses it is one
+    `UnreadPlace` per region. `on_account_done(done, total)` is called (in this thread) as each account
+    is finished. Results are in account, region order; a place's secrets in the order `scan` gives.
+    """
+    from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+
+    home = str(sessions.base.region)
+    found: dict[Place, list[Diagnosis | UnreadPlace]] = {}
+    places_left: dict[str, int] = {}
+    done = 0
+
+    def opened(account: str) -> list[str]:
+        clients = sessions.clients(Place(account, home))  # assumes the role: RoleRefused here, once
+        return list(regions) if regions is not None else enabled_regions(clients)
+
+    def scanned(place: Place) -> list[Diagnosis]:
+        return scan(sessions.clients(place))
+
+    def account_done() -> None:
+        nonlocal done
+        done += 1
+        if on_account_done:
+            on_account_done(done, len(accounts))
+
+    with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="rotation-doctor") as pool:
+        running: dict[Future[Any], tuple[str, Place | None]] = {
+            pool.submit(opened, account): (account, None) for account in accounts
+        }
+        try:
+            while running:
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    account, place = running.pop(future)
+                    if place is not None:
+                        found[place] = future.result()
+                        places_left[account] -= 1
+                        if not places_left[account]:
+                            account_done()
+                        continue
+                    try:
+                        names: list[str] = future.result()
+                    except RoleRefused as refused:
+                        finding = role_refused(refused)
+                        for region in regions if regions is not None else [None]:
+                            found[Place(account, region or "")] = [UnreadPlace(account, region, finding)]
+                        account_done()
+                        continue
+                    places_left[account] = len(names)
+                    if not names:
+                        account_done()
+                    for region in names:
+                        where = Place(account, region)
+                        running[pool.submit(scanned, where)] = (account, where)
+        except BaseException:
+            for future in running:
+                future.cancel()
+            raise
+    return [item for place in sorted(found) for item in found[place]]
