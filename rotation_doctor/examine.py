@@ -9,10 +9,10 @@ from typing import Any
 
 from rotation_doctor.analysis import Diagnosis, diagnose, wants_logs
 from rotation_doctor.collect.accounts import AccountSessions, Place, RoleRefused, enabled_regions
-from rotation_doctor.collect.aws import AwsClients
+from rotation_doctor.collect.aws import AwsClients, AwsError, fatal, read_failure
 from rotation_doctor.collect.collector import Collector
 from rotation_doctor.model.findings import CODES, Finding, Verdict, verdict_of
-from rotation_doctor.model.snapshot import Secret, Snapshot
+from rotation_doctor.model.snapshot import ReadFailure, Secret, Snapshot
 
 
 def diagnose_secrets(
@@ -54,7 +54,8 @@ def scan(clients: AwsClients, on_progress: Callable[[str], None] | None = None) 
 
 @dataclass(frozen=True)
 class UnreadPlace:
-    """An account (and region) a scan across accounts could not read at all: its role was refused.
+    """An account (and region) a scan across accounts could not read at all: its role was refused
+    (ACCOUNT_ROLE_REFUSED), or what it holds could not be listed (AWS_READ_FAILED).
 
     It stands in the scan's results where the account's secrets would be, with one finding and the
     verdict `unknown`: nothing there was judged, and the scan went on with the other accounts.
@@ -90,6 +91,30 @@ def role_refused(refused: RoleRefused) -> Finding:
     )
 
 
+def unlisted(where: str, failure: ReadFailure) -> Finding:
+    """A place whose secrets (or regions) could not be listed: AWS_READ_FAILED, with the evidence a diagnosis's
+    failed read carries."""
+    return Finding(
+        "AWS_READ_FAILED",
+        CODES["AWS_READ_FAILED"].severity,
+        f"Could not list what {where} holds ({failure.operation}: {failure.error_code}), so none of its secrets "
+        f"were judged; grant {failure.permission}.",
+        (failure.permission,),
+        {
+            "operation": failure.operation,
+            "error_code": failure.error_code,
+            "permission": failure.permission,
+            "message": failure.message[:300],
+        },
+    )
+
+
+class _RegionsUnlisted(Exception):
+    def __init__(self, failure: ReadFailure) -> None:
+        super().__init__(failure.error_code)
+        self.failure = failure
+
+
 def scan_places(
     sessions: AccountSessions,
     accounts: Sequence[str],
@@ -102,7 +127,9 @@ def scan_places(
 
     `regions` None: the regions enabled for each account (asked in the base session's region). Each
     account's role is assumed once, before its regions are read; an account that refuses it is one
-    `UnreadPlace` per region. `on_account_done(done, total)` is called (in this thread) as each account
+    `UnreadPlace` per region (ACCOUNT_ROLE_REFUSED). A place whose secrets cannot be listed (a region not
+    enabled, an SCP) is one `UnreadPlace` (AWS_READ_FAILED); errors after which nothing can be read
+    (credentials, connection) stop the scan. `on_account_done(done, total)` is called (in this thread) as each account
     is finished. Results are in account, region order; a place's secrets in the order `scan` gives.
     """
     from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -114,10 +141,24 @@ def scan_places(
 
     def opened(account: str) -> list[str]:
         clients = sessions.clients(Place(account, home))  # assumes the role: RoleRefused here, once
-        return list(regions) if regions is not None else enabled_regions(clients)
+        if regions is not None:
+            return list(regions)
+        try:
+            return enabled_regions(clients)
+        except Exception as exc:
+            if fatal(exc):
+                raise
+            raise _RegionsUnlisted(read_failure("ec2:DescribeRegions", exc)) from exc
 
-    def scanned(place: Place) -> list[Diagnosis]:
-        return scan(sessions.clients(place))
+    def scanned(place: Place) -> list[Diagnosis | UnreadPlace]:
+        try:
+            return list(scan(sessions.clients(place)))
+        except AwsError as exc:  # ListSecrets refused or failed: this place only, unless nothing can be read
+            cause = exc.__cause__
+            if cause is None or fatal(cause):
+                raise
+            failure = read_failure("secretsmanager:ListSecrets", cause)
+            return [UnreadPlace(place.account, place.region, unlisted(f"{place.account}/{place.region}", failure))]
 
     def account_done() -> None:
         nonlocal done
@@ -142,8 +183,12 @@ def scan_places(
                         continue
                     try:
                         names: list[str] = future.result()
-                    except RoleRefused as refused:
-                        finding = role_refused(refused)
+                    except (RoleRefused, _RegionsUnlisted) as unread:
+                        finding = (
+                            role_refused(unread)
+                            if isinstance(unread, RoleRefused)
+                            else unlisted(f"account {account}", unread.failure)
+                        )
                         for region in regions if regions is not None else [None]:
                             found[Place(account, region or "")] = [UnreadPlace(account, region, finding)]
                         account_done()

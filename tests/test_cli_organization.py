@@ -217,6 +217,36 @@ def test_an_account_that_refuses_the_role_is_a_finding_not_a_crash(
     assert [(i["account"], i["region"]) for i in json.loads(out)] == [(refusing, None)]
 
 
+def test_a_region_whose_secrets_cannot_be_listed_is_a_finding_and_the_others_are_read(
+    builder: AccountBuilder, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sessions = AccountSessions(builder.clients)
+    own = sessions.base_account
+    organization.healthy_and_broken(organization.builder_in(sessions, own, "us-east-1"))
+
+    def refuse(context: dict[str, Any], **_: Any) -> None:  # an SCP denying eu-west-1, as AWS answers it
+        if context.get("client_region") == "eu-west-1":
+            error = {"Code": "AccessDeniedException", "Message": "explicit deny in a service control policy"}
+            raise ClientError({"Error": error}, "ListSecrets")
+
+    hook = ("before-parameter-build.secretsmanager.ListSecrets", refuse)
+    monkeypatch.setattr(botocore.handlers, "BUILTIN_HANDLERS", [*botocore.handlers.BUILTIN_HANDLERS, hook])
+    code, out, err = run(capsys, "scan", "--regions", "us-east-1,eu-west-1", "--format", "json")
+    assert code == 1, err
+    items = json.loads(out)
+    assert_valid("scan", items)
+    assert [(i["account"], i["region"], i["verdict"]) for i in items if i["secret"] is None] == [
+        (own, "eu-west-1", "unknown")
+    ]
+    finding = items[0]["findings"][0]
+    assert finding["code"] == "AWS_READ_FAILED" and finding["resources"] == ["secretsmanager:ListSecrets"]
+    assert finding["evidence"]["error_code"] == "AccessDeniedException"
+    assert {(i["secret"]["region"], i["verdict"]) for i in items[1:]} == {
+        ("us-east-1", "healthy"),
+        ("us-east-1", "broken"),
+    }
+
+
 def test_a_refused_role_for_one_secret_is_an_aws_error(
     builder: AccountBuilder, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

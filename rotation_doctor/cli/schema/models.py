@@ -268,9 +268,9 @@ class _Versioned(_Out):
 
 
 class UnreadPlaceOutput(_Versioned):
-    """An item of `scan --format json` across accounts (`--accounts`, `--role-arn`) that stands for an account
-    (and region) that could not be read at all: its role was refused. No secret; one finding,
-    ACCOUNT_ROLE_REFUSED; the verdict unknown."""
+    """An item of `scan --format json` across accounts and regions (`--accounts`, `--role-arn`, `--regions`) that
+    stands for an account (and region) that could not be read at all: its role was refused (ACCOUNT_ROLE_REFUSED),
+    or its secrets or regions could not be listed (AWS_READ_FAILED). No secret; one finding; the verdict unknown."""
 
     secret: None = Field(description="Always null: no secret of the account was read.")
     account: str = Field(pattern=r"^\d{12}$", description="The account that was not read.")
@@ -278,7 +278,7 @@ class UnreadPlaceOutput(_Versioned):
         description="The region that was not read; null when the account's regions were to be listed (--regions all)."
     )
     verdict: Literal[Verdict.UNKNOWN]
-    findings: list[Finding] = Field(min_length=1, description="Why the account was not read (ACCOUNT_ROLE_REFUSED).")
+    findings: list[Finding] = Field(min_length=1, description="Why it was not read.")
     plan: list[Fix] = Field(max_length=0, description="Always empty.")
 
 
