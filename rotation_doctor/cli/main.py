@@ -58,11 +58,12 @@ def _place_options(p: argparse.ArgumentParser, command: str) -> None:
         )
     from rotation_doctor.collect.accounts import DEFAULT_MEMBER_ROLE
 
-    where = "each account of --accounts" if command == "scan" else "the account the secret's ARN names"
     p.add_argument(
         "--role-name",
         metavar="NAME",
-        help=f"the role to assume in {where} (default {DEFAULT_MEMBER_ROLE}, the role member.yaml deploys)",
+        help=f"the role to assume in each account of --accounts (default {DEFAULT_MEMBER_ROLE}, the member role)"
+        if command == "scan"
+        else f"assume this role in the account the secret's ARN names (the member role is {DEFAULT_MEMBER_ROLE})",
     )
 
 
