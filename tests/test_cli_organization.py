@@ -172,6 +172,30 @@ def test_regions_spans_two_regions_of_the_callers_account(
     assert calls["sts:AssumeRole"] == 0 and calls["secretsmanager:ListSecrets"] == 2
 
 
+def test_regions_all_are_the_regions_enabled_for_each_account(
+    builder: AccountBuilder, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    accounts = organization.organization(builder.clients, 1)
+    sessions = AccountSessions(builder.clients)
+    organization.healthy_and_broken(organization.builder_in(sessions, accounts[1], "ap-southeast-2"))
+    enabled = ["ap-southeast-2", "eu-west-1", "us-east-1"]
+
+    def only_enabled(parsed: dict[str, Any], **_: Any) -> None:  # moto lists all 38; an account enables fewer
+        parsed["Regions"] = [r for r in parsed["Regions"] if r["RegionName"] in enabled]
+
+    hook = ("after-call.ec2.DescribeRegions", only_enabled)
+    monkeypatch.setattr(botocore.handlers, "BUILTIN_HANDLERS", [*botocore.handlers.BUILTIN_HANDLERS, hook])
+    calls = count_calls(monkeypatch)
+    code, out, err = run(capsys, "scan", "--accounts", "all", "--regions", "all", "--format", "json")
+    assert code == 1, err
+    assert rows_of(out) == {
+        (accounts[1], "ap-southeast-2", HEALTHY, "healthy"),
+        (accounts[1], "ap-southeast-2", BROKEN, "broken"),
+    }
+    assert calls["ec2:DescribeRegions"] == 2  # once per account
+    assert calls["secretsmanager:ListSecrets"] == 2 * len(enabled)  # every enabled region of both, once
+
+
 def test_an_account_that_refuses_the_role_is_a_finding_not_a_crash(
     builder: AccountBuilder, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
