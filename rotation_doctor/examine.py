@@ -1,13 +1,18 @@
-"""What the CLI and the handlers call: collect, diagnose, and read logs only where they help."""
+"""What the CLI and the handlers call: collect, diagnose, and read logs only where they help; a scan across
+accounts and regions, read concurrently."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from rotation_doctor.analysis import Diagnosis, diagnose, wants_logs
-from rotation_doctor.collect.aws import AwsClients
+from rotation_doctor.collect.accounts import AccountSessions, Place, RoleRefused, enabled_regions
+from rotation_doctor.collect.aws import AwsClients, AwsError, fatal, read_failure
 from rotation_doctor.collect.collector import Collector
-from rotation_doctor.model.snapshot import Secret, Snapshot
+from rotation_doctor.model.findings import CODES, Finding, Verdict, verdict_of
+from rotation_doctor.model.snapshot import ReadFailure, Secret, Snapshot
 
 
 def diagnose_secrets(
@@ -45,3 +50,157 @@ def scan(clients: AwsClients, on_progress: Callable[[str], None] | None = None) 
     if on_progress:
         on_progress(f"diagnosing {len(secrets)} secrets")
     return [d for _, d in diagnose_secrets(collector, secrets)]
+
+
+@dataclass(frozen=True)
+class UnreadPlace:
+    """An account (and region) a scan across accounts could not read at all: its role was refused
+    (ACCOUNT_ROLE_REFUSED), or what it holds could not be listed (AWS_READ_FAILED).
+
+    It stands in the scan's results where the account's secrets would be, with one finding and the
+    verdict `unknown`: nothing there was judged, and the scan went on with the other accounts.
+    """
+
+    account: str
+    region: str | None  # None: the account's regions were to be listed (--regions all), and could not be
+    finding: Finding
+
+    @property
+    def verdict(self) -> Verdict:
+        return verdict_of([self.finding])
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "secret": None,
+            "account": self.account,
+            "region": self.region,
+            "verdict": str(self.verdict),
+            "findings": [self.finding.to_json()],
+            "plan": [],
+        }
+
+
+def role_refused(refused: RoleRefused) -> Finding:
+    return Finding(
+        "ACCOUNT_ROLE_REFUSED",
+        CODES["ACCOUNT_ROLE_REFUSED"].severity,
+        f"Could not assume {refused.role_arn} in account {refused.account} ({refused.reason}), so none of its "
+        "secrets were read.",
+        (refused.role_arn,),
+        {"account": refused.account, "role_arn": refused.role_arn, "reason": refused.reason[:300]},
+    )
+
+
+def unlisted(where: str, failure: ReadFailure) -> Finding:
+    """A place whose secrets (or regions) could not be listed: AWS_READ_FAILED, with the evidence a diagnosis's
+    failed read carries."""
+    return Finding(
+        "AWS_READ_FAILED",
+        CODES["AWS_READ_FAILED"].severity,
+        f"Could not list what {where} holds ({failure.operation}: {failure.error_code}), so none of its secrets "
+        f"were judged; grant {failure.permission}.",
+        (failure.permission,),
+        {
+            "operation": failure.operation,
+            "error_code": failure.error_code,
+            "permission": failure.permission,
+            "message": failure.message[:300],
+        },
+    )
+
+
+class _RegionsUnlisted(Exception):
+    def __init__(self, failure: ReadFailure) -> None:
+        super().__init__(failure.error_code)
+        self.failure = failure
+
+
+def scan_places(
+    sessions: AccountSessions,
+    accounts: Sequence[str],
+    regions: Sequence[str] | None,
+    *,
+    concurrency: int = 8,
+    on_account_done: Callable[[int, int], None] | None = None,
+) -> list[Diagnosis | UnreadPlace]:
+    """`scan` in every region of every account, at most `concurrency` places read at once.
+
+    `regions` None: the regions enabled for each account (asked in the base session's region). Each
+    account's role is assumed once, before its regions are read; an account that refuses it is one
+    `UnreadPlace` per region (ACCOUNT_ROLE_REFUSED). A place whose secrets cannot be listed (a region not
+    enabled, an SCP) is one `UnreadPlace` (AWS_READ_FAILED); errors after which nothing can be read
+    (credentials, connection) stop the scan. `on_account_done(done, total)` is called (in this thread) as each account
+    is finished. Results are in account, region order; a place's secrets in the order `scan` gives.
+    """
+    from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+
+    home = str(sessions.base.region)
+    found: dict[Place, list[Diagnosis | UnreadPlace]] = {}
+    places_left: dict[str, int] = {}
+    done = 0
+
+    def opened(account: str) -> list[str]:
+        clients = sessions.clients(Place(account, home))  # assumes the role: RoleRefused here, once
+        if regions is not None:
+            return list(regions)
+        try:
+            return enabled_regions(clients)
+        except Exception as exc:
+            if fatal(exc):
+                raise
+            raise _RegionsUnlisted(read_failure("ec2:DescribeRegions", exc)) from exc
+
+    def scanned(place: Place) -> list[Diagnosis | UnreadPlace]:
+        try:
+            return list(scan(sessions.clients(place)))
+        except AwsError as exc:  # ListSecrets refused or failed: this place only, unless nothing can be read
+            cause = exc.__cause__
+            if cause is None or fatal(cause):
+                raise
+            failure = read_failure("secretsmanager:ListSecrets", cause)
+            return [UnreadPlace(place.account, place.region, unlisted(f"{place.account}/{place.region}", failure))]
+
+    def account_done() -> None:
+        nonlocal done
+        done += 1
+        if on_account_done:
+            on_account_done(done, len(accounts))
+
+    with ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="rotation-doctor") as pool:
+        running: dict[Future[Any], tuple[str, Place | None]] = {
+            pool.submit(opened, account): (account, None) for account in accounts
+        }
+        try:
+            while running:
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    account, place = running.pop(future)
+                    if place is not None:
+                        found[place] = future.result()
+                        places_left[account] -= 1
+                        if not places_left[account]:
+                            account_done()
+                        continue
+                    try:
+                        names: list[str] = future.result()
+                    except (RoleRefused, _RegionsUnlisted) as unread:
+                        finding = (
+                            role_refused(unread)
+                            if isinstance(unread, RoleRefused)
+                            else unlisted(f"account {account}", unread.failure)
+                        )
+                        for region in regions if regions is not None else [None]:
+                            found[Place(account, region or "")] = [UnreadPlace(account, region, finding)]
+                        account_done()
+                        continue
+                    places_left[account] = len(names)
+                    if not names:
+                        account_done()
+                    for region in names:
+                        where = Place(account, region)
+                        running[pool.submit(scanned, where)] = (account, where)
+        except BaseException:
+            for future in running:
+                future.cancel()
+            raise
+    return [item for place in sorted(found) for item in found[place]]

@@ -556,10 +556,24 @@ def test_the_member_role_trusts_the_hubs_worker_role_and_nothing_else() -> None:
     assert {a for s in trust["Statement"] for a in as_list(s["Action"])} == {"sts:AssumeRole"}
 
 
+def test_named_operator_roles_of_the_hub_account_may_assume_the_member_role_when_the_deployer_lists_them() -> None:
+    """For the CLI's `scan --accounts all` (whose --role-name defaults to the member role): an opt-in list of the hub
+    account's roles, wildcards allowed; nobody else, and no role of another account whatever its name."""
+    sso = f"arn:aws:iam::{HUB_ACCOUNT}:role/aws-reserved/sso.amazonaws.com/*AWSReservedSSO_PlatformTeam_*"
+    trust = member_trust({"OperatorRoleArns": sso})
+    operator = (
+        f"arn:aws:iam::{HUB_ACCOUNT}:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_PlatformTeam_0a1b"
+    )
+    assert trusted(trust, operator) and trusted(trust, HUB_WORKER)
+    assert not trusted(trust, f"arn:aws:iam::{HUB_ACCOUNT}:role/Admin")
+    assert not trusted(trust, operator.replace(HUB_ACCOUNT, "444455556666"))
+    assert len(member_trust({})["Statement"]) == 1  # not listed: the hub's worker only
+
+
 def test_the_trust_check_sees_a_trust_of_the_whole_hub_account() -> None:
     """Without the aws:PrincipalArn condition any principal of the hub account could enter every member."""
     loose = copy.deepcopy(load("member.yaml"))
-    [statement] = loose["Resources"]["MemberRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    statement = loose["Resources"]["MemberRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]
     del statement["Condition"]
     assert trusted(member_trust({}, loose), f"arn:aws:iam::{HUB_ACCOUNT}:role/Admin")
 

@@ -43,7 +43,12 @@ class Diagnosis:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "secret": {"arn": self.secret_arn, "name": self.secret_name},
+            "secret": {
+                "arn": self.secret_arn,
+                "name": self.secret_name,
+                "account": self.account,
+                "region": self.region,
+            },
             "verdict": str(self.verdict),
             "findings": [f.to_json() for f in self.findings],
             "plan": [],
@@ -52,6 +57,17 @@ class Diagnosis:
 
     def codes(self) -> list[str]:
         return [f.code for f in self.findings]
+
+    @property
+    def account(self) -> str:
+        """The secret's account, as its ARN names it (a scan across accounts labels every item with it)."""
+        parts = self.secret_arn.split(":")
+        return parts[4] if len(parts) > 4 else ""
+
+    @property
+    def region(self) -> str:
+        parts = self.secret_arn.split(":")
+        return parts[3] if len(parts) > 3 else ""
 
 
 def _read_failed(key: str, failure: ReadFailure) -> Finding:

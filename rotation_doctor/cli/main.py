@@ -30,6 +30,49 @@ SECURITY_HUB_HELP = (
 )
 
 
+DEFAULT_CONCURRENCY = 8
+
+
+def _place_options(p: argparse.ArgumentParser, command: str) -> None:
+    """Where a command reads: another account through a role, and for `scan` the organization's accounts and
+    regions. `fix` stays in one account (only --role-arn): it writes, and a person approves one plan at a time."""
+    p.add_argument(
+        "--role-arn",
+        metavar="ARN",
+        help="assume this IAM role and run in its account (your credentials need sts:AssumeRole on it)",
+    )
+    if command == "fix":
+        return
+    if command == "scan":
+        p.add_argument(
+            "--accounts",
+            metavar="all|ID,ID",
+            help="scan these accounts (all: every active account of the organization, through Organizations "
+            "ListAccounts), assuming --role-name in each; your own account is read with your credentials",
+        )
+        p.add_argument(
+            "--regions",
+            metavar="all|R,R",
+            help="scan these regions (all: those enabled for each account); default: --region's",
+        )
+        p.add_argument(
+            "--concurrency",
+            type=_concurrency,
+            default=DEFAULT_CONCURRENCY,
+            metavar="N",
+            help=f"read at most N account-regions at once (default {DEFAULT_CONCURRENCY})",
+        )
+    from rotation_doctor.collect.accounts import DEFAULT_MEMBER_ROLE
+
+    p.add_argument(
+        "--role-name",
+        metavar="NAME",
+        help=f"the role to assume in each account of --accounts (default {DEFAULT_MEMBER_ROLE}, the member role)"
+        if command == "scan"
+        else f"assume this role in the account the secret's ARN names (the member role is {DEFAULT_MEMBER_ROLE})",
+    )
+
+
 def _common(on_subcommand: bool) -> argparse.ArgumentParser:
     """Options accepted before or after the subcommand. On a subcommand they default to nothing, so that
     `-v diagnose x` and `diagnose x -v` mean the same."""
@@ -64,6 +107,7 @@ def _parser() -> argparse.ArgumentParser:
 
     d = command("diagnose", "diagnose one secret (name or ARN)")
     d.add_argument("secret", help=SECRET_HELP)
+    _place_options(d, "diagnose")
     d.add_argument(
         "--rotation-failed",
         action="store_true",
@@ -83,14 +127,17 @@ def _parser() -> argparse.ArgumentParser:
         help="how long to wait for each analysis before deleting it unanswered (default 300)",
     )
     d.add_argument("--security-hub", action="store_true", help=SECURITY_HUB_HELP)
-    s = command("scan", "diagnose every Lambda-rotated secret of the region")
+    s = command("scan", "diagnose every Lambda-rotated secret of the region (or of several accounts and regions)")
     s.add_argument("--security-hub", action="store_true", help=SECURITY_HUB_HELP)
+    _place_options(s, "scan")
     p = command("plan", "diagnosis plus the fix plan; changes nothing")
     p.add_argument("secret", help=SECRET_HELP)
+    _place_options(p, "plan")
     p.add_argument("--prefer-nat", action="store_true", help="plan a NAT gateway instead of an endpoint")
     p.add_argument("--trust-prefix", action="append", metavar="PREFIX", help=TRUST_HELP)
-    f = command("fix", "apply the plan's fixes up to a risk, then diagnose again")
+    f = command("fix", "apply the plan's fixes up to a risk, then diagnose again (one account: --role-arn)")
     f.add_argument("secret", help=SECRET_HELP)
+    _place_options(f, "fix")
     f.add_argument("--approve", action="store_true", required=True, help="required: you approve the plan shown")
     f.add_argument(
         "--max-risk",
@@ -161,6 +208,42 @@ REGION_NAME = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")  # us-east-1, us-gov-west-
 
 
 def _clients(args: argparse.Namespace) -> Any:
+    """Clients of the account the command runs in: the caller's own, or another through --role-arn or (for a
+    secret ARN of another account) --role-name."""
+    base = _base_clients(args)
+    role_arn, role_name = getattr(args, "role_arn", None), getattr(args, "role_name", None)
+    if role_arn is None and role_name is None:
+        return base
+    from rotation_doctor.collect.accounts import (
+        AccountSessions,
+        Place,
+        RoleRefused,
+        check_role_name,
+        parse_role_arn,
+        place_of_arn,
+    )
+    from rotation_doctor.collect.aws import AwsError, BadSetting
+
+    secret = place_of_arn(getattr(args, "secret", None) or "")
+    if role_arn is not None and role_name is not None:
+        raise BadSetting("--role-name", "give --role-arn or --role-name, not both")
+    if role_arn is not None:
+        account, arn = parse_role_arn(role_arn)
+        if secret is not None and secret.account != account:
+            raise BadSetting("--role-arn", f"the role is in account {account}; the secret's ARN names {secret.account}")
+        sessions = AccountSessions(base, role_arns={account: arn})
+    else:
+        if secret is None:
+            raise BadSetting("--role-name", "needs the secret's ARN (it names the account to assume the role in)")
+        account = secret.account
+        sessions = AccountSessions(base, role_name=check_role_name(str(role_name)))
+    try:
+        return sessions.clients(Place(account, base.region))
+    except RoleRefused as exc:  # one account asked for: nothing can be read there
+        raise AwsError(str(exc)) from exc
+
+
+def _base_clients(args: argparse.Namespace) -> Any:
     """Clients for the settings given, checked first: a setting that cannot work is bad input (exit 2)."""
     import boto3
     from botocore.exceptions import ProfileNotFound
@@ -229,7 +312,7 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
         from rotation_doctor.analysis.reachability import with_answers
 
         diagnosis = with_answers(diagnosis, answers)
-    _to_security_hub(args, [diagnosis])
+    _to_security_hub(args, [diagnosis], clients)
     if args.format == "json":
         deep = {"reachability": [a.to_json() for a in answers]} if answers is not None else {}
         _emit_versioned(diagnosis.to_json() | deep)
@@ -261,6 +344,8 @@ def cmd_scan(args: argparse.Namespace) -> int:
     from rotation_doctor.examine import scan
     from rotation_doctor.model.findings import Verdict
 
+    if any(getattr(args, o) is not None for o in ("role_arn", "accounts", "regions", "role_name")):
+        return _scan_places(args)
     started = time.monotonic()
     progress_on = sys.stderr.isatty() or args.verbose
 
@@ -268,8 +353,9 @@ def cmd_scan(args: argparse.Namespace) -> int:
         if progress_on or time.monotonic() - started > 2:
             render.stderr_line(f"rotation-doctor: {message}")
 
-    results = scan(_clients(args), on_progress=progress)
-    _to_security_hub(args, results)
+    clients = _clients(args)
+    results = scan(clients, on_progress=progress)
+    _to_security_hub(args, results, clients)
     if args.format == "json":
         _emit_versioned([d.to_json() for d in results])
     else:
@@ -277,16 +363,93 @@ def cmd_scan(args: argparse.Namespace) -> int:
     return EXIT_HEALTHY if all(d.verdict is Verdict.HEALTHY for d in results) else EXIT_UNWELL
 
 
-def _to_security_hub(args: argparse.Namespace, diagnoses: Sequence[Any]) -> None:
+def _to_security_hub(args: argparse.Namespace, diagnoses: Sequence[Any], clients: Any, clients_for: Any = None) -> None:
     """With --security-hub: the diagnoses as Security Hub findings; what it did (and refused) on stderr. A finding
-    Security Hub refuses is told, and does not change the exit status, which is the secrets' verdict."""
+    Security Hub refuses is told, and does not change the exit status, which is the secrets' verdict. Each finding is
+    imported in its secret's account (the only one AWS takes it from): `clients`' own, or `clients_for(place)`'s."""
     if not getattr(args, "security_hub", False):
         return
     from rotation_doctor.cli import render
     from rotation_doctor.notify.security_hub import Diagnosed, SecurityHubFindings
 
-    report = SecurityHubFindings(_clients(args)).sync([Diagnosed(d) for d in diagnoses])
+    report = SecurityHubFindings(clients, clients_for).sync([Diagnosed(d) for d in diagnoses])
     render.stderr_line(f"rotation-doctor: {report.summary()}")
+
+
+def _scan_places(args: argparse.Namespace) -> int:
+    """`scan` across accounts and regions: the places are read concurrently, the progress bar counts accounts."""
+    from rotation_doctor.cli import render
+    from rotation_doctor.collect.accounts import (
+        DEFAULT_MEMBER_ROLE,
+        AccountSessions,
+        accounts_from,
+        check_role_name,
+        organization_accounts,
+        parse_role_arn,
+        regions_from,
+    )
+    from rotation_doctor.collect.aws import AwsError, BadSetting, describe_fatal, fatal
+    from rotation_doctor.examine import UnreadPlace, scan_places
+    from rotation_doctor.model.findings import Verdict
+
+    # Every setting is checked before the first call: bad input is exit 2, whatever AWS would say.
+    if args.role_arn is not None and (args.accounts is not None or args.role_name is not None):
+        raise BadSetting("--role-arn", "names one account: give it, or --accounts with --role-name, not both")
+    if args.role_name is not None and args.accounts is None:
+        raise BadSetting("--role-name", "is the role to assume in each account of --accounts: give --accounts too")
+    role_arns = dict([parse_role_arn(args.role_arn)]) if args.role_arn is not None else {}
+    if args.accounts is not None:
+        accounts_from(args.accounts, list)  # the ids are checked here; "all" is listed below
+    if args.role_name is not None:
+        check_role_name(args.role_name)
+    every_region = args.regions is not None and args.regions.strip().lower() == "all"
+    regions = regions_from(args.regions, list, REGION_NAME) if args.regions is not None and not every_region else None
+    base = _base_clients(args)
+    if regions is None and not every_region:
+        regions = [base.region]
+    sessions = AccountSessions(base, role_name=args.role_name or DEFAULT_MEMBER_ROLE, role_arns=role_arns)
+
+    def listed() -> list[str]:
+        try:
+            return organization_accounts(base)
+        except Exception as exc:
+            if fatal(exc):
+                raise
+            raise AwsError(
+                f"cannot list the organization's accounts (organizations:ListAccounts, from the management or a "
+                f"delegated administrator account): {describe_fatal(exc)}"
+            ) from exc
+
+    accounts = list(role_arns) or (
+        accounts_from(args.accounts, listed) if args.accounts is not None else [sessions.base_account]
+    )
+    bar = render.ProgressBar(sys.stderr) if sys.stderr.isatty() or args.verbose else None
+    if bar:
+        bar.show(0, len(accounts))
+    try:
+        items = scan_places(
+            sessions,
+            accounts,
+            regions,
+            concurrency=args.concurrency,
+            on_account_done=bar.show if bar else None,
+        )
+    finally:
+        if bar:
+            bar.end()
+    _to_security_hub(args, [i for i in items if not isinstance(i, UnreadPlace)], base, sessions.clients)
+    if args.format == "json":
+        _emit_versioned([item.to_json() for item in items])
+    else:
+        print(render.places_table(items, render.Style(render.use_color(sys.stdout))))
+    return EXIT_HEALTHY if all(item.verdict is Verdict.HEALTHY for item in items) else EXIT_UNWELL
+
+
+def _concurrency(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 64:
+        raise argparse.ArgumentTypeError("between 1 and 64")
+    return value
 
 
 def _seconds(text: str) -> float:

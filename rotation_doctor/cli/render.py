@@ -10,12 +10,13 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 from rotation_doctor.analysis import Diagnosis
-from rotation_doctor.model.findings import Severity, Verdict
+from rotation_doctor.model.findings import Finding, Severity, Verdict
 from rotation_doctor.model.states import UNDECIDED_STATES, FixStatus, ProposalState
 
 if TYPE_CHECKING:  # `diagnose` and `scan` must not load the planner and executor to print
     from rotation_doctor.apply.executor import Outcome
     from rotation_doctor.approvals.store import Proposal
+    from rotation_doctor.examine import UnreadPlace
     from rotation_doctor.model.plan import Plan
 
 _MARK = {Severity.ERROR: "✗", Severity.WARNING: "!", Severity.INFO: "i"}
@@ -125,6 +126,81 @@ def scan_table(results: Sequence[Diagnosis], style: Style | None = None) -> str:
 
 def stderr_line(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+def places_table(items: Sequence[Diagnosis | UnreadPlace], style: Style | None = None) -> str:
+    """A scan across accounts and regions: one row per secret, labelled with its account and region; an account
+    that could not be read is a row of its own (no secret), so that it is never mistaken for an empty one."""
+    style = style or Style(False)
+    if not items:
+        return "No Lambda-rotated secrets in these accounts and regions."
+    rows = [
+        (
+            item.account,
+            item.region or "-",
+            item.secret_name if isinstance(item, Diagnosis) else "(not read)",
+            str(item.verdict),
+            str((item.context.get("function") or {}).get("name", "-")) if isinstance(item, Diagnosis) else "-",
+            ", ".join(dict.fromkeys(f.code for f in _findings(item) if f.severity is not Severity.INFO)) or "-",
+        )
+        for item in items
+    ]
+    header = ("ACCOUNT", "REGION", "SECRET", "VERDICT", "FUNCTION", "FINDINGS")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(5)]
+    out = ["  ".join(h.ljust(w) for h, w in zip(header[:5], widths, strict=True)) + "  " + header[5]]
+    for row in rows:
+        cells = [c.ljust(w) for c, w in zip(row[:5], widths, strict=True)]
+        cells[3] = style.paint(cells[3], Verdict(row[3]))
+        out.append("  ".join(cells) + "  " + row[5])
+    diagnoses = [i for i in items if isinstance(i, Diagnosis)]
+    unread = [i for i in items if not isinstance(i, Diagnosis)]
+    counts = {v: sum(1 for d in diagnoses if d.verdict is v) for v in Verdict}
+    accounts = {i.account for i in items}
+    out.append("")
+    out.append(
+        f"{len(diagnoses)} secret(s) in {len(accounts)} account(s): "
+        + ", ".join(f"{counts[v]} {v}" for v in (Verdict.BROKEN, Verdict.DEGRADED, Verdict.UNKNOWN, Verdict.HEALTHY))
+    )
+    for place in unread:
+        where = f"{place.account}/{place.region}" if place.region else place.account
+        out.append(
+            f"{style.paint(_MARK[place.finding.severity], place.finding.severity)} {where} not read: "
+            f"{place.finding.summary}"
+        )
+    if unread:
+        out.append(f"  {unread[0].finding.code}: {unread[0].finding.remedy}")
+    return "\n".join(out)
+
+
+def _findings(item: Diagnosis | UnreadPlace) -> Sequence[Finding]:
+    return item.findings if isinstance(item, Diagnosis) else [item.finding]
+
+
+class ProgressBar:
+    """Accounts done out of all, on one line of a terminal rewritten in place (`\\r`); `end` finishes the line.
+    On a stream that is no terminal (`-v` into a file), one line each time, between the log lines."""
+
+    WIDTH = 24
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.in_place = stream.isatty()
+        self.shown = False
+
+    @classmethod
+    def text(cls, done: int, total: int) -> str:
+        filled = cls.WIDTH * done // total if total else cls.WIDTH
+        return f"rotation-doctor: [{'#' * filled}{'.' * (cls.WIDTH - filled)}] {done}/{total} accounts"
+
+    def show(self, done: int, total: int) -> None:
+        self.stream.write("\r" + self.text(done, total) if self.in_place else self.text(done, total) + "\n")
+        self.stream.flush()
+        self.shown = True
+
+    def end(self) -> None:
+        if self.shown and self.in_place:
+            self.stream.write("\n")
+            self.stream.flush()
 
 
 def plan_text(plan: Plan, style: Style | None = None) -> str:

@@ -18,7 +18,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from rotation_doctor.collect.aws import AwsClients, AwsError, BadSetting, describe_fatal, error_code, fatal
+from rotation_doctor.collect.aws import (
+    SESSION_LOCK,
+    AwsClients,
+    AwsError,
+    BadSetting,
+    describe_fatal,
+    error_code,
+    fatal,
+)
 
 if TYPE_CHECKING:
     from botocore.credentials import RefreshableCredentials
@@ -63,6 +71,13 @@ def parse_role_arn(text: str) -> tuple[str, str]:
     return match.group(2), text
 
 
+def check_role_name(text: str) -> str:
+    """A role's name (with its path, if any) the user gave for every account; BadSetting otherwise."""
+    if not ROLE_ARN.match(role_arn("000000000000", text)):
+        raise BadSetting("--role-name", f"{text[:120]!r} is not an IAM role name (NAME or path/NAME)")
+    return text
+
+
 def place_of_arn(arn: str) -> Place | None:
     """The account and region an ARN names (a secret's, a function's); None for anything else."""
     parts = arn.split(":")
@@ -95,12 +110,15 @@ class AccountSessions:
         self._credentials: dict[str, RefreshableCredentials] = {}
         self._clients: dict[Place, AwsClients] = {}
         self._lock = threading.Lock()
+        # One lock per account: threads reading several regions of an account at once assume its role once.
+        self._account_locks: dict[str, threading.Lock] = {}
 
     @property
     def base_account(self) -> str:
         """The account of the base credentials (asked of STS once, when not given)."""
-        if self._base_account is None:
-            self._base_account = str(self.base.client("sts").get_caller_identity()["Account"])  # type: ignore[attr-defined]
+        with self._account_lock(""):
+            if self._base_account is None:
+                self._base_account = str(self.base.client("sts").get_caller_identity()["Account"])  # type: ignore[attr-defined]
         return self._base_account
 
     def know_base_account(self, account: str) -> None:
@@ -111,6 +129,10 @@ class AccountSessions:
     def assumes_into(self, account: str) -> bool:
         """Whether a role is known for `account` (the base account needs none; an empty role name names none)."""
         return bool(self.role_name) or account in self.role_arns
+
+    def _account_lock(self, account: str) -> threading.Lock:
+        with self._lock:
+            return self._account_locks.setdefault(account, threading.Lock())
 
     def role_for(self, account: str) -> str:
         return self.role_arns.get(account) or role_arn(account, self.role_name, self._partition())
@@ -133,27 +155,30 @@ class AccountSessions:
         import botocore.session
 
         credentials = self._assumed(account)
-        core = botocore.session.Session()
-        core._credentials = credentials  # type: ignore[attr-defined]  # botocore has no public setter for refreshable ones
-        # One loader for every account: the service models (EC2's is megabytes of JSON, ~0.7 s to read) are read once
-        # per process, not once per account.
-        core.register_component("data_loader", self.base.session._session.get_component("data_loader"))
-        return boto3.session.Session(botocore_session=core)
+        with SESSION_LOCK:
+            core = botocore.session.Session()
+            core._credentials = credentials  # type: ignore[attr-defined]  # botocore has no public setter for refreshable ones
+            # The service models are read once, not once per account: loading them is most of a client's making.
+            core.register_component("data_loader", self.base.session._session.get_component("data_loader"))
+            return boto3.session.Session(botocore_session=core)
 
     def _assumed(self, account: str) -> RefreshableCredentials:
-        with self._lock:
+        with self._account_lock(account):
             cached = self._credentials.get(account)
-        if cached is not None:
-            return cached
+            return cached if cached is not None else self._assume(account)
+
+    def _assume(self, account: str) -> RefreshableCredentials:
         from botocore.credentials import AssumeRoleCredentialFetcher, RefreshableCredentials
 
         arn = self.role_for(account)
-        source = self.base.session.get_credentials()
+        with SESSION_LOCK:
+            source = self.base.session.get_credentials()
         if source is None:
             raise AwsError("no AWS credentials to assume member roles with")
 
         def sts_client(service: str, **kwargs: Any) -> Any:
-            made = self.base.session.client(service, region_name=self.base.region, **kwargs)  # type: ignore[call-overload]
+            with SESSION_LOCK:
+                made = self.base.session.client(service, region_name=self.base.region, **kwargs)  # type: ignore[call-overload]
             made.meta.events.register("before-call.*.*", self.base.counter)
             return made
 
@@ -169,8 +194,8 @@ class AccountSessions:
         credentials = RefreshableCredentials.create_from_metadata(
             metadata=first, refresh_using=fetcher.fetch_credentials, method="assume-role"
         )
-        with self._lock:
-            return self._credentials.setdefault(account, credentials)
+        self._credentials[account] = credentials  # under the account's lock
+        return credentials
 
     def _partition(self) -> str:
         region = self.base.region or ""

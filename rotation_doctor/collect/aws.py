@@ -92,6 +92,12 @@ class CallCounter:
         return sum(self.calls.values())
 
 
+# A boto3 session is not thread-safe: making two clients of one session at once can fail. Clients of
+# several places (accounts, regions) are made by several threads and may share the base session, so
+# clients are made one at a time; the clients themselves are thread-safe and used concurrently.
+SESSION_LOCK = threading.Lock()
+
+
 class AwsClients:
     """Lazily made clients of one session and region; injected wherever AWS is read or changed.
 
@@ -136,7 +142,8 @@ class AwsClients:
         with self._lock:
             made = self._clients.get(service)
             if made is None:
-                made = self.session.client(service, region_name=self.region, config=self._config)  # type: ignore[call-overload]
+                with SESSION_LOCK:
+                    made = self.session.client(service, region_name=self.region, config=self._config)  # type: ignore[call-overload]
                 made.meta.events.register("before-call.*.*", self.counter)
                 self._clients[service] = made
             return made

@@ -218,10 +218,26 @@ CODES: Mapping[str, CodeInfo] = {
         Severity.WARNING,
         "Grant the missing read permission to whoever runs rotation-doctor, then diagnose again.",
     ),
+    # Added by this project: a scan across accounts could not assume its role in one account, so none of
+    # that account's secrets were read. A finding for the account (verdict unknown), never a crash of the scan.
+    "ACCOUNT_ROLE_REFUSED": CodeInfo(
+        PathName.CONFIG,
+        Severity.WARNING,
+        "Deploy the member role in the account (member.yaml) with a trust that names you, or check the SCPs "
+        "that deny sts:AssumeRole, then scan again.",
+    ),
 }
 
 # Codes meaning "this part was not judged": they make the verdict unknown, never degraded.
-NOT_EVALUATED = frozenset({"SM_PATH_NOT_EVALUATED", "DB_PATH_NOT_EVALUATED", "DB_TARGET_UNRESOLVED", "AWS_READ_FAILED"})
+NOT_EVALUATED = frozenset(
+    {
+        "SM_PATH_NOT_EVALUATED",
+        "DB_PATH_NOT_EVALUATED",
+        "DB_TARGET_UNRESOLVED",
+        "AWS_READ_FAILED",
+        "ACCOUNT_ROLE_REFUSED",
+    }
+)
 
 
 @dataclass(frozen=True)

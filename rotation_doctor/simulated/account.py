@@ -70,8 +70,9 @@ class Network:
 class AccountBuilder:
     """Thin helpers over boto3 calls; every resource is created exactly as a user would create it."""
 
-    def __init__(self, clients: AwsClients) -> None:
+    def __init__(self, clients: AwsClients, account: str = ACCOUNT) -> None:
         self.clients = clients
+        self.account = account  # the account the clients are of (a member of a simulated organization: another)
         self.region = str(clients.region)
         self.ec2 = clients.ec2
         self._role_arn: str | None = None
@@ -321,9 +322,13 @@ class AccountBuilder:
                     }
                 ],
             }
-            self._role_arn = self.clients.iam.create_role(
-                RoleName="rotation-lambda-role", AssumeRolePolicyDocument=json.dumps(trust)
-            )["Role"]["Arn"]
+            iam = self.clients.iam
+            try:
+                self._role_arn = iam.create_role(
+                    RoleName="rotation-lambda-role", AssumeRolePolicyDocument=json.dumps(trust)
+                )["Role"]["Arn"]
+            except iam.exceptions.EntityAlreadyExistsException:  # IAM is global: made by the builder of another region
+                self._role_arn = iam.get_role(RoleName="rotation-lambda-role")["Role"]["Arn"]
         return self._role_arn
 
     def rotation_function(
@@ -357,7 +362,7 @@ class AccountBuilder:
                 StatementId="SecretsManagerAccess",
                 Action="lambda:InvokeFunction",
                 Principal="secretsmanager.amazonaws.com",
-                SourceAccount=ACCOUNT,
+                SourceAccount=self.account,
             )
         return arn
 

@@ -87,6 +87,8 @@ class Secret(_Out):
 
     arn: str = Field(pattern=r"^arn:aws[a-z-]*:secretsmanager:", description="The secret's ARN.")
     name: str = Field(description="The secret's name.")
+    account: str = Field(pattern=r"^\d{12}$", description="The secret's account (as its ARN names it).")
+    region: str = Field(description="The secret's region (as its ARN names it).")
 
 
 class LogSignal(_Out):
@@ -296,6 +298,21 @@ class _Versioned(_Out):
     schema_version: SchemaVersion = Field(description="The version of this schema the object follows.")
 
 
+class UnreadPlaceOutput(_Versioned):
+    """An item of `scan --format json` across accounts and regions (`--accounts`, `--role-arn`, `--regions`) that
+    stands for an account (and region) that could not be read at all: its role was refused (ACCOUNT_ROLE_REFUSED),
+    or its secrets or regions could not be listed (AWS_READ_FAILED). No secret; one finding; the verdict unknown."""
+
+    secret: None = Field(description="Always null: no secret of the account was read.")
+    account: str = Field(pattern=r"^\d{12}$", description="The account that was not read.")
+    region: str | None = Field(
+        description="The region that was not read; null when the account's regions were to be listed (--regions all)."
+    )
+    verdict: Literal[Verdict.UNKNOWN]
+    findings: list[Finding] = Field(min_length=1, description="Why it was not read.")
+    plan: list[Fix] = Field(max_length=0, description="Always empty.")
+
+
 class DiagnoseOutput(Diagnosis, _Versioned):
     """`rotation-doctor diagnose SECRET --format json` (and each item of `scan --format json`)."""
 
@@ -370,10 +387,13 @@ COMMANDS: dict[str, tuple[str, Any]] = {
     "diagnose": ("rotation-doctor diagnose --format json", DiagnoseOutput),
     "plan": ("rotation-doctor plan --format json", PlanOutput),
     "fix": ("rotation-doctor fix --format json", FixOutput),
-    "scan": ("rotation-doctor scan --format json", list[DiagnoseOutput]),
+    "scan": ("rotation-doctor scan --format json", list[DiagnoseOutput | UnreadPlaceOutput]),
     "error": ("rotation-doctor ... --format json, when it stops on an error", ErrorOutput),
 }
-SCAN_DESCRIPTION = "`rotation-doctor scan --format json`: a list of diagnose objects, one per Lambda-rotated secret."
+SCAN_DESCRIPTION = (
+    "`rotation-doctor scan --format json`: a list of diagnose objects, one per Lambda-rotated secret; across accounts, "
+    "also one object without a secret for each account (and region) that could not be read."
+)
 
 
 def _one_line(text: str) -> str:
