@@ -27,7 +27,7 @@ from rotation_doctor.model.snapshot import Route, Snapshot
 from rotation_doctor.model.states import AnalyzerRun
 from rotation_doctor.simulated import scenarios
 from rotation_doctor.simulated.account import AccountBuilder
-from tests.snapshots import ROUTE_BACK, healthy, nat_path, peered, table, with_table
+from tests.snapshots import healthy, nat_path, table, through_tgw, with_table
 from tests.test_output_schema import assert_valid
 
 ACCOUNT = "123456789012"
@@ -44,9 +44,13 @@ def sm_through_transit_gateway() -> Snapshot:
 
 
 def db_through_transit_gateway() -> Snapshot:
-    snap = peered(back=ROUTE_BACK)
-    routes = (Route("10.0.0.0/16", "local", "active"), Route("10.1.0.0/16", "tgw-1", "active"))
-    return with_table(snap, replace(table(snap, "rtb-private"), routes=routes))
+    """The database behind a transit gateway whose attachment has appliance mode on: the appliance's own path is
+    what the model cannot judge (a plain transit gateway is judged natively)."""
+    snap = through_tgw()
+    attachment = snap.tgw_attachments["tgw-attach-1"]
+    return replace(
+        snap, tgw_attachments={**snap.tgw_attachments, attachment.id: replace(attachment, appliance_mode=True)}
+    )
 
 
 # ----- which paths are asked about, and where they lead (pure) ---------------------------------------------

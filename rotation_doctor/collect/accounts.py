@@ -144,7 +144,9 @@ class AccountSessions:
         if made is not None:
             return made
         if place.account == self.base_account and place.account not in self.role_arns:
-            made = AwsClients(self.base.session, region=place.region, counter=self.base.counter)
+            # The base clients themselves in their own region (one client per service and place, whoever asks).
+            same = place.region == self.base.region
+            made = self.base if same else AwsClients(self.base.session, region=place.region, counter=self.base.counter)
         else:
             made = AwsClients(self._session_for(place.account), region=place.region, counter=self.base.counter)
         with self._lock:
