@@ -23,6 +23,7 @@ from rotation_doctor.whatif.report import Effect, Report
 from rotation_doctor.whatif.run import read_change_set, what_if
 from rotation_doctor.whatif.terraform import parse_plan
 from tests import whatif_plans as tf
+from tests.test_output_schema import assert_valid
 
 ORDERS = scenarios.DEMO_SECRET
 LEDGER = "prod/ledger/db"
@@ -341,6 +342,7 @@ def test_a_value_known_only_after_apply_makes_the_secrets_unknown(account: Accou
     assert effects(report) == {ORDERS: ("unknown", []), LEDGER: ("unknown", [])}
     assert all(s.after.verdict == "unknown" and s.not_evaluated for s in report.secrets)
     assert report.failing
+    assert_valid("what-if", {"schema_version": "1", **report.to_json()})
 
 
 def test_an_unsupported_type_on_a_path_is_not_evaluated_and_one_off_it_is_ignored(account: Account) -> None:
@@ -384,6 +386,7 @@ def test_the_command_json_markdown_and_exit_statuses(
     assert cli.main(["what-if", "--terraform-plan", str(breaking), "--format", "json"]) == 1
     out = json.loads(capsys.readouterr().out)
     assert out["schema_version"] == "1" and out["summary"]["breaks"] == 1
+    assert_valid("what-if", out)
     assert [(s["secret"]["name"], s["before"], s["after"]) for s in out["secrets"]] == [(ORDERS, "healthy", "broken")]
     assert [f["code"] for f in out["secrets"][0]["new_findings"]] == ["DB_SG_INGRESS_DENIES"]
     assert cli.main(["what-if", "--terraform-plan", str(breaking), "--format", "markdown"]) == 1
@@ -505,3 +508,269 @@ def test_a_created_endpoint_heals_and_a_new_unused_group_changes_nothing() -> No
     assert [f.code for f in report.secrets[0].resolved_findings] == ["SM_NO_PATH"]
     assert {c.address: c.mapping for c in source.changes}["aws_security_group.spare"] is Handling.NO_EFFECT
     assert not report.failing
+
+
+# ----- each mapped type, on hand-built snapshots (pure, milliseconds) ----------------------------------
+
+
+def _pure(snap: Any, *items: dict[str, Any]) -> tuple[str, list[str]]:
+    from rotation_doctor.whatif.report import assess
+
+    report = assess([snap], parse_plan(tf.plan(*items), name="plan.json"))
+    assert len(report.secrets) == 1, [c.to_json() for c in report.source.changes]
+    s = report.secrets[0]
+    return str(s.effect), sorted({f.code for f in s.new_findings})
+
+
+def _fn(**vpc: Any) -> dict[str, Any]:
+    return {
+        "function_name": "rotate",
+        "arn": "arn:aws:lambda:us-east-1:123456789012:function:rotate",
+        "vpc_config": [{"subnet_ids": ["app-a", "app-b"], "security_group_ids": ["sg-fn"], "vpc_id": "vpc-1", **vpc}],
+        "environment": [{"variables": {"LOG_LEVEL": "info"}}],
+    }
+
+
+def _cases() -> list[tuple[str, Any, list[dict[str, Any]], tuple[str, list[str]]]]:
+    from tests import snapshots as s
+
+    rc = tf.resource_change
+    no_egress = {"id": "sg-fn", "name": "fn", "vpc_id": "vpc-1", "ingress": [], "egress": []}
+    all_egress = {
+        **no_egress,
+        "egress": [
+            {
+                "cidr_blocks": ["0.0.0.0/0"],
+                "from_port": 0,
+                "to_port": 0,
+                "protocol": "-1",
+                "self": False,
+                "security_groups": [],
+                "prefix_list_ids": [],
+                "ipv6_cidr_blocks": [],
+                "description": "",
+            }
+        ],
+    }
+    nat_route = {
+        "route_table_id": "rtb-private",
+        "destination_cidr_block": "0.0.0.0/0",
+        "nat_gateway_id": "nat-1",
+        "id": "r-rtb-private1080289494",
+    }
+    peer_routes = {
+        "id": "rtb-private",
+        "vpc_id": "vpc-1",
+        "route": [{"cidr_block": "10.1.0.0/16", "vpc_peering_connection_id": "pcx-1"}],
+    }
+    permission = {
+        "function_name": "rotate",
+        "statement_id": "SecretsManagerAccess",
+        "action": "lambda:InvokeFunction",
+        "principal": "secretsmanager.amazonaws.com",
+        "source_account": "123456789012",
+        "source_arn": None,
+        "qualifier": "",
+    }
+    db = {"identifier": "db", "port": 5432, "vpc_security_group_ids": ["sg-db"], "engine": "postgres"}
+    vpc = {"id": "vpc-1", "cidr_block": "10.0.0.0/16", "enable_dns_support": True, "enable_dns_hostnames": True}
+    nacl_rule = {
+        "network_acl_id": "acl-default",
+        "rule_number": 10,
+        "egress": False,
+        "protocol": "6",
+        "rule_action": "deny",
+        "cidr_block": "10.0.11.0/24",
+        "from_port": 0,
+        "to_port": 65535,
+    }
+    assoc = {"id": "rtbassoc-0a1b", "subnet_id": "app-a", "route_table_id": "rtb-private", "gateway_id": ""}
+    pcx = {"id": "pcx-1", "vpc_id": "vpc-1", "peer_vpc_id": "vpc-2", "accept_status": "active", "auto_accept": True}
+    back = s.peered(back=s.ROUTE_BACK)
+    return [
+        (
+            "group-egress-removed",
+            s.healthy(),
+            [rc("aws_security_group.fn", "aws_security_group", ["update"], all_egress, no_egress)],
+            ("breaks", ["DB_LAMBDA_EGRESS_DENIES", "SM_LAMBDA_EGRESS_DENIES"]),
+        ),
+        (
+            "nat-route-deleted",
+            s.nat_path(),
+            [rc("aws_route.nat", "aws_route", ["delete"], nat_route, None)],
+            ("breaks", ["SM_NO_PATH"]),
+        ),
+        (
+            "nat-deleted",
+            s.nat_path(),
+            [
+                rc(
+                    "aws_nat_gateway.a",
+                    "aws_nat_gateway",
+                    ["delete"],
+                    {"id": "nat-1", "subnet_id": "public-a", "connectivity_type": "public"},
+                    None,
+                )
+            ],
+            ("breaks", ["SM_ROUTE_BLACKHOLE"]),
+        ),
+        (
+            "peering-route-removed",
+            back,
+            [rc("aws_route_table.private", "aws_route_table", ["update"], peer_routes, {**peer_routes, "route": []})],
+            ("breaks", ["DB_NO_ROUTE"]),
+        ),
+        (
+            "peering-deleted",
+            back,
+            [rc("aws_vpc_peering_connection.data", "aws_vpc_peering_connection", ["delete"], pcx, None)],
+            ("breaks", ["DB_NO_ROUTE"]),
+        ),
+        (
+            "permission-deleted",
+            s.healthy(),
+            [rc("aws_lambda_permission.sm", "aws_lambda_permission", ["delete"], permission, None)],
+            ("breaks", ["INVOKE_PERMISSION_MISSING"]),
+        ),
+        (
+            "permission-restored",
+            replace_policy(s.healthy()),
+            [rc("aws_lambda_permission.sm", "aws_lambda_permission", ["create"], None, permission, unknown=("id",))],
+            ("heals", []),
+        ),
+        (
+            "db-port-changed",
+            s.healthy(),
+            [rc("aws_db_instance.db", "aws_db_instance", ["update"], db, {**db, "port": 5433})],
+            ("breaks", ["DB_SG_INGRESS_DENIES"]),
+        ),
+        (
+            "vpc-dns-off",
+            s.healthy(),
+            [rc("aws_vpc.main", "aws_vpc", ["update"], vpc, {**vpc, "enable_dns_support": False})],
+            ("breaks", ["SM_VPC_DNS_DISABLED"]),
+        ),
+        (  # denies one of the database's two subnets: a failover away from broken
+            "nacl-rule-added",
+            s.healthy(),
+            [
+                rc(
+                    "aws_network_acl_rule.deny_data",
+                    "aws_network_acl_rule",
+                    ["create"],
+                    None,
+                    nacl_rule,
+                    unknown=("id",),
+                )
+            ],
+            ("degrades", ["DB_NACL_DENIES"]),
+        ),
+        (
+            "subnet-to-public-table",
+            s.healthy(),
+            [
+                rc(
+                    "aws_route_table_association.a",
+                    "aws_route_table_association",
+                    ["update"],
+                    assoc,
+                    {**assoc, "route_table_id": "rtb-public"},
+                )
+            ],
+            ("unchanged", []),
+        ),
+        (
+            "function-leaves-vpc",
+            s.healthy(),
+            [rc("aws_lambda_function.rotate", "aws_lambda_function", ["update"], _fn(), {**_fn(), "vpc_config": []})],
+            ("breaks", ["DB_LAMBDA_NOT_IN_VPC"]),
+        ),
+    ]
+
+
+def replace_policy(snap: Any) -> Any:
+    from dataclasses import replace
+
+    return replace(snap, function_policy=None)
+
+
+@pytest.mark.parametrize(("snap", "items", "expected"), [c[1:] for c in _cases()], ids=[c[0] for c in _cases()])
+def test_each_type_maps_to_what_it_does(
+    snap: Any, items: list[dict[str, Any]], expected: tuple[str, list[str]]
+) -> None:
+    assert _pure(snap, *items) == expected
+
+
+def _cfn_cases() -> list[tuple[str, list[dict[str, Any]], tuple[str, list[str]]]]:
+    ch = tf.cfn_change
+    vpc_config = {"SubnetIds": ["app-a", "app-b"], "SecurityGroupIds": ["sg-fn"]}
+    fn = {"FunctionName": "rotate", "Runtime": "python3.12", "VpcConfig": vpc_config}
+    db = {"DBInstanceIdentifier": "db", "Port": "5432", "VPCSecurityGroups": ["sg-db"], "Engine": "postgres"}
+    vpc = {"CidrBlock": "10.0.0.0/16", "EnableDnsSupport": True, "EnableDnsHostnames": True}
+    unknown_groups = {**fn, "VpcConfig": {**vpc_config, "SecurityGroupIds": ["{{changeSet:KNOWN_AFTER_APPLY}}"]}}
+    return [
+        (
+            "function-group-known-after-apply",
+            [
+                ch(
+                    "Rotate",
+                    "AWS::Lambda::Function",
+                    "Modify",
+                    physical="rotate",
+                    before=fn,
+                    after=unknown_groups,
+                    replacement="False",
+                )
+            ],
+            ("unknown", []),
+        ),
+        (
+            "db-port",
+            [
+                ch(
+                    "Db",
+                    "AWS::RDS::DBInstance",
+                    "Modify",
+                    physical="db",
+                    before=db,
+                    after={**db, "Port": "5433"},
+                    replacement="False",
+                )
+            ],
+            ("breaks", ["DB_SG_INGRESS_DENIES"]),
+        ),
+        (
+            "vpc-hostnames-dropped",
+            [
+                ch(
+                    "Vpc",
+                    "AWS::EC2::VPC",
+                    "Modify",
+                    physical="vpc-1",
+                    before=vpc,
+                    after={"CidrBlock": "10.0.0.0/16"},
+                    replacement="False",
+                )
+            ],
+            ("breaks", ["SM_VPC_DNS_DISABLED"]),
+        ),
+        ("dynamic", [ch("Db", "AWS::RDS::DBInstance", "Dynamic", physical="db", before=db, after=db)], ("unknown", [])),
+        (
+            "function-deleted",
+            [ch("Rotate", "AWS::Lambda::Function", "Remove", physical="rotate", before=fn)],
+            ("breaks", ["ROTATION_LAMBDA_MISSING"]),
+        ),
+    ]
+
+
+@pytest.mark.parametrize(("changes", "expected"), [c[1:] for c in _cfn_cases()], ids=[c[0] for c in _cfn_cases()])
+def test_each_change_set_type_maps_to_what_it_does(
+    changes: list[dict[str, Any]], expected: tuple[str, list[str]]
+) -> None:
+    from rotation_doctor.whatif.changeset import parse_change_set
+    from rotation_doctor.whatif.report import assess
+    from tests import snapshots
+
+    source = parse_change_set([tf.change_set_page("app", "cs", changes)], name="app/cs")
+    report = assess([snapshots.healthy()], source)
+    assert [(str(s.effect), sorted({f.code for f in s.new_findings})) for s in report.secrets] == [expected]

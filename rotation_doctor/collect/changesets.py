@@ -28,5 +28,7 @@ def describe_change_set(clients: AwsClients, change_set: str, stack: str | None)
     except Exception as exc:
         if error_code(exc) in _NOT_FOUND or is_not_found(exc):
             raise BadInput(f"no change set {change_set!r}" + (f" of stack {stack!r}" if stack else "")) from exc
+        if error_code(exc) == "ValidationError":  # a name without its stack, a malformed ARN
+            raise BadInput(f"change set {change_set!r}: {read_failure(PERMISSION, exc).message[:300]}") from exc
         failure = read_failure(PERMISSION, exc)
         raise AwsError(f"cannot read change set {change_set!r}: {failure.error_code}: {failure.message}") from exc

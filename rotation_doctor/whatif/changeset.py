@@ -152,7 +152,9 @@ def _inline(group_id: str, perms: Iterable[Mapping[str, Any]], *, egress: bool) 
 def _security_group(r: _Resource) -> Change:
     if r.action is Action.CREATE:
         return r.change(note="a new group: nothing uses it until a change names it")
-    if r.action in (Action.DELETE, Action.REPLACE):
+    if r.action is Action.REPLACE:
+        return r.not_evaluated("the group is replaced: what uses it moves to a group whose id is not known yet", r.id)
+    if r.action is Action.DELETE:
         return r.change(SetRules(r.id, ()), note="the group is deleted")
     if r.unknown_at("SecurityGroupIngress", "SecurityGroupEgress"):
         return r.not_evaluated("its rules are known only after the change set runs", r.id)

@@ -97,6 +97,16 @@ class _Resource:
         """Whether any of `keys` is known only after apply (anywhere inside it)."""
         return any(_has_true(self.unknown.get(k)) for k in keys)
 
+    def unknown_in(self, block: str, *keys: str) -> bool:
+        """Whether any of `keys` of a nested block is known only after apply (a computed neighbour, such as
+        vpc_config's vpc_id, does not count)."""
+        value = self.unknown.get(block)
+        if value is True:
+            return True
+        return isinstance(value, list) and any(
+            isinstance(item, Mapping) and any(_has_true(item.get(k)) for k in keys) for item in value
+        )
+
     @property
     def id(self) -> str:
         return str(self.before.get("id") or new_id(self.address))
@@ -180,7 +190,9 @@ def _inline_rules(group_id: str, blocks: Iterable[Mapping[str, Any]], *, egress:
 def _security_group(r: _Resource) -> Change:
     if r.action is Action.CREATE:
         return r.change(note="a new group: nothing uses it until a change names it")
-    if r.action is Action.DELETE or r.action is Action.REPLACE:
+    if r.action is Action.REPLACE:
+        return r.not_evaluated("the group is replaced: what uses it moves to a group whose id is not known yet", r.id)
+    if r.action is Action.DELETE:
         # AWS refuses to delete a group in use; if it could, nothing it admitted would be admitted.
         return r.change(SetRules(r.id, ()), note="the group is deleted")
     if r.unknown_at("ingress", "egress"):
@@ -465,7 +477,7 @@ def _lambda_function(r: _Resource) -> Change:
         return r.change(note="a new function rotates no secret until a rotation names it")
     if r.action is Action.DELETE:
         return r.change(DeleteFunction(name))
-    if r.unknown_at("vpc_config", "environment"):
+    if r.unknown_in("vpc_config", "subnet_ids", "security_group_ids") or r.unknown_in("environment", "variables"):
         return r.not_evaluated("its network settings or environment are known only after apply", name)
     vpc = _one(r.after.get("vpc_config"))
     variables = _one(r.after.get("environment")).get("variables") or {}
@@ -572,6 +584,9 @@ def _read_item(item: Mapping[str, Any]) -> Change | None:
     action = _ACTIONS.get(tuple(change["actions"]))
     if action is None:
         return None
+    if action is Action.DELETE and str(item["type"]).startswith("aws_default_"):
+        # Destroying a default VPC, group, table or ACL only makes Terraform forget it: AWS keeps it as it is.
+        return Change(str(item["address"]), str(item["type"]), action, (), Handling.NO_EFFECT, "Terraform forgets it")
     resource = _Resource(
         str(item["address"]),
         str(item["type"]),
