@@ -367,6 +367,8 @@ def cmd_what_if(args: argparse.Namespace) -> int:
     from rotation_doctor.whatif.run import read_change_set, what_if
     from rotation_doctor.whatif.terraform import parse_plan
 
+    if args.stack and args.terraform_plan is not None:
+        raise BadInput("--stack goes with --change-set, not with --terraform-plan")
     try:
         if args.terraform_plan is not None:
             path = args.terraform_plan

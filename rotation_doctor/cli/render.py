@@ -307,6 +307,12 @@ def md(text: object, limit: int = 300) -> str:
     return "".join(f"\\{c}" if c in _MD_SPECIAL else c for c in flat)
 
 
+def _md_code(code: str) -> str:
+    """A finding code as inline code: backslash escapes do not work inside backticks, so only a code that is all
+    capitals, digits and underscores (every code of findings.CODES) is put there; anything else is escaped text."""
+    return f"`{code}`" if code.replace("_", "").isalnum() and code.isascii() and code.upper() == code else md(code)
+
+
 def whatif_markdown(report: Report) -> str:
     """A short summary for a pull-request comment or $GITHUB_STEP_SUMMARY: a table of the secrets touched."""
     from rotation_doctor.whatif.changes import Handling
@@ -323,8 +329,8 @@ def whatif_markdown(report: Report) -> str:
     if report.secrets:
         lines += ["", "| secret | effect | before → after | new findings | resolved |", "|---|---|---|---|---|"]
         for s in report.secrets:
-            new = ", ".join(f"`{md(f.code)}`" for f in s.new_findings) or ("not evaluated" if s.not_evaluated else "—")
-            old = ", ".join(f"`{md(f.code)}`" for f in s.resolved_findings) or "—"
+            new = ", ".join(_md_code(f.code) for f in s.new_findings) or ("not evaluated" if s.not_evaluated else "—")
+            old = ", ".join(_md_code(f.code) for f in s.resolved_findings) or "—"
             lines.append(
                 f"| {md(s.before.secret_name)} | **{md(s.effect)}** | {md(s.before.verdict)} → {md(s.after.verdict)} "
                 f"| {new} | {old} |"
