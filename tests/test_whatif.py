@@ -33,17 +33,20 @@ ALL_TCP = ("6", 0, 65535)
 
 @dataclass
 class Account:
-    """The healthy account: the orders function in two app subnets behind their own ACL, a Secrets Manager endpoint,
-    the orders database in the same VPC and the ledger database in a peered one."""
+    """The healthy account (`scenarios.healthy_with_ledger`): the orders function in two app subnets behind their
+    own ACL, a Secrets Manager endpoint, the orders database in the same VPC and the ledger database in a peered
+    one; and the id AWS gave the database group's rule that admits the function."""
 
     o: scenarios.Orders
-    acl: str
-    ledger: dict[str, Any]
     db_rule_id: str
 
     @property
     def endpoint(self) -> str:
         return self.o.extra["endpoint"]
+
+    @property
+    def acl(self) -> str:
+        return self.o.extra["acl"]
 
 
 def _db_rule_id(b: AccountBuilder, group: str, peer: str) -> str:
@@ -51,16 +54,10 @@ def _db_rule_id(b: AccountBuilder, group: str, peer: str) -> str:
     return next(r["SecurityGroupRuleId"] for r in rules if (r.get("ReferencedGroupInfo") or {}).get("GroupId") == peer)
 
 
-def _allow_all(egress: bool) -> dict[str, Any]:
-    return {"RuleNumber": 100, "Protocol": "-1", "RuleAction": "allow", "Egress": egress, "CidrBlock": "0.0.0.0/0"}
-
-
 @pytest.fixture
 def account(builder: AccountBuilder) -> Account:
-    o = scenarios.orders(builder, db_admits_function=True, endpoint=True)
-    acl = builder.nacl(o.net, ["app-a", "app-b"], [_allow_all(False), _allow_all(True)])
-    ledger = scenarios.peered_database(builder, o, secret_name=LEDGER)
-    return Account(o, acl, ledger, _db_rule_id(builder, o.db_sg, o.fn_sg))
+    o = scenarios.healthy_with_ledger(builder, ledger_secret=LEDGER)
+    return Account(o, _db_rule_id(builder, o.db_sg, o.fn_sg))
 
 
 def run(clients: AwsClients, text: str) -> Report:
@@ -389,8 +386,10 @@ def test_the_command_json_markdown_and_exit_statuses(
     assert_valid("what-if", out)
     assert [(s["secret"]["name"], s["before"], s["after"]) for s in out["secrets"]] == [(ORDERS, "healthy", "broken")]
     assert [f["code"] for f in out["secrets"][0]["new_findings"]] == ["DB_SG_INGRESS_DENIES"]
+    assert scenarios.CANARY_PASSWORD not in json.dumps(out)
     assert cli.main(["what-if", "--terraform-plan", str(breaking), "--format", "markdown"]) == 1
     md = capsys.readouterr().out
+    assert scenarios.CANARY_PASSWORD not in md
     assert "| prod/orders/db | **breaks** | healthy → broken |" in md
     assert "| `DB_SG_INGRESS_DENIES` |" in md  # inline code as it is: backslash escapes do not work there
     assert cli.main(["what-if", "--terraform-plan", str(harmless)]) == 0
