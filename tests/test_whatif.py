@@ -777,3 +777,20 @@ def test_each_change_set_type_maps_to_what_it_does(
     source = parse_change_set([tf.change_set_page("app", "cs", changes)], name="app/cs")
     report = assess([snapshots.healthy()], source)
     assert [(str(s.effect), sorted({f.code for f in s.new_findings})) for s in report.secrets] == [expected]
+
+
+def test_an_endpoint_added_where_dns_was_not_read_is_unknown() -> None:
+    """The account read reads DNS attributes only where a private-DNS endpoint is: a new one elsewhere cannot be
+    judged healthy (nor broken) on DNS nobody read."""
+    from dataclasses import replace
+
+    from rotation_doctor.whatif.report import assess
+    from tests import snapshots
+
+    unread = replace(snapshots.healthy(), vpc_endpoints=(), dns_attributes={})
+    endpoint = tf.tf_endpoint("vpce-ignored", snapshots.VPC, ["app-a", "app-b"], ["sg-vpce"], REGION)
+    item = tf.resource_change("aws_vpc_endpoint.sm", "aws_vpc_endpoint", ["create"], None, endpoint, unknown=("id",))
+    report = assess([unread], parse_plan(tf.plan(item), name="plan.json"))
+    [s] = report.secrets
+    assert (s.effect, s.after.verdict) == (Effect.UNKNOWN, "unknown")
+    assert s.not_evaluated == ("the DNS attributes of vpc-1: not read with the account (the change newly uses it)",)

@@ -9,9 +9,10 @@ from enum import StrEnum
 from typing import Any
 
 from rotation_doctor.analysis import Diagnosis, diagnose
+from rotation_doctor.analysis.sm_path import secrets_manager_endpoints
 from rotation_doctor.analysis.usage import resources_used
 from rotation_doctor.model.findings import Finding, Severity, Verdict
-from rotation_doctor.model.snapshot import Snapshot
+from rotation_doctor.model.snapshot import FactKey, Snapshot
 from rotation_doctor.whatif.changes import EVERYTHING, Handling, Source, apply_changes
 
 
@@ -103,6 +104,12 @@ def _unread(snap: Snapshot) -> list[str]:
     subnets = [*(fn.subnet_ids if fn else ())]
     missing = [g for g in dict.fromkeys(groups) if g not in snap.security_groups]
     missing += [s for s in dict.fromkeys(subnets) if s not in snap.subnets]
+    # The account read reads a VPC's DNS attributes only where a private-DNS endpoint is: one the change adds
+    # elsewhere would otherwise be judged with DNS taken as off.
+    vpc = fn.vpc_id if fn is not None else None
+    unread_dns = vpc and vpc not in snap.dns_attributes and not snap.failure(FactKey.DNS_ATTRIBUTES, vpc)
+    if unread_dns and any(e.private_dns_enabled for e in secrets_manager_endpoints(snap, str(vpc))):
+        missing.append(f"the DNS attributes of {vpc}")
     return missing
 
 
@@ -136,11 +143,12 @@ def assess(snapshots: Sequence[Snapshot], source: Source, before: Sequence[Diagn
             for e in c.not_evaluated()
             if e.touches() & used or EVERYTHING in e.touches()
         ]
-        reasons += [
-            f"{missing}: not read with the account (the change newly uses it)" for missing in _unread(after_snap)
-        ]
-        if reasons and after.verdict is not Verdict.BROKEN:
+        unread = [f"{missing}: not read with the account (the change newly uses it)" for missing in _unread(after_snap)]
+        # A change not evaluated leaves a definite breakage standing; facts never read leave nothing standing, as
+        # the breakage may be theirs (a private-DNS endpoint judged with DNS taken as off).
+        if unread or (reasons and after.verdict is not Verdict.BROKEN):
             after = replace(after, verdict=Verdict.UNKNOWN)
+        reasons += unread
         entry = SecretEffect(first, after, Effect.UNCHANGED, tuple(c.address for c in touching), tuple(reasons))
         effect = Effect.UNKNOWN if reasons and after.verdict is Verdict.UNKNOWN else _effect(first, after, entry)
         found.append(replace(entry, effect=effect))
