@@ -21,6 +21,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("rotation_doctor.analysis",),
     ("rotation_doctor.collect",),
     ("rotation_doctor.examine",),
+    # what-if: a plan's changes applied to the collected snapshots, diagnosed again; only the command line uses it
+    ("rotation_doctor.whatif",),
     ("remediations",),
     ("rotation_doctor.planning",),
     ("rotation_doctor.apply",),

@@ -191,6 +191,21 @@ def _parser() -> argparse.ArgumentParser:
             a.add_argument(
                 "--retry-rotation", action="store_true", help="ask Secrets Manager to rotate again if healthy"
             )
+    w = command(
+        "what-if",
+        "what a Terraform plan or CloudFormation change set would do to rotation; changes nothing",
+        formats=False,
+    )
+    w.add_argument(
+        "--format",
+        choices=("text", "json", "markdown"),
+        default="text",
+        help=f"{FORMAT_HELP}; markdown for a pull-request comment or $GITHUB_STEP_SUMMARY",
+    )
+    planned = w.add_mutually_exclusive_group(required=True)
+    planned.add_argument("--terraform-plan", metavar="FILE", help="the JSON of `terraform show -json PLAN` (-: stdin)")
+    planned.add_argument("--change-set", metavar="NAME", help="a CloudFormation change set (name or ARN)")
+    w.add_argument("--stack", metavar="STACK", help="the change set's stack (needed when --change-set is a name)")
     command("demo", "the whole story on a built-in simulated account (no AWS account needed)", formats=False)
     return parser
 
@@ -567,6 +582,42 @@ def cmd_permissions(args: argparse.Namespace) -> int:
     return EXIT_HEALTHY
 
 
+def cmd_what_if(args: argparse.Namespace) -> int:
+    """Read-only: the plan is read first (bad input before any AWS call), then the account, as `scan` reads it."""
+    from pathlib import Path
+
+    from rotation_doctor.cli import render
+    from rotation_doctor.collect.aws import BadInput
+    from rotation_doctor.whatif.changes import BadPlan
+    from rotation_doctor.whatif.run import read_change_set, what_if
+    from rotation_doctor.whatif.terraform import parse_plan
+
+    if args.stack and args.terraform_plan is not None:
+        raise BadInput("--stack goes with --change-set, not with --terraform-plan")
+    try:
+        if args.terraform_plan is not None:
+            path = args.terraform_plan
+            try:
+                text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise BadInput(f"cannot read {path}: {exc.__class__.__name__}: {exc}") from exc
+            source = parse_plan(text, name="stdin" if path == "-" else os.path.basename(path))
+            clients = _clients(args)
+        else:
+            clients = _clients(args)
+            source = read_change_set(clients, args.change_set, args.stack)
+    except BadPlan as exc:
+        raise BadInput(str(exc)) from exc
+    report = what_if(clients, source)
+    if args.format == "json":
+        _emit_versioned(report.to_json())
+    elif args.format == "markdown":
+        print(render.whatif_markdown(report))
+    else:
+        print(render.whatif_text(report, render.Style(render.use_color(sys.stdout))))
+    return EXIT_UNWELL if report.failing else EXIT_HEALTHY
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from rotation_doctor.cli.demo import run
 
@@ -592,6 +643,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "fix": cmd_fix,
         "permissions": cmd_permissions,
         "proposals": cmd_proposals,
+        "what-if": cmd_what_if,
         "demo": cmd_demo,
     }
     try:

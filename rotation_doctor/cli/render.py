@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # `diagnose` and `scan` must not load the planner and executo
     from rotation_doctor.approvals.store import Proposal
     from rotation_doctor.examine import UnreadPlace
     from rotation_doctor.model.plan import Plan
+    from rotation_doctor.whatif.report import Report
 
 _MARK = {Severity.ERROR: "✗", Severity.WARNING: "!", Severity.INFO: "i"}
 _COLOR = {
@@ -319,3 +320,110 @@ def _leftover_lines(leftovers: Sequence[dict[str, Any]], style: Style) -> list[s
         else:
             lines.append("      find it by its tag rotation-doctor:secret and remove it")
     return lines
+
+
+# ----- what-if -------------------------------------------------------------------------------------
+
+_EFFECT_LINE = {
+    "breaks": "rotation will fail after this change",
+    "degrades": "rotation may fail after this change (some subnets, or after a failover)",
+    "unknown": "part of what rotation uses changes in a way rotation-doctor cannot judge",
+    "worsens": "new problems on top of the existing ones",
+    "heals": "rotation works again after this change",
+    "improves": "better, not yet healthy",
+    "unchanged": "no change to the verdict",
+}
+
+
+def whatif_text(report: Report, style: Style | None = None) -> str:
+    """For a person at a terminal: what breaks first, then what heals, then what could not be judged."""
+    from rotation_doctor.whatif.changes import Handling
+
+    style = style or Style(False)
+    source = report.source
+    lines = [
+        style.bold(
+            f"What-if {source.kind} {source.name}: {len(source.changes)} change(s), {report.checked} secret(s) read"
+        )
+    ]
+    if not report.secrets:
+        lines.append("No Lambda-rotated secret uses anything this changes.")
+    for s in report.secrets:
+        before, after = s.before.verdict, s.after.verdict
+        verdicts = f"{style.paint(before.upper(), before)} -> {style.paint(after.upper(), after)}"
+        lines.append(f"{style.bold(s.before.secret_name)}: {s.effect.upper()} ({verdicts}) — {_EFFECT_LINE[s.effect]}")
+        for f in s.new_findings:
+            lines.append(f"  + {style.paint(_MARK[f.severity], f.severity)} {f.code} [{f.path}] {f.summary}")
+        for f in s.resolved_findings:
+            lines.append(f"  - {f.code} [{f.path}] {f.summary}")
+        lines += [f"  ? {reason}" for reason in s.not_evaluated]
+        lines.append(f"  changes: {', '.join(s.changes)}")
+    unjudged = [c for c in source.changes if c.mapping is Handling.NOT_EVALUATED]
+    ignored = [c for c in source.changes if c.mapping is Handling.IGNORED]
+    if unjudged:
+        lines.append("")
+        lines.append("Not evaluated (the secrets they touch are unknown):")
+        lines += [f"  {c.address} ({c.resource_type}, {c.action}): {c.note}" for c in unjudged]
+    if ignored:
+        lines.append("")
+        lines.append(f"Ignored (cannot touch a rotation path): {', '.join(c.address for c in ignored)}")
+    return "\n".join(lines)
+
+
+_MD_SPECIAL = set("\\`*_{}[]()#+-.!|~:")
+
+
+def md(text: object, limit: int = 300) -> str:
+    """Outside text (names, descriptions, plan addresses) made inert in markdown: on one line, HTML escaped, and
+    every character markdown gives a meaning to backslash-escaped (a table cell's `|`, a link's brackets, code's
+    backticks, and `:` so that no autolink forms)."""
+    flat = " ".join(str(text).split())
+    if len(flat) > limit:
+        flat = flat[: limit - 1] + "…"
+    flat = flat.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return "".join(f"\\{c}" if c in _MD_SPECIAL else c for c in flat)
+
+
+def _md_code(code: str) -> str:
+    """A finding code as inline code: backslash escapes do not work inside backticks, so only a code that is all
+    capitals, digits and underscores (every code of findings.CODES) is put there; anything else is escaped text."""
+    return f"`{code}`" if code.replace("_", "").isalnum() and code.isascii() and code.upper() == code else md(code)
+
+
+def whatif_markdown(report: Report) -> str:
+    """A short summary for a pull-request comment or $GITHUB_STEP_SUMMARY: a table of the secrets touched."""
+    from rotation_doctor.whatif.changes import Handling
+    from rotation_doctor.whatif.report import Effect
+
+    source = report.source
+    icon = "❌" if report.failing else "✅"
+    counts = ", ".join(f"{report.count(e)} {e}" for e in Effect if report.count(e)) or "no secret touched"
+    lines = [
+        f"### {icon} rotation-doctor what-if: {md(source.kind)} {md(source.name)}",
+        "",
+        f"{len(source.changes)} change(s), {report.checked} Lambda-rotated secret(s) read: {counts}.",
+    ]
+    if report.secrets:
+        lines += ["", "| secret | effect | before → after | new findings | resolved |", "|---|---|---|---|---|"]
+        for s in report.secrets:
+            new = ", ".join(_md_code(f.code) for f in s.new_findings) or ("not evaluated" if s.not_evaluated else "—")
+            old = ", ".join(_md_code(f.code) for f in s.resolved_findings) or "—"
+            lines.append(
+                f"| {md(s.before.secret_name)} | **{md(s.effect)}** | {md(s.before.verdict)} → {md(s.after.verdict)} "
+                f"| {new} | {old} |"
+            )
+        details = [
+            f"- {md(s.before.secret_name)}: {md(f.code)}: {md(f.summary)}"
+            for s in report.secrets
+            for f in s.new_findings
+        ]
+        details += [f"- {md(s.before.secret_name)}: {md(reason)}" for s in report.secrets for reason in s.not_evaluated]
+        if details:
+            lines += ["", "<details><summary>Findings</summary>", "", *details, "", "</details>"]
+    unjudged = [c for c in source.changes if c.mapping is Handling.NOT_EVALUATED]
+    if unjudged:
+        lines += [
+            "",
+            "Not evaluated (the secrets they touch are unknown): " + ", ".join(md(c.address) for c in unjudged),
+        ]
+    return "\n".join(lines)

@@ -245,6 +245,22 @@ def proxied_database(
     return {"proxy_sg": proxy_sg, "proxy": proxy["DBProxyName"], "secret": secret}
 
 
+def healthy_with_ledger(b: AccountBuilder, *, ledger_secret: str = "prod/ledger/db") -> Orders:
+    """The demo's account healthy, as a platform team keeps it (what `what-if` plans are tried against): the
+    function admitted by the database and served by a Secrets Manager endpoint, the app subnets behind their own
+    allow-all network ACL (`extra["acl"]`), and a second secret, for the ledger database in a peered VPC, rotated
+    by the same function (`extra["ledger_vpc"]`, `extra["peering"]`)."""
+    o = orders(b, db_admits_function=True, endpoint=True)
+    allow_all = [
+        {"RuleNumber": 100, "Protocol": "-1", "RuleAction": "allow", "Egress": egress, "CidrBlock": "0.0.0.0/0"}
+        for egress in (False, True)
+    ]
+    o.extra["acl"] = b.nacl(o.net, ["app-a", "app-b"], allow_all)
+    ledger = peered_database(b, o, secret_name=ledger_secret)
+    o.extra["ledger_vpc"], o.extra["peering"] = ledger["vpc"], ledger["peering"]
+    return o
+
+
 def seed_failed_rotation_logs(b: AccountBuilder, function_name: str) -> None:
     """What a rotation function that cannot reach Secrets Manager writes, as AWS's templates write it."""
     logs = b.clients.logs

@@ -30,6 +30,8 @@ from rotation_doctor.model.findings import CODES, PathName, Severity, Verdict
 from rotation_doctor.model.plan import FixKind, LinkStatus, ResourceKind, Risk
 from rotation_doctor.model.snapshot import TargetKind
 from rotation_doctor.model.states import AnalyzerRun, FixStatus, OutcomeStatus, StepStatus
+from rotation_doctor.whatif.changes import Action, Handling
+from rotation_doctor.whatif.report import Effect
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -68,6 +70,12 @@ ENUM_DESCRIPTIONS: dict[str, str] = {
     "ErrorKind": "bad_input (exit 2), aws_error (exit 3) or interrupted (exit 130).",
     "AnalyzerRun": "What became of one VPC Reachability Analyzer analysis (`diagnose --deep`): succeeded (AWS "
     "answered), failed, timed_out, or not_run (no path could be built, or AWS refused a call).",
+    "Effect": "What a planned change does to a secret: breaks, degrades, unknown (part of it cannot be judged) and "
+    "worsens make `what-if` exit 1; heals, improves and unchanged do not.",
+    "Handling": "How `what-if` understood a planned change: mapped (applied to the snapshot), no_effect (touches no "
+    "rotation path), not_evaluated (may touch one but cannot be judged: the secrets it touches are unknown), ignored "
+    "(a type that cannot touch a rotation path).",
+    "Action": "What the plan does to the resource (a Terraform replace, or a change set's Modify that replaces).",
 }
 
 
@@ -355,6 +363,65 @@ class FixOutput(DiagnoseOutput):
     leftovers: list[Leftover] = Field(description="What a failed undo left in the account (rollback_incomplete).")
 
 
+# ----- what-if ---------------------------------------------------------------------------------
+
+
+class WhatIfSource(_Out):
+    kind: Literal["terraform-plan", "change-set"]
+    name: str = Field(description="The plan file's name, or STACK/CHANGE-SET.")
+
+
+class WhatIfSummary(_Out):
+    """How many secrets were read and touched, by effect."""
+
+    secrets_checked: int = Field(ge=0, description="The Lambda-rotated secrets of the region that were read.")
+    secrets_touched: int = Field(ge=0, description="Those whose paths use something a change touches.")
+    breaks: int = Field(ge=0)
+    degrades: int = Field(ge=0)
+    unknown: int = Field(ge=0)
+    worsens: int = Field(ge=0)
+    heals: int = Field(ge=0)
+    improves: int = Field(ge=0)
+    unchanged: int = Field(ge=0)
+    changes: int = Field(ge=0, description="The planned resource changes read (no-ops and reads left out).")
+    not_evaluated: int = Field(ge=0, description="The changes that could not be judged.")
+
+
+class WhatIfSecret(_Out):
+    """One secret a change touches: its verdict before and after, and the findings that differ."""
+
+    secret: Secret
+    effect: Effect
+    before: Verdict
+    after: Verdict = Field(description="unknown when a change it depends on cannot be judged (see not_evaluated).")
+    new_findings: list[Finding] = Field(description="Warnings and errors the change brings.")
+    resolved_findings: list[Finding] = Field(description="Warnings and errors the change removes.")
+    findings_after: list[Finding] = Field(description="Every finding of the diagnosis after the change.")
+    changes: list[str] = Field(description="The addresses (or logical ids) of the changes that touch its paths.")
+    not_evaluated: list[str] = Field(description="Why part of it cannot be judged: 'address: reason'.")
+
+
+class PlannedChange(_Out):
+    """One planned resource change, as read."""
+
+    address: str = Field(description="Terraform's address, or the change set's logical id.")
+    type: str = Field(description="aws_security_group, AWS::EC2::VPCEndpoint, ...")
+    action: Action
+    mapping: Handling
+    id: str | None = Field(description="The resource's id when it exists already.")
+    note: str
+
+
+class WhatIfOutput(_Versioned):
+    """`rotation-doctor what-if --format json`: what a Terraform plan or a change set would do to every
+    Lambda-rotated secret whose paths use what it changes. Nothing is changed."""
+
+    source: WhatIfSource
+    summary: WhatIfSummary
+    secrets: list[WhatIfSecret] = Field(description="Every secret a change touches, the worst effects first.")
+    changes: list[PlannedChange]
+
+
 class Error(_Out):
     kind: ErrorKind
     message: str = Field(description="The line also printed on stderr.")
@@ -388,6 +455,7 @@ COMMANDS: dict[str, tuple[str, Any]] = {
     "plan": ("rotation-doctor plan --format json", PlanOutput),
     "fix": ("rotation-doctor fix --format json", FixOutput),
     "scan": ("rotation-doctor scan --format json", list[DiagnoseOutput | UnreadPlaceOutput]),
+    "what-if": ("rotation-doctor what-if --format json", WhatIfOutput),
     "error": ("rotation-doctor ... --format json, when it stops on an error", ErrorOutput),
 }
 SCAN_DESCRIPTION = (

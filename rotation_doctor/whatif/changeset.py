@@ -1,0 +1,478 @@
+"""A CloudFormation change set (DescribeChangeSet with `IncludePropertyValues`) read into `Change`s. Pure: the
+response pages in, the changes out; `collect.changesets` reads them.
+
+Each `Changes[].ResourceChange` has `Action` (Add, Modify, Remove, Dynamic, Import, SyncWithActual), `Replacement`,
+`ResourceType`, `LogicalResourceId`, `PhysicalResourceId` and `BeforeContext`/`AfterContext`: JSON text whose
+`Properties` are the resource's properties. A value CloudFormation resolves only while it deploys reads
+`{{changeSet:KNOWN_AFTER_APPLY}}`: where such a value decides a path, the change is `NotEvaluated`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from rotation_doctor.collect import convert
+from rotation_doctor.model.snapshot import DnsAttributes, NatGateway, PeeringConnection, Route, VpcEndpoint
+from rotation_doctor.whatif.changes import (
+    ALLOW_ALL_EGRESS,
+    Action,
+    AddRules,
+    AssociateAcl,
+    AssociateTable,
+    BadPlan,
+    Change,
+    DeleteAcl,
+    DeleteEndpoint,
+    DeleteFunction,
+    DeleteRouteTable,
+    Edit,
+    Handling,
+    NotEvaluated,
+    PutEndpoint,
+    PutInvokeStatement,
+    PutNaclEntry,
+    PutNatGateway,
+    PutPeering,
+    PutRoute,
+    RemoveNaclEntry,
+    RemoveRoute,
+    RemoveRules,
+    SetRules,
+    SetVpcDns,
+    Source,
+    UpdateDatabase,
+    UpdateFunction,
+    invoke_statement,
+    nacl_entry,
+    new_id,
+    port,
+    sg_rules,
+    unsupported,
+)
+
+KNOWN_AFTER_APPLY = "KNOWN_AFTER_APPLY"
+_ROUTE_TARGETS = (
+    "GatewayId",
+    "NatGatewayId",
+    "TransitGatewayId",
+    "VpcPeeringConnectionId",
+    "NetworkInterfaceId",
+    "VpcEndpointId",
+    "EgressOnlyInternetGatewayId",
+    "LocalGatewayId",
+    "CarrierGatewayId",
+    "CoreNetworkArn",
+    "InstanceId",
+)
+
+
+def _unknown(value: Any) -> bool:
+    if isinstance(value, str):
+        return KNOWN_AFTER_APPLY in value
+    if isinstance(value, Mapping):
+        return any(_unknown(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_unknown(v) for v in value)
+    return False
+
+
+def _properties(context: str | None) -> dict[str, Any]:
+    if not context:
+        return {}
+    parsed = json.loads(context)
+    if not isinstance(parsed, dict):
+        raise ValueError("a context that is not an object")
+    props = parsed.get("Properties", parsed)
+    return props if isinstance(props, dict) else {}
+
+
+@dataclass(frozen=True)
+class _Resource:
+    address: str
+    type: str
+    action: Action
+    physical_id: str | None
+    before: Mapping[str, Any]
+    after: Mapping[str, Any]
+
+    @property
+    def id(self) -> str:
+        return self.physical_id or new_id(self.address)
+
+    def unknown_at(self, *keys: str) -> bool:
+        return any(_unknown(self.after.get(k)) for k in keys)
+
+    def not_evaluated(self, reason: str, *ids: object) -> Change:
+        known = frozenset(str(i) for i in ids if i and not _unknown(i))
+        return Change(
+            self.address,
+            self.type,
+            self.action,
+            (NotEvaluated(known, reason),),
+            Handling.NOT_EVALUATED,
+            reason,
+            self.physical_id,
+        )
+
+    def change(self, *edits: Edit, note: str = "") -> Change:
+        handling = Handling.MAPPED if edits else Handling.NO_EFFECT
+        return Change(self.address, self.type, self.action, tuple(edits), handling, note, self.physical_id)
+
+
+def _strings(value: Any) -> list[str]:
+    return [str(v) for v in value or () if v]
+
+
+# ----- security groups ---------------------------------------------------------------------------
+
+
+def _permission(group_id: str, p: Mapping[str, Any], *, egress: bool) -> tuple[Any, ...]:
+    peer_group = p.get("DestinationSecurityGroupId" if egress else "SourceSecurityGroupId")
+    prefix_list = p.get("DestinationPrefixListId" if egress else "SourcePrefixListId")
+    return sg_rules(
+        group_id,
+        egress=egress,
+        protocol=p.get("IpProtocol", "-1"),
+        from_port=p.get("FromPort"),
+        to_port=p.get("ToPort"),
+        cidrs=_strings([p.get("CidrIp")]),
+        groups=_strings([peer_group]),
+        prefix_lists=_strings([prefix_list]),
+        description=p.get("Description") or None,
+    )
+
+
+def _inline(group_id: str, perms: Iterable[Mapping[str, Any]], *, egress: bool) -> tuple[Any, ...]:
+    return tuple(r for p in perms for r in _permission(group_id, p, egress=egress))
+
+
+def _security_group(r: _Resource) -> Change:
+    if r.action is Action.CREATE:
+        return r.change(note="a new group: nothing uses it until a change names it")
+    if r.action is Action.REPLACE:
+        return r.not_evaluated("the group is replaced: what uses it moves to a group whose id is not known yet", r.id)
+    if r.action is Action.DELETE:
+        return r.change(SetRules(r.id, ()), note="the group is deleted")
+    if r.unknown_at("SecurityGroupIngress", "SecurityGroupEgress"):
+        return r.not_evaluated("its rules are known only after the change set runs", r.id)
+    edits: list[Edit] = []
+    # A direction the template never declared is left to standalone rules; declared, it is the whole direction.
+    if "SecurityGroupIngress" in r.after or "SecurityGroupIngress" in r.before:
+        edits.append(
+            SetRules(r.id, _inline(r.id, r.after.get("SecurityGroupIngress") or (), egress=False), egress=False)
+        )
+    if "SecurityGroupEgress" in r.after:
+        edits.append(SetRules(r.id, _inline(r.id, r.after["SecurityGroupEgress"] or (), egress=True), egress=True))
+    elif "SecurityGroupEgress" in r.before:  # no longer declared: AWS's default allow-all egress again
+        default = sg_rules(r.id, egress=True, protocol="-1", from_port=None, to_port=None, cidrs=[ALLOW_ALL_EGRESS])
+        edits.append(SetRules(r.id, default, egress=True))
+    return r.change(*edits)
+
+
+def _standalone_rule(*, egress: bool) -> Callable[[_Resource], Change]:
+    def mapped(r: _Resource) -> Change:
+        edits: list[Edit] = []
+        if r.action is not Action.CREATE:
+            group = str(r.before.get("GroupId"))
+            edits.append(RemoveRules(group, _permission(group, r.before, egress=egress)))
+        if r.action is not Action.DELETE:
+            if r.unknown_at("GroupId"):
+                return r.change(*edits, note="the rule is in a group this change set creates")
+            if r.unknown_at(
+                "CidrIp", "IpProtocol", "FromPort", "ToPort", "SourcePrefixListId", "DestinationPrefixListId"
+            ):
+                return r.not_evaluated("the rule is known only after the change set runs", r.after.get("GroupId"))
+            if r.unknown_at("SourceSecurityGroupId", "DestinationSecurityGroupId"):
+                return r.change(*edits, note="the rule admits a group this change set creates")
+            group = str(r.after.get("GroupId"))
+            edits.append(AddRules(group, _permission(group, r.after, egress=egress)))
+        return r.change(*edits)
+
+    return mapped
+
+
+# ----- routes and ACLs ---------------------------------------------------------------------------
+
+
+def _route(r: _Resource) -> Change:
+    edits: list[Edit] = []
+    if r.action is not Action.CREATE and r.before.get("DestinationCidrBlock"):
+        edits.append(RemoveRoute(str(r.before.get("RouteTableId")), str(r.before["DestinationCidrBlock"])))
+    if r.action is not Action.DELETE:
+        if r.unknown_at("RouteTableId", "DestinationCidrBlock", *_ROUTE_TARGETS):
+            return r.not_evaluated(
+                "the route's table or target is known only after the change set runs", r.after.get("RouteTableId")
+            )
+        destination = r.after.get("DestinationCidrBlock")
+        if not destination:
+            return r.change(*edits, note="an IPv6 or prefix-list route: outside the IPv4 model")
+        target = next((str(r.after[k]) for k in _ROUTE_TARGETS if r.after.get(k)), "unknown")
+        edits.append(PutRoute(str(r.after.get("RouteTableId")), Route(str(destination), target, "active")))
+    return r.change(*edits)
+
+
+def _route_table(r: _Resource) -> Change:
+    if r.action is Action.DELETE:
+        return r.change(DeleteRouteTable(r.id))
+    return r.change(note="a route table's own properties change no route (routes are AWS::EC2::Route)")
+
+
+def _association(*, table_key: str, acl: bool) -> Callable[[_Resource], Change]:
+    def mapped(r: _Resource) -> Change:
+        edits: list[Edit] = []
+        undo: Callable[[str], Edit] = (lambda s: AssociateAcl(s, None)) if acl else (lambda s: AssociateTable(s, None))
+        if r.action in (Action.DELETE, Action.REPLACE) and r.before.get("SubnetId"):
+            edits.append(undo(str(r.before["SubnetId"])))
+        if r.action is not Action.DELETE:
+            if r.unknown_at("SubnetId", table_key):
+                return r.not_evaluated(
+                    "the subnet or its table/ACL is known only after the change set runs", r.after.get("SubnetId")
+                )
+            subnet, target = str(r.after.get("SubnetId")), str(r.after.get(table_key))
+            edits.append(AssociateAcl(subnet, target) if acl else AssociateTable(subnet, target))
+        return r.change(*edits)
+
+    return mapped
+
+
+def _network_acl(r: _Resource) -> Change:
+    if r.action is Action.DELETE:
+        return r.change(DeleteAcl(r.id))
+    return r.change(note="an ACL's own properties change no entry (entries are AWS::EC2::NetworkAclEntry)")
+
+
+def _entry(values: Mapping[str, Any]) -> Any:
+    ports = values.get("PortRange") or {}
+    return nacl_entry(
+        rule_number=values["RuleNumber"],
+        egress=str(values.get("Egress", False)).lower() == "true",
+        allow=values.get("RuleAction") == "allow",
+        protocol=values.get("Protocol", "-1"),
+        cidr=str(values.get("CidrBlock")),
+        from_port=ports.get("From"),
+        to_port=ports.get("To"),
+    )
+
+
+def _network_acl_entry(r: _Resource) -> Change:
+    edits: list[Edit] = []
+    if r.action is not Action.CREATE:
+        egress = str(r.before.get("Egress", False)).lower() == "true"
+        edits.append(RemoveNaclEntry(str(r.before.get("NetworkAclId")), int(str(r.before["RuleNumber"])), egress))
+    if r.action is not Action.DELETE:
+        if r.unknown_at("NetworkAclId"):
+            return r.change(*edits, note="the entry is in an ACL this change set creates")
+        if r.unknown_at("CidrBlock", "Protocol", "PortRange", "RuleNumber", "RuleAction", "Egress"):
+            return r.not_evaluated("the entry is known only after the change set runs", r.after.get("NetworkAclId"))
+        if not r.after.get("CidrBlock"):
+            return r.change(*edits, note="an IPv6 entry: outside the IPv4 model")
+        edits.append(PutNaclEntry(str(r.after.get("NetworkAclId")), _entry(r.after)))
+    return r.change(*edits)
+
+
+# ----- endpoints, gateways, peerings, VPCs ---------------------------------------------------------
+
+
+def _vpc_endpoint(r: _Resource) -> Change:
+    edits: list[Edit] = []
+    if r.action in (Action.DELETE, Action.REPLACE):
+        edits.append(DeleteEndpoint(r.id))
+    if r.action is not Action.DELETE:
+        keys = ("VpcId", "ServiceName", "SubnetIds", "SecurityGroupIds", "PrivateDnsEnabled", "PolicyDocument")
+        if r.unknown_at(*keys):
+            return r.not_evaluated(
+                "the endpoint is known only after the change set runs", r.after.get("VpcId"), r.physical_id
+            )
+        a = r.after
+        endpoint_id = r.id if r.action is Action.UPDATE else new_id(r.address)
+        edits.append(
+            PutEndpoint(
+                VpcEndpoint(
+                    endpoint_id,
+                    str(a.get("VpcId")),
+                    str(a.get("ServiceName")),
+                    str(a.get("VpcEndpointType") or "Gateway"),
+                    "available",
+                    tuple(_strings(a.get("SubnetIds"))),
+                    tuple(_strings(a.get("SecurityGroupIds"))),
+                    str(a.get("PrivateDnsEnabled", False)).lower() == "true",
+                    convert.policy(a.get("PolicyDocument") or None),
+                )
+            )
+        )
+    return r.change(*edits)
+
+
+def _nat_gateway(r: _Resource) -> Change:
+    edits: list[Edit] = []
+    if r.action in (Action.DELETE, Action.REPLACE):
+        edits.append(PutNatGateway(NatGateway(r.id, "", str(r.before.get("SubnetId")), "deleted")))
+    if r.action is not Action.DELETE:
+        if r.unknown_at("SubnetId"):
+            return r.not_evaluated("the NAT gateway's subnet is known only after the change set runs")
+        nat_id = r.id if r.action is Action.UPDATE else new_id(r.address)
+        connectivity = str(r.after.get("ConnectivityType") or "public")
+        edits.append(PutNatGateway(NatGateway(nat_id, "", str(r.after.get("SubnetId")), "available", connectivity)))
+    return r.change(*edits)
+
+
+def _peering(r: _Resource) -> Change:
+    if r.action is Action.DELETE:
+        b = r.before
+        return r.change(PutPeering(PeeringConnection(r.id, str(b.get("VpcId")), str(b.get("PeerVpcId")), "deleted")))
+    if r.unknown_at("VpcId", "PeerVpcId"):
+        return r.not_evaluated("the peered VPCs are known only after the change set runs")
+    # CloudFormation accepts a same-account peering itself; a cross-account one waits for the peer's acceptance.
+    status = "pending-acceptance" if r.after.get("PeerOwnerId") else "active"
+    pcx = r.id if r.action is Action.UPDATE else new_id(r.address)
+    return r.change(
+        PutPeering(PeeringConnection(pcx, str(r.after.get("VpcId")), str(r.after.get("PeerVpcId")), status))
+    )
+
+
+def _vpc(r: _Resource) -> Change:
+    if r.action is Action.CREATE:
+        return r.change(note="a new VPC: nothing rotates in it yet")
+    if r.action is Action.DELETE:
+        return r.not_evaluated("the VPC is deleted", r.id)
+    if r.unknown_at("EnableDnsSupport", "EnableDnsHostnames"):
+        return r.not_evaluated("its DNS attributes are known only after the change set runs", r.id)
+    # CloudFormation's defaults: DNS support on, DNS hostnames off.
+    support = str(r.after.get("EnableDnsSupport", True)).lower() == "true"
+    hostnames = str(r.after.get("EnableDnsHostnames", False)).lower() == "true"
+    return r.change(SetVpcDns(r.id, DnsAttributes(support, hostnames)))
+
+
+def _subnet(r: _Resource) -> Change:
+    if r.action in (Action.CREATE, Action.UPDATE):
+        return r.change(note="a new or retagged subnet changes no path")
+    return r.not_evaluated("the subnet is deleted or replaced", r.id)
+
+
+# ----- the function and the database -------------------------------------------------------------
+
+
+def _lambda_function(r: _Resource) -> Change:
+    name = str(r.physical_id or r.after.get("FunctionName") or r.address)
+    if r.action is Action.CREATE:
+        return r.change(note="a new function rotates no secret until a rotation names it")
+    if r.action is Action.DELETE:
+        return r.change(DeleteFunction(name))
+    if r.unknown_at("VpcConfig", "Environment"):
+        return r.not_evaluated("its network settings or environment are known only after the change set runs", name)
+    vpc = r.after.get("VpcConfig") or {}
+    variables = (r.after.get("Environment") or {}).get("Variables") or {}
+    endpoint = variables.get("SECRETS_MANAGER_ENDPOINT") or None  # the only variable read: others may be secrets
+    return r.change(
+        UpdateFunction(
+            name,
+            subnet_ids=tuple(_strings(vpc.get("SubnetIds"))),
+            group_ids=tuple(_strings(vpc.get("SecurityGroupIds"))),
+            secrets_manager_endpoint=str(endpoint) if endpoint else None,
+        )
+    )
+
+
+def _lambda_permission(r: _Resource) -> Change:
+    edits: list[Edit] = []
+    if r.action is not Action.CREATE:
+        edits.append(PutInvokeStatement(str(r.before.get("FunctionName")), r.id, None))
+    if r.action is not Action.DELETE:
+        a = r.after
+        if r.unknown_at("FunctionName", "Principal", "SourceAccount", "SourceArn", "Action"):
+            return r.not_evaluated("the permission is known only after the change set runs", a.get("FunctionName"))
+        sid = new_id(r.address) if r.action is not Action.UPDATE else r.id
+        statement = invoke_statement(
+            sid, a.get("Action"), a.get("Principal"), a.get("SourceAccount"), a.get("SourceArn")
+        )
+        edits.append(PutInvokeStatement(str(a.get("FunctionName")), sid, statement))
+    return r.change(*edits)
+
+
+def _database(groups_key: str) -> Callable[[_Resource], Change]:
+    def mapped(r: _Resource) -> Change:
+        if r.action is Action.CREATE:
+            return r.change(note="a new database: no secret names it yet")
+        if r.action is Action.DELETE:
+            return r.not_evaluated("the database is deleted", r.physical_id)
+        if r.unknown_at(groups_key, "Port"):
+            return r.not_evaluated("its groups or port are known only after the change set runs", r.physical_id)
+        groups = tuple(_strings(r.after.get(groups_key)))
+        return r.change(UpdateDatabase(r.id, group_ids=groups or None, port=port(r.after.get("Port"))))
+
+    return mapped
+
+
+HANDLERS: dict[str, Callable[[_Resource], Change]] = {
+    "AWS::EC2::SecurityGroup": _security_group,
+    "AWS::EC2::SecurityGroupIngress": _standalone_rule(egress=False),
+    "AWS::EC2::SecurityGroupEgress": _standalone_rule(egress=True),
+    "AWS::EC2::Route": _route,
+    "AWS::EC2::RouteTable": _route_table,
+    "AWS::EC2::SubnetRouteTableAssociation": _association(table_key="RouteTableId", acl=False),
+    "AWS::EC2::NetworkAcl": _network_acl,
+    "AWS::EC2::NetworkAclEntry": _network_acl_entry,
+    "AWS::EC2::SubnetNetworkAclAssociation": _association(table_key="NetworkAclId", acl=True),
+    "AWS::EC2::VPCEndpoint": _vpc_endpoint,
+    "AWS::EC2::NatGateway": _nat_gateway,
+    "AWS::EC2::VPCPeeringConnection": _peering,
+    "AWS::EC2::VPC": _vpc,
+    "AWS::EC2::Subnet": _subnet,
+    "AWS::Lambda::Function": _lambda_function,
+    "AWS::Lambda::Permission": _lambda_permission,
+    "AWS::RDS::DBInstance": _database("VPCSecurityGroups"),
+    "AWS::RDS::DBCluster": _database("VpcSecurityGroupIds"),
+}
+
+
+def _action(change: Mapping[str, Any]) -> Action | None:
+    kind = change.get("Action")
+    if kind == "Add":
+        return Action.CREATE
+    if kind == "Remove":
+        return Action.DELETE
+    if kind in ("Modify", "Dynamic"):
+        return Action.REPLACE if change.get("Replacement") in ("True", "Conditional") else Action.UPDATE
+    return None  # Import, SyncWithActual: nothing changes in the account
+
+
+def parse_change_set(pages: Sequence[Mapping[str, Any]], *, name: str) -> Source:
+    """The changes of a change set's DescribeChangeSet pages; BadPlan when a context cannot be read."""
+    changes = []
+    for page in pages:
+        for item in page.get("Changes") or ():
+            rc = item.get("ResourceChange") if item.get("Type", "Resource") == "Resource" else None
+            if not rc:
+                continue
+            action = _action(rc)
+            if action is None:
+                continue
+            address = str(rc.get("LogicalResourceId"))
+            try:
+                resource = _Resource(
+                    address,
+                    str(rc.get("ResourceType")),
+                    action,
+                    rc.get("PhysicalResourceId") or None,
+                    _properties(rc.get("BeforeContext")),
+                    _properties(rc.get("AfterContext")),
+                )
+                if rc.get("Action") == "Dynamic":
+                    changes.append(
+                        resource.not_evaluated(
+                            "CloudFormation cannot say yet what it will change", resource.physical_id
+                        )
+                    )
+                    continue
+                handler = HANDLERS.get(resource.type)
+                if handler is None:
+                    ids = {i for i in (resource.physical_id,) if i}
+                    changes.append(unsupported(address, resource.type, action, ids, resource.physical_id))
+                else:
+                    changes.append(handler(resource))
+            except (KeyError, TypeError, ValueError) as exc:
+                raise BadPlan(f"{name}: {address[:200]} cannot be read ({type(exc).__name__})") from exc
+    return Source("change-set", name, tuple(changes))

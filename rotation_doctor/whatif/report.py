@@ -1,0 +1,157 @@
+"""What a planned change does to each secret: its snapshot before and after, diagnosed by the same analyzer, and
+the difference. Pure: the snapshots and the changes in, the report out."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from typing import Any
+
+from rotation_doctor.analysis import Diagnosis, diagnose
+from rotation_doctor.analysis.sm_path import secrets_manager_endpoints
+from rotation_doctor.analysis.usage import resources_used
+from rotation_doctor.model.findings import Finding, Severity, Verdict
+from rotation_doctor.model.snapshot import FactKey, Snapshot
+from rotation_doctor.whatif.changes import EVERYTHING, Handling, Source, apply_changes
+
+
+class Effect(StrEnum):
+    BREAKS = "breaks"  # broken after, not before
+    DEGRADES = "degrades"  # degraded after, healthy or unknown before
+    UNKNOWN = "unknown"  # something it uses changes in a way that cannot be judged
+    WORSENS = "worsens"  # the same verdict, with new warnings or errors
+    HEALS = "heals"  # healthy after, not before
+    IMPROVES = "improves"  # better, not yet healthy
+    UNCHANGED = "unchanged"
+
+
+FAILING = frozenset({Effect.BREAKS, Effect.DEGRADES, Effect.UNKNOWN, Effect.WORSENS})
+_RANK = {Verdict.HEALTHY: 0, Verdict.UNKNOWN: 1, Verdict.DEGRADED: 2, Verdict.BROKEN: 3}
+
+
+def _key(f: Finding) -> tuple[str, str]:
+    return (f.code, str(f.path))
+
+
+@dataclass(frozen=True)
+class SecretEffect:
+    before: Diagnosis
+    after: Diagnosis
+    effect: Effect
+    changes: tuple[str, ...]  # the addresses of the changes that touch what its paths use
+    not_evaluated: tuple[str, ...]  # why part of it cannot be judged ("address: reason")
+
+    @property
+    def new_findings(self) -> tuple[Finding, ...]:
+        old = {_key(f) for f in self.before.findings}
+        return tuple(f for f in self.after.findings if _key(f) not in old and f.severity is not Severity.INFO)
+
+    @property
+    def resolved_findings(self) -> tuple[Finding, ...]:
+        new = {_key(f) for f in self.after.findings}
+        return tuple(f for f in self.before.findings if _key(f) not in new and f.severity is not Severity.INFO)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "secret": {"arn": self.before.secret_arn, "name": self.before.secret_name},
+            "effect": str(self.effect),
+            "before": str(self.before.verdict),
+            "after": str(self.after.verdict),
+            "new_findings": [f.to_json() for f in self.new_findings],
+            "resolved_findings": [f.to_json() for f in self.resolved_findings],
+            "findings_after": [f.to_json() for f in self.after.findings],
+            "changes": list(self.changes),
+            "not_evaluated": list(self.not_evaluated),
+        }
+
+
+@dataclass(frozen=True)
+class Report:
+    source: Source
+    secrets: tuple[SecretEffect, ...]  # every secret a change touches, worst first
+    checked: int  # the Lambda-rotated secrets read
+
+    @property
+    def failing(self) -> bool:
+        return any(s.effect in FAILING for s in self.secrets)
+
+    def count(self, effect: Effect) -> int:
+        return sum(1 for s in self.secrets if s.effect is effect)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "source": {"kind": self.source.kind, "name": self.source.name},
+            "summary": {
+                "secrets_checked": self.checked,
+                "secrets_touched": len(self.secrets),
+                **{str(e): self.count(e) for e in Effect},
+                "changes": len(self.source.changes),
+                "not_evaluated": sum(1 for c in self.source.changes if c.mapping is Handling.NOT_EVALUATED),
+            },
+            "secrets": [s.to_json() for s in self.secrets],
+            "changes": [c.to_json() for c in self.source.changes],
+        }
+
+
+def _unread(snap: Snapshot) -> list[str]:
+    """What the paths use after the change that the account read did not hold (a group or subnet the change
+    newly points at): without its facts the path cannot be judged."""
+    fn, db = snap.function, snap.database
+    groups = [*(fn.security_group_ids if fn else ()), *(db.security_group_ids if db else ())]
+    if fn is not None and fn.vpc_id:
+        groups += [g for e in snap.vpc_endpoints if e.vpc_id == fn.vpc_id for g in e.group_ids]
+    subnets = [*(fn.subnet_ids if fn else ())]
+    missing = [g for g in dict.fromkeys(groups) if g not in snap.security_groups]
+    missing += [s for s in dict.fromkeys(subnets) if s not in snap.subnets]
+    # The account read reads a VPC's DNS attributes only where a private-DNS endpoint is: one the change adds
+    # elsewhere would otherwise be judged with DNS taken as off.
+    vpc = fn.vpc_id if fn is not None else None
+    unread_dns = vpc and vpc not in snap.dns_attributes and not snap.failure(FactKey.DNS_ATTRIBUTES, vpc)
+    if unread_dns and any(e.private_dns_enabled for e in secrets_manager_endpoints(snap, str(vpc))):
+        missing.append(f"the DNS attributes of {vpc}")
+    return missing
+
+
+def _effect(before: Diagnosis, after: Diagnosis, entry: SecretEffect | None = None) -> Effect:
+    b, a = _RANK[before.verdict], _RANK[after.verdict]
+    if a > b:
+        return {Verdict.BROKEN: Effect.BREAKS, Verdict.DEGRADED: Effect.DEGRADES}.get(after.verdict, Effect.UNKNOWN)
+    if a < b:
+        return Effect.HEALS if after.verdict is Verdict.HEALTHY else Effect.IMPROVES
+    if entry is not None and entry.new_findings:
+        return Effect.WORSENS
+    if entry is not None and entry.resolved_findings:
+        return Effect.IMPROVES
+    return Effect.UNCHANGED
+
+
+def assess(snapshots: Sequence[Snapshot], source: Source, before: Sequence[Diagnosis] | None = None) -> Report:
+    """Each secret whose paths use anything the changes touch, diagnosed before and after them."""
+    firsts = before if before is not None else [diagnose(s) for s in snapshots]
+    found: list[SecretEffect] = []
+    for snap, first in zip(snapshots, firsts, strict=True):
+        used = resources_used(snap)
+        touching = [c for c in source.changes if c.touches() & used or EVERYTHING in c.touches()]
+        if not touching:
+            continue
+        after_snap = apply_changes(snap, touching)
+        after = diagnose(after_snap)
+        reasons = [
+            f"{c.address}: {e.reason}"
+            for c in touching
+            for e in c.not_evaluated()
+            if e.touches() & used or EVERYTHING in e.touches()
+        ]
+        unread = [f"{missing}: not read with the account (the change newly uses it)" for missing in _unread(after_snap)]
+        # A change not evaluated leaves a definite breakage standing; facts never read leave nothing standing, as
+        # the breakage may be theirs (a private-DNS endpoint judged with DNS taken as off).
+        if unread or (reasons and after.verdict is not Verdict.BROKEN):
+            after = replace(after, verdict=Verdict.UNKNOWN)
+        reasons += unread
+        entry = SecretEffect(first, after, Effect.UNCHANGED, tuple(c.address for c in touching), tuple(reasons))
+        effect = Effect.UNKNOWN if reasons and after.verdict is Verdict.UNKNOWN else _effect(first, after, entry)
+        found.append(replace(entry, effect=effect))
+    order = list(Effect)
+    found.sort(key=lambda s: (order.index(s.effect), s.before.secret_name))
+    return Report(source, tuple(found), len(snapshots))

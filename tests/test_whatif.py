@@ -1,0 +1,796 @@
+"""`rotation-doctor what-if`: realistic Terraform plans and CloudFormation change sets against a healthy simulated
+account. Each breaking plan names the secret it breaks and the code; an unrelated plan names none; the command
+reads the account as `scan` does (as many calls for 200 changes as for one) and never writes."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.stub import Stubber
+
+from rotation_doctor.cli import main as cli
+from rotation_doctor.cli import render
+from rotation_doctor.collect.aws import AwsClients
+from rotation_doctor.simulated import scenarios
+from rotation_doctor.simulated.account import AccountBuilder
+from rotation_doctor.whatif.changes import Handling
+from rotation_doctor.whatif.report import Effect, Report
+from rotation_doctor.whatif.run import read_change_set, what_if
+from rotation_doctor.whatif.terraform import parse_plan
+from tests import whatif_plans as tf
+from tests.test_output_schema import assert_valid
+
+ORDERS = scenarios.DEMO_SECRET
+LEDGER = "prod/ledger/db"
+REGION = "us-east-1"
+ALL_TCP = ("6", 0, 65535)
+
+
+@dataclass
+class Account:
+    """The healthy account (`scenarios.healthy_with_ledger`): the orders function in two app subnets behind their
+    own ACL, a Secrets Manager endpoint, the orders database in the same VPC and the ledger database in a peered
+    one; and the id AWS gave the database group's rule that admits the function."""
+
+    o: scenarios.Orders
+    db_rule_id: str
+
+    @property
+    def endpoint(self) -> str:
+        return self.o.extra["endpoint"]
+
+    @property
+    def acl(self) -> str:
+        return self.o.extra["acl"]
+
+
+def _db_rule_id(b: AccountBuilder, group: str, peer: str) -> str:
+    rules = b.ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [group]}])["SecurityGroupRules"]
+    return next(r["SecurityGroupRuleId"] for r in rules if (r.get("ReferencedGroupInfo") or {}).get("GroupId") == peer)
+
+
+@pytest.fixture
+def account(builder: AccountBuilder) -> Account:
+    o = scenarios.healthy_with_ledger(builder, ledger_secret=LEDGER)
+    return Account(o, _db_rule_id(builder, o.db_sg, o.fn_sg))
+
+
+def run(clients: AwsClients, text: str) -> Report:
+    return what_if(clients, parse_plan(text, name="plan.json"))
+
+
+def effects(report: Report) -> dict[str, tuple[str, list[str]]]:
+    return {s.before.secret_name: (str(s.effect), sorted({f.code for f in s.new_findings})) for s in report.secrets}
+
+
+# ----- the plans -----------------------------------------------------------------------------------
+
+
+def delete_endpoint(a: Account) -> str:
+    before = tf.tf_endpoint(a.endpoint, a.o.net.vpc, a.o.fn_subnets, [a.o.extra["endpoint_sg"]], REGION)
+    return tf.plan(tf.resource_change("aws_vpc_endpoint.secretsmanager", "aws_vpc_endpoint", ["delete"], before, None))
+
+
+def delete_db_ingress(a: Account) -> str:
+    before = tf.tf_ingress_rule(a.db_rule_id, a.o.db_sg, a.o.fn_sg, 5432, "rotation")
+    address = "module.orders_db.aws_vpc_security_group_ingress_rule.rotation"
+    return tf.plan(tf.resource_change(address, "aws_vpc_security_group_ingress_rule", ["delete"], before, None))
+
+
+def tighten_nacl(a: Account) -> str:
+    """The app subnets' ACL lets in HTTPS from the VPC only: the answers from the databases (to ephemeral ports)
+    no longer come back."""
+    everything_in = [tf.tf_nacl_entry(100, "allow", "-1", "0.0.0.0/0", 0, 0)]
+    everything_out = [tf.tf_nacl_entry(100, "allow", "-1", "0.0.0.0/0", 0, 0)]
+    https_in = [tf.tf_nacl_entry(100, "allow", "6", a.o.net.cidr, 443, 443)]
+    subnets = a.o.fn_subnets
+    before = tf.tf_network_acl(a.acl, a.o.net.vpc, subnets, everything_in, everything_out)
+    after = tf.tf_network_acl(a.acl, a.o.net.vpc, subnets, https_in, everything_out)
+    return tf.plan(tf.resource_change("aws_network_acl.app", "aws_network_acl", ["update"], before, after))
+
+
+def unrelated(a: Account) -> str:
+    rule = tf.tf_security_group_rule(a.o.app_sg, 8080, "10.20.0.0/16")
+    return tf.plan(
+        tf.resource_change(
+            "aws_s3_bucket.reports",
+            "aws_s3_bucket",
+            ["create"],
+            None,
+            tf.tf_s3_bucket("orders-reports"),
+            unknown=("id", "arn"),
+        ),
+        tf.resource_change(
+            "aws_security_group_rule.app_8080",
+            "aws_security_group_rule",
+            ["create"],
+            None,
+            rule,
+            unknown=("id", "security_group_rule_id"),
+        ),
+    )
+
+
+def test_the_account_is_healthy(account: Account) -> None:
+    from rotation_doctor.examine import scan
+
+    assert {d.secret_name: str(d.verdict) for d in scan(account.o.builder.clients)} == {
+        ORDERS: "healthy",
+        LEDGER: "healthy",
+    }
+
+
+def test_deleting_the_endpoint_breaks_every_secret_of_the_function(account: Account) -> None:
+    report = run(account.o.builder.clients, delete_endpoint(account))
+    assert effects(report) == {ORDERS: ("breaks", ["SM_NO_PATH"]), LEDGER: ("breaks", ["SM_NO_PATH"])}
+    assert report.failing
+
+
+def test_deleting_the_ingress_rule_breaks_only_the_database_that_needed_it(account: Account) -> None:
+    report = run(account.o.builder.clients, delete_db_ingress(account))
+    assert effects(report) == {ORDERS: ("breaks", ["DB_SG_INGRESS_DENIES"])}
+
+
+def test_tightening_the_acl_breaks_both_paths(account: Account) -> None:
+    """The answers of the databases and of the endpoint (whose interfaces are in the same subnets) are denied."""
+    report = run(account.o.builder.clients, tighten_nacl(account))
+    both = ("breaks", ["DB_NACL_DENIES", "SM_NACL_DENIES"])
+    assert effects(report) == {ORDERS: both, LEDGER: both}
+
+
+def test_an_unrelated_plan_names_no_secret(account: Account) -> None:
+    report = run(account.o.builder.clients, unrelated(account))
+    assert report.secrets == () and not report.failing
+    assert {c.address: c.mapping for c in report.source.changes} == {
+        "aws_s3_bucket.reports": Handling.IGNORED,
+        "aws_security_group_rule.app_8080": Handling.MAPPED,
+    }
+
+
+# ----- the same through a CloudFormation change set (DescribeChangeSet answered by botocore's Stubber) ------
+
+
+def cfn_delete_endpoint(a: Account) -> list[dict[str, Any]]:
+    props = {
+        "VpcEndpointType": "Interface",
+        "VpcId": a.o.net.vpc,
+        "ServiceName": f"com.amazonaws.{REGION}.secretsmanager",
+        "SubnetIds": a.o.fn_subnets,
+        "SecurityGroupIds": [a.o.extra["endpoint_sg"]],
+        "PrivateDnsEnabled": True,
+    }
+    return [
+        tf.cfn_change("SecretsManagerEndpoint", "AWS::EC2::VPCEndpoint", "Remove", physical=a.endpoint, before=props)
+    ]
+
+
+def cfn_delete_db_ingress(a: Account) -> list[dict[str, Any]]:
+    props = {
+        "GroupId": a.o.db_sg,
+        "IpProtocol": "tcp",
+        "FromPort": 5432,
+        "ToPort": 5432,
+        "SourceSecurityGroupId": a.o.fn_sg,
+        "Description": "rotation",
+    }
+    return [
+        tf.cfn_change("DbFromRotation", "AWS::EC2::SecurityGroupIngress", "Remove", physical=a.db_rule_id, before=props)
+    ]
+
+
+def cfn_tighten_nacl(a: Account) -> list[dict[str, Any]]:
+    before = {
+        "NetworkAclId": a.acl,
+        "RuleNumber": 100,
+        "Protocol": -1,
+        "RuleAction": "allow",
+        "Egress": False,
+        "CidrBlock": "0.0.0.0/0",
+    }
+    after = {**before, "Protocol": 6, "CidrBlock": a.o.net.cidr, "PortRange": {"From": 443, "To": 443}}
+    return [
+        tf.cfn_change(
+            "AppInbound",
+            "AWS::EC2::NetworkAclEntry",
+            "Modify",
+            physical="orders-AppIn-1Q2W3E4R5T6Y",
+            before=before,
+            after=after,
+            replacement="False",
+        )
+    ]
+
+
+def cfn_unrelated(a: Account) -> list[dict[str, Any]]:
+    rule = {"GroupId": a.o.app_sg, "IpProtocol": "tcp", "FromPort": 8080, "ToPort": 8080, "CidrIp": "10.20.0.0/16"}
+    return [
+        tf.cfn_change("ReportsBucket", "AWS::S3::Bucket", "Add", after={"BucketName": "orders-reports"}),
+        tf.cfn_change("App8080", "AWS::EC2::SecurityGroupIngress", "Add", after=rule),
+    ]
+
+
+def run_change_set(clients: AwsClients, pages: list[list[dict[str, Any]]]) -> Report:
+    """DescribeChangeSet answered page by page (NextToken), the rest of the account by moto."""
+    stubber = Stubber(clients.client("cloudformation"))
+    for i, changes in enumerate(pages):
+        token = f"page-{i + 1}" if i + 1 < len(pages) else None
+        expected: dict[str, Any] = {
+            "ChangeSetName": "net-change",
+            "StackName": "orders-network",
+            "IncludePropertyValues": True,
+        }
+        if i:
+            expected["NextToken"] = f"page-{i}"
+        stubber.add_response(
+            "describe_change_set", tf.change_set_page("orders-network", "net-change", changes, token), expected
+        )
+    with stubber:
+        source = read_change_set(clients, "net-change", "orders-network")
+        stubber.assert_no_pending_responses()
+    return what_if(clients, source)
+
+
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [
+        (cfn_delete_endpoint, {ORDERS: ("breaks", ["SM_NO_PATH"]), LEDGER: ("breaks", ["SM_NO_PATH"])}),
+        (cfn_delete_db_ingress, {ORDERS: ("breaks", ["DB_SG_INGRESS_DENIES"])}),
+        (
+            cfn_tighten_nacl,
+            {
+                ORDERS: ("breaks", ["DB_NACL_DENIES", "SM_NACL_DENIES"]),
+                LEDGER: ("breaks", ["DB_NACL_DENIES", "SM_NACL_DENIES"]),
+            },
+        ),
+        (cfn_unrelated, {}),
+    ],
+    ids=["endpoint", "db-ingress", "nacl", "unrelated"],
+)
+def test_a_change_set_names_the_secrets_it_breaks(account: Account, make: Any, expected: dict[str, Any]) -> None:
+    changes = make(account)
+    pages = [changes[:1], changes[1:]] if len(changes) > 1 else [changes]  # the unrelated one spans two pages
+    report = run_change_set(account.o.builder.clients, pages)
+    assert effects(report) == expected
+    assert report.failing is bool(expected)
+    assert len(report.source.changes) == len(changes)
+
+
+# ----- read as scan reads, and only read ------------------------------------------------------------
+
+
+def many_changes(a: Account, count: int) -> str:
+    """`count` changes: rules on the function's own group (so every secret is re-diagnosed) and buckets."""
+    items = []
+    for i in range(count):
+        if i % 2:
+            items.append(
+                tf.resource_change(
+                    f"aws_s3_bucket.b{i}", "aws_s3_bucket", ["create"], None, tf.tf_s3_bucket(f"b{i}"), unknown=("id",)
+                )
+            )
+        else:
+            rule = tf.tf_security_group_rule(a.o.fn_sg, 10000 + i, "10.20.0.0/16")
+            items.append(
+                tf.resource_change(
+                    f"aws_security_group_rule.r{i}", "aws_security_group_rule", ["create"], None, rule, unknown=("id",)
+                )
+            )
+    return tf.plan(*items)
+
+
+def test_the_calls_do_not_grow_with_the_plan_and_none_writes(account: Account) -> None:
+    clients = account.o.builder.clients
+    counts = []
+    for text in (delete_endpoint(account), many_changes(account, 200)):
+        clients.counter.calls.clear()
+        run(clients, text)
+        counts.append(dict(clients.counter.calls))
+    assert counts[0] == counts[1]
+    assert sum(counts[0].values()) <= 20, counts[0]
+    writes = [op for op in counts[0] if not op.split(":", 1)[1].startswith(("Describe", "Get", "List", "BatchGet"))]
+    assert writes == []
+
+
+def test_no_write_call_reaches_aws(account: Account) -> None:
+    """A botocore hook that refuses any operation but a read, on every client what-if makes."""
+    clients = account.o.builder.clients
+    refused: list[str] = []
+
+    def only_reads(model: Any, **_: Any) -> None:
+        if not model.name.startswith(("Describe", "Get", "List", "BatchGet")):
+            refused.append(model.name)
+            raise AssertionError(f"what-if called {model.name}")
+
+    for service in ("ec2", "lambda", "rds", "secretsmanager", "route53", "logs", "cloudformation"):
+        clients.client(service).meta.events.register("before-call.*.*", only_reads)
+    try:
+        report = run(clients, delete_endpoint(account))
+        run_change_set(clients, [cfn_delete_db_ingress(account)])
+    finally:
+        for service in ("ec2", "lambda", "rds", "secretsmanager", "route53", "logs", "cloudformation"):
+            clients.client(service).meta.events.unregister("before-call.*.*", only_reads)
+    assert refused == [] and report.failing
+
+
+# ----- what cannot be judged is unknown, never healthy ----------------------------------------------
+
+
+def test_a_value_known_only_after_apply_makes_the_secrets_unknown(account: Account) -> None:
+    """The function moves to a group the plan creates: its id is unknown, so both its secrets are unknown."""
+    fn = {
+        "function_name": "orders-db-rotation",
+        "vpc_config": [
+            {"subnet_ids": account.o.fn_subnets, "security_group_ids": [account.o.fn_sg], "vpc_id": account.o.net.vpc}
+        ],
+        "environment": [],
+        "runtime": "python3.12",
+    }
+    moved = {**fn, "vpc_config": [{"subnet_ids": account.o.fn_subnets, "vpc_id": account.o.net.vpc}]}
+    change = tf.resource_change(
+        "aws_lambda_function.rotation", "aws_lambda_function", ["update"], fn, moved, unknown=()
+    )
+    change["change"]["after_unknown"]["vpc_config"] = [{"security_group_ids": True}]
+    report = run(account.o.builder.clients, tf.plan(change))
+    assert effects(report) == {ORDERS: ("unknown", []), LEDGER: ("unknown", [])}
+    assert all(s.after.verdict == "unknown" and s.not_evaluated for s in report.secrets)
+    assert report.failing
+    assert_valid("what-if", {"schema_version": "1", **report.to_json()})
+
+
+def test_an_unsupported_type_on_a_path_is_not_evaluated_and_one_off_it_is_ignored(account: Account) -> None:
+    attach = {
+        "subnet_ids": account.o.fn_subnets,
+        "transit_gateway_id": "tgw-0123456789abcdef0",
+        "vpc_id": account.o.net.vpc,
+    }
+    report = run(
+        account.o.builder.clients,
+        tf.plan(
+            tf.resource_change(
+                "aws_ec2_transit_gateway_vpc_attachment.hub",
+                "aws_ec2_transit_gateway_vpc_attachment",
+                ["create"],
+                None,
+                attach,
+                unknown=("id",),
+            ),
+            tf.resource_change(
+                "aws_s3_bucket.logs", "aws_s3_bucket", ["create"], None, tf.tf_s3_bucket("logs"), unknown=("id",)
+            ),
+        ),
+    )
+    assert {c.address: c.mapping for c in report.source.changes} == {
+        "aws_ec2_transit_gateway_vpc_attachment.hub": Handling.NOT_EVALUATED,
+        "aws_s3_bucket.logs": Handling.IGNORED,
+    }
+    assert effects(report) == {ORDERS: ("unknown", []), LEDGER: ("unknown", [])}
+
+
+# ----- the command ---------------------------------------------------------------------------------
+
+
+def test_the_command_json_markdown_and_exit_statuses(
+    account: Account, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    breaking, harmless = tmp_path / "break.json", tmp_path / "harmless.json"
+    breaking.write_text(delete_db_ingress(account))
+    harmless.write_text(unrelated(account))
+    assert cli.main(["what-if", "--terraform-plan", str(breaking), "--format", "json"]) == 1
+    out = json.loads(capsys.readouterr().out)
+    assert out["schema_version"] == "1" and out["summary"]["breaks"] == 1
+    assert_valid("what-if", out)
+    assert [(s["secret"]["name"], s["before"], s["after"]) for s in out["secrets"]] == [(ORDERS, "healthy", "broken")]
+    assert [f["code"] for f in out["secrets"][0]["new_findings"]] == ["DB_SG_INGRESS_DENIES"]
+    assert scenarios.CANARY_PASSWORD not in json.dumps(out)
+    assert cli.main(["what-if", "--terraform-plan", str(breaking), "--format", "markdown"]) == 1
+    md = capsys.readouterr().out
+    assert scenarios.CANARY_PASSWORD not in md
+    assert "| prod/orders/db | **breaks** | healthy → broken |" in md
+    assert "| `DB_SG_INGRESS_DENIES` |" in md  # inline code as it is: backslash escapes do not work there
+    assert cli.main(["what-if", "--terraform-plan", str(harmless)]) == 0
+    assert "No Lambda-rotated secret uses anything this changes." in capsys.readouterr().out
+    assert cli.main(["what-if", "--terraform-plan", str(harmless), "--stack", "orders-network"]) == 2
+    assert "--stack goes with --change-set" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        (None, "cannot read"),
+        ("not json", "is not JSON"),
+        ('{"resources": []}', "is not the JSON of `terraform show -json PLAN`"),
+        (
+            '{"format_version": "1.2", "terraform_version": "1.9.5", "resource_changes": [{"address": "x"}]}',
+            "cannot be read",
+        ),
+    ],
+    ids=["missing", "not-json", "not-a-plan", "malformed-change"],
+)
+def test_a_bad_plan_is_bad_input_before_any_aws_call(
+    clients: AwsClients, tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str | None, says: str
+) -> None:
+    path = tmp_path / "plan.json"
+    if content is not None:
+        path.write_text(content)
+    clients.counter.calls.clear()
+    assert cli.main(["what-if", "--terraform-plan", str(path), "--format", "json"]) == 2
+    out = json.loads(capsys.readouterr().out)
+    assert out["error"]["kind"] == "bad_input" and says in out["error"]["message"]
+    assert clients.counter.total == 0
+
+
+def test_a_missing_change_set_is_bad_input(account: Account) -> None:
+    from botocore.stub import Stubber
+
+    from rotation_doctor.collect.aws import BadInput
+
+    clients = account.o.builder.clients
+    stubber = Stubber(clients.client("cloudformation"))
+    stubber.add_client_error("describe_change_set", "ChangeSetNotFound", "ChangeSet [nope] does not exist", 404)
+    with stubber, pytest.raises(BadInput, match="no change set 'nope'"):
+        read_change_set(clients, "nope", "orders-network")
+
+
+# ----- markdown is inert -----------------------------------------------------------------------------
+
+
+HOSTILE = "prod|db`rm -rf`<script>alert(1)</script>[x](http://evil)"
+
+
+def test_hostile_names_render_inert_in_markdown() -> None:
+    """Secrets Manager allows only /_+=.@- in names, but addresses, descriptions and summaries come from plans and
+    tags: everything outside is escaped as if it could hold anything."""
+    from dataclasses import replace
+
+    from rotation_doctor.whatif.changes import Action, Change, RemoveRules, Source
+    from rotation_doctor.whatif.report import assess
+    from tests import snapshots
+
+    snap = snapshots.healthy()
+    snap = replace(snap, secret=replace(snap.secret, name=HOSTILE))
+    db_rule = snap.security_groups["sg-db"].rules
+    change = Change(
+        f"aws_security_group_rule.{HOSTILE}", "aws_security_group_rule", Action.DELETE, (RemoveRules("sg-db", db_rule),)
+    )
+    report = assess([snap], Source("terraform-plan", HOSTILE, (change,)))
+    assert [s.effect for s in report.secrets] == [Effect.BREAKS]
+    text = render.whatif_markdown(report)
+    row = next(line for line in text.splitlines() if "breaks" in line and line.startswith("|"))
+    assert row.count("|") - row.count("\\|") == 6  # the table's own five cells, no more
+    name_cell = row[2 : row.index(" | **breaks**")]
+    assert name_cell == render.md(HOSTILE)
+    # Every character markdown or HTML would act on is escaped: in the cell, the heading and the details.
+    unescaped = re.compile(r"(?<!\\)[`|\[\]()<>*_]")
+    outside_table = [line for line in text.splitlines() if line.startswith(("###", "- "))]
+    assert len(outside_table) == 2
+    for piece in (name_cell, *outside_table):
+        assert unescaped.search(piece) is None, piece
+    for raw in ("<script>", "</script>", "](", "[x]"):
+        assert raw not in text
+    assert "&lt;script&gt;" in text and "\\[x\\]\\(http\\:" in text
+    assert render._md_code("DB_NO_ROUTE") == "`DB_NO_ROUTE`"
+    assert render._md_code(HOSTILE) == render.md(HOSTILE)  # inline code cannot escape: never for outside text
+
+
+def test_a_created_endpoint_heals_and_a_new_unused_group_changes_nothing() -> None:
+    from dataclasses import replace
+
+    from rotation_doctor.whatif.terraform import parse_plan as parse
+    from tests import snapshots
+
+    broken = replace(snapshots.healthy(), vpc_endpoints=())
+    endpoint = tf.tf_endpoint("vpce-ignored", snapshots.VPC, ["app-a", "app-b"], ["sg-vpce"], REGION)
+    group = {"name": "spare", "vpc_id": snapshots.VPC, "ingress": [], "egress": [], "description": "spare"}
+    source = parse(
+        tf.plan(
+            tf.resource_change(
+                "aws_vpc_endpoint.sm",
+                "aws_vpc_endpoint",
+                ["create"],
+                None,
+                endpoint,
+                unknown=("id", "arn", "dns_entry"),
+            ),
+            tf.resource_change(
+                "aws_security_group.spare", "aws_security_group", ["create"], None, group, unknown=("id", "arn")
+            ),
+        ),
+        name="plan.json",
+    )
+    from rotation_doctor.whatif.report import assess
+
+    report = assess([broken], source)
+    assert [(s.effect, s.before.verdict, s.after.verdict) for s in report.secrets] == [
+        (Effect.HEALS, "broken", "healthy")
+    ]
+    assert [f.code for f in report.secrets[0].resolved_findings] == ["SM_NO_PATH"]
+    assert {c.address: c.mapping for c in source.changes}["aws_security_group.spare"] is Handling.NO_EFFECT
+    assert not report.failing
+
+
+# ----- each mapped type, on hand-built snapshots (pure, milliseconds) ----------------------------------
+
+
+def _pure(snap: Any, *items: dict[str, Any]) -> tuple[str, list[str]]:
+    from rotation_doctor.whatif.report import assess
+
+    report = assess([snap], parse_plan(tf.plan(*items), name="plan.json"))
+    assert len(report.secrets) == 1, [c.to_json() for c in report.source.changes]
+    s = report.secrets[0]
+    return str(s.effect), sorted({f.code for f in s.new_findings})
+
+
+def _fn(**vpc: Any) -> dict[str, Any]:
+    return {
+        "function_name": "rotate",
+        "arn": "arn:aws:lambda:us-east-1:123456789012:function:rotate",
+        "vpc_config": [{"subnet_ids": ["app-a", "app-b"], "security_group_ids": ["sg-fn"], "vpc_id": "vpc-1", **vpc}],
+        "environment": [{"variables": {"LOG_LEVEL": "info"}}],
+    }
+
+
+def _cases() -> list[tuple[str, Any, list[dict[str, Any]], tuple[str, list[str]]]]:
+    from tests import snapshots as s
+
+    rc = tf.resource_change
+    no_egress = {"id": "sg-fn", "name": "fn", "vpc_id": "vpc-1", "ingress": [], "egress": []}
+    all_egress = {
+        **no_egress,
+        "egress": [
+            {
+                "cidr_blocks": ["0.0.0.0/0"],
+                "from_port": 0,
+                "to_port": 0,
+                "protocol": "-1",
+                "self": False,
+                "security_groups": [],
+                "prefix_list_ids": [],
+                "ipv6_cidr_blocks": [],
+                "description": "",
+            }
+        ],
+    }
+    nat_route = {
+        "route_table_id": "rtb-private",
+        "destination_cidr_block": "0.0.0.0/0",
+        "nat_gateway_id": "nat-1",
+        "id": "r-rtb-private1080289494",
+    }
+    peer_routes = {
+        "id": "rtb-private",
+        "vpc_id": "vpc-1",
+        "route": [{"cidr_block": "10.1.0.0/16", "vpc_peering_connection_id": "pcx-1"}],
+    }
+    permission = {
+        "function_name": "rotate",
+        "statement_id": "SecretsManagerAccess",
+        "action": "lambda:InvokeFunction",
+        "principal": "secretsmanager.amazonaws.com",
+        "source_account": "123456789012",
+        "source_arn": None,
+        "qualifier": "",
+    }
+    db = {"identifier": "db", "port": 5432, "vpc_security_group_ids": ["sg-db"], "engine": "postgres"}
+    vpc = {"id": "vpc-1", "cidr_block": "10.0.0.0/16", "enable_dns_support": True, "enable_dns_hostnames": True}
+    nacl_rule = {
+        "network_acl_id": "acl-default",
+        "rule_number": 10,
+        "egress": False,
+        "protocol": "6",
+        "rule_action": "deny",
+        "cidr_block": "10.0.11.0/24",
+        "from_port": 0,
+        "to_port": 65535,
+    }
+    assoc = {"id": "rtbassoc-0a1b", "subnet_id": "app-a", "route_table_id": "rtb-private", "gateway_id": ""}
+    pcx = {"id": "pcx-1", "vpc_id": "vpc-1", "peer_vpc_id": "vpc-2", "accept_status": "active", "auto_accept": True}
+    back = s.peered(back=s.ROUTE_BACK)
+    return [
+        (
+            "group-egress-removed",
+            s.healthy(),
+            [rc("aws_security_group.fn", "aws_security_group", ["update"], all_egress, no_egress)],
+            ("breaks", ["DB_LAMBDA_EGRESS_DENIES", "SM_LAMBDA_EGRESS_DENIES"]),
+        ),
+        (
+            "nat-route-deleted",
+            s.nat_path(),
+            [rc("aws_route.nat", "aws_route", ["delete"], nat_route, None)],
+            ("breaks", ["SM_NO_PATH"]),
+        ),
+        (
+            "nat-deleted",
+            s.nat_path(),
+            [
+                rc(
+                    "aws_nat_gateway.a",
+                    "aws_nat_gateway",
+                    ["delete"],
+                    {"id": "nat-1", "subnet_id": "public-a", "connectivity_type": "public"},
+                    None,
+                )
+            ],
+            ("breaks", ["SM_ROUTE_BLACKHOLE"]),
+        ),
+        (
+            "peering-route-removed",
+            back,
+            [rc("aws_route_table.private", "aws_route_table", ["update"], peer_routes, {**peer_routes, "route": []})],
+            ("breaks", ["DB_NO_ROUTE"]),
+        ),
+        (
+            "peering-deleted",
+            back,
+            [rc("aws_vpc_peering_connection.data", "aws_vpc_peering_connection", ["delete"], pcx, None)],
+            ("breaks", ["DB_NO_ROUTE"]),
+        ),
+        (
+            "permission-deleted",
+            s.healthy(),
+            [rc("aws_lambda_permission.sm", "aws_lambda_permission", ["delete"], permission, None)],
+            ("breaks", ["INVOKE_PERMISSION_MISSING"]),
+        ),
+        (
+            "permission-restored",
+            replace_policy(s.healthy()),
+            [rc("aws_lambda_permission.sm", "aws_lambda_permission", ["create"], None, permission, unknown=("id",))],
+            ("heals", []),
+        ),
+        (
+            "db-port-changed",
+            s.healthy(),
+            [rc("aws_db_instance.db", "aws_db_instance", ["update"], db, {**db, "port": 5433})],
+            ("breaks", ["DB_SG_INGRESS_DENIES"]),
+        ),
+        (
+            "vpc-dns-off",
+            s.healthy(),
+            [rc("aws_vpc.main", "aws_vpc", ["update"], vpc, {**vpc, "enable_dns_support": False})],
+            ("breaks", ["SM_VPC_DNS_DISABLED"]),
+        ),
+        (  # denies one of the database's two subnets: a failover away from broken
+            "nacl-rule-added",
+            s.healthy(),
+            [
+                rc(
+                    "aws_network_acl_rule.deny_data",
+                    "aws_network_acl_rule",
+                    ["create"],
+                    None,
+                    nacl_rule,
+                    unknown=("id",),
+                )
+            ],
+            ("degrades", ["DB_NACL_DENIES"]),
+        ),
+        (
+            "subnet-to-public-table",
+            s.healthy(),
+            [
+                rc(
+                    "aws_route_table_association.a",
+                    "aws_route_table_association",
+                    ["update"],
+                    assoc,
+                    {**assoc, "route_table_id": "rtb-public"},
+                )
+            ],
+            ("unchanged", []),
+        ),
+        (
+            "function-leaves-vpc",
+            s.healthy(),
+            [rc("aws_lambda_function.rotate", "aws_lambda_function", ["update"], _fn(), {**_fn(), "vpc_config": []})],
+            ("breaks", ["DB_LAMBDA_NOT_IN_VPC"]),
+        ),
+    ]
+
+
+def replace_policy(snap: Any) -> Any:
+    from dataclasses import replace
+
+    return replace(snap, function_policy=None)
+
+
+@pytest.mark.parametrize(("snap", "items", "expected"), [c[1:] for c in _cases()], ids=[c[0] for c in _cases()])
+def test_each_type_maps_to_what_it_does(
+    snap: Any, items: list[dict[str, Any]], expected: tuple[str, list[str]]
+) -> None:
+    assert _pure(snap, *items) == expected
+
+
+def _cfn_cases() -> list[tuple[str, list[dict[str, Any]], tuple[str, list[str]]]]:
+    ch = tf.cfn_change
+    vpc_config = {"SubnetIds": ["app-a", "app-b"], "SecurityGroupIds": ["sg-fn"]}
+    fn = {"FunctionName": "rotate", "Runtime": "python3.12", "VpcConfig": vpc_config}
+    db = {"DBInstanceIdentifier": "db", "Port": "5432", "VPCSecurityGroups": ["sg-db"], "Engine": "postgres"}
+    vpc = {"CidrBlock": "10.0.0.0/16", "EnableDnsSupport": True, "EnableDnsHostnames": True}
+    unknown_groups = {**fn, "VpcConfig": {**vpc_config, "SecurityGroupIds": ["{{changeSet:KNOWN_AFTER_APPLY}}"]}}
+    return [
+        (
+            "function-group-known-after-apply",
+            [
+                ch(
+                    "Rotate",
+                    "AWS::Lambda::Function",
+                    "Modify",
+                    physical="rotate",
+                    before=fn,
+                    after=unknown_groups,
+                    replacement="False",
+                )
+            ],
+            ("unknown", []),
+        ),
+        (
+            "db-port",
+            [
+                ch(
+                    "Db",
+                    "AWS::RDS::DBInstance",
+                    "Modify",
+                    physical="db",
+                    before=db,
+                    after={**db, "Port": "5433"},
+                    replacement="False",
+                )
+            ],
+            ("breaks", ["DB_SG_INGRESS_DENIES"]),
+        ),
+        (
+            "vpc-hostnames-dropped",
+            [
+                ch(
+                    "Vpc",
+                    "AWS::EC2::VPC",
+                    "Modify",
+                    physical="vpc-1",
+                    before=vpc,
+                    after={"CidrBlock": "10.0.0.0/16"},
+                    replacement="False",
+                )
+            ],
+            ("breaks", ["SM_VPC_DNS_DISABLED"]),
+        ),
+        ("dynamic", [ch("Db", "AWS::RDS::DBInstance", "Dynamic", physical="db", before=db, after=db)], ("unknown", [])),
+        (
+            "function-deleted",
+            [ch("Rotate", "AWS::Lambda::Function", "Remove", physical="rotate", before=fn)],
+            ("breaks", ["ROTATION_LAMBDA_MISSING"]),
+        ),
+    ]
+
+
+@pytest.mark.parametrize(("changes", "expected"), [c[1:] for c in _cfn_cases()], ids=[c[0] for c in _cfn_cases()])
+def test_each_change_set_type_maps_to_what_it_does(
+    changes: list[dict[str, Any]], expected: tuple[str, list[str]]
+) -> None:
+    from rotation_doctor.whatif.changeset import parse_change_set
+    from rotation_doctor.whatif.report import assess
+    from tests import snapshots
+
+    source = parse_change_set([tf.change_set_page("app", "cs", changes)], name="app/cs")
+    report = assess([snapshots.healthy()], source)
+    assert [(str(s.effect), sorted({f.code for f in s.new_findings})) for s in report.secrets] == [expected]
+
+
+def test_an_endpoint_added_where_dns_was_not_read_is_unknown() -> None:
+    """The account read reads DNS attributes only where a private-DNS endpoint is: a new one elsewhere cannot be
+    judged healthy (nor broken) on DNS nobody read."""
+    from dataclasses import replace
+
+    from rotation_doctor.whatif.report import assess
+    from tests import snapshots
+
+    unread = replace(snapshots.healthy(), vpc_endpoints=(), dns_attributes={})
+    endpoint = tf.tf_endpoint("vpce-ignored", snapshots.VPC, ["app-a", "app-b"], ["sg-vpce"], REGION)
+    item = tf.resource_change("aws_vpc_endpoint.sm", "aws_vpc_endpoint", ["create"], None, endpoint, unknown=("id",))
+    report = assess([unread], parse_plan(tf.plan(item), name="plan.json"))
+    [s] = report.secrets
+    assert (s.effect, s.after.verdict) == (Effect.UNKNOWN, "unknown")
+    assert s.not_evaluated == ("the DNS attributes of vpc-1: not read with the account (the change newly uses it)",)
