@@ -41,14 +41,13 @@ class Diagnosis:
     findings: tuple[Finding, ...]
     context: dict[str, Any] = field(default_factory=dict)  # what was looked at, for people and JSON
 
+    def secret_json(self) -> dict[str, Any]:
+        """The secret as every JSON output names it (diagnose, scan, plan, fix, what-if)."""
+        return {"arn": self.secret_arn, "name": self.secret_name, "account": self.account, "region": self.region}
+
     def to_json(self) -> dict[str, Any]:
         return {
-            "secret": {
-                "arn": self.secret_arn,
-                "name": self.secret_name,
-                "account": self.account,
-                "region": self.region,
-            },
+            "secret": self.secret_json(),
             "verdict": str(self.verdict),
             "findings": [f.to_json() for f in self.findings],
             "plan": [],

@@ -54,7 +54,7 @@ class SecretEffect:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "secret": {"arn": self.before.secret_arn, "name": self.before.secret_name},
+            "secret": self.before.secret_json(),
             "effect": str(self.effect),
             "before": str(self.before.verdict),
             "after": str(self.after.verdict),
