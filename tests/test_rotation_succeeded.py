@@ -218,3 +218,53 @@ def test_a_failed_read_of_security_hub_is_not_taken_for_nothing_open(
     finally:
         securityhub.meta.events.unregister("before-call.securityhub.GetFindings", refuse)
     assert clients.counter.calls["secretsmanager:DescribeSecret"] >= 1  # diagnosed: something may be open
+
+
+def _finding_states(builder: AccountBuilder) -> dict[str, str]:
+    findings = builder.clients.client("securityhub").get_findings()["Findings"]  # type: ignore[attr-defined]
+    return {f["GeneratorId"]: f["RecordState"] for f in findings}
+
+
+def test_a_fix_applied_in_auto_mode_leaves_no_finding_open(builder: AccountBuilder, service: Any) -> None:  # noqa: F811
+    """Security Hub holds what the account holds after the fix, not the diagnosis that led to it."""
+    builder.clients.client("securityhub").enable_security_hub()  # type: ignore[attr-defined]
+    o = broken_database_rule(builder)
+    service.make("auto", ROTATION_DOCTOR_SECURITY_HUB="Enabled")
+    builder.clients.counter.calls.clear()
+    service.deliver(rotation_failed(o.secret_arn))
+    assert builder.clients.counter.calls["ec2:AuthorizeSecurityGroupIngress"] == 1  # the fix
+    assert "ACTIVE" not in _finding_states(builder).values()  # healthy within the event: nothing open to see
+
+
+def test_an_approved_fix_applied_leaves_its_findings_archived(builder: AccountBuilder, service: Any) -> None:  # noqa: F811
+    builder.clients.client("securityhub").enable_security_hub()  # type: ignore[attr-defined]
+    o = broken_database_rule(builder)
+    service.make("propose", ROTATION_DOCTOR_SECURITY_HUB="Enabled")
+    service.deliver(rotation_failed(o.secret_arn))
+    assert set(_finding_states(builder).values()) == {"ACTIVE"}
+    [proposal] = service.store.list()
+    service.store.approve(proposal.id, by="approval link (approve)", generation=proposal.generation)
+    service.deliver(ApplyApproved(proposal.id, proposal.generation, "approval link (approve)").body())
+    assert service.store.get(proposal.id).state == "applied"
+    assert set(_finding_states(builder).values()) == {"ARCHIVED"}
+
+
+def test_a_rotation_succeeded_whose_secret_names_another_account_is_not_acted_on(
+    builder: AccountBuilder,
+    service: Any,  # noqa: F811
+) -> None:
+    """CloudTrail records a rotation in the secret's own account and region: an event whose secret ARN names
+    another place is not real, and closes nothing."""
+    o = broken_database_rule(builder)
+    service.make("propose")
+    service.deliver(rotation_failed(o.secret_arn))
+    [proposal] = service.store.list()
+    builder.ec2.authorize_security_group_ingress(  # fixed by hand: healthy again
+        GroupId=o.db_sg, IpPermissions=[tcp(5432, group=o.fn_sg, description="fixed by hand")]
+    )
+    forged = json.loads(rotation_succeeded(o.secret_arn))
+    forged["account"] = "210987654321"
+    service.deliver(json.dumps(forged))
+    assert service.store.get(proposal.id).state == "proposed"
+    service.deliver(rotation_succeeded(o.secret_arn))  # the real one closes it
+    assert service.store.get(proposal.id).state == "superseded"

@@ -335,11 +335,16 @@ class BatchContext:
         """The event's diagnoses as Security Hub findings, when the deployer turned them on: one read and as few
         imports as the limits allow for all of them. It never fails the event: what failed is logged."""
         hub = self._security_hub()
-        diagnosed = [
-            Diagnosed(s.diagnosis, s.proposal_id)
-            for s in report.secrets
-            if s.diagnosis is not None and s.action is not SecretAction.COALESCED
-        ]
+        diagnosed: list[Diagnosed] = []
+        for s in report.secrets:
+            # After a fix (auto mode), what the account holds now is the diagnosis after it, not the one before.
+            latest = s.outcome.after if s.outcome is not None and s.outcome.after is not None else s.diagnosis
+            if latest is not None and s.action is not SecretAction.COALESCED:
+                diagnosed.append(Diagnosed(latest, s.proposal_id))
+        for decision in report.decisions:  # an approved fix applied (its secret's report carries no diagnosis)
+            after = decision.outcome.after if decision.outcome is not None else None
+            if after is not None:
+                diagnosed.append(Diagnosed(after, (decision.fresh or decision.proposal).id))
         if hub is None or not diagnosed:
             return
         try:
