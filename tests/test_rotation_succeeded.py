@@ -256,7 +256,7 @@ def test_a_rotation_succeeded_whose_secret_names_another_account_is_not_acted_on
     """CloudTrail records a rotation in the secret's own account and region: an event whose secret ARN names
     another place is not real, and closes nothing."""
     o = broken_database_rule(builder)
-    service.make("propose")
+    service.make("propose", ROTATION_DOCTOR_MEMBER_ROLE_NAME="rotation-doctor-member")
     service.deliver(rotation_failed(o.secret_arn))
     [proposal] = service.store.list()
     builder.ec2.authorize_security_group_ingress(  # fixed by hand: healthy again
@@ -264,7 +264,9 @@ def test_a_rotation_succeeded_whose_secret_names_another_account_is_not_acted_on
     )
     forged = json.loads(rotation_succeeded(o.secret_arn))
     forged["account"] = "210987654321"
+    builder.clients.counter.calls.clear()
     service.deliver(json.dumps(forged))
     assert service.store.get(proposal.id).state == "proposed"
+    assert builder.clients.counter.calls["sts:AssumeRole"] == 0  # not even a look in the account it names
     service.deliver(rotation_succeeded(o.secret_arn))  # the real one closes it
     assert service.store.get(proposal.id).state == "superseded"
