@@ -38,6 +38,8 @@ def test_rotation_failed_names_the_secret_and_the_step() -> None:
         ("delete_vpc_endpoints_request.json", {"vpce-0e0d0c0b0a0900001"}, set()),
         ("delete_nat_gateway.json", {"nat-0123456789abcdef0"}, set()),
         ("delete_route.json", {"rtb-0a0b0c0d0e0f00001"}, set()),
+        ("modify_managed_prefix_list.json", {"pl-0a1b2c3d4e5f60001"}, set()),
+        ("delete_transit_gateway_route.json", {"tgw-rtb-0a1b2c3d4e5f60001"}, set()),
         ("replace_network_acl_entry.json", {"acl-0a1b2c3d4e5f60001"}, set()),
         ("modify_vpc_attribute.json", {"vpc-0a1b2c3d4e5f60001"}, set()),
         (
@@ -106,6 +108,8 @@ SG_DB, SG_FN = "sg-0db5ec0000000a001", "sg-0f0ec00000000a002"
 AS_BEFORE: dict[str, tuple[str, dict[str, Any] | str]] = {
     "delete_nat_gateway.json": ("Change", {"resource_ids": ["nat-0123456789abcdef0"], "names": []}),
     "delete_route.json": ("Change", {"resource_ids": ["rtb-0a0b0c0d0e0f00001"], "names": []}),
+    "modify_managed_prefix_list.json": ("Change", {"resource_ids": ["pl-0a1b2c3d4e5f60001"], "names": []}),
+    "delete_transit_gateway_route.json": ("Change", {"resource_ids": ["tgw-rtb-0a1b2c3d4e5f60001"], "names": []}),
     "delete_vpc_endpoints_request.json": ("Change", {"resource_ids": ["vpce-0e0d0c0b0a0900001"], "names": []}),
     "failed_revoke_sg_ingress.json": ("Change", {"resource_ids": [SG_DB, SG_FN], "names": []}),
     "malformed_rotation_failed_no_secret.json": (

@@ -78,6 +78,8 @@ WAKES = {
     "delete_vpc_endpoints_request.json": "network",
     "delete_nat_gateway.json": "network",
     "delete_route.json": "network",
+    "modify_managed_prefix_list.json": "network",
+    "delete_transit_gateway_route.json": "network",
     "replace_network_acl_entry.json": "network",
     "modify_vpc_attribute.json": "network",
     "update_function_configuration.json": "function",

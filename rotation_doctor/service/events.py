@@ -36,7 +36,9 @@ from rotation_doctor.model.errors import HandoffInvalid
 
 ROTATION_EVENTS = frozenset({"RotationFailed", "RotationAbandoned"})
 ROTATION_SUCCEEDED = "RotationSucceeded"
-_RESOURCE_ID = re.compile(r"^(sg|vpce|rtb|acl|nat|vpc|subnet|eni|pcx|igw|tgw)-[0-9a-f]{8,17}$")
+_RESOURCE_ID = re.compile(
+    r"^(sg|vpce|rtb|acl|nat|vpc|subnet|eni|pcx|igw|eigw|tgw|tgw-attach|tgw-rtb|pl)-[0-9a-f]{8,17}$"
+)
 _NAME_KEYS = {
     "functionname": "function",
     "dbinstanceidentifier": "database",

@@ -1,0 +1,38 @@
+"""What a secret's paths use (`resources_used`): the worker's `affects` and `what-if` look at a secret only when a
+change touches something in it, so a part of the model missing here is a change that is never looked at."""
+
+from __future__ import annotations
+
+from rotation_doctor.analysis.usage import resources_used
+from rotation_doctor.service.batch import affects
+from rotation_doctor.service.events import Change
+from tests.snapshots import through_tgw
+from tests.test_ipv6 import dual_stack
+from tests.test_prefix_lists import DB_LIST, _db_reached_by_list
+from tests.test_rds_proxy import TARGET, proxied
+
+
+def change_to(*ids: str) -> Change:
+    return Change("e", "RevokeSecurityGroupIngress", "aws.ec2", frozenset(ids), frozenset())
+
+
+def test_an_rds_proxys_targets_their_groups_and_subnets_are_used() -> None:
+    snap = proxied(TARGET)
+    used = resources_used(snap)
+    assert {"db", "sg-db", "data-a", "data-b"} <= used
+    assert affects(change_to("sg-db"), snap)  # the target's group no longer admitting the proxy breaks rotation
+
+
+def test_an_ipv6_route_target_is_used() -> None:
+    assert "eigw-1" in resources_used(dual_stack())
+
+
+def test_a_transit_gateways_attachments_and_route_table_are_used() -> None:
+    used = resources_used(through_tgw())
+    assert {"tgw-1", "tgw-attach-1", "tgw-attach-2", "tgw-rtb-1"} <= used
+
+
+def test_a_prefix_list_a_used_groups_rule_names_is_used() -> None:
+    snap = _db_reached_by_list(prefix_lists={"pl-data": DB_LIST})
+    assert "pl-data" in resources_used(snap)
+    assert affects(change_to("pl-data"), snap)  # ModifyManagedPrefixList on the list
