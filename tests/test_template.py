@@ -85,6 +85,7 @@ WAKES = {
     "update_function_configuration.json": "function",
     "modify_db_instance.json": "database",
     "rotate_secret.json": "secret",
+    "scheduled_sweep.json": "sweep",  # on the hub's bus only: a member's forwarded sweep
 }
 SLEEPS = [
     "negative_run_instances.json",
@@ -303,6 +304,7 @@ ORGANIZATION_ONLY = {
     "MemberFunctionChangeRule",
     "MemberDatabaseChangeRule",
     "MemberSecretChangeRule",
+    "MemberSweepRule",
     "MemberRolesAccess",
 }
 
@@ -357,7 +359,7 @@ def test_the_hub_outputs_what_a_member_stack_takes(template: dict[str, Any]) -> 
     assert not re.fullmatch(parameters["RoleRegion"]["AllowedPattern"], "")  # required: no role otherwise
 
 
-FORWARDING = {"ForwardRole", *RULES["member.yaml"]}
+FORWARDING = {"ForwardRole", "ForwardSweepRule", *RULES["member.yaml"]}
 MEMBER_ROLE = {"MemberRole", "MemberPermissions"}
 
 
@@ -385,7 +387,7 @@ def test_a_member_stack_makes_what_its_place_needs(account: str, region: str, ma
 
 def test_member_rules_forward_to_the_hubs_bus_with_their_role() -> None:
     resources = Resolver(load("member.yaml"), MEMBER_PARAMETERS).resources()
-    for name in RULES["member.yaml"]:
+    for name in [*RULES["member.yaml"], "ForwardSweepRule"]:
         properties = resources[name]["Properties"]
         assert "EventBusName" not in properties  # the account's default bus, where CloudTrail delivers
         assert properties["Targets"] == [{"Id": "hub-bus", "Arn": HUB_BUS, "RoleArn": "ForwardRole.Arn"}]

@@ -547,3 +547,17 @@ def test_a_member_secrets_findings_are_imported_in_the_members_security_hub(org:
     assert imported and {f["AwsAccountId"] for f in imported} == {A}
     assert {f["Resources"][0]["Id"] for f in imported} == {member.secret_arn}
     assert findings(org.hub.clients) == []
+
+
+def test_a_members_forwarded_sweep_diagnoses_that_members_place_only(org: Any) -> None:
+    """member.yaml's schedule fires in the member and is forwarded to the hub's bus: the worker sweeps the member's
+    account and region (through its role), and no other."""
+    a, b = build_member(A, "eu-west-1"), build_member(B, "us-east-1")
+    org.make("propose")
+    raw = json.loads((EVENTS / "scheduled_sweep.json").read_text())
+    raw |= {"id": str(uuid.uuid4()), "account": A, "region": "eu-west-1"}
+    raw["resources"] = [f"arn:aws:events:eu-west-1:{A}:rule/rotation-doctor-member-ForwardSweepRule-AbCdEf"]
+    assert org.deliver(json.dumps(raw)) == {"batchItemFailures": []}
+    assert org.assumed == [role(A)]
+    assert set(by_secret(org.store)) == {a.secret_arn}  # A's broken secret proposed; B not looked at
+    assert b.secret_arn not in by_secret(org.store)

@@ -98,6 +98,9 @@ PATTERNS: Final[Mapping[str, Mapping[str, Any]]] = {
     ),
     # Rotation set up or changed for a secret.
     "secret": _api_calls(["aws.secretsmanager"], ["secretsmanager.amazonaws.com"], ["RotateSecret"]),
+    # A member's daily sweep (member.yaml's schedule, forwarded): the hub's worker sweeps that account and region.
+    # Only EventBridge itself writes `aws.events` events: no principal of a member may put one.
+    "sweep": {"source": ["aws.events"], "detail-type": ["Scheduled Event"]},
 }
 
 # Each rule of each template, by logical id, and the pattern it carries. Every AWS::Events::Rule with an
@@ -115,6 +118,7 @@ RULES: Final[Mapping[str, Mapping[str, str]]] = {
         "MemberFunctionChangeRule": "function",
         "MemberDatabaseChangeRule": "database",
         "MemberSecretChangeRule": "secret",
+        "MemberSweepRule": "sweep",
     },
     "member.yaml": {
         "ForwardRotationRule": "rotation",
