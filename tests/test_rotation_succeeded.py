@@ -270,3 +270,20 @@ def test_a_rotation_succeeded_whose_secret_names_another_account_is_not_acted_on
     assert builder.clients.counter.calls["sts:AssumeRole"] == 0  # not even a look in the account it names
     service.deliver(rotation_succeeded(o.secret_arn))  # the real one closes it
     assert service.store.get(proposal.id).state == "superseded"
+
+
+def test_the_sweep_archives_the_findings_of_a_secret_deleted_since(builder: AccountBuilder, service: Any) -> None:  # noqa: F811
+    """A deleted secret is never diagnosed again: the sweep, which lists every Lambda-rotated secret of its place,
+    archives our findings on any secret it did not list."""
+    builder.clients.client("securityhub").enable_security_hub()  # type: ignore[attr-defined]
+    o = broken_database_rule(builder)
+    value = json.loads(builder.clients.secretsmanager.get_secret_value(SecretId=o.secret_arn)["SecretString"])
+    kept = builder.rotated_secret("prod/kept/db", value, o.function_arn)  # the same database: broken, and still there
+    service.make("observe", ROTATION_DOCTOR_SECURITY_HUB="Enabled")
+    service.deliver(rotation_failed(o.secret_arn), rotation_failed(kept))
+    builder.clients.secretsmanager.delete_secret(SecretId=o.secret_arn, ForceDeleteWithoutRecovery=True)
+    service.deliver((EVENTS / "scheduled_sweep.json").read_text().replace("53dc4d37", str(uuid.uuid4())[:8]))
+    findings = builder.clients.client("securityhub").get_findings()["Findings"]  # type: ignore[attr-defined]
+    states = {(f["Resources"][0]["Id"], f["RecordState"]) for f in findings}
+    assert {s for arn, s in states if arn == o.secret_arn} == {"ARCHIVED"}
+    assert {s for arn, s in states if arn == kept} == {"ACTIVE"}

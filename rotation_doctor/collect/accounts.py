@@ -200,12 +200,16 @@ class AccountSessions:
         return credentials
 
     def _partition(self) -> str:
-        region = self.base.region or ""
-        if region.startswith("cn-"):
-            return "aws-cn"
-        if region.startswith("us-gov-"):
-            return "aws-us-gov"
-        return "aws"
+        return partition_of(self.base.region or "")
+
+
+def partition_of(region: str) -> str:
+    """The partition a region is in (the first part of its ARNs)."""
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
 
 
 def _transient(exc: BaseException) -> bool:

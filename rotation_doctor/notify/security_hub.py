@@ -29,11 +29,11 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
-from rotation_doctor.collect.accounts import Place, place_of_arn
+from rotation_doctor.collect.accounts import Place, partition_of, place_of_arn
 from rotation_doctor.collect.aws import AwsClients, chunks, describe_fatal, error_code, read_failure
 from rotation_doctor.model.findings import CODES, NOT_EVALUATED, Finding, Severity, Verdict
 
@@ -305,7 +305,6 @@ class SecurityHubFindings:
         now = _timestamp(self.clock())
         open_now, report = self.open_findings([i.diagnosis.secret_arn for i in items])
         findings: list[dict[str, Any]] = []
-        archiving = 0
         for item in items:
             arn = item.diagnosis.secret_arn
             if arn not in open_now:
@@ -313,30 +312,50 @@ class SecurityHubFindings:
             wanted, gone = _changes(item, open_now[arn], now)
             findings += wanted
             findings += gone
-            archiving += len(gone)
-        if not findings:
-            return report
-        hub = self._hub(place)
-        refused_before = len(report.refused)
-        refused_archives = 0
-        for batch in import_batches(findings):
-            report.calls += 1
-            try:
-                answer = hub.batch_import_findings(Findings=cast("Sequence[AwsSecurityFindingUnionTypeDef]", batch))
-                failed = [
-                    Refused(clip(f["Id"], MAX_ID), f["ErrorCode"], clip(f["ErrorMessage"], 300))
-                    for f in answer.get("FailedFindings", [])
-                ]
-            except Exception as exc:
-                failed = [Refused(str(f["Id"]), error_code(exc), describe_fatal(exc)) for f in batch]
-            report.refused += failed
-            refused_ids = {r.id for r in failed}
-            refused_archives += sum(1 for f in batch if f["Id"] in refused_ids and f["RecordState"] == "ARCHIVED")
-        for refused in report.refused[refused_before:]:
-            log.warning("Security Hub refused %s: %s", clip(refused.id, 200), refused.error_code)
-        report.archived += archiving - refused_archives
-        report.imported += len(findings) - archiving - (len(report.refused) - refused_before - refused_archives)
+        if findings:
+            _import(self._hub(place), findings, report)
         return report
+
+    def archive_gone(self, place: Place, listed: Collection[str]) -> HubReport:
+        """Our active findings in `place` whose secret is not among `listed` (every Lambda-rotated secret of the
+        place, listed whole): archived, since the secret was deleted or is no longer rotated by a function. One
+        paged read of the place's open findings; a failed read archives nothing."""
+        now = _timestamp(self.clock())
+        hub = self._hub(place)
+        found, failure, calls = _read_open(hub, place, None, partition=partition_of(place.region))
+        report = HubReport(calls=calls)
+        if failure is not None:
+            report.read_failures.append(failure)
+            return report
+        why = "the secret no longer exists, or is no longer rotated by a Lambda function"
+        gone = [archived(f, now=now, why=why) for arn, fs in sorted(found.items()) if arn not in listed for f in fs]
+        if gone:
+            _import(hub, gone, report)
+        return report
+
+
+def _import(hub: SecurityHubClient, findings: Sequence[Mapping[str, Any]], report: HubReport) -> None:
+    """`findings` imported within BatchImportFindings' limits; what was refused is counted apart, by finding."""
+    refused_before = len(report.refused)
+    refused_archives = 0
+    archiving = sum(1 for f in findings if f["RecordState"] == "ARCHIVED")
+    for batch in import_batches(findings):
+        report.calls += 1
+        try:
+            answer = hub.batch_import_findings(Findings=cast("Sequence[AwsSecurityFindingUnionTypeDef]", batch))
+            failed = [
+                Refused(clip(f["Id"], MAX_ID), f["ErrorCode"], clip(f["ErrorMessage"], 300))
+                for f in answer.get("FailedFindings", [])
+            ]
+        except Exception as exc:
+            failed = [Refused(str(f["Id"]), error_code(exc), describe_fatal(exc)) for f in batch]
+        report.refused += failed
+        refused_ids = {r.id for r in failed}
+        refused_archives += sum(1 for f in batch if f["Id"] in refused_ids and f["RecordState"] == "ARCHIVED")
+    for refused in report.refused[refused_before:]:
+        log.warning("Security Hub refused %s: %s", clip(refused.id, 200), refused.error_code)
+    report.archived += archiving - refused_archives
+    report.imported += len(findings) - archiving - (len(report.refused) - refused_before - refused_archives)
 
 
 def _changes(item: Diagnosed, open_now: Sequence[Mapping[str, Any]], now: str) -> tuple[list[dict[str, Any]], ...]:
@@ -389,17 +408,19 @@ def _created(existing: Mapping[str, Any] | None) -> str | None:
 
 
 def _read_open(
-    hub: SecurityHubClient, place: Place, arns: Sequence[str]
+    hub: SecurityHubClient, place: Place, arns: Sequence[str] | None, *, partition: str | None = None
 ) -> tuple[dict[str, list[dict[str, Any]]], ReadFailure | None, int]:
-    """One paged GetFindings for up to 20 secrets: their active findings of ours, by secret."""
-    product = product_arn(arns[0].split(":")[1], place.region, place.account)
+    """One paged GetFindings for up to 20 secrets (or, `arns` None, for every secret of the place): their active
+    findings of ours, by secret."""
+    product = product_arn(partition or (arns or [""])[0].split(":")[1], place.region, place.account)
     filters: AwsSecurityFindingFiltersTypeDef = {
         "ProductArn": [{"Value": product, "Comparison": "EQUALS"}],
         "GeneratorId": [{"Value": GENERATOR_PREFIX, "Comparison": "PREFIX"}],
-        "ResourceId": [{"Value": arn, "Comparison": "EQUALS"} for arn in arns],
         "RecordState": [{"Value": "ACTIVE", "Comparison": "EQUALS"}],
     }
-    found: dict[str, list[dict[str, Any]]] = {arn: [] for arn in arns}
+    if arns is not None:
+        filters["ResourceId"] = [{"Value": arn, "Comparison": "EQUALS"} for arn in arns]
+    found: dict[str, list[dict[str, Any]]] = {arn: [] for arn in arns or ()}
     calls = 0
     try:
         for page in hub.get_paginator("get_findings").paginate(Filters=filters, PaginationConfig={"PageSize": 100}):
@@ -414,8 +435,8 @@ def _read_open(
                     and finding.get("RecordState", "ACTIVE") == "ACTIVE"
                 )
                 for arn in resources:
-                    if mine and arn in found:
-                        found[arn].append(finding)
+                    if mine and (arns is None or arn in found):
+                        found.setdefault(arn, []).append(finding)
     except Exception as exc:
         return {}, read_failure("securityhub:GetFindings", exc), max(calls, 1)
     return found, None, calls

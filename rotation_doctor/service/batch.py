@@ -231,6 +231,7 @@ class BatchContext:
                 report.note = clip("; ".join(filter(None, [report.note, f"{where} could not be read now"])))
                 continue
             report.secrets += [self._act(scope, s, d) for s, d in inventory]
+            self._archive_gone(where, {snap.secret.arn for snap, _ in inventory})
         return report
 
     def _apply_approved(self, message: ApplyApproved) -> EventReport:
@@ -353,6 +354,19 @@ class BatchContext:
             log.warning("Security Hub findings not kept: %s", describe_fatal(exc))
             return
         (log.info if told.ok else log.warning)("%s", told.summary())
+
+    def _archive_gone(self, place: Place, listed: set[str]) -> None:
+        """The sweep listed every Lambda-rotated secret of `place`: findings of ours on any other secret (deleted, or
+        no longer rotated) are archived. Never fails the sweep: what failed is logged."""
+        hub = self._security_hub()
+        if hub is None:
+            return
+        try:
+            told = hub.archive_gone(place, listed)
+        except Exception as exc:
+            log.warning("Security Hub findings of secrets gone from %s not archived: %s", place, describe_fatal(exc))
+            return
+        (log.info if told.ok else log.warning)("%s: %s", place, told.summary())
 
     # ----- places ------------------------------------------------------------------------------
 
