@@ -4,12 +4,13 @@ worker: diagnoses per affected secret, AWS calls, time.
 The hub is the management account (the worker's own, as its Lambda ARN names it); the 19 members are reached through
 the member role (`ROTATION_DOCTOR_MEMBER_ROLE_NAME`), as deployed. The events are the real-shaped ones of
 tests/events/ as a member's bus forwards them (its `account` and `region`), each naming the place's own ids, all of
-calls the template's rules forward:
+calls the rules forward (AuthorizeSecurityGroupIngress or ModifyNetworkInterfaceAttribute, say, cannot break a
+rotation path and never reach the worker):
 
 - RevokeSecurityGroupIngress of the database group's rule for the functions' group (every secret's path uses the
   functions' group: all 50 secrets of the place are affected);
-- ModifySecurityGroupRules of the closed databases' group (the third of the secrets whose database is closed);
-- ModifyDBInstance moving a database into the closed group (the same third);
+- ModifySecurityGroupRules of the closed database's group (the ten secrets whose database is closed);
+- ModifyDBInstance moving that database into the closed group (the same ten);
 - RevokeSecurityGroupIngress of a CIDR rule of the application's group, which no rotation path uses (none).
 
 They come as 200 Terraform applies of 25 calls each (five per account-region, the four kinds in turn), the applies in
@@ -17,6 +18,7 @@ a random (seeded) order, each apply's calls one after the other: the queue holds
 them in SQS batches of 10 (the template's BatchSize). With MaximumBatchingWindowInSeconds 60, a burst fills a batch
 of 10 long before the window closes, so every 10 events are one invocation. One container handles every batch here,
 one after the other (Lambda would run several at once, each with its own batch and its own cached credentials).
+A second, smaller burst puts every event in a random place: the worst order, where a batch spans up to ten places.
 Mode `observe`, with the proposals and idempotency tables: DynamoDB calls (idempotency records, the once-a-batch
 reconciliation query) are counted apart.
 """
@@ -91,7 +93,7 @@ def change(kind: int, place: Place, ids: dict[str, str]) -> str:
         )
     if kind == 1:
         return event("modify_sg_rules_request.json", place, HUB_SHAPED, **{DB_SG: ids["closed"], FN_SG: ids["app"]})
-    if kind == 2:  # db-0002 is one of the closed databases (bench/scan_calls.py: every third)
+    if kind == 2:  # db-0002 is the closed database (bench/scan_calls.py: every third of them)
         return event("modify_db_instance.json", place, HUB_SHAPED, **{"orders-db": "db-0002", DB_SG: ids["closed"]})
     return event("revoke_sg_ingress_cli_flat.json", place, HUB_SHAPED, **{"sg-0db5ec0000000a001": ids["app"]})
 

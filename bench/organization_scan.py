@@ -2,7 +2,8 @@
 
 `rotation-doctor scan --accounts all --regions us-east-1,eu-west-1 --format json --concurrency N`, run in process
 against moto (which maps an assumed role's credentials to the role's account). Each of the 40 account-regions is the
-account of bench/scan_calls.py at 50 secrets (five functions, five databases, a third of them closed to the functions).
+account of bench/scan_calls.py at 50 secrets (five functions, five databases, one of which is closed to the
+functions: its ten secrets are broken).
 The organization is built once; the command runs on it at concurrency 1, 4 and 8 (after one warm-up run).
 
 Calls are counted by a botocore `before-call` hook every session gets (the command makes its own sessions), and
