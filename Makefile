@@ -64,6 +64,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/fix_calls.py
 	$(BIN)/python bench/cold_start.py
 	$(BIN)/python bench/change_calls.py
+	$(BIN)/python bench/organization_scan.py
+	$(BIN)/python bench/organization_burst.py
 
 # The Lambda artifact. Downloading the wheels for the runtime's platform is the only step that needs the
 # registry; the builds install from .wheelhouse with --no-index. The packager needs only the standard library

@@ -1,0 +1,224 @@
+"""A burst of 5,000 CloudTrail change events across the organization of bench/organization_scan.py, through the
+worker: diagnoses per affected secret, AWS calls, time.
+
+The hub is the management account (the worker's own, as its Lambda ARN names it); the 19 members are reached through
+the member role (`ROTATION_DOCTOR_MEMBER_ROLE_NAME`), as deployed. The events are the real-shaped ones of
+tests/events/ as a member's bus forwards them (its `account` and `region`), each naming the place's own ids, all of
+calls the rules forward (AuthorizeSecurityGroupIngress or ModifyNetworkInterfaceAttribute, say, cannot break a
+rotation path and never reach the worker):
+
+- RevokeSecurityGroupIngress of the database group's rule for the functions' group (every secret's path uses the
+  functions' group: all 50 secrets of the place are affected);
+- ModifySecurityGroupRules of the closed database's group (the ten secrets whose database is closed);
+- ModifyDBInstance moving that database into the closed group (the same ten);
+- RevokeSecurityGroupIngress of a CIDR rule of the application's group, which no rotation path uses (none).
+
+They come as 200 Terraform applies of 25 calls each (five per account-region, the four kinds in turn), the applies in
+a random (seeded) order, each apply's calls one after the other: the queue holds them in that order and Lambda takes
+them in SQS batches of 10 (the template's BatchSize). With MaximumBatchingWindowInSeconds 60, a burst fills a batch
+of 10 long before the window closes, so every 10 events are one invocation. One container handles every batch here,
+one after the other (Lambda would run several at once, each with its own batch and its own cached credentials).
+A second, smaller burst puts every event in a random place: the worst order, where a batch spans up to ten places.
+Mode `observe`, with the proposals and idempotency tables: DynamoDB calls (idempotency records, the once-a-batch
+reconciliation query) are counted apart.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import random
+import sys
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _account import make_clients, markdown_table
+from organization_scan import ACCOUNTS, REGIONS, SECRETS, build_organization
+
+from rotation_doctor.approvals.store import create_table
+from rotation_doctor.collect.accounts import DEFAULT_MEMBER_ROLE, AccountSessions, Place
+from rotation_doctor.collect.aws import AwsClients
+from rotation_doctor.simulated import simulated_aws
+from rotation_doctor.simulated.lambda_runtime import SimulatedContext, sqs_event
+
+ROOT = Path(__file__).resolve().parents[1]
+EVENTS = ROOT / "tests" / "events"
+os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")  # the worker's JSON lines are not the benchmark's output
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "RotationDoctor")
+
+BURST = 5000
+SHUFFLED = 500  # the same burst's kinds, every event in a random place: the worst order (a smaller burst: slow)
+APPLY = 25  # calls per Terraform apply
+BATCH_SIZE = 10  # template.yaml: the worker's SQS event source
+# The ids and places the files in tests/events name (fictional): replaced by each place's own.
+HUB_SHAPED = ("123456789012", "us-east-1")
+MEMBER_SHAPED = ("111111111111", "eu-west-1")
+DB_SG, FN_SG = "sg-0db5ec0000000a001", "sg-0f0ec00000000a002"
+
+
+def place_ids(clients: AwsClients) -> dict[str, str]:
+    """The groups the events name, by what they are for."""
+    groups = {g["GroupName"]: g["GroupId"] for g in clients.ec2.describe_security_groups()["SecurityGroups"]}
+    return {
+        "db": groups["orders-db"],
+        "fn": groups["orders-rotation"],
+        "closed": groups["closed-db"],
+        "app": groups["orders-app"],
+    }
+
+
+def event(name: str, place: Place, shaped: tuple[str, str], **replaced: str) -> str:
+    """The real-shaped event `name` as `place`'s bus forwards it, with a fresh id."""
+    text = (EVENTS / name).read_text()
+    for fictional, real in replaced.items():
+        text = text.replace(fictional, real)
+    text = text.replace(shaped[0], place.account).replace(shaped[1], place.region)
+    raw = json.loads(text)
+    raw["id"] = str(uuid.uuid4())
+    return json.dumps(raw)
+
+
+def change(kind: int, place: Place, ids: dict[str, str]) -> str:
+    if kind == 0:
+        return event(
+            "members/revoke_sg_ingress_items.json", place, MEMBER_SHAPED, **{DB_SG: ids["db"], FN_SG: ids["fn"]}
+        )
+    if kind == 1:
+        return event("modify_sg_rules_request.json", place, HUB_SHAPED, **{DB_SG: ids["closed"], FN_SG: ids["app"]})
+    if kind == 2:  # db-0002 is the closed database (bench/scan_calls.py: every third of them)
+        return event("modify_db_instance.json", place, HUB_SHAPED, **{"orders-db": "db-0002", DB_SG: ids["closed"]})
+    return event("revoke_sg_ingress_cli_flat.json", place, HUB_SHAPED, **{"sg-0db5ec0000000a001": ids["app"]})
+
+
+def burst(places: list[Place], ids: dict[Place, dict[str, str]], size: int) -> list[str]:
+    """`size` events as Terraform applies of APPLY calls (the four kinds in turn), the applies in a seeded order."""
+    applies = [place for place in places for _ in range(size // APPLY // len(places))]
+    random.Random(12).shuffle(applies)
+    return [change(i % 4, place, ids[place]) for place in applies for i in range(APPLY)]
+
+
+def scattered(places: list[Place], ids: dict[Place, dict[str, str]], size: int) -> list[str]:
+    """`size` events of the same kinds, each in a random (seeded) place: the worst order for a batch's shared reads."""
+    rng = random.Random(13)
+    return [change(i % 4, place, ids[place]) for i, place in enumerate(rng.choice(places) for _ in range(size))]
+
+
+def deliver(clients: AwsClients, events: list[str]) -> tuple[str, ...]:
+    """The events to a fresh worker (a new container) in SQS batches of BATCH_SIZE, in order: the table's row."""
+    import handlers.worker as worker_module
+
+    env = {
+        "PROPOSALS_TABLE": "proposals",
+        "IDEMPOTENCY_TABLE": "idempotency",
+        "ROTATION_DOCTOR_MODE": "observe",
+        "ROTATION_DOCTOR_MEMBER_ROLE_NAME": DEFAULT_MEMBER_ROLE,
+    }
+    worker = worker_module.build_worker(env, clients)
+    worker_module._default_worker = lambda: worker  # type: ignore[assignment]
+    reports: list[list[dict[str, Any]]] = []  # per invocation, the reports of its events
+    process = worker.process
+
+    def recorded(*, event: dict[str, object]) -> Any:
+        report = process(event=event)
+        reports[-1].append(report)
+        return report
+
+    worker.process = recorded  # type: ignore[method-assign]
+    clients.counter.calls.clear()
+    failures = 0
+    places_per_batch: list[int] = []
+    started, cpu = time.perf_counter(), time.process_time()
+    for i in range(0, len(events), BATCH_SIZE):
+        batch = events[i : i + BATCH_SIZE]
+        places_per_batch.append(len({(json.loads(b)["account"], json.loads(b)["region"]) for b in batch}))
+        reports.append([])
+        with contextlib.redirect_stdout(io.StringIO()):  # the metrics Powertools prints (EMF)
+            answer = worker_module.handler(sqs_event(*batch), SimulatedContext(remaining_ms=900_000))
+        failures += len(answer["batchItemFailures"])
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+
+    calls = clients.counter.calls
+    dynamodb = sum(v for k, v in calls.items() if k.startswith("dynamodb:"))
+    diagnoses = coalesced = most_in_one_batch = 0
+    affected: set[str] = set()
+    for invocation in reports:
+        diagnosed = Counter(
+            s["secret_arn"] for report in invocation for s in report["secrets"] if s["action"] != "coalesced"
+        )
+        coalesced += sum(1 for report in invocation for s in report["secrets"] if s["action"] == "coalesced")
+        diagnoses += sum(diagnosed.values())
+        affected |= set(diagnosed)
+        most_in_one_batch = max(most_in_one_batch, *diagnosed.values(), 0)
+    handled = [report for invocation in reports for report in invocation]
+    if failures or len(handled) != len(events) or most_in_one_batch > 1:
+        raise SystemExit(f"{failures} failed, {len(handled)} of {len(events)} handled, {most_in_one_batch} a batch")
+    reads = clients.counter.total - dynamodb
+    return (
+        f"{len(events):,}",
+        f"{len(reports):,}",
+        f"{sum(places_per_batch) / len(places_per_batch):.1f}",
+        f"{sum(1 for r in handled if not r['secrets']):,}",
+        f"{len(affected):,}",
+        f"{diagnoses:,}",
+        f"{coalesced:,}",
+        f"{reads:,}",
+        f"{reads / len(events):.1f}",
+        str(calls["sts:AssumeRole"]),
+        f"{dynamodb:,}",
+        f"{elapsed:.0f}",
+        f"{cpu:.0f}",
+    )
+
+
+def main() -> int:
+    clients = make_clients()
+    with simulated_aws():
+        accounts = build_organization(clients)
+        create_table(clients, "proposals")
+        create_table(clients, "idempotency")
+        sessions = AccountSessions(clients)
+        places = [Place(a, r) for a in accounts for r in REGIONS]
+        ids = {place: place_ids(sessions.clients(place)) for place in places}
+        events = burst(places, ids, BURST)
+        shuffled = scattered(places, ids, SHUFFLED)
+        rows = [("applies in order", *deliver(clients, events)), ("shuffled", *deliver(clients, shuffled))]
+    print(
+        f"{ACCOUNTS} accounts x {len(REGIONS)} regions x {SECRETS} secrets; applies of {APPLY} calls, "
+        f"in SQS batches of {BATCH_SIZE}\n"
+    )
+    print(
+        markdown_table(
+            (
+                "queue order",
+                "events",
+                "invocations",
+                "account-regions per batch (mean)",
+                "events affecting no secret",
+                "secrets affected",
+                "diagnoses",
+                "coalesced",
+                "AWS calls (reads)",
+                "reads per event",
+                "AssumeRole",
+                "DynamoDB calls",
+                "seconds (moto)",
+                "CPU seconds",
+            ),
+            rows,
+        )
+    )
+    print()
+    print("every event handled, at most one diagnosis per secret per batch: yes")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
