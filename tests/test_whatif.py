@@ -408,8 +408,9 @@ def test_the_command_json_markdown_and_exit_statuses(
             '{"format_version": "1.2", "terraform_version": "1.9.5", "resource_changes": [{"address": "x"}]}',
             "cannot be read",
         ),
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
     ],
-    ids=["missing", "not-json", "not-a-plan", "malformed-change"],
+    ids=["missing", "not-json", "not-a-plan", "malformed-change", "nested-too-deep"],
 )
 def test_a_bad_plan_is_bad_input_before_any_aws_call(
     clients: AwsClients, tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str | None, says: str
@@ -794,3 +795,354 @@ def test_an_endpoint_added_where_dns_was_not_read_is_unknown() -> None:
     [s] = report.secrets
     assert (s.effect, s.after.verdict) == (Effect.UNKNOWN, "unknown")
     assert s.not_evaluated == ("the DNS attributes of vpc-1: not read with the account (the change newly uses it)",)
+
+
+# ----- IPv6: the dual-stack function (tests/test_ipv6.py) reaches Secrets Manager over ::/0 → eigw-1 ----------
+
+
+def _dual_stack() -> Any:
+    from tests.test_ipv6 import dual_stack
+
+    return dual_stack()
+
+
+V6_ROUTE = {
+    "id": "r-rtb-private1080289494",
+    "route_table_id": "rtb-private",
+    "destination_cidr_block": "",
+    "destination_ipv6_cidr_block": "::/0",
+    "destination_prefix_list_id": "",
+    "egress_only_gateway_id": "eigw-1",
+    "gateway_id": "",
+    "nat_gateway_id": "",
+}
+FN_GROUP = {
+    "id": "sg-fn",
+    "vpc_id": "vpc-1",
+    "name": "fn",
+    "description": "fn",
+    "ingress": [],
+    "egress": [
+        {
+            "protocol": "-1",
+            "from_port": 0,
+            "to_port": 0,
+            "cidr_blocks": cidrs,
+            "ipv6_cidr_blocks": v6,
+            "security_groups": [],
+            "prefix_list_ids": [],
+            "self": False,
+            "description": "",
+        }
+        for cidrs, v6 in ((["0.0.0.0/0"], []), ([], ["::/0"]))
+    ],
+    "tags": {},
+}
+V6_EGRESS_RULE = {
+    "id": "sgrule-1",
+    "security_group_id": "sg-fn",
+    "type": "egress",
+    "protocol": "-1",
+    "from_port": 0,
+    "to_port": 0,
+    "cidr_blocks": [],
+    "ipv6_cidr_blocks": ["::/0"],
+    "prefix_list_ids": [],
+    "self": False,
+    "source_security_group_id": None,
+}
+V6_EGRESS_VPC_RULE = {
+    "id": "sgr-0a1b2c3d4e5f60718",
+    "security_group_id": "sg-fn",
+    "ip_protocol": "-1",
+    "cidr_ipv4": None,
+    "cidr_ipv6": "::/0",
+    "prefix_list_id": None,
+    "referenced_security_group_id": None,
+}
+PRIVATE_TABLE = {
+    "id": "rtb-private",
+    "vpc_id": "vpc-1",
+    "route": [
+        {"cidr_block": "0.0.0.0/0", "ipv6_cidr_block": "", "nat_gateway_id": "nat-1", "egress_only_gateway_id": ""},
+        {"cidr_block": "", "ipv6_cidr_block": "::/0", "nat_gateway_id": "", "egress_only_gateway_id": "eigw-1"},
+    ],
+    "tags": {},
+}
+V6_NACL_RULE = {
+    "id": "nacl-entry-1",
+    "network_acl_id": "acl-default",
+    "rule_number": 101,
+    "egress": True,
+    "protocol": "-1",
+    "rule_action": "allow",
+    "cidr_block": "",
+    "ipv6_cidr_block": "::/0",
+    "from_port": 0,
+    "to_port": 0,
+}
+
+
+def _ipv6_cases() -> list[tuple[str, list[dict[str, Any]], tuple[str, list[str]]]]:
+    rc = tf.resource_change
+    v6_only_table = {**PRIVATE_TABLE, "route": PRIVATE_TABLE["route"][:1]}
+    return [
+        (
+            "v6-default-route-deleted",
+            [rc("aws_route.v6", "aws_route", ["delete"], V6_ROUTE, None)],
+            ("breaks", ["SM_IPV6_NO_ROUTE"]),
+        ),
+        (
+            "v6-default-route-to-a-nat",  # NAT64 needs DNS64, which the model does not judge: unknown, never healthy
+            [
+                rc(
+                    "aws_route.v6",
+                    "aws_route",
+                    ["update"],
+                    V6_ROUTE,
+                    {**V6_ROUTE, "egress_only_gateway_id": "", "nat_gateway_id": "nat-1"},
+                )
+            ],
+            ("unknown", ["SM_PATH_NOT_EVALUATED"]),
+        ),
+        (
+            "group-tags-only",
+            [
+                rc(
+                    "aws_security_group.fn",
+                    "aws_security_group",
+                    ["update"],
+                    FN_GROUP,
+                    {**FN_GROUP, "tags": {"team": "x"}},
+                )
+            ],
+            ("unchanged", []),
+        ),
+        (
+            "group-v6-egress-dropped",
+            [
+                rc(
+                    "aws_security_group.fn",
+                    "aws_security_group",
+                    ["update"],
+                    FN_GROUP,
+                    {**FN_GROUP, "egress": FN_GROUP["egress"][:1]},
+                )
+            ],
+            ("breaks", ["SM_LAMBDA_EGRESS_DENIES"]),
+        ),
+        (
+            "v6-egress-rule-deleted",
+            [rc("aws_security_group_rule.v6", "aws_security_group_rule", ["delete"], V6_EGRESS_RULE, None)],
+            ("breaks", ["SM_LAMBDA_EGRESS_DENIES"]),
+        ),
+        (
+            "v6-vpc-egress-rule-deleted",
+            [
+                rc(
+                    "aws_vpc_security_group_egress_rule.v6",
+                    "aws_vpc_security_group_egress_rule",
+                    ["delete"],
+                    V6_EGRESS_VPC_RULE,
+                    None,
+                )
+            ],
+            ("breaks", ["SM_LAMBDA_EGRESS_DENIES"]),
+        ),
+        (
+            "table-tags-only",
+            [
+                rc(
+                    "aws_route_table.private",
+                    "aws_route_table",
+                    ["update"],
+                    PRIVATE_TABLE,
+                    {**PRIVATE_TABLE, "tags": {"a": "b"}},
+                )
+            ],
+            ("unchanged", []),
+        ),
+        (
+            "table-v6-route-dropped",
+            [rc("aws_route_table.private", "aws_route_table", ["update"], PRIVATE_TABLE, v6_only_table)],
+            ("breaks", ["SM_IPV6_NO_ROUTE"]),
+        ),
+        (
+            "v6-acl-entry-denies",
+            [
+                rc(
+                    "aws_network_acl_rule.v6",
+                    "aws_network_acl_rule",
+                    ["update"],
+                    V6_NACL_RULE,
+                    {**V6_NACL_RULE, "rule_action": "deny"},
+                )
+            ],
+            ("breaks", ["SM_NACL_DENIES"]),
+        ),
+        (
+            "v6-acl-entry-kept",  # renumbered, still allowing: the IPv6 entry is read, not dropped
+            [
+                rc(
+                    "aws_network_acl_rule.v6",
+                    "aws_network_acl_rule",
+                    ["delete", "create"],
+                    V6_NACL_RULE,
+                    {**V6_NACL_RULE, "rule_number": 102},
+                )
+            ],
+            ("unchanged", []),
+        ),
+    ]
+
+
+@pytest.mark.parametrize(("items", "expected"), [c[1:] for c in _ipv6_cases()], ids=[c[0] for c in _ipv6_cases()])
+def test_ipv6_changes_map_to_what_they_do(items: list[dict[str, Any]], expected: tuple[str, list[str]]) -> None:
+    assert _pure(_dual_stack(), *items) == expected
+
+
+def test_a_prefix_list_route_is_not_evaluated_never_no_effect() -> None:
+    route = {**V6_ROUTE, "destination_ipv6_cidr_block": "", "destination_prefix_list_id": "pl-0a1b2c3d4e5f60718"}
+    items = [
+        tf.resource_change("aws_route.pl", "aws_route", ["create"], None, {**route, "route_table_id": "rtb-private"})
+    ]
+    source = parse_plan(tf.plan(*items), name="plan.json")
+    assert [c.mapping for c in source.changes] == [Handling.NOT_EVALUATED]
+    assert _pure(_dual_stack(), *items) == ("unknown", [])
+
+
+def _cfn_ipv6_cases() -> list[tuple[str, list[dict[str, Any]], tuple[str, list[str]]]]:
+    ch = tf.cfn_change
+    route = {"RouteTableId": "rtb-private", "DestinationIpv6CidrBlock": "::/0", "EgressOnlyInternetGatewayId": "eigw-1"}
+    egress = {"GroupId": "sg-fn", "IpProtocol": "-1", "CidrIpv6": "::/0"}
+    entry = {
+        "NetworkAclId": "acl-default",
+        "RuleNumber": 101,
+        "Protocol": -1,
+        "RuleAction": "allow",
+        "Egress": True,
+        "Ipv6CidrBlock": "::/0",
+    }
+    return [
+        (
+            "v6-route-removed",
+            [ch("V6Route", "AWS::EC2::Route", "Remove", physical="rtb-private|::/0", before=route)],
+            ("breaks", ["SM_IPV6_NO_ROUTE"]),
+        ),
+        (
+            "v6-egress-removed",
+            [ch("V6Egress", "AWS::EC2::SecurityGroupEgress", "Remove", physical="sgr-1", before=egress)],
+            ("breaks", ["SM_LAMBDA_EGRESS_DENIES"]),
+        ),
+        (
+            "v6-acl-entry-denies",
+            [
+                ch(
+                    "V6Entry",
+                    "AWS::EC2::NetworkAclEntry",
+                    "Modify",
+                    physical="acl-default|101",
+                    before=entry,
+                    after={**entry, "RuleAction": "deny"},
+                    replacement="False",
+                )
+            ],
+            ("breaks", ["SM_NACL_DENIES"]),
+        ),
+        (
+            "v6-egress-retagged",  # the rule is removed and put back as it was: nothing changes
+            [
+                ch(
+                    "V6Egress",
+                    "AWS::EC2::SecurityGroupEgress",
+                    "Modify",
+                    physical="sgr-1",
+                    before=egress,
+                    after={**egress, "Description": "v6"},
+                    replacement="False",
+                )
+            ],
+            ("unchanged", []),
+        ),
+        (
+            "v6-acl-entry-kept",
+            [
+                ch(
+                    "V6Entry",
+                    "AWS::EC2::NetworkAclEntry",
+                    "Modify",
+                    physical="acl-default|101",
+                    before=entry,
+                    after={**entry, "RuleNumber": 102},
+                    replacement="True",
+                )
+            ],
+            ("unchanged", []),
+        ),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"), [c[1:] for c in _cfn_ipv6_cases()], ids=[c[0] for c in _cfn_ipv6_cases()]
+)
+def test_ipv6_change_set_changes_map_to_what_they_do(
+    changes: list[dict[str, Any]], expected: tuple[str, list[str]]
+) -> None:
+    from rotation_doctor.whatif.changeset import parse_change_set
+    from rotation_doctor.whatif.report import assess
+
+    source = parse_change_set([tf.change_set_page("app", "cs", changes)], name="app/cs")
+    report = assess([_dual_stack()], source)
+    assert [(str(s.effect), sorted({f.code for f in s.new_findings})) for s in report.secrets] == [expected]
+
+
+@pytest.mark.parametrize("kind", ["terraform", "change-set"])
+def test_deleting_the_egress_only_gateway_blackholes_its_routes(kind: str) -> None:
+    """AWS keeps routes to a deleted gateway as blackholes: the dual-stack function loses its only path."""
+    from rotation_doctor.analysis.diagnosis import diagnose
+    from rotation_doctor.whatif.changes import apply_changes
+    from rotation_doctor.whatif.changeset import parse_change_set
+
+    if kind == "terraform":
+        gateway = {"id": "eigw-1", "vpc_id": "vpc-1", "tags": {}}
+        item = tf.resource_change(
+            "aws_egress_only_internet_gateway.v6", "aws_egress_only_internet_gateway", ["delete"], gateway, None
+        )
+        source = parse_plan(tf.plan(item), name="plan.json")
+    else:
+        change = tf.cfn_change(
+            "V6Gw", "AWS::EC2::EgressOnlyInternetGateway", "Remove", physical="eigw-1", before={"VpcId": "vpc-1"}
+        )
+        source = parse_change_set([tf.change_set_page("app", "cs", [change])], name="app/cs")
+    [change] = source.changes
+    assert change.mapping is Handling.MAPPED and "eigw-1" in change.touches()
+    after = apply_changes(_dual_stack(), source.changes)
+    table = next(t for t in after.route_tables if t.id == "rtb-private")
+    assert [(r.destination, r.state) for r in table.ipv6_routes if r.target == "eigw-1"] == [("::/0", "blackhole")]
+    d = diagnose(after)
+    assert str(d.verdict) == "broken" and {f.code for f in d.findings} & {"SM_IPV6_NO_ROUTE", "SM_ROUTE_BLACKHOLE"}
+
+
+def test_a_change_set_context_nested_too_deeply_is_a_bad_plan() -> None:
+    from rotation_doctor.whatif.changes import BadPlan
+    from rotation_doctor.whatif.changeset import parse_change_set
+
+    change = tf.cfn_change("Deep", "AWS::EC2::SecurityGroup", "Add")
+    change["ResourceChange"]["AfterContext"] = '{"Properties": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    with pytest.raises(BadPlan, match="Deep cannot be read"):
+        parse_change_set([tf.change_set_page("app", "cs", [change])], name="app/cs")
+
+
+@pytest.mark.parametrize(
+    ("text", "linked"),
+    [
+        ("@org/team", re.compile(r"@[A-Za-z0-9]")),
+        ("aws_route.x #123", re.compile(r"#\d")),
+        ("a@b.c", re.compile(r"@[A-Za-z0-9]")),
+    ],
+)
+def test_mentions_and_issue_references_do_not_link_in_markdown(text: str, linked: re.Pattern[str]) -> None:
+    """GitHub turns `@name` into a mention and `#123` into a link in rendered text, backslash or not."""
+    rendered = render.md(text)
+    assert linked.search(rendered) is None, rendered
+    assert rendered.replace("\u200d", "").replace("\\", "") == text  # reads the same: the joiner is invisible

@@ -24,6 +24,7 @@ from rotation_doctor.whatif.changes import (
     BadPlan,
     Change,
     DeleteAcl,
+    DeleteEgressOnlyGateway,
     DeleteEndpoint,
     DeleteFunction,
     DeleteRouteTable,
@@ -179,7 +180,7 @@ def _inline_rules(group_id: str, blocks: Iterable[Mapping[str, Any]], *, egress:
             protocol=b.get("protocol", "-1"),
             from_port=b.get("from_port"),
             to_port=b.get("to_port"),
-            cidrs=_strings(b.get("cidr_blocks")),
+            cidrs=_strings(b.get("cidr_blocks")) + _strings(b.get("ipv6_cidr_blocks")),
             groups=groups,
             prefix_lists=_strings(b.get("prefix_list_ids")),
             description=b.get("description") or None,
@@ -215,7 +216,7 @@ def _rule_resource(values: Mapping[str, Any], kind: str) -> tuple[str, tuple[Any
             protocol=values.get("protocol", "-1"),
             from_port=values.get("from_port"),
             to_port=values.get("to_port"),
-            cidrs=_strings(values.get("cidr_blocks")),
+            cidrs=_strings(values.get("cidr_blocks")) + _strings(values.get("ipv6_cidr_blocks")),
             groups=[peer] if peer else [],
             prefix_lists=_strings(values.get("prefix_list_ids")),
             description=values.get("description") or None,
@@ -226,7 +227,7 @@ def _rule_resource(values: Mapping[str, Any], kind: str) -> tuple[str, tuple[Any
         protocol=values.get("ip_protocol", "-1"),
         from_port=values.get("from_port"),
         to_port=values.get("to_port"),
-        cidrs=_strings([values.get("cidr_ipv4")]),
+        cidrs=_strings([values.get("cidr_ipv4"), values.get("cidr_ipv6")]),
         groups=_strings([values.get("referenced_security_group_id")]),
         prefix_lists=_strings([values.get("prefix_list_id")]),
         description=values.get("description") or None,
@@ -241,7 +242,10 @@ def _security_group_rule(r: _Resource) -> Change:
     if r.action is not Action.DELETE:
         if r.unknown_at("security_group_id"):
             return r.change(*edits, note="the rule is in a group this plan creates")
-        keys = ("cidr_blocks", "cidr_ipv4", "prefix_list_ids", "prefix_list_id", "from_port", "to_port", "protocol")
+        keys = (
+            *("cidr_blocks", "ipv6_cidr_blocks", "cidr_ipv4", "cidr_ipv6", "prefix_list_ids", "prefix_list_id"),
+            *("from_port", "to_port", "protocol", "ip_protocol"),
+        )
         if r.unknown_at(*keys):
             return r.not_evaluated(
                 "the rule's peer or ports are known only after apply", r.after.get("security_group_id")
@@ -260,26 +264,36 @@ def _target(values: Mapping[str, Any]) -> str | None:
     return next((str(values[k]) for k in _ROUTE_TARGETS if values.get(k)), None)
 
 
+_DESTINATIONS = ("destination_cidr_block", "destination_ipv6_cidr_block", "destination_prefix_list_id")
+
+
+def _destination(values: Mapping[str, Any]) -> str | None:
+    """The route's IPv4 or IPv6 destination (None: a prefix-list route, which the model does not hold)."""
+    return next((str(values[k]) for k in _DESTINATIONS[:2] if values.get(k)), None)
+
+
 def _route(r: _Resource) -> Change:
     edits: list[Edit] = []
-    if r.action is not Action.CREATE and r.before.get("destination_cidr_block"):
-        edits.append(RemoveRoute(str(r.before["route_table_id"]), str(r.before["destination_cidr_block"])))
+    if r.action is not Action.CREATE:
+        if r.before.get("destination_prefix_list_id"):
+            return r.not_evaluated("a prefix-list route: the model holds no such route", r.before.get("route_table_id"))
+        before = _destination(r.before)
+        if before:
+            edits.append(RemoveRoute(str(r.before["route_table_id"]), before))
     if r.action is not Action.DELETE:
-        if r.unknown_at("route_table_id", "destination_cidr_block", *_ROUTE_TARGETS):
+        if r.unknown_at("route_table_id", *_DESTINATIONS, *_ROUTE_TARGETS):
             return r.not_evaluated(
                 "the route's table or target is known only after apply", r.after.get("route_table_id")
             )
-        destination, target = r.after.get("destination_cidr_block"), _target(r.after)
+        destination, target = _destination(r.after), _target(r.after)
         if not destination:
-            return r.change(*edits, note="an IPv6 or prefix-list route: outside the IPv4 model")
-        edits.append(PutRoute(str(r.after["route_table_id"]), Route(str(destination), target or "unknown", "active")))
+            return r.not_evaluated("a prefix-list route: the model holds no such route", r.after.get("route_table_id"))
+        edits.append(PutRoute(str(r.after["route_table_id"]), Route(destination, target or "unknown", "active")))
     return r.change(*edits)
 
 
-def _inline_routes(blocks: Iterable[Mapping[str, Any]]) -> tuple[Route, ...]:
-    return tuple(
-        Route(str(b["cidr_block"]), _target(b) or "unknown", "active") for b in blocks or () if b.get("cidr_block")
-    )
+def _inline_routes(blocks: Iterable[Mapping[str, Any]], key: str) -> tuple[Route, ...]:
+    return tuple(Route(str(b[key]), _target(b) or "unknown", "active") for b in blocks or () if b.get(key))
 
 
 def _route_table(r: _Resource) -> Change:
@@ -289,7 +303,10 @@ def _route_table(r: _Resource) -> Change:
         return r.change(DeleteRouteTable(r.id))
     if r.unknown_at("route"):
         return r.not_evaluated("its routes are known only after apply", r.id)
-    return r.change(SetRoutes(r.id, _inline_routes(r.after.get("route") or ())))
+    blocks = r.after.get("route") or ()
+    if any(b.get("destination_prefix_list_id") for b in blocks):
+        return r.not_evaluated("a prefix-list route: the model holds no such route", r.id)
+    return r.change(SetRoutes(r.id, _inline_routes(blocks, "cidr_block"), _inline_routes(blocks, "ipv6_cidr_block")))
 
 
 def _route_table_association(r: _Resource) -> Change:
@@ -315,13 +332,13 @@ def _inline_entries(values: Mapping[str, Any]) -> tuple[Any, ...]:
             egress=egress,
             allow=b.get("action") == "allow",
             protocol=b.get("protocol", "-1"),
-            cidr=str(b["cidr_block"]),
+            cidr=str(b.get("cidr_block") or b["ipv6_cidr_block"]),
             from_port=b.get("from_port"),
             to_port=b.get("to_port"),
         )
         for egress, key in ((False, "ingress"), (True, "egress"))
         for b in values.get(key) or ()
-        if b.get("cidr_block")
+        if b.get("cidr_block") or b.get("ipv6_cidr_block")
     )
 
 
@@ -355,7 +372,7 @@ def _nacl_rule_entry(values: Mapping[str, Any]) -> Any:
         egress=bool(values.get("egress")),
         allow=values.get("rule_action") == "allow",
         protocol=values.get("protocol", "-1"),
-        cidr=str(values.get("cidr_block")),
+        cidr=str(values.get("cidr_block") or values.get("ipv6_cidr_block")),
         from_port=values.get("from_port"),
         to_port=values.get("to_port"),
     )
@@ -370,10 +387,10 @@ def _network_acl_rule(r: _Resource) -> Change:
     if r.action is not Action.DELETE:
         if r.unknown_at("network_acl_id"):
             return r.change(*edits, note="the entry is in an ACL this plan creates")
-        if r.unknown_at("cidr_block", "protocol", "from_port", "to_port", "rule_number"):
+        if r.unknown_at("cidr_block", "ipv6_cidr_block", "protocol", "from_port", "to_port", "rule_number"):
             return r.not_evaluated("the entry is known only after apply", r.after.get("network_acl_id"))
-        if not r.after.get("cidr_block"):
-            return r.change(*edits, note="an IPv6 entry: outside the IPv4 model")
+        if not (r.after.get("cidr_block") or r.after.get("ipv6_cidr_block")):
+            return r.not_evaluated("the entry names no CIDR block", r.after.get("network_acl_id"))
         edits.append(PutNaclEntry(str(r.after["network_acl_id"]), _nacl_rule_entry(r.after)))
     return r.change(*edits)
 
@@ -448,6 +465,14 @@ def _peering(r: _Resource) -> Change:
     status = "active" if a.get("auto_accept") or a.get("accept_status") == "active" else "pending-acceptance"
     pcx = r.id if r.action is Action.UPDATE else new_id(r.address)
     return r.change(PutPeering(PeeringConnection(pcx, str(a.get("vpc_id")), str(a.get("peer_vpc_id")), status)))
+
+
+def _egress_only_gateway(r: _Resource) -> Change:
+    if r.action is Action.CREATE:
+        return r.change(note="a new gateway: no route uses it until a route names it")
+    if r.action is Action.UPDATE:
+        return r.change(note="a gateway's tags change no path")
+    return r.change(DeleteEgressOnlyGateway(r.id), note="the routes to it become blackholes")
 
 
 def _vpc(r: _Resource) -> Change:
@@ -544,6 +569,7 @@ HANDLERS: dict[str, Callable[[_Resource], Change]] = {
     "aws_vpc_endpoint": _vpc_endpoint,
     "aws_nat_gateway": _nat_gateway,
     "aws_vpc_peering_connection": _peering,
+    "aws_egress_only_internet_gateway": _egress_only_gateway,
     "aws_vpc": _vpc,
     "aws_default_vpc": _vpc,
     "aws_subnet": _subnet,
@@ -560,6 +586,8 @@ def parse_plan(text: str, *, name: str) -> Source:
         plan = json.loads(text)
     except ValueError as exc:
         raise BadPlan(f"{name} is not JSON: {exc}") from exc
+    except RecursionError as exc:  # nested deeper than the parser goes: no plan Terraform writes
+        raise BadPlan(f"{name} is nested too deeply to be a plan") from exc
     if not isinstance(plan, Mapping) or "format_version" not in plan or "terraform_version" not in plan:
         raise BadPlan(f"{name} is not the JSON of `terraform show -json PLAN` (no format_version/terraform_version)")
     items = plan.get("resource_changes") or []
@@ -569,7 +597,7 @@ def parse_plan(text: str, *, name: str) -> Source:
     for item in items:
         try:
             change = _read_item(item)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as exc:
             address = str(item.get("address", "?"))[:200] if isinstance(item, Mapping) else "?"
             raise BadPlan(f"{name}: {address} cannot be read ({type(exc).__name__})") from exc
         if change is not None:
