@@ -1146,3 +1146,225 @@ def test_mentions_and_issue_references_do_not_link_in_markdown(text: str, linked
     rendered = render.md(text)
     assert linked.search(rendered) is None, rendered
     assert rendered.replace("\u200d", "").replace("\\", "") == text  # reads the same: the joiner is invisible
+
+
+# ----- managed prefix lists and transit gateways: mapped onto the snapshot's own facts -----------------------
+# (which secrets a change reaches is analysis.usage's part; here: what the change does to the facts)
+
+
+def _db_by_list() -> Any:
+    from tests.test_prefix_lists import DB_LIST, _db_reached_by_list
+
+    return _db_reached_by_list(prefix_lists={"pl-data": DB_LIST})
+
+
+def _through_tgw() -> Any:
+    from tests.snapshots import through_tgw
+
+    return through_tgw()
+
+
+PL = {"id": "pl-data", "name": "data", "address_family": "IPv4", "max_entries": 5}
+PL_ENTRIES = [{"cidr": "10.0.11.0/24", "description": ""}, {"cidr": "10.0.12.0/24", "description": ""}]
+TGW_ASSOCIATION = {
+    "id": "tgw-rtb-1_tgw-attach-1",
+    "transit_gateway_attachment_id": "tgw-attach-1",
+    "transit_gateway_route_table_id": "tgw-rtb-1",
+}
+TGW_ATTACHMENT = {
+    "id": "tgw-attach-2",
+    "transit_gateway_id": "tgw-1",
+    "vpc_id": "vpc-2",
+    "subnet_ids": ["db-a", "db-b"],
+    "appliance_mode_support": "disable",
+    "transit_gateway_default_route_table_association": True,
+    "transit_gateway_default_route_table_propagation": True,
+}
+
+
+def _facts_cases() -> list[tuple[str, Any, str, list[dict[str, Any]], tuple[str, str]]]:
+    rc, ch = tf.resource_change, tf.cfn_change
+    blackhole = {
+        "destination_cidr_block": "10.1.0.0/16",
+        "transit_gateway_route_table_id": "tgw-rtb-1",
+        "transit_gateway_attachment_id": "",
+        "blackhole": True,
+    }
+    return [
+        (
+            "pl-entries-narrowed",
+            _db_by_list,
+            "tf",
+            [
+                rc(
+                    "aws_ec2_managed_prefix_list.data",
+                    "aws_ec2_managed_prefix_list",
+                    ["update"],
+                    {**PL, "entry": PL_ENTRIES},
+                    {**PL, "entry": PL_ENTRIES[:1]},
+                )
+            ],
+            ("degraded", "DB_LAMBDA_EGRESS_DENIES"),
+        ),
+        (
+            "pl-entry-deleted",
+            _db_by_list,
+            "tf",
+            [
+                rc(
+                    "aws_ec2_managed_prefix_list_entry.b",
+                    "aws_ec2_managed_prefix_list_entry",
+                    ["delete"],
+                    {"id": "pl-data,10.0.12.0/24", "prefix_list_id": "pl-data", "cidr": "10.0.12.0/24"},
+                    None,
+                )
+            ],
+            ("degraded", "DB_LAMBDA_EGRESS_DENIES"),
+        ),
+        (
+            "pl-entries-narrowed",
+            _db_by_list,
+            "cfn",
+            [
+                ch(
+                    "Data",
+                    "AWS::EC2::PrefixList",
+                    "Modify",
+                    physical="pl-data",
+                    before={"PrefixListName": "data", "Entries": [{"Cidr": "10.0.11.0/24"}, {"Cidr": "10.0.12.0/24"}]},
+                    after={"PrefixListName": "data", "Entries": [{"Cidr": "10.0.11.0/24"}]},
+                    replacement="False",
+                )
+            ],
+            ("degraded", "DB_LAMBDA_EGRESS_DENIES"),
+        ),
+        (
+            "tgw-static-blackhole",  # a static route beats the propagated one to the database's VPC
+            _through_tgw,
+            "tf",
+            [rc("aws_ec2_transit_gateway_route.db", "aws_ec2_transit_gateway_route", ["create"], None, blackhole)],
+            ("broken", "DB_TGW_BLACKHOLE"),
+        ),
+        (
+            "tgw-static-blackhole",
+            _through_tgw,
+            "cfn",
+            [
+                ch(
+                    "Db",
+                    "AWS::EC2::TransitGatewayRoute",
+                    "Add",
+                    after={
+                        "DestinationCidrBlock": "10.1.0.0/16",
+                        "TransitGatewayRouteTableId": "tgw-rtb-1",
+                        "Blackhole": True,
+                    },
+                )
+            ],
+            ("broken", "DB_TGW_BLACKHOLE"),
+        ),
+        (
+            "tgw-association-removed",
+            _through_tgw,
+            "tf",
+            [
+                rc(
+                    "aws_ec2_transit_gateway_route_table_association.app",
+                    "aws_ec2_transit_gateway_route_table_association",
+                    ["delete"],
+                    TGW_ASSOCIATION,
+                    None,
+                )
+            ],
+            ("broken", "DB_TGW_ROUTE_MISSING"),
+        ),
+        (
+            "tgw-association-removed",
+            _through_tgw,
+            "cfn",
+            [
+                ch(
+                    "AppAssociation",
+                    "AWS::EC2::TransitGatewayRouteTableAssociation",
+                    "Remove",
+                    physical="tgw-rtb-1_tgw-attach-1",
+                    before={"TransitGatewayAttachmentId": "tgw-attach-1", "TransitGatewayRouteTableId": "tgw-rtb-1"},
+                )
+            ],
+            ("broken", "DB_TGW_ROUTE_MISSING"),
+        ),
+        (
+            "tgw-attachment-deleted",
+            _through_tgw,
+            "tf",
+            [
+                rc(
+                    "aws_ec2_transit_gateway_vpc_attachment.db",
+                    "aws_ec2_transit_gateway_vpc_attachment",
+                    ["delete"],
+                    TGW_ATTACHMENT,
+                    None,
+                )
+            ],
+            ("broken", "DB_TGW_NOT_ATTACHED"),
+        ),
+        (
+            "tgw-attachment-loses-a-zone",
+            _through_tgw,
+            "cfn",
+            [
+                ch(
+                    "DbAttachment",
+                    "AWS::EC2::TransitGatewayVpcAttachment",
+                    "Modify",
+                    physical="tgw-attach-2",
+                    before={"TransitGatewayId": "tgw-1", "VpcId": "vpc-2", "SubnetIds": ["db-a", "db-b"]},
+                    after={"TransitGatewayId": "tgw-1", "VpcId": "vpc-2", "SubnetIds": ["db-a"]},
+                    replacement="False",
+                )
+            ],
+            ("degraded", "DB_TGW_NOT_ATTACHED"),
+        ),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("snap", "kind", "items", "expected"),
+    [c[1:] for c in _facts_cases()],
+    ids=[f"{c[2]}-{c[0]}" for c in _facts_cases()],
+)
+def test_prefix_list_and_transit_gateway_changes_act_on_the_facts(
+    snap: Any, kind: str, items: list[dict[str, Any]], expected: tuple[str, str]
+) -> None:
+    from rotation_doctor.analysis.diagnosis import diagnose
+    from rotation_doctor.whatif.changes import apply_changes
+    from rotation_doctor.whatif.changeset import parse_change_set
+
+    before = snap()
+    assert str(diagnose(before).verdict) == "healthy"
+    if kind == "tf":
+        source = parse_plan(tf.plan(*items), name="plan.json")
+    else:
+        source = parse_change_set([tf.change_set_page("app", "cs", items)], name="app/cs")
+    assert [c.mapping for c in source.changes] == [Handling.MAPPED]
+    d = diagnose(apply_changes(before, source.changes))
+    assert (str(d.verdict), expected[1] in {f.code for f in d.findings}) == (expected[0], True), [
+        f.code for f in d.findings
+    ]
+
+
+@pytest.mark.parametrize(
+    ("kind", "values"),
+    [
+        (
+            "aws_db_proxy_target",
+            {"db_proxy_name": "orders", "target_group_name": "default", "db_instance_identifier": "db"},
+        ),
+        ("aws_db_proxy", {"name": "orders", "vpc_security_group_ids": ["sg-proxy"], "vpc_subnet_ids": ["data-a"]}),
+        ("aws_ec2_transit_gateway_vpc_attachment", {**TGW_ATTACHMENT, "id": None}),  # may propagate routes
+    ],
+)
+def test_proxy_and_new_attachment_changes_are_not_evaluated_never_no_effect(kind: str, values: dict[str, Any]) -> None:
+    source = parse_plan(tf.plan(tf.resource_change(f"{kind}.x", kind, ["create"], None, values)), name="plan.json")
+    [change] = source.changes
+    assert change.mapping is Handling.NOT_EVALUATED and change.touches()

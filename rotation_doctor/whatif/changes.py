@@ -20,11 +20,15 @@ from rotation_doctor.model.snapshot import (
     NetworkAcl,
     PeeringConnection,
     PolicyDocument,
+    PrefixList,
     Route,
     RouteTable,
     SecurityGroup,
     SecurityGroupRule,
     Snapshot,
+    TransitGatewayAttachment,
+    TransitGatewayRoute,
+    TransitGatewayRouteTable,
     VpcEndpoint,
 )
 
@@ -442,6 +446,141 @@ class SetVpcDns(Edit):
 
     def apply(self, snap: Snapshot) -> Snapshot:
         return replace(snap, dns_attributes={**snap.dns_attributes, self.vpc_id: self.attributes})
+
+
+# ----- managed prefix lists ----------------------------------------------------------------------
+
+
+def _lists(snap: Snapshot, list_id: str, change: Callable[[PrefixList], PrefixList]) -> Snapshot:
+    found = snap.prefix_lists.get(list_id)
+    if found is None:  # a list the snapshot does not hold: no rule on a read path names it (or it was not read)
+        return snap
+    return replace(snap, prefix_lists={**snap.prefix_lists, list_id: change(found)})
+
+
+@dataclass(frozen=True)
+class SetPrefixListCidrs(Edit):
+    """A managed prefix list's entries replaced (deleted: none, as a deleted group admits nothing)."""
+
+    list_id: str
+    cidrs: tuple[str, ...]
+
+    def touches(self) -> frozenset[str]:
+        return frozenset({self.list_id})
+
+    def apply(self, snap: Snapshot) -> Snapshot:
+        return _lists(snap, self.list_id, lambda p: replace(p, cidrs=self.cidrs))
+
+
+@dataclass(frozen=True)
+class PutPrefixListCidr(Edit):
+    """One entry of a managed prefix list added (`present`) or removed."""
+
+    list_id: str
+    cidr: str
+    present: bool
+
+    def touches(self) -> frozenset[str]:
+        return frozenset({self.list_id})
+
+    def apply(self, snap: Snapshot) -> Snapshot:
+        def put(p: PrefixList) -> PrefixList:
+            kept = tuple(c for c in p.cidrs if c != self.cidr)
+            return replace(p, cidrs=(*kept, self.cidr) if self.present else kept)
+
+        return _lists(snap, self.list_id, put)
+
+
+# ----- transit gateways --------------------------------------------------------------------------
+
+
+def _tgw_table(
+    snap: Snapshot, table_id: str, change: Callable[[TransitGatewayRouteTable], TransitGatewayRouteTable]
+) -> Snapshot:
+    table = snap.tgw_route_tables.get(table_id)
+    if table is None:  # not read: no path was judged through it
+        return snap
+    return replace(snap, tgw_route_tables={**snap.tgw_route_tables, table_id: change(table)})
+
+
+def _static_kept(table: TransitGatewayRouteTable, destination: str) -> tuple[TransitGatewayRoute, ...]:
+    return tuple(r for r in table.routes if not (r.destination == destination and r.route_type == "static"))
+
+
+@dataclass(frozen=True)
+class PutTgwRoute(Edit):
+    """A static route of a transit gateway route table made or changed (it beats a propagated one)."""
+
+    table_id: str
+    route: TransitGatewayRoute
+
+    def touches(self) -> frozenset[str]:
+        return frozenset({self.table_id, *self.route.attachment_ids})
+
+    def apply(self, snap: Snapshot) -> Snapshot:
+        return _tgw_table(
+            snap, self.table_id, lambda t: replace(t, routes=(*_static_kept(t, self.route.destination), self.route))
+        )
+
+
+@dataclass(frozen=True)
+class RemoveTgwRoute(Edit):
+    """A static route removed (a propagated route to the same block, if any, serves again)."""
+
+    table_id: str
+    destination: str
+
+    def touches(self) -> frozenset[str]:
+        return frozenset({self.table_id})
+
+    def apply(self, snap: Snapshot) -> Snapshot:
+        return _tgw_table(snap, self.table_id, lambda t: replace(t, routes=_static_kept(t, self.destination)))
+
+
+def _attachment(
+    snap: Snapshot, attachment_id: str, change: Callable[[TransitGatewayAttachment], TransitGatewayAttachment]
+) -> Snapshot:
+    found = snap.tgw_attachments.get(attachment_id)
+    if found is None:
+        return snap
+    return replace(snap, tgw_attachments={**snap.tgw_attachments, attachment_id: change(found)})
+
+
+@dataclass(frozen=True)
+class AssociateTgwTable(Edit):
+    """An attachment's transit gateway route table set (None: disassociated, its traffic goes nowhere)."""
+
+    attachment_id: str
+    table_id: str | None
+
+    def touches(self) -> frozenset[str]:
+        return frozenset({self.attachment_id} | ({self.table_id} if self.table_id else set()))
+
+    def apply(self, snap: Snapshot) -> Snapshot:
+        return _attachment(snap, self.attachment_id, lambda a: replace(a, route_table_id=self.table_id))
+
+
+@dataclass(frozen=True)
+class UpdateTgwAttachment(Edit):
+    """A VPC attachment's subnets and appliance mode changed, or the attachment deleted (`state`)."""
+
+    attachment_id: str
+    subnet_ids: tuple[str, ...] | None = None
+    appliance_mode: bool | None = None
+    state: str | None = None
+
+    def touches(self) -> frozenset[str]:
+        return frozenset({self.attachment_id, *(self.subnet_ids or ())})
+
+    def apply(self, snap: Snapshot) -> Snapshot:
+        def update(a: TransitGatewayAttachment) -> TransitGatewayAttachment:
+            if self.subnet_ids is not None:
+                a = replace(a, subnet_ids=self.subnet_ids)
+            if self.appliance_mode is not None:
+                a = replace(a, appliance_mode=self.appliance_mode)
+            return replace(a, state=self.state) if self.state is not None else a
+
+        return _attachment(snap, self.attachment_id, update)
 
 
 # ----- the function and the database -------------------------------------------------------------

@@ -15,13 +15,21 @@ from dataclasses import dataclass
 from typing import Any
 
 from rotation_doctor.collect import convert
-from rotation_doctor.model.snapshot import DnsAttributes, NatGateway, PeeringConnection, Route, VpcEndpoint
+from rotation_doctor.model.snapshot import (
+    DnsAttributes,
+    NatGateway,
+    PeeringConnection,
+    Route,
+    TransitGatewayRoute,
+    VpcEndpoint,
+)
 from rotation_doctor.whatif.changes import (
     ALLOW_ALL_EGRESS,
     Action,
     AddRules,
     AssociateAcl,
     AssociateTable,
+    AssociateTgwTable,
     BadPlan,
     Change,
     DeleteAcl,
@@ -38,15 +46,20 @@ from rotation_doctor.whatif.changes import (
     PutNatGateway,
     PutPeering,
     PutRoute,
+    PutTgwRoute,
     RemoveNaclEntry,
     RemoveRoute,
     RemoveRules,
+    RemoveTgwRoute,
+    SetPrefixListCidrs,
     SetRules,
     SetVpcDns,
     Source,
     UpdateDatabase,
     UpdateFunction,
+    UpdateTgwAttachment,
     invoke_statement,
+    is_ipv6,
     nacl_entry,
     new_id,
     port,
@@ -376,6 +389,87 @@ def _subnet(r: _Resource) -> Change:
     return r.not_evaluated("the subnet is deleted or replaced", r.id)
 
 
+# ----- managed prefix lists and transit gateways ---------------------------------------------------
+
+
+def _prefix_list(r: _Resource) -> Change:
+    if r.action is Action.CREATE:
+        return r.change(note="a new list: no rule names it until a change does")
+    if r.action is Action.REPLACE:
+        return r.not_evaluated("the list is replaced: the rules naming it move to an id not known yet", r.physical_id)
+    if r.action is Action.DELETE:
+        return r.change(SetPrefixListCidrs(r.id, ()), note="the list is deleted")
+    if r.unknown_at("Entries"):
+        return r.not_evaluated("its entries are known only after the change set runs", r.physical_id)
+    return r.change(SetPrefixListCidrs(r.id, tuple(_strings(e.get("Cidr") for e in r.after.get("Entries") or ()))))
+
+
+def _tgw_route(r: _Resource) -> Change:
+    edits: list[Edit] = []
+    if r.action is not Action.CREATE:
+        b = r.before
+        edits.append(RemoveTgwRoute(str(b.get("TransitGatewayRouteTableId")), str(b.get("DestinationCidrBlock"))))
+    if r.action is not Action.DELETE:
+        a = r.after
+        if r.unknown_at(
+            "TransitGatewayRouteTableId", "DestinationCidrBlock", "TransitGatewayAttachmentId", "Blackhole"
+        ):
+            return r.not_evaluated(
+                "the route's table or attachment is known only after the change set runs",
+                a.get("TransitGatewayRouteTableId"),
+            )
+        destination = str(a.get("DestinationCidrBlock"))
+        if is_ipv6(destination):
+            return r.not_evaluated(
+                "an IPv6 transit gateway route: the model holds IPv4 ones", a.get("TransitGatewayRouteTableId")
+            )
+        blackhole = str(a.get("Blackhole", False)).lower() == "true"
+        attachments = () if blackhole else tuple(_strings([a.get("TransitGatewayAttachmentId")]))
+        route = TransitGatewayRoute(destination, attachments, "blackhole" if blackhole else "active")
+        edits.append(PutTgwRoute(str(a.get("TransitGatewayRouteTableId")), route))
+    return r.change(*edits)
+
+
+def _tgw_association(r: _Resource) -> Change:
+    edits: list[Edit] = []
+    if r.action is not Action.CREATE:
+        edits.append(AssociateTgwTable(str(r.before.get("TransitGatewayAttachmentId")), None))
+    if r.action is not Action.DELETE:
+        if r.unknown_at("TransitGatewayAttachmentId", "TransitGatewayRouteTableId"):
+            return r.not_evaluated(
+                "the attachment or its table is known only after the change set runs",
+                r.after.get("TransitGatewayAttachmentId"),
+            )
+        a = r.after
+        edits.append(
+            AssociateTgwTable(str(a.get("TransitGatewayAttachmentId")), str(a.get("TransitGatewayRouteTableId")))
+        )
+    return r.change(*edits)
+
+
+def _tgw_vpc_attachment(r: _Resource) -> Change:
+    if r.action is Action.DELETE:
+        return r.change(UpdateTgwAttachment(r.id, state="deleted"), note="the attachment is deleted")
+    if r.action is not Action.UPDATE:
+        # A new attachment may join the default table and propagate its VPC's routes: routes no one can name yet.
+        return r.not_evaluated(
+            "a new attachment's routes and association are known only after it is made",
+            r.physical_id,
+            r.after.get("VpcId"),
+            *_strings(r.after.get("SubnetIds")),
+        )
+    if r.unknown_at("SubnetIds", "Options"):
+        return r.not_evaluated("its subnets or options are known only after the change set runs", r.physical_id)
+    options = r.after.get("Options") or {}
+    return r.change(
+        UpdateTgwAttachment(
+            r.id,
+            subnet_ids=tuple(_strings(r.after.get("SubnetIds"))),
+            appliance_mode=str(options.get("ApplianceModeSupport", "disable")).lower() == "enable",
+        )
+    )
+
+
 # ----- the function and the database -------------------------------------------------------------
 
 
@@ -444,6 +538,11 @@ HANDLERS: dict[str, Callable[[_Resource], Change]] = {
     "AWS::EC2::NatGateway": _nat_gateway,
     "AWS::EC2::VPCPeeringConnection": _peering,
     "AWS::EC2::EgressOnlyInternetGateway": _egress_only_gateway,
+    "AWS::EC2::PrefixList": _prefix_list,
+    "AWS::EC2::TransitGatewayRoute": _tgw_route,
+    "AWS::EC2::TransitGatewayRouteTableAssociation": _tgw_association,
+    "AWS::EC2::TransitGatewayVpcAttachment": _tgw_vpc_attachment,
+    "AWS::EC2::TransitGatewayAttachment": _tgw_vpc_attachment,
     "AWS::EC2::VPC": _vpc,
     "AWS::EC2::Subnet": _subnet,
     "AWS::Lambda::Function": _lambda_function,

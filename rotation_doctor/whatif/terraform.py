@@ -14,13 +14,22 @@ from dataclasses import dataclass
 from typing import Any
 
 from rotation_doctor.collect import convert
-from rotation_doctor.model.snapshot import DnsAttributes, NatGateway, NetworkAcl, PeeringConnection, Route, VpcEndpoint
+from rotation_doctor.model.snapshot import (
+    DnsAttributes,
+    NatGateway,
+    NetworkAcl,
+    PeeringConnection,
+    Route,
+    TransitGatewayRoute,
+    VpcEndpoint,
+)
 from rotation_doctor.whatif.changes import (
     FINAL_DENY,
     Action,
     AddRules,
     AssociateAcl,
     AssociateTable,
+    AssociateTgwTable,
     BadPlan,
     Change,
     DeleteAcl,
@@ -37,18 +46,24 @@ from rotation_doctor.whatif.changes import (
     PutNaclEntry,
     PutNatGateway,
     PutPeering,
+    PutPrefixListCidr,
     PutRoute,
+    PutTgwRoute,
     RemoveNaclEntry,
     RemoveRoute,
     RemoveRules,
+    RemoveTgwRoute,
     SetNaclEntries,
+    SetPrefixListCidrs,
     SetRoutes,
     SetRules,
     SetVpcDns,
     Source,
     UpdateDatabase,
     UpdateFunction,
+    UpdateTgwAttachment,
     invoke_statement,
+    is_ipv6,
     nacl_entry,
     new_id,
     port,
@@ -493,6 +508,95 @@ def _subnet(r: _Resource) -> Change:
     return r.not_evaluated("the subnet is deleted or replaced", r.id)
 
 
+# ----- managed prefix lists and transit gateways ---------------------------------------------------
+
+
+def _prefix_list(r: _Resource) -> Change:
+    if r.action is Action.CREATE:
+        return r.change(note="a new list: no rule names it until a change does")
+    if r.action is Action.REPLACE:
+        return r.not_evaluated("the list is replaced: the rules naming it move to an id not known yet", r.id)
+    if r.action is Action.DELETE:
+        return r.change(SetPrefixListCidrs(r.id, ()), note="the list is deleted")
+    if r.unknown_at("entry"):
+        return r.not_evaluated("its entries are known only after apply", r.id)
+    return r.change(SetPrefixListCidrs(r.id, tuple(_strings(e.get("cidr") for e in r.after.get("entry") or ()))))
+
+
+def _prefix_list_entry(r: _Resource) -> Change:
+    edits: list[Edit] = []
+    if r.action is not Action.CREATE:
+        edits.append(PutPrefixListCidr(str(r.before["prefix_list_id"]), str(r.before["cidr"]), present=False))
+    if r.action is not Action.DELETE:
+        if r.unknown_at("prefix_list_id"):
+            return r.change(*edits, note="the entry is in a list this plan creates")
+        if r.unknown_at("cidr"):
+            return r.not_evaluated("the entry is known only after apply", r.after.get("prefix_list_id"))
+        edits.append(PutPrefixListCidr(str(r.after["prefix_list_id"]), str(r.after["cidr"]), present=True))
+    return r.change(*edits)
+
+
+def _tgw_route(r: _Resource) -> Change:
+    edits: list[Edit] = []
+    if r.action is not Action.CREATE:
+        b = r.before
+        edits.append(RemoveTgwRoute(str(b["transit_gateway_route_table_id"]), str(b["destination_cidr_block"])))
+    if r.action is not Action.DELETE:
+        a = r.after
+        if r.unknown_at("transit_gateway_route_table_id", "destination_cidr_block", "transit_gateway_attachment_id"):
+            return r.not_evaluated(
+                "the route's table or attachment is known only after apply", a.get("transit_gateway_route_table_id")
+            )
+        destination = str(a.get("destination_cidr_block"))
+        if is_ipv6(destination):
+            return r.not_evaluated(
+                "an IPv6 transit gateway route: the model holds IPv4 ones", a.get("transit_gateway_route_table_id")
+            )
+        blackhole = bool(a.get("blackhole"))
+        attachments = () if blackhole else tuple(_strings([a.get("transit_gateway_attachment_id")]))
+        route = TransitGatewayRoute(destination, attachments, "blackhole" if blackhole else "active")
+        edits.append(PutTgwRoute(str(a["transit_gateway_route_table_id"]), route))
+    return r.change(*edits)
+
+
+def _tgw_association(r: _Resource) -> Change:
+    edits: list[Edit] = []
+    if r.action is not Action.CREATE:
+        edits.append(AssociateTgwTable(str(r.before["transit_gateway_attachment_id"]), None))
+    if r.action is not Action.DELETE:
+        if r.unknown_at("transit_gateway_attachment_id", "transit_gateway_route_table_id"):
+            return r.not_evaluated(
+                "the attachment or its table is known only after apply", r.after.get("transit_gateway_attachment_id")
+            )
+        a = r.after
+        edits.append(
+            AssociateTgwTable(str(a["transit_gateway_attachment_id"]), str(a["transit_gateway_route_table_id"]))
+        )
+    return r.change(*edits)
+
+
+_TGW_ROUTING = ("transit_gateway_default_route_table_association", "transit_gateway_default_route_table_propagation")
+
+
+def _tgw_vpc_attachment(r: _Resource) -> Change:
+    if r.action is Action.DELETE:
+        return r.change(UpdateTgwAttachment(r.id, state="deleted"), note="the attachment is deleted")
+    if r.action is not Action.UPDATE:
+        # A new attachment may join the default table and propagate its VPC's routes: routes no one can name yet.
+        return r.not_evaluated("a new attachment's routes and association are known only after apply")
+    if r.unknown_at("subnet_ids", "appliance_mode_support", *_TGW_ROUTING) or any(
+        r.before.get(k) != r.after.get(k) for k in _TGW_ROUTING
+    ):
+        return r.not_evaluated("its subnets, association or propagation change in ways the model does not follow", r.id)
+    return r.change(
+        UpdateTgwAttachment(
+            r.id,
+            subnet_ids=tuple(_strings(r.after.get("subnet_ids"))),
+            appliance_mode=r.after.get("appliance_mode_support") == "enable",
+        )
+    )
+
+
 # ----- the function and the database -------------------------------------------------------------
 
 
@@ -570,6 +674,11 @@ HANDLERS: dict[str, Callable[[_Resource], Change]] = {
     "aws_nat_gateway": _nat_gateway,
     "aws_vpc_peering_connection": _peering,
     "aws_egress_only_internet_gateway": _egress_only_gateway,
+    "aws_ec2_managed_prefix_list": _prefix_list,
+    "aws_ec2_managed_prefix_list_entry": _prefix_list_entry,
+    "aws_ec2_transit_gateway_route": _tgw_route,
+    "aws_ec2_transit_gateway_route_table_association": _tgw_association,
+    "aws_ec2_transit_gateway_vpc_attachment": _tgw_vpc_attachment,
     "aws_vpc": _vpc,
     "aws_default_vpc": _vpc,
     "aws_subnet": _subnet,
