@@ -1102,6 +1102,7 @@ def test_deleting_the_egress_only_gateway_blackholes_its_routes(kind: str) -> No
     from rotation_doctor.analysis.diagnosis import diagnose
     from rotation_doctor.whatif.changes import apply_changes
     from rotation_doctor.whatif.changeset import parse_change_set
+    from rotation_doctor.whatif.report import assess
 
     if kind == "terraform":
         gateway = {"id": "eigw-1", "vpc_id": "vpc-1", "tags": {}}
@@ -1121,6 +1122,8 @@ def test_deleting_the_egress_only_gateway_blackholes_its_routes(kind: str) -> No
     assert [(r.destination, r.state) for r in table.ipv6_routes if r.target == "eigw-1"] == [("::/0", "blackhole")]
     d = diagnose(after)
     assert str(d.verdict) == "broken" and {f.code for f in d.findings} & {"SM_IPV6_NO_ROUTE", "SM_ROUTE_BLACKHOLE"}
+    [secret] = assess([_dual_stack()], source).secrets
+    assert secret.effect is Effect.BREAKS and secret.changes == (change.address,)
 
 
 def test_a_change_set_context_nested_too_deeply_is_a_bad_plan() -> None:
@@ -1339,6 +1342,7 @@ def test_prefix_list_and_transit_gateway_changes_act_on_the_facts(
     from rotation_doctor.analysis.diagnosis import diagnose
     from rotation_doctor.whatif.changes import apply_changes
     from rotation_doctor.whatif.changeset import parse_change_set
+    from rotation_doctor.whatif.report import assess
 
     before = snap()
     assert str(diagnose(before).verdict) == "healthy"
@@ -1351,6 +1355,9 @@ def test_prefix_list_and_transit_gateway_changes_act_on_the_facts(
     assert (str(d.verdict), expected[1] in {f.code for f in d.findings}) == (expected[0], True), [
         f.code for f in d.findings
     ]
+    # and the secret is named, though its paths' ids (resources_used) need not list the table, attachment or list
+    report = assess([before], source)
+    assert [str(s.effect) for s in report.secrets] == [{"broken": "breaks", "degraded": "degrades"}[expected[0]]]
 
 
 @pytest.mark.parametrize(
