@@ -408,8 +408,9 @@ def test_the_command_json_markdown_and_exit_statuses(
             '{"format_version": "1.2", "terraform_version": "1.9.5", "resource_changes": [{"address": "x"}]}',
             "cannot be read",
         ),
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
     ],
-    ids=["missing", "not-json", "not-a-plan", "malformed-change"],
+    ids=["missing", "not-json", "not-a-plan", "malformed-change", "nested-too-deep"],
 )
 def test_a_bad_plan_is_bad_input_before_any_aws_call(
     clients: AwsClients, tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str | None, says: str
@@ -794,3 +795,583 @@ def test_an_endpoint_added_where_dns_was_not_read_is_unknown() -> None:
     [s] = report.secrets
     assert (s.effect, s.after.verdict) == (Effect.UNKNOWN, "unknown")
     assert s.not_evaluated == ("the DNS attributes of vpc-1: not read with the account (the change newly uses it)",)
+
+
+# ----- IPv6: the dual-stack function (tests/test_ipv6.py) reaches Secrets Manager over ::/0 → eigw-1 ----------
+
+
+def _dual_stack() -> Any:
+    from tests.test_ipv6 import dual_stack
+
+    return dual_stack()
+
+
+V6_ROUTE = {
+    "id": "r-rtb-private1080289494",
+    "route_table_id": "rtb-private",
+    "destination_cidr_block": "",
+    "destination_ipv6_cidr_block": "::/0",
+    "destination_prefix_list_id": "",
+    "egress_only_gateway_id": "eigw-1",
+    "gateway_id": "",
+    "nat_gateway_id": "",
+}
+FN_GROUP = {
+    "id": "sg-fn",
+    "vpc_id": "vpc-1",
+    "name": "fn",
+    "description": "fn",
+    "ingress": [],
+    "egress": [
+        {
+            "protocol": "-1",
+            "from_port": 0,
+            "to_port": 0,
+            "cidr_blocks": cidrs,
+            "ipv6_cidr_blocks": v6,
+            "security_groups": [],
+            "prefix_list_ids": [],
+            "self": False,
+            "description": "",
+        }
+        for cidrs, v6 in ((["0.0.0.0/0"], []), ([], ["::/0"]))
+    ],
+    "tags": {},
+}
+V6_EGRESS_RULE = {
+    "id": "sgrule-1",
+    "security_group_id": "sg-fn",
+    "type": "egress",
+    "protocol": "-1",
+    "from_port": 0,
+    "to_port": 0,
+    "cidr_blocks": [],
+    "ipv6_cidr_blocks": ["::/0"],
+    "prefix_list_ids": [],
+    "self": False,
+    "source_security_group_id": None,
+}
+V6_EGRESS_VPC_RULE = {
+    "id": "sgr-0a1b2c3d4e5f60718",
+    "security_group_id": "sg-fn",
+    "ip_protocol": "-1",
+    "cidr_ipv4": None,
+    "cidr_ipv6": "::/0",
+    "prefix_list_id": None,
+    "referenced_security_group_id": None,
+}
+PRIVATE_TABLE = {
+    "id": "rtb-private",
+    "vpc_id": "vpc-1",
+    "route": [
+        {"cidr_block": "0.0.0.0/0", "ipv6_cidr_block": "", "nat_gateway_id": "nat-1", "egress_only_gateway_id": ""},
+        {"cidr_block": "", "ipv6_cidr_block": "::/0", "nat_gateway_id": "", "egress_only_gateway_id": "eigw-1"},
+    ],
+    "tags": {},
+}
+V6_NACL_RULE = {
+    "id": "nacl-entry-1",
+    "network_acl_id": "acl-default",
+    "rule_number": 101,
+    "egress": True,
+    "protocol": "-1",
+    "rule_action": "allow",
+    "cidr_block": "",
+    "ipv6_cidr_block": "::/0",
+    "from_port": 0,
+    "to_port": 0,
+}
+
+
+def _ipv6_cases() -> list[tuple[str, list[dict[str, Any]], tuple[str, list[str]]]]:
+    rc = tf.resource_change
+    v6_only_table = {**PRIVATE_TABLE, "route": PRIVATE_TABLE["route"][:1]}
+    return [
+        (
+            "v6-default-route-deleted",
+            [rc("aws_route.v6", "aws_route", ["delete"], V6_ROUTE, None)],
+            ("breaks", ["SM_IPV6_NO_ROUTE"]),
+        ),
+        (
+            "v6-default-route-to-a-nat",  # NAT64 needs DNS64, which the model does not judge: unknown, never healthy
+            [
+                rc(
+                    "aws_route.v6",
+                    "aws_route",
+                    ["update"],
+                    V6_ROUTE,
+                    {**V6_ROUTE, "egress_only_gateway_id": "", "nat_gateway_id": "nat-1"},
+                )
+            ],
+            ("unknown", ["SM_PATH_NOT_EVALUATED"]),
+        ),
+        (
+            "group-tags-only",
+            [
+                rc(
+                    "aws_security_group.fn",
+                    "aws_security_group",
+                    ["update"],
+                    FN_GROUP,
+                    {**FN_GROUP, "tags": {"team": "x"}},
+                )
+            ],
+            ("unchanged", []),
+        ),
+        (
+            "group-v6-egress-dropped",
+            [
+                rc(
+                    "aws_security_group.fn",
+                    "aws_security_group",
+                    ["update"],
+                    FN_GROUP,
+                    {**FN_GROUP, "egress": FN_GROUP["egress"][:1]},
+                )
+            ],
+            ("breaks", ["SM_LAMBDA_EGRESS_DENIES"]),
+        ),
+        (
+            "v6-egress-rule-deleted",
+            [rc("aws_security_group_rule.v6", "aws_security_group_rule", ["delete"], V6_EGRESS_RULE, None)],
+            ("breaks", ["SM_LAMBDA_EGRESS_DENIES"]),
+        ),
+        (
+            "v6-vpc-egress-rule-deleted",
+            [
+                rc(
+                    "aws_vpc_security_group_egress_rule.v6",
+                    "aws_vpc_security_group_egress_rule",
+                    ["delete"],
+                    V6_EGRESS_VPC_RULE,
+                    None,
+                )
+            ],
+            ("breaks", ["SM_LAMBDA_EGRESS_DENIES"]),
+        ),
+        (
+            "table-tags-only",
+            [
+                rc(
+                    "aws_route_table.private",
+                    "aws_route_table",
+                    ["update"],
+                    PRIVATE_TABLE,
+                    {**PRIVATE_TABLE, "tags": {"a": "b"}},
+                )
+            ],
+            ("unchanged", []),
+        ),
+        (
+            "table-v6-route-dropped",
+            [rc("aws_route_table.private", "aws_route_table", ["update"], PRIVATE_TABLE, v6_only_table)],
+            ("breaks", ["SM_IPV6_NO_ROUTE"]),
+        ),
+        (
+            "v6-acl-entry-denies",
+            [
+                rc(
+                    "aws_network_acl_rule.v6",
+                    "aws_network_acl_rule",
+                    ["update"],
+                    V6_NACL_RULE,
+                    {**V6_NACL_RULE, "rule_action": "deny"},
+                )
+            ],
+            ("breaks", ["SM_NACL_DENIES"]),
+        ),
+        (
+            "v6-acl-entry-kept",  # renumbered, still allowing: the IPv6 entry is read, not dropped
+            [
+                rc(
+                    "aws_network_acl_rule.v6",
+                    "aws_network_acl_rule",
+                    ["delete", "create"],
+                    V6_NACL_RULE,
+                    {**V6_NACL_RULE, "rule_number": 102},
+                )
+            ],
+            ("unchanged", []),
+        ),
+    ]
+
+
+@pytest.mark.parametrize(("items", "expected"), [c[1:] for c in _ipv6_cases()], ids=[c[0] for c in _ipv6_cases()])
+def test_ipv6_changes_map_to_what_they_do(items: list[dict[str, Any]], expected: tuple[str, list[str]]) -> None:
+    assert _pure(_dual_stack(), *items) == expected
+
+
+def test_a_prefix_list_route_is_not_evaluated_never_no_effect() -> None:
+    route = {**V6_ROUTE, "destination_ipv6_cidr_block": "", "destination_prefix_list_id": "pl-0a1b2c3d4e5f60718"}
+    items = [
+        tf.resource_change("aws_route.pl", "aws_route", ["create"], None, {**route, "route_table_id": "rtb-private"})
+    ]
+    source = parse_plan(tf.plan(*items), name="plan.json")
+    assert [c.mapping for c in source.changes] == [Handling.NOT_EVALUATED]
+    assert _pure(_dual_stack(), *items) == ("unknown", [])
+
+
+def _cfn_ipv6_cases() -> list[tuple[str, list[dict[str, Any]], tuple[str, list[str]]]]:
+    ch = tf.cfn_change
+    route = {"RouteTableId": "rtb-private", "DestinationIpv6CidrBlock": "::/0", "EgressOnlyInternetGatewayId": "eigw-1"}
+    egress = {"GroupId": "sg-fn", "IpProtocol": "-1", "CidrIpv6": "::/0"}
+    entry = {
+        "NetworkAclId": "acl-default",
+        "RuleNumber": 101,
+        "Protocol": -1,
+        "RuleAction": "allow",
+        "Egress": True,
+        "Ipv6CidrBlock": "::/0",
+    }
+    return [
+        (
+            "v6-route-removed",
+            [ch("V6Route", "AWS::EC2::Route", "Remove", physical="rtb-private|::/0", before=route)],
+            ("breaks", ["SM_IPV6_NO_ROUTE"]),
+        ),
+        (
+            "v6-egress-removed",
+            [ch("V6Egress", "AWS::EC2::SecurityGroupEgress", "Remove", physical="sgr-1", before=egress)],
+            ("breaks", ["SM_LAMBDA_EGRESS_DENIES"]),
+        ),
+        (
+            "v6-acl-entry-denies",
+            [
+                ch(
+                    "V6Entry",
+                    "AWS::EC2::NetworkAclEntry",
+                    "Modify",
+                    physical="acl-default|101",
+                    before=entry,
+                    after={**entry, "RuleAction": "deny"},
+                    replacement="False",
+                )
+            ],
+            ("breaks", ["SM_NACL_DENIES"]),
+        ),
+        (
+            "v6-egress-retagged",  # the rule is removed and put back as it was: nothing changes
+            [
+                ch(
+                    "V6Egress",
+                    "AWS::EC2::SecurityGroupEgress",
+                    "Modify",
+                    physical="sgr-1",
+                    before=egress,
+                    after={**egress, "Description": "v6"},
+                    replacement="False",
+                )
+            ],
+            ("unchanged", []),
+        ),
+        (
+            "v6-acl-entry-kept",
+            [
+                ch(
+                    "V6Entry",
+                    "AWS::EC2::NetworkAclEntry",
+                    "Modify",
+                    physical="acl-default|101",
+                    before=entry,
+                    after={**entry, "RuleNumber": 102},
+                    replacement="True",
+                )
+            ],
+            ("unchanged", []),
+        ),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"), [c[1:] for c in _cfn_ipv6_cases()], ids=[c[0] for c in _cfn_ipv6_cases()]
+)
+def test_ipv6_change_set_changes_map_to_what_they_do(
+    changes: list[dict[str, Any]], expected: tuple[str, list[str]]
+) -> None:
+    from rotation_doctor.whatif.changeset import parse_change_set
+    from rotation_doctor.whatif.report import assess
+
+    source = parse_change_set([tf.change_set_page("app", "cs", changes)], name="app/cs")
+    report = assess([_dual_stack()], source)
+    assert [(str(s.effect), sorted({f.code for f in s.new_findings})) for s in report.secrets] == [expected]
+
+
+@pytest.mark.parametrize("kind", ["terraform", "change-set"])
+def test_deleting_the_egress_only_gateway_blackholes_its_routes(kind: str) -> None:
+    """AWS keeps routes to a deleted gateway as blackholes: the dual-stack function loses its only path."""
+    from rotation_doctor.analysis.diagnosis import diagnose
+    from rotation_doctor.whatif.changes import apply_changes
+    from rotation_doctor.whatif.changeset import parse_change_set
+    from rotation_doctor.whatif.report import assess
+
+    if kind == "terraform":
+        gateway = {"id": "eigw-1", "vpc_id": "vpc-1", "tags": {}}
+        item = tf.resource_change(
+            "aws_egress_only_internet_gateway.v6", "aws_egress_only_internet_gateway", ["delete"], gateway, None
+        )
+        source = parse_plan(tf.plan(item), name="plan.json")
+    else:
+        change = tf.cfn_change(
+            "V6Gw", "AWS::EC2::EgressOnlyInternetGateway", "Remove", physical="eigw-1", before={"VpcId": "vpc-1"}
+        )
+        source = parse_change_set([tf.change_set_page("app", "cs", [change])], name="app/cs")
+    [change] = source.changes
+    assert change.mapping is Handling.MAPPED and "eigw-1" in change.touches()
+    after = apply_changes(_dual_stack(), source.changes)
+    table = next(t for t in after.route_tables if t.id == "rtb-private")
+    assert [(r.destination, r.state) for r in table.ipv6_routes if r.target == "eigw-1"] == [("::/0", "blackhole")]
+    d = diagnose(after)
+    assert str(d.verdict) == "broken" and {f.code for f in d.findings} & {"SM_IPV6_NO_ROUTE", "SM_ROUTE_BLACKHOLE"}
+    [secret] = assess([_dual_stack()], source).secrets
+    assert secret.effect is Effect.BREAKS and secret.changes == (change.address,)
+
+
+def test_a_change_set_context_nested_too_deeply_is_a_bad_plan() -> None:
+    from rotation_doctor.whatif.changes import BadPlan
+    from rotation_doctor.whatif.changeset import parse_change_set
+
+    change = tf.cfn_change("Deep", "AWS::EC2::SecurityGroup", "Add")
+    change["ResourceChange"]["AfterContext"] = '{"Properties": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    with pytest.raises(BadPlan, match="Deep cannot be read"):
+        parse_change_set([tf.change_set_page("app", "cs", [change])], name="app/cs")
+
+
+@pytest.mark.parametrize(
+    ("text", "linked"),
+    [
+        ("@org/team", re.compile(r"@[A-Za-z0-9]")),
+        ("aws_route.x #123", re.compile(r"#\d")),
+        ("a@b.c", re.compile(r"@[A-Za-z0-9]")),
+    ],
+)
+def test_mentions_and_issue_references_do_not_link_in_markdown(text: str, linked: re.Pattern[str]) -> None:
+    """GitHub turns `@name` into a mention and `#123` into a link in rendered text, backslash or not."""
+    rendered = render.md(text)
+    assert linked.search(rendered) is None, rendered
+    assert rendered.replace("\u200d", "").replace("\\", "") == text  # reads the same: the joiner is invisible
+
+
+# ----- managed prefix lists and transit gateways: mapped onto the snapshot's own facts -----------------------
+# (which secrets a change reaches is analysis.usage's part; here: what the change does to the facts)
+
+
+def _db_by_list() -> Any:
+    from tests.test_prefix_lists import DB_LIST, _db_reached_by_list
+
+    return _db_reached_by_list(prefix_lists={"pl-data": DB_LIST})
+
+
+def _through_tgw() -> Any:
+    from tests.snapshots import through_tgw
+
+    return through_tgw()
+
+
+PL = {"id": "pl-data", "name": "data", "address_family": "IPv4", "max_entries": 5}
+PL_ENTRIES = [{"cidr": "10.0.11.0/24", "description": ""}, {"cidr": "10.0.12.0/24", "description": ""}]
+TGW_ASSOCIATION = {
+    "id": "tgw-rtb-1_tgw-attach-1",
+    "transit_gateway_attachment_id": "tgw-attach-1",
+    "transit_gateway_route_table_id": "tgw-rtb-1",
+}
+TGW_ATTACHMENT = {
+    "id": "tgw-attach-2",
+    "transit_gateway_id": "tgw-1",
+    "vpc_id": "vpc-2",
+    "subnet_ids": ["db-a", "db-b"],
+    "appliance_mode_support": "disable",
+    "transit_gateway_default_route_table_association": True,
+    "transit_gateway_default_route_table_propagation": True,
+}
+
+
+def _facts_cases() -> list[tuple[str, Any, str, list[dict[str, Any]], tuple[str, str]]]:
+    rc, ch = tf.resource_change, tf.cfn_change
+    blackhole = {
+        "destination_cidr_block": "10.1.0.0/16",
+        "transit_gateway_route_table_id": "tgw-rtb-1",
+        "transit_gateway_attachment_id": "",
+        "blackhole": True,
+    }
+    return [
+        (
+            "pl-entries-narrowed",
+            _db_by_list,
+            "tf",
+            [
+                rc(
+                    "aws_ec2_managed_prefix_list.data",
+                    "aws_ec2_managed_prefix_list",
+                    ["update"],
+                    {**PL, "entry": PL_ENTRIES},
+                    {**PL, "entry": PL_ENTRIES[:1]},
+                )
+            ],
+            ("degraded", "DB_LAMBDA_EGRESS_DENIES"),
+        ),
+        (
+            "pl-entry-deleted",
+            _db_by_list,
+            "tf",
+            [
+                rc(
+                    "aws_ec2_managed_prefix_list_entry.b",
+                    "aws_ec2_managed_prefix_list_entry",
+                    ["delete"],
+                    {"id": "pl-data,10.0.12.0/24", "prefix_list_id": "pl-data", "cidr": "10.0.12.0/24"},
+                    None,
+                )
+            ],
+            ("degraded", "DB_LAMBDA_EGRESS_DENIES"),
+        ),
+        (
+            "pl-entries-narrowed",
+            _db_by_list,
+            "cfn",
+            [
+                ch(
+                    "Data",
+                    "AWS::EC2::PrefixList",
+                    "Modify",
+                    physical="pl-data",
+                    before={"PrefixListName": "data", "Entries": [{"Cidr": "10.0.11.0/24"}, {"Cidr": "10.0.12.0/24"}]},
+                    after={"PrefixListName": "data", "Entries": [{"Cidr": "10.0.11.0/24"}]},
+                    replacement="False",
+                )
+            ],
+            ("degraded", "DB_LAMBDA_EGRESS_DENIES"),
+        ),
+        (
+            "tgw-static-blackhole",  # a static route beats the propagated one to the database's VPC
+            _through_tgw,
+            "tf",
+            [rc("aws_ec2_transit_gateway_route.db", "aws_ec2_transit_gateway_route", ["create"], None, blackhole)],
+            ("broken", "DB_TGW_BLACKHOLE"),
+        ),
+        (
+            "tgw-static-blackhole",
+            _through_tgw,
+            "cfn",
+            [
+                ch(
+                    "Db",
+                    "AWS::EC2::TransitGatewayRoute",
+                    "Add",
+                    after={
+                        "DestinationCidrBlock": "10.1.0.0/16",
+                        "TransitGatewayRouteTableId": "tgw-rtb-1",
+                        "Blackhole": True,
+                    },
+                )
+            ],
+            ("broken", "DB_TGW_BLACKHOLE"),
+        ),
+        (
+            "tgw-association-removed",
+            _through_tgw,
+            "tf",
+            [
+                rc(
+                    "aws_ec2_transit_gateway_route_table_association.app",
+                    "aws_ec2_transit_gateway_route_table_association",
+                    ["delete"],
+                    TGW_ASSOCIATION,
+                    None,
+                )
+            ],
+            ("broken", "DB_TGW_ROUTE_MISSING"),
+        ),
+        (
+            "tgw-association-removed",
+            _through_tgw,
+            "cfn",
+            [
+                ch(
+                    "AppAssociation",
+                    "AWS::EC2::TransitGatewayRouteTableAssociation",
+                    "Remove",
+                    physical="tgw-rtb-1_tgw-attach-1",
+                    before={"TransitGatewayAttachmentId": "tgw-attach-1", "TransitGatewayRouteTableId": "tgw-rtb-1"},
+                )
+            ],
+            ("broken", "DB_TGW_ROUTE_MISSING"),
+        ),
+        (
+            "tgw-attachment-deleted",
+            _through_tgw,
+            "tf",
+            [
+                rc(
+                    "aws_ec2_transit_gateway_vpc_attachment.db",
+                    "aws_ec2_transit_gateway_vpc_attachment",
+                    ["delete"],
+                    TGW_ATTACHMENT,
+                    None,
+                )
+            ],
+            ("broken", "DB_TGW_NOT_ATTACHED"),
+        ),
+        (
+            "tgw-attachment-loses-a-zone",
+            _through_tgw,
+            "cfn",
+            [
+                ch(
+                    "DbAttachment",
+                    "AWS::EC2::TransitGatewayVpcAttachment",
+                    "Modify",
+                    physical="tgw-attach-2",
+                    before={"TransitGatewayId": "tgw-1", "VpcId": "vpc-2", "SubnetIds": ["db-a", "db-b"]},
+                    after={"TransitGatewayId": "tgw-1", "VpcId": "vpc-2", "SubnetIds": ["db-a"]},
+                    replacement="False",
+                )
+            ],
+            ("degraded", "DB_TGW_NOT_ATTACHED"),
+        ),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("snap", "kind", "items", "expected"),
+    [c[1:] for c in _facts_cases()],
+    ids=[f"{c[2]}-{c[0]}" for c in _facts_cases()],
+)
+def test_prefix_list_and_transit_gateway_changes_act_on_the_facts(
+    snap: Any, kind: str, items: list[dict[str, Any]], expected: tuple[str, str]
+) -> None:
+    from rotation_doctor.analysis.diagnosis import diagnose
+    from rotation_doctor.whatif.changes import apply_changes
+    from rotation_doctor.whatif.changeset import parse_change_set
+    from rotation_doctor.whatif.report import assess
+
+    before = snap()
+    assert str(diagnose(before).verdict) == "healthy"
+    if kind == "tf":
+        source = parse_plan(tf.plan(*items), name="plan.json")
+    else:
+        source = parse_change_set([tf.change_set_page("app", "cs", items)], name="app/cs")
+    assert [c.mapping for c in source.changes] == [Handling.MAPPED]
+    d = diagnose(apply_changes(before, source.changes))
+    assert (str(d.verdict), expected[1] in {f.code for f in d.findings}) == (expected[0], True), [
+        f.code for f in d.findings
+    ]
+    # and the secret is named, though its paths' ids (resources_used) need not list the table, attachment or list
+    report = assess([before], source)
+    assert [str(s.effect) for s in report.secrets] == [{"broken": "breaks", "degraded": "degrades"}[expected[0]]]
+
+
+@pytest.mark.parametrize(
+    ("kind", "values"),
+    [
+        (
+            "aws_db_proxy_target",
+            {"db_proxy_name": "orders", "target_group_name": "default", "db_instance_identifier": "db"},
+        ),
+        ("aws_db_proxy", {"name": "orders", "vpc_security_group_ids": ["sg-proxy"], "vpc_subnet_ids": ["data-a"]}),
+        ("aws_ec2_transit_gateway_vpc_attachment", {**TGW_ATTACHMENT, "id": None}),  # may propagate routes
+    ],
+)
+def test_proxy_and_new_attachment_changes_are_not_evaluated_never_no_effect(kind: str, values: dict[str, Any]) -> None:
+    source = parse_plan(tf.plan(tf.resource_change(f"{kind}.x", kind, ["create"], None, values)), name="plan.json")
+    [change] = source.changes
+    assert change.mapping is Handling.NOT_EVALUATED and change.touches()

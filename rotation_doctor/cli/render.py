@@ -371,17 +371,20 @@ def whatif_text(report: Report, style: Style | None = None) -> str:
 
 
 _MD_SPECIAL = set("\\`*_{}[]()#+-.!|~:")
+_NO_LINK = "\u200d"  # ZERO WIDTH JOINER: invisible, and no mention or issue reference forms across it
 
 
 def md(text: object, limit: int = 300) -> str:
     """Outside text (names, descriptions, plan addresses) made inert in markdown: on one line, HTML escaped, and
     every character markdown gives a meaning to backslash-escaped (a table cell's `|`, a link's brackets, code's
-    backticks, and `:` so that no autolink forms)."""
+    backticks, and `:` so that no autolink forms). GitHub links `@name` and `#123` in rendered text whatever the
+    backslash, so a zero-width joiner follows each `@` and `#`: a secret named `@org/team` pings nobody."""
     flat = " ".join(str(text).split())
     if len(flat) > limit:
         flat = flat[: limit - 1] + "…"
     flat = flat.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return "".join(f"\\{c}" if c in _MD_SPECIAL else c for c in flat)
+    escaped = "".join(f"\\{c}" if c in _MD_SPECIAL else c for c in flat)
+    return escaped.replace("@", "@" + _NO_LINK).replace("#", "#" + _NO_LINK)
 
 
 def _md_code(code: str) -> str:

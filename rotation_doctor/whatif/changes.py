@@ -20,11 +20,15 @@ from rotation_doctor.model.snapshot import (
     NetworkAcl,
     PeeringConnection,
     PolicyDocument,
+    PrefixList,
     Route,
     RouteTable,
     SecurityGroup,
     SecurityGroupRule,
     Snapshot,
+    TransitGatewayAttachment,
+    TransitGatewayRoute,
+    TransitGatewayRouteTable,
     VpcEndpoint,
 )
 
@@ -135,6 +139,19 @@ def _tables(snap: Snapshot, table_id: str, change: Callable[[RouteTable], RouteT
     return replace(snap, route_tables=tuple(change(t) if t.id == table_id else t for t in snap.route_tables))
 
 
+def is_ipv6(cidr: str) -> bool:
+    return ":" in cidr
+
+
+def _family(
+    table: RouteTable, destination: str, routes: Callable[[tuple[Route, ...]], tuple[Route, ...]]
+) -> RouteTable:
+    """The table with the routes of `destination`'s family (IPv4 `routes` or `ipv6_routes`) changed."""
+    if is_ipv6(destination):
+        return replace(table, ipv6_routes=routes(table.ipv6_routes))
+    return replace(table, routes=routes(table.routes))
+
+
 @dataclass(frozen=True)
 class PutRoute(Edit):
     table_id: str
@@ -144,11 +161,10 @@ class PutRoute(Edit):
         return frozenset({self.table_id, self.route.target})
 
     def apply(self, snap: Snapshot) -> Snapshot:
-        def put(t: RouteTable) -> RouteTable:
-            kept = tuple(r for r in t.routes if r.destination != self.route.destination)
-            return replace(t, routes=(*kept, self.route))
+        def put(routes: tuple[Route, ...]) -> tuple[Route, ...]:
+            return (*(r for r in routes if r.destination != self.route.destination), self.route)
 
-        return _tables(snap, self.table_id, put)
+        return _tables(snap, self.table_id, lambda t: _family(t, self.route.destination, put))
 
 
 @dataclass(frozen=True)
@@ -163,26 +179,51 @@ class RemoveRoute(Edit):
         return _tables(
             snap,
             self.table_id,
-            lambda t: replace(t, routes=tuple(r for r in t.routes if r.destination != self.destination)),
+            lambda t: _family(
+                t, self.destination, lambda rs: tuple(r for r in rs if r.destination != self.destination)
+            ),
         )
 
 
 @dataclass(frozen=True)
 class SetRoutes(Edit):
-    """A table's inline routes replaced; its local route (which no template declares) stays."""
+    """A table's inline routes of both families replaced; its local routes (which no template declares) stay."""
 
     table_id: str
     routes: tuple[Route, ...]
+    ipv6_routes: tuple[Route, ...] = ()
 
     def touches(self) -> frozenset[str]:
-        return frozenset({self.table_id, *(r.target for r in self.routes)})
+        return frozenset({self.table_id, *(r.target for r in (*self.routes, *self.ipv6_routes))})
 
     def apply(self, snap: Snapshot) -> Snapshot:
+        def local(routes: tuple[Route, ...]) -> tuple[Route, ...]:
+            return tuple(r for r in routes if r.target == "local")
+
         return _tables(
             snap,
             self.table_id,
-            lambda t: replace(t, routes=(*(r for r in t.routes if r.target == "local"), *self.routes)),
+            lambda t: replace(
+                t, routes=(*local(t.routes), *self.routes), ipv6_routes=(*local(t.ipv6_routes), *self.ipv6_routes)
+            ),
         )
+
+
+@dataclass(frozen=True)
+class DeleteEgressOnlyGateway(Edit):
+    """An egress-only internet gateway deleted: AWS keeps the routes to it, as blackholes."""
+
+    gateway_id: str
+
+    def touches(self) -> frozenset[str]:
+        return frozenset({self.gateway_id})
+
+    def apply(self, snap: Snapshot) -> Snapshot:
+        def dead(routes: tuple[Route, ...]) -> tuple[Route, ...]:
+            return tuple(replace(r, state="blackhole") if r.target == self.gateway_id else r for r in routes)
+
+        tables = tuple(replace(t, routes=dead(t.routes), ipv6_routes=dead(t.ipv6_routes)) for t in snap.route_tables)
+        return replace(snap, route_tables=tables)
 
 
 @dataclass(frozen=True)
@@ -232,6 +273,9 @@ class AssociateTable(Edit):
 # ----- network ACLs ------------------------------------------------------------------------------
 
 
+_FINAL_RULES = (32767, 32768)
+
+
 def _acls(snap: Snapshot, acl_id: str, change: Callable[[NetworkAcl], NetworkAcl]) -> Snapshot:
     return replace(snap, network_acls=tuple(change(a) if a.id == acl_id else a for a in snap.network_acls))
 
@@ -274,7 +318,7 @@ class RemoveNaclEntry(Edit):
 
 @dataclass(frozen=True)
 class SetNaclEntries(Edit):
-    """An ACL's inline entries replaced; the final deny-all (rule 32767, never declared) stays."""
+    """An ACL's inline entries replaced; the final deny-alls (rules 32767 and IPv6's 32768, never declared) stay."""
 
     acl_id: str
     entries: tuple[NaclEntry, ...]
@@ -286,7 +330,7 @@ class SetNaclEntries(Edit):
         return _acls(
             snap,
             self.acl_id,
-            lambda a: replace(a, entries=(*(x for x in a.entries if x.rule_number == 32767), *self.entries)),
+            lambda a: replace(a, entries=(*(x for x in a.entries if x.rule_number in _FINAL_RULES), *self.entries)),
         )
 
 
@@ -402,6 +446,141 @@ class SetVpcDns(Edit):
 
     def apply(self, snap: Snapshot) -> Snapshot:
         return replace(snap, dns_attributes={**snap.dns_attributes, self.vpc_id: self.attributes})
+
+
+# ----- managed prefix lists ----------------------------------------------------------------------
+
+
+def _lists(snap: Snapshot, list_id: str, change: Callable[[PrefixList], PrefixList]) -> Snapshot:
+    found = snap.prefix_lists.get(list_id)
+    if found is None:  # a list the snapshot does not hold: no rule on a read path names it (or it was not read)
+        return snap
+    return replace(snap, prefix_lists={**snap.prefix_lists, list_id: change(found)})
+
+
+@dataclass(frozen=True)
+class SetPrefixListCidrs(Edit):
+    """A managed prefix list's entries replaced (deleted: none, as a deleted group admits nothing)."""
+
+    list_id: str
+    cidrs: tuple[str, ...]
+
+    def touches(self) -> frozenset[str]:
+        return frozenset({self.list_id})
+
+    def apply(self, snap: Snapshot) -> Snapshot:
+        return _lists(snap, self.list_id, lambda p: replace(p, cidrs=self.cidrs))
+
+
+@dataclass(frozen=True)
+class PutPrefixListCidr(Edit):
+    """One entry of a managed prefix list added (`present`) or removed."""
+
+    list_id: str
+    cidr: str
+    present: bool
+
+    def touches(self) -> frozenset[str]:
+        return frozenset({self.list_id})
+
+    def apply(self, snap: Snapshot) -> Snapshot:
+        def put(p: PrefixList) -> PrefixList:
+            kept = tuple(c for c in p.cidrs if c != self.cidr)
+            return replace(p, cidrs=(*kept, self.cidr) if self.present else kept)
+
+        return _lists(snap, self.list_id, put)
+
+
+# ----- transit gateways --------------------------------------------------------------------------
+
+
+def _tgw_table(
+    snap: Snapshot, table_id: str, change: Callable[[TransitGatewayRouteTable], TransitGatewayRouteTable]
+) -> Snapshot:
+    table = snap.tgw_route_tables.get(table_id)
+    if table is None:  # not read: no path was judged through it
+        return snap
+    return replace(snap, tgw_route_tables={**snap.tgw_route_tables, table_id: change(table)})
+
+
+def _static_kept(table: TransitGatewayRouteTable, destination: str) -> tuple[TransitGatewayRoute, ...]:
+    return tuple(r for r in table.routes if not (r.destination == destination and r.route_type == "static"))
+
+
+@dataclass(frozen=True)
+class PutTgwRoute(Edit):
+    """A static route of a transit gateway route table made or changed (it beats a propagated one)."""
+
+    table_id: str
+    route: TransitGatewayRoute
+
+    def touches(self) -> frozenset[str]:
+        return frozenset({self.table_id, *self.route.attachment_ids})
+
+    def apply(self, snap: Snapshot) -> Snapshot:
+        return _tgw_table(
+            snap, self.table_id, lambda t: replace(t, routes=(*_static_kept(t, self.route.destination), self.route))
+        )
+
+
+@dataclass(frozen=True)
+class RemoveTgwRoute(Edit):
+    """A static route removed (a propagated route to the same block, if any, serves again)."""
+
+    table_id: str
+    destination: str
+
+    def touches(self) -> frozenset[str]:
+        return frozenset({self.table_id})
+
+    def apply(self, snap: Snapshot) -> Snapshot:
+        return _tgw_table(snap, self.table_id, lambda t: replace(t, routes=_static_kept(t, self.destination)))
+
+
+def _attachment(
+    snap: Snapshot, attachment_id: str, change: Callable[[TransitGatewayAttachment], TransitGatewayAttachment]
+) -> Snapshot:
+    found = snap.tgw_attachments.get(attachment_id)
+    if found is None:
+        return snap
+    return replace(snap, tgw_attachments={**snap.tgw_attachments, attachment_id: change(found)})
+
+
+@dataclass(frozen=True)
+class AssociateTgwTable(Edit):
+    """An attachment's transit gateway route table set (None: disassociated, its traffic goes nowhere)."""
+
+    attachment_id: str
+    table_id: str | None
+
+    def touches(self) -> frozenset[str]:
+        return frozenset({self.attachment_id} | ({self.table_id} if self.table_id else set()))
+
+    def apply(self, snap: Snapshot) -> Snapshot:
+        return _attachment(snap, self.attachment_id, lambda a: replace(a, route_table_id=self.table_id))
+
+
+@dataclass(frozen=True)
+class UpdateTgwAttachment(Edit):
+    """A VPC attachment's subnets and appliance mode changed, or the attachment deleted (`state`)."""
+
+    attachment_id: str
+    subnet_ids: tuple[str, ...] | None = None
+    appliance_mode: bool | None = None
+    state: str | None = None
+
+    def touches(self) -> frozenset[str]:
+        return frozenset({self.attachment_id, *(self.subnet_ids or ())})
+
+    def apply(self, snap: Snapshot) -> Snapshot:
+        def update(a: TransitGatewayAttachment) -> TransitGatewayAttachment:
+            if self.subnet_ids is not None:
+                a = replace(a, subnet_ids=self.subnet_ids)
+            if self.appliance_mode is not None:
+                a = replace(a, appliance_mode=self.appliance_mode)
+            return replace(a, state=self.state) if self.state is not None else a
+
+        return _attachment(snap, self.attachment_id, update)
 
 
 # ----- the function and the database -------------------------------------------------------------
@@ -596,7 +775,7 @@ def sg_rules(
     description: str | None = None,
 ) -> tuple[SecurityGroupRule, ...]:
     """The snapshot's rules for one declared permission (one rule per peer, as `collect.convert` reads them).
-    IPv6 ranges are outside the IPv4 model, as they are when the account is read."""
+    `cidrs` holds both families (a rule's `cidr` is its CidrIp or its CidrIpv6, as the account is read)."""
     proto = sg_protocol(protocol)
     low, high = (None, None) if proto == "-1" else (port(from_port), port(to_port))
     made = [SecurityGroupRule(group_id, egress, proto, low, high, cidr=c, description=description) for c in cidrs]

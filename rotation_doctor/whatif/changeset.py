@@ -15,16 +15,25 @@ from dataclasses import dataclass
 from typing import Any
 
 from rotation_doctor.collect import convert
-from rotation_doctor.model.snapshot import DnsAttributes, NatGateway, PeeringConnection, Route, VpcEndpoint
+from rotation_doctor.model.snapshot import (
+    DnsAttributes,
+    NatGateway,
+    PeeringConnection,
+    Route,
+    TransitGatewayRoute,
+    VpcEndpoint,
+)
 from rotation_doctor.whatif.changes import (
     ALLOW_ALL_EGRESS,
     Action,
     AddRules,
     AssociateAcl,
     AssociateTable,
+    AssociateTgwTable,
     BadPlan,
     Change,
     DeleteAcl,
+    DeleteEgressOnlyGateway,
     DeleteEndpoint,
     DeleteFunction,
     DeleteRouteTable,
@@ -37,15 +46,20 @@ from rotation_doctor.whatif.changes import (
     PutNatGateway,
     PutPeering,
     PutRoute,
+    PutTgwRoute,
     RemoveNaclEntry,
     RemoveRoute,
     RemoveRules,
+    RemoveTgwRoute,
+    SetPrefixListCidrs,
     SetRules,
     SetVpcDns,
     Source,
     UpdateDatabase,
     UpdateFunction,
+    UpdateTgwAttachment,
     invoke_statement,
+    is_ipv6,
     nacl_entry,
     new_id,
     port,
@@ -138,7 +152,7 @@ def _permission(group_id: str, p: Mapping[str, Any], *, egress: bool) -> tuple[A
         protocol=p.get("IpProtocol", "-1"),
         from_port=p.get("FromPort"),
         to_port=p.get("ToPort"),
-        cidrs=_strings([p.get("CidrIp")]),
+        cidrs=_strings([p.get("CidrIp"), p.get("CidrIpv6")]),
         groups=_strings([peer_group]),
         prefix_lists=_strings([prefix_list]),
         description=p.get("Description") or None,
@@ -182,7 +196,8 @@ def _standalone_rule(*, egress: bool) -> Callable[[_Resource], Change]:
             if r.unknown_at("GroupId"):
                 return r.change(*edits, note="the rule is in a group this change set creates")
             if r.unknown_at(
-                "CidrIp", "IpProtocol", "FromPort", "ToPort", "SourcePrefixListId", "DestinationPrefixListId"
+                *("CidrIp", "CidrIpv6", "IpProtocol", "FromPort", "ToPort"),
+                *("SourcePrefixListId", "DestinationPrefixListId"),
             ):
                 return r.not_evaluated("the rule is known only after the change set runs", r.after.get("GroupId"))
             if r.unknown_at("SourceSecurityGroupId", "DestinationSecurityGroupId"):
@@ -197,20 +212,32 @@ def _standalone_rule(*, egress: bool) -> Callable[[_Resource], Change]:
 # ----- routes and ACLs ---------------------------------------------------------------------------
 
 
+_DESTINATIONS = ("DestinationCidrBlock", "DestinationIpv6CidrBlock", "DestinationPrefixListId")
+
+
+def _destination(values: Mapping[str, Any]) -> str | None:
+    """The route's IPv4 or IPv6 destination (None: a prefix-list route, which the model does not hold)."""
+    return next((str(values[k]) for k in _DESTINATIONS[:2] if values.get(k)), None)
+
+
 def _route(r: _Resource) -> Change:
     edits: list[Edit] = []
-    if r.action is not Action.CREATE and r.before.get("DestinationCidrBlock"):
-        edits.append(RemoveRoute(str(r.before.get("RouteTableId")), str(r.before["DestinationCidrBlock"])))
+    if r.action is not Action.CREATE:
+        if r.before.get("DestinationPrefixListId"):
+            return r.not_evaluated("a prefix-list route: the model holds no such route", r.before.get("RouteTableId"))
+        before = _destination(r.before)
+        if before:
+            edits.append(RemoveRoute(str(r.before.get("RouteTableId")), before))
     if r.action is not Action.DELETE:
-        if r.unknown_at("RouteTableId", "DestinationCidrBlock", *_ROUTE_TARGETS):
+        if r.unknown_at("RouteTableId", *_DESTINATIONS, *_ROUTE_TARGETS):
             return r.not_evaluated(
                 "the route's table or target is known only after the change set runs", r.after.get("RouteTableId")
             )
-        destination = r.after.get("DestinationCidrBlock")
+        destination = _destination(r.after)
         if not destination:
-            return r.change(*edits, note="an IPv6 or prefix-list route: outside the IPv4 model")
+            return r.not_evaluated("a prefix-list route: the model holds no such route", r.after.get("RouteTableId"))
         target = next((str(r.after[k]) for k in _ROUTE_TARGETS if r.after.get(k)), "unknown")
-        edits.append(PutRoute(str(r.after.get("RouteTableId")), Route(str(destination), target, "active")))
+        edits.append(PutRoute(str(r.after.get("RouteTableId")), Route(destination, target, "active")))
     return r.change(*edits)
 
 
@@ -251,7 +278,7 @@ def _entry(values: Mapping[str, Any]) -> Any:
         egress=str(values.get("Egress", False)).lower() == "true",
         allow=values.get("RuleAction") == "allow",
         protocol=values.get("Protocol", "-1"),
-        cidr=str(values.get("CidrBlock")),
+        cidr=str(values.get("CidrBlock") or values.get("Ipv6CidrBlock")),
         from_port=ports.get("From"),
         to_port=ports.get("To"),
     )
@@ -265,10 +292,10 @@ def _network_acl_entry(r: _Resource) -> Change:
     if r.action is not Action.DELETE:
         if r.unknown_at("NetworkAclId"):
             return r.change(*edits, note="the entry is in an ACL this change set creates")
-        if r.unknown_at("CidrBlock", "Protocol", "PortRange", "RuleNumber", "RuleAction", "Egress"):
+        if r.unknown_at("CidrBlock", "Ipv6CidrBlock", "Protocol", "PortRange", "RuleNumber", "RuleAction", "Egress"):
             return r.not_evaluated("the entry is known only after the change set runs", r.after.get("NetworkAclId"))
-        if not r.after.get("CidrBlock"):
-            return r.change(*edits, note="an IPv6 entry: outside the IPv4 model")
+        if not (r.after.get("CidrBlock") or r.after.get("Ipv6CidrBlock")):
+            return r.not_evaluated("the entry names no CIDR block", r.after.get("NetworkAclId"))
         edits.append(PutNaclEntry(str(r.after.get("NetworkAclId")), _entry(r.after)))
     return r.change(*edits)
 
@@ -333,6 +360,16 @@ def _peering(r: _Resource) -> Change:
     )
 
 
+def _egress_only_gateway(r: _Resource) -> Change:
+    if r.action is Action.CREATE:
+        return r.change(note="a new gateway: no route uses it until a route names it")
+    if r.action is Action.REPLACE:
+        return r.not_evaluated("the gateway is replaced: its routes move to an id not known yet", r.physical_id)
+    if r.action is Action.UPDATE:
+        return r.change(note="a gateway's tags change no path")
+    return r.change(DeleteEgressOnlyGateway(r.id), note="the routes to it become blackholes")
+
+
 def _vpc(r: _Resource) -> Change:
     if r.action is Action.CREATE:
         return r.change(note="a new VPC: nothing rotates in it yet")
@@ -350,6 +387,87 @@ def _subnet(r: _Resource) -> Change:
     if r.action in (Action.CREATE, Action.UPDATE):
         return r.change(note="a new or retagged subnet changes no path")
     return r.not_evaluated("the subnet is deleted or replaced", r.id)
+
+
+# ----- managed prefix lists and transit gateways ---------------------------------------------------
+
+
+def _prefix_list(r: _Resource) -> Change:
+    if r.action is Action.CREATE:
+        return r.change(note="a new list: no rule names it until a change does")
+    if r.action is Action.REPLACE:
+        return r.not_evaluated("the list is replaced: the rules naming it move to an id not known yet", r.physical_id)
+    if r.action is Action.DELETE:
+        return r.change(SetPrefixListCidrs(r.id, ()), note="the list is deleted")
+    if r.unknown_at("Entries"):
+        return r.not_evaluated("its entries are known only after the change set runs", r.physical_id)
+    return r.change(SetPrefixListCidrs(r.id, tuple(_strings(e.get("Cidr") for e in r.after.get("Entries") or ()))))
+
+
+def _tgw_route(r: _Resource) -> Change:
+    edits: list[Edit] = []
+    if r.action is not Action.CREATE:
+        b = r.before
+        edits.append(RemoveTgwRoute(str(b.get("TransitGatewayRouteTableId")), str(b.get("DestinationCidrBlock"))))
+    if r.action is not Action.DELETE:
+        a = r.after
+        if r.unknown_at(
+            "TransitGatewayRouteTableId", "DestinationCidrBlock", "TransitGatewayAttachmentId", "Blackhole"
+        ):
+            return r.not_evaluated(
+                "the route's table or attachment is known only after the change set runs",
+                a.get("TransitGatewayRouteTableId"),
+            )
+        destination = str(a.get("DestinationCidrBlock"))
+        if is_ipv6(destination):
+            return r.not_evaluated(
+                "an IPv6 transit gateway route: the model holds IPv4 ones", a.get("TransitGatewayRouteTableId")
+            )
+        blackhole = str(a.get("Blackhole", False)).lower() == "true"
+        attachments = () if blackhole else tuple(_strings([a.get("TransitGatewayAttachmentId")]))
+        route = TransitGatewayRoute(destination, attachments, "blackhole" if blackhole else "active")
+        edits.append(PutTgwRoute(str(a.get("TransitGatewayRouteTableId")), route))
+    return r.change(*edits)
+
+
+def _tgw_association(r: _Resource) -> Change:
+    edits: list[Edit] = []
+    if r.action is not Action.CREATE:
+        edits.append(AssociateTgwTable(str(r.before.get("TransitGatewayAttachmentId")), None))
+    if r.action is not Action.DELETE:
+        if r.unknown_at("TransitGatewayAttachmentId", "TransitGatewayRouteTableId"):
+            return r.not_evaluated(
+                "the attachment or its table is known only after the change set runs",
+                r.after.get("TransitGatewayAttachmentId"),
+            )
+        a = r.after
+        edits.append(
+            AssociateTgwTable(str(a.get("TransitGatewayAttachmentId")), str(a.get("TransitGatewayRouteTableId")))
+        )
+    return r.change(*edits)
+
+
+def _tgw_vpc_attachment(r: _Resource) -> Change:
+    if r.action is Action.DELETE:
+        return r.change(UpdateTgwAttachment(r.id, state="deleted"), note="the attachment is deleted")
+    if r.action is not Action.UPDATE:
+        # A new attachment may join the default table and propagate its VPC's routes: routes no one can name yet.
+        return r.not_evaluated(
+            "a new attachment's routes and association are known only after it is made",
+            r.physical_id,
+            r.after.get("VpcId"),
+            *_strings(r.after.get("SubnetIds")),
+        )
+    if r.unknown_at("SubnetIds", "Options"):
+        return r.not_evaluated("its subnets or options are known only after the change set runs", r.physical_id)
+    options = r.after.get("Options") or {}
+    return r.change(
+        UpdateTgwAttachment(
+            r.id,
+            subnet_ids=tuple(_strings(r.after.get("SubnetIds"))),
+            appliance_mode=str(options.get("ApplianceModeSupport", "disable")).lower() == "enable",
+        )
+    )
 
 
 # ----- the function and the database -------------------------------------------------------------
@@ -419,6 +537,12 @@ HANDLERS: dict[str, Callable[[_Resource], Change]] = {
     "AWS::EC2::VPCEndpoint": _vpc_endpoint,
     "AWS::EC2::NatGateway": _nat_gateway,
     "AWS::EC2::VPCPeeringConnection": _peering,
+    "AWS::EC2::EgressOnlyInternetGateway": _egress_only_gateway,
+    "AWS::EC2::PrefixList": _prefix_list,
+    "AWS::EC2::TransitGatewayRoute": _tgw_route,
+    "AWS::EC2::TransitGatewayRouteTableAssociation": _tgw_association,
+    "AWS::EC2::TransitGatewayVpcAttachment": _tgw_vpc_attachment,
+    "AWS::EC2::TransitGatewayAttachment": _tgw_vpc_attachment,
     "AWS::EC2::VPC": _vpc,
     "AWS::EC2::Subnet": _subnet,
     "AWS::Lambda::Function": _lambda_function,
@@ -473,6 +597,6 @@ def parse_change_set(pages: Sequence[Mapping[str, Any]], *, name: str) -> Source
                     changes.append(unsupported(address, resource.type, action, ids, resource.physical_id))
                 else:
                     changes.append(handler(resource))
-            except (KeyError, TypeError, ValueError) as exc:
+            except (KeyError, TypeError, ValueError, RecursionError) as exc:
                 raise BadPlan(f"{name}: {address[:200]} cannot be read ({type(exc).__name__})") from exc
     return Source("change-set", name, tuple(changes))

@@ -13,7 +13,7 @@ from rotation_doctor.analysis.sm_path import secrets_manager_endpoints
 from rotation_doctor.analysis.usage import resources_used
 from rotation_doctor.model.findings import Finding, Severity, Verdict
 from rotation_doctor.model.snapshot import FactKey, Snapshot
-from rotation_doctor.whatif.changes import EVERYTHING, Handling, Source, apply_changes
+from rotation_doctor.whatif.changes import EVERYTHING, Change, Handling, Source, apply_changes
 
 
 class Effect(StrEnum):
@@ -126,6 +126,20 @@ def _effect(before: Diagnosis, after: Diagnosis, entry: SecretEffect | None = No
     return Effect.UNCHANGED
 
 
+def _fingerprint(d: Diagnosis) -> tuple[Verdict, frozenset[tuple[str, str]]]:
+    return d.verdict, frozenset(_key(f) for f in d.findings)
+
+
+def _judged_by_effect(snap: Snapshot, diagnosis: Diagnosis, others: Sequence[Change]) -> list[Change]:
+    """The mapped changes whose ids the secret's paths do not name (`resources_used` may lag a newer part of the
+    model: an IPv6 route's gateway, a transit gateway table, a prefix list) but whose facts its diagnosis reads:
+    a change is never "untouched" while applying it changes what the analyzer says."""
+    mapped = [c for c in others if c.mapping is Handling.MAPPED]
+    if not mapped or _fingerprint(diagnose(apply_changes(snap, mapped))) == _fingerprint(diagnosis):
+        return []
+    return [c for c in mapped if _fingerprint(diagnose(apply_changes(snap, [c]))) != _fingerprint(diagnosis)]
+
+
 def assess(snapshots: Sequence[Snapshot], source: Source, before: Sequence[Diagnosis] | None = None) -> Report:
     """Each secret whose paths use anything the changes touch, diagnosed before and after them."""
     firsts = before if before is not None else [diagnose(s) for s in snapshots]
@@ -133,9 +147,12 @@ def assess(snapshots: Sequence[Snapshot], source: Source, before: Sequence[Diagn
     for snap, first in zip(snapshots, firsts, strict=True):
         used = resources_used(snap)
         touching = [c for c in source.changes if c.touches() & used or EVERYTHING in c.touches()]
+        after_snap = apply_changes(snap, touching)
+        after = diagnose(after_snap) if touching else first
+        touching += _judged_by_effect(after_snap, after, [c for c in source.changes if c not in touching])
         if not touching:
             continue
-        after_snap = apply_changes(snap, touching)
+        after_snap = apply_changes(snap, [c for c in source.changes if c in touching])
         after = diagnose(after_snap)
         reasons = [
             f"{c.address}: {e.reason}"

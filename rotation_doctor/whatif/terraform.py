@@ -14,16 +14,26 @@ from dataclasses import dataclass
 from typing import Any
 
 from rotation_doctor.collect import convert
-from rotation_doctor.model.snapshot import DnsAttributes, NatGateway, NetworkAcl, PeeringConnection, Route, VpcEndpoint
+from rotation_doctor.model.snapshot import (
+    DnsAttributes,
+    NatGateway,
+    NetworkAcl,
+    PeeringConnection,
+    Route,
+    TransitGatewayRoute,
+    VpcEndpoint,
+)
 from rotation_doctor.whatif.changes import (
     FINAL_DENY,
     Action,
     AddRules,
     AssociateAcl,
     AssociateTable,
+    AssociateTgwTable,
     BadPlan,
     Change,
     DeleteAcl,
+    DeleteEgressOnlyGateway,
     DeleteEndpoint,
     DeleteFunction,
     DeleteRouteTable,
@@ -36,18 +46,24 @@ from rotation_doctor.whatif.changes import (
     PutNaclEntry,
     PutNatGateway,
     PutPeering,
+    PutPrefixListCidr,
     PutRoute,
+    PutTgwRoute,
     RemoveNaclEntry,
     RemoveRoute,
     RemoveRules,
+    RemoveTgwRoute,
     SetNaclEntries,
+    SetPrefixListCidrs,
     SetRoutes,
     SetRules,
     SetVpcDns,
     Source,
     UpdateDatabase,
     UpdateFunction,
+    UpdateTgwAttachment,
     invoke_statement,
+    is_ipv6,
     nacl_entry,
     new_id,
     port,
@@ -179,7 +195,7 @@ def _inline_rules(group_id: str, blocks: Iterable[Mapping[str, Any]], *, egress:
             protocol=b.get("protocol", "-1"),
             from_port=b.get("from_port"),
             to_port=b.get("to_port"),
-            cidrs=_strings(b.get("cidr_blocks")),
+            cidrs=_strings(b.get("cidr_blocks")) + _strings(b.get("ipv6_cidr_blocks")),
             groups=groups,
             prefix_lists=_strings(b.get("prefix_list_ids")),
             description=b.get("description") or None,
@@ -215,7 +231,7 @@ def _rule_resource(values: Mapping[str, Any], kind: str) -> tuple[str, tuple[Any
             protocol=values.get("protocol", "-1"),
             from_port=values.get("from_port"),
             to_port=values.get("to_port"),
-            cidrs=_strings(values.get("cidr_blocks")),
+            cidrs=_strings(values.get("cidr_blocks")) + _strings(values.get("ipv6_cidr_blocks")),
             groups=[peer] if peer else [],
             prefix_lists=_strings(values.get("prefix_list_ids")),
             description=values.get("description") or None,
@@ -226,7 +242,7 @@ def _rule_resource(values: Mapping[str, Any], kind: str) -> tuple[str, tuple[Any
         protocol=values.get("ip_protocol", "-1"),
         from_port=values.get("from_port"),
         to_port=values.get("to_port"),
-        cidrs=_strings([values.get("cidr_ipv4")]),
+        cidrs=_strings([values.get("cidr_ipv4"), values.get("cidr_ipv6")]),
         groups=_strings([values.get("referenced_security_group_id")]),
         prefix_lists=_strings([values.get("prefix_list_id")]),
         description=values.get("description") or None,
@@ -241,7 +257,10 @@ def _security_group_rule(r: _Resource) -> Change:
     if r.action is not Action.DELETE:
         if r.unknown_at("security_group_id"):
             return r.change(*edits, note="the rule is in a group this plan creates")
-        keys = ("cidr_blocks", "cidr_ipv4", "prefix_list_ids", "prefix_list_id", "from_port", "to_port", "protocol")
+        keys = (
+            *("cidr_blocks", "ipv6_cidr_blocks", "cidr_ipv4", "cidr_ipv6", "prefix_list_ids", "prefix_list_id"),
+            *("from_port", "to_port", "protocol", "ip_protocol"),
+        )
         if r.unknown_at(*keys):
             return r.not_evaluated(
                 "the rule's peer or ports are known only after apply", r.after.get("security_group_id")
@@ -260,26 +279,36 @@ def _target(values: Mapping[str, Any]) -> str | None:
     return next((str(values[k]) for k in _ROUTE_TARGETS if values.get(k)), None)
 
 
+_DESTINATIONS = ("destination_cidr_block", "destination_ipv6_cidr_block", "destination_prefix_list_id")
+
+
+def _destination(values: Mapping[str, Any]) -> str | None:
+    """The route's IPv4 or IPv6 destination (None: a prefix-list route, which the model does not hold)."""
+    return next((str(values[k]) for k in _DESTINATIONS[:2] if values.get(k)), None)
+
+
 def _route(r: _Resource) -> Change:
     edits: list[Edit] = []
-    if r.action is not Action.CREATE and r.before.get("destination_cidr_block"):
-        edits.append(RemoveRoute(str(r.before["route_table_id"]), str(r.before["destination_cidr_block"])))
+    if r.action is not Action.CREATE:
+        if r.before.get("destination_prefix_list_id"):
+            return r.not_evaluated("a prefix-list route: the model holds no such route", r.before.get("route_table_id"))
+        before = _destination(r.before)
+        if before:
+            edits.append(RemoveRoute(str(r.before["route_table_id"]), before))
     if r.action is not Action.DELETE:
-        if r.unknown_at("route_table_id", "destination_cidr_block", *_ROUTE_TARGETS):
+        if r.unknown_at("route_table_id", *_DESTINATIONS, *_ROUTE_TARGETS):
             return r.not_evaluated(
                 "the route's table or target is known only after apply", r.after.get("route_table_id")
             )
-        destination, target = r.after.get("destination_cidr_block"), _target(r.after)
+        destination, target = _destination(r.after), _target(r.after)
         if not destination:
-            return r.change(*edits, note="an IPv6 or prefix-list route: outside the IPv4 model")
-        edits.append(PutRoute(str(r.after["route_table_id"]), Route(str(destination), target or "unknown", "active")))
+            return r.not_evaluated("a prefix-list route: the model holds no such route", r.after.get("route_table_id"))
+        edits.append(PutRoute(str(r.after["route_table_id"]), Route(destination, target or "unknown", "active")))
     return r.change(*edits)
 
 
-def _inline_routes(blocks: Iterable[Mapping[str, Any]]) -> tuple[Route, ...]:
-    return tuple(
-        Route(str(b["cidr_block"]), _target(b) or "unknown", "active") for b in blocks or () if b.get("cidr_block")
-    )
+def _inline_routes(blocks: Iterable[Mapping[str, Any]], key: str) -> tuple[Route, ...]:
+    return tuple(Route(str(b[key]), _target(b) or "unknown", "active") for b in blocks or () if b.get(key))
 
 
 def _route_table(r: _Resource) -> Change:
@@ -289,7 +318,10 @@ def _route_table(r: _Resource) -> Change:
         return r.change(DeleteRouteTable(r.id))
     if r.unknown_at("route"):
         return r.not_evaluated("its routes are known only after apply", r.id)
-    return r.change(SetRoutes(r.id, _inline_routes(r.after.get("route") or ())))
+    blocks = r.after.get("route") or ()
+    if any(b.get("destination_prefix_list_id") for b in blocks):
+        return r.not_evaluated("a prefix-list route: the model holds no such route", r.id)
+    return r.change(SetRoutes(r.id, _inline_routes(blocks, "cidr_block"), _inline_routes(blocks, "ipv6_cidr_block")))
 
 
 def _route_table_association(r: _Resource) -> Change:
@@ -315,13 +347,13 @@ def _inline_entries(values: Mapping[str, Any]) -> tuple[Any, ...]:
             egress=egress,
             allow=b.get("action") == "allow",
             protocol=b.get("protocol", "-1"),
-            cidr=str(b["cidr_block"]),
+            cidr=str(b.get("cidr_block") or b["ipv6_cidr_block"]),
             from_port=b.get("from_port"),
             to_port=b.get("to_port"),
         )
         for egress, key in ((False, "ingress"), (True, "egress"))
         for b in values.get(key) or ()
-        if b.get("cidr_block")
+        if b.get("cidr_block") or b.get("ipv6_cidr_block")
     )
 
 
@@ -355,7 +387,7 @@ def _nacl_rule_entry(values: Mapping[str, Any]) -> Any:
         egress=bool(values.get("egress")),
         allow=values.get("rule_action") == "allow",
         protocol=values.get("protocol", "-1"),
-        cidr=str(values.get("cidr_block")),
+        cidr=str(values.get("cidr_block") or values.get("ipv6_cidr_block")),
         from_port=values.get("from_port"),
         to_port=values.get("to_port"),
     )
@@ -370,10 +402,10 @@ def _network_acl_rule(r: _Resource) -> Change:
     if r.action is not Action.DELETE:
         if r.unknown_at("network_acl_id"):
             return r.change(*edits, note="the entry is in an ACL this plan creates")
-        if r.unknown_at("cidr_block", "protocol", "from_port", "to_port", "rule_number"):
+        if r.unknown_at("cidr_block", "ipv6_cidr_block", "protocol", "from_port", "to_port", "rule_number"):
             return r.not_evaluated("the entry is known only after apply", r.after.get("network_acl_id"))
-        if not r.after.get("cidr_block"):
-            return r.change(*edits, note="an IPv6 entry: outside the IPv4 model")
+        if not (r.after.get("cidr_block") or r.after.get("ipv6_cidr_block")):
+            return r.not_evaluated("the entry names no CIDR block", r.after.get("network_acl_id"))
         edits.append(PutNaclEntry(str(r.after["network_acl_id"]), _nacl_rule_entry(r.after)))
     return r.change(*edits)
 
@@ -450,6 +482,14 @@ def _peering(r: _Resource) -> Change:
     return r.change(PutPeering(PeeringConnection(pcx, str(a.get("vpc_id")), str(a.get("peer_vpc_id")), status)))
 
 
+def _egress_only_gateway(r: _Resource) -> Change:
+    if r.action is Action.CREATE:
+        return r.change(note="a new gateway: no route uses it until a route names it")
+    if r.action is Action.UPDATE:
+        return r.change(note="a gateway's tags change no path")
+    return r.change(DeleteEgressOnlyGateway(r.id), note="the routes to it become blackholes")
+
+
 def _vpc(r: _Resource) -> Change:
     if r.action is Action.CREATE:
         return r.change(note="a new VPC: nothing rotates in it yet")
@@ -466,6 +506,95 @@ def _subnet(r: _Resource) -> Change:
     if r.action in (Action.CREATE, Action.UPDATE):
         return r.change(note="a new or retagged subnet changes no path")
     return r.not_evaluated("the subnet is deleted or replaced", r.id)
+
+
+# ----- managed prefix lists and transit gateways ---------------------------------------------------
+
+
+def _prefix_list(r: _Resource) -> Change:
+    if r.action is Action.CREATE:
+        return r.change(note="a new list: no rule names it until a change does")
+    if r.action is Action.REPLACE:
+        return r.not_evaluated("the list is replaced: the rules naming it move to an id not known yet", r.id)
+    if r.action is Action.DELETE:
+        return r.change(SetPrefixListCidrs(r.id, ()), note="the list is deleted")
+    if r.unknown_at("entry"):
+        return r.not_evaluated("its entries are known only after apply", r.id)
+    return r.change(SetPrefixListCidrs(r.id, tuple(_strings(e.get("cidr") for e in r.after.get("entry") or ()))))
+
+
+def _prefix_list_entry(r: _Resource) -> Change:
+    edits: list[Edit] = []
+    if r.action is not Action.CREATE:
+        edits.append(PutPrefixListCidr(str(r.before["prefix_list_id"]), str(r.before["cidr"]), present=False))
+    if r.action is not Action.DELETE:
+        if r.unknown_at("prefix_list_id"):
+            return r.change(*edits, note="the entry is in a list this plan creates")
+        if r.unknown_at("cidr"):
+            return r.not_evaluated("the entry is known only after apply", r.after.get("prefix_list_id"))
+        edits.append(PutPrefixListCidr(str(r.after["prefix_list_id"]), str(r.after["cidr"]), present=True))
+    return r.change(*edits)
+
+
+def _tgw_route(r: _Resource) -> Change:
+    edits: list[Edit] = []
+    if r.action is not Action.CREATE:
+        b = r.before
+        edits.append(RemoveTgwRoute(str(b["transit_gateway_route_table_id"]), str(b["destination_cidr_block"])))
+    if r.action is not Action.DELETE:
+        a = r.after
+        if r.unknown_at("transit_gateway_route_table_id", "destination_cidr_block", "transit_gateway_attachment_id"):
+            return r.not_evaluated(
+                "the route's table or attachment is known only after apply", a.get("transit_gateway_route_table_id")
+            )
+        destination = str(a.get("destination_cidr_block"))
+        if is_ipv6(destination):
+            return r.not_evaluated(
+                "an IPv6 transit gateway route: the model holds IPv4 ones", a.get("transit_gateway_route_table_id")
+            )
+        blackhole = bool(a.get("blackhole"))
+        attachments = () if blackhole else tuple(_strings([a.get("transit_gateway_attachment_id")]))
+        route = TransitGatewayRoute(destination, attachments, "blackhole" if blackhole else "active")
+        edits.append(PutTgwRoute(str(a["transit_gateway_route_table_id"]), route))
+    return r.change(*edits)
+
+
+def _tgw_association(r: _Resource) -> Change:
+    edits: list[Edit] = []
+    if r.action is not Action.CREATE:
+        edits.append(AssociateTgwTable(str(r.before["transit_gateway_attachment_id"]), None))
+    if r.action is not Action.DELETE:
+        if r.unknown_at("transit_gateway_attachment_id", "transit_gateway_route_table_id"):
+            return r.not_evaluated(
+                "the attachment or its table is known only after apply", r.after.get("transit_gateway_attachment_id")
+            )
+        a = r.after
+        edits.append(
+            AssociateTgwTable(str(a["transit_gateway_attachment_id"]), str(a["transit_gateway_route_table_id"]))
+        )
+    return r.change(*edits)
+
+
+_TGW_ROUTING = ("transit_gateway_default_route_table_association", "transit_gateway_default_route_table_propagation")
+
+
+def _tgw_vpc_attachment(r: _Resource) -> Change:
+    if r.action is Action.DELETE:
+        return r.change(UpdateTgwAttachment(r.id, state="deleted"), note="the attachment is deleted")
+    if r.action is not Action.UPDATE:
+        # A new attachment may join the default table and propagate its VPC's routes: routes no one can name yet.
+        return r.not_evaluated("a new attachment's routes and association are known only after apply")
+    if r.unknown_at("subnet_ids", "appliance_mode_support", *_TGW_ROUTING) or any(
+        r.before.get(k) != r.after.get(k) for k in _TGW_ROUTING
+    ):
+        return r.not_evaluated("its subnets, association or propagation change in ways the model does not follow", r.id)
+    return r.change(
+        UpdateTgwAttachment(
+            r.id,
+            subnet_ids=tuple(_strings(r.after.get("subnet_ids"))),
+            appliance_mode=r.after.get("appliance_mode_support") == "enable",
+        )
+    )
 
 
 # ----- the function and the database -------------------------------------------------------------
@@ -544,6 +673,12 @@ HANDLERS: dict[str, Callable[[_Resource], Change]] = {
     "aws_vpc_endpoint": _vpc_endpoint,
     "aws_nat_gateway": _nat_gateway,
     "aws_vpc_peering_connection": _peering,
+    "aws_egress_only_internet_gateway": _egress_only_gateway,
+    "aws_ec2_managed_prefix_list": _prefix_list,
+    "aws_ec2_managed_prefix_list_entry": _prefix_list_entry,
+    "aws_ec2_transit_gateway_route": _tgw_route,
+    "aws_ec2_transit_gateway_route_table_association": _tgw_association,
+    "aws_ec2_transit_gateway_vpc_attachment": _tgw_vpc_attachment,
     "aws_vpc": _vpc,
     "aws_default_vpc": _vpc,
     "aws_subnet": _subnet,
@@ -560,6 +695,8 @@ def parse_plan(text: str, *, name: str) -> Source:
         plan = json.loads(text)
     except ValueError as exc:
         raise BadPlan(f"{name} is not JSON: {exc}") from exc
+    except RecursionError as exc:  # nested deeper than the parser goes: no plan Terraform writes
+        raise BadPlan(f"{name} is nested too deeply to be a plan") from exc
     if not isinstance(plan, Mapping) or "format_version" not in plan or "terraform_version" not in plan:
         raise BadPlan(f"{name} is not the JSON of `terraform show -json PLAN` (no format_version/terraform_version)")
     items = plan.get("resource_changes") or []
@@ -569,7 +706,7 @@ def parse_plan(text: str, *, name: str) -> Source:
     for item in items:
         try:
             change = _read_item(item)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as exc:
             address = str(item.get("address", "?"))[:200] if isinstance(item, Mapping) else "?"
             raise BadPlan(f"{name}: {address} cannot be read ({type(exc).__name__})") from exc
         if change is not None:
