@@ -135,6 +135,10 @@ def test_demo_runs_and_never_prints_the_password(capsys: pytest.CaptureFixture[s
     told = "tells on-call (SNS and Slack): [rotation-doctor] prod/orders/db:"
     assert f"{told} fix approved, applying (broken)" in out  # the page
     assert f"{told} fix applied after approval (healthy)" in out  # the worker
+    # Before the next change: the plan that deletes the endpoint the fix made breaks it, read-only.
+    assert "prod/orders/db: BREAKS (HEALTHY -> BROKEN)" in out
+    assert "Ignored (cannot touch a rotation path): aws_s3_bucket.build_logs" in out
+    assert "0 writes; exit status 1" in out
     assert scenarios.CANARY_PASSWORD not in out + err
 
 

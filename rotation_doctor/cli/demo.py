@@ -168,7 +168,67 @@ def _run() -> int:
             _say(f"  Approve clicked again: {status} {_reason(body)}")
         healthy = told.outcome is not None and told.outcome.after is not None
         healthy = healthy and told.outcome.after.verdict is Verdict.HEALTHY
+        _what_if(style, clients)
     return 0 if healthy else 1
+
+
+def _what_if(style: render.Style, clients: Any) -> None:
+    """Before the next change: a teammate's Terraform plan that would remove the endpoint the fix made."""
+    from rotation_doctor.whatif.run import what_if
+    from rotation_doctor.whatif.terraform import parse_plan
+
+    [endpoint] = [
+        e
+        for e in clients.ec2.describe_vpc_endpoints()["VpcEndpoints"]
+        if e["ServiceName"].endswith(".secretsmanager") and e["State"] != "deleted"
+    ]
+    _heading(style, 6, "Before the next change: rotation-doctor what-if --terraform-plan plan.json")
+    _say("  A teammate's pull request tidies up the network module; `terraform show -json plan.out` says it")
+    _say("  deletes an interface endpoint nobody declared and adds a bucket for the build's logs.")
+    plan = _demo_plan(endpoint)
+    clients.counter.calls.clear()
+    report = what_if(clients, parse_plan(json.dumps(plan), name="plan.json"))
+    writes = sum(n for call, n in clients.counter.calls.items() if call.startswith(_WRITES))
+    _say()
+    _say(_indent(render.whatif_text(report, style)))
+    _say()
+    _say(
+        f"  ({clients.counter.total} AWS calls, {writes} writes; exit status {1 if report.failing else 0}: "
+        "the CI job fails before anything is applied. `--format markdown` is the pull-request comment.)"
+    )
+
+
+def _demo_plan(endpoint: dict[str, Any]) -> dict[str, Any]:
+    """The JSON of `terraform show -json`: the endpoint deleted (as Terraform's state holds it), and a new bucket."""
+
+    def change(address: str, actions: list[str], before: Any, after: Any) -> dict[str, Any]:
+        kind, name = address.split(".")
+        return {
+            "address": address,
+            "mode": "managed",
+            "type": kind,
+            "name": name,
+            "provider_name": "registry.terraform.io/hashicorp/aws",
+            "change": {"actions": actions, "before": before, "after": after, "after_unknown": {}},
+        }
+
+    state = {
+        "id": endpoint["VpcEndpointId"],
+        "vpc_id": endpoint["VpcId"],
+        "service_name": endpoint["ServiceName"],
+        "vpc_endpoint_type": "Interface",
+        "private_dns_enabled": endpoint.get("PrivateDnsEnabled", False),
+        "subnet_ids": endpoint.get("SubnetIds", []),
+        "security_group_ids": [g["GroupId"] for g in endpoint.get("Groups", [])],
+    }
+    return {
+        "format_version": "1.2",
+        "terraform_version": "1.9.5",
+        "resource_changes": [
+            change("aws_vpc_endpoint.secretsmanager", ["delete"], state, None),
+            change("aws_s3_bucket.build_logs", ["create"], None, {"bucket": "orders-build-logs"}),
+        ],
+    }
 
 
 DEMO_KEY = "demo-signing-key-not-secret-0123456789abcdef"
