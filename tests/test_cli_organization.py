@@ -405,3 +405,26 @@ def test_help_says_fix_stays_in_one_account(capsys: pytest.CaptureFixture[str]) 
     assert "--role-arn" in out and "--accounts" not in out and "--regions" not in out
     _, out, _ = run(capsys, "scan", "--help")
     assert all(o in out for o in ("--accounts", "--regions", "--role-name", "--concurrency", DEFAULT_MEMBER_ROLE))
+
+
+def test_permissions_accounts_grants_what_the_options_call_and_only_roles_of_that_name(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Judged against AWS's authorization data: AssumeRole on the member role of any account, never another role;
+    ListAccounts and DescribeRegions (which take no resource)."""
+    from tests.iam_authorization import Authorization, allowed
+
+    assert cli.main(["permissions", "--accounts"]) == 0
+    statements = json.loads(capsys.readouterr().out)["Statement"]
+    member = f"arn:aws:iam::444455556666:role/{DEFAULT_MEMBER_ROLE}"
+    assert allowed(statements, Authorization("sts:AssumeRole", "role", {}, member))[0]
+    assert not allowed(statements, Authorization("sts:AssumeRole", "role", {}, "arn:aws:iam::444455556666:role/Admin"))[
+        0
+    ]
+    assert allowed(statements, Authorization("organizations:ListAccounts", "", {}))[0]
+    assert allowed(statements, Authorization("ec2:DescribeRegions", "", {}))[0]
+    assert cli.main(["permissions", "--accounts", "audit-reader"]) == 0
+    named = json.loads(capsys.readouterr().out)["Statement"]
+    assert allowed(named, Authorization("sts:AssumeRole", "role", {}, "arn:aws:iam::444455556666:role/audit-reader"))[0]
+    assert cli.main(["permissions"]) == 0
+    assert "sts:AssumeRole" not in capsys.readouterr().out

@@ -206,6 +206,15 @@ def member_statements(
     ]
 
 
+def organization_statements(*, role_name: str = "*", partition: str = "aws") -> list[dict[str, Any]]:
+    """What the CLI's `--role-arn`, `--accounts` and `--regions` need of the person's own credentials: the role
+    in each account (only roles of that name), the organization's accounts, the regions enabled."""
+    return [
+        _allow("AssumeRoleInEachAccount", f"arn:{partition}:iam::*:role/{role_name}", "sts:AssumeRole"),
+        _allow("ListAccountsAndRegions", "*", ["organizations:ListAccounts", "ec2:DescribeRegions"]),
+    ]
+
+
 def security_hub_statement(*, partition: str = "aws", region: str = "*", account: str = "*") -> dict[str, Any]:
     """Findings imported under the account's default product, and read back from its hub (notify/security_hub.py)."""
     securityhub = f"arn:{partition}:securityhub:{region}:{account}"
@@ -217,7 +226,12 @@ def security_hub_statement(*, partition: str = "aws", region: str = "*", account
 
 
 def policy(
-    *, fix: bool, retry_rotation: bool = False, deep: bool = False, security_hub: bool = False
+    *,
+    fix: bool,
+    retry_rotation: bool = False,
+    deep: bool = False,
+    security_hub: bool = False,
+    organization_role: str | None = None,
 ) -> dict[str, Any]:
     """The policy a person attaches to run `diagnose`/`scan`/`plan` (and with `fix`, `fix` and approvals; with
     `deep`, `diagnose --deep`; with `security_hub`, `--security-hub`)."""
@@ -226,6 +240,8 @@ def policy(
         statements += deep_statements()
     if security_hub:
         statements.append(security_hub_statement())
+    if organization_role is not None:
+        statements += organization_statements(role_name=organization_role)
     if fix:
         statements += write_statements()
         if retry_rotation:

@@ -166,6 +166,14 @@ def _parser() -> argparse.ArgumentParser:
         "--deep", action="store_true", help="include what `diagnose --deep` needs (VPC Reachability Analyzer)"
     )
     perms.add_argument("--security-hub", action="store_true", help="include what `--security-hub` needs")
+    perms.add_argument(
+        "--accounts",
+        nargs="?",
+        const="rotation-doctor-member",
+        metavar="ROLE_NAME",
+        help="include what --role-arn, --accounts and --regions need: sts:AssumeRole on roles of this name "
+        "(default rotation-doctor-member), organizations:ListAccounts, ec2:DescribeRegions",
+    )
     props = sub.add_parser("proposals", help="proposals stored by the service (DynamoDB)", parents=[common])
     props_sub = props.add_subparsers(dest="action", required=True, metavar="ACTION", help="what to do with them")
     for name, text in (
@@ -578,7 +586,15 @@ def cmd_permissions(args: argparse.Namespace) -> int:
     """The IAM policy JSON to attach, from the same declarations the template is held to."""
     from rotation_doctor.apply.iam_policy import policy
 
-    _emit_json(policy(fix=args.fix, retry_rotation=args.fix, deep=args.deep, security_hub=args.security_hub))
+    _emit_json(
+        policy(
+            fix=args.fix,
+            retry_rotation=args.fix,
+            deep=args.deep,
+            security_hub=args.security_hub,
+            organization_role=args.accounts,
+        )
+    )
     return EXIT_HEALTHY
 
 
