@@ -23,7 +23,7 @@ from typing import Any
 import boto3
 import pytest
 
-from rotation_doctor.approvals.store import Proposal, ProposalStore, create_table
+from rotation_doctor.approvals.store import Proposal, ProposalStore
 from rotation_doctor.collect.accounts import AccountSessions, Place
 from rotation_doctor.collect.aws import AwsClients, CallCounter
 from rotation_doctor.model.states import ProposalState
@@ -31,7 +31,7 @@ from rotation_doctor.simulated import scenarios
 from rotation_doctor.simulated.account import AccountBuilder, tcp
 from rotation_doctor.simulated.lambda_runtime import SimulatedContext, sqs_event
 from tests.fix_scenarios import account_state
-from tests.test_worker import rotation_failed
+from tests.test_worker import rotation_failed, service  # noqa: F401  (the worker fixture)
 
 EVENTS = Path(__file__).resolve().parent / "events"
 HUB = "123456789012"  # moto's default account: the hub's, as SimulatedContext's function ARN names it
@@ -112,17 +112,12 @@ def build_member(account: str, region: str, **situation: Any) -> Member:
 
 
 @pytest.fixture
-def org(builder: AccountBuilder, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """The hub's worker (the hub is `builder`'s account), what it assumed, and the members it serves."""
+def org(builder: AccountBuilder, service: Any) -> Iterator[Any]:  # noqa: F811
+    """The hub's worker (the hub is `builder`'s account, the worker `service`'s with the member role named), what it
+    assumed, and the members it serves."""
     from botocore.exceptions import ClientError
 
-    import handlers.worker as worker_module
-
-    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
-    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "RotationDoctor")
     clients = builder.clients
-    create_table(clients, "proposals")
-    create_table(clients, "idempotency")
     assumed: list[str] = []
     refusing: dict[str, str] = {}  # account -> the error STS answers for it
 
@@ -141,26 +136,13 @@ def org(builder: AccountBuilder, monkeypatch: pytest.MonkeyPatch) -> Iterator[An
     clients.session.events.register(hook, assume_role, unique_id="org-assume-role")
 
     def make(mode: str = "propose", **extra: str) -> Any:
-        env = {
-            "PROPOSALS_TABLE": "proposals",
-            "IDEMPOTENCY_TABLE": "idempotency",
-            "ROTATION_DOCTOR_MODE": mode,
-            "ROTATION_DOCTOR_MEMBER_ROLE_NAME": ROLE,
-            **extra,
-        }
-        worker = worker_module.build_worker(env, clients)
-        worker.executor.poll = 0.01
-        monkeypatch.setattr(worker_module, "_default_worker", lambda: worker)
-        return worker
-
-    def deliver(*bodies: str) -> dict[str, Any]:
-        return dict(worker_module.handler(sqs_event(*bodies), SimulatedContext()))
+        return service.make(mode, **{"ROTATION_DOCTOR_MEMBER_ROLE_NAME": ROLE, **extra})
 
     try:
         yield SimpleNamespace(
             make=make,
-            deliver=deliver,
-            store=ProposalStore(clients, "proposals"),
+            deliver=service.deliver,
+            store=service.store,
             assumed=assumed,
             refusing=refusing,
             hub=builder,
