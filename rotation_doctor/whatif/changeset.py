@@ -12,75 +12,77 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
-from rotation_doctor.collect import convert
-from rotation_doctor.model.snapshot import (
-    DnsAttributes,
-    NatGateway,
-    PeeringConnection,
-    Route,
-    TransitGatewayRoute,
-    VpcEndpoint,
-)
+from rotation_doctor.whatif import mapping
 from rotation_doctor.whatif.changes import (
     ALLOW_ALL_EGRESS,
     Action,
     AddRules,
     AssociateAcl,
     AssociateTable,
-    AssociateTgwTable,
     BadPlan,
     Change,
     DeleteAcl,
     DeleteEgressOnlyGateway,
-    DeleteEndpoint,
     DeleteFunction,
     DeleteRouteTable,
     Edit,
-    Handling,
-    NotEvaluated,
-    PutEndpoint,
     PutInvokeStatement,
     PutNaclEntry,
-    PutNatGateway,
-    PutPeering,
-    PutRoute,
-    PutTgwRoute,
     RemoveNaclEntry,
-    RemoveRoute,
     RemoveRules,
-    RemoveTgwRoute,
-    SetPrefixListCidrs,
     SetRules,
-    SetVpcDns,
     Source,
     UpdateDatabase,
     UpdateFunction,
     UpdateTgwAttachment,
     invoke_statement,
-    is_ipv6,
     nacl_entry,
     new_id,
     port,
     sg_rules,
     unsupported,
 )
+from rotation_doctor.whatif.mapping import Resource, strings
 
 KNOWN_AFTER_APPLY = "KNOWN_AFTER_APPLY"
-_ROUTE_TARGETS = (
-    "GatewayId",
-    "NatGatewayId",
-    "TransitGatewayId",
-    "VpcPeeringConnectionId",
-    "NetworkInterfaceId",
-    "VpcEndpointId",
-    "EgressOnlyInternetGatewayId",
-    "LocalGatewayId",
-    "CarrierGatewayId",
-    "CoreNetworkArn",
-    "InstanceId",
-)
+# Terraform's field names (mapping's names for them) -> CloudFormation's.
+_FIELDS: dict[str, str | None] = {
+    "route_table_id": "RouteTableId",
+    "destination_cidr_block": "DestinationCidrBlock",
+    "destination_ipv6_cidr_block": "DestinationIpv6CidrBlock",
+    "destination_prefix_list_id": "DestinationPrefixListId",
+    "gateway_id": "GatewayId",
+    "nat_gateway_id": "NatGatewayId",
+    "transit_gateway_id": "TransitGatewayId",
+    "vpc_peering_connection_id": "VpcPeeringConnectionId",
+    "network_interface_id": "NetworkInterfaceId",
+    "vpc_endpoint_id": "VpcEndpointId",
+    "egress_only_gateway_id": "EgressOnlyInternetGatewayId",
+    "local_gateway_id": "LocalGatewayId",
+    "carrier_gateway_id": "CarrierGatewayId",
+    "core_network_arn": "CoreNetworkArn",
+    "instance_id": "InstanceId",
+    "vpc_id": "VpcId",
+    "peer_vpc_id": "PeerVpcId",
+    "service_name": "ServiceName",
+    "vpc_endpoint_type": "VpcEndpointType",
+    "subnet_id": "SubnetId",
+    "subnet_ids": "SubnetIds",
+    "security_group_ids": "SecurityGroupIds",
+    "private_dns_enabled": "PrivateDnsEnabled",
+    "policy": "PolicyDocument",
+    "dns_entry": None,  # Terraform reads the endpoint's DNS names back; a change set does not
+    "connectivity_type": "ConnectivityType",
+    "enable_dns_support": "EnableDnsSupport",
+    "enable_dns_hostnames": "EnableDnsHostnames",
+    "entry": "Entries",
+    "cidr": "Cidr",
+    "transit_gateway_route_table_id": "TransitGatewayRouteTableId",
+    "transit_gateway_attachment_id": "TransitGatewayAttachmentId",
+    "blackhole": "Blackhole",
+}
 
 
 def _unknown(value: Any) -> bool:
@@ -104,40 +106,36 @@ def _properties(context: str | None) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
-class _Resource:
-    address: str
-    type: str
-    action: Action
+class _Resource(Resource):
     physical_id: str | None
-    before: Mapping[str, Any]
-    after: Mapping[str, Any]
+
+    later: ClassVar[str] = "the change set runs"
+    FIELDS: ClassVar[Mapping[str, str | None]] = _FIELDS
+
+    def unknown_key(self, key: str) -> bool:
+        return _unknown(self.after.get(key))
+
+    def flag(self, value: Any) -> bool:
+        return str(value).lower() == "true"
 
     @property
     def id(self) -> str:
         return self.physical_id or new_id(self.address)
 
-    def unknown_at(self, *keys: str) -> bool:
-        return any(_unknown(self.after.get(k)) for k in keys)
+    @property
+    def existing_id(self) -> str | None:
+        return self.physical_id
 
-    def not_evaluated(self, reason: str, *ids: object) -> Change:
-        known = frozenset(str(i) for i in ids if i and not _unknown(i))
-        return Change(
-            self.address,
-            self.type,
-            self.action,
-            (NotEvaluated(known, reason),),
-            Handling.NOT_EVALUATED,
-            reason,
-            self.physical_id,
-        )
+    @property
+    def named_id(self) -> str | None:
+        return self.physical_id
 
-    def change(self, *edits: Edit, note: str = "") -> Change:
-        handling = Handling.MAPPED if edits else Handling.NO_EFFECT
-        return Change(self.address, self.type, self.action, tuple(edits), handling, note, self.physical_id)
+    def known_ids(self, ids: Iterable[object]) -> frozenset[str]:
+        return frozenset(str(i) for i in ids if i and not _unknown(i))
 
-
-def _strings(value: Any) -> list[str]:
-    return [str(v) for v in value or () if v]
+    def peering_status(self) -> str:
+        # CloudFormation accepts a same-account peering itself; a cross-account one waits for the peer's acceptance.
+        return "pending-acceptance" if self.after.get("PeerOwnerId") else "active"
 
 
 # ----- security groups ---------------------------------------------------------------------------
@@ -152,9 +150,9 @@ def _permission(group_id: str, p: Mapping[str, Any], *, egress: bool) -> tuple[A
         protocol=p.get("IpProtocol", "-1"),
         from_port=p.get("FromPort"),
         to_port=p.get("ToPort"),
-        cidrs=_strings([p.get("CidrIp"), p.get("CidrIpv6")]),
-        groups=_strings([peer_group]),
-        prefix_lists=_strings([prefix_list]),
+        cidrs=strings([p.get("CidrIp"), p.get("CidrIpv6")]),
+        groups=strings([peer_group]),
+        prefix_lists=strings([prefix_list]),
         description=p.get("Description") or None,
     )
 
@@ -210,35 +208,6 @@ def _standalone_rule(*, egress: bool) -> Callable[[_Resource], Change]:
 
 
 # ----- routes and ACLs ---------------------------------------------------------------------------
-
-
-_DESTINATIONS = ("DestinationCidrBlock", "DestinationIpv6CidrBlock", "DestinationPrefixListId")
-
-
-def _destination(values: Mapping[str, Any]) -> str | None:
-    """The route's IPv4 or IPv6 destination (None: a prefix-list route, which the model does not hold)."""
-    return next((str(values[k]) for k in _DESTINATIONS[:2] if values.get(k)), None)
-
-
-def _route(r: _Resource) -> Change:
-    edits: list[Edit] = []
-    if r.action is not Action.CREATE:
-        if r.before.get("DestinationPrefixListId"):
-            return r.not_evaluated("a prefix-list route: the model holds no such route", r.before.get("RouteTableId"))
-        before = _destination(r.before)
-        if before:
-            edits.append(RemoveRoute(str(r.before.get("RouteTableId")), before))
-    if r.action is not Action.DELETE:
-        if r.unknown_at("RouteTableId", *_DESTINATIONS, *_ROUTE_TARGETS):
-            return r.not_evaluated(
-                "the route's table or target is known only after the change set runs", r.after.get("RouteTableId")
-            )
-        destination = _destination(r.after)
-        if not destination:
-            return r.not_evaluated("a prefix-list route: the model holds no such route", r.after.get("RouteTableId"))
-        target = next((str(r.after[k]) for k in _ROUTE_TARGETS if r.after.get(k)), "unknown")
-        edits.append(PutRoute(str(r.after.get("RouteTableId")), Route(destination, target, "active")))
-    return r.change(*edits)
 
 
 def _route_table(r: _Resource) -> Change:
@@ -303,63 +272,6 @@ def _network_acl_entry(r: _Resource) -> Change:
 # ----- endpoints, gateways, peerings, VPCs ---------------------------------------------------------
 
 
-def _vpc_endpoint(r: _Resource) -> Change:
-    edits: list[Edit] = []
-    if r.action in (Action.DELETE, Action.REPLACE):
-        edits.append(DeleteEndpoint(r.id))
-    if r.action is not Action.DELETE:
-        keys = ("VpcId", "ServiceName", "SubnetIds", "SecurityGroupIds", "PrivateDnsEnabled", "PolicyDocument")
-        if r.unknown_at(*keys):
-            return r.not_evaluated(
-                "the endpoint is known only after the change set runs", r.after.get("VpcId"), r.physical_id
-            )
-        a = r.after
-        endpoint_id = r.id if r.action is Action.UPDATE else new_id(r.address)
-        edits.append(
-            PutEndpoint(
-                VpcEndpoint(
-                    endpoint_id,
-                    str(a.get("VpcId")),
-                    str(a.get("ServiceName")),
-                    str(a.get("VpcEndpointType") or "Gateway"),
-                    "available",
-                    tuple(_strings(a.get("SubnetIds"))),
-                    tuple(_strings(a.get("SecurityGroupIds"))),
-                    str(a.get("PrivateDnsEnabled", False)).lower() == "true",
-                    convert.policy(a.get("PolicyDocument") or None),
-                )
-            )
-        )
-    return r.change(*edits)
-
-
-def _nat_gateway(r: _Resource) -> Change:
-    edits: list[Edit] = []
-    if r.action in (Action.DELETE, Action.REPLACE):
-        edits.append(PutNatGateway(NatGateway(r.id, "", str(r.before.get("SubnetId")), "deleted")))
-    if r.action is not Action.DELETE:
-        if r.unknown_at("SubnetId"):
-            return r.not_evaluated("the NAT gateway's subnet is known only after the change set runs")
-        nat_id = r.id if r.action is Action.UPDATE else new_id(r.address)
-        connectivity = str(r.after.get("ConnectivityType") or "public")
-        edits.append(PutNatGateway(NatGateway(nat_id, "", str(r.after.get("SubnetId")), "available", connectivity)))
-    return r.change(*edits)
-
-
-def _peering(r: _Resource) -> Change:
-    if r.action is Action.DELETE:
-        b = r.before
-        return r.change(PutPeering(PeeringConnection(r.id, str(b.get("VpcId")), str(b.get("PeerVpcId")), "deleted")))
-    if r.unknown_at("VpcId", "PeerVpcId"):
-        return r.not_evaluated("the peered VPCs are known only after the change set runs")
-    # CloudFormation accepts a same-account peering itself; a cross-account one waits for the peer's acceptance.
-    status = "pending-acceptance" if r.after.get("PeerOwnerId") else "active"
-    pcx = r.id if r.action is Action.UPDATE else new_id(r.address)
-    return r.change(
-        PutPeering(PeeringConnection(pcx, str(r.after.get("VpcId")), str(r.after.get("PeerVpcId")), status))
-    )
-
-
 def _egress_only_gateway(r: _Resource) -> Change:
     if r.action is Action.CREATE:
         return r.change(note="a new gateway: no route uses it until a route names it")
@@ -370,81 +282,7 @@ def _egress_only_gateway(r: _Resource) -> Change:
     return r.change(DeleteEgressOnlyGateway(r.id), note="the routes to it become blackholes")
 
 
-def _vpc(r: _Resource) -> Change:
-    if r.action is Action.CREATE:
-        return r.change(note="a new VPC: nothing rotates in it yet")
-    if r.action is Action.DELETE:
-        return r.not_evaluated("the VPC is deleted", r.id)
-    if r.unknown_at("EnableDnsSupport", "EnableDnsHostnames"):
-        return r.not_evaluated("its DNS attributes are known only after the change set runs", r.id)
-    # CloudFormation's defaults: DNS support on, DNS hostnames off.
-    support = str(r.after.get("EnableDnsSupport", True)).lower() == "true"
-    hostnames = str(r.after.get("EnableDnsHostnames", False)).lower() == "true"
-    return r.change(SetVpcDns(r.id, DnsAttributes(support, hostnames)))
-
-
-def _subnet(r: _Resource) -> Change:
-    if r.action in (Action.CREATE, Action.UPDATE):
-        return r.change(note="a new or retagged subnet changes no path")
-    return r.not_evaluated("the subnet is deleted or replaced", r.id)
-
-
 # ----- managed prefix lists and transit gateways ---------------------------------------------------
-
-
-def _prefix_list(r: _Resource) -> Change:
-    if r.action is Action.CREATE:
-        return r.change(note="a new list: no rule names it until a change does")
-    if r.action is Action.REPLACE:
-        return r.not_evaluated("the list is replaced: the rules naming it move to an id not known yet", r.physical_id)
-    if r.action is Action.DELETE:
-        return r.change(SetPrefixListCidrs(r.id, ()), note="the list is deleted")
-    if r.unknown_at("Entries"):
-        return r.not_evaluated("its entries are known only after the change set runs", r.physical_id)
-    return r.change(SetPrefixListCidrs(r.id, tuple(_strings(e.get("Cidr") for e in r.after.get("Entries") or ()))))
-
-
-def _tgw_route(r: _Resource) -> Change:
-    edits: list[Edit] = []
-    if r.action is not Action.CREATE:
-        b = r.before
-        edits.append(RemoveTgwRoute(str(b.get("TransitGatewayRouteTableId")), str(b.get("DestinationCidrBlock"))))
-    if r.action is not Action.DELETE:
-        a = r.after
-        if r.unknown_at(
-            "TransitGatewayRouteTableId", "DestinationCidrBlock", "TransitGatewayAttachmentId", "Blackhole"
-        ):
-            return r.not_evaluated(
-                "the route's table or attachment is known only after the change set runs",
-                a.get("TransitGatewayRouteTableId"),
-            )
-        destination = str(a.get("DestinationCidrBlock"))
-        if is_ipv6(destination):
-            return r.not_evaluated(
-                "an IPv6 transit gateway route: the model holds IPv4 ones", a.get("TransitGatewayRouteTableId")
-            )
-        blackhole = str(a.get("Blackhole", False)).lower() == "true"
-        attachments = () if blackhole else tuple(_strings([a.get("TransitGatewayAttachmentId")]))
-        route = TransitGatewayRoute(destination, attachments, "blackhole" if blackhole else "active")
-        edits.append(PutTgwRoute(str(a.get("TransitGatewayRouteTableId")), route))
-    return r.change(*edits)
-
-
-def _tgw_association(r: _Resource) -> Change:
-    edits: list[Edit] = []
-    if r.action is not Action.CREATE:
-        edits.append(AssociateTgwTable(str(r.before.get("TransitGatewayAttachmentId")), None))
-    if r.action is not Action.DELETE:
-        if r.unknown_at("TransitGatewayAttachmentId", "TransitGatewayRouteTableId"):
-            return r.not_evaluated(
-                "the attachment or its table is known only after the change set runs",
-                r.after.get("TransitGatewayAttachmentId"),
-            )
-        a = r.after
-        edits.append(
-            AssociateTgwTable(str(a.get("TransitGatewayAttachmentId")), str(a.get("TransitGatewayRouteTableId")))
-        )
-    return r.change(*edits)
 
 
 def _tgw_vpc_attachment(r: _Resource) -> Change:
@@ -456,7 +294,7 @@ def _tgw_vpc_attachment(r: _Resource) -> Change:
             "a new attachment's routes and association are known only after it is made",
             r.physical_id,
             r.after.get("VpcId"),
-            *_strings(r.after.get("SubnetIds")),
+            *strings(r.after.get("SubnetIds")),
         )
     if r.unknown_at("SubnetIds", "Options"):
         return r.not_evaluated("its subnets or options are known only after the change set runs", r.physical_id)
@@ -464,7 +302,7 @@ def _tgw_vpc_attachment(r: _Resource) -> Change:
     return r.change(
         UpdateTgwAttachment(
             r.id,
-            subnet_ids=tuple(_strings(r.after.get("SubnetIds"))),
+            subnet_ids=tuple(strings(r.after.get("SubnetIds"))),
             appliance_mode=str(options.get("ApplianceModeSupport", "disable")).lower() == "enable",
         )
     )
@@ -487,8 +325,8 @@ def _lambda_function(r: _Resource) -> Change:
     return r.change(
         UpdateFunction(
             name,
-            subnet_ids=tuple(_strings(vpc.get("SubnetIds"))),
-            group_ids=tuple(_strings(vpc.get("SecurityGroupIds"))),
+            subnet_ids=tuple(strings(vpc.get("SubnetIds"))),
+            group_ids=tuple(strings(vpc.get("SecurityGroupIds"))),
             secrets_manager_endpoint=str(endpoint) if endpoint else None,
         )
     )
@@ -518,7 +356,7 @@ def _database(groups_key: str) -> Callable[[_Resource], Change]:
             return r.not_evaluated("the database is deleted", r.physical_id)
         if r.unknown_at(groups_key, "Port"):
             return r.not_evaluated("its groups or port are known only after the change set runs", r.physical_id)
-        groups = tuple(_strings(r.after.get(groups_key)))
+        groups = tuple(strings(r.after.get(groups_key)))
         return r.change(UpdateDatabase(r.id, group_ids=groups or None, port=port(r.after.get("Port"))))
 
     return mapped
@@ -528,23 +366,23 @@ HANDLERS: dict[str, Callable[[_Resource], Change]] = {
     "AWS::EC2::SecurityGroup": _security_group,
     "AWS::EC2::SecurityGroupIngress": _standalone_rule(egress=False),
     "AWS::EC2::SecurityGroupEgress": _standalone_rule(egress=True),
-    "AWS::EC2::Route": _route,
+    "AWS::EC2::Route": mapping.route,
     "AWS::EC2::RouteTable": _route_table,
     "AWS::EC2::SubnetRouteTableAssociation": _association(table_key="RouteTableId", acl=False),
     "AWS::EC2::NetworkAcl": _network_acl,
     "AWS::EC2::NetworkAclEntry": _network_acl_entry,
     "AWS::EC2::SubnetNetworkAclAssociation": _association(table_key="NetworkAclId", acl=True),
-    "AWS::EC2::VPCEndpoint": _vpc_endpoint,
-    "AWS::EC2::NatGateway": _nat_gateway,
-    "AWS::EC2::VPCPeeringConnection": _peering,
+    "AWS::EC2::VPCEndpoint": mapping.vpc_endpoint,
+    "AWS::EC2::NatGateway": mapping.nat_gateway,
+    "AWS::EC2::VPCPeeringConnection": mapping.peering,
     "AWS::EC2::EgressOnlyInternetGateway": _egress_only_gateway,
-    "AWS::EC2::PrefixList": _prefix_list,
-    "AWS::EC2::TransitGatewayRoute": _tgw_route,
-    "AWS::EC2::TransitGatewayRouteTableAssociation": _tgw_association,
+    "AWS::EC2::PrefixList": mapping.prefix_list,
+    "AWS::EC2::TransitGatewayRoute": mapping.tgw_route,
+    "AWS::EC2::TransitGatewayRouteTableAssociation": mapping.tgw_association,
     "AWS::EC2::TransitGatewayVpcAttachment": _tgw_vpc_attachment,
     "AWS::EC2::TransitGatewayAttachment": _tgw_vpc_attachment,
-    "AWS::EC2::VPC": _vpc,
-    "AWS::EC2::Subnet": _subnet,
+    "AWS::EC2::VPC": mapping.vpc,
+    "AWS::EC2::Subnet": mapping.subnet,
     "AWS::Lambda::Function": _lambda_function,
     "AWS::Lambda::Permission": _lambda_permission,
     "AWS::RDS::DBInstance": _database("VPCSecurityGroups"),
@@ -577,12 +415,12 @@ def parse_change_set(pages: Sequence[Mapping[str, Any]], *, name: str) -> Source
             address = str(rc.get("LogicalResourceId"))
             try:
                 resource = _Resource(
-                    address,
-                    str(rc.get("ResourceType")),
-                    action,
-                    rc.get("PhysicalResourceId") or None,
-                    _properties(rc.get("BeforeContext")),
-                    _properties(rc.get("AfterContext")),
+                    address=address,
+                    type=str(rc.get("ResourceType")),
+                    action=action,
+                    physical_id=rc.get("PhysicalResourceId") or None,
+                    before=_properties(rc.get("BeforeContext")),
+                    after=_properties(rc.get("AfterContext")),
                 )
                 if rc.get("Action") == "Dynamic":
                     changes.append(

@@ -1,0 +1,303 @@
+"""What a planned resource change does, read once for both readers (`terraform`, `changeset`).
+
+A Terraform plan and a CloudFormation change set describe the same AWS resources with different field names
+(`subnet_ids`, `SubnetIds`), different spellings of "known only after apply" and different booleans ("true"
+text or JSON `true`). Each reader's `Resource` hides those: fields are named here by Terraform's names and the
+reader's `FIELDS` table gives its own; `unknown_at`, `flag` and `later` say the rest. The functions per resource
+kind below are the ones whose shape is the same in both formats; a reader keeps only the kinds whose shape
+really differs (Terraform's inline rule, route and entry blocks, CloudFormation's declared-direction groups).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from rotation_doctor.collect import convert
+from rotation_doctor.model.snapshot import (
+    DnsAttributes,
+    NatGateway,
+    PeeringConnection,
+    Route,
+    TransitGatewayRoute,
+    VpcEndpoint,
+)
+from rotation_doctor.whatif.changes import (
+    Action,
+    AssociateTgwTable,
+    Change,
+    DeleteEndpoint,
+    Edit,
+    Handling,
+    NotEvaluated,
+    PutEndpoint,
+    PutNatGateway,
+    PutPeering,
+    PutRoute,
+    PutTgwRoute,
+    RemoveRoute,
+    RemoveTgwRoute,
+    SetPrefixListCidrs,
+    SetVpcDns,
+    is_ipv6,
+    new_id,
+)
+
+ROUTE_TARGETS = (
+    "gateway_id",
+    "nat_gateway_id",
+    "transit_gateway_id",
+    "vpc_peering_connection_id",
+    "network_interface_id",
+    "vpc_endpoint_id",
+    "egress_only_gateway_id",
+    "local_gateway_id",
+    "carrier_gateway_id",
+    "core_network_arn",
+    "instance_id",
+)
+ROUTE_DESTINATIONS = ("destination_cidr_block", "destination_ipv6_cidr_block", "destination_prefix_list_id")
+
+
+@dataclass(frozen=True)
+class Resource(ABC):
+    """One planned resource change as a reader sees it; fields are asked for by Terraform's names."""
+
+    address: str
+    type: str
+    action: Action
+    before: Mapping[str, Any]
+    after: Mapping[str, Any]
+
+    later: ClassVar[str]  # when a value the plan cannot know becomes known: "apply", "the change set runs"
+    # Terraform's field name -> this format's (absent: the same; None: the format has no such field).
+    FIELDS: ClassVar[Mapping[str, str | None]] = {}
+
+    def key(self, name: str) -> str | None:
+        return self.FIELDS.get(name, name)
+
+    def now(self, name: str, default: Any = None) -> Any:
+        """The field's value after the change."""
+        key = self.key(name)
+        return self.after.get(key, default) if key is not None else default
+
+    def was(self, name: str) -> Any:
+        """The field's value before the change."""
+        key = self.key(name)
+        return self.before.get(key) if key is not None else None
+
+    def unknown_at(self, *names: str) -> bool:
+        """Whether any of the fields is known only after the change is made (anywhere inside it)."""
+        return any(self.unknown_key(key) for key in map(self.key, names) if key is not None)
+
+    @abstractmethod
+    def unknown_key(self, key: str) -> bool:
+        """Whether the field (by this format's name) is known only after the change is made."""
+
+    @abstractmethod
+    def flag(self, value: Any) -> bool:
+        """A boolean field's value as this format writes it."""
+
+    @property
+    @abstractmethod
+    def id(self) -> str:
+        """The resource's id, or the stand-in id of one the change creates."""
+
+    @property
+    @abstractmethod
+    def existing_id(self) -> str | None:
+        """The id of the resource as it is now (None: the change creates it)."""
+
+    @property
+    @abstractmethod
+    def named_id(self) -> str | None:
+        """The id a not-evaluated change of this resource names."""
+
+    @abstractmethod
+    def known_ids(self, ids: Iterable[object]) -> frozenset[str]:
+        """The ids a not-evaluated change touches, from those given (the format's fallback when none are)."""
+
+    @abstractmethod
+    def peering_status(self) -> str:
+        """The status a peering connection has after the change (the formats accept peerings differently)."""
+
+    def not_evaluated(self, reason: str, *ids: object) -> Change:
+        return Change(
+            self.address,
+            self.type,
+            self.action,
+            (NotEvaluated(self.known_ids(ids), reason),),
+            Handling.NOT_EVALUATED,
+            reason,
+            self.named_id,
+        )
+
+    def change(self, *edits: Edit, note: str = "") -> Change:
+        handling = Handling.MAPPED if edits else Handling.NO_EFFECT
+        return Change(self.address, self.type, self.action, tuple(edits), handling, note, self.existing_id)
+
+
+def strings(value: Any) -> list[str]:
+    return [str(v) for v in value or () if v]
+
+
+# ----- routes ------------------------------------------------------------------------------------
+
+
+def target(r: Resource, values: Mapping[str, Any]) -> str | None:
+    """The route's target in a route's values or an inline route block."""
+    return next((str(values[k]) for k in map(r.key, ROUTE_TARGETS) if k is not None and values.get(k)), None)
+
+
+def destination(r: Resource, values: Mapping[str, Any]) -> str | None:
+    """The route's IPv4 or IPv6 destination (None: a prefix-list route, which the model does not hold)."""
+    return next((str(values[k]) for k in map(r.key, ROUTE_DESTINATIONS[:2]) if k is not None and values.get(k)), None)
+
+
+def route(r: Resource) -> Change:
+    edits: list[Edit] = []
+    if r.action is not Action.CREATE:
+        if r.was("destination_prefix_list_id"):
+            return r.not_evaluated("a prefix-list route: the model holds no such route", r.was("route_table_id"))
+        before = destination(r, r.before)
+        if before:
+            edits.append(RemoveRoute(str(r.was("route_table_id")), before))
+    if r.action is not Action.DELETE:
+        if r.unknown_at("route_table_id", *ROUTE_DESTINATIONS, *ROUTE_TARGETS):
+            return r.not_evaluated(
+                f"the route's table or target is known only after {r.later}", r.now("route_table_id")
+            )
+        after = destination(r, r.after)
+        if not after:
+            return r.not_evaluated("a prefix-list route: the model holds no such route", r.now("route_table_id"))
+        edits.append(PutRoute(str(r.now("route_table_id")), Route(after, target(r, r.after) or "unknown", "active")))
+    return r.change(*edits)
+
+
+# ----- endpoints, gateways, peerings, VPCs, subnets ------------------------------------------------
+
+
+def vpc_endpoint(r: Resource) -> Change:
+    edits: list[Edit] = []
+    if r.action in (Action.DELETE, Action.REPLACE):
+        edits.append(DeleteEndpoint(r.id))
+    if r.action is not Action.DELETE:
+        if r.unknown_at("vpc_id", "service_name", "subnet_ids", "security_group_ids", "private_dns_enabled", "policy"):
+            return r.not_evaluated(
+                f"the endpoint's VPC, subnets, groups or policy are known only after {r.later}",
+                r.now("vpc_id"),
+                r.existing_id,
+            )
+        endpoint_id = r.id if r.action is Action.UPDATE else new_id(r.address)
+        edits.append(
+            PutEndpoint(
+                VpcEndpoint(
+                    endpoint_id,
+                    str(r.now("vpc_id")),
+                    str(r.now("service_name")),
+                    str(r.now("vpc_endpoint_type") or "Gateway"),
+                    "available",
+                    tuple(strings(r.now("subnet_ids"))),
+                    tuple(strings(r.now("security_group_ids"))),
+                    r.flag(r.now("private_dns_enabled", False)),
+                    convert.policy(r.now("policy") or None),
+                    tuple(str(d["dns_name"]).lower() for d in r.now("dns_entry") or () if d.get("dns_name")),
+                )
+            )
+        )
+    return r.change(*edits)
+
+
+def nat_gateway(r: Resource) -> Change:
+    edits: list[Edit] = []
+    if r.action in (Action.DELETE, Action.REPLACE):
+        edits.append(PutNatGateway(NatGateway(r.id, "", str(r.was("subnet_id")), "deleted")))
+    if r.action is not Action.DELETE:
+        if r.unknown_at("subnet_id"):
+            return r.not_evaluated(f"the NAT gateway's subnet is known only after {r.later}")
+        nat_id = r.id if r.action is Action.UPDATE else new_id(r.address)
+        connectivity = str(r.now("connectivity_type") or "public")
+        edits.append(PutNatGateway(NatGateway(nat_id, "", str(r.now("subnet_id")), "available", connectivity)))
+    return r.change(*edits)
+
+
+def peering(r: Resource) -> Change:
+    if r.action is Action.DELETE:
+        pcx = PeeringConnection(r.id, str(r.was("vpc_id")), str(r.was("peer_vpc_id")), "deleted")
+        return r.change(PutPeering(pcx))
+    if r.unknown_at("vpc_id", "peer_vpc_id"):
+        return r.not_evaluated(f"the peered VPCs are known only after {r.later}")
+    pcx_id = r.id if r.action is Action.UPDATE else new_id(r.address)
+    return r.change(
+        PutPeering(PeeringConnection(pcx_id, str(r.now("vpc_id")), str(r.now("peer_vpc_id")), r.peering_status()))
+    )
+
+
+def vpc(r: Resource) -> Change:
+    if r.action is Action.CREATE:
+        return r.change(note="a new VPC: nothing rotates in it yet")
+    if r.action is Action.DELETE:
+        return r.not_evaluated("the VPC is deleted", r.id)
+    if r.unknown_at("enable_dns_support", "enable_dns_hostnames"):
+        return r.not_evaluated(f"its DNS attributes are known only after {r.later}", r.id)
+    # AWS's defaults: DNS support on, DNS hostnames off.
+    support = r.flag(r.now("enable_dns_support", True))
+    hostnames = r.flag(r.now("enable_dns_hostnames", False))
+    return r.change(SetVpcDns(r.id, DnsAttributes(support, hostnames)))
+
+
+def subnet(r: Resource) -> Change:
+    if r.action in (Action.CREATE, Action.UPDATE):
+        return r.change(note="a new or retagged subnet changes no path")
+    return r.not_evaluated("the subnet is deleted or replaced", r.id)
+
+
+# ----- managed prefix lists and transit gateways ---------------------------------------------------
+
+
+def prefix_list(r: Resource) -> Change:
+    if r.action is Action.CREATE:
+        return r.change(note="a new list: no rule names it until a change does")
+    if r.action is Action.REPLACE:
+        return r.not_evaluated("the list is replaced: the rules naming it move to an id not known yet", r.named_id)
+    if r.action is Action.DELETE:
+        return r.change(SetPrefixListCidrs(r.id, ()), note="the list is deleted")
+    if r.unknown_at("entry"):
+        return r.not_evaluated(f"its entries are known only after {r.later}", r.named_id)
+    cidr = r.key("cidr") or "cidr"
+    return r.change(SetPrefixListCidrs(r.id, tuple(strings(e.get(cidr) for e in r.now("entry") or ()))))
+
+
+def tgw_route(r: Resource) -> Change:
+    edits: list[Edit] = []
+    if r.action is not Action.CREATE:
+        edits.append(RemoveTgwRoute(str(r.was("transit_gateway_route_table_id")), str(r.was("destination_cidr_block"))))
+    if r.action is not Action.DELETE:
+        table = r.now("transit_gateway_route_table_id")
+        if r.unknown_at(
+            "transit_gateway_route_table_id", "destination_cidr_block", "transit_gateway_attachment_id", "blackhole"
+        ):
+            return r.not_evaluated(f"the route's table or attachment is known only after {r.later}", table)
+        cidr = str(r.now("destination_cidr_block"))
+        if is_ipv6(cidr):
+            return r.not_evaluated("an IPv6 transit gateway route: the model holds IPv4 ones", table)
+        blackhole = r.flag(r.now("blackhole", False))
+        attachments = () if blackhole else tuple(strings([r.now("transit_gateway_attachment_id")]))
+        edits.append(
+            PutTgwRoute(str(table), TransitGatewayRoute(cidr, attachments, "blackhole" if blackhole else "active"))
+        )
+    return r.change(*edits)
+
+
+def tgw_association(r: Resource) -> Change:
+    edits: list[Edit] = []
+    if r.action is not Action.CREATE:
+        edits.append(AssociateTgwTable(str(r.was("transit_gateway_attachment_id")), None))
+    if r.action is not Action.DELETE:
+        attachment = r.now("transit_gateway_attachment_id")
+        if r.unknown_at("transit_gateway_attachment_id", "transit_gateway_route_table_id"):
+            return r.not_evaluated(f"the attachment or its table is known only after {r.later}", attachment)
+        edits.append(AssociateTgwTable(str(attachment), str(r.now("transit_gateway_route_table_id"))))
+    return r.change(*edits)
