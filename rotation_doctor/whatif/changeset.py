@@ -18,29 +18,18 @@ from rotation_doctor.whatif import mapping
 from rotation_doctor.whatif.changes import (
     ALLOW_ALL_EGRESS,
     Action,
-    AddRules,
-    AssociateAcl,
-    AssociateTable,
     BadPlan,
     Change,
     DeleteAcl,
-    DeleteEgressOnlyGateway,
     DeleteFunction,
     DeleteRouteTable,
     Edit,
-    PutInvokeStatement,
-    PutNaclEntry,
-    RemoveNaclEntry,
-    RemoveRules,
     SetRules,
     Source,
-    UpdateDatabase,
     UpdateFunction,
     UpdateTgwAttachment,
-    invoke_statement,
     nacl_entry,
     new_id,
-    port,
     sg_rules,
     unsupported,
 )
@@ -82,6 +71,17 @@ _FIELDS: dict[str, str | None] = {
     "transit_gateway_route_table_id": "TransitGatewayRouteTableId",
     "transit_gateway_attachment_id": "TransitGatewayAttachmentId",
     "blackhole": "Blackhole",
+    "network_acl_id": "NetworkAclId",
+    "cidr_block": "CidrBlock",
+    "ipv6_cidr_block": "Ipv6CidrBlock",
+    "rule_number": "RuleNumber",
+    "function_name": "FunctionName",
+    "statement_id": None,  # a permission's statement id is its physical id
+    "principal": "Principal",
+    "source_account": "SourceAccount",
+    "source_arn": "SourceArn",
+    "action": "Action",
+    "port": "Port",
 }
 
 
@@ -110,6 +110,7 @@ class _Resource(Resource):
     physical_id: str | None
 
     later: ClassVar[str] = "the change set runs"
+    document: ClassVar[str] = "change set"
     FIELDS: ClassVar[Mapping[str, str | None]] = _FIELDS
 
     def unknown_key(self, key: str) -> bool:
@@ -162,12 +163,15 @@ def _inline(group_id: str, perms: Iterable[Mapping[str, Any]], *, egress: bool) 
 
 
 def _security_group(r: _Resource) -> Change:
-    if r.action is Action.CREATE:
-        return r.change(note="a new group: nothing uses it until a change names it")
-    if r.action is Action.REPLACE:
-        return r.not_evaluated("the group is replaced: what uses it moves to a group whose id is not known yet", r.id)
-    if r.action is Action.DELETE:
-        return r.change(SetRules(r.id, ()), note="the group is deleted")
+    whole = mapping.named_elsewhere(
+        r,
+        what="group: nothing uses it until a change names it",
+        replaced="the group is replaced: what uses it moves to a group whose id is not known yet",
+        deleted=SetRules(r.id, ()),
+        gone="the group is deleted",
+    )
+    if whole is not None:
+        return whole
     if r.unknown_at("SecurityGroupIngress", "SecurityGroupEgress"):
         return r.not_evaluated("its rules are known only after the change set runs", r.id)
     edits: list[Edit] = []
@@ -184,27 +188,29 @@ def _security_group(r: _Resource) -> Change:
     return r.change(*edits)
 
 
-def _standalone_rule(*, egress: bool) -> Callable[[_Resource], Change]:
-    def mapped(r: _Resource) -> Change:
-        edits: list[Edit] = []
-        if r.action is not Action.CREATE:
-            group = str(r.before.get("GroupId"))
-            edits.append(RemoveRules(group, _permission(group, r.before, egress=egress)))
-        if r.action is not Action.DELETE:
-            if r.unknown_at("GroupId"):
-                return r.change(*edits, note="the rule is in a group this change set creates")
-            if r.unknown_at(
-                *("CidrIp", "CidrIpv6", "IpProtocol", "FromPort", "ToPort"),
-                *("SourcePrefixListId", "DestinationPrefixListId"),
-            ):
-                return r.not_evaluated("the rule is known only after the change set runs", r.after.get("GroupId"))
-            if r.unknown_at("SourceSecurityGroupId", "DestinationSecurityGroupId"):
-                return r.change(*edits, note="the rule admits a group this change set creates")
-            group = str(r.after.get("GroupId"))
-            edits.append(AddRules(group, _permission(group, r.after, egress=egress)))
-        return r.change(*edits)
+def _rule_reader(*, egress: bool) -> mapping.RuleReader:
+    def read(r: Resource, values: Mapping[str, Any]) -> tuple[str, tuple[Any, ...]]:
+        group = str(values.get("GroupId"))
+        return group, _permission(group, values, egress=egress)
 
-    return mapped
+    return read
+
+
+def _standalone_rule(*, egress: bool) -> Callable[[Resource], Change]:
+    return mapping.standalone_rule(
+        _rule_reader(egress=egress),
+        group="GroupId",
+        rule=(
+            "CidrIp",
+            "CidrIpv6",
+            "IpProtocol",
+            "FromPort",
+            "ToPort",
+            "SourcePrefixListId",
+            "DestinationPrefixListId",
+        ),
+        peer=("SourceSecurityGroupId", "DestinationSecurityGroupId"),
+    )
 
 
 # ----- routes and ACLs ---------------------------------------------------------------------------
@@ -214,24 +220,6 @@ def _route_table(r: _Resource) -> Change:
     if r.action is Action.DELETE:
         return r.change(DeleteRouteTable(r.id))
     return r.change(note="a route table's own properties change no route (routes are AWS::EC2::Route)")
-
-
-def _association(*, table_key: str, acl: bool) -> Callable[[_Resource], Change]:
-    def mapped(r: _Resource) -> Change:
-        edits: list[Edit] = []
-        undo: Callable[[str], Edit] = (lambda s: AssociateAcl(s, None)) if acl else (lambda s: AssociateTable(s, None))
-        if r.action in (Action.DELETE, Action.REPLACE) and r.before.get("SubnetId"):
-            edits.append(undo(str(r.before["SubnetId"])))
-        if r.action is not Action.DELETE:
-            if r.unknown_at("SubnetId", table_key):
-                return r.not_evaluated(
-                    "the subnet or its table/ACL is known only after the change set runs", r.after.get("SubnetId")
-                )
-            subnet, target = str(r.after.get("SubnetId")), str(r.after.get(table_key))
-            edits.append(AssociateAcl(subnet, target) if acl else AssociateTable(subnet, target))
-        return r.change(*edits)
-
-    return mapped
 
 
 def _network_acl(r: _Resource) -> Change:
@@ -251,35 +239,6 @@ def _entry(values: Mapping[str, Any]) -> Any:
         from_port=ports.get("From"),
         to_port=ports.get("To"),
     )
-
-
-def _network_acl_entry(r: _Resource) -> Change:
-    edits: list[Edit] = []
-    if r.action is not Action.CREATE:
-        egress = str(r.before.get("Egress", False)).lower() == "true"
-        edits.append(RemoveNaclEntry(str(r.before.get("NetworkAclId")), int(str(r.before["RuleNumber"])), egress))
-    if r.action is not Action.DELETE:
-        if r.unknown_at("NetworkAclId"):
-            return r.change(*edits, note="the entry is in an ACL this change set creates")
-        if r.unknown_at("CidrBlock", "Ipv6CidrBlock", "Protocol", "PortRange", "RuleNumber", "RuleAction", "Egress"):
-            return r.not_evaluated("the entry is known only after the change set runs", r.after.get("NetworkAclId"))
-        if not (r.after.get("CidrBlock") or r.after.get("Ipv6CidrBlock")):
-            return r.not_evaluated("the entry names no CIDR block", r.after.get("NetworkAclId"))
-        edits.append(PutNaclEntry(str(r.after.get("NetworkAclId")), _entry(r.after)))
-    return r.change(*edits)
-
-
-# ----- endpoints, gateways, peerings, VPCs ---------------------------------------------------------
-
-
-def _egress_only_gateway(r: _Resource) -> Change:
-    if r.action is Action.CREATE:
-        return r.change(note="a new gateway: no route uses it until a route names it")
-    if r.action is Action.REPLACE:
-        return r.not_evaluated("the gateway is replaced: its routes move to an id not known yet", r.physical_id)
-    if r.action is Action.UPDATE:
-        return r.change(note="a gateway's tags change no path")
-    return r.change(DeleteEgressOnlyGateway(r.id), note="the routes to it become blackholes")
 
 
 # ----- managed prefix lists and transit gateways ---------------------------------------------------
@@ -332,50 +291,24 @@ def _lambda_function(r: _Resource) -> Change:
     )
 
 
-def _lambda_permission(r: _Resource) -> Change:
-    edits: list[Edit] = []
-    if r.action is not Action.CREATE:
-        edits.append(PutInvokeStatement(str(r.before.get("FunctionName")), r.id, None))
-    if r.action is not Action.DELETE:
-        a = r.after
-        if r.unknown_at("FunctionName", "Principal", "SourceAccount", "SourceArn", "Action"):
-            return r.not_evaluated("the permission is known only after the change set runs", a.get("FunctionName"))
-        sid = new_id(r.address) if r.action is not Action.UPDATE else r.id
-        statement = invoke_statement(
-            sid, a.get("Action"), a.get("Principal"), a.get("SourceAccount"), a.get("SourceArn")
-        )
-        edits.append(PutInvokeStatement(str(a.get("FunctionName")), sid, statement))
-    return r.change(*edits)
-
-
-def _database(groups_key: str) -> Callable[[_Resource], Change]:
-    def mapped(r: _Resource) -> Change:
-        if r.action is Action.CREATE:
-            return r.change(note="a new database: no secret names it yet")
-        if r.action is Action.DELETE:
-            return r.not_evaluated("the database is deleted", r.physical_id)
-        if r.unknown_at(groups_key, "Port"):
-            return r.not_evaluated("its groups or port are known only after the change set runs", r.physical_id)
-        groups = tuple(strings(r.after.get(groups_key)))
-        return r.change(UpdateDatabase(r.id, group_ids=groups or None, port=port(r.after.get("Port"))))
-
-    return mapped
-
-
 HANDLERS: dict[str, Callable[[_Resource], Change]] = {
     "AWS::EC2::SecurityGroup": _security_group,
     "AWS::EC2::SecurityGroupIngress": _standalone_rule(egress=False),
     "AWS::EC2::SecurityGroupEgress": _standalone_rule(egress=True),
     "AWS::EC2::Route": mapping.route,
     "AWS::EC2::RouteTable": _route_table,
-    "AWS::EC2::SubnetRouteTableAssociation": _association(table_key="RouteTableId", acl=False),
+    "AWS::EC2::SubnetRouteTableAssociation": mapping.association(acl=False),
     "AWS::EC2::NetworkAcl": _network_acl,
-    "AWS::EC2::NetworkAclEntry": _network_acl_entry,
-    "AWS::EC2::SubnetNetworkAclAssociation": _association(table_key="NetworkAclId", acl=True),
+    "AWS::EC2::NetworkAclEntry": mapping.acl_entry(
+        _entry, egress="Egress", fields=("Protocol", "PortRange", "RuleAction")
+    ),
+    "AWS::EC2::SubnetNetworkAclAssociation": mapping.association(acl=True),
     "AWS::EC2::VPCEndpoint": mapping.vpc_endpoint,
     "AWS::EC2::NatGateway": mapping.nat_gateway,
     "AWS::EC2::VPCPeeringConnection": mapping.peering,
-    "AWS::EC2::EgressOnlyInternetGateway": _egress_only_gateway,
+    "AWS::EC2::EgressOnlyInternetGateway": mapping.egress_only_gateway(
+        replaced="the gateway is replaced: its routes move to an id not known yet"
+    ),
     "AWS::EC2::PrefixList": mapping.prefix_list,
     "AWS::EC2::TransitGatewayRoute": mapping.tgw_route,
     "AWS::EC2::TransitGatewayRouteTableAssociation": mapping.tgw_association,
@@ -384,9 +317,9 @@ HANDLERS: dict[str, Callable[[_Resource], Change]] = {
     "AWS::EC2::VPC": mapping.vpc,
     "AWS::EC2::Subnet": mapping.subnet,
     "AWS::Lambda::Function": _lambda_function,
-    "AWS::Lambda::Permission": _lambda_permission,
-    "AWS::RDS::DBInstance": _database("VPCSecurityGroups"),
-    "AWS::RDS::DBCluster": _database("VpcSecurityGroupIds"),
+    "AWS::Lambda::Permission": mapping.lambda_permission,
+    "AWS::RDS::DBInstance": mapping.database(groups="VPCSecurityGroups"),
+    "AWS::RDS::DBCluster": mapping.database(groups="VpcSecurityGroupIds"),
 }
 
 

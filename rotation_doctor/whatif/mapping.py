@@ -11,7 +11,7 @@ really differs (Terraform's inline rule, route and entry blocks, CloudFormation'
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -26,23 +26,34 @@ from rotation_doctor.model.snapshot import (
 )
 from rotation_doctor.whatif.changes import (
     Action,
+    AddRules,
+    AssociateAcl,
+    AssociateTable,
     AssociateTgwTable,
     Change,
+    DeleteEgressOnlyGateway,
     DeleteEndpoint,
     Edit,
     Handling,
     NotEvaluated,
     PutEndpoint,
+    PutInvokeStatement,
+    PutNaclEntry,
     PutNatGateway,
     PutPeering,
     PutRoute,
     PutTgwRoute,
+    RemoveNaclEntry,
     RemoveRoute,
+    RemoveRules,
     RemoveTgwRoute,
     SetPrefixListCidrs,
     SetVpcDns,
+    UpdateDatabase,
+    invoke_statement,
     is_ipv6,
     new_id,
+    port,
 )
 
 ROUTE_TARGETS = (
@@ -72,7 +83,9 @@ class Resource(ABC):
     after: Mapping[str, Any]
 
     later: ClassVar[str]  # when a value the plan cannot know becomes known: "apply", "the change set runs"
-    # Terraform's field name -> this format's (absent: the same; None: the format has no such field).
+    document: ClassVar[str]  # what the format calls itself: "plan", "change set"
+    # Terraform's field name -> this format's (absent: the same, or a name only this format has; None: the
+    # format has no such field). A name two kinds use for different fields (`egress`) is passed by the reader.
     FIELDS: ClassVar[Mapping[str, str | None]] = {}
 
     def key(self, name: str) -> str | None:
@@ -141,6 +154,99 @@ class Resource(ABC):
 
 def strings(value: Any) -> list[str]:
     return [str(v) for v in value or () if v]
+
+
+def named_elsewhere(r: Resource, *, what: str, replaced: str | None, deleted: Edit, gone: str) -> Change | None:
+    """The change of a resource others name by its id (a group, a prefix list, a gateway) when it is created,
+    replaced or deleted (`replaced` None: a replacement deletes it as a deletion does); None: it is updated."""
+    if r.action is Action.CREATE:
+        return r.change(note=f"a new {what}")
+    if r.action is Action.REPLACE and replaced is not None:
+        return r.not_evaluated(replaced, r.id)
+    if r.action in (Action.DELETE, Action.REPLACE):
+        return r.change(deleted, note=gone)
+    return None
+
+
+# ----- security groups and ACL entries -------------------------------------------------------------
+
+RuleReader = Callable[[Resource, Mapping[str, Any]], tuple[str, tuple[Any, ...]]]
+
+
+def standalone_rule(
+    read: RuleReader, *, group: str, rule: Iterable[str], peer: Iterable[str]
+) -> Callable[[Resource], Change]:
+    """A rule resource of one group: `read` gives (group id, rules) of its values; `group`, `rule` and `peer`
+    are the fields of its group, of its ports and CIDRs, and of the group it admits."""
+    rule, peer = tuple(rule), tuple(peer)
+
+    def mapped(r: Resource) -> Change:
+        edits: list[Edit] = []
+        if r.action is not Action.CREATE:
+            edits.append(RemoveRules(*read(r, r.before)))
+        if r.action is not Action.DELETE:
+            if r.unknown_at(group):
+                return r.change(*edits, note=f"the rule is in a group this {r.document} creates")
+            if r.unknown_at(*rule):
+                return r.not_evaluated(f"the rule's peer or ports are known only after {r.later}", r.now(group))
+            if r.unknown_at(*peer):
+                return r.change(*edits, note=f"the rule admits a group this {r.document} creates")
+            edits.append(AddRules(*read(r, r.after)))
+        return r.change(*edits)
+
+    return mapped
+
+
+def acl_entry(
+    entry: Callable[[Mapping[str, Any]], Any], *, egress: str, fields: Iterable[str]
+) -> Callable[[Resource], Change]:
+    """An ACL entry resource: `entry` reads its values; `egress` is its direction field, `fields` its others."""
+    fields = tuple(fields)
+
+    def mapped(r: Resource) -> Change:
+        edits: list[Edit] = []
+        if r.action is not Action.CREATE:
+            rule_number = int(str(r.before[r.key("rule_number") or ""]))
+            edits.append(
+                RemoveNaclEntry(str(r.was("network_acl_id")), rule_number, r.flag(r.before.get(egress, False)))
+            )
+        if r.action is not Action.DELETE:
+            acl = r.now("network_acl_id")
+            if r.unknown_at("network_acl_id"):
+                return r.change(*edits, note=f"the entry is in an ACL this {r.document} creates")
+            if r.unknown_at("cidr_block", "ipv6_cidr_block", "rule_number", egress, *fields):
+                return r.not_evaluated(f"the entry is known only after {r.later}", acl)
+            if not (r.now("cidr_block") or r.now("ipv6_cidr_block")):
+                return r.not_evaluated("the entry names no CIDR block", acl)
+            edits.append(PutNaclEntry(str(acl), entry(r.after)))
+        return r.change(*edits)
+
+    return mapped
+
+
+# ----- subnets' tables and ACLs --------------------------------------------------------------------
+
+
+def association(*, acl: bool) -> Callable[[Resource], Change]:
+    """A subnet's association with a route table (or, `acl`, with a network ACL)."""
+    table, what = ("network_acl_id", "ACL") if acl else ("route_table_id", "table")
+
+    def associate(subnet: str, target: str | None) -> Edit:
+        return AssociateAcl(subnet, target) if acl else AssociateTable(subnet, target)
+
+    def mapped(r: Resource) -> Change:
+        edits: list[Edit] = []
+        if r.action in (Action.DELETE, Action.REPLACE) and r.was("subnet_id"):
+            edits.append(associate(str(r.was("subnet_id")), None))
+        if r.action is not Action.DELETE:
+            if r.unknown_at("subnet_id", table):
+                return r.not_evaluated(f"the subnet or its {what} is known only after {r.later}", r.now("subnet_id"))
+            if not r.now("subnet_id"):
+                return r.change(note="a gateway's edge association: outside the model")
+            edits.append(associate(str(r.now("subnet_id")), str(r.now(table))))
+        return r.change(*edits)
+
+    return mapped
 
 
 # ----- routes ------------------------------------------------------------------------------------
@@ -248,6 +354,22 @@ def vpc(r: Resource) -> Change:
     return r.change(SetVpcDns(r.id, DnsAttributes(support, hostnames)))
 
 
+def egress_only_gateway(*, replaced: str | None) -> Callable[[Resource], Change]:
+    """An egress-only internet gateway (`replaced`: why a replacement is not evaluated; None: it deletes it)."""
+
+    def mapped(r: Resource) -> Change:
+        whole = named_elsewhere(
+            r,
+            what="gateway: no route uses it until a route names it",
+            replaced=replaced,
+            deleted=DeleteEgressOnlyGateway(r.id),
+            gone="the routes to it become blackholes",
+        )
+        return whole or r.change(note="a gateway's tags change no path")
+
+    return mapped
+
+
 def subnet(r: Resource) -> Change:
     if r.action in (Action.CREATE, Action.UPDATE):
         return r.change(note="a new or retagged subnet changes no path")
@@ -258,12 +380,15 @@ def subnet(r: Resource) -> Change:
 
 
 def prefix_list(r: Resource) -> Change:
-    if r.action is Action.CREATE:
-        return r.change(note="a new list: no rule names it until a change does")
-    if r.action is Action.REPLACE:
-        return r.not_evaluated("the list is replaced: the rules naming it move to an id not known yet", r.named_id)
-    if r.action is Action.DELETE:
-        return r.change(SetPrefixListCidrs(r.id, ()), note="the list is deleted")
+    whole = named_elsewhere(
+        r,
+        what="list: no rule names it until a change does",
+        replaced="the list is replaced: the rules naming it move to an id not known yet",
+        deleted=SetPrefixListCidrs(r.id, ()),
+        gone="the list is deleted",
+    )
+    if whole is not None:
+        return whole
     if r.unknown_at("entry"):
         return r.not_evaluated(f"its entries are known only after {r.later}", r.named_id)
     cidr = r.key("cidr") or "cidr"
@@ -301,3 +426,43 @@ def tgw_association(r: Resource) -> Change:
             return r.not_evaluated(f"the attachment or its table is known only after {r.later}", attachment)
         edits.append(AssociateTgwTable(str(attachment), str(r.now("transit_gateway_route_table_id"))))
     return r.change(*edits)
+
+
+# ----- the function's permissions and the database -------------------------------------------------
+
+
+def lambda_permission(r: Resource) -> Change:
+    edits: list[Edit] = []
+    if r.action is not Action.CREATE:
+        edits.append(PutInvokeStatement(str(r.was("function_name")), str(r.was("statement_id") or r.id), None))
+    if r.action is not Action.DELETE:
+        function = r.now("function_name")
+        if r.unknown_at("function_name", "principal", "source_account", "source_arn", "action"):
+            return r.not_evaluated(
+                f"the permission is known only after {r.later}", function if isinstance(function, str) else None
+            )
+        sid = str(r.now("statement_id") or (r.id if r.action is Action.UPDATE else new_id(r.address)))
+        statement = invoke_statement(
+            sid, r.now("action"), r.now("principal"), r.now("source_account"), r.now("source_arn")
+        )
+        edits.append(PutInvokeStatement(str(function), sid, statement))
+    return r.change(*edits)
+
+
+def database(*, groups: str, name: str | None = None) -> Callable[[Resource], Change]:
+    """A DB instance or cluster: `groups` is its security groups' field, `name` the field that names it (None:
+    its id does)."""
+
+    def mapped(r: Resource) -> Change:
+        identifier = str(r.was(name) or r.now(name) or r.address) if name else r.id
+        named = identifier if name else r.existing_id
+        if r.action is Action.CREATE:
+            return r.change(note="a new database: no secret names it yet")
+        if r.action is Action.DELETE:
+            return r.not_evaluated("the database is deleted", named)
+        if r.unknown_at(groups, "port"):
+            return r.not_evaluated(f"its groups or port are known only after {r.later}", named)
+        group_ids = tuple(strings(r.now(groups)))
+        return r.change(UpdateDatabase(identifier, group_ids=group_ids or None, port=port(r.now("port"))))
+
+    return mapped

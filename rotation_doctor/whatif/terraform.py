@@ -21,34 +21,24 @@ from rotation_doctor.whatif import mapping
 from rotation_doctor.whatif.changes import (
     FINAL_DENY,
     Action,
-    AddRules,
     AssociateAcl,
-    AssociateTable,
     BadPlan,
     Change,
     DeleteAcl,
-    DeleteEgressOnlyGateway,
     DeleteFunction,
     DeleteRouteTable,
     Edit,
     Handling,
     PutAcl,
-    PutInvokeStatement,
-    PutNaclEntry,
     PutPrefixListCidr,
-    RemoveNaclEntry,
-    RemoveRules,
     SetNaclEntries,
     SetRoutes,
     SetRules,
     Source,
-    UpdateDatabase,
     UpdateFunction,
     UpdateTgwAttachment,
-    invoke_statement,
     nacl_entry,
     new_id,
-    port,
     sg_rules,
     unsupported,
 )
@@ -75,6 +65,7 @@ class _Resource(Resource):
     unknown: Mapping[str, Any]
 
     later: ClassVar[str] = "apply"
+    document: ClassVar[str] = "plan"
 
     def unknown_key(self, key: str) -> bool:
         return _has_true(self.unknown.get(key))
@@ -168,13 +159,16 @@ def _inline_rules(group_id: str, blocks: Iterable[Mapping[str, Any]], *, egress:
 
 
 def _security_group(r: _Resource) -> Change:
-    if r.action is Action.CREATE:
-        return r.change(note="a new group: nothing uses it until a change names it")
-    if r.action is Action.REPLACE:
-        return r.not_evaluated("the group is replaced: what uses it moves to a group whose id is not known yet", r.id)
-    if r.action is Action.DELETE:
-        # AWS refuses to delete a group in use; if it could, nothing it admitted would be admitted.
-        return r.change(SetRules(r.id, ()), note="the group is deleted")
+    # AWS refuses to delete a group in use; if it could, nothing it admitted would be admitted.
+    whole = mapping.named_elsewhere(
+        r,
+        what="group: nothing uses it until a change names it",
+        replaced="the group is replaced: what uses it moves to a group whose id is not known yet",
+        deleted=SetRules(r.id, ()),
+        gone="the group is deleted",
+    )
+    if whole is not None:
+        return whole
     if r.unknown_at("ingress", "egress"):
         return r.not_evaluated("its rules are known only after apply", r.id)
     return r.change(
@@ -183,9 +177,9 @@ def _security_group(r: _Resource) -> Change:
     )
 
 
-def _rule_resource(values: Mapping[str, Any], kind: str) -> tuple[str, tuple[Any, ...]]:
+def _rule_resource(r: Resource, values: Mapping[str, Any]) -> tuple[str, tuple[Any, ...]]:
     """(group id, rules) of an aws_security_group_rule or an aws_vpc_security_group_{ingress,egress}_rule."""
-    group = str(values.get("security_group_id") or "")
+    group, kind = str(values.get("security_group_id") or ""), r.type
     if kind == "aws_security_group_rule":
         egress = values.get("type") == "egress"
         peer = values.get("source_security_group_id") or (group if values.get("self") else None)
@@ -213,27 +207,15 @@ def _rule_resource(values: Mapping[str, Any], kind: str) -> tuple[str, tuple[Any
     )
 
 
-def _security_group_rule(r: _Resource) -> Change:
-    edits: list[Edit] = []
-    if r.action is not Action.CREATE:
-        group, rules = _rule_resource(r.before, r.type)
-        edits.append(RemoveRules(group, rules))
-    if r.action is not Action.DELETE:
-        if r.unknown_at("security_group_id"):
-            return r.change(*edits, note="the rule is in a group this plan creates")
-        keys = (
-            *("cidr_blocks", "ipv6_cidr_blocks", "cidr_ipv4", "cidr_ipv6", "prefix_list_ids", "prefix_list_id"),
-            *("from_port", "to_port", "protocol", "ip_protocol"),
-        )
-        if r.unknown_at(*keys):
-            return r.not_evaluated(
-                "the rule's peer or ports are known only after apply", r.after.get("security_group_id")
-            )
-        if r.unknown_at("source_security_group_id", "referenced_security_group_id"):
-            return r.change(*edits, note="the rule admits a group this plan creates")
-        group, rules = _rule_resource(r.after, r.type)
-        edits.append(AddRules(group, rules))
-    return r.change(*edits)
+_security_group_rule = mapping.standalone_rule(
+    _rule_resource,
+    group="security_group_id",
+    rule=(
+        *("cidr_blocks", "ipv6_cidr_blocks", "cidr_ipv4", "cidr_ipv6", "prefix_list_ids", "prefix_list_id"),
+        *("from_port", "to_port", "protocol", "ip_protocol"),
+    ),
+    peer=("source_security_group_id", "referenced_security_group_id"),
+)
 
 
 # ----- routes ------------------------------------------------------------------------------------
@@ -256,19 +238,6 @@ def _route_table(r: _Resource) -> Change:
     return r.change(
         SetRoutes(r.id, _inline_routes(r, blocks, "cidr_block"), _inline_routes(r, blocks, "ipv6_cidr_block"))
     )
-
-
-def _route_table_association(r: _Resource) -> Change:
-    edits: list[Edit] = []
-    if r.action in (Action.DELETE, Action.REPLACE) and r.before.get("subnet_id"):
-        edits.append(AssociateTable(str(r.before["subnet_id"]), None))
-    if r.action is not Action.DELETE:
-        if r.unknown_at("subnet_id", "route_table_id"):
-            return r.not_evaluated("the table or subnet is known only after apply", r.after.get("subnet_id"))
-        if not r.after.get("subnet_id"):
-            return r.change(note="a gateway's edge association: outside the model")
-        edits.append(AssociateTable(str(r.after["subnet_id"]), str(r.after["route_table_id"])))
-    return r.change(*edits)
 
 
 # ----- network ACLs ------------------------------------------------------------------------------
@@ -325,45 +294,6 @@ def _nacl_rule_entry(values: Mapping[str, Any]) -> Any:
         from_port=values.get("from_port"),
         to_port=values.get("to_port"),
     )
-
-
-def _network_acl_rule(r: _Resource) -> Change:
-    edits: list[Edit] = []
-    if r.action is not Action.CREATE:
-        edits.append(
-            RemoveNaclEntry(str(r.before["network_acl_id"]), int(r.before["rule_number"]), bool(r.before.get("egress")))
-        )
-    if r.action is not Action.DELETE:
-        if r.unknown_at("network_acl_id"):
-            return r.change(*edits, note="the entry is in an ACL this plan creates")
-        if r.unknown_at("cidr_block", "ipv6_cidr_block", "protocol", "from_port", "to_port", "rule_number"):
-            return r.not_evaluated("the entry is known only after apply", r.after.get("network_acl_id"))
-        if not (r.after.get("cidr_block") or r.after.get("ipv6_cidr_block")):
-            return r.not_evaluated("the entry names no CIDR block", r.after.get("network_acl_id"))
-        edits.append(PutNaclEntry(str(r.after["network_acl_id"]), _nacl_rule_entry(r.after)))
-    return r.change(*edits)
-
-
-def _network_acl_association(r: _Resource) -> Change:
-    edits: list[Edit] = []
-    if r.action in (Action.DELETE, Action.REPLACE):
-        edits.append(AssociateAcl(str(r.before["subnet_id"]), None))
-    if r.action is not Action.DELETE:
-        if r.unknown_at("subnet_id", "network_acl_id"):
-            return r.not_evaluated("the ACL or subnet is known only after apply", r.after.get("subnet_id"))
-        edits.append(AssociateAcl(str(r.after["subnet_id"]), str(r.after["network_acl_id"])))
-    return r.change(*edits)
-
-
-# ----- endpoints, gateways, peerings, VPCs ---------------------------------------------------------
-
-
-def _egress_only_gateway(r: _Resource) -> Change:
-    if r.action is Action.CREATE:
-        return r.change(note="a new gateway: no route uses it until a route names it")
-    if r.action is Action.UPDATE:
-        return r.change(note="a gateway's tags change no path")
-    return r.change(DeleteEgressOnlyGateway(r.id), note="the routes to it become blackholes")
 
 
 # ----- managed prefix lists and transit gateways ---------------------------------------------------
@@ -429,40 +359,6 @@ def _lambda_function(r: _Resource) -> Change:
     )
 
 
-def _lambda_permission(r: _Resource) -> Change:
-    edits: list[Edit] = []
-    if r.action is not Action.CREATE:
-        edits.append(PutInvokeStatement(str(r.before.get("function_name")), str(r.before.get("statement_id")), None))
-    if r.action is not Action.DELETE:
-        a = r.after
-        if r.unknown_at("function_name", "principal", "source_account", "source_arn", "action"):
-            return r.not_evaluated(
-                "the permission is known only after apply",
-                a.get("function_name") if isinstance(a.get("function_name"), str) else None,
-            )
-        sid = str(a.get("statement_id") or new_id(r.address))
-        statement = invoke_statement(
-            sid, a.get("action"), a.get("principal"), a.get("source_account"), a.get("source_arn")
-        )
-        edits.append(PutInvokeStatement(str(a.get("function_name")), sid, statement))
-    return r.change(*edits)
-
-
-def _database(id_key: str) -> Callable[[_Resource], Change]:
-    def mapped(r: _Resource) -> Change:
-        identifier = str(r.before.get(id_key) or r.after.get(id_key) or r.address)
-        if r.action is Action.CREATE:
-            return r.change(note="a new database: no secret names it yet")
-        if r.action is Action.DELETE:
-            return r.not_evaluated("the database is deleted", identifier)
-        if r.unknown_at("vpc_security_group_ids", "port"):
-            return r.not_evaluated("its groups or port are known only after apply", identifier)
-        groups = tuple(strings(r.after.get("vpc_security_group_ids")))
-        return r.change(UpdateDatabase(identifier, group_ids=groups or None, port=port(r.after.get("port"))))
-
-    return mapped
-
-
 HANDLERS: dict[str, Callable[[_Resource], Change]] = {
     "aws_security_group": _security_group,
     "aws_default_security_group": _security_group,
@@ -472,15 +368,17 @@ HANDLERS: dict[str, Callable[[_Resource], Change]] = {
     "aws_route": mapping.route,
     "aws_route_table": _route_table,
     "aws_default_route_table": _route_table,
-    "aws_route_table_association": _route_table_association,
+    "aws_route_table_association": mapping.association(acl=False),
     "aws_network_acl": _network_acl,
     "aws_default_network_acl": _network_acl,
-    "aws_network_acl_rule": _network_acl_rule,
-    "aws_network_acl_association": _network_acl_association,
+    "aws_network_acl_rule": mapping.acl_entry(
+        _nacl_rule_entry, egress="egress", fields=("protocol", "from_port", "to_port")
+    ),
+    "aws_network_acl_association": mapping.association(acl=True),
     "aws_vpc_endpoint": mapping.vpc_endpoint,
     "aws_nat_gateway": mapping.nat_gateway,
     "aws_vpc_peering_connection": mapping.peering,
-    "aws_egress_only_internet_gateway": _egress_only_gateway,
+    "aws_egress_only_internet_gateway": mapping.egress_only_gateway(replaced=None),
     "aws_ec2_managed_prefix_list": mapping.prefix_list,
     "aws_ec2_managed_prefix_list_entry": _prefix_list_entry,
     "aws_ec2_transit_gateway_route": mapping.tgw_route,
@@ -490,9 +388,9 @@ HANDLERS: dict[str, Callable[[_Resource], Change]] = {
     "aws_default_vpc": mapping.vpc,
     "aws_subnet": mapping.subnet,
     "aws_lambda_function": _lambda_function,
-    "aws_lambda_permission": _lambda_permission,
-    "aws_db_instance": _database("identifier"),
-    "aws_rds_cluster": _database("cluster_identifier"),
+    "aws_lambda_permission": mapping.lambda_permission,
+    "aws_db_instance": mapping.database(groups="vpc_security_group_ids", name="identifier"),
+    "aws_rds_cluster": mapping.database(groups="vpc_security_group_ids", name="cluster_identifier"),
 }
 
 
