@@ -28,7 +28,6 @@ from rotation_doctor.whatif.changes import (
     Source,
     UpdateFunction,
     UpdateTgwAttachment,
-    nacl_entry,
     new_id,
     sg_rules,
     unsupported,
@@ -75,6 +74,9 @@ _FIELDS: dict[str, str | None] = {
     "cidr_block": "CidrBlock",
     "ipv6_cidr_block": "Ipv6CidrBlock",
     "rule_number": "RuleNumber",
+    "rule_action": "RuleAction",
+    "protocol": "Protocol",
+    "egress": "Egress",  # an ACL entry's direction (a group's directions are its own: SecurityGroupEgress)
     "function_name": "FunctionName",
     "statement_id": None,  # a permission's statement id is its physical id
     "principal": "Principal",
@@ -163,17 +165,9 @@ def _inline(group_id: str, perms: Iterable[Mapping[str, Any]], *, egress: bool) 
 
 
 def _security_group(r: _Resource) -> Change:
-    whole = mapping.named_elsewhere(
-        r,
-        what="group: nothing uses it until a change names it",
-        replaced="the group is replaced: what uses it moves to a group whose id is not known yet",
-        deleted=SetRules(r.id, ()),
-        gone="the group is deleted",
-    )
+    whole = mapping.security_group_whole(r, "SecurityGroupIngress", "SecurityGroupEgress")
     if whole is not None:
         return whole
-    if r.unknown_at("SecurityGroupIngress", "SecurityGroupEgress"):
-        return r.not_evaluated("its rules are known only after the change set runs", r.id)
     edits: list[Edit] = []
     # A direction the template never declared is left to standalone rules; declared, it is the whole direction.
     if "SecurityGroupIngress" in r.after or "SecurityGroupIngress" in r.before:
@@ -228,17 +222,9 @@ def _network_acl(r: _Resource) -> Change:
     return r.change(note="an ACL's own properties change no entry (entries are AWS::EC2::NetworkAclEntry)")
 
 
-def _entry(values: Mapping[str, Any]) -> Any:
+def _ports(values: Mapping[str, Any]) -> tuple[Any, Any]:
     ports = values.get("PortRange") or {}
-    return nacl_entry(
-        rule_number=values["RuleNumber"],
-        egress=str(values.get("Egress", False)).lower() == "true",
-        allow=values.get("RuleAction") == "allow",
-        protocol=values.get("Protocol", "-1"),
-        cidr=str(values.get("CidrBlock") or values.get("Ipv6CidrBlock")),
-        from_port=ports.get("From"),
-        to_port=ports.get("To"),
-    )
+    return ports.get("From"), ports.get("To")
 
 
 # ----- managed prefix lists and transit gateways ---------------------------------------------------
@@ -299,9 +285,7 @@ HANDLERS: dict[str, Callable[[_Resource], Change]] = {
     "AWS::EC2::RouteTable": _route_table,
     "AWS::EC2::SubnetRouteTableAssociation": mapping.association(acl=False),
     "AWS::EC2::NetworkAcl": _network_acl,
-    "AWS::EC2::NetworkAclEntry": mapping.acl_entry(
-        _entry, egress="Egress", fields=("Protocol", "PortRange", "RuleAction")
-    ),
+    "AWS::EC2::NetworkAclEntry": mapping.acl_entry(_ports, port_fields=("PortRange",)),
     "AWS::EC2::SubnetNetworkAclAssociation": mapping.association(acl=True),
     "AWS::EC2::VPCEndpoint": mapping.vpc_endpoint,
     "AWS::EC2::NatGateway": mapping.nat_gateway,

@@ -48,10 +48,12 @@ from rotation_doctor.whatif.changes import (
     RemoveRules,
     RemoveTgwRoute,
     SetPrefixListCidrs,
+    SetRules,
     SetVpcDns,
     UpdateDatabase,
     invoke_statement,
     is_ipv6,
+    nacl_entry,
     new_id,
     port,
 )
@@ -170,6 +172,23 @@ def named_elsewhere(r: Resource, *, what: str, replaced: str | None, deleted: Ed
 
 # ----- security groups and ACL entries -------------------------------------------------------------
 
+
+def security_group_whole(r: Resource, *rules: str) -> Change | None:
+    """A security group created, replaced or deleted, or whose `rules` fields are not known yet; None: the reader
+    reads its rules."""
+    # AWS refuses to delete a group in use; if it could, nothing it admitted would be admitted.
+    whole = named_elsewhere(
+        r,
+        what="group: nothing uses it until a change names it",
+        replaced="the group is replaced: what uses it moves to a group whose id is not known yet",
+        deleted=SetRules(r.id, ()),
+        gone="the group is deleted",
+    )
+    if whole is None and r.unknown_at(*rules):
+        return r.not_evaluated(f"its rules are known only after {r.later}", r.id)
+    return whole
+
+
 RuleReader = Callable[[Resource, Mapping[str, Any]], tuple[str, tuple[Any, ...]]]
 
 
@@ -198,27 +217,38 @@ def standalone_rule(
 
 
 def acl_entry(
-    entry: Callable[[Mapping[str, Any]], Any], *, egress: str, fields: Iterable[str]
+    ports: Callable[[Mapping[str, Any]], tuple[Any, Any]], *, port_fields: Iterable[str]
 ) -> Callable[[Resource], Change]:
-    """An ACL entry resource: `entry` reads its values; `egress` is its direction field, `fields` its others."""
-    fields = tuple(fields)
+    """An ACL entry resource: `ports` reads its port range (`port_fields`), which the formats shape differently."""
+    port_fields = tuple(port_fields)
+
+    def entry(r: Resource, values: Mapping[str, Any]) -> Any:
+        low, high = ports(values)
+        return nacl_entry(
+            rule_number=values[r.key("rule_number") or ""],
+            egress=r.flag(values.get(r.key("egress") or "", False)),
+            allow=values.get(r.key("rule_action") or "") == "allow",
+            protocol=values.get(r.key("protocol") or "", "-1"),
+            cidr=str(values.get(r.key("cidr_block") or "") or values.get(r.key("ipv6_cidr_block") or "")),
+            from_port=low,
+            to_port=high,
+        )
 
     def mapped(r: Resource) -> Change:
         edits: list[Edit] = []
         if r.action is not Action.CREATE:
             rule_number = int(str(r.before[r.key("rule_number") or ""]))
-            edits.append(
-                RemoveNaclEntry(str(r.was("network_acl_id")), rule_number, r.flag(r.before.get(egress, False)))
-            )
+            edits.append(RemoveNaclEntry(str(r.was("network_acl_id")), rule_number, r.flag(r.was("egress"))))
         if r.action is not Action.DELETE:
             acl = r.now("network_acl_id")
             if r.unknown_at("network_acl_id"):
                 return r.change(*edits, note=f"the entry is in an ACL this {r.document} creates")
-            if r.unknown_at("cidr_block", "ipv6_cidr_block", "rule_number", egress, *fields):
+            entry_fields = ("cidr_block", "ipv6_cidr_block", "rule_number", "egress", "rule_action", "protocol")
+            if r.unknown_at(*entry_fields, *port_fields):
                 return r.not_evaluated(f"the entry is known only after {r.later}", acl)
             if not (r.now("cidr_block") or r.now("ipv6_cidr_block")):
                 return r.not_evaluated("the entry names no CIDR block", acl)
-            edits.append(PutNaclEntry(str(acl), entry(r.after)))
+            edits.append(PutNaclEntry(str(acl), entry(r, r.after)))
         return r.change(*edits)
 
     return mapped

@@ -159,18 +159,9 @@ def _inline_rules(group_id: str, blocks: Iterable[Mapping[str, Any]], *, egress:
 
 
 def _security_group(r: _Resource) -> Change:
-    # AWS refuses to delete a group in use; if it could, nothing it admitted would be admitted.
-    whole = mapping.named_elsewhere(
-        r,
-        what="group: nothing uses it until a change names it",
-        replaced="the group is replaced: what uses it moves to a group whose id is not known yet",
-        deleted=SetRules(r.id, ()),
-        gone="the group is deleted",
-    )
+    whole = mapping.security_group_whole(r, "ingress", "egress")
     if whole is not None:
         return whole
-    if r.unknown_at("ingress", "egress"):
-        return r.not_evaluated("its rules are known only after apply", r.id)
     return r.change(
         SetRules(r.id, tuple(_inline_rules(r.id, r.after.get("ingress") or (), egress=False)), egress=False),
         SetRules(r.id, tuple(_inline_rules(r.id, r.after.get("egress") or (), egress=True)), egress=True),
@@ -284,16 +275,8 @@ def _network_acl(r: _Resource) -> Change:
     return r.change(*edits)
 
 
-def _nacl_rule_entry(values: Mapping[str, Any]) -> Any:
-    return nacl_entry(
-        rule_number=values["rule_number"],
-        egress=bool(values.get("egress")),
-        allow=values.get("rule_action") == "allow",
-        protocol=values.get("protocol", "-1"),
-        cidr=str(values.get("cidr_block") or values.get("ipv6_cidr_block")),
-        from_port=values.get("from_port"),
-        to_port=values.get("to_port"),
-    )
+def _ports(values: Mapping[str, Any]) -> tuple[Any, Any]:
+    return values.get("from_port"), values.get("to_port")
 
 
 # ----- managed prefix lists and transit gateways ---------------------------------------------------
@@ -371,9 +354,7 @@ HANDLERS: dict[str, Callable[[_Resource], Change]] = {
     "aws_route_table_association": mapping.association(acl=False),
     "aws_network_acl": _network_acl,
     "aws_default_network_acl": _network_acl,
-    "aws_network_acl_rule": mapping.acl_entry(
-        _nacl_rule_entry, egress="egress", fields=("protocol", "from_port", "to_port")
-    ),
+    "aws_network_acl_rule": mapping.acl_entry(_ports, port_fields=("from_port", "to_port")),
     "aws_network_acl_association": mapping.association(acl=True),
     "aws_vpc_endpoint": mapping.vpc_endpoint,
     "aws_nat_gateway": mapping.nat_gateway,
