@@ -21,12 +21,10 @@ from rotation_doctor.whatif.changes import (
     BadPlan,
     Change,
     DeleteAcl,
-    DeleteFunction,
     DeleteRouteTable,
     Edit,
     SetRules,
     Source,
-    UpdateFunction,
     UpdateTgwAttachment,
     new_id,
     sg_rules,
@@ -84,6 +82,9 @@ _FIELDS: dict[str, str | None] = {
     "source_arn": "SourceArn",
     "action": "Action",
     "port": "Port",
+    "vpc_config": "VpcConfig",
+    "environment": "Environment",
+    "variables": "Variables",
 }
 
 
@@ -117,6 +118,13 @@ class _Resource(Resource):
 
     def unknown_key(self, key: str) -> bool:
         return _unknown(self.after.get(key))
+
+    def unknown_in(self, block: str, *names: str) -> bool:
+        return self.unknown_at(block)  # a change set marks the block, not its fields
+
+    def block(self, name: str) -> Mapping[str, Any]:
+        value = self.now(name)
+        return value if isinstance(value, Mapping) else {}
 
     def flag(self, value: Any) -> bool:
         return str(value).lower() == "true"
@@ -253,30 +261,6 @@ def _tgw_vpc_attachment(r: _Resource) -> Change:
     )
 
 
-# ----- the function and the database -------------------------------------------------------------
-
-
-def _lambda_function(r: _Resource) -> Change:
-    name = str(r.physical_id or r.after.get("FunctionName") or r.address)
-    if r.action is Action.CREATE:
-        return r.change(note="a new function rotates no secret until a rotation names it")
-    if r.action is Action.DELETE:
-        return r.change(DeleteFunction(name))
-    if r.unknown_at("VpcConfig", "Environment"):
-        return r.not_evaluated("its network settings or environment are known only after the change set runs", name)
-    vpc = r.after.get("VpcConfig") or {}
-    variables = (r.after.get("Environment") or {}).get("Variables") or {}
-    endpoint = variables.get("SECRETS_MANAGER_ENDPOINT") or None  # the only variable read: others may be secrets
-    return r.change(
-        UpdateFunction(
-            name,
-            subnet_ids=tuple(strings(vpc.get("SubnetIds"))),
-            group_ids=tuple(strings(vpc.get("SecurityGroupIds"))),
-            secrets_manager_endpoint=str(endpoint) if endpoint else None,
-        )
-    )
-
-
 HANDLERS: dict[str, Callable[[_Resource], Change]] = {
     "AWS::EC2::SecurityGroup": _security_group,
     "AWS::EC2::SecurityGroupIngress": _standalone_rule(egress=False),
@@ -300,7 +284,7 @@ HANDLERS: dict[str, Callable[[_Resource], Change]] = {
     "AWS::EC2::TransitGatewayAttachment": _tgw_vpc_attachment,
     "AWS::EC2::VPC": mapping.vpc,
     "AWS::EC2::Subnet": mapping.subnet,
-    "AWS::Lambda::Function": _lambda_function,
+    "AWS::Lambda::Function": mapping.lambda_function,
     "AWS::Lambda::Permission": mapping.lambda_permission,
     "AWS::RDS::DBInstance": mapping.database(groups="VPCSecurityGroups"),
     "AWS::RDS::DBCluster": mapping.database(groups="VpcSecurityGroupIds"),

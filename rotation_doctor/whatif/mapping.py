@@ -33,6 +33,7 @@ from rotation_doctor.whatif.changes import (
     Change,
     DeleteEgressOnlyGateway,
     DeleteEndpoint,
+    DeleteFunction,
     Edit,
     Handling,
     NotEvaluated,
@@ -51,6 +52,7 @@ from rotation_doctor.whatif.changes import (
     SetRules,
     SetVpcDns,
     UpdateDatabase,
+    UpdateFunction,
     invoke_statement,
     is_ipv6,
     nacl_entry,
@@ -110,6 +112,14 @@ class Resource(ABC):
     @abstractmethod
     def unknown_key(self, key: str) -> bool:
         """Whether the field (by this format's name) is known only after the change is made."""
+
+    @abstractmethod
+    def unknown_in(self, block: str, *names: str) -> bool:
+        """Whether any of the fields `names` of the nested block `block` is known only after the change is made."""
+
+    @abstractmethod
+    def block(self, name: str) -> Mapping[str, Any]:
+        """A nested block's values after the change ({}: none)."""
 
     @abstractmethod
     def flag(self, value: Any) -> bool:
@@ -458,7 +468,29 @@ def tgw_association(r: Resource) -> Change:
     return r.change(*edits)
 
 
-# ----- the function's permissions and the database -------------------------------------------------
+# ----- the function, its permissions and the database ---------------------------------------------
+
+
+def lambda_function(r: Resource) -> Change:
+    name = str(r.was("function_name") or r.existing_id or r.now("function_name") or r.address)
+    if r.action is Action.CREATE:
+        return r.change(note="a new function rotates no secret until a rotation names it")
+    if r.action is Action.DELETE:
+        return r.change(DeleteFunction(name))
+    if r.unknown_in("vpc_config", "subnet_ids", "security_group_ids") or r.unknown_in("environment", "variables"):
+        return r.not_evaluated(f"its network settings or environment are known only after {r.later}", name)
+    vpc = r.block("vpc_config")
+    variables = r.block("environment").get(r.key("variables") or "") or {}
+    # Only the variable that steers the SDK is read: the others may hold secrets.
+    endpoint = variables.get("SECRETS_MANAGER_ENDPOINT") or None
+    return r.change(
+        UpdateFunction(
+            name,
+            subnet_ids=tuple(strings(vpc.get(r.key("subnet_ids") or ""))),
+            group_ids=tuple(strings(vpc.get(r.key("security_group_ids") or ""))),
+            secrets_manager_endpoint=str(endpoint) if endpoint else None,
+        )
+    )
 
 
 def lambda_permission(r: Resource) -> Change:

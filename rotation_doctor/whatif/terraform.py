@@ -25,7 +25,6 @@ from rotation_doctor.whatif.changes import (
     BadPlan,
     Change,
     DeleteAcl,
-    DeleteFunction,
     DeleteRouteTable,
     Edit,
     Handling,
@@ -35,7 +34,6 @@ from rotation_doctor.whatif.changes import (
     SetRoutes,
     SetRules,
     Source,
-    UpdateFunction,
     UpdateTgwAttachment,
     nacl_entry,
     new_id,
@@ -79,6 +77,9 @@ class _Resource(Resource):
         return isinstance(value, list) and any(
             isinstance(item, Mapping) and any(_has_true(item.get(k)) for k in keys) for item in value
         )
+
+    def block(self, name: str) -> Mapping[str, Any]:
+        return _one(self.after.get(name))
 
     def flag(self, value: Any) -> bool:
         return bool(value)
@@ -317,31 +318,6 @@ def _tgw_vpc_attachment(r: _Resource) -> Change:
     )
 
 
-# ----- the function and the database -------------------------------------------------------------
-
-
-def _lambda_function(r: _Resource) -> Change:
-    name = str(r.before.get("function_name") or r.after.get("function_name") or r.address)
-    if r.action is Action.CREATE:
-        return r.change(note="a new function rotates no secret until a rotation names it")
-    if r.action is Action.DELETE:
-        return r.change(DeleteFunction(name))
-    if r.unknown_in("vpc_config", "subnet_ids", "security_group_ids") or r.unknown_in("environment", "variables"):
-        return r.not_evaluated("its network settings or environment are known only after apply", name)
-    vpc = _one(r.after.get("vpc_config"))
-    variables = _one(r.after.get("environment")).get("variables") or {}
-    # Only the variable that steers the SDK is read: the others may hold secrets.
-    endpoint = variables.get("SECRETS_MANAGER_ENDPOINT") or None
-    return r.change(
-        UpdateFunction(
-            name,
-            subnet_ids=tuple(strings(vpc.get("subnet_ids"))),
-            group_ids=tuple(strings(vpc.get("security_group_ids"))),
-            secrets_manager_endpoint=str(endpoint) if endpoint else None,
-        )
-    )
-
-
 HANDLERS: dict[str, Callable[[_Resource], Change]] = {
     "aws_security_group": _security_group,
     "aws_default_security_group": _security_group,
@@ -368,7 +344,7 @@ HANDLERS: dict[str, Callable[[_Resource], Change]] = {
     "aws_vpc": mapping.vpc,
     "aws_default_vpc": mapping.vpc,
     "aws_subnet": mapping.subnet,
-    "aws_lambda_function": _lambda_function,
+    "aws_lambda_function": mapping.lambda_function,
     "aws_lambda_permission": mapping.lambda_permission,
     "aws_db_instance": mapping.database(groups="vpc_security_group_ids", name="identifier"),
     "aws_rds_cluster": mapping.database(groups="vpc_security_group_ids", name="cluster_identifier"),
