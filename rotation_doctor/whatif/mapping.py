@@ -89,7 +89,8 @@ class Resource(ABC):
     later: ClassVar[str]  # when a value the plan cannot know becomes known: "apply", "the change set runs"
     document: ClassVar[str]  # what the format calls itself: "plan", "change set"
     # Terraform's field name -> this format's (absent: the same, or a name only this format has; None: the
-    # format has no such field). A name two kinds use for different fields (`egress`) is passed by the reader.
+    # format has no such field). Where the formats differ in more than names (a group's rules), the reader passes
+    # its own names.
     FIELDS: ClassVar[Mapping[str, str | None]] = {}
 
     def key(self, name: str) -> str | None:
