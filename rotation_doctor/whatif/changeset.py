@@ -12,75 +12,80 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
-from rotation_doctor.collect import convert
-from rotation_doctor.model.snapshot import (
-    DnsAttributes,
-    NatGateway,
-    PeeringConnection,
-    Route,
-    TransitGatewayRoute,
-    VpcEndpoint,
-)
+from rotation_doctor.whatif import mapping
 from rotation_doctor.whatif.changes import (
     ALLOW_ALL_EGRESS,
     Action,
-    AddRules,
-    AssociateAcl,
-    AssociateTable,
-    AssociateTgwTable,
     BadPlan,
     Change,
     DeleteAcl,
-    DeleteEgressOnlyGateway,
-    DeleteEndpoint,
-    DeleteFunction,
     DeleteRouteTable,
     Edit,
-    Handling,
-    NotEvaluated,
-    PutEndpoint,
-    PutInvokeStatement,
-    PutNaclEntry,
-    PutNatGateway,
-    PutPeering,
-    PutRoute,
-    PutTgwRoute,
-    RemoveNaclEntry,
-    RemoveRoute,
-    RemoveRules,
-    RemoveTgwRoute,
-    SetPrefixListCidrs,
     SetRules,
-    SetVpcDns,
     Source,
-    UpdateDatabase,
-    UpdateFunction,
     UpdateTgwAttachment,
-    invoke_statement,
-    is_ipv6,
-    nacl_entry,
     new_id,
-    port,
     sg_rules,
     unsupported,
 )
+from rotation_doctor.whatif.mapping import Resource, strings
 
 KNOWN_AFTER_APPLY = "KNOWN_AFTER_APPLY"
-_ROUTE_TARGETS = (
-    "GatewayId",
-    "NatGatewayId",
-    "TransitGatewayId",
-    "VpcPeeringConnectionId",
-    "NetworkInterfaceId",
-    "VpcEndpointId",
-    "EgressOnlyInternetGatewayId",
-    "LocalGatewayId",
-    "CarrierGatewayId",
-    "CoreNetworkArn",
-    "InstanceId",
-)
+# Terraform's field names (mapping's names for them) -> CloudFormation's.
+_FIELDS: dict[str, str | None] = {
+    "route_table_id": "RouteTableId",
+    "destination_cidr_block": "DestinationCidrBlock",
+    "destination_ipv6_cidr_block": "DestinationIpv6CidrBlock",
+    "destination_prefix_list_id": "DestinationPrefixListId",
+    "gateway_id": "GatewayId",
+    "nat_gateway_id": "NatGatewayId",
+    "transit_gateway_id": "TransitGatewayId",
+    "vpc_peering_connection_id": "VpcPeeringConnectionId",
+    "network_interface_id": "NetworkInterfaceId",
+    "vpc_endpoint_id": "VpcEndpointId",
+    "egress_only_gateway_id": "EgressOnlyInternetGatewayId",
+    "local_gateway_id": "LocalGatewayId",
+    "carrier_gateway_id": "CarrierGatewayId",
+    "core_network_arn": "CoreNetworkArn",
+    "instance_id": "InstanceId",
+    "vpc_id": "VpcId",
+    "peer_vpc_id": "PeerVpcId",
+    "service_name": "ServiceName",
+    "vpc_endpoint_type": "VpcEndpointType",
+    "subnet_id": "SubnetId",
+    "subnet_ids": "SubnetIds",
+    "security_group_ids": "SecurityGroupIds",
+    "private_dns_enabled": "PrivateDnsEnabled",
+    "policy": "PolicyDocument",
+    "dns_entry": None,  # Terraform reads the endpoint's DNS names back; a change set does not
+    "connectivity_type": "ConnectivityType",
+    "enable_dns_support": "EnableDnsSupport",
+    "enable_dns_hostnames": "EnableDnsHostnames",
+    "entry": "Entries",
+    "cidr": "Cidr",
+    "transit_gateway_route_table_id": "TransitGatewayRouteTableId",
+    "transit_gateway_attachment_id": "TransitGatewayAttachmentId",
+    "blackhole": "Blackhole",
+    "network_acl_id": "NetworkAclId",
+    "cidr_block": "CidrBlock",
+    "ipv6_cidr_block": "Ipv6CidrBlock",
+    "rule_number": "RuleNumber",
+    "rule_action": "RuleAction",
+    "protocol": "Protocol",
+    "egress": "Egress",  # an ACL entry's direction (a group's directions are its own: SecurityGroupEgress)
+    "function_name": "FunctionName",
+    "statement_id": None,  # a permission's statement id is its physical id
+    "principal": "Principal",
+    "source_account": "SourceAccount",
+    "source_arn": "SourceArn",
+    "action": "Action",
+    "port": "Port",
+    "vpc_config": "VpcConfig",
+    "environment": "Environment",
+    "variables": "Variables",
+}
 
 
 def _unknown(value: Any) -> bool:
@@ -104,40 +109,44 @@ def _properties(context: str | None) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
-class _Resource:
-    address: str
-    type: str
-    action: Action
+class _Resource(Resource):
     physical_id: str | None
-    before: Mapping[str, Any]
-    after: Mapping[str, Any]
+
+    later: ClassVar[str] = "the change set runs"
+    document: ClassVar[str] = "change set"
+    FIELDS: ClassVar[Mapping[str, str | None]] = _FIELDS
+
+    def unknown_key(self, key: str) -> bool:
+        return _unknown(self.after.get(key))
+
+    def unknown_in(self, block: str, *names: str) -> bool:
+        return self.unknown_at(block)  # a change set marks the block, not its fields
+
+    def block(self, name: str) -> Mapping[str, Any]:
+        value = self.now(name)
+        return value if isinstance(value, Mapping) else {}
+
+    def flag(self, value: Any) -> bool:
+        return str(value).lower() == "true"
 
     @property
     def id(self) -> str:
         return self.physical_id or new_id(self.address)
 
-    def unknown_at(self, *keys: str) -> bool:
-        return any(_unknown(self.after.get(k)) for k in keys)
+    @property
+    def existing_id(self) -> str | None:
+        return self.physical_id
 
-    def not_evaluated(self, reason: str, *ids: object) -> Change:
-        known = frozenset(str(i) for i in ids if i and not _unknown(i))
-        return Change(
-            self.address,
-            self.type,
-            self.action,
-            (NotEvaluated(known, reason),),
-            Handling.NOT_EVALUATED,
-            reason,
-            self.physical_id,
-        )
+    @property
+    def named_id(self) -> str | None:
+        return self.physical_id
 
-    def change(self, *edits: Edit, note: str = "") -> Change:
-        handling = Handling.MAPPED if edits else Handling.NO_EFFECT
-        return Change(self.address, self.type, self.action, tuple(edits), handling, note, self.physical_id)
+    def known_ids(self, ids: Iterable[object]) -> frozenset[str]:
+        return frozenset(str(i) for i in ids if i and not _unknown(i))
 
-
-def _strings(value: Any) -> list[str]:
-    return [str(v) for v in value or () if v]
+    def peering_status(self) -> str:
+        # CloudFormation accepts a same-account peering itself; a cross-account one waits for the peer's acceptance.
+        return "pending-acceptance" if self.after.get("PeerOwnerId") else "active"
 
 
 # ----- security groups ---------------------------------------------------------------------------
@@ -152,9 +161,9 @@ def _permission(group_id: str, p: Mapping[str, Any], *, egress: bool) -> tuple[A
         protocol=p.get("IpProtocol", "-1"),
         from_port=p.get("FromPort"),
         to_port=p.get("ToPort"),
-        cidrs=_strings([p.get("CidrIp"), p.get("CidrIpv6")]),
-        groups=_strings([peer_group]),
-        prefix_lists=_strings([prefix_list]),
+        cidrs=strings([p.get("CidrIp"), p.get("CidrIpv6")]),
+        groups=strings([peer_group]),
+        prefix_lists=strings([prefix_list]),
         description=p.get("Description") or None,
     )
 
@@ -164,14 +173,9 @@ def _inline(group_id: str, perms: Iterable[Mapping[str, Any]], *, egress: bool) 
 
 
 def _security_group(r: _Resource) -> Change:
-    if r.action is Action.CREATE:
-        return r.change(note="a new group: nothing uses it until a change names it")
-    if r.action is Action.REPLACE:
-        return r.not_evaluated("the group is replaced: what uses it moves to a group whose id is not known yet", r.id)
-    if r.action is Action.DELETE:
-        return r.change(SetRules(r.id, ()), note="the group is deleted")
-    if r.unknown_at("SecurityGroupIngress", "SecurityGroupEgress"):
-        return r.not_evaluated("its rules are known only after the change set runs", r.id)
+    whole = mapping.security_group_whole(r, "SecurityGroupIngress", "SecurityGroupEgress")
+    if whole is not None:
+        return whole
     edits: list[Edit] = []
     # A direction the template never declared is left to standalone rules; declared, it is the whole direction.
     if "SecurityGroupIngress" in r.after or "SecurityGroupIngress" in r.before:
@@ -186,59 +190,32 @@ def _security_group(r: _Resource) -> Change:
     return r.change(*edits)
 
 
-def _standalone_rule(*, egress: bool) -> Callable[[_Resource], Change]:
-    def mapped(r: _Resource) -> Change:
-        edits: list[Edit] = []
-        if r.action is not Action.CREATE:
-            group = str(r.before.get("GroupId"))
-            edits.append(RemoveRules(group, _permission(group, r.before, egress=egress)))
-        if r.action is not Action.DELETE:
-            if r.unknown_at("GroupId"):
-                return r.change(*edits, note="the rule is in a group this change set creates")
-            if r.unknown_at(
-                *("CidrIp", "CidrIpv6", "IpProtocol", "FromPort", "ToPort"),
-                *("SourcePrefixListId", "DestinationPrefixListId"),
-            ):
-                return r.not_evaluated("the rule is known only after the change set runs", r.after.get("GroupId"))
-            if r.unknown_at("SourceSecurityGroupId", "DestinationSecurityGroupId"):
-                return r.change(*edits, note="the rule admits a group this change set creates")
-            group = str(r.after.get("GroupId"))
-            edits.append(AddRules(group, _permission(group, r.after, egress=egress)))
-        return r.change(*edits)
+def _rule_reader(*, egress: bool) -> mapping.RuleReader:
+    def read(r: Resource, values: Mapping[str, Any]) -> tuple[str, tuple[Any, ...]]:
+        group = str(values.get("GroupId"))
+        return group, _permission(group, values, egress=egress)
 
-    return mapped
+    return read
+
+
+def _standalone_rule(*, egress: bool) -> Callable[[Resource], Change]:
+    return mapping.standalone_rule(
+        _rule_reader(egress=egress),
+        group="GroupId",
+        rule=(
+            "CidrIp",
+            "CidrIpv6",
+            "IpProtocol",
+            "FromPort",
+            "ToPort",
+            "SourcePrefixListId",
+            "DestinationPrefixListId",
+        ),
+        peer=("SourceSecurityGroupId", "DestinationSecurityGroupId"),
+    )
 
 
 # ----- routes and ACLs ---------------------------------------------------------------------------
-
-
-_DESTINATIONS = ("DestinationCidrBlock", "DestinationIpv6CidrBlock", "DestinationPrefixListId")
-
-
-def _destination(values: Mapping[str, Any]) -> str | None:
-    """The route's IPv4 or IPv6 destination (None: a prefix-list route, which the model does not hold)."""
-    return next((str(values[k]) for k in _DESTINATIONS[:2] if values.get(k)), None)
-
-
-def _route(r: _Resource) -> Change:
-    edits: list[Edit] = []
-    if r.action is not Action.CREATE:
-        if r.before.get("DestinationPrefixListId"):
-            return r.not_evaluated("a prefix-list route: the model holds no such route", r.before.get("RouteTableId"))
-        before = _destination(r.before)
-        if before:
-            edits.append(RemoveRoute(str(r.before.get("RouteTableId")), before))
-    if r.action is not Action.DELETE:
-        if r.unknown_at("RouteTableId", *_DESTINATIONS, *_ROUTE_TARGETS):
-            return r.not_evaluated(
-                "the route's table or target is known only after the change set runs", r.after.get("RouteTableId")
-            )
-        destination = _destination(r.after)
-        if not destination:
-            return r.not_evaluated("a prefix-list route: the model holds no such route", r.after.get("RouteTableId"))
-        target = next((str(r.after[k]) for k in _ROUTE_TARGETS if r.after.get(k)), "unknown")
-        edits.append(PutRoute(str(r.after.get("RouteTableId")), Route(destination, target, "active")))
-    return r.change(*edits)
 
 
 def _route_table(r: _Resource) -> Change:
@@ -247,204 +224,18 @@ def _route_table(r: _Resource) -> Change:
     return r.change(note="a route table's own properties change no route (routes are AWS::EC2::Route)")
 
 
-def _association(*, table_key: str, acl: bool) -> Callable[[_Resource], Change]:
-    def mapped(r: _Resource) -> Change:
-        edits: list[Edit] = []
-        undo: Callable[[str], Edit] = (lambda s: AssociateAcl(s, None)) if acl else (lambda s: AssociateTable(s, None))
-        if r.action in (Action.DELETE, Action.REPLACE) and r.before.get("SubnetId"):
-            edits.append(undo(str(r.before["SubnetId"])))
-        if r.action is not Action.DELETE:
-            if r.unknown_at("SubnetId", table_key):
-                return r.not_evaluated(
-                    "the subnet or its table/ACL is known only after the change set runs", r.after.get("SubnetId")
-                )
-            subnet, target = str(r.after.get("SubnetId")), str(r.after.get(table_key))
-            edits.append(AssociateAcl(subnet, target) if acl else AssociateTable(subnet, target))
-        return r.change(*edits)
-
-    return mapped
-
-
 def _network_acl(r: _Resource) -> Change:
     if r.action is Action.DELETE:
         return r.change(DeleteAcl(r.id))
     return r.change(note="an ACL's own properties change no entry (entries are AWS::EC2::NetworkAclEntry)")
 
 
-def _entry(values: Mapping[str, Any]) -> Any:
+def _ports(values: Mapping[str, Any]) -> tuple[Any, Any]:
     ports = values.get("PortRange") or {}
-    return nacl_entry(
-        rule_number=values["RuleNumber"],
-        egress=str(values.get("Egress", False)).lower() == "true",
-        allow=values.get("RuleAction") == "allow",
-        protocol=values.get("Protocol", "-1"),
-        cidr=str(values.get("CidrBlock") or values.get("Ipv6CidrBlock")),
-        from_port=ports.get("From"),
-        to_port=ports.get("To"),
-    )
-
-
-def _network_acl_entry(r: _Resource) -> Change:
-    edits: list[Edit] = []
-    if r.action is not Action.CREATE:
-        egress = str(r.before.get("Egress", False)).lower() == "true"
-        edits.append(RemoveNaclEntry(str(r.before.get("NetworkAclId")), int(str(r.before["RuleNumber"])), egress))
-    if r.action is not Action.DELETE:
-        if r.unknown_at("NetworkAclId"):
-            return r.change(*edits, note="the entry is in an ACL this change set creates")
-        if r.unknown_at("CidrBlock", "Ipv6CidrBlock", "Protocol", "PortRange", "RuleNumber", "RuleAction", "Egress"):
-            return r.not_evaluated("the entry is known only after the change set runs", r.after.get("NetworkAclId"))
-        if not (r.after.get("CidrBlock") or r.after.get("Ipv6CidrBlock")):
-            return r.not_evaluated("the entry names no CIDR block", r.after.get("NetworkAclId"))
-        edits.append(PutNaclEntry(str(r.after.get("NetworkAclId")), _entry(r.after)))
-    return r.change(*edits)
-
-
-# ----- endpoints, gateways, peerings, VPCs ---------------------------------------------------------
-
-
-def _vpc_endpoint(r: _Resource) -> Change:
-    edits: list[Edit] = []
-    if r.action in (Action.DELETE, Action.REPLACE):
-        edits.append(DeleteEndpoint(r.id))
-    if r.action is not Action.DELETE:
-        keys = ("VpcId", "ServiceName", "SubnetIds", "SecurityGroupIds", "PrivateDnsEnabled", "PolicyDocument")
-        if r.unknown_at(*keys):
-            return r.not_evaluated(
-                "the endpoint is known only after the change set runs", r.after.get("VpcId"), r.physical_id
-            )
-        a = r.after
-        endpoint_id = r.id if r.action is Action.UPDATE else new_id(r.address)
-        edits.append(
-            PutEndpoint(
-                VpcEndpoint(
-                    endpoint_id,
-                    str(a.get("VpcId")),
-                    str(a.get("ServiceName")),
-                    str(a.get("VpcEndpointType") or "Gateway"),
-                    "available",
-                    tuple(_strings(a.get("SubnetIds"))),
-                    tuple(_strings(a.get("SecurityGroupIds"))),
-                    str(a.get("PrivateDnsEnabled", False)).lower() == "true",
-                    convert.policy(a.get("PolicyDocument") or None),
-                )
-            )
-        )
-    return r.change(*edits)
-
-
-def _nat_gateway(r: _Resource) -> Change:
-    edits: list[Edit] = []
-    if r.action in (Action.DELETE, Action.REPLACE):
-        edits.append(PutNatGateway(NatGateway(r.id, "", str(r.before.get("SubnetId")), "deleted")))
-    if r.action is not Action.DELETE:
-        if r.unknown_at("SubnetId"):
-            return r.not_evaluated("the NAT gateway's subnet is known only after the change set runs")
-        nat_id = r.id if r.action is Action.UPDATE else new_id(r.address)
-        connectivity = str(r.after.get("ConnectivityType") or "public")
-        edits.append(PutNatGateway(NatGateway(nat_id, "", str(r.after.get("SubnetId")), "available", connectivity)))
-    return r.change(*edits)
-
-
-def _peering(r: _Resource) -> Change:
-    if r.action is Action.DELETE:
-        b = r.before
-        return r.change(PutPeering(PeeringConnection(r.id, str(b.get("VpcId")), str(b.get("PeerVpcId")), "deleted")))
-    if r.unknown_at("VpcId", "PeerVpcId"):
-        return r.not_evaluated("the peered VPCs are known only after the change set runs")
-    # CloudFormation accepts a same-account peering itself; a cross-account one waits for the peer's acceptance.
-    status = "pending-acceptance" if r.after.get("PeerOwnerId") else "active"
-    pcx = r.id if r.action is Action.UPDATE else new_id(r.address)
-    return r.change(
-        PutPeering(PeeringConnection(pcx, str(r.after.get("VpcId")), str(r.after.get("PeerVpcId")), status))
-    )
-
-
-def _egress_only_gateway(r: _Resource) -> Change:
-    if r.action is Action.CREATE:
-        return r.change(note="a new gateway: no route uses it until a route names it")
-    if r.action is Action.REPLACE:
-        return r.not_evaluated("the gateway is replaced: its routes move to an id not known yet", r.physical_id)
-    if r.action is Action.UPDATE:
-        return r.change(note="a gateway's tags change no path")
-    return r.change(DeleteEgressOnlyGateway(r.id), note="the routes to it become blackholes")
-
-
-def _vpc(r: _Resource) -> Change:
-    if r.action is Action.CREATE:
-        return r.change(note="a new VPC: nothing rotates in it yet")
-    if r.action is Action.DELETE:
-        return r.not_evaluated("the VPC is deleted", r.id)
-    if r.unknown_at("EnableDnsSupport", "EnableDnsHostnames"):
-        return r.not_evaluated("its DNS attributes are known only after the change set runs", r.id)
-    # CloudFormation's defaults: DNS support on, DNS hostnames off.
-    support = str(r.after.get("EnableDnsSupport", True)).lower() == "true"
-    hostnames = str(r.after.get("EnableDnsHostnames", False)).lower() == "true"
-    return r.change(SetVpcDns(r.id, DnsAttributes(support, hostnames)))
-
-
-def _subnet(r: _Resource) -> Change:
-    if r.action in (Action.CREATE, Action.UPDATE):
-        return r.change(note="a new or retagged subnet changes no path")
-    return r.not_evaluated("the subnet is deleted or replaced", r.id)
+    return ports.get("From"), ports.get("To")
 
 
 # ----- managed prefix lists and transit gateways ---------------------------------------------------
-
-
-def _prefix_list(r: _Resource) -> Change:
-    if r.action is Action.CREATE:
-        return r.change(note="a new list: no rule names it until a change does")
-    if r.action is Action.REPLACE:
-        return r.not_evaluated("the list is replaced: the rules naming it move to an id not known yet", r.physical_id)
-    if r.action is Action.DELETE:
-        return r.change(SetPrefixListCidrs(r.id, ()), note="the list is deleted")
-    if r.unknown_at("Entries"):
-        return r.not_evaluated("its entries are known only after the change set runs", r.physical_id)
-    return r.change(SetPrefixListCidrs(r.id, tuple(_strings(e.get("Cidr") for e in r.after.get("Entries") or ()))))
-
-
-def _tgw_route(r: _Resource) -> Change:
-    edits: list[Edit] = []
-    if r.action is not Action.CREATE:
-        b = r.before
-        edits.append(RemoveTgwRoute(str(b.get("TransitGatewayRouteTableId")), str(b.get("DestinationCidrBlock"))))
-    if r.action is not Action.DELETE:
-        a = r.after
-        if r.unknown_at(
-            "TransitGatewayRouteTableId", "DestinationCidrBlock", "TransitGatewayAttachmentId", "Blackhole"
-        ):
-            return r.not_evaluated(
-                "the route's table or attachment is known only after the change set runs",
-                a.get("TransitGatewayRouteTableId"),
-            )
-        destination = str(a.get("DestinationCidrBlock"))
-        if is_ipv6(destination):
-            return r.not_evaluated(
-                "an IPv6 transit gateway route: the model holds IPv4 ones", a.get("TransitGatewayRouteTableId")
-            )
-        blackhole = str(a.get("Blackhole", False)).lower() == "true"
-        attachments = () if blackhole else tuple(_strings([a.get("TransitGatewayAttachmentId")]))
-        route = TransitGatewayRoute(destination, attachments, "blackhole" if blackhole else "active")
-        edits.append(PutTgwRoute(str(a.get("TransitGatewayRouteTableId")), route))
-    return r.change(*edits)
-
-
-def _tgw_association(r: _Resource) -> Change:
-    edits: list[Edit] = []
-    if r.action is not Action.CREATE:
-        edits.append(AssociateTgwTable(str(r.before.get("TransitGatewayAttachmentId")), None))
-    if r.action is not Action.DELETE:
-        if r.unknown_at("TransitGatewayAttachmentId", "TransitGatewayRouteTableId"):
-            return r.not_evaluated(
-                "the attachment or its table is known only after the change set runs",
-                r.after.get("TransitGatewayAttachmentId"),
-            )
-        a = r.after
-        edits.append(
-            AssociateTgwTable(str(a.get("TransitGatewayAttachmentId")), str(a.get("TransitGatewayRouteTableId")))
-        )
-    return r.change(*edits)
 
 
 def _tgw_vpc_attachment(r: _Resource) -> Change:
@@ -456,7 +247,7 @@ def _tgw_vpc_attachment(r: _Resource) -> Change:
             "a new attachment's routes and association are known only after it is made",
             r.physical_id,
             r.after.get("VpcId"),
-            *_strings(r.after.get("SubnetIds")),
+            *strings(r.after.get("SubnetIds")),
         )
     if r.unknown_at("SubnetIds", "Options"):
         return r.not_evaluated("its subnets or options are known only after the change set runs", r.physical_id)
@@ -464,91 +255,39 @@ def _tgw_vpc_attachment(r: _Resource) -> Change:
     return r.change(
         UpdateTgwAttachment(
             r.id,
-            subnet_ids=tuple(_strings(r.after.get("SubnetIds"))),
+            subnet_ids=tuple(strings(r.after.get("SubnetIds"))),
             appliance_mode=str(options.get("ApplianceModeSupport", "disable")).lower() == "enable",
         )
     )
-
-
-# ----- the function and the database -------------------------------------------------------------
-
-
-def _lambda_function(r: _Resource) -> Change:
-    name = str(r.physical_id or r.after.get("FunctionName") or r.address)
-    if r.action is Action.CREATE:
-        return r.change(note="a new function rotates no secret until a rotation names it")
-    if r.action is Action.DELETE:
-        return r.change(DeleteFunction(name))
-    if r.unknown_at("VpcConfig", "Environment"):
-        return r.not_evaluated("its network settings or environment are known only after the change set runs", name)
-    vpc = r.after.get("VpcConfig") or {}
-    variables = (r.after.get("Environment") or {}).get("Variables") or {}
-    endpoint = variables.get("SECRETS_MANAGER_ENDPOINT") or None  # the only variable read: others may be secrets
-    return r.change(
-        UpdateFunction(
-            name,
-            subnet_ids=tuple(_strings(vpc.get("SubnetIds"))),
-            group_ids=tuple(_strings(vpc.get("SecurityGroupIds"))),
-            secrets_manager_endpoint=str(endpoint) if endpoint else None,
-        )
-    )
-
-
-def _lambda_permission(r: _Resource) -> Change:
-    edits: list[Edit] = []
-    if r.action is not Action.CREATE:
-        edits.append(PutInvokeStatement(str(r.before.get("FunctionName")), r.id, None))
-    if r.action is not Action.DELETE:
-        a = r.after
-        if r.unknown_at("FunctionName", "Principal", "SourceAccount", "SourceArn", "Action"):
-            return r.not_evaluated("the permission is known only after the change set runs", a.get("FunctionName"))
-        sid = new_id(r.address) if r.action is not Action.UPDATE else r.id
-        statement = invoke_statement(
-            sid, a.get("Action"), a.get("Principal"), a.get("SourceAccount"), a.get("SourceArn")
-        )
-        edits.append(PutInvokeStatement(str(a.get("FunctionName")), sid, statement))
-    return r.change(*edits)
-
-
-def _database(groups_key: str) -> Callable[[_Resource], Change]:
-    def mapped(r: _Resource) -> Change:
-        if r.action is Action.CREATE:
-            return r.change(note="a new database: no secret names it yet")
-        if r.action is Action.DELETE:
-            return r.not_evaluated("the database is deleted", r.physical_id)
-        if r.unknown_at(groups_key, "Port"):
-            return r.not_evaluated("its groups or port are known only after the change set runs", r.physical_id)
-        groups = tuple(_strings(r.after.get(groups_key)))
-        return r.change(UpdateDatabase(r.id, group_ids=groups or None, port=port(r.after.get("Port"))))
-
-    return mapped
 
 
 HANDLERS: dict[str, Callable[[_Resource], Change]] = {
     "AWS::EC2::SecurityGroup": _security_group,
     "AWS::EC2::SecurityGroupIngress": _standalone_rule(egress=False),
     "AWS::EC2::SecurityGroupEgress": _standalone_rule(egress=True),
-    "AWS::EC2::Route": _route,
+    "AWS::EC2::Route": mapping.route,
     "AWS::EC2::RouteTable": _route_table,
-    "AWS::EC2::SubnetRouteTableAssociation": _association(table_key="RouteTableId", acl=False),
+    "AWS::EC2::SubnetRouteTableAssociation": mapping.association(acl=False),
     "AWS::EC2::NetworkAcl": _network_acl,
-    "AWS::EC2::NetworkAclEntry": _network_acl_entry,
-    "AWS::EC2::SubnetNetworkAclAssociation": _association(table_key="NetworkAclId", acl=True),
-    "AWS::EC2::VPCEndpoint": _vpc_endpoint,
-    "AWS::EC2::NatGateway": _nat_gateway,
-    "AWS::EC2::VPCPeeringConnection": _peering,
-    "AWS::EC2::EgressOnlyInternetGateway": _egress_only_gateway,
-    "AWS::EC2::PrefixList": _prefix_list,
-    "AWS::EC2::TransitGatewayRoute": _tgw_route,
-    "AWS::EC2::TransitGatewayRouteTableAssociation": _tgw_association,
+    "AWS::EC2::NetworkAclEntry": mapping.acl_entry(_ports, port_fields=("PortRange",)),
+    "AWS::EC2::SubnetNetworkAclAssociation": mapping.association(acl=True),
+    "AWS::EC2::VPCEndpoint": mapping.vpc_endpoint,
+    "AWS::EC2::NatGateway": mapping.nat_gateway,
+    "AWS::EC2::VPCPeeringConnection": mapping.peering,
+    "AWS::EC2::EgressOnlyInternetGateway": mapping.egress_only_gateway(
+        replaced="the gateway is replaced: its routes move to an id not known yet"
+    ),
+    "AWS::EC2::PrefixList": mapping.prefix_list,
+    "AWS::EC2::TransitGatewayRoute": mapping.tgw_route,
+    "AWS::EC2::TransitGatewayRouteTableAssociation": mapping.tgw_association,
     "AWS::EC2::TransitGatewayVpcAttachment": _tgw_vpc_attachment,
     "AWS::EC2::TransitGatewayAttachment": _tgw_vpc_attachment,
-    "AWS::EC2::VPC": _vpc,
-    "AWS::EC2::Subnet": _subnet,
-    "AWS::Lambda::Function": _lambda_function,
-    "AWS::Lambda::Permission": _lambda_permission,
-    "AWS::RDS::DBInstance": _database("VPCSecurityGroups"),
-    "AWS::RDS::DBCluster": _database("VpcSecurityGroupIds"),
+    "AWS::EC2::VPC": mapping.vpc,
+    "AWS::EC2::Subnet": mapping.subnet,
+    "AWS::Lambda::Function": mapping.lambda_function,
+    "AWS::Lambda::Permission": mapping.lambda_permission,
+    "AWS::RDS::DBInstance": mapping.database(groups="VPCSecurityGroups"),
+    "AWS::RDS::DBCluster": mapping.database(groups="VpcSecurityGroupIds"),
 }
 
 
@@ -577,12 +316,12 @@ def parse_change_set(pages: Sequence[Mapping[str, Any]], *, name: str) -> Source
             address = str(rc.get("LogicalResourceId"))
             try:
                 resource = _Resource(
-                    address,
-                    str(rc.get("ResourceType")),
-                    action,
-                    rc.get("PhysicalResourceId") or None,
-                    _properties(rc.get("BeforeContext")),
-                    _properties(rc.get("AfterContext")),
+                    address=address,
+                    type=str(rc.get("ResourceType")),
+                    action=action,
+                    physical_id=rc.get("PhysicalResourceId") or None,
+                    before=_properties(rc.get("BeforeContext")),
+                    after=_properties(rc.get("AfterContext")),
                 )
                 if rc.get("Action") == "Dynamic":
                     changes.append(

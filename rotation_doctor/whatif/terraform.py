@@ -11,65 +11,36 @@ import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
-from rotation_doctor.collect import convert
 from rotation_doctor.model.snapshot import (
-    DnsAttributes,
-    NatGateway,
     NetworkAcl,
-    PeeringConnection,
     Route,
-    TransitGatewayRoute,
-    VpcEndpoint,
 )
+from rotation_doctor.whatif import mapping
 from rotation_doctor.whatif.changes import (
     FINAL_DENY,
     Action,
-    AddRules,
     AssociateAcl,
-    AssociateTable,
-    AssociateTgwTable,
     BadPlan,
     Change,
     DeleteAcl,
-    DeleteEgressOnlyGateway,
-    DeleteEndpoint,
-    DeleteFunction,
     DeleteRouteTable,
     Edit,
     Handling,
-    NotEvaluated,
     PutAcl,
-    PutEndpoint,
-    PutInvokeStatement,
-    PutNaclEntry,
-    PutNatGateway,
-    PutPeering,
     PutPrefixListCidr,
-    PutRoute,
-    PutTgwRoute,
-    RemoveNaclEntry,
-    RemoveRoute,
-    RemoveRules,
-    RemoveTgwRoute,
     SetNaclEntries,
-    SetPrefixListCidrs,
     SetRoutes,
     SetRules,
-    SetVpcDns,
     Source,
-    UpdateDatabase,
-    UpdateFunction,
     UpdateTgwAttachment,
-    invoke_statement,
-    is_ipv6,
     nacl_entry,
     new_id,
-    port,
     sg_rules,
     unsupported,
 )
+from rotation_doctor.whatif.mapping import Resource, strings, target
 
 _ACTIONS: dict[tuple[str, ...], Action | None] = {
     ("create",): Action.CREATE,
@@ -85,33 +56,17 @@ _ACTIONS: dict[tuple[str, ...], Action | None] = {
 _ID = re.compile(r"^(sg|subnet|vpc|rtb|acl|vpce|nat|pcx|igw|eigw|tgw|tgw-attach|tgw-rtb|eni|vgw|pl)-[0-9a-f]{8,17}$")
 _ARN = re.compile(r"^arn:aws[a-z-]*:(lambda|secretsmanager|rds):")
 _NAME_KEYS = ("function_name", "identifier", "cluster_identifier", "db_instance_identifier", "secret_id")
-_ROUTE_TARGETS = (
-    "gateway_id",
-    "nat_gateway_id",
-    "transit_gateway_id",
-    "vpc_peering_connection_id",
-    "network_interface_id",
-    "vpc_endpoint_id",
-    "egress_only_gateway_id",
-    "local_gateway_id",
-    "carrier_gateway_id",
-    "core_network_arn",
-    "instance_id",
-)
 
 
 @dataclass(frozen=True)
-class _Resource:
-    address: str
-    type: str
-    action: Action
-    before: Mapping[str, Any]
-    after: Mapping[str, Any]
+class _Resource(Resource):
     unknown: Mapping[str, Any]
 
-    def unknown_at(self, *keys: str) -> bool:
-        """Whether any of `keys` is known only after apply (anywhere inside it)."""
-        return any(_has_true(self.unknown.get(k)) for k in keys)
+    later: ClassVar[str] = "apply"
+    document: ClassVar[str] = "plan"
+
+    def unknown_key(self, key: str) -> bool:
+        return _has_true(self.unknown.get(key))
 
     def unknown_in(self, block: str, *keys: str) -> bool:
         """Whether any of `keys` of a nested block is known only after apply (a computed neighbour, such as
@@ -123,25 +78,30 @@ class _Resource:
             isinstance(item, Mapping) and any(_has_true(item.get(k)) for k in keys) for item in value
         )
 
+    def block(self, name: str) -> Mapping[str, Any]:
+        return _one(self.after.get(name))
+
+    def flag(self, value: Any) -> bool:
+        return bool(value)
+
     @property
     def id(self) -> str:
         return str(self.before.get("id") or new_id(self.address))
 
-    def not_evaluated(self, reason: str, *ids: str | None) -> Change:
-        known = frozenset(i for i in ids if i) or frozenset(_ids_in(self.before, self.after))
-        return Change(
-            self.address,
-            self.type,
-            self.action,
-            (NotEvaluated(known, reason),),
-            Handling.NOT_EVALUATED,
-            reason,
-            self.id,
-        )
+    @property
+    def existing_id(self) -> str | None:
+        return self.before.get("id")
 
-    def change(self, *edits: Edit, note: str = "") -> Change:
-        handling = Handling.MAPPED if edits else Handling.NO_EFFECT
-        return Change(self.address, self.type, self.action, tuple(edits), handling, note, self.before.get("id"))
+    @property
+    def named_id(self) -> str | None:
+        return self.id
+
+    def known_ids(self, ids: Iterable[object]) -> frozenset[str]:
+        return frozenset(str(i) for i in ids if i) or frozenset(_ids_in(self.before, self.after))
+
+    def peering_status(self) -> str:
+        a = self.after
+        return "active" if a.get("auto_accept") or a.get("accept_status") == "active" else "pending-acceptance"
 
 
 def _has_true(value: Any) -> bool:
@@ -173,10 +133,6 @@ def _ids_in(*values: Any) -> set[str]:
     return found
 
 
-def _strings(value: Any) -> list[str]:
-    return [str(v) for v in value or () if v]
-
-
 def _one(value: Any) -> Mapping[str, Any]:
     """A nested block Terraform writes as a list of at most one."""
     return value[0] if isinstance(value, list) and value and isinstance(value[0], Mapping) else {}
@@ -188,40 +144,34 @@ def _one(value: Any) -> Mapping[str, Any]:
 def _inline_rules(group_id: str, blocks: Iterable[Mapping[str, Any]], *, egress: bool) -> list[Any]:
     rules: list[Any] = []
     for b in blocks or ():
-        groups = _strings(b.get("security_groups")) + ([group_id] if b.get("self") else [])
+        groups = strings(b.get("security_groups")) + ([group_id] if b.get("self") else [])
         rules += sg_rules(
             group_id,
             egress=egress,
             protocol=b.get("protocol", "-1"),
             from_port=b.get("from_port"),
             to_port=b.get("to_port"),
-            cidrs=_strings(b.get("cidr_blocks")) + _strings(b.get("ipv6_cidr_blocks")),
+            cidrs=strings(b.get("cidr_blocks")) + strings(b.get("ipv6_cidr_blocks")),
             groups=groups,
-            prefix_lists=_strings(b.get("prefix_list_ids")),
+            prefix_lists=strings(b.get("prefix_list_ids")),
             description=b.get("description") or None,
         )
     return rules
 
 
 def _security_group(r: _Resource) -> Change:
-    if r.action is Action.CREATE:
-        return r.change(note="a new group: nothing uses it until a change names it")
-    if r.action is Action.REPLACE:
-        return r.not_evaluated("the group is replaced: what uses it moves to a group whose id is not known yet", r.id)
-    if r.action is Action.DELETE:
-        # AWS refuses to delete a group in use; if it could, nothing it admitted would be admitted.
-        return r.change(SetRules(r.id, ()), note="the group is deleted")
-    if r.unknown_at("ingress", "egress"):
-        return r.not_evaluated("its rules are known only after apply", r.id)
+    whole = mapping.security_group_whole(r, "ingress", "egress")
+    if whole is not None:
+        return whole
     return r.change(
         SetRules(r.id, tuple(_inline_rules(r.id, r.after.get("ingress") or (), egress=False)), egress=False),
         SetRules(r.id, tuple(_inline_rules(r.id, r.after.get("egress") or (), egress=True)), egress=True),
     )
 
 
-def _rule_resource(values: Mapping[str, Any], kind: str) -> tuple[str, tuple[Any, ...]]:
+def _rule_resource(r: Resource, values: Mapping[str, Any]) -> tuple[str, tuple[Any, ...]]:
     """(group id, rules) of an aws_security_group_rule or an aws_vpc_security_group_{ingress,egress}_rule."""
-    group = str(values.get("security_group_id") or "")
+    group, kind = str(values.get("security_group_id") or ""), r.type
     if kind == "aws_security_group_rule":
         egress = values.get("type") == "egress"
         peer = values.get("source_security_group_id") or (group if values.get("self") else None)
@@ -231,9 +181,9 @@ def _rule_resource(values: Mapping[str, Any], kind: str) -> tuple[str, tuple[Any
             protocol=values.get("protocol", "-1"),
             from_port=values.get("from_port"),
             to_port=values.get("to_port"),
-            cidrs=_strings(values.get("cidr_blocks")) + _strings(values.get("ipv6_cidr_blocks")),
+            cidrs=strings(values.get("cidr_blocks")) + strings(values.get("ipv6_cidr_blocks")),
             groups=[peer] if peer else [],
-            prefix_lists=_strings(values.get("prefix_list_ids")),
+            prefix_lists=strings(values.get("prefix_list_ids")),
             description=values.get("description") or None,
         )
     return group, sg_rules(
@@ -242,73 +192,29 @@ def _rule_resource(values: Mapping[str, Any], kind: str) -> tuple[str, tuple[Any
         protocol=values.get("ip_protocol", "-1"),
         from_port=values.get("from_port"),
         to_port=values.get("to_port"),
-        cidrs=_strings([values.get("cidr_ipv4"), values.get("cidr_ipv6")]),
-        groups=_strings([values.get("referenced_security_group_id")]),
-        prefix_lists=_strings([values.get("prefix_list_id")]),
+        cidrs=strings([values.get("cidr_ipv4"), values.get("cidr_ipv6")]),
+        groups=strings([values.get("referenced_security_group_id")]),
+        prefix_lists=strings([values.get("prefix_list_id")]),
         description=values.get("description") or None,
     )
 
 
-def _security_group_rule(r: _Resource) -> Change:
-    edits: list[Edit] = []
-    if r.action is not Action.CREATE:
-        group, rules = _rule_resource(r.before, r.type)
-        edits.append(RemoveRules(group, rules))
-    if r.action is not Action.DELETE:
-        if r.unknown_at("security_group_id"):
-            return r.change(*edits, note="the rule is in a group this plan creates")
-        keys = (
-            *("cidr_blocks", "ipv6_cidr_blocks", "cidr_ipv4", "cidr_ipv6", "prefix_list_ids", "prefix_list_id"),
-            *("from_port", "to_port", "protocol", "ip_protocol"),
-        )
-        if r.unknown_at(*keys):
-            return r.not_evaluated(
-                "the rule's peer or ports are known only after apply", r.after.get("security_group_id")
-            )
-        if r.unknown_at("source_security_group_id", "referenced_security_group_id"):
-            return r.change(*edits, note="the rule admits a group this plan creates")
-        group, rules = _rule_resource(r.after, r.type)
-        edits.append(AddRules(group, rules))
-    return r.change(*edits)
+_security_group_rule = mapping.standalone_rule(
+    _rule_resource,
+    group="security_group_id",
+    rule=(
+        *("cidr_blocks", "ipv6_cidr_blocks", "cidr_ipv4", "cidr_ipv6", "prefix_list_ids", "prefix_list_id"),
+        *("from_port", "to_port", "protocol", "ip_protocol"),
+    ),
+    peer=("source_security_group_id", "referenced_security_group_id"),
+)
 
 
 # ----- routes ------------------------------------------------------------------------------------
 
 
-def _target(values: Mapping[str, Any]) -> str | None:
-    return next((str(values[k]) for k in _ROUTE_TARGETS if values.get(k)), None)
-
-
-_DESTINATIONS = ("destination_cidr_block", "destination_ipv6_cidr_block", "destination_prefix_list_id")
-
-
-def _destination(values: Mapping[str, Any]) -> str | None:
-    """The route's IPv4 or IPv6 destination (None: a prefix-list route, which the model does not hold)."""
-    return next((str(values[k]) for k in _DESTINATIONS[:2] if values.get(k)), None)
-
-
-def _route(r: _Resource) -> Change:
-    edits: list[Edit] = []
-    if r.action is not Action.CREATE:
-        if r.before.get("destination_prefix_list_id"):
-            return r.not_evaluated("a prefix-list route: the model holds no such route", r.before.get("route_table_id"))
-        before = _destination(r.before)
-        if before:
-            edits.append(RemoveRoute(str(r.before["route_table_id"]), before))
-    if r.action is not Action.DELETE:
-        if r.unknown_at("route_table_id", *_DESTINATIONS, *_ROUTE_TARGETS):
-            return r.not_evaluated(
-                "the route's table or target is known only after apply", r.after.get("route_table_id")
-            )
-        destination, target = _destination(r.after), _target(r.after)
-        if not destination:
-            return r.not_evaluated("a prefix-list route: the model holds no such route", r.after.get("route_table_id"))
-        edits.append(PutRoute(str(r.after["route_table_id"]), Route(destination, target or "unknown", "active")))
-    return r.change(*edits)
-
-
-def _inline_routes(blocks: Iterable[Mapping[str, Any]], key: str) -> tuple[Route, ...]:
-    return tuple(Route(str(b[key]), _target(b) or "unknown", "active") for b in blocks or () if b.get(key))
+def _inline_routes(r: _Resource, blocks: Iterable[Mapping[str, Any]], key: str) -> tuple[Route, ...]:
+    return tuple(Route(str(b[key]), target(r, b) or "unknown", "active") for b in blocks or () if b.get(key))
 
 
 def _route_table(r: _Resource) -> Change:
@@ -321,20 +227,9 @@ def _route_table(r: _Resource) -> Change:
     blocks = r.after.get("route") or ()
     if any(b.get("destination_prefix_list_id") for b in blocks):
         return r.not_evaluated("a prefix-list route: the model holds no such route", r.id)
-    return r.change(SetRoutes(r.id, _inline_routes(blocks, "cidr_block"), _inline_routes(blocks, "ipv6_cidr_block")))
-
-
-def _route_table_association(r: _Resource) -> Change:
-    edits: list[Edit] = []
-    if r.action in (Action.DELETE, Action.REPLACE) and r.before.get("subnet_id"):
-        edits.append(AssociateTable(str(r.before["subnet_id"]), None))
-    if r.action is not Action.DELETE:
-        if r.unknown_at("subnet_id", "route_table_id"):
-            return r.not_evaluated("the table or subnet is known only after apply", r.after.get("subnet_id"))
-        if not r.after.get("subnet_id"):
-            return r.change(note="a gateway's edge association: outside the model")
-        edits.append(AssociateTable(str(r.after["subnet_id"]), str(r.after["route_table_id"])))
-    return r.change(*edits)
+    return r.change(
+        SetRoutes(r.id, _inline_routes(r, blocks, "cidr_block"), _inline_routes(r, blocks, "ipv6_cidr_block"))
+    )
 
 
 # ----- network ACLs ------------------------------------------------------------------------------
@@ -363,10 +258,10 @@ def _network_acl(r: _Resource) -> Change:
         return r.change(DeleteAcl(acl_id))
     if r.unknown_at("ingress", "egress", "subnet_ids"):
         return r.not_evaluated(
-            "its entries or subnets are known only after apply", acl_id, *_strings(r.after.get("subnet_ids"))
+            "its entries or subnets are known only after apply", acl_id, *strings(r.after.get("subnet_ids"))
         )
     entries = _inline_entries(r.after)
-    after_subnets = _strings(r.after.get("subnet_ids"))
+    after_subnets = strings(r.after.get("subnet_ids"))
     if r.action in (Action.CREATE, Action.REPLACE):
         if not after_subnets:
             return r.change(note="a new ACL: no subnet uses it until it is associated")
@@ -375,152 +270,17 @@ def _network_acl(r: _Resource) -> Change:
         )
         return r.change(*([DeleteAcl(acl_id)] if r.action is Action.REPLACE else []), PutAcl(acl))
     edits: list[Edit] = [SetNaclEntries(acl_id, entries)]
-    before_subnets = _strings(r.before.get("subnet_ids"))
+    before_subnets = strings(r.before.get("subnet_ids"))
     edits += [AssociateAcl(s, acl_id) for s in after_subnets if s not in before_subnets]
     edits += [AssociateAcl(s, None) for s in before_subnets if s not in after_subnets]
     return r.change(*edits)
 
 
-def _nacl_rule_entry(values: Mapping[str, Any]) -> Any:
-    return nacl_entry(
-        rule_number=values["rule_number"],
-        egress=bool(values.get("egress")),
-        allow=values.get("rule_action") == "allow",
-        protocol=values.get("protocol", "-1"),
-        cidr=str(values.get("cidr_block") or values.get("ipv6_cidr_block")),
-        from_port=values.get("from_port"),
-        to_port=values.get("to_port"),
-    )
-
-
-def _network_acl_rule(r: _Resource) -> Change:
-    edits: list[Edit] = []
-    if r.action is not Action.CREATE:
-        edits.append(
-            RemoveNaclEntry(str(r.before["network_acl_id"]), int(r.before["rule_number"]), bool(r.before.get("egress")))
-        )
-    if r.action is not Action.DELETE:
-        if r.unknown_at("network_acl_id"):
-            return r.change(*edits, note="the entry is in an ACL this plan creates")
-        if r.unknown_at("cidr_block", "ipv6_cidr_block", "protocol", "from_port", "to_port", "rule_number"):
-            return r.not_evaluated("the entry is known only after apply", r.after.get("network_acl_id"))
-        if not (r.after.get("cidr_block") or r.after.get("ipv6_cidr_block")):
-            return r.not_evaluated("the entry names no CIDR block", r.after.get("network_acl_id"))
-        edits.append(PutNaclEntry(str(r.after["network_acl_id"]), _nacl_rule_entry(r.after)))
-    return r.change(*edits)
-
-
-def _network_acl_association(r: _Resource) -> Change:
-    edits: list[Edit] = []
-    if r.action in (Action.DELETE, Action.REPLACE):
-        edits.append(AssociateAcl(str(r.before["subnet_id"]), None))
-    if r.action is not Action.DELETE:
-        if r.unknown_at("subnet_id", "network_acl_id"):
-            return r.not_evaluated("the ACL or subnet is known only after apply", r.after.get("subnet_id"))
-        edits.append(AssociateAcl(str(r.after["subnet_id"]), str(r.after["network_acl_id"])))
-    return r.change(*edits)
-
-
-# ----- endpoints, gateways, peerings, VPCs ---------------------------------------------------------
-
-
-def _vpc_endpoint(r: _Resource) -> Change:
-    edits: list[Edit] = []
-    if r.action in (Action.DELETE, Action.REPLACE):
-        edits.append(DeleteEndpoint(r.id))
-    if r.action is not Action.DELETE:
-        if r.unknown_at("vpc_id", "service_name", "subnet_ids", "security_group_ids", "private_dns_enabled", "policy"):
-            return r.not_evaluated(
-                "the endpoint's VPC, subnets, groups or policy are known only after apply",
-                r.after.get("vpc_id"),
-                r.before.get("id"),
-            )
-        a = r.after
-        endpoint_id = r.id if r.action is Action.UPDATE else new_id(r.address)
-        edits.append(
-            PutEndpoint(
-                VpcEndpoint(
-                    endpoint_id,
-                    str(a.get("vpc_id")),
-                    str(a.get("service_name")),
-                    str(a.get("vpc_endpoint_type") or "Gateway"),
-                    "available",
-                    tuple(_strings(a.get("subnet_ids"))),
-                    tuple(_strings(a.get("security_group_ids"))),
-                    bool(a.get("private_dns_enabled")),
-                    convert.policy(a.get("policy") or None),
-                    tuple(str(d["dns_name"]).lower() for d in a.get("dns_entry") or () if d.get("dns_name")),
-                )
-            )
-        )
-    return r.change(*edits)
-
-
-def _nat_gateway(r: _Resource) -> Change:
-    values = r.after if r.action is not Action.DELETE else r.before
-    if r.unknown_at("subnet_id") and r.action is not Action.DELETE:
-        return r.not_evaluated("the NAT gateway's subnet is known only after apply")
-    edits: list[Edit] = []
-    if r.action in (Action.DELETE, Action.REPLACE):
-        edits.append(PutNatGateway(NatGateway(r.id, "", str(r.before.get("subnet_id")), "deleted")))
-    if r.action is not Action.DELETE:
-        nat_id = r.id if r.action is Action.UPDATE else new_id(r.address)
-        connectivity = str(values.get("connectivity_type") or "public")
-        edits.append(PutNatGateway(NatGateway(nat_id, "", str(values.get("subnet_id")), "available", connectivity)))
-    return r.change(*edits)
-
-
-def _peering(r: _Resource) -> Change:
-    if r.action is Action.DELETE:
-        b = r.before
-        return r.change(PutPeering(PeeringConnection(r.id, str(b.get("vpc_id")), str(b.get("peer_vpc_id")), "deleted")))
-    if r.unknown_at("vpc_id", "peer_vpc_id"):
-        return r.not_evaluated("the peered VPCs are known only after apply")
-    a = r.after
-    status = "active" if a.get("auto_accept") or a.get("accept_status") == "active" else "pending-acceptance"
-    pcx = r.id if r.action is Action.UPDATE else new_id(r.address)
-    return r.change(PutPeering(PeeringConnection(pcx, str(a.get("vpc_id")), str(a.get("peer_vpc_id")), status)))
-
-
-def _egress_only_gateway(r: _Resource) -> Change:
-    if r.action is Action.CREATE:
-        return r.change(note="a new gateway: no route uses it until a route names it")
-    if r.action is Action.UPDATE:
-        return r.change(note="a gateway's tags change no path")
-    return r.change(DeleteEgressOnlyGateway(r.id), note="the routes to it become blackholes")
-
-
-def _vpc(r: _Resource) -> Change:
-    if r.action is Action.CREATE:
-        return r.change(note="a new VPC: nothing rotates in it yet")
-    if r.action is Action.DELETE:
-        return r.not_evaluated("the VPC is deleted", r.id)
-    if r.unknown_at("enable_dns_support", "enable_dns_hostnames"):
-        return r.not_evaluated("its DNS attributes are known only after apply", r.id)
-    a = r.after
-    attributes = DnsAttributes(bool(a.get("enable_dns_support", True)), bool(a.get("enable_dns_hostnames")))
-    return r.change(SetVpcDns(r.id, attributes))
-
-
-def _subnet(r: _Resource) -> Change:
-    if r.action in (Action.CREATE, Action.UPDATE):
-        return r.change(note="a new or retagged subnet changes no path")
-    return r.not_evaluated("the subnet is deleted or replaced", r.id)
+def _ports(values: Mapping[str, Any]) -> tuple[Any, Any]:
+    return values.get("from_port"), values.get("to_port")
 
 
 # ----- managed prefix lists and transit gateways ---------------------------------------------------
-
-
-def _prefix_list(r: _Resource) -> Change:
-    if r.action is Action.CREATE:
-        return r.change(note="a new list: no rule names it until a change does")
-    if r.action is Action.REPLACE:
-        return r.not_evaluated("the list is replaced: the rules naming it move to an id not known yet", r.id)
-    if r.action is Action.DELETE:
-        return r.change(SetPrefixListCidrs(r.id, ()), note="the list is deleted")
-    if r.unknown_at("entry"):
-        return r.not_evaluated("its entries are known only after apply", r.id)
-    return r.change(SetPrefixListCidrs(r.id, tuple(_strings(e.get("cidr") for e in r.after.get("entry") or ()))))
 
 
 def _prefix_list_entry(r: _Resource) -> Change:
@@ -533,45 +293,6 @@ def _prefix_list_entry(r: _Resource) -> Change:
         if r.unknown_at("cidr"):
             return r.not_evaluated("the entry is known only after apply", r.after.get("prefix_list_id"))
         edits.append(PutPrefixListCidr(str(r.after["prefix_list_id"]), str(r.after["cidr"]), present=True))
-    return r.change(*edits)
-
-
-def _tgw_route(r: _Resource) -> Change:
-    edits: list[Edit] = []
-    if r.action is not Action.CREATE:
-        b = r.before
-        edits.append(RemoveTgwRoute(str(b["transit_gateway_route_table_id"]), str(b["destination_cidr_block"])))
-    if r.action is not Action.DELETE:
-        a = r.after
-        if r.unknown_at("transit_gateway_route_table_id", "destination_cidr_block", "transit_gateway_attachment_id"):
-            return r.not_evaluated(
-                "the route's table or attachment is known only after apply", a.get("transit_gateway_route_table_id")
-            )
-        destination = str(a.get("destination_cidr_block"))
-        if is_ipv6(destination):
-            return r.not_evaluated(
-                "an IPv6 transit gateway route: the model holds IPv4 ones", a.get("transit_gateway_route_table_id")
-            )
-        blackhole = bool(a.get("blackhole"))
-        attachments = () if blackhole else tuple(_strings([a.get("transit_gateway_attachment_id")]))
-        route = TransitGatewayRoute(destination, attachments, "blackhole" if blackhole else "active")
-        edits.append(PutTgwRoute(str(a["transit_gateway_route_table_id"]), route))
-    return r.change(*edits)
-
-
-def _tgw_association(r: _Resource) -> Change:
-    edits: list[Edit] = []
-    if r.action is not Action.CREATE:
-        edits.append(AssociateTgwTable(str(r.before["transit_gateway_attachment_id"]), None))
-    if r.action is not Action.DELETE:
-        if r.unknown_at("transit_gateway_attachment_id", "transit_gateway_route_table_id"):
-            return r.not_evaluated(
-                "the attachment or its table is known only after apply", r.after.get("transit_gateway_attachment_id")
-            )
-        a = r.after
-        edits.append(
-            AssociateTgwTable(str(a["transit_gateway_attachment_id"]), str(a["transit_gateway_route_table_id"]))
-        )
     return r.change(*edits)
 
 
@@ -591,69 +312,10 @@ def _tgw_vpc_attachment(r: _Resource) -> Change:
     return r.change(
         UpdateTgwAttachment(
             r.id,
-            subnet_ids=tuple(_strings(r.after.get("subnet_ids"))),
+            subnet_ids=tuple(strings(r.after.get("subnet_ids"))),
             appliance_mode=r.after.get("appliance_mode_support") == "enable",
         )
     )
-
-
-# ----- the function and the database -------------------------------------------------------------
-
-
-def _lambda_function(r: _Resource) -> Change:
-    name = str(r.before.get("function_name") or r.after.get("function_name") or r.address)
-    if r.action is Action.CREATE:
-        return r.change(note="a new function rotates no secret until a rotation names it")
-    if r.action is Action.DELETE:
-        return r.change(DeleteFunction(name))
-    if r.unknown_in("vpc_config", "subnet_ids", "security_group_ids") or r.unknown_in("environment", "variables"):
-        return r.not_evaluated("its network settings or environment are known only after apply", name)
-    vpc = _one(r.after.get("vpc_config"))
-    variables = _one(r.after.get("environment")).get("variables") or {}
-    # Only the variable that steers the SDK is read: the others may hold secrets.
-    endpoint = variables.get("SECRETS_MANAGER_ENDPOINT") or None
-    return r.change(
-        UpdateFunction(
-            name,
-            subnet_ids=tuple(_strings(vpc.get("subnet_ids"))),
-            group_ids=tuple(_strings(vpc.get("security_group_ids"))),
-            secrets_manager_endpoint=str(endpoint) if endpoint else None,
-        )
-    )
-
-
-def _lambda_permission(r: _Resource) -> Change:
-    edits: list[Edit] = []
-    if r.action is not Action.CREATE:
-        edits.append(PutInvokeStatement(str(r.before.get("function_name")), str(r.before.get("statement_id")), None))
-    if r.action is not Action.DELETE:
-        a = r.after
-        if r.unknown_at("function_name", "principal", "source_account", "source_arn", "action"):
-            return r.not_evaluated(
-                "the permission is known only after apply",
-                a.get("function_name") if isinstance(a.get("function_name"), str) else None,
-            )
-        sid = str(a.get("statement_id") or new_id(r.address))
-        statement = invoke_statement(
-            sid, a.get("action"), a.get("principal"), a.get("source_account"), a.get("source_arn")
-        )
-        edits.append(PutInvokeStatement(str(a.get("function_name")), sid, statement))
-    return r.change(*edits)
-
-
-def _database(id_key: str) -> Callable[[_Resource], Change]:
-    def mapped(r: _Resource) -> Change:
-        identifier = str(r.before.get(id_key) or r.after.get(id_key) or r.address)
-        if r.action is Action.CREATE:
-            return r.change(note="a new database: no secret names it yet")
-        if r.action is Action.DELETE:
-            return r.not_evaluated("the database is deleted", identifier)
-        if r.unknown_at("vpc_security_group_ids", "port"):
-            return r.not_evaluated("its groups or port are known only after apply", identifier)
-        groups = tuple(_strings(r.after.get("vpc_security_group_ids")))
-        return r.change(UpdateDatabase(identifier, group_ids=groups or None, port=port(r.after.get("port"))))
-
-    return mapped
 
 
 HANDLERS: dict[str, Callable[[_Resource], Change]] = {
@@ -662,30 +324,30 @@ HANDLERS: dict[str, Callable[[_Resource], Change]] = {
     "aws_security_group_rule": _security_group_rule,
     "aws_vpc_security_group_ingress_rule": _security_group_rule,
     "aws_vpc_security_group_egress_rule": _security_group_rule,
-    "aws_route": _route,
+    "aws_route": mapping.route,
     "aws_route_table": _route_table,
     "aws_default_route_table": _route_table,
-    "aws_route_table_association": _route_table_association,
+    "aws_route_table_association": mapping.association(acl=False),
     "aws_network_acl": _network_acl,
     "aws_default_network_acl": _network_acl,
-    "aws_network_acl_rule": _network_acl_rule,
-    "aws_network_acl_association": _network_acl_association,
-    "aws_vpc_endpoint": _vpc_endpoint,
-    "aws_nat_gateway": _nat_gateway,
-    "aws_vpc_peering_connection": _peering,
-    "aws_egress_only_internet_gateway": _egress_only_gateway,
-    "aws_ec2_managed_prefix_list": _prefix_list,
+    "aws_network_acl_rule": mapping.acl_entry(_ports, port_fields=("from_port", "to_port")),
+    "aws_network_acl_association": mapping.association(acl=True),
+    "aws_vpc_endpoint": mapping.vpc_endpoint,
+    "aws_nat_gateway": mapping.nat_gateway,
+    "aws_vpc_peering_connection": mapping.peering,
+    "aws_egress_only_internet_gateway": mapping.egress_only_gateway(replaced=None),
+    "aws_ec2_managed_prefix_list": mapping.prefix_list,
     "aws_ec2_managed_prefix_list_entry": _prefix_list_entry,
-    "aws_ec2_transit_gateway_route": _tgw_route,
-    "aws_ec2_transit_gateway_route_table_association": _tgw_association,
+    "aws_ec2_transit_gateway_route": mapping.tgw_route,
+    "aws_ec2_transit_gateway_route_table_association": mapping.tgw_association,
     "aws_ec2_transit_gateway_vpc_attachment": _tgw_vpc_attachment,
-    "aws_vpc": _vpc,
-    "aws_default_vpc": _vpc,
-    "aws_subnet": _subnet,
-    "aws_lambda_function": _lambda_function,
-    "aws_lambda_permission": _lambda_permission,
-    "aws_db_instance": _database("identifier"),
-    "aws_rds_cluster": _database("cluster_identifier"),
+    "aws_vpc": mapping.vpc,
+    "aws_default_vpc": mapping.vpc,
+    "aws_subnet": mapping.subnet,
+    "aws_lambda_function": mapping.lambda_function,
+    "aws_lambda_permission": mapping.lambda_permission,
+    "aws_db_instance": mapping.database(groups="vpc_security_group_ids", name="identifier"),
+    "aws_rds_cluster": mapping.database(groups="vpc_security_group_ids", name="cluster_identifier"),
 }
 
 
@@ -725,12 +387,12 @@ def _read_item(item: Mapping[str, Any]) -> Change | None:
         # Destroying a default VPC, group, table or ACL only makes Terraform forget it: AWS keeps it as it is.
         return Change(str(item["address"]), str(item["type"]), action, (), Handling.NO_EFFECT, "Terraform forgets it")
     resource = _Resource(
-        str(item["address"]),
-        str(item["type"]),
-        action,
-        change.get("before") or {},
-        change.get("after") or {},
-        change.get("after_unknown") or {},
+        address=str(item["address"]),
+        type=str(item["type"]),
+        action=action,
+        before=change.get("before") or {},
+        after=change.get("after") or {},
+        unknown=change.get("after_unknown") or {},
     )
     handler = HANDLERS.get(resource.type)
     if handler is None:

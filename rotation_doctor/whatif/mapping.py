@@ -1,0 +1,531 @@
+"""What a planned resource change does, read once for both readers (`terraform`, `changeset`).
+
+A Terraform plan and a CloudFormation change set describe the same AWS resources with different field names
+(`subnet_ids`, `SubnetIds`), different spellings of "known only after apply" and different booleans ("true"
+text or JSON `true`). Each reader's `Resource` hides those: fields are named here by Terraform's names and the
+reader's `FIELDS` table gives its own; `unknown_at`, `flag` and `later` say the rest. The functions per resource
+kind below are the ones whose shape is the same in both formats; a reader keeps only the kinds whose shape
+really differs (Terraform's inline rule, route and entry blocks, CloudFormation's declared-direction groups).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from rotation_doctor.collect import convert
+from rotation_doctor.model.snapshot import (
+    DnsAttributes,
+    NatGateway,
+    PeeringConnection,
+    Route,
+    TransitGatewayRoute,
+    VpcEndpoint,
+)
+from rotation_doctor.whatif.changes import (
+    Action,
+    AddRules,
+    AssociateAcl,
+    AssociateTable,
+    AssociateTgwTable,
+    Change,
+    DeleteEgressOnlyGateway,
+    DeleteEndpoint,
+    DeleteFunction,
+    Edit,
+    Handling,
+    NotEvaluated,
+    PutEndpoint,
+    PutInvokeStatement,
+    PutNaclEntry,
+    PutNatGateway,
+    PutPeering,
+    PutRoute,
+    PutTgwRoute,
+    RemoveNaclEntry,
+    RemoveRoute,
+    RemoveRules,
+    RemoveTgwRoute,
+    SetPrefixListCidrs,
+    SetRules,
+    SetVpcDns,
+    UpdateDatabase,
+    UpdateFunction,
+    invoke_statement,
+    is_ipv6,
+    nacl_entry,
+    new_id,
+    port,
+)
+
+ROUTE_TARGETS = (
+    "gateway_id",
+    "nat_gateway_id",
+    "transit_gateway_id",
+    "vpc_peering_connection_id",
+    "network_interface_id",
+    "vpc_endpoint_id",
+    "egress_only_gateway_id",
+    "local_gateway_id",
+    "carrier_gateway_id",
+    "core_network_arn",
+    "instance_id",
+)
+ROUTE_DESTINATIONS = ("destination_cidr_block", "destination_ipv6_cidr_block", "destination_prefix_list_id")
+
+
+@dataclass(frozen=True)
+class Resource(ABC):
+    """One planned resource change as a reader sees it; fields are asked for by Terraform's names."""
+
+    address: str
+    type: str
+    action: Action
+    before: Mapping[str, Any]
+    after: Mapping[str, Any]
+
+    later: ClassVar[str]  # when a value the plan cannot know becomes known: "apply", "the change set runs"
+    document: ClassVar[str]  # what the format calls itself: "plan", "change set"
+    # Terraform's field name -> this format's (absent: the same, or a name only this format has; None: the
+    # format has no such field). Where the formats differ in more than names (a group's rules), the reader passes
+    # its own names.
+    FIELDS: ClassVar[Mapping[str, str | None]] = {}
+
+    def key(self, name: str) -> str | None:
+        return self.FIELDS.get(name, name)
+
+    def now(self, name: str, default: Any = None) -> Any:
+        """The field's value after the change."""
+        key = self.key(name)
+        return self.after.get(key, default) if key is not None else default
+
+    def was(self, name: str) -> Any:
+        """The field's value before the change."""
+        key = self.key(name)
+        return self.before.get(key) if key is not None else None
+
+    def unknown_at(self, *names: str) -> bool:
+        """Whether any of the fields is known only after the change is made (anywhere inside it)."""
+        return any(self.unknown_key(key) for key in map(self.key, names) if key is not None)
+
+    @abstractmethod
+    def unknown_key(self, key: str) -> bool:
+        """Whether the field (by this format's name) is known only after the change is made."""
+
+    @abstractmethod
+    def unknown_in(self, block: str, *names: str) -> bool:
+        """Whether any of the fields `names` of the nested block `block` is known only after the change is made."""
+
+    @abstractmethod
+    def block(self, name: str) -> Mapping[str, Any]:
+        """A nested block's values after the change ({}: none)."""
+
+    @abstractmethod
+    def flag(self, value: Any) -> bool:
+        """A boolean field's value as this format writes it."""
+
+    @property
+    @abstractmethod
+    def id(self) -> str:
+        """The resource's id, or the stand-in id of one the change creates."""
+
+    @property
+    @abstractmethod
+    def existing_id(self) -> str | None:
+        """The id of the resource as it is now (None: the change creates it)."""
+
+    @property
+    @abstractmethod
+    def named_id(self) -> str | None:
+        """The id a not-evaluated change of this resource names."""
+
+    @abstractmethod
+    def known_ids(self, ids: Iterable[object]) -> frozenset[str]:
+        """The ids a not-evaluated change touches, from those given (the format's fallback when none are)."""
+
+    @abstractmethod
+    def peering_status(self) -> str:
+        """The status a peering connection has after the change (the formats accept peerings differently)."""
+
+    def not_evaluated(self, reason: str, *ids: object) -> Change:
+        return Change(
+            self.address,
+            self.type,
+            self.action,
+            (NotEvaluated(self.known_ids(ids), reason),),
+            Handling.NOT_EVALUATED,
+            reason,
+            self.named_id,
+        )
+
+    def change(self, *edits: Edit, note: str = "") -> Change:
+        handling = Handling.MAPPED if edits else Handling.NO_EFFECT
+        return Change(self.address, self.type, self.action, tuple(edits), handling, note, self.existing_id)
+
+
+def strings(value: Any) -> list[str]:
+    return [str(v) for v in value or () if v]
+
+
+def named_elsewhere(r: Resource, *, what: str, replaced: str | None, deleted: Edit, gone: str) -> Change | None:
+    """The change of a resource others name by its id (a group, a prefix list, a gateway) when it is created,
+    replaced or deleted (`replaced` None: a replacement deletes it as a deletion does); None: it is updated."""
+    if r.action is Action.CREATE:
+        return r.change(note=f"a new {what}")
+    if r.action is Action.REPLACE and replaced is not None:
+        return r.not_evaluated(replaced, r.id)
+    if r.action in (Action.DELETE, Action.REPLACE):
+        return r.change(deleted, note=gone)
+    return None
+
+
+# ----- security groups and ACL entries -------------------------------------------------------------
+
+
+def security_group_whole(r: Resource, *rules: str) -> Change | None:
+    """A security group created, replaced or deleted, or whose `rules` fields are not known yet; None: the reader
+    reads its rules."""
+    # AWS refuses to delete a group in use; if it could, nothing it admitted would be admitted.
+    whole = named_elsewhere(
+        r,
+        what="group: nothing uses it until a change names it",
+        replaced="the group is replaced: what uses it moves to a group whose id is not known yet",
+        deleted=SetRules(r.id, ()),
+        gone="the group is deleted",
+    )
+    if whole is None and r.unknown_at(*rules):
+        return r.not_evaluated(f"its rules are known only after {r.later}", r.id)
+    return whole
+
+
+RuleReader = Callable[[Resource, Mapping[str, Any]], tuple[str, tuple[Any, ...]]]
+
+
+def standalone_rule(
+    read: RuleReader, *, group: str, rule: Iterable[str], peer: Iterable[str]
+) -> Callable[[Resource], Change]:
+    """A rule resource of one group: `read` gives (group id, rules) of its values; `group`, `rule` and `peer`
+    are the fields of its group, of its ports and CIDRs, and of the group it admits."""
+    rule, peer = tuple(rule), tuple(peer)
+
+    def mapped(r: Resource) -> Change:
+        edits: list[Edit] = []
+        if r.action is not Action.CREATE:
+            edits.append(RemoveRules(*read(r, r.before)))
+        if r.action is not Action.DELETE:
+            if r.unknown_at(group):
+                return r.change(*edits, note=f"the rule is in a group this {r.document} creates")
+            if r.unknown_at(*rule):
+                return r.not_evaluated(f"the rule's peer or ports are known only after {r.later}", r.now(group))
+            if r.unknown_at(*peer):
+                return r.change(*edits, note=f"the rule admits a group this {r.document} creates")
+            edits.append(AddRules(*read(r, r.after)))
+        return r.change(*edits)
+
+    return mapped
+
+
+def acl_entry(
+    ports: Callable[[Mapping[str, Any]], tuple[Any, Any]], *, port_fields: Iterable[str]
+) -> Callable[[Resource], Change]:
+    """An ACL entry resource: `ports` reads its port range (`port_fields`), which the formats shape differently."""
+    port_fields = tuple(port_fields)
+
+    def entry(r: Resource, values: Mapping[str, Any]) -> Any:
+        low, high = ports(values)
+        return nacl_entry(
+            rule_number=values[r.key("rule_number") or ""],
+            egress=r.flag(values.get(r.key("egress") or "", False)),
+            allow=values.get(r.key("rule_action") or "") == "allow",
+            protocol=values.get(r.key("protocol") or "", "-1"),
+            cidr=str(values.get(r.key("cidr_block") or "") or values.get(r.key("ipv6_cidr_block") or "")),
+            from_port=low,
+            to_port=high,
+        )
+
+    def mapped(r: Resource) -> Change:
+        edits: list[Edit] = []
+        if r.action is not Action.CREATE:
+            rule_number = int(str(r.before[r.key("rule_number") or ""]))
+            edits.append(RemoveNaclEntry(str(r.was("network_acl_id")), rule_number, r.flag(r.was("egress"))))
+        if r.action is not Action.DELETE:
+            acl = r.now("network_acl_id")
+            if r.unknown_at("network_acl_id"):
+                return r.change(*edits, note=f"the entry is in an ACL this {r.document} creates")
+            entry_fields = ("cidr_block", "ipv6_cidr_block", "rule_number", "egress", "rule_action", "protocol")
+            if r.unknown_at(*entry_fields, *port_fields):
+                return r.not_evaluated(f"the entry is known only after {r.later}", acl)
+            if not (r.now("cidr_block") or r.now("ipv6_cidr_block")):
+                return r.not_evaluated("the entry names no CIDR block", acl)
+            edits.append(PutNaclEntry(str(acl), entry(r, r.after)))
+        return r.change(*edits)
+
+    return mapped
+
+
+# ----- subnets' tables and ACLs --------------------------------------------------------------------
+
+
+def association(*, acl: bool) -> Callable[[Resource], Change]:
+    """A subnet's association with a route table (or, `acl`, with a network ACL)."""
+    table, what = ("network_acl_id", "ACL") if acl else ("route_table_id", "table")
+
+    def associate(subnet: str, target: str | None) -> Edit:
+        return AssociateAcl(subnet, target) if acl else AssociateTable(subnet, target)
+
+    def mapped(r: Resource) -> Change:
+        edits: list[Edit] = []
+        if r.action in (Action.DELETE, Action.REPLACE) and r.was("subnet_id"):
+            edits.append(associate(str(r.was("subnet_id")), None))
+        if r.action is not Action.DELETE:
+            if r.unknown_at("subnet_id", table):
+                return r.not_evaluated(f"the subnet or its {what} is known only after {r.later}", r.now("subnet_id"))
+            if not r.now("subnet_id"):
+                return r.change(note="a gateway's edge association: outside the model")
+            edits.append(associate(str(r.now("subnet_id")), str(r.now(table))))
+        return r.change(*edits)
+
+    return mapped
+
+
+# ----- routes ------------------------------------------------------------------------------------
+
+
+def target(r: Resource, values: Mapping[str, Any]) -> str | None:
+    """The route's target in a route's values or an inline route block."""
+    return next((str(values[k]) for k in map(r.key, ROUTE_TARGETS) if k is not None and values.get(k)), None)
+
+
+def destination(r: Resource, values: Mapping[str, Any]) -> str | None:
+    """The route's IPv4 or IPv6 destination (None: a prefix-list route, which the model does not hold)."""
+    return next((str(values[k]) for k in map(r.key, ROUTE_DESTINATIONS[:2]) if k is not None and values.get(k)), None)
+
+
+def route(r: Resource) -> Change:
+    edits: list[Edit] = []
+    if r.action is not Action.CREATE:
+        if r.was("destination_prefix_list_id"):
+            return r.not_evaluated("a prefix-list route: the model holds no such route", r.was("route_table_id"))
+        before = destination(r, r.before)
+        if before:
+            edits.append(RemoveRoute(str(r.was("route_table_id")), before))
+    if r.action is not Action.DELETE:
+        if r.unknown_at("route_table_id", *ROUTE_DESTINATIONS, *ROUTE_TARGETS):
+            return r.not_evaluated(
+                f"the route's table or target is known only after {r.later}", r.now("route_table_id")
+            )
+        after = destination(r, r.after)
+        if not after:
+            return r.not_evaluated("a prefix-list route: the model holds no such route", r.now("route_table_id"))
+        edits.append(PutRoute(str(r.now("route_table_id")), Route(after, target(r, r.after) or "unknown", "active")))
+    return r.change(*edits)
+
+
+# ----- endpoints, gateways, peerings, VPCs, subnets ------------------------------------------------
+
+
+def vpc_endpoint(r: Resource) -> Change:
+    edits: list[Edit] = []
+    if r.action in (Action.DELETE, Action.REPLACE):
+        edits.append(DeleteEndpoint(r.id))
+    if r.action is not Action.DELETE:
+        if r.unknown_at("vpc_id", "service_name", "subnet_ids", "security_group_ids", "private_dns_enabled", "policy"):
+            return r.not_evaluated(
+                f"the endpoint's VPC, subnets, groups or policy are known only after {r.later}",
+                r.now("vpc_id"),
+                r.existing_id,
+            )
+        endpoint_id = r.id if r.action is Action.UPDATE else new_id(r.address)
+        edits.append(
+            PutEndpoint(
+                VpcEndpoint(
+                    endpoint_id,
+                    str(r.now("vpc_id")),
+                    str(r.now("service_name")),
+                    str(r.now("vpc_endpoint_type") or "Gateway"),
+                    "available",
+                    tuple(strings(r.now("subnet_ids"))),
+                    tuple(strings(r.now("security_group_ids"))),
+                    r.flag(r.now("private_dns_enabled", False)),
+                    convert.policy(r.now("policy") or None),
+                    tuple(str(d["dns_name"]).lower() for d in r.now("dns_entry") or () if d.get("dns_name")),
+                )
+            )
+        )
+    return r.change(*edits)
+
+
+def nat_gateway(r: Resource) -> Change:
+    edits: list[Edit] = []
+    if r.action in (Action.DELETE, Action.REPLACE):
+        edits.append(PutNatGateway(NatGateway(r.id, "", str(r.was("subnet_id")), "deleted")))
+    if r.action is not Action.DELETE:
+        if r.unknown_at("subnet_id"):
+            return r.not_evaluated(f"the NAT gateway's subnet is known only after {r.later}")
+        nat_id = r.id if r.action is Action.UPDATE else new_id(r.address)
+        connectivity = str(r.now("connectivity_type") or "public")
+        edits.append(PutNatGateway(NatGateway(nat_id, "", str(r.now("subnet_id")), "available", connectivity)))
+    return r.change(*edits)
+
+
+def peering(r: Resource) -> Change:
+    if r.action is Action.DELETE:
+        pcx = PeeringConnection(r.id, str(r.was("vpc_id")), str(r.was("peer_vpc_id")), "deleted")
+        return r.change(PutPeering(pcx))
+    if r.unknown_at("vpc_id", "peer_vpc_id"):
+        return r.not_evaluated(f"the peered VPCs are known only after {r.later}")
+    pcx_id = r.id if r.action is Action.UPDATE else new_id(r.address)
+    return r.change(
+        PutPeering(PeeringConnection(pcx_id, str(r.now("vpc_id")), str(r.now("peer_vpc_id")), r.peering_status()))
+    )
+
+
+def vpc(r: Resource) -> Change:
+    if r.action is Action.CREATE:
+        return r.change(note="a new VPC: nothing rotates in it yet")
+    if r.action is Action.DELETE:
+        return r.not_evaluated("the VPC is deleted", r.id)
+    if r.unknown_at("enable_dns_support", "enable_dns_hostnames"):
+        return r.not_evaluated(f"its DNS attributes are known only after {r.later}", r.id)
+    # AWS's defaults: DNS support on, DNS hostnames off.
+    support = r.flag(r.now("enable_dns_support", True))
+    hostnames = r.flag(r.now("enable_dns_hostnames", False))
+    return r.change(SetVpcDns(r.id, DnsAttributes(support, hostnames)))
+
+
+def egress_only_gateway(*, replaced: str | None) -> Callable[[Resource], Change]:
+    """An egress-only internet gateway (`replaced`: why a replacement is not evaluated; None: it deletes it)."""
+
+    def mapped(r: Resource) -> Change:
+        whole = named_elsewhere(
+            r,
+            what="gateway: no route uses it until a route names it",
+            replaced=replaced,
+            deleted=DeleteEgressOnlyGateway(r.id),
+            gone="the routes to it become blackholes",
+        )
+        return whole or r.change(note="a gateway's tags change no path")
+
+    return mapped
+
+
+def subnet(r: Resource) -> Change:
+    if r.action in (Action.CREATE, Action.UPDATE):
+        return r.change(note="a new or retagged subnet changes no path")
+    return r.not_evaluated("the subnet is deleted or replaced", r.id)
+
+
+# ----- managed prefix lists and transit gateways ---------------------------------------------------
+
+
+def prefix_list(r: Resource) -> Change:
+    whole = named_elsewhere(
+        r,
+        what="list: no rule names it until a change does",
+        replaced="the list is replaced: the rules naming it move to an id not known yet",
+        deleted=SetPrefixListCidrs(r.id, ()),
+        gone="the list is deleted",
+    )
+    if whole is not None:
+        return whole
+    if r.unknown_at("entry"):
+        return r.not_evaluated(f"its entries are known only after {r.later}", r.named_id)
+    cidr = r.key("cidr") or "cidr"
+    return r.change(SetPrefixListCidrs(r.id, tuple(strings(e.get(cidr) for e in r.now("entry") or ()))))
+
+
+def tgw_route(r: Resource) -> Change:
+    edits: list[Edit] = []
+    if r.action is not Action.CREATE:
+        edits.append(RemoveTgwRoute(str(r.was("transit_gateway_route_table_id")), str(r.was("destination_cidr_block"))))
+    if r.action is not Action.DELETE:
+        table = r.now("transit_gateway_route_table_id")
+        if r.unknown_at(
+            "transit_gateway_route_table_id", "destination_cidr_block", "transit_gateway_attachment_id", "blackhole"
+        ):
+            return r.not_evaluated(f"the route's table or attachment is known only after {r.later}", table)
+        cidr = str(r.now("destination_cidr_block"))
+        if is_ipv6(cidr):
+            return r.not_evaluated("an IPv6 transit gateway route: the model holds IPv4 ones", table)
+        blackhole = r.flag(r.now("blackhole", False))
+        attachments = () if blackhole else tuple(strings([r.now("transit_gateway_attachment_id")]))
+        edits.append(
+            PutTgwRoute(str(table), TransitGatewayRoute(cidr, attachments, "blackhole" if blackhole else "active"))
+        )
+    return r.change(*edits)
+
+
+def tgw_association(r: Resource) -> Change:
+    edits: list[Edit] = []
+    if r.action is not Action.CREATE:
+        edits.append(AssociateTgwTable(str(r.was("transit_gateway_attachment_id")), None))
+    if r.action is not Action.DELETE:
+        attachment = r.now("transit_gateway_attachment_id")
+        if r.unknown_at("transit_gateway_attachment_id", "transit_gateway_route_table_id"):
+            return r.not_evaluated(f"the attachment or its table is known only after {r.later}", attachment)
+        edits.append(AssociateTgwTable(str(attachment), str(r.now("transit_gateway_route_table_id"))))
+    return r.change(*edits)
+
+
+# ----- the function, its permissions and the database ---------------------------------------------
+
+
+def lambda_function(r: Resource) -> Change:
+    name = str(r.was("function_name") or r.existing_id or r.now("function_name") or r.address)
+    if r.action is Action.CREATE:
+        return r.change(note="a new function rotates no secret until a rotation names it")
+    if r.action is Action.DELETE:
+        return r.change(DeleteFunction(name))
+    if r.unknown_in("vpc_config", "subnet_ids", "security_group_ids") or r.unknown_in("environment", "variables"):
+        return r.not_evaluated(f"its network settings or environment are known only after {r.later}", name)
+    vpc = r.block("vpc_config")
+    variables = r.block("environment").get(r.key("variables") or "") or {}
+    # Only the variable that steers the SDK is read: the others may hold secrets.
+    endpoint = variables.get("SECRETS_MANAGER_ENDPOINT") or None
+    return r.change(
+        UpdateFunction(
+            name,
+            subnet_ids=tuple(strings(vpc.get(r.key("subnet_ids") or ""))),
+            group_ids=tuple(strings(vpc.get(r.key("security_group_ids") or ""))),
+            secrets_manager_endpoint=str(endpoint) if endpoint else None,
+        )
+    )
+
+
+def lambda_permission(r: Resource) -> Change:
+    edits: list[Edit] = []
+    if r.action is not Action.CREATE:
+        edits.append(PutInvokeStatement(str(r.was("function_name")), str(r.was("statement_id") or r.id), None))
+    if r.action is not Action.DELETE:
+        function = r.now("function_name")
+        if r.unknown_at("function_name", "principal", "source_account", "source_arn", "action"):
+            return r.not_evaluated(
+                f"the permission is known only after {r.later}", function if isinstance(function, str) else None
+            )
+        sid = str(r.now("statement_id") or (r.id if r.action is Action.UPDATE else new_id(r.address)))
+        statement = invoke_statement(
+            sid, r.now("action"), r.now("principal"), r.now("source_account"), r.now("source_arn")
+        )
+        edits.append(PutInvokeStatement(str(function), sid, statement))
+    return r.change(*edits)
+
+
+def database(*, groups: str, name: str | None = None) -> Callable[[Resource], Change]:
+    """A DB instance or cluster: `groups` is its security groups' field, `name` the field that names it (None:
+    its id does)."""
+
+    def mapped(r: Resource) -> Change:
+        identifier = str(r.was(name) or r.now(name) or r.address) if name else r.id
+        named = identifier if name else r.existing_id
+        if r.action is Action.CREATE:
+            return r.change(note="a new database: no secret names it yet")
+        if r.action is Action.DELETE:
+            return r.not_evaluated("the database is deleted", named)
+        if r.unknown_at(groups, "port"):
+            return r.not_evaluated(f"its groups or port are known only after {r.later}", named)
+        group_ids = tuple(strings(r.now(groups)))
+        return r.change(UpdateDatabase(identifier, group_ids=group_ids or None, port=port(r.now("port"))))
+
+    return mapped
