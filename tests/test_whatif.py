@@ -1375,3 +1375,18 @@ def test_proxy_and_new_attachment_changes_are_not_evaluated_never_no_effect(kind
     source = parse_plan(tf.plan(tf.resource_change(f"{kind}.x", kind, ["create"], None, values)), name="plan.json")
     [change] = source.changes
     assert change.mapping is Handling.NOT_EVALUATED and change.touches()
+
+
+def test_a_removal_that_does_not_say_what_it_removes_is_not_evaluated_never_no_effect() -> None:
+    """A hand-edited or hostile plan whose delete leaves out the route's table: not a silent "no effect" on a table
+    named "None", but a change that cannot be judged (every secret unknown, exit 1)."""
+    from rotation_doctor.whatif.report import assess
+    from tests import snapshots
+
+    before = {"destination_cidr_block": "0.0.0.0/0", "nat_gateway_id": "nat-1"}  # no route_table_id
+    item = tf.resource_change("aws_route.default", "aws_route", ["delete"], before, None)
+    report = assess([snapshots.nat_path()], parse_plan(tf.plan(item), name="plan.json"))
+    [change] = report.source.changes
+    assert change.mapping is Handling.NOT_EVALUATED
+    assert "does not say what its route_table_id was" in change.note
+    assert report.failing

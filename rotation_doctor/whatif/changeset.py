@@ -335,7 +335,7 @@ def parse_change_set(pages: Sequence[Mapping[str, Any]], *, name: str) -> Source
                     ids = {i for i in (resource.physical_id,) if i}
                     changes.append(unsupported(address, resource.type, action, ids, resource.physical_id))
                 else:
-                    changes.append(handler(resource))
+                    changes.append(resource.read(handler))
             except (KeyError, TypeError, ValueError, RecursionError) as exc:
                 raise BadPlan(f"{name}: {address[:200]} cannot be read ({type(exc).__name__})") from exc
     return Source("change-set", name, tuple(changes))

@@ -13,7 +13,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from rotation_doctor.collect import convert
 from rotation_doctor.model.snapshot import (
@@ -76,6 +76,14 @@ ROUTE_TARGETS = (
 ROUTE_DESTINATIONS = ("destination_cidr_block", "destination_ipv6_cidr_block", "destination_prefix_list_id")
 
 
+class MissingBefore(Exception):
+    """A change that removes or replaces a resource without saying what it was."""
+
+    def __init__(self, field: str) -> None:
+        super().__init__(field)
+        self.field = field
+
+
 @dataclass(frozen=True)
 class Resource(ABC):
     """One planned resource change as a reader sees it; fields are asked for by Terraform's names."""
@@ -101,10 +109,31 @@ class Resource(ABC):
         key = self.key(name)
         return self.after.get(key, default) if key is not None else default
 
-    def was(self, name: str) -> Any:
-        """The field's value before the change."""
+    def was(self, name: str, *, required: bool = False) -> Any:
+        """The field's value before the change. `required`: a field naming what the change removes or replaces; a
+        document without it (no plan Terraform or CloudFormation writes) cannot be mapped (`read` says so)."""
         key = self.key(name)
-        return self.before.get(key) if key is not None else None
+        value = self.before.get(key) if key is not None else None
+        if required and value in (None, ""):
+            raise MissingBefore(key or name)
+        return value
+
+    def read(self, handler: Callable[[Self], Change]) -> Change:
+        """`handler`'s change. A document that leaves out what a removed resource was cannot say what the change
+        touches: every secret is then unknown (never a silent "no effect" on a resource named "None")."""
+        try:
+            return handler(self)
+        except MissingBefore as missing:
+            reason = f"the {self.document} does not say what its {missing.field} was"
+            return Change(
+                self.address,
+                self.type,
+                self.action,
+                (NotEvaluated(frozenset(), reason),),
+                Handling.NOT_EVALUATED,
+                reason,
+                self.named_id,
+            )
 
     def unknown_at(self, *names: str) -> bool:
         """Whether any of the fields is known only after the change is made (anywhere inside it)."""
@@ -249,7 +278,8 @@ def acl_entry(
         edits: list[Edit] = []
         if r.action is not Action.CREATE:
             rule_number = int(str(r.before[r.key("rule_number") or ""]))
-            edits.append(RemoveNaclEntry(str(r.was("network_acl_id")), rule_number, r.flag(r.was("egress"))))
+            acl = str(r.was("network_acl_id", required=True))
+            edits.append(RemoveNaclEntry(acl, rule_number, r.flag(r.was("egress"))))
         if r.action is not Action.DELETE:
             acl = r.now("network_acl_id")
             if r.unknown_at("network_acl_id"):
@@ -310,7 +340,7 @@ def route(r: Resource) -> Change:
             return r.not_evaluated("a prefix-list route: the model holds no such route", r.was("route_table_id"))
         before = destination(r, r.before)
         if before:
-            edits.append(RemoveRoute(str(r.was("route_table_id")), before))
+            edits.append(RemoveRoute(str(r.was("route_table_id", required=True)), before))
     if r.action is not Action.DELETE:
         if r.unknown_at("route_table_id", *ROUTE_DESTINATIONS, *ROUTE_TARGETS):
             return r.not_evaluated(
@@ -360,7 +390,7 @@ def vpc_endpoint(r: Resource) -> Change:
 def nat_gateway(r: Resource) -> Change:
     edits: list[Edit] = []
     if r.action in (Action.DELETE, Action.REPLACE):
-        edits.append(PutNatGateway(NatGateway(r.id, "", str(r.was("subnet_id")), "deleted")))
+        edits.append(PutNatGateway(NatGateway(r.id, "", str(r.was("subnet_id", required=True)), "deleted")))
     if r.action is not Action.DELETE:
         if r.unknown_at("subnet_id"):
             return r.not_evaluated(f"the NAT gateway's subnet is known only after {r.later}")
@@ -372,7 +402,8 @@ def nat_gateway(r: Resource) -> Change:
 
 def peering(r: Resource) -> Change:
     if r.action is Action.DELETE:
-        pcx = PeeringConnection(r.id, str(r.was("vpc_id")), str(r.was("peer_vpc_id")), "deleted")
+        vpcs = (str(r.was("vpc_id", required=True)), str(r.was("peer_vpc_id", required=True)))
+        pcx = PeeringConnection(r.id, *vpcs, "deleted")
         return r.change(PutPeering(pcx))
     if r.unknown_at("vpc_id", "peer_vpc_id"):
         return r.not_evaluated(f"the peered VPCs are known only after {r.later}")
@@ -439,7 +470,8 @@ def prefix_list(r: Resource) -> Change:
 def tgw_route(r: Resource) -> Change:
     edits: list[Edit] = []
     if r.action is not Action.CREATE:
-        edits.append(RemoveTgwRoute(str(r.was("transit_gateway_route_table_id")), str(r.was("destination_cidr_block"))))
+        table_was = str(r.was("transit_gateway_route_table_id", required=True))
+        edits.append(RemoveTgwRoute(table_was, str(r.was("destination_cidr_block", required=True))))
     if r.action is not Action.DELETE:
         table = r.now("transit_gateway_route_table_id")
         if r.unknown_at(
@@ -460,7 +492,7 @@ def tgw_route(r: Resource) -> Change:
 def tgw_association(r: Resource) -> Change:
     edits: list[Edit] = []
     if r.action is not Action.CREATE:
-        edits.append(AssociateTgwTable(str(r.was("transit_gateway_attachment_id")), None))
+        edits.append(AssociateTgwTable(str(r.was("transit_gateway_attachment_id", required=True)), None))
     if r.action is not Action.DELETE:
         attachment = r.now("transit_gateway_attachment_id")
         if r.unknown_at("transit_gateway_attachment_id", "transit_gateway_route_table_id"):
@@ -497,7 +529,8 @@ def lambda_function(r: Resource) -> Change:
 def lambda_permission(r: Resource) -> Change:
     edits: list[Edit] = []
     if r.action is not Action.CREATE:
-        edits.append(PutInvokeStatement(str(r.was("function_name")), str(r.was("statement_id") or r.id), None))
+        function_name = str(r.was("function_name", required=True))
+        edits.append(PutInvokeStatement(function_name, str(r.was("statement_id") or r.id), None))
     if r.action is not Action.DELETE:
         function = r.now("function_name")
         if r.unknown_at("function_name", "principal", "source_account", "source_arn", "action"):

@@ -399,4 +399,4 @@ def _read_item(item: Mapping[str, Any]) -> Change | None:
         return unsupported(
             resource.address, resource.type, action, _ids_in(resource.before, resource.after), resource.before.get("id")
         )
-    return handler(resource)
+    return resource.read(handler)
