@@ -7,7 +7,7 @@ from typing import Any
 
 from rotation_doctor.analysis import db_path, invoke, logs, sm_path
 from rotation_doctor.model.findings import Finding, PathName, Severity, Verdict, verdict_of
-from rotation_doctor.model.snapshot import FactKey, ReadFailure, Snapshot
+from rotation_doctor.model.snapshot import FactKey, ReadFailure, Snapshot, arn_account, arn_region
 
 # Which paths go unjudged when a fact cannot be read (for the AWS_READ_FAILED summary).
 _AFFECTS: dict[str, str] = {
@@ -60,13 +60,11 @@ class Diagnosis:
     @property
     def account(self) -> str:
         """The secret's account, as its ARN names it (a scan across accounts labels every item with it)."""
-        parts = self.secret_arn.split(":")
-        return parts[4] if len(parts) > 4 else ""
+        return arn_account(self.secret_arn)
 
     @property
     def region(self) -> str:
-        parts = self.secret_arn.split(":")
-        return parts[3] if len(parts) > 3 else ""
+        return arn_region(self.secret_arn)
 
 
 def _read_failed(key: str, failure: ReadFailure) -> Finding:

@@ -37,6 +37,18 @@ class FactKey(StrEnum):
     PROXY_TARGETS = "proxy_targets"  # an RDS Proxy's targets and their health
 
 
+def arn_account(arn: str) -> str:
+    """The account an ARN names ("" for a string that is no ARN)."""
+    parts = arn.split(":")
+    return parts[4] if len(parts) > 4 else ""
+
+
+def arn_region(arn: str) -> str:
+    """The region an ARN names ("" for a global resource, or a string that is no ARN)."""
+    parts = arn.split(":")
+    return parts[3] if len(parts) > 3 else ""
+
+
 @dataclass(frozen=True)
 class ReadFailure:
     """A read that AWS refused or that failed: what was asked, what came back, what to grant."""
@@ -60,11 +72,11 @@ class Secret:
 
     @property
     def region(self) -> str:
-        return self.arn.split(":")[3]
+        return arn_region(self.arn)
 
     @property
     def account(self) -> str:
-        return self.arn.split(":")[4]
+        return arn_account(self.arn)
 
 
 @dataclass(frozen=True)

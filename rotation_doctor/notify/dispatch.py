@@ -20,6 +20,7 @@ from urllib.parse import urlencode
 from rotation_doctor.apply.guardrails import Mode
 from rotation_doctor.approvals import tokens
 from rotation_doctor.model.findings import Verdict
+from rotation_doctor.model.snapshot import arn_region
 from rotation_doctor.model.states import OutcomeStatus, ProposalState, SecretAction
 from rotation_doctor.notify.messages import WITH_LINKS, Kind, Leftover, Links, build
 from rotation_doctor.notify.notifier import Channel, Delivery, Notifier
@@ -280,7 +281,7 @@ def _leftovers(found: Sequence[LeftInAccount], diagnosis: Mapping[str, Any]) -> 
     from botocore import xform_name
 
     arn = str(diagnosis.get("secret", {}).get("arn", ""))
-    region = arn.split(":")[3] if arn.count(":") >= 3 else ""
+    region = arn_region(arn)
     out = []
     for left in found:
         remove = call = None

@@ -19,6 +19,7 @@ from enum import StrEnum
 from typing import Any
 
 from rotation_doctor.model.findings import Severity, Verdict
+from rotation_doctor.model.snapshot import arn_account, arn_region
 
 
 class Kind(StrEnum):
@@ -123,13 +124,11 @@ class Message:
 
     @property
     def account(self) -> str:
-        parts = self.secret_arn.split(":")
-        return parts[4] if len(parts) > 4 else ""
+        return arn_account(self.secret_arn)
 
     @property
     def region(self) -> str:
-        parts = self.secret_arn.split(":")
-        return parts[3] if len(parts) > 3 else ""
+        return arn_region(self.secret_arn)
 
     @property
     def risk(self) -> str:
