@@ -6,7 +6,6 @@ import argparse
 import json
 import logging
 import os
-import re
 import sys
 import time
 from collections.abc import Sequence
@@ -227,9 +226,6 @@ def _version() -> str:
         return "unknown"
 
 
-REGION_NAME = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")  # us-east-1, us-gov-west-1, ap-southeast-5, ...
-
-
 def _clients(args: argparse.Namespace) -> Any:
     """Clients of the account the command runs in: the caller's own, or another through --role-arn or (for a
     secret ARN of another account) --role-name."""
@@ -271,6 +267,7 @@ def _base_clients(args: argparse.Namespace) -> Any:
     import boto3
     from botocore.exceptions import ProfileNotFound
 
+    from rotation_doctor.collect.accounts import REGION_NAME
     from rotation_doctor.collect.aws import AwsClients, BadSetting
 
     endpoint = os.environ.get("AWS_ENDPOINT_URL")
@@ -426,7 +423,7 @@ def _scan_places(args: argparse.Namespace) -> int:
     if args.role_name is not None:
         check_role_name(args.role_name)
     every_region = args.regions is not None and args.regions.strip().lower() == "all"
-    regions = regions_from(args.regions, list, REGION_NAME) if args.regions is not None and not every_region else None
+    regions = regions_from(args.regions, list) if args.regions is not None and not every_region else None
     base = _base_clients(args)
     if regions is None and not every_region:
         regions = [base.region]

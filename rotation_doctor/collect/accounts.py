@@ -249,12 +249,12 @@ def accounts_from(text: str, listed: Callable[[], list[str]]) -> list[str]:
     return list(dict.fromkeys(ids))
 
 
-def regions_from(text: str, enabled: Callable[[], list[str]], pattern: re.Pattern[str]) -> list[str]:
+def regions_from(text: str, enabled: Callable[[], list[str]]) -> list[str]:
     """`--regions all|R,R`: the account's enabled regions, or the names given (checked)."""
     if text.strip().lower() == "all":
         return enabled()
     names = [r.strip() for r in text.split(",") if r.strip()]
-    bad = [r for r in names if not pattern.match(r)]
+    bad = [r for r in names if not REGION_NAME.match(r)]
     if bad or not names:
         raise BadSetting("--regions", f"{', '.join(bad)[:120] or 'nothing'} is not 'all' or AWS region names")
     return list(dict.fromkeys(names))
