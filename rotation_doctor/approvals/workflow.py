@@ -192,6 +192,19 @@ def _settle(executor_of: Callable[[], Executor], store: ProposalStore, stuck: Pr
         note = "approved, but the worker never applied it (the hand-off was lost): approve it again"
         return store.move(stuck.id, (was,), ProposalState.FAILED, by=by, note=note, generation=stuck.generation)
     entries = [JournalEntry.from_json(e) for e in stuck.journal]
+
+    def left_behind(leftovers: list[Leftover], why: str) -> Proposal:
+        """rollback_incomplete, with every write still in the account and the call that removes it."""
+        return store.move(
+            stuck.id,
+            (was,),
+            ProposalState.ROLLBACK_INCOMPLETE,
+            by=by,
+            note=f"the apply stopped after {len(entries)} change(s){why}",
+            generation=stuck.generation,
+            also_set={"leftovers": _json_list([x.to_json() for x in leftovers])},
+        )
+
     if not entries:
         note = "the apply stopped before any change was made"
         return store.move(stuck.id, (was,), ProposalState.FAILED, by=by, note=note, generation=stuck.generation)
@@ -199,16 +212,7 @@ def _settle(executor_of: Callable[[], Executor], store: ProposalStore, stuck: Pr
         executor = executor_of()
     except PlaceRefused as exc:
         log.warning("%s: its recorded writes cannot be undone: %s", stuck.id, exc.note)
-        leftovers = _unreachable(entries, exc.note)
-        return store.move(
-            stuck.id,
-            (was,),
-            ProposalState.ROLLBACK_INCOMPLETE,
-            by=by,
-            note=f"the apply stopped after {len(entries)} change(s); NOT undone: {exc.note}",
-            generation=stuck.generation,
-            also_set={"leftovers": _json_list([x.to_json() for x in leftovers])},
-        )
+        return left_behind(_unreachable(entries, exc.note), f"; NOT undone: {exc.note}")
     try:
         _, diagnosis, _ = executor.assess(stuck.secret_arn)
         healthy = diagnosis.verdict is Verdict.HEALTHY
@@ -221,16 +225,7 @@ def _settle(executor_of: Callable[[], Executor], store: ProposalStore, stuck: Pr
     if not leftovers:
         note = f"the apply stopped after {len(entries)} change(s), not healthy: every change was undone"
         return store.move(stuck.id, (was,), ProposalState.ROLLED_BACK, by=by, note=note, generation=stuck.generation)
-    left = _left_note(leftovers)
-    return store.move(
-        stuck.id,
-        (was,),
-        ProposalState.ROLLBACK_INCOMPLETE,
-        by=by,
-        note=f"the apply stopped after {len(entries)} change(s), not healthy; NOT undone: {left}",
-        generation=stuck.generation,
-        also_set={"leftovers": _json_list([x.to_json() for x in leftovers])},
-    )
+    return left_behind(leftovers, f", not healthy; NOT undone: {_left_note(leftovers)}")
 
 
 def _unreachable(entries: list[JournalEntry], reason: str) -> list[Leftover]:
