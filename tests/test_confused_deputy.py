@@ -12,6 +12,8 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rotation_doctor.apply.executor import Executor
 from rotation_doctor.apply.guardrails import Mode, Policy
@@ -125,6 +127,25 @@ def test_a_trusted_prefix_links_the_secrets_under_it(builder: AccountBuilder) ->
     assert executor(builder, trusted).run(ATTACKER_SECRET).applied == [str(FixKind.AUTHORIZE_DB_INGRESS)]
 
 
+def test_a_secret_named_after_the_tail_of_the_databases_own_arn_is_not_linked(builder: AccountBuilder) -> None:
+    """The database's owner tagged it with the full ARN of its own secret; someone names a secret after that ARN's
+    tail (`prod/orders/db-AbCdEf`). Its ARN, less the six characters Secrets Manager appends, is the tag's: it
+    must still not be linked."""
+    o = another_teams_database(builder)
+    arn = builder.clients.rds.describe_db_instances(DBInstanceIdentifier="orders-db")["DBInstances"][0]["DBInstanceArn"]
+    builder.clients.rds.add_tags_to_resource(ResourceName=arn, Tags=[{"Key": LINK_TAG, "Value": o.secret_arn}])
+    tail = o.secret_arn.split(":secret:", 1)[1]
+    builder.rotated_secret(tail, {"host": o.db["host"], "port": 5432, "password": "x"}, o.extra["attacker_fn"])
+    builder.clients.counter.calls.clear()
+    out = executor(builder, replace(AUTO_ANYTHING, max_auto_risk=Risk.LOW)).run(tail)
+    assert out.applied == [] and writes(builder) == {}
+    (fix,) = out.plan.fixes
+    assert fix.link.status is LinkStatus.UNPROVEN and fix.risk is Risk.HIGH
+    # The database's own secret, named by that very ARN, is linked.
+    own = executor(builder, Policy(mode=Mode.PROPOSE)).assess(o.secret_arn)[2]
+    assert all(f.link.status is not LinkStatus.UNPROVEN for f in own.fixes)
+
+
 def test_a_target_found_by_ip_waits_for_a_person_even_when_linked(builder: AccountBuilder) -> None:
     o = another_teams_database(builder)
     names_a_bastion_by_ip(builder, o)
@@ -155,7 +176,7 @@ SECRET = Secret(SECRET_ARN, "prod/app", True, None)
     [
         ("prod/app", True),
         (SECRET_ARN, True),
-        (SECRET_ARN.rsplit("-", 1)[0], True),  # the ARN without Secrets Manager's random suffix
+        (SECRET_ARN.rsplit("-", 1)[0], False),  # a partial ARN: ambiguous with a secret named "prod/app-AbCdEf"
         ("prod/*", True),
         ("other/app prod/app", True),
         ("other/app,prod/app", True),
@@ -169,6 +190,81 @@ SECRET = Secret(SECRET_ARN, "prod/app", True, None)
 )
 def test_what_a_link_tag_names(value: str, names: bool) -> None:
     assert names_secret(value, SECRET) is names
+
+
+# Names and ARNs built to collide: a small alphabet, so that names, suffixes and places coincide often.
+_NAMES = st.text("ab/-_.A", min_size=1, max_size=8)
+_SUFFIXES = st.text("aAbB09", min_size=6, max_size=6)
+_PLACES = st.tuples(
+    st.sampled_from(["aws", "aws-cn"]),
+    st.sampled_from(["us-east-1", "eu-west-1"]),
+    st.sampled_from(["123456789012", "210987654321"]),
+)
+
+
+def _arn(place: tuple[str, str, str], name: str, suffix: str) -> str:
+    partition, region, account = place
+    return f"arn:{partition}:secretsmanager:{region}:{account}:secret:{name}-{suffix}"
+
+
+@st.composite
+def _look_alikes(draw: st.DrawFn) -> tuple[Secret, str]:
+    """A secret, and one entry of a link tag written for a secret made to look like it: the same or a near
+    name (with the first's suffix appended, a trailing `-`, the other case), the same or another suffix,
+    account, region or partition; the entry its full ARN, a partial ARN, with `-`, `?`, `-??????` or `*`
+    appended, in another case, its ARN's tail, or its name."""
+    place, base, suffix = draw(_PLACES), draw(_NAMES), draw(_SUFFIXES)
+
+    def near() -> tuple[str, str]:
+        name = draw(
+            st.sampled_from([base, f"{base}-{suffix}", f"{base}-", base.swapcase(), f"{base}-{suffix.lower()}"])
+        )
+        arn = _arn(draw(st.just(place) | _PLACES), name, draw(st.just(suffix) | _SUFFIXES))
+        return name, arn
+
+    name, arn = near()
+    other_name, other_arn = near()
+    partial = other_arn.rsplit("-", 1)[0]
+    tail = other_arn.split(":secret:", 1)[1]
+    entry = draw(
+        st.sampled_from(
+            [
+                other_arn,
+                partial,
+                f"{partial}-",
+                f"{partial}-??????",
+                f"{partial}*",
+                f"{other_arn}-",
+                f"{other_arn}?",
+                f"{other_arn}*",
+                other_arn.upper(),
+                other_arn.swapcase(),
+                tail,
+                tail.rsplit("-", 1)[0],
+                other_name,
+                f"{other_name}-",
+                f"{other_name}?",
+                other_name.swapcase(),
+            ]
+        )
+    )
+    return Secret(arn, name, True, None), entry
+
+
+@settings(max_examples=2000, deadline=None)
+@given(_look_alikes())
+def test_an_entry_made_to_collide_names_only_the_same_secret(case: tuple[Secret, str]) -> None:
+    secret, entry = case
+    assert names_secret(entry, secret) is (entry in (secret.arn, secret.name))
+
+
+@settings(max_examples=300, deadline=None)
+@given(_look_alikes())
+def test_a_secret_whose_name_is_unknown_is_named_by_no_name(case: tuple[Secret, str]) -> None:
+    secret, entry = case
+    unknown = replace(secret, name="")
+    assert names_secret(entry, unknown) is (entry == secret.arn)
+    assert names_secret(f"{entry[:1]}*", unknown) is False
 
 
 def test_the_secrets_own_tag_is_not_proof() -> None:

@@ -13,6 +13,21 @@ into its VPC) needs proof from something the secret's author does not control:
 
 Without proof the fix is still planned and shown, at risk high, and only a person can approve it. A
 target found by its IP address (a network interface) always waits for a person, proven or not.
+
+How a tag entry names a secret, exactly (identities are compared whole, never trimmed or derived):
+
+- an entry starting with `arn:` (in any case) is an ARN: it names only the secret whose full ARN, as
+  Secrets Manager reports it, is the very same string (partition, region, account, name and the six
+  characters Secrets Manager appends). A partial ARN (without those six characters, as AWS accepts one in
+  API calls) names nothing: it is ambiguous between a secret `x` and a secret named `x-AbCdEf`, which
+  anyone who may create secrets can create. No suffix is stripped, no name is read out of an ARN, and an
+  ARN entry is never a pattern (a `*` in it is just a character no ARN holds).
+- any other entry ending in `*` names the secrets whose `Name`, as Secrets Manager reports it, starts
+  with what precedes the `*`, as the database's owner wrote it; a bare `*` names none.
+- any other entry names only the secret whose `Name` is equal to it. A secret's name cannot hold `:`
+  (Secrets Manager allows letters, digits and `/_+=.@-`), so a name entry never equals a piece of an ARN.
+
+A secret whose name is unknown (empty) is named by no name or pattern entry: the link fails closed.
 """
 
 from __future__ import annotations
@@ -25,24 +40,22 @@ from rotation_doctor.model.plan import NOT_REQUIRED, Fix, Link, LinkStatus, Risk
 from rotation_doctor.model.snapshot import Database, Secret, Snapshot, TargetKind
 
 LINK_TAG = "rotation-doctor:secrets"
-_ARN_SUFFIX = re.compile(r"-[A-Za-z0-9]{6}$")  # Secrets Manager appends six characters to a secret's ARN
 
 
 def names_secret(tag_value: str, secret: Secret) -> bool:
-    """Whether a `rotation-doctor:secrets` value names this secret (a bare `*` names none: too broad)."""
-    for entry in re.split(r"[\s,]+", tag_value.strip()):
-        if not entry:
-            continue
-        if entry.startswith("arn:"):
-            if entry in (secret.arn, _ARN_SUFFIX.sub("", secret.arn)):
-                return True
-        elif entry.endswith("*"):
-            prefix = entry[:-1]
-            if prefix and secret.name.startswith(prefix):
-                return True
-        elif entry == secret.name:
-            return True
-    return False
+    """Whether a `rotation-doctor:secrets` value names this secret, by the exact rules of the module's doc."""
+    return any(_entry_names(entry, secret) for entry in re.split(r"[\s,]+", tag_value.strip()) if entry)
+
+
+def _entry_names(entry: str, secret: Secret) -> bool:
+    if entry[:4].lower() == "arn:":
+        return bool(secret.arn) and entry == secret.arn  # the whole ARN or nothing: never a pattern, never trimmed
+    if not secret.name:
+        return False  # a name that is not known is named by nothing
+    if entry.endswith("*"):
+        prefix = entry[:-1]
+        return bool(prefix) and secret.name.startswith(prefix)
+    return entry == secret.name
 
 
 def database_link(snap: Snapshot, trusted_prefixes: Sequence[str] = ()) -> Link:
