@@ -33,6 +33,17 @@ def rule_step(ctx: PlanContext, *, group: str, peer: str, port: int, egress: boo
     )
 
 
+def function_group(snap: Snapshot) -> str | None:
+    """The function's group a rule names or is put on: its first group the database does not also wear, so that
+    the rule concerns the function alone. Only a function without one gets its first group, which the database
+    also wears: ownership then takes the rule for the database's side (link needed, and risk high when it joins
+    two of the database's groups)."""
+    fn = snap.function
+    if fn is None or not fn.security_group_ids:
+        return None
+    return next(iter(snap.function_own_group_ids), fn.security_group_ids[0])
+
+
 def with_rule(snap: Snapshot, *, group: str, peer: str, port: int, egress: bool) -> Snapshot:
     """The snapshot as it will be once the rule exists."""
     existing = snap.security_groups.get(group) or SecurityGroup(group, "", group, ())

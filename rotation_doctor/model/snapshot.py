@@ -429,6 +429,19 @@ class Snapshot:
     failures: Mapping[str, ReadFailure] = field(default_factory=dict)
     rotation_failed_recently: bool = False  # set by an event (RotationFailed) or an overdue rotation
 
+    @property
+    def database_group_ids(self) -> frozenset[str]:
+        """The groups the database wears. A rule on one of them, or admitting one of them, is the database's side,
+        whoever else wears it too."""
+        return frozenset(self.database.security_group_ids) if self.database is not None else frozenset()
+
+    @property
+    def function_own_group_ids(self) -> tuple[str, ...]:
+        """The function's groups that the database does not also wear, in the function's order: only these are
+        the function's own to change."""
+        groups = self.function.security_group_ids if self.function is not None else ()
+        return tuple(g for g in groups if g not in self.database_group_ids)
+
     def failure(self, key: FactKey, scope: str | None = None) -> ReadFailure | None:
         """The failure that keeps `key` (for `scope`, or for every scope) from being known."""
         if scope is not None and f"{key}:{scope}" in self.failures:
