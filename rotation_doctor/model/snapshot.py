@@ -116,6 +116,9 @@ class Vpc:
     cidr_blocks: tuple[str, ...]
     tags: Mapping[str, str] = field(default_factory=dict)
     owner_id: str | None = None
+    # IPv6 blocks associated, or on their way in or out (associating, disassociating, failing): with one, AWS gives
+    # every new group an allow-all IPv6 egress rule too.
+    ipv6_cidr_blocks: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
