@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 from remediations.base import PlanContext
-from rotation_doctor.model.plan import Call, Step
+from rotation_doctor.model.plan import RULE_NOT_FOUND, Call, Step
 from rotation_doctor.model.snapshot import SecurityGroup, SecurityGroupRule, Snapshot
 
 
@@ -33,6 +34,17 @@ def rule_step(ctx: PlanContext, *, group: str, peer: str, port: int, egress: boo
     )
 
 
+def function_group(snap: Snapshot) -> str | None:
+    """The function's group a rule names or is put on: its first group the database does not also wear, so that
+    the rule concerns the function alone. Only a function without one gets its first group, which the database
+    also wears: ownership then takes the rule for the database's side (link needed, and risk high when it joins
+    two of the database's groups)."""
+    fn = snap.function
+    if fn is None or not fn.security_group_ids:
+        return None
+    return next(iter(snap.function_own_group_ids), fn.security_group_ids[0])
+
+
 def with_rule(snap: Snapshot, *, group: str, peer: str, port: int, egress: bool) -> Snapshot:
     """The snapshot as it will be once the rule exists."""
     existing = snap.security_groups.get(group) or SecurityGroup(group, "", group, ())
@@ -41,15 +53,34 @@ def with_rule(snap: Snapshot, *, group: str, peer: str, port: int, egress: bool)
     return replace(snap, security_groups={**snap.security_groups, group: updated})
 
 
-# AWS gives every new group an allow-all IPv4 egress rule; the groups a plan creates take it away.
+# AWS gives every new group an allow-all IPv4 egress rule, and an allow-all IPv6 one when its VPC has an IPv6 block
+# (Amazon VPC User Guide, "Security group rules": "If your VPC has an IPv6 CIDR block, we also add an outbound rule
+# that allows all IPv6 traffic"). The groups a plan creates take them away.
 DEFAULT_EGRESS = {"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}
+DEFAULT_EGRESS_V6 = {"IpProtocol": "-1", "Ipv6Ranges": [{"CidrIpv6": "::/0"}]}
 
 
-def new_group_steps(ctx: PlanContext, *, vpc: str, name: str, purpose: str, tag: str) -> tuple[str, list[Step]]:
-    """Create a group of the plan's own and revoke AWS's default allow-all egress: it opens nothing yet.
+def default_egress(snap: Snapshot, vpc: str) -> list[tuple[dict[str, Any], str]]:
+    """AWS's default egress rules of a new group in `vpc`, each with what the plan says of it: the IPv4 one always;
+    the IPv6 one when the VPC has an IPv6 block, or when its blocks were not read (no guess: then its revoke may
+    find nothing, which is "already done")."""
+    rules = [(DEFAULT_EGRESS, "0.0.0.0/0 (AWS's default rule)")]
+    known = snap.vpcs.get(vpc)
+    if known is None:
+        rules.append((DEFAULT_EGRESS_V6, f"::/0 (AWS's default rule if {vpc} has IPv6: its blocks were not read)"))
+    elif known.ipv6_cidr_blocks:
+        rules.append((DEFAULT_EGRESS_V6, "::/0 (AWS's default rule: the VPC has IPv6)"))
+    return rules
 
-    Returns the placeholder id later steps use and the two steps. Undone in reverse: the default rule is
-    given back, then the group is deleted, so the account ends exactly as it was.
+
+def new_group_steps(
+    ctx: PlanContext, snap: Snapshot, *, vpc: str, name: str, purpose: str, tag: str
+) -> tuple[str, list[Step]]:
+    """Create a group of the plan's own and revoke AWS's default allow-all egress rules: it opens nothing yet.
+
+    Returns the placeholder id later steps use and the steps. Undone in reverse: each default rule the plan
+    revoked is given back, then the group is deleted, so the account ends exactly as it was. A revoke that finds
+    no rule is already done: it is not undone, so no rule that never existed is added back.
     """
     create_id = ctx.step_id()
     group = ctx.placeholder("sg", create_id, "GroupId")
@@ -69,12 +100,17 @@ def new_group_steps(ctx: PlanContext, *, vpc: str, name: str, purpose: str, tag:
         undo=Call("ec2", "DeleteSecurityGroup", {"GroupId": ctx.real(group)}),
         outputs={"GroupId": "GroupId"},
     )
-    closed = {"GroupId": ctx.real(group), "IpPermissions": [DEFAULT_EGRESS]}
-    revoke = Step(
-        ctx.step_id(),
-        Call("ec2", "RevokeSecurityGroupEgress", closed),
-        f"- {group} egress all -> 0.0.0.0/0 (AWS's default rule)",
-        undo=Call("ec2", "AuthorizeSecurityGroupEgress", closed),
-        already_done=("InvalidPermission.NotFound",),
-    )
-    return group, [create, revoke]
+    revokes = []
+    for rule, says in default_egress(snap, vpc):
+        # One rule a step: a revoke AWS answers with the rule unknown is then wholly done (apply.executor._found_none).
+        closed = {"GroupId": ctx.real(group), "IpPermissions": [rule]}
+        revokes.append(
+            Step(
+                ctx.step_id(),
+                Call("ec2", "RevokeSecurityGroupEgress", closed),
+                f"- {group} egress all -> {says}",
+                undo=Call("ec2", "AuthorizeSecurityGroupEgress", closed),
+                already_done=(RULE_NOT_FOUND,),
+            )
+        )
+    return group, [create, *revokes]

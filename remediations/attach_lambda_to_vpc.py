@@ -37,7 +37,7 @@ class AttachLambdaToVpc(Remediation):
         vpc = db.vpc_id
         name = f"rotation-doctor-{fn.name}"[:255]
         group, steps = new_group_steps(
-            ctx, vpc=vpc, name=name, purpose=f"rotation function {fn.name}", tag="rotation-function"
+            ctx, snap, vpc=vpc, name=name, purpose=f"rotation function {fn.name}", tag="rotation-function"
         )
         # Egress only where rotation goes: TCP 443 inside the VPC (its Secrets Manager endpoint), and the
         # database port to the database's groups. A path over the internet is not opened: the planner

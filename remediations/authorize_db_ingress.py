@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import partial
 
-from remediations._rules import rule_step, with_rule
+from remediations._rules import function_group, rule_step, with_rule
 from remediations.base import PlanContext, Planned, Remediation
 from rotation_doctor.model.findings import Finding
 from rotation_doctor.model.plan import Fix, FixKind, Risk
@@ -19,10 +19,10 @@ class AuthorizeDbIngress(Remediation):
     handles = frozenset({"DB_SG_INGRESS_DENIES"})
 
     def plan(self, snap: Snapshot, findings: Sequence[Finding], ctx: PlanContext) -> list[Planned]:
-        fn, db = snap.function, snap.database
-        if fn is None or db is None or not fn.security_group_ids or not db.security_group_ids:
+        db, peer = snap.database, function_group(snap)
+        if db is None or peer is None or not db.security_group_ids:
             return []
-        group, peer, port = db.security_group_ids[0], fn.security_group_ids[0], db.port
+        group, port = db.security_group_ids[0], db.port
         step = rule_step(ctx, group=group, peer=peer, port=port, egress=False, why="DB_SG_INGRESS_DENIES")
         fix = Fix(
             self.kind,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import partial
 
-from remediations._rules import rule_step, with_rule
+from remediations._rules import function_group, rule_step, with_rule
 from remediations.base import PlanContext, Planned, Remediation
 from rotation_doctor.model.evidence import IngressDenied
 from rotation_doctor.model.findings import Finding
@@ -22,11 +22,11 @@ class AuthorizeEndpointIngress(Remediation):
     handles = frozenset({"SM_ENDPOINT_SG_DENIES"})
 
     def plan(self, snap: Snapshot, findings: Sequence[Finding], ctx: PlanContext) -> list[Planned]:
-        fn = snap.function
+        fn, peer = snap.function, function_group(snap)
         groups = [g for f in findings if isinstance(f.facts, IngressDenied) for g in f.facts.groups]
-        if fn is None or not fn.security_group_ids or not groups:
+        if fn is None or peer is None or not groups:
             return []
-        group, peer = groups[0], fn.security_group_ids[0]
+        group = groups[0]
         step = rule_step(ctx, group=group, peer=peer, port=HTTPS, egress=False, why="SM_ENDPOINT_SG_DENIES")
         fix = Fix(
             self.kind,

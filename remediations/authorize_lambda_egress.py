@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import partial
 
-from remediations._rules import rule_step, with_rule
+from remediations._rules import function_group, rule_step, with_rule
 from remediations.base import PlanContext, Planned, Remediation
 from rotation_doctor.model.evidence import EgressDenied, PeerKind
 from rotation_doctor.model.findings import Finding
@@ -20,15 +20,15 @@ class AuthorizeLambdaEgress(Remediation):
     handles = frozenset({"SM_LAMBDA_EGRESS_DENIES", "DB_LAMBDA_EGRESS_DENIES"})
 
     def plan(self, snap: Snapshot, findings: Sequence[Finding], ctx: PlanContext) -> list[Planned]:
-        fn = snap.function
-        if fn is None or not fn.security_group_ids:
+        fn, group = snap.function, function_group(snap)
+        if fn is None or group is None:
             return []
         planned: dict[tuple[str, int], Planned] = {}
         for finding in findings:
             denied = finding.facts
             if not isinstance(denied, EgressDenied) or denied.peer is PeerKind.INTERNET or not denied.to_groups:
                 continue  # egress to the internet (NAT path): never opened; an endpoint is planned instead
-            group, peer, port = fn.security_group_ids[0], denied.to_groups[0], denied.port
+            peer, port = denied.to_groups[0], denied.port
             if (peer, port) in planned:
                 continue
             step = rule_step(ctx, group=group, peer=peer, port=port, egress=True, why=finding.code)

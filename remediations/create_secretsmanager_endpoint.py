@@ -77,6 +77,7 @@ class CreateSecretsManagerEndpoint(Remediation):
         cidrs = vpc_cidrs(snap, vpc)
         group, steps = new_group_steps(
             ctx,
+            snap,
             vpc=vpc,
             name=f"rotation-doctor-secretsmanager-{vpc}",
             purpose="Secrets Manager endpoint",

@@ -12,17 +12,19 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rotation_doctor.apply.executor import Executor
 from rotation_doctor.apply.guardrails import Mode, Policy
 from rotation_doctor.model.findings import Verdict
 from rotation_doctor.model.plan import FixKind, LinkStatus, Risk
-from rotation_doctor.model.snapshot import Database, Secret, TargetKind
+from rotation_doctor.model.snapshot import Database, Secret, SecurityGroup, TargetKind
 from rotation_doctor.planning.ownership import LINK_TAG, database_link, names_secret
 from rotation_doctor.planning.planner import make_plan
 from rotation_doctor.simulated import scenarios
 from rotation_doctor.simulated.account import AccountBuilder, tcp
-from tests.snapshots import SECRET_ARN, healthy, rule, with_group
+from tests.snapshots import ALL_OUT, SECRET_ARN, healthy, rule, with_group
 from tests.test_remediation_moto import writes
 
 ATTACKER_SECRET = "team-b/app/db"
@@ -125,6 +127,44 @@ def test_a_trusted_prefix_links_the_secrets_under_it(builder: AccountBuilder) ->
     assert executor(builder, trusted).run(ATTACKER_SECRET).applied == [str(FixKind.AUTHORIZE_DB_INGRESS)]
 
 
+def test_a_secret_named_after_the_tail_of_the_databases_own_arn_is_not_linked(builder: AccountBuilder) -> None:
+    """The database's owner tagged it with the full ARN of its own secret; someone names a secret after that ARN's
+    tail (`prod/orders/db-AbCdEf`). Its ARN, less the six characters Secrets Manager appends, is the tag's: it
+    must still not be linked."""
+    o = another_teams_database(builder)
+    arn = builder.clients.rds.describe_db_instances(DBInstanceIdentifier="orders-db")["DBInstances"][0]["DBInstanceArn"]
+    builder.clients.rds.add_tags_to_resource(ResourceName=arn, Tags=[{"Key": LINK_TAG, "Value": o.secret_arn}])
+    tail = o.secret_arn.split(":secret:", 1)[1]
+    builder.rotated_secret(tail, {"host": o.db["host"], "port": 5432, "password": "x"}, o.extra["attacker_fn"])
+    builder.clients.counter.calls.clear()
+    out = executor(builder, replace(AUTO_ANYTHING, max_auto_risk=Risk.LOW)).run(tail)
+    assert out.applied == [] and writes(builder) == {}
+    (fix,) = out.plan.fixes
+    assert fix.link.status is LinkStatus.UNPROVEN and fix.risk is Risk.HIGH
+    # The database's own secret, named by that very ARN, is linked.
+    own = executor(builder, Policy(mode=Mode.PROPOSE)).assess(o.secret_arn)[2]
+    assert all(f.link.status is not LinkStatus.UNPROVEN for f in own.fixes)
+
+
+@pytest.mark.parametrize("own_group_too", [False, True])
+def test_wearing_the_databases_group_opens_nothing_in_auto(builder: AccountBuilder, own_group_too: bool) -> None:
+    """Team B's function also wears (or only wears) the orders database's group. That earns it nothing: the
+    database's group admitting it is the database's side, unproven, and never applied in auto."""
+    o = another_teams_database(builder)
+    groups = [o.extra["attacker_sg"], o.db_sg] if own_group_too else [o.db_sg]
+    wearer = builder.rotation_function("team-b-wearer", subnets=o.fn_subnets, groups=groups)
+    builder.rotated_secret(ATTACKER_SECRET, {"host": o.db["host"], "port": 5432, "password": "x"}, wearer)
+    builder.clients.counter.calls.clear()
+    out = executor(builder, replace(AUTO_ANYTHING, max_auto_risk=Risk.LOW)).run(ATTACKER_SECRET)
+    assert out.applied == [] and writes(builder) == {}
+    (fix,) = out.plan.fixes
+    assert fix.kind is FixKind.AUTHORIZE_DB_INGRESS
+    assert fix.link.status is LinkStatus.UNPROVEN and fix.risk is Risk.HIGH
+    # With a group of its own, that group is the rule's source; without one, the rule admits the whole group.
+    (pair,) = fix.steps[0].call.params["IpPermissions"][0]["UserIdGroupPairs"]
+    assert pair["GroupId"] == (o.extra["attacker_sg"] if own_group_too else o.db_sg)
+
+
 def test_a_target_found_by_ip_waits_for_a_person_even_when_linked(builder: AccountBuilder) -> None:
     o = another_teams_database(builder)
     names_a_bastion_by_ip(builder, o)
@@ -155,7 +195,7 @@ SECRET = Secret(SECRET_ARN, "prod/app", True, None)
     [
         ("prod/app", True),
         (SECRET_ARN, True),
-        (SECRET_ARN.rsplit("-", 1)[0], True),  # the ARN without Secrets Manager's random suffix
+        (SECRET_ARN.rsplit("-", 1)[0], False),  # a partial ARN: ambiguous with a secret named "prod/app-AbCdEf"
         ("prod/*", True),
         ("other/app prod/app", True),
         ("other/app,prod/app", True),
@@ -169,6 +209,81 @@ SECRET = Secret(SECRET_ARN, "prod/app", True, None)
 )
 def test_what_a_link_tag_names(value: str, names: bool) -> None:
     assert names_secret(value, SECRET) is names
+
+
+# Names and ARNs built to collide: a small alphabet, so that names, suffixes and places coincide often.
+_NAMES = st.text("ab/-_.A", min_size=1, max_size=8)
+_SUFFIXES = st.text("aAbB09", min_size=6, max_size=6)
+_PLACES = st.tuples(
+    st.sampled_from(["aws", "aws-cn"]),
+    st.sampled_from(["us-east-1", "eu-west-1"]),
+    st.sampled_from(["123456789012", "210987654321"]),
+)
+
+
+def _arn(place: tuple[str, str, str], name: str, suffix: str) -> str:
+    partition, region, account = place
+    return f"arn:{partition}:secretsmanager:{region}:{account}:secret:{name}-{suffix}"
+
+
+def _near(base: str, suffix: str, place: tuple[str, str, str], choice: tuple[int, Any, Any]) -> tuple[str, str]:
+    """A name and ARN near `base`: the same, with the suffix appended (lower case too), with a trailing `-`, or in
+    the other case; in the same or another place, with the same or another suffix."""
+    form, other_place, other_suffix = choice
+    name = [base, f"{base}-{suffix}", f"{base}-", base.swapcase(), f"{base}-{suffix.lower()}"][form]
+    return name, _arn(other_place or place, name, other_suffix or suffix)
+
+
+def _entries(name: str, arn: str) -> list[str]:
+    """What a link tag might hold for that secret: its full ARN, a partial ARN, with `-`, `?`, `-??????` or `*`
+    appended, in another case, the ARN's tail (with and without the suffix), or its name, as is or changed."""
+    partial, tail = arn.rsplit("-", 1)[0], arn.split(":secret:", 1)[1]
+    return [
+        arn,
+        partial,
+        f"{partial}-",
+        f"{partial}-??????",
+        f"{partial}*",
+        f"{arn}-",
+        f"{arn}?",
+        f"{arn}*",
+        arn.upper(),
+        arn.swapcase(),
+        tail,
+        tail.rsplit("-", 1)[0],
+        name,
+        f"{name}-",
+        f"{name}?",
+        name.swapcase(),
+    ]
+
+
+def _look_alike(parts: tuple[Any, ...]) -> tuple[Secret, str]:
+    place, base, suffix, mine, theirs, entry = parts
+    name, arn = _near(base, suffix, place, mine)
+    entries = _entries(*_near(base, suffix, place, theirs))
+    return Secret(arn, name, True, None), entries[entry % len(entries)]
+
+
+# A secret, and one entry of a link tag written for a secret made to look like it (flat tuples: fast to draw).
+_NEAR_CHOICE = st.tuples(st.integers(0, 4), st.none() | _PLACES, st.none() | _SUFFIXES)
+_LOOK_ALIKES = st.tuples(_PLACES, _NAMES, _SUFFIXES, _NEAR_CHOICE, _NEAR_CHOICE, st.integers(0, 15)).map(_look_alike)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(_LOOK_ALIKES)
+def test_an_entry_made_to_collide_names_only_the_same_secret(case: tuple[Secret, str]) -> None:
+    secret, entry = case
+    assert names_secret(entry, secret) is (entry in (secret.arn, secret.name))
+
+
+@settings(max_examples=300, deadline=None)
+@given(_LOOK_ALIKES)
+def test_a_secret_whose_name_is_unknown_is_named_by_no_name(case: tuple[Secret, str]) -> None:
+    secret, entry = case
+    unknown = replace(secret, name="")
+    assert names_secret(entry, unknown) is (entry == secret.arn)
+    assert names_secret(f"{entry[:1]}*", unknown) is False
 
 
 def test_the_secrets_own_tag_is_not_proof() -> None:
@@ -204,6 +319,70 @@ def test_an_unproven_database_fix_is_high_risk_and_a_function_side_fix_is_not_to
     assert [(f.kind, f.risk, f.link.status) for f in plan.fixes] == [
         (FixKind.AUTHORIZE_LAMBDA_EGRESS, Risk.LOW, LinkStatus.NOT_REQUIRED)
     ]
+
+
+# ----- a function that wears the database's group ----------------------------------------------
+
+ALL_OUT_RULE = rule("sg-db", egress=True, cidr="0.0.0.0/0", protocol="-1")
+
+
+def _wearing(*groups: str, db_rules: tuple[Any, ...] = (ALL_OUT_RULE,), **changes: Any) -> Any:
+    """The baseline, its function wearing `groups` (sg-db is the database's), sg-db with `db_rules`."""
+    snap = with_group(healthy(**changes), replace(healthy().security_groups["sg-db"], rules=db_rules))
+    assert snap.function is not None
+    return replace(snap, function=replace(snap.function, security_group_ids=groups))
+
+
+def _linked(snap: Any) -> Any:
+    return with_group(snap, replace(snap.security_groups["sg-db"], tags={LINK_TAG: "prod/app"}))
+
+
+def _summary(snap: Any) -> list[tuple[FixKind, Risk, LinkStatus, str, str]]:
+    out = []
+    for fix in make_plan(snap).fixes:
+        (step,) = fix.steps
+        (pair,) = step.call.params["IpPermissions"][0]["UserIdGroupPairs"]
+        out.append((fix.kind, fix.risk, fix.link.status, step.call.params["GroupId"], pair["GroupId"]))
+    return out
+
+
+def test_a_function_wearing_only_the_databases_group_gets_a_rule_that_admits_the_whole_group_at_high_risk() -> None:
+    snap = _wearing("sg-db")
+    high = (FixKind.AUTHORIZE_DB_INGRESS, Risk.HIGH)
+    assert _summary(snap) == [(*high, LinkStatus.UNPROVEN, "sg-db", "sg-db")]
+    # Its owner's link proves the database is the secret's, but the rule still lets every member of sg-db in.
+    assert _summary(_linked(snap)) == [(*high, LinkStatus.PROVEN, "sg-db", "sg-db")]
+    (fix,) = make_plan(_linked(snap)).fixes
+    assert any("admits every member of sg-db" in note for note in fix.notes)
+
+
+@pytest.mark.parametrize("groups", [("sg-db", "sg-fn"), ("sg-fn", "sg-db")])
+def test_a_function_wearing_the_databases_group_and_its_own_is_admitted_by_its_own(groups: tuple[str, ...]) -> None:
+    snap = _wearing(*groups)
+    assert _summary(snap) == [(FixKind.AUTHORIZE_DB_INGRESS, Risk.HIGH, LinkStatus.UNPROVEN, "sg-db", "sg-fn")]
+    assert _summary(_linked(snap)) == [(FixKind.AUTHORIZE_DB_INGRESS, Risk.LOW, LinkStatus.PROVEN, "sg-db", "sg-fn")]
+
+
+def test_the_functions_egress_goes_on_its_own_group_never_on_the_databases() -> None:
+    # sg-db admits its own members and sends only HTTPS; sg-fn sends nothing: the database port is not let out.
+    db_rules = (rule("sg-db", egress=False, port=5432, ref="sg-db"), rule("sg-db", egress=True, port=443, cidr=ALL_OUT))
+    both = with_group(
+        _wearing("sg-db", "sg-fn", db_rules=db_rules), replace(healthy().security_groups["sg-fn"], rules=())
+    )
+    assert _summary(both) == [(FixKind.AUTHORIZE_LAMBDA_EGRESS, Risk.LOW, LinkStatus.NOT_REQUIRED, "sg-fn", "sg-db")]
+    # With no group of its own, the egress rule is written on the database's group: the database's side.
+    only = _wearing("sg-db", db_rules=db_rules)
+    assert _summary(only) == [(FixKind.AUTHORIZE_LAMBDA_EGRESS, Risk.HIGH, LinkStatus.UNPROVEN, "sg-db", "sg-db")]
+
+
+def test_an_endpoint_admitting_the_databases_group_is_the_databases_side() -> None:
+    db_rules = (rule("sg-db", egress=False, port=5432, ref="sg-db"), ALL_OUT_RULE)
+    closed_endpoint = SecurityGroup("sg-vpce", "vpc-1", "vpce", ())
+    only = with_group(_wearing("sg-db", db_rules=db_rules), closed_endpoint)
+    kind = FixKind.AUTHORIZE_ENDPOINT_INGRESS
+    assert _summary(only) == [(kind, Risk.HIGH, LinkStatus.UNPROVEN, "sg-vpce", "sg-db")]
+    both = with_group(_wearing("sg-db", "sg-fn", db_rules=db_rules), closed_endpoint)
+    assert _summary(both) == [(kind, Risk.LOW, LinkStatus.NOT_REQUIRED, "sg-vpce", "sg-fn")]
 
 
 def test_a_network_interface_target_always_waits_for_a_person() -> None:

@@ -19,6 +19,7 @@ from rotation_doctor.model.snapshot import (
     PolicyDocument,
     SecurityGroup,
     Snapshot,
+    Vpc,
 )
 from rotation_doctor.planning.planner import make_plan
 from tests.snapshots import VPC, acl, allow_all_entries, healthy, nat_path, rule, with_group
@@ -218,3 +219,24 @@ def test_unfixable_breakage_is_always_explained(breakages) -> None:  # type: ign
     plan = make_plan(snap)
     if not plan.ends_healthy:
         assert plan.unfixable, [b.__name__ for b in breakages]
+
+
+def _default_egress_revoked(snap: Snapshot) -> list[str]:
+    (fix,) = [f for f in make_plan(snap).fixes if f.kind is FixKind.CREATE_SECRETSMANAGER_ENDPOINT]
+    return [s.says for s in fix.steps if s.call.operation == "RevokeSecurityGroupEgress"]
+
+
+def test_a_new_group_loses_the_default_ipv6_egress_where_the_vpc_has_ipv6_or_was_not_read() -> None:
+    no_endpoint = healthy(vpc_endpoints=())
+    v4_only = replace(no_endpoint, vpcs={VPC: Vpc(VPC, ("10.0.0.0/16",))})
+    dual = replace(no_endpoint, vpcs={VPC: Vpc(VPC, ("10.0.0.0/16",), ipv6_cidr_blocks=("2600:1f18:1::/56",))})
+    assert _default_egress_revoked(v4_only) == ["- sg-new1 egress all -> 0.0.0.0/0 (AWS's default rule)"]
+    assert _default_egress_revoked(dual) == [
+        "- sg-new1 egress all -> 0.0.0.0/0 (AWS's default rule)",
+        "- sg-new1 egress all -> ::/0 (AWS's default rule: the VPC has IPv6)",
+    ]
+    # Its IPv6 blocks were not read: no guess, both are revoked (one that is not there is already done).
+    assert _default_egress_revoked(no_endpoint) == [
+        "- sg-new1 egress all -> 0.0.0.0/0 (AWS's default rule)",
+        f"- sg-new1 egress all -> ::/0 (AWS's default rule if {VPC} has IPv6: its blocks were not read)",
+    ]

@@ -8,16 +8,19 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
 
-from rotation_doctor.apply.executor import Executor
+from remediations import REGISTRY, PlanContext
+from remediations._rules import DEFAULT_EGRESS, DEFAULT_EGRESS_V6
+from rotation_doctor.apply.executor import Executor, JournalEntry
 from rotation_doctor.apply.guardrails import IGNORE_TAG, Approval, InMemoryBudget, Mode, Policy
 from rotation_doctor.approvals.store import ProposalStore, create_table
 from rotation_doctor.approvals.workflow import apply_proposal, handle_secret
 from rotation_doctor.model.errors import AlreadyDecided, ProposalConflict, ProposalExpired, ProposalNotFound
 from rotation_doctor.model.findings import Verdict
 from rotation_doctor.model.plan import FixKind, Risk
-from rotation_doctor.model.states import OutcomeStatus
+from rotation_doctor.model.states import OutcomeStatus, StepStatus
 from rotation_doctor.simulated import scenarios
 from rotation_doctor.simulated.account import AccountBuilder, tcp
 from tests import fix_scenarios
@@ -50,7 +53,8 @@ def fix_and_recheck(b: AccountBuilder, kind: FixKind, secret: str = SECRET, **ru
 
 
 def created_groups_open_to_all(b: AccountBuilder) -> list[str]:
-    """Groups rotation-doctor created that still allow all egress (AWS's default rule): there must be none."""
+    """Groups rotation-doctor created that still allow all egress (AWS's default rules, IPv4 or, in a VPC with IPv6,
+    IPv6): there must be none."""
     created = b.ec2.describe_security_groups(
         Filters=[{"Name": "tag:rotation-doctor:created-by", "Values": ["rotation-doctor"]}]
     )["SecurityGroups"]
@@ -58,7 +62,11 @@ def created_groups_open_to_all(b: AccountBuilder) -> list[str]:
         g["GroupId"]
         for g in created
         for p in g["IpPermissionsEgress"]
-        if p["IpProtocol"] == "-1" and any(r.get("CidrIp") == "0.0.0.0/0" for r in p.get("IpRanges", []))
+        if p["IpProtocol"] == "-1"
+        and (
+            any(r.get("CidrIp") == "0.0.0.0/0" for r in p.get("IpRanges", []))
+            or any(r.get("CidrIpv6") == "::/0" for r in p.get("Ipv6Ranges", []))
+        )
     ]
 
 
@@ -150,6 +158,103 @@ def test_create_nat_gateway_only_when_asked(builder: AccountBuilder) -> None:
     fix_scenarios.nat_wanted(builder)
     assert FixKind.CREATE_NAT_GATEWAY not in [f.kind for f in executor(builder).assess(SECRET)[2].fixes]
     fix_and_recheck(builder, FixKind.CREATE_NAT_GATEWAY, prefer_nat=True)
+
+
+# ----- the groups a plan creates open nothing, over IPv6 either ----------------------------------
+
+Rule = tuple[str, int | None, int | None, str | None]
+
+
+def _real_egress(b: AccountBuilder, reason: str) -> set[Rule]:
+    (group,) = b.ec2.describe_security_groups(Filters=[{"Name": "tag:rotation-doctor:reason", "Values": [reason]}])[
+        "SecurityGroups"
+    ]
+    out: set[Rule] = set()
+    for p in group["IpPermissionsEgress"]:
+        peers = [r["CidrIp"] for r in p.get("IpRanges", [])] + [r["CidrIpv6"] for r in p.get("Ipv6Ranges", [])]
+        peers += [pair["GroupId"] for pair in p.get("UserIdGroupPairs", [])]
+        out |= {(p["IpProtocol"], p.get("FromPort"), p.get("ToPort"), peer) for peer in peers}
+    return out
+
+
+@pytest.mark.parametrize(
+    ("kind", "broken", "reason"),
+    [
+        (FixKind.CREATE_SECRETSMANAGER_ENDPOINT, fix_scenarios.no_endpoint, "secretsmanager-endpoint"),
+        (FixKind.ATTACH_LAMBDA_TO_VPC, fix_scenarios.function_outside_vpc, "rotation-function"),
+    ],
+)
+def test_a_group_created_in_a_vpc_with_ipv6_loses_the_default_ipv6_egress_too(
+    builder: AccountBuilder, kind: FixKind, broken: Callable[[AccountBuilder], fix_scenarios.Broken], reason: str
+) -> None:
+    case = broken(builder)
+    assert case.orders is not None
+    builder.dual_stack(case.orders.net, ["app-a"])  # AWS now gives every new group in the VPC ::/0 egress
+    snap, diagnosis, plan = executor(builder).assess(case.secret)
+    (fix,) = [f for f in plan.fixes if f.kind is kind]
+    revoked = [s.call.params["IpPermissions"] for s in fix.steps if s.call.operation == "RevokeSecurityGroupEgress"]
+    assert revoked == [[DEFAULT_EGRESS], [DEFAULT_EGRESS_V6]]
+    # What the planner simulated for the new group is what AWS holds once applied.
+    remediation = REGISTRY[kind]
+    (planned,) = [
+        p
+        for p in remediation.plan(snap, diagnosis.findings, PlanContext(snap.secret.arn, snap.secret.name))
+        if p.fix.kind is kind
+    ]
+    simulated = planned.apply_to(snap).security_groups["sg-new1"].rules
+    fix_and_recheck(builder, kind, secret=case.secret)
+    expected = {(r.protocol, r.port_from, r.port_to, r.cidr or r.referenced_group_id) for r in simulated if r.egress}
+    assert _real_egress(builder, reason) == expected
+
+
+def test_a_group_created_in_a_vpc_without_ipv6_revokes_only_the_ipv4_default(builder: AccountBuilder) -> None:
+    fix_scenarios.no_endpoint(builder)
+    plan = executor(builder).assess(SECRET)[2]
+    (fix,) = [f for f in plan.fixes if f.kind is FixKind.CREATE_SECRETSMANAGER_ENDPOINT]
+    revoked = [s.call.params["IpPermissions"] for s in fix.steps if s.call.operation == "RevokeSecurityGroupEgress"]
+    assert revoked == [[DEFAULT_EGRESS]]
+
+
+@pytest.mark.parametrize("answer", ["InvalidPermission.NotFound", "UnknownIpPermissions"])
+def test_a_revoke_that_finds_no_rule_is_already_done_and_never_undone(builder: AccountBuilder, answer: str) -> None:
+    """The default IPv6 rule is not there (the VPC's IPv6 block went, or its blocks were not read and the plan
+    revoked both): AWS answers InvalidPermission.NotFound, or in a default VPC success with the rule listed in
+    UnknownIpPermissions. Either way the step is already done: never journaled, and a rollback adds no rule back."""
+    case = fix_scenarios.no_endpoint(builder)
+    assert case.orders is not None
+    builder.dual_stack(case.orders.net, ["app-a"])
+    before = account_state(builder)
+    authorized_v6: list[Any] = []
+
+    def revoke(params: Any, **_: Any) -> Any:
+        if "CidrIpv6" not in str(params):
+            return None
+        if answer == "UnknownIpPermissions":
+            return AWSResponse("https://ec2", 200, {}, None), {"Return": True, answer: [DEFAULT_EGRESS_V6]}
+        raise ClientError(
+            {"Error": {"Code": answer, "Message": "The rule does not exist"}}, "RevokeSecurityGroupEgress"
+        )
+
+    def authorize(params: Any, **_: Any) -> None:
+        if "CidrIpv6" in str(params):
+            authorized_v6.append(params)
+
+    events = builder.clients.ec2.meta.events
+    events.register_first("before-call.ec2.RevokeSecurityGroupEgress", revoke, unique_id="v6-revoke")
+    events.register_first("before-call.ec2.AuthorizeSecurityGroupEgress", authorize, unique_id="v6-authorize")
+    stop = fail_nth(builder, "CreateVpcEndpoint", 1)
+    journal: list[JournalEntry] = []
+    try:
+        out = executor(builder).run(SECRET, approval=ANYTHING, journal=journal.append)
+    finally:
+        stop()
+        events.unregister("before-call.ec2.RevokeSecurityGroupEgress", unique_id="v6-revoke")
+        events.unregister("before-call.ec2.AuthorizeSecurityGroupEgress", unique_id="v6-authorize")
+    assert out.status is OutcomeStatus.ROLLED_BACK
+    (v6,) = [s for f in out.fixes for s in f.steps if "::/0" in s.says]
+    assert v6.status is StepStatus.ALREADY_DONE
+    assert [e for e in journal if "::/0" in e.what] == [] and authorized_v6 == []
+    assert account_state(builder) == before
 
 
 # ----- rollback --------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from rotation_doctor.collect.aws import AwsClients, describe_fatal, error_code
 from rotation_doctor.collect.collector import Collector
 from rotation_doctor.examine import diagnose_secrets
 from rotation_doctor.model.findings import Verdict
-from rotation_doctor.model.plan import Call, Fix, Plan, Step, dig, references, resolve, written_by
+from rotation_doctor.model.plan import RULE_NOT_FOUND, Call, Fix, Plan, Step, dig, references, resolve, written_by
 from rotation_doctor.model.snapshot import Snapshot
 from rotation_doctor.model.states import FixStatus, OutcomeStatus, StepStatus
 from rotation_doctor.planning.planner import make_plan
@@ -407,12 +407,13 @@ class Executor:
         except Exception as exc:
             code = error_code(exc)
             if code in step.already_done:
-                log.info("%s %s: already in place (%s)", step.id, step.call.operation, code)
-                outputs[step.id] = {}
-                result.steps.append(StepResult(step.id, step.says, StepStatus.ALREADY_DONE))
+                _already_done(step, code, result, outputs)
                 return
             result.steps.append(StepResult(step.id, step.says, StepStatus.FAILED, describe_fatal(exc)))
             raise StepFailed(step, describe_fatal(exc)) from exc
+        if _found_none(step, response):
+            _already_done(step, "UnknownIpPermissions", result, outputs)  # nothing was written: nothing to undo
+            return
         # AWS accepted it: from here on it is undone on any failure, even one in reading what it returned.
         entry = StepResult(step.id, step.says, StepStatus.APPLIED)
         result.steps.append(entry)
@@ -505,6 +506,26 @@ class Executor:
     def _diagnose(self, secret_arn: str) -> Diagnosis:
         secret = self.collector.describe_secret(secret_arn)
         return diagnose_secrets(self.collector, [secret])[0][1]
+
+
+def _already_done(step: Step, why: str, result: FixResult, outputs: dict[str, Mapping[str, Any]]) -> None:
+    """The change was in place: recorded as such, never journaled and never undone (its undo would add what was
+    never there)."""
+    log.info("%s %s: already in place (%s)", step.id, step.call.operation, why)
+    outputs[step.id] = {}
+    result.steps.append(StepResult(step.id, step.says, StepStatus.ALREADY_DONE))
+
+
+def _found_none(step: Step, response: Any) -> bool:
+    """A revoke AWS accepted without revoking anything. In a default VPC, AWS answers a revoke of a rule that is not
+    there with success and the rule in UnknownIpPermissions; elsewhere with InvalidPermission.NotFound
+    (RevokeSecurityGroupEgress/Ingress, EC2 API Reference). The same fact, so a step that takes the error for done
+    takes this for done too. Those steps revoke one rule each (`new_group_steps`): an unknown rule is the step's."""
+    return (
+        RULE_NOT_FOUND in step.already_done
+        and isinstance(response, Mapping)
+        and bool(response.get("UnknownIpPermissions"))
+    )
 
 
 def _needs_skipped(fix: Fix, skipped_steps: set[str]) -> str | None:

@@ -102,6 +102,11 @@ def vpc(raw: Raw) -> Vpc:
         cidr_blocks=tuple(blocks or [raw["CidrBlock"]]),
         tags=tags(raw.get("Tags")),
         owner_id=raw.get("OwnerId"),
+        ipv6_cidr_blocks=tuple(
+            a["Ipv6CidrBlock"]
+            for a in raw.get("Ipv6CidrBlockAssociationSet") or []
+            if a.get("Ipv6CidrBlock") and _ipv6_block_may_be_there(a)
+        ),
     )
 
 
@@ -137,6 +142,14 @@ _IPV6_BLOCK_NOT_IN_USE = frozenset({"associating", "disassociating", "disassocia
 def _ipv6_block_in_use(association: Raw) -> bool:
     """An associated block (moto spells the state oddly, see docs/moto.md: only AWS's other states exclude one)."""
     return str((association.get("Ipv6CidrBlockState") or {}).get("State", "associated")) not in _IPV6_BLOCK_NOT_IN_USE
+
+
+def _ipv6_block_may_be_there(association: Raw) -> bool:
+    """A block that is, or may yet or still be, associated: only one disassociated or failed is surely gone."""
+    return str((association.get("Ipv6CidrBlockState") or {}).get("State", "associated")) not in {
+        "disassociated",
+        "failed",
+    }
 
 
 def _route_target(raw: Raw) -> str:

@@ -119,6 +119,11 @@ def written_by(call: Call) -> tuple[Written, ...]:
     return tuple(dict.fromkeys(found))
 
 
+# AWS's answer to a revoke of a security group rule that is not there (a default VPC answers success instead, the
+# rule listed in UnknownIpPermissions: the executor takes both for "already done").
+RULE_NOT_FOUND = "InvalidPermission.NotFound"
+
+
 @dataclass(frozen=True)
 class Step:
     id: str

@@ -116,6 +116,9 @@ class Vpc:
     cidr_blocks: tuple[str, ...]
     tags: Mapping[str, str] = field(default_factory=dict)
     owner_id: str | None = None
+    # IPv6 blocks associated, or on their way in or out (associating, disassociating, failing): with one, AWS gives
+    # every new group an allow-all IPv6 egress rule too.
+    ipv6_cidr_blocks: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -428,6 +431,19 @@ class Snapshot:
     network_interfaces: tuple[NetworkInterface, ...] | None = None  # None: not read (only planning reads them)
     failures: Mapping[str, ReadFailure] = field(default_factory=dict)
     rotation_failed_recently: bool = False  # set by an event (RotationFailed) or an overdue rotation
+
+    @property
+    def database_group_ids(self) -> frozenset[str]:
+        """The groups the database wears. A rule on one of them, or admitting one of them, is the database's side,
+        whoever else wears it too."""
+        return frozenset(self.database.security_group_ids) if self.database is not None else frozenset()
+
+    @property
+    def function_own_group_ids(self) -> tuple[str, ...]:
+        """The function's groups that the database does not also wear, in the function's order: only these are
+        the function's own to change."""
+        groups = self.function.security_group_ids if self.function is not None else ()
+        return tuple(g for g in groups if g not in self.database_group_ids)
 
     def failure(self, key: FactKey, scope: str | None = None) -> ReadFailure | None:
         """The failure that keeps `key` (for `scope`, or for every scope) from being known."""

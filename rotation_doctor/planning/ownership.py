@@ -11,38 +11,58 @@ into its VPC) needs proof from something the secret's author does not control:
 - or the deployer trusts the secret's name: it starts with one of `trusted_prefixes`
   (`TrustedSecretPrefixes`, `--trust-prefix`), names that IAM lets only the database's owners create.
 
+A group the database wears is the database's, whoever else wears it: a rule written on it, or naming it as
+a rule's source, is a database-side change, even when the function wears that group too. The planner puts
+the function's side of a rule on a group only the function wears, when it has one; a rule between two groups
+the database wears (a self-reference) admits every member of the group, not the function alone, and is
+risk high whatever the link.
+
 Without proof the fix is still planned and shown, at risk high, and only a person can approve it. A
 target found by its IP address (a network interface) always waits for a person, proven or not.
+
+How a tag entry names a secret, exactly (identities are compared whole, never trimmed or derived):
+
+- an entry starting with `arn:` (in any case) is an ARN: it names only the secret whose full ARN, as
+  Secrets Manager reports it, is the very same string (partition, region, account, name and the six
+  characters Secrets Manager appends). A partial ARN (without those six characters, as AWS accepts one in
+  API calls) names nothing: it is ambiguous between a secret `x` and a secret named `x-AbCdEf`, which
+  anyone who may create secrets can create. No suffix is stripped, no name is read out of an ARN, and an
+  ARN entry is never a pattern (a `*` in it is just a character no ARN holds).
+- any other entry ending in `*` names the secrets whose `Name`, as Secrets Manager reports it, starts
+  with what precedes the `*`, as the database's owner wrote it; a bare `*` names none.
+- any other entry names only the secret whose `Name` is equal to it. A secret's name cannot hold `:`
+  (Secrets Manager allows letters, digits and `/_+=.@-`), so a name entry never equals a piece of an ARN.
+
+A secret whose name is unknown (empty) is named by no name or pattern entry: the link fails closed.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
+from functools import partial
 
 from rotation_doctor.model.plan import NOT_REQUIRED, Fix, Link, LinkStatus, Risk
 from rotation_doctor.model.snapshot import Database, Secret, Snapshot, TargetKind
 
 LINK_TAG = "rotation-doctor:secrets"
-_ARN_SUFFIX = re.compile(r"-[A-Za-z0-9]{6}$")  # Secrets Manager appends six characters to a secret's ARN
 
 
 def names_secret(tag_value: str, secret: Secret) -> bool:
-    """Whether a `rotation-doctor:secrets` value names this secret (a bare `*` names none: too broad)."""
-    for entry in re.split(r"[\s,]+", tag_value.strip()):
-        if not entry:
-            continue
-        if entry.startswith("arn:"):
-            if entry in (secret.arn, _ARN_SUFFIX.sub("", secret.arn)):
-                return True
-        elif entry.endswith("*"):
-            prefix = entry[:-1]
-            if prefix and secret.name.startswith(prefix):
-                return True
-        elif entry == secret.name:
-            return True
-    return False
+    """Whether a `rotation-doctor:secrets` value names this secret, by the exact rules of the module's doc."""
+    return any(_entry_names(entry, secret) for entry in re.split(r"[\s,]+", tag_value.strip()) if entry)
+
+
+def _entry_names(entry: str, secret: Secret) -> bool:
+    if entry[:4].lower() == "arn:":
+        return bool(secret.arn) and entry == secret.arn  # the whole ARN or nothing: never a pattern, never trimmed
+    if not secret.name:
+        return False  # a name that is not known is named by nothing
+    if entry.endswith("*"):
+        prefix = entry[:-1]
+        return bool(prefix) and secret.name.startswith(prefix)
+    return entry == secret.name
 
 
 def database_link(snap: Snapshot, trusted_prefixes: Sequence[str] = ()) -> Link:
@@ -90,25 +110,63 @@ def _owners_tags(snap: Snapshot, db: Database) -> list[tuple[str, Mapping[str, s
 
 
 def needs_link(fix: Fix, snap: Snapshot) -> bool:
-    """A database-path fix that changes more than the function itself and its own groups."""
+    """A fix that changes the database's side: one that writes a group the database wears or admits one as a rule's
+    source (whoever else wears it: wearing the database's group earns the function nothing), or a database-path
+    fix that changes more than the function itself and its own groups."""
+    db_groups = snap.database_group_ids
+    if any(w.id in db_groups for w in fix.writes) or any(
+        not egress and peer in db_groups for _, peer, egress in _group_rules(fix)
+    ):
+        return True
     if not any(code.startswith("DB_") for code in fix.fixes):
         return False
     fn = snap.function
-    own = {fn.arn, fn.name, *fn.security_group_ids} if fn is not None else set()
+    own = {fn.arn, fn.name, *snap.function_own_group_ids} if fn is not None else set()
     return any(not w.created_by_plan and w.id not in own for w in fix.writes)
 
 
 def with_links(fixes: Sequence[Fix], snap: Snapshot, trusted_prefixes: Sequence[str] = ()) -> tuple[Fix, ...]:
-    """Each fix with its link; one that is not proven is raised to risk high and says what is not linked."""
+    """Each fix with its link; one that is not proven is raised to risk high and says what is not linked. A rule
+    between two groups the database wears is high whatever the link (see `_held_high`)."""
     link = database_link(snap, trusted_prefixes)
     out = []
-    for fix in fixes:
+    for fix in map(partial(_held_high, snap=snap), fixes):
         if not needs_link(fix, snap):
             out.append(replace(fix, link=NOT_REQUIRED))
         elif link.status is LinkStatus.PROVEN:
             out.append(replace(fix, link=link))
         else:
-            risk = fix.risk if fix.risk is Risk.NEVER_AUTOMATIC else Risk.HIGH
             note = f"Not linked to the secret: {link.proof}. Only a person can approve this fix."
-            out.append(replace(fix, link=link, risk=risk, notes=(*fix.notes, note)))
+            out.append(replace(fix, link=link, risk=_at_least_high(fix.risk), notes=(*fix.notes, note)))
     return tuple(out)
+
+
+def _held_high(fix: Fix, snap: Snapshot) -> Fix:
+    """A rule on a group the database wears that names a group the database wears (itself, most often: the function
+    wears the database's group) lets every member of that group in, not the function alone: risk high."""
+    db_groups = snap.database_group_ids
+    broad = [(group, peer) for group, peer, _ in _group_rules(fix) if group in db_groups and peer in db_groups]
+    if not broad:
+        return fix
+    notes = tuple(
+        f"The rule on {group} names {peer}, a group the database wears: it admits every member of {peer}, not the "
+        "rotation function alone."
+        for group, peer in broad
+    )
+    return replace(fix, risk=_at_least_high(fix.risk), notes=(*fix.notes, *notes))
+
+
+def _at_least_high(risk: Risk) -> Risk:
+    return risk if risk is Risk.NEVER_AUTOMATIC else Risk.HIGH
+
+
+def _group_rules(fix: Fix) -> Iterator[tuple[str, str, bool]]:
+    """(group, peer, egress) of each rule by group reference the fix authorizes."""
+    for step in fix.steps:
+        egress = step.call.operation == "AuthorizeSecurityGroupEgress"
+        if not egress and step.call.operation != "AuthorizeSecurityGroupIngress":
+            continue
+        group = str(step.call.params.get("GroupId", ""))
+        for permission in step.call.params.get("IpPermissions", ()):
+            for pair in permission.get("UserIdGroupPairs", ()):
+                yield group, str(pair.get("GroupId", "")), egress

@@ -13,6 +13,8 @@
 - moto's transit gateway attachments always report the default route table association, even on a gateway
   created with `DefaultRouteTableAssociation` disabled and after `AssociateTransitGatewayRouteTable` or
   `DisassociateTransitGatewayRouteTable`; AWS reports the current one.
+- moto answers a revoke of an IPv6 egress rule in a VPC without IPv6 with success (it drops the IPv6 ranges
+  first); AWS answers `InvalidPermission.NotFound`, as for any rule that is not there (outside a default VPC).
 - moto keeps a transit gateway route's attachment as one object, which its serializer drops, so
   `SearchTransitGatewayRoutes` answers with no `TransitGatewayAttachments`; AWS answers with the list.
 
@@ -83,6 +85,7 @@ def _patch_once() -> None:
     VPCs.modify_vpc_endpoint = modify_vpc_endpoint  # type: ignore[method-assign]
 
     _patch_transit_gateways()
+    _patch_ipv6_revoke()
 
     import threading
 
@@ -130,6 +133,25 @@ def _patch_transit_gateways() -> None:
         return route
 
     TransitGatewayRouteTableBackend.create_transit_gateway_route = create_transit_gateway_route  # type: ignore[method-assign]
+
+
+def _patch_ipv6_revoke() -> None:
+    from moto.ec2.exceptions import InvalidPermissionNotFoundError
+    from moto.ec2.models.security_groups import SecurityGroupBackend
+
+    original_revoke = SecurityGroupBackend.revoke_security_group_egress
+
+    def revoke_security_group_egress(self: Any, group_name_or_id: str, *args: Any, **kwargs: Any) -> Any:
+        group = self.get_security_group_by_name_or_id(group_name_or_id, kwargs.get("vpc_id"))
+        vpc = self.vpcs.get(group.vpc_id) if group is not None and group.vpc_id else None
+        ranges = kwargs.get("ip_ranges") or []
+        only_v6 = bool(ranges) and all("CidrIpv6" in r for r in ranges)
+        others = kwargs.get("source_groups") or kwargs.get("prefix_list_ids") or kwargs.get("security_rule_ids")
+        if vpc is not None and only_v6 and not others and not vpc.get_cidr_block_association_set(ipv6=True):
+            raise InvalidPermissionNotFoundError()  # moto drops the IPv6 ranges and answers success
+        return original_revoke(self, group_name_or_id, *args, **kwargs)
+
+    SecurityGroupBackend.revoke_security_group_egress = revoke_security_group_egress  # type: ignore[method-assign]
 
 
 def _serialized(method: Any, lock: Any) -> Any:
