@@ -772,3 +772,22 @@ def test_for_all_values_comes_with_a_null_check(role: str, deployment: str) -> N
         for operator, tests in condition.items():
             if operator.lower().startswith("forallvalues:"):
                 assert {k.lower() for k in tests} <= required, statement["Sid"]
+
+
+def test_the_readmes_tag_protecting_scp_uses_only_actions_and_keys_aws_defines_for_them() -> None:
+    """README's SCP (the tags are only as strong as who may write them): each action exists, and aws:TagKeys is a key
+    AWS evaluates for it (else the Deny would never match), the principal key a global one."""
+    import re
+
+    readme = (ROOT / "README.md").read_text()
+    blocks = [json.loads(b) for b in re.findall(r"```json\n(.*?)```", readme, re.S) if "RotationDoctorTags" in b]
+    [scp] = blocks
+    [statement] = scp["Statement"]
+    assert statement["Effect"] == "Deny"
+    for action in statement["Action"]:
+        service, name = action.split(":")
+        rows = iam_definition[service]["privileges"][name]["resource_types"]
+        assert any(key_applies("aws:TagKeys", action, rt) for rt in rows), action
+    keys = {k for tests in statement["Condition"].values() for k in tests}
+    assert keys == {"aws:TagKeys", "aws:PrincipalArn"} and key_applies("aws:PrincipalArn", "ec2:CreateTags", "")
+    assert statement["Condition"]["ForAnyValue:StringLike"]["aws:TagKeys"] == ["rotation-doctor:*"]
