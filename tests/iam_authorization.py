@@ -138,6 +138,16 @@ def authorizations(call: Call) -> list[Authorization]:
     return found
 
 
+# A key the request carries whose value comes from the account, not the call (lambda:VpcIds: the VPC of the subnets
+# named): present, its value not judged here.
+FROM_THE_ACCOUNT: tuple[str, ...] = ()
+
+# Keys whose presence the request alone decides, so that a `Null` test on them is judged: Lambda sets its VPC keys
+# from the request's VpcConfig (none for a request without one, or with empty lists: a detach), and lambda:Layer
+# from its Layers (Lambda Developer Guide, "Using IAM condition keys for VPC settings"; from memory).
+REQUEST_DECIDES_PRESENCE = {"lambda:vpcids", "lambda:subnetids", "lambda:securitygroupids", "lambda:layer"}
+
+
 def _request_context(call: Call) -> dict[str, tuple[str, ...]]:
     """Condition values the request itself carries."""
     context: dict[str, tuple[str, ...]] = {}
@@ -145,6 +155,15 @@ def _request_context(call: Call) -> dict[str, tuple[str, ...]]:
         context["ec2:vpceservicename"] = (call.params["ServiceName"],)
     if call.service == "lambda" and "Principal" in call.params:
         context["lambda:principal"] = (call.params["Principal"],)
+    if call.service == "lambda" and call.operation == "UpdateFunctionConfiguration":
+        vpc_config = call.params.get("VpcConfig") or {}
+        if vpc_config.get("SubnetIds"):
+            context["lambda:subnetids"] = tuple(vpc_config["SubnetIds"])
+            context["lambda:vpcids"] = FROM_THE_ACCOUNT
+        if vpc_config.get("SecurityGroupIds"):
+            context["lambda:securitygroupids"] = tuple(vpc_config["SecurityGroupIds"])
+        if call.params.get("Layers"):
+            context["lambda:layer"] = tuple(call.params["Layers"])
     return context
 
 
@@ -206,6 +225,12 @@ def condition_problems(statement: Mapping[str, Any], auth: Authorization) -> lis
                     problems.append(f"{operator} {key}: not a key of {auth.action} on {auth.resource_type or '*'}")
                 continue
             supplied = auth.context.get(key.lower())
+            if op == "null" and key.lower() in REQUEST_DECIDES_PRESENCE:
+                wants_absent = str(expected).lower() == "true"
+                if wants_absent != (supplied is None):
+                    says = "carries no" if supplied is None else "carries"
+                    problems.append(f"{operator} {key}: {expected}, but the call {says} {key}")
+                continue
             if supplied is None:
                 continue
             if op.startswith("stringequals") and not all(v in as_list(expected) for v in supplied):

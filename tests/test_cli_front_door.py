@@ -156,11 +156,14 @@ def test_permissions_prints_the_policy_to_attach(capsys: pytest.CaptureFixture[s
     reads = json.loads(out)
     assert code == 0 and [s["Sid"] for s in reads["Statement"]] == [
         "Diagnose",
+        "ReadSecretValues",
+        "ReadFunctionLogs",
         "DecryptSecretsThroughSecretsManagerOnly",
     ]
     code, out, _ = run(capsys, "permissions", "--fix")
     sids = [s["Sid"] for s in json.loads(out)["Statement"]]
     assert "OptOutTagIsFinal" in sids and "SecretsManagerEndpointsOnly" in sids and "RetryRotation" in sids
+    assert "FunctionVpcSettings" in sids  # a person's own credentials: every fix kind
 
 
 def test_the_demo_hint_names_an_install_that_works_from_a_clone() -> None:

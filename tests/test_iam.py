@@ -50,7 +50,9 @@ ALLOWED_VPCS = ["vpc-1", "vpc-2"]
 ORGANIZATION = "o-a1b2c3d4e5"
 DEPLOYMENTS = {
     "defaults": {},
-    "allow-listed VPCs": {"AllowedVpcIds": ",".join(ALLOWED_VPCS)},
+    "allow-listed VPCs": {"AllowedVpcIds": ",".join(ALLOWED_VPCS), "AttachLambdaToVpc": "Enabled"},
+    "functions attached to VPCs": {"AttachLambdaToVpc": "Enabled"},
+    "readable secret prefixes": {"ReadableSecretPrefixes": "prod/,rds!"},
     "retry after fix": {"RetryRotationAfterFix": "true"},
     "security hub": {"SecurityHubFindings": "Enabled"},
     "organization": {"OrganizationId": ORGANIZATION},
@@ -206,7 +208,9 @@ def planned_calls() -> tuple[tuple[FixKind, Call], ...]:
                 for call in (step.call, step.undo):
                     if call is not None:
                         # One representative per fix kind, operation and parameter shape.
-                        shape = (fix.kind, call.service, call.operation, ",".join(sorted(call.params)))
+                        # A detach (an empty VpcConfig) is authorized differently from an attach.
+                        keys = sorted(authorizations(call)[0].context)
+                        shape = (fix.kind, call.service, call.operation, ",".join([*sorted(call.params), *keys]))
                         seen.setdefault(shape, (fix.kind, call))
     return tuple(seen.values())
 
@@ -226,16 +230,50 @@ def test_the_variants_reach_every_fix_kind_and_every_declared_write() -> None:
     }
 
 
+def _is_detach(call: Call) -> bool:
+    return call.operation == "UpdateFunctionConfiguration" and not call.params["VpcConfig"]["SubnetIds"]
+
+
+def _attaches(parameters: Mapping[str, str]) -> bool:
+    return parameters.get("AttachLambdaToVpc") == "Enabled"
+
+
 @pytest.mark.parametrize("role,deployment", ROLE_DEPLOYMENTS)
 def test_every_planned_call_is_allowed_in_a_real_account(role: str, deployment: str) -> None:
+    """Every call but ATTACH_LAMBDA_TO_VPC's function update where the deployer has not enabled it, and its undo (a
+    detach carries no VPC key, like an update that changes something else: IAM cannot tell them apart)."""
     statements = role_policy(role, deployment)
-    denied = []
+    attaches = _attaches(ROLES[role][1][deployment])
+    denied, refused = [], []
     for kind, call in planned_calls():
+        gated = call.operation == "UpdateFunctionConfiguration" and (_is_detach(call) or not attaches)
         for auth in authorizations(call):
             ok, reasons = allowed(statements, auth)
-            if not ok:
+            if gated:
+                refused.append(ok is False)
+            elif not ok:
                 denied.append(f"{kind} {auth.action} on {auth.resource_type or '*'}: {reasons}")
     assert denied == []
+    assert refused and all(refused)
+
+
+@pytest.mark.parametrize("role", sorted(ROLES))
+def test_a_function_update_must_carry_a_vpc_configuration_and_no_layer(role: str) -> None:
+    statements = role_policy(role, "functions attached to VPCs")
+    function = "arn:aws:lambda:us-east-1:123456789012:function:rotate"
+    vpc = {"SubnetIds": ["data-a"], "SecurityGroupIds": ["sg-1"]}
+
+    def may(params: dict[str, Any]) -> bool:
+        call = Call("lambda", "UpdateFunctionConfiguration", {"FunctionName": function, **params})
+        return all(allowed(statements, a)[0] for a in authorizations(call))
+
+    assert may({"VpcConfig": vpc})
+    assert not may({"Environment": {"Variables": {"X": "1"}}})  # ForAllValues alone would pass this
+    assert not may({"Handler": "evil.handler"})
+    assert not may({"VpcConfig": {"SubnetIds": [], "SecurityGroupIds": []}})  # the detach
+    assert not may({"VpcConfig": vpc, "Layers": ["arn:aws:lambda:us-east-1:444455556666:layer:x:1"]})
+    statements = role_policy(role)  # the default deployment: the fix kind is not enabled
+    assert not may({"VpcConfig": vpc})
 
 
 @pytest.mark.parametrize("role", sorted(ROLES))
@@ -482,12 +520,18 @@ def test_the_template_is_the_policy_the_code_declares(role: str, deployment: str
 
     parameters = ROLES[role][1][deployment]
     vpcs = [v for v in parameters.get("AllowedVpcIds", "").split(",") if v]
+    prefixes = [p for p in parameters.get("ReadableSecretPrefixes", "").split(",") if p]
     if role == "member role":
         where = {"region": "*", "account": "123456789012"}
-        declared = iam_policy.member_statements(account=where["account"], allowed_vpcs=vpcs)
+        declared = iam_policy.member_statements(account=where["account"], allowed_vpcs=vpcs, secret_prefixes=prefixes)
     else:
         where = {"region": "us-east-1", "account": "123456789012"}
-        declared = [*iam_policy.read_statements("us-east-1"), *iam_policy.write_statements(**where, allowed_vpcs=vpcs)]
+        declared = [
+            *iam_policy.read_statements("us-east-1", account=where["account"], secret_prefixes=prefixes),
+            *iam_policy.write_statements(**where, allowed_vpcs=vpcs),
+        ]
+    if _attaches(parameters):
+        declared.append(iam_policy.attach_lambda_statement(**where, allowed_vpcs=vpcs))
     if parameters.get("RetryRotationAfterFix") == "true":
         declared.append(iam_policy.retry_statement(**where))
     if parameters.get("SecurityHubFindings") == "Enabled":
@@ -505,6 +549,7 @@ def test_the_clis_policy_allows_every_planned_call() -> None:
     denied = [
         f"{a.action} on {a.resource_type}"
         for _, call in planned_calls()
+        if not _is_detach(call)  # see test_every_planned_call_is_allowed_in_a_real_account
         for a in authorizations(call)
         if not allowed(statements, a)[0]
     ]
@@ -558,16 +603,29 @@ def test_the_member_role_trusts_the_hubs_worker_role_and_nothing_else() -> None:
 
 def test_named_operator_roles_of_the_hub_account_may_assume_the_member_role_when_the_deployer_lists_them() -> None:
     """For the CLI's `scan --accounts all` (whose --role-name defaults to the member role): an opt-in list of the hub
-    account's roles, wildcards allowed; nobody else, and no role of another account whatever its name."""
-    sso = f"arn:aws:iam::{HUB_ACCOUNT}:role/aws-reserved/sso.amazonaws.com/*AWSReservedSSO_PlatformTeam_*"
-    trust = member_trust({"OperatorRoleArns": sso})
+    account's roles, each named exactly; nobody else, and no role of another account whatever its name."""
+    import re
+
     operator = (
         f"arn:aws:iam::{HUB_ACCOUNT}:role/aws-reserved/sso.amazonaws.com/eu-west-1/AWSReservedSSO_PlatformTeam_0a1b"
     )
+    trust = member_trust({"OperatorRoleArns": operator})
     assert trusted(trust, operator) and trusted(trust, HUB_WORKER)
     assert not trusted(trust, f"arn:aws:iam::{HUB_ACCOUNT}:role/Admin")
+    assert not trusted(trust, operator + "2")  # exact: no prefix of a name admits another
     assert not trusted(trust, operator.replace(HUB_ACCOUNT, "444455556666"))
     assert len(member_trust({})["Statement"]) == 1  # not listed: the hub's worker only
+    # The parameter refuses a wildcard (CloudFormation checks each element of the list against the pattern).
+    pattern = load("member.yaml")["Parameters"]["OperatorRoleArns"]["AllowedPattern"]
+    assert re.fullmatch(pattern, operator) and re.fullmatch(pattern, "")
+    for loose in (
+        f"arn:aws:iam::{HUB_ACCOUNT}:role/aws-reserved/sso.amazonaws.com/*AWSReservedSSO_PlatformTeam_*",
+        f"arn:aws:iam::{HUB_ACCOUNT}:role/Platform?",
+        f"arn:aws:iam::{HUB_ACCOUNT}:root",
+        f"arn:aws:iam::{HUB_ACCOUNT}:user/alice",
+        "*",
+    ):
+        assert not re.fullmatch(pattern, loose), loose
 
 
 def test_the_trust_check_sees_a_trust_of_the_whole_hub_account() -> None:
@@ -599,3 +657,137 @@ def test_the_forwarding_role_may_only_put_events_on_the_hubs_bus() -> None:
     assert trust["Principal"] == {"Service": "events.amazonaws.com"}
     # Only this account's rules may use it (the confused deputy: another account's rule naming this role).
     assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
+
+
+# ----- every condition key AWS offers for a write: used, or why not -----------------------------------------------
+
+# Keys that scope a write to the allow-listed VPCs: used exactly when AllowedVpcIds is set.
+VPC_KEYS = {"ec2:vpc", "ec2:vpcid", "lambda:vpcids", "route53:vpcs"}
+# Why a key AWS defines for a write (on a resource type its statement covers) is not tested by that statement. A key
+# alone applies to every action; (action, key) to that action only. Lower-case, as applicable_keys gives them.
+_TAGS_BY_THE_DENY = (
+    "the opt-out Deny (OptOutTagIsFinal) tests tags on every existing resource; created-by where its own"
+)
+_ID_AT_FIX_TIME = "an id found in the account at fix time; the VPC keys and the tags scope it"
+_UNDO = "deletes only what it created (created-by tag): an undo must not be refused by anything since"
+_RETRY = "any secret the service diagnoses may be retried; the opt-out Deny tests its tags"
+UNUSED_KEY_REASONS: Mapping[str | tuple[str, str], str] = {
+    "aws:resourcetag/${tagkey}": _TAGS_BY_THE_DENY,
+    "ec2:resourcetag/${tagkey}": "EC2's alias of aws:ResourceTag: the same tags, tested under that key",
+    "ec2:region": "the statement's resource ARNs name the region (the member role's: every region, a role is global)",
+    "aws:tagkeys": "aws:RequestTag requires the created-by tag; the other tags (Name, secret, reason) only inform",
+    ("ec2:createtags", "aws:requesttag/${tagkey}"): "granted only within a create (ec2:CreateAction), whose own "
+    "statement requires the created-by tag",
+    "ec2:securitygroupid": _ID_AT_FIX_TIME,
+    "ec2:subnetid": _ID_AT_FIX_TIME,
+    "ec2:routetableid": _ID_AT_FIX_TIME,
+    "ec2:networkaclid": _ID_AT_FIX_TIME,
+    "ec2:allocationid": "the NAT gateway's address is one it allocated (created-by tag), its id AWS's choice",
+    "ec2:publicipaddress": "the address is one it allocated (created-by tag); its IP is AWS's choice",
+    "ec2:domain": "the address is one it allocated (created-by tag), always in the VPC domain",
+    "ec2:availabilityzone": "the fix follows the function's and the database's subnets, in whatever zone they are",
+    "ec2:availabilityzoneid": "the fix follows the function's and the database's subnets, in whatever zone they are",
+    "ec2:tenancy": "a VPC's tenancy does not bear on what a fix may change",
+    "ec2:attribute": "EC2 documents no attribute names for these calls under this key: a guess would deny every fix",
+    "ec2:attribute/${attributename}": "EC2 documents no attribute names for these calls: a guess would deny every fix",
+    "ec2:vpcemultiregion": "the service's region (ec2:VpceServiceRegion or the service name) already names one region",
+    ("ec2:createvpcendpoint", "ec2:vpceserviceregion"): "ec2:VpceServiceName names this region's service",
+    ("ec2:createvpcendpoint", "ec2:vpceserviceowner"): "ec2:VpceServiceName names an AWS service, whose owner is AWS",
+    ("ec2:createvpcendpoint", "ec2:vpceprivatednspreference"): "the per-domain private DNS options are never sent",
+    (
+        "ec2:createvpcendpoint",
+        "ec2:vpceprivatednsspecifieddomains",
+    ): "the per-domain private DNS options are never sent",
+    ("ec2:deletevpcendpoints", "ec2:vpceservicename"): _UNDO,
+    ("ec2:deletevpcendpoints", "ec2:vpceserviceregion"): _UNDO,
+    ("ec2:deletesecuritygroup", "ec2:vpc"): _UNDO,
+    ("ec2:createtags", "ec2:vpc"): "granted only within a create, which InTheVpc holds to the allow-list",
+    "lambda:functionurlauthtype": "lambda:Principal names Secrets Manager: never a function URL's permission",
+    "lambda:subnetids": "the database's subnets, found at fix time: lambda:VpcIds holds their VPC",
+    "lambda:securitygroupids": "the group is one the fix creates: its id is unknown until then",
+    ("secretsmanager:rotatesecret", "aws:requesttag/${tagkey}"): "a retry sends no tags",
+    ("secretsmanager:rotatesecret", "secretsmanager:rotationlambdaarn"): "a retry names no function; whether Secrets "
+    "Manager fills the key from the secret's own configuration is not documented, so a Null test could deny it",
+    "secretsmanager:modifyrotationrules": "a retry sends no rules (the key's value when absent is not documented)",
+    "secretsmanager:rotateimmediately": "a retry rotates at once, as the key's default says",
+    "secretsmanager:externalsecretrotationrolearn": "a retry names no role (external secrets are not Lambda-rotated)",
+    "secretsmanager:secretid": _RETRY,
+    "secretsmanager:resource/type": _RETRY,
+    "secretsmanager:resource/allowrotationlambdaarn": _RETRY,
+    "secretsmanager:secretprimaryregion": _RETRY,
+    "secretsmanager:resourcetag/tag-key": _RETRY,
+}
+
+
+def _keys_tested(statement: Mapping[str, Any]) -> set[str]:
+    return {k.lower() for tests in (statement.get("Condition") or {}).values() for k in tests}
+
+
+def _unexplained_keys(statements: list[dict[str, Any]], allow_listed: bool) -> list[str]:
+    import fnmatch
+    import re
+
+    from tests.iam_authorization import statement_matches_request
+
+    writes = write_actions() | {"secretsmanager:RotateSecret"}
+    missing = set()
+    for statement in statements:
+        if statement["Effect"] != "Allow":
+            continue
+        tested = _keys_tested(statement)
+        for action in as_list(statement["Action"]):
+            if action not in writes:
+                continue
+            service, name = action.split(":")
+            for resource_type in iam_definition[service]["privileges"][name]["resource_types"]:
+                if not statement_matches_request(statement, Authorization(action, resource_type, {})):
+                    continue
+                for key in applicable_keys(action, resource_type):
+                    pattern = re.sub(r"\$\{\w+\}", "*", key)
+                    if any(fnmatch.fnmatchcase(t, pattern) for t in tested):
+                        continue
+                    if key in VPC_KEYS and not allow_listed:
+                        continue  # no allow-list: any VPC
+                    if (action.lower(), key) in UNUSED_KEY_REASONS or key in UNUSED_KEY_REASONS:
+                        continue
+                    missing.add(f"{statement['Sid']}: {action} on {resource_type or '*'}: {key}")
+    return sorted(missing)
+
+
+@pytest.mark.parametrize("role,deployment", ROLE_DEPLOYMENTS)
+def test_every_condition_key_of_a_write_is_used_or_named_why_not(role: str, deployment: str) -> None:
+    """For each Allow of a write, each resource type it covers, each key AWS defines for that action and type: the
+    statement tests it, or UNUSED_KEY_REASONS says why it cannot or need not."""
+    allow_listed = "AllowedVpcIds" in ROLES[role][1][deployment]
+    assert _unexplained_keys(role_policy(role, deployment), allow_listed) == []
+
+
+@pytest.mark.parametrize("role,deployment", ROLE_DEPLOYMENTS)
+def test_for_all_values_comes_with_a_null_check(role: str, deployment: str) -> None:
+    """ForAllValues holds for a request without the key (no values: all of none match): each key it tests must also
+    be required present (Null false), or an update without a VPC configuration passes by accident."""
+    for statement in role_policy(role, deployment):
+        condition = statement.get("Condition") or {}
+        required = {k.lower() for k, v in condition.get("Null", {}).items() if str(v).lower() == "false"}
+        for operator, tests in condition.items():
+            if operator.lower().startswith("forallvalues:"):
+                assert {k.lower() for k in tests} <= required, statement["Sid"]
+
+
+def test_the_readmes_tag_protecting_scp_uses_only_actions_and_keys_aws_defines_for_them() -> None:
+    """README's SCP (the tags are only as strong as who may write them): each action exists, and aws:TagKeys is a key
+    AWS evaluates for it (else the Deny would never match), the principal key a global one."""
+    import re
+
+    readme = (ROOT / "README.md").read_text()
+    blocks = [json.loads(b) for b in re.findall(r"```json\n(.*?)```", readme, re.S) if "RotationDoctorTags" in b]
+    [scp] = blocks
+    [statement] = scp["Statement"]
+    assert statement["Effect"] == "Deny"
+    for action in statement["Action"]:
+        service, name = action.split(":")
+        rows = iam_definition[service]["privileges"][name]["resource_types"]
+        assert any(key_applies("aws:TagKeys", action, rt) for rt in rows), action
+    keys = {k for tests in statement["Condition"].values() for k in tests}
+    assert keys == {"aws:TagKeys", "aws:PrincipalArn"} and key_applies("aws:PrincipalArn", "ec2:CreateTags", "")
+    assert statement["Condition"]["ForAnyValue:StringLike"]["aws:TagKeys"] == ["rotation-doctor:*"]

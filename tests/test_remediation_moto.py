@@ -498,3 +498,19 @@ def test_a_fix_that_needs_a_skipped_fix_is_skipped_too(builder: AccountBuilder) 
     assert list(reasons) == ["CREATE_SECRETSMANAGER_ENDPOINT", "AUTHORIZE_LAMBDA_EGRESS"]
     assert reasons["AUTHORIZE_LAMBDA_EGRESS"] == "depends on a fix that is not applied"
     assert out.applied == [] and writes(builder) == {}
+
+
+def test_attach_lambda_to_vpc_is_not_applied_where_the_deployment_does_not_permit_it(builder: AccountBuilder) -> None:
+    """The service's default (AttachLambdaToVpc=Disabled): the fix is proposed, never applied, and says why; the fixes
+    that need what it would have made are skipped with it, and nothing is written."""
+    from rotation_doctor.apply.guardrails import policy_from_env
+
+    fix_scenarios.function_outside_vpc(builder)
+    policy = policy_from_env({"ROTATION_DOCTOR_ATTACH_LAMBDA_TO_VPC": "Disabled"}, mode=Mode.PROPOSE)
+    builder.clients.counter.calls.clear()
+    outcome = Executor(builder.clients, policy).run("outside/db", approval=ANYTHING)
+    reasons = {f.kind: f.reason for f in outcome.fixes}
+    assert reasons[str(FixKind.ATTACH_LAMBDA_TO_VPC)] == (
+        "ATTACH_LAMBDA_TO_VPC is not permitted in this deployment (its deployer has not enabled it)"
+    )
+    assert outcome.applied == [] and writes(builder) == {}

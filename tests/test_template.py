@@ -16,6 +16,7 @@ from moto.events.models import EventPattern
 from remediations import write_actions
 from rotation_doctor.apply import timing
 from rotation_doctor.collect.permissions import READ_ACTIONS
+from rotation_doctor.model.plan import FixKind
 from rotation_doctor.service.patterns import PATTERNS, RULES
 from tests.cfn_resolve import Resolver
 from tests.test_iam import (
@@ -220,22 +221,22 @@ def _actions(statement: dict[str, Any]) -> set[str]:
     return {action} if isinstance(action, str) else set(action)
 
 
+READ_SIDS = ("Diagnose", "ReadSecretValues", "ReadFunctionLogs", "DecryptSecretsThroughSecretsManagerOnly")
+
+
 def test_reads_are_exactly_the_declared_reads(template: dict[str, Any]) -> None:
-    diagnose = next(s for s in _statements(template) if s["Sid"] == "Diagnose")
-    assert _actions(diagnose) == set(READ_ACTIONS)
+    reads = [s for s in _statements(template) if s["Sid"] in READ_SIDS[:3]]
+    assert set().union(*(_actions(s) for s in reads)) == set(READ_ACTIONS)
 
 
 @pytest.mark.parametrize("retry", ["false", "true"])
-def test_writes_are_exactly_what_the_fix_kinds_declare(template: dict[str, Any], retry: str) -> None:
-    statements = worker_statements({"RetryRotationAfterFix": retry})
-    granted = {
-        a
-        for s in statements
-        if s["Effect"] == "Allow" and s["Sid"] not in ("Diagnose", "DecryptSecretsThroughSecretsManagerOnly")
-        for a in _actions(s)
-    }
+@pytest.mark.parametrize("attach", ["Disabled", "Enabled"])
+def test_writes_are_exactly_what_the_fix_kinds_declare(template: dict[str, Any], retry: str, attach: str) -> None:
+    statements = worker_statements({"RetryRotationAfterFix": retry, "AttachLambdaToVpc": attach})
+    granted = {a for s in statements if s["Effect"] == "Allow" and s["Sid"] not in READ_SIDS for a in _actions(s)}
     expected = write_actions() | ({"secretsmanager:RotateSecret"} if retry == "true" else set())
-    assert granted == expected
+    # ATTACH_LAMBDA_TO_VPC's function update only where the deployer enables the fix kind.
+    assert granted == expected - ({"lambda:UpdateFunctionConfiguration"} if attach == "Disabled" else set())
 
 
 def test_every_handler_the_template_names_imports(template: dict[str, Any]) -> None:
@@ -271,28 +272,45 @@ def test_the_deployers_settings_reach_the_worker(template: dict[str, Any]) -> No
     assert policy.trusted_secret_prefixes == ("prod/ledger/", "prod/orders/") and policy.retry_rotation is True
     defaults = policy_from_env(worker_env({}))
     assert defaults.trusted_secret_prefixes == () and defaults.retry_rotation is False
+    assert defaults.not_permitted == {FixKind.ATTACH_LAMBDA_TO_VPC}
+    assert policy_from_env(worker_env({"AttachLambdaToVpc": "Enabled"})).not_permitted == set()
 
 
 @pytest.mark.parametrize(
-    "function,parameter",
-    [("WorkerFunction", "WorkerReservedConcurrency"), ("ApprovalFunction", "ApprovalReservedConcurrency")],
+    "function,parameter,default",
+    [("WorkerFunction", "WorkerReservedConcurrency", "2"), ("ApprovalFunction", "ApprovalReservedConcurrency", "5")],
 )
-def test_reserved_concurrency_is_unset_unless_the_deployer_sets_it(
-    template: dict[str, Any], function: str, parameter: str
+def test_reserved_concurrency_has_a_small_default_that_the_deployer_may_clear(
+    template: dict[str, Any], function: str, parameter: str, default: str
 ) -> None:
-    """A new account's concurrency quota is 10, all of which Lambda keeps unreserved: any reservation fails there
-    ("decreases account's UnreservedConcurrentExecution below its minimum value")."""
+    """Both functions run at most a few at once by default (the approval page is a public URL: throttled), within
+    any account whose quota is the usual 1000. A new account's quota is 10, all of which Lambda keeps unreserved:
+    there the deployer clears the parameter ("decreases account's UnreservedConcurrentExecution below its minimum")."""
     import re
 
     from tests.cfn_resolve import Resolver
 
     spec = template["Parameters"][parameter]
-    assert spec["Default"] == ""
+    assert spec["Default"] == default
     assert re.fullmatch(spec["AllowedPattern"], "") and re.fullmatch(spec["AllowedPattern"], "25")
     assert not re.fullmatch(spec["AllowedPattern"], "-1") and not re.fullmatch(spec["AllowedPattern"], "two")
     properties = template["Resources"][function]["Properties"]
-    assert "ReservedConcurrentExecutions" not in Resolver(template, {}).resolve(properties)
+    assert Resolver(template, {}).resolve(properties)["ReservedConcurrentExecutions"] == default
+    assert "ReservedConcurrentExecutions" not in Resolver(template, {parameter: ""}).resolve(properties)
     assert Resolver(template, {parameter: "25"}).resolve(properties)["ReservedConcurrentExecutions"] == "25"
+
+
+def test_the_queue_feeds_the_worker_no_faster_than_its_reserved_concurrency(template: dict[str, Any]) -> None:
+    """A throttled batch goes back to the queue and counts towards the dead-letter limit: the event source's
+    MaximumConcurrency (at least 2) follows the reservation."""
+    import re
+
+    from tests.cfn_resolve import Resolver
+
+    queue = template["Resources"]["WorkerFunction"]["Properties"]["Events"]["Queue"]["Properties"]
+    assert Resolver(template, {}).resolve(queue)["ScalingConfig"] == {"MaximumConcurrency": "2"}
+    assert "ScalingConfig" not in Resolver(template, {"WorkerReservedConcurrency": ""}).resolve(queue)
+    assert not re.fullmatch(template["Parameters"]["WorkerReservedConcurrency"]["AllowedPattern"], "1")
 
 
 # ----- an organization: the hub's bus, and member.yaml wherever a StackSet puts it ---------------------

@@ -265,8 +265,13 @@ class Executor:
         results: list[FixResult] = []
         allowed: list[Fix] = []
         skipped_outputs: set[str] = set()
+        composed_on: Fix | None = None  # a fix the deployment does not permit: every later one was planned on it
         for fix in plan.fixes:
             why = blocked(fix, snap, self.policy, approval) or _needs_skipped(fix, skipped_outputs)
+            if why is None and composed_on is not None:
+                why = f"planned on {composed_on.kind}, which is not permitted in this deployment"
+            if fix.kind in self.policy.not_permitted and composed_on is None:
+                composed_on = fix
             if why is None:
                 allowed.append(fix)
             else:

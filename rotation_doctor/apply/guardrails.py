@@ -72,12 +72,16 @@ class Policy:
     trusted_secret_prefixes: tuple[str, ...] = ()
     # After a fix ends healthy, start the rotation again (the template grants RotateSecret only then).
     retry_rotation: bool = False
+    # Fix kinds the deployment does not permit (the template grants their writes only when the deployer enables
+    # them): proposed, never applied. A person's own credentials (the CLI) permit every kind.
+    not_permitted: frozenset[FixKind] = frozenset()
     budget: ChangeBudget | None = field(default=None, compare=False)
 
 
 def policy_from_env(env: Mapping[str, str], **overrides: object) -> Policy:
     """The deployment's settings: ROTATION_DOCTOR_MODE, _MAX_AUTO_RISK, _ALLOWED_VPCS, _ALLOWED_ACCOUNTS,
-    _TRUSTED_SECRET_PREFIXES (comma-separated), _MAX_CHANGES_PER_HOUR, _RETRY_ROTATION (true|false)."""
+    _TRUSTED_SECRET_PREFIXES (comma-separated), _MAX_CHANGES_PER_HOUR, _RETRY_ROTATION (true|false),
+    _ATTACH_LAMBDA_TO_VPC (Enabled|Disabled; unset, as for the CLI: permitted)."""
 
     def listed(name: str) -> frozenset[str]:
         return frozenset(v.strip() for v in env.get(name, "").split(",") if v.strip())
@@ -90,10 +94,17 @@ def policy_from_env(env: Mapping[str, str], **overrides: object) -> Policy:
         "allowed_accounts": listed("ROTATION_DOCTOR_ALLOWED_ACCOUNTS"),
         "trusted_secret_prefixes": tuple(sorted(listed("ROTATION_DOCTOR_TRUSTED_SECRET_PREFIXES"))),
         "retry_rotation": env.get("ROTATION_DOCTOR_RETRY_ROTATION", "").strip().lower() == "true",
+        "not_permitted": frozenset(
+            kind for kind, variable in OPT_IN_FIX_KINDS.items() if env.get(variable, "Enabled").strip() != "Enabled"
+        ),
         "budget": InMemoryBudget(int(cap)) if cap else None,
     }
     values.update(overrides)
     return Policy(**values)  # type: ignore[arg-type]
+
+
+# Fix kinds whose writes a deployment grants only when its deployer enables them, and the variable that says so.
+OPT_IN_FIX_KINDS: Mapping[FixKind, str] = {FixKind.ATTACH_LAMBDA_TO_VPC: "ROTATION_DOCTOR_ATTACH_LAMBDA_TO_VPC"}
 
 
 def opted_out(tags: Mapping[str, str]) -> bool:
@@ -104,6 +115,8 @@ def blocked(fix: Fix, snap: Snapshot, policy: Policy, approval: Approval | None)
     """Why `fix` may not be applied now, or None when it may."""
     if policy.mode is Mode.OBSERVE:
         return "mode is observe"
+    if fix.kind in policy.not_permitted:
+        return f"{fix.kind} is not permitted in this deployment (its deployer has not enabled it)"
     if approval is None:
         if policy.mode is not Mode.AUTO:
             return "waits for approval"

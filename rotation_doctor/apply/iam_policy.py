@@ -55,10 +55,29 @@ OPT_OUT_DENIED = (
 )
 
 
-def read_statements(region: str = "*") -> list[dict[str, Any]]:
+# Reads narrowed by resource: a secret's value (to find its database) and a function's log lines (to tell a timeout
+# from a refusal). Every other read is a Describe/List that AWS authorizes on "*" only, or on what it lists.
+SECRET_VALUE_READ = "secretsmanager:GetSecretValue"
+LOG_READ = "logs:FilterLogEvents"
+
+
+def read_statements(
+    region: str = "*", *, partition: str = "aws", account: str = "*", secret_prefixes: Sequence[str] = ()
+) -> list[dict[str, Any]]:
+    """The reads. `secret_prefixes` (the deployment's ReadableSecretPrefixes): the secrets whose value may be read,
+    by name prefix; none: every secret (the database of a rotated secret is found from its host and port)."""
     via = f"secretsmanager.{region}.amazonaws.com"
+    secrets = f"arn:{partition}:secretsmanager:{region}:{account}:secret:"
     return [
-        {"Sid": "Diagnose", "Effect": "Allow", "Resource": "*", "Action": list(READ_ACTIONS)},
+        {
+            "Sid": "Diagnose",
+            "Effect": "Allow",
+            "Resource": "*",
+            "Action": [a for a in READ_ACTIONS if a not in (SECRET_VALUE_READ, LOG_READ)],
+        },
+        _read_secret_values(secrets, account, secret_prefixes),
+        # Rotation functions are Lambda functions: their logs are under /aws/lambda/, and nothing else is read.
+        _allow("ReadFunctionLogs", f"arn:{partition}:logs:{region}:{account}:log-group:/aws/lambda/*", LOG_READ),
         {
             "Sid": "DecryptSecretsThroughSecretsManagerOnly",
             "Effect": "Allow",
@@ -69,6 +88,17 @@ def read_statements(region: str = "*") -> list[dict[str, Any]]:
     ]
 
 
+def _read_secret_values(secrets: str, account: str, prefixes: Sequence[str]) -> dict[str, Any]:
+    if not prefixes:
+        return _allow("ReadSecretValues", f"{secrets}*", SECRET_VALUE_READ)
+    # A template cannot put its own ARN parts between list items (Fn::Join's delimiter takes no function): each prefix
+    # is written under any partition, region and account, and aws:ResourceAccount holds it to this one.
+    condition = {"StringEquals": {"aws:ResourceAccount": account}} if account != "*" else None
+    return _allow(
+        "ReadSecretValues", [f"arn:*:secretsmanager:*:*:secret:{p}*" for p in prefixes], SECRET_VALUE_READ, condition
+    )
+
+
 def write_statements(
     *, partition: str = "aws", region: str = "*", account: str = "*", allowed_vpcs: Sequence[str] = ()
 ) -> list[dict[str, Any]]:
@@ -77,7 +107,17 @@ def write_statements(
     functions = f"arn:{partition}:lambda:{region}:{account}:function:*"
     in_vpcs = {"ArnLike": {"ec2:Vpc": [f"arn:*:ec2:*:*:vpc/{v}" for v in allowed_vpcs]}} if allowed_vpcs else None
     vpc_ids = {"StringEquals": {"ec2:VpcID": list(allowed_vpcs)}} if allowed_vpcs else None
-    lambda_vpcs = {"ForAllValues:StringEquals": {"lambda:VpcIds": list(allowed_vpcs)}} if allowed_vpcs else None
+    # route53:VPCs holds "VPCId=<id>,VPCRegion=<region>" for each VPC of the request (Route 53 Developer Guide,
+    # "Normalizing the Route 53 condition key values"; cited from memory). ForAllValues passes on a request without
+    # the key, so the Null check requires it: a request that names no VPC is not admitted by accident.
+    zone_vpcs = (
+        {
+            "ForAllValues:StringLike": {"route53:VPCs": [f"VPCId={v},VPCRegion=*" for v in allowed_vpcs]},
+            "Null": {"route53:VPCs": "false"},
+        }
+        if allowed_vpcs
+        else None
+    )
     created = [f"{ec2}:security-group/*", f"{ec2}:vpc-endpoint/*", f"{ec2}:natgateway/*", f"{ec2}:elastic-ip/*"]
     service = f"com.amazonaws.{region}.secretsmanager"
     statements: list[dict[str, Any]] = [
@@ -109,8 +149,17 @@ def write_statements(
             "ec2:CreateVpcEndpoint",
             {("StringLike" if "*" in service else "StringEquals"): {"ec2:VpceServiceName": service, **CREATED_BY}},
         ),
-        _allow("EndpointPrivateDns", f"{ec2}:vpc-endpoint/*", "ec2:ModifyVpcEndpoint"),
-        _allow("EndpointPrivateDnsZone", "*", "route53:AssociateVPCWithHostedZone"),
+        # ec2:VpceServiceName is not a key of ModifyVpcEndpoint (the Service Authorization Reference lists it for
+        # CreateVpcEndpoint and DeleteVpcEndpoints only: testing it here would deny every call), nor is ec2:Vpc. What
+        # AWS offers is the region of the endpoint's service: this region's services only (a Secrets Manager
+        # endpoint is one), never a cross-region endpoint. tests/test_iam.py names why each other key is unused.
+        _allow(
+            "EndpointPrivateDns",
+            f"{ec2}:vpc-endpoint/*",
+            "ec2:ModifyVpcEndpoint",
+            {"StringEquals": {"ec2:VpceServiceRegion": region if region != "*" else "${aws:RequestedRegion}"}},
+        ),
+        _allow("EndpointPrivateDnsZone", "*", "route53:AssociateVPCWithHostedZone", zone_vpcs),
         _allow(
             "TagOnlyWhatItCreates",
             created,
@@ -137,9 +186,26 @@ def write_statements(
             ["lambda:AddPermission", "lambda:RemovePermission"],
             {"StringEquals": {"lambda:Principal": "secretsmanager.amazonaws.com"}},
         ),
-        _allow("FunctionVpcSettings", functions, "lambda:UpdateFunctionConfiguration", lambda_vpcs),
     ]
     return statements
+
+
+def attach_lambda_statement(
+    *, partition: str = "aws", region: str = "*", account: str = "*", allowed_vpcs: Sequence[str] = ()
+) -> dict[str, Any]:
+    """ATTACH_LAMBDA_TO_VPC's one write, granted only where the deployer enables the fix kind (AttachLambdaToVpc).
+
+    Only an update that carries a VPC configuration (lambda:VpcIds present: `Null` false), in an allowed VPC when
+    there is an allow-list (`ForAllValues`, which alone would pass a request without the key), and that names no
+    layer (lambda:Layer absent). IAM has no key for the handler, runtime or environment: the code never sends them
+    (remediations/attach_lambda_to_vpc.py), and the opt-in keeps the action off every deployment that did not ask.
+    The undo (detaching: an empty VPC configuration) carries no VPC key either, and so is not granted: a failed
+    apply reports the function as left in the VPC, with the call that detaches it."""
+    functions = f"arn:{partition}:lambda:{region}:{account}:function:*"
+    condition: dict[str, Any] = {"Null": {"lambda:VpcIds": "false", "lambda:Layer": "true"}}
+    if allowed_vpcs:
+        condition["ForAllValues:StringEquals"] = {"lambda:VpcIds": list(allowed_vpcs)}
+    return _allow("FunctionVpcSettings", functions, "lambda:UpdateFunctionConfiguration", condition)
 
 
 def retry_statement(*, partition: str = "aws", region: str = "*", account: str = "*") -> dict[str, Any]:
@@ -196,12 +262,12 @@ def assume_member_role_statement(*, organization_id: str, role_name: str, partit
 
 
 def member_statements(
-    *, account: str, partition: str = "aws", allowed_vpcs: Sequence[str] = ()
+    *, account: str, partition: str = "aws", allowed_vpcs: Sequence[str] = (), secret_prefixes: Sequence[str] = ()
 ) -> list[dict[str, Any]]:
     """member.yaml's role: the worker's reads and writes in every region of one member account (an IAM role is
     global, so the region is "*" where the hub's own policy names its region)."""
     return [
-        *read_statements("*"),
+        *read_statements("*", partition=partition, account=account, secret_prefixes=secret_prefixes),
         *write_statements(partition=partition, region="*", account=account, allowed_vpcs=allowed_vpcs),
     ]
 
@@ -243,7 +309,9 @@ def policy(
     if organization_role is not None:
         statements += organization_statements(role_name=organization_role)
     if fix:
-        statements += write_statements()
+        # A person's own credentials: every fix kind, ATTACH_LAMBDA_TO_VPC included (the service grants it only when
+        # its deployer enables it).
+        statements += [*write_statements(), attach_lambda_statement()]
         if retry_rotation:
             statements.append(retry_statement())
     return {"Version": "2012-10-17", "Statement": statements}
