@@ -24,6 +24,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
 from rotation_doctor.model.bounded import clip, traceback_tail
+from rotation_doctor.model.findings import Verdict
 from rotation_doctor.model.states import SecretAction
 from rotation_doctor.service import events
 
@@ -83,6 +84,7 @@ tracer = DeferredTracer(service="rotation-doctor", patch_modules=("botocore",))
 metrics = Metrics(namespace="RotationDoctor", service="rotation-doctor")
 
 NAME_LIMIT = 120  # an event's name, id or type in a log line
+READ_FAILED = "AWS_READ_FAILED"  # the finding of a read that failed (findings.CODES)
 
 
 class SecretJson(TypedDict):
@@ -140,6 +142,8 @@ class Worker:
         report = self.batch.process(events.parse(event))
         for refused in report.refused:  # an account not acted on: counted here, once (a redelivery is answered)
             metrics.add_metric(name=str(refused), unit=MetricUnit.Count, value=1)
+        if report.unread:  # places a sweep could read nothing of (the others were swept)
+            metrics.add_metric(name="PlacesUnread", unit=MetricUnit.Count, value=len(report.unread))
         if self.dispatcher is not None:
             for decision in report.decisions:  # an approved proposal applied (the approval page's hand-off)
                 self.dispatcher.after_decision(decision.proposal, decision.outcome, decision.fresh)
@@ -336,6 +340,10 @@ def _record_metrics(report: ReportJson) -> None:
         name="Proposals", unit=MetricUnit.Count, value=sum(1 for s in secrets if s["action"] == SecretAction.PROPOSED)
     )
     metrics.add_metric(name="FixesApplied", unit=MetricUnit.Count, value=sum(len(s["applied"]) for s in secrets))
+    # Secrets left unknown because something of theirs could not be read (a resource policy's deny, ...): each was
+    # reported with the reason, and the batch went on.
+    unread = [s for s in diagnosed if s["verdict"] == Verdict.UNKNOWN and READ_FAILED in s["codes"]]
+    metrics.add_metric(name="SecretsUnknownByReadFailure", unit=MetricUnit.Count, value=len(unread))
     from aws_lambda_powertools.metrics import single_metric
 
     for code in sorted({c for s in diagnosed for c in s["codes"]}):
