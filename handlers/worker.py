@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from rotation_doctor.collect.aws import AwsClients
     from rotation_doctor.notify.dispatch import Dispatcher
     from rotation_doctor.service.batch import BatchContext
+    from rotation_doctor.service.fairness import PlaceFairness
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -131,6 +132,7 @@ class Worker:
     batch: BatchContext | None = None  # the current invocation's (`run` opens one per SQS batch)
     # Clients in member accounts (the member role, credentials cached for their lifetime); None: the hub's only.
     sessions: AccountSessions | None = None
+    fairness: PlaceFairness | None = None  # each place's share of the hub; None: every event served at once
     _process: Process | None = field(default=None, repr=False)
     _idempotency_config: IdempotencyConfig | None = field(default=None, repr=False)
 
@@ -144,6 +146,10 @@ class Worker:
             metrics.add_metric(name=str(refused), unit=MetricUnit.Count, value=1)
         if report.unread:  # places a sweep could read nothing of (the others were swept)
             metrics.add_metric(name="PlacesUnread", unit=MetricUnit.Count, value=len(report.unread))
+        if report.deferred:  # a place beyond its share of change events: swept at the hub's next sweep
+            metrics.add_metric(name="ChangesDeferred", unit=MetricUnit.Count, value=1)
+        if report.sweep_skipped:  # a place's sweep within the hub's sweep interval
+            metrics.add_metric(name="SweepsSkipped", unit=MetricUnit.Count, value=1)
         if self.dispatcher is not None:
             for decision in report.decisions:  # an approved proposal applied (the approval page's hand-off)
                 self.dispatcher.after_decision(decision.proposal, decision.outcome, decision.fresh)
@@ -198,6 +204,18 @@ def build_worker(env: Mapping[str, str], clients: AwsClients | None = None) -> W
         else None
     )
     policy = policy_from_env(env, budget=budget)
+    fairness = None
+    if table:
+        from rotation_doctor.service.fairness import PlaceFairness, sweep_interval
+
+        reads = env.get("ROTATION_DOCTOR_PLACE_CHANGE_READS_PER_HOUR", "").strip()
+        schedule = env.get("ROTATION_DOCTOR_SWEEP_SCHEDULE", "").strip()
+        fairness = PlaceFairness(
+            clients,
+            table,
+            DynamoDbBudget(clients, table, int(reads)) if reads else None,
+            sweep_interval(schedule) if schedule else 0,
+        )
     return Worker(
         clients,
         Executor(clients, policy),
@@ -206,6 +224,7 @@ def build_worker(env: Mapping[str, str], clients: AwsClients | None = None) -> W
         env.get("IDEMPOTENCY_TABLE"),
         dispatcher_from_env(env, clients, store, clients_for=sessions.clients),
         sessions=sessions,
+        fairness=fairness,
     )
 
 
@@ -228,6 +247,7 @@ def run(event: Event, context: LambdaContext, worker: Worker) -> PartialItemFail
         worker.sessions.know_base_account(here.account)
     worker.batch = BatchContext(worker.executor, worker.store, worker.sessions)
     worker.batch.dispatcher = worker.dispatcher
+    worker.batch.fairness = worker.fairness.for_batch() if worker.fairness is not None else None
     process = worker.idempotent_process(context)
 
     def record_handler(record: SQSRecord) -> ReportJson | None:

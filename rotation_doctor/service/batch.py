@@ -57,6 +57,7 @@ if TYPE_CHECKING:
     from rotation_doctor.collect.collector import Collector
     from rotation_doctor.notify.dispatch import Dispatcher, SecretHandled
     from rotation_doctor.notify.security_hub import SecurityHubFindings
+    from rotation_doctor.service.fairness import PlaceFairness
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +105,8 @@ class EventReport:
     note: str | None = None  # why the event needed nothing done (the secret it names is gone, its account refused)
     refused: list[Refusal] = field(default_factory=list)  # places not acted on, and why (the worker's metrics)
     unread: list[Place] = field(default_factory=list)  # places a sweep could read nothing of (the worker's metric)
+    deferred: bool = False  # a change event of a place beyond its share: swept later (the worker's metric)
+    sweep_skipped: bool = False  # a sweep of a place swept within the hub's interval (the worker's metric)
 
     def to_json(self) -> dict[str, Any]:
         out = {
@@ -133,6 +136,7 @@ class BatchContext:
     """One invocation's shared reads, per account and region, and the secrets it has already handled."""
 
     dispatcher: Dispatcher | None = None  # the worker's notifications: the sweep tells what waits for a person
+    fairness: PlaceFairness | None = None  # each place's share of the hub (None: every event served at once)
 
     def __init__(
         self, executor: Executor, store: ProposalStore | None, sessions: AccountSessions | None = None
@@ -173,8 +177,13 @@ class BatchContext:
             return self._rotation(trigger)
         if isinstance(trigger, Sweep):
             return self._sweep(trigger)
+        place = self._place(trigger.account, trigger.region)
+        if self.fairness is not None and not self.fairness.admit_change(place):
+            note = f"{place} sent more change events than its share this hour: deferred to the hub's next sweep"
+            log.warning("%s %s: %s", trigger.source, trigger.event_name, note)
+            return EventReport(trigger.event_id, trigger.event_name, [], note=note, deferred=True)
         try:
-            scope = self.scope(self._place(trigger.account, trigger.region))
+            scope = self.scope(place)
         except PlaceRefused as exc:
             return self._refused_report(trigger.event_id, trigger.event_name, exc)
         affected = [(s, d) for s, d in self._inventory(scope) if affects(trigger, s)]
@@ -213,12 +222,20 @@ class BatchContext:
     def _sweep(self, trigger: Sweep) -> EventReport:
         """The hub's schedule sweeps the hub's own place and every place a proposal is open in; a member's schedule
         (forwarded to the hub), that member's place."""
-        announce_pending(self.store, self.dispatcher)  # proposals never announced, or whose links expire
         place = self._place(trigger.account, trigger.region)
+        fairness = self.fairness
+        if fairness is not None and not fairness.admit_sweep(place):
+            # A member's schedule more frequent than the hub's: the hub's interval holds for every place.
+            note = f"{place} was swept less than the hub's sweep interval ago: skipped"
+            log.warning("sweep: %s", note)
+            return EventReport(trigger.event_id, "sweep", [], note=note, sweep_skipped=True)
+        announce_pending(self.store, self.dispatcher)  # proposals never announced, or whose links expire
         places = [place]
+        deferred: list[Place] = []
         if place == self.home and self.store is not None:
             open_in = {place_of_arn(p.secret_arn) for p in self.store.list(OPEN_STATES)}
-            places += sorted(p for p in open_in if p is not None and p != place)
+            deferred = fairness.deferred() if fairness is not None else []
+            places += sorted({p for p in open_in | set(deferred) if p is not None and p != place})
         report = EventReport(trigger.event_id, "sweep", [])
         for where in places:
             try:
@@ -239,6 +256,8 @@ class BatchContext:
                 report.unread.append(where)
                 continue
             self._archive_gone(where, {snap.secret.arn for snap, _ in inventory})
+            if fairness is not None and where in deferred:
+                fairness.swept(where)  # its deferred change events are served by this sweep
         return report
 
     def _apply_approved(self, message: ApplyApproved) -> EventReport:
