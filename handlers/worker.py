@@ -24,6 +24,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
 from rotation_doctor.model.bounded import clip, traceback_tail
+from rotation_doctor.model.findings import Verdict
 from rotation_doctor.model.states import SecretAction
 from rotation_doctor.service import events
 
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     from rotation_doctor.collect.aws import AwsClients
     from rotation_doctor.notify.dispatch import Dispatcher
     from rotation_doctor.service.batch import BatchContext
+    from rotation_doctor.service.fairness import PlaceFairness
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -83,6 +85,7 @@ tracer = DeferredTracer(service="rotation-doctor", patch_modules=("botocore",))
 metrics = Metrics(namespace="RotationDoctor", service="rotation-doctor")
 
 NAME_LIMIT = 120  # an event's name, id or type in a log line
+READ_FAILED = "AWS_READ_FAILED"  # the finding of a read that failed (findings.CODES)
 
 
 class SecretJson(TypedDict):
@@ -129,6 +132,7 @@ class Worker:
     batch: BatchContext | None = None  # the current invocation's (`run` opens one per SQS batch)
     # Clients in member accounts (the member role, credentials cached for their lifetime); None: the hub's only.
     sessions: AccountSessions | None = None
+    fairness: PlaceFairness | None = None  # each place's share of the hub; None: every event served at once
     _process: Process | None = field(default=None, repr=False)
     _idempotency_config: IdempotencyConfig | None = field(default=None, repr=False)
 
@@ -140,6 +144,12 @@ class Worker:
         report = self.batch.process(events.parse(event))
         for refused in report.refused:  # an account not acted on: counted here, once (a redelivery is answered)
             metrics.add_metric(name=str(refused), unit=MetricUnit.Count, value=1)
+        if report.unread:  # places a sweep could read nothing of (the others were swept)
+            metrics.add_metric(name="PlacesUnread", unit=MetricUnit.Count, value=len(report.unread))
+        if report.deferred:  # a place beyond its share of change events: swept at the hub's next sweep
+            metrics.add_metric(name="ChangesDeferred", unit=MetricUnit.Count, value=1)
+        if report.sweep_skipped:  # a place's sweep within the hub's sweep interval
+            metrics.add_metric(name="SweepsSkipped", unit=MetricUnit.Count, value=1)
         if self.dispatcher is not None:
             for decision in report.decisions:  # an approved proposal applied (the approval page's hand-off)
                 self.dispatcher.after_decision(decision.proposal, decision.outcome, decision.fresh)
@@ -194,6 +204,18 @@ def build_worker(env: Mapping[str, str], clients: AwsClients | None = None) -> W
         else None
     )
     policy = policy_from_env(env, budget=budget)
+    fairness = None
+    if table:
+        from rotation_doctor.service.fairness import PlaceFairness, sweep_interval
+
+        reads = env.get("ROTATION_DOCTOR_PLACE_CHANGE_READS_PER_HOUR", "").strip()
+        schedule = env.get("ROTATION_DOCTOR_SWEEP_SCHEDULE", "").strip()
+        fairness = PlaceFairness(
+            clients,
+            table,
+            DynamoDbBudget(clients, table, int(reads)) if reads else None,
+            sweep_interval(schedule) if schedule else 0,
+        )
     return Worker(
         clients,
         Executor(clients, policy),
@@ -202,6 +224,7 @@ def build_worker(env: Mapping[str, str], clients: AwsClients | None = None) -> W
         env.get("IDEMPOTENCY_TABLE"),
         dispatcher_from_env(env, clients, store, clients_for=sessions.clients),
         sessions=sessions,
+        fairness=fairness,
     )
 
 
@@ -224,6 +247,7 @@ def run(event: Event, context: LambdaContext, worker: Worker) -> PartialItemFail
         worker.sessions.know_base_account(here.account)
     worker.batch = BatchContext(worker.executor, worker.store, worker.sessions)
     worker.batch.dispatcher = worker.dispatcher
+    worker.batch.fairness = worker.fairness.for_batch() if worker.fairness is not None else None
     process = worker.idempotent_process(context)
 
     def record_handler(record: SQSRecord) -> ReportJson | None:
@@ -336,6 +360,10 @@ def _record_metrics(report: ReportJson) -> None:
         name="Proposals", unit=MetricUnit.Count, value=sum(1 for s in secrets if s["action"] == SecretAction.PROPOSED)
     )
     metrics.add_metric(name="FixesApplied", unit=MetricUnit.Count, value=sum(len(s["applied"]) for s in secrets))
+    # Secrets left unknown because something of theirs could not be read (a resource policy's deny, ...): each was
+    # reported with the reason, and the batch went on.
+    unread = [s for s in diagnosed if s["verdict"] == Verdict.UNKNOWN and READ_FAILED in s["codes"]]
+    metrics.add_metric(name="SecretsUnknownByReadFailure", unit=MetricUnit.Count, value=len(unread))
     from aws_lambda_powertools.metrics import single_metric
 
     for code in sorted({c for s in diagnosed for c in s["codes"]}):

@@ -12,7 +12,7 @@ from rotation_doctor.collect.accounts import AccountSessions, Place, RoleRefused
 from rotation_doctor.collect.aws import AwsClients, AwsError, fatal, read_failure
 from rotation_doctor.collect.collector import Collector
 from rotation_doctor.model.findings import CODES, Finding, Verdict, verdict_of
-from rotation_doctor.model.snapshot import ReadFailure, Secret, Snapshot
+from rotation_doctor.model.snapshot import FactKey, ReadFailure, Secret, Snapshot
 
 
 def diagnose_secrets(
@@ -27,6 +27,20 @@ def diagnose_secrets(
         for i, snap in zip(unwell, with_logs, strict=True):
             results[i] = (snap, diagnose(snap))
     return results
+
+
+def unread_secret(secret: Secret | str, failure: ReadFailure, region: str) -> tuple[Snapshot, Diagnosis]:
+    """A secret that could not be read (DescribeSecret refused, by its owner's resource policy or otherwise): its
+    snapshot holds that failure and nothing else, and its diagnosis is `unknown` with AWS_READ_FAILED. `secret` is
+    what a listing said of it, or only the id an event named."""
+    known = secret if isinstance(secret, Secret) else Secret(secret, _name_of(secret), True, None)
+    snap = Snapshot(region=region, secret=known, failures={FactKey.SECRET: failure})
+    return snap, diagnose(snap)
+
+
+def _name_of(secret_id: str) -> str:
+    """A secret's name as far as its id says it: an ARN's resource part (with the suffix AWS added), else the id."""
+    return secret_id.split(":secret:", 1)[1] if secret_id.startswith("arn:") and ":secret:" in secret_id else secret_id
 
 
 def diagnose_secret(

@@ -157,13 +157,14 @@ def test_a_malformed_event_goes_to_the_dead_letter_queue_with_its_reason(builder
     assert reasons == ["RotationFailed without detail.additionalEventData.SecretId", "the message body is not JSON"]
 
 
-def refuse_describe_secret(builder: AccountBuilder, secret_id: str, code: str) -> Callable[[], None]:
-    """DescribeSecret of `secret_id` fails with `code`, as AWS would answer it; returns how to stop."""
-    from botocore.exceptions import ClientError
+def unreachable_for(builder: AccountBuilder, secret_id: str) -> Callable[[], None]:
+    """DescribeSecret of `secret_id` cannot reach Secrets Manager (after which nothing can be read); returns how to
+    stop."""
+    from botocore.exceptions import EndpointConnectionError
 
     def refuse(params: dict[str, Any], **_: Any) -> None:
         if params.get("SecretId") == secret_id:
-            raise ClientError({"Error": {"Code": code, "Message": "injected"}}, "DescribeSecret")
+            raise EndpointConnectionError(endpoint_url="https://secretsmanager.us-east-1.amazonaws.com/")
 
     events = builder.clients.client("secretsmanager").meta.events
     name = "before-parameter-build.secretsmanager.DescribeSecret"  # the caller's parameters, as given
@@ -196,7 +197,9 @@ def test_a_failing_record_fails_alone(
     event = sqs_event(rotation_failed(o.secret_arn), rotation_failed(failing))
     import handlers.worker as worker_module
 
-    stop = refuse_describe_secret(builder, failing, "InternalServiceError")
+    # Nothing can be read (no connection): the record fails; a refusal of one secret is a finding instead
+    # (tests/test_isolation.py).
+    stop = unreachable_for(builder, failing)
     try:
         response = worker_module.handler(event, SimulatedContext())
     finally:

@@ -543,3 +543,75 @@ def test_a_members_forwarded_sweep_diagnoses_that_members_place_only(org: Any) -
     assert org.assumed == [role(A)]
     assert set(by_secret(org.store)) == {a.secret_arn}  # A's broken secret proposed; B not looked at
     assert b.secret_arn not in by_secret(org.store)
+
+
+# ----- each place's share of the hub ---------------------------------------------------------------------------
+
+
+def test_a_place_flooding_change_events_is_deferred_to_the_sweep_while_another_place_is_served(
+    org: Any, handled: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A's change events beyond its share this hour are coalesced into one "sweep later" marker, never dropped: B's
+    change and A's own rotation failure are served at once; the hub's next sweep sweeps A, and the marker goes."""
+    a = build_member(A, "us-east-1", db_admits_function=True, endpoint=True)
+    b = build_member(B, "us-east-1", db_admits_function=True, endpoint=True)
+    for member in (a, b):
+        o = member.orders
+        member.builder.ec2.revoke_security_group_ingress(
+            GroupId=o.db_sg, IpPermissions=[tcp(5432, group=o.fn_sg, description="rotation")]
+        )
+    a_ids = {FICTIONAL_DB_SG: a.orders.db_sg, FICTIONAL_FN_SG: a.orders.fn_sg}
+    b_ids = {FICTIONAL_DB_SG: b.orders.db_sg, FICTIONAL_FN_SG: b.orders.fn_sg}
+    worker = org.make("observe", ROTATION_DOCTOR_PLACE_CHANGE_READS_PER_HOUR="1")
+    # A's share of the hour is spent by its first batch.
+    assert org.deliver(a.event("revoke_sg_ingress_items.json", **a_ids)) == {"batchItemFailures": []}
+    assert set(worker.batch.handled) == {a.secret_arn}
+    capsys.readouterr()
+    flood = [a.event("revoke_sg_ingress_items.json", **a_ids) for _ in range(5)]
+    batch = (*flood[:3], b.event("revoke_sg_ingress_items.json", **b_ids), a.rotation_failed(), *flood[3:])
+    assert org.deliver(*batch) == {"batchItemFailures": []}
+    # B's change and A's rotation failure (never deferred) served now; A's changes deferred, each said and counted.
+    assert set(worker.batch.handled) == {b.secret_arn, a.secret_arn}
+    assert metric_values(capsys.readouterr().out, "ChangesDeferred") == [1.0] * 5
+    notes = [line.get("note", "") for line in handled()[-7:]]
+    assert (
+        notes.count(f"{A}/us-east-1 sent more change events than its share this hour: deferred to the hub's next sweep")
+        == 5
+    )
+    marker = org.store.clients.dynamodb.get_item(TableName="proposals", Key={"id": {"S": "deferred-places"}})
+    assert marker["Item"]["places"]["SS"] == [f"{A}/us-east-1"]  # one marker for five events
+
+    # The hub's next sweep sweeps the deferred place (no proposal is open there), and the marker goes.
+    worker = org.make("observe", ROTATION_DOCTOR_PLACE_CHANGE_READS_PER_HOUR="1")
+    assert org.deliver(org_event("scheduled_sweep.json")) == {"batchItemFailures": []}
+    assert set(worker.batch.handled) == {a.secret_arn}
+    marker = org.store.clients.dynamodb.get_item(TableName="proposals", Key={"id": {"S": "deferred-places"}})
+    assert not marker.get("Item", {}).get("places")
+
+
+def test_a_members_sweep_more_frequent_than_the_hubs_is_skipped(
+    org: Any, handled: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """member.yaml forwards the member's own schedule: the hub sweeps a place at most once per its SweepSchedule."""
+    a = build_member(A, "eu-west-1")
+
+    def member_sweep() -> str:
+        raw = json.loads((EVENTS / "scheduled_sweep.json").read_text())
+        raw |= {"id": str(uuid.uuid4()), "account": A, "region": "eu-west-1"}
+        return json.dumps(raw)
+
+    worker = org.make("observe", ROTATION_DOCTOR_SWEEP_SCHEDULE="rate(1 day)")
+    assert org.deliver(member_sweep()) == {"batchItemFailures": []}
+    assert set(worker.batch.handled) == {a.secret_arn}
+    capsys.readouterr()
+    worker = org.make("observe", ROTATION_DOCTOR_SWEEP_SCHEDULE="rate(1 day)")
+    assert org.deliver(member_sweep()) == {"batchItemFailures": []}  # an hour later, say: within the day
+    assert worker.batch.handled == {}
+    assert handled()[-1]["note"] == f"{A}/eu-west-1 was swept less than the hub's sweep interval ago: skipped"
+    assert metric_values(capsys.readouterr().out, "SweepsSkipped") == [1.0]
+    # A day later (less the schedule's jitter) it is swept again.
+    worker = org.make("observe", ROTATION_DOCTOR_SWEEP_SCHEDULE="rate(1 day)")
+    assert worker.fairness is not None
+    worker.fairness.now = lambda: time.time() + 22 * 3600
+    assert org.deliver(member_sweep()) == {"batchItemFailures": []}
+    assert set(worker.batch.handled) == {a.secret_arn}

@@ -11,6 +11,7 @@ from rotation_doctor.model.snapshot import FactKey, ReadFailure, Snapshot, arn_a
 
 # Which paths go unjudged when a fact cannot be read (for the AWS_READ_FAILED summary).
 _AFFECTS: dict[str, str] = {
+    FactKey.SECRET: "every path (nothing about the secret is known)",
     FactKey.SECRET_VALUE: "the database path (the secret's host and port)",
     FactKey.FUNCTION: "every path",
     FactKey.FUNCTION_POLICY: "the invoke permission",
@@ -67,16 +68,51 @@ class Diagnosis:
         return arn_region(self.secret_arn)
 
 
+# How AWS's access-denied messages name the policy that refused (IAM User Guide, "Troubleshooting access denied
+# error messages": "... with an explicit deny in a <policy type>" or "... because no <policy type> allows the
+# <action> action"; from that guide as we know it, not fetched here). Longest first: "resource-based policy"
+# must not be read as "identity-based policy".
+_POLICY_TYPES = (
+    "service control policy",
+    "resource control policy",
+    "identity-based policy",
+    "resource-based policy",
+    "permissions boundary",
+    "session policy",
+    "VPC endpoint policy",
+)
+
+
+def refused_by(message: str) -> str | None:
+    """Which policy refused a read, as AWS's message says it ("an explicit deny in a resource-based policy", "no
+    identity-based policy allows it"); None when the message does not say. Only our own words are returned: the
+    message itself is AWS's, and may carry whatever a resource's name holds."""
+    lowered = message.lower()
+    for kind in _POLICY_TYPES:
+        if f"explicit deny in a {kind.lower()}" in lowered or f"explicit deny in an {kind.lower()}" in lowered:
+            return f"an explicit deny in a {kind}"
+        if f"because no {kind.lower()} allows" in lowered:
+            return f"no {kind} allows it"
+    return None
+
+
 def _read_failed(key: str, failure: ReadFailure) -> Finding:
     base = key.split(":", 1)[0]
     affects = _AFFECTS.get(base, "part of the diagnosis")
     scope = f" for {key.split(':', 1)[1]}" if ":" in key else ""
     severity = Severity.INFO if base == FactKey.LOGS else Severity.WARNING
+    policy = refused_by(failure.message)
+    refused = f", refused by {policy}" if policy else ""
+    grant = (
+        f"the secret's owner must allow {failure.permission} in its resource policy"
+        if policy is not None and "resource-based" in policy
+        else f"grant {failure.permission}"
+    )
     return Finding(
         "AWS_READ_FAILED",
         severity,
-        f"Could not read {base.replace('_', ' ')}{scope} ({failure.operation}: {failure.error_code}), so "
-        f"{affects} is not judged; grant {failure.permission}.",
+        f"Could not read {base.replace('_', ' ')}{scope} ({failure.operation}: {failure.error_code}{refused}), so "
+        f"{affects} is not judged; {grant}.",
         (failure.permission,),
         {
             "operation": failure.operation,
@@ -137,7 +173,9 @@ def _with_log_evidence(findings: list[Finding], snap: Snapshot) -> list[Finding]
 def diagnose(snap: Snapshot) -> Diagnosis:
     findings = [_read_failed(key, failure) for key, failure in sorted(snap.failures.items())]
     stop = _config_findings(snap)
-    if stop is not None:
+    if snap.failure(FactKey.SECRET) is not None:
+        pass  # a secret that could not be described is known by its id alone: its read failure is the diagnosis
+    elif stop is not None:
         findings = [f for f in findings if f.severity is Severity.INFO] + stop
     else:
         network = [*sm_path.analyze(snap), *db_path.analyze(snap), *invoke.analyze(snap)]

@@ -54,6 +54,17 @@ class SecretNotFound(BadInput):
     """Secrets Manager has no such secret (ResourceNotFoundException): deleted, or never there."""
 
 
+class SecretUnreadable(AwsError):
+    """One secret could not be read (its owner's resource policy denies the read, a KMS key refuses, AWS failed):
+    that secret is unknown, with `failure` as the reason; every other secret can still be read. The command line's
+    `diagnose` of that one secret stops on it (an AwsError); the service reports the secret and goes on."""
+
+    def __init__(self, secret_id: str, failure: ReadFailure) -> None:
+        super().__init__(f"cannot read secret {secret_id!r}: {failure.error_code}: {failure.message}")
+        self.secret_id = secret_id
+        self.failure = failure
+
+
 NOT_FOUND_CODES = frozenset(
     {
         "ResourceNotFoundException",

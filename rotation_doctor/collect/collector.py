@@ -35,6 +35,7 @@ from rotation_doctor.collect.aws import (
     AwsError,
     BadInput,
     SecretNotFound,
+    SecretUnreadable,
     attempt,
     chunks,
     error_code,
@@ -310,7 +311,8 @@ class Collector:
 
     def describe_secret(self, secret_id: str) -> Secret:
         """The secret named by name or ARN; SecretNotFound (a BadInput) if there is none, BadInput if the name
-        cannot be one, AwsError if AWS says no."""
+        cannot be one, SecretUnreadable (an AwsError) if AWS refuses or fails to answer for this secret, AwsError
+        when nothing can be read."""
         try:
             raw = attempt(lambda: self.clients.secretsmanager.describe_secret(SecretId=secret_id))
         except AwsError:
@@ -320,8 +322,7 @@ class Collector:
                 raise SecretNotFound(f"no secret {secret_id!r} in {self.region}") from exc
             if error_code(exc) in {"ValidationException", "InvalidParameterException"}:
                 raise BadInput(f"{secret_id!r} is not a valid secret name or ARN") from exc
-            failure = read_failure("secretsmanager:DescribeSecret", exc)
-            raise AwsError(f"cannot read secret {secret_id!r}: {failure.error_code}: {failure.message}") from exc
+            raise SecretUnreadable(secret_id, read_failure("secretsmanager:DescribeSecret", exc)) from exc
         return convert.secret(raw)
 
     def list_rotated_secrets(self, on_page: Callable[[int], None] | None = None) -> list[Secret]:

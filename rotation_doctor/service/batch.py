@@ -40,13 +40,13 @@ from rotation_doctor.approvals.workflow import (
     reconcile,
 )
 from rotation_doctor.collect.accounts import ACCOUNT_ID, REGION_NAME, AccountSessions, Place, RoleRefused, place_of_arn
-from rotation_doctor.collect.aws import AwsError, SecretNotFound, describe_fatal
-from rotation_doctor.examine import diagnose_secrets
+from rotation_doctor.collect.aws import AwsError, SecretNotFound, SecretUnreadable, describe_fatal
+from rotation_doctor.examine import diagnose_secrets, unread_secret
 from rotation_doctor.model.bounded import clip
 from rotation_doctor.model.errors import ProposalConflict, ProposalNotFound
 from rotation_doctor.model.findings import Verdict
 from rotation_doctor.model.plan import Risk
-from rotation_doctor.model.snapshot import PlanningFacts, Snapshot
+from rotation_doctor.model.snapshot import FactKey, PlanningFacts, Snapshot
 from rotation_doctor.model.states import OPEN_STATES, UNDECIDED_STATES, SecretAction
 from rotation_doctor.notify.pending import announce_pending
 from rotation_doctor.notify.security_hub import Diagnosed
@@ -57,6 +57,7 @@ if TYPE_CHECKING:
     from rotation_doctor.collect.collector import Collector
     from rotation_doctor.notify.dispatch import Dispatcher, SecretHandled
     from rotation_doctor.notify.security_hub import SecurityHubFindings
+    from rotation_doctor.service.fairness import PlaceFairness
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +104,9 @@ class EventReport:
     decisions: list[Decision] = field(default_factory=list)
     note: str | None = None  # why the event needed nothing done (the secret it names is gone, its account refused)
     refused: list[Refusal] = field(default_factory=list)  # places not acted on, and why (the worker's metrics)
+    unread: list[Place] = field(default_factory=list)  # places a sweep could read nothing of (the worker's metric)
+    deferred: bool = False  # a change event of a place beyond its share: swept later (the worker's metric)
+    sweep_skipped: bool = False  # a sweep of a place swept within the hub's interval (the worker's metric)
 
     def to_json(self) -> dict[str, Any]:
         out = {
@@ -132,6 +136,7 @@ class BatchContext:
     """One invocation's shared reads, per account and region, and the secrets it has already handled."""
 
     dispatcher: Dispatcher | None = None  # the worker's notifications: the sweep tells what waits for a person
+    fairness: PlaceFairness | None = None  # each place's share of the hub (None: every event served at once)
 
     def __init__(
         self, executor: Executor, store: ProposalStore | None, sessions: AccountSessions | None = None
@@ -172,8 +177,13 @@ class BatchContext:
             return self._rotation(trigger)
         if isinstance(trigger, Sweep):
             return self._sweep(trigger)
+        place = self._place(trigger.account, trigger.region)
+        if self.fairness is not None and not self.fairness.admit_change(place):
+            note = f"{place} sent more change events than its share this hour: deferred to the hub's next sweep"
+            log.warning("%s %s: %s", trigger.source, trigger.event_name, note)
+            return EventReport(trigger.event_id, trigger.event_name, [], note=note, deferred=True)
         try:
-            scope = self.scope(self._place(trigger.account, trigger.region))
+            scope = self.scope(place)
         except PlaceRefused as exc:
             return self._refused_report(trigger.event_id, trigger.event_name, exc)
         affected = [(s, d) for s, d in self._inventory(scope) if affects(trigger, s)]
@@ -198,6 +208,10 @@ class BatchContext:
             # Deleted since its rotation failed: nothing to diagnose, and asking again will not change that.
             log.info("%s: secret %s no longer exists", trigger.event_name, trigger.secret_id)
             return EventReport(trigger.event_id, trigger.event_name, [], note="the secret no longer exists")
+        except SecretUnreadable as exc:
+            # Refused for this secret (its owner's policy): unknown with the reason; asking again answers the same.
+            unread = unread_secret(trigger.secret_id, exc.failure, place.region)
+            return EventReport(trigger.event_id, trigger.event_name, [self._act(scope, *unread)])
         pairs = diagnose_secrets(scope.collector, [secret], rotation_failed=[secret.arn])
         return EventReport(
             trigger.event_id,
@@ -208,30 +222,42 @@ class BatchContext:
     def _sweep(self, trigger: Sweep) -> EventReport:
         """The hub's schedule sweeps the hub's own place and every place a proposal is open in; a member's schedule
         (forwarded to the hub), that member's place."""
-        announce_pending(self.store, self.dispatcher)  # proposals never announced, or whose links expire
         place = self._place(trigger.account, trigger.region)
+        fairness = self.fairness
+        if fairness is not None and not fairness.admit_sweep(place):
+            # A member's schedule more frequent than the hub's: the hub's interval holds for every place.
+            note = f"{place} was swept less than the hub's sweep interval ago: skipped"
+            log.warning("sweep: %s", note)
+            return EventReport(trigger.event_id, "sweep", [], note=note, sweep_skipped=True)
+        announce_pending(self.store, self.dispatcher)  # proposals never announced, or whose links expire
         places = [place]
+        deferred: list[Place] = []
         if place == self.home and self.store is not None:
             open_in = {place_of_arn(p.secret_arn) for p in self.store.list(OPEN_STATES)}
-            places += sorted(p for p in open_in if p is not None and p != place)
+            deferred = fairness.deferred() if fairness is not None else []
+            places += sorted({p for p in open_in | set(deferred) if p is not None and p != place})
         report = EventReport(trigger.event_id, "sweep", [])
         for where in places:
             try:
                 scope = self.scope(where)
                 inventory = self._inventory(scope)
+                for snap, diagnosis in inventory:  # a secret that fails alone is unknown in its report (see _act)
+                    report.secrets.append(self._act(scope, snap, diagnosis))
             except PlaceRefused as exc:
                 report.refused.append(exc.why)
                 report.note = clip("; ".join(filter(None, [report.note, exc.note])))
                 continue
             except AwsError as exc:
-                if where == place:
-                    raise  # the sweep's own place: retried, as any event that could not be read
-                # Another place with an open proposal: looked at again in the next sweep, the rest swept now.
+                # Nothing of this place could be read (its listing refused, no connection): it is looked at again in
+                # the next sweep, and holds up no other place (the hub's own included: retrying the whole sweep
+                # would only hold up the places that could be read).
                 log.warning("sweep: %s could not be read now: %s", where, exc)
                 report.note = clip("; ".join(filter(None, [report.note, f"{where} could not be read now"])))
+                report.unread.append(where)
                 continue
-            report.secrets += [self._act(scope, s, d) for s, d in inventory]
             self._archive_gone(where, {snap.secret.arn for snap, _ in inventory})
+            if fairness is not None and where in deferred:
+                fairness.swept(where)  # its deferred change events are served by this sweep
         return report
 
     def _apply_approved(self, message: ApplyApproved) -> EventReport:
@@ -300,6 +326,10 @@ class BatchContext:
                 arn = scope.collector.describe_secret(arn).arn
             except SecretNotFound:
                 return EventReport(trigger.event_id, event, [], note="the secret no longer exists")
+            except SecretUnreadable as exc:
+                return EventReport(
+                    trigger.event_id, event, [self._act(scope, *unread_secret(arn, exc.failure, place.region))]
+                )
         proposals = self.store.open_for_secret(arn) if self.store is not None else []
         hub = self._security_hub()
         findings_open = False
@@ -312,6 +342,10 @@ class BatchContext:
             secret = scope.collector.describe_secret(arn)
         except SecretNotFound:
             return EventReport(trigger.event_id, event, [], note="the secret no longer exists")
+        except SecretUnreadable as exc:  # what is open for it stays open: nobody can say it is healthy
+            return EventReport(
+                trigger.event_id, event, [self._act(scope, *unread_secret(arn, exc.failure, place.region))]
+            )
         [(snap, diagnosis)] = diagnose_secrets(scope.collector, [secret])
         if diagnosis.verdict is not Verdict.HEALTHY or arn in self.handled:
             return EventReport(trigger.event_id, event, [self._act(scope, snap, diagnosis)])
@@ -459,10 +493,14 @@ class BatchContext:
         mode = executor.policy.mode
         if diagnosis.verdict is Verdict.HEALTHY:
             pass
-        elif mode is Mode.OBSERVE or self.store is None:
-            report.action = SecretAction.OBSERVED
+        elif mode is Mode.OBSERVE or self.store is None or snap.failure(FactKey.SECRET) is not None:
+            report.action = SecretAction.OBSERVED  # a secret that could not be read: told why, nothing planned
         elif mode is Mode.AUTO:
-            handled = handle_secret(executor, self.store, arn, rotation_failed=rotation_failed)
+            try:
+                handled = handle_secret(executor, self.store, arn, rotation_failed=rotation_failed)
+            except SecretUnreadable as exc:
+                # Listed, but its owner refuses the fresh read applying starts with: this secret alone is unknown.
+                return self._act(scope, *unread_secret(snap.secret, exc.failure, scope.place.region))
             report.outcome = handled.outcome
             report.applied = handled.outcome.applied
             report.action = SecretAction.APPLIED if report.applied else SecretAction.NOT_APPLIED
