@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, NotRequired, ParamSpec, Protocol, TypedDict, T
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
+from rotation_doctor.collect.aws import quiet_sdk_loggers
 from rotation_doctor.model.bounded import clip, traceback_tail
 from rotation_doctor.model.states import SecretAction
 from rotation_doctor.service import events
@@ -79,6 +80,7 @@ class DeferredTracer:
 
 
 logger = Logger(service="rotation-doctor")
+quiet_sdk_loggers()  # whatever the function's log level: botocore's DEBUG lines hold response bodies, secret values
 tracer = DeferredTracer(service="rotation-doctor", patch_modules=("botocore",))
 metrics = Metrics(namespace="RotationDoctor", service="rotation-doctor")
 

@@ -587,3 +587,46 @@ def test_an_invocation_near_its_end_writes_nothing_it_could_not_undo(builder: Ac
         Filters=[{"Name": "tag:rotation-doctor:created-by", "Values": ["rotation-doctor"]}]
     )["SecurityGroups"]
     assert made == []
+
+
+# ----- logs: a DEBUG deployment logs no secret value -------------------------------------------------------------
+
+DIAGNOSIS_AT_DEBUG = """
+import logging, sys
+from moto import mock_aws
+with mock_aws():
+    from rotation_doctor.collect.aws import AwsClients
+    from rotation_doctor.simulated import scenarios
+    from rotation_doctor.simulated.account import AccountBuilder
+    from rotation_doctor.simulated.lambda_runtime import SimulatedContext, sqs_event
+    from tests.test_worker import rotation_failed
+    clients = AwsClients(region="us-east-1")
+    orders = scenarios.orders(AccountBuilder(clients))  # its secret's password is the canary
+    # From here on, as Lambda's runtime does for a function whose log level is DEBUG: the root logger at DEBUG.
+    logging.basicConfig(level=logging.DEBUG, stream=sys.stderr, force=True)
+    import handlers.worker as worker
+    built = worker.build_worker({"ROTATION_DOCTOR_MODE": "observe"}, clients)
+    worker._default_worker = lambda: built
+    print(worker.handler(sqs_event(rotation_failed(orders.secret_arn)), SimulatedContext()))
+"""
+
+
+def test_a_worker_logging_at_debug_logs_no_secret_value() -> None:
+    """botocore at DEBUG logs GetSecretValue's response body, the password in it: the handler pins it at WARNING."""
+    import subprocess
+    import sys
+
+    from tests.test_cold_start import lambda_env
+
+    env = lambda_env(POWERTOOLS_LOG_LEVEL="DEBUG", LOG_LEVEL="DEBUG", AWS_LAMBDA_LOG_LEVEL="DEBUG")
+    env |= {"POWERTOOLS_TRACE_DISABLED": "true", "PYTHONWARNINGS": "ignore"}
+    done = subprocess.run(
+        [sys.executable, "-c", DIAGNOSIS_AT_DEBUG], env=env, capture_output=True, text=True, timeout=300
+    )
+    logged = done.stdout + done.stderr
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "{'batchItemFailures': []}" in done.stdout
+    # The diagnosis ran with DEBUG lines captured (the secret value was read), and none held the password.
+    assert "DEBUG:rotation_doctor.collect.collector:read secretsmanager:GetSecretValue" in done.stderr
+    assert '"message":"handled"' in logged.replace(" ", "")
+    assert scenarios.CANARY_PASSWORD not in logged
