@@ -80,11 +80,12 @@ def build_approvals(env: Mapping[str, str], clients: AwsClients | None = None) -
     clients = clients or AwsClients()
     table = env["PROPOSALS_TABLE"]
     store = ProposalStore(clients, table)
+    key = tokens.SigningKey(clients, env["SIGNING_KEY_SECRET_ARN"])
     return Approvals(
         store,
-        tokens.SigningKey(clients, env["SIGNING_KEY_SECRET_ARN"]),
+        key,
         tokens.UsedTokens(clients, table),
-        WorkerQueue(clients, env["EVENTS_QUEUE_URL"]),
+        WorkerQueue(clients, env["EVENTS_QUEUE_URL"], key),  # hand-offs are signed with a key derived from it
         dispatcher_from_env(env, clients, store),
     )
 

@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from rotation_doctor.apply.executor import Executor
 from rotation_doctor.apply.guardrails import Mode, Policy
 from rotation_doctor.approvals import tokens
+from rotation_doctor.approvals.handoff import ApplyApproved
 from rotation_doctor.approvals.store import ProposalStore, create_table
 from rotation_doctor.approvals.workflow import handle_secret
 from rotation_doctor.model.errors import ProposalSuperseded, TokenExpired, TokenInvalid, TokenRefused, TokenSpent
@@ -368,6 +369,7 @@ def test_approving_on_the_page_hands_the_proposal_to_the_worker_which_applies_it
     assert approved.state == "approved" and approved.history[-1]["by"] == "approval link (approve)"
 
     [sent] = page.queued()
+    handoff = ApplyApproved(page.proposal.id, page.proposal.generation, "approval link (approve)")
     assert json.loads(sent) == {
         "kind": "apply-approved-proposal",
         "version": 1,
@@ -375,6 +377,7 @@ def test_approving_on_the_page_hands_the_proposal_to_the_worker_which_applies_it
         "proposal_id": page.proposal.id,
         "generation": page.proposal.generation,
         "by": "approval link (approve)",
+        "signature": handoff.signature(KEY),  # with the key derived from the links' for hand-offs
     }
     assert page.ec2.describe_vpc_endpoints()["VpcEndpoints"] == []  # nothing written: that is the worker's
     assert [m["kind"] for m in page.told()] == ["fix approved, applying"]  # told by the page, on the topic
