@@ -126,8 +126,8 @@ def blocks(message: Message) -> list[dict[str, Any]]:
     plan: list[Block] = []
     for kind, risk, steps in message.changes:
         exact = code("\n".join(steps))
-        title = f"*{inert(kind)}* (risk {inert(risk)})"
-        plan.append(section(f"{title}\n```{_clip(exact, MAX_TEXT - len(title) - 10)}```"))
+        heading = f"*{inert(kind)}* (risk {inert(risk)})"
+        plan.append(section(f"{heading}\n```{_clip(exact, MAX_TEXT - len(heading) - 10)}```"))
     after: list[Block] = []
     if message.costs:
         after.append(context(inert(" · ".join(message.costs))))
