@@ -32,6 +32,7 @@ from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver, Respo
 from rotation_doctor.approvals import page as pages
 from rotation_doctor.approvals import tokens
 from rotation_doctor.approvals.handoff import ApplyApproved
+from rotation_doctor.collect.aws import quiet_sdk_loggers
 from rotation_doctor.model.bounded import clip, traceback_tail
 from rotation_doctor.model.errors import ProposalConflict, ProposalNotFound, TokenRefused, TokenSpent
 
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
     from rotation_doctor.notify.dispatch import Dispatcher
 
 logger = Logger(service="rotation-doctor-approval")
+quiet_sdk_loggers()  # whatever the function's log level: botocore's DEBUG lines hold response bodies (the signing key)
 app = LambdaFunctionUrlResolver()
 _one_request_at_a_time = threading.Lock()  # in-process servers (tests, demo) serve several threads
 _HTML = "text/html; charset=utf-8"
@@ -78,11 +80,12 @@ def build_approvals(env: Mapping[str, str], clients: AwsClients | None = None) -
     clients = clients or AwsClients()
     table = env["PROPOSALS_TABLE"]
     store = ProposalStore(clients, table)
+    key = tokens.SigningKey(clients, env["SIGNING_KEY_SECRET_ARN"])
     return Approvals(
         store,
-        tokens.SigningKey(clients, env["SIGNING_KEY_SECRET_ARN"]),
+        key,
         tokens.UsedTokens(clients, table),
-        WorkerQueue(clients, env["EVENTS_QUEUE_URL"]),
+        WorkerQueue(clients, env["EVENTS_QUEUE_URL"], key),  # hand-offs are signed with a key derived from it
         dispatcher_from_env(env, clients, store),
     )
 

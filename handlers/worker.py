@@ -23,7 +23,10 @@ from typing import TYPE_CHECKING, NotRequired, ParamSpec, Protocol, TypedDict, T
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 
+from rotation_doctor.approvals.handoff import ApplyApproved
+from rotation_doctor.collect.aws import quiet_sdk_loggers
 from rotation_doctor.model.bounded import clip, traceback_tail
+from rotation_doctor.model.errors import HandoffUnsigned
 from rotation_doctor.model.findings import Verdict
 from rotation_doctor.model.states import SecretAction
 from rotation_doctor.service import events
@@ -37,6 +40,7 @@ if TYPE_CHECKING:
 
     from rotation_doctor.apply.executor import Executor
     from rotation_doctor.approvals.store import ProposalStore
+    from rotation_doctor.approvals.tokens import SigningKey
     from rotation_doctor.collect.accounts import AccountSessions
     from rotation_doctor.collect.aws import AwsClients
     from rotation_doctor.notify.dispatch import Dispatcher
@@ -81,6 +85,7 @@ class DeferredTracer:
 
 
 logger = Logger(service="rotation-doctor")
+quiet_sdk_loggers()  # whatever the function's log level: botocore's DEBUG lines hold response bodies, secret values
 tracer = DeferredTracer(service="rotation-doctor", patch_modules=("botocore",))
 metrics = Metrics(namespace="RotationDoctor", service="rotation-doctor")
 
@@ -133,6 +138,8 @@ class Worker:
     # Clients in member accounts (the member role, credentials cached for their lifetime); None: the hub's only.
     sessions: AccountSessions | None = None
     fairness: PlaceFairness | None = None  # each place's share of the hub; None: every event served at once
+    # The key the approval function's hand-offs are signed with (derived from); None: no hand-off is applied.
+    handoff_key: SigningKey | None = None
     _process: Process | None = field(default=None, repr=False)
     _idempotency_config: IdempotencyConfig | None = field(default=None, repr=False)
 
@@ -189,6 +196,7 @@ def build_worker(env: Mapping[str, str], clients: AwsClients | None = None) -> W
     from rotation_doctor.apply.executor import Executor
     from rotation_doctor.apply.guardrails import policy_from_env
     from rotation_doctor.approvals.store import DynamoDbBudget, ProposalStore
+    from rotation_doctor.approvals.tokens import SigningKey
     from rotation_doctor.collect.accounts import AccountSessions
     from rotation_doctor.collect.aws import AwsClients
     from rotation_doctor.notify.dispatch import dispatcher_from_env
@@ -216,6 +224,7 @@ def build_worker(env: Mapping[str, str], clients: AwsClients | None = None) -> W
             DynamoDbBudget(clients, table, int(reads)) if reads else None,
             sweep_interval(schedule) if schedule else 0,
         )
+    key_arn = env.get("SIGNING_KEY_SECRET_ARN", "").strip()
     return Worker(
         clients,
         Executor(clients, policy),
@@ -225,6 +234,7 @@ def build_worker(env: Mapping[str, str], clients: AwsClients | None = None) -> W
         dispatcher_from_env(env, clients, store, clients_for=sessions.clients),
         sessions=sessions,
         fairness=fairness,
+        handoff_key=SigningKey(clients, key_arn) if key_arn else None,
     )
 
 
@@ -278,6 +288,8 @@ def _handle_record(record: SQSRecord, worker: Worker, process: Process) -> Repor
         # Parsing reads only the message: whatever failed will fail again on every retry.
         _dead_letter(worker, record, f"the event could not be parsed ({type(exc).__name__})")
         return None
+    if isinstance(trigger, ApplyApproved) and not _from_the_approval_function(record, raw, worker):
+        return None  # dropped: before idempotency records it, so a forgery cannot spend the real hand-off's id
     if isinstance(trigger, events.Change) and not trigger.read_whole:
         logger.warning(
             "the call's parameters are too deep or too large to read whole: every secret is looked at",
@@ -333,6 +345,32 @@ def _event_of(record: SQSRecord, worker: Worker) -> Event | None:
         _dead_letter(worker, record, "the message body is not a JSON object")
         return None
     return cast("Event", parsed)
+
+
+def _from_the_approval_function(record: SQSRecord, raw: Event, worker: Worker) -> bool:
+    """Whether a hand-off is signed with the hand-off key; if not, it is dropped (not retried: retrying cannot sign
+    it), logged without its body, and counted. The proposal it names keeps its state (reconciliation settles an
+    approval whose hand-off never came)."""
+    from rotation_doctor.approvals.handoff import verified
+
+    if worker.handoff_key is None:
+        reason = "no signing key is configured (SIGNING_KEY_SECRET_ARN), so no hand-off can be verified"
+    else:
+        try:
+            verified(raw, worker.handoff_key.get())
+            return True
+        except HandoffUnsigned as exc:
+            reason = str(exc)
+    logger.warning(
+        "hand-off refused: not signed by the approval function",
+        extra={
+            "reason": clip(reason),
+            "message_id": clip(record.message_id, NAME_LIMIT),
+            "sender_id": _text(record.attributes.sender_id),
+        },
+    )
+    metrics.add_metric(name="HandoffsRefused", unit=MetricUnit.Count, value=1)
+    return False
 
 
 def _dead_letter(worker: Worker, record: SQSRecord, reason: str) -> None:

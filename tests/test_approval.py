@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import re
 import string
 import time
@@ -22,6 +23,7 @@ from hypothesis import strategies as st
 from rotation_doctor.apply.executor import Executor
 from rotation_doctor.apply.guardrails import Mode, Policy
 from rotation_doctor.approvals import tokens
+from rotation_doctor.approvals.handoff import ApplyApproved
 from rotation_doctor.approvals.store import ProposalStore, create_table
 from rotation_doctor.approvals.workflow import handle_secret
 from rotation_doctor.model.errors import ProposalSuperseded, TokenExpired, TokenInvalid, TokenRefused, TokenSpent
@@ -367,6 +369,7 @@ def test_approving_on_the_page_hands_the_proposal_to_the_worker_which_applies_it
     assert approved.state == "approved" and approved.history[-1]["by"] == "approval link (approve)"
 
     [sent] = page.queued()
+    handoff = ApplyApproved(page.proposal.id, page.proposal.generation, "approval link (approve)")
     assert json.loads(sent) == {
         "kind": "apply-approved-proposal",
         "version": 1,
@@ -374,6 +377,7 @@ def test_approving_on_the_page_hands_the_proposal_to_the_worker_which_applies_it
         "proposal_id": page.proposal.id,
         "generation": page.proposal.generation,
         "by": "approval link (approve)",
+        "signature": handoff.signature(KEY),  # with the key derived from the links' for hand-offs
     }
     assert page.ec2.describe_vpc_endpoints()["VpcEndpoints"] == []  # nothing written: that is the worker's
     assert [m["kind"] for m in page.told()] == ["fix approved, applying"]  # told by the page, on the topic
@@ -1028,3 +1032,20 @@ def test_reminders_before_the_links_expire_carry_fresh_links_at_most_once_a_day(
     # The reminder's link works on the page, once.
     assert http(page.url, {"action": "approve", "token": query_of(again["links"]["approve"])["approve"]})[0] == 202
     assert announce_pending(page.store, dispatcher, next_day + 24 * 3600).reminded == []  # approved: no more
+
+
+def test_the_approval_function_keeps_the_sdk_quiet_whatever_its_log_level() -> None:
+    """Its calls read the signing key: botocore's DEBUG lines would hold it, so importing the handler pins them."""
+    import subprocess
+    import sys
+
+    from tests.test_cold_start import lambda_env
+
+    code = (
+        "import logging; logging.basicConfig(level=logging.DEBUG, force=True); import handlers.approval; "
+        "print([logging.getLogger(n).getEffectiveLevel() for n in ('botocore', 'urllib3')])"
+    )
+    env = lambda_env(POWERTOOLS_LOG_LEVEL="DEBUG", POWERTOOLS_TRACE_DISABLED="true")
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().splitlines()[-1] == str([logging.WARNING, logging.WARNING])

@@ -8,9 +8,9 @@ import pytest
 
 from rotation_doctor.apply.guardrails import Approval, Mode, Policy, blocked
 from rotation_doctor.model.plan import Call, Fix, FixKind, ResourceKind, Risk, Step, Written
-from rotation_doctor.model.snapshot import Snapshot, Vpc
+from rotation_doctor.model.snapshot import FactKey, ReadFailure, Snapshot, Vpc
 from rotation_doctor.planning.planner import make_plan
-from tests.snapshots import VPC, peered
+from tests.snapshots import VPC, healthy, peered
 
 AUTO = Policy(mode=Mode.AUTO, max_auto_risk=Risk.HIGH)
 IGNORE = {"rotation-doctor:ignore": "true"}
@@ -85,4 +85,40 @@ def test_a_referenced_peer_group_is_named_not_written() -> None:
     params = {"GroupId": "sg-db", "IpPermissions": [{"UserIdGroupPairs": [{"GroupId": "sg-fn"}]}]}
     assert Step("s1", Call("ec2", "AuthorizeSecurityGroupIngress", params), "").writes == (
         Written(ResourceKind.SECURITY_GROUP, "sg-db"),
+    )
+
+
+# ----- an opt-out that could not be read stops the change (unread is unknown, never "not opted out") ------------
+
+DENIED = ReadFailure("ec2:DescribeVpcs", "UnauthorizedOperation", "not authorized", "ec2:DescribeVpcs")
+
+
+def test_a_vpc_whose_tags_could_not_be_read_is_not_changed() -> None:
+    snap, fix = peering_fix()
+    unread = replace(snap, vpcs={VPC: snap.vpcs[VPC]}, failures={**snap.failures, FactKey.VPCS: DENIED})
+    assert blocked(fix, unread, AUTO, None) == (
+        "VPC vpc-2 was not read (ec2:DescribeVpcs failed: UnauthorizedOperation), so its opt-out tag cannot be checked"
+    )
+    # A person's approval does not stand in for the tag either.
+    assert blocked(fix, unread, AUTO, Approval("alice")) == blocked(fix, unread, AUTO, None)
+
+
+def test_a_vpc_missing_from_what_was_read_is_not_changed() -> None:
+    snap, fix = peering_fix()
+    missing = replace(snap, vpcs={VPC: snap.vpcs[VPC]})
+    assert blocked(fix, missing, AUTO, None) == (
+        "VPC vpc-2 was not read (not in what was read), so its opt-out tag cannot be checked"
+    )
+
+
+def test_a_function_whose_tags_could_not_be_read_is_not_changed() -> None:
+    # Secrets Manager may not invoke the function: the fix adds a permission to it.
+    snap = healthy(function_policy=None, vpcs={VPC: Vpc(VPC, ("10.0.0.0/16",))})
+    (fix,) = [f for f in make_plan(snap).fixes if f.kind is FixKind.ADD_INVOKE_PERMISSION]
+    assert snap.function is not None and blocked(fix, snap, AUTO, None) is None
+    tags_denied = ReadFailure("lambda:ListTags", "AccessDeniedException", "denied", "lambda:ListTags")
+    unread = replace(snap, failures={**snap.failures, f"{FactKey.FUNCTION}:tags": tags_denied})
+    assert blocked(fix, unread, AUTO, None) == (
+        f"function {snap.function.arn}: its tags could not be read (lambda:ListTags failed: AccessDeniedException), "
+        "so its opt-out cannot be checked"
     )

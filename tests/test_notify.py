@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import replace
 from typing import Any
 
@@ -402,3 +403,59 @@ def test_shortening_drops_the_plan_before_findings_and_leftovers_last() -> None:
     assert bare.changes == () and bare.omitted.leftovers + len(bare.leftovers) == 2
     assert len(text.body(bare)) <= 1500 and "This message is shortened" in text.body(bare)
     assert messages.fit(msg, lambda m: True) is msg
+
+
+HOSTILE = (
+    "<https://evil.example|click here> https://evil.example www.evil.example evil.example @channel @here #general "
+    "<!here> <!channel> *bold* _it_ ~gone~ `code` ```block``` &amp;"
+)
+
+
+def test_a_hostile_host_cannot_make_a_link_a_ping_or_formatting_anywhere_in_a_slack_message() -> None:
+    """Whatever the secret's `host` holds (and a leftover's text, and an undo's error): shown, never followed. The
+    only links are the approval page's buttons; the only ping is ours."""
+    from rotation_doctor.model.snapshot import TargetRef
+
+    snap = healthy(vpc_endpoints=(), database=None, target_ref=TargetRef("secret-value", host=HOSTILE, port=5432))
+    diagnosis = diagnose(snap).to_json()
+    assert any(HOSTILE in f["summary"] for f in diagnosis["findings"])  # the host is quoted in a finding
+    msg = messages.build(Kind.PROPOSED, diagnosis, make_plan(snap).to_json(), mode="propose", links=LINKS)
+    msg = replace(
+        msg,
+        kind=Kind.ROLLBACK_INCOMPLETE,
+        outcome=(HOSTILE,),
+        costs=(HOSTILE,),
+        leftovers=(messages.Leftover(HOSTILE, HOSTILE, HOSTILE, f"aws ec2 delete-vpc-endpoints {HOSTILE}"),),
+    )
+    payload = slack.blocks(msg)
+    objects = [o for b in payload if b["type"] in ("section", "context") for o in _text_objects(b)]
+    assert objects and all(o["type"] == "mrkdwn" and o.get("verbatim") is True for o in objects)
+    texts = [o["text"] for o in objects] + [slack.fallback_text(msg)]
+    assert sum(HOSTILE_MARK in t for t in texts) >= 3  # the host reached the findings, the outcome and the leftovers
+    for shown in texts:
+        # Slack's markup opens with `<`: the one left is our ping.
+        assert shown.replace(slack.PING, "").count("<") == 0
+        prose = re.sub(r"```.*?```|`[^`\n]*`", "", shown, flags=re.S)  # Slack links and mentions nothing in code
+        assert not re.search(r"https?:/|\w\.\w|[@#]\w|\*bold\*|~gone~", prose), shown
+        assert shown.count("```") % 2 == 0 and shown.replace("```", "").count("`") % 2 == 0  # only our own spans
+    header = payload[0]["text"]["text"]
+    assert payload[0]["text"]["type"] == "plain_text" and not re.search(r"https?:/|\w\.\w|[@#]\w", header)
+    urls = [e["url"] for b in payload if b["type"] == "actions" for e in b["elements"]]
+    assert urls == [LINKS.approve, LINKS.reject]
+    # A command in a code block still runs as written: only the three characters Slack needs escaped, escaped.
+    assert any("```aws ec2 delete-vpc-endpoints &lt;https://evil.example|click here&gt;" in t for t in texts)
+
+
+HOSTILE_MARK = "click here"
+
+
+def _text_objects(block: dict[str, Any]) -> list[dict[str, Any]]:
+    found = [block["text"]] if isinstance(block.get("text"), dict) else []
+    return found + [e for e in block.get("elements", []) if isinstance(e, dict) and e.get("type") == "mrkdwn"]
+
+
+def test_a_slack_post_asks_for_no_link_previews(webhook_server: dict[str, Any], builder: Any) -> None:
+    secret = builder.clients.secretsmanager.create_secret(Name="slack/webhook", SecretString=webhook_server["url"])
+    assert slack.SlackWebhook(builder.clients, secret["ARN"]).send(message(Kind.PROPOSED))
+    [post] = webhook_server["posts"]
+    assert post["json"]["unfurl_links"] is False and post["json"]["unfurl_media"] is False

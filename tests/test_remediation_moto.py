@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -302,6 +303,105 @@ def test_failure_at_any_step_leaves_the_account_as_it_was(builder: AccountBuilde
     assert handled.proposal is not None and handled.proposal.state == "rolled_back"
     assert operation in handled.proposal.history[-1]["note"] and "injected" in handled.proposal.history[-1]["note"]
     assert handled.outcome.status is OutcomeStatus.ROLLED_BACK
+
+
+def answer_instead(
+    b: AccountBuilder, operation: str, answer: Callable[[dict[str, Any]], dict[str, Any]]
+) -> Callable[[], None]:
+    """`operation` answered HTTP 200 with `answer(its parameters)` and nothing done, as AWS answers a per-item
+    failure (a `before-call` hook that returns an answer stands for the request)."""
+    asked: dict[str, Any] = {}
+
+    def remember(params: dict[str, Any], **_: Any) -> None:
+        asked.update(params)
+
+    def answering(**_: Any) -> tuple[Any, dict[str, Any]]:
+        return SimpleNamespace(status_code=200, headers={}), {**answer(asked), "ResponseMetadata": {}}
+
+    events = b.clients.ec2.meta.events
+    events.register(f"before-parameter-build.ec2.{operation}", remember, unique_id="asked")
+    events.register(f"before-call.ec2.{operation}", answering, unique_id="answer")
+
+    def stop() -> None:
+        events.unregister(f"before-parameter-build.ec2.{operation}", unique_id="asked")
+        events.unregister(f"before-call.ec2.{operation}", unique_id="answer")
+
+    return stop
+
+
+def test_an_endpoint_delete_answered_unsuccessful_is_a_failed_undo_with_the_endpoint_left(
+    builder: AccountBuilder,
+) -> None:
+    """DeleteVpcEndpoints answers 200 and lists each endpoint it did not delete in `Unsuccessful`: that undo failed."""
+    scenarios.orders(builder)
+    stop_failing = fail_nth(builder, "AuthorizeSecurityGroupIngress", 2)  # the last step: everything is undone
+    refusal = {"Code": "InvalidVpcEndpoint.NotDeletable", "Message": "injected"}
+    stop_answering = answer_instead(
+        builder,
+        "DeleteVpcEndpoints",
+        lambda params: {"Unsuccessful": [{"ResourceId": i, "Error": refusal} for i in params["VpcEndpointIds"]]},
+    )
+    try:
+        outcome = executor(builder).run(SECRET, approval=ANYTHING)
+    finally:
+        stop_failing()
+        stop_answering()
+    assert outcome.status is OutcomeStatus.ROLLBACK_INCOMPLETE
+    (endpoint,) = [e["VpcEndpointId"] for e in builder.ec2.describe_vpc_endpoints()["VpcEndpoints"]]
+    assert [(x.resource, x.error) for x in outcome.leftovers] == [(endpoint, "InvalidVpcEndpoint.NotDeletable")]
+    left = outcome.leftovers[0].remove
+    assert left is not None and (left.operation, dict(left.params)) == (
+        "DeleteVpcEndpoints",
+        {"VpcEndpointIds": [endpoint]},
+    )
+
+
+RULE = [{"IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432, "UserIdGroupPairs": [{"GroupId": "sg-2"}]}]
+
+
+@pytest.mark.parametrize(
+    ("operation", "params", "answer", "code"),
+    [
+        ("ModifyVpcEndpoint", {"VpcEndpointId": "vpce-1", "PrivateDnsEnabled": True}, {"Return": False}, "ReturnFalse"),
+        (
+            "DeleteVpcEndpoints",
+            {"VpcEndpointIds": ["vpce-1"]},
+            {"Unsuccessful": [{"ResourceId": "vpce-1", "Error": {"Code": "Gone.Elsewhere", "Message": "m"}}]},
+            "Gone.Elsewhere",
+        ),
+        (
+            "RevokeSecurityGroupIngress",
+            {"GroupId": "sg-1", "IpPermissions": RULE},
+            {"Return": True, "UnknownIpPermissions": RULE},
+            "UnknownIpPermissions",
+        ),
+        ("AuthorizeSecurityGroupIngress", {"GroupId": "sg-1", "IpPermissions": RULE}, {"Return": False}, "ReturnFalse"),
+    ],
+)
+def test_every_write_answered_as_not_done_is_an_error(
+    builder: AccountBuilder, operation: str, params: dict[str, Any], answer: dict[str, Any], code: str
+) -> None:
+    """The executor's one place for writes holds every call to what its answer says, applying and undoing alike."""
+    from rotation_doctor.model.plan import Call
+
+    stop = answer_instead(builder, operation, lambda _: answer)
+    try:
+        with pytest.raises(ClientError) as raised:
+            executor(builder)._call(Call("ec2", operation, params))
+    finally:
+        stop()
+    assert raised.value.operation_name == operation and raised.value.response["Error"]["Code"] == code
+
+
+def test_a_private_dns_change_answered_return_false_is_not_applied(builder: AccountBuilder) -> None:
+    fix_scenarios.private_dns_off(builder)
+    stop = answer_instead(builder, "ModifyVpcEndpoint", lambda _: {"Return": False})
+    try:
+        outcome = executor(builder).run(SECRET, approval=ANYTHING)
+    finally:
+        stop()
+    assert FixKind.ENABLE_ENDPOINT_PRIVATE_DNS not in outcome.applied
+    assert outcome.reason is not None and "ReturnFalse" in outcome.reason
 
 
 # ----- proposals -------------------------------------------------------------------------------

@@ -74,7 +74,7 @@ def test_rotation_succeeded_closes_an_open_proposal(builder: AccountBuilder, ser
 
     # The approval's hand-off, taken afterwards, applies nothing: the proposal is no longer approved.
     clients.counter.calls.clear()
-    service.deliver(ApplyApproved(proposal.id, proposal.generation, "approval link (approve)").body())
+    service.deliver(ApplyApproved(proposal.id, proposal.generation, "approval link (approve)").body(service.key))
     assert service.store.get(proposal.id).state == "superseded"
     assert not [c for c in clients.counter.calls if c.startswith("ec2:Authorize")]
 
@@ -170,7 +170,7 @@ def test_an_approved_fix_that_heals_starts_the_rotation_again(
     [proposal] = service.store.list()
     service.store.approve(proposal.id, by="approval link (approve)", generation=proposal.generation)
     builder.clients.counter.calls.clear()
-    service.deliver(ApplyApproved(proposal.id, proposal.generation, "approval link (approve)").body())
+    service.deliver(ApplyApproved(proposal.id, proposal.generation, "approval link (approve)").body(service.key))
     assert service.store.get(proposal.id).state == "applied"
     assert builder.clients.counter.calls["secretsmanager:RotateSecret"] == 1
 
@@ -244,7 +244,7 @@ def test_an_approved_fix_applied_leaves_its_findings_archived(builder: AccountBu
     assert set(_finding_states(builder).values()) == {"ACTIVE"}
     [proposal] = service.store.list()
     service.store.approve(proposal.id, by="approval link (approve)", generation=proposal.generation)
-    service.deliver(ApplyApproved(proposal.id, proposal.generation, "approval link (approve)").body())
+    service.deliver(ApplyApproved(proposal.id, proposal.generation, "approval link (approve)").body(service.key))
     assert service.store.get(proposal.id).state == "applied"
     assert set(_finding_states(builder).values()) == {"ARCHIVED"}
 

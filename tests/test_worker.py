@@ -22,6 +22,7 @@ from tests.conftest import topic_with_inbox
 EVENTS = Path(__file__).resolve().parent / "events"
 FICTIONAL_DB_SG = "sg-0db5ec0000000a001"
 FICTIONAL_FN_SG = "sg-0f0ec00000000a002"
+HANDOFF_KEY = "k" * 64
 
 
 def rotation_failed(secret_arn: str, event_id: str | None = None) -> str:
@@ -59,6 +60,8 @@ def service(builder: AccountBuilder, monkeypatch: pytest.MonkeyPatch) -> Iterato
     create_table(clients, "proposals")
     create_table(clients, "idempotency")
     dlq = clients.sqs.create_queue(QueueName="rotation-doctor-dlq")["QueueUrl"]
+    # The approval function's key, as the template hands it to both functions: hand-offs are signed with it.
+    signing_key = clients.secretsmanager.create_secret(Name="rotation-doctor/signing-key", SecretString=HANDOFF_KEY)
 
     def make(mode: str = "propose", **extra: str) -> Any:
         env = {
@@ -66,6 +69,7 @@ def service(builder: AccountBuilder, monkeypatch: pytest.MonkeyPatch) -> Iterato
             "IDEMPOTENCY_TABLE": "idempotency",
             "DEAD_LETTER_QUEUE_URL": dlq,
             "ROTATION_DOCTOR_MODE": mode,
+            "SIGNING_KEY_SECRET_ARN": signing_key["ARN"],
             **extra,
         }
         worker = worker_module.build_worker(env, clients)
@@ -76,7 +80,13 @@ def service(builder: AccountBuilder, monkeypatch: pytest.MonkeyPatch) -> Iterato
     def deliver(*bodies: str) -> dict[str, Any]:
         return dict(worker_module.handler(sqs_event(*bodies), SimulatedContext()))
 
-    yield SimpleNamespace(make=make, deliver=deliver, store=ProposalStore(clients, "proposals"), dead_letter_queue=dlq)
+    yield SimpleNamespace(
+        make=make,
+        deliver=deliver,
+        store=ProposalStore(clients, "proposals"),
+        dead_letter_queue=dlq,
+        key=HANDOFF_KEY.encode(),
+    )
 
 
 def test_rotation_failed_produces_a_proposal(builder: AccountBuilder, service: Any) -> None:
@@ -401,7 +411,7 @@ def approved(builder: AccountBuilder, service: Any) -> tuple[Any, str]:
     service.deliver(rotation_failed(o.secret_arn))
     [proposal] = service.store.list()
     service.store.approve(proposal.id, by="approval link (approve)", generation=proposal.generation)
-    return proposal, ApplyApproved(proposal.id, proposal.generation, "approval link (approve)").body()
+    return proposal, ApplyApproved(proposal.id, proposal.generation, "approval link (approve)").body(service.key)
 
 
 def account_writes(builder: AccountBuilder) -> dict[str, int]:
@@ -433,7 +443,7 @@ def test_the_hand_off_carries_no_authority(builder: AccountBuilder, service: Any
     service.deliver(rotation_failed(o.secret_arn))
     [proposal] = service.store.list()
     builder.clients.counter.calls.clear()
-    forged = ApplyApproved(proposal.id, proposal.generation, "someone").body()
+    forged = ApplyApproved(proposal.id, proposal.generation, "someone").body(service.key)
     assert service.deliver(forged) == {"batchItemFailures": []}  # nothing to retry
     assert account_writes(builder) == {} and service.store.get(proposal.id).state == "proposed"
 
@@ -470,7 +480,7 @@ def test_a_hand_off_for_an_earlier_round_applies_nothing(builder: AccountBuilder
     from rotation_doctor.approvals.handoff import ApplyApproved
 
     proposal, _ = approved(builder, service)
-    old = ApplyApproved(proposal.id, proposal.generation - 1, "approval link (approve)").body()
+    old = ApplyApproved(proposal.id, proposal.generation - 1, "approval link (approve)").body(service.key)
     builder.clients.counter.calls.clear()
     assert service.deliver(old) == {"batchItemFailures": []}
     assert account_writes(builder) == {} and service.store.get(proposal.id).state == "approved"
@@ -499,6 +509,54 @@ def test_a_malformed_hand_off_goes_to_the_dead_letter_queue(
         "Messages"
     ]
     assert got["MessageAttributes"]["reason"]["StringValue"] == reason
+
+
+@pytest.mark.parametrize("signed", ["unsigned", "with another key", "as a link is signed", "with a number"])
+def test_a_hand_off_the_approval_function_did_not_sign_is_dropped(
+    builder: AccountBuilder,
+    service: Any,
+    signed: str,
+    log_lines: Callable[[], list[str]],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Anyone who may send to the queue can write a well-formed hand-off for an approved proposal: unless the
+    approval function signed it, it applies nothing, is not retried, and is counted; the real one still applies."""
+    import hashlib
+    import hmac
+
+    from rotation_doctor.approvals.handoff import ApplyApproved
+
+    proposal, real = approved(builder, service)
+    message = ApplyApproved(proposal.id, proposal.generation, "approval link (approve)")
+    canonical = json.dumps(message.to_json(), separators=(",", ":"), sort_keys=True).encode()
+    signature = {
+        "unsigned": None,
+        "with another key": message.signature(b"x" * 64),
+        # The links' key itself, as a link's token signs: a hand-off's key is derived from it, so this is refused.
+        "as a link is signed": hmac.new(service.key, canonical, hashlib.sha256).hexdigest(),
+        "with a number": 1234,
+    }[signed]
+    forged = message.to_json() | ({"signature": signature} if signature is not None else {})
+    builder.clients.counter.calls.clear()
+    capsys.readouterr()
+    assert service.deliver(json.dumps(forged)) == {"batchItemFailures": []}  # dropped: not retried
+    assert account_writes(builder) == {} and service.store.get(proposal.id).state == "approved"
+    assert builder.clients.sqs.receive_message(QueueUrl=service.dead_letter_queue).get("Messages", []) == []
+    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert [m["HandoffsRefused"] for m in emitted if "HandoffsRefused" in m] in ([1.0], [[1.0]])
+    [refused] = [json.loads(line) for line in log_lines() if "hand-off refused" in line]
+    assert refused["level"] == "WARNING" and refused["sender_id"] == "AIDAEXAMPLE"
+    assert "signature" in refused["reason"] and "approval link" not in json.dumps(refused)  # no body in the log
+    # The forgery spent nothing: the approval function's own hand-off (same id) is applied.
+    assert service.deliver(real) == {"batchItemFailures": []}
+    assert service.store.get(proposal.id).state == "applied"
+
+
+def test_a_worker_without_the_signing_key_applies_no_hand_off(builder: AccountBuilder, service: Any) -> None:
+    proposal, message = approved(builder, service)
+    service.make("propose", SIGNING_KEY_SECRET_ARN="")
+    assert service.deliver(message) == {"batchItemFailures": []}
+    assert service.store.get(proposal.id).state == "approved"
 
 
 def test_in_auto_mode_a_fix_that_could_not_be_undone_is_told_loudly_on_every_channel(
@@ -590,3 +648,46 @@ def test_an_invocation_near_its_end_writes_nothing_it_could_not_undo(builder: Ac
         Filters=[{"Name": "tag:rotation-doctor:created-by", "Values": ["rotation-doctor"]}]
     )["SecurityGroups"]
     assert made == []
+
+
+# ----- logs: a DEBUG deployment logs no secret value -------------------------------------------------------------
+
+DIAGNOSIS_AT_DEBUG = """
+import logging, sys
+from moto import mock_aws
+with mock_aws():
+    from rotation_doctor.collect.aws import AwsClients
+    from rotation_doctor.simulated import scenarios
+    from rotation_doctor.simulated.account import AccountBuilder
+    from rotation_doctor.simulated.lambda_runtime import SimulatedContext, sqs_event
+    from tests.test_worker import rotation_failed
+    clients = AwsClients(region="us-east-1")
+    orders = scenarios.orders(AccountBuilder(clients))  # its secret's password is the canary
+    # From here on, as Lambda's runtime does for a function whose log level is DEBUG: the root logger at DEBUG.
+    logging.basicConfig(level=logging.DEBUG, stream=sys.stderr, force=True)
+    import handlers.worker as worker
+    built = worker.build_worker({"ROTATION_DOCTOR_MODE": "observe"}, clients)
+    worker._default_worker = lambda: built
+    print(worker.handler(sqs_event(rotation_failed(orders.secret_arn)), SimulatedContext()))
+"""
+
+
+def test_a_worker_logging_at_debug_logs_no_secret_value() -> None:
+    """botocore at DEBUG logs GetSecretValue's response body, the password in it: the handler pins it at WARNING."""
+    import subprocess
+    import sys
+
+    from tests.test_cold_start import lambda_env
+
+    env = lambda_env(POWERTOOLS_LOG_LEVEL="DEBUG", LOG_LEVEL="DEBUG", AWS_LAMBDA_LOG_LEVEL="DEBUG")
+    env |= {"POWERTOOLS_TRACE_DISABLED": "true", "PYTHONWARNINGS": "ignore"}
+    done = subprocess.run(
+        [sys.executable, "-c", DIAGNOSIS_AT_DEBUG], env=env, capture_output=True, text=True, timeout=300
+    )
+    logged = done.stdout + done.stderr
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "{'batchItemFailures': []}" in done.stdout
+    # The diagnosis ran with DEBUG lines captured (the secret value was read), and none held the password.
+    assert "DEBUG:rotation_doctor.collect.collector:read secretsmanager:GetSecretValue" in done.stderr
+    assert '"message":"handled"' in logged.replace(" ", "")
+    assert scenarios.CANARY_PASSWORD not in logged

@@ -143,6 +143,7 @@ def org(builder: AccountBuilder, service: Any) -> Iterator[Any]:  # noqa: F811
             make=make,
             deliver=service.deliver,
             store=service.store,
+            key=service.key,
             assumed=assumed,
             refusing=refusing,
             hub=builder,
@@ -299,7 +300,7 @@ def test_an_approved_member_proposal_is_applied_in_its_account(org: Any) -> None
     org.deliver(a.rotation_failed())
     [proposal] = org.store.list()
     org.store.approve(proposal.id, by="approval link (approve)", generation=proposal.generation)
-    message = ApplyApproved(proposal.id, proposal.generation, "approval link (approve)").body()
+    message = ApplyApproved(proposal.id, proposal.generation, "approval link (approve)").body(org.key)
     org.make("propose")  # a fresh container: the hand-off names no account, the proposal's secret does
     org.assumed.clear()
     assert org.deliver(message) == {"batchItemFailures": []}
@@ -433,7 +434,8 @@ def test_an_approval_for_a_refusing_account_fails_with_the_reason(org: Any) -> N
     before = account_state(b.builder)
     org.refusing[B] = "AccessDenied"
     org.make("propose")
-    assert org.deliver(ApplyApproved(proposal.id, proposal.generation, "alice").body()) == {"batchItemFailures": []}
+    signed = ApplyApproved(proposal.id, proposal.generation, "alice").body(org.key)
+    assert org.deliver(signed) == {"batchItemFailures": []}
     failed = org.store.get(proposal.id)
     assert failed.state is ProposalState.FAILED
     assert str(failed.history[-1]["note"]).startswith(f"not applied: account {B} refused the member role")

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from botocore import xform_name
+from botocore.exceptions import ClientError
 
 from rotation_doctor.analysis import Diagnosis
 from rotation_doctor.apply.guardrails import Approval, Mode, Policy, blocked
@@ -198,6 +199,31 @@ def _resource_of(step: Step, outputs: Mapping[str, Mapping[str, Any]]) -> str | 
     except (KeyError, TypeError):
         return None
     return changed[0].id if changed else None
+
+
+def refusal_in_answer(output_members: Mapping[str, Any], response: Mapping[str, Any]) -> tuple[str, str] | None:
+    """What an answer of HTTP 200 says was not done: (error code, message), or None when it was done.
+
+    Some EC2 calls answer per item or with a flag rather than with an error (their output shapes in botocore's service
+    model say which; every write a fix kind makes was checked against them):
+    - `Unsuccessful` (DeleteVpcEndpoints): each item it lists, with its `Error`, was not deleted;
+    - `UnknownIpPermissions` (RevokeSecurityGroupIngress/Egress): "[Default VPC] If the values you specify do not
+      match the existing rule's values, no error is returned, and the output describes the security group rules that
+      were not revoked" (EC2 API reference, from memory): such a rule may still be there;
+    - `Return` (AuthorizeSecurityGroupIngress/Egress, ModifyVpcEndpoint, CreateRoute, DeleteSecurityGroup):
+      false when the call did not succeed.
+    Read from the shape, so that an operation without such a member is never judged by a key its answer lacks."""
+    unsuccessful = response.get("Unsuccessful") if "Unsuccessful" in output_members else None
+    if unsuccessful:
+        error = unsuccessful[0].get("Error") or {}
+        ids = ", ".join(str(item.get("ResourceId")) for item in unsuccessful)
+        return str(error.get("Code") or "Unsuccessful"), f"not done for {ids}: {error.get('Message', '')}".strip()
+    unknown = response.get("UnknownIpPermissions") if "UnknownIpPermissions" in output_members else None
+    if unknown:
+        return "UnknownIpPermissions", f"{len(unknown)} rule(s) not matched, so not revoked"
+    if "Return" in output_members and response.get("Return") is False:
+        return "ReturnFalse", "AWS answered Return: false"
+    return None
 
 
 class StepFailed(Exception):
@@ -475,8 +501,16 @@ class Executor:
         return leftovers
 
     def _call(self, call: Call) -> Any:
+        """Every write, applying and undoing alike. An answer that says (part of) it was not done is an error like
+        any other (a ClientError with the item's code), so that a failed undo is never taken for a done one."""
         client = self.clients.client(call.service)
-        return getattr(client, xform_name(call.operation))(**call.params)
+        response = getattr(client, xform_name(call.operation))(**call.params)
+        output = client.meta.service_model.operation_model(call.operation).output_shape
+        refusal = refusal_in_answer(getattr(output, "members", {}), response)
+        if refusal is not None:
+            code, message = refusal
+            raise ClientError({"Error": {"Code": code, "Message": message}}, call.operation)
+        return response
 
     def _wait(self, name: str, produced: Mapping[str, Any], params: Mapping[str, Any], deadline: float) -> None:
         if name == "vpc_endpoint_available":

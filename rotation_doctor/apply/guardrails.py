@@ -11,7 +11,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from rotation_doctor.model.plan import Fix, FixKind, ResourceKind, Risk, Written
-from rotation_doctor.model.snapshot import Snapshot
+from rotation_doctor.model.snapshot import FactKey, Snapshot
 
 IGNORE_TAG = "rotation-doctor:ignore"
 MIN_HASH_PREFIX = 12  # what the text output shows of a plan's hash
@@ -143,19 +143,37 @@ def _every_written_resource_may_change(fix: Fix, snap: Snapshot, policy: Policy)
         if found is None:
             return f"{written.kind} {written.id} was not read, so its opt-out tag and VPC cannot be checked"
         vpc_id, tags = found
+        unread = _tags_unread(written, snap)
+        if unread is not None:
+            return (
+                f"{written.kind} {written.id}: its tags could not be read ({unread}), so its opt-out cannot be checked"
+            )
         if tags is not None and opted_out(tags):
             return f"{written.kind} {written.id} is tagged {IGNORE_TAG}=true"
         if vpc_id is not None:
             vpcs.add(vpc_id)
     for vpc_id in sorted(vpcs):
         vpc = snap.vpcs.get(vpc_id)
-        if vpc is not None and opted_out(vpc.tags):
+        if vpc is None:  # unread is unknown, never "not opted out"
+            failure = snap.failure(FactKey.VPCS)
+            why = f"{failure.operation} failed: {failure.error_code}" if failure is not None else "not in what was read"
+            return f"VPC {vpc_id} was not read ({why}), so its opt-out tag cannot be checked"
+        if opted_out(vpc.tags):
             return f"VPC {vpc_id} is tagged {IGNORE_TAG}=true"
         if policy.allowed_vpcs and vpc_id not in policy.allowed_vpcs:
             return f"VPC {vpc_id} is not in the allow-list"
     if policy.allowed_vpcs and not vpcs:
         return "the fix changes nothing inside an allow-listed VPC"
     return None
+
+
+def _tags_unread(written: Written, snap: Snapshot) -> str | None:
+    """Why the tags of a resource that was itself read are unknown, or None. Only a function's come from a read of
+    their own (lambda:ListTags); every other kind's come with the resource (None from `locate`: unread)."""
+    if written.kind is not ResourceKind.FUNCTION:
+        return None
+    failure = snap.failure(FactKey.FUNCTION, "tags")
+    return f"{failure.operation} failed: {failure.error_code}" if failure is not None else None
 
 
 def locate(written: Written, snap: Snapshot) -> tuple[str | None, Mapping[str, str] | None] | None:

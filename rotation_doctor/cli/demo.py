@@ -103,7 +103,10 @@ def _run() -> int:
         _heading(style, 3, "The service: the same event through the worker Lambda (approval mode: propose)")
         create_table(clients, TABLE)
         create_table(clients, IDEMPOTENCY_TABLE)
-        worker = _worker(clients)
+        key_arn = clients.secretsmanager.create_secret(Name="rotation-doctor/approval-key", SecretString=DEMO_KEY)[
+            "ARN"
+        ]
+        worker = _worker(clients, key_arn)
         _deliver(worker, json.dumps(event))
         proposal = ProposalStore(clients, TABLE).list()[0]
         _say()
@@ -111,9 +114,6 @@ def _run() -> int:
         _say()
         _say(f"  handlers.worker.handler stored it as proposal {proposal.id} (state {proposal.state}); nothing has")
         _say("  changed in the account. `rotation-doctor proposals show " + proposal.id + "` shows it.")
-        key_arn = clients.secretsmanager.create_secret(Name="rotation-doctor/approval-key", SecretString=DEMO_KEY)[
-            "ARN"
-        ]
         links = _show_notifications(clients, key_arn, proposal)
 
         _heading(style, 4, "Approved on the approval page (the function URL), from the link on-call received")
@@ -137,7 +137,7 @@ def _run() -> int:
             [sent] = clients.sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
             _say("  The approval function holds no EC2, Lambda or Route 53 permission and reads nothing of the")
             _say("  network: it spent the link, recorded the approval with a conditional write (proposed → approved)")
-            _say("  and handed it to the worker on its queue:")
+            _say("  and handed it to the worker on its queue, signed (the worker drops a hand-off it did not sign):")
             _say(f"    {sent['Body']}")
 
             _heading(style, 5, "The worker applies it: the service's one writer")
@@ -235,8 +235,9 @@ DEMO_KEY = "demo-signing-key-not-secret-0123456789abcdef"
 _WRITES = ("ec2:Create", "ec2:Authorize", "ec2:Revoke", "ec2:Modify", "ec2:Delete", "lambda:Add", "lambda:Update")
 
 
-def _worker(clients: Any) -> Any:
-    """The worker Lambda as the template configures it (propose mode), its JSON logs and metrics kept quiet."""
+def _worker(clients: Any, key_arn: str) -> Any:
+    """The worker Lambda as the template configures it (propose mode, the approval page's signing key), its JSON logs
+    and metrics kept quiet."""
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
     os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "RotationDoctor")
@@ -244,7 +245,12 @@ def _worker(clients: Any) -> Any:
     from rotation_doctor.apply.guardrails import Mode
 
     worker = worker_module.build_worker(
-        {"PROPOSALS_TABLE": TABLE, "IDEMPOTENCY_TABLE": IDEMPOTENCY_TABLE, "ROTATION_DOCTOR_MODE": Mode.PROPOSE.value},
+        {
+            "PROPOSALS_TABLE": TABLE,
+            "IDEMPOTENCY_TABLE": IDEMPOTENCY_TABLE,
+            "ROTATION_DOCTOR_MODE": Mode.PROPOSE.value,
+            "SIGNING_KEY_SECRET_ARN": key_arn,
+        },
         clients,
     )
     worker.executor.poll = 0.05

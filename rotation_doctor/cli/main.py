@@ -643,11 +643,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="rotation-doctor: %(levelname)s %(name)s: %(message)s",
     )
-    # Always, and above all with --verbose: botocore's DEBUG lines carry whole response bodies, and
-    # GetSecretValue's holds the password. Our own loggers say what was read, never what came back.
-    for noisy in ("botocore", "boto3", "urllib3", "s3transfer"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    from rotation_doctor.collect.aws import AwsError, BadInput, BadSetting, describe_fatal, fatal
+    from rotation_doctor.collect.aws import AwsError, BadInput, BadSetting, describe_fatal, fatal, quiet_sdk_loggers
+
+    quiet_sdk_loggers()  # always, and above all with --verbose
 
     commands = {
         "diagnose": cmd_diagnose,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections import Counter
@@ -31,6 +32,18 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
 T = TypeVar("T")
+
+
+# The SDK and the HTTP stack below it. At DEBUG, botocore logs whole request and response bodies (GetSecretValue's holds
+# the password) and urllib3 logs every connection.
+SDK_LOGGERS = ("botocore", "boto3", "urllib3", "s3transfer")
+
+
+def quiet_sdk_loggers() -> None:
+    """Pin the SDK's loggers at WARNING, whatever the root logger's level (`--verbose`, a Lambda's DEBUG log level):
+    what was read is logged by our own loggers, never what came back."""
+    for name in SDK_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 # Raised when nothing can be diagnosed at all (no credentials, the first read refused, ...).

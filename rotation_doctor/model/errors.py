@@ -12,6 +12,7 @@ RotationDoctorError
     TokenExpired          past the link's expiry
     TokenSpent            already used once                                  ... except this one: 409
   HandoffInvalid        a queue message that claims to be one of ours but is not   worker: dead-lettered
+  HandoffUnsigned       a hand-off the approval function did not sign             worker: dropped, counted
 
 Messages are for people (the page shows a TokenRefused's text as it is), so they say no more than that.
 """
@@ -95,3 +96,8 @@ class TokenSpent(TokenRefused):
 class HandoffInvalid(RotationDoctorError):
     """A message on the worker's queue that says it is an approved proposal to apply, but is not one this version
     sends (wrong version, missing or malformed fields). It cannot become valid by retrying."""
+
+
+class HandoffUnsigned(RotationDoctorError):
+    """A hand-off not signed with the approval function's hand-off key: unsigned, forged, or sent before hand-offs
+    were signed. Dropped, not retried: retrying cannot sign it, and the proposal it names keeps its state."""

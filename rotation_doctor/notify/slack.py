@@ -6,11 +6,16 @@ retried (slack-sdk's retry handlers) and logged; it never breaks the fix it repo
 A high-priority message (a fix that could not be undone) pings the channel (`<!here>`, ours, never from
 AWS) and lists what is left before anything else, so that trimming to Slack's 50 blocks drops the
 plan first. Whatever is dropped, the message says so.
+
+The only links in a message are our own buttons (the approval page). Every string from AWS, a secret, a tag, a name or
+an event is made inert before it is put in a message (`inert`, or `code` inside a code span), and every mrkdwn text
+object is `verbatim` (Slack then does not turn URLs, channel names and mentions into links itself).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from typing import TYPE_CHECKING, Any
 
 from rotation_doctor.notify.messages import Kind, Message, Priority
@@ -47,6 +52,38 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+_JOINER = "\u2060"  # WORD JOINER: invisible, and no URL, domain, mention or channel name forms across it
+# Where Slack's clients find a link or a mention in text, whatever `verbatim` says: a scheme's `://`, a dot between a
+# name's labels (`evil.example`, `www.evil.example`), an `@` or `#` before a name.
+_LINK_FORMING = re.compile(r"(?<=:)(?=//)|(?<=\.)(?=\w)|(?<=[@#])")
+# Formatting characters that no AWS name or DNS host contains, as look-alikes that format nothing: outside text cannot
+# open or close a code span (ours included), or make itself bold or struck through.
+_FORMATTING = str.maketrans({"`": "\u02cb", "*": "\u2217", "~": "\u223c"})
+
+
+def unlinked(text: str) -> str:
+    """Outside text that can form no link, mention or formatting, for plain_text too (which takes no escapes)."""
+    return _LINK_FORMING.sub(_JOINER, text.translate(_FORMATTING))
+
+
+def inert(text: str) -> str:
+    """Outside text for mrkdwn: escaped, and unable to form a link, a mention or formatting. A secret's `host` of
+    `https://evil.example`, `<https://evil.example|click here>`, `@channel` or `*bold*` is shown, never followed."""
+    return unlinked(escape(text))
+
+
+def code(text: str) -> str:
+    """Outside text for inside a code span or block, where Slack forms no link or mention: escaped, and unable to
+    close the span (kept otherwise as it is, so that a command copied from it runs)."""
+    return escape(text).translate(_FORMATTING)
+
+
+def _ours(text: str) -> str:
+    """A sentence of ours whose backticks mark code spans (`Message.where_all_is`) around outside text."""
+    parts = text.split("`")
+    return "".join(f"`{code(part)}`" if i % 2 else inert(part) for i, part in enumerate(parts))
+
+
 def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -65,36 +102,37 @@ def blocks(message: Message) -> list[dict[str, Any]]:
     )
 
     def section(text: str) -> SectionBlock:
-        return SectionBlock(text=MarkdownTextObject(text=_clip(text, MAX_TEXT)))
+        return SectionBlock(text=MarkdownTextObject(text=_clip(text, MAX_TEXT), verbatim=True))
 
     def context(text: str) -> ContextBlock:
-        return ContextBlock(elements=[MarkdownTextObject(text=_clip(text, MAX_TEXT))])
+        return ContextBlock(elements=[MarkdownTextObject(text=_clip(text, MAX_TEXT), verbatim=True)])
 
     urgent = message.priority is Priority.HIGH
-    title = f"{_EMOJI[message.kind]} {'ACTION NEEDED ' if urgent else ''}{message.secret_name}: {message.kind}"
+    title = (
+        f"{_EMOJI[message.kind]} {'ACTION NEEDED ' if urgent else ''}{unlinked(message.secret_name)}: {message.kind}"
+    )
     head: list[Block] = [
         HeaderBlock(text=_clip(title, MAX_HEADER)),
-        section((f"{PING} " if urgent else "") + escape(message.headline)),
+        section((f"{PING} " if urgent else "") + inert(message.headline)),
         context(
-            escape(
-                f"verdict *{message.verdict}* · mode *{message.mode}* · risk *{message.risk}* · account "
-                f"{message.account} · {message.region}"
-            )
+            f"verdict *{inert(message.verdict)}* · mode *{inert(message.mode)}* · risk *{inert(message.risk)}* · "
+            f"account {inert(message.account)} · {inert(message.region)}"
         ),
     ]
     left: list[Block] = [section(chunk) for chunk in _leftover_chunks(message)]
     findings: list[Block] = []
     if message.findings:
-        findings.append(section("*What is wrong*\n" + "\n".join(f"• {escape(f)}" for f in message.findings)))
+        findings.append(section("*What is wrong*\n" + "\n".join(f"• {inert(f)}" for f in message.findings)))
     plan: list[Block] = []
     for kind, risk, steps in message.changes:
-        code = escape("\n".join(steps))
-        plan.append(section(f"*{kind}* (risk {risk})\n```{_clip(code, MAX_TEXT - len(kind) - 40)}```"))
+        exact = code("\n".join(steps))
+        heading = f"*{inert(kind)}* (risk {inert(risk)})"
+        plan.append(section(f"{heading}\n```{_clip(exact, MAX_TEXT - len(heading) - 10)}```"))
     after: list[Block] = []
     if message.costs:
-        after.append(context(escape(" · ".join(message.costs))))
+        after.append(context(inert(" · ".join(message.costs))))
     if message.outcome:
-        after.append(section(escape("\n".join(message.outcome))))
+        after.append(section(inert("\n".join(message.outcome))))
     buttons = []
     if message.links.approve:
         buttons.append(
@@ -118,8 +156,9 @@ def blocks(message: Message) -> list[dict[str, Any]]:
             )
             if n
         ]
-        where = escape(message.where_all_is)
-        note = context(f"Shortened for Slack: {', '.join(dropped)} not shown; all of it is {where}.")
+        note = context(
+            f"Shortened for Slack: {', '.join(dropped)} not shown; all of it is {_ours(message.where_all_is)}."
+        )
         left, plan = [*kept_left], [*kept_plan, note]
     return [b.to_dict() for b in [*head, *left, *findings, *plan, *after, *tail]]
 
@@ -132,12 +171,12 @@ def _leftover_chunks(message: Message) -> list[str]:
     entries = []
     for left in message.leftovers:
         how = (
-            f"```{escape(left.remove)}```"
+            f"```{code(left.remove)}```"
             if left.remove
-            else f"its id was never returned: find it by its tag rotation-doctor:secret={escape(message.secret_name)}"
+            else f"its id was never returned: find it by its tag `rotation-doctor:secret={code(message.secret_name)}`"
         )
-        resource = escape(left.resource or "id unknown")
-        entry = f"• `{resource}` {escape(left.what)}\n  undo failed: {escape(left.error)}\n{how}"
+        resource = code(left.resource or "id unknown")
+        entry = f"• `{resource}` {inert(left.what)}\n  undo failed: {inert(left.error)}\n{how}"
         entries.append(_clip(entry, MAX_TEXT - 100))
     chunks = [f"*Left in the account: the undo failed, remove by hand ({len(entries)})*"]
     for entry in entries:
@@ -151,7 +190,7 @@ def _leftover_chunks(message: Message) -> list[str]:
 def fallback_text(message: Message) -> str:
     """What notifications and screen readers show (with the ping, for a high-priority message)."""
     ping = f"{PING} " if message.priority is Priority.HIGH else ""
-    return _clip(ping + escape(message.headline), MAX_TEXT)
+    return _clip(ping + inert(message.headline), MAX_TEXT)
 
 
 class SlackWebhook:
@@ -187,7 +226,10 @@ class SlackWebhook:
     def send(self, message: Message) -> bool:
         """True when Slack accepted it; False (logged) otherwise. Never raises."""
         try:
-            response = self._webhook().send(text=fallback_text(message), blocks=blocks(message))
+            # No previews: Slack would fetch the approval page's links (and show what a page says of itself).
+            response = self._webhook().send(
+                text=fallback_text(message), blocks=blocks(message), unfurl_links=False, unfurl_media=False
+            )
         except Exception as exc:
             log.warning("Slack notification failed: %s", type(exc).__name__)
             return False
