@@ -66,9 +66,14 @@ class Resolver:
             return NO_VALUE
         if name in self.parameters:
             return self.parameters[name]
-        if name in (self.template.get("Resources") or {}):
+        if name in (self.template.get("Resources") or {}) or self._sam_role(name):
             return f"{name}-physical-id"
         raise KeyError(name)
+
+    def _sam_role(self, name: str) -> bool:
+        """SAM makes `<Function>Role` for a function that names no role of its own."""
+        function = (self.template.get("Resources") or {}).get(name.removesuffix("Role"), {})
+        return function.get("Type") == "AWS::Serverless::Function" and "Role" not in function.get("Properties", {})
 
     def exists(self, logical_id: str) -> bool:
         """Whether the resource (or output) is made: it has no Condition, or its Condition holds."""

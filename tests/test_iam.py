@@ -164,12 +164,24 @@ SAM_POLICY_TEMPLATES: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 def role_statements(
     function: str, parameters: Mapping[str, str], source: dict[str, Any] | None = None
 ) -> list[dict[str, Any]]:
-    """Every statement the template gives the function's role: its managed policies (resolved) and SAM's policy
-    templates (expanded). A policy of any other form fails: this test must be able to judge it. (SAM also gives
-    every role CloudWatch Logs and, with tracing, X-Ray writes: the function's own logs and traces.)"""
+    """Every statement the template gives the function's role: its managed policies (resolved; those it lists and
+    those that name it in their `Roles`) and SAM's policy templates (expanded). A policy of any other form fails:
+    this test must be able to judge it. (SAM also gives every role CloudWatch Logs and, with tracing, X-Ray writes:
+    the function's own logs and traces.)"""
     tpl = source or template()
     resolver = Resolver(tpl, parameters)
     statements = function_statements(function, parameters, tpl)
+    # The template's managed policies that attach themselves to the role (their `Roles`).
+    statements += _managed_policy_statements(
+        tpl,
+        resolver,
+        [
+            f"{name}-physical-id"
+            for name, resource in tpl["Resources"].items()
+            if resource["Type"] == "AWS::IAM::ManagedPolicy"
+            and {"Ref": f"{function}Role"} in resource["Properties"].get("Roles", [])
+        ],
+    )
     for policy in resolver.resolve(tpl["Resources"][function]["Properties"]["Policies"]):
         if isinstance(policy, str) and policy.endswith("-physical-id"):
             continue  # a managed policy of the template: resolved above

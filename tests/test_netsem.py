@@ -254,3 +254,36 @@ def test_most_specific_private_zone_answers() -> None:
 def test_china_regions_use_their_own_names() -> None:
     assert dns.secrets_manager_hostname("cn-north-1") == "secretsmanager.cn-north-1.amazonaws.com.cn"
     assert dns.secrets_manager_service_name("cn-north-1") == "cn.com.amazonaws.cn-north-1.secretsmanager"
+
+
+# ----- policies: a request whose context is complete ------------------------------------------------------------
+
+
+def test_an_absent_key_is_not_evaluated_unless_the_context_is_complete_then_aws_decides() -> None:
+    """A Deny "unless the caller is this role" on a caller with no aws:PrincipalArn (a service): from configuration
+    alone it cannot be judged; with the whole request known, the negated operator holds (IAM User Guide, "Condition
+    operators"), an IfExists one too, and a positive one does not."""
+    from rotation_doctor.model.snapshot import PolicyDocument
+    from rotation_doctor.netsem.iam_policy import Request, evaluate
+
+    def deny(operator: str) -> PolicyDocument:
+        return PolicyDocument(
+            (
+                {"Effect": "Allow", "Principal": "*", "Action": "sqs:SendMessage"},
+                {
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "sqs:SendMessage",
+                    "Condition": {operator: {"aws:PrincipalArn": "arn:aws:iam::123456789012:role/r"}},
+                },
+            )
+        )
+
+    service = frozenset({"events.amazonaws.com"})
+    unknown = Request("sqs:SendMessage", "arn:aws:sqs:us-east-1:123456789012:q", service)
+    known = Request("sqs:SendMessage", "arn:aws:sqs:us-east-1:123456789012:q", service, context_is_complete=True)
+    assert evaluate(deny("ArnNotEquals"), unknown).allowed
+    assert evaluate(deny("ArnNotEquals"), unknown).unevaluated_conditions
+    assert not evaluate(deny("ArnNotEquals"), known).allowed
+    assert not evaluate(deny("ArnNotEqualsIfExists"), known).allowed
+    assert evaluate(deny("ArnEquals"), known).allowed

@@ -161,7 +161,9 @@ def test_every_rule_delivers_to_the_queue_and_the_queue_admits_only_them(
         assert resources[name]["Properties"]["Targets"][0]["Arn"] == "EventsQueue.Arn"
         bus = resources[name]["Properties"].get("EventBusName")
         assert bus == ("HubEventBus-physical-id" if name in on_the_hub_bus else None)
-    [statement] = resources["EventsQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    statements = resources["EventsQueuePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    # The one Allow; the Denies that hold everyone else off are judged in tests/test_resource_policies.py.
+    [statement] = [s for s in statements if s["Effect"] == "Allow"]
     assert statement["Effect"] == "Allow" and statement["Principal"] == {"Service": "events.amazonaws.com"}
     assert statement["Action"] == "sqs:SendMessage"
     allowed = statement["Condition"]["ArnEquals"]
@@ -169,8 +171,8 @@ def test_every_rule_delivers_to_the_queue_and_the_queue_admits_only_them(
 
 
 def test_the_approval_page_sends_to_the_queue_with_its_own_identity_and_only_it(template: dict[str, Any]) -> None:
-    """The page's hand-off needs no queue-policy change: in the same account its role's IAM policy is enough (the
-    queue policy above admits no principal of the account, and denies nothing)."""
+    """The page's hand-off is allowed by its role's IAM policy (same account): the queue policy admits no principal
+    of the account, and its Deny spares the page's role (tests/test_resource_policies.py)."""
     resources = template["Resources"]
     senders = {
         name: policy["SQSSendMessagePolicy"]["QueueName"]

@@ -23,6 +23,9 @@ class Request:
     resource: str
     principals: frozenset[str]  # every way the caller can be named: ARNs, account ids, service names
     context: Mapping[str, str] = field(default_factory=dict)  # condition keys, lowercase names
+    # True when `context` holds every key the request carries: a key it lacks is absent from the request, and AWS
+    # decides on it (an IfExists or negated operator holds, any other does not) instead of "not evaluated".
+    context_is_complete: bool = False
 
 
 @dataclass(frozen=True)
@@ -106,7 +109,9 @@ _STRING_OPS = {
 }
 
 
-def _conditions_hold(stmt: Mapping[str, object], context: Mapping[str, str], unevaluated: list[str]) -> bool | None:
+def _conditions_hold(
+    stmt: Mapping[str, object], context: Mapping[str, str], unevaluated: list[str], *, complete: bool = False
+) -> bool | None:
     """True/False when every condition could be judged, None when one could not."""
     conditions = stmt.get("Condition")
     if not isinstance(conditions, Mapping):
@@ -126,6 +131,10 @@ def _conditions_hold(stmt: Mapping[str, object], context: Mapping[str, str], une
             if actual is None:
                 if if_exists:
                     continue
+                if complete:  # IAM User Guide, "Condition operators": a negated operator holds on an absent key
+                    if negate:
+                        continue
+                    return False
                 unevaluated.append(f"{operator}:{key}")
                 verdict = None if verdict else verdict
                 continue
@@ -152,7 +161,7 @@ def evaluate(policy: PolicyDocument | None, request: Request) -> PolicyDecision:
         if not _resource_matches(stmt, request.resource):
             continue
         sid = str(stmt.get("Sid") or f"#{index}")
-        holds = _conditions_hold(stmt, request.context, unevaluated)
+        holds = _conditions_hold(stmt, request.context, unevaluated, complete=request.context_is_complete)
         effect = str(stmt.get("Effect", "")).lower()
         if effect == "deny" and holds is True:
             denies.append(sid)
