@@ -209,7 +209,10 @@ def refusal_in_answer(output_members: Mapping[str, Any], response: Mapping[str, 
     - `Unsuccessful` (DeleteVpcEndpoints): each item it lists, with its `Error`, was not deleted;
     - `UnknownIpPermissions` (RevokeSecurityGroupIngress/Egress): "[Default VPC] If the values you specify do not
       match the existing rule's values, no error is returned, and the output describes the security group rules that
-      were not revoked" (EC2 API reference, from memory): such a rule may still be there;
+      were not revoked" (EC2 API reference, from memory). Outside a default VPC the same fact is the error
+      InvalidPermission.NotFound, so it is raised as that one code: a step that takes a missing rule for done
+      (`new_group_steps`' revoke of AWS's default egress) takes it for done, and is never journaled or undone;
+      any other step (an undo's revoke) has failed;
     - `Return` (AuthorizeSecurityGroupIngress/Egress, ModifyVpcEndpoint, CreateRoute, DeleteSecurityGroup):
       false when the call did not succeed.
     Read from the shape, so that an operation without such a member is never judged by a key its answer lacks."""
@@ -220,7 +223,7 @@ def refusal_in_answer(output_members: Mapping[str, Any], response: Mapping[str, 
         return str(error.get("Code") or "Unsuccessful"), f"not done for {ids}: {error.get('Message', '')}".strip()
     unknown = response.get("UnknownIpPermissions") if "UnknownIpPermissions" in output_members else None
     if unknown:
-        return "UnknownIpPermissions", f"{len(unknown)} rule(s) not matched, so not revoked"
+        return RULE_NOT_FOUND, f"UnknownIpPermissions: {len(unknown)} rule(s) not matched, so not revoked"
     if "Return" in output_members and response.get("Return") is False:
         return "ReturnFalse", "AWS answered Return: false"
     return None
@@ -442,9 +445,6 @@ class Executor:
                 return
             result.steps.append(StepResult(step.id, step.says, StepStatus.FAILED, describe_fatal(exc)))
             raise StepFailed(step, describe_fatal(exc)) from exc
-        if _found_none(step, response):
-            _already_done(step, "UnknownIpPermissions", result, outputs)  # nothing was written: nothing to undo
-            return
         # AWS accepted it: from here on it is undone on any failure, even one in reading what it returned.
         entry = StepResult(step.id, step.says, StepStatus.APPLIED)
         result.steps.append(entry)
@@ -553,18 +553,6 @@ def _already_done(step: Step, why: str, result: FixResult, outputs: dict[str, Ma
     log.info("%s %s: already in place (%s)", step.id, step.call.operation, why)
     outputs[step.id] = {}
     result.steps.append(StepResult(step.id, step.says, StepStatus.ALREADY_DONE))
-
-
-def _found_none(step: Step, response: Any) -> bool:
-    """A revoke AWS accepted without revoking anything. In a default VPC, AWS answers a revoke of a rule that is not
-    there with success and the rule in UnknownIpPermissions; elsewhere with InvalidPermission.NotFound
-    (RevokeSecurityGroupEgress/Ingress, EC2 API Reference). The same fact, so a step that takes the error for done
-    takes this for done too. Those steps revoke one rule each (`new_group_steps`): an unknown rule is the step's."""
-    return (
-        RULE_NOT_FOUND in step.already_done
-        and isinstance(response, Mapping)
-        and bool(response.get("UnknownIpPermissions"))
-    )
 
 
 def _needs_skipped(fix: Fix, skipped_steps: set[str]) -> str | None:
