@@ -202,3 +202,42 @@ def test_the_worker_alone_dead_letters_and_the_operators_alone_read_the_dead_let
         for role in (WORKER, APPROVAL, STRANGER, OPERATOR):
             denied = decide(policy, by_role(action, DEAD_LETTERS, role)).explicit_deny
             assert denied == (role not in operators(deployment)), (action, role)
+
+
+# ----- who reads the signing key's value ---------------------------------------------------------------------------
+
+
+def _identity_statements(made: Mapping[str, Any], function: str) -> list[dict[str, Any]]:
+    """Every statement the function's role holds: the managed policies in its `Policies`, and those that attach
+    themselves to its role from the policy's side."""
+    role_ref = f"{function}Role-physical-id"
+    statements: list[dict[str, Any]] = []
+    for name, resource in made.items():
+        properties = resource.get("Properties", {})
+        if resource.get("Type") != "AWS::IAM::ManagedPolicy":
+            continue
+        in_policies = f"{name}-physical-id" in made[function]["Properties"].get("Policies", [])
+        if in_policies or role_ref in properties.get("Roles", []):
+            statements += properties["PolicyDocument"]["Statement"]
+    return statements
+
+
+@pytest.mark.parametrize("function", ["WorkerFunction", "ApprovalFunction"])
+@pytest.mark.parametrize("prefixes", ["", "prod/,rds!"])
+def test_both_functions_read_the_signing_key_whatever_secrets_the_worker_may_read(function: str, prefixes: str) -> None:
+    """The worker signs its links and checks the page's hand-offs with the key: a ReadableSecretPrefixes that its
+    generated name does not match must not take it away (no links, every approval refused)."""
+    made = Resolver(template(), {"ReadableSecretPrefixes": prefixes} if prefixes else {}).resources()
+    key_arn = f"arn:aws:secretsmanager:us-east-1:{ACCOUNT}:secret:rotation-doctor-SigningKey-AbCdEf"
+    statements = [
+        {**s, "Resource": key_arn if s.get("Resource") == "SigningKey-physical-id" else s.get("Resource")}
+        for s in _identity_statements(made, function)
+    ]
+    request = Request(
+        "secretsmanager:GetSecretValue",
+        key_arn,
+        frozenset({f"{function}Role.Arn"}),
+        {"aws:resourceaccount": ACCOUNT},
+        context_is_complete=True,
+    )
+    assert evaluate(PolicyDocument(tuple(statements)), request).allowed
