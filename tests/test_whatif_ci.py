@@ -294,3 +294,19 @@ def test_property_values_and_messages_are_escaped_as_githubs_toolkit_escapes() -
     line = annotations.command("warning", "100% of a::b", title="a::b, file=evil.tf")
     assert line == "::warning title=a%3A%3Ab%2C file=evil.tf::100%25 of a::b"
     assert _runner_reads(line) == ("warning", {"title": "a::b, file=evil.tf"}, "100% of a::b")
+
+
+def test_the_pre_commit_hook_runs_what_if_on_each_plan_and_returns_the_worst(
+    account: Account, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from rotation_doctor.cli import plans_hook
+
+    breaking, harmless = tmp_path / "break.tfplan.json", tmp_path / "bucket.tfplan.json"
+    breaking.write_text(delete_db_ingress(account))
+    harmless.write_text(tf.plan(_bucket(1)))
+    assert plans_hook.main([str(harmless)]) == 0
+    assert plans_hook.main([str(harmless), str(breaking)]) == 1
+    assert plans_hook.main(["--fail-on", "degrades", str(breaking), str(harmless)]) == 0
+    assert plans_hook.main([str(breaking), str(tmp_path / "missing.tfplan.json")]) == 2
+    out = capsys.readouterr().out
+    assert "What-if terraform-plan break.tfplan.json" in out and "What-if terraform-plan bucket.tfplan.json" in out
