@@ -258,6 +258,8 @@ def test_annotations_with_json_on_stdout_need_an_output_file(
     assert cli.main([*argv, "--output", str(report)]) == 1
     assert _runner_reads(capsys.readouterr().out.strip())[0] == "error"
     assert json.loads(report.read_text())["summary"]["breaks"] == 1
+    assert cli.main([*argv, "--output", str(tmp_path / "no-such-dir" / "report.json")]) == 2
+    assert "--output: cannot write" in capsys.readouterr().err
 
 
 # ----- escaping: nothing from the plan acts on a terminal, a comment or the runner -------------------------------
