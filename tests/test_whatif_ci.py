@@ -312,3 +312,20 @@ def test_the_pre_commit_hook_runs_what_if_on_each_plan_and_returns_the_worst(
     assert plans_hook.main([str(breaking), str(tmp_path / "missing.tfplan.json")]) == 2
     out = capsys.readouterr().out
     assert "What-if terraform-plan break.tfplan.json" in out and "What-if terraform-plan bucket.tfplan.json" in out
+
+
+def test_a_plan_that_cannot_be_read_is_reported_on_one_inert_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plan = tmp_path / "plan.json"
+    plan.write_text(
+        json.dumps(
+            {"format_version": "1.2", "terraform_version": "1.9.5", "resource_changes": [{"address": HOSTILE_KEY}]}
+        )
+    )
+    assert cli.main(["what-if", "--terraform-plan", str(plan)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(
+        "rotation-doctor: plan.json: click ::error title=forged::all good ::warning::x cannot be read"
+    )
+    assert err.count("\n") == 1 and not any(bad in err for bad in FORBIDDEN)

@@ -734,8 +734,13 @@ EXIT_BY_KIND = {"bad_input": EXIT_BAD_INPUT, "aws_error": EXIT_AWS_ERROR, "inter
 
 
 def _error(args: argparse.Namespace, kind: str, message: str, setting: str | None = None) -> int:
-    """One line on stderr; with --format json, also the contract's error object on stdout."""
+    """One line on stderr; with --format json, also the contract's error object on stdout. A message may quote outside
+    text (a plan's address that cannot be read): made printable, it stays one line a terminal or a CI runner does not
+    act on."""
+    from rotation_doctor.model.bounded import printable
+
     prefix = "AWS error: " if kind == "aws_error" else ""
+    message = printable(message)
     print(f"rotation-doctor: {prefix}{message}", file=sys.stderr)
     if getattr(args, "format", "text") == "json":
         _emit_versioned({"error": {"kind": kind, "message": message, "setting": setting}})
