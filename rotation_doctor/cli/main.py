@@ -10,8 +10,11 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:  # what-if is loaded only by its command
+    from rotation_doctor.whatif.report import Effect
 
 EXIT_HEALTHY, EXIT_UNWELL, EXIT_BAD_INPUT, EXIT_AWS_ERROR = 0, 1, 2, 3
 TRUST_HELP = (
@@ -213,6 +216,21 @@ def _parser() -> argparse.ArgumentParser:
     planned.add_argument("--terraform-plan", metavar="FILE", help="the JSON of `terraform show -json PLAN` (-: stdin)")
     planned.add_argument("--change-set", metavar="NAME", help="a CloudFormation change set (name or ARN)")
     w.add_argument("--stack", metavar="STACK", help="the change set's stack (needed when --change-set is a name)")
+    w.add_argument(
+        "--fail-on",
+        metavar="EFFECTS",
+        default=",".join(GATE_CHOICES),
+        help=f"comma-separated effects that fail the gate (exit 1): of {', '.join(GATE_CHOICES)}; or none "
+        "(default: all four)",
+    )
+    w.add_argument(
+        "--annotations",
+        choices=("github",),
+        help="also write GitHub Actions workflow commands (::error/::warning) to stdout, after the report",
+    )
+    w.add_argument(
+        "--output", metavar="FILE", help="write the report to FILE instead of stdout (stdout keeps the annotations)"
+    )
     command("demo", "the whole story on a built-in simulated account (no AWS account needed)", formats=False)
     return parser
 
@@ -309,15 +327,16 @@ def _emit_json(payload: Any) -> None:
     sys.stdout.write("\n")
 
 
-def _emit_versioned(payload: dict[str, Any] | list[dict[str, Any]]) -> None:
-    """The objects docs/schema describes (diagnose, plan, fix, each item of scan, the error), with the version of
-    the schema they follow first."""
+def _versioned(obj: dict[str, Any]) -> dict[str, Any]:
+    """An object docs/schema describes, with the version of the schema it follows first."""
     from rotation_doctor.cli.schema import SCHEMA_VERSION
 
-    def stamped(obj: dict[str, Any]) -> dict[str, Any]:
-        return {"schema_version": SCHEMA_VERSION, **obj}
+    return {"schema_version": SCHEMA_VERSION, **obj}
 
-    _emit_json([stamped(o) for o in payload] if isinstance(payload, list) else stamped(payload))
+
+def _emit_versioned(payload: dict[str, Any] | list[dict[str, Any]]) -> None:
+    """The objects docs/schema describes (diagnose, plan, fix, each item of scan, the error), versioned."""
+    _emit_json([_versioned(o) for o in payload] if isinstance(payload, list) else _versioned(payload))
 
 
 def cmd_diagnose(args: argparse.Namespace) -> int:
@@ -595,11 +614,31 @@ def cmd_permissions(args: argparse.Namespace) -> int:
     return EXIT_HEALTHY
 
 
+# The effects `what-if --fail-on` may name: those the default gate fails on (report.FAILING), in the order a report
+# ranks them. Failing on `heals` or `unchanged` would be no gate.
+GATE_CHOICES = ("breaks", "degrades", "worsens", "unknown")
+
+
+def _fail_on(text: str) -> frozenset[Effect]:
+    """`--fail-on`'s value: effects named exactly (lower case, comma-separated), or `none` for a gate that reports
+    and never fails."""
+    from rotation_doctor.collect.aws import BadInput
+    from rotation_doctor.whatif.report import Effect
+
+    names = [name.strip() for name in text.split(",")]
+    if names == ["none"]:
+        return frozenset()
+    wrong = [name for name in names if name not in GATE_CHOICES]
+    if wrong:
+        raise BadInput(f"--fail-on: {wrong[0]!r} is not one of {', '.join(GATE_CHOICES)} (or none)")
+    return frozenset(Effect(name) for name in names)
+
+
 def cmd_what_if(args: argparse.Namespace) -> int:
     """Read-only: the plan is read first (bad input before any AWS call), then the account, as `scan` reads it."""
     from pathlib import Path
 
-    from rotation_doctor.cli import render
+    from rotation_doctor.cli import annotations, render
     from rotation_doctor.collect.aws import BadInput
     from rotation_doctor.whatif.changes import BadPlan
     from rotation_doctor.whatif.run import read_change_set, what_if
@@ -607,6 +646,9 @@ def cmd_what_if(args: argparse.Namespace) -> int:
 
     if args.stack and args.terraform_plan is not None:
         raise BadInput("--stack goes with --change-set, not with --terraform-plan")
+    fail_on = _fail_on(args.fail_on)
+    if args.annotations and args.format == "json" and args.output is None:
+        raise BadInput("--annotations with --format json needs --output FILE: stdout must stay one JSON document")
     try:
         if args.terraform_plan is not None:
             path = args.terraform_plan
@@ -623,12 +665,23 @@ def cmd_what_if(args: argparse.Namespace) -> int:
         raise BadInput(str(exc)) from exc
     report = what_if(clients, source)
     if args.format == "json":
-        _emit_versioned(report.to_json())
+        body = json.dumps(_versioned(report.to_json()), indent=2, default=str)
     elif args.format == "markdown":
-        print(render.whatif_markdown(report))
+        body = render.whatif_markdown(report, fail_on)
     else:
-        print(render.whatif_text(report, render.Style(render.use_color(sys.stdout))))
-    return EXIT_UNWELL if report.failing else EXIT_HEALTHY
+        color = args.output is None and render.use_color(sys.stdout)
+        body = render.whatif_text(report, render.Style(color), fail_on)
+    if args.output is None:
+        print(body)
+    else:
+        try:
+            Path(args.output).write_text(body + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise BadInput(f"--output: cannot write {args.output}: {exc.__class__.__name__}: {exc}") from exc
+    commands = annotations.github(report, fail_on) if args.annotations == "github" else []
+    if commands:
+        print("\n".join(commands))
+    return EXIT_UNWELL if report.fails(fail_on) else EXIT_HEALTHY
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -679,8 +732,13 @@ EXIT_BY_KIND = {"bad_input": EXIT_BAD_INPUT, "aws_error": EXIT_AWS_ERROR, "inter
 
 
 def _error(args: argparse.Namespace, kind: str, message: str, setting: str | None = None) -> int:
-    """One line on stderr; with --format json, also the contract's error object on stdout."""
+    """One line on stderr; with --format json, also the contract's error object on stdout. A message may quote outside
+    text (a plan's address that cannot be read): made printable, it stays one line a terminal or a CI runner does not
+    act on."""
+    from rotation_doctor.model.bounded import printable
+
     prefix = "AWS error: " if kind == "aws_error" else ""
+    message = printable(message)
     print(f"rotation-doctor: {prefix}{message}", file=sys.stderr)
     if getattr(args, "format", "text") == "json":
         _emit_versioned({"error": {"kind": kind, "message": message, "setting": setting}})

@@ -10,6 +10,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 from rotation_doctor.analysis import Diagnosis
+from rotation_doctor.cli.markdown import MARKDOWN_LIMIT, Section, bounded
+from rotation_doctor.model.bounded import printable
 from rotation_doctor.model.findings import Finding, Severity, Verdict
 from rotation_doctor.model.states import UNDECIDED_STATES, FixStatus, ProposalState
 
@@ -18,7 +20,7 @@ if TYPE_CHECKING:  # `diagnose` and `scan` must not load the planner and executo
     from rotation_doctor.approvals.store import Proposal
     from rotation_doctor.examine import UnreadPlace
     from rotation_doctor.model.plan import Plan
-    from rotation_doctor.whatif.report import Report
+    from rotation_doctor.whatif.report import Effect, Report
 
 _MARK = {Severity.ERROR: "✗", Severity.WARNING: "!", Severity.INFO: "i"}
 _COLOR = {
@@ -335,38 +337,57 @@ _EFFECT_LINE = {
 }
 
 
-def whatif_text(report: Report, style: Style | None = None) -> str:
-    """For a person at a terminal: what breaks first, then what heals, then what could not be judged."""
+def gate_line(report: Report, fail_on: frozenset[Effect]) -> str:
+    """The gate's verdict in words: whether it fails, and on what (`what-if --fail-on`)."""
+    from rotation_doctor.whatif.report import Effect
+
+    named = ", ".join(str(e) for e in Effect if e in fail_on) or "nothing (--fail-on none)"
+    failed = sum(report.count(e) for e in fail_on)
+    verdict = f"FAILS: {failed} secret(s)" if report.fails(fail_on) else "passes"
+    return f"The gate {verdict} (it fails on {named})."
+
+
+def whatif_text(report: Report, style: Style | None = None, fail_on: frozenset[Effect] | None = None) -> str:
+    """For a person at a terminal: what breaks first, then what heals, then what could not be judged. Every string
+    from the plan or the account is made printable: an address holding escape sequences clears no screen."""
     from rotation_doctor.whatif.changes import Handling
+    from rotation_doctor.whatif.report import FAILING
 
     style = style or Style(False)
     source = report.source
     lines = [
         style.bold(
-            f"What-if {source.kind} {source.name}: {len(source.changes)} change(s), {report.checked} secret(s) read"
-        )
+            f"What-if {source.kind} {printable(source.name)}: {len(source.changes)} change(s), "
+            f"{report.checked} secret(s) read"
+        ),
+        gate_line(report, FAILING if fail_on is None else fail_on),
     ]
     if not report.secrets:
         lines.append("No Lambda-rotated secret uses anything this changes.")
     for s in report.secrets:
         before, after = s.before.verdict, s.after.verdict
         verdicts = f"{style.paint(before.upper(), before)} -> {style.paint(after.upper(), after)}"
-        lines.append(f"{style.bold(s.before.secret_name)}: {s.effect.upper()} ({verdicts}) — {_EFFECT_LINE[s.effect]}")
+        name = style.bold(printable(s.before.secret_name))
+        lines.append(f"{name}: {s.effect.upper()} ({verdicts}) — {_EFFECT_LINE[s.effect]}")
         for f in s.new_findings:
-            lines.append(f"  + {style.paint(_MARK[f.severity], f.severity)} {f.code} [{f.path}] {f.summary}")
+            mark = style.paint(_MARK[f.severity], f.severity)
+            lines.append(f"  + {mark} {f.code} [{f.path}] {printable(f.summary)}")
         for f in s.resolved_findings:
-            lines.append(f"  - {f.code} [{f.path}] {f.summary}")
-        lines += [f"  ? {reason}" for reason in s.not_evaluated]
-        lines.append(f"  changes: {', '.join(s.changes)}")
+            lines.append(f"  - {f.code} [{f.path}] {printable(f.summary)}")
+        lines += [f"  ? {printable(reason)}" for reason in s.not_evaluated]
+        lines.append(f"  changes: {printable(', '.join(s.changes))}")
     unjudged = [c for c in source.changes if c.mapping is Handling.NOT_EVALUATED]
     ignored = [c for c in source.changes if c.mapping is Handling.IGNORED]
     if unjudged:
         lines.append("")
         lines.append("Not evaluated (the secrets they touch are unknown):")
-        lines += [f"  {c.address} ({c.resource_type}, {c.action}): {c.note}" for c in unjudged]
+        lines += [
+            f"  {printable(c.address)} ({printable(c.resource_type)}, {c.action}): {printable(c.note)}"
+            for c in unjudged
+        ]
     if ignored:
         lines.append("")
-        lines.append(f"Ignored (cannot touch a rotation path): {', '.join(c.address for c in ignored)}")
+        lines.append(f"Ignored (cannot touch a rotation path): {printable(', '.join(c.address for c in ignored))}")
     return "\n".join(lines)
 
 
@@ -375,11 +396,12 @@ _NO_LINK = "\u200d"  # ZERO WIDTH JOINER: invisible, and no mention or issue ref
 
 
 def md(text: object, limit: int = 300) -> str:
-    """Outside text (names, descriptions, plan addresses) made inert in markdown: on one line, HTML escaped, and
-    every character markdown gives a meaning to backslash-escaped (a table cell's `|`, a link's brackets, code's
-    backticks, and `:` so that no autolink forms). GitHub links `@name` and `#123` in rendered text whatever the
-    backslash, so a zero-width joiner follows each `@` and `#`: a secret named `@org/team` pings nobody."""
-    flat = " ".join(str(text).split())
+    """Outside text (names, descriptions, plan addresses) made inert in markdown: printable (no escape sequence,
+    control or bidirectional override), on one line, HTML escaped, and every character markdown gives a meaning to
+    backslash-escaped (a table cell's `|`, a link's brackets, code's backticks, and `:` so that no autolink forms).
+    GitHub links `@name` and `#123` in rendered text whatever the backslash, so a zero-width joiner follows each `@`
+    and `#`: a secret named `@org/team` pings nobody."""
+    flat = " ".join(printable(str(text)).split())
     if len(flat) > limit:
         flat = flat[: limit - 1] + "…"
     flat = flat.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
@@ -393,40 +415,54 @@ def _md_code(code: str) -> str:
     return f"`{code}`" if code.replace("_", "").isalnum() and code.isascii() and code.upper() == code else md(code)
 
 
-def whatif_markdown(report: Report) -> str:
-    """A short summary for a pull-request comment or $GITHUB_STEP_SUMMARY: a table of the secrets touched."""
-    from rotation_doctor.whatif.changes import Handling
-    from rotation_doctor.whatif.report import Effect
+def _md_list(texts: Sequence[str], limit: int = 2000) -> str:
+    """Many outside texts (a secret's changes) as one inert markdown phrase, at most about `limit` characters."""
+    return md(", ".join(texts), limit)
 
+
+def whatif_markdown(report: Report, fail_on: frozenset[Effect] | None = None, limit: int = MARKDOWN_LIMIT) -> str:
+    """For a pull-request comment or $GITHUB_STEP_SUMMARY, at most `limit` characters whatever the plan's size: the
+    gate's verdict, then the secrets touched (worst first) in a table, then the details in collapsed sections; what
+    does not fit is counted, never cut mid-line."""
+    from rotation_doctor.whatif.changes import Handling
+    from rotation_doctor.whatif.report import FAILING, Effect
+
+    gate = FAILING if fail_on is None else fail_on
     source = report.source
-    icon = "❌" if report.failing else "✅"
+    icon = "❌" if report.fails(gate) else "✅"
     counts = ", ".join(f"{report.count(e)} {e}" for e in Effect if report.count(e)) or "no secret touched"
-    lines = [
+    head = [
         f"### {icon} rotation-doctor what-if: {md(source.kind)} {md(source.name)}",
+        "",
+        f"**{md(gate_line(report, gate))}**",
         "",
         f"{len(source.changes)} change(s), {report.checked} Lambda-rotated secret(s) read: {counts}.",
     ]
-    if report.secrets:
-        lines += ["", "| secret | effect | before → after | new findings | resolved |", "|---|---|---|---|---|"]
-        for s in report.secrets:
-            new = ", ".join(_md_code(f.code) for f in s.new_findings) or ("not evaluated" if s.not_evaluated else "—")
-            old = ", ".join(_md_code(f.code) for f in s.resolved_findings) or "—"
-            lines.append(
-                f"| {md(s.before.secret_name)} | **{md(s.effect)}** | {md(s.before.verdict)} → {md(s.after.verdict)} "
-                f"| {new} | {old} |"
-            )
-        details = [
-            f"- {md(s.before.secret_name)}: {md(f.code)}: {md(f.summary)}"
-            for s in report.secrets
-            for f in s.new_findings
-        ]
-        details += [f"- {md(s.before.secret_name)}: {md(reason)}" for s in report.secrets for reason in s.not_evaluated]
-        if details:
-            lines += ["", "<details><summary>Findings</summary>", "", *details, "", "</details>"]
-    unjudged = [c for c in source.changes if c.mapping is Handling.NOT_EVALUATED]
-    if unjudged:
-        lines += [
-            "",
-            "Not evaluated (the secrets they touch are unknown): " + ", ".join(md(c.address) for c in unjudged),
-        ]
-    return "\n".join(lines)
+    rows = []
+    for s in report.secrets:
+        new = ", ".join(_md_code(f.code) for f in s.new_findings) or ("not evaluated" if s.not_evaluated else "—")
+        old = ", ".join(_md_code(f.code) for f in s.resolved_findings) or "—"
+        rows.append(
+            f"| {md(s.before.secret_name)} | **{md(s.effect)}** | {md(s.before.verdict)} → {md(s.after.verdict)} "
+            f"| {new} | {old} |"
+        )
+    findings = [
+        f"- {md(s.before.secret_name)}: {md(f.code)}: {md(f.summary)}" for s in report.secrets for f in s.new_findings
+    ]
+    findings += [f"- {md(s.before.secret_name)}: {md(reason)}" for s in report.secrets for reason in s.not_evaluated]
+    touching = [f"- {md(s.before.secret_name)}: {_md_list(s.changes)}" for s in report.secrets]
+    unjudged = [
+        f"- {md(c.address)} ({md(c.resource_type)}, {md(c.action)}): {md(c.note)}"
+        for c in source.changes
+        if c.mapping is Handling.NOT_EVALUATED
+    ]
+    ignored = [f"- {md(c.address)} ({md(c.resource_type)})" for c in source.changes if c.mapping is Handling.IGNORED]
+    table = ("| secret | effect | before → after | new findings | resolved |", "|---|---|---|---|---|")
+    sections = [
+        Section("Secrets", rows, "secret(s)", header=table, collapsed=False),
+        Section("Findings", findings, "finding(s)"),
+        Section("Changes that touch each secret", touching, "secret(s)"),
+        Section("Not evaluated: the secrets these touch are unknown", unjudged, "change(s)"),
+        Section("Ignored: cannot touch a rotation path", ignored, "change(s)"),
+    ]
+    return bounded(head, sections, limit)

@@ -26,6 +26,7 @@ class Effect(StrEnum):
     UNCHANGED = "unchanged"
 
 
+# What the gate fails on unless told otherwise (`what-if --fail-on`).
 FAILING = frozenset({Effect.BREAKS, Effect.DEGRADES, Effect.UNKNOWN, Effect.WORSENS})
 _RANK = {Verdict.HEALTHY: 0, Verdict.UNKNOWN: 1, Verdict.DEGRADED: 2, Verdict.BROKEN: 3}
 
@@ -74,7 +75,11 @@ class Report:
 
     @property
     def failing(self) -> bool:
-        return any(s.effect in FAILING for s in self.secrets)
+        return self.fails(FAILING)
+
+    def fails(self, on: frozenset[Effect]) -> bool:
+        """The gate: does any secret take one of the effects `on` (what `what-if --fail-on` names)?"""
+        return any(s.effect in on for s in self.secrets)
 
     def count(self, effect: Effect) -> int:
         return sum(1 for s in self.secrets if s.effect is effect)
