@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
     from rotation_doctor.apply.executor import Executor
+    from rotation_doctor.approvals.handoff import WorkerQueue
     from rotation_doctor.approvals.store import ProposalStore
     from rotation_doctor.collect.accounts import AccountSessions
     from rotation_doctor.collect.aws import AwsClients
@@ -129,6 +130,8 @@ class Worker:
     batch: BatchContext | None = None  # the current invocation's (`run` opens one per SQS batch)
     # Clients in member accounts (the member role, credentials cached for their lifetime); None: the hub's only.
     sessions: AccountSessions | None = None
+    # Its own queue: reconciliation hands an approval not applied yet to it again (a lost or dead-lettered hand-off).
+    queue: WorkerQueue | None = None
     _process: Process | None = field(default=None, repr=False)
     _idempotency_config: IdempotencyConfig | None = field(default=None, repr=False)
 
@@ -178,6 +181,7 @@ class Worker:
 def build_worker(env: Mapping[str, str], clients: AwsClients | None = None) -> Worker:
     from rotation_doctor.apply.executor import Executor
     from rotation_doctor.apply.guardrails import policy_from_env
+    from rotation_doctor.approvals.handoff import WorkerQueue
     from rotation_doctor.approvals.store import DynamoDbBudget, ProposalStore
     from rotation_doctor.collect.accounts import AccountSessions
     from rotation_doctor.collect.aws import AwsClients
@@ -202,6 +206,7 @@ def build_worker(env: Mapping[str, str], clients: AwsClients | None = None) -> W
         env.get("IDEMPOTENCY_TABLE"),
         dispatcher_from_env(env, clients, store, clients_for=sessions.clients),
         sessions=sessions,
+        queue=WorkerQueue(clients, env["EVENTS_QUEUE_URL"]) if env.get("EVENTS_QUEUE_URL") else None,
     )
 
 
@@ -224,6 +229,7 @@ def run(event: Event, context: LambdaContext, worker: Worker) -> PartialItemFail
         worker.sessions.know_base_account(here.account)
     worker.batch = BatchContext(worker.executor, worker.store, worker.sessions)
     worker.batch.dispatcher = worker.dispatcher
+    worker.batch.queue = worker.queue
     process = worker.idempotent_process(context)
 
     def record_handler(record: SQSRecord) -> ReportJson | None:
