@@ -1,7 +1,8 @@
 """Proposals in DynamoDB: a plan waiting for a person, moved from state to state by conditional writes only.
 
 proposed -> approved -> applying -> applied | failed | rolled_back
-proposed | approved -> rejected;  proposed | approved -> expired (past expires_at);  applying -> expired (stale)
+proposed | approved -> rejected;  proposed -> expired (past expires_at);  applying -> expired (stale)
+approved -> proposed (asked again as a new round: not applied before expires_at, workflow.ask_again)
 proposed | approved -> superseded (a rotation succeeded and the secret is healthy without the fix)
 (the states: `rotation_doctor.model.states.ProposalState`)
 
