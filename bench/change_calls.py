@@ -1,4 +1,6 @@
-"""One risky change that affects N secrets, through the worker handler: AWS calls and time for N = 10, 100, 1,000.
+"""One risky change that affects N secrets, through the worker handler: AWS calls and time for N = 10, 100, 1,000;
+and for 10 with 100,000 decided proposals already stored (the history the table keeps), which must cost the same
+DynamoDB calls as with none: reconciliation reads the sparse index of open proposals, never the whole table.
 
 The account of bench/scan_calls.py (five functions, one VPC, a database per ten secrets, a third of them
 closed to the functions). The change: one rule revoked from the functions' group, which every secret's
@@ -15,6 +17,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -37,12 +40,13 @@ def main() -> int:
 
     clients = make_clients()
     rows = []
-    for n in (10, 100, 1000):
+    for n, decided in ((10, 0), (100, 0), (1000, 0), (10, 100_000)):
         with simulated_aws():
             b = AccountBuilder(clients)
             build(b, n)
             create_table(clients, "proposals")
             create_table(clients, "idempotency")
+            store_decided(clients, decided)
             worker = worker_module.build_worker(
                 {"PROPOSALS_TABLE": "proposals", "IDEMPOTENCY_TABLE": "idempotency", "ROTATION_DOCTOR_MODE": "propose"},
                 clients,
@@ -66,6 +70,7 @@ def main() -> int:
             rows.append(
                 (
                     n,
+                    f"{decided:,}",
                     clients.counter.total - dynamodb,
                     calls["secretsmanager:ListSecrets"],
                     calls["secretsmanager:BatchGetSecretValue"],
@@ -78,6 +83,7 @@ def main() -> int:
         markdown_table(
             (
                 "secrets affected",
+                "decided proposals stored",
                 "AWS calls (reads)",
                 "ListSecrets",
                 "BatchGetSecretValue",
@@ -89,6 +95,35 @@ def main() -> int:
         )
     )
     return 0
+
+
+def store_decided(clients: Any, count: int) -> None:
+    """`count` applied proposals of other secrets, as the worker writes them (no open-index keys once decided)."""
+    history = {
+        "L": [
+            {"M": {"state": {"S": s}, "by": {"S": "bench"}, "note": {"S": ""}, "at": {"N": "1"}}}
+            for s in ("proposed", "approved", "applying", "applied")
+        ]
+    }
+    for start in range(0, count, 25):
+        items = [
+            {
+                "id": {"S": f"p-{i:020x}"},
+                "secret_arn": {"S": f"arn:aws:secretsmanager:us-east-1:123456789012:secret:old/{i}-AbCdEf"},
+                "secret_name": {"S": f"old/{i}"},
+                "plan_hash": {"S": f"{i:064x}"},
+                "state": {"S": "applied"},
+                "created_at": {"N": "1"},
+                "expires_at": {"N": "604801"},
+                "generation": {"N": "1000000"},
+                "plan": {"S": "[]"},
+                "diagnosis": {"S": "{}"},
+                "max_risk": {"S": "never automatic"},
+                "history": history,
+            }
+            for i in range(start, min(count, start + 25))
+        ]
+        clients.dynamodb.batch_write_item(RequestItems={"proposals": [{"PutRequest": {"Item": i}} for i in items]})
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ from urllib.parse import parse_qs, quote, urlencode
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import LambdaFunctionUrlResolver, Response
 
+from rotation_doctor.apply.timing import LONGEST_APPLY_SECONDS
 from rotation_doctor.approvals import page as pages
 from rotation_doctor.approvals import tokens
 from rotation_doctor.approvals.handoff import ApplyApproved
@@ -197,9 +198,12 @@ def decide(proposal_id: str) -> Response[str]:
         deps.worker.send(ApplyApproved(approved.id, approved.generation, by))
     except Exception:
         logger.exception("the approval could not be handed to the worker", extra={"proposal": approved.id})
+        # Reconciliation hands an approval not applied yet to the worker again (approvals/workflow.py), or asks
+        # again once the proposal has expired: the approval is not lost with this message.
         detail = (
-            "The approval is recorded, but it could not be handed to the worker, so nothing has been changed. "
-            "Tell whoever runs rotation-doctor: the approval function's log has the error."
+            f"The approval is recorded, but it could not be handed to the worker yet, so nothing has been changed. "
+            f"rotation-doctor hands it over again within about {LONGEST_APPLY_SECONDS // 60 + 2} minutes (or asks "
+            "again, if the proposal expires first). The approval function's log has the error."
         )
         return _html(pages.outcome_page(approved, "Approved, not applied", detail), 503)
     logger.info("approved; handed to the worker", extra={"proposal": approved.id})

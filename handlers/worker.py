@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
     from rotation_doctor.apply.executor import Executor
+    from rotation_doctor.approvals.handoff import WorkerQueue
     from rotation_doctor.approvals.store import ProposalStore
     from rotation_doctor.approvals.tokens import SigningKey
     from rotation_doctor.collect.accounts import AccountSessions
@@ -140,6 +141,8 @@ class Worker:
     fairness: PlaceFairness | None = None  # each place's share of the hub; None: every event served at once
     # The key the approval function's hand-offs are signed with (derived from); None: no hand-off is applied.
     handoff_key: SigningKey | None = None
+    # Its own queue: reconciliation hands an approval not applied yet to it again (a lost or dead-lettered hand-off).
+    queue: WorkerQueue | None = None
     _process: Process | None = field(default=None, repr=False)
     _idempotency_config: IdempotencyConfig | None = field(default=None, repr=False)
 
@@ -195,6 +198,7 @@ class Worker:
 def build_worker(env: Mapping[str, str], clients: AwsClients | None = None) -> Worker:
     from rotation_doctor.apply.executor import Executor
     from rotation_doctor.apply.guardrails import policy_from_env
+    from rotation_doctor.approvals.handoff import WorkerQueue
     from rotation_doctor.approvals.store import DynamoDbBudget, ProposalStore
     from rotation_doctor.approvals.tokens import SigningKey
     from rotation_doctor.collect.accounts import AccountSessions
@@ -225,6 +229,8 @@ def build_worker(env: Mapping[str, str], clients: AwsClients | None = None) -> W
             sweep_interval(schedule) if schedule else 0,
         )
     key_arn = env.get("SIGNING_KEY_SECRET_ARN", "").strip()
+    key = SigningKey(clients, key_arn) if key_arn else None
+    queue_url = env.get("EVENTS_QUEUE_URL", "").strip()
     return Worker(
         clients,
         Executor(clients, policy),
@@ -234,7 +240,10 @@ def build_worker(env: Mapping[str, str], clients: AwsClients | None = None) -> W
         dispatcher_from_env(env, clients, store, clients_for=sessions.clients),
         sessions=sessions,
         fairness=fairness,
-        handoff_key=SigningKey(clients, key_arn) if key_arn else None,
+        handoff_key=key,
+        # A hand-off it sends itself is signed as the page signs one: without the key it sends none (it would be
+        # refused), and reconciliation asks people again once the approval expires.
+        queue=WorkerQueue(clients, queue_url, key) if queue_url and key is not None else None,
     )
 
 
@@ -258,6 +267,7 @@ def run(event: Event, context: LambdaContext, worker: Worker) -> PartialItemFail
     worker.batch = BatchContext(worker.executor, worker.store, worker.sessions)
     worker.batch.dispatcher = worker.dispatcher
     worker.batch.fairness = worker.fairness.for_batch() if worker.fairness is not None else None
+    worker.batch.queue = worker.queue
     process = worker.idempotent_process(context)
 
     def record_handler(record: SQSRecord) -> ReportJson | None:

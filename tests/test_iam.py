@@ -432,6 +432,16 @@ def _granted(statements: list[dict[str, Any]]) -> set[tuple[str, str]]:
     }
 
 
+@pytest.mark.parametrize("deployment", sorted(DEPLOYMENTS))
+def test_the_worker_may_query_the_open_index_and_hand_an_approval_to_itself_again(deployment: str) -> None:
+    """Reconciliation reads the proposals table's open index (an index is a resource of its own in IAM,
+    table/NAME/index/NAME: a grant on the table alone would not do), and hands an approval not applied yet to the
+    worker's own queue again."""
+    granted = _granted(role_statements("WorkerFunction", DEPLOYMENTS[deployment]))
+    assert ("dynamodb:Query", f"{TABLE}/index/*") in granted
+    assert ("sqs:SendMessage*", "arn:aws:sqs:us-east-1:123456789012:EventsQueue.QueueName") in granted
+
+
 @pytest.mark.parametrize("deployment", sorted(APPROVAL_DEPLOYMENTS))
 def test_the_approval_role_may_record_decisions_and_hand_them_over_nothing_more(deployment: str) -> None:
     statements = role_statements("ApprovalFunction", APPROVAL_DEPLOYMENTS[deployment])

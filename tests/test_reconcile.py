@@ -10,8 +10,10 @@ import pytest
 from rotation_doctor.apply.executor import Executor, JournalEntry
 from rotation_doctor.apply.guardrails import Mode, Policy
 from rotation_doctor.apply.timing import LONGEST_APPLY_SECONDS
+from rotation_doctor.approvals.handoff import ApplyApproved
 from rotation_doctor.approvals.store import Proposal, ProposalStore, create_table
 from rotation_doctor.approvals.workflow import apply_proposal, handle_secret, reconcile
+from rotation_doctor.model.errors import ProposalConflict
 from rotation_doctor.model.states import ProposalState
 from rotation_doctor.simulated import scenarios
 from rotation_doctor.simulated.account import AccountBuilder
@@ -53,11 +55,68 @@ def dies_after(executor: Executor, writes: int) -> None:
     executor.run = run.__get__(executor)  # type: ignore[method-assign]
 
 
-def test_an_approval_never_applied_is_settled_as_failed(builder: AccountBuilder) -> None:
-    executor, store, _ = proposed(builder)
-    assert reconcile(executor, store) == []  # not old enough: a worker may still be on it
-    (settled,) = reconcile(executor, store, now=time.time() + LATER)
-    assert settled.state is ProposalState.FAILED and "approve it again" in str(settled.history[-1]["note"])
+def test_an_approval_not_applied_yet_is_handed_to_the_worker_again_never_failed(builder: AccountBuilder) -> None:
+    """Its hand-off may be waiting in a backlogged queue: reconciliation hands it over again (with a back-off), and
+    whichever copy the worker reads first applies it; the proposal is never failed for having waited."""
+    executor, store, approved = proposed(builder)
+    sent: list[ApplyApproved] = []
+    assert reconcile(executor, store, hand_off=sent.append) == []  # not due: a worker may still be on it
+    assert sent == []
+    assert reconcile(executor, store, now=time.time() + LATER, hand_off=sent.append) == []
+    assert store.get(approved.id).state is ProposalState.APPROVED
+    assert sent == [ApplyApproved(approved.id, approved.generation, "alice")]
+    assert reconcile(executor, store, now=time.time() + LATER + 1, hand_off=sent.append) == []
+    assert len(sent) == 1  # backed off: the next hand-off waits twice as long
+    reconcile(executor, store, now=time.time() + 3 * LATER + 1, hand_off=sent.append)
+    assert len(sent) == 2 and store.get(approved.id).handoffs == 2
+    # The worker finally reads a copy (the original, or one handed over again): applied, once.
+    applied = apply_proposal(executor, store, approved.id, by="alice", generation=approved.generation)
+    assert applied.outcome.applied and store.get(approved.id).state is ProposalState.APPLIED
+    with pytest.raises(ProposalConflict):
+        apply_proposal(executor, store, approved.id, by="alice", generation=approved.generation)
+
+
+def test_an_approval_past_its_expiry_is_asked_again_saying_why(builder: AccountBuilder) -> None:
+    executor, store, approved = proposed(builder)
+    store.ttl = 60
+    expired_at = int(time.time()) - 1
+    builder.clients.dynamodb.update_item(
+        TableName="proposals",
+        Key={"id": {"S": approved.id}},
+        UpdateExpression="SET expires_at = :e",
+        ExpressionAttributeValues={":e": {"N": str(expired_at)}},
+    )
+    sent: list[ApplyApproved] = []
+    (asked,) = reconcile(executor, store, now=time.time() + LATER, hand_off=sent.append)
+    assert sent == []
+    assert asked.state is ProposalState.PROPOSED and asked.generation > approved.generation
+    assert asked.expires_at > time.time() and asked.announced == 0  # a new round, to be told with new links
+    note = str(asked.history[-1]["note"])
+    assert "approved by alice" in note and "expired" in note and "approve it again" in note
+    with pytest.raises(ProposalConflict):  # the approval's hand-off, if it ever arrives, applies nothing
+        apply_proposal(executor, store, approved.id, by="alice", generation=approved.generation)
+    assert store.get(approved.id).state is ProposalState.PROPOSED
+
+
+def test_a_record_from_before_the_open_index_is_reconciled_after_the_backfill(builder: AccountBuilder) -> None:
+    """A proposal a dead process left applying, written by the version before the open index (no index keys): the
+    sweep's one-time backfill gives it its keys, and reconciliation undoes its writes."""
+    executor, store, proposal = proposed(builder)
+    before = account_state(builder)
+    dies_after(executor, 1)
+    with pytest.raises(ProcessDied):
+        apply_proposal(executor, store, proposal.id, by="alice")
+    builder.clients.dynamodb.update_item(
+        TableName="proposals", Key={"id": {"S": proposal.id}}, UpdateExpression="REMOVE open_state, open_due"
+    )
+    fresh = Executor(builder.clients, Policy(), poll=0.01)
+    assert reconcile(fresh, store, now=time.time() + LATER) == []  # not in the index
+    assert store.backfill_open_index() == 1
+    (settled,) = reconcile(fresh, store, now=time.time() + LATER)
+    assert settled.state is ProposalState.ROLLED_BACK and account_state(builder) == before
+    builder.clients.counter.calls.clear()
+    assert store.backfill_open_index() == 0  # once per table: its marker is read, the table is not scanned again
+    assert dict(builder.clients.counter.calls) == {"dynamodb:GetItem": 1}
 
 
 @pytest.mark.parametrize("writes", [1, 3])

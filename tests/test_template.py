@@ -174,19 +174,38 @@ def test_the_approval_page_sends_to_the_queue_with_its_own_identity_and_only_it(
     """The page's hand-off is allowed by its role's IAM policy (same account): the queue policy admits no principal
     of the account, and its Deny spares the page's role (tests/test_resource_policies.py)."""
     resources = template["Resources"]
-    senders = {
-        name: policy["SQSSendMessagePolicy"]["QueueName"]
+    senders = [
+        (name, policy["SQSSendMessagePolicy"]["QueueName"]["Fn::GetAtt"][0])
         for name, r in resources.items()
         if r["Type"] == "AWS::Serverless::Function"
         for policy in r["Properties"]["Policies"]
         if isinstance(policy, dict) and "SQSSendMessagePolicy" in policy
-    }
-    assert senders == {
-        "ApprovalFunction": {"Fn::GetAtt": ["EventsQueue", "QueueName"]},
-        "WorkerFunction": {"Fn::GetAtt": ["DeadLetterQueue", "QueueName"]},  # dead-letters what it cannot read
-    }
-    variables = resources["ApprovalFunction"]["Properties"]["Environment"]["Variables"]
-    assert variables["EVENTS_QUEUE_URL"] == {"Ref": "EventsQueue"}
+    ]
+    assert sorted(senders) == [
+        ("ApprovalFunction", "EventsQueue"),
+        ("WorkerFunction", "DeadLetterQueue"),  # dead-letters what it cannot read
+        ("WorkerFunction", "EventsQueue"),  # hands an approval not applied yet to itself again (reconciliation)
+    ]
+    for sender in ("ApprovalFunction", "WorkerFunction"):
+        variables = resources[sender]["Properties"]["Environment"]["Variables"]
+        assert variables["EVENTS_QUEUE_URL"] == {"Ref": "EventsQueue"}
+
+
+def test_the_proposals_table_is_the_one_the_demo_and_the_tests_make(template: dict[str, Any]) -> None:
+    """`store.create_table` (the simulated account's table) makes the template's ProposalsTable: the same key and
+    the same indexes, the sparse open index that reconciliation queries included."""
+    from types import SimpleNamespace
+
+    from rotation_doctor.approvals.store import OPEN_INDEX, create_table
+
+    made: dict[str, Any] = {}
+    create_table(SimpleNamespace(dynamodb=SimpleNamespace(create_table=made.update)), "proposals")  # type: ignore[arg-type]
+    table = template["Resources"]["ProposalsTable"]["Properties"]
+    by_name = sorted(table["AttributeDefinitions"], key=lambda a: a["AttributeName"])
+    assert sorted(made["AttributeDefinitions"], key=lambda a: a["AttributeName"]) == by_name
+    assert made["KeySchema"] == table["KeySchema"]
+    assert made["GlobalSecondaryIndexes"] == table["GlobalSecondaryIndexes"]
+    assert OPEN_INDEX in [i["IndexName"] for i in table["GlobalSecondaryIndexes"]]
 
 
 def test_worker_consumes_in_batches_with_partial_failures(template: dict[str, Any]) -> None:

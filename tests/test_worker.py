@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from rotation_doctor.apply.timing import LONGEST_APPLY_SECONDS
 from rotation_doctor.approvals.store import ProposalStore, create_table
 from rotation_doctor.simulated import scenarios
 from rotation_doctor.simulated.account import AccountBuilder, tcp
@@ -691,3 +693,137 @@ def test_a_worker_logging_at_debug_logs_no_secret_value() -> None:
     assert "DEBUG:rotation_doctor.collect.collector:read secretsmanager:GetSecretValue" in done.stderr
     assert '"message":"handled"' in logged.replace(" ", "")
     assert scenarios.CANARY_PASSWORD not in logged
+
+
+# ----- an approval that waits: handed over again or asked again, never lost ---------------------------------------
+
+
+def waited(builder: AccountBuilder, proposal_id: str, seconds: int, *, expired: bool = False) -> None:
+    """As if the approval had been made `seconds` ago and waited since in a backlogged queue (and, if asked, past the
+    proposal's expiry): its approval in the history and its due look, moved back as far."""
+    raw = builder.clients.dynamodb.get_item(TableName="proposals", Key={"id": {"S": proposal_id}})["Item"]
+    last = len(raw["history"]["L"]) - 1
+    approved_at = int(raw["history"]["L"][last]["M"]["at"]["N"]) - seconds
+    values = {":at": {"N": str(approved_at)}, ":due": {"N": str(approved_at + LONGEST_APPLY_SECONDS)}}
+    update = f"SET history[{last}].#at = :at, open_due = :due"
+    if expired:
+        values[":past"] = {"N": str(int(time.time()) - 1)}
+        update += ", expires_at = :past"
+    builder.clients.dynamodb.update_item(
+        TableName="proposals",
+        Key={"id": {"S": proposal_id}},
+        UpdateExpression=update,
+        ExpressionAttributeNames={"#at": "at"},
+        ExpressionAttributeValues=values,
+    )
+
+
+def queued(builder: AccountBuilder, queue_url: str) -> list[dict[str, Any]]:
+    messages = builder.clients.sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)
+    return [json.loads(m["Body"]) for m in messages.get("Messages", [])]
+
+
+def test_an_approval_waiting_in_a_backlogged_queue_is_applied_when_the_worker_reads_it(
+    builder: AccountBuilder, service: Any
+) -> None:
+    """Past the longest apply, with its hand-off still queued behind a backlog: not failed (as it was), but handed
+    over again; the worker applies whichever copy it reads first, and the other applies nothing."""
+    proposal, message = approved(builder, service)
+    events_queue = builder.clients.sqs.create_queue(QueueName="rotation-doctor-events")["QueueUrl"]
+    service.make("propose", EVENTS_QUEUE_URL=events_queue)
+    waited(builder, proposal.id, LONGEST_APPLY_SECONDS + 60)
+    o_secret = service.store.get(proposal.id).secret_arn
+    assert service.deliver(rotation_failed(o_secret)) == {"batchItemFailures": []}  # another event of the backlog
+    assert service.store.get(proposal.id).state == "approved"
+    [again] = queued(builder, events_queue)
+    assert again == json.loads(message)  # the same hand-off: the same round, the same idempotency key
+    builder.clients.counter.calls.clear()
+    assert service.deliver(message) == {"batchItemFailures": []}  # the backlog reaches the original
+    assert service.store.get(proposal.id).state == "applied"
+    assert account_writes(builder)["ec2:CreateVpcEndpoint"] == 1
+    builder.clients.counter.calls.clear()
+    assert service.deliver(json.dumps(again)) == {"batchItemFailures": []}
+    assert account_writes(builder) == {} and service.store.get(proposal.id).state == "applied"
+
+
+def test_an_approval_read_from_the_queue_after_the_proposal_expired_is_asked_again(
+    builder: AccountBuilder, service: Any
+) -> None:
+    """The worker may not apply a proposal past its expiry; a person approved it in time, so the people are asked
+    again with new links and the reason (it was expired unapplied, silently, before)."""
+    clients = builder.clients
+    proposal, message = approved(builder, service)
+    topic, inbox = topic_with_inbox(clients)
+    service.make("propose", NOTIFICATION_TOPIC_ARN=topic)
+    waited(builder, proposal.id, 8 * 24 * 3600, expired=True)
+    clients.counter.calls.clear()
+    assert service.deliver(message) == {"batchItemFailures": []}
+    assert account_writes(builder) == {}
+    asked = service.store.get(proposal.id)
+    assert asked.state == "proposed" and asked.generation > proposal.generation and not asked.expired
+    assert "expired while the approval waited in the worker's queue" in str(asked.history[-1]["note"])
+    [told] = [
+        json.loads(m["Body"]) for m in clients.sqs.receive_message(QueueUrl=inbox, MaxNumberOfMessages=10)["Messages"]
+    ]
+    said = json.loads(told["Message"])
+    assert said["kind"] == "proposal created" and said["generation"] == asked.generation
+    assert any("approve it again" in line for line in said["outcome"])
+
+
+def decided_history(builder: AccountBuilder, proposal_id: str, count: int) -> None:
+    """`count` decided proposals (applied), each the size of a real one: the history a table keeps for 37 days."""
+    item = builder.clients.dynamodb.get_item(TableName="proposals", Key={"id": {"S": proposal_id}})["Item"]
+    decided = {k: v for k, v in item.items() if k not in ("open_state", "open_due")}
+    decided["state"] = {"S": "applied"}
+    for start in range(0, count, 25):
+        requests: list[Any] = [
+            {"PutRequest": {"Item": decided | {"id": {"S": f"p-{n:020x}"}}}}
+            for n in range(start, min(count, start + 25))
+        ]
+        builder.clients.dynamodb.batch_write_item(RequestItems={"proposals": requests})
+
+
+def test_dynamodb_calls_per_event_do_not_grow_with_decided_proposals_and_none_is_a_scan(
+    builder: AccountBuilder, service: Any
+) -> None:
+    """The same event, with no decided proposal stored and with 500 (several 1 MB pages of them): the same DynamoDB
+    calls, and never a Scan (reconciliation reads the open index)."""
+    o = scenarios.orders(builder)
+    service.make("propose")
+    service.deliver(rotation_failed(o.secret_arn))
+    [proposal] = service.store.list()
+
+    def calls_of_one_event() -> dict[str, int]:
+        builder.clients.counter.calls.clear()
+        assert service.deliver(rotation_failed(o.secret_arn)) == {"batchItemFailures": []}  # "proposal exists"
+        return {k: n for k, n in builder.clients.counter.calls.items() if k.startswith("dynamodb:")}
+
+    with_none = calls_of_one_event()
+    decided_history(builder, proposal.id, 500)
+    assert len(service.store.list(["applied"])) == 500
+    with_history = calls_of_one_event()
+    assert with_history == with_none
+    assert "dynamodb:Scan" not in with_none
+
+
+def test_the_sweep_gives_open_proposals_from_before_the_open_index_their_keys_once(
+    builder: AccountBuilder, service: Any
+) -> None:
+    """An approval recorded by the version before the open index (no index keys): the first sweep's backfill finds
+    it, and reconciliation hands it over again instead of losing it."""
+    proposal, message = approved(builder, service)
+    events_queue = builder.clients.sqs.create_queue(QueueName="rotation-doctor-events")["QueueUrl"]
+    service.make("propose", EVENTS_QUEUE_URL=events_queue)
+    waited(builder, proposal.id, LONGEST_APPLY_SECONDS + 60)  # approved before the upgrade, as it wrote it:
+    builder.clients.dynamodb.update_item(
+        TableName="proposals", Key={"id": {"S": proposal.id}}, UpdateExpression="REMOVE open_state, open_due"
+    )
+    assert service.store.list(["approved"]) == []  # the index does not know it
+    builder.clients.counter.calls.clear()
+    assert service.deliver(real_shaped("scheduled_sweep.json")) == {"batchItemFailures": []}
+    assert builder.clients.counter.calls["dynamodb:Scan"] >= 1
+    assert [p.id for p in service.store.list(["approved"])] == [proposal.id]
+    assert queued(builder, events_queue) == [json.loads(message)]  # handed over again, in the sweep's batch
+    builder.clients.counter.calls.clear()
+    service.deliver(real_shaped("scheduled_sweep.json"))
+    assert "dynamodb:Scan" not in builder.clients.counter.calls  # once per table

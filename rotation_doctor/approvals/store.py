@@ -1,7 +1,8 @@
 """Proposals in DynamoDB: a plan waiting for a person, moved from state to state by conditional writes only.
 
 proposed -> approved -> applying -> applied | failed | rolled_back
-proposed | approved -> rejected;  proposed | approved -> expired (past expires_at);  applying -> expired (stale)
+proposed | approved -> rejected;  proposed -> expired (past expires_at);  applying -> expired (stale)
+approved -> proposed (asked again as a new round: not applied before expires_at, workflow.ask_again)
 proposed | approved -> superseded (a rotation succeeded and the secret is healthy without the fix)
 (the states: `rotation_doctor.model.states.ProposalState`)
 
@@ -14,6 +15,12 @@ opened again under the same id as a new generation: `generation` is when it was 
 microseconds, and always greater than the one before. Links are bound to a generation and the
 moves they make require it, so nothing decided in an earlier round carries over to the new one.
 The history grows with each round; it is never replaced.
+
+Open proposals (proposed, approved, applying) also carry `open_state` (their state) and `open_due` (when
+reconciliation should look at them next, epoch seconds): the keys of the sparse index `open`. Every write that
+moves a proposal sets or removes them in the same conditional update, so the index holds exactly the open
+proposals, and what reconciliation and the sweep read from it does not grow with the decided ones the table keeps.
+Proposals written before the index existed are given their keys once, by the sweep (`backfill_open_index`).
 
 A missing proposal is `ProposalNotFound`; a move its state does not allow is `AlreadyDecided`,
 `ProposalExpired`, or `ProposalSuperseded` (proposed again since), all `ProposalConflict`
@@ -31,6 +38,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from rotation_doctor.analysis import Diagnosis
+from rotation_doctor.apply.timing import LONGEST_APPLY_SECONDS
 from rotation_doctor.collect.aws import AwsClients, error_code
 from rotation_doctor.model.errors import AlreadyDecided, ProposalExpired, ProposalNotFound, ProposalSuperseded
 from rotation_doctor.model.plan import Plan
@@ -45,15 +53,23 @@ DEFAULT_TTL = 7 * 24 * 3600
 # ProposalsTable). Only proposals carry `secret_arn`, so budget, verdict and notification items stay out of it.
 BY_SECRET_INDEX = "by-secret"
 KEPT_AFTER_EXPIRY = 30 * 24 * 3600  # DynamoDB's TTL removes the item this long after it expires
+# The sparse index of open proposals (template.yaml's ProposalsTable): partitioned by state, sorted by when each is
+# due a look. Only open proposals carry its keys, so decided ones (the table's history) are not in it.
+OPEN_INDEX = "open"
+OPEN_STATE = "open_state"
+OPEN_DUE = "open_due"
+# Written once the proposals from before the index have been given its keys (`backfill_open_index`).
+BACKFILL_MARKER = "meta#open-index-backfilled"
 
 
 @dataclass(frozen=True)
 class OpenProposal:
-    """A secret's open proposal as the index holds it: enough to move it, conditional on its round."""
+    """An open proposal as an index holds it: enough to move it, conditional on its round, and to know its place."""
 
     id: str
     state: ProposalState
     generation: int
+    secret_arn: str
 
 
 @dataclass(frozen=True)
@@ -84,6 +100,12 @@ class Proposal:
     announced: int = 0  # the generation whose first notice was delivered (notify/dispatch.py); 0: none yet
     links_until: int = 0  # when the approval links last sent for it expire (epoch seconds)
     reminded_on: int = 0  # the UTC day (epoch seconds // 86400) of its last reminder
+    handoffs: int = 0  # how often reconciliation handed this approved round to the worker again (its back-off)
+    open_due: int = 0  # while open: when reconciliation looks at it next (0: written before the open index)
+
+    def due_by(self, now: float) -> bool:
+        """Due a look by reconciliation at `now` (one written before the open index: once no apply can still run)."""
+        return (self.open_due or self.entered_state_at + LONGEST_APPLY_SECONDS) <= now
 
     @property
     def expired(self) -> bool:
@@ -132,6 +154,8 @@ class ProposalStore:
             "plan": {"S": json.dumps(plan.to_json())},
             "diagnosis": {"S": json.dumps(diagnosis.to_json(), default=str)},
             "max_risk": {"S": max_risk},
+            "handoffs": {"N": "0"},
+            **_open_keys(ProposalState.PROPOSED, due=now + self.ttl),  # looked at when it expires
         }
         note = f"{len(plan.fixes)} fix(es)"
         item: dict[str, AttributeValueTypeDef] = {
@@ -192,9 +216,43 @@ class ProposalStore:
         return _proposal(raw)
 
     def list(self, states: Iterable[ProposalState] | None = None) -> list[Proposal]:
+        """Proposals in `states` (all of them when None), newest first. Open states are read through the open index;
+        any other state needs the whole table (the CLI's `proposals list --all`, an operator's command)."""
         wanted = set(states or ())
-        found = [p for p in self._scan() if not wanted or p.state in wanted]
+        if wanted and wanted <= set(OPEN_STATES):
+            found = [p for state in OPEN_STATES if state in wanted for p in self._read_open(state) if p.state in wanted]
+        else:
+            found = [p for p in self._scan() if not wanted or p.state in wanted]
         return sorted(found, key=lambda p: p.created_at, reverse=True)
+
+    def open_in(self, state: ProposalState, *, due_by: float | None = None) -> builtins.list[OpenProposal]:
+        """The proposals the open index holds in `state` (an open one), those due a look by `due_by` if given: one
+        query (a page per 1 MB), whatever the number of decided proposals. The index is eventually consistent: read
+        the proposal itself (`get`) before acting on it."""
+        condition = f"#key = :state{' AND #due <= :due' if due_by is not None else ''}"
+        values: dict[str, AttributeValueTypeDef] = {":state": {"S": state.value}}
+        names = {"#key": OPEN_STATE}
+        if due_by is not None:
+            values[":due"] = {"N": str(int(due_by))}
+            names["#due"] = OPEN_DUE
+        found = []
+        for page in self._ddb.get_paginator("query").paginate(
+            TableName=self.table,
+            IndexName=OPEN_INDEX,
+            KeyConditionExpression=condition,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        ):
+            found += [_open_proposal(item) for item in page.get("Items", [])]
+        return found
+
+    def _read_open(self, state: ProposalState, *, due_by: float | None = None) -> Iterator[Proposal]:
+        """The proposals the open index lists in `state`, each read as it is now (it may have moved since)."""
+        for entry in self.open_in(state, due_by=due_by):
+            try:
+                yield self.get(entry.id)
+            except ProposalNotFound:
+                continue  # removed by its TTL since the index listed it
 
     def _scan(self) -> Iterator[Proposal]:
         for page in self._ddb.get_paginator("scan").paginate(TableName=self.table):
@@ -211,9 +269,11 @@ class ProposalStore:
         require_unexpired: bool = False,
         generation: int | None = None,
         also_set: Mapping[str, AttributeValueTypeDef] | None = None,
+        due: int | None = None,
     ) -> Proposal:
         """Move the state only if it is one of `from_states` now (and, if asked, the proposal has not expired and
-        is still at this generation); `also_set` writes more attributes in the same conditional update."""
+        is still at this generation); `also_set` writes more attributes in the same conditional update. A move to
+        an open state is due a look by reconciliation at `due` (default: once no apply can still be running)."""
         now = int(time.time())
         sources = list(from_states)
         names: dict[str, AttributeValueTypeDef] = {f":f{i}": {"S": s.value} for i, s in enumerate(sources)}
@@ -235,13 +295,24 @@ class ProposalStore:
             condition += " AND #g = :g"
             values[":g"] = {"N": str(generation)}
             attribute_names["#g"] = "generation"
+        # The open index's keys, in the same update: set while open, removed on the move to a decided state.
+        attribute_names |= {"#os": OPEN_STATE, "#od": OPEN_DUE}
+        if to_state in OPEN_STATES:
+            # Approved or applying: looked at once no apply can still be running. Proposed (asked again): at expiry.
+            values[":due"] = {"N": str(due if due is not None else now + LONGEST_APPLY_SECONDS)}
+            index_keys = ", #os = :to, #od = :due"
+            removed = ""
+        else:
+            index_keys, removed = "", " REMOVE #os, #od"
         try:
             self._ddb.update_item(
                 TableName=self.table,
                 Key={"id": {"S": pid}},
                 ConditionExpression=f"attribute_exists(id) AND {condition}",
                 UpdateExpression="SET #s = :to, history = list_append(history, :h)"
-                + "".join(f", #x{i} = :x{i}" for i in range(len(extra))),
+                + "".join(f", #x{i} = :x{i}" for i in range(len(extra)))
+                + index_keys
+                + removed,
                 ExpressionAttributeNames=attribute_names,
                 ExpressionAttributeValues=values,
             )
@@ -251,8 +322,11 @@ class ProposalStore:
             current = self.get(pid)
             if generation is not None and current.generation != generation:
                 raise ProposalSuperseded(pid) from exc
-            if require_unexpired and current.expired and current.state in UNDECIDED_STATES:
-                self.move(pid, UNDECIDED_STATES, ProposalState.EXPIRED, by="rotation-doctor", note="past its expiry")
+            if require_unexpired and current.expired and current.state is ProposalState.PROPOSED:
+                self.move(pid, (current.state,), ProposalState.EXPIRED, by="rotation-doctor", note="past its expiry")
+                raise ProposalExpired(pid) from exc
+            if require_unexpired and current.expired and current.state is ProposalState.APPROVED:
+                # A person approved it in time: it is asked again (workflow.reask), never expired unapplied.
                 raise ProposalExpired(pid) from exc
             raise AlreadyDecided(pid, current.state, sources) from exc
         return self.get(pid)
@@ -310,7 +384,7 @@ class ProposalStore:
         ):
             for item in page.get("Items", []):
                 generation = int(item["generation"]["N"]) if "generation" in item else 0
-                found.append(OpenProposal(item["id"]["S"], ProposalState(item["state"]["S"]), generation))
+                found.append(OpenProposal(item["id"]["S"], ProposalState(item["state"]["S"]), generation, secret_arn))
         return found
 
     def supersede(self, pid: str, *, generation: int, note: str) -> Proposal | None:
@@ -328,13 +402,90 @@ class ProposalStore:
         except (AlreadyDecided, ProposalSuperseded, ProposalNotFound):
             return None
 
-    def unfinished(self, now: float, older_than: float) -> builtins.list[Proposal]:
-        """Proposals still approved or applying although no apply can last that long: the process died."""
-        return [
-            p
-            for p in self.list((ProposalState.APPROVED, ProposalState.APPLYING))
-            if now - p.entered_state_at > older_than
-        ]
+    def due(self, now: float) -> builtins.list[Proposal]:
+        """Proposals approved or applying and due a look by `now` (no apply that started then can still be running;
+        an approval's hand-off due again): two queries of the open index, and a read of each one found."""
+        states = (ProposalState.APPROVED, ProposalState.APPLYING)
+        return [p for state in states for p in self._read_open(state, due_by=now) if p.state is state and p.due_by(now)]
+
+    def hand_off_again(self, proposal: Proposal, *, due: int) -> bool:
+        """Take the next re-send of an approved round's hand-off: one caller wins (conditional on the state, the round
+        and the count read); it is due a look again at `due`. False when someone else took it, or it moved."""
+        return self._note(
+            proposal.id,
+            proposal.generation,
+            "SET handoffs = :next, #od = :due",
+            "#state = :approved AND (attribute_not_exists(handoffs) OR handoffs = :was)",
+            {
+                ":next": {"N": str(proposal.handoffs + 1)},
+                ":was": {"N": str(proposal.handoffs)},
+                ":due": {"N": str(due)},
+                ":approved": {"S": ProposalState.APPROVED.value},
+            },
+            names={"#state": "state", "#od": OPEN_DUE},
+        )
+
+    def reask(self, proposal: Proposal, *, note: str) -> Proposal:
+        """approved -> proposed as a new round (a new generation, a fresh expiry, not yet announced): the approval
+        could not be applied in time, and people are asked again. Conditional on the round approved, so a hand-off
+        of that round still queued applies nothing; ProposalConflict when it moved meanwhile."""
+        now = int(time.time())
+        expires = now + self.ttl
+        return self.move(
+            proposal.id,
+            (ProposalState.APPROVED,),
+            ProposalState.PROPOSED,
+            by="rotation-doctor",
+            note=note,
+            generation=proposal.generation,
+            due=expires,
+            also_set={
+                "generation": {"N": str(max(_now_us(), proposal.generation + 1))},
+                "created_at": {"N": str(now)},
+                "expires_at": {"N": str(expires)},
+                "ttl": {"N": str(expires + KEPT_AFTER_EXPIRY)},
+                "handoffs": {"N": "0"},
+            },
+        )
+
+    def backfill_open_index(self, now: float | None = None) -> int:
+        """Once per table: give the open index's keys to open proposals written before it existed, so that
+        reconciliation and the sweep find them. The one whole-table Scan outside the CLI, skipped (one GetItem) once
+        its marker is written; each update is conditional on the state read and on the keys still missing, so a
+        proposal moved meanwhile is left as its move wrote it. Returns how many it gave keys to."""
+        marker = {"id": {"S": BACKFILL_MARKER}}
+        if self._ddb.get_item(TableName=self.table, Key=marker, ConsistentRead=True).get("Item") is not None:
+            return 0
+        now = time.time() if now is None else now
+        given = 0
+        for page in self._ddb.get_paginator("scan").paginate(TableName=self.table):
+            for raw in page.get("Items", []):
+                if not raw["id"]["S"].startswith("p-") or OPEN_STATE in raw:
+                    continue
+                proposal = _proposal(raw)
+                if proposal.state in OPEN_STATES and self._give_open_keys(proposal):
+                    given += 1
+        self._ddb.put_item(TableName=self.table, Item={**marker, "at": {"N": str(int(now))}})
+        return given
+
+    def _give_open_keys(self, proposal: Proposal) -> bool:
+        due = proposal.expires_at if proposal.state is ProposalState.PROPOSED else proposal.entered_state_at
+        if proposal.state is not ProposalState.PROPOSED:
+            due += LONGEST_APPLY_SECONDS
+        try:
+            self._ddb.update_item(
+                TableName=self.table,
+                Key={"id": {"S": proposal.id}},
+                ConditionExpression="#s = :s AND attribute_not_exists(#os)",
+                UpdateExpression="SET #os = :s, #od = :due",
+                ExpressionAttributeNames={"#s": "state", "#os": OPEN_STATE, "#od": OPEN_DUE},
+                ExpressionAttributeValues={":s": {"S": proposal.state.value}, ":due": {"N": str(due)}},
+            )
+        except Exception as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
 
     # ----- what people were told (notify/dispatch.py, notify/pending.py) ---------------------------
 
@@ -391,6 +542,16 @@ class ProposalStore:
         return True
 
 
+def _open_keys(state: ProposalState, *, due: int) -> dict[str, AttributeValueTypeDef]:
+    return {OPEN_STATE: {"S": state.value}, OPEN_DUE: {"N": str(due)}}
+
+
+def _open_proposal(item: Mapping[str, AttributeValueTypeDef]) -> OpenProposal:
+    """An item of the open index (its keys, `secret_arn` and `generation`, as the index projects them)."""
+    generation = int(item["generation"]["N"]) if "generation" in item else 0
+    return OpenProposal(item["id"]["S"], ProposalState(item[OPEN_STATE]["S"]), generation, item["secret_arn"]["S"])
+
+
 def _event(state: ProposalState, by: str, note: str, at: int) -> AttributeValueTypeDef:
     return {
         "M": {"state": {"S": state.value}, "by": {"S": by or "?"}, "note": {"S": note[:1000]}, "at": {"N": str(at)}}
@@ -416,6 +577,8 @@ def _proposal(raw: Mapping[str, AttributeValueTypeDef]) -> Proposal:
         announced=int(raw["announced"]["N"]) if "announced" in raw else 0,
         links_until=int(raw["links_until"]["N"]) if "links_until" in raw else 0,
         reminded_on=int(raw["reminded_on"]["N"]) if "reminded_on" in raw else 0,
+        handoffs=int(raw["handoffs"]["N"]) if "handoffs" in raw else 0,
+        open_due=int(raw[OPEN_DUE]["N"]) if OPEN_DUE in raw else 0,
     )
 
 
@@ -433,6 +596,8 @@ def create_table(clients: AwsClients, table: str) -> None:
         AttributeDefinitions=[
             {"AttributeName": "id", "AttributeType": "S"},
             {"AttributeName": "secret_arn", "AttributeType": "S"},
+            {"AttributeName": OPEN_STATE, "AttributeType": "S"},
+            {"AttributeName": OPEN_DUE, "AttributeType": "N"},
         ],
         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
         GlobalSecondaryIndexes=[
@@ -440,7 +605,15 @@ def create_table(clients: AwsClients, table: str) -> None:
                 "IndexName": BY_SECRET_INDEX,
                 "KeySchema": [{"AttributeName": "secret_arn", "KeyType": "HASH"}],
                 "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["state", "generation"]},
-            }
+            },
+            {
+                "IndexName": OPEN_INDEX,
+                "KeySchema": [
+                    {"AttributeName": OPEN_STATE, "KeyType": "HASH"},
+                    {"AttributeName": OPEN_DUE, "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["secret_arn", "generation"]},
+            },
         ],
     )
 

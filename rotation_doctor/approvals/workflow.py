@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from rotation_doctor.apply.executor import Executor, JournalEntry, Leftover, Outcome
 from rotation_doctor.apply.guardrails import Approval, Mode
 from rotation_doctor.apply.timing import LONGEST_APPLY_SECONDS
+from rotation_doctor.approvals.handoff import ApplyApproved
 from rotation_doctor.approvals.store import Proposal, ProposalStore
 from rotation_doctor.collect.aws import SecretNotFound, describe_fatal
 from rotation_doctor.model.errors import ProposalConflict
@@ -49,6 +50,7 @@ class PlaceRefused(Exception):
 
 
 ExecutorFor = Callable[[Proposal], Executor]  # the executor of the place a proposal's secret lives in
+HandOff = Callable[[ApplyApproved], None]  # puts an approval on the worker's queue (approvals/handoff.WorkerQueue.send)
 
 
 @dataclass
@@ -156,11 +158,20 @@ def apply_proposal(
 
 
 def reconcile(
-    executor: Executor, store: ProposalStore, *, now: float | None = None, executor_for: ExecutorFor | None = None
+    executor: Executor,
+    store: ProposalStore,
+    *,
+    now: float | None = None,
+    executor_for: ExecutorFor | None = None,
+    hand_off: HandOff | None = None,
 ) -> list[Proposal]:
-    """Settle proposals left approved or applying by a process that died: decide from what is actually there.
+    """Look at the proposals the open index says are due: approvals not applied yet, and applies a dead process left.
+    Returns those settled or asked again (people are told of each).
 
-    approved, never claimed: nothing was written (only the claimer writes): failed, to be approved again.
+    approved: never failed for waiting. Its hand-off may sit in a backlogged queue, or be lost (the page could not
+    send it; it was dead-lettered): it is handed to the worker again (`hand_off`), with a back-off, and a duplicate
+    applies nothing (the worker's claim is conditional on the round). Past its expiry, when no worker would claim
+    it, people are asked again (`ask_again`), saying why.
     applying: the journal lists every write AWS accepted. None: failed. The secret healthy now: applied.
     Otherwise every recorded write is undone in reverse: rolled_back, or rollback_incomplete with what is left.
     Each move is conditional on the state it read, so two workers never settle one proposal twice.
@@ -168,14 +179,19 @@ def reconcile(
     With `executor_for`, each proposal is read and undone in its secret's account and region; when that place is
     refused, its writes cannot be undone from here: rollback_incomplete, with every recorded write as a leftover.
     """
+    now = time.time() if now is None else now
     settled = []
-    for stuck in store.unfinished(time.time() if now is None else now, LONGEST_APPLY_SECONDS):
+    for stuck in store.due(now):
 
         def executor_of(stuck: Proposal = stuck) -> Executor:
             return executor if executor_for is None else executor_for(stuck)
 
         try:
-            settled.append(_settle(executor_of, store, stuck))
+            if stuck.state is ProposalState.APPROVED:
+                asked = _approval_waiting(store, stuck, now, hand_off)
+                settled += [asked] if asked is not None else []
+            else:
+                settled.append(_settle(executor_of, store, stuck))
         except ProposalConflict:
             continue  # another worker settled it first
         except Exception as exc:
@@ -185,12 +201,44 @@ def reconcile(
     return settled
 
 
+def _approval_waiting(
+    store: ProposalStore, approved: Proposal, now: float, hand_off: HandOff | None
+) -> Proposal | None:
+    """An approval due a look and not applied: asked again when past its expiry (the proposal, as people are told),
+    else handed to the worker again (None). The n-th hand-off again waits twice as long as the one before, so a
+    backlog is not made longer by more than a few duplicates, and the last look falls at the expiry."""
+    if now > approved.expires_at:
+        why = "the proposal expired before the worker could apply it (its queue was backlogged, or the hand-off lost)"
+        return ask_again(store, approved, why)
+    if hand_off is None:  # no queue to hand it to (not the service): it waits for its hand-off, asked again at expiry
+        return None
+    due = min(int(now) + LONGEST_APPLY_SECONDS * 2**approved.handoffs, approved.expires_at + 1)
+    if store.hand_off_again(approved, due=due):
+        log.info("%s: approved, not applied yet: handed to the worker again (%d)", approved.id, approved.handoffs + 1)
+        hand_off(ApplyApproved(approved.id, approved.generation, _approved_by(approved)))
+    return None
+
+
+def ask_again(store: ProposalStore, approved: Proposal, why: str) -> Proposal | None:
+    """An approval that can no longer be applied as given (`why`): back to proposed as a new round, with a fresh
+    expiry, for people to approve again (the dispatcher sends new links and the reason). None when it moved
+    meanwhile (applied, rejected, asked again by another worker): then it is not this call's to ask."""
+    note = f"approved by {_approved_by(approved)}, not applied: {why}; approve it again"
+    try:
+        return store.reask(approved, note=note)
+    except ProposalConflict:
+        return None
+
+
+def _approved_by(proposal: Proposal) -> str:
+    """Who approved the proposal's current round (its last move to approved), for the history and the hand-off."""
+    by = next((e["by"] for e in reversed(proposal.history) if e.get("state") == ProposalState.APPROVED), "")
+    return str(by)[:200] or "?"  # the hand-off carries at most 200 characters of it
+
+
 def _settle(executor_of: Callable[[], Executor], store: ProposalStore, stuck: Proposal) -> Proposal:
     by = "rotation-doctor (reconciliation)"
     was = stuck.state
-    if was is ProposalState.APPROVED:
-        note = "approved, but the worker never applied it (the hand-off was lost): approve it again"
-        return store.move(stuck.id, (was,), ProposalState.FAILED, by=by, note=note, generation=stuck.generation)
     entries = [JournalEntry.from_json(e) for e in stuck.journal]
 
     def left_behind(leftovers: list[Leftover], why: str) -> Proposal:

@@ -5,7 +5,7 @@ RotationDoctorError
     ProposalNotFound      no proposal with that id                           CLI: bad input; page: 404
     ProposalConflict      its state does not allow this now                  CLI: bad input; page: 409
       AlreadyDecided        someone moved it on first (decided, claimed, applied)
-      ProposalExpired       past its expiry (it is moved to `expired`)
+      ProposalExpired       past its expiry (proposed: moved to `expired`; approved: asked again)
       ProposalSuperseded    proposed again since (a new generation): an earlier round's decision is void
   TokenRefused          an approval link that does not allow this            page: 403 ...
     TokenInvalid          malformed, forged, or for another proposal, plan, generation or action
@@ -56,7 +56,8 @@ class AlreadyDecided(ProposalConflict):
 
 
 class ProposalExpired(ProposalConflict):
-    """The proposal is past its expiry; nobody can approve or apply it any more."""
+    """The proposal is past its expiry; nobody can approve or apply it any more (an approved one is asked again:
+    approvals/workflow.ask_again)."""
 
     def __init__(self, proposal_id: str) -> None:
         super().__init__(proposal_id, f"proposal {proposal_id} has expired")

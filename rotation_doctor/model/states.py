@@ -27,7 +27,8 @@ class ProposalState(_State):
     """A proposal in DynamoDB (approvals/store.py), moved by conditional writes only:
 
     proposed -> approved -> applying -> applied | failed | rolled_back
-    proposed | approved -> rejected;  proposed | approved -> expired (past its expiry)
+    proposed | approved -> rejected;  proposed -> expired (past its expiry)
+    approved -> proposed (asked again as a new round: the approval could not be applied before the expiry)
     applying -> expired (the account changed since the plan was approved: a new plan is proposed)
     proposed | approved -> superseded (the rotation succeeded and the secret is healthy: the fix is not needed)
     """

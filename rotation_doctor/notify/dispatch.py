@@ -180,7 +180,14 @@ class Dispatcher:
             self._send(Kind.DIAGNOSED, diagnosis, [])
 
     def after_decision(self, proposal: Proposal, outcome: Outcome | None, fresh: Proposal | None = None) -> None:
-        """A proposal decided on the approval page (approved, rejected), or applied by the worker (how it ended)."""
+        """A proposal decided on the approval page (approved, rejected), applied by the worker (how it ended), or an
+        approval that could not be applied in time, asked again (proposed: why, with new links)."""
+        if proposal.state is ProposalState.PROPOSED:
+            why = str(proposal.history[-1].get("note", "")) if proposal.history else ""
+            self._send(
+                Kind.PROPOSED, proposal.diagnosis, proposal.plan, proposal=proposal, outcome=(why,) if why else ()
+            )
+            return
         kind = DECISION_MESSAGES.get(proposal.state)
         if kind is None:
             return

@@ -36,6 +36,7 @@ from rotation_doctor.approvals.workflow import (
     Refusal,
     apply_proposal,
     approval_executor,
+    ask_again,
     handle_secret,
     reconcile,
 )
@@ -43,7 +44,7 @@ from rotation_doctor.collect.accounts import ACCOUNT_ID, REGION_NAME, AccountSes
 from rotation_doctor.collect.aws import AwsError, SecretNotFound, SecretUnreadable, describe_fatal
 from rotation_doctor.examine import diagnose_secrets, unread_secret
 from rotation_doctor.model.bounded import clip
-from rotation_doctor.model.errors import ProposalConflict, ProposalNotFound
+from rotation_doctor.model.errors import ProposalConflict, ProposalExpired, ProposalNotFound
 from rotation_doctor.model.findings import Verdict
 from rotation_doctor.model.plan import Risk
 from rotation_doctor.model.snapshot import FactKey, PlanningFacts, Snapshot
@@ -54,6 +55,7 @@ from rotation_doctor.planning.planner import make_plan
 from rotation_doctor.service.events import Change, RotationSucceeded, RotationTrigger, Sweep, Trigger
 
 if TYPE_CHECKING:
+    from rotation_doctor.approvals.handoff import WorkerQueue
     from rotation_doctor.collect.collector import Collector
     from rotation_doctor.notify.dispatch import Dispatcher, SecretHandled
     from rotation_doctor.notify.security_hub import SecurityHubFindings
@@ -137,6 +139,7 @@ class BatchContext:
 
     dispatcher: Dispatcher | None = None  # the worker's notifications: the sweep tells what waits for a person
     fairness: PlaceFairness | None = None  # each place's share of the hub (None: every event served at once)
+    queue: WorkerQueue | None = None  # the worker's own queue: reconciliation hands an approval to it again
 
     def __init__(
         self, executor: Executor, store: ProposalStore | None, sessions: AccountSessions | None = None
@@ -161,10 +164,11 @@ class BatchContext:
         report = self._process(trigger)
         self._to_security_hub(report)
         if not self._reconciled and self.store is not None:
-            # Once a batch: proposals a dead process left approved or applying are settled and announced, each in
-            # its secret's account.
+            # Once a batch: proposals the open index says are due (an approval not applied yet, an apply a dead
+            # process left) are handed over again, asked again or settled, each in its secret's account.
             self._reconciled = True
-            settled = reconcile(self.executor, self.store, executor_for=self._approval_executor)
+            hand_off = self.queue.send if self.queue is not None else None
+            settled = reconcile(self.executor, self.store, executor_for=self._approval_executor, hand_off=hand_off)
             report.decisions += [Decision(p, None) for p in settled]
         return report
 
@@ -229,11 +233,12 @@ class BatchContext:
             note = f"{place} was swept less than the hub's sweep interval ago: skipped"
             log.warning("sweep: %s", note)
             return EventReport(trigger.event_id, "sweep", [], note=note, sweep_skipped=True)
+        self._backfill_open_index()
         announce_pending(self.store, self.dispatcher)  # proposals never announced, or whose links expire
         places = [place]
         deferred: list[Place] = []
         if place == self.home and self.store is not None:
-            open_in = {place_of_arn(p.secret_arn) for p in self.store.list(OPEN_STATES)}
+            open_in = {place_of_arn(p.secret_arn) for state in OPEN_STATES for p in self.store.open_in(state)}
             deferred = fairness.deferred() if fairness is not None else []
             places += sorted({p for p in open_in | set(deferred) if p is not None and p != place})
         report = EventReport(trigger.event_id, "sweep", [])
@@ -260,6 +265,20 @@ class BatchContext:
                 fairness.swept(where)  # its deferred change events are served by this sweep
         return report
 
+    def _backfill_open_index(self) -> None:
+        """The sweep gives open proposals written before the open index its keys, once per table (a marker item
+        says it is done: one GetItem each sweep after). Here and nowhere on an event's path: a Scan grows with the
+        table. Never fails the sweep: what failed is logged, and the next sweep tries again."""
+        if self.store is None:
+            return
+        try:
+            given = self.store.backfill_open_index()
+        except Exception as exc:
+            log.warning("open proposals from before the open index not indexed yet: %s", describe_fatal(exc))
+            return
+        if given:
+            log.info("gave %d open proposal(s) from before the open index its keys", given)
+
     def _apply_approved(self, message: ApplyApproved) -> EventReport:
         report = EventReport(message.id, APPLY_APPROVED, [])
         if self.store is None:
@@ -274,8 +293,14 @@ class BatchContext:
                 generation=message.generation,
                 executor_for=self._approval_executor,
             )
+        except ProposalExpired:
+            # Approved in time, read from the queue after the proposal expired: asked again, never expired unapplied.
+            why = "the proposal expired while the approval waited in the worker's queue"
+            asked = ask_again(self.store, self.store.get(message.proposal_id), why)
+            report.decisions += [Decision(asked, None)] if asked is not None else []
+            return report
         except (ProposalNotFound, ProposalConflict) as exc:
-            # Delivered again, rejected or proposed again meanwhile, expired, or never approved: nothing to apply.
+            # Delivered again, rejected or proposed again meanwhile, or never approved: nothing to apply.
             log.info("%s: nothing applied (%s: %s)", message.proposal_id, type(exc).__name__, exc)
             return report
         except PlaceRefused as exc:
