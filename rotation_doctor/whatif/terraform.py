@@ -493,6 +493,15 @@ _NEW_AND_UNUSED = {
     "aws_networkfirewall_rule_group": "a new rule group: no firewall uses it until a policy names it",
 }
 
+# Types identified by a name as well as an id (a secret by its name, a DB group by its name).
+_NAMED_BY = {
+    "aws_secretsmanager_secret": "name",
+    "aws_db_subnet_group": "name",
+    "aws_db_parameter_group": "name",
+    "aws_rds_cluster_parameter_group": "name",
+    "aws_db_option_group": "name",
+}
+
 # Default resources AWS made and Terraform adopts: "creating" one rewrites what exists.
 _ADOPTED = {
     "aws_default_security_group": "the VPC's default group",
@@ -509,7 +518,7 @@ _ADOPTED = {
 _DATA_NAMING_EXISTING = frozenset(
     {
         *("terraform_remote_state", "external", "http", "aws_ssm_parameter", "aws_ssm_parameters_by_path"),
-        *("aws_cloudformation_stack", "aws_cloudformation_export", "aws_secretsmanager_secret_version"),
+        *("aws_cloudformation_stack", "aws_cloudformation_export"),
         *("aws_vpc", "aws_vpcs", "aws_subnet", "aws_subnets", "aws_subnet_ids", "aws_security_group"),
         *("aws_security_groups", "aws_route_table", "aws_route_tables", "aws_vpc_endpoint", "aws_nat_gateway"),
         *("aws_nat_gateways", "aws_network_acls", "aws_internet_gateway", "aws_lambda_function", "aws_db_instance"),
@@ -756,6 +765,8 @@ def _read_item(item: Mapping[str, Any], context: _Plan) -> Change | None:
     if handler is None:
         relevant = kind in RELEVANT_TYPES
         known = _ids_in(resource.before, resource.after)
+        if kind in _NAMED_BY:  # a secret or group named by its name: the one a change names even without its id
+            known |= set(strings([resource.before.get(_NAMED_BY[kind]), resource.after.get(_NAMED_BY[kind])]))
         naming = known or _known_references(resource.after)
         if relevant and action is Action.CREATE and not naming and resource.unknowns_are_new:
             return resource.not_evaluated(f"{kind} is not modelled; what it joins is known only after apply", None)
