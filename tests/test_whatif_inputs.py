@@ -126,19 +126,25 @@ def _rules_and_buckets(fn_group: str, count: int) -> str:
     return tf.plan(*items)
 
 
-def test_twenty_thousand_changes_take_at_most_ten_times_one(builder: AccountBuilder) -> None:
-    """Reading the plan and judging it grows about linearly (membership tests over lists made 27,000 changes take a
-    minute); the account is read with as many calls either way. Measured: about 3.5x on a loaded 2-core machine."""
+def test_twenty_thousand_changes_grow_the_time_linearly_and_the_calls_not_at_all(builder: AccountBuilder) -> None:
+    """Reading the plan and judging it grows linearly (membership tests over lists made 27,000 changes take a
+    minute: this plan took over four minutes before, more than 1000 times one change). Against moto, whose account
+    read takes a fifth of a second once warm, 20,000 changes took 6 to 15 times one change on a loaded 2-core machine
+    (against AWS, whose reads take seconds, far less): the bound is loose so that load cannot make it flake, and
+    still fails by far on anything quadratic. The account is read with as many calls either way."""
     o = scenarios.healthy_with_ledger(builder, ledger_secret="prod/ledger/db")
     clients = builder.clients
-    timings, calls = [], []
-    for count in (1, 20_000):
+
+    def timed(count: int) -> tuple[float, dict[str, int]]:
         text = _rules_and_buckets(o.fn_sg, count)
         clients.counter.calls.clear()
         started = time.perf_counter()
         report = what_if(clients, parse_plan(text, name="plan.json"))
-        timings.append(time.perf_counter() - started)
-        calls.append(dict(clients.counter.calls))
+        elapsed = time.perf_counter() - started
         assert not report.failing and len(report.source.changes) == count
-    assert calls[0] == calls[1]
-    assert timings[1] <= 10 * timings[0], timings
+        return elapsed, dict(clients.counter.calls)
+
+    one = min(timed(1) for _ in range(3))  # warm: the best of three, the smallest baseline
+    many = timed(20_000)
+    assert one[1] == many[1]
+    assert many[0] <= 40 * one[0], (one[0], many[0])

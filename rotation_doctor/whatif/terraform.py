@@ -170,11 +170,12 @@ def _known_references(values: Mapping[str, Any]) -> bool:
 
 
 def _has_true(value: Any) -> bool:
+    # JSON gives dicts and lists: exact type checks, as this runs for every field of every change of a big plan.
     if value is True:
         return True
-    if isinstance(value, Mapping):
+    if type(value) is dict:
         return any(_has_true(v) for v in value.values())
-    if isinstance(value, list):
+    if type(value) is list:
         return any(_has_true(v) for v in value)
     return False
 
@@ -634,7 +635,7 @@ def _plan_context(plan: Mapping[str, Any], items: list[Any]) -> _Plan:
             if actions == ("read",) and item.get("type") in _DATA_NAMING_EXISTING:
                 deferred.append(str(item.get("address"))[:200])
             continue
-        if _ACTIONS.get(actions) in (Action.CREATE, Action.REPLACE):
+        if _ACTIONS.get(actions) in (Action.CREATE, Action.REPLACE) and item.get("type") in _STAND_INS:
             key = (str(item.get("module_address") or ""), str(item.get("type")), str(item.get("name")))
             new.setdefault(key, []).append((str(item.get("address")), item.get("index")))
     expressions: dict[tuple[str, str], Mapping[str, Any]] = {}
@@ -764,6 +765,8 @@ def _read_item(item: Mapping[str, Any], context: _Plan) -> Change | None:
     handler = HANDLERS.get(kind)
     if handler is None:
         relevant = kind in RELEVANT_TYPES
+        if not relevant:
+            return unsupported(address, kind, action, set(), resource.before.get("id"), relevant=False)
         known = _ids_in(resource.before, resource.after)
         if kind in _NAMED_BY:  # a secret or group named by its name: the one a change names even without its id
             known |= set(strings([resource.before.get(_NAMED_BY[kind]), resource.after.get(_NAMED_BY[kind])]))
