@@ -642,7 +642,7 @@ def cmd_what_if(args: argparse.Namespace) -> int:
     from rotation_doctor.collect.aws import BadInput
     from rotation_doctor.whatif.changes import BadPlan
     from rotation_doctor.whatif.run import read_change_set, what_if
-    from rotation_doctor.whatif.terraform import parse_plan
+    from rotation_doctor.whatif.terraform import decode_plan, parse_plan
 
     if args.stack and args.terraform_plan is not None:
         raise BadInput("--stack goes with --change-set, not with --terraform-plan")
@@ -652,11 +652,12 @@ def cmd_what_if(args: argparse.Namespace) -> int:
     try:
         if args.terraform_plan is not None:
             path = args.terraform_plan
+            name = "stdin" if path == "-" else os.path.basename(path)
             try:
-                text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as exc:
+                data = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+            except OSError as exc:
                 raise BadInput(f"cannot read {path}: {exc.__class__.__name__}: {exc}") from exc
-            source = parse_plan(text, name="stdin" if path == "-" else os.path.basename(path))
+            source = parse_plan(decode_plan(data, name=name), name=name)
             clients = _clients(args)
         else:
             clients = _clients(args)

@@ -55,9 +55,17 @@ class Handling(StrEnum):
     IGNORED = "ignored"  # a type that cannot touch a rotation path (an S3 bucket)
 
 
+_NEW = "(new "
+
+
 def new_id(address: str) -> str:
     """The stand-in id of a resource the change creates (AWS gives it its id only when it is applied)."""
-    return f"(new {address})"
+    return f"{_NEW}{address})"
+
+
+def is_new_id(value: str) -> bool:
+    """Whether `value` is the stand-in id of a resource the changes create (never an id AWS gave)."""
+    return value.startswith(_NEW) and value.endswith(")")
 
 
 class Edit:
@@ -110,6 +118,20 @@ class RemoveRules(Edit):
             return replace(g, rules=tuple(r for r in g.rules if not any(_same_rule(r, x) for x in self.rules)))
 
         return _with_group(snap, self.group_id, without)
+
+
+@dataclass(frozen=True)
+class PutSecurityGroup(Edit):
+    """A group the plan creates (or the new group of a replacement), under its stand-in id: a change that points a
+    path at it is then judged against its declared rules, not left unread."""
+
+    group: SecurityGroup
+
+    def touches(self) -> frozenset[str]:
+        return frozenset({self.group.id})
+
+    def apply(self, snap: Snapshot) -> Snapshot:
+        return replace(snap, security_groups={**snap.security_groups, self.group.id: self.group})
 
 
 @dataclass(frozen=True)
@@ -680,10 +702,12 @@ class UpdateDatabase(Edit):
 
 @dataclass(frozen=True)
 class NotEvaluated(Edit):
-    """Changes nothing; the secrets whose paths use what it touches are `unknown` after it."""
+    """Changes nothing; the secrets whose paths use what it touches are `unknown` after it (`while_used`: only
+    those whose paths still use it once every change is applied, as a replaced group's old id)."""
 
     ids: frozenset[str]
     reason: str
+    while_used: bool = False
 
     def touches(self) -> frozenset[str]:
         return self.ids or frozenset({EVERYTHING})
@@ -722,11 +746,24 @@ class Change:
 
 
 def apply_changes(snap: Snapshot, changes: Iterable[Change]) -> Snapshot:
-    """The snapshot as it will be once every change is applied, in the plan's order."""
+    """The snapshot as it will be once every change is applied, in the plan's order. Rules added to a group are
+    gathered until the next edit of another kind and added at once: each addition copying the group's rules made
+    a plan of thousands of rules quadratic (additions to different groups commute, their order in a group is kept)."""
+    added: dict[str, list[SecurityGroupRule]] = {}
+
+    def flush(s: Snapshot) -> Snapshot:
+        for group_id, rules in added.items():
+            s = AddRules(group_id, tuple(rules)).apply(s)
+        added.clear()
+        return s
+
     for change in changes:
         for edit in change.edits:
-            snap = edit.apply(snap)
-    return snap
+            if isinstance(edit, AddRules):
+                added.setdefault(edit.group_id, []).extend(edit.rules)
+                continue
+            snap = edit.apply(flush(snap))
+    return flush(snap)
 
 
 @dataclass(frozen=True)
@@ -807,36 +844,6 @@ FINAL_DENY = (
 ALLOW_ALL_EGRESS = "0.0.0.0/0"
 
 
-# Types not modelled that may still change a rotation path: their secrets become unknown, never healthy.
-RELEVANT_PREFIXES = (
-    "AWS::EC2::",
-    "AWS::Lambda::",
-    "AWS::RDS::",
-    "AWS::SecretsManager::",
-    "AWS::Route53",
-    "AWS::NetworkFirewall::",
-    "aws_vpc",
-    "aws_subnet",
-    "aws_route",
-    "aws_default_",
-    "aws_main_route_table_association",
-    "aws_network_",
-    "aws_nat_",
-    "aws_internet_gateway",
-    "aws_egress_only_internet_gateway",
-    "aws_ec2_",
-    "aws_networkfirewall_",
-    "aws_security_group",
-    "aws_vpn_",
-    "aws_lambda_",
-    "aws_db_",
-    "aws_rds_",
-    "aws_docdb_",
-    "aws_redshift",
-    "aws_secretsmanager_",
-)
-
-
 def invoke_statement(
     sid: str, action: object, principal: object, source_account: object, source_arn: object
 ) -> dict[str, object]:
@@ -858,9 +865,12 @@ def invoke_statement(
     return statement
 
 
-def unsupported(address: str, kind: str, action: Action, ids: set[str], physical_id: str | None) -> Change:
-    """A type no handler reads: not evaluated when it may touch a path, ignored otherwise."""
-    if not kind.startswith(RELEVANT_PREFIXES):
+def unsupported(
+    address: str, kind: str, action: Action, ids: set[str], physical_id: str | None, *, relevant: bool
+) -> Change:
+    """A type no handler reads: not evaluated when it may touch a path (`relevant`, the reader's exact list of
+    types), ignored otherwise."""
+    if not relevant:
         return Change(address, kind, action, (), Handling.IGNORED, "cannot touch a rotation path", physical_id)
     reason = f"{kind} is not modelled"
     touched = frozenset(ids) or frozenset({EVERYTHING})

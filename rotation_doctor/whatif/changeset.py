@@ -291,6 +291,18 @@ HANDLERS: dict[str, Callable[[_Resource], Change]] = {
 }
 
 
+# The services whose resources may change a rotation path, matched by the type's service namespace exactly
+# ("AWS::Route53" and "AWS::Route53Resolver" are two namespaces, each named).
+_RELEVANT_SERVICES = frozenset(
+    {"EC2", "Lambda", "RDS", "SecretsManager", "Route53", "Route53Resolver", "NetworkFirewall"}
+)
+
+
+def _relevant(kind: str) -> bool:
+    parts = kind.split("::")
+    return len(parts) == 3 and parts[0] == "AWS" and parts[1] in _RELEVANT_SERVICES
+
+
 def _action(change: Mapping[str, Any]) -> Action | None:
     kind = change.get("Action")
     if kind == "Add":
@@ -323,17 +335,28 @@ def parse_change_set(pages: Sequence[Mapping[str, Any]], *, name: str) -> Source
                     before=_properties(rc.get("BeforeContext")),
                     after=_properties(rc.get("AfterContext")),
                 )
-                if rc.get("Action") == "Dynamic":
+                handler = HANDLERS.get(resource.type)
+                if handler is not None and rc.get("Action") == "Dynamic":
                     changes.append(
                         resource.not_evaluated(
                             "CloudFormation cannot say yet what it will change", resource.physical_id
                         )
                     )
-                    continue
-                handler = HANDLERS.get(resource.type)
-                if handler is None:
+                elif handler is not None and "BeforeContext" not in rc and "AfterContext" not in rc:
+                    # DescribeChangeSet without IncludePropertyValues (or a change set made before it existed):
+                    # the change names its resource, never what it does to it.
+                    changes.append(
+                        resource.not_evaluated(
+                            "the change set carries no property values (describe it with IncludePropertyValues)",
+                            resource.physical_id,
+                        )
+                    )
+                elif handler is None:
                     ids = {i for i in (resource.physical_id,) if i}
-                    changes.append(unsupported(address, resource.type, action, ids, resource.physical_id))
+                    relevant = _relevant(resource.type)
+                    changes.append(
+                        unsupported(address, resource.type, action, ids, resource.physical_id, relevant=relevant)
+                    )
                 else:
                     changes.append(resource.read(handler))
             except (KeyError, TypeError, ValueError, RecursionError) as exc:

@@ -189,8 +189,9 @@ class Resource(ABC):
             self.named_id,
         )
 
-    def change(self, *edits: Edit, note: str = "") -> Change:
-        handling = Handling.MAPPED if edits else Handling.NO_EFFECT
+    def change(self, *edits: Edit, note: str = "", handling: Handling | None = None) -> Change:
+        """`handling`: NO_EFFECT for edits that only add what nothing uses yet (a new group under its stand-in id)."""
+        handling = handling or (Handling.MAPPED if edits else Handling.NO_EFFECT)
         return Change(self.address, self.type, self.action, tuple(edits), handling, note, self.existing_id)
 
 
