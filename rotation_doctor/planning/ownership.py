@@ -178,12 +178,13 @@ def _proxy_leg(snap: Snapshot, group: str, peer: str) -> bool:
 
 
 def _broad_note(snap: Snapshot, group: str, peer: str) -> str:
-    if group != peer and group in snap.proxy_target_group_ids and snap.function is not None:
-        if peer in snap.function.security_group_ids:
-            return (
-                f"The rule on {group} names {peer}, the proxy's group, which the rotation function wears too: it lets "
-                "the function past the proxy, straight to its target."
-            )
+    function_groups = snap.function.security_group_ids if snap.function is not None else ()
+    proxy_groups = snap.database.security_group_ids if snap.database is not None else ()
+    if group != peer and group in snap.proxy_target_group_ids and peer in proxy_groups and peer in function_groups:
+        return (
+            f"The rule on {group} names {peer}, the proxy's group, which the rotation function wears too: it lets "
+            "the function past the proxy, straight to its target."
+        )
     return (
         f"The rule on {group} names {peer}, a group the database wears: it admits every member of {peer}, not the "
         "rotation function alone."
