@@ -27,7 +27,7 @@ class AddNaclEntries(Remediation):
     kind = FixKind.ADD_NACL_ENTRIES
     risk = Risk.HIGH  # an ACL guards every instance of the subnet
     iam_actions = ("ec2:CreateNetworkAclEntry", "ec2:DeleteNetworkAclEntry")
-    handles = frozenset({"SM_NACL_DENIES", "DB_NACL_DENIES"})
+    handles = frozenset({"SM_NACL_DENIES", "DB_NACL_DENIES", "DB_PROXY_TARGET_UNREACHABLE"})
 
     def plan(self, snap: Snapshot, findings: Sequence[Finding], ctx: PlanContext) -> list[Planned]:
         planned = []

@@ -88,6 +88,27 @@ def data_acl_closed(b: AccountBuilder) -> Broken:
     return Broken(orders=o, extra={"acl": acl})
 
 
+PROXY_SECRET = "prod/orders/via-proxy"
+
+
+def proxy_target_closed(b: AccountBuilder, **proxy: Any) -> Broken:
+    """A secret whose host is an RDS Proxy whose target's group does not admit the proxy's group (the proxy's own
+    leg). `proxy`: more of `scenarios.proxied_database`'s keywords."""
+    o = orders_with_endpoint(b, db_admits_function=True)
+    built = scenarios.proxied_database(b, o, admits_proxy=False, **proxy)
+    return Broken(secret=PROXY_SECRET, orders=o, extra={"proxy_sg": built["proxy_sg"]})
+
+
+def proxy_acl_closed(b: AccountBuilder) -> Broken:
+    """The proxy and its target share the data subnets, whose network ACL admits TCP 5432 only from the app subnets
+    (10.20.0.0/22, where the function runs): the function reaches the proxy, the proxy not its target across the
+    two data subnets, nor the answer its way back."""
+    o = orders_with_endpoint(b, db_admits_function=True)
+    scenarios.proxied_database(b, o)
+    acl = b.nacl(o.net, ["data-a", "data-b"], admitting_only(5432, rule=200, cidr="10.20.0.0/22"))
+    return Broken(secret=PROXY_SECRET, orders=o, extra={"acl": acl})
+
+
 def peering_without_routes(b: AccountBuilder) -> Broken:
     o = orders_with_endpoint(b)
     scenarios.peered_database(b, o, routes="none")

@@ -19,11 +19,12 @@ from rotation_doctor.apply.executor import Executor
 from rotation_doctor.apply.guardrails import Mode, Policy
 from rotation_doctor.model.findings import Verdict
 from rotation_doctor.model.plan import FixKind, LinkStatus, Risk
-from rotation_doctor.model.snapshot import Database, Secret, SecurityGroup, TargetKind
+from rotation_doctor.model.snapshot import Database, ProxyTarget, Secret, SecurityGroup, TargetKind
 from rotation_doctor.planning.ownership import LINK_TAG, database_link, names_secret
 from rotation_doctor.planning.planner import make_plan
 from rotation_doctor.simulated import scenarios
 from rotation_doctor.simulated.account import AccountBuilder, tcp
+from tests import fix_scenarios
 from tests.snapshots import ALL_OUT, SECRET_ARN, healthy, rule, with_group
 from tests.test_remediation_moto import writes
 
@@ -390,3 +391,133 @@ def test_a_network_interface_target_always_waits_for_a_person() -> None:
     eni = _db(snap, kind=TargetKind.ENI, identifier="eni-1", host="10.0.11.7", tags={LINK_TAG: "prod/app"})
     link = database_link(replace(snap, database=eni))
     assert link.status is LinkStatus.PROVEN and link.by_person_only
+
+
+# ----- an RDS Proxy's own leg: the target's group admitting the proxy's -------------------------------------------
+
+PROXY_SECRET = fix_scenarios.PROXY_SECRET
+
+
+def _proxy_leg_fix(out: Any) -> Any:
+    (fix,) = out.plan.fixes
+    assert fix.kind is FixKind.AUTHORIZE_DB_INGRESS and fix.fixes == ("DB_PROXY_TARGET_UNREACHABLE",)
+    return fix
+
+
+def test_an_unlinked_proxy_leg_fix_is_high_and_never_applied_in_auto(builder: AccountBuilder) -> None:
+    """The orders database is linked to its own secret only; a secret naming the proxy in front of it is not linked
+    to anything: opening the database's group to the proxy waits for a person."""
+    fix_scenarios.proxy_target_closed(builder)
+    builder.clients.counter.calls.clear()
+    out = executor(builder).run(PROXY_SECRET)
+    assert out.before.verdict is Verdict.BROKEN and out.applied == [] and writes(builder) == {}
+    fix = _proxy_leg_fix(out)
+    assert fix.link.status is LinkStatus.UNPROVEN and fix.risk is Risk.HIGH
+    assert "a person's approval" in (out.fixes[0].reason or "")
+    assert "a target behind it" in fix.link.proof
+
+
+def _tag_the_target(b: AccountBuilder, o: scenarios.Orders, value: str) -> None:
+    arn = b.clients.rds.describe_db_instances(DBInstanceIdentifier="orders-db")["DBInstances"][0]["DBInstanceArn"]
+    b.clients.rds.add_tags_to_resource(ResourceName=arn, Tags=[{"Key": LINK_TAG, "Value": value}])
+
+
+@pytest.mark.parametrize("where", ["target", "target's group", "proxy's group"])
+def test_a_proxy_leg_fix_linked_by_its_owner_is_applied_in_auto(builder: AccountBuilder, where: str) -> None:
+    broken = fix_scenarios.proxy_target_closed(builder)
+    o = broken.orders
+    assert o is not None
+    if where == "target":
+        _tag_the_target(builder, o, f"prod/orders/db {PROXY_SECRET}")
+    else:
+        group = o.db_sg if where == "target's group" else broken.extra["proxy_sg"]
+        builder.ec2.create_tags(Resources=[group], Tags=[{"Key": LINK_TAG, "Value": "prod/orders/via-*"}])
+    out = executor(builder, replace(AUTO_ANYTHING, max_auto_risk=Risk.LOW)).run(PROXY_SECRET)
+    fix = _proxy_leg_fix(out)
+    assert fix.link.status is LinkStatus.PROVEN and fix.risk is Risk.LOW
+    assert out.applied == [str(FixKind.AUTHORIZE_DB_INGRESS)]
+    assert out.after is not None and out.after.verdict is Verdict.HEALTHY, out.after.findings
+
+
+def test_a_secret_named_to_look_linked_to_the_proxys_target_is_not(builder: AccountBuilder) -> None:
+    """The target's owner tagged it with the full ARN of the proxy's secret; someone names a secret after that ARN's
+    tail, with the proxy as its host: it is not linked, and nothing is written."""
+    broken = fix_scenarios.proxy_target_closed(builder)
+    o = broken.orders
+    assert o is not None
+    proxy_secret_arn = builder.clients.secretsmanager.describe_secret(SecretId=PROXY_SECRET)["ARN"]
+    _tag_the_target(builder, o, proxy_secret_arn)
+    host = builder.clients.rds.describe_db_proxies(DBProxyName="orders-proxy")["DBProxies"][0]["Endpoint"]
+    tail = proxy_secret_arn.split(":secret:", 1)[1]
+    builder.rotated_secret(tail, {"engine": "postgres", "host": host, "password": "x"}, o.function_arn)
+    builder.clients.counter.calls.clear()
+    out = executor(builder, replace(AUTO_ANYTHING, max_auto_risk=Risk.LOW)).run(tail)
+    assert out.applied == [] and writes(builder) == {}
+    fix = _proxy_leg_fix(out)
+    assert fix.link.status is LinkStatus.UNPROVEN and fix.risk is Risk.HIGH
+    # The proxy's own secret, named by that very ARN, is linked.
+    own = executor(builder, Policy(mode=Mode.PROPOSE)).assess(PROXY_SECRET)[2]
+    assert [f.link.status for f in own.fixes] == [LinkStatus.PROVEN]
+
+
+def _behind_proxy(*function_groups: str, db_rules: tuple[Any, ...] = ()) -> Any:
+    """The baseline's database behind an RDS Proxy (group sg-proxy, admitting sg-fn), its group sg-db with
+    `db_rules`, the function wearing `function_groups`."""
+    snap = healthy()
+    target = ProxyTarget("db", "RDS_INSTANCE", 5432, "AVAILABLE", None, None, "vpc-1", ("data-a", "data-b"), ("sg-db",))
+    proxy = Database(
+        TargetKind.RDS_PROXY,
+        "orders-proxy",
+        5432,
+        "vpc-1",
+        ("data-a", "data-b"),
+        ("sg-proxy",),
+        proxy_targets=(target,),
+    )
+    proxy_rules = (
+        rule("sg-proxy", egress=False, port=5432, ref="sg-fn"),
+        rule("sg-proxy", egress=True, cidr=ALL_OUT, protocol="-1"),
+    )
+    snap = with_group(
+        with_group(snap, SecurityGroup("sg-proxy", "vpc-1", "proxy", proxy_rules)),
+        SecurityGroup("sg-db", "vpc-1", "db", db_rules),
+    )
+    assert snap.function is not None
+    return replace(snap, database=proxy, function=replace(snap.function, security_group_ids=function_groups))
+
+
+def _target_linked(snap: Any) -> Any:
+    db = snap.database
+    target = replace(db.proxy_targets[0], tags={LINK_TAG: "prod/app"})
+    return replace(snap, database=replace(db, proxy_targets=(target,)))
+
+
+def test_the_proxy_leg_rule_is_low_once_linked_and_a_target_tag_proves_the_link() -> None:
+    snap = _behind_proxy("sg-fn")
+    proxy_leg = (FixKind.AUTHORIZE_DB_INGRESS, "sg-db", "sg-proxy")
+    assert _summary(snap) == [(proxy_leg[0], Risk.HIGH, LinkStatus.UNPROVEN, *proxy_leg[1:])]
+    assert _summary(_target_linked(snap)) == [(proxy_leg[0], Risk.LOW, LinkStatus.PROVEN, *proxy_leg[1:])]
+
+
+def test_a_function_wearing_the_proxys_group_makes_the_proxy_leg_rule_high_even_when_linked() -> None:
+    """The rule admits every member of the proxy's group: a function wearing it would go past the proxy, straight
+    to the target. That is a person's call, whatever the link."""
+    snap = _target_linked(_behind_proxy("sg-fn", "sg-proxy"))
+    (fix,) = make_plan(snap).fixes
+    assert (fix.risk, fix.link.status) == (Risk.HIGH, LinkStatus.PROVEN)
+    assert any("lets the function past the proxy" in note for note in fix.notes)
+
+
+def test_a_function_wearing_the_targets_group_earns_nothing() -> None:
+    """The function wears only the target's group, which the proxy does not admit: the proxy's group admitting it
+    admits every member of the target's group (the database's side), so it is high even when linked."""
+    snap = _target_linked(
+        _behind_proxy(
+            "sg-db",
+            db_rules=(
+                rule("sg-db", egress=True, cidr=ALL_OUT, protocol="-1"),
+                rule("sg-db", egress=False, port=5432, ref="sg-proxy"),
+            ),
+        )
+    )
+    assert _summary(snap) == [(FixKind.AUTHORIZE_DB_INGRESS, Risk.HIGH, LinkStatus.PROVEN, "sg-proxy", "sg-db")]

@@ -13,6 +13,7 @@ from botocore.stub import Stubber
 from rotation_doctor.analysis import diagnose
 from rotation_doctor.examine import diagnose_secret
 from rotation_doctor.model.findings import Severity, Verdict
+from rotation_doctor.model.plan import FixKind
 from rotation_doctor.model.snapshot import (
     Database,
     FactKey,
@@ -23,9 +24,12 @@ from rotation_doctor.model.snapshot import (
     Snapshot,
     TargetKind,
 )
+from rotation_doctor.planning.planner import make_plan
 from rotation_doctor.simulated import scenarios
 from rotation_doctor.simulated.account import AccountBuilder, tcp
+from tests import fix_scenarios
 from tests.snapshots import SECRET_ARN, VPC, acl, allow_all_entries, healthy, rule, with_group
+from tests.test_remediation_moto import fix_and_recheck
 
 TARGET = ProxyTarget("db", "RDS_INSTANCE", 5432, "AVAILABLE", None, None, VPC, ("data-a", "data-b"), ("sg-db",))
 
@@ -149,15 +153,90 @@ def test_targets_not_read_are_never_taken_as_none() -> None:
     assert "rds:DescribeDBProxyTargets" in d.findings[0].summary
 
 
-def test_the_proxy_leg_is_unfixable_with_a_remedy() -> None:
-    from rotation_doctor.planning.planner import make_plan
+# ----- planning the proxy's leg ---------------------------------------------------------------------
 
-    snap = with_group(proxied(TARGET), SecurityGroup("sg-db", VPC, "db", ()))
+
+def _steps(snap: Snapshot) -> list[tuple[FixKind, str, dict[str, Any]]]:
     plan = make_plan(snap)
-    assert [u.code for u in plan.unfixable] == ["DB_PROXY_TARGET_UNREACHABLE"]
+    assert plan.ends_healthy and plan.unfixable == (), plan.unfixable
+    return [(f.kind, f.fixes[0], s.call.params) for f in plan.fixes for s in f.steps]
+
+
+@pytest.mark.parametrize("port", [5432, 6543])
+def test_the_targets_group_is_planned_to_admit_the_proxys_on_the_targets_port(port: int) -> None:
+    # The target listens on its own port (6543), not the proxy's (5432): its port is the one opened.
+    target = replace(TARGET, port=port)
+    (step,) = _steps(with_group(proxied(target), SecurityGroup("sg-db", VPC, "db", ())))
+    kind, code, params = step
+    assert (kind, code, params["GroupId"]) == (FixKind.AUTHORIZE_DB_INGRESS, "DB_PROXY_TARGET_UNREACHABLE", "sg-db")
+    (permission,) = params["IpPermissions"]
+    assert (permission["FromPort"], permission["ToPort"]) == (port, port)
+    assert [pair["GroupId"] for pair in permission["UserIdGroupPairs"]] == ["sg-proxy"]
+
+
+def test_both_legs_closed_are_planned_together() -> None:
+    closed_proxy = SecurityGroup(
+        "sg-proxy", VPC, "proxy", (rule("sg-proxy", egress=True, cidr="0.0.0.0/0", protocol="-1"),)
+    )
+    snap = with_group(with_group(proxied(TARGET), SecurityGroup("sg-db", VPC, "db", ())), closed_proxy)
+    rules = {
+        (params["GroupId"], params["IpPermissions"][0]["UserIdGroupPairs"][0]["GroupId"])
+        for _, _, params in _steps(snap)
+    }
+    assert rules == {("sg-proxy", "sg-fn"), ("sg-db", "sg-proxy")}
+
+
+def test_the_proxys_network_acl_leg_is_planned_for_the_proxys_subnets() -> None:
+    proxy_in_a = Database(
+        TargetKind.RDS_PROXY, "orders-proxy", 5432, VPC, ("data-a",), ("sg-proxy",), proxy_targets=(TARGET,)
+    )
+    deny_b = acl("acl-b", ("data-b",), ())
+    others = acl("acl-default", ("app-a", "app-b", "data-a", "public-a"), allow_all_entries(), default=True)
+    snap = replace(proxied(TARGET), database=proxy_in_a, network_acls=(others, deny_b))
+    entries = [(kind, code, p["Egress"], p["CidrBlock"], p["PortRange"]) for kind, code, p in _steps(snap)]
+    proxy_subnet = snap.subnets["data-a"].cidr
+    assert sorted(entries, key=str) == sorted(
+        [
+            (FixKind.ADD_NACL_ENTRIES, "DB_PROXY_TARGET_UNREACHABLE", False, proxy_subnet, {"From": 5432, "To": 5432}),
+            (FixKind.ADD_NACL_ENTRIES, "DB_PROXY_TARGET_UNREACHABLE", True, proxy_subnet, {"From": 1024, "To": 65535}),
+        ],
+        key=str,
+    )
+
+
+def test_the_proxys_own_egress_is_left_to_a_person_and_says_so() -> None:
+    only_in = SecurityGroup("sg-proxy", VPC, "proxy", (rule("sg-proxy", egress=False, port=5432, ref="sg-fn"),))
+    plan = make_plan(with_group(proxied(TARGET), only_in))
+    assert plan.fixes == () and not plan.ends_healthy
+    (unfixable,) = plan.unfixable
+    assert unfixable.code == "DB_PROXY_TARGET_UNREACHABLE" and "outbound rule to the proxy's group" in unfixable.reason
 
 
 # ----- on the simulated account (moto) ------------------------------------------------------------
+
+
+def test_the_proxys_leg_heals_on_the_simulated_account(builder: AccountBuilder) -> None:
+    broken = fix_scenarios.proxy_target_closed(builder)
+    assert broken.orders is not None
+    fix_and_recheck(builder, FixKind.AUTHORIZE_DB_INGRESS, secret=broken.secret)
+    ingress = builder.ec2.describe_security_groups(GroupIds=[broken.orders.db_sg])["SecurityGroups"][0]["IpPermissions"]
+    added = [pair for p in ingress for pair in p["UserIdGroupPairs"] if pair["GroupId"] == broken.extra["proxy_sg"]]
+    assert len(added) == 1 and added[0]["Description"].startswith("rotation-doctor: prod/orders/via-proxy")
+
+
+def test_the_proxys_network_acl_leg_heals_on_the_simulated_account(builder: AccountBuilder) -> None:
+    broken = fix_scenarios.proxy_acl_closed(builder)
+    _, before = diagnose_secret(builder.clients, broken.secret)
+    assert set(before.codes()) == {"DB_PROXY_TARGET_UNREACHABLE"}, before.findings
+    fix_and_recheck(builder, FixKind.ADD_NACL_ENTRIES, secret=broken.secret)
+    entries = builder.ec2.describe_network_acls(NetworkAclIds=[broken.extra["acl"]])["NetworkAcls"][0]["Entries"]
+    added = {
+        (e["Egress"], e["CidrBlock"], e["PortRange"]["From"])
+        for e in entries
+        if e["RuleAction"] == "allow" and e["RuleNumber"] not in (100, 200, 32767)
+    }
+    # Only the data subnets (the proxy's and the target's), only the target's port and the return ports.
+    assert added == {(False, cidr, port) for cidr in ("10.20.11.0/24", "10.20.12.0/24") for port in (5432, 1024)}
 
 
 def test_a_proxy_on_the_simulated_account_is_healthy(builder: AccountBuilder) -> None:

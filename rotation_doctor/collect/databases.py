@@ -356,6 +356,7 @@ class DatabaseResolver:
                     vpc_id=where.vpc_id if where else None,
                     subnet_ids=where.subnet_ids if where and where.subnet_group is None else (),
                     security_group_ids=where.groups if where else (),
+                    tags=where.tags if where else {},
                 )
             )
         if failure is not None:

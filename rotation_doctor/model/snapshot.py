@@ -358,6 +358,7 @@ class ProxyTarget:
     vpc_id: str | None = None
     subnet_ids: tuple[str, ...] = ()  # from the target's own description; empty when it was not found
     security_group_ids: tuple[str, ...] = ()
+    tags: Mapping[str, str] = field(default_factory=dict)  # the instance's or cluster's own: may link it to a secret
 
 
 @dataclass(frozen=True)
@@ -434,9 +435,18 @@ class Snapshot:
 
     @property
     def database_group_ids(self) -> frozenset[str]:
-        """The groups the database wears. A rule on one of them, or admitting one of them, is the database's side,
-        whoever else wears it too."""
-        return frozenset(self.database.security_group_ids) if self.database is not None else frozenset()
+        """The groups the database wears (an RDS Proxy: its own and its targets'). A rule on one of them, or
+        admitting one of them, is the database's side, whoever else wears it too."""
+        db = self.database
+        if db is None:
+            return frozenset()
+        return frozenset((*db.security_group_ids, *self.proxy_target_group_ids))
+
+    @property
+    def proxy_target_group_ids(self) -> frozenset[str]:
+        """The groups an RDS Proxy's targets wear (none for any other database): where its own leg is admitted."""
+        targets = self.database.proxy_targets if self.database is not None else None
+        return frozenset(g for t in targets or () for g in t.security_group_ids)
 
     @property
     def function_own_group_ids(self) -> tuple[str, ...]:

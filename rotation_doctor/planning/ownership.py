@@ -7,7 +7,8 @@ anything on the database's side (its groups, its subnets' ACLs, its VPC's routes
 into its VPC) needs proof from something the secret's author does not control:
 
 - the database, its cluster, or one of its security groups carries the tag `rotation-doctor:secrets`
-  whose value (names, ARNs or `prefix/*` patterns, separated by spaces or commas) names the secret;
+  (for an RDS Proxy: the proxy, a target instance or cluster behind it, or a group of either) whose value
+  (names, ARNs or `prefix/*` patterns, separated by spaces or commas) names the secret;
 - or the deployer trusts the secret's name: it starts with one of `trusted_prefixes`
   (`TrustedSecretPrefixes`, `--trust-prefix`), names that IAM lets only the database's owners create.
 
@@ -15,7 +16,9 @@ A group the database wears is the database's, whoever else wears it: a rule writ
 a rule's source, is a database-side change, even when the function wears that group too. The planner puts
 the function's side of a rule on a group only the function wears, when it has one; a rule between two groups
 the database wears (a self-reference) admits every member of the group, not the function alone, and is
-risk high whatever the link.
+risk high whatever the link. An RDS Proxy's groups and its targets' groups are all the database's: the proxy's
+own leg (a target's group admitting the proxy's group) is a database-side fix like any other, and it is raised
+to high when the function wears the proxy's group too (the rule would let it past the proxy).
 
 Without proof the fix is still planned and shown, at risk high, and only a person can approve it. A
 target found by its IP address (a network interface) always waits for a person, proven or not.
@@ -79,10 +82,11 @@ def database_link(snap: Snapshot, trusted_prefixes: Sequence[str] = ()) -> Link:
         return _proven(f"the secret's name starts with the trusted prefix {trusted}", by_ip)
     source = snap.target_ref.source if snap.target_ref else "value"
     groups = ", ".join(db.security_group_ids) or "no group"
+    behind = ", a target behind it" if db.proxy_targets else ""
     return Link(
         LinkStatus.UNPROVEN,
         f"{_described(db)} (in {db.vpc_id or 'no VPC'}, groups {groups}) is linked to this secret only by the "
-        f"secret's own {source}; its owner links it by tagging it or one of its groups "
+        f"secret's own {source}; its owner links it by tagging it{behind} or one of its groups "
         f"{LINK_TAG}={snap.secret.name}",
         by_person_only=True,
     )
@@ -101,8 +105,12 @@ def _described(db: Database) -> str:
 
 
 def _owners_tags(snap: Snapshot, db: Database) -> list[tuple[str, Mapping[str, str]]]:
+    """The tags only the database's owners write: the database's, its groups', and for an RDS Proxy its targets'
+    and their groups' (a proxy and its targets are one owner's: AWS lets only who may register a target with the
+    proxy put it behind it)."""
     found: list[tuple[str, Mapping[str, str]]] = [(_described(db), db.tags)]
-    for group_id in db.security_group_ids:
+    found += [(f"{t.target_type} {t.identifier} behind {db.identifier}", t.tags) for t in db.proxy_targets or ()]
+    for group_id in sorted(snap.database_group_ids):
         group = snap.security_groups.get(group_id)
         if group is not None:
             found.append((f"security group {group_id}", group.tags))
@@ -145,15 +153,42 @@ def _held_high(fix: Fix, snap: Snapshot) -> Fix:
     """A rule on a group the database wears that names a group the database wears (itself, most often: the function
     wears the database's group) lets every member of that group in, not the function alone: risk high."""
     db_groups = snap.database_group_ids
-    broad = [(group, peer) for group, peer, _ in _group_rules(fix) if group in db_groups and peer in db_groups]
+    broad = [
+        (group, peer)
+        for group, peer, _ in _group_rules(fix)
+        if group in db_groups and peer in db_groups and not _proxy_leg(snap, group, peer)
+    ]
     if not broad:
         return fix
-    notes = tuple(
+    notes = tuple(_broad_note(snap, group, peer) for group, peer in broad)
+    return replace(fix, risk=_at_least_high(fix.risk), notes=(*fix.notes, *notes))
+
+
+def _proxy_leg(snap: Snapshot, group: str, peer: str) -> bool:
+    """A rule on an RDS Proxy target's group admitting the proxy's group, as AWS sets a proxy up (RDS User Guide,
+    "Planning and setting up RDS Proxy": the database's group admits the proxy's; from memory, not quoted): it
+    admits the proxy, not the rotation function, unless the function wears the proxy's group too, or the rule
+    names its own group (then it admits every member, as any self-reference)."""
+    db = snap.database
+    proxy_groups = db.security_group_ids if db is not None and db.kind is TargetKind.RDS_PROXY else ()
+    function_groups = snap.function.security_group_ids if snap.function is not None else ()
+    return (
+        group != peer and group in snap.proxy_target_group_ids and peer in proxy_groups and peer not in function_groups
+    )
+
+
+def _broad_note(snap: Snapshot, group: str, peer: str) -> str:
+    function_groups = snap.function.security_group_ids if snap.function is not None else ()
+    proxy_groups = snap.database.security_group_ids if snap.database is not None else ()
+    if group != peer and group in snap.proxy_target_group_ids and peer in proxy_groups and peer in function_groups:
+        return (
+            f"The rule on {group} names {peer}, the proxy's group, which the rotation function wears too: it lets "
+            "the function past the proxy, straight to its target."
+        )
+    return (
         f"The rule on {group} names {peer}, a group the database wears: it admits every member of {peer}, not the "
         "rotation function alone."
-        for group, peer in broad
     )
-    return replace(fix, risk=_at_least_high(fix.risk), notes=(*fix.notes, *notes))
 
 
 def _at_least_high(risk: Risk) -> Risk:

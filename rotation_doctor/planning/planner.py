@@ -31,7 +31,9 @@ _WHY_NOT: dict[str, str] = {
     "shared by every attached VPC, so rotation-doctor never edits one",
     "DB_TGW_BLACKHOLE": "replace the blackhole route in the transit gateway route table named; it is shared by "
     "every attached VPC, so rotation-doctor never edits one",
-    "DB_PROXY_TARGET_UNREACHABLE": "let the proxy's group reach its target's group on the target's port by hand",
+    "DB_PROXY_TARGET_UNREACHABLE": "the proxy's own groups send nothing to its target on the target's port: add "
+    "the outbound rule to the proxy's group by hand (rotation-doctor plans only the target's group admitting the "
+    "proxy's, and the network ACL entries between them)",
     "DB_PROXY_TARGET_UNHEALTHY": "the proxy's target is unhealthy: look at its health reason, register a target "
     "or fix the proxy's Auth secret",
     "DB_TARGET_UNRESOLVED": "the database is not identified: tag the secret rotation-doctor:target",
