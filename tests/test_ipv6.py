@@ -142,12 +142,12 @@ def test_ipv6_longest_prefix_wins_and_ipv4_routes_never_match() -> None:
             Route("::/0", "eigw-1", "active"),
         ),
     )
-    assert routes.ipv6_route_for(table, routes.DEFAULT_ROUTE_V6).target == "eigw-1"  # type: ignore[union-attr]
-    assert routes.ipv6_route_for(table, N("2600:1f18:0:ff::/64")).target == "pcx-1"  # type: ignore[union-attr,arg-type]
-    assert routes.ipv6_route_for(table, N("2600:1f18:0:1::/64")).target == "local"  # type: ignore[union-attr,arg-type]
-    assert routes.route_for(table, routes.DEFAULT_ROUTE).target == "nat-1"  # type: ignore[union-attr]
+    assert routes.choose(table, routes.DEFAULT_ROUTE_V6, {}).route.target == "eigw-1"  # type: ignore[union-attr]
+    assert routes.choose(table, N("2600:1f18:0:ff::/64"), {}).route.target == "pcx-1"  # type: ignore[union-attr,arg-type]
+    assert routes.choose(table, N("2600:1f18:0:1::/64"), {}).route.target == "local"  # type: ignore[union-attr,arg-type]
+    assert routes.choose(table, routes.DEFAULT_ROUTE, {}).route.target == "nat-1"  # type: ignore[union-attr]
     v4_only = replace(table, ipv6_routes=())
-    assert routes.ipv6_route_for(v4_only, routes.DEFAULT_ROUTE_V6) is None
+    assert routes.choose(v4_only, routes.DEFAULT_ROUTE_V6, {}).route is None
 
 
 # ----- security groups: CidrIpv6 ----------------------------------------------------------------

@@ -22,6 +22,7 @@ from rotation_doctor.analysis.flows import (
     nacl_problems,
     security_group_problems,
     unread_prefix_list_problem,
+    unread_route_problem,
 )
 from rotation_doctor.analysis.flows import subnet_pair_nacl_problems as pair_nacls
 from rotation_doctor.model.evidence import EgressDenied, EndpointUnavailable, PeerKind
@@ -269,8 +270,11 @@ def _local_route_problems(snap: Snapshot, fs: Subnet, es: Subnet, table: RouteTa
         dst_net = ipv4(dst.cidr)
         if src_table is None or dst_net is None:
             continue
-        route = routes.route_for(src_table, dst_net)
-        if route is not None and route.target != "local":
+        choice = routes.choose(src_table, dst_net, snap.prefix_lists)
+        route = choice.route
+        if not choice.known:
+            problems.append(unread_route_problem("SM_PATH_NOT_EVALUATED", src_table.id, dst.cidr, choice))
+        elif route is not None and route.target != "local":
             problems.append(
                 Problem(
                     "SM_PATH_NOT_EVALUATED",
@@ -348,7 +352,11 @@ def _via_ipv6_routes(snap: Snapshot, fn: Function, fn_subnets: list[Subnet]) -> 
         case = Case(fs.id)
         cases.append(case)
         table = routes.table_for_subnet(fs.id, fs.vpc_id, snap.route_tables)
-        route = routes.ipv6_route_for(table, routes.DEFAULT_ROUTE_V6) if table else None
+        choice = routes.choose(table, routes.DEFAULT_ROUTE_V6, snap.prefix_lists) if table else None
+        route = choice.route if choice else None
+        if table is not None and choice is not None and not choice.known:
+            case.problems.append(unread_route_problem("SM_PATH_NOT_EVALUATED", table.id, "::/0", choice, fs.id))
+            continue
         if table is None or route is None:
             where = f"Route table {table.id}" if table else "The route table"
             case.problems.append(
@@ -426,7 +434,11 @@ def _via_routes(snap: Snapshot, fn: Function, fn_subnets: list[Subnet]) -> list[
         case = Case(fs.id)
         cases.append(case)
         table = routes.table_for_subnet(fs.id, fs.vpc_id, snap.route_tables)
-        route = routes.route_for(table, routes.DEFAULT_ROUTE) if table else None
+        choice = routes.choose(table, routes.DEFAULT_ROUTE, snap.prefix_lists) if table else None
+        route = choice.route if choice else None
+        if table is not None and choice is not None and not choice.known:
+            case.problems.append(unread_route_problem("SM_PATH_NOT_EVALUATED", table.id, "0.0.0.0/0", choice, fs.id))
+            continue
         if table is None or route is None:
             where = f"Route table {table.id}" if table else "The route table"
             case.problems.append(
@@ -527,7 +539,10 @@ def _nat_problems(snap: Snapshot, fn: Function, fs: Subnet, table_id: str, nat_i
         ]
     nat_subnet = snap.subnets.get(nat.subnet_id)
     nat_table = routes.table_for_subnet(nat.subnet_id, nat.vpc_id, snap.route_tables)
-    nat_route = routes.route_for(nat_table, routes.DEFAULT_ROUTE) if nat_table else None
+    nat_choice = routes.choose(nat_table, routes.DEFAULT_ROUTE, snap.prefix_lists) if nat_table else None
+    if nat_table is not None and nat_choice is not None and not nat_choice.known:
+        return [unread_route_problem("SM_PATH_NOT_EVALUATED", nat_table.id, "0.0.0.0/0", nat_choice)]
+    nat_route = nat_choice.route if nat_choice else None
     if nat_route is not None and nat_route.state == "active" and nat_route.target_kind not in {"igw", "nat", "local"}:
         return [
             Problem(
