@@ -78,6 +78,7 @@ def function(raw: Raw) -> Function:
         ipv6_allowed_for_dual_stack=bool(vpc.get("Ipv6AllowedForDualStack")),
         # The SDK's own switch for dual-stack endpoint names; its value is "true" or "false", never a secret.
         uses_dualstack_endpoint=str(env.get("AWS_USE_DUALSTACK_ENDPOINT", "")).strip().lower() == "true",
+        uses_fips_endpoint=str(env.get("AWS_USE_FIPS_ENDPOINT", "")).strip().lower() == "true",
     )
 
 

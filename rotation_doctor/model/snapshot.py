@@ -97,6 +97,8 @@ class Function:
     ipv6_allowed_for_dual_stack: bool = False
     # AWS_USE_DUALSTACK_ENDPOINT=true: the SDK calls dual-stack endpoint names (e.g. secretsmanager.REGION.api.aws).
     uses_dualstack_endpoint: bool = False
+    # AWS_USE_FIPS_ENDPOINT=true: the SDK calls the FIPS names (secretsmanager-fips.REGION...).
+    uses_fips_endpoint: bool = False
 
     @property
     def in_vpc(self) -> bool:
