@@ -81,7 +81,10 @@ def current_callers(snap: Snapshot, vpc_id: str, endpoint_group: str, endpoint_s
 
 def _reaches_public_endpoint(snap: Snapshot, subnet_id: str, vpc_id: str) -> bool:
     table = routes.table_for_subnet(subnet_id, vpc_id, snap.route_tables)
-    route = routes.route_for(table, routes.DEFAULT_ROUTE) if table else None
+    choice = routes.choose(table, routes.DEFAULT_ROUTE, snap.prefix_lists) if table else None
+    if choice is not None and not choice.known:
+        return True  # it may reach it: weighed as a caller the endpoint's private DNS would move
+    route = choice.route if choice is not None else None
     if route is None or route.state != "active" or route.target_kind != "nat":
         return False
     nat = snap.nat_gateways.get(route.target)

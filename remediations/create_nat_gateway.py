@@ -157,7 +157,9 @@ class CreateNatGateway(Remediation):
             if subnet.vpc_id != vpc_id:
                 continue
             table = routes.table_for_subnet(subnet.id, vpc_id, snap.route_tables)
-            route = routes.route_for(table, routes.DEFAULT_ROUTE) if table else None
+            route = (
+                routes.choose(table, routes.DEFAULT_ROUTE, snap.prefix_lists).route if table else None
+            )  # None: unknown too
             igw = snap.internet_gateways.get(route.target) if route and route.target_kind == "igw" else None
             if route is not None and route.state == "active" and igw is not None and vpc_id in igw.attached_vpc_ids:
                 return subnet.id

@@ -30,7 +30,7 @@ from rotation_doctor.model.snapshot import (
     SecurityGroupRule,
     Snapshot,
 )
-from rotation_doctor.netsem import network_acls, routes, security_groups
+from rotation_doctor.netsem import dns, network_acls, routes, security_groups
 from rotation_doctor.netsem.addresses import covered_by, ipv4, ipv6, network, public_internet_v6
 from rotation_doctor.netsem.network_acls import Outcome
 from rotation_doctor.simulated import scenarios
@@ -142,12 +142,12 @@ def test_ipv6_longest_prefix_wins_and_ipv4_routes_never_match() -> None:
             Route("::/0", "eigw-1", "active"),
         ),
     )
-    assert routes.ipv6_route_for(table, routes.DEFAULT_ROUTE_V6).target == "eigw-1"  # type: ignore[union-attr]
-    assert routes.ipv6_route_for(table, N("2600:1f18:0:ff::/64")).target == "pcx-1"  # type: ignore[union-attr,arg-type]
-    assert routes.ipv6_route_for(table, N("2600:1f18:0:1::/64")).target == "local"  # type: ignore[union-attr,arg-type]
-    assert routes.route_for(table, routes.DEFAULT_ROUTE).target == "nat-1"  # type: ignore[union-attr]
+    assert routes.choose(table, routes.DEFAULT_ROUTE_V6, {}).route.target == "eigw-1"  # type: ignore[union-attr]
+    assert routes.choose(table, N("2600:1f18:0:ff::/64"), {}).route.target == "pcx-1"  # type: ignore[union-attr,arg-type]
+    assert routes.choose(table, N("2600:1f18:0:1::/64"), {}).route.target == "local"  # type: ignore[union-attr,arg-type]
+    assert routes.choose(table, routes.DEFAULT_ROUTE, {}).route.target == "nat-1"  # type: ignore[union-attr]
     v4_only = replace(table, ipv6_routes=())
-    assert routes.ipv6_route_for(v4_only, routes.DEFAULT_ROUTE_V6) is None
+    assert routes.choose(v4_only, routes.DEFAULT_ROUTE_V6, {}).route is None
 
 
 # ----- security groups: CidrIpv6 ----------------------------------------------------------------
@@ -234,13 +234,49 @@ def test_no_ipv6_default_route_is_its_own_error() -> None:
     assert "SM_NO_PATH" not in found  # the IPv4 path is not what the function uses
 
 
-def test_the_ipv4_model_applies_unless_every_switch_is_on() -> None:
-    """Without the env var, without Ipv6AllowedForDualStack or without dual-stack subnets: IPv4, no NAT: no path."""
+def test_the_standard_name_is_dual_stack_without_any_sdk_switch() -> None:
+    """secretsmanager.REGION.amazonaws.com answers over IPv6 too (Secrets Manager User Guide): a dual-stack function
+    reaches it through the egress-only gateway alone, with AWS_USE_DUALSTACK_ENDPOINT unset or naming it outright."""
+    base = dual_stack()
+    fn = base.function
+    assert fn is not None
+    standard = replace(fn, uses_dualstack_endpoint=False)
+    named = replace(standard, secrets_manager_endpoint="https://secretsmanager.us-east-1.amazonaws.com")
+    for function in (standard, named):
+        verdict, found = _codes(replace(base, function=function))
+        assert verdict is Verdict.HEALTHY, found
+
+
+def test_the_fips_name_answers_over_ipv4_only_unless_it_is_the_dual_stack_one() -> None:
+    base = dual_stack()
+    fn = base.function
+    assert fn is not None
+    fips = replace(fn, uses_dualstack_endpoint=False, uses_fips_endpoint=True)
+    verdict, found = _codes(replace(base, function=fips))
+    assert verdict is Verdict.BROKEN and "SM_NO_PATH" in found and "SM_IPV6_NO_ROUTE" not in found
+    named = replace(
+        fn, uses_dualstack_endpoint=False, secrets_manager_endpoint="secretsmanager-fips.us-east-1.amazonaws.com"
+    )
+    assert "SM_NO_PATH" in _codes(replace(base, function=named))[1]
+    verdict, found = _codes(replace(base, function=replace(fips, uses_dualstack_endpoint=True)))
+    assert verdict is Verdict.HEALTHY, found  # secretsmanager-fips.us-east-1.api.aws
+
+
+def test_the_names_answer_with_the_documented_families() -> None:
+    assert dns.address_families("secretsmanager.us-east-1.amazonaws.com", "us-east-1") == {"IPv4", "IPv6"}
+    assert dns.address_families("secretsmanager.us-east-1.api.aws", "us-east-1") == {"IPv4", "IPv6"}
+    assert dns.address_families("secretsmanager-fips.us-east-1.amazonaws.com", "us-east-1") == {"IPv4"}
+    assert dns.address_families("secretsmanager-fips.us-east-1.api.aws", "us-east-1") == {"IPv4", "IPv6"}
+    assert dns.address_families("secretsmanager.cn-north-1.amazonaws.com.cn", "cn-north-1") == {"IPv4"}
+    assert dns.address_families("secrets.internal.example.com", "us-east-1") == {"IPv4"}
+
+
+def test_the_ipv4_model_applies_without_ipv6_on_the_function() -> None:
+    """Without Ipv6AllowedForDualStack or without dual-stack subnets: IPv4, no NAT: no path."""
     base = dual_stack()
     fn = base.function
     assert fn is not None
     for changed in (
-        replace(base, function=replace(fn, uses_dualstack_endpoint=False)),
         replace(base, function=replace(fn, ipv6_allowed_for_dual_stack=False)),
         replace(base, subnets={**base.subnets, "app-b": replace(base.subnets["app-b"], ipv6_cidrs=())}),
     ):

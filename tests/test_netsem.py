@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import ipaddress
+import itertools
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rotation_doctor.model.snapshot import NaclEntry, NetworkAcl, PrivateHostedZone, Route, RouteTable, SecurityGroup
+from rotation_doctor.model.snapshot import (
+    NaclEntry,
+    NetworkAcl,
+    PrefixList,
+    PrivateHostedZone,
+    Route,
+    RouteTable,
+    SecurityGroup,
+)
 from rotation_doctor.netsem import dns, network_acls, routes, security_groups
 from rotation_doctor.netsem.addresses import covered_by, ipv4, public_internet, subtract
 from rotation_doctor.netsem.network_acls import Outcome
@@ -218,9 +227,9 @@ def test_longest_prefix_wins() -> None:
             Route("0.0.0.0/0", "nat-1", "active"),
         ),
     )
-    assert routes.route_for(table, N("10.1.5.0/24")).target == "tgw-1"  # type: ignore[union-attr]
-    assert routes.route_for(table, N("10.1.6.0/24")).target == "pcx-1"  # type: ignore[union-attr]
-    assert routes.route_for(table, N("0.0.0.0/0")).target == "nat-1"  # type: ignore[union-attr]
+    assert routes.choose(table, N("10.1.5.0/24"), {}).route.target == "tgw-1"  # type: ignore[union-attr]
+    assert routes.choose(table, N("10.1.6.0/24"), {}).route.target == "pcx-1"  # type: ignore[union-attr]
+    assert routes.choose(table, N("0.0.0.0/0"), {}).route.target == "nat-1"  # type: ignore[union-attr]
     assert routes.routes_inside(table, N("10.1.0.0/16"))[0].target == "tgw-1"
 
 
@@ -287,3 +296,67 @@ def test_an_absent_key_is_not_evaluated_unless_the_context_is_complete_then_aws_
     assert not evaluate(deny("ArnNotEquals"), known).allowed
     assert not evaluate(deny("ArnNotEqualsIfExists"), known).allowed
     assert evaluate(deny("ArnEquals"), known).allowed
+
+
+# ----- routes to managed prefix lists, against brute force ---------------------------------------
+
+_route_cidrs = ["0.0.0.0/0", "10.0.0.0/8", "10.0.0.0/16", "10.0.1.0/24", "10.0.1.0/25", "10.0.1.128/25", "10.0.1.7/32"]
+_wanted = st.sampled_from([*_route_cidrs, "10.0.1.0/26", "10.0.2.0/24", "10.1.0.0/16"])
+
+
+@st.composite
+def _tables(draw: st.DrawFn) -> tuple[RouteTable, dict[str, PrefixList], list[str]]:
+    """A table of CIDR routes (no destination twice, as AWS allows) and up to three prefix-list routes whose lists
+    share no entry; some lists were not read."""
+    cidrs = draw(st.lists(st.sampled_from(_route_cidrs), unique=True, max_size=5))
+    entries = draw(st.lists(st.sampled_from(_route_cidrs), unique=True, max_size=6))
+    cuts = sorted(draw(st.lists(st.integers(0, len(entries)), min_size=2, max_size=2)))
+    groups = [entries[: cuts[0]], entries[cuts[0] : cuts[1]], entries[cuts[1] :]]
+    count = draw(st.integers(0, 3))
+    read = draw(st.lists(st.booleans(), min_size=3, max_size=3))
+    lists = {f"pl-{i}": PrefixList(f"pl-{i}", f"l{i}", "IPv4", tuple(groups[i])) for i in range(count)}
+    table = RouteTable(
+        "rtb",
+        "vpc-1",
+        True,
+        (),
+        tuple(Route(c, f"tgw-{i}", "active") for i, c in enumerate(cidrs)),
+        prefix_list_routes=tuple(Route(pl, f"pcx-{i}", "active") for i, pl in enumerate(lists)),
+    )
+    unread = [pl for i, pl in enumerate(lists) if not read[i]]
+    return table, {pl: v for pl, v in lists.items() if pl not in unread}, unread
+
+
+def _possible_routes(
+    table: RouteTable, lists: dict[str, PrefixList], unread: list[str], wanted: N
+) -> set[Route | None]:
+    """Brute force: every (network, route, kind) a route or a list entry stands for, the best by (prefix length,
+    CIDR before prefix list); an unread list is tried empty and holding `wanted` itself (its strongest entry), and
+    routes tied at the top could each be AWS's pick."""
+    found: set[Route | None] = set()
+    for filling in itertools.product([(), (str(wanted),)], repeat=len(unread)):
+        entries = {**{pl: v.cidrs for pl, v in lists.items()}, **dict(zip(unread, filling, strict=True))}
+        candidates = [(N(r.destination), r, 1) for r in table.routes]
+        candidates += [(N(c), r, 0) for r in table.prefix_list_routes for c in entries[r.destination]]
+        matching = [(net.prefixlen, kind, r) for net, r, kind in candidates if wanted.subnet_of(net)]
+        if not matching:
+            found.add(None)
+            continue
+        top = max((length, kind) for length, kind, _ in matching)
+        found |= {r for length, kind, r in matching if (length, kind) == top}
+    return found
+
+
+@settings(max_examples=400, deadline=None)
+@given(_tables(), _wanted)
+def test_route_choice_with_prefix_lists_matches_brute_force(
+    drawn: tuple[RouteTable, dict[str, PrefixList], list[str]], wanted: str
+) -> None:
+    table, lists, unread = drawn
+    choice = routes.choose(table, N(wanted), lists)
+    possible = _possible_routes(table, lists, unread, N(wanted))
+    if len(possible) == 1:
+        assert choice.known and choice.route == next(iter(possible))
+    else:
+        assert not choice.known and choice.route is None
+        assert set(choice.unread_prefix_lists) <= set(unread)

@@ -15,11 +15,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rotation_doctor.analysis import diagnose
+from rotation_doctor.collect import convert
 from rotation_doctor.collect.aws import AwsClients
 from rotation_doctor.examine import diagnose_secret
 from rotation_doctor.model.findings import Severity, Verdict
 from rotation_doctor.model.snapshot import (
     FactKey,
+    PrefixList,
     ReadFailure,
     Route,
     SecurityGroup,
@@ -38,7 +40,9 @@ from tests.snapshots import acl, allow_all_entries, rule, table, through_tgw, wi
 
 
 def facts(snap: Snapshot) -> tgw.Facts:
-    return tgw.Facts(snap.transit_gateways, snap.tgw_attachments, snap.tgw_route_tables, snap.subnets)
+    return tgw.Facts(
+        snap.transit_gateways, snap.tgw_attachments, snap.tgw_route_tables, snap.subnets, snap.prefix_lists
+    )
 
 
 def with_tgw_routes(snap: Snapshot, *routes: TransitGatewayRoute, complete: bool = True) -> Snapshot:
@@ -74,10 +78,10 @@ def test_the_longest_prefix_wins_and_a_static_route_beats_a_propagated_one() -> 
             TransitGatewayRoute("10.1.1.0/24", (), "blackhole"),
         ),
     )
-    assert tgw.route_for(routes, IPv4Network("10.1.2.0/24")).attachment_ids == ("c",)  # type: ignore[union-attr]
-    assert tgw.route_for(routes, IPv4Network("10.1.1.0/24")).state == "blackhole"  # type: ignore[union-attr]
-    assert tgw.route_for(routes, IPv4Network("10.9.0.0/24")).attachment_ids == ("a",)  # type: ignore[union-attr]
-    assert tgw.route_for(routes, IPv4Network("192.168.0.0/24")) is None
+    assert tgw.route_for(routes, IPv4Network("10.1.2.0/24"), {})[0].attachment_ids == ("c",)  # type: ignore[union-attr]
+    assert tgw.route_for(routes, IPv4Network("10.1.1.0/24"), {})[0].state == "blackhole"  # type: ignore[union-attr]
+    assert tgw.route_for(routes, IPv4Network("10.9.0.0/24"), {})[0].attachment_ids == ("a",)  # type: ignore[union-attr]
+    assert tgw.route_for(routes, IPv4Network("192.168.0.0/24"), {})[0] is None
 
 
 @pytest.mark.parametrize(
@@ -338,7 +342,7 @@ _prefixes = st.builds(
 @settings(max_examples=200, deadline=None)
 def test_route_for_is_the_most_specific_covering_route(table_routes: list[tuple[str, str]], wanted: str) -> None:
     routes = tuple(TransitGatewayRoute(d, (f"att-{i}",), "active", t) for i, (d, t) in enumerate(table_routes))
-    chosen = tgw.route_for(TransitGatewayRouteTable("t", "tgw-1", routes), IPv4Network(wanted))
+    chosen, _ = tgw.route_for(TransitGatewayRouteTable("t", "tgw-1", routes), IPv4Network(wanted), {})
     covering = [r for r in routes if IPv4Network(wanted).subnet_of(IPv4Network(r.destination))]
     if not covering:
         assert chosen is None
@@ -349,3 +353,85 @@ def test_route_for_is_the_most_specific_covering_route(table_routes: list[tuple[
     assert chosen in best and IPv4Network(chosen.destination).prefixlen == longest
     if any(r.route_type == "static" for r in best):
         assert chosen.route_type == "static"
+
+
+# ----- routes whose destination is a managed prefix list ------------------------------------------
+
+
+DB_BLOCKS = PrefixList("pl-db", "database blocks", "IPv4", ("10.1.0.0/16",))
+
+
+def by_prefix_list(snap: Snapshot, *lists: PrefixList, read: bool = True) -> Snapshot:
+    """`snap` with rtb-private sending the database's VPC to tgw-1 by prefix list pl-db instead of by CIDR."""
+    private = table(snap, "rtb-private")
+    routed = replace(
+        private,
+        routes=tuple(r for r in private.routes if r.destination != "10.1.0.0/16"),
+        prefix_list_routes=(Route("pl-db", "tgw-1", "active"),),
+    )
+    return replace(with_table(snap, routed), prefix_lists={pl.id: pl for pl in lists} if read else {})
+
+
+def test_a_vpc_route_to_a_transit_gateway_by_prefix_list_reaches_the_database() -> None:
+    d = diagnose(by_prefix_list(through_tgw(), DB_BLOCKS))
+    assert d.verdict is Verdict.HEALTHY, d.findings
+
+
+def test_a_route_prefix_list_that_could_not_be_read_leaves_the_path_unjudged_never_unrouted() -> None:
+    failure = ReadFailure(
+        "ec2:GetManagedPrefixListEntries", "UnauthorizedOperation", "", "ec2:GetManagedPrefixListEntries"
+    )
+    snap = replace(by_prefix_list(through_tgw(), read=False), failures={f"{FactKey.PREFIX_LISTS}:pl-db": failure})
+    d = diagnose(snap)
+    assert d.verdict is Verdict.UNKNOWN, d.findings
+    assert "DB_NO_ROUTE" not in d.codes()
+    unjudged = next(f for f in d.findings if f.code == "DB_PATH_NOT_EVALUATED")
+    assert unjudged.evidence["prefix_lists"] == ["pl-db"]
+
+
+def test_a_cidr_route_beats_a_prefix_list_entry_of_the_same_length_and_loses_to_a_longer_one() -> None:
+    snap = through_tgw()
+    private = table(snap, "rtb-private")
+    elsewhere = replace(private, prefix_list_routes=(Route("pl-db", "igw-1", "active"),))
+    same_length = replace(with_table(snap, elsewhere), prefix_lists={"pl-db": DB_BLOCKS})
+    assert diagnose(same_length).verdict is Verdict.HEALTHY  # 10.1.0.0/16 -> tgw-1 (CIDR) wins the tie
+    longer = replace(same_length, prefix_lists={"pl-db": replace(DB_BLOCKS, cidrs=("10.1.0.0/17",))})
+    assert "DB_NO_ROUTE" in diagnose(longer).codes()  # db-a (10.1.1.0/24) goes to igw-1 by the /17 entry
+
+
+def test_a_transit_gateway_prefix_list_reference_beats_a_propagated_route_and_loses_to_a_static_one() -> None:
+    reference = TransitGatewayRoute("", (), "blackhole", "static", prefix_list_id="pl-db")
+    propagated = TransitGatewayRoute("10.1.0.0/16", ("tgw-attach-2",), "active", "propagated")
+    back = TransitGatewayRoute("10.0.0.0/16", ("tgw-attach-1",), "active", "propagated")
+    snap = replace(with_tgw_routes(through_tgw(), back, propagated, reference), prefix_lists={"pl-db": DB_BLOCKS})
+    there = tgw.cross(facts(snap), "tgw-1", snap.subnets["app-a"], snap.subnets["db-a"])
+    assert there.outcome is tgw.Outcome.BLACKHOLE and there.route == reference
+    static = replace(propagated, route_type="static")
+    snap = with_tgw_routes(snap, back, static, reference)
+    assert tgw.cross(facts(snap), "tgw-1", snap.subnets["app-a"], snap.subnets["db-a"]).outcome is tgw.Outcome.DELIVERED
+
+
+def test_an_unread_transit_gateway_prefix_list_reference_is_not_modelled_rather_than_no_route() -> None:
+    reference = TransitGatewayRoute("", ("tgw-attach-2",), "active", "static", prefix_list_id="pl-db")
+    snap = with_tgw_routes(through_tgw(), reference)
+    there = tgw.cross(facts(snap), "tgw-1", snap.subnets["app-a"], snap.subnets["db-a"])
+    assert there.outcome is tgw.Outcome.NOT_MODELLED and "pl-db" in there.why
+    read = replace(snap, prefix_lists={"pl-db": DB_BLOCKS})
+    assert tgw.cross(facts(read), "tgw-1", read.subnets["app-a"], read.subnets["db-a"]).outcome is tgw.Outcome.DELIVERED
+
+
+def test_prefix_list_routes_are_read_from_both_kinds_of_route_table() -> None:
+    vpc_table = convert.route_table(
+        {
+            "RouteTableId": "rtb-1",
+            "VpcId": "vpc-1",
+            "Routes": [
+                {"DestinationCidrBlock": "10.0.0.0/16", "GatewayId": "local", "State": "active"},
+                {"DestinationPrefixListId": "pl-db", "TransitGatewayId": "tgw-1", "State": "active"},
+            ],
+        }
+    )
+    assert vpc_table.prefix_list_routes == (Route("pl-db", "tgw-1", "active"),)
+    assert [r.destination for r in vpc_table.routes] == ["10.0.0.0/16"]
+    reference = convert.tgw_route({"PrefixListId": "pl-db", "Type": "static", "State": "blackhole"})
+    assert reference == TransitGatewayRoute("", (), "blackhole", "static", prefix_list_id="pl-db")

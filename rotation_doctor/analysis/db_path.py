@@ -13,7 +13,15 @@ from __future__ import annotations
 from dataclasses import replace
 
 from rotation_doctor.analysis.cases import Case, Problem, fold
-from rotation_doctor.analysis.flows import DB_FLOW, FlowCodes, Side, groups, nacl_problems, security_group_problems
+from rotation_doctor.analysis.flows import (
+    DB_FLOW,
+    FlowCodes,
+    Side,
+    groups,
+    nacl_problems,
+    security_group_problems,
+    unread_route_problem,
+)
 from rotation_doctor.analysis.flows import subnet_pair_nacl_problems as pair_nacls
 from rotation_doctor.model.bounded import clip
 from rotation_doctor.model.evidence import PeeringUnusable, PeerKind, RouteElsewhere, RouteInactive, RouteMissing
@@ -119,8 +127,11 @@ def _ipv6_problems(snap: Snapshot, src: Side, dst: Side, port: int) -> list[Prob
     for a, b in ((src.subnet, dst.subnet), (dst.subnet, src.subnet)):
         table = routes.table_for_subnet(a.id, a.vpc_id, snap.route_tables)
         block = ipv6(b.ipv6_cidrs[0]) if b.ipv6_cidrs else None
-        route = routes.ipv6_route_for(table, block) if table is not None and block is not None else None
-        if table is not None and route is not None and route.target != "local":
+        choice = routes.choose(table, block, snap.prefix_lists) if table is not None and block is not None else None
+        route = choice.route if choice is not None else None
+        if table is not None and choice is not None and not choice.known:
+            problems.append(unread_route_problem("DB_PATH_NOT_EVALUATED", table.id, str(block), choice))
+        elif table is not None and route is not None and route.target != "local":
             problems.append(
                 Problem(
                     "DB_PATH_NOT_EVALUATED",
@@ -224,8 +235,12 @@ def _route_problems(snap: Snapshot, fs: Subnet, ds: Subnet) -> list[Problem]:
         dst_net = ipv4(dst.cidr)
         if table is None or dst_net is None:
             continue
-        route = routes.route_for(table, dst_net)
+        choice = routes.choose(table, dst_net, snap.prefix_lists)
+        route = choice.route
         where = f"Route table {table.id} of {src.id}"
+        if not choice.known:
+            problems.append(unread_route_problem("DB_PATH_NOT_EVALUATED", table.id, dst.cidr, choice))
+            continue
         if route is None:
             problems.append(
                 Problem(
@@ -300,7 +315,9 @@ def _peering_problem(
 
 
 def _tgw_facts(snap: Snapshot) -> tgw.Facts:
-    return tgw.Facts(snap.transit_gateways, snap.tgw_attachments, snap.tgw_route_tables, snap.subnets)
+    return tgw.Facts(
+        snap.transit_gateways, snap.tgw_attachments, snap.tgw_route_tables, snap.subnets, snap.prefix_lists
+    )
 
 
 def _tgw_problem(snap: Snapshot, tgw_id: str, src: Subnet, dst: Subnet, *, back: bool) -> Problem | None:
@@ -420,7 +437,8 @@ def _tgw_on_route(snap: Snapshot, fs: Subnet, ds: Subnet) -> str | None:
         return None
     table = routes.table_for_subnet(fs.id, fs.vpc_id, snap.route_tables)
     dst_net = ipv4(ds.cidr)
-    route = routes.route_for(table, dst_net) if table is not None and dst_net is not None else None
+    choice = routes.choose(table, dst_net, snap.prefix_lists) if table is not None and dst_net is not None else None
+    route = choice.route if choice is not None else None
     return route.target if route is not None and route.target_kind == "tgw" and route.state == "active" else None
 
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from rotation_doctor.analysis.cases import Problem
 from rotation_doctor.model.evidence import Direction, EgressDenied, IngressDenied, Leg, NaclDenied, PeerKind
 from rotation_doctor.model.snapshot import SecurityGroup, Snapshot, Subnet
-from rotation_doctor.netsem import network_acls, security_groups
+from rotation_doctor.netsem import network_acls, routes, security_groups
 from rotation_doctor.netsem.addresses import Network, ipv4, ipv6
 
 
@@ -118,6 +118,22 @@ def unread_prefix_list_problem(
         f"{', '.join(lists)} does, and it could not be read.",
         (*group_ids, *lists),
         {"prefix_lists": list(lists), "groups": list(group_ids), "port": port},
+    )
+
+
+def unread_route_problem(
+    code: str, table_id: str, destination: str, choice: routes.Choice, subject: str | None = None
+) -> Problem:
+    """Only a route to a prefix list that could not be read might decide where `destination` goes: not judged,
+    never "no route"."""
+    lists = choice.unread_prefix_lists
+    return Problem(
+        code,
+        f"Where route table {table_id} sends {destination} depends on the entries of prefix list "
+        f"{', '.join(lists)}, which could not be read.",
+        (table_id, *lists),
+        {"route_table": table_id, "destination": destination, "prefix_lists": list(lists)},
+        subject=subject,
     )
 
 

@@ -6,7 +6,7 @@
    hostnames on: that endpoint, for every client in the VPC;
 4. a private hosted zone for the name (or a parent) associated with the VPC: what it answers;
 5. otherwise the public name, over the subnet's routes: NAT gateway to internet gateway; or, for a
-   function that calls the dual-stack name over IPv6 (see `calls_over_ipv6`), the subnet's `::/0`
+   function that calls a dual-stack name over IPv6 (see `calls_over_ipv6`), the subnet's `::/0`
    route to an egress-only or internet gateway, with the groups' and ACLs' IPv6 rules.
 """
 
@@ -22,6 +22,7 @@ from rotation_doctor.analysis.flows import (
     nacl_problems,
     security_group_problems,
     unread_prefix_list_problem,
+    unread_route_problem,
 )
 from rotation_doctor.analysis.flows import subnet_pair_nacl_problems as pair_nacls
 from rotation_doctor.model.evidence import EgressDenied, EndpointUnavailable, PeerKind
@@ -269,8 +270,11 @@ def _local_route_problems(snap: Snapshot, fs: Subnet, es: Subnet, table: RouteTa
         dst_net = ipv4(dst.cidr)
         if src_table is None or dst_net is None:
             continue
-        route = routes.route_for(src_table, dst_net)
-        if route is not None and route.target != "local":
+        choice = routes.choose(src_table, dst_net, snap.prefix_lists)
+        route = choice.route
+        if not choice.known:
+            problems.append(unread_route_problem("SM_PATH_NOT_EVALUATED", src_table.id, dst.cidr, choice))
+        elif route is not None and route.target != "local":
             problems.append(
                 Problem(
                     "SM_PATH_NOT_EVALUATED",
@@ -323,17 +327,27 @@ def _policy_findings(snap: Snapshot, fn: Function, endpoint: VpcEndpoint) -> lis
     ]
 
 
-def calls_over_ipv6(fn: Function, fn_subnets: list[Subnet]) -> bool:
+def public_name(fn: Function, region: str) -> str:
+    """The public Secrets Manager name the function's SDK calls: the one SECRETS_MANAGER_ENDPOINT names, else the
+    one its FIPS and dual-stack switches pick."""
+    if fn.secrets_manager_endpoint:
+        override = dns.parse_endpoint_override(fn.secrets_manager_endpoint, region)
+        if override.kind == "public":
+            return override.host
+    return dns.secrets_manager_public_name(region, fips=fn.uses_fips_endpoint, dualstack=fn.uses_dualstack_endpoint)
+
+
+def calls_over_ipv6(fn: Function, fn_subnets: list[Subnet], region: str) -> bool:
     """Whether the function reaches the public Secrets Manager API over IPv6.
 
-    Only when the SDK calls the dual-stack name (AWS_USE_DUALSTACK_ENDPOINT=true; the rotation templates
-    call the IPv4-only default name otherwise), Lambda lets the function send IPv6
-    (Ipv6AllowedForDualStack) and every subnet of the function is dual-stack. The dual-stack name then
-    answers with an IPv6 address that the function's resolver prefers, and a connection there that goes
-    unanswered outlasts a rotation step: the IPv6 path alone decides.
+    Only when the name its SDK calls answers over IPv6 (`dns.SECRETS_MANAGER_NAMES`: the standard and the
+    `api.aws` names do, the FIPS `amazonaws.com` name does not), Lambda lets the function send IPv6
+    (Ipv6AllowedForDualStack) and every subnet of the function is dual-stack. The name then answers with an IPv6
+    address that the function's resolver prefers, and a connection there that goes unanswered outlasts a rotation
+    step: the IPv6 path alone decides.
     """
     return (
-        fn.uses_dualstack_endpoint
+        dns.IPV6 in dns.address_families(public_name(fn, region), region)
         and fn.ipv6_allowed_for_dual_stack
         and bool(fn_subnets)
         and all(s.dual_stack for s in fn_subnets)
@@ -341,22 +355,26 @@ def calls_over_ipv6(fn: Function, fn_subnets: list[Subnet]) -> bool:
 
 
 def _via_ipv6_routes(snap: Snapshot, fn: Function, fn_subnets: list[Subnet]) -> list[Finding]:
-    """The public dual-stack name over IPv6: `::/0` to an egress-only or internet gateway (no NAT needed)."""
+    """A public dual-stack name over IPv6: `::/0` to an egress-only or internet gateway (no NAT needed)."""
     cases = []
     internet = public_internet_v6()
     for fs in fn_subnets:
         case = Case(fs.id)
         cases.append(case)
         table = routes.table_for_subnet(fs.id, fs.vpc_id, snap.route_tables)
-        route = routes.ipv6_route_for(table, routes.DEFAULT_ROUTE_V6) if table else None
+        choice = routes.choose(table, routes.DEFAULT_ROUTE_V6, snap.prefix_lists) if table else None
+        route = choice.route if choice else None
+        if table is not None and choice is not None and not choice.known:
+            case.problems.append(unread_route_problem("SM_PATH_NOT_EVALUATED", table.id, "::/0", choice, fs.id))
+            continue
         if table is None or route is None:
             where = f"Route table {table.id}" if table else "The route table"
             case.problems.append(
                 Problem(
                     "SM_IPV6_NO_ROUTE",
                     f"{where} of {{subjects}} has no ::/0 route, and rotation function {fn.name} calls Secrets "
-                    "Manager's dual-stack name over IPv6 (AWS_USE_DUALSTACK_ENDPOINT, Ipv6AllowedForDualStack): "
-                    "nothing leads to Secrets Manager over IPv6.",
+                    f"Manager's dual-stack name {public_name(fn, snap.region)} over IPv6 (Ipv6AllowedForDualStack, "
+                    "dual-stack subnets): nothing leads to Secrets Manager over IPv6.",
                     (table.id,) if table else (fs.vpc_id,),
                     {"route_table": table.id if table else None, "destination": "::/0"},
                     subject=fs.id,
@@ -419,14 +437,18 @@ def _via_ipv6_routes(snap: Snapshot, fn: Function, fn_subnets: list[Subnet]) -> 
 
 
 def _via_routes(snap: Snapshot, fn: Function, fn_subnets: list[Subnet]) -> list[Finding]:
-    if calls_over_ipv6(fn, fn_subnets):
+    if calls_over_ipv6(fn, fn_subnets, snap.region):
         return _via_ipv6_routes(snap, fn, fn_subnets)
     cases = []
     for fs in fn_subnets:
         case = Case(fs.id)
         cases.append(case)
         table = routes.table_for_subnet(fs.id, fs.vpc_id, snap.route_tables)
-        route = routes.route_for(table, routes.DEFAULT_ROUTE) if table else None
+        choice = routes.choose(table, routes.DEFAULT_ROUTE, snap.prefix_lists) if table else None
+        route = choice.route if choice else None
+        if table is not None and choice is not None and not choice.known:
+            case.problems.append(unread_route_problem("SM_PATH_NOT_EVALUATED", table.id, "0.0.0.0/0", choice, fs.id))
+            continue
         if table is None or route is None:
             where = f"Route table {table.id}" if table else "The route table"
             case.problems.append(
@@ -527,7 +549,10 @@ def _nat_problems(snap: Snapshot, fn: Function, fs: Subnet, table_id: str, nat_i
         ]
     nat_subnet = snap.subnets.get(nat.subnet_id)
     nat_table = routes.table_for_subnet(nat.subnet_id, nat.vpc_id, snap.route_tables)
-    nat_route = routes.route_for(nat_table, routes.DEFAULT_ROUTE) if nat_table else None
+    nat_choice = routes.choose(nat_table, routes.DEFAULT_ROUTE, snap.prefix_lists) if nat_table else None
+    if nat_table is not None and nat_choice is not None and not nat_choice.known:
+        return [unread_route_problem("SM_PATH_NOT_EVALUATED", nat_table.id, "0.0.0.0/0", nat_choice)]
+    nat_route = nat_choice.route if nat_choice else None
     if nat_route is not None and nat_route.state == "active" and nat_route.target_kind not in {"igw", "nat", "local"}:
         return [
             Problem(

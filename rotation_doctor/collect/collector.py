@@ -9,8 +9,8 @@ calls grow with pages and with distinct functions, databases and VPCs, not with 
    hosted zones, peerings (one call each for all VPCs, one per VPC for hosted zones);
 4. the security groups of all of them in one call; DNS attributes only where an endpoint has
    private DNS; NAT and internet gateways only where a default route leads to a NAT gateway;
-5. only when some rule of those groups names a managed prefix list: the lists, in one call, and the
-   entries of each (`GetManagedPrefixListEntries` reads one list a call).
+5. only when some rule of those groups, or some route of those route tables, names a managed prefix list:
+   the lists, in one call, and the entries of each (`GetManagedPrefixListEntries` reads one list a call).
 
 A read that fails is stored as a `ReadFailure`; it is never taken to mean "none exist".
 
@@ -641,12 +641,24 @@ class Collector:
                 tasks.append(partial(zone_records, vpc, zone))
         self._parallel(tasks)
 
-    def _read_prefix_lists(self, facts: _Facts) -> None:
-        """The prefix lists the groups' rules name, and every entry of each: no call when no rule names one.
+    def _read_prefix_lists(self, facts: _Facts, also: Iterable[str] = ()) -> None:
+        """The prefix lists the groups' rules and the route tables' routes name, and every entry of each: no call
+        when none is named. Runs before the transit gateways are read: where a route sends a database's block
+        decides which transit gateways those are.
 
-        A list that cannot be read has its failure under `prefix_lists:ID`; its rules are then not evaluated.
+        A list that cannot be read has its failure under `prefix_lists:ID`; its rules are then not evaluated, and a
+        route choice it could decide is unknown.
         """
-        named = sorted({r.prefix_list_id for g in facts.security_groups.values() for r in g.rules if r.prefix_list_id})
+        named = sorted(
+            {r.prefix_list_id for g in facts.security_groups.values() for r in g.rules if r.prefix_list_id}
+            | {r.destination for t in facts.route_tables.values() for r in t.prefix_list_routes}
+            | set(also)
+        )
+        named = [
+            pl
+            for pl in named
+            if pl not in facts.prefix_list_items and f"{FactKey.PREFIX_LISTS}:{pl}" not in facts.failures
+        ]
         if not named:
             return
         self._parallel(self._paged_reads(PREFIX_LISTS_BY_ID, named, facts))
@@ -697,6 +709,10 @@ class Collector:
             }
         )
         self._parallel([partial(self._search_tgw_routes, facts, t) for t in table_ids])
+        # Prefix-list references of those tables: one more round, only when a table has one.
+        self._read_prefix_lists(
+            facts, {r.prefix_list_id for t in facts.tgw_route_tables.values() for r in t.routes if r.prefix_list_id}
+        )
 
     def _search_tgw_routes(self, facts: _Facts, table_id: str) -> None:
         """Every route of one transit gateway route table, static and propagated, active and blackhole."""
@@ -754,9 +770,13 @@ class Collector:
         for fn in functions:
             for subnet_id in fn.subnet_ids:
                 table = routes.table_for_subnet(subnet_id, str(fn.vpc_id), tables)
-                route = routes.route_for(table, routes.DEFAULT_ROUTE) if table else None
-                if route is not None and route.target_kind == "nat":
-                    found.add(route.target)
+                if table is None:
+                    continue
+                # The prefix lists are read after this round: a NAT gateway a prefix-list route leads to may be the
+                # default route's once its entries are known, so it is read too.
+                route = routes.choose(table, routes.DEFAULT_ROUTE, {}).route
+                candidates = (route,) if route is not None else table.prefix_list_routes
+                found |= {r.target for r in candidates if r.target_kind == "nat"}
         return found
 
     # ----- logs ----------------------------------------------------------------------------
@@ -793,7 +813,8 @@ class Collector:
         if ref is not None:
             scoped[f"{FactKey.DATABASE}:{databases.key(ref)}"] = FactKey.DATABASE
             scoped[f"{FactKey.PROXY_TARGETS}:{databases.key(ref)}"] = FactKey.PROXY_TARGETS
-        # Scoped failures this secret's paths depend on: its function's VPC, the prefix lists its groups name.
+        # Scoped failures this secret's paths depend on: its function's VPC, the prefix lists its groups and its
+        # VPCs' routes name.
         own_scopes = {fn.vpc_id, *_prefix_lists_named(fn, database, facts)} if fn is not None else set()
         for key, failure in facts.failures.items():
             if key in scoped:
@@ -897,12 +918,16 @@ class Collector:
 
 
 def _prefix_lists_named(fn: Function | None, database: Database | None, facts: _Facts) -> set[str]:
-    """The lists named by the groups one secret's paths use: the function's, the database's, its VPC's endpoints'."""
+    """The lists named by the groups one secret's paths use (the function's, the database's, its VPC's endpoints')
+    and by the routes of the function's and the database's VPCs."""
     if fn is None:
         return set()
+    vpcs = {fn.vpc_id, database.vpc_id if database else None}
+    routed = {r.destination for t in facts.route_tables.values() if t.vpc_id in vpcs for r in t.prefix_list_routes}
+    routed |= {r.prefix_list_id for t in facts.tgw_route_tables.values() for r in t.routes if r.prefix_list_id}
     group_ids = {*fn.security_group_ids, *(database.security_group_ids if database else ())}
     group_ids |= {g for e in facts.endpoints.values() if e.vpc_id == fn.vpc_id for g in e.group_ids}
-    return {
+    return routed | {
         r.prefix_list_id
         for g in group_ids
         if g in facts.security_groups
@@ -923,7 +948,8 @@ def _tgw_routes_between(functions: list[Function], databases: Iterable[Database]
                 for src, dst in ((fs, ds), (ds, fs)):
                     table = routes.table_for_subnet(src.id, src.vpc_id, tables)
                     net = ipv4(dst.cidr)
-                    route = routes.route_for(table, net) if table is not None and net is not None else None
+                    choice = routes.choose(table, net, facts.prefix_lists) if table and net is not None else None
+                    route = choice.route if choice is not None else None
                     if route is not None and route.target_kind == "tgw":
                         found.add(route.target)
     return found

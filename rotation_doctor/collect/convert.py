@@ -78,6 +78,7 @@ def function(raw: Raw) -> Function:
         ipv6_allowed_for_dual_stack=bool(vpc.get("Ipv6AllowedForDualStack")),
         # The SDK's own switch for dual-stack endpoint names; its value is "true" or "false", never a secret.
         uses_dualstack_endpoint=str(env.get("AWS_USE_DUALSTACK_ENDPOINT", "")).strip().lower() == "true",
+        uses_fips_endpoint=str(env.get("AWS_USE_FIPS_ENDPOINT", "")).strip().lower() == "true",
     )
 
 
@@ -176,12 +177,17 @@ def route_table(raw: Raw) -> RouteTable:
     routes = tuple(
         Route(r["DestinationCidrBlock"], _route_target(r), r.get("State", "active"))
         for r in raw.get("Routes") or []
-        if r.get("DestinationCidrBlock")  # prefix-list routes are outside the model; IPv6 routes are kept apart
+        if r.get("DestinationCidrBlock")  # IPv6 and prefix-list routes are kept apart
     )
     ipv6_routes = tuple(
         Route(r["DestinationIpv6CidrBlock"], _route_target(r), r.get("State", "active"))
         for r in raw.get("Routes") or []
         if r.get("DestinationIpv6CidrBlock")
+    )
+    prefix_list_routes = tuple(
+        Route(r["DestinationPrefixListId"], _route_target(r), r.get("State", "active"))
+        for r in raw.get("Routes") or []
+        if r.get("DestinationPrefixListId")
     )
     return RouteTable(
         id=raw["RouteTableId"],
@@ -191,6 +197,7 @@ def route_table(raw: Raw) -> RouteTable:
         routes=routes,
         tags=tags(raw.get("Tags")),
         ipv6_routes=ipv6_routes,
+        prefix_list_routes=prefix_list_routes,
     )
 
 
@@ -352,11 +359,13 @@ def with_vpc_attachment(attachment: TransitGatewayAttachment, raw: Raw) -> Trans
 
 
 def tgw_route(raw: Raw) -> TransitGatewayRoute | None:
-    """A route of SearchTransitGatewayRoutes; None for a prefix-list route (not in the IPv4 model)."""
-    if not raw.get("DestinationCidrBlock"):
+    """A route of SearchTransitGatewayRoutes, a prefix-list reference's too; None for one with neither a CIDR nor
+    a prefix list (a route table announcement's)."""
+    if not raw.get("DestinationCidrBlock") and not raw.get("PrefixListId"):
         return None
     return TransitGatewayRoute(
-        destination=raw["DestinationCidrBlock"],
+        destination=str(raw.get("DestinationCidrBlock") or ""),
+        prefix_list_id=raw.get("PrefixListId") or None,
         attachment_ids=tuple(
             a["TransitGatewayAttachmentId"]
             for a in raw.get("TransitGatewayAttachments") or []

@@ -26,7 +26,7 @@ READ_ACTIONS: tuple[str, ...] = (
     "ec2:DescribeTransitGatewayVpcAttachments",
     "ec2:SearchTransitGatewayRoutes",
     "ec2:DescribeNetworkInterfaces",
-    "ec2:DescribeManagedPrefixLists",  # only the lists security-group rules name
+    "ec2:DescribeManagedPrefixLists",  # only the lists security-group rules and routes name
     "ec2:GetManagedPrefixListEntries",
     "route53:ListHostedZonesByVPC",
     "route53:ListResourceRecordSets",

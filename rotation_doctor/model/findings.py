@@ -65,7 +65,7 @@ CODES: Mapping[str, CodeInfo] = {
         PathName.SM,
         Severity.ERROR,
         "Route ::/0 to an egress-only internet gateway in the function subnets' route table, or create a "
-        "Secrets Manager endpoint, or unset AWS_USE_DUALSTACK_ENDPOINT so the function calls over IPv4.",
+        "Secrets Manager endpoint, or turn off Ipv6AllowedForDualStack so the function calls over IPv4.",
     ),
     "SM_ENDPOINT_PRIVATE_DNS_DISABLED": CodeInfo(
         PathName.SM,

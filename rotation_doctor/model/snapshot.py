@@ -97,6 +97,8 @@ class Function:
     ipv6_allowed_for_dual_stack: bool = False
     # AWS_USE_DUALSTACK_ENDPOINT=true: the SDK calls dual-stack endpoint names (e.g. secretsmanager.REGION.api.aws).
     uses_dualstack_endpoint: bool = False
+    # AWS_USE_FIPS_ENDPOINT=true: the SDK calls the FIPS names (secretsmanager-fips.REGION...).
+    uses_fips_endpoint: bool = False
 
     @property
     def in_vpc(self) -> bool:
@@ -144,7 +146,9 @@ class Subnet:
 
 @dataclass(frozen=True)
 class Route:
-    destination: str  # an IPv4 CIDR in `RouteTable.routes`, an IPv6 CIDR in `RouteTable.ipv6_routes`
+    # an IPv4 CIDR in `RouteTable.routes`, an IPv6 CIDR in `RouteTable.ipv6_routes`, a managed prefix list's id
+    # ("pl-...") in `RouteTable.prefix_list_routes`
+    destination: str
     target: str  # "local", "igw-...", "nat-...", "pcx-...", "tgw-...", "eni-...", "vpce-...", ...
     state: str  # "active" | "blackhole"
 
@@ -164,6 +168,9 @@ class RouteTable:
     routes: tuple[Route, ...]
     tags: Mapping[str, str] = field(default_factory=dict)
     ipv6_routes: tuple[Route, ...] = ()  # kept apart: IPv4 code never sees an IPv6 destination
+    # Routes whose destination is a managed prefix list (DestinationPrefixListId), of either family: their entries
+    # are `Snapshot.prefix_lists[id]`; a list missing there was not read.
+    prefix_list_routes: tuple[Route, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -211,7 +218,7 @@ class SecurityGroup:
 
 @dataclass(frozen=True)
 class PrefixList:
-    """A managed prefix list a security-group rule names (the customer's or AWS's), with every entry."""
+    """A managed prefix list a security-group rule or a route names (the customer's or AWS's), with every entry."""
 
     id: str
     name: str
@@ -286,10 +293,12 @@ class TransitGatewayAttachment:
 
 @dataclass(frozen=True)
 class TransitGatewayRoute:
-    destination: str  # an IPv4 CIDR
+    destination: str  # an IPv4 CIDR; "" for a prefix-list reference that names no CIDR of its own
     attachment_ids: tuple[str, ...]  # where it leads (several for ECMP); none for a blackhole
     state: str  # "active" | "blackhole" | ...
     route_type: str = "static"  # "static" | "propagated"
+    # A prefix-list reference (CreateTransitGatewayPrefixListReference): its destinations are the list's entries.
+    prefix_list_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -418,7 +427,8 @@ class Snapshot:
     route_tables: tuple[RouteTable, ...] = ()
     network_acls: tuple[NetworkAcl, ...] = ()
     security_groups: Mapping[str, SecurityGroup] = field(default_factory=dict)
-    # The lists the rules name, read in full; a list missing here was not read and its rules are not evaluated.
+    # The lists rules and routes name, read in full; a list missing here was not read: its rules are not evaluated,
+    # and a route choice it could decide is unknown.
     prefix_lists: Mapping[str, PrefixList] = field(default_factory=dict)
     vpc_endpoints: tuple[VpcEndpoint, ...] = ()
     nat_gateways: Mapping[str, NatGateway] = field(default_factory=dict)

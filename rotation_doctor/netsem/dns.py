@@ -23,6 +23,44 @@ def secrets_manager_service_name(region: str) -> str:
     return f"{prefix}.{region}.secretsmanager"
 
 
+# The public names of the Secrets Manager API the SDK picks by its two switches (AWS_USE_FIPS_ENDPOINT,
+# AWS_USE_DUALSTACK_ENDPOINT), and the address families each answers with. The standard name is dual-stack: "The
+# secretsmanager.{region}.amazonaws.com dual-stack endpoint for Secrets Manager APIs supports both IPv6 and IPv4"
+# (Secrets Manager User Guide, "Control API access with IAM policies", IAM dual-stack policies); the `api.aws` names
+# are dual-stack by definition; the FIPS `amazonaws.com` name is listed for IPv4 only (AWS General Reference,
+# "AWS Secrets Manager endpoints and quotas"). The China regions' guide documents no IPv6 for their standard name:
+# it is kept IPv4-only there, which judges such a function over IPv4 as before.
+IPV4, IPV6 = "IPv4", "IPv6"
+BOTH = frozenset({IPV4, IPV6})
+SECRETS_MANAGER_NAMES: dict[tuple[bool, bool], tuple[str, frozenset[str]]] = {
+    # (FIPS, dual-stack): (the name, its address families)
+    (False, False): ("secretsmanager.{region}.{suffix}", BOTH),
+    (False, True): ("secretsmanager.{region}.{dualstack_suffix}", BOTH),
+    (True, False): ("secretsmanager-fips.{region}.{suffix}", frozenset({IPV4})),
+    (True, True): ("secretsmanager-fips.{region}.{dualstack_suffix}", BOTH),
+}
+
+
+def dualstack_suffix(region: str) -> str:
+    return "api.amazonwebservices.com.cn" if region.startswith("cn-") else "api.aws"
+
+
+def secrets_manager_public_name(region: str, *, fips: bool, dualstack: bool) -> str:
+    """The name the SDK calls when no endpoint URL is set."""
+    template, _ = SECRETS_MANAGER_NAMES[(fips, dualstack)]
+    return template.format(region=region, suffix=dns_suffix(region), dualstack_suffix=dualstack_suffix(region))
+
+
+def address_families(host: str, region: str) -> frozenset[str]:
+    """The families a public Secrets Manager name answers with (A, and AAAA records); IPv4 for any other name."""
+    for (fips, dualstack), (_, families) in SECRETS_MANAGER_NAMES.items():
+        if host == secrets_manager_public_name(region, fips=fips, dualstack=dualstack):
+            if region.startswith("cn-") and not dualstack:
+                return frozenset({IPV4})  # not documented as dual-stack in the China regions
+            return families
+    return frozenset({IPV4})
+
+
 _VPCE_HOST = re.compile(
     r"^(?P<id>vpce-[0-9a-f]+)-[0-9a-z]+(?:-(?P<az>[a-z]{2}(?:-[a-z]+)+-\d[a-z]))?"
     r"\.secretsmanager\.(?P<region>[a-z0-9-]+)\.vpce\.amazonaws\.com(?:\.cn)?$"
@@ -45,7 +83,8 @@ def parse_endpoint_override(value: str, region: str) -> EndpointOverride:
     match = _VPCE_HOST.match(host)
     if match:
         return EndpointOverride("vpce", host, match.group("id"), match.group("az"))
-    if host in {secrets_manager_hostname(region), f"secretsmanager-fips.{region}.{dns_suffix(region)}"}:
+    public = {secrets_manager_public_name(region, fips=f, dualstack=d) for f, d in SECRETS_MANAGER_NAMES}
+    if host in public:
         return EndpointOverride("public", host)
     return EndpointOverride("other", host)
 

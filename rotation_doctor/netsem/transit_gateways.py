@@ -5,7 +5,9 @@ AWS's rules, as the Transit Gateway guide states them:
   attachment has a subnet in the same Availability Zone ("resources in Availability Zones where there is
   no transit gateway attachment cannot reach the transit gateway");
 - the attachment's associated transit gateway route table decides where the traffic goes, longest prefix
-  first; a blackhole route drops it; an attachment with no association drops everything;
+  first; for equal prefixes, static routes, then prefix-list references (one route per entry of the list),
+  then propagated routes ("Route evaluation order"); a blackhole route drops it; an attachment with no
+  association drops everything;
 - the route leads to one attachment (several with ECMP): a VPC attachment delivers into that VPC, whose local
   route carries it on; anything else (a peering, VPN, Direct Connect, Connect, network-function attachment)
   or a VPC other than the destination's (an inspection VPC) is beyond this model;
@@ -23,6 +25,7 @@ from enum import StrEnum
 from ipaddress import IPv4Network
 
 from rotation_doctor.model.snapshot import (
+    PrefixList,
     Subnet,
     TransitGateway,
     TransitGatewayAttachment,
@@ -66,6 +69,7 @@ class Facts:
     attachments: Mapping[str, TransitGatewayAttachment]
     route_tables: Mapping[str, TransitGatewayRouteTable]
     subnets: Mapping[str, Subnet]
+    prefix_lists: Mapping[str, PrefixList]  # those read, by id: a prefix-list reference's entries
 
 
 def vpc_attachment(facts: Facts, tgw_id: str, vpc_id: str) -> TransitGatewayAttachment | None:
@@ -89,18 +93,40 @@ def attachment_subnet_in_zone(facts: Facts, attachment: TransitGatewayAttachment
     )
 
 
-def route_for(table: TransitGatewayRouteTable, destination: IPv4Network) -> TransitGatewayRoute | None:
-    """The most specific route that holds every address of `destination` (static and propagated alike; a
-    static route wins over a propagated one of the same prefix, as AWS prefers it)."""
-    best: tuple[int, bool, TransitGatewayRoute] | None = None
+# For routes of the same prefix, AWS's order (Transit Gateway guide, "Route evaluation order"): static routes, then
+# prefix-list references, then propagated routes. Higher first.
+_KIND_ORDER = {"static": 2, "prefix-list": 1, "propagated": 0}
+
+
+def _kind(route: TransitGatewayRoute) -> str:
+    return "prefix-list" if route.prefix_list_id else "propagated" if route.route_type == "propagated" else "static"
+
+
+def route_for(
+    table: TransitGatewayRouteTable, destination: IPv4Network, prefix_lists: Mapping[str, PrefixList]
+) -> tuple[TransitGatewayRoute | None, tuple[str, ...]]:
+    """The most specific route that holds every address of `destination`, by AWS's order for equal prefixes; and
+    the prefix lists, not read, whose entries could decide instead (then the route is None: unknown)."""
+    best: tuple[tuple[int, int], TransitGatewayRoute] | None = None
+    unread: set[str] = set()
     for route in table.routes:
-        net = ipv4(route.destination)
-        if net is None or not destination.subnet_of(net):
-            continue
-        rank = (net.prefixlen, route.route_type == "static")
-        if best is None or rank > best[:2]:
-            best = (*rank, route)
-    return best[2] if best else None
+        cidrs: tuple[str, ...] = (route.destination,) if route.destination else ()
+        if route.prefix_list_id and not route.destination:
+            listed = prefix_lists.get(route.prefix_list_id)
+            if listed is None:
+                unread.add(route.prefix_list_id)
+            cidrs = listed.cidrs if listed is not None else ()
+        for cidr in cidrs:
+            net = ipv4(cidr)
+            if net is None or not destination.subnet_of(net):
+                continue
+            rank = (net.prefixlen, _KIND_ORDER[_kind(route)])
+            if best is None or rank > best[0]:
+                best = (rank, route)
+    # An unread list's entry holding `destination` is at most as long as it and loses a tie to a static route.
+    if unread and (best is None or best[0] != (destination.prefixlen, _KIND_ORDER["static"])):
+        return None, tuple(sorted(unread))
+    return (best[1] if best else None), ()
 
 
 def cross(facts: Facts, tgw_id: str, src: Subnet, dst: Subnet) -> Crossing:
@@ -118,7 +144,10 @@ def cross(facts: Facts, tgw_id: str, src: Subnet, dst: Subnet) -> Crossing:
     if table is None or dst_net is None:
         why = f"transit gateway route table {attachment.route_table_id} was not read"
         return _with(base, Outcome.NOT_MODELLED, why=why)
-    route = route_for(table, dst_net)
+    route, unread = route_for(table, dst_net, facts.prefix_lists)
+    if unread:
+        why = f"prefix list {', '.join(unread)}, referenced by transit gateway route table {table.id}, was not read"
+        return _with(base, Outcome.NOT_MODELLED, why=why)
     if route is None:
         if not table.complete:
             why = f"transit gateway route table {table.id} holds more routes than one search returns"
