@@ -529,6 +529,9 @@ class BatchContext:
             report.outcome = handled.outcome
             report.applied = handled.outcome.applied
             report.action = SecretAction.APPLIED if report.applied else SecretAction.NOT_APPLIED
+            if handled.unread is not None:  # applied, then refused: what it applied is told, the secret is unknown
+                _, unknown = unread_secret(snap.secret, handled.unread, scope.place.region)
+                report.verdict, report.codes, report.diagnosis = unknown.verdict, unknown.codes(), unknown
             if handled.proposal is not None:
                 report.proposal_id = handled.proposal.id
         else:
