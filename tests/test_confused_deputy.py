@@ -390,3 +390,20 @@ def test_a_network_interface_target_always_waits_for_a_person() -> None:
     eni = _db(snap, kind=TargetKind.ENI, identifier="eni-1", host="10.0.11.7", tags={LINK_TAG: "prod/app"})
     link = database_link(replace(snap, database=eni))
     assert link.status is LinkStatus.PROVEN and link.by_person_only
+
+
+@pytest.mark.parametrize("function_name", ["rotate", "acl-data", "sg-db"])
+def test_a_function_named_after_the_databases_resources_earns_no_link(function_name: str) -> None:
+    """A function's name is its owner's to choose (letters, digits, `-`, `_`): named `acl-...` after the database
+    subnets' network ACL, it does not make a change to that ACL the function's own. Ids are compared with their kind."""
+    from tests.snapshots import acl, allow_all_entries
+
+    snap = healthy()
+    assert snap.function is not None
+    others = tuple(s for s in snap.subnets if not s.startswith("data-"))
+    acls = (acl("acl-default", others, allow_all_entries(), default=True), acl("acl-data", ("data-a", "data-b")))
+    snap = replace(snap, network_acls=acls, function=replace(snap.function, name=function_name))
+    fixes = make_plan(snap).fixes
+    assert fixes and {(f.kind, f.risk, f.link.status) for f in fixes} == {
+        (FixKind.ADD_NACL_ENTRIES, Risk.HIGH, LinkStatus.UNPROVEN)
+    }
