@@ -13,7 +13,9 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 from rotation_doctor.collect.accounts import (
+    ACCOUNT_ID,
     DEFAULT_MEMBER_ROLE,
+    REGION_NAME,
     AccountSessions,
     Place,
     RoleRefused,
@@ -217,3 +219,20 @@ def test_role_arns_and_places_of_arns() -> None:
     assert place_of_arn(f"arn:aws:secretsmanager:eu-west-1:{MEMBER}:secret:db-AbCdEf") == Place(MEMBER, "eu-west-1")
     assert place_of_arn("prod/orders/db") is None
     assert place_of_arn("arn:aws:iam::123456789012:role/x") is None  # IAM names no region
+
+
+@pytest.mark.parametrize(
+    "account, region",
+    [
+        (f"{MEMBER}\n", "eu-west-1"),  # `$` matches before a final newline
+        ("\u0661" * 12, "eu-west-1"),  # twelve digits, none of them 0-9
+        (MEMBER, "eu-west-1\n"),
+        (MEMBER, "eu-west-\u0661"),
+        (MEMBER, "EU-WEST-1"),
+    ],
+)
+def test_a_place_is_an_account_and_region_spelled_exactly_one_way(account: str, region: str) -> None:
+    """A place keys the hub's shares (change reads, sweeps, the deferred marker): another spelling of the same account
+    or region is not a place, or one member would have as many shares as spellings."""
+    assert not (ACCOUNT_ID.match(account) and REGION_NAME.match(region))
+    assert place_of_arn(f"arn:aws:secretsmanager:{region}:{account}:secret:db-AbCdEf") is None

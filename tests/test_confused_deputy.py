@@ -521,3 +521,20 @@ def test_a_function_wearing_the_targets_group_earns_nothing() -> None:
         )
     )
     assert _summary(snap) == [(FixKind.AUTHORIZE_DB_INGRESS, Risk.HIGH, LinkStatus.PROVEN, "sg-proxy", "sg-db")]
+
+
+@pytest.mark.parametrize("function_name", ["rotate", "acl-data", "sg-db"])
+def test_a_function_named_after_the_databases_resources_earns_no_link(function_name: str) -> None:
+    """A function's name is its owner's to choose (letters, digits, `-`, `_`): named `acl-...` after the database
+    subnets' network ACL, it does not make a change to that ACL the function's own. Ids are compared with their kind."""
+    from tests.snapshots import acl, allow_all_entries
+
+    snap = healthy()
+    assert snap.function is not None
+    others = tuple(s for s in snap.subnets if not s.startswith("data-"))
+    acls = (acl("acl-default", others, allow_all_entries(), default=True), acl("acl-data", ("data-a", "data-b")))
+    snap = replace(snap, network_acls=acls, function=replace(snap.function, name=function_name))
+    fixes = make_plan(snap).fixes
+    assert fixes and {(f.kind, f.risk, f.link.status) for f in fixes} == {
+        (FixKind.ADD_NACL_ENTRIES, Risk.HIGH, LinkStatus.UNPROVEN)
+    }

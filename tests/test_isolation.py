@@ -313,3 +313,47 @@ def test_a_scan_goes_on_past_one_denied_secret(clients: AwsClients) -> None:
     # Its value was refused: the database path is not judged (said so), the Secrets Manager path still is.
     assert "DB_SG_INGRESS_DENIES" in without[DENIED][1]
     assert denied[DENIED] == ("broken", ["AWS_READ_FAILED", "SM_NO_PATH"])
+
+
+def test_a_secret_refused_after_auto_mode_applied_part_of_its_plan_is_unknown_and_the_applied_fix_still_told(
+    clients: AwsClients, monkeypatch: pytest.MonkeyPatch, log_stream: io.StringIO
+) -> None:
+    """Auto mode applied part of a plan; the fresh read that plans what is left is refused (the owner denied the
+    secret meanwhile). What was applied is still reported and told, the secret is unknown, the batch goes on."""
+    from rotation_doctor.apply.executor import Executor, FixResult, Outcome
+    from rotation_doctor.collect.aws import SecretUnreadable
+    from rotation_doctor.model.snapshot import ReadFailure
+    from rotation_doctor.model.states import FixStatus, OutcomeStatus
+
+    refused = ReadFailure("secretsmanager:DescribeSecret", "AccessDeniedException", "explicit deny", "DescribeSecret")
+    real_assess = Executor.assess
+    assessed: list[str] = []
+
+    def assess_refused_after_the_apply(self: Executor, secret_id: str, **kwargs: Any) -> Any:
+        assessed.append(secret_id)
+        if len(assessed) > 1:
+            raise SecretUnreadable(secret_id, refused)
+        return real_assess(self, secret_id, **kwargs)
+
+    def run_applying_part(self: Executor, secret_id: str, **kwargs: Any) -> Outcome:
+        _, before, plan = self.assess(secret_id)
+        applied = FixResult(str(plan.fixes[0].kind), FixStatus.APPLIED)
+        return Outcome(OutcomeStatus.APPLIED, before, plan, [applied], after=before)  # part applied, still broken
+
+    monkeypatch.setattr(Executor, "assess", assess_refused_after_the_apply)
+    monkeypatch.setattr(Executor, "run", run_applying_part)
+    with simulated_aws():
+        o = scenarios.orders(AccountBuilder(clients))
+        topic, inbox = topic_with_inbox(clients)
+        worker = worker_of(clients, monkeypatch, NOTIFICATION_TOPIC_ARN=topic)
+        assert deliver(sweep()) == {"batchItemFailures": []}
+        [said] = served(log_stream, worker.store).values()
+        assert said["verdict"] == "unknown"
+        assert said["action"] == "applied" and said["applied"] == ["CREATE_SECRETSMANAGER_ENDPOINT"]
+        assert worker.store.list() == []  # what is left could not be planned: nothing proposed from a stale read
+        told = [
+            json.loads(m["Body"])["Message"]
+            for m in clients.sqs.receive_message(QueueUrl=inbox, MaxNumberOfMessages=10).get("Messages", [])
+        ]
+        assert any("CREATE_SECRETSMANAGER_ENDPOINT" in m for m in told)
+        assert o.secret_arn in worker.batch.handled

@@ -137,6 +137,26 @@ def test_a_death_mid_apply_is_undone_from_the_journal(builder: AccountBuilder, w
     assert reconcile(executor, store, now=time.time() + LATER) == []  # settled once
 
 
+def test_a_death_mid_apply_of_a_secret_denied_since_is_undone_not_left_applying(builder: AccountBuilder) -> None:
+    """The secret's owner denied rotation-doctor the secret after the process died: nobody can say the half-made
+    change helped, so it is undone from the journal (as an unverified apply is), never left applying for ever."""
+    from tests.test_isolation import deny_secret
+
+    executor, store, proposal = proposed(builder)
+    before = account_state(builder)
+    dies_after(executor, 1)
+    with pytest.raises(ProcessDied):
+        apply_proposal(executor, store, proposal.id, by="alice")
+    stop = deny_secret(builder.clients, proposal.secret_arn)
+    try:
+        (settled,) = reconcile(Executor(builder.clients, Policy(), poll=0.01), store, now=time.time() + LATER)
+    finally:
+        stop()
+    assert settled.state is ProposalState.ROLLED_BACK
+    assert "could not be read" in str(settled.history[-1]["note"])
+    assert account_state(builder) == before
+
+
 def test_a_death_after_the_last_write_keeps_a_healthy_result(builder: AccountBuilder) -> None:
     executor, store, proposal = proposed(builder)
     steps = sum(len(f["steps"]) for f in proposal.plan)

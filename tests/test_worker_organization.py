@@ -591,6 +591,22 @@ def test_a_place_flooding_change_events_is_deferred_to_the_sweep_while_another_p
     assert not marker.get("Item", {}).get("places")
 
 
+def test_change_events_of_a_place_refused_are_refused_never_deferred_nor_marked_for_a_sweep(
+    org: Any, handled: Any
+) -> None:
+    """A place outside the allow-list is refused whatever its rate: its events never spend a share, never enter the
+    deferred marker (which the hub's every sweep would then try, and refuse, again for ever)."""
+    b = build_member(B, "us-east-1")
+    b_ids = {FICTIONAL_DB_SG: b.orders.db_sg, FICTIONAL_FN_SG: b.orders.fn_sg}
+    org.make("observe", ROTATION_DOCTOR_PLACE_CHANGE_READS_PER_HOUR="1", ROTATION_DOCTOR_ALLOWED_ACCOUNTS=A)
+    for _ in range(3):
+        assert org.deliver(b.event("revoke_sg_ingress_items.json", **b_ids)) == {"batchItemFailures": []}
+    refused = f"account {B} is not in the allow-list (ROTATION_DOCTOR_ALLOWED_ACCOUNTS): ignored"
+    assert [line.get("note") for line in handled()[-3:]] == [refused] * 3
+    marker = org.store.clients.dynamodb.get_item(TableName="proposals", Key={"id": {"S": "deferred-places"}})
+    assert not marker.get("Item", {}).get("places")
+
+
 def test_a_members_sweep_more_frequent_than_the_hubs_is_skipped(
     org: Any, handled: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -20,10 +20,11 @@ from rotation_doctor.apply.guardrails import Approval, Mode
 from rotation_doctor.apply.timing import LONGEST_APPLY_SECONDS
 from rotation_doctor.approvals.handoff import ApplyApproved
 from rotation_doctor.approvals.store import Proposal, ProposalStore
-from rotation_doctor.collect.aws import SecretNotFound, describe_fatal
+from rotation_doctor.collect.aws import SecretNotFound, SecretUnreadable, describe_fatal
 from rotation_doctor.model.errors import ProposalConflict
 from rotation_doctor.model.findings import Verdict
 from rotation_doctor.model.plan import Risk
+from rotation_doctor.model.snapshot import ReadFailure
 from rotation_doctor.model.states import FixStatus, OutcomeStatus, ProposalState
 
 if TYPE_CHECKING:
@@ -58,6 +59,7 @@ class Handled:
     outcome: Outcome
     proposal: Proposal | None = None
     proposal_is_new: bool = False
+    unread: ReadFailure | None = None  # auto mode applied part, then the secret could not be read to plan the rest
 
 
 def handle_secret(
@@ -73,7 +75,12 @@ def handle_secret(
         return Handled(outcome)
     plan, diagnosis = outcome.plan, outcome.before
     if outcome.after is not None:  # auto applied part of it: propose the plan for what is left
-        _, diagnosis, plan = executor.assess(secret_id)
+        try:
+            _, diagnosis, plan = executor.assess(secret_id)
+        except SecretUnreadable as exc:
+            # Refused since the apply (its owner's policy): what was applied stands and is told; what is left is
+            # unknown, never planned from the read before the apply.
+            return Handled(outcome, unread=exc.failure)
         if plan.empty:
             return Handled(outcome)
     proposal, new = store.create(plan, diagnosis, max_risk=str(Risk.NEVER_AUTOMATIC))
@@ -261,19 +268,24 @@ def _settle(executor_of: Callable[[], Executor], store: ProposalStore, stuck: Pr
     except PlaceRefused as exc:
         log.warning("%s: its recorded writes cannot be undone: %s", stuck.id, exc.note)
         return left_behind(_unreachable(entries, exc.note), f"; NOT undone: {exc.note}")
+    why_undone = "not healthy"
     try:
         _, diagnosis, _ = executor.assess(stuck.secret_arn)
         healthy = diagnosis.verdict is Verdict.HEALTHY
     except SecretNotFound:
         healthy = False  # deleted since: what was written for it is undone all the same
+    except SecretUnreadable as exc:
+        # Refused since (its owner's policy): nobody can say the changes helped, so they are not kept (as the
+        # executor undoes an apply it cannot verify); left applying, they would be looked at again for ever.
+        healthy, why_undone = False, f"the secret could not be read ({exc.failure.error_code})"
     if healthy:
         note = f"the apply stopped after {len(entries)} change(s), and the secret is healthy: kept"
         return store.move(stuck.id, (was,), ProposalState.APPLIED, by=by, note=note, generation=stuck.generation)
     leftovers = executor.undo_journal(entries)
     if not leftovers:
-        note = f"the apply stopped after {len(entries)} change(s), not healthy: every change was undone"
+        note = f"the apply stopped after {len(entries)} change(s), {why_undone}: every change was undone"
         return store.move(stuck.id, (was,), ProposalState.ROLLED_BACK, by=by, note=note, generation=stuck.generation)
-    return left_behind(leftovers, f", not healthy; NOT undone: {_left_note(leftovers)}")
+    return left_behind(leftovers, f", {why_undone}; NOT undone: {_left_note(leftovers)}")
 
 
 def _unreachable(entries: list[JournalEntry], reason: str) -> list[Leftover]:

@@ -34,8 +34,10 @@ if TYPE_CHECKING:
 DEFAULT_MEMBER_ROLE = "rotation-doctor-member"  # member.yaml's MemberRoleName default
 SESSION_NAME = "rotation-doctor"
 ROLE_ARN = re.compile(r"^arn:(aws[a-z-]*):iam::(\d{12}):role/(?:[\w+=,.@/-]+/)?([\w+=,.@-]{1,64})$")
-ACCOUNT_ID = re.compile(r"^\d{12}$")
-REGION_NAME = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")  # us-east-1, us-gov-west-1, ap-southeast-5, ...
+# Whole strings of ASCII only: `$` would admit a final newline and `\d` any Unicode digit, so that one account or
+# region could be spelled several ways (each a place of its own, with its own share of the hub).
+ACCOUNT_ID = re.compile(r"\A[0-9]{12}\Z")
+REGION_NAME = re.compile(r"\A[a-z]{2}(-[a-z]+)+-[0-9]+\Z")  # us-east-1, us-gov-west-1, ap-southeast-5, ...
 
 
 @dataclass(frozen=True, order=True)
@@ -81,7 +83,7 @@ def check_role_name(text: str) -> str:
 def place_of_arn(arn: str) -> Place | None:
     """The account and region an ARN names (a secret's, a function's); None for anything else."""
     parts = arn.split(":")
-    if len(parts) >= 6 and parts[0] == "arn" and ACCOUNT_ID.match(parts[4]) and parts[3]:
+    if len(parts) >= 6 and parts[0] == "arn" and ACCOUNT_ID.match(parts[4]) and REGION_NAME.match(parts[3]):
         return Place(parts[4], parts[3])
     return None
 

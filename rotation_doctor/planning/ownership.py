@@ -46,7 +46,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from functools import partial
 
-from rotation_doctor.model.plan import NOT_REQUIRED, Fix, Link, LinkStatus, Risk
+from rotation_doctor.model.plan import NOT_REQUIRED, Fix, Link, LinkStatus, ResourceKind, Risk
 from rotation_doctor.model.snapshot import Database, Secret, Snapshot, TargetKind
 
 LINK_TAG = "rotation-doctor:secrets"
@@ -129,8 +129,13 @@ def needs_link(fix: Fix, snap: Snapshot) -> bool:
     if not any(code.startswith("DB_") for code in fix.fixes):
         return False
     fn = snap.function
-    own = {fn.arn, fn.name, *snap.function_own_group_ids} if fn is not None else set()
-    return any(not w.created_by_plan and w.id not in own for w in fix.writes)
+    # By kind and id: a function's name is its owner's choice (`acl-...`, `rtb-...` are valid names), never an id of
+    # another kind of resource.
+    own: set[tuple[ResourceKind, str]] = set()
+    if fn is not None:
+        own = {(ResourceKind.FUNCTION, fn.arn), (ResourceKind.FUNCTION, fn.name)}
+        own |= {(ResourceKind.SECURITY_GROUP, g) for g in snap.function_own_group_ids}
+    return any(not w.created_by_plan and (w.kind, w.id) not in own for w in fix.writes)
 
 
 def with_links(fixes: Sequence[Fix], snap: Snapshot, trusted_prefixes: Sequence[str] = ()) -> tuple[Fix, ...]:

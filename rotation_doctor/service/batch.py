@@ -182,11 +182,13 @@ class BatchContext:
         if isinstance(trigger, Sweep):
             return self._sweep(trigger)
         place = self._place(trigger.account, trigger.region)
-        if self.fairness is not None and not self.fairness.admit_change(place):
-            note = f"{place} sent more change events than its share this hour: deferred to the hub's next sweep"
-            log.warning("%s %s: %s", trigger.source, trigger.event_name, note)
-            return EventReport(trigger.event_id, trigger.event_name, [], note=note, deferred=True)
         try:
+            # A place nothing may be done in is refused before it spends a share or enters the deferred marker.
+            self._refuse_unless_allowed(place)
+            if self.fairness is not None and not self.fairness.admit_change(place):
+                note = f"{place} sent more change events than its share this hour: deferred to the hub's next sweep"
+                log.warning("%s %s: %s", trigger.source, trigger.event_name, note)
+                return EventReport(trigger.event_id, trigger.event_name, [], note=note, deferred=True)
             scope = self.scope(place)
         except PlaceRefused as exc:
             return self._refused_report(trigger.event_id, trigger.event_name, exc)
@@ -440,9 +442,7 @@ class BatchContext:
         found = self._scopes.get(place)
         if found is not None:
             return found
-        refused = self._refused.get(place.account)
-        if refused is not None:
-            raise refused
+        self._refuse_unless_allowed(place)
         try:
             executor = self._executor_in(place)
         except PlaceRefused as exc:
@@ -451,11 +451,24 @@ class BatchContext:
             raise
         return self._scopes.setdefault(place, PlaceScope(place, executor))
 
-    def _executor_in(self, place: Place) -> Executor:
+    def _refuse_unless_allowed(self, place: Place) -> None:
+        """PlaceRefused (remembered for the batch) when the deployment allows nothing in the place: not an account
+        and region, outside the allow-list, another account without a member role. No role is assumed to know."""
+        if place in self._scopes:
+            return
+        refused = self._refused.get(place.account)
+        if refused is not None:
+            raise refused
+        try:
+            self._allowed(place)
+        except PlaceRefused as exc:
+            log.warning("not acted on in %s: %s", place, exc.note)
+            self._refused[place.account] = exc
+            raise
+
+    def _allowed(self, place: Place) -> None:
         if not ACCOUNT_ID.match(place.account) or not REGION_NAME.match(place.region):
             raise PlaceRefused(Refusal.NOT_ALLOWED, f"{clip(str(place), 80)} is not an account and region")
-        if place == self.home:
-            return self.executor
         policy, home = self.executor.policy, self.home.account
         if place.account != home:
             if policy.allowed_accounts and place.account not in policy.allowed_accounts:
@@ -467,6 +480,11 @@ class BatchContext:
                     "(ROTATION_DOCTOR_MEMBER_ROLE_NAME): ignored"
                 )
                 raise PlaceRefused(Refusal.NO_MEMBER_ROLE, note)
+
+    def _executor_in(self, place: Place) -> Executor:
+        """The place's executor: the hub's own, or one with the member role's clients (`_allowed` checked first)."""
+        if place == self.home:
+            return self.executor
         try:
             clients = self.sessions.clients(place)
         except RoleRefused as exc:
@@ -529,6 +547,9 @@ class BatchContext:
             report.outcome = handled.outcome
             report.applied = handled.outcome.applied
             report.action = SecretAction.APPLIED if report.applied else SecretAction.NOT_APPLIED
+            if handled.unread is not None:  # applied, then refused: what it applied is told, the secret is unknown
+                _, unknown = unread_secret(snap.secret, handled.unread, scope.place.region)
+                report.verdict, report.codes, report.diagnosis = unknown.verdict, unknown.codes(), unknown
             if handled.proposal is not None:
                 report.proposal_id = handled.proposal.id
         else:
