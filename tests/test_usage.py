@@ -36,3 +36,23 @@ def test_a_prefix_list_a_used_groups_rule_names_is_used() -> None:
     snap = _db_reached_by_list(prefix_lists={"pl-data": DB_LIST})
     assert "pl-data" in resources_used(snap)
     assert affects(change_to("pl-data"), snap)  # ModifyManagedPrefixList on the list
+
+
+def test_a_change_names_a_secret_by_its_arn_its_name_or_its_partial_arn_and_nothing_near_them() -> None:
+    """CloudTrail's `secretId` is what the caller wrote: a full ARN, the name, or the ARN without its six random
+    characters. Those wake the secret; a name or ARN that merely starts the same never does."""
+    from tests.snapshots import healthy
+
+    snap = healthy()
+    arn, name = snap.secret.arn, snap.secret.name
+    partial = arn[: -len("-AbCdEf")]
+    assert arn.startswith(partial + "-") and partial.endswith(name)
+
+    def woken(secret_id: str) -> bool:
+        return affects(
+            Change("e", "PutSecretValue", "aws.secretsmanager", frozenset(), frozenset({("secret", secret_id)})), snap
+        )
+
+    assert woken(arn) and woken(name) and woken(partial)
+    for near in (arn[:-1], partial[:-1], partial + "-", arn + "x", "arn:aws:secretsmanager", name[:-1], name + "2"):
+        assert not woken(near), near

@@ -584,6 +584,19 @@ def affects(change: Change, snap: Snapshot) -> bool:
     if change.resource_ids & used:
         return True
     for kind, name in change.names:
-        if name in used or (kind == "secret" and (snap.secret.arn.startswith(name) or snap.secret.name == name)):
+        if name in used or (kind == "secret" and names_this_secret(name, snap.secret.arn, snap.secret.name)):
             return True
     return False
+
+
+# Secrets Manager ends a secret's ARN with "-" and six characters of its own.
+_ARN_SUFFIX_LENGTH = len("-AbCdEf")
+
+
+def names_this_secret(secret_id: str, arn: str, name: str) -> bool:
+    """Whether a call's SecretId names this secret, as Secrets Manager resolves one: its full ARN, its name, or its
+    ARN without the six random characters (a partial ARN). Exact: `prod/db` names neither `prod/db2` nor
+    `prod/db-old`, as a prefix would (a tenant could otherwise have other teams' secrets diagnosed at will)."""
+    if secret_id in (arn, name):
+        return True
+    return len(arn) == len(secret_id) + _ARN_SUFFIX_LENGTH and arn.startswith(secret_id + "-")
