@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import os
@@ -10,7 +11,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn, cast
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:  # what-if is loaded only by its command
@@ -75,11 +76,11 @@ def _place_options(p: argparse.ArgumentParser, command: str) -> None:
     )
 
 
-def _common(on_subcommand: bool) -> argparse.ArgumentParser:
+def _common(on_subcommand: bool) -> Parser:
     """Options accepted before or after the subcommand. On a subcommand they default to nothing, so that
     `-v diagnose x` and `diagnose x -v` mean the same."""
     unset: dict[str, Any] = {"default": argparse.SUPPRESS} if on_subcommand else {}
-    common = argparse.ArgumentParser(add_help=False)
+    common = Parser(add_help=False)  # a parent only: its actions are copied, never parsed with
     common.add_argument("-v", "--verbose", action="store_true", help="log what is read (never secret values)", **unset)
     common.add_argument(
         "--region", help="the AWS region (default: AWS_REGION, AWS_DEFAULT_REGION, the profile's)", **unset
@@ -88,8 +89,46 @@ def _common(on_subcommand: bool) -> argparse.ArgumentParser:
     return common
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+def wants_json(argv: Sequence[str]) -> bool:
+    """Whether the command line asks for `--format json`, read from the words themselves: for an argument error,
+    which is found before any value is parsed. The last `--format` wins, as it does for argparse, in any spelling
+    argparse accepts (`--format json`, `--format=json`, an unambiguous prefix from `--fo`); nothing after `--` is an
+    option."""
+    wanted = False
+    words = list(argv)
+    for index, word in enumerate(words):
+        if word == "--":
+            break
+        option, has_value, value = word.partition("=")
+        if len(option) < len("--fo") or not "--format".startswith(option):
+            continue
+        if not has_value:
+            value = words[index + 1] if index + 1 < len(words) else ""
+        wanted = value == "json"
+    return wanted
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with its errors told as every other error is: under `--format json`, the contract's error object on
+    stdout and one line on stderr, exit 2 (bad input); otherwise argparse's usage and message, exit 2."""
+
+    def __init__(self, *args: Any, argv: Sequence[str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.argv = argv
+
+    def error(self, message: str) -> NoReturn:
+        argv = sys.argv[1:] if self.argv is None else self.argv
+        if not wants_json(argv):
+            super().error(message)
+        command = self.prog.partition(" ")[2]  # "diagnose" of "rotation-doctor diagnose"; nothing for the top
+        self.exit(
+            _error(argparse.Namespace(format="json"), "bad_input", f"{command}: {message}" if command else message)
+        )
+
+
+def _parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    parser = Parser(
+        argv=argv,
         prog="rotation-doctor",
         description="Find (and fix) why a Lambda-rotated Secrets Manager secret cannot rotate. AWS settings come "
         "the standard way: AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL, the credential chain.",
@@ -98,7 +137,10 @@ def _parser() -> argparse.ArgumentParser:
         parents=[_common(False)],
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", help="what to do")
+    # Subcommands' parsers are told the same command line: an error in one is told as the top's are.
+    sub = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", help="what to do", parser_class=_subparser(argv)
+    )
     common = _common(True)
 
     def command(name: str, text: str, *, formats: bool = True) -> argparse.ArgumentParser:
@@ -177,7 +219,9 @@ def _parser() -> argparse.ArgumentParser:
         "(default rotation-doctor-member), organizations:ListAccounts, ec2:DescribeRegions",
     )
     props = sub.add_parser("proposals", help="proposals stored by the service (DynamoDB)", parents=[common])
-    props_sub = props.add_subparsers(dest="action", required=True, metavar="ACTION", help="what to do with them")
+    props_sub = props.add_subparsers(
+        dest="action", required=True, metavar="ACTION", help="what to do with them", parser_class=_subparser(argv)
+    )
     for name, text in (
         ("list", "open proposals (all with --all)"),
         ("show", "one proposal, with its history and anything a failed undo left"),
@@ -235,6 +279,11 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _subparser(argv: Sequence[str] | None) -> type[Parser]:
+    """What makes a subcommand's parser: a `Parser` that knows the command line (argparse only calls it)."""
+    return cast(type[Parser], functools.partial(Parser, argv=argv))
+
+
 def _version() -> str:
     from importlib.metadata import PackageNotFoundError, version
 
@@ -285,9 +334,12 @@ def _base_clients(args: argparse.Namespace) -> Any:
     import boto3
     from botocore.exceptions import ProfileNotFound
 
-    from rotation_doctor.collect.accounts import REGION_NAME
+    from rotation_doctor.collect.accounts import check_region, check_secret_id
     from rotation_doctor.collect.aws import AwsClients, BadSetting
 
+    secret = getattr(args, "secret", None)
+    if secret is not None:
+        check_secret_id(secret)
     endpoint = os.environ.get("AWS_ENDPOINT_URL")
     if endpoint is not None:
         parts = urlsplit(endpoint)
@@ -300,15 +352,17 @@ def _base_clients(args: argparse.Namespace) -> Any:
     except ProfileNotFound as exc:
         raise BadSetting(profile_setting, f"no profile {exc.kwargs.get('profile')!r} in the AWS config") from exc
     region, setting = _region(args, configured)
-    if region is not None and not REGION_NAME.match(region):
-        raise BadSetting(setting, f"{region[:60]!r} is not an AWS region name")
+    if region is not None:
+        check_region(region, setting)
     return AwsClients(session, region=region)
 
 
 def _region(args: argparse.Namespace, configured: str | None) -> tuple[str | None, str]:
     """The region to read, and the setting it came from. A secret's ARN names its own region."""
-    secret = getattr(args, "secret", None) or ""
-    named = secret.split(":")[3] if secret.startswith("arn:") and secret.count(":") >= 6 else None
+    from rotation_doctor.collect.accounts import place_of_arn
+
+    place = place_of_arn(getattr(args, "secret", None) or "")
+    named = place.region if place is not None else None
     if named:
         if args.region and args.region != named:
             from rotation_doctor.collect.aws import BadSetting
@@ -692,7 +746,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = _parser(argv).parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="rotation-doctor: %(levelname)s %(name)s: %(message)s",

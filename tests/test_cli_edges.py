@@ -1,0 +1,169 @@
+"""The command's edges (issue 22, item 4): a secret id or region that cannot work is bad input before any AWS call,
+argument errors are JSON under `--format json`, a reader that closes the pipe early sees no traceback, and shell
+completion is generated from the parser."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jsonschema import Draft202012Validator
+
+from rotation_doctor.cli import main as cli
+from rotation_doctor.collect.accounts import known_regions
+
+ROOT = Path(__file__).resolve().parents[1]
+ERROR_SCHEMA = json.loads((ROOT / "docs/schema/v1/error.schema.json").read_text())
+SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/orders/db-AbCdEf"
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    try:
+        code = cli.main(list(args))
+    except SystemExit as exc:  # argparse's errors, --help
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def json_error(out: str) -> dict[str, Any]:
+    payload = json.loads(out)
+    assert list(Draft202012Validator(ERROR_SCHEMA).iter_errors(payload)) == []
+    error: dict[str, Any] = payload["error"]
+    assert error["kind"] == "bad_input"
+    return error
+
+
+@pytest.fixture
+def no_aws(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every AWS call goes to a port nothing listens on, once: a check that let one through would be exit 3."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+
+
+# ----- secret ids and regions -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("secret", "says"),
+    [
+        ("", "is empty: give the secret's name or its ARN (arn:PARTITION:secretsmanager:REGION:ACCOUNT:secret:NAME)"),
+        ("   ", "is empty"),
+        ("prod orders", "is neither a secret name (1-512 ASCII letters, digits and /_+=.@-) nor an ARN"),
+        ("prod/orders:db", "is neither a secret name"),
+        ("x" * 513, "is neither a secret name"),
+        ("arn:aws:rds:us-east-1:123456789012:db:orders", "is an ARN of 'rds', not of a secret"),
+        ("arn:aws:lambda:us-east-1:123456789012:function:rotate", "is an ARN of 'lambda', not of a secret"),
+        ("arn:aws:secretsmanager:us-east-1:1234:secret:prod/db", "is not a secret's ARN"),
+        ("arn:aws:secretsmanager:us-east-1:123456789012:function:prod/db", "is not a secret's ARN"),
+        ("arn:aws:secretsmanager:us-east-1:123456789012:secret:", "is not a secret's ARN"),
+        ("arn:aws:secretsmanager:us-east-1:123456789012", "is not a secret's ARN"),
+        ("arn:nope:secretsmanager:us-east-1:123456789012:secret:prod/db", "is not a secret's ARN"),
+        ("arn:aws:secretsmanager::123456789012:secret:prod/db", "is not a secret's ARN"),
+        ("arn:aws:secretsmanager:xx-nowhere-1:123456789012:secret:prod/db", "the ARN's region 'xx-nowhere-1' is not"),
+    ],
+)
+@pytest.mark.parametrize("command", ["diagnose", "plan", "fix"])
+def test_a_secret_id_that_names_no_secret_is_bad_input_before_any_aws_call(
+    capsys: pytest.CaptureFixture[str], no_aws: None, command: str, secret: str, says: str
+) -> None:
+    extra = ["--approve"] if command == "fix" else []
+    code, out, err = run(capsys, command, secret, *extra, "--format", "json")
+    error = json_error(out)
+    assert code == 2 and error["setting"] == "secret" and says in error["message"]
+    assert err.startswith("rotation-doctor: secret: ") and len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        "prod/orders/db",
+        "a",
+        "x" * 512,
+        "Name_with+all=the.allowed@chars-/",
+        SECRET_ARN,
+        "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/orders/db",  # a partial ARN: AWS accepts it
+        "arn:aws-cn:secretsmanager:cn-north-1:123456789012:secret:db-AbCdEf",
+        "arn:aws-us-gov:secretsmanager:us-gov-west-1:123456789012:secret:db-AbCdEf",
+    ],
+)
+def test_a_secret_name_or_arn_goes_on_to_aws(capsys: pytest.CaptureFixture[str], no_aws: None, secret: str) -> None:
+    code, out, _ = run(capsys, "diagnose", secret, "--format", "json")
+    assert code == 3 and json.loads(out)["error"]["kind"] == "aws_error"  # asked: nothing listens
+
+
+def test_an_unknown_region_names_the_regions_that_exist(capsys: pytest.CaptureFixture[str], no_aws: None) -> None:
+    code, out, err = run(capsys, "diagnose", "prod/orders/db", "--region", "xx-nowhere-1", "--format", "json")
+    error = json_error(out)
+    assert code == 2 and error["setting"] == "--region"
+    assert error["message"].startswith("--region: 'xx-nowhere-1' is not an AWS region; Secrets Manager's regions")
+    for region in ("us-east-1", "eu-west-1", "af-south-1", "cn-north-1", "us-gov-west-1"):  # opt-in, partitions
+        assert region in error["message"]
+    assert len(err.splitlines()) == 1
+
+    code, out, _ = run(capsys, "scan", "--regions", "us-east-1,xx-nowhere-1", "--format", "json")
+    error = json_error(out)
+    assert code == 2 and error["setting"] == "--regions" and "'xx-nowhere-1' is not an AWS region" in error["message"]
+
+
+def test_the_known_regions_come_from_botocore_data_in_every_partition() -> None:
+    regions = known_regions()
+    assert {"us-east-1", "ap-southeast-4", "cn-northwest-1", "us-gov-east-1"} <= set(regions)
+    assert len(regions) == len(set(regions)) > 30
+
+
+# ----- argument errors --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["diagnose", "--format", "json"], "diagnose: the following arguments are required: secret"),
+        (["diagnose", "x", "--format=json", "--bogus"], "unrecognized arguments: --bogus"),
+        (["scan", "--format", "json", "--concurrency", "0"], "scan: argument --concurrency: between 1 and 64"),
+        (["fix", "x", "--format", "json"], "fix: the following arguments are required: --approve"),
+        (["proposals", "nope", "--format", "json"], "proposals: argument ACTION: invalid choice: 'nope'"),
+        (["plan", "x", "--fo", "json", "--prefer-nat=yes"], "plan: argument --prefer-nat: ignored explicit argument"),
+        (["-v", "--format=json"], "the following arguments are required: COMMAND"),
+    ],
+)
+def test_argument_errors_are_the_json_error_under_format_json(
+    capsys: pytest.CaptureFixture[str], argv: list[str], says: str
+) -> None:
+    code, out, err = run(capsys, *argv)
+    error = json_error(out)
+    assert code == 2 and error["setting"] is None and error["message"].startswith(says)
+    assert err == f"rotation-doctor: {error['message']}\n" and "usage:" not in out + err
+
+
+def test_argument_errors_without_json_keep_argparse_usage(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, "diagnose")
+    assert code == 2 and out == "" and err.startswith("usage: rotation-doctor diagnose")
+    assert err.endswith("error: the following arguments are required: secret\n")
+    code, out, err = run(capsys, "diagnose", "x", "--format", "xml")  # no JSON was asked for
+    assert code == 2 and out == "" and "invalid choice: 'xml'" in err
+    code, out, err = run(capsys, "diagnose", "--format", "json", "--format", "text")  # the last one wins
+    assert code == 2 and out == "" and err.startswith("usage:")
+
+
+@pytest.mark.parametrize(
+    ("argv", "wanted"),
+    [
+        (["scan", "--format", "json"], True),
+        (["scan", "--format=json"], True),
+        (["scan", "--form", "json"], True),
+        (["--fo=json"], True),
+        (["scan", "--format", "text"], False),
+        (["scan", "--format", "json", "--format", "text"], False),
+        (["scan", "--f", "json"], False),  # --f is also --fix, --fail-on: not --format
+        (["diagnose", "--", "--format", "json"], False),
+        (["scan", "--format"], False),
+        (["scan", "--formats", "json"], False),
+        (["diagnose", "json"], False),
+    ],
+)
+def test_wants_json_reads_the_words_as_argparse_would(argv: list[str], wanted: bool) -> None:
+    assert cli.wants_json(argv) is wanted
