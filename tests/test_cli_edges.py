@@ -5,14 +5,20 @@ completion is generated from the parser."""
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 from jsonschema import Draft202012Validator
 
 from rotation_doctor.cli import main as cli
 from rotation_doctor.collect.accounts import known_regions
+from rotation_doctor.collect.aws import AwsClients
+from rotation_doctor.simulated import scenarios
+from rotation_doctor.simulated.account import AccountBuilder
+from tests.test_cli import _command, _env, moto_server  # noqa: F401  (moto_server: the fixture, used by name)
 
 ROOT = Path(__file__).resolve().parents[1]
 ERROR_SCHEMA = json.loads((ROOT / "docs/schema/v1/error.schema.json").read_text())
@@ -167,3 +173,58 @@ def test_argument_errors_without_json_keep_argparse_usage(capsys: pytest.Capture
 )
 def test_wants_json_reads_the_words_as_argparse_would(argv: list[str], wanted: bool) -> None:
     assert cli.wants_json(argv) is wanted
+
+
+# ----- a reader that closes the pipe early ------------------------------------------------------------------------
+
+# region: (secrets, healthy). Each broken secret is about 2.6 KB of JSON, each healthy one 1 KB: 250 KB in all.
+MANY = {"us-east-1": (100, False), "us-west-2": (250, True)}
+
+
+@pytest.fixture(scope="module")
+def many_secrets(moto_server: str) -> str:  # noqa: F811
+    """On the moto server: us-east-1 holds broken secrets (the demo's account), us-west-2 healthy ones."""
+    import os
+
+    saved = os.environ.get("AWS_ENDPOINT_URL")
+    os.environ["AWS_ENDPOINT_URL"] = moto_server
+    try:
+        for region, (count, healthy) in MANY.items():
+            builder = AccountBuilder(AwsClients(boto3.session.Session(region_name=region), region=region))
+            orders = scenarios.orders(builder, endpoint=healthy, db_admits_function=healthy)
+            for index in range(count - 1):
+                value = {**orders.db, "password": scenarios.CANARY_PASSWORD}
+                builder.rotated_secret(f"many/{index:03}", value, orders.function_arn)
+    finally:
+        if saved is None:
+            os.environ.pop("AWS_ENDPOINT_URL")
+        else:
+            os.environ["AWS_ENDPOINT_URL"] = saved
+    return moto_server
+
+
+@pytest.mark.moto_server
+@pytest.mark.parametrize(("region", "status"), [("us-east-1", 1), ("us-west-2", 0)])
+def test_a_reader_that_closes_the_pipe_early_ends_the_scan_quietly_with_its_own_status(
+    many_secrets: str, region: str, status: int
+) -> None:
+    env = _env(many_secrets) | {"AWS_REGION": region}
+    whole = subprocess.run(
+        [_command(), "scan", "--format", "json"], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert whole.returncode == status and len(json.loads(whole.stdout)) == MANY[region][0]
+    # More than the pipe (64 KiB), stdout's buffer and the reader's together hold: the scan is still writing when the
+    # reader leaves.
+    assert len(whole.stdout) > 2 * 65536
+
+    # As `rotation-doctor scan --format json | head -1`: one line read, then the pipe closed.
+    cut = subprocess.Popen(
+        [_command(), "scan", "--format", "json"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    assert cut.stdout is not None and cut.stderr is not None
+    assert cut.stdout.readline() == b"[\n"
+    cut.stdout.close()
+    err = cut.stderr.read().decode()
+    assert cut.wait(timeout=300) == status  # the verdicts it computed, told though their output was cut short
+    assert "Traceback" not in err and "BrokenPipeError" not in err and "Exception ignored" not in err
+    assert scenarios.CANARY_PASSWORD not in err

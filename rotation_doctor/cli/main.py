@@ -377,8 +377,11 @@ def _region(args: argparse.Namespace, configured: str | None) -> tuple[str | Non
 
 
 def _emit_json(payload: Any) -> None:
-    json.dump(payload, sys.stdout, indent=2, default=str)
-    sys.stdout.write("\n")
+    from rotation_doctor.cli.closed_pipe import reader_may_leave
+
+    with reader_may_leave(sys.stdout):  # a reader that left ends the output, not the command (whose status stands)
+        json.dump(payload, sys.stdout, indent=2, default=str)
+        sys.stdout.write("\n")
 
 
 def _versioned(obj: dict[str, Any]) -> dict[str, Any]:
@@ -410,7 +413,7 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
         deep = {"reachability": [a.to_json() for a in answers]} if answers is not None else {}
         _emit_versioned(diagnosis.to_json() | deep)
     else:
-        print(render.diagnosis_text(diagnosis, render.Style(render.use_color(sys.stdout))))
+        render.stdout_line(render.diagnosis_text(diagnosis, render.Style(render.use_color(sys.stdout))))
     return EXIT_HEALTHY if diagnosis.verdict is Verdict.HEALTHY else EXIT_UNWELL
 
 
@@ -452,7 +455,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     if args.format == "json":
         _emit_versioned([d.to_json() for d in results])
     else:
-        print(render.scan_table(results, render.Style(render.use_color(sys.stdout))))
+        render.stdout_line(render.scan_table(results, render.Style(render.use_color(sys.stdout))))
     return EXIT_HEALTHY if all(d.verdict is Verdict.HEALTHY for d in results) else EXIT_UNWELL
 
 
@@ -534,7 +537,7 @@ def _scan_places(args: argparse.Namespace) -> int:
     if args.format == "json":
         _emit_versioned([item.to_json() for item in items])
     else:
-        print(render.places_table(items, render.Style(render.use_color(sys.stdout))))
+        render.stdout_line(render.places_table(items, render.Style(render.use_color(sys.stdout))))
     return EXIT_HEALTHY if all(item.verdict is Verdict.HEALTHY for item in items) else EXIT_UNWELL
 
 
@@ -575,9 +578,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
         )
     else:
         style = render.Style(render.use_color(sys.stdout))
-        print(render.diagnosis_text(diagnosis, style))
-        print()
-        print(render.plan_text(plan, style))
+        render.stdout_line(render.diagnosis_text(diagnosis, style))
+        render.stdout_line()
+        render.stdout_line(render.plan_text(plan, style))
     return EXIT_HEALTHY if diagnosis.verdict is Verdict.HEALTHY else EXIT_UNWELL
 
 
@@ -598,9 +601,9 @@ def cmd_fix(args: argparse.Namespace) -> int:
         _emit_versioned(outcome.to_json())
     else:
         style = render.Style(render.use_color(sys.stdout))
-        print(render.plan_text(outcome.plan, style))
-        print()
-        print(render.outcome_text(outcome, style))
+        render.stdout_line(render.plan_text(outcome.plan, style))
+        render.stdout_line()
+        render.stdout_line(render.outcome_text(outcome, style))
     final = outcome.after or outcome.before
     if outcome.status is OutcomeStatus.ROLLBACK_INCOMPLETE:
         return EXIT_UNWELL  # something is left in the account: never 0, whatever the diagnosis says
@@ -625,14 +628,14 @@ def cmd_proposals(args: argparse.Namespace) -> int:
             if args.format == "json":
                 _emit_json([p.to_json() for p in found])
             else:
-                print(render.proposals_table(found))
+                render.stdout_line(render.proposals_table(found))
             return EXIT_HEALTHY
         if args.action in ("show", "reject"):
             proposal = store.get(args.id) if args.action == "show" else store.reject(args.id, by=args.by)
             if args.format == "json":
                 _emit_json(proposal.to_json())
             else:
-                print(render.proposal_text(proposal))
+                render.stdout_line(render.proposal_text(proposal))
             return EXIT_HEALTHY
         store.approve(args.id, by=args.by)
         retry = args.retry_rotation or None  # not asked: the deployment's setting
@@ -644,10 +647,10 @@ def cmd_proposals(args: argparse.Namespace) -> int:
     if args.format == "json":
         _emit_json(handled.outcome.to_json() | {"proposal": handled.proposal.to_json() if handled.proposal else None})
     else:
-        print(render.outcome_text(handled.outcome, render.Style(render.use_color(sys.stdout))))
+        render.stdout_line(render.outcome_text(handled.outcome, render.Style(render.use_color(sys.stdout))))
         if handled.proposal is not None:
-            print()
-            print(render.proposal_text(handled.proposal))
+            render.stdout_line()
+            render.stdout_line(render.proposal_text(handled.proposal))
     applied = handled.proposal is not None and handled.proposal.state is ProposalState.APPLIED
     return EXIT_HEALTHY if applied else EXIT_UNWELL
 
@@ -727,7 +730,7 @@ def cmd_what_if(args: argparse.Namespace) -> int:
         color = args.output is None and render.use_color(sys.stdout)
         body = render.whatif_text(report, render.Style(color), fail_on)
     if args.output is None:
-        print(body)
+        render.stdout_line(body)
     else:
         try:
             Path(args.output).write_text(body + "\n", encoding="utf-8")
@@ -735,7 +738,7 @@ def cmd_what_if(args: argparse.Namespace) -> int:
             raise BadInput(f"--output: cannot write {args.output}: {exc.__class__.__name__}: {exc}") from exc
     commands = annotations.github(report, fail_on) if args.annotations == "github" else []
     if commands:
-        print("\n".join(commands))
+        render.stdout_line("\n".join(commands))
     return EXIT_UNWELL if report.fails(fail_on) else EXIT_HEALTHY
 
 
@@ -746,6 +749,24 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """The command. Its output is written once its status is known, each write tolerating a reader that left
+    (`closed_pipe`): the status is then the command's own. A closed pipe met anywhere else (the demo, which tells
+    its story as it goes, or argparse's --help) ends the command quietly with 1: its status is not known."""
+    from rotation_doctor.cli.closed_pipe import reader_may_leave, silence
+
+    try:
+        return _run(argv)
+    except SystemExit:  # argparse's --help, --version and usage: flushed here, where a closed pipe can be told
+        with reader_may_leave(sys.stdout):
+            pass
+        raise
+    except BrokenPipeError:
+        silence(sys.stdout)
+        silence(sys.stderr)
+        return EXIT_UNWELL
+
+
+def _run(argv: Sequence[str] | None) -> int:
     args = _parser(argv).parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
@@ -790,11 +811,12 @@ def _error(args: argparse.Namespace, kind: str, message: str, setting: str | Non
     """One line on stderr; with --format json, also the contract's error object on stdout. A message may quote outside
     text (a plan's address that cannot be read): made printable, it stays one line a terminal or a CI runner does not
     act on."""
+    from rotation_doctor.cli import render
     from rotation_doctor.model.bounded import printable
 
     prefix = "AWS error: " if kind == "aws_error" else ""
     message = printable(message)
-    print(f"rotation-doctor: {prefix}{message}", file=sys.stderr)
+    render.stderr_line(f"rotation-doctor: {prefix}{message}")
     if getattr(args, "format", "text") == "json":
         _emit_versioned({"error": {"kind": kind, "message": message, "setting": setting}})
     return EXIT_BY_KIND[kind]
