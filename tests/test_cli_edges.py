@@ -228,3 +228,68 @@ def test_a_reader_that_closes_the_pipe_early_ends_the_scan_quietly_with_its_own_
     assert cut.wait(timeout=300) == status  # the verdicts it computed, told though their output was cut short
     assert "Traceback" not in err and "BrokenPipeError" not in err and "Exception ignored" not in err
     assert scenarios.CANARY_PASSWORD not in err
+
+
+# ----- shell completion -------------------------------------------------------------------------------------------
+
+
+def subcommands() -> list[str]:
+    parser = cli._parser()
+    return [name for action in parser._actions if action.dest == "command" for name in action.choices or ()]
+
+
+def bash_completes(script: Path, *words: str) -> list[str]:
+    """What bash offers after `words` (the last one being typed), as the script's completion function answers it, in
+    the script's directory."""
+    line = " ".join(f"'{w}'" for w in words)
+    shell = f"source {script}; COMP_WORDS=({line}); COMP_CWORD={len(words) - 1}; _shtab_rotation_doctor; "
+    done = subprocess.run(
+        ["bash", "-c", shell + 'printf "%s\\n" "${COMPREPLY[@]}"'],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=script.parent,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.split()
+
+
+def test_completion_scripts_are_generated_from_the_parser(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    names = subcommands()
+    assert {"diagnose", "scan", "what-if", "proposals", "completion"} <= set(names)
+
+    code, out, _ = run(capsys, "completion", "bash")
+    assert code == 0
+    script = tmp_path / "rotation-doctor.bash"
+    script.write_text(out)
+    syntax = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True, timeout=30)
+    assert syntax.returncode == 0 and syntax.stderr == ""
+    assert "complete -o bashdefault -F _shtab_rotation_doctor rotation-doctor" in out
+    assert bash_completes(script, "rotation-doctor", "") == names
+    assert bash_completes(script, "rotation-doctor", "di") == ["diagnose"]
+    assert bash_completes(script, "rotation-doctor", "scan", "--fo") == ["--format"]
+    assert bash_completes(script, "rotation-doctor", "diagnose", "x", "--format", "") == ["text", "json"]
+    assert bash_completes(script, "rotation-doctor", "proposals", "ap") == ["approve"]
+    (tmp_path / "plan.json").write_text("{}")  # --terraform-plan FILE and --output FILE complete file names
+    assert bash_completes(script, "rotation-doctor", "what-if", "--terraform-plan", "pl") == ["plan.json"]
+    assert bash_completes(script, "rotation-doctor", "what-if", "--output", "pl") == ["plan.json"]
+
+    code, out, _ = run(capsys, "completion", "zsh")
+    assert code == 0 and out.startswith("#compdef rotation-doctor")
+    for name in names:
+        assert f"    {name}:'" in out, name  # each subcommand, with its help
+    assert "_files" in out
+
+
+def test_completion_without_shtab_says_how_to_install_it(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "shtab", None)  # as if not installed: importing it raises ImportError
+    code, out, err = run(capsys, "completion", "bash")
+    assert code == 2 and out == ""
+    assert err == (
+        "rotation-doctor: completion scripts are made by shtab, which is not installed: from a clone, "
+        "pip install '.[completion]' (or pip install shtab)\n"
+    )

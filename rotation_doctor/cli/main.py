@@ -276,6 +276,12 @@ def _parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         "--output", metavar="FILE", help="write the report to FILE instead of stdout (stdout keeps the annotations)"
     )
     command("demo", "the whole story on a built-in simulated account (no AWS account needed)", formats=False)
+    from rotation_doctor.cli.completion import SHELLS
+
+    completion = command(
+        "completion", "print the shell's completion script (README: Shell completion; needs shtab)", formats=False
+    )
+    completion.add_argument("shell", choices=SHELLS, help="the shell the script is for")
     return parser
 
 
@@ -748,6 +754,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run()
 
 
+def cmd_completion(args: argparse.Namespace) -> int:
+    from rotation_doctor.cli import render
+    from rotation_doctor.cli.completion import script
+
+    render.stdout_line(script(_parser(), args.shell))
+    return EXIT_HEALTHY
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """The command. Its output is written once its status is known, each write tolerating a reader that left
     (`closed_pipe`): the status is then the command's own. A closed pipe met anywhere else (the demo, which tells
@@ -785,6 +799,7 @@ def _run(argv: Sequence[str] | None) -> int:
         "proposals": cmd_proposals,
         "what-if": cmd_what_if,
         "demo": cmd_demo,
+        "completion": cmd_completion,
     }
     try:
         return commands[args.command](args)
