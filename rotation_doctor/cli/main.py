@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import os
@@ -10,7 +11,7 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn, cast
 from urllib.parse import urlsplit
 
 if TYPE_CHECKING:  # what-if is loaded only by its command
@@ -75,11 +76,11 @@ def _place_options(p: argparse.ArgumentParser, command: str) -> None:
     )
 
 
-def _common(on_subcommand: bool) -> argparse.ArgumentParser:
+def _common(on_subcommand: bool) -> Parser:
     """Options accepted before or after the subcommand. On a subcommand they default to nothing, so that
     `-v diagnose x` and `diagnose x -v` mean the same."""
     unset: dict[str, Any] = {"default": argparse.SUPPRESS} if on_subcommand else {}
-    common = argparse.ArgumentParser(add_help=False)
+    common = Parser(add_help=False)  # a parent only: its actions are copied, never parsed with
     common.add_argument("-v", "--verbose", action="store_true", help="log what is read (never secret values)", **unset)
     common.add_argument(
         "--region", help="the AWS region (default: AWS_REGION, AWS_DEFAULT_REGION, the profile's)", **unset
@@ -88,8 +89,46 @@ def _common(on_subcommand: bool) -> argparse.ArgumentParser:
     return common
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+def wants_json(argv: Sequence[str]) -> bool:
+    """Whether the command line asks for `--format json`, read from the words themselves: for an argument error,
+    which is found before any value is parsed. The last `--format` wins, as it does for argparse, in any spelling
+    argparse accepts (`--format json`, `--format=json`, an unambiguous prefix from `--fo`); nothing after `--` is an
+    option."""
+    wanted = False
+    words = list(argv)
+    for index, word in enumerate(words):
+        if word == "--":
+            break
+        option, has_value, value = word.partition("=")
+        if len(option) < len("--fo") or not "--format".startswith(option):
+            continue
+        if not has_value:
+            value = words[index + 1] if index + 1 < len(words) else ""
+        wanted = value == "json"
+    return wanted
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with its errors told as every other error is: under `--format json`, the contract's error object on
+    stdout and one line on stderr, exit 2 (bad input); otherwise argparse's usage and message, exit 2."""
+
+    def __init__(self, *args: Any, argv: Sequence[str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.argv = argv
+
+    def error(self, message: str) -> NoReturn:
+        argv = sys.argv[1:] if self.argv is None else self.argv
+        if not wants_json(argv):
+            super().error(message)
+        command = self.prog.partition(" ")[2]  # "diagnose" of "rotation-doctor diagnose"; nothing for the top
+        self.exit(
+            _error(argparse.Namespace(format="json"), "bad_input", f"{command}: {message}" if command else message)
+        )
+
+
+def _parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    parser = Parser(
+        argv=argv,
         prog="rotation-doctor",
         description="Find (and fix) why a Lambda-rotated Secrets Manager secret cannot rotate. AWS settings come "
         "the standard way: AWS_PROFILE, AWS_REGION, AWS_ENDPOINT_URL, the credential chain.",
@@ -98,7 +137,10 @@ def _parser() -> argparse.ArgumentParser:
         parents=[_common(False)],
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", help="what to do")
+    # Subcommands' parsers are told the same command line: an error in one is told as the top's are.
+    sub = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", help="what to do", parser_class=_subparser(argv)
+    )
     common = _common(True)
 
     def command(name: str, text: str, *, formats: bool = True) -> argparse.ArgumentParser:
@@ -177,7 +219,9 @@ def _parser() -> argparse.ArgumentParser:
         "(default rotation-doctor-member), organizations:ListAccounts, ec2:DescribeRegions",
     )
     props = sub.add_parser("proposals", help="proposals stored by the service (DynamoDB)", parents=[common])
-    props_sub = props.add_subparsers(dest="action", required=True, metavar="ACTION", help="what to do with them")
+    props_sub = props.add_subparsers(
+        dest="action", required=True, metavar="ACTION", help="what to do with them", parser_class=_subparser(argv)
+    )
     for name, text in (
         ("list", "open proposals (all with --all)"),
         ("show", "one proposal, with its history and anything a failed undo left"),
@@ -232,7 +276,18 @@ def _parser() -> argparse.ArgumentParser:
         "--output", metavar="FILE", help="write the report to FILE instead of stdout (stdout keeps the annotations)"
     )
     command("demo", "the whole story on a built-in simulated account (no AWS account needed)", formats=False)
+    from rotation_doctor.cli.completion import SHELLS
+
+    completion = command(
+        "completion", "print the shell's completion script (README: Shell completion; needs shtab)", formats=False
+    )
+    completion.add_argument("shell", choices=SHELLS, help="the shell the script is for")
     return parser
+
+
+def _subparser(argv: Sequence[str] | None) -> type[Parser]:
+    """What makes a subcommand's parser: a `Parser` that knows the command line (argparse only calls it)."""
+    return cast(type[Parser], functools.partial(Parser, argv=argv))
 
 
 def _version() -> str:
@@ -285,9 +340,12 @@ def _base_clients(args: argparse.Namespace) -> Any:
     import boto3
     from botocore.exceptions import ProfileNotFound
 
-    from rotation_doctor.collect.accounts import REGION_NAME
+    from rotation_doctor.collect.accounts import check_region, check_secret_id
     from rotation_doctor.collect.aws import AwsClients, BadSetting
 
+    secret = getattr(args, "secret", None)
+    if secret is not None:
+        check_secret_id(secret)
     endpoint = os.environ.get("AWS_ENDPOINT_URL")
     if endpoint is not None:
         parts = urlsplit(endpoint)
@@ -300,15 +358,17 @@ def _base_clients(args: argparse.Namespace) -> Any:
     except ProfileNotFound as exc:
         raise BadSetting(profile_setting, f"no profile {exc.kwargs.get('profile')!r} in the AWS config") from exc
     region, setting = _region(args, configured)
-    if region is not None and not REGION_NAME.match(region):
-        raise BadSetting(setting, f"{region[:60]!r} is not an AWS region name")
+    if region is not None:
+        check_region(region, setting)
     return AwsClients(session, region=region)
 
 
 def _region(args: argparse.Namespace, configured: str | None) -> tuple[str | None, str]:
     """The region to read, and the setting it came from. A secret's ARN names its own region."""
-    secret = getattr(args, "secret", None) or ""
-    named = secret.split(":")[3] if secret.startswith("arn:") and secret.count(":") >= 6 else None
+    from rotation_doctor.collect.accounts import place_of_arn
+
+    place = place_of_arn(getattr(args, "secret", None) or "")
+    named = place.region if place is not None else None
     if named:
         if args.region and args.region != named:
             from rotation_doctor.collect.aws import BadSetting
@@ -323,8 +383,11 @@ def _region(args: argparse.Namespace, configured: str | None) -> tuple[str | Non
 
 
 def _emit_json(payload: Any) -> None:
-    json.dump(payload, sys.stdout, indent=2, default=str)
-    sys.stdout.write("\n")
+    from rotation_doctor.cli.closed_pipe import reader_may_leave
+
+    with reader_may_leave(sys.stdout):  # a reader that left ends the output, not the command (whose status stands)
+        json.dump(payload, sys.stdout, indent=2, default=str)
+        sys.stdout.write("\n")
 
 
 def _versioned(obj: dict[str, Any]) -> dict[str, Any]:
@@ -356,7 +419,7 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
         deep = {"reachability": [a.to_json() for a in answers]} if answers is not None else {}
         _emit_versioned(diagnosis.to_json() | deep)
     else:
-        print(render.diagnosis_text(diagnosis, render.Style(render.use_color(sys.stdout))))
+        render.stdout_line(render.diagnosis_text(diagnosis, render.Style(render.use_color(sys.stdout))))
     return EXIT_HEALTHY if diagnosis.verdict is Verdict.HEALTHY else EXIT_UNWELL
 
 
@@ -398,7 +461,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
     if args.format == "json":
         _emit_versioned([d.to_json() for d in results])
     else:
-        print(render.scan_table(results, render.Style(render.use_color(sys.stdout))))
+        render.stdout_line(render.scan_table(results, render.Style(render.use_color(sys.stdout))))
     return EXIT_HEALTHY if all(d.verdict is Verdict.HEALTHY for d in results) else EXIT_UNWELL
 
 
@@ -480,7 +543,7 @@ def _scan_places(args: argparse.Namespace) -> int:
     if args.format == "json":
         _emit_versioned([item.to_json() for item in items])
     else:
-        print(render.places_table(items, render.Style(render.use_color(sys.stdout))))
+        render.stdout_line(render.places_table(items, render.Style(render.use_color(sys.stdout))))
     return EXIT_HEALTHY if all(item.verdict is Verdict.HEALTHY for item in items) else EXIT_UNWELL
 
 
@@ -521,9 +584,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
         )
     else:
         style = render.Style(render.use_color(sys.stdout))
-        print(render.diagnosis_text(diagnosis, style))
-        print()
-        print(render.plan_text(plan, style))
+        render.stdout_line(render.diagnosis_text(diagnosis, style))
+        render.stdout_line()
+        render.stdout_line(render.plan_text(plan, style))
     return EXIT_HEALTHY if diagnosis.verdict is Verdict.HEALTHY else EXIT_UNWELL
 
 
@@ -544,9 +607,9 @@ def cmd_fix(args: argparse.Namespace) -> int:
         _emit_versioned(outcome.to_json())
     else:
         style = render.Style(render.use_color(sys.stdout))
-        print(render.plan_text(outcome.plan, style))
-        print()
-        print(render.outcome_text(outcome, style))
+        render.stdout_line(render.plan_text(outcome.plan, style))
+        render.stdout_line()
+        render.stdout_line(render.outcome_text(outcome, style))
     final = outcome.after or outcome.before
     if outcome.status is OutcomeStatus.ROLLBACK_INCOMPLETE:
         return EXIT_UNWELL  # something is left in the account: never 0, whatever the diagnosis says
@@ -571,14 +634,14 @@ def cmd_proposals(args: argparse.Namespace) -> int:
             if args.format == "json":
                 _emit_json([p.to_json() for p in found])
             else:
-                print(render.proposals_table(found))
+                render.stdout_line(render.proposals_table(found))
             return EXIT_HEALTHY
         if args.action in ("show", "reject"):
             proposal = store.get(args.id) if args.action == "show" else store.reject(args.id, by=args.by)
             if args.format == "json":
                 _emit_json(proposal.to_json())
             else:
-                print(render.proposal_text(proposal))
+                render.stdout_line(render.proposal_text(proposal))
             return EXIT_HEALTHY
         store.approve(args.id, by=args.by)
         retry = args.retry_rotation or None  # not asked: the deployment's setting
@@ -590,10 +653,10 @@ def cmd_proposals(args: argparse.Namespace) -> int:
     if args.format == "json":
         _emit_json(handled.outcome.to_json() | {"proposal": handled.proposal.to_json() if handled.proposal else None})
     else:
-        print(render.outcome_text(handled.outcome, render.Style(render.use_color(sys.stdout))))
+        render.stdout_line(render.outcome_text(handled.outcome, render.Style(render.use_color(sys.stdout))))
         if handled.proposal is not None:
-            print()
-            print(render.proposal_text(handled.proposal))
+            render.stdout_line()
+            render.stdout_line(render.proposal_text(handled.proposal))
     applied = handled.proposal is not None and handled.proposal.state is ProposalState.APPLIED
     return EXIT_HEALTHY if applied else EXIT_UNWELL
 
@@ -673,7 +736,7 @@ def cmd_what_if(args: argparse.Namespace) -> int:
         color = args.output is None and render.use_color(sys.stdout)
         body = render.whatif_text(report, render.Style(color), fail_on)
     if args.output is None:
-        print(body)
+        render.stdout_line(body)
     else:
         try:
             Path(args.output).write_text(body + "\n", encoding="utf-8")
@@ -681,7 +744,7 @@ def cmd_what_if(args: argparse.Namespace) -> int:
             raise BadInput(f"--output: cannot write {args.output}: {exc.__class__.__name__}: {exc}") from exc
     commands = annotations.github(report, fail_on) if args.annotations == "github" else []
     if commands:
-        print("\n".join(commands))
+        render.stdout_line("\n".join(commands))
     return EXIT_UNWELL if report.fails(fail_on) else EXIT_HEALTHY
 
 
@@ -691,8 +754,34 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run()
 
 
+def cmd_completion(args: argparse.Namespace) -> int:
+    from rotation_doctor.cli import render
+    from rotation_doctor.cli.completion import script
+
+    render.stdout_line(script(_parser(), args.shell))
+    return EXIT_HEALTHY
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    """The command. Its output is written once its status is known, each write tolerating a reader that left
+    (`closed_pipe`): the status is then the command's own. A closed pipe met anywhere else (the demo, which tells
+    its story as it goes, or argparse's --help) ends the command quietly with 1: its status is not known."""
+    from rotation_doctor.cli.closed_pipe import reader_may_leave, silence
+
+    try:
+        return _run(argv)
+    except SystemExit:  # argparse's --help, --version and usage: flushed here, where a closed pipe can be told
+        with reader_may_leave(sys.stdout):
+            pass
+        raise
+    except BrokenPipeError:
+        silence(sys.stdout)
+        silence(sys.stderr)
+        return EXIT_UNWELL
+
+
+def _run(argv: Sequence[str] | None) -> int:
+    args = _parser(argv).parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.WARNING,
         format="rotation-doctor: %(levelname)s %(name)s: %(message)s",
@@ -710,6 +799,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "proposals": cmd_proposals,
         "what-if": cmd_what_if,
         "demo": cmd_demo,
+        "completion": cmd_completion,
     }
     try:
         return commands[args.command](args)
@@ -736,11 +826,12 @@ def _error(args: argparse.Namespace, kind: str, message: str, setting: str | Non
     """One line on stderr; with --format json, also the contract's error object on stdout. A message may quote outside
     text (a plan's address that cannot be read): made printable, it stays one line a terminal or a CI runner does not
     act on."""
+    from rotation_doctor.cli import render
     from rotation_doctor.model.bounded import printable
 
     prefix = "AWS error: " if kind == "aws_error" else ""
     message = printable(message)
-    print(f"rotation-doctor: {prefix}{message}", file=sys.stderr)
+    render.stderr_line(f"rotation-doctor: {prefix}{message}")
     if getattr(args, "format", "text") == "json":
         _emit_versioned({"error": {"kind": kind, "message": message, "setting": setting}})
     return EXIT_BY_KIND[kind]

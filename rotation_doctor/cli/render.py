@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 from rotation_doctor.analysis import Diagnosis
+from rotation_doctor.cli.closed_pipe import reader_may_leave
 from rotation_doctor.cli.markdown import MARKDOWN_LIMIT, Section, bounded
 from rotation_doctor.model.bounded import printable
 from rotation_doctor.model.findings import Finding, Severity, Verdict
@@ -128,7 +129,15 @@ def scan_table(results: Sequence[Diagnosis], style: Style | None = None) -> str:
 
 
 def stderr_line(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    """A line for the person (progress, what was done besides): a closed stderr silences it, the command goes on."""
+    with reader_may_leave(sys.stderr):
+        print(message, file=sys.stderr)
+
+
+def stdout_line(text: str = "") -> None:
+    """A line of the command's output: a reader that left ends the output, not the command (whose status stands)."""
+    with reader_may_leave(sys.stdout):
+        print(text)
 
 
 def places_table(items: Sequence[Diagnosis | UnreadPlace], style: Style | None = None) -> str:
@@ -196,14 +205,14 @@ class ProgressBar:
         return f"rotation-doctor: [{'#' * filled}{'.' * (cls.WIDTH - filled)}] {done}/{total} accounts"
 
     def show(self, done: int, total: int) -> None:
-        self.stream.write("\r" + self.text(done, total) if self.in_place else self.text(done, total) + "\n")
-        self.stream.flush()
+        with reader_may_leave(self.stream):
+            self.stream.write("\r" + self.text(done, total) if self.in_place else self.text(done, total) + "\n")
         self.shown = True
 
     def end(self) -> None:
         if self.shown and self.in_place:
-            self.stream.write("\n")
-            self.stream.flush()
+            with reader_may_leave(self.stream):
+                self.stream.write("\n")
 
 
 def plan_text(plan: Plan, style: Style | None = None) -> str:

@@ -12,6 +12,7 @@ caller turns it into a finding for that account.
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from collections.abc import Callable, Iterable
@@ -33,11 +34,15 @@ if TYPE_CHECKING:
 
 DEFAULT_MEMBER_ROLE = "rotation-doctor-member"  # member.yaml's MemberRoleName default
 SESSION_NAME = "rotation-doctor"
-ROLE_ARN = re.compile(r"^arn:(aws[a-z-]*):iam::(\d{12}):role/(?:[\w+=,.@/-]+/)?([\w+=,.@-]{1,64})$")
+ROLE_ARN = re.compile(r"\Aarn:(aws[a-z-]*):iam::([0-9]{12}):role/(?:[\w+=,.@/-]+/)?([\w+=,.@-]{1,64})\Z", re.ASCII)
 # Whole strings of ASCII only: `$` would admit a final newline and `\d` any Unicode digit, so that one account or
 # region could be spelled several ways (each a place of its own, with its own share of the hub).
 ACCOUNT_ID = re.compile(r"\A[0-9]{12}\Z")
 REGION_NAME = re.compile(r"\A[a-z]{2}(-[a-z]+)+-[0-9]+\Z")  # us-east-1, us-gov-west-1, ap-southeast-5, ...
+PARTITION = re.compile(r"\Aaws(-[a-z]+)*\Z")  # aws, aws-cn, aws-us-gov, aws-iso, aws-iso-b, ...
+# Secrets Manager's rule for a secret's name (CreateSecret, `Name`): 1-512 ASCII letters, digits and /_+=.@- .
+SECRET_NAME = re.compile(r"\A[A-Za-z0-9/_+=.@-]{1,512}\Z")
+SECRET_ARN_FORM = "arn:PARTITION:secretsmanager:REGION:ACCOUNT:secret:NAME"
 
 
 @dataclass(frozen=True, order=True)
@@ -78,6 +83,64 @@ def check_role_name(text: str) -> str:
     if not ROLE_ARN.match(role_arn("000000000000", text)):
         raise BadSetting("--role-name", f"{text[:120]!r} is not an IAM role name (NAME or path/NAME)")
     return text
+
+
+def check_secret_id(text: str) -> str:
+    """A secret's name or ARN the user gave, checked before any AWS call; BadSetting("secret") otherwise. An ARN is
+    held to its whole form, its region to the regions that exist: a secret id that cannot name a secret is bad input,
+    never a question put to AWS (whose answer, AccessDenied on a foreign ARN, would read as an AWS error)."""
+    shown = repr(text[:120])
+    if not text.strip():
+        raise BadSetting("secret", f"{shown} is empty: give the secret's name or its ARN ({SECRET_ARN_FORM})")
+    if not text.startswith("arn:"):
+        if not SECRET_NAME.match(text):
+            raise BadSetting(
+                "secret",
+                f"{shown} is neither a secret name (1-512 ASCII letters, digits and /_+=.@-) nor an ARN "
+                f"({SECRET_ARN_FORM})",
+            )
+        return text
+    parts = text.split(":", 6)
+    if len(parts) > 2 and parts[2] != "secretsmanager":
+        raise BadSetting("secret", f"{shown} is an ARN of {parts[2][:40]!r}, not of a secret ({SECRET_ARN_FORM})")
+    place = place_of_arn(text)
+    if (
+        len(parts) != 7
+        or place is None
+        or not PARTITION.match(parts[1])
+        or parts[5] != "secret"
+        or not SECRET_NAME.match(parts[6])
+    ):
+        raise BadSetting("secret", f"{shown} is not a secret's ARN ({SECRET_ARN_FORM}, ACCOUNT 12 digits)")
+    check_region(place.region, "secret", what="the ARN's region ")
+    return text
+
+
+@functools.cache
+def known_regions() -> tuple[str, ...]:
+    """Every region Secrets Manager is in, in every partition, as the installed botocore's bundled endpoint data lists
+    them (opt-in regions included; no AWS call)."""
+    from botocore.session import Session
+
+    session = Session()
+    return tuple(
+        region
+        for partition in session.get_available_partitions()
+        for region in session.get_available_regions("secretsmanager", partition_name=partition)
+    )
+
+
+def check_region(name: str, setting: str, *, what: str = "") -> str:
+    """A region name the user gave (or a setting, or a secret's ARN, holds), known to exist; BadSetting otherwise,
+    naming the regions that do. A region newer than the installed botocore is refused too: its endpoint data is what
+    the SDK would reach it with, so upgrading botocore is the fix, and the message says so."""
+    if REGION_NAME.match(name) and name in known_regions():
+        return name
+    raise BadSetting(
+        setting,
+        f"{what}{name[:60]!r} is not an AWS region; Secrets Manager's regions (opt-in ones included; a newer one "
+        f"needs a newer botocore): {', '.join(known_regions())}",
+    )
 
 
 def place_of_arn(arn: str) -> Place | None:
@@ -259,7 +322,7 @@ def regions_from(text: str, enabled: Callable[[], list[str]]) -> list[str]:
     bad = [r for r in names if not REGION_NAME.match(r)]
     if bad or not names:
         raise BadSetting("--regions", f"{', '.join(bad)[:120] or 'nothing'} is not 'all' or AWS region names")
-    return list(dict.fromkeys(names))
+    return list(dict.fromkeys(check_region(name, "--regions") for name in names))
 
 
 def places(accounts: Iterable[str], regions: Iterable[str]) -> list[Place]:
