@@ -214,6 +214,7 @@ def each_place(
                         del future
                         yield place, items
                         del items
+                        sessions.forget(place)  # the caller is done with it (its Security Hub sync too)
                         continue
                     try:
                         names: list[str] = future.result()
@@ -223,11 +224,14 @@ def each_place(
                             if isinstance(unread, RoleRefused)
                             else unlisted(f"account {account}", unread.failure)
                         )
+                        sessions.forget(Place(account, home))  # made to list its regions, if the role was taken
                         account_done()
                         for region in regions if regions is not None else [None]:
                             yield Place(account, region or ""), [UnreadPlace(account, region, finding)]
                         continue
                     places_left[account] = len(names)
+                    if home not in names:  # its clients served only to list the regions
+                        sessions.forget(Place(account, home))
                     if not names:
                         account_done()
                     for region in names:

@@ -4,10 +4,12 @@ stops the scan is the last line; the exit status is scan's."""
 
 from __future__ import annotations
 
+import gc
 import io
 import json
 import threading
 import time
+import weakref
 from collections import defaultdict
 from typing import Any
 
@@ -203,3 +205,26 @@ def test_exit_status_is_scans_and_an_error_that_stops_it_is_the_last_line(
     assert line == JsonLines.line(json.loads(line))
     assert json.loads(line)["error"]["kind"] == "aws_error"
     assert_valid("error", json.loads(line))
+
+
+def test_a_places_clients_are_released_once_the_caller_has_its_results(builder: AccountBuilder) -> None:
+    """What a scan of hundreds of places keeps is the places being read: each place's clients (megabytes each) are
+    let go once its results are handed over, the base clients excepted."""
+    from rotation_doctor.examine import each_place
+
+    accounts = organization.organization(builder.clients, 2)
+    sessions = AccountSessions(builder.clients)
+    made: list[weakref.ref[Any]] = []
+    clients_of = sessions.clients
+
+    def recorded(place: Any) -> Any:
+        clients = clients_of(place)
+        made.append(weakref.ref(clients))
+        return clients
+
+    sessions.clients = recorded  # type: ignore[method-assign]
+    places = [place for place, _ in each_place(sessions, accounts, ["us-east-1", "us-west-2"])]
+    assert len(places) == 6
+    gc.collect()
+    alive = [ref() for ref in made if ref() is not None]
+    assert len(made) > 6 and all(clients is builder.clients for clients in alive)
