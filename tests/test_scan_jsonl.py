@@ -228,3 +228,20 @@ def test_a_places_clients_are_released_once_the_caller_has_its_results(builder: 
     gc.collect()
     alive = [ref() for ref in made if ref() is not None]
     assert len(made) > 6 and all(clients is builder.clients for clients in alive)
+
+
+def test_security_hub_is_kept_place_by_place_with_one_summary(
+    builder: AccountBuilder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from rotation_doctor.collect.aws import AwsClients
+
+    for region in ("us-east-1", "us-west-2"):
+        AwsClients(builder.clients.session, region).client("securityhub").enable_security_hub()  # type: ignore[attr-defined]
+    o = scenarios.orders(builder)  # broken twice: no way to Secrets Manager, the database closed
+    code, out, err = run(capsys, "scan", "--regions", "us-east-1,us-west-2", "--security-hub", "--format", "jsonl")
+    assert code == 1 and [json.loads(line)["secret"]["arn"] for line in out.splitlines()] == [o.secret_arn]
+    assert [line for line in err.splitlines() if "Security Hub" in line] == [
+        "rotation-doctor: Security Hub: 2 finding(s) imported, 0 archived"
+    ]
+    imported = builder.clients.client("securityhub").get_findings()["Findings"]  # type: ignore[attr-defined]
+    assert {f["Resources"][0]["Id"] for f in imported} == {o.secret_arn} and len(imported) == 2
