@@ -65,6 +65,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/cold_start.py
 	$(BIN)/python bench/change_calls.py
 	$(BIN)/python bench/organization_scan.py
+	$(BIN)/python bench/organization_memory.py
 	$(BIN)/python bench/organization_burst.py
 
 # The Lambda artifact. Downloading the wheels for the runtime's platform is the only step that needs the

@@ -20,6 +20,7 @@ import json
 import sys
 import time
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -84,14 +85,16 @@ def counting(counter: PlaceCounter) -> Any:
         botocore.handlers.BUILTIN_HANDLERS = saved
 
 
-def build_organization(clients: AwsClients, secrets: int = SECRETS) -> list[str]:
+def build_organization(
+    clients: AwsClients, secrets: int = SECRETS, *, accounts: int = ACCOUNTS, regions: Sequence[str] = REGIONS
+) -> list[str]:
     """The organization, every account-region with `secrets` secrets; every account's id, the management first."""
-    accounts = organization.organization(clients, ACCOUNTS - 1)
+    ids = organization.organization(clients, accounts - 1)
     sessions = AccountSessions(clients)  # moto assumes any role name: the member role need not be made
-    for account in accounts:
-        for region in REGIONS:
+    for account in ids:
+        for region in regions:
             build(organization.builder_in(sessions, account, region), secrets)
-    return accounts
+    return ids
 
 
 def cli_scan(concurrency: int) -> tuple[int, list[dict[str, Any]], float, float]:

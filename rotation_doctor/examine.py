@@ -3,7 +3,7 @@ accounts and regions, read concurrently."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -137,19 +137,35 @@ def scan_places(
     concurrency: int = 8,
     on_account_done: Callable[[int, int], None] | None = None,
 ) -> list[Diagnosis | UnreadPlace]:
-    """`scan` in every region of every account, at most `concurrency` places read at once.
+    """`scan` in every region of every account (see `each_place`), all of it: in account, region order; a place's
+    secrets in the order `scan` gives."""
+    found = dict(each_place(sessions, accounts, regions, concurrency=concurrency, on_account_done=on_account_done))
+    return [item for place in sorted(found) for item in found[place]]
+
+
+def each_place(
+    sessions: AccountSessions,
+    accounts: Sequence[str],
+    regions: Sequence[str] | None,
+    *,
+    concurrency: int = 8,
+    on_account_done: Callable[[int, int], None] | None = None,
+) -> Iterator[tuple[Place, list[Diagnosis | UnreadPlace]]]:
+    """`scan` in every region of every account, at most `concurrency` places read at once; each place's results
+    yielded as soon as it is read (in the order places finish), and then held by nothing here: a caller that writes
+    and drops them (`scan --format jsonl`) keeps memory to the places being read.
 
     `regions` None: the regions enabled for each account (asked in the base session's region). Each
     account's role is assumed once, before its regions are read; an account that refuses it is one
     `UnreadPlace` per region (ACCOUNT_ROLE_REFUSED). A place whose secrets cannot be listed (a region not
     enabled, an SCP) is one `UnreadPlace` (AWS_READ_FAILED); errors after which nothing can be read
-    (credentials, connection) stop the scan. `on_account_done(done, total)` is called (in this thread) as each account
-    is finished. Results are in account, region order; a place's secrets in the order `scan` gives.
+    (credentials, connection) stop the scan. `on_account_done(done, total)` is called, and each place yielded, in the
+    caller's thread (the threads only read): what the caller writes never interleaves. A place's secrets are in the
+    order `scan` gives. Closing the generator early cancels the places not yet started.
     """
     from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
     home = str(sessions.base.region)
-    found: dict[Place, list[Diagnosis | UnreadPlace]] = {}
     places_left: dict[str, int] = {}
     done = 0
 
@@ -187,13 +203,18 @@ def scan_places(
         try:
             while running:
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
-                for future in finished:
+                while finished:  # popped, so that a place's results are held by no finished future once yielded
+                    future = finished.pop()
                     account, place = running.pop(future)
                     if place is not None:
-                        found[place] = future.result()
+                        items: list[Diagnosis | UnreadPlace] = future.result()
                         places_left[account] -= 1
                         if not places_left[account]:
                             account_done()
+                        del future
+                        yield place, items
+                        del items
+                        sessions.forget(place)  # the caller is done with it (its Security Hub sync too)
                         continue
                     try:
                         names: list[str] = future.result()
@@ -203,11 +224,14 @@ def scan_places(
                             if isinstance(unread, RoleRefused)
                             else unlisted(f"account {account}", unread.failure)
                         )
-                        for region in regions if regions is not None else [None]:
-                            found[Place(account, region or "")] = [UnreadPlace(account, region, finding)]
+                        sessions.forget(Place(account, home))  # made to list its regions, if the role was taken
                         account_done()
+                        for region in regions if regions is not None else [None]:
+                            yield Place(account, region or ""), [UnreadPlace(account, region, finding)]
                         continue
                     places_left[account] = len(names)
+                    if home not in names:  # its clients served only to list the regions
+                        sessions.forget(Place(account, home))
                     if not names:
                         account_done()
                     for region in names:
@@ -217,4 +241,3 @@ def scan_places(
             for future in running:
                 future.cancel()
             raise
-    return [item for place in sorted(found) for item in found[place]]

@@ -26,6 +26,10 @@ TRUST_HELP = (
 
 
 FORMAT_HELP = "text for people (default), json for machines: the contract's object (docs/contract.md)"
+JSONL_HELP = (
+    "; jsonl: each item of json's list as one line, written as each account-region finishes (memory stays flat "
+    "however many there are)"
+)
 SECRET_HELP = "the secret's name or ARN (an ARN names its own region, which is then used)"
 SECURITY_HUB_HELP = (
     "also keep Security Hub's findings as the diagnosis says: import each finding, archive those gone (in the "
@@ -143,10 +147,13 @@ def _parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     )
     common = _common(True)
 
-    def command(name: str, text: str, *, formats: bool = True) -> argparse.ArgumentParser:
+    def command(name: str, text: str, *, formats: bool = True, jsonl: bool = False) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=text, description=text, parents=[common])
         if formats:
-            p.add_argument("--format", choices=("text", "json"), default="text", help=FORMAT_HELP)
+            choices, help_text = (
+                (("text", "json", "jsonl"), FORMAT_HELP + JSONL_HELP) if jsonl else (("text", "json"), FORMAT_HELP)
+            )
+            p.add_argument("--format", choices=choices, default="text", help=help_text)
         return p
 
     d = command("diagnose", "diagnose one secret (name or ARN)")
@@ -171,7 +178,9 @@ def _parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
         help="how long to wait for each analysis before deleting it unanswered (default 300)",
     )
     d.add_argument("--security-hub", action="store_true", help=SECURITY_HUB_HELP)
-    s = command("scan", "diagnose every Lambda-rotated secret of the region (or of several accounts and regions)")
+    s = command(
+        "scan", "diagnose every Lambda-rotated secret of the region (or of several accounts and regions)", jsonl=True
+    )
     s.add_argument("--security-hub", action="store_true", help=SECURITY_HUB_HELP)
     _place_options(s, "scan")
     p = command("plan", "diagnosis plus the fix plan; changes nothing")
@@ -443,6 +452,7 @@ def _second_opinion(clients: Any, timeout: float, snap: Any, diagnosis: Any) -> 
 
 def cmd_scan(args: argparse.Namespace) -> int:
     from rotation_doctor.cli import render
+    from rotation_doctor.cli.jsonlines import JsonLines
     from rotation_doctor.examine import scan
     from rotation_doctor.model.findings import Verdict
 
@@ -458,7 +468,9 @@ def cmd_scan(args: argparse.Namespace) -> int:
     clients = _clients(args)
     results = scan(clients, on_progress=progress)
     _to_security_hub(args, results, clients)
-    if args.format == "json":
+    if args.format == "jsonl":
+        JsonLines(sys.stdout).write(_versioned(d.to_json()) for d in results)
+    elif args.format == "json":
         _emit_versioned([d.to_json() for d in results])
     else:
         render.stdout_line(render.scan_table(results, render.Style(render.use_color(sys.stdout))))
@@ -469,13 +481,22 @@ def _to_security_hub(args: argparse.Namespace, diagnoses: Sequence[Any], clients
     """With --security-hub: the diagnoses as Security Hub findings; what it did (and refused) on stderr. A finding
     Security Hub refuses is told, and does not change the exit status, which is the secrets' verdict. Each finding is
     imported in its secret's account (the only one AWS takes it from): `clients`' own, or `clients_for(place)`'s."""
+    sync = _security_hub_sync(args, clients, clients_for)
+    if sync is not None:
+        from rotation_doctor.cli import render
+
+        render.stderr_line(f"rotation-doctor: {sync(diagnoses).summary()}")
+
+
+def _security_hub_sync(args: argparse.Namespace, clients: Any, clients_for: Any = None) -> Any:
+    """With --security-hub, what syncs diagnoses (of any places; the sync goes place by place) and answers its
+    report; else None."""
     if not getattr(args, "security_hub", False):
-        return
-    from rotation_doctor.cli import render
+        return None
     from rotation_doctor.notify.security_hub import Diagnosed, SecurityHubFindings
 
-    report = SecurityHubFindings(clients, clients_for).sync([Diagnosed(d) for d in diagnoses])
-    render.stderr_line(f"rotation-doctor: {report.summary()}")
+    hub = SecurityHubFindings(clients, clients_for)
+    return lambda diagnoses: hub.sync([Diagnosed(d) for d in diagnoses])
 
 
 def _scan_places(args: argparse.Namespace) -> int:
@@ -491,7 +512,7 @@ def _scan_places(args: argparse.Namespace) -> int:
         regions_from,
     )
     from rotation_doctor.collect.aws import AwsError, BadSetting, describe_fatal, fatal
-    from rotation_doctor.examine import UnreadPlace, scan_places
+    from rotation_doctor.examine import UnreadPlace, each_place, scan_places
     from rotation_doctor.model.findings import Verdict
 
     # Every setting is checked before the first call: bad input is exit 2, whatever AWS would say.
@@ -528,6 +549,11 @@ def _scan_places(args: argparse.Namespace) -> int:
     bar = render.ProgressBar(sys.stderr) if sys.stderr.isatty() or args.verbose else None
     if bar:
         bar.show(0, len(accounts))
+    if args.format == "jsonl":
+        places = each_place(
+            sessions, accounts, regions, concurrency=args.concurrency, on_account_done=bar.show if bar else None
+        )
+        return _stream_places(args, places, bar, base, sessions.clients)
     try:
         items = scan_places(
             sessions,
@@ -545,6 +571,36 @@ def _scan_places(args: argparse.Namespace) -> int:
     else:
         render.stdout_line(render.places_table(items, render.Style(render.use_color(sys.stdout))))
     return EXIT_HEALTHY if all(item.verdict is Verdict.HEALTHY for item in items) else EXIT_UNWELL
+
+
+def _stream_places(args: argparse.Namespace, places: Any, bar: Any, clients: Any, clients_for: Any) -> int:
+    """`scan --format jsonl` across places: each place's items written (one line each, flushed) as the place is
+    read, synced to Security Hub if asked, then dropped; nothing is kept for the end but the exit status and the
+    Security Hub report. Lines are written in this thread only (`each_place` yields here), so they never
+    interleave."""
+    from contextlib import closing
+
+    from rotation_doctor.cli import render
+    from rotation_doctor.cli.jsonlines import JsonLines
+    from rotation_doctor.examine import UnreadPlace
+    from rotation_doctor.model.findings import Verdict
+    from rotation_doctor.notify.security_hub import HubReport
+
+    lines, sync, synced = JsonLines(sys.stdout), _security_hub_sync(args, clients, clients_for), HubReport()
+    healthy = True
+    try:
+        with closing(places):
+            for _, items in places:
+                healthy = healthy and all(item.verdict is Verdict.HEALTHY for item in items)
+                lines.write(_versioned(item.to_json()) for item in items)
+                if sync is not None:
+                    synced.add(sync([i for i in items if not isinstance(i, UnreadPlace)]))
+    finally:
+        if bar:
+            bar.end()
+    if sync is not None:
+        render.stderr_line(f"rotation-doctor: {synced.summary()}")
+    return EXIT_HEALTHY if healthy else EXIT_UNWELL
 
 
 def _concurrency(text: str) -> int:
@@ -832,8 +888,13 @@ def _error(args: argparse.Namespace, kind: str, message: str, setting: str | Non
     prefix = "AWS error: " if kind == "aws_error" else ""
     message = printable(message)
     render.stderr_line(f"rotation-doctor: {prefix}{message}")
+    error = {"error": {"kind": kind, "message": message, "setting": setting}}
     if getattr(args, "format", "text") == "json":
-        _emit_versioned({"error": {"kind": kind, "message": message, "setting": setting}})
+        _emit_versioned(error)
+    elif getattr(args, "format", "text") == "jsonl":  # the last line, after the places already written
+        from rotation_doctor.cli.jsonlines import JsonLines
+
+        JsonLines(sys.stdout).write([_versioned(error)])
     return EXIT_BY_KIND[kind]
 
 

@@ -217,6 +217,12 @@ class AccountSessions:
         with self._lock:
             return self._clients.setdefault(place, made)
 
+    def forget(self, place: Place) -> None:
+        """Drop the clients of a place that is done with (a client holds megabytes: a scan of hundreds of places
+        keeps only those being read). Asked again, they are made again; the account's credentials are kept."""
+        with self._lock:
+            self._clients.pop(place, None)
+
     def _session_for(self, account: str) -> Any:
         import boto3
         import botocore.session
