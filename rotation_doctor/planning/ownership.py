@@ -43,6 +43,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from functools import partial
 
+from rotation_doctor.model.findings import PathName
 from rotation_doctor.model.plan import NOT_REQUIRED, Fix, Link, LinkStatus, Risk
 from rotation_doctor.model.snapshot import Database, Secret, Snapshot, TargetKind
 
@@ -118,7 +119,7 @@ def needs_link(fix: Fix, snap: Snapshot) -> bool:
         not egress and peer in db_groups for _, peer, egress in _group_rules(fix)
     ):
         return True
-    if not any(code.startswith("DB_") for code in fix.fixes):
+    if not any(code.path is PathName.DB for code in fix.fixes):
         return False
     fn = snap.function
     own = {fn.arn, fn.name, *snap.function_own_group_ids} if fn is not None else set()
