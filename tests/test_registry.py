@@ -66,6 +66,13 @@ def test_each_code_has_the_contracts_path_and_severity_and_a_remedy(code: Code) 
     assert code.remedy.strip().endswith(".") and len(code.remedy) > 20
 
 
+def test_the_readmes_table_of_added_codes_names_codes_on_their_path() -> None:
+    start = README.index("\n## Finding codes")
+    rows = _table_rows(README[start : README.index("\n## ", start + 1)])
+    assert len(rows) >= 5
+    assert {code: path for code, path, *_ in rows} == {code: str(Code(code).path) for code, *_ in rows}
+
+
 def test_the_not_evaluated_codes_are_those_the_readme_names() -> None:
     # README: "`AWS_READ_FAILED`, ... and `DB_TARGET_UNRESOLVED` make the verdict `unknown` (never `degraded`)".
     prose = " ".join(README.split())
