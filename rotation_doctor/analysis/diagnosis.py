@@ -56,7 +56,8 @@ class Diagnosis:
         }
 
     def codes(self) -> list[str]:
-        return [f.code for f in self.findings]
+        """The codes as plain strings: what proposals, messages and logs store."""
+        return [str(f.code) for f in self.findings]
 
     @property
     def account(self) -> str:
