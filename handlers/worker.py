@@ -27,7 +27,7 @@ from rotation_doctor.approvals.handoff import ApplyApproved
 from rotation_doctor.collect.aws import quiet_sdk_loggers
 from rotation_doctor.model.bounded import clip, traceback_tail
 from rotation_doctor.model.errors import HandoffUnsigned
-from rotation_doctor.model.findings import Verdict
+from rotation_doctor.model.findings import Code, Verdict
 from rotation_doctor.model.states import SecretAction
 from rotation_doctor.service import events
 
@@ -91,7 +91,7 @@ tracer = DeferredTracer(service="rotation-doctor", patch_modules=("botocore",))
 metrics = Metrics(namespace="RotationDoctor", service="rotation-doctor")
 
 NAME_LIMIT = 120  # an event's name, id or type in a log line
-READ_FAILED = "AWS_READ_FAILED"  # the finding of a read that failed (findings.CODES)
+READ_FAILED = Code.AWS_READ_FAILED  # the finding of a read that failed
 
 
 class SecretJson(TypedDict):

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from remediations.base import PlanContext, Planned, Remediation
-from rotation_doctor.model.findings import Finding
+from rotation_doctor.model.findings import Code, Finding
 from rotation_doctor.model.plan import Call, Fix, FixKind, Risk
 from rotation_doctor.model.snapshot import PolicyDocument, Snapshot
 
@@ -17,7 +17,7 @@ class AddInvokePermission(Remediation):
     kind = FixKind.ADD_INVOKE_PERMISSION
     risk = Risk.LOW
     iam_actions = ("lambda:AddPermission", "lambda:RemovePermission")
-    handles = frozenset({"INVOKE_PERMISSION_MISSING"})
+    handles = frozenset({Code.INVOKE_PERMISSION_MISSING})
 
     def plan(self, snap: Snapshot, findings: Sequence[Finding], ctx: PlanContext) -> list[Planned]:
         fn = snap.function
@@ -54,7 +54,7 @@ class AddInvokePermission(Remediation):
             self.kind,
             self.risk,
             f"Let Secrets Manager invoke {fn.name}, scoped to account {account}.",
-            ("INVOKE_PERMISSION_MISSING",),
+            (Code.INVOKE_PERMISSION_MISSING,),
             (step,),
             vpc_id=fn.vpc_id,
         )

@@ -8,7 +8,7 @@ from dataclasses import replace
 
 from remediations.base import PlanContext, Planned, Remediation
 from rotation_doctor.model.evidence import NaclDenied, PeerKind
-from rotation_doctor.model.findings import Finding
+from rotation_doctor.model.findings import Code, Finding
 from rotation_doctor.model.plan import Call, Fix, FixKind, Risk
 from rotation_doctor.model.snapshot import NaclEntry, Snapshot
 
@@ -27,7 +27,7 @@ class AddNaclEntries(Remediation):
     kind = FixKind.ADD_NACL_ENTRIES
     risk = Risk.HIGH  # an ACL guards every instance of the subnet
     iam_actions = ("ec2:CreateNetworkAclEntry", "ec2:DeleteNetworkAclEntry")
-    handles = frozenset({"SM_NACL_DENIES", "DB_NACL_DENIES", "DB_PROXY_TARGET_UNREACHABLE"})
+    handles = frozenset({Code.SM_NACL_DENIES, Code.DB_NACL_DENIES, Code.DB_PROXY_TARGET_UNREACHABLE})
 
     def plan(self, snap: Snapshot, findings: Sequence[Finding], ctx: PlanContext) -> list[Planned]:
         planned = []

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from remediations.base import PlanContext, Planned, Remediation
 from rotation_doctor.model.evidence import RouteMissing
-from rotation_doctor.model.findings import Finding
+from rotation_doctor.model.findings import Code, Finding
 from rotation_doctor.model.plan import Call, Fix, FixKind, Risk
 from rotation_doctor.model.snapshot import Route, Snapshot
 
@@ -16,7 +16,7 @@ class AddPeeringRoutes(Remediation):
     kind = FixKind.ADD_PEERING_ROUTES
     risk = Risk.HIGH  # routes change where every instance of the subnets sends that traffic
     iam_actions = ("ec2:CreateRoute", "ec2:DeleteRoute")
-    handles = frozenset({"DB_NO_ROUTE"})
+    handles = frozenset({Code.DB_NO_ROUTE})
 
     def plan(self, snap: Snapshot, findings: Sequence[Finding], ctx: PlanContext) -> list[Planned]:
         fn, db = snap.function, snap.database
@@ -59,7 +59,7 @@ class AddPeeringRoutes(Remediation):
             self.kind,
             self.risk,
             f"Route the function's and the database's subnets to each other over {peering.id}.",
-            ("DB_NO_ROUTE",),
+            (Code.DB_NO_ROUTE,),
             tuple(steps),
             vpc_id=fn.vpc_id,
         )

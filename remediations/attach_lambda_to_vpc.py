@@ -12,7 +12,7 @@ from dataclasses import replace
 from remediations._rules import new_group_steps, rule_step, with_rule
 from remediations.base import PlanContext, Planned, Remediation
 from remediations.create_secretsmanager_endpoint import HTTPS, vpc_cidrs
-from rotation_doctor.model.findings import Finding
+from rotation_doctor.model.findings import Code, Finding
 from rotation_doctor.model.plan import Call, Fix, FixKind, Risk
 from rotation_doctor.model.snapshot import SecurityGroup, SecurityGroupRule, Snapshot
 
@@ -28,7 +28,7 @@ class AttachLambdaToVpc(Remediation):
         "ec2:RevokeSecurityGroupEgress",
         "ec2:CreateTags",
     )
-    handles = frozenset({"DB_LAMBDA_NOT_IN_VPC"})
+    handles = frozenset({Code.DB_LAMBDA_NOT_IN_VPC})
 
     def plan(self, snap: Snapshot, findings: Sequence[Finding], ctx: PlanContext) -> list[Planned]:
         fn, db = snap.function, snap.database
@@ -86,7 +86,7 @@ class AttachLambdaToVpc(Remediation):
             self.kind,
             self.risk,
             f"Attach {fn.name} to {vpc}, in the database's subnets.",
-            ("DB_LAMBDA_NOT_IN_VPC",),
+            (Code.DB_LAMBDA_NOT_IN_VPC,),
             tuple(steps),
             vpc_id=vpc,
             notes=(

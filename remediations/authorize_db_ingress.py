@@ -9,12 +9,12 @@ from functools import partial
 from remediations._rules import function_group, rule_step, with_rule
 from remediations.base import PlanContext, Planned, Remediation
 from rotation_doctor.model.evidence import IngressDenied
-from rotation_doctor.model.findings import Finding
+from rotation_doctor.model.findings import Code, Finding
 from rotation_doctor.model.plan import Fix, FixKind, Risk
 from rotation_doctor.model.snapshot import Snapshot
 
-FUNCTION_LEG = "DB_SG_INGRESS_DENIES"
-PROXY_LEG = "DB_PROXY_TARGET_UNREACHABLE"
+FUNCTION_LEG = Code.DB_SG_INGRESS_DENIES
+PROXY_LEG = Code.DB_PROXY_TARGET_UNREACHABLE
 
 
 class AuthorizeDbIngress(Remediation):

@@ -8,7 +8,7 @@ from functools import partial
 from remediations._rules import function_group, rule_step, with_rule
 from remediations.base import PlanContext, Planned, Remediation
 from rotation_doctor.model.evidence import IngressDenied
-from rotation_doctor.model.findings import Finding
+from rotation_doctor.model.findings import Code, Finding
 from rotation_doctor.model.plan import Fix, FixKind, Risk
 from rotation_doctor.model.snapshot import Snapshot
 
@@ -19,7 +19,7 @@ class AuthorizeEndpointIngress(Remediation):
     kind = FixKind.AUTHORIZE_ENDPOINT_INGRESS
     risk = Risk.LOW
     iam_actions = ("ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress")
-    handles = frozenset({"SM_ENDPOINT_SG_DENIES"})
+    handles = frozenset({Code.SM_ENDPOINT_SG_DENIES})
 
     def plan(self, snap: Snapshot, findings: Sequence[Finding], ctx: PlanContext) -> list[Planned]:
         fn, peer = snap.function, function_group(snap)
@@ -27,12 +27,12 @@ class AuthorizeEndpointIngress(Remediation):
         if fn is None or peer is None or not groups:
             return []
         group = groups[0]
-        step = rule_step(ctx, group=group, peer=peer, port=HTTPS, egress=False, why="SM_ENDPOINT_SG_DENIES")
+        step = rule_step(ctx, group=group, peer=peer, port=HTTPS, egress=False, why=Code.SM_ENDPOINT_SG_DENIES)
         fix = Fix(
             self.kind,
             self.risk,
             f"Let the endpoint's group {group} admit TCP 443 from the function's group {peer}.",
-            ("SM_ENDPOINT_SG_DENIES",),
+            (Code.SM_ENDPOINT_SG_DENIES,),
             (step,),
             vpc_id=fn.vpc_id,
         )

@@ -8,7 +8,7 @@ from functools import partial
 from remediations._rules import function_group, rule_step, with_rule
 from remediations.base import PlanContext, Planned, Remediation
 from rotation_doctor.model.evidence import EgressDenied, PeerKind
-from rotation_doctor.model.findings import Finding
+from rotation_doctor.model.findings import Code, Finding
 from rotation_doctor.model.plan import Fix, FixKind, Risk
 from rotation_doctor.model.snapshot import Snapshot
 
@@ -17,7 +17,7 @@ class AuthorizeLambdaEgress(Remediation):
     kind = FixKind.AUTHORIZE_LAMBDA_EGRESS
     risk = Risk.LOW
     iam_actions = ("ec2:AuthorizeSecurityGroupEgress", "ec2:RevokeSecurityGroupEgress")
-    handles = frozenset({"SM_LAMBDA_EGRESS_DENIES", "DB_LAMBDA_EGRESS_DENIES"})
+    handles = frozenset({Code.SM_LAMBDA_EGRESS_DENIES, Code.DB_LAMBDA_EGRESS_DENIES})
 
     def plan(self, snap: Snapshot, findings: Sequence[Finding], ctx: PlanContext) -> list[Planned]:
         fn, group = snap.function, function_group(snap)

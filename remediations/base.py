@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from rotation_doctor.model.findings import Finding
+from rotation_doctor.model.findings import Code, Finding
 from rotation_doctor.model.plan import Call, Fix, FixKind, Risk, Step, ref
 from rotation_doctor.model.snapshot import Snapshot
 
@@ -67,7 +67,7 @@ class Remediation:
     kind: ClassVar[FixKind]
     risk: ClassVar[Risk]
     iam_actions: ClassVar[tuple[str, ...]]  # the write actions its calls need (held to template.yaml)
-    handles: ClassVar[frozenset[str]]  # finding codes it can address
+    handles: ClassVar[frozenset[Code]]  # finding codes it can address
 
     def plan(self, snap: Snapshot, findings: Sequence[Finding], ctx: PlanContext) -> list[Planned]:
         """Fixes for `findings` (all of codes it handles), or [] when it has none to offer."""

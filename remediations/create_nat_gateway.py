@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from remediations.base import PlanContext, Planned, Remediation
-from rotation_doctor.model.findings import Finding
+from rotation_doctor.model.findings import Code, Finding
 from rotation_doctor.model.plan import Call, Fix, FixKind, Risk, Step
 from rotation_doctor.model.snapshot import NatGateway, Route, Snapshot
 from rotation_doctor.netsem import routes
@@ -31,7 +31,7 @@ class CreateNatGateway(Remediation):
         "ec2:DeleteRoute",
         "ec2:CreateTags",
     )
-    handles = frozenset({"SM_NO_PATH", "SM_ROUTE_BLACKHOLE"})
+    handles = frozenset({Code.SM_NO_PATH, Code.SM_ROUTE_BLACKHOLE})
 
     def plan(self, snap: Snapshot, findings: Sequence[Finding], ctx: PlanContext) -> list[Planned]:
         fn = snap.function

@@ -12,7 +12,7 @@ from remediations.base import PlanContext, Planned, Remediation
 from remediations.enable_vpc_dns import EnableVpcDns
 from rotation_doctor.analysis.sm_path import secrets_manager_endpoints
 from rotation_doctor.model.evidence import EgressDenied, EndpointUnavailable, NaclDenied, PeerKind
-from rotation_doctor.model.findings import Finding
+from rotation_doctor.model.findings import Code, Finding
 from rotation_doctor.model.plan import Call, Fix, FixKind, Risk, Step
 from rotation_doctor.model.snapshot import SecurityGroup, SecurityGroupRule, Snapshot, VpcEndpoint
 from rotation_doctor.netsem import dns
@@ -20,7 +20,9 @@ from rotation_doctor.netsem import dns
 HTTPS = 443
 HOURLY_PER_AZ = 0.01  # USD, us-east-1 list price of an interface endpoint per AZ-hour (plus $0.01 per GB)
 # Reasons the public path fails that an endpoint answers (with private DNS the routes stop mattering).
-ROUTE_CODES = frozenset({"SM_NO_PATH", "SM_PUBLIC_SUBNET_NO_NAT", "SM_ROUTE_BLACKHOLE", "SM_NAT_NO_INTERNET"})
+ROUTE_CODES = frozenset(
+    {Code.SM_NO_PATH, Code.SM_PUBLIC_SUBNET_NO_NAT, Code.SM_ROUTE_BLACKHOLE, Code.SM_NAT_NO_INTERNET}
+)
 
 
 def vpc_cidrs(snap: Snapshot, vpc_id: str) -> list[str]:
@@ -57,7 +59,7 @@ class CreateSecretsManagerEndpoint(Remediation):
         "ec2:CreateTags",
         "route53:AssociateVPCWithHostedZone",
     )
-    handles = ROUTE_CODES | {"SM_LAMBDA_EGRESS_DENIES", "SM_NACL_DENIES", "SM_ENDPOINT_NOT_AVAILABLE"}
+    handles = ROUTE_CODES | {Code.SM_LAMBDA_EGRESS_DENIES, Code.SM_NACL_DENIES, Code.SM_ENDPOINT_NOT_AVAILABLE}
 
     def plan(self, snap: Snapshot, findings: Sequence[Finding], ctx: PlanContext) -> list[Planned]:
         fn = snap.function
@@ -172,20 +174,20 @@ class CreateSecretsManagerEndpoint(Remediation):
             if f.code in ROUTE_CODES:
                 return True
             if (
-                f.code == "SM_LAMBDA_EGRESS_DENIES"
+                f.code == Code.SM_LAMBDA_EGRESS_DENIES
                 and isinstance(facts, EgressDenied)
                 and facts.peer is PeerKind.INTERNET
             ):
                 return True
             if (
-                f.code == "SM_NACL_DENIES"
+                f.code == Code.SM_NACL_DENIES
                 and isinstance(facts, NaclDenied)
                 and facts.peer is PeerKind.INTERNET
                 and not facts.partial
             ):
                 return True
             if (
-                f.code == "SM_ENDPOINT_NOT_AVAILABLE"
+                f.code == Code.SM_ENDPOINT_NOT_AVAILABLE
                 and isinstance(facts, EndpointUnavailable)
                 and facts.state in ("deleted", "deleting")
                 and not (snap.function and snap.function.secrets_manager_endpoint)

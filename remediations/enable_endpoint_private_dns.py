@@ -14,7 +14,7 @@ from remediations._vpc_callers import current_callers
 from remediations.base import PlanContext, Planned, Remediation
 from remediations.enable_vpc_dns import EnableVpcDns
 from rotation_doctor.analysis.sm_path import secrets_manager_endpoints
-from rotation_doctor.model.findings import Finding
+from rotation_doctor.model.findings import Code, Finding
 from rotation_doctor.model.plan import Call, Fix, FixKind, Risk
 from rotation_doctor.model.snapshot import Snapshot
 
@@ -28,7 +28,7 @@ class EnableEndpointPrivateDns(Remediation):
         "ec2:AuthorizeSecurityGroupEgress",
         "ec2:RevokeSecurityGroupEgress",
     )
-    handles = frozenset({"SM_ENDPOINT_PRIVATE_DNS_DISABLED"})
+    handles = frozenset({Code.SM_ENDPOINT_PRIVATE_DNS_DISABLED})
 
     def plan(self, snap: Snapshot, findings: Sequence[Finding], ctx: PlanContext) -> list[Planned]:
         fn = snap.function
@@ -39,7 +39,7 @@ class EnableEndpointPrivateDns(Remediation):
             return []
         endpoint = endpoints[0]
         planned: list[Planned] = []
-        dns_fix = EnableVpcDns().for_vpc(snap, fn.vpc_id, ctx, ("SM_ENDPOINT_PRIVATE_DNS_DISABLED",))
+        dns_fix = EnableVpcDns().for_vpc(snap, fn.vpc_id, ctx, (Code.SM_ENDPOINT_PRIVATE_DNS_DISABLED,))
         if dns_fix is not None:
             planned.append(dns_fix)  # AWS refuses private DNS on an endpoint while the VPC's DNS is off
         group = endpoint.group_ids[0] if endpoint.group_ids else ""
@@ -61,7 +61,7 @@ class EnableEndpointPrivateDns(Remediation):
             self.kind,
             self.risk,
             f"Turn on private DNS for Secrets Manager endpoint {endpoint.id}.",
-            ("SM_ENDPOINT_PRIVATE_DNS_DISABLED",),
+            (Code.SM_ENDPOINT_PRIVATE_DNS_DISABLED,),
             tuple(steps),
             vpc_id=fn.vpc_id,
             notes=callers.notes(fn.vpc_id),

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from remediations.base import PlanContext, Planned, Remediation
-from rotation_doctor.model.findings import Finding
+from rotation_doctor.model.findings import Code, Finding
 from rotation_doctor.model.plan import Call, Fix, FixKind, Risk, Step
 from rotation_doctor.model.snapshot import DnsAttributes, Snapshot
 
@@ -15,7 +15,7 @@ class EnableVpcDns(Remediation):
     kind = FixKind.ENABLE_VPC_DNS
     risk = Risk.HIGH  # name resolution changes for every instance in the VPC
     iam_actions = ("ec2:ModifyVpcAttribute",)
-    handles = frozenset({"SM_VPC_DNS_DISABLED"})
+    handles = frozenset({Code.SM_VPC_DNS_DISABLED})
 
     def plan(self, snap: Snapshot, findings: Sequence[Finding], ctx: PlanContext) -> list[Planned]:
         fn = snap.function
@@ -24,7 +24,7 @@ class EnableVpcDns(Remediation):
         planned = self.for_vpc(snap, fn.vpc_id, ctx, tuple(f.code for f in findings))
         return [planned] if planned else []
 
-    def for_vpc(self, snap: Snapshot, vpc_id: str, ctx: PlanContext, codes: tuple[str, ...]) -> Planned | None:
+    def for_vpc(self, snap: Snapshot, vpc_id: str, ctx: PlanContext, codes: tuple[Code, ...]) -> Planned | None:
         """Steps for the attributes that are off, in the order AWS needs (support before hostnames)."""
         attrs = snap.dns_attributes.get(vpc_id)
         if attrs is None:

@@ -11,7 +11,7 @@ from rotation_doctor.analysis import Diagnosis, diagnose, wants_logs
 from rotation_doctor.collect.accounts import AccountSessions, Place, RoleRefused, enabled_regions
 from rotation_doctor.collect.aws import AwsClients, AwsError, fatal, read_failure
 from rotation_doctor.collect.collector import Collector
-from rotation_doctor.model.findings import CODES, Finding, Verdict, verdict_of
+from rotation_doctor.model.findings import Code, Finding, Verdict, verdict_of
 from rotation_doctor.model.snapshot import FactKey, ReadFailure, Secret, Snapshot
 
 
@@ -96,8 +96,8 @@ class UnreadPlace:
 
 def role_refused(refused: RoleRefused) -> Finding:
     return Finding(
-        "ACCOUNT_ROLE_REFUSED",
-        CODES["ACCOUNT_ROLE_REFUSED"].severity,
+        Code.ACCOUNT_ROLE_REFUSED,
+        Code.ACCOUNT_ROLE_REFUSED.severity,
         f"Could not assume {refused.role_arn} in account {refused.account} ({refused.reason}), so none of its "
         "secrets were read.",
         (refused.role_arn,),
@@ -109,8 +109,8 @@ def unlisted(where: str, failure: ReadFailure) -> Finding:
     """A place whose secrets (or regions) could not be listed: AWS_READ_FAILED, with the evidence a diagnosis's
     failed read carries."""
     return Finding(
-        "AWS_READ_FAILED",
-        CODES["AWS_READ_FAILED"].severity,
+        Code.AWS_READ_FAILED,
+        Code.AWS_READ_FAILED.severity,
         f"Could not list what {where} holds ({failure.operation}: {failure.error_code}), so none of its secrets "
         f"were judged; grant {failure.permission}.",
         (failure.permission,),

@@ -33,7 +33,7 @@ from rotation_doctor.model.evidence import (
     RouteElsewhere,
     RouteMissing,
 )
-from rotation_doctor.model.findings import Finding, Severity
+from rotation_doctor.model.findings import Code, Finding, Severity
 from rotation_doctor.model.plan import FixKind
 from rotation_doctor.model.snapshot import (
     LogSignal,
@@ -125,7 +125,7 @@ def test_endpoint_kind_replaces_an_endpoint_being_deleted_by_its_typed_state() -
 
     snap = healthy(vpc_endpoints=(), network_interfaces=())
     gone = Finding(
-        "SM_ENDPOINT_NOT_AVAILABLE", Severity.ERROR, "gone", ("vpce-1",), facts=EndpointUnavailable("deleted")
+        Code.SM_ENDPOINT_NOT_AVAILABLE, Severity.ERROR, "gone", ("vpce-1",), facts=EndpointUnavailable("deleted")
     )
     assert gone.evidence == {"state": "deleted"}
     assert [p.fix.kind for p in plan(CreateSecretsManagerEndpoint(), snap, [gone])] == [
@@ -253,7 +253,7 @@ def test_peering_routes_never_replace_a_route_that_goes_elsewhere() -> None:
 
 def test_fold_keeps_the_typed_evidence_of_the_problems_it_merges() -> None:
     facts = EgressDenied(443, PeerKind.VPC_ENDPOINT, "10.0.1.0/24", ("sg-fn",), ("sg-vpce",), "app-a")
-    problem = Problem("SM_LAMBDA_EGRESS_DENIES", "No TCP 443 out.", ("sg-fn", "sg-vpce"), facts=facts)
+    problem = Problem(Code.SM_LAMBDA_EGRESS_DENIES, "No TCP 443 out.", ("sg-fn", "sg-vpce"), facts=facts)
     assert problem.evidence == facts.to_json()
     [finding] = fold([Case("app-a -> app-a", [problem]), Case("app-b -> app-a", [problem])])
     assert finding.facts == facts

@@ -1,8 +1,9 @@
 """Registry lint: the codes, kinds and exit statuses in the code are exactly those of docs/contract.md.
 
-docs/contract.md is the one source of the public contract. A code added to `findings.CODES` without a
+docs/contract.md is the one source of the public contract. A member added to `findings.Code` without a
 contract row, a fix kind that handles a code nobody defined, or a kind the template does not grant
-fails here, before a user meets it.
+fails here, before a user meets it. Codes are members of `Code` everywhere: no code is spelt as a string outside
+rotation_doctor/model/ (and the tests), so a code cannot be misspelt or recognised by its spelling.
 """
 
 from __future__ import annotations
@@ -14,12 +15,14 @@ from pathlib import Path
 import pytest
 
 from remediations import REGISTRY
-from rotation_doctor.model.findings import CODES
+from rotation_doctor.model.findings import CODE_INFO, Code
 from rotation_doctor.model.plan import FixKind
 from rotation_doctor.planning import planner
 
 ROOT = Path(__file__).resolve().parents[1]
 CONTRACT = (ROOT / "docs" / "contract.md").read_text()
+README = (ROOT / "README.md").read_text()
+CODE_VALUES = {str(code) for code in Code}
 
 
 def _section(title: str) -> str:
@@ -47,15 +50,35 @@ def test_the_contract_tables_were_read() -> None:
 
 
 def test_finding_codes_are_the_contracts() -> None:
-    assert set(CODES) == set(CONTRACT_CODES)
+    assert set(CONTRACT_CODES) == CODE_VALUES
 
 
-@pytest.mark.parametrize("code", sorted(CODES))
-def test_each_code_has_the_contracts_path_and_severity_and_a_remedy(code: str) -> None:
+def test_each_code_is_spelt_as_its_name_and_has_its_metadata() -> None:
+    # The value is what the JSON, Security Hub ids and the schema print: the member's name, as before the enum.
+    assert [code.value for code in Code] == [code.name for code in Code]
+    assert set(CODE_INFO) == set(Code)
+
+
+@pytest.mark.parametrize("code", list(Code))
+def test_each_code_has_the_contracts_path_and_severity_and_a_remedy(code: Code) -> None:
     _, path, severity, _meaning = CONTRACT_CODES[code]
-    info = CODES[code]
-    assert (info.path.value, info.severity.value) == (path, severity)
-    assert info.remedy.strip().endswith(".") and len(info.remedy) > 20
+    assert (code.path.value, code.severity.value) == (path, severity)
+    assert code.remedy.strip().endswith(".") and len(code.remedy) > 20
+
+
+def test_the_readmes_table_of_added_codes_names_codes_on_their_path() -> None:
+    start = README.index("\n## Finding codes")
+    rows = _table_rows(README[start : README.index("\n## ", start + 1)])
+    assert len(rows) >= 5
+    assert {code: path for code, path, *_ in rows} == {code: str(Code(code).path) for code, *_ in rows}
+
+
+def test_the_not_evaluated_codes_are_those_the_readme_names() -> None:
+    # README: "`AWS_READ_FAILED`, ... and `DB_TARGET_UNRESOLVED` make the verdict `unknown` (never `degraded`)".
+    prose = " ".join(README.split())
+    sentence = re.search(r"((?:`[A-Z_]+`(?:,| and)? )+)make the verdict `unknown` \(never `degraded`\)", prose)
+    assert sentence is not None
+    assert set(re.findall(r"`([A-Z_]+)`", sentence.group(1))) == {str(c) for c in Code if c.is_not_evaluated}
 
 
 def test_fix_kinds_are_the_contracts_with_its_risk() -> None:
@@ -67,13 +90,13 @@ def test_fix_kinds_are_the_contracts_with_its_risk() -> None:
 @pytest.mark.parametrize("kind", sorted(REGISTRY, key=str))
 def test_each_fix_kind_handles_only_known_codes_and_declares_its_iam(kind: FixKind) -> None:
     remediation = REGISTRY[kind]
-    assert remediation.handles and remediation.handles <= set(CODES)
+    assert remediation.handles and all(isinstance(code, Code) for code in remediation.handles)
     assert remediation.iam_actions
     assert all(re.fullmatch(r"[a-z0-9-]+:[A-Za-z0-9]+", a) for a in remediation.iam_actions)
 
 
 def test_the_planners_reasons_name_known_codes() -> None:
-    assert set(planner._WHY_NOT) <= set(CODES)
+    assert planner._WHY_NOT and all(isinstance(code, Code) for code in planner._WHY_NOT)
 
 
 def _strings(node: ast.AST) -> set[str]:
@@ -100,19 +123,69 @@ def _codes_named_in(tree: ast.AST) -> set[str]:
     return found
 
 
-def test_every_code_the_source_names_is_known() -> None:
-    found: set[str] = set()
-    for package in ("rotation_doctor", "remediations", "handlers"):
-        for path in (ROOT / package).rglob("*.py"):
-            found |= _codes_named_in(ast.parse(path.read_text()))
-    assert len(found) >= 20  # the walker sees the analyzer's codes at all
-    unknown = sorted(found - set(CODES))
-    assert unknown == [], f"codes named in the source but not in the contract: {unknown}"
+def _spellings(tree: ast.AST) -> list[tuple[int, str]]:
+    """(line, text) of each string that spells a code where a `Code` member belongs: a code itself, any string in
+    a code's place (a misspelt code), or a code's prefix or suffix (recognising codes by their spelling, as
+    `endswith("_NOT_EVALUATED")` did). Only a whole string counts: prose that mentions a code (a docstring, a
+    message) is fine."""
+    in_code_places = _codes_named_in(tree)
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            text = node.value
+            fragment = any(
+                text != code
+                and ((code.startswith(text) and text.endswith("_")) or (code.endswith(text) and text.startswith("_")))
+                for code in CODE_VALUES
+            )
+            if text in CODE_VALUES or text in in_code_places or fragment:
+                found.append((node.lineno, text))
+    return found
 
 
-def test_the_source_check_sees_a_misspelt_code() -> None:
-    probe = ast.parse('if f.code == "SM_NO_PATHS":\n    pass\nhandles = frozenset({"DB_TYPO"})\n')
-    assert _codes_named_in(probe) - set(CODES) == {"SM_NO_PATHS", "DB_TYPO"}
+def _source_files() -> list[Path]:
+    """Every module that must name codes as `Code` members: all but model/, where `Code` is defined."""
+    files = [
+        path for package in ("rotation_doctor", "remediations", "handlers") for path in (ROOT / package).rglob("*.py")
+    ]
+    return [path for path in files if (ROOT / "rotation_doctor" / "model") not in path.parents]
+
+
+def test_no_finding_code_is_spelt_outside_the_model() -> None:
+    files = _source_files()
+    assert len(files) >= 100 and not any(path.name == "findings.py" for path in files)
+    spelt = [
+        f"{path.relative_to(ROOT)}:{line}: {text!r}"
+        for path in files
+        for line, text in _spellings(ast.parse(path.read_text()))
+    ]
+    assert spelt == [], "use the Code member instead:\n" + "\n".join(spelt)
+
+
+def test_the_spelling_check_sees_every_code_where_it_is_defined() -> None:
+    # Guards the walker on real source: findings.py spells each code once, as its member's value.
+    findings = ast.parse((ROOT / "rotation_doctor" / "model" / "findings.py").read_text())
+    assert sorted(text for _, text in _spellings(findings)) == sorted(CODE_VALUES)
+
+
+def test_the_spelling_check_sees_codes_misspellings_and_fragments() -> None:
+    probe = ast.parse(
+        '''"""A docstring naming SM_NO_PATH in prose is fine."""
+if f.code == "SM_NO_PATHS":
+    pass
+handles = frozenset({"DB_TYPO"})
+READ_FAILED = "AWS_READ_FAILED"
+unjudged = code.endswith("_NOT_EVALUATED") or code.startswith("DB_")
+message = f"{code} is not SM_NO_PATH"
+'''
+    )
+    assert sorted(_spellings(probe)) == [
+        (2, "SM_NO_PATHS"),
+        (4, "DB_TYPO"),
+        (5, "AWS_READ_FAILED"),
+        (6, "DB_"),
+        (6, "_NOT_EVALUATED"),
+    ]
 
 
 def test_the_clis_exit_statuses_are_the_contracts() -> None:

@@ -14,7 +14,7 @@ from botocore.stub import Stubber
 from rotation_doctor.analysis import Diagnosis
 from rotation_doctor.apply.iam_policy import security_hub_statement
 from rotation_doctor.collect.aws import AwsClients
-from rotation_doctor.model.findings import Finding, Severity, Verdict
+from rotation_doctor.model.findings import Code, Finding, Severity, Verdict
 from rotation_doctor.notify import security_hub as hub
 from rotation_doctor.notify.security_hub import Diagnosed, SecurityHubFindings
 from tests.iam_authorization import Authorization, allowed, sample_arn
@@ -27,7 +27,7 @@ PRODUCT = f"arn:aws:securityhub:{REGION}:{ACCOUNT}:product/{ACCOUNT}/default"
 
 
 def diagnosis(*codes: str, arn: str = ARN, name: str = "prod/orders/db") -> Diagnosis:
-    findings = tuple(Finding(code, Severity.ERROR, f"{code} found for <{name}>", (arn,)) for code in codes)
+    findings = tuple(Finding(Code(code), Severity.ERROR, f"{code} found for <{name}>", (arn,)) for code in codes)
     return Diagnosis(arn, name, Verdict.BROKEN if codes else Verdict.HEALTHY, findings)
 
 
@@ -111,7 +111,7 @@ def test_a_code_on_a_path_not_judged_stays_open(builder: Any) -> None:
         ARN,
         "prod/orders/db",
         Verdict.UNKNOWN,
-        (Finding("AWS_READ_FAILED", Severity.WARNING, "ec2:DescribeSecurityGroups failed"),),
+        (Finding(Code.AWS_READ_FAILED, Severity.WARNING, "ec2:DescribeSecurityGroups failed"),),
     )
     report = sync.sync([Diagnosed(unjudged)])
     assert report.archived == 0
@@ -177,7 +177,7 @@ def test_more_than_a_hundred_findings_are_imported_in_calls_of_at_most_a_hundred
 
 
 def test_a_call_is_kept_within_240_kb() -> None:
-    big = hub.build_finding(diagnosis("SM_NO_PATH"), "SM_NO_PATH", [], now="2027-01-15T08:00:00.000Z")
+    big = hub.build_finding(diagnosis("SM_NO_PATH"), Code.SM_NO_PATH, [], now="2027-01-15T08:00:00.000Z")
     big["Description"] = "x" * 1024
     big["ProductFields"] = {f"rotation-doctor/F{i}": "y" * 2048 for i in range(45)}
     one = len(json.dumps(big).encode())
@@ -203,7 +203,7 @@ def test_a_failed_import_call_is_reported_finding_by_finding() -> None:
 def test_the_finding_is_within_asff_limits_whatever_the_secret_says() -> None:
     name = "n" * 600 + "<script>"
     arn = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{name}-AbCdEf"
-    found = hub.build_finding(diagnosis("SM_NO_PATH", arn=arn, name=name), "SM_NO_PATH", [], now="t")
+    found = hub.build_finding(diagnosis("SM_NO_PATH", arn=arn, name=name), Code.SM_NO_PATH, [], now="t")
     assert len(found["Id"]) <= hub.MAX_ID and found["Id"].endswith("/SM_NO_PATH")
     assert found["Id"] == hub.finding_id(arn, "SM_NO_PATH")  # stable: the same secret and code, the same finding
     assert len(found["Title"]) <= hub.MAX_TITLE and len(found["Description"]) <= hub.MAX_DESCRIPTION
@@ -213,7 +213,7 @@ def test_the_finding_is_within_asff_limits_whatever_the_secret_says() -> None:
 
 def test_a_member_accounts_secret_is_imported_in_its_own_account_and_region() -> None:
     member = "arn:aws:secretsmanager:eu-west-1:210987654321:secret:db-AbCdEf"
-    found = hub.build_finding(diagnosis("SM_NO_PATH", arn=member), "SM_NO_PATH", [], now="t")
+    found = hub.build_finding(diagnosis("SM_NO_PATH", arn=member), Code.SM_NO_PATH, [], now="t")
     # The default product takes a finding only from the account it names: the member's, in the secret's region.
     assert found["AwsAccountId"] == "210987654321"
     assert found["ProductArn"] == "arn:aws:securityhub:eu-west-1:210987654321:product/210987654321/default"

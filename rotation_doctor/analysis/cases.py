@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rotation_doctor.model.evidence import Evidence
-from rotation_doctor.model.findings import CODES, Finding, Severity
+from rotation_doctor.model.findings import Code, Finding, Severity
 
 
 @dataclass(frozen=True)
 class Problem:
-    code: str
+    code: Code
     summary: str
     resources: tuple[str, ...] = ()
     evidence: Mapping[str, Any] = field(default_factory=dict)  # for people and JSON; from `facts` when left out
@@ -31,7 +31,7 @@ class Problem:
 
     @property
     def not_evaluated(self) -> bool:
-        return self.code.endswith("_NOT_EVALUATED")
+        return self.code.is_not_evaluated
 
 
 @dataclass
@@ -59,7 +59,7 @@ def fold(cases: Iterable[Case]) -> list[Finding]:
     if not all_cases:
         return []
     any_works = any(c.works for c in all_cases)
-    merged: dict[tuple[str, str, tuple[str, ...]], tuple[Problem, list[str], list[str]]] = {}
+    merged: dict[tuple[Code, str, tuple[str, ...]], tuple[Problem, list[str], list[str]]] = {}
     for case in all_cases:
         for problem in case.problems:
             key = (problem.code, problem.summary, problem.resources)
@@ -72,10 +72,7 @@ def fold(cases: Iterable[Case]) -> list[Finding]:
                 subjects.append(problem.subject)
     findings = []
     for problem, names, subjects in merged.values():
-        if problem.soft or problem.not_evaluated or any_works:
-            severity = Severity.WARNING
-        else:
-            severity = CODES[problem.code].severity
+        severity = Severity.WARNING if problem.soft or problem.not_evaluated or any_works else problem.code.severity
         summary = problem.summary.replace("{subjects}", _spoken(subjects))
         if len(all_cases) > 1 and len(names) < len(all_cases):
             summary = f"{summary.rstrip('.')} (in {len(names)} of {len(all_cases)} subnet cases)."

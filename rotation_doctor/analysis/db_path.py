@@ -25,7 +25,7 @@ from rotation_doctor.analysis.flows import (
 from rotation_doctor.analysis.flows import subnet_pair_nacl_problems as pair_nacls
 from rotation_doctor.model.bounded import clip
 from rotation_doctor.model.evidence import PeeringUnusable, PeerKind, RouteElsewhere, RouteInactive, RouteMissing
-from rotation_doctor.model.findings import Finding, Severity
+from rotation_doctor.model.findings import Code, Finding, Severity
 from rotation_doctor.model.snapshot import Database, FactKey, Function, ProxyTarget, Snapshot, Subnet, TargetKind
 from rotation_doctor.netsem import routes, security_groups
 from rotation_doctor.netsem import transit_gateways as tgw
@@ -33,7 +33,12 @@ from rotation_doctor.netsem.addresses import ipv4, ipv6, public_internet
 
 DB_NEEDS = (FactKey.SUBNETS, FactKey.ROUTE_TABLES, FactKey.NETWORK_ACLS, FactKey.SECURITY_GROUPS)
 # The proxy's own leg to its targets: every way it is blocked is one code, the summary says which.
-PROXY_FLOW = FlowCodes("DB_PROXY_TARGET_UNREACHABLE", "DB_PROXY_TARGET_UNREACHABLE", "DB_PROXY_TARGET_UNREACHABLE")
+PROXY_FLOW = FlowCodes(
+    Code.DB_PROXY_TARGET_UNREACHABLE,
+    Code.DB_PROXY_TARGET_UNREACHABLE,
+    Code.DB_PROXY_TARGET_UNREACHABLE,
+    Code.DB_PATH_NOT_EVALUATED,
+)
 # Target health reasons that a person waits out rather than fixes.
 _WAIT_REASONS = frozenset({"PENDING_PROXY_CAPACITY"})
 
@@ -54,7 +59,7 @@ def _port_mismatch(db: Database, label: str) -> list[Finding]:
         return []
     return [
         Finding(
-            "DB_PORT_MISMATCH",
+            Code.DB_PORT_MISMATCH,
             Severity.ERROR,
             f"The secret names port {db.secret_port}, but {label} listens on {db.port}: the rotation function "
             f"connects to the wrong port. rotation-doctor judges and opens only port {db.port}.",
@@ -76,7 +81,7 @@ def _path(snap: Snapshot, fn: Function, db: Database, label: str) -> list[Findin
     if not db_subnets:
         return [
             Finding(
-                "DB_TARGET_UNRESOLVED",
+                Code.DB_TARGET_UNRESOLVED,
                 Severity.WARNING,
                 f"{label.capitalize()} was found, but not the subnets it runs in, so the database path is not judged.",
                 (db.identifier,),
@@ -91,7 +96,7 @@ def _path(snap: Snapshot, fn: Function, db: Database, label: str) -> list[Findin
             dst = Side(ds, db.security_group_ids, label, PeerKind.DATABASE)
             route_problems = _route_problems(snap, fs, ds)
             case.problems.extend(route_problems)
-            if not any(p.code == "DB_NO_ROUTE" for p in route_problems):
+            if not any(p.code == Code.DB_NO_ROUTE for p in route_problems):
                 # No route decides the case; groups and ACLs matter only on a path that exists.
                 references = _references_allowed(snap, fs, ds)
                 case.problems.extend(security_group_problems(snap, src, dst, db.port, DB_FLOW, references=references))
@@ -130,11 +135,11 @@ def _ipv6_problems(snap: Snapshot, src: Side, dst: Side, port: int) -> list[Prob
         choice = routes.choose(table, block, snap.prefix_lists) if table is not None and block is not None else None
         route = choice.route if choice is not None else None
         if table is not None and choice is not None and not choice.known:
-            problems.append(unread_route_problem("DB_PATH_NOT_EVALUATED", table.id, str(block), choice))
+            problems.append(unread_route_problem(Code.DB_PATH_NOT_EVALUATED, table.id, str(block), choice))
         elif table is not None and route is not None and route.target != "local":
             problems.append(
                 Problem(
-                    "DB_PATH_NOT_EVALUATED",
+                    Code.DB_PATH_NOT_EVALUATED,
                     f"Route table {table.id} of {a.id} sends {route.destination} to {route.target} instead of the "
                     "IPv6 local route; what lies beyond is not modelled.",
                     (table.id, route.target),
@@ -174,7 +179,7 @@ def _unresolved(snap: Snapshot) -> list[Finding]:
         resources = (named,)
     return [
         Finding(
-            "DB_TARGET_UNRESOLVED",
+            Code.DB_TARGET_UNRESOLVED,
             Severity.WARNING,
             f"The database could not be identified: {why}; the database path is not judged.",
             resources,
@@ -201,7 +206,7 @@ def _from_outside_vpc(snap: Snapshot, fn: Function, db: Database, label: str) ->
         if admits.undecided:
             return [
                 Finding(
-                    "DB_PATH_NOT_EVALUATED",
+                    Code.DB_PATH_NOT_EVALUATED,
                     Severity.WARNING,
                     f"Rotation function {fn.name} is not in a VPC and reaches {label} only if prefix list "
                     f"{', '.join(admits.unread_prefix_lists)} admits the internet, and it could not be read.",
@@ -217,7 +222,7 @@ def _from_outside_vpc(snap: Snapshot, fn: Function, db: Database, label: str) ->
         why = f"{label} is not publicly accessible"
     return [
         Finding(
-            "DB_LAMBDA_NOT_IN_VPC",
+            Code.DB_LAMBDA_NOT_IN_VPC,
             Severity.ERROR,
             f"Rotation function {fn.name} is not in a VPC and {why}.",
             tuple(r for r in (fn.name, db.identifier, db.vpc_id) if r),
@@ -239,12 +244,12 @@ def _route_problems(snap: Snapshot, fs: Subnet, ds: Subnet) -> list[Problem]:
         route = choice.route
         where = f"Route table {table.id} of {src.id}"
         if not choice.known:
-            problems.append(unread_route_problem("DB_PATH_NOT_EVALUATED", table.id, dst.cidr, choice))
+            problems.append(unread_route_problem(Code.DB_PATH_NOT_EVALUATED, table.id, dst.cidr, choice))
             continue
         if route is None:
             problems.append(
                 Problem(
-                    "DB_NO_ROUTE",
+                    Code.DB_NO_ROUTE,
                     f"{where} has no route to {dst.id} ({dst.cidr}) in {dst.vpc_id}.",
                     (table.id, src.id),
                     facts=RouteMissing(table.id, dst.cidr),
@@ -255,7 +260,7 @@ def _route_problems(snap: Snapshot, fs: Subnet, ds: Subnet) -> list[Problem]:
         if route.state != "active":
             problems.append(
                 Problem(
-                    "DB_NO_ROUTE",
+                    Code.DB_NO_ROUTE,
                     f"{where} routes {dst.cidr} to {route.target}, but the route is {route.state}.",
                     (table.id, route.target),
                     facts=RouteInactive(table.id, route.target, route.state),
@@ -274,7 +279,7 @@ def _route_problems(snap: Snapshot, fs: Subnet, ds: Subnet) -> list[Problem]:
         elif kind in {"local", "igw", "nat"}:
             problems.append(
                 Problem(
-                    "DB_NO_ROUTE",
+                    Code.DB_NO_ROUTE,
                     f"{where} sends {dst.cidr} to {route.target}, which does not lead to {dst.vpc_id}.",
                     (table.id, src.id),
                     facts=RouteElsewhere(table.id, route.target, dst.cidr),
@@ -283,7 +288,7 @@ def _route_problems(snap: Snapshot, fs: Subnet, ds: Subnet) -> list[Problem]:
         else:
             problems.append(
                 Problem(
-                    "DB_PATH_NOT_EVALUATED",
+                    Code.DB_PATH_NOT_EVALUATED,
                     f"{where} sends {dst.cidr} to {route.target}; what lies beyond is not modelled.",
                     (table.id, route.target),
                     {"route_table": table.id, "target": route.target},
@@ -307,7 +312,7 @@ def _peering_problem(
         else f"connects {' and '.join(sorted(ends))}"
     )
     return Problem(
-        "DB_NO_ROUTE",
+        Code.DB_NO_ROUTE,
         f"{where} sends {cidr} to peering {pcx_id}, which {why}.",
         (table_id, pcx_id),
         facts=PeeringUnusable(table_id, pcx_id, why),
@@ -328,7 +333,7 @@ def _tgw_problem(snap: Snapshot, tgw_id: str, src: Subnet, dst: Subnet, *, back:
     toward = "back to the function" if back else "to the database"
     if snap.failure(FactKey.TRANSIT_GATEWAYS):
         return Problem(
-            "DB_PATH_NOT_EVALUATED",
+            Code.DB_PATH_NOT_EVALUATED,
             f"{src.vpc_id} sends traffic for {{subjects}} ({toward}) to transit gateway {tgw_id}, which could not "
             "be read.",
             (tgw_id,),
@@ -346,26 +351,26 @@ def _tgw_problem(snap: Snapshot, tgw_id: str, src: Subnet, dst: Subnet, *, back:
     }
     resources = tuple(r for r in (tgw_id, attachment, table_id) if r)
     outcome = tgw.Outcome
-    code = "DB_PATH_NOT_EVALUATED"
+    code = Code.DB_PATH_NOT_EVALUATED
     summary = f"{src.vpc_id} sends traffic for {{subjects}} ({toward}) to transit gateway {tgw_id}; "
     if crossing.outcome is outcome.DELIVERED:
         return None
     if crossing.outcome is outcome.NOT_ATTACHED:
-        code = "DB_TGW_NOT_ATTACHED"
+        code = Code.DB_TGW_NOT_ATTACHED
         summary = (
             f"{src.vpc_id} routes traffic for {{subjects}} ({toward}) to transit gateway {tgw_id}, but has no "
             "available attachment to it."
         )
         resources = (tgw_id, src.vpc_id)
     elif crossing.outcome is outcome.NO_ZONE:
-        code = "DB_TGW_NOT_ATTACHED"
+        code = Code.DB_TGW_NOT_ATTACHED
         summary = (
             f"Attachment {attachment} of {src.vpc_id} to transit gateway {tgw_id} has no subnet in "
             f"{src.availability_zone}: what that zone sends to {{subjects}} ({toward}) never reaches the gateway."
         )
         evidence["zone"] = src.availability_zone
     elif crossing.outcome is outcome.FAR_NOT_ATTACHED:
-        code = "DB_TGW_NOT_ATTACHED"
+        code = Code.DB_TGW_NOT_ATTACHED
         summary = (
             f"Transit gateway {tgw_id} routes traffic for {{subjects}} ({toward}) to attachment "
             f"{crossing.far_attachment_id}, but {crossing.why}."
@@ -373,19 +378,19 @@ def _tgw_problem(snap: Snapshot, tgw_id: str, src: Subnet, dst: Subnet, *, back:
         resources = (*resources, str(crossing.far_attachment_id))
         evidence["far_attachment"] = crossing.far_attachment_id
     elif crossing.outcome is outcome.NOT_ASSOCIATED:
-        code = "DB_TGW_ROUTE_MISSING"
+        code = Code.DB_TGW_ROUTE_MISSING
         summary = (
             f"Attachment {attachment} of {src.vpc_id} to transit gateway {tgw_id} is associated with no transit "
             f"gateway route table: nothing it sends ({toward}, to {{subjects}}) is routed."
         )
     elif crossing.outcome is outcome.NO_ROUTE:
-        code = "DB_TGW_ROUTE_MISSING"
+        code = Code.DB_TGW_ROUTE_MISSING
         summary = (
             f"Transit gateway route table {table_id} (of {src.vpc_id}'s attachment {attachment}) has no route "
             f"to {{subjects}} ({toward})."
         )
     elif crossing.outcome is outcome.BLACKHOLE:
-        code = "DB_TGW_BLACKHOLE"
+        code = Code.DB_TGW_BLACKHOLE
         route = crossing.route.destination if crossing.route else "?"
         summary = (
             f"Transit gateway route table {table_id} drops traffic for {{subjects}} ({toward}): its route {route} "
@@ -457,7 +462,7 @@ def _proxy_targets(snap: Snapshot, db: Database) -> list[Finding]:
     if not db.proxy_targets:
         return [
             Finding(
-                "DB_PROXY_TARGET_UNHEALTHY",
+                Code.DB_PROXY_TARGET_UNHEALTHY,
                 Severity.ERROR,
                 f"{label} has no registered target: it accepts the rotation function's connection but has no "
                 "database to pass it to.",
@@ -492,7 +497,7 @@ def _target_health(snap: Snapshot, db: Database, target: ProxyTarget, label: str
         )
     return [
         Finding(
-            "DB_PROXY_TARGET_UNHEALTHY",
+            Code.DB_PROXY_TARGET_UNHEALTHY,
             Severity.WARNING if reason in _WAIT_REASONS else Severity.ERROR,
             f"{label} reports its target {target.identifier} UNAVAILABLE ({reason}){words}.{note}",
             (db.identifier, target.identifier),

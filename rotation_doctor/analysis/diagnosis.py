@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from rotation_doctor.analysis import db_path, invoke, logs, sm_path
-from rotation_doctor.model.findings import Finding, PathName, Severity, Verdict, verdict_of
+from rotation_doctor.model.findings import Code, Finding, PathName, Severity, Verdict, verdict_of
 from rotation_doctor.model.snapshot import FactKey, ReadFailure, Snapshot, arn_account, arn_region
 
 # Which paths go unjudged when a fact cannot be read (for the AWS_READ_FAILED summary).
@@ -56,7 +56,8 @@ class Diagnosis:
         }
 
     def codes(self) -> list[str]:
-        return [f.code for f in self.findings]
+        """The codes as plain strings: what proposals, messages and logs store."""
+        return [str(f.code) for f in self.findings]
 
     @property
     def account(self) -> str:
@@ -109,7 +110,7 @@ def _read_failed(key: str, failure: ReadFailure) -> Finding:
         else f"grant {failure.permission}"
     )
     return Finding(
-        "AWS_READ_FAILED",
+        Code.AWS_READ_FAILED,
         severity,
         f"Could not read {base.replace('_', ' ')}{scope} ({failure.operation}: {failure.error_code}{refused}), so "
         f"{affects} is not judged; {grant}.",
@@ -136,7 +137,7 @@ def _config_findings(snap: Snapshot) -> list[Finding] | None:
         )
         return [
             Finding(
-                "ROTATION_NOT_LAMBDA",
+                Code.ROTATION_NOT_LAMBDA,
                 Severity.INFO,
                 f"Rotation of {secret.name} is {how}: there is no rotation function to diagnose.",
                 (secret.arn,),
@@ -146,7 +147,7 @@ def _config_findings(snap: Snapshot) -> list[Finding] | None:
     if snap.function is None and not snap.failure(FactKey.FUNCTION):
         return [
             Finding(
-                "ROTATION_LAMBDA_MISSING",
+                Code.ROTATION_LAMBDA_MISSING,
                 Severity.ERROR,
                 f"The secret's rotation function {secret.rotation_lambda_arn} does not exist, so every rotation fails "
                 "before it starts.",

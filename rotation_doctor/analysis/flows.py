@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from rotation_doctor.analysis.cases import Problem
 from rotation_doctor.model.evidence import Direction, EgressDenied, IngressDenied, Leg, NaclDenied, PeerKind
+from rotation_doctor.model.findings import Code
 from rotation_doctor.model.snapshot import SecurityGroup, Snapshot, Subnet
 from rotation_doctor.netsem import network_acls, routes, security_groups
 from rotation_doctor.netsem.addresses import Network, ipv4, ipv6
@@ -14,18 +15,18 @@ from rotation_doctor.netsem.addresses import Network, ipv4, ipv6
 
 @dataclass(frozen=True)
 class FlowCodes:
-    egress: str
-    ingress: str
-    nacl: str
-
-    @property
-    def not_evaluated(self) -> str:
-        """The path's NOT_EVALUATED code (SM_ or DB_), for a rule that could not be judged."""
-        return f"{self.egress.split('_', 1)[0]}_PATH_NOT_EVALUATED"
+    egress: Code
+    ingress: Code
+    nacl: Code
+    not_evaluated: Code  # the path's code for a rule that could not be judged
 
 
-SM_FLOW = FlowCodes("SM_LAMBDA_EGRESS_DENIES", "SM_ENDPOINT_SG_DENIES", "SM_NACL_DENIES")
-DB_FLOW = FlowCodes("DB_LAMBDA_EGRESS_DENIES", "DB_SG_INGRESS_DENIES", "DB_NACL_DENIES")
+SM_FLOW = FlowCodes(
+    Code.SM_LAMBDA_EGRESS_DENIES, Code.SM_ENDPOINT_SG_DENIES, Code.SM_NACL_DENIES, Code.SM_PATH_NOT_EVALUATED
+)
+DB_FLOW = FlowCodes(
+    Code.DB_LAMBDA_EGRESS_DENIES, Code.DB_SG_INGRESS_DENIES, Code.DB_NACL_DENIES, Code.DB_PATH_NOT_EVALUATED
+)
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,7 @@ def security_group_problems(
 
 
 def unread_prefix_list_problem(
-    code: str, decision: security_groups.SgDecision, group_ids: Sequence[str], peer: str, port: int
+    code: Code, decision: security_groups.SgDecision, group_ids: Sequence[str], peer: str, port: int
 ) -> Problem:
     """Only a rule on a prefix list that could not be read might admit the flow: not judged, never "denied"."""
     lists = decision.unread_prefix_lists
@@ -122,7 +123,7 @@ def unread_prefix_list_problem(
 
 
 def unread_route_problem(
-    code: str, table_id: str, destination: str, choice: routes.Choice, subject: str | None = None
+    code: Code, table_id: str, destination: str, choice: routes.Choice, subject: str | None = None
 ) -> Problem:
     """Only a route to a prefix list that could not be read might decide where `destination` goes: not judged,
     never "no route"."""
@@ -146,7 +147,7 @@ def nacl_problems(
     peer_label: str,
     port: int,
     initiator: bool,
-    code: str,
+    code: Code,
     soft_when_partial: bool = False,
 ) -> list[Problem]:
     """The ACL of `subnet` for a connection to (initiator) or from `peer` on TCP `port`.
@@ -197,7 +198,7 @@ def nacl_problems(
     return problems
 
 
-def subnet_pair_nacl_problems(snap: Snapshot, src: Side, dst: Side, port: int, code: str) -> list[Problem]:
+def subnet_pair_nacl_problems(snap: Snapshot, src: Side, dst: Side, port: int, code: Code) -> list[Problem]:
     if src.subnet.id == dst.subnet.id:
         return []  # ACLs guard subnet boundaries only
     return [

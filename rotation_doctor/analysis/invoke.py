@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rotation_doctor.model.findings import Finding, Severity
+from rotation_doctor.model.findings import Code, Finding, Severity
 from rotation_doctor.model.snapshot import FactKey, PolicyDocument, Snapshot
 from rotation_doctor.netsem import iam_policy
 
@@ -32,7 +32,7 @@ def analyze(snap: Snapshot) -> list[Finding]:
     )
     return [
         Finding(
-            "INVOKE_PERMISSION_MISSING",
+            Code.INVOKE_PERMISSION_MISSING,
             Severity.ERROR,
             f"Secrets Manager may not invoke rotation function {fn.name}: {why}.",
             (fn.arn,),

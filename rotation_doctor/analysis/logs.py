@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from rotation_doctor.model.findings import Finding, PathName, Severity
+from rotation_doctor.model.findings import Code, Finding, PathName, Severity
 from rotation_doctor.model.snapshot import LogSignal, Snapshot
 
 # Each category: a pattern over one log message, and the path whose failure it suggests
@@ -102,7 +102,7 @@ def analyze(snap: Snapshot, network_findings: list[Finding]) -> list[Finding]:
     fn = snap.function.name if snap.function else "the rotation function"
     return [
         Finding(
-            "LOGS_SHOW_NON_NETWORK_ERROR",
+            Code.LOGS_SHOW_NON_NETWORK_ERROR,
             severity,
             f"The recent logs of {fn} show {names}: a credential or permission problem, not the network.",
             (fn,),

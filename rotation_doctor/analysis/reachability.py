@@ -20,12 +20,12 @@ from typing import Any
 
 from rotation_doctor.analysis.diagnosis import Diagnosis
 from rotation_doctor.analysis.sm_path import secrets_manager_endpoints
-from rotation_doctor.model.findings import Finding, PathName, Severity, verdict_of
+from rotation_doctor.model.findings import Code, Finding, PathName, Severity, verdict_of
 from rotation_doctor.model.snapshot import Snapshot
 from rotation_doctor.model.states import AnalyzerRun
 
-NOT_EVALUATED = {PathName.SM: "SM_PATH_NOT_EVALUATED", PathName.DB: "DB_PATH_NOT_EVALUATED"}
-BLOCKED = {PathName.SM: "SM_PATH_BLOCKED_BY_ANALYZER", PathName.DB: "DB_PATH_BLOCKED_BY_ANALYZER"}
+NOT_EVALUATED = {PathName.SM: Code.SM_PATH_NOT_EVALUATED, PathName.DB: Code.DB_PATH_NOT_EVALUATED}
+BLOCKED = {PathName.SM: Code.SM_PATH_BLOCKED_BY_ANALYZER, PathName.DB: Code.DB_PATH_BLOCKED_BY_ANALYZER}
 HTTPS = 443
 COST_NOTE = (
     "diagnose --deep runs VPC Reachability Analyzer: about USD 0.10 for each analysis (one per path the model "

@@ -26,7 +26,7 @@ from rotation_doctor.analysis.flows import (
 )
 from rotation_doctor.analysis.flows import subnet_pair_nacl_problems as pair_nacls
 from rotation_doctor.model.evidence import EgressDenied, EndpointUnavailable, PeerKind
-from rotation_doctor.model.findings import Finding, Severity
+from rotation_doctor.model.findings import Code, Finding, Severity
 from rotation_doctor.model.snapshot import DnsAttributes, FactKey, Function, RouteTable, Snapshot, Subnet, VpcEndpoint
 from rotation_doctor.netsem import dns, iam_policy, routes, security_groups
 from rotation_doctor.netsem.addresses import ipv4, public_internet, public_internet_v6
@@ -114,7 +114,7 @@ def analyze(snap: Snapshot) -> list[Finding]:
     if dns_off_endpoint is not None:
         attrs = snap.dns_attributes.get(fn.vpc_id)
         explained_by = Finding(
-            "SM_VPC_DNS_DISABLED",
+            Code.SM_VPC_DNS_DISABLED,
             failing[0].severity,
             f"Endpoint {dns_off_endpoint.id} has private DNS, but VPC {fn.vpc_id} has "
             f"{_dns_switches_off(attrs)} off, so the Secrets Manager name still resolves to the public "
@@ -128,7 +128,7 @@ def analyze(snap: Snapshot) -> list[Finding]:
     elif endpoints:
         endpoint = endpoints[0]
         explained_by = Finding(
-            "SM_ENDPOINT_PRIVATE_DNS_DISABLED",
+            Code.SM_ENDPOINT_PRIVATE_DNS_DISABLED,
             failing[0].severity,
             f"Secrets Manager endpoint {endpoint.id} exists in {fn.vpc_id} but has private DNS off, so the "
             "function still calls the public endpoint, which it cannot reach.",
@@ -137,7 +137,7 @@ def analyze(snap: Snapshot) -> list[Finding]:
         )
     if explained_by is None:
         return findings
-    return [explained_by, *(f for f in findings if f.code != "SM_NO_PATH")]
+    return [explained_by, *(f for f in findings if f.code != Code.SM_NO_PATH)]
 
 
 def _dns_switches_off(attrs: DnsAttributes | None) -> str:
@@ -155,7 +155,7 @@ def _dns_switches_off(attrs: DnsAttributes | None) -> str:
 
 
 def _not_evaluated(summary: str, resources: tuple[str, ...], evidence: dict[str, object]) -> Finding:
-    return Finding("SM_PATH_NOT_EVALUATED", Severity.WARNING, summary, resources, evidence)
+    return Finding(Code.SM_PATH_NOT_EVALUATED, Severity.WARNING, summary, resources, evidence)
 
 
 def _via_named_endpoint(
@@ -168,7 +168,7 @@ def _via_named_endpoint(
     if endpoint is None or endpoint.state.lower() in GONE_STATES:
         return [
             Finding(
-                "SM_ENDPOINT_NOT_AVAILABLE",
+                Code.SM_ENDPOINT_NOT_AVAILABLE,
                 Severity.ERROR,
                 f"SECRETS_MANAGER_ENDPOINT on {fn.name} names endpoint {override.endpoint_id}, which does not exist.",
                 (fn.name, override.endpoint_id or override.host),
@@ -197,7 +197,7 @@ def _via_hosted_zone(
     if not records:
         return [
             Finding(
-                "SM_NO_PATH",
+                Code.SM_NO_PATH,
                 Severity.ERROR,
                 f"Private hosted zone {zone.name} ({zone.id}) is associated with {fn.vpc_id} and has no record for "
                 f"{name}, so the name does not resolve in the VPC.",
@@ -225,7 +225,7 @@ def _via_endpoint(
     if endpoint.state.lower() != "available":
         return [
             Finding(
-                "SM_ENDPOINT_NOT_AVAILABLE",
+                Code.SM_ENDPOINT_NOT_AVAILABLE,
                 Severity.ERROR,
                 f"The function resolves Secrets Manager to endpoint {endpoint.id}, which is {endpoint.state}, not "
                 "available.",
@@ -239,7 +239,7 @@ def _via_endpoint(
     if not subnets:
         return [
             Finding(
-                "SM_ENDPOINT_NOT_AVAILABLE",
+                Code.SM_ENDPOINT_NOT_AVAILABLE,
                 Severity.ERROR,
                 f"Endpoint {endpoint.id} has no network interface{' in ' + zone if zone else ''} for the function "
                 "to reach.",
@@ -273,11 +273,11 @@ def _local_route_problems(snap: Snapshot, fs: Subnet, es: Subnet, table: RouteTa
         choice = routes.choose(src_table, dst_net, snap.prefix_lists)
         route = choice.route
         if not choice.known:
-            problems.append(unread_route_problem("SM_PATH_NOT_EVALUATED", src_table.id, dst.cidr, choice))
+            problems.append(unread_route_problem(Code.SM_PATH_NOT_EVALUATED, src_table.id, dst.cidr, choice))
         elif route is not None and route.target != "local":
             problems.append(
                 Problem(
-                    "SM_PATH_NOT_EVALUATED",
+                    Code.SM_PATH_NOT_EVALUATED,
                     f"Route table {src_table.id} sends {dst.cidr} to {route.target} instead of the local route; "
                     "the appliance on the way is not modelled.",
                     (src_table.id, route.target),
@@ -317,7 +317,7 @@ def _policy_findings(snap: Snapshot, fn: Function, endpoint: VpcEndpoint) -> lis
         return []
     return [
         Finding(
-            "SM_ENDPOINT_POLICY_DENIES",
+            Code.SM_ENDPOINT_POLICY_DENIES,
             Severity.ERROR,
             f"The policy of endpoint {endpoint.id} does not allow {', '.join(a.split(':')[1] for a in denied)} on "
             "this secret, which rotation needs.",
@@ -365,13 +365,13 @@ def _via_ipv6_routes(snap: Snapshot, fn: Function, fn_subnets: list[Subnet]) -> 
         choice = routes.choose(table, routes.DEFAULT_ROUTE_V6, snap.prefix_lists) if table else None
         route = choice.route if choice else None
         if table is not None and choice is not None and not choice.known:
-            case.problems.append(unread_route_problem("SM_PATH_NOT_EVALUATED", table.id, "::/0", choice, fs.id))
+            case.problems.append(unread_route_problem(Code.SM_PATH_NOT_EVALUATED, table.id, "::/0", choice, fs.id))
             continue
         if table is None or route is None:
             where = f"Route table {table.id}" if table else "The route table"
             case.problems.append(
                 Problem(
-                    "SM_IPV6_NO_ROUTE",
+                    Code.SM_IPV6_NO_ROUTE,
                     f"{where} of {{subjects}} has no ::/0 route, and rotation function {fn.name} calls Secrets "
                     f"Manager's dual-stack name {public_name(fn, snap.region)} over IPv6 (Ipv6AllowedForDualStack, "
                     "dual-stack subnets): nothing leads to Secrets Manager over IPv6.",
@@ -387,7 +387,7 @@ def _via_ipv6_routes(snap: Snapshot, fn: Function, fn_subnets: list[Subnet]) -> 
         if route.target_kind not in {"eigw", "igw"}:
             case.problems.append(
                 Problem(
-                    "SM_PATH_NOT_EVALUATED",
+                    Code.SM_PATH_NOT_EVALUATED,
                     f"Route table {table.id} of {{subjects}} sends ::/0 to {route.target} "
                     f"({_kind_name(route.target_kind)}); what lies beyond is not modelled.",
                     (table.id, route.target),
@@ -412,7 +412,7 @@ def _via_ipv6_routes(snap: Snapshot, fn: Function, fn_subnets: list[Subnet]) -> 
         elif not egress.allowed:
             case.problems.append(
                 Problem(
-                    "SM_LAMBDA_EGRESS_DENIES",
+                    Code.SM_LAMBDA_EGRESS_DENIES,
                     f"The security groups of rotation function {fn.name} ({', '.join(fn.security_group_ids)}) "
                     "allow no TCP 443 out to the internet over IPv6, where the dual-stack Secrets Manager "
                     "endpoint answers.",
@@ -429,7 +429,7 @@ def _via_ipv6_routes(snap: Snapshot, fn: Function, fn_subnets: list[Subnet]) -> 
                 peer_label="the internet over IPv6",
                 port=HTTPS,
                 initiator=True,
-                code="SM_NACL_DENIES",
+                code=Code.SM_NACL_DENIES,
                 soft_when_partial=True,
             )
         )
@@ -447,13 +447,13 @@ def _via_routes(snap: Snapshot, fn: Function, fn_subnets: list[Subnet]) -> list[
         choice = routes.choose(table, routes.DEFAULT_ROUTE, snap.prefix_lists) if table else None
         route = choice.route if choice else None
         if table is not None and choice is not None and not choice.known:
-            case.problems.append(unread_route_problem("SM_PATH_NOT_EVALUATED", table.id, "0.0.0.0/0", choice, fs.id))
+            case.problems.append(unread_route_problem(Code.SM_PATH_NOT_EVALUATED, table.id, "0.0.0.0/0", choice, fs.id))
             continue
         if table is None or route is None:
             where = f"Route table {table.id}" if table else "The route table"
             case.problems.append(
                 Problem(
-                    "SM_NO_PATH",
+                    Code.SM_NO_PATH,
                     f"{where} of {{subjects}} has no default route and {fs.vpc_id} has no Secrets Manager "
                     "endpoint: nothing leads to Secrets Manager.",
                     (table.id,) if table else (fs.vpc_id,),
@@ -470,7 +470,7 @@ def _via_routes(snap: Snapshot, fn: Function, fn_subnets: list[Subnet]) -> list[
         if kind == "igw":
             case.problems.append(
                 Problem(
-                    "SM_PUBLIC_SUBNET_NO_NAT",
+                    Code.SM_PUBLIC_SUBNET_NO_NAT,
                     f"Route table {table.id} of {{subjects}} sends 0.0.0.0/0 straight to internet gateway {target}, "
                     "but Lambda network interfaces get no public IP, so the function cannot reach Secrets Manager.",
                     (table.id, target),
@@ -482,7 +482,7 @@ def _via_routes(snap: Snapshot, fn: Function, fn_subnets: list[Subnet]) -> list[
         if kind != "nat":
             case.problems.append(
                 Problem(
-                    "SM_PATH_NOT_EVALUATED",
+                    Code.SM_PATH_NOT_EVALUATED,
                     f"Route table {table.id} of {{subjects}} sends 0.0.0.0/0 to {target} ({_kind_name(kind)}); "
                     f"{_beyond(kind)}",
                     (table.id, target),
@@ -524,7 +524,7 @@ def _kind_name(kind: str) -> str:
 
 def _blackhole(fs: Subnet, table_id: str, target: str, why: str) -> Problem:
     return Problem(
-        "SM_ROUTE_BLACKHOLE",
+        Code.SM_ROUTE_BLACKHOLE,
         f"The default route in {table_id} (of {{subjects}}) points to {target}, but {why}: traffic to "
         "Secrets Manager is dropped.",
         (table_id, target),
@@ -535,14 +535,14 @@ def _blackhole(fs: Subnet, table_id: str, target: str, why: str) -> Problem:
 
 def _nat_problems(snap: Snapshot, fn: Function, fs: Subnet, table_id: str, nat_id: str) -> list[Problem]:
     if snap.failure(FactKey.NAT_GATEWAYS) or snap.failure(FactKey.INTERNET_GATEWAYS):
-        return [Problem("SM_PATH_NOT_EVALUATED", f"The NAT gateway {nat_id} could not be read.", (nat_id,))]
+        return [Problem(Code.SM_PATH_NOT_EVALUATED, f"The NAT gateway {nat_id} could not be read.", (nat_id,))]
     nat = snap.nat_gateways.get(nat_id)
     if nat is None or nat.state != "available":
         return [_blackhole(fs, table_id, nat_id, f"the NAT gateway is {nat.state if nat else 'gone'}")]
     if nat.connectivity == "private":
         return [
             Problem(
-                "SM_PATH_NOT_EVALUATED",
+                Code.SM_PATH_NOT_EVALUATED,
                 f"NAT gateway {nat_id} is private; where its subnet sends traffic on is not modelled.",
                 (nat_id,),
             )
@@ -551,12 +551,12 @@ def _nat_problems(snap: Snapshot, fn: Function, fs: Subnet, table_id: str, nat_i
     nat_table = routes.table_for_subnet(nat.subnet_id, nat.vpc_id, snap.route_tables)
     nat_choice = routes.choose(nat_table, routes.DEFAULT_ROUTE, snap.prefix_lists) if nat_table else None
     if nat_table is not None and nat_choice is not None and not nat_choice.known:
-        return [unread_route_problem("SM_PATH_NOT_EVALUATED", nat_table.id, "0.0.0.0/0", nat_choice)]
+        return [unread_route_problem(Code.SM_PATH_NOT_EVALUATED, nat_table.id, "0.0.0.0/0", nat_choice)]
     nat_route = nat_choice.route if nat_choice else None
     if nat_route is not None and nat_route.state == "active" and nat_route.target_kind not in {"igw", "nat", "local"}:
         return [
             Problem(
-                "SM_PATH_NOT_EVALUATED",
+                Code.SM_PATH_NOT_EVALUATED,
                 f"NAT gateway {nat_id}'s subnet sends 0.0.0.0/0 to {nat_route.target} "
                 f"({_kind_name(nat_route.target_kind)}); what lies beyond is not modelled.",
                 (nat_id, nat_route.target),
@@ -572,7 +572,7 @@ def _nat_problems(snap: Snapshot, fn: Function, fs: Subnet, table_id: str, nat_i
         )
         return [
             Problem(
-                "SM_NAT_NO_INTERNET",
+                Code.SM_NAT_NO_INTERNET,
                 f"NAT gateway {nat_id} is in subnet {nat.subnet_id}, which {why}; the NAT cannot reach the internet.",
                 (nat_id, nat.subnet_id, *((nat_table.id,) if nat_table else ())),
                 {
@@ -598,7 +598,7 @@ def _nat_problems(snap: Snapshot, fn: Function, fs: Subnet, table_id: str, nat_i
     elif not egress.allowed:
         problems.append(
             Problem(
-                "SM_LAMBDA_EGRESS_DENIES",
+                Code.SM_LAMBDA_EGRESS_DENIES,
                 f"The security groups of rotation function {fn.name} ({', '.join(fn.security_group_ids)}) allow no "
                 "TCP 443 out to the internet, where the public Secrets Manager endpoint is.",
                 fn.security_group_ids,
@@ -606,7 +606,7 @@ def _nat_problems(snap: Snapshot, fn: Function, fs: Subnet, table_id: str, nat_i
             )
         )
     # Partial denials of the internet are doubts (Secrets Manager's addresses may be outside them), not failures.
-    acl = partial(nacl_problems, snap, port=HTTPS, code="SM_NACL_DENIES", soft_when_partial=True)
+    acl = partial(nacl_problems, snap, port=HTTPS, code=Code.SM_NACL_DENIES, soft_when_partial=True)
     to_internet = partial(acl, peer=internet, peer_kind=PeerKind.INTERNET, peer_label="the internet", initiator=True)
     problems += to_internet(fs)
     if nat_subnet is not None and nat_subnet.id != fs.id:

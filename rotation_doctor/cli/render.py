@@ -13,7 +13,7 @@ from rotation_doctor.analysis import Diagnosis
 from rotation_doctor.cli.closed_pipe import reader_may_leave
 from rotation_doctor.cli.markdown import MARKDOWN_LIMIT, Section, bounded
 from rotation_doctor.model.bounded import printable
-from rotation_doctor.model.findings import Finding, Severity, Verdict
+from rotation_doctor.model.findings import Code, Finding, Severity, Verdict
 from rotation_doctor.model.states import UNDECIDED_STATES, FixStatus, ProposalState
 
 if TYPE_CHECKING:  # `diagnose` and `scan` must not load the planner and executor to print
@@ -58,7 +58,7 @@ class Style:
 
 def diagnosis_text(d: Diagnosis, style: Style | None = None) -> str:
     style = style or Style(False)
-    if "ROTATION_NOT_LAMBDA" in d.codes():
+    if Code.ROTATION_NOT_LAMBDA in d.codes():
         # The contract's verdict stays (nothing is broken), but "both paths are open" would mislead: no
         # rotation runs through them. The JSON keeps the verdict; the text says what is true.
         headline = f"{style.bold(d.secret_name)}: {style.paint('NOT ROTATED', 'unknown')} — rotation is off"
@@ -420,7 +420,7 @@ def md(text: object, limit: int = 300) -> str:
 
 def _md_code(code: str) -> str:
     """A finding code as inline code: backslash escapes do not work inside backticks, so only a code that is all
-    capitals, digits and underscores (every code of findings.CODES) is put there; anything else is escaped text."""
+    capitals, digits and underscores (every `findings.Code`) is put there; anything else is escaped text."""
     return f"`{code}`" if code.replace("_", "").isalnum() and code.isascii() and code.upper() == code else md(code)
 
 

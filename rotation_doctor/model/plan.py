@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from rotation_doctor.model.findings import Code
+
 
 class Risk(StrEnum):
     LOW = "low"
@@ -178,7 +180,7 @@ class Fix:
     kind: FixKind
     risk: Risk
     summary: str
-    fixes: tuple[str, ...]  # the finding codes it addresses
+    fixes: tuple[Code, ...]  # the finding codes it addresses
     steps: tuple[Step, ...]
     vpc_id: str | None = None
     cost: str | None = None
@@ -195,7 +197,7 @@ class Fix:
             "risk": str(self.risk),
             "link": self.link.to_json(),
             "summary": self.summary,
-            "fixes": list(self.fixes),
+            "fixes": [str(code) for code in self.fixes],
             "writes": [{"kind": str(w.kind), "id": w.id} for w in self.writes],
             "vpc": self.vpc_id,
             "cost": self.cost,
@@ -206,11 +208,11 @@ class Fix:
 
 @dataclass(frozen=True)
 class Unfixable:
-    code: str
+    code: Code
     reason: str
 
     def to_json(self) -> dict[str, str]:
-        return {"code": self.code, "reason": self.reason}
+        return {"code": str(self.code), "reason": self.reason}
 
 
 @dataclass(frozen=True)

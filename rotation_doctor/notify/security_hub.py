@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from rotation_doctor.collect.accounts import Place, partition_of, place_of_arn
 from rotation_doctor.collect.aws import AwsClients, chunks, describe_fatal, error_code, read_failure
-from rotation_doctor.model.findings import CODES, NOT_EVALUATED, Finding, Severity, Verdict
+from rotation_doctor.model.findings import Code, Finding, PathName, Severity, Verdict, code_named
 
 if TYPE_CHECKING:
     from mypy_boto3_securityhub import SecurityHubClient
@@ -111,7 +111,7 @@ class Diagnosed:
 
 def build_finding(
     diagnosis: Diagnosis,
-    code: str,
+    code: Code,
     found: Sequence[Finding],
     *,
     now: str,
@@ -151,7 +151,7 @@ def build_finding(
         "FindingProviderFields": {"Severity": {"Label": label, "Original": str(severity)}, "Types": [FINDING_TYPE]},
         "Title": clip(f"{code}: rotation of {diagnosis.secret_name} is {diagnosis.verdict}", MAX_TITLE),
         "Description": clip(description, MAX_DESCRIPTION),
-        "Remediation": {"Recommendation": {"Text": clip(CODES[code].remedy, MAX_RECOMMENDATION)}},
+        "Remediation": {"Recommendation": {"Text": clip(code.remedy, MAX_RECOMMENDATION)}},
         "ProductFields": {k: clip(v, MAX_FIELD_VALUE) for k, v in fields.items()},
         "Resources": [
             {
@@ -361,7 +361,7 @@ def _import(hub: SecurityHubClient, findings: Sequence[Mapping[str, Any]], repor
 def _changes(item: Diagnosed, open_now: Sequence[Mapping[str, Any]], now: str) -> tuple[list[dict[str, Any]], ...]:
     """The findings to import for one secret (active), and those to archive."""
     diagnosis = item.diagnosis
-    by_code: dict[str, list[Finding]] = {}
+    by_code: dict[Code, list[Finding]] = {}
     for finding in diagnosis.findings:
         if finding.severity in SEVERITY_LABELS:
             by_code.setdefault(finding.code, []).append(finding)
@@ -384,21 +384,21 @@ def _changes(item: Diagnosed, open_now: Sequence[Mapping[str, Any]], now: str) -
         if fid in wanted_ids:
             continue
         code = str(hub_finding.get("GeneratorId", ""))[len(GENERATOR_PREFIX) :]
-        info = CODES.get(code)
-        if diagnosis.verdict is not Verdict.HEALTHY and (info is None or info.path in unjudged or None in unjudged):
+        known = code_named(code)
+        if diagnosis.verdict is not Verdict.HEALTHY and (known is None or known.path in unjudged or None in unjudged):
             continue  # this run could not judge it: leave it open
         why = "the secret is healthy again" if diagnosis.verdict is Verdict.HEALTHY else f"{code} is no longer found"
         gone.append(archived(hub_finding, now=now, why=why))
     return wanted, gone
 
 
-def _unjudged_paths(diagnosis: Diagnosis) -> set[Any]:
+def _unjudged_paths(diagnosis: Diagnosis) -> set[PathName | None]:
     """The paths this diagnosis did not judge (None: a read failed, so nothing can be said to be gone)."""
-    paths: set[Any] = set()
+    paths: set[PathName | None] = set()
     for finding in diagnosis.findings:
-        if finding.code == "AWS_READ_FAILED":
+        if finding.code == Code.AWS_READ_FAILED:
             paths.add(None)
-        elif finding.code in NOT_EVALUATED:
+        elif finding.code.is_not_evaluated:
             paths.add(finding.path)
     return paths
 

@@ -46,6 +46,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import replace
 from functools import partial
 
+from rotation_doctor.model.findings import PathName
 from rotation_doctor.model.plan import NOT_REQUIRED, Fix, Link, LinkStatus, ResourceKind, Risk
 from rotation_doctor.model.snapshot import Database, Secret, Snapshot, TargetKind
 
@@ -126,7 +127,7 @@ def needs_link(fix: Fix, snap: Snapshot) -> bool:
         not egress and peer in db_groups for _, peer, egress in _group_rules(fix)
     ):
         return True
-    if not any(code.startswith("DB_") for code in fix.fixes):
+    if not any(code.path is PathName.DB for code in fix.fixes):
         return False
     fn = snap.function
     # By kind and id: a function's name is its owner's choice (`acl-...`, `rtb-...` are valid names), never an id of

@@ -14,34 +14,35 @@ from dataclasses import replace
 
 from remediations import REGISTRY, PlanContext
 from rotation_doctor.analysis import Diagnosis, diagnose
-from rotation_doctor.model.findings import Finding, Severity, Verdict
+from rotation_doctor.model.findings import Code, Finding, Severity, Verdict
 from rotation_doctor.model.plan import Fix, FixKind, Plan, Unfixable
 from rotation_doctor.model.snapshot import Snapshot
 from rotation_doctor.planning.ownership import with_links
 
 MAX_ROUNDS = 6
 
-_WHY_NOT: dict[str, str] = {
-    "SM_ENDPOINT_POLICY_DENIES": "the endpoint policy governs every caller in the VPC; edit it by hand",
-    "SM_PATH_NOT_EVALUATED": "the path leaves what rotation-doctor models (transit gateway, firewall, hub endpoint)",
-    "DB_PATH_NOT_EVALUATED": "the path leaves what rotation-doctor models (transit gateway peering or VPN, appliance)",
-    "DB_TGW_NOT_ATTACHED": "attach the VPC to the transit gateway in the zone named; rotation-doctor never "
+_WHY_NOT: dict[Code, str] = {
+    Code.SM_ENDPOINT_POLICY_DENIES: "the endpoint policy governs every caller in the VPC; edit it by hand",
+    Code.SM_PATH_NOT_EVALUATED: "the path leaves what rotation-doctor models (transit gateway, firewall, hub endpoint)",
+    Code.DB_PATH_NOT_EVALUATED: "the path leaves what rotation-doctor models (transit gateway peering or VPN, "
+    "appliance)",
+    Code.DB_TGW_NOT_ATTACHED: "attach the VPC to the transit gateway in the zone named; rotation-doctor never "
     "changes a transit gateway",
-    "DB_TGW_ROUTE_MISSING": "add the route (or the association) to the transit gateway route table named; it is "
+    Code.DB_TGW_ROUTE_MISSING: "add the route (or the association) to the transit gateway route table named; it is "
     "shared by every attached VPC, so rotation-doctor never edits one",
-    "DB_TGW_BLACKHOLE": "replace the blackhole route in the transit gateway route table named; it is shared by "
+    Code.DB_TGW_BLACKHOLE: "replace the blackhole route in the transit gateway route table named; it is shared by "
     "every attached VPC, so rotation-doctor never edits one",
-    "DB_PROXY_TARGET_UNREACHABLE": "the proxy's own groups send nothing to its target on the target's port: add "
+    Code.DB_PROXY_TARGET_UNREACHABLE: "the proxy's own groups send nothing to its target on the target's port: add "
     "the outbound rule to the proxy's group by hand (rotation-doctor plans only the target's group admitting the "
     "proxy's, and the network ACL entries between them)",
-    "DB_PROXY_TARGET_UNHEALTHY": "the proxy's target is unhealthy: look at its health reason, register a target "
+    Code.DB_PROXY_TARGET_UNHEALTHY: "the proxy's target is unhealthy: look at its health reason, register a target "
     "or fix the proxy's Auth secret",
-    "DB_TARGET_UNRESOLVED": "the database is not identified: tag the secret rotation-doctor:target",
-    "DB_PORT_MISMATCH": "the secret names the wrong port: correct the secret; rotation-doctor never edits one",
-    "ROTATION_LAMBDA_MISSING": "the rotation function does not exist: redeploy it or change the secret's rotation",
-    "LOGS_SHOW_NON_NETWORK_ERROR": "not a network problem: credentials, IAM or KMS",
-    "AWS_READ_FAILED": "part of the account could not be read: grant the permission and plan again",
-    "SM_ENDPOINT_NOT_AVAILABLE": "the endpoint the function uses is not available: wait for it, or repair it",
+    Code.DB_TARGET_UNRESOLVED: "the database is not identified: tag the secret rotation-doctor:target",
+    Code.DB_PORT_MISMATCH: "the secret names the wrong port: correct the secret; rotation-doctor never edits one",
+    Code.ROTATION_LAMBDA_MISSING: "the rotation function does not exist: redeploy it or change the secret's rotation",
+    Code.LOGS_SHOW_NON_NETWORK_ERROR: "not a network problem: credentials, IAM or KMS",
+    Code.AWS_READ_FAILED: "part of the account could not be read: grant the permission and plan again",
+    Code.SM_ENDPOINT_NOT_AVAILABLE: "the endpoint the function uses is not available: wait for it, or repair it",
 }
 
 
@@ -101,7 +102,7 @@ def _make_plan(snap: Snapshot, first: Diagnosis | None, *, prefer_nat: bool) -> 
 
 
 def _unfixable(findings: tuple[Finding, ...]) -> tuple[Unfixable, ...]:
-    out: dict[str, Unfixable] = {}
+    out: dict[Code, Unfixable] = {}
     for f in findings:
         if f.severity is Severity.INFO or f.code in out:
             continue

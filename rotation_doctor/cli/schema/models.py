@@ -3,8 +3,8 @@ generated from them (`docs/schema/v1/`, held equal to this module by tests/test_
 
 The models describe the output; they do not produce it: the CLI prints the `to_json` of the diagnosis, plan and
 outcome, and tests validate those real outputs against the generated schema. Every enum is the one the code
-uses (`Verdict`, `Severity`, `Risk`, `FixKind`, the states of model/states.py, the finding codes of
-`findings.CODES`), so a new member shows up as a difference from the committed schema.
+uses (`Verdict`, `Severity`, `Risk`, `FixKind`, the states of model/states.py, `findings.Code`), so a new member
+shows up as a difference from the committed schema.
 
 A key that is always printed is required (null where the type says so); a key printed only sometimes (`after`,
 a step's `undo`) is optional and never null. Objects admit more keys than these (the contract: "more may be
@@ -26,7 +26,7 @@ from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue, SkipJsonSc
 from rotation_doctor.analysis.logs import CATEGORIES
 from rotation_doctor.cli.main import EXIT_BY_KIND
 from rotation_doctor.cli.schema import SCHEMA_VERSION
-from rotation_doctor.model.findings import CODES, PathName, Severity, Verdict
+from rotation_doctor.model.findings import Code, PathName, Severity, Verdict
 from rotation_doctor.model.plan import FixKind, LinkStatus, ResourceKind, Risk
 from rotation_doctor.model.snapshot import TargetKind
 from rotation_doctor.model.states import AnalyzerRun, FixStatus, OutcomeStatus, StepStatus
@@ -36,13 +36,14 @@ from rotation_doctor.whatif.report import Effect
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 # Enums whose members are data, not classes: made at run time for the schema; mypy sees the strings they are.
+# `FindingCode` is `Code` under the name the schema has always given it (its `$defs` key and title).
 if TYPE_CHECKING:
-    FindingCode = str
+    FindingCode = Code
     LogCategory = str
     ErrorKind = str
     SchemaVersion = str
 else:
-    FindingCode = StrEnum("FindingCode", {code: code for code in CODES})
+    FindingCode = StrEnum("FindingCode", {code.name: code.value for code in Code})
     LogCategory = StrEnum("LogCategory", {name: name for name in CATEGORIES})
     ErrorKind = StrEnum("ErrorKind", {kind: kind for kind in EXIT_BY_KIND})
     SchemaVersion = Literal[SCHEMA_VERSION]
