@@ -30,6 +30,7 @@ from rotation_doctor.simulated import scenarios, simulated_aws
 from rotation_doctor.simulated.account import AccountBuilder
 from rotation_doctor.simulated.lambda_runtime import SimulatedContext, sqs_event
 from tests.conftest import topic_with_inbox
+from tests.test_worker_organization import metric_values
 
 EVENTS = Path(__file__).resolve().parent / "events"
 HUB = "123456789012"
@@ -128,16 +129,6 @@ def served(stream: io.StringIO, store: ProposalStore) -> dict[str, dict[str, Any
     return out
 
 
-def metric(out: str, name: str) -> list[float]:
-    found: list[float] = []
-    for line in out.splitlines():
-        if '"_aws"' in line:
-            value = json.loads(line).get(name)
-            if value is not None:
-                found += value if isinstance(value, list) else [value]
-    return found
-
-
 # ----- one secret of ten --------------------------------------------------------------------------------------
 
 
@@ -191,7 +182,7 @@ def test_one_denied_secret_in_a_sweep_of_ten_leaves_the_nine_served_as_without_i
         "proposed": None,
     }
     # Counted, and told: what could not be read and which policy refused it.
-    assert metric(capsys.readouterr().out, "SecretsUnknownByReadFailure") == [1.0]
+    assert metric_values(capsys.readouterr().out, "SecretsUnknownByReadFailure") == [1.0]
     [message] = [m for m in told if DENIED in m and "unknown" in m.lower()]
     assert "secretsmanager:DescribeSecret" in message
     assert "an explicit deny in a resource-based policy" in message
@@ -288,7 +279,7 @@ def test_a_place_that_cannot_be_read_at_all_holds_up_no_other_place_of_the_hubs_
         assert set(worker.batch.handled) == {a.secret_arn, c.secret_arn}
         [line] = [json.loads(x) for x in log_stream.getvalue().splitlines() if '"handled"' in x]
         assert line["note"] == f"{HUB}/us-east-1 could not be read now"
-        assert metric(capsys.readouterr().out, "PlacesUnread") == [1.0]
+        assert metric_values(capsys.readouterr().out, "PlacesUnread") == [1.0]
 
 
 def test_a_scan_goes_on_past_one_denied_secret(clients: AwsClients) -> None:
