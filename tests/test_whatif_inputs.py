@@ -127,11 +127,12 @@ def _rules_and_buckets(fn_group: str, count: int) -> str:
 
 
 def test_twenty_thousand_changes_grow_the_time_linearly_and_the_calls_not_at_all(builder: AccountBuilder) -> None:
-    """Reading the plan and judging it grows linearly (membership tests over lists made 27,000 changes take a
-    minute: this plan took over four minutes before, more than 1000 times one change). Against moto, whose account
-    read takes a fifth of a second once warm, 20,000 changes took 6 to 15 times one change on a loaded 2-core machine
-    (against AWS, whose reads take seconds, far less): the bound is loose so that load cannot make it flake, and
-    still fails by far on anything quadratic. The account is read with as many calls either way."""
+    """Reading the plan and judging it grows linearly with its changes (membership tests over lists made 27,000
+    changes take a minute: this plan took over four minutes before). Ten times the changes may take at most twenty
+    times as long (linear is ten, quadratic a hundred): a bound load cannot make flake. Against a time for one change
+    it cannot be held here, since moto's account read is a few hundredths of a second (20,000 changes, 10.9 MB of
+    plan, parse in about 0.8 s and are judged in about 0.4 s on an idle 2-core machine; against AWS a one-change plan
+    alone reads for seconds). The account is read with as many calls whatever the plan's size."""
     o = scenarios.healthy_with_ledger(builder, ledger_secret="prod/ledger/db")
     clients = builder.clients
 
@@ -144,7 +145,8 @@ def test_twenty_thousand_changes_grow_the_time_linearly_and_the_calls_not_at_all
         assert not report.failing and len(report.source.changes) == count
         return elapsed, dict(clients.counter.calls)
 
-    one = min(timed(1) for _ in range(3))  # warm: the best of three, the smallest baseline
+    one = timed(1)
+    some = min(timed(2_000) for _ in range(2))  # warm, the smaller of two: the smallest baseline
     many = timed(20_000)
-    assert one[1] == many[1]
-    assert many[0] <= 40 * one[0], (one[0], many[0])
+    assert one[1] == some[1] == many[1]
+    assert many[0] <= 20 * some[0], (some[0], many[0])
