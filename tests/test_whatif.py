@@ -267,30 +267,10 @@ def test_a_change_set_names_the_secrets_it_breaks(account: Account, make: Any, e
 # ----- read as scan reads, and only read ------------------------------------------------------------
 
 
-def many_changes(a: Account, count: int) -> str:
-    """`count` changes: rules on the function's own group (so every secret is re-diagnosed) and buckets."""
-    items = []
-    for i in range(count):
-        if i % 2:
-            items.append(
-                tf.resource_change(
-                    f"aws_s3_bucket.b{i}", "aws_s3_bucket", ["create"], None, tf.tf_s3_bucket(f"b{i}"), unknown=("id",)
-                )
-            )
-        else:
-            rule = tf.tf_security_group_rule(a.o.fn_sg, 10000 + i, "10.20.0.0/16")
-            items.append(
-                tf.resource_change(
-                    f"aws_security_group_rule.r{i}", "aws_security_group_rule", ["create"], None, rule, unknown=("id",)
-                )
-            )
-    return tf.plan(*items)
-
-
 def test_the_calls_do_not_grow_with_the_plan_and_none_writes(account: Account) -> None:
     clients = account.o.builder.clients
     counts = []
-    for text in (delete_endpoint(account), many_changes(account, 200)):
+    for text in (delete_endpoint(account), tf.rules_and_buckets(account.o.fn_sg, 200)):
         clients.counter.calls.clear()
         run(clients, text)
         counts.append(dict(clients.counter.calls))

@@ -103,26 +103,6 @@ def test_a_change_set_without_property_values_is_not_evaluated_for_what_it_names
 # ----- fast on big plans -------------------------------------------------------------------------------------------
 
 
-def _rules_and_buckets(fn_group: str, count: int) -> str:
-    """`count` changes: half of them rules on the function's own group (every secret's path uses it)."""
-    items = []
-    for i in range(count):
-        if i % 2:
-            items.append(
-                tf.resource_change(
-                    f"aws_s3_bucket.b{i}", "aws_s3_bucket", ["create"], None, tf.tf_s3_bucket(f"b{i}"), unknown=("id",)
-                )
-            )
-        else:
-            rule = tf.tf_security_group_rule(fn_group, 1024 + i % 60000, "10.20.0.0/16")
-            items.append(
-                tf.resource_change(
-                    f"aws_security_group_rule.r{i}", "aws_security_group_rule", ["create"], None, rule, unknown=("id",)
-                )
-            )
-    return tf.plan(*items)
-
-
 TIMED_IN_ITS_OWN_PROCESS = """
 import json, time
 from moto import mock_aws
@@ -131,12 +111,12 @@ from rotation_doctor.simulated import scenarios
 from rotation_doctor.simulated.account import AccountBuilder
 from rotation_doctor.whatif.run import what_if
 from rotation_doctor.whatif.terraform import parse_plan
-from tests.test_whatif_inputs import _rules_and_buckets
+from tests.whatif_plans import rules_and_buckets
 with mock_aws():
     clients = AwsClients(region="us-east-1")
     o = scenarios.healthy_with_ledger(AccountBuilder(clients), ledger_secret="prod/ledger/db")
     def timed(count):
-        text = _rules_and_buckets(o.fn_sg, count)
+        text = rules_and_buckets(o.fn_sg, count)
         clients.counter.calls.clear()
         started = time.perf_counter()
         report = what_if(clients, parse_plan(text, name="plan.json"))

@@ -237,3 +237,23 @@ def change_set_page(
     if next_token:
         page["NextToken"] = next_token
     return page
+
+
+def rules_and_buckets(fn_group: str, count: int) -> str:
+    """`count` changes: half of them rules on the function's own group (every secret's path uses it)."""
+    items = []
+    for i in range(count):
+        if i % 2:
+            items.append(
+                resource_change(
+                    f"aws_s3_bucket.b{i}", "aws_s3_bucket", ["create"], None, tf_s3_bucket(f"b{i}"), unknown=("id",)
+                )
+            )
+        else:
+            rule = tf_security_group_rule(fn_group, 1024 + i % 60000, "10.20.0.0/16")
+            items.append(
+                resource_change(
+                    f"aws_security_group_rule.r{i}", "aws_security_group_rule", ["create"], None, rule, unknown=("id",)
+                )
+            )
+    return plan(*items)
