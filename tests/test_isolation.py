@@ -94,6 +94,16 @@ def sweep(account: str = HUB, region: str = "us-east-1") -> str:
     return json.dumps(raw)
 
 
+def ten_secrets(clients: AwsClients) -> dict[str, str]:
+    """The demo's broken account with nine more secrets of the same database and function: each name's ARN."""
+    b = AccountBuilder(clients)
+    o = scenarios.orders(b)
+    arns = {scenarios.DEMO_SECRET: o.secret_arn}
+    for name in TEN[1:]:
+        arns[name] = b.rotated_secret(name, {**o.db, "password": scenarios.CANARY_PASSWORD}, o.function_arn)
+    return arns
+
+
 def worker_of(clients: AwsClients, monkeypatch: pytest.MonkeyPatch, **extra: str) -> Any:
     import handlers.worker as worker_module
 
@@ -142,11 +152,7 @@ def sweep_of_ten(
     """Ten secrets of one broken database and function, swept in auto mode (each secret re-read before anything is
     applied for it): the response, what was said of each secret, and what people were told."""
     with simulated_aws():
-        b = AccountBuilder(clients)
-        o = scenarios.orders(b)
-        arns = {scenarios.DEMO_SECRET: o.secret_arn}
-        for name in TEN[1:]:
-            arns[name] = b.rotated_secret(name, {**o.db, "password": scenarios.CANARY_PASSWORD}, o.function_arn)
+        arns = ten_secrets(clients)
         topic, inbox = topic_with_inbox(clients)
         worker = worker_of(clients, monkeypatch, NOTIFICATION_TOPIC_ARN=topic)
         stop = deny_secret(clients, arns[DENIED]) if deny else lambda: None
@@ -288,11 +294,7 @@ def test_a_scan_goes_on_past_one_denied_secret(clients: AwsClients) -> None:
 
     def scanned(*, deny: bool) -> dict[str, tuple[str, list[str]]]:
         with simulated_aws():
-            b = AccountBuilder(clients)
-            o = scenarios.orders(b)
-            arns = {scenarios.DEMO_SECRET: o.secret_arn}
-            for name in TEN[1:]:
-                arns[name] = b.rotated_secret(name, {**o.db, "password": scenarios.CANARY_PASSWORD}, o.function_arn)
+            arns = ten_secrets(clients)
             stop = deny_secret(clients, arns[DENIED]) if deny else lambda: None
             try:
                 return {d.secret_name: (str(d.verdict), d.codes()) for d in scan(clients)}
