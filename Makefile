@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit browser bench package clean screenshot schema templates build-WorkerFunction build-ApprovalFunction
+.PHONY: demo test lint typecheck unit browser docs cli-reference bench package clean screenshot schema templates build-WorkerFunction build-ApprovalFunction
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,24 +27,36 @@ browser:
 	bash scripts/ensure_chromium.sh
 
 # Tools whose pins clash with ours get a virtual environment each: checkov judges the template's IAM
-# (tests/test_iam.py); the SAM CLI runs tests/test_sam_build.py (and serves anyone without one).
+# (tests/test_iam.py); the SAM CLI runs tests/test_sam_build.py (and serves anyone without one); MkDocs builds the
+# documentation site (`make docs`), which nothing else needs.
 CHECKOV_VENV := .venv-checkov
 SAM_VENV := .venv-sam
+DOCS_VENV := .venv-docs
 
 define TOOL_VENV
 $(1)/.installed:
 	test -x $(1)/bin/python || $$(PYTHON) -m venv $(1)
 	$(1)/bin/python -m pip install --quiet --upgrade pip
-	$(1)/bin/python -m pip install --quiet '$(2)'
+	$(1)/bin/python -m pip install --quiet $(2)
 	touch $$@
 endef
 $(eval $(call TOOL_VENV,$(CHECKOV_VENV),checkov==3.3.30))
 $(eval $(call TOOL_VENV,$(SAM_VENV),aws-sam-cli==1.170.0))
+$(eval $(call TOOL_VENV,$(DOCS_VENV),mkdocs==1.6.1 mkdocs-material==9.8.1 pymdown-extensions==13.1.2))
 
 unit: $(STAMP) browser $(CHECKOV_VENV)/.installed $(SAM_VENV)/.installed
 	$(BIN)/pytest
 
-test: lint typecheck unit
+test: lint typecheck unit docs
+
+# The documentation site (mkdocs.yml, docs/) into build/site. --strict: a link to a page, file or anchor that does
+# not exist fails the build. Material's notice about its successor is silenced (NO_MKDOCS_2_WARNING).
+docs: $(DOCS_VENV)/.installed
+	NO_MKDOCS_2_WARNING=1 $(DOCS_VENV)/bin/mkdocs build --strict --quiet
+
+# docs/cli.md, the CLI reference, generated from the command's parser (rotation_doctor/cli/reference.py).
+cli-reference: $(STAMP)
+	$(BIN)/python -m rotation_doctor.cli.reference
 
 # README's picture: the approval page of the demo's proposal, photographed by headless Chromium.
 screenshot: $(STAMP) browser
@@ -90,4 +102,4 @@ build-WorkerFunction build-ApprovalFunction: $(WHEELHOUSE)/.complete
 	$(PACKAGER) build --python-version $(LAMBDA_PYTHON) --out "$(ARTIFACTS_DIR)"
 
 clean:
-	rm -rf $(VENV) $(CHECKOV_VENV) $(SAM_VENV) build .aws-sam .wheelhouse *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(CHECKOV_VENV) $(SAM_VENV) $(DOCS_VENV) build .aws-sam .wheelhouse *.egg-info .pytest_cache .mypy_cache .ruff_cache

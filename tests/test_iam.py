@@ -31,6 +31,7 @@ from rotation_doctor.collect.permissions import READ_ACTIONS
 from rotation_doctor.model.plan import Call, FixKind
 from rotation_doctor.planning.planner import make_plan
 from tests.cfn_resolve import Resolver
+from tests.docs_pages import page
 from tests.iam_authorization import (
     Authorization,
     allowed,
@@ -796,13 +797,13 @@ def test_for_all_values_comes_with_a_null_check(role: str, deployment: str) -> N
                 assert {k.lower() for k in tests} <= required, statement["Sid"]
 
 
-def test_the_readmes_tag_protecting_scp_uses_only_actions_and_keys_aws_defines_for_them() -> None:
-    """README's SCP (the tags are only as strong as who may write them): each action exists, and aws:TagKeys is a key
-    AWS evaluates for it (else the Deny would never match), the principal key a global one."""
+def test_the_documented_tag_protecting_scp_uses_only_actions_and_keys_aws_defines_for_them() -> None:
+    """docs/permissions.md's SCP (the tags are only as strong as who may write them): each action exists, and
+    aws:TagKeys is a key AWS evaluates for it (else the Deny would never match), the principal key a global one."""
     import re
 
-    readme = (ROOT / "README.md").read_text()
-    blocks = [json.loads(b) for b in re.findall(r"```json\n(.*?)```", readme, re.S) if "RotationDoctorTags" in b]
+    permissions = page("permissions.md")
+    blocks = [json.loads(b) for b in re.findall(r"```json\n(.*?)```", permissions, re.S) if "RotationDoctorTags" in b]
     [scp] = blocks
     [statement] = scp["Statement"]
     assert statement["Effect"] == "Deny"

@@ -1,7 +1,7 @@
 """IPv6: dual-stack subnets, IPv6 routes, NACL entries and security-group rules, and the function's IPv6 egress.
 
-The model (README, "IPv6"): the public Secrets Manager API is reached over IPv6 only when the function
-calls the dual-stack name (AWS_USE_DUALSTACK_ENDPOINT=true), Lambda lets it send IPv6
+The model (docs/diagnosis.md, "Semantics, precisely"): the public Secrets Manager API is reached over IPv6
+only when the function calls the dual-stack name (AWS_USE_DUALSTACK_ENDPOINT=true), Lambda lets it send IPv6
 (Ipv6AllowedForDualStack) and all its subnets are dual-stack; then `::/0` must lead to an egress-only or
 internet gateway and the IPv6 rules must admit it. Otherwise the IPv4 path is judged, as before.
 """

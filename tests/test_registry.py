@@ -18,17 +18,18 @@ from remediations import REGISTRY
 from rotation_doctor.model.findings import CODE_INFO, Code
 from rotation_doctor.model.plan import FixKind
 from rotation_doctor.planning import planner
+from tests.docs_pages import page, section, table
 
 ROOT = Path(__file__).resolve().parents[1]
-CONTRACT = (ROOT / "docs" / "contract.md").read_text()
-README = (ROOT / "README.md").read_text()
+CONTRACT = page("contract.md")
+# The codes this project added, and the sentence naming the not-evaluated ones (once README's "Finding codes").
+DIAGNOSIS = page("diagnosis.md")
+FIXING = page("fixing.md")
 CODE_VALUES = {str(code) for code in Code}
 
 
 def _section(title: str) -> str:
-    start = CONTRACT.index(f"## {title}")
-    end = CONTRACT.find("\n## ", start + 1)
-    return CONTRACT[start : end if end > 0 else None]
+    return section(CONTRACT, f"## {title}")
 
 
 def _table_rows(text: str) -> list[list[str]]:
@@ -66,16 +67,16 @@ def test_each_code_has_the_contracts_path_and_severity_and_a_remedy(code: Code) 
     assert code.remedy.strip().endswith(".") and len(code.remedy) > 20
 
 
-def test_the_readmes_table_of_added_codes_names_codes_on_their_path() -> None:
-    start = README.index("\n## Finding codes")
-    rows = _table_rows(README[start : README.index("\n## ", start + 1)])
+def test_the_docs_table_of_added_codes_names_codes_on_their_path() -> None:
+    rows = _table_rows(section(DIAGNOSIS, "## Finding codes"))
     assert len(rows) >= 5
     assert {code: path for code, path, *_ in rows} == {code: str(Code(code).path) for code, *_ in rows}
 
 
-def test_the_not_evaluated_codes_are_those_the_readme_names() -> None:
-    # README: "`AWS_READ_FAILED`, ... and `DB_TARGET_UNRESOLVED` make the verdict `unknown` (never `degraded`)".
-    prose = " ".join(README.split())
+def test_the_not_evaluated_codes_are_those_the_docs_name() -> None:
+    # docs/diagnosis.md: "`AWS_READ_FAILED`, ... and `DB_TARGET_UNRESOLVED` make the verdict `unknown` (never
+    # `degraded`)".
+    prose = " ".join(section(DIAGNOSIS, "## Finding codes").split())
     sentence = re.search(r"((?:`[A-Z_]+`(?:,| and)? )+)make the verdict `unknown` \(never `degraded`\)", prose)
     assert sentence is not None
     assert set(re.findall(r"`([A-Z_]+)`", sentence.group(1))) == {str(c) for c in Code if c.is_not_evaluated}
@@ -85,6 +86,14 @@ def test_fix_kinds_are_the_contracts_with_its_risk() -> None:
     assert {k.value for k in FixKind} == set(CONTRACT_KINDS) == {k.value for k in REGISTRY}
     for kind, remediation in REGISTRY.items():
         assert remediation.risk.value == CONTRACT_KINDS[kind.value][2], kind
+
+
+def test_the_docs_fix_kind_table_is_the_registrys() -> None:
+    """docs/fixing.md (once README's "Fixing") lists every fix kind once, with its risk."""
+    rows = table(section(FIXING, "# Fixing"), "| kind | change | risk |")
+    documented = {kind: risk for kind, _change, risk in rows}
+    assert len(documented) == len(rows)
+    assert documented == {kind.value: remediation.risk.value for kind, remediation in REGISTRY.items()}
 
 
 @pytest.mark.parametrize("kind", sorted(REGISTRY, key=str))

@@ -1,10 +1,9 @@
-"""Each state has one name (rotation_doctor/model/states.py), and the names are the README's."""
+"""Each state has one name (rotation_doctor/model/states.py), and the names are the documentation's (docs/fixing.md)."""
 
 from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -18,15 +17,17 @@ from rotation_doctor.model.states import (
     ProposalState,
     StepStatus,
 )
+from tests.docs_pages import page, section
 
-README = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+# "Approval modes and guardrails", once README's.
+GUARDRAILS = section(page("fixing.md"), "## Approval modes and guardrails")
 
 
-def test_proposal_states_are_the_readmes() -> None:
-    """README: "A proposal's state moves only by DynamoDB conditional writes: `proposed → ... rolled_back`, or
+def test_proposal_states_are_the_documented_ones() -> None:
+    """docs/fixing.md: "A proposal's state moves only by DynamoDB conditional writes: `proposed → ... rolled_back`, or
     `rejected`, or `expired` (past ...": the stored values, exactly."""
-    start = README.index("A proposal's state moves only by DynamoDB conditional writes:")
-    diagram = README[start : README.index(" (past", start)].split(":", 1)[1]
+    start = GUARDRAILS.index("A proposal's state moves only by DynamoDB conditional writes:")
+    diagram = GUARDRAILS[start : GUARDRAILS.index(" (past", start)].split(":", 1)[1]
     documented = set(re.findall(r"[a-z_]+", diagram)) - {"or"}
     assert {s.value for s in ProposalState} == documented
     assert set(UNDECIDED_STATES) < set(OPEN_STATES)

@@ -288,7 +288,7 @@ def _parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     from rotation_doctor.cli.completion import SHELLS
 
     completion = command(
-        "completion", "print the shell's completion script (README: Shell completion; needs shtab)", formats=False
+        "completion", "print the shell's completion script (docs: Use, Shell completion; needs shtab)", formats=False
     )
     completion.add_argument("shell", choices=SHELLS, help="the shell the script is for")
     return parser

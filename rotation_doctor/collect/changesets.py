@@ -1,7 +1,7 @@
 """Reading a CloudFormation change set for `what-if`: every page of DescribeChangeSet, with property values.
 
 Only the CLI reads change sets (with the person's credentials); the deployed service never does, so the
-permission is not among `permissions.READ_ACTIONS` (the service's policy) but named here, for the README.
+permission is not among `permissions.READ_ACTIONS` (the service's policy) but named here, for docs/permissions.md.
 """
 
 from __future__ import annotations

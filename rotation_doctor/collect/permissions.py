@@ -1,4 +1,4 @@
-"""The IAM actions rotation-doctor needs to diagnose: one list, used by the README and the deployment."""
+"""The IAM actions rotation-doctor needs to diagnose: one list, used by docs/permissions.md and the deployment."""
 
 from __future__ import annotations
 

@@ -274,7 +274,7 @@ CODE_INFO: Mapping[Code, CodeInfo] = {
         Severity.WARNING,
         "Look at the function's credentials, IAM role and KMS key policy: the network is not the cause.",
     ),
-    # Added by this project (documented in README "Finding codes"): a read AWS refused or that
+    # Added by this project (documented in docs/diagnosis.md, "Finding codes"): a read AWS refused or that
     # failed, so the paths that needed it were not judged. Never reported as "none exist".
     Code.AWS_READ_FAILED: CodeInfo(
         PathName.CONFIG,

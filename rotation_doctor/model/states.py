@@ -1,7 +1,7 @@
 """The states rotation-doctor stores, prints and compares: one StrEnum each, so every state has one name.
 
 The values are the contract: they are what DynamoDB holds, what JSON carries and what the text
-shows (README, "Approval modes and guardrails"). Compare and store the members, never a literal.
+shows (docs/fixing.md, "Approval modes and guardrails"). Compare and store the members, never a literal.
 A state of several words is spelled as it always was ("already done", "nothing to do"); the one
 state that had two spellings is `rolled_back`, as proposals store it, everywhere; `label` gives the
 words a person reads (rolled back).
