@@ -21,7 +21,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _account import make_clients, markdown_table
+from _account import finish, make_clients, table
 from scan_calls import build
 
 from rotation_doctor.approvals.store import create_table
@@ -79,21 +79,20 @@ def main() -> int:
                     f"{elapsed:.2f}",
                 )
             )
-    print(
-        markdown_table(
-            (
-                "secrets affected",
-                "decided proposals stored",
-                "AWS calls (reads)",
-                "ListSecrets",
-                "BatchGetSecretValue",
-                "proposals",
-                "DynamoDB calls",
-                "seconds (moto)",
-            ),
-            rows,
-        )
+    table(
+        (
+            "secrets affected",
+            "decided proposals stored",
+            "AWS calls (reads)",
+            "ListSecrets",
+            "BatchGetSecretValue",
+            "proposals",
+            "DynamoDB calls",
+            "seconds (moto)",
+        ),
+        rows,
     )
+    finish()
     return 0
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _account import make_clients, markdown_table, median
+from _account import finish, make_clients, median, say, table
 
 from rotation_doctor.examine import diagnose_secret
 from rotation_doctor.simulated import scenarios, simulated_aws
@@ -135,9 +135,10 @@ def main() -> int:
             total = clients.counter.total
             counts.append(total)
             rows.append((name, diagnosis.verdict, total, f"{elapsed * 1000:.0f}"))
-    print(markdown_table(("situation", "verdict", "AWS calls", "ms (moto, in process)"), rows))
-    print()
-    print(f"calls: median {median(counts):.0f}, max {max(counts)} (targets: median <= 15, max <= 20)")
+    table(("situation", "verdict", "AWS calls", "ms (moto, in process)"), rows)
+    say()
+    say(f"calls: median {median(counts):.0f}, max {max(counts)} (targets: median <= 15, max <= 20)")
+    finish(calls_median=median(counts), calls_max=max(counts))
     return 0 if median(counts) <= 15 and max(counts) <= 20 else 1
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _account import make_clients, markdown_table
+from _account import finish, make_clients, table
 
 from rotation_doctor.apply.executor import Executor
 from rotation_doctor.apply.guardrails import Approval, Mode, Policy
@@ -79,7 +79,8 @@ def main() -> int:
                     f"{elapsed * 1000:.0f}",
                 )
             )
-    print(markdown_table(("situation", "applied", "writes", "reads", "AWS calls", "after", "ms (moto)"), rows))
+    table(("situation", "applied", "writes", "reads", "AWS calls", "after", "ms (moto)"), rows)
+    finish()
     return 0
 
 

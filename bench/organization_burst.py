@@ -25,6 +25,7 @@ reconciliation query) are counted apart.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import io
 import json
@@ -58,6 +59,9 @@ BURST = 5000
 SHUFFLED = 500  # the same burst's kinds, every event in a random place: the worst order (a smaller burst: slow)
 APPLY = 25  # calls per Terraform apply
 BATCH_SIZE = 10  # template.yaml: the worker's SQS event source
+# A batch every this many seconds of the simulated clock: Lambda taking a burst with the worker's reserved concurrency
+# (2), a batch that only marks its changes pending taking about 0.1 s. The burst of 5,000 then arrives in 100 s.
+BATCH_EVERY = 0.2
 # The ids and places the files in tests/events name (fictional): replaced by each place's own.
 HUB_SHAPED = ("123456789012", "us-east-1")
 MEMBER_SHAPED = ("111111111111", "eu-west-1")
@@ -111,8 +115,11 @@ def scattered(places: list[Place], ids: dict[Place, dict[str, str]], size: int) 
     return [change(i % 4, place, ids[place]) for i, place in enumerate(rng.choice(places) for _ in range(size))]
 
 
-def deliver(clients: AwsClients, events: list[str]) -> tuple[str, ...]:
-    """The events to a fresh worker (a new container) in SQS batches of BATCH_SIZE, in order: the table's row."""
+def deliver(clients: AwsClients, events: list[str], window: int) -> dict[str, Any]:
+    """The events to a fresh worker (a new container) in SQS batches of BATCH_SIZE, in order, one batch every
+    BATCH_EVERY seconds of a simulated clock; each settle message the worker sends itself is delivered (as an
+    invocation of its own) once its delay has passed on that clock. `window` 0: no settle window (diagnosed at each
+    batch, as before the window existed). The figures of the table's row."""
     import handlers.worker as worker_module
 
     env = {
@@ -120,9 +127,16 @@ def deliver(clients: AwsClients, events: list[str]) -> tuple[str, ...]:
         "IDEMPOTENCY_TABLE": "idempotency",
         "ROTATION_DOCTOR_MODE": "observe",
         "ROTATION_DOCTOR_MEMBER_ROLE_NAME": DEFAULT_MEMBER_ROLE,
+        "ROTATION_DOCTOR_SETTLE_SECONDS": str(window),
+        "EVENTS_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/111111111111/rotation-doctor-events",
     }
     worker = worker_module.build_worker(env, clients)
     worker_module._default_worker = lambda: worker  # type: ignore[assignment]
+    clock = [1_764_390_000.0]
+    woken: list[tuple[float, str]] = []  # (when visible, body): the worker's delayed settle messages
+    if worker.settle is not None:
+        worker.settle.now = lambda: clock[0]
+        worker.settle.send = lambda message, delay: woken.append((clock[0] + delay, message.body()))
     reports: list[list[dict[str, Any]]] = []  # per invocation, the reports of its events
     process = worker.process
 
@@ -135,18 +149,35 @@ def deliver(clients: AwsClients, events: list[str]) -> tuple[str, ...]:
     clients.counter.calls.clear()
     failures = 0
     places_per_batch: list[int] = []
-    started, cpu = time.perf_counter(), time.process_time()
-    for i in range(0, len(events), BATCH_SIZE):
-        batch = events[i : i + BATCH_SIZE]
-        places_per_batch.append(len({(json.loads(b)["account"], json.loads(b)["region"]) for b in batch}))
+
+    def invoke(batch: list[str]) -> None:
+        nonlocal failures
         reports.append([])
         with contextlib.redirect_stdout(io.StringIO()):  # the metrics Powertools prints (EMF)
             answer = worker_module.handler(sqs_event(*batch), SimulatedContext(remaining_ms=900_000))
         failures += len(answer["batchItemFailures"])
+
+    def wake_due() -> None:
+        while due := sorted(w for w in woken if w[0] <= clock[0]):
+            woken[:] = [w for w in woken if w[0] > clock[0]]
+            for i in range(0, len(due), BATCH_SIZE):
+                invoke([body for _, body in due[i : i + BATCH_SIZE]])
+
+    started, cpu = time.perf_counter(), time.process_time()
+    for i in range(0, len(events), BATCH_SIZE):
+        batch = events[i : i + BATCH_SIZE]
+        places_per_batch.append(len({(json.loads(b)["account"], json.loads(b)["region"]) for b in batch}))
+        invoke(batch)
+        clock[0] += BATCH_EVERY
+        wake_due()
+    while woken:  # the burst is over: the last windows settle
+        clock[0] = min(at for at, _ in woken)
+        wake_due()
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
 
     calls = clients.counter.calls
     dynamodb = sum(v for k, v in calls.items() if k.startswith("dynamodb:"))
+    sqs = sum(v for k, v in calls.items() if k.startswith("sqs:"))
     diagnoses = coalesced = most_in_one_batch = 0
     affected: set[str] = set()
     for invocation in reports:
@@ -158,27 +189,54 @@ def deliver(clients: AwsClients, events: list[str]) -> tuple[str, ...]:
         affected |= set(diagnosed)
         most_in_one_batch = max(most_in_one_batch, *diagnosed.values(), 0)
     handled = [report for invocation in reports for report in invocation]
-    if failures or len(handled) != len(events) or most_in_one_batch > 1:
-        raise SystemExit(f"{failures} failed, {len(handled)} of {len(events)} handled, {most_in_one_batch} a batch")
-    reads = clients.counter.total - dynamodb
-    return (
-        f"{len(events):,}",
-        f"{len(reports):,}",
-        f"{sum(places_per_batch) / len(places_per_batch):.1f}",
-        f"{sum(1 for r in handled if not r['secrets']):,}",
-        f"{len(affected):,}",
-        f"{diagnoses:,}",
-        f"{coalesced:,}",
-        f"{reads:,}",
-        f"{reads / len(events):.1f}",
-        str(calls["sts:AssumeRole"]),
-        f"{dynamodb:,}",
-        f"{elapsed:.0f}",
-        f"{cpu:.0f}",
-    )
+    changes = [r for r in handled if r["trigger"] not in ("settle", "sweep")]
+    if failures or len(changes) != len(events) or most_in_one_batch > 1:
+        raise SystemExit(f"{failures} failed, {len(changes)} of {len(events)} handled, {most_in_one_batch} a batch")
+    settled = [r for r in handled if r["trigger"] == "settle" and r["secrets"]]
+    reads = clients.counter.total - dynamodb - sqs  # the worker's own settle messages are not sent here
+    return {
+        "events": len(events),
+        "invocations": len(reports),
+        "places_per_batch": round(sum(places_per_batch) / len(places_per_batch), 1),
+        "secrets_affected": len(affected),
+        "diagnoses": diagnoses,
+        "diagnoses_per_secret": round(diagnoses / max(len(affected), 1), 2),
+        "windows_settled": len(settled),
+        "coalesced": coalesced,
+        "aws_calls": reads,
+        "reads_per_event": round(reads / len(events), 2),
+        "assume_role": calls["sts:AssumeRole"],
+        "dynamodb_calls": dynamodb,
+        "settle_messages": sum(1 for r in handled if r["trigger"] == "settle"),
+        "seconds": round(elapsed, 1),
+        "cpu_seconds": round(cpu, 1),
+    }
+
+
+COLUMNS = (
+    ("events", "events"),
+    ("invocations", "invocations"),
+    ("places_per_batch", "account-regions per batch (mean)"),
+    ("secrets_affected", "secrets affected"),
+    ("diagnoses", "diagnoses"),
+    ("diagnoses_per_secret", "diagnoses per affected secret"),
+    ("windows_settled", "places settled"),
+    ("aws_calls", "AWS calls (reads)"),
+    ("reads_per_event", "reads per event"),
+    ("assume_role", "AssumeRole"),
+    ("dynamodb_calls", "DynamoDB calls"),
+    ("seconds", "seconds"),
+    ("cpu_seconds", "CPU seconds"),
+)
 
 
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="print one JSON object with the figures")
+    parser.add_argument("--window", type=int, default=60, help="the settle window in seconds (0: none, as before)")
+    parser.add_argument("--burst", type=int, default=BURST)
+    parser.add_argument("--shuffled", type=int, default=SHUFFLED)
+    options = parser.parse_args()
     clients = make_clients()
     with simulated_aws():
         accounts = build_organization(clients)
@@ -187,34 +245,29 @@ def main() -> int:
         sessions = AccountSessions(clients)
         places = [Place(a, r) for a in accounts for r in REGIONS]
         ids = {place: place_ids(sessions.clients(place)) for place in places}
-        events = burst(places, ids, BURST)
-        shuffled = scattered(places, ids, SHUFFLED)
-        rows = [("applies in order", *deliver(clients, events)), ("shuffled", *deliver(clients, shuffled))]
+        events = burst(places, ids, options.burst)
+        shuffled = scattered(places, ids, options.shuffled)
+        rows = {
+            "applies in order": deliver(clients, events, options.window),
+            "shuffled": deliver(clients, shuffled, options.window),
+        }
+    figures = {
+        "accounts": ACCOUNTS,
+        "regions": len(REGIONS),
+        "secrets_per_place": SECRETS,
+        "window_seconds": options.window,
+        "batch_every_seconds": BATCH_EVERY,
+        "orders": rows,
+    }
+    if options.json:
+        print(json.dumps(figures))
+        return 0
     print(
         f"{ACCOUNTS} accounts x {len(REGIONS)} regions x {SECRETS} secrets; applies of {APPLY} calls, "
-        f"in SQS batches of {BATCH_SIZE}\n"
+        f"in SQS batches of {BATCH_SIZE}, one every {BATCH_EVERY} s; settle window {options.window} s\n"
     )
-    print(
-        markdown_table(
-            (
-                "queue order",
-                "events",
-                "invocations",
-                "account-regions per batch (mean)",
-                "events affecting no secret",
-                "secrets affected",
-                "diagnoses",
-                "coalesced",
-                "AWS calls (reads)",
-                "reads per event",
-                "AssumeRole",
-                "DynamoDB calls",
-                "seconds (moto)",
-                "CPU seconds",
-            ),
-            rows,
-        )
-    )
+    header = ("queue order", *(title for _, title in COLUMNS))
+    print(markdown_table(header, [(order, *(f"{row[k]:,}" for k, _ in COLUMNS)) for order, row in rows.items()]))
     print()
     print("every event handled, at most one diagnosis per secret per batch: yes")
     return 0

@@ -88,7 +88,7 @@ def _free_port() -> int:
 def main() -> int:
     # Here, not at the top: the measured child imports only the command (_account would also drop its endpoint).
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from _account import make_clients, markdown_table
+    from _account import finish, make_clients, say, table
     from moto.server import ThreadedMotoServer
     from organization_scan import ACCOUNTS, REGIONS, SECRETS, build_organization
 
@@ -98,6 +98,7 @@ def main() -> int:
     parser.add_argument("--accounts", type=int, default=ACCOUNTS)
     parser.add_argument("--regions", type=int, default=len(REGIONS), choices=(1, 2))
     parser.add_argument("--secrets", type=int, default=SECRETS * 10, help="per account-region")
+    parser.add_argument("--json", action="store_true", help="print one JSON object with the figures")
     options = parser.parse_args()
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server: no line per request
     regions = REGIONS[: options.regions]
@@ -132,15 +133,14 @@ def main() -> int:
         finally:
             server.stop()
     total = options.accounts * len(regions) * options.secrets
-    print(
+    say(
         f"{options.accounts} accounts x {len(regions)} regions x {options.secrets} secrets ({total} secrets), "
         f"built in {built:.0f} s; each command in its own process against moto's server\n"
     )
-    print(markdown_table(("command", "exit", "secrets", "first line (s)", "seconds", "peak RSS (MiB)"), rows))
-    print()
-    print(
-        f"peak across the organization / one place: jsonl {peaks[2] / peaks[1]:.2f}x, json {peaks[3] / peaks[1]:.2f}x"
-    )
+    table(("command", "exit", "secrets", "first line (s)", "seconds", "peak RSS (MiB)"), rows)
+    say()
+    say(f"peak across the organization / one place: jsonl {peaks[2] / peaks[1]:.2f}x, json {peaks[3] / peaks[1]:.2f}x")
+    finish(ok=ok)
     return 0 if ok else 1
 
 

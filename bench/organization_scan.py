@@ -26,7 +26,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _account import make_clients, markdown_table, median
+from _account import finish, make_clients, median, say, table
 from scan_calls import build
 
 from rotation_doctor.collect.accounts import AccountSessions
@@ -144,32 +144,31 @@ def main() -> int:
                         f"{cpu:.1f}",
                     )
                 )
-    print(
+    say(
         f"{ACCOUNTS} accounts x {len(REGIONS)} regions x {SECRETS} secrets "
         f"({ACCOUNTS * len(REGIONS) * SECRETS} secrets), built in {built:.0f} s\n"
     )
-    print(
-        markdown_table(
-            (
-                "concurrency",
-                "secrets",
-                "healthy/broken",
-                "AWS calls",
-                "calls per account-region (min/median/max)",
-                "ListSecrets",
-                "AssumeRole",
-                "ListAccounts",
-                "seconds (moto)",
-                "CPU seconds",
-            ),
-            rows,
-        )
+    table(
+        (
+            "concurrency",
+            "secrets",
+            "healthy/broken",
+            "AWS calls",
+            "calls per account-region (min/median/max)",
+            "ListSecrets",
+            "AssumeRole",
+            "ListAccounts",
+            "seconds (moto)",
+            "CPU seconds",
+        ),
+        rows,
     )
     ok &= len(totals) == 1
-    print()
-    print(
+    say()
+    say(
         "every secret reported with its account and region, the same calls at every concurrency:", "yes" if ok else "NO"
     )
+    finish(ok=ok)
     return 0 if ok else 1
 
 

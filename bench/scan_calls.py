@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _account import make_clients, markdown_table
+from _account import finish, make_clients, say, table
 
 from rotation_doctor.examine import scan
 from rotation_doctor.simulated import scenarios, simulated_aws
@@ -79,23 +79,22 @@ def main() -> int:
             )
             if n == 1000:
                 ok = clients.counter.total <= 120
-    print(
-        markdown_table(
-            (
-                "secrets",
-                "AWS calls",
-                "ListSecrets",
-                "BatchGetSecretValue",
-                "DescribeDBInstances",
-                "FilterLogEvents",
-                "healthy/broken",
-                "seconds (moto)",
-            ),
-            rows,
-        )
+    table(
+        (
+            "secrets",
+            "AWS calls",
+            "ListSecrets",
+            "BatchGetSecretValue",
+            "DescribeDBInstances",
+            "FilterLogEvents",
+            "healthy/broken",
+            "seconds (moto)",
+        ),
+        rows,
     )
-    print()
-    print("target: 1,000 secrets in at most 120 calls:", "met" if ok else "NOT MET")
+    say()
+    say("target: 1,000 secrets in at most 120 calls:", "met" if ok else "NOT MET")
+    finish(target_met=ok)
     return 0 if ok else 1
 
 

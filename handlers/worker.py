@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from rotation_doctor.notify.dispatch import Dispatcher
     from rotation_doctor.service.batch import BatchContext
     from rotation_doctor.service.fairness import PlaceFairness
+    from rotation_doctor.service.settle import SettleWindow
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -143,6 +144,8 @@ class Worker:
     handoff_key: SigningKey | None = None
     # Its own queue: reconciliation hands an approval not applied yet to it again (a lost or dead-lettered hand-off).
     queue: WorkerQueue | None = None
+    # Change events wait for their place to be quiet for a window, then are diagnosed once; None: at once.
+    settle: SettleWindow | None = None
     _process: Process | None = field(default=None, repr=False)
     _idempotency_config: IdempotencyConfig | None = field(default=None, repr=False)
 
@@ -160,6 +163,13 @@ class Worker:
             metrics.add_metric(name="ChangesDeferred", unit=MetricUnit.Count, value=1)
         if report.sweep_skipped:  # a place's sweep within the hub's sweep interval
             metrics.add_metric(name="SweepsSkipped", unit=MetricUnit.Count, value=1)
+        if report.pending is not None:  # a change event marked pending in its place's settle window
+            metrics.add_metric(name="ChangesPending", unit=MetricUnit.Count, value=1)
+        if report.settled is not None:  # a place's pending changes diagnosed, once settled
+            metrics.add_metric(name="PlacesSettled", unit=MetricUnit.Count, value=1)
+            metrics.add_metric(name="SettleWaitSeconds", unit=MetricUnit.Seconds, value=report.settled.waited)
+            if report.settled.reopened:
+                metrics.add_metric(name="SettleReopened", unit=MetricUnit.Count, value=1)
         if self.dispatcher is not None:
             for decision in report.decisions:  # an approved proposal applied (the approval page's hand-off)
                 self.dispatcher.after_decision(decision.proposal, decision.outcome, decision.fresh)
@@ -231,6 +241,12 @@ def build_worker(env: Mapping[str, str], clients: AwsClients | None = None) -> W
     key_arn = env.get("SIGNING_KEY_SECRET_ARN", "").strip()
     key = SigningKey(clients, key_arn) if key_arn else None
     queue_url = env.get("EVENTS_QUEUE_URL", "").strip()
+    settle = None
+    window = int(env.get("ROTATION_DOCTOR_SETTLE_SECONDS", "").strip() or 0)
+    if table and queue_url and window > 0:  # the pending changes live in the proposals table, the wake-ups in the queue
+        from rotation_doctor.service.settle import SettleWindow, sqs_sender
+
+        settle = SettleWindow(clients, table, window, sqs_sender(clients, queue_url))
     return Worker(
         clients,
         Executor(clients, policy),
@@ -244,6 +260,7 @@ def build_worker(env: Mapping[str, str], clients: AwsClients | None = None) -> W
         # A hand-off it sends itself is signed as the page signs one: without the key it sends none (it would be
         # refused), and reconciliation asks people again once the approval expires.
         queue=WorkerQueue(clients, queue_url, key) if queue_url and key is not None else None,
+        settle=settle,
     )
 
 
@@ -268,6 +285,7 @@ def run(event: Event, context: LambdaContext, worker: Worker) -> PartialItemFail
     worker.batch.dispatcher = worker.dispatcher
     worker.batch.fairness = worker.fairness.for_batch() if worker.fairness is not None else None
     worker.batch.queue = worker.queue
+    worker.batch.settle = worker.settle.for_batch() if worker.settle is not None else None
     process = worker.idempotent_process(context)
 
     def record_handler(record: SQSRecord) -> ReportJson | None:

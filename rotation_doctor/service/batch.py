@@ -21,6 +21,7 @@ member role is configured, or in one that refuses the role: the event is reporte
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -52,7 +53,8 @@ from rotation_doctor.model.states import OPEN_STATES, UNDECIDED_STATES, SecretAc
 from rotation_doctor.notify.pending import announce_pending
 from rotation_doctor.notify.security_hub import Diagnosed
 from rotation_doctor.planning.planner import make_plan
-from rotation_doctor.service.events import Change, RotationSucceeded, RotationTrigger, Sweep, Trigger
+from rotation_doctor.service.events import Change, RotationSucceeded, RotationTrigger, SettlePlace, Sweep, Trigger
+from rotation_doctor.service.settle import Drained, Mark, Pending, as_change
 
 if TYPE_CHECKING:
     from rotation_doctor.approvals.handoff import WorkerQueue
@@ -60,6 +62,7 @@ if TYPE_CHECKING:
     from rotation_doctor.notify.dispatch import Dispatcher, SecretHandled
     from rotation_doctor.notify.security_hub import SecurityHubFindings
     from rotation_doctor.service.fairness import PlaceFairness
+    from rotation_doctor.service.settle import SettleBatch
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +112,8 @@ class EventReport:
     unread: list[Place] = field(default_factory=list)  # places a sweep could read nothing of (the worker's metric)
     deferred: bool = False  # a change event of a place beyond its share: swept later (the worker's metric)
     sweep_skipped: bool = False  # a sweep of a place swept within the hub's interval (the worker's metric)
+    pending: Mark | None = None  # a change event marked pending in its place, not diagnosed yet (the worker's metric)
+    settled: Drained | None = None  # a place's pending changes diagnosed once settled (the worker's metrics)
 
     def to_json(self) -> dict[str, Any]:
         out = {
@@ -140,6 +145,7 @@ class BatchContext:
     dispatcher: Dispatcher | None = None  # the worker's notifications: the sweep tells what waits for a person
     fairness: PlaceFairness | None = None  # each place's share of the hub (None: every event served at once)
     queue: WorkerQueue | None = None  # the worker's own queue: reconciliation hands an approval to it again
+    settle: SettleBatch | None = None  # change events wait for their place's settle window (None: acted on at once)
 
     def __init__(
         self, executor: Executor, store: ProposalStore | None, sessions: AccountSessions | None = None
@@ -181,6 +187,8 @@ class BatchContext:
             return self._rotation(trigger)
         if isinstance(trigger, Sweep):
             return self._sweep(trigger)
+        if isinstance(trigger, SettlePlace):
+            return self._settled(trigger)
         place = self._place(trigger.account, trigger.region)
         try:
             # A place nothing may be done in is refused before it spends a share or enters the deferred marker.
@@ -189,6 +197,8 @@ class BatchContext:
                 note = f"{place} sent more change events than its share this hour: deferred to the hub's next sweep"
                 log.warning("%s %s: %s", trigger.source, trigger.event_name, note)
                 return EventReport(trigger.event_id, trigger.event_name, [], note=note, deferred=True)
+            if self.settle is not None:
+                return self._mark_pending(trigger, place, self.settle)
             scope = self.scope(place)
         except PlaceRefused as exc:
             return self._refused_report(trigger.event_id, trigger.event_name, exc)
@@ -247,6 +257,7 @@ class BatchContext:
         for where in places:
             try:
                 scope = self.scope(where)
+                pending = self.settle.settle.read(where) if self.settle is not None else None
                 inventory = self._inventory(scope)
                 for snap, diagnosis in inventory:  # a secret that fails alone is unknown in its report (see _act)
                     report.secrets.append(self._act(scope, snap, diagnosis))
@@ -263,9 +274,85 @@ class BatchContext:
                 report.unread.append(where)
                 continue
             self._archive_gone(where, {snap.secret.arn for snap, _ in inventory})
+            if pending is not None and self.settle is not None and self.settle.settle.clear_swept(pending):
+                log.info("sweep: %s's pending changes were diagnosed by the sweep", where)
             if fairness is not None and where in deferred:
                 fairness.swept(where)  # its deferred change events are served by this sweep
         return report
+
+    # ----- the settle window ---------------------------------------------------------------------
+
+    def _mark_pending(self, trigger: Change, place: Place, settle: SettleBatch) -> EventReport:
+        """A change event waits: what it names is pending in its place until the place is quiet for the window."""
+        mark = settle.mark(place, trigger)
+        note = (
+            f"pending in {place}: diagnosed once nothing has changed there for {settle.settle.window} s "
+            f"(not before {_clock(mark.settles_at)})"
+        )
+        opened = "opens its settle window" if mark.opened else "pending"
+        log.info(
+            "%s %s in %s: %s, settles at %s", trigger.source, trigger.event_name, place, opened, _clock(mark.settles_at)
+        )
+        return EventReport(trigger.event_id, trigger.event_name, [], note=note, pending=mark)
+
+    def _settled(self, message: SettlePlace) -> EventReport:
+        """A place's settle message: when its pending changes are quiet for the window (or waited the longest), one
+        worker claims them, diagnoses every affected secret once, and lets go what it drained."""
+        report = EventReport(message.id, "settle", [])
+        if self.settle is None:
+            report.note = "the settle window is off in this deployment: nothing pending is kept"
+            return report
+        settle = self.settle.settle
+        place = self._place(message.account, message.region)
+        try:
+            self._refuse_unless_allowed(place)
+        except PlaceRefused as exc:
+            return self._refused_report(message.id, "settle", exc)
+        pending = settle.read(place)
+        now = settle.now()
+        if pending is None:
+            report.note = f"nothing is pending in {place}"
+            return report
+        if pending.claimed_until is not None and pending.claimed_until > now:
+            # Another worker is diagnosing it: looked at again a window later (its changes since reopen the item).
+            settle.send(replace(message, for_change=pending.last_change), settle.window)
+            report.note = f"{place}'s pending changes are being diagnosed by another worker"
+            return report
+        due = settle.due_at(pending)
+        if due > now:
+            if pending.last_change <= message.for_change:  # no later batch sent a message of its own: wake again
+                settle.send(message, math.ceil(due - now))
+            report.note = f"{place} is not settled yet: changes pending until {_clock(due)}"
+            return report
+        claimed_at = now
+        token = settle.claim(pending)
+        if token is None:
+            report.note = f"{place}'s pending changes were claimed by another worker, or changed meanwhile"
+            return report
+        try:
+            report.secrets = self._diagnose_pending(message.id, place, pending)
+        except PlaceRefused as exc:
+            settle.release(pending.place, token)  # kept: the place's sweep, or the item's expiry, ends it
+            return self._refused_report(message.id, "settle", exc)
+        except Exception:
+            settle.release(pending.place, token)  # kept, and let go: the message is retried, and claims again
+            raise
+        report.settled = drained = settle.finish(pending, token, claimed_at)
+        log.info(
+            "%s settled after %.0f s (window %d s): %d pending name(s), %d secret(s) diagnosed%s",
+            place,
+            drained.waited,
+            settle.window,
+            len(pending.named),
+            len(report.secrets),
+            "; a change arrived meanwhile and opened a new window" if drained.reopened else "",
+        )
+        return report
+
+    def _diagnose_pending(self, event_id: str, place: Place, pending: Pending) -> list[SecretReport]:
+        scope = self.scope(place)
+        change = as_change(event_id, place, pending.named)
+        return [self._act(scope, s, d) for s, d in self._inventory(scope) if affects(change, s)]
 
     def _backfill_open_index(self) -> None:
         """The sweep gives open proposals written before the open index its keys, once per table (a marker item
@@ -587,6 +674,13 @@ def affects(change: Change, snap: Snapshot) -> bool:
         if name in used or (kind == "secret" and names_this_secret(name, snap.secret.arn, snap.secret.name)):
             return True
     return False
+
+
+def _clock(at: float) -> str:
+    """A moment for a log line or a note: UTC, to the second."""
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # Secrets Manager ends a secret's ARN with "-" and six characters of its own.

@@ -20,6 +20,7 @@ over by the approval page (`rotation_doctor.approvals.handoff`, `{"kind": "apply
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -36,6 +37,7 @@ from rotation_doctor.model.errors import HandoffInvalid
 
 ROTATION_EVENTS = frozenset({"RotationFailed", "RotationAbandoned"})
 ROTATION_SUCCEEDED = "RotationSucceeded"
+SETTLE_KIND = "settle-place"  # the worker's own message that wakes a place's settled diagnosis (service/settle.py)
 _RESOURCE_ID = re.compile(
     r"^(sg|vpce|rtb|acl|nat|vpc|subnet|eni|pcx|igw|eigw|tgw|tgw-attach|tgw-rtb|pl)-[0-9a-f]{8,17}$"
 )
@@ -103,7 +105,33 @@ class Sweep:
     region: str = ""
 
 
-Trigger = RotationTrigger | RotationSucceeded | Change | Sweep | ApplyApproved
+@dataclass(frozen=True)
+class SettlePlace:
+    """The worker's own message that wakes a place's settled diagnosis (`service/settle.py`), sent delayed by the
+    window: `for_change` is the time of the batch that sent it. It carries no authority: only what the proposals table
+    holds as pending in the place is diagnosed."""
+
+    id: str
+    account: str
+    region: str
+    for_change: float
+
+    def body(self) -> str:
+        fields = {"id": self.id, "account": self.account, "region": self.region, "for_change": self.for_change}
+        return json.dumps({"kind": SETTLE_KIND} | fields)
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, object]) -> SettlePlace:
+        values = {k: raw.get(k) for k in ("id", "account", "region")}
+        for_change = raw.get("for_change")
+        if not all(isinstance(v, str) and 0 < len(v) <= 80 for v in values.values()):
+            raise HandoffInvalid("a settle message names an id, an account and a region")
+        if isinstance(for_change, bool) or not isinstance(for_change, int | float):
+            raise HandoffInvalid("a settle message says when its change was")
+        return cls(str(values["id"]), str(values["account"]), str(values["region"]), float(for_change))
+
+
+Trigger = RotationTrigger | RotationSucceeded | Change | Sweep | ApplyApproved | SettlePlace
 
 
 def parse(raw: Mapping[str, object]) -> Trigger:
@@ -117,8 +145,10 @@ def parse(raw: Mapping[str, object]) -> Trigger:
 
 
 def _parse(raw: Mapping[str, object]) -> Trigger:
-    if "kind" in raw:  # EventBridge's envelope has no `kind`; our hand-off always has one
+    if "kind" in raw:  # EventBridge's envelope has no `kind`; our own messages always have one
         try:
+            if raw.get("kind") == SETTLE_KIND:
+                return SettlePlace.from_json(raw)
             return ApplyApproved.from_json(raw)
         except HandoffInvalid as exc:
             raise MalformedEvent(str(exc)) from exc
