@@ -14,18 +14,20 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from rotation_doctor.model.edits import (
+    DeleteAcl,
+    DeleteRouteTable,
+    Edit,
+    SetRules,
+    UpdateTgwAttachment,
+)
 from rotation_doctor.whatif import mapping
 from rotation_doctor.whatif.changes import (
     ALLOW_ALL_EGRESS,
     Action,
     BadPlan,
     Change,
-    DeleteAcl,
-    DeleteRouteTable,
-    Edit,
-    SetRules,
     Source,
-    UpdateTgwAttachment,
     new_id,
     sg_rules,
     unsupported,

@@ -16,6 +16,36 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Self
 
 from rotation_doctor.collect import convert
+from rotation_doctor.model.edits import (
+    AddInvokeStatement,
+    AddRules,
+    AssociateAcl,
+    AssociateTable,
+    AssociateTgwTable,
+    CreateNaclEntry,
+    CreateRoute,
+    DeleteEgressOnlyGateway,
+    DeleteEndpoint,
+    DeleteFunction,
+    Edit,
+    PutEndpoint,
+    PutNatGateway,
+    PutPeering,
+    PutTgwRoute,
+    RemoveInvokeStatement,
+    RemoveNaclEntry,
+    RemoveRoute,
+    RemoveRules,
+    RemoveTgwRoute,
+    ReplaceNaclEntry,
+    ReplaceRoute,
+    SetPrefixListCidrs,
+    SetRules,
+    SetVpcDns,
+    UpdateDatabase,
+    UpdateFunction,
+    is_ipv6,
+)
 from rotation_doctor.model.snapshot import (
     DnsAttributes,
     NatGateway,
@@ -26,35 +56,10 @@ from rotation_doctor.model.snapshot import (
 )
 from rotation_doctor.whatif.changes import (
     Action,
-    AddRules,
-    AssociateAcl,
-    AssociateTable,
-    AssociateTgwTable,
     Change,
-    DeleteEgressOnlyGateway,
-    DeleteEndpoint,
-    DeleteFunction,
-    Edit,
     Handling,
     NotEvaluated,
-    PutEndpoint,
-    PutInvokeStatement,
-    PutNaclEntry,
-    PutNatGateway,
-    PutPeering,
-    PutRoute,
-    PutTgwRoute,
-    RemoveNaclEntry,
-    RemoveRoute,
-    RemoveRules,
-    RemoveTgwRoute,
-    SetPrefixListCidrs,
-    SetRules,
-    SetVpcDns,
-    UpdateDatabase,
-    UpdateFunction,
     invoke_statement,
-    is_ipv6,
     nacl_entry,
     new_id,
     port,
@@ -276,11 +281,18 @@ def acl_entry(
         )
 
     def mapped(r: Resource) -> Change:
+        # What the provider calls (EC2 API Reference): a new entry is CreateNetworkAclEntry, refused on a rule
+        # number its direction already uses (NetworkAclEntryAlreadyExists); an update in place (CloudFormation's
+        # Modify without replacement: the same ACL, number and direction) is ReplaceNetworkAclEntry; a replacement
+        # deletes the old entry (DeleteNetworkAclEntry) and creates the new one. `model.edits` does what each does.
         edits: list[Edit] = []
+        in_place = r.action is Action.UPDATE and all(r.was(f) == r.now(f) for f in ("network_acl_id", "rule_number"))
+        in_place = in_place and r.flag(r.was("egress")) == r.flag(r.now("egress"))
         if r.action is not Action.CREATE:
             rule_number = int(str(r.before[r.key("rule_number") or ""]))
             acl = str(r.was("network_acl_id", required=True))
-            edits.append(RemoveNaclEntry(acl, rule_number, r.flag(r.was("egress"))))
+            if not in_place:
+                edits.append(RemoveNaclEntry(acl, rule_number, r.flag(r.was("egress"))))
         if r.action is not Action.DELETE:
             acl = r.now("network_acl_id")
             if r.unknown_at("network_acl_id"):
@@ -290,7 +302,8 @@ def acl_entry(
                 return r.not_evaluated(f"the entry is known only after {r.later}", acl)
             if not (r.now("cidr_block") or r.now("ipv6_cidr_block")):
                 return r.not_evaluated("the entry names no CIDR block", acl)
-            edits.append(PutNaclEntry(str(acl), entry(r, r.after)))
+            call = ReplaceNaclEntry if in_place else CreateNaclEntry
+            edits.append(call(str(acl), entry(r, r.after)))
         return r.change(*edits)
 
     return mapped
@@ -335,12 +348,16 @@ def destination(r: Resource, values: Mapping[str, Any]) -> str | None:
 
 
 def route(r: Resource) -> Change:
+    # As the providers call EC2: a new route is CreateRoute (refused where the table already routes the
+    # destination), an update in place is ReplaceRoute, a replacement DeleteRoute then CreateRoute.
     edits: list[Edit] = []
+    in_place = r.action is Action.UPDATE and r.was("route_table_id") == r.now("route_table_id")
+    in_place = in_place and destination(r, r.before) == destination(r, r.after)
     if r.action is not Action.CREATE:
         if r.was("destination_prefix_list_id"):
             return r.not_evaluated("a prefix-list route: the model holds no such route", r.was("route_table_id"))
         before = destination(r, r.before)
-        if before:
+        if before and not in_place:
             edits.append(RemoveRoute(str(r.was("route_table_id", required=True)), before))
     if r.action is not Action.DELETE:
         if r.unknown_at("route_table_id", *ROUTE_DESTINATIONS, *ROUTE_TARGETS):
@@ -350,7 +367,8 @@ def route(r: Resource) -> Change:
         after = destination(r, r.after)
         if not after:
             return r.not_evaluated("a prefix-list route: the model holds no such route", r.now("route_table_id"))
-        edits.append(PutRoute(str(r.now("route_table_id")), Route(after, target(r, r.after) or "unknown", "active")))
+        call = ReplaceRoute if in_place else CreateRoute
+        edits.append(call(str(r.now("route_table_id")), Route(after, target(r, r.after) or "unknown", "active")))
     return r.change(*edits)
 
 
@@ -531,7 +549,7 @@ def lambda_permission(r: Resource) -> Change:
     edits: list[Edit] = []
     if r.action is not Action.CREATE:
         function_name = str(r.was("function_name", required=True))
-        edits.append(PutInvokeStatement(function_name, str(r.was("statement_id") or r.id), None))
+        edits.append(RemoveInvokeStatement(function_name, str(r.was("statement_id") or r.id)))
     if r.action is not Action.DELETE:
         function = r.now("function_name")
         if r.unknown_at("function_name", "principal", "source_account", "source_arn", "action"):
@@ -542,7 +560,7 @@ def lambda_permission(r: Resource) -> Change:
         statement = invoke_statement(
             sid, r.now("action"), r.now("principal"), r.now("source_account"), r.now("source_arn")
         )
-        edits.append(PutInvokeStatement(str(function), sid, statement))
+        edits.append(AddInvokeStatement(str(function), statement))
     return r.change(*edits)
 
 

@@ -14,6 +14,19 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from rotation_doctor.model.edits import (
+    AssociateAcl,
+    DeleteAcl,
+    DeleteRouteTable,
+    Edit,
+    PutAcl,
+    PutPrefixListCidr,
+    PutSecurityGroup,
+    SetNaclEntries,
+    SetRoutes,
+    SetRules,
+    UpdateTgwAttachment,
+)
 from rotation_doctor.model.snapshot import (
     NetworkAcl,
     Route,
@@ -24,22 +37,11 @@ from rotation_doctor.whatif.changes import (
     EVERYTHING,
     FINAL_DENY,
     Action,
-    AssociateAcl,
     BadPlan,
     Change,
-    DeleteAcl,
-    DeleteRouteTable,
-    Edit,
     Handling,
     NotEvaluated,
-    PutAcl,
-    PutPrefixListCidr,
-    PutSecurityGroup,
-    SetNaclEntries,
-    SetRoutes,
-    SetRules,
     Source,
-    UpdateTgwAttachment,
     nacl_entry,
     new_id,
     sg_rules,
