@@ -400,3 +400,42 @@ def test_prefix_list_and_transit_gateway_edits() -> None:
     assert diagnose(unassociated).verdict is not Verdict.HEALTHY
     deleted = apply(snap, [UpdateTgwAttachment("tgw-attach-2", state="deleted")])
     assert deleted.tgw_attachments["tgw-attach-2"].state == "deleted"
+
+
+# ----- what-if's one dispatch table -----------------------------------------------------------------
+
+
+def test_what_if_reads_each_type_through_the_one_table() -> None:
+    """Each Terraform and CloudFormation type names one kind, and each reader looks its types up in that table:
+    a type of either format that no kind names is read as not modelled (its secrets unknown) or ignored."""
+    from rotation_doctor.whatif import changeset, terraform
+    from rotation_doctor.whatif.mapping import CLOUDFORMATION_HANDLERS, KINDS, TERRAFORM_HANDLERS
+
+    types = [t for k in KINDS for t in (*k.terraform, *k.cloudformation)]
+    assert len(types) == len(set(types))
+    assert set(TERRAFORM_HANDLERS) <= terraform.RELEVANT_TYPES
+    assert all(changeset._relevant(t) for t in CLOUDFORMATION_HANDLERS)
+    # The same change in both formats is the same edit: a rule removed from the database's group.
+    rule_tf = {"security_group_id": "sg-db", "type": "ingress", "protocol": "tcp", "from_port": 5432}
+    rule_tf |= {"to_port": 5432, "source_security_group_id": "sg-fn", "id": "sgrule-1"}
+    plan = parse_plan(
+        tf.plan(tf.resource_change("aws_security_group_rule.db", "aws_security_group_rule", ["delete"], rule_tf, None)),
+        name="plan.json",
+    )
+    rule_cfn = {"GroupId": "sg-db", "IpProtocol": "tcp", "FromPort": 5432, "ToPort": 5432}
+    rule_cfn |= {"SourceSecurityGroupId": "sg-fn"}
+    change_set = parse_change_set(
+        [
+            {
+                "Changes": [
+                    tf.cfn_change("Db", "AWS::EC2::SecurityGroupIngress", "Remove", physical="sgr-1", before=rule_cfn)
+                ]
+            }
+        ],
+        name="cs",
+    )
+    assert (
+        plan.changes[0].edits
+        == change_set.changes[0].edits
+        == (RemoveRules("sg-db", healthy().security_groups["sg-db"].rules),)
+    )
