@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from remediations.base import PlanContext
+from rotation_doctor.model.edits import AddRules
 from rotation_doctor.model.plan import RULE_NOT_FOUND, Call, Step
-from rotation_doctor.model.snapshot import SecurityGroup, SecurityGroupRule, Snapshot
+from rotation_doctor.model.snapshot import SecurityGroupRule, Snapshot
 
 
 def rule_step(ctx: PlanContext, *, group: str, peer: str, port: int, egress: bool, why: str) -> Step:
@@ -45,12 +45,9 @@ def function_group(snap: Snapshot) -> str | None:
     return next(iter(snap.function_own_group_ids), fn.security_group_ids[0])
 
 
-def with_rule(snap: Snapshot, *, group: str, peer: str, port: int, egress: bool) -> Snapshot:
-    """The snapshot as it will be once the rule exists."""
-    existing = snap.security_groups.get(group) or SecurityGroup(group, "", group, ())
-    rule = SecurityGroupRule(group, egress, "tcp", port, port, referenced_group_id=peer)
-    updated = replace(existing, rules=(*existing.rules, rule))
-    return replace(snap, security_groups={**snap.security_groups, group: updated})
+def rule_added(*, group: str, peer: str, port: int, egress: bool) -> AddRules:
+    """What `rule_step`'s call does to the snapshot."""
+    return AddRules(group, (SecurityGroupRule(group, egress, "tcp", port, port, referenced_group_id=peer),))
 
 
 # AWS gives every new group an allow-all IPv4 egress rule, and an allow-all IPv6 one when its VPC has an IPv6 block

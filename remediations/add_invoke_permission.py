@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 
 from remediations.base import PlanContext, Planned, Remediation
+from rotation_doctor.model.edits import AddInvokeStatement
 from rotation_doctor.model.findings import Code, Finding
 from rotation_doctor.model.plan import Call, Fix, FixKind, Risk
-from rotation_doctor.model.snapshot import PolicyDocument, Snapshot
+from rotation_doctor.model.snapshot import Snapshot
 
 STATEMENT_ID = "rotation-doctor-SecretsManagerInvoke"
 
@@ -58,9 +58,4 @@ class AddInvokePermission(Remediation):
             (step,),
             vpc_id=fn.vpc_id,
         )
-
-        def apply_to(s: Snapshot) -> Snapshot:
-            existing = s.function_policy.statements if s.function_policy else ()
-            return replace(s, function_policy=PolicyDocument((*existing, statement)))
-
-        return [Planned(fix, apply_to)]
+        return [Planned(fix, (AddInvokeStatement(fn.arn, statement),))]

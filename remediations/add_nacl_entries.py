@@ -4,9 +4,9 @@ numbered below the rule that denies now (network ACLs are first-match)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 
 from remediations.base import PlanContext, Planned, Remediation
+from rotation_doctor.model.edits import CreateNaclEntry
 from rotation_doctor.model.evidence import NaclDenied, PeerKind
 from rotation_doctor.model.findings import Code, Finding
 from rotation_doctor.model.plan import Call, Fix, FixKind, Risk
@@ -95,14 +95,5 @@ class AddNaclEntries(Remediation):
                 tuple(steps),
                 vpc_id=acl.vpc_id,
             )
-
-            def apply_to(s: Snapshot, acl_id: str = acl.id, new: tuple[NaclEntry, ...] = tuple(entries)) -> Snapshot:
-                return replace(
-                    s,
-                    network_acls=tuple(
-                        replace(a, entries=(*a.entries, *new)) if a.id == acl_id else a for a in s.network_acls
-                    ),
-                )
-
-            planned.append(Planned(fix, apply_to))
+            planned.append(Planned(fix, tuple(CreateNaclEntry(acl.id, e) for e in entries)))
         return planned

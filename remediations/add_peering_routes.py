@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 
 from remediations.base import PlanContext, Planned, Remediation
+from rotation_doctor.model.edits import CreateRoute
 from rotation_doctor.model.evidence import RouteMissing
 from rotation_doctor.model.findings import Code, Finding
 from rotation_doctor.model.plan import Call, Fix, FixKind, Risk
@@ -63,12 +63,4 @@ class AddPeeringRoutes(Remediation):
             tuple(steps),
             vpc_id=fn.vpc_id,
         )
-
-        def apply_to(s: Snapshot) -> Snapshot:
-            tables = []
-            for t in s.route_tables:
-                new = tuple(Route(cidr, peering.id, "active") for table, cidr in wanted if table == t.id)
-                tables.append(replace(t, routes=(*t.routes, *new)) if new else t)
-            return replace(s, route_tables=tuple(tables))
-
-        return [Planned(fix, apply_to)]
+        return [Planned(fix, tuple(CreateRoute(table, Route(cidr, peering.id, "active")) for table, cidr in wanted))]

@@ -7,11 +7,11 @@ way to Secrets Manager from those subnets.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 
-from remediations._rules import new_group_steps, rule_step, with_rule
+from remediations._rules import new_group_steps, rule_added, rule_step
 from remediations.base import PlanContext, Planned, Remediation
 from remediations.create_secretsmanager_endpoint import HTTPS, vpc_cidrs
+from rotation_doctor.model.edits import PutSecurityGroup, UpdateFunction
 from rotation_doctor.model.findings import Code, Finding
 from rotation_doctor.model.plan import Call, Fix, FixKind, Risk
 from rotation_doctor.model.snapshot import SecurityGroup, SecurityGroupRule, Snapshot
@@ -94,17 +94,10 @@ class AttachLambdaToVpc(Remediation):
                 "(ec2:CreateNetworkInterface, DescribeNetworkInterfaces, DeleteNetworkInterface).",
             ),
         )
-
-        def apply_to(s: Snapshot) -> Snapshot:
-            rules = tuple(SecurityGroupRule(group, True, "tcp", HTTPS, HTTPS, cidr=c) for c in cidrs)
-            moved = replace(fn, subnet_ids=db.subnet_ids, security_group_ids=(group,), vpc_id=vpc)
-            s = replace(
-                s,
-                function=moved,
-                security_groups={**s.security_groups, group: SecurityGroup(group, vpc, name, rules)},
-            )
-            for db_group in db.security_group_ids:
-                s = with_rule(s, group=group, peer=db_group, port=db.port, egress=True)
-            return s
-
-        return [Planned(fix, apply_to)]
+        rules = tuple(SecurityGroupRule(group, True, "tcp", HTTPS, HTTPS, cidr=c) for c in cidrs)
+        edits = (
+            UpdateFunction(fn.arn, subnet_ids=db.subnet_ids, group_ids=(group,), vpc_id=vpc),
+            PutSecurityGroup(SecurityGroup(group, vpc, name, rules)),
+            *(rule_added(group=group, peer=g, port=db.port, egress=True) for g in db.security_group_ids),
+        )
+        return [Planned(fix, edits)]

@@ -4,9 +4,8 @@ also its own leg: the target's group admits the proxy's group on the target's po
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import partial
 
-from remediations._rules import function_group, rule_step, with_rule
+from remediations._rules import function_group, rule_added, rule_step
 from remediations.base import PlanContext, Planned, Remediation
 from rotation_doctor.model.evidence import IngressDenied
 from rotation_doctor.model.findings import Code, Finding
@@ -41,7 +40,7 @@ class AuthorizeDbIngress(Remediation):
             (step,),
             vpc_id=db.vpc_id,
         )
-        return [Planned(fix, partial(with_rule, group=group, peer=peer, port=port, egress=False))]
+        return [Planned(fix, (rule_added(group=group, peer=peer, port=port, egress=False),))]
 
     def _proxy_leg(self, snap: Snapshot, findings: Sequence[Finding], ctx: PlanContext) -> list[Planned]:
         """The proxy's leg reads only its typed denials: the target's groups (where the rule goes), the proxy's
@@ -69,5 +68,5 @@ class AuthorizeDbIngress(Remediation):
                 (step,),
                 vpc_id=db.vpc_id,
             )
-            planned.append(Planned(fix, partial(with_rule, group=group, peer=peer, port=port, egress=False)))
+            planned.append(Planned(fix, (rule_added(group=group, peer=peer, port=port, egress=False),)))
         return planned

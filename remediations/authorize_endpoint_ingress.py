@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import partial
 
-from remediations._rules import function_group, rule_step, with_rule
+from remediations._rules import function_group, rule_added, rule_step
 from remediations.base import PlanContext, Planned, Remediation
 from rotation_doctor.model.evidence import IngressDenied
 from rotation_doctor.model.findings import Code, Finding
@@ -36,4 +35,4 @@ class AuthorizeEndpointIngress(Remediation):
             (step,),
             vpc_id=fn.vpc_id,
         )
-        return [Planned(fix, partial(with_rule, group=group, peer=peer, port=HTTPS, egress=False))]
+        return [Planned(fix, (rule_added(group=group, peer=peer, port=HTTPS, egress=False),))]

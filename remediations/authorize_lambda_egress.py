@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import partial
 
-from remediations._rules import function_group, rule_step, with_rule
+from remediations._rules import function_group, rule_added, rule_step
 from remediations.base import PlanContext, Planned, Remediation
 from rotation_doctor.model.evidence import EgressDenied, PeerKind
 from rotation_doctor.model.findings import Code, Finding
@@ -40,5 +39,5 @@ class AuthorizeLambdaEgress(Remediation):
                 (step,),
                 vpc_id=fn.vpc_id,
             )
-            planned[(peer, port)] = Planned(fix, partial(with_rule, group=group, peer=peer, port=port, egress=True))
+            planned[(peer, port)] = Planned(fix, (rule_added(group=group, peer=peer, port=port, egress=True),))
         return list(planned.values())

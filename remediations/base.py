@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
+from rotation_doctor.model.edits import Edit, apply
 from rotation_doctor.model.findings import Code, Finding
 from rotation_doctor.model.plan import Call, Fix, FixKind, Risk, Step, ref
 from rotation_doctor.model.snapshot import Snapshot
@@ -55,10 +56,15 @@ class PlanContext:
 
 @dataclass(frozen=True)
 class Planned:
-    """A fix, and what the account looks like once it is applied (for the planner's re-diagnosis)."""
+    """A fix, and its effect on the account as edits (`model.edits`, the vocabulary what-if speaks too): what its
+    calls do, for the planner's re-diagnosis."""
 
     fix: Fix
-    apply_to: Callable[[Snapshot], Snapshot]
+    edits: tuple[Edit, ...]
+
+    def apply_to(self, snap: Snapshot) -> Snapshot:
+        """The snapshot once the fix is applied."""
+        return apply(snap, self.edits)
 
 
 class Remediation:

@@ -7,9 +7,9 @@ internet and it sends everything out); this kind is planned only when a person a
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 
 from remediations.base import PlanContext, Planned, Remediation
+from rotation_doctor.model.edits import CreateRoute, Edit, PutNatGateway, ReplaceRoute
 from rotation_doctor.model.findings import Code, Finding
 from rotation_doctor.model.plan import Call, Fix, FixKind, Risk, Step
 from rotation_doctor.model.snapshot import NatGateway, Route, Snapshot
@@ -131,24 +131,10 @@ class CreateNatGateway(Remediation):
                 "and nothing is exposed to the internet.",
             ),
         )
-
-        def apply_to(s: Snapshot) -> Snapshot:
-            new_tables = tuple(
-                replace(
-                    t,
-                    routes=(*(r for r in t.routes if r.destination != "0.0.0.0/0"), Route("0.0.0.0/0", nat, "active")),
-                )
-                if t.id in tables
-                else t
-                for t in s.route_tables
-            )
-            return replace(
-                s,
-                route_tables=new_tables,
-                nat_gateways={**s.nat_gateways, nat: NatGateway(nat, fn.vpc_id or "", public, "available")},
-            )
-
-        return [Planned(fix, apply_to)]
+        to_nat = Route(default, nat, "active")
+        edits: list[Edit] = [PutNatGateway(NatGateway(nat, fn.vpc_id, public, "available"))]
+        edits += [(CreateRoute if previous is None else ReplaceRoute)(t, to_nat) for t, previous in tables.items()]
+        return [Planned(fix, tuple(edits))]
 
     @staticmethod
     def _public_subnet(snap: Snapshot, vpc_id: str) -> str | None:

@@ -4,13 +4,13 @@ with its own group admitting TCP 443 from the VPC's CIDR blocks. AWS's advice: p
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 
-from remediations._rules import new_group_steps, rule_step, with_rule
+from remediations._rules import new_group_steps, rule_added, rule_step
 from remediations._vpc_callers import current_callers
 from remediations.base import PlanContext, Planned, Remediation
 from remediations.enable_vpc_dns import EnableVpcDns
 from rotation_doctor.analysis.sm_path import secrets_manager_endpoints
+from rotation_doctor.model.edits import PutEndpoint, PutSecurityGroup
 from rotation_doctor.model.evidence import EgressDenied, EndpointUnavailable, NaclDenied, PeerKind
 from rotation_doctor.model.findings import Code, Finding
 from rotation_doctor.model.plan import Call, Fix, FixKind, Risk, Step
@@ -148,22 +148,15 @@ class CreateSecretsManagerEndpoint(Remediation):
             "per GB (us-east-1 list price)",
             notes=callers.notes(vpc),
         )
-
-        def apply_to(s: Snapshot) -> Snapshot:
-            rules = tuple(SecurityGroupRule(group, False, "tcp", HTTPS, HTTPS, cidr=c) for c in cidrs)
-            s = replace(
-                s,
-                security_groups={**s.security_groups, group: SecurityGroup(group, vpc, group, rules)},
-                vpc_endpoints=(
-                    *s.vpc_endpoints,
-                    VpcEndpoint(endpoint, vpc, service, "Interface", "available", tuple(subnets), (group,), True, None),
-                ),
-            )
-            for g in callers.stranded:
-                s = with_rule(s, group=g, peer=group, port=HTTPS, egress=True)
-            return s
-
-        planned.append(Planned(fix, apply_to))
+        rules = tuple(SecurityGroupRule(group, False, "tcp", HTTPS, HTTPS, cidr=c) for c in cidrs)
+        edits = (
+            PutSecurityGroup(SecurityGroup(group, vpc, group, rules)),
+            PutEndpoint(
+                VpcEndpoint(endpoint, vpc, service, "Interface", "available", tuple(subnets), (group,), True, None)
+            ),
+            *(rule_added(group=g, peer=group, port=HTTPS, egress=True) for g in callers.stranded),
+        )
+        planned.append(Planned(fix, edits))
         return planned
 
     @staticmethod

@@ -7,13 +7,13 @@ Secrets Manager today and adds the egress rules that keep them working (see `_vp
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 
-from remediations._rules import rule_step, with_rule
+from remediations._rules import rule_added, rule_step
 from remediations._vpc_callers import current_callers
 from remediations.base import PlanContext, Planned, Remediation
 from remediations.enable_vpc_dns import EnableVpcDns
 from rotation_doctor.analysis.sm_path import secrets_manager_endpoints
+from rotation_doctor.model.edits import SetEndpointPrivateDns
 from rotation_doctor.model.findings import Code, Finding
 from rotation_doctor.model.plan import Call, Fix, FixKind, Risk
 from rotation_doctor.model.snapshot import Snapshot
@@ -66,17 +66,9 @@ class EnableEndpointPrivateDns(Remediation):
             vpc_id=fn.vpc_id,
             notes=callers.notes(fn.vpc_id),
         )
-
-        def apply_to(s: Snapshot) -> Snapshot:
-            s = replace(
-                s,
-                vpc_endpoints=tuple(
-                    replace(e, private_dns_enabled=True) if e.id == endpoint.id else e for e in s.vpc_endpoints
-                ),
-            )
-            for g in callers.stranded:
-                s = with_rule(s, group=g, peer=group, port=443, egress=True)
-            return s
-
-        planned.append(Planned(fix, apply_to))
+        edits = (
+            SetEndpointPrivateDns(endpoint.id, enabled=True),
+            *(rule_added(group=g, peer=group, port=443, egress=True) for g in callers.stranded),
+        )
+        planned.append(Planned(fix, edits))
         return planned

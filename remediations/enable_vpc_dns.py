@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 
 from remediations.base import PlanContext, Planned, Remediation
+from rotation_doctor.model.edits import SetVpcDns
 from rotation_doctor.model.findings import Code, Finding
 from rotation_doctor.model.plan import Call, Fix, FixKind, Risk, Step
 from rotation_doctor.model.snapshot import DnsAttributes, Snapshot
@@ -57,8 +57,4 @@ class EnableVpcDns(Remediation):
                 "hosted zones associated with the VPC start to answer.",
             ),
         )
-
-        def apply_to(s: Snapshot) -> Snapshot:
-            return replace(s, dns_attributes={**s.dns_attributes, vpc_id: DnsAttributes(True, True)})
-
-        return Planned(fix, apply_to)
+        return Planned(fix, (SetVpcDns(vpc_id, DnsAttributes(True, True)),))

@@ -432,7 +432,8 @@ def test_hostile_names_render_inert_in_markdown() -> None:
     tags: everything outside is escaped as if it could hold anything."""
     from dataclasses import replace
 
-    from rotation_doctor.whatif.changes import Action, Change, RemoveRules, Source
+    from rotation_doctor.model.edits import RemoveRules
+    from rotation_doctor.whatif.changes import Action, Change, Source
     from rotation_doctor.whatif.report import assess
     from tests import snapshots
 

@@ -10,22 +10,25 @@ Each `Changes[].ResourceChange` has `Action` (Add, Modify, Remove, Dynamic, Impo
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from rotation_doctor.model.edits import (
+    DeleteAcl,
+    DeleteRouteTable,
+    Edit,
+    SetRules,
+    UpdateTgwAttachment,
+)
+from rotation_doctor.model.snapshot import SecurityGroupRule
 from rotation_doctor.whatif import mapping
 from rotation_doctor.whatif.changes import (
     ALLOW_ALL_EGRESS,
     Action,
     BadPlan,
     Change,
-    DeleteAcl,
-    DeleteRouteTable,
-    Edit,
-    SetRules,
     Source,
-    UpdateTgwAttachment,
     new_id,
     sg_rules,
     unsupported,
@@ -69,6 +72,8 @@ _FIELDS: dict[str, str | None] = {
     "transit_gateway_attachment_id": "TransitGatewayAttachmentId",
     "blackhole": "Blackhole",
     "network_acl_id": "NetworkAclId",
+    "security_group_id": "GroupId",  # a standalone rule's group
+    "identifier": None,  # a database is named by its physical id
     "cidr_block": "CidrBlock",
     "ipv6_cidr_block": "Ipv6CidrBlock",
     "rule_number": "RuleNumber",
@@ -115,6 +120,17 @@ class _Resource(Resource):
     later: ClassVar[str] = "the change set runs"
     document: ClassVar[str] = "change set"
     FIELDS: ClassVar[Mapping[str, str | None]] = _FIELDS
+    TYPE_FIELDS: ClassVar[Mapping[str, Mapping[str, str | None]]] = {
+        "AWS::RDS::DBInstance": {"vpc_security_group_ids": "VPCSecurityGroups"},
+        "AWS::RDS::DBCluster": {"vpc_security_group_ids": "VpcSecurityGroupIds"},
+    }
+    RULE_FIELDS: ClassVar[tuple[str, ...]] = (
+        *("CidrIp", "CidrIpv6", "IpProtocol", "FromPort", "ToPort"),
+        *("SourcePrefixListId", "DestinationPrefixListId"),
+    )
+    RULE_PEER_FIELDS: ClassVar[tuple[str, ...]] = ("SourceSecurityGroupId", "DestinationSecurityGroupId")
+    ACL_PORT_FIELDS: ClassVar[tuple[str, ...]] = ("PortRange",)
+    GATEWAY_REPLACED: ClassVar[str | None] = "the gateway is replaced: its routes move to an id not known yet"
 
     def unknown_key(self, key: str) -> bool:
         return _unknown(self.after.get(key))
@@ -148,11 +164,31 @@ class _Resource(Resource):
         # CloudFormation accepts a same-account peering itself; a cross-account one waits for the peer's acceptance.
         return "pending-acceptance" if self.after.get("PeerOwnerId") else "active"
 
+    def security_group(self) -> Change:
+        return _security_group(self)
+
+    def rule(self, values: Mapping[str, Any]) -> tuple[str, tuple[SecurityGroupRule, ...]]:
+        group = str(values.get("GroupId"))
+        return group, _permission(group, values, egress=self.type == "AWS::EC2::SecurityGroupEgress")
+
+    def acl_ports(self, values: Mapping[str, Any]) -> tuple[object, object]:
+        ports = values.get("PortRange") or {}
+        return ports.get("From"), ports.get("To")
+
+    def route_table(self) -> Change:
+        return _route_table(self)
+
+    def network_acl(self) -> Change:
+        return _network_acl(self)
+
+    def tgw_attachment(self) -> Change:
+        return _tgw_vpc_attachment(self)
+
 
 # ----- security groups ---------------------------------------------------------------------------
 
 
-def _permission(group_id: str, p: Mapping[str, Any], *, egress: bool) -> tuple[Any, ...]:
+def _permission(group_id: str, p: Mapping[str, Any], *, egress: bool) -> tuple[SecurityGroupRule, ...]:
     peer_group = p.get("DestinationSecurityGroupId" if egress else "SourceSecurityGroupId")
     prefix_list = p.get("DestinationPrefixListId" if egress else "SourcePrefixListId")
     return sg_rules(
@@ -190,31 +226,6 @@ def _security_group(r: _Resource) -> Change:
     return r.change(*edits)
 
 
-def _rule_reader(*, egress: bool) -> mapping.RuleReader:
-    def read(r: Resource, values: Mapping[str, Any]) -> tuple[str, tuple[Any, ...]]:
-        group = str(values.get("GroupId"))
-        return group, _permission(group, values, egress=egress)
-
-    return read
-
-
-def _standalone_rule(*, egress: bool) -> Callable[[Resource], Change]:
-    return mapping.standalone_rule(
-        _rule_reader(egress=egress),
-        group="GroupId",
-        rule=(
-            "CidrIp",
-            "CidrIpv6",
-            "IpProtocol",
-            "FromPort",
-            "ToPort",
-            "SourcePrefixListId",
-            "DestinationPrefixListId",
-        ),
-        peer=("SourceSecurityGroupId", "DestinationSecurityGroupId"),
-    )
-
-
 # ----- routes and ACLs ---------------------------------------------------------------------------
 
 
@@ -228,11 +239,6 @@ def _network_acl(r: _Resource) -> Change:
     if r.action is Action.DELETE:
         return r.change(DeleteAcl(r.id))
     return r.change(note="an ACL's own properties change no entry (entries are AWS::EC2::NetworkAclEntry)")
-
-
-def _ports(values: Mapping[str, Any]) -> tuple[Any, Any]:
-    ports = values.get("PortRange") or {}
-    return ports.get("From"), ports.get("To")
 
 
 # ----- managed prefix lists and transit gateways ---------------------------------------------------
@@ -259,36 +265,6 @@ def _tgw_vpc_attachment(r: _Resource) -> Change:
             appliance_mode=str(options.get("ApplianceModeSupport", "disable")).lower() == "enable",
         )
     )
-
-
-HANDLERS: dict[str, Callable[[_Resource], Change]] = {
-    "AWS::EC2::SecurityGroup": _security_group,
-    "AWS::EC2::SecurityGroupIngress": _standalone_rule(egress=False),
-    "AWS::EC2::SecurityGroupEgress": _standalone_rule(egress=True),
-    "AWS::EC2::Route": mapping.route,
-    "AWS::EC2::RouteTable": _route_table,
-    "AWS::EC2::SubnetRouteTableAssociation": mapping.association(acl=False),
-    "AWS::EC2::NetworkAcl": _network_acl,
-    "AWS::EC2::NetworkAclEntry": mapping.acl_entry(_ports, port_fields=("PortRange",)),
-    "AWS::EC2::SubnetNetworkAclAssociation": mapping.association(acl=True),
-    "AWS::EC2::VPCEndpoint": mapping.vpc_endpoint,
-    "AWS::EC2::NatGateway": mapping.nat_gateway,
-    "AWS::EC2::VPCPeeringConnection": mapping.peering,
-    "AWS::EC2::EgressOnlyInternetGateway": mapping.egress_only_gateway(
-        replaced="the gateway is replaced: its routes move to an id not known yet"
-    ),
-    "AWS::EC2::PrefixList": mapping.prefix_list,
-    "AWS::EC2::TransitGatewayRoute": mapping.tgw_route,
-    "AWS::EC2::TransitGatewayRouteTableAssociation": mapping.tgw_association,
-    "AWS::EC2::TransitGatewayVpcAttachment": _tgw_vpc_attachment,
-    "AWS::EC2::TransitGatewayAttachment": _tgw_vpc_attachment,
-    "AWS::EC2::VPC": mapping.vpc,
-    "AWS::EC2::Subnet": mapping.subnet,
-    "AWS::Lambda::Function": mapping.lambda_function,
-    "AWS::Lambda::Permission": mapping.lambda_permission,
-    "AWS::RDS::DBInstance": mapping.database(groups="VPCSecurityGroups"),
-    "AWS::RDS::DBCluster": mapping.database(groups="VpcSecurityGroupIds"),
-}
 
 
 # The services whose resources may change a rotation path, matched by the type's service namespace exactly
@@ -335,7 +311,7 @@ def parse_change_set(pages: Sequence[Mapping[str, Any]], *, name: str) -> Source
                     before=_properties(rc.get("BeforeContext")),
                     after=_properties(rc.get("AfterContext")),
                 )
-                handler = HANDLERS.get(resource.type)
+                handler = mapping.CLOUDFORMATION_HANDLERS.get(resource.type)
                 if handler is not None and rc.get("Action") == "Dynamic":
                     changes.append(
                         resource.not_evaluated(

@@ -3,9 +3,10 @@
 A Terraform plan and a CloudFormation change set describe the same AWS resources with different field names
 (`subnet_ids`, `SubnetIds`), different spellings of "known only after apply" and different booleans ("true"
 text or JSON `true`). Each reader's `Resource` hides those: fields are named here by Terraform's names and the
-reader's `FIELDS` table gives its own; `unknown_at`, `flag` and `later` say the rest. The functions per resource
-kind below are the ones whose shape is the same in both formats; a reader keeps only the kinds whose shape
-really differs (Terraform's inline rule, route and entry blocks, CloudFormation's declared-direction groups).
+reader's `FIELDS` table gives its own; `unknown_at`, `flag` and `later` say the rest. `KINDS` is the one dispatch
+table: each kind's Terraform types, CloudFormation types and handler. The handlers below serve both formats; where a
+kind's shape really differs (Terraform's inline rule, route and entry blocks, CloudFormation's declared-direction
+groups), the handler asks the reader's `Resource` (its `security_group`, `rule`, `route_table`, ... methods).
 """
 
 from __future__ import annotations
@@ -16,45 +17,53 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Self
 
 from rotation_doctor.collect import convert
-from rotation_doctor.model.snapshot import (
-    DnsAttributes,
-    NatGateway,
-    PeeringConnection,
-    Route,
-    TransitGatewayRoute,
-    VpcEndpoint,
-)
-from rotation_doctor.whatif.changes import (
-    Action,
+from rotation_doctor.model.edits import (
+    AddInvokeStatement,
     AddRules,
     AssociateAcl,
     AssociateTable,
     AssociateTgwTable,
-    Change,
+    CreateNaclEntry,
+    CreateRoute,
     DeleteEgressOnlyGateway,
     DeleteEndpoint,
     DeleteFunction,
     Edit,
-    Handling,
-    NotEvaluated,
     PutEndpoint,
-    PutInvokeStatement,
-    PutNaclEntry,
     PutNatGateway,
     PutPeering,
-    PutRoute,
+    PutPrefixListCidr,
     PutTgwRoute,
+    RemoveInvokeStatement,
     RemoveNaclEntry,
     RemoveRoute,
     RemoveRules,
     RemoveTgwRoute,
+    ReplaceNaclEntry,
+    ReplaceRoute,
     SetPrefixListCidrs,
     SetRules,
     SetVpcDns,
     UpdateDatabase,
     UpdateFunction,
-    invoke_statement,
     is_ipv6,
+)
+from rotation_doctor.model.snapshot import (
+    DnsAttributes,
+    NaclEntry,
+    NatGateway,
+    PeeringConnection,
+    Route,
+    SecurityGroupRule,
+    TransitGatewayRoute,
+    VpcEndpoint,
+)
+from rotation_doctor.whatif.changes import (
+    Action,
+    Change,
+    Handling,
+    NotEvaluated,
+    invoke_statement,
     nacl_entry,
     new_id,
     port,
@@ -100,8 +109,19 @@ class Resource(ABC):
     # format has no such field). Where the formats differ in more than names (a group's rules), the reader passes
     # its own names.
     FIELDS: ClassVar[Mapping[str, str | None]] = {}
+    # Where one type of the format names a field otherwise (a DB cluster's groups): type -> FIELDS' exceptions.
+    TYPE_FIELDS: ClassVar[Mapping[str, Mapping[str, str | None]]] = {}
+    # The fields of a standalone security group rule (this format's names): its ports and CIDRs, the group it admits.
+    RULE_FIELDS: ClassVar[tuple[str, ...]]
+    RULE_PEER_FIELDS: ClassVar[tuple[str, ...]]
+    ACL_PORT_FIELDS: ClassVar[tuple[str, ...]]  # an ACL entry's port range
+    # Why an egress-only gateway's replacement is not evaluated (None: the format deletes it, as a deletion does).
+    GATEWAY_REPLACED: ClassVar[str | None]
 
     def key(self, name: str) -> str | None:
+        by_type = self.TYPE_FIELDS.get(self.type)
+        if by_type is not None and name in by_type:
+            return by_type[name]
         return self.FIELDS.get(name, name)
 
     def now(self, name: str, default: Any = None) -> Any:
@@ -178,6 +198,32 @@ class Resource(ABC):
     def peering_status(self) -> str:
         """The status a peering connection has after the change (the formats accept peerings differently)."""
 
+    # The kinds whose shape differs between the formats: each reader reads them its own way.
+
+    @abstractmethod
+    def security_group(self) -> Change:
+        """A security group with its inline rules."""
+
+    @abstractmethod
+    def rule(self, values: Mapping[str, Any]) -> tuple[str, tuple[SecurityGroupRule, ...]]:
+        """A standalone rule's group id and rules, from its values before or after the change."""
+
+    @abstractmethod
+    def acl_ports(self, values: Mapping[str, Any]) -> tuple[object, object]:
+        """An ACL entry's port range (from, to), from its values before or after the change."""
+
+    @abstractmethod
+    def route_table(self) -> Change:
+        """A route table (Terraform's inline routes; a change set's routes are their own resources)."""
+
+    @abstractmethod
+    def network_acl(self) -> Change:
+        """A network ACL (Terraform's inline entries; a change set's entries are their own resources)."""
+
+    @abstractmethod
+    def tgw_attachment(self) -> Change:
+        """A transit gateway VPC attachment."""
+
     def not_evaluated(self, reason: str, *ids: object) -> Change:
         return Change(
             self.address,
@@ -230,70 +276,66 @@ def security_group_whole(r: Resource, *rules: str) -> Change | None:
     return whole
 
 
-RuleReader = Callable[[Resource, Mapping[str, Any]], tuple[str, tuple[Any, ...]]]
+def security_group(r: Resource) -> Change:
+    return r.security_group()
 
 
-def standalone_rule(
-    read: RuleReader, *, group: str, rule: Iterable[str], peer: Iterable[str]
-) -> Callable[[Resource], Change]:
-    """A rule resource of one group: `read` gives (group id, rules) of its values; `group`, `rule` and `peer`
-    are the fields of its group, of its ports and CIDRs, and of the group it admits."""
-    rule, peer = tuple(rule), tuple(peer)
-
-    def mapped(r: Resource) -> Change:
-        edits: list[Edit] = []
-        if r.action is not Action.CREATE:
-            edits.append(RemoveRules(*read(r, r.before)))
-        if r.action is not Action.DELETE:
-            if r.unknown_at(group):
-                return r.change(*edits, note=f"the rule is in a group this {r.document} creates")
-            if r.unknown_at(*rule):
-                return r.not_evaluated(f"the rule's peer or ports are known only after {r.later}", r.now(group))
-            if r.unknown_at(*peer):
-                return r.change(*edits, note=f"the rule admits a group this {r.document} creates")
-            edits.append(AddRules(*read(r, r.after)))
-        return r.change(*edits)
-
-    return mapped
+def standalone_rule(r: Resource) -> Change:
+    """A rule resource of one group (`Resource.rule` reads its group and rules)."""
+    group = "security_group_id"
+    edits: list[Edit] = []
+    if r.action is not Action.CREATE:
+        edits.append(RemoveRules(*r.rule(r.before)))
+    if r.action is not Action.DELETE:
+        if r.unknown_at(group):
+            return r.change(*edits, note=f"the rule is in a group this {r.document} creates")
+        if r.unknown_at(*r.RULE_FIELDS):
+            return r.not_evaluated(f"the rule's peer or ports are known only after {r.later}", r.now(group))
+        if r.unknown_at(*r.RULE_PEER_FIELDS):
+            return r.change(*edits, note=f"the rule admits a group this {r.document} creates")
+        edits.append(AddRules(*r.rule(r.after)))
+    return r.change(*edits)
 
 
-def acl_entry(
-    ports: Callable[[Mapping[str, Any]], tuple[Any, Any]], *, port_fields: Iterable[str]
-) -> Callable[[Resource], Change]:
-    """An ACL entry resource: `ports` reads its port range (`port_fields`), which the formats shape differently."""
-    port_fields = tuple(port_fields)
+def _acl_entry_values(r: Resource, values: Mapping[str, Any]) -> NaclEntry:
+    low, high = r.acl_ports(values)
+    return nacl_entry(
+        rule_number=values[r.key("rule_number") or ""],
+        egress=r.flag(values.get(r.key("egress") or "", False)),
+        allow=values.get(r.key("rule_action") or "") == "allow",
+        protocol=values.get(r.key("protocol") or "", "-1"),
+        cidr=str(values.get(r.key("cidr_block") or "") or values.get(r.key("ipv6_cidr_block") or "")),
+        from_port=low,
+        to_port=high,
+    )
 
-    def entry(r: Resource, values: Mapping[str, Any]) -> Any:
-        low, high = ports(values)
-        return nacl_entry(
-            rule_number=values[r.key("rule_number") or ""],
-            egress=r.flag(values.get(r.key("egress") or "", False)),
-            allow=values.get(r.key("rule_action") or "") == "allow",
-            protocol=values.get(r.key("protocol") or "", "-1"),
-            cidr=str(values.get(r.key("cidr_block") or "") or values.get(r.key("ipv6_cidr_block") or "")),
-            from_port=low,
-            to_port=high,
-        )
 
-    def mapped(r: Resource) -> Change:
-        edits: list[Edit] = []
-        if r.action is not Action.CREATE:
-            rule_number = int(str(r.before[r.key("rule_number") or ""]))
-            acl = str(r.was("network_acl_id", required=True))
+def acl_entry(r: Resource) -> Change:
+    """An ACL entry resource (`Resource.acl_ports` reads its port range, which the formats shape differently)."""
+    # What the provider calls (EC2 API Reference): a new entry is CreateNetworkAclEntry, refused on a rule
+    # number its direction already uses (NetworkAclEntryAlreadyExists); an update in place (CloudFormation's
+    # Modify without replacement: the same ACL, number and direction) is ReplaceNetworkAclEntry; a replacement
+    # deletes the old entry (DeleteNetworkAclEntry) and creates the new one. `model.edits` does what each does.
+    edits: list[Edit] = []
+    in_place = r.action is Action.UPDATE and all(r.was(f) == r.now(f) for f in ("network_acl_id", "rule_number"))
+    in_place = in_place and r.flag(r.was("egress")) == r.flag(r.now("egress"))
+    if r.action is not Action.CREATE:
+        rule_number = int(str(r.before[r.key("rule_number") or ""]))
+        acl = str(r.was("network_acl_id", required=True))
+        if not in_place:
             edits.append(RemoveNaclEntry(acl, rule_number, r.flag(r.was("egress"))))
-        if r.action is not Action.DELETE:
-            acl = r.now("network_acl_id")
-            if r.unknown_at("network_acl_id"):
-                return r.change(*edits, note=f"the entry is in an ACL this {r.document} creates")
-            entry_fields = ("cidr_block", "ipv6_cidr_block", "rule_number", "egress", "rule_action", "protocol")
-            if r.unknown_at(*entry_fields, *port_fields):
-                return r.not_evaluated(f"the entry is known only after {r.later}", acl)
-            if not (r.now("cidr_block") or r.now("ipv6_cidr_block")):
-                return r.not_evaluated("the entry names no CIDR block", acl)
-            edits.append(PutNaclEntry(str(acl), entry(r, r.after)))
-        return r.change(*edits)
-
-    return mapped
+    if r.action is not Action.DELETE:
+        acl = r.now("network_acl_id")
+        if r.unknown_at("network_acl_id"):
+            return r.change(*edits, note=f"the entry is in an ACL this {r.document} creates")
+        entry_fields = ("cidr_block", "ipv6_cidr_block", "rule_number", "egress", "rule_action", "protocol")
+        if r.unknown_at(*entry_fields, *r.ACL_PORT_FIELDS):
+            return r.not_evaluated(f"the entry is known only after {r.later}", acl)
+        if not (r.now("cidr_block") or r.now("ipv6_cidr_block")):
+            return r.not_evaluated("the entry names no CIDR block", acl)
+        call = ReplaceNaclEntry if in_place else CreateNaclEntry
+        edits.append(call(str(acl), _acl_entry_values(r, r.after)))
+    return r.change(*edits)
 
 
 # ----- subnets' tables and ACLs --------------------------------------------------------------------
@@ -335,12 +377,16 @@ def destination(r: Resource, values: Mapping[str, Any]) -> str | None:
 
 
 def route(r: Resource) -> Change:
+    # As the providers call EC2: a new route is CreateRoute (refused where the table already routes the
+    # destination), an update in place is ReplaceRoute, a replacement DeleteRoute then CreateRoute.
     edits: list[Edit] = []
+    in_place = r.action is Action.UPDATE and r.was("route_table_id") == r.now("route_table_id")
+    in_place = in_place and destination(r, r.before) == destination(r, r.after)
     if r.action is not Action.CREATE:
         if r.was("destination_prefix_list_id"):
             return r.not_evaluated("a prefix-list route: the model holds no such route", r.was("route_table_id"))
         before = destination(r, r.before)
-        if before:
+        if before and not in_place:
             edits.append(RemoveRoute(str(r.was("route_table_id", required=True)), before))
     if r.action is not Action.DELETE:
         if r.unknown_at("route_table_id", *ROUTE_DESTINATIONS, *ROUTE_TARGETS):
@@ -350,7 +396,8 @@ def route(r: Resource) -> Change:
         after = destination(r, r.after)
         if not after:
             return r.not_evaluated("a prefix-list route: the model holds no such route", r.now("route_table_id"))
-        edits.append(PutRoute(str(r.now("route_table_id")), Route(after, target(r, r.after) or "unknown", "active")))
+        call = ReplaceRoute if in_place else CreateRoute
+        edits.append(call(str(r.now("route_table_id")), Route(after, target(r, r.after) or "unknown", "active")))
     return r.change(*edits)
 
 
@@ -427,20 +474,16 @@ def vpc(r: Resource) -> Change:
     return r.change(SetVpcDns(r.id, DnsAttributes(support, hostnames)))
 
 
-def egress_only_gateway(*, replaced: str | None) -> Callable[[Resource], Change]:
-    """An egress-only internet gateway (`replaced`: why a replacement is not evaluated; None: it deletes it)."""
-
-    def mapped(r: Resource) -> Change:
-        whole = named_elsewhere(
-            r,
-            what="gateway: no route uses it until a route names it",
-            replaced=replaced,
-            deleted=DeleteEgressOnlyGateway(r.id),
-            gone="the routes to it become blackholes",
-        )
-        return whole or r.change(note="a gateway's tags change no path")
-
-    return mapped
+def egress_only_gateway(r: Resource) -> Change:
+    """An egress-only internet gateway (`Resource.GATEWAY_REPLACED`: why a replacement is not evaluated)."""
+    whole = named_elsewhere(
+        r,
+        what="gateway: no route uses it until a route names it",
+        replaced=r.GATEWAY_REPLACED,
+        deleted=DeleteEgressOnlyGateway(r.id),
+        gone="the routes to it become blackholes",
+    )
+    return whole or r.change(note="a gateway's tags change no path")
 
 
 def subnet(r: Resource) -> Change:
@@ -531,7 +574,7 @@ def lambda_permission(r: Resource) -> Change:
     edits: list[Edit] = []
     if r.action is not Action.CREATE:
         function_name = str(r.was("function_name", required=True))
-        edits.append(PutInvokeStatement(function_name, str(r.was("statement_id") or r.id), None))
+        edits.append(RemoveInvokeStatement(function_name, str(r.was("statement_id") or r.id)))
     if r.action is not Action.DELETE:
         function = r.now("function_name")
         if r.unknown_at("function_name", "principal", "source_account", "source_arn", "action"):
@@ -542,24 +585,104 @@ def lambda_permission(r: Resource) -> Change:
         statement = invoke_statement(
             sid, r.now("action"), r.now("principal"), r.now("source_account"), r.now("source_arn")
         )
-        edits.append(PutInvokeStatement(str(function), sid, statement))
+        edits.append(AddInvokeStatement(str(function), statement))
     return r.change(*edits)
 
 
-def database(*, groups: str, name: str | None = None) -> Callable[[Resource], Change]:
-    """A DB instance or cluster: `groups` is its security groups' field, `name` the field that names it (None:
-    its id does)."""
+def database(r: Resource) -> Change:
+    """A DB instance or cluster, named by its identifier's field where the format has one, else by its id."""
+    by_name = r.key("identifier") is not None
+    identifier = str(r.was("identifier") or r.now("identifier") or r.address) if by_name else r.id
+    named = identifier if by_name else r.existing_id
+    if r.action is Action.CREATE:
+        return r.change(note="a new database: no secret names it yet")
+    if r.action is Action.DELETE:
+        return r.not_evaluated("the database is deleted", named)
+    if r.unknown_at("vpc_security_group_ids", "port"):
+        return r.not_evaluated(f"its groups or port are known only after {r.later}", named)
+    group_ids = tuple(strings(r.now("vpc_security_group_ids")))
+    return r.change(UpdateDatabase(identifier, group_ids=group_ids or None, port=port(r.now("port"))))
 
-    def mapped(r: Resource) -> Change:
-        identifier = str(r.was(name) or r.now(name) or r.address) if name else r.id
-        named = identifier if name else r.existing_id
-        if r.action is Action.CREATE:
-            return r.change(note="a new database: no secret names it yet")
-        if r.action is Action.DELETE:
-            return r.not_evaluated("the database is deleted", named)
-        if r.unknown_at(groups, "port"):
-            return r.not_evaluated(f"its groups or port are known only after {r.later}", named)
-        group_ids = tuple(strings(r.now(groups)))
-        return r.change(UpdateDatabase(identifier, group_ids=group_ids or None, port=port(r.now("port"))))
 
-    return mapped
+def route_table(r: Resource) -> Change:
+    return r.route_table()
+
+
+def network_acl(r: Resource) -> Change:
+    return r.network_acl()
+
+
+def tgw_attachment(r: Resource) -> Change:
+    return r.tgw_attachment()
+
+
+def prefix_list_entry(r: Resource) -> Change:
+    """One entry of a managed prefix list (Terraform's own resource; a change set's entries are the list's)."""
+    edits: list[Edit] = []
+    list_field, cidr_field = r.key("prefix_list_id") or "", r.key("cidr") or ""
+    if r.action is not Action.CREATE:
+        edits.append(PutPrefixListCidr(str(r.before[list_field]), str(r.before[cidr_field]), present=False))
+    if r.action is not Action.DELETE:
+        if r.unknown_at("prefix_list_id"):
+            return r.change(*edits, note=f"the entry is in a list this {r.document} creates")
+        if r.unknown_at("cidr"):
+            return r.not_evaluated(f"the entry is known only after {r.later}", r.after.get(list_field))
+        edits.append(PutPrefixListCidr(str(r.after[list_field]), str(r.after[cidr_field]), present=True))
+    return r.change(*edits)
+
+
+# ----- the one table: each kind's Terraform types, CloudFormation types and handler -----------------
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One kind of resource what-if reads, in both formats (a format without it: no types)."""
+
+    terraform: tuple[str, ...]
+    cloudformation: tuple[str, ...]
+    handler: Callable[[Resource], Change]
+
+
+KINDS: tuple[Kind, ...] = (
+    Kind(("aws_security_group", "aws_default_security_group"), ("AWS::EC2::SecurityGroup",), security_group),
+    Kind(
+        ("aws_security_group_rule", "aws_vpc_security_group_ingress_rule", "aws_vpc_security_group_egress_rule"),
+        ("AWS::EC2::SecurityGroupIngress", "AWS::EC2::SecurityGroupEgress"),
+        standalone_rule,
+    ),
+    Kind(("aws_route",), ("AWS::EC2::Route",), route),
+    Kind(("aws_route_table", "aws_default_route_table"), ("AWS::EC2::RouteTable",), route_table),
+    Kind(("aws_route_table_association",), ("AWS::EC2::SubnetRouteTableAssociation",), association(acl=False)),
+    Kind(("aws_network_acl", "aws_default_network_acl"), ("AWS::EC2::NetworkAcl",), network_acl),
+    Kind(("aws_network_acl_rule",), ("AWS::EC2::NetworkAclEntry",), acl_entry),
+    Kind(("aws_network_acl_association",), ("AWS::EC2::SubnetNetworkAclAssociation",), association(acl=True)),
+    Kind(("aws_vpc_endpoint",), ("AWS::EC2::VPCEndpoint",), vpc_endpoint),
+    Kind(("aws_nat_gateway",), ("AWS::EC2::NatGateway",), nat_gateway),
+    Kind(("aws_vpc_peering_connection",), ("AWS::EC2::VPCPeeringConnection",), peering),
+    Kind(("aws_egress_only_internet_gateway",), ("AWS::EC2::EgressOnlyInternetGateway",), egress_only_gateway),
+    Kind(("aws_ec2_managed_prefix_list",), ("AWS::EC2::PrefixList",), prefix_list),
+    Kind(("aws_ec2_managed_prefix_list_entry",), (), prefix_list_entry),
+    Kind(("aws_ec2_transit_gateway_route",), ("AWS::EC2::TransitGatewayRoute",), tgw_route),
+    Kind(
+        ("aws_ec2_transit_gateway_route_table_association",),
+        ("AWS::EC2::TransitGatewayRouteTableAssociation",),
+        tgw_association,
+    ),
+    Kind(
+        ("aws_ec2_transit_gateway_vpc_attachment",),
+        ("AWS::EC2::TransitGatewayVpcAttachment", "AWS::EC2::TransitGatewayAttachment"),
+        tgw_attachment,
+    ),
+    Kind(("aws_vpc", "aws_default_vpc"), ("AWS::EC2::VPC",), vpc),
+    Kind(("aws_subnet",), ("AWS::EC2::Subnet",), subnet),
+    Kind(("aws_lambda_function",), ("AWS::Lambda::Function",), lambda_function),
+    Kind(("aws_lambda_permission",), ("AWS::Lambda::Permission",), lambda_permission),
+    Kind(("aws_db_instance",), ("AWS::RDS::DBInstance",), database),
+    Kind(("aws_rds_cluster",), ("AWS::RDS::DBCluster",), database),
+)
+
+# The table by each format's type names: what the readers look up.
+TERRAFORM_HANDLERS: Mapping[str, Callable[[Resource], Change]] = {t: k.handler for k in KINDS for t in k.terraform}
+CLOUDFORMATION_HANDLERS: Mapping[str, Callable[[Resource], Change]] = {
+    t: k.handler for k in KINDS for t in k.cloudformation
+}

@@ -10,36 +10,38 @@ from __future__ import annotations
 import codecs
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from rotation_doctor.model.edits import (
+    AssociateAcl,
+    DeleteAcl,
+    DeleteRouteTable,
+    Edit,
+    PutAcl,
+    PutSecurityGroup,
+    SetNaclEntries,
+    SetRoutes,
+    SetRules,
+    UpdateTgwAttachment,
+)
 from rotation_doctor.model.snapshot import (
     NetworkAcl,
     Route,
     SecurityGroup,
+    SecurityGroupRule,
 )
 from rotation_doctor.whatif import mapping
 from rotation_doctor.whatif.changes import (
     EVERYTHING,
     FINAL_DENY,
     Action,
-    AssociateAcl,
     BadPlan,
     Change,
-    DeleteAcl,
-    DeleteRouteTable,
-    Edit,
     Handling,
     NotEvaluated,
-    PutAcl,
-    PutPrefixListCidr,
-    PutSecurityGroup,
-    SetNaclEntries,
-    SetRoutes,
-    SetRules,
     Source,
-    UpdateTgwAttachment,
     nacl_entry,
     new_id,
     sg_rules,
@@ -74,6 +76,17 @@ class _Resource(Resource):
 
     later: ClassVar[str] = "apply"
     document: ClassVar[str] = "plan"
+    TYPE_FIELDS: ClassVar[Mapping[str, Mapping[str, str | None]]] = {
+        "aws_rds_cluster": {"identifier": "cluster_identifier"}
+    }
+    RULE_FIELDS: ClassVar[tuple[str, ...]] = (
+        *("cidr_blocks", "ipv6_cidr_blocks", "cidr_ipv4", "cidr_ipv6", "prefix_list_ids", "prefix_list_id"),
+        *("from_port", "to_port", "protocol", "ip_protocol"),
+    )
+    RULE_PEER_FIELDS: ClassVar[tuple[str, ...]] = ("source_security_group_id", "referenced_security_group_id")
+    ACL_PORT_FIELDS: ClassVar[tuple[str, ...]] = ("from_port", "to_port")
+    # Terraform replaces a gateway by deleting it (the routes naming it are replaced with it, and judged).
+    GATEWAY_REPLACED: ClassVar[str | None] = None
 
     def not_evaluated(self, reason: str, *ids: object) -> Change:
         """A create whose unknown values can only name resources this plan creates touches nothing that exists
@@ -152,6 +165,24 @@ class _Resource(Resource):
     def peering_status(self) -> str:
         a = self.after
         return "active" if a.get("auto_accept") or a.get("accept_status") == "active" else "pending-acceptance"
+
+    def security_group(self) -> Change:
+        return _security_group(self)
+
+    def rule(self, values: Mapping[str, Any]) -> tuple[str, tuple[SecurityGroupRule, ...]]:
+        return _rule_resource(self, values)
+
+    def acl_ports(self, values: Mapping[str, Any]) -> tuple[object, object]:
+        return values.get("from_port"), values.get("to_port")
+
+    def route_table(self) -> Change:
+        return _route_table(self)
+
+    def network_acl(self) -> Change:
+        return _network_acl(self)
+
+    def tgw_attachment(self) -> Change:
+        return _tgw_vpc_attachment(self)
 
 
 def _names_resources(field_name: str) -> bool:
@@ -256,7 +287,7 @@ def _security_group(r: _Resource) -> Change:
     )
 
 
-def _rule_resource(r: Resource, values: Mapping[str, Any]) -> tuple[str, tuple[Any, ...]]:
+def _rule_resource(r: Resource, values: Mapping[str, Any]) -> tuple[str, tuple[SecurityGroupRule, ...]]:
     """(group id, rules) of an aws_security_group_rule or an aws_vpc_security_group_{ingress,egress}_rule."""
     group, kind = str(values.get("security_group_id") or ""), r.type
     if kind == "aws_security_group_rule":
@@ -284,17 +315,6 @@ def _rule_resource(r: Resource, values: Mapping[str, Any]) -> tuple[str, tuple[A
         prefix_lists=strings([values.get("prefix_list_id")]),
         description=values.get("description") or None,
     )
-
-
-_security_group_rule = mapping.standalone_rule(
-    _rule_resource,
-    group="security_group_id",
-    rule=(
-        *("cidr_blocks", "ipv6_cidr_blocks", "cidr_ipv4", "cidr_ipv6", "prefix_list_ids", "prefix_list_id"),
-        *("from_port", "to_port", "protocol", "ip_protocol"),
-    ),
-    peer=("source_security_group_id", "referenced_security_group_id"),
-)
 
 
 # ----- routes ------------------------------------------------------------------------------------
@@ -363,24 +383,7 @@ def _network_acl(r: _Resource) -> Change:
     return r.change(*edits)
 
 
-def _ports(values: Mapping[str, Any]) -> tuple[Any, Any]:
-    return values.get("from_port"), values.get("to_port")
-
-
-# ----- managed prefix lists and transit gateways ---------------------------------------------------
-
-
-def _prefix_list_entry(r: _Resource) -> Change:
-    edits: list[Edit] = []
-    if r.action is not Action.CREATE:
-        edits.append(PutPrefixListCidr(str(r.before["prefix_list_id"]), str(r.before["cidr"]), present=False))
-    if r.action is not Action.DELETE:
-        if r.unknown_at("prefix_list_id"):
-            return r.change(*edits, note="the entry is in a list this plan creates")
-        if r.unknown_at("cidr"):
-            return r.not_evaluated("the entry is known only after apply", r.after.get("prefix_list_id"))
-        edits.append(PutPrefixListCidr(str(r.after["prefix_list_id"]), str(r.after["cidr"]), present=True))
-    return r.change(*edits)
+# ----- transit gateways ---------------------------------------------------------------------------
 
 
 _TGW_ROUTING = ("transit_gateway_default_route_table_association", "transit_gateway_default_route_table_propagation")
@@ -405,44 +408,11 @@ def _tgw_vpc_attachment(r: _Resource) -> Change:
     )
 
 
-HANDLERS: dict[str, Callable[[_Resource], Change]] = {
-    "aws_security_group": _security_group,
-    "aws_default_security_group": _security_group,
-    "aws_security_group_rule": _security_group_rule,
-    "aws_vpc_security_group_ingress_rule": _security_group_rule,
-    "aws_vpc_security_group_egress_rule": _security_group_rule,
-    "aws_route": mapping.route,
-    "aws_route_table": _route_table,
-    "aws_default_route_table": _route_table,
-    "aws_route_table_association": mapping.association(acl=False),
-    "aws_network_acl": _network_acl,
-    "aws_default_network_acl": _network_acl,
-    "aws_network_acl_rule": mapping.acl_entry(_ports, port_fields=("from_port", "to_port")),
-    "aws_network_acl_association": mapping.association(acl=True),
-    "aws_vpc_endpoint": mapping.vpc_endpoint,
-    "aws_nat_gateway": mapping.nat_gateway,
-    "aws_vpc_peering_connection": mapping.peering,
-    "aws_egress_only_internet_gateway": mapping.egress_only_gateway(replaced=None),
-    "aws_ec2_managed_prefix_list": mapping.prefix_list,
-    "aws_ec2_managed_prefix_list_entry": _prefix_list_entry,
-    "aws_ec2_transit_gateway_route": mapping.tgw_route,
-    "aws_ec2_transit_gateway_route_table_association": mapping.tgw_association,
-    "aws_ec2_transit_gateway_vpc_attachment": _tgw_vpc_attachment,
-    "aws_vpc": mapping.vpc,
-    "aws_default_vpc": mapping.vpc,
-    "aws_subnet": mapping.subnet,
-    "aws_lambda_function": mapping.lambda_function,
-    "aws_lambda_permission": mapping.lambda_permission,
-    "aws_db_instance": mapping.database(groups="vpc_security_group_ids", name="identifier"),
-    "aws_rds_cluster": mapping.database(groups="vpc_security_group_ids", name="cluster_identifier"),
-}
-
-
 # Types that may change a rotation path, by their exact names: one no handler reads is not evaluated (its secrets
 # unknown), any other type is ignored. Exact, never a prefix: "aws_route" must not take in "aws_route53_zone".
 RELEVANT_TYPES = frozenset(
     {
-        *HANDLERS,
+        *mapping.TERRAFORM_HANDLERS,
         *("aws_vpc_ipv4_cidr_block_association", "aws_vpc_ipv6_cidr_block_association"),
         *("aws_vpc_dhcp_options", "aws_vpc_dhcp_options_association", "aws_default_vpc_dhcp_options"),
         *("aws_default_subnet", "aws_main_route_table_association", "aws_internet_gateway"),
@@ -762,7 +732,7 @@ def _read_item(item: Mapping[str, Any], context: _Plan) -> Change | None:
             edit = NotEvaluated(frozenset({EVERYTHING}), reason)
             return Change(address, kind, action, (edit,), Handling.NOT_EVALUATED, reason, None)
         return resource.not_evaluated(reason, *_ids_in(resource.after))
-    handler = HANDLERS.get(kind)
+    handler = mapping.TERRAFORM_HANDLERS.get(kind)
     if handler is None:
         relevant = kind in RELEVANT_TYPES
         if not relevant:
