@@ -1,13 +1,19 @@
-# `make demo` and `make test` work on a fresh machine with Python 3.11: each makes .venv
-# and installs the project (with its dev tools) into it when it is missing or stale.
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
+# `make demo` and `make test` work on a fresh machine with Python 3.11, 3.12 or 3.13: each makes .venv
+# and installs the project (with its dev tools) into it when it is missing or stale. A name on PATH is not enough
+# (pyenv's shims exist for versions that are not selected): the first that runs and is 3.11 or newer is used.
+PYTHON ?= $(shell for p in python3.11 python3.12 python3.13 python3; do \
+	$$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1 && command -v $$p && break; done)
+# The first line of every recipe that runs $(PYTHON): without one, say what is needed and what was found.
+NEEDS_PYTHON = @test -n "$(PYTHON)" || { echo "rotation-doctor needs Python 3.11, 3.12 or 3.13 (found: \
+$$(python3 --version 2>&1 || echo no python3)). Install one, or name it: make $(MAKECMDGOALS) PYTHON=/path/to/python3.13" >&2; exit 1; }
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit browser docs cli-reference bench package clean screenshot schema templates build-WorkerFunction build-ApprovalFunction
+.PHONY: demo test lint typecheck unit browser docs cli-reference bench package lock clean screenshot schema templates build-WorkerFunction build-ApprovalFunction
 
 $(STAMP): pyproject.toml
+	$(NEEDS_PYTHON)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
@@ -35,6 +41,7 @@ DOCS_VENV := .venv-docs
 
 define TOOL_VENV
 $(1)/.installed:
+	$$(NEEDS_PYTHON)
 	test -x $(1)/bin/python || $$(PYTHON) -m venv $(1)
 	$(1)/bin/python -m pip install --quiet --upgrade pip
 	$(1)/bin/python -m pip install --quiet $(2)
@@ -80,19 +87,28 @@ bench: $(STAMP)
 	$(BIN)/python bench/organization_memory.py
 	$(BIN)/python bench/organization_burst.py
 
-# The Lambda artifact. Downloading the wheels for the runtime's platform is the only step that needs the
-# registry; the builds install from .wheelhouse with --no-index. The packager needs only the standard library
-# and pip, so neither path makes .venv. LAMBDA_PYTHON=3.11 builds for this machine's Python (tests import it).
+# The Lambda artifact, from requirements-lambda.txt: the lock of pyproject.toml's dependencies for the template's
+# runtime (its Python and architecture), with hashes. Downloading the locked wheels is the only step that needs the
+# registry; the builds install from .wheelhouse with --no-index, and both pass --require-hashes. The packager needs
+# only the standard library and pip, so neither path makes .venv. LAMBDA_PYTHON=3.11 builds for this machine's
+# Python (tests import it).
 LAMBDA_PYTHON ?= 3.13
 WHEELHOUSE := .wheelhouse/py$(subst .,,$(LAMBDA_PYTHON))
 PACKAGER = $(PYTHON) scripts/package_lambda.py
 
-$(WHEELHOUSE)/.complete: pyproject.toml
+# The lock again after a change to pyproject.toml's dependencies (uv, from the dev extra); tests/test_lock.py, in
+# `make test`, fails while the two disagree.
+lock: $(STAMP)
+	$(BIN)/python scripts/package_lambda.py lock
+
+$(WHEELHOUSE)/.complete: requirements-lambda.txt
+	$(NEEDS_PYTHON)
 	$(PACKAGER) download --python-version $(LAMBDA_PYTHON)
 	touch $@
 
 # The same artifact without the SAM CLI, in build/package (to look into, or to zip for another deployer).
 package: $(WHEELHOUSE)/.complete
+	$(NEEDS_PYTHON)
 	$(PACKAGER) build --python-version $(LAMBDA_PYTHON)
 	@echo "build/package is ready"
 

@@ -1,57 +1,134 @@
 """Build the Lambda artifact for the runtime's platform: `make package` (into build/package) and `sam build`
 (the template's `BuildMethod: makefile` targets, into SAM's $ARTIFACTS_DIR) both run this.
 
+    python scripts/package_lambda.py lock [--check]      # requirements-lambda.txt from pyproject.toml (uv)
     python scripts/package_lambda.py download --python-version 3.13   # the one step that needs PyPI
     python scripts/package_lambda.py build --python-version 3.13 [--out DIR]   # offline: pip --no-index
 
-The runtime dependencies come from pyproject.toml; the ones the Lambda runtime already ships
-(boto3 and what it needs) are left out, and so is the simulated account (tests and demo only).
+What is installed is requirements-lambda.txt, the lock: every distribution pinned, with its hashes, for the
+template's runtime (its Python and architecture), made by uv from pyproject.toml's dependencies. Downloads and
+builds pass `--require-hashes`, so a wheel whose bytes differ from the lock's is refused. `lock --check` compiles
+again against the lock's own pins and fails when pyproject.toml asks for something the lock does not hold.
+The distributions the Lambda runtime already ships (boto3 and what it needs) are removed after the install,
+and so is the simulated account (tests and demo only).
+
 Nothing is byte-compiled: .pyc files compiled here would be for this machine's Python, which the
 runtime's never reads (it compiles what it imports, in memory, on a read-only file system).
-It needs only the standard library and pip.
+`download` and `build` need only the standard library and pip; `lock` needs uv (the dev extra has it).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
+import re
 import shutil
 import subprocess
 import sys
-import tomllib
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PLATFORM = "manylinux2014_x86_64"  # the template's Architectures: [x86_64]
+LOCK = ROOT / "requirements-lambda.txt"
+TEMPLATE = ROOT / "template.yaml"
+# The template's Architectures, as pip's wheel platform and as uv's target platform (manylinux2014 is glibc 2.17;
+# Lambda's Amazon Linux 2023 has 2.34, so every wheel built for 2.17 runs there).
+PLATFORMS = {
+    "x86_64": ("manylinux2014_x86_64", "x86_64-manylinux_2_17"),
+    "arm64": ("manylinux2014_aarch64", "aarch64-manylinux_2_17"),
+}
 RUNTIME_PROVIDED = {"boto3", "botocore", "s3transfer", "urllib3", "python-dateutil", "six", "jmespath"}
 PACKAGES = ("rotation_doctor", "remediations", "handlers")
 LEFT_OUT = ("rotation_doctor/simulated", "rotation_doctor/cli/demo.py")
 
 
-def requirements() -> list[str]:
-    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
-    return [d for d in deps if _name(d) not in RUNTIME_PROVIDED]
+def runtime() -> tuple[str, str]:
+    """The template's Python version and architecture (its Globals: every function runs on the same)."""
+    text = TEMPLATE.read_text()
+    version = re.search(r"^\s+Runtime:\s*python(\d+\.\d+)\s*$", text, re.MULTILINE)
+    architecture = re.search(r"^\s+Architectures:\s*\[\s*(\w+)\s*\]", text, re.MULTILINE)
+    if version is None or architecture is None or architecture.group(1) not in PLATFORMS:
+        raise SystemExit(f"{TEMPLATE.name}: no python Runtime or no known Architectures ({', '.join(PLATFORMS)})")
+    return version.group(1), architecture.group(1)
 
 
-def _name(requirement: str) -> str:
-    for stop in "<>=![; ":
-        requirement = requirement.split(stop, 1)[0]
-    return requirement.strip().lower()
+def lock(output: Path) -> None:
+    """uv compiles pyproject.toml's dependencies for the runtime into `output`, keeping the pins it holds."""
+    version, architecture = runtime()
+    subprocess.run(
+        [
+            *_uv(),
+            "pip",
+            "compile",
+            "--quiet",
+            "--generate-hashes",
+            "--python-version",
+            version,
+            "--python-platform",
+            PLATFORMS[architecture][1],
+            "--custom-compile-command",
+            "make lock",
+            "--output-file",
+            str(output),
+            str(ROOT / "pyproject.toml"),
+        ],
+        check=True,
+    )
+
+
+def _uv() -> list[str]:
+    """The dev extra's uv (this Python's), else one on PATH."""
+    if importlib.util.find_spec("uv") is not None:
+        return [sys.executable, "-m", "uv"]
+    found = shutil.which("uv")
+    if found is None:
+        raise SystemExit("the lock needs uv: pip install -e '.[dev]' (make does), or put uv on PATH")
+    return [found]
+
+
+def pins(path: Path) -> dict[str, str]:
+    """The lock's distributions and their versions."""
+    found = re.findall(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==(\S+)", path.read_text(), re.MULTILINE)
+    return {_normal(name): version for name, version in found}
+
+
+def check_lock() -> list[str]:
+    """What differs between the lock and a compile of pyproject.toml that keeps the lock's pins (nothing: agreed)."""
+    with tempfile.TemporaryDirectory() as scratch:
+        again = Path(scratch) / LOCK.name
+        shutil.copy2(LOCK, again)  # uv prefers the pins of the file it writes: only what must change changes
+        lock(again)
+        locked, wanted = pins(LOCK), pins(again)
+    return [
+        f"{name}: locked {locked.get(name, '(absent)')}, pyproject.toml needs {wanted.get(name, '(nothing)')}"
+        for name in sorted(locked.keys() | wanted.keys())
+        if locked.get(name) != wanted.get(name)
+    ]
+
+
+def _normal(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 def _distribution_name(dist_info: Path) -> str:
     for line in (dist_info / "METADATA").read_text(errors="replace").splitlines():
         if line.startswith("Name:"):
-            return line.split(":", 1)[1].strip().lower().replace("_", "-")
+            return _normal(line.split(":", 1)[1].strip())
     return ""
 
 
 def _pip_target(python_version: str) -> list[str]:
-    return ["--only-binary=:all:", "--platform", PLATFORM, "--implementation", "cp", "--python-version", python_version]
+    platform = PLATFORMS[runtime()[1]][0]
+    return ["--only-binary=:all:", "--platform", platform, "--implementation", "cp", "--python-version", python_version]
 
 
-def download(wheelhouse: Path, python_version: str, with_runtime: bool) -> None:
-    wanted = requirements() + (["boto3"] if with_runtime else [])
+def _platform_and_lock(python_version: str) -> list[str]:
+    return [*_pip_target(python_version), "--require-hashes", "--requirement", str(LOCK)]
+
+
+def download(wheelhouse: Path, python_version: str) -> None:
+    """The lock's wheels (boto3's too: a test environment installs it from here, as the runtime has it)."""
     subprocess.run(
         [
             sys.executable,
@@ -61,8 +138,7 @@ def download(wheelhouse: Path, python_version: str, with_runtime: bool) -> None:
             "--quiet",
             "--dest",
             str(wheelhouse),
-            *_pip_target(python_version),
-            *wanted,
+            *_platform_and_lock(python_version),
         ],
         check=True,
     )
@@ -87,8 +163,7 @@ def build(wheelhouse: Path, python_version: str, out: Path) -> None:
             str(wheelhouse),
             "--target",
             str(out),
-            *_pip_target(python_version),
-            *requirements(),
+            *_platform_and_lock(python_version),
         ],
         check=True,
         env={**os.environ, "PIP_ROOT_USER_ACTION": "ignore"},  # --target writes no environment's site-packages
@@ -127,18 +202,28 @@ def _remove_distribution(site: Path, dist_info: Path) -> None:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("action", choices=("download", "build"))
-    parser.add_argument("--python-version", default="3.13")
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("action", choices=("lock", "download", "build"))
+    parser.add_argument("--check", action="store_true", help="lock: fail when pyproject.toml and the lock disagree")
+    parser.add_argument("--python-version", default=None, help="the template's Runtime unless given")
     parser.add_argument("--wheelhouse", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "package")
-    parser.add_argument("--with-runtime", action="store_true", help="also download boto3 (to emulate the runtime)")
     args = parser.parse_args()
-    wheelhouse = args.wheelhouse or ROOT / ".wheelhouse" / f"py{args.python_version.replace('.', '')}"
-    if args.action == "download":
-        download(wheelhouse, args.python_version, args.with_runtime)
+    version = args.python_version or runtime()[0]
+    wheelhouse = args.wheelhouse or ROOT / ".wheelhouse" / f"py{version.replace('.', '')}"
+    if args.action == "lock" and args.check:
+        differences = check_lock()
+        for difference in differences:
+            print(f"{LOCK.name} disagrees with pyproject.toml: {difference}", file=sys.stderr)
+        if differences:
+            print("Run `make lock` and commit requirements-lambda.txt.", file=sys.stderr)
+        return 1 if differences else 0
+    if args.action == "lock":
+        lock(LOCK)
+    elif args.action == "download":
+        download(wheelhouse, version)
     else:
-        build(wheelhouse, args.python_version, args.out)
+        build(wheelhouse, version, args.out)
     return 0
 
 

@@ -33,7 +33,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("handlers",),
     # The command line is the top: its demo plays the whole story, driving the worker Lambda's handler as
     # EventBridge and SQS would.
-    ("rotation_doctor.cli",),
+    ("rotation_doctor.cli", "rotation_doctor.__main__"),
 )
 # The package's own __init__ only documents the layers; it imports nothing of ours.
 UNLAYERED = {"rotation_doctor"}

@@ -107,4 +107,4 @@ def test_handlers_of_a_sam_build_import_in_a_clean_environment(clone: Path, tmp_
         module, handler = function["Properties"]["Handler"].rsplit(".", 1)
         packages.append((built / function["Properties"]["CodeUri"], module, handler))
     assert len(packages) == len(functions(parse(ROOT / "template.yaml")))
-    assert_handlers_import(packages, download(version, with_runtime=True), tmp_path / "runtime")
+    assert_handlers_import(packages, download(version), tmp_path / "runtime")

@@ -37,7 +37,6 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from rotation_doctor.analysis import Diagnosis
 from rotation_doctor.apply.timing import LONGEST_APPLY_SECONDS
 from rotation_doctor.collect.aws import AwsClients, error_code
 from rotation_doctor.model.errors import AlreadyDecided, ProposalExpired, ProposalNotFound, ProposalSuperseded
@@ -47,6 +46,8 @@ from rotation_doctor.model.states import OPEN_STATES, UNDECIDED_STATES, Proposal
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
+
+    from rotation_doctor.analysis import Diagnosis
 
 DEFAULT_TTL = 7 * 24 * 3600
 # The table's one secondary index: a secret's proposals, with their state and round (template.yaml's
