@@ -62,28 +62,31 @@ def _case(
     source, _, destination = name.partition(_CASE_ARROW)
     problems = {_key(p): p for p in (recorded.case.problems if recorded.case is not None else ())}
     claimed: set[tuple[object, ...]] = set()
-    judged: list[tuple[int, Hop]] = []
-    for pending in recorded.hops:
-        if pending.problems is None:
-            continue
-        # The case's own copy: a problem may have become a doubt since (the other address family works).
-        mine = [problems[k] for p in pending.problems if (k := _key(p)) in problems]
-        claimed.update(_key(p) for p in mine)
-        judged.append((_rank(pending, source, destination), _with(pending.hop, _of_problems(mine))))
+    verdicts: dict[int, HopVerdict] = {}
+    every = [*((p, True) for p in preamble), *((p, False) for p in recorded.hops)]
+    for index, (pending, _) in enumerate(every):
+        if pending.problems is not None:
+            # The case's own copy: a problem may have become a doubt since (the other address family works).
+            mine = [problems[k] for p in pending.problems if (k := _key(p)) in problems]
+            claimed.update(_key(p) for p in mine)
+            verdicts[index] = _of_problems(mine)
     unclaimed = [p for k, p in problems.items() if k not in claimed]
-    inferred = [*((p, True) for p in preamble), *((p, False) for p in recorded.hops if p.problems is None)]
-    for pending, before_cases in inferred:
+    for index, (pending, before_cases) in enumerate(every):
+        if index in verdicts:
+            continue
         ids = set(pending.hop.ids)
         named = [p for p in unclaimed if ids & set(p.resources)]
         # A hop before the cases (an endpoint) is judged by the path's findings too (its policy, its state).
-        verdict = _worst(_of_problems(named), _of_findings(findings, ids) if before_cases else None)
-        judged.append((_rank(pending, source, destination), _with(pending.hop, verdict)))
-    judged.sort(key=lambda ranked: ranked[0])
-    middle = [hop for _, hop in judged]
+        verdicts[index] = _worst(_of_problems(named), _of_findings(findings, ids) if before_cases else None)
+    judged = sorted(
+        ((_rank(pending, source, destination), index, _with(pending.hop, verdicts[index])))
+        for index, (pending, _) in enumerate(every)
+    )
+    middle = [hop for _, _, hop in judged]
     start = _start(snap, leg, source, findings)
     blocked_before = any(h.verdict is HopVerdict.BLOCKS for h in (start, *middle))
     end = _end(snap, leg, findings, reached=not blocked_before)
-    returning = sum(1 for rank, _ in judged if rank >= _rank_of(hops.Stage.RETURN))
+    returning = sum(1 for rank, _, _ in judged if rank >= _rank_of(hops.Stage.RETURN))
     there = middle[: len(middle) - returning]
     back = middle[len(middle) - returning :]
     return PathCase(name or "every subnet", (start, *there, end, *back))

@@ -107,6 +107,27 @@ class Hop:
 
 
 @dataclass(frozen=True)
+class Stop:
+    """Consecutive hops of one component (a network ACL asked about the request and the reply) drawn as one."""
+
+    kind: HopKind
+    component: str
+    hops: tuple[Hop, ...]
+
+    @property
+    def verdict(self) -> HopVerdict:
+        return next((v for v in _WORST_FIRST if any(h.verdict is v for h in self.hops)), HopVerdict.PASSES)
+
+    @property
+    def deciding(self) -> Hop:
+        """The hop that says most about this stop: the worst one."""
+        return next(h for h in self.hops if h.verdict is self.verdict)
+
+
+_WORST_FIRST = (HopVerdict.BLOCKS, HopVerdict.NOT_EVALUATED, HopVerdict.DOUBT)
+
+
+@dataclass(frozen=True)
 class PathCase:
     """The hops from one function subnet (and one peer subnet, where the path has several)."""
 
@@ -120,6 +141,16 @@ class PathCase:
     @property
     def blocked(self) -> bool:
         return bool(self.blocking)
+
+    def stops(self) -> tuple[Stop, ...]:
+        stops: list[Stop] = []
+        for hop in self.hops:
+            last = stops[-1] if stops else None
+            if last is not None and (last.kind, last.component) == (hop.kind, hop.component):
+                stops[-1] = Stop(last.kind, last.component, (*last.hops, hop))
+            else:
+                stops.append(Stop(hop.kind, hop.component, (hop,)))
+        return tuple(stops)
 
     def to_json(self) -> dict[str, Any]:
         return {"case": self.name, "blocked": self.blocked, "hops": [h.to_json() for h in self.hops]}
