@@ -3,6 +3,7 @@ exactly where the findings say."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 
 from rotation_doctor.analysis import db_path, hops, paths, sm_path
 from rotation_doctor.analysis.diagnosis import diagnose
+from rotation_doctor.cli import main as cli
 from rotation_doctor.model.paths import HopKind, HopVerdict, Path, PathLeg
 from rotation_doctor.simulated import scenarios
 from rotation_doctor.simulated.account import AccountBuilder
@@ -124,3 +126,104 @@ def test_hops_recorded_outside_a_diagnosis_go_nowhere() -> None:
         recorder.begin(PathLeg.SM)
         hops.hop(HopKind.ROUTE_TABLE, "rtb-2", "route for 0.0.0.0/0", "no route")
     assert [p.hop.component for p in recorder.preamble[PathLeg.SM]] == ["rtb-2"]
+
+
+# ----- what people see: the text's hop chain, the Mermaid flowchart -----------------------------------------------
+
+MERMAID_LINE = re.compile(
+    r'  subgraph (sm|db|proxy)\["[^"]*"\]'
+    r"|    direction LR"
+    r'|    (sm|db|proxy)_\d+\["[^"]*"\]'
+    r"|    (sm|db|proxy)_\d+( --> (sm|db|proxy)_\d+)+"
+    r"|  end"
+    r"|  class (sm|db|proxy)_\d+ (blocks|doubt|not_evaluated)"
+    r"|  classDef (blocks|doubt|not_evaluated) [a-z:#0-9,. -]+"
+    r'|  none\["[^"]*"\]'
+)
+
+
+def assert_mermaid_grammar(chart: str) -> None:
+    """The subset of Mermaid's flowchart grammar the chart uses: a header, quoted labels without a raw quote or
+    angle bracket other than `<br/>`, balanced subgraphs, edges between declared nodes, classes that exist."""
+    lines = chart.splitlines()
+    assert lines[0] == "flowchart LR"
+    declared: set[str] = set()
+    depth = 0
+    for line in lines[1:]:
+        assert MERMAID_LINE.fullmatch(line), line
+        if line.startswith("  subgraph"):
+            depth += 1
+        elif line == "  end":
+            depth -= 1
+        label = re.fullmatch(r'    (\w+)\["(.*)"\]', line)
+        if label:
+            declared.add(label.group(1))
+            assert not re.search(r"[<>]", label.group(2).replace("<br/>", "")), line
+        for node in re.findall(r"\b(?:sm|db|proxy)_\d+\b", line):
+            assert node in declared, f"{node} used before it is declared"
+        assert 0 <= depth <= 1
+    assert depth == 0
+
+
+@pytest.mark.parametrize("name", ["orders-broken", "tgw-return", "proxied", "orders-dualstack"])
+def test_mermaid_and_text_show_the_blocking_hop(
+    name: str, builder: AccountBuilder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    build, secret = SCENARIOS[name]
+    build(builder)
+    cli.main(["diagnose", secret, "--format", "mermaid"])
+    chart = capsys.readouterr().out
+    assert_mermaid_grammar(chart)
+    _, payload = run_json(capsys, "diagnose", secret)
+    for path in payload["paths"]:
+        worst = path["cases"][0]
+        for hop in worst["hops"]:
+            assert hop["id"] in chart
+        drawn_blocked = re.findall(rf"class ({path['path']}_\d+) blocks", chart)
+        assert bool(drawn_blocked) == worst["blocked"]
+    cli.main(["diagnose", secret, "--format", "text"])
+    text = capsys.readouterr().out
+    for finding in payload["findings"]:
+        if finding["severity"] == "error" and finding["path"] in ("sm", "db"):
+            # the hop chain under the finding marks a resource it names, with what it was asked and answered
+            after = text[text.index(finding["summary"]) :]
+            chain = after.splitlines()[2]
+            assert chain.startswith("    path (") and "✗ " in chain
+            marked = re.search(r"✗ (\S+) \(([^)]*: [^)]*)\)", chain)
+            assert marked and marked.group(1) in finding["resources"]
+
+
+def test_mermaid_labels_are_inert() -> None:
+    from rotation_doctor.cli.mermaid import flowchart
+    from rotation_doctor.model.paths import Hop, PathCase
+
+    hostile = 'db"]; click db_0 call alert(1) <img src=x>#'
+    case = PathCase(
+        "subnet-a",
+        (
+            Hop(HopKind.FUNCTION, "fn", "where it sends from", "from subnet-a", HopVerdict.PASSES),
+            Hop(HopKind.DATABASE, hostile, "TCP 5432", "not reached", HopVerdict.BLOCKS),
+        ),
+    )
+    chart = flowchart("s", [Path(PathLeg.DB, (case,), 1)])
+    assert_mermaid_grammar(chart)
+    assert "click" not in chart.replace("click db_0 call alert(1)", "") and '"]; click' not in chart
+    assert "<img" not in chart and "#lt;img src=x#gt;#35;" in chart
+
+
+def test_the_docs_pictures_are_the_simulated_scenarios_output() -> None:
+    """docs/paths.md's pictures are generated (scripts/path_pictures.py), never drawn by hand."""
+    import importlib.util
+
+    from tests.test_docs import ROOT
+
+    spec = importlib.util.spec_from_file_location("path_pictures", ROOT / "scripts" / "path_pictures.py")
+    assert spec is not None and spec.loader is not None
+    pictures = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(pictures)
+    page = (ROOT / "docs" / "paths.md").read_text()
+    assert page == pictures.page_with(pictures.render()), "docs/paths.md is out of date: run scripts/path_pictures.py"
+    charts = re.findall(r"```mermaid\n(.*?)```", page, re.S)
+    assert len(charts) == 3 and "class db_" in charts[0] and "class db_" in charts[1] and "class " not in charts[2]
+    for chart in charts:
+        assert_mermaid_grammar(chart.rstrip("\n"))
