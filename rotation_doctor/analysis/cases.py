@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from rotation_doctor.analysis import hops
 from rotation_doctor.model.evidence import Evidence
 from rotation_doctor.model.findings import Code, Finding, Severity
 
@@ -38,6 +39,9 @@ class Problem:
 class Case:
     name: str
     problems: list[Problem] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        hops.case_started(self)  # the hops the checks record next are this case's
 
     @property
     def works(self) -> bool:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from rotation_doctor.analysis import hops
 from rotation_doctor.analysis.cases import Case, Problem, fold
 from rotation_doctor.analysis.flows import (
     DB_FLOW,
@@ -26,6 +27,7 @@ from rotation_doctor.analysis.flows import subnet_pair_nacl_problems as pair_nac
 from rotation_doctor.model.bounded import clip
 from rotation_doctor.model.evidence import PeeringUnusable, PeerKind, RouteElsewhere, RouteInactive, RouteMissing
 from rotation_doctor.model.findings import Code, Finding, Severity
+from rotation_doctor.model.paths import HopKind, PathLeg
 from rotation_doctor.model.snapshot import Database, FactKey, Function, ProxyTarget, Snapshot, Subnet, TargetKind
 from rotation_doctor.netsem import routes, security_groups
 from rotation_doctor.netsem import transit_gateways as tgw
@@ -242,6 +244,13 @@ def _route_problems(snap: Snapshot, fs: Subnet, ds: Subnet) -> list[Problem]:
             continue
         choice = routes.choose(table, dst_net, snap.prefix_lists)
         route = choice.route
+        hops.route(
+            table.id,
+            src.vpc_id,
+            f"{dst.cidr} ({dst.id})",
+            choice,
+            stage=hops.Stage.RETURN if src is ds else hops.Stage.TRANSIT,
+        )
         where = f"Route table {table.id} of {src.id}"
         if not choice.known:
             problems.append(unread_route_problem(Code.DB_PATH_NOT_EVALUATED, table.id, dst.cidr, choice))
@@ -301,6 +310,7 @@ def _peering_problem(
     snap: Snapshot, where: str, pcx_id: str, src_vpc: str, dst_vpc: str, table_id: str, cidr: str
 ) -> Problem | None:
     peering = snap.peerings.get(pcx_id)
+    hops.hop(HopKind.PEERING, pcx_id, f"carry {cidr} to {dst_vpc}", peering.status if peering else "gone")
     ends = {peering.requester_vpc_id, peering.accepter_vpc_id} if peering else set()
     if peering is not None and peering.status == "active" and ends == {src_vpc, dst_vpc}:
         return None
@@ -341,6 +351,9 @@ def _tgw_problem(snap: Snapshot, tgw_id: str, src: Subnet, dst: Subnet, *, back:
             subject=dst.id,
         )
     crossing = tgw.cross(_tgw_facts(snap), tgw_id, src, dst)
+    hops.transit_gateway(
+        tgw_id, f"carry traffic {toward}", crossing, stage=hops.Stage.RETURN if back else hops.Stage.TRANSIT
+    )
     attachment, table_id = crossing.attachment_id, crossing.route_table_id
     evidence: dict[str, object] = {
         "transit_gateway": tgw_id,
@@ -509,6 +522,7 @@ def _target_health(snap: Snapshot, db: Database, target: ProxyTarget, label: str
 def _target_reach(snap: Snapshot, db: Database, target: ProxyTarget, port: int, label: str) -> list[Finding]:
     """Security groups and network ACLs from each of the proxy's subnets to each subnet the target may be in.
     A proxy and its targets share a VPC (RDS requires it): the local route carries the traffic."""
+    hops.leg(PathLeg.PROXY)
     proxy_subnets = [snap.subnets[s] for s in db.subnet_ids if s in snap.subnets]
     target_subnets = [snap.subnets[s] for s in target.subnet_ids if s in snap.subnets]
     cases = []

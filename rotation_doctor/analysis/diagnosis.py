@@ -5,8 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from rotation_doctor.analysis import db_path, invoke, logs, sm_path
+from rotation_doctor.analysis import invoke, logs, paths
 from rotation_doctor.model.findings import Code, Finding, PathName, Severity, Verdict, verdict_of
+from rotation_doctor.model.paths import Path
 from rotation_doctor.model.snapshot import FactKey, ReadFailure, Snapshot, arn_account, arn_region
 
 # Which paths go unjudged when a fact cannot be read (for the AWS_READ_FAILED summary).
@@ -41,6 +42,7 @@ class Diagnosis:
     verdict: Verdict
     findings: tuple[Finding, ...]
     context: dict[str, Any] = field(default_factory=dict)  # what was looked at, for people and JSON
+    paths: tuple[Path, ...] = ()  # the hops each path's checks judged (model/paths.py)
 
     def secret_json(self) -> dict[str, Any]:
         """The secret as every JSON output names it (diagnose, scan, plan, fix, what-if)."""
@@ -53,6 +55,7 @@ class Diagnosis:
             "findings": [f.to_json() for f in self.findings],
             "plan": [],
             "context": self.context,
+            "paths": [p.to_json() for p in self.paths],
         }
 
     def codes(self) -> list[str]:
@@ -173,13 +176,15 @@ def _with_log_evidence(findings: list[Finding], snap: Snapshot) -> list[Finding]
 
 def diagnose(snap: Snapshot) -> Diagnosis:
     findings = [_read_failed(key, failure) for key, failure in sorted(snap.failures.items())]
+    judged: paths.Judged | None = None
     stop = _config_findings(snap)
     if snap.failure(FactKey.SECRET) is not None:
         pass  # a secret that could not be described is known by its id alone: its read failure is the diagnosis
     elif stop is not None:
         findings = [f for f in findings if f.severity is Severity.INFO] + stop
     else:
-        network = [*sm_path.analyze(snap), *db_path.analyze(snap), *invoke.analyze(snap)]
+        judged = paths.judge(snap)
+        network = [*judged.sm, *judged.db, *invoke.analyze(snap)]
         findings += _with_log_evidence(network, snap)
         findings += logs.analyze(snap, network)
     return Diagnosis(
@@ -188,6 +193,7 @@ def diagnose(snap: Snapshot) -> Diagnosis:
         verdict=verdict_of(findings),
         findings=tuple(findings),
         context=_context(snap),
+        paths=judged.paths if judged is not None else (),
     )
 
 

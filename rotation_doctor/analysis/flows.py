@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from rotation_doctor.analysis import hops
 from rotation_doctor.analysis.cases import Problem
 from rotation_doctor.model.evidence import Direction, EgressDenied, IngressDenied, Leg, NaclDenied, PeerKind
 from rotation_doctor.model.findings import Code
@@ -86,6 +87,8 @@ def security_group_problems(
                 facts=EgressDenied(port, dst.kind, _block(dst), src.group_ids, dst.group_ids, dst.subnet.id),
             )
         )
+    hops.groups(src.group_ids, f"TCP {port} out to {dst.label}", out, stage=hops.Stage.SOURCE, problems=problems)
+    sent = len(problems)
     into = security_groups.allows_tcp(
         groups(snap, dst.group_ids),
         egress=False,
@@ -105,6 +108,9 @@ def security_group_problems(
                 facts=IngressDenied(port, dst.kind, dst.group_ids, src.group_ids, src.subnet.id, _block(src)),
             )
         )
+    hops.groups(
+        dst.group_ids, f"TCP {port} in from {src.label}", into, stage=hops.Stage.DESTINATION, problems=problems[sent:]
+    )
     return problems
 
 
@@ -167,11 +173,13 @@ def nacl_problems(
     problems = []
     for egress, ports, leg in legs:
         decision = network_acls.evaluate(acl, egress=egress, addresses=peer, ports=ports)
-        if decision.allowed:
-            continue
-        partial = decision.outcome is network_acls.Outcome.PARTIAL
         direction = Direction.OUTBOUND if egress else Direction.INBOUND
         span = f"TCP {ports[0]}" if ports[0] == ports[1] else f"TCP {ports[0]}-{ports[1]}"
+        question = f"{leg} {direction} {span} {'to' if egress else 'from'} {peer_label}"
+        if decision.allowed:
+            hops.network_acl(acl.id, subnet.id, question, decision, problems=())
+            continue
+        partial = decision.outcome is network_acls.Outcome.PARTIAL
         how = "denies part of" if partial else "denies"
         problems.append(
             Problem(
@@ -195,6 +203,7 @@ def nacl_problems(
                 ),
             )
         )
+        hops.network_acl(acl.id, subnet.id, question, decision, problems=problems[-1:])
     return problems
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from functools import partial
 
+from rotation_doctor.analysis import hops
 from rotation_doctor.analysis.cases import Case, Problem, fold
 from rotation_doctor.analysis.flows import (
     SM_FLOW,
@@ -27,6 +28,7 @@ from rotation_doctor.analysis.flows import (
 from rotation_doctor.analysis.flows import subnet_pair_nacl_problems as pair_nacls
 from rotation_doctor.model.evidence import EgressDenied, EndpointUnavailable, PeerKind
 from rotation_doctor.model.findings import Code, Finding, Severity
+from rotation_doctor.model.paths import HopKind
 from rotation_doctor.model.snapshot import DnsAttributes, FactKey, Function, RouteTable, Snapshot, Subnet, VpcEndpoint
 from rotation_doctor.netsem import dns, iam_policy, routes, security_groups
 from rotation_doctor.netsem.addresses import ipv4, public_internet, public_internet_v6
@@ -194,6 +196,7 @@ def _via_hosted_zone(
     zone = next(z for z in zones if z.id == zone_id)
     name = dns.secrets_manager_hostname(snap.region)
     records = [r for r in zone.records if r.name == name]
+    hops.hop(HopKind.HOSTED_ZONE, zone.id, f"DNS name {name}", "a record" if records else "no record")
     if not records:
         return [
             Finding(
@@ -222,6 +225,7 @@ def _via_hosted_zone(
 def _via_endpoint(
     snap: Snapshot, fn: Function, fn_subnets: list[Subnet], endpoint: VpcEndpoint, zone: str | None
 ) -> list[Finding]:
+    hops.hop(HopKind.VPC_ENDPOINT, endpoint.id, "HTTPS to Secrets Manager", endpoint.state)
     if endpoint.state.lower() != "available":
         return [
             Finding(
@@ -364,6 +368,7 @@ def _via_ipv6_routes(snap: Snapshot, fn: Function, fn_subnets: list[Subnet]) -> 
         table = routes.table_for_subnet(fs.id, fs.vpc_id, snap.route_tables)
         choice = routes.choose(table, routes.DEFAULT_ROUTE_V6, snap.prefix_lists) if table else None
         route = choice.route if choice else None
+        hops.route(table.id if table else None, fs.vpc_id, "::/0", choice)
         if table is not None and choice is not None and not choice.known:
             case.problems.append(unread_route_problem(Code.SM_PATH_NOT_EVALUATED, table.id, "::/0", choice, fs.id))
             continue
@@ -402,6 +407,10 @@ def _via_ipv6_routes(snap: Snapshot, fn: Function, fn_subnets: list[Subnet]) -> 
             port=HTTPS,
             peer=security_groups.Peer(frozenset(), internet),
             prefix_lists=snap.prefix_lists,
+        )
+        hops.hop(HopKind.INTERNET_GATEWAY, route.target, "carry IPv6 to the internet", "route's target")
+        hops.groups(
+            fn.security_group_ids, f"TCP {HTTPS} out to the internet over IPv6", egress, stage=hops.Stage.SOURCE
         )
         if egress.undecided:
             case.problems.append(
@@ -446,6 +455,7 @@ def _via_routes(snap: Snapshot, fn: Function, fn_subnets: list[Subnet]) -> list[
         table = routes.table_for_subnet(fs.id, fs.vpc_id, snap.route_tables)
         choice = routes.choose(table, routes.DEFAULT_ROUTE, snap.prefix_lists) if table else None
         route = choice.route if choice else None
+        hops.route(table.id if table else None, fs.vpc_id, "0.0.0.0/0", choice)
         if table is not None and choice is not None and not choice.known:
             case.problems.append(unread_route_problem(Code.SM_PATH_NOT_EVALUATED, table.id, "0.0.0.0/0", choice, fs.id))
             continue
@@ -537,6 +547,7 @@ def _nat_problems(snap: Snapshot, fn: Function, fs: Subnet, table_id: str, nat_i
     if snap.failure(FactKey.NAT_GATEWAYS) or snap.failure(FactKey.INTERNET_GATEWAYS):
         return [Problem(Code.SM_PATH_NOT_EVALUATED, f"The NAT gateway {nat_id} could not be read.", (nat_id,))]
     nat = snap.nat_gateways.get(nat_id)
+    hops.hop(HopKind.NAT_GATEWAY, nat_id, "forward to the internet", nat.state if nat else "gone")
     if nat is None or nat.state != "available":
         return [_blackhole(fs, table_id, nat_id, f"the NAT gateway is {nat.state if nat else 'gone'}")]
     if nat.connectivity == "private":
@@ -553,6 +564,7 @@ def _nat_problems(snap: Snapshot, fn: Function, fs: Subnet, table_id: str, nat_i
     if nat_table is not None and nat_choice is not None and not nat_choice.known:
         return [unread_route_problem(Code.SM_PATH_NOT_EVALUATED, nat_table.id, "0.0.0.0/0", nat_choice)]
     nat_route = nat_choice.route if nat_choice else None
+    hops.route(nat_table.id if nat_table else None, nat.vpc_id, "0.0.0.0/0", nat_choice)
     if nat_route is not None and nat_route.state == "active" and nat_route.target_kind not in {"igw", "nat", "local"}:
         return [
             Problem(
@@ -591,6 +603,8 @@ def _nat_problems(snap: Snapshot, fn: Function, fs: Subnet, table_id: str, nat_i
         peer=security_groups.Peer(frozenset(), internet),
         prefix_lists=snap.prefix_lists,
     )
+    hops.hop(HopKind.INTERNET_GATEWAY, igw.id, f"attached to {nat.vpc_id}", "attached")
+    hops.groups(fn.security_group_ids, f"TCP {HTTPS} out to the internet", egress, stage=hops.Stage.SOURCE)
     if egress.undecided:
         problems.append(
             unread_prefix_list_problem(SM_FLOW.not_evaluated, egress, fn.security_group_ids, "to the internet", HTTPS)

@@ -26,6 +26,7 @@ TRUST_HELP = (
 
 
 FORMAT_HELP = "text for people (default), json for machines: the contract's object (docs/contract.md)"
+MERMAID_HELP = "; mermaid: a Mermaid flowchart of each path, hop by hop, the blocking hop marked (docs/paths.md)"
 JSONL_HELP = (
     "; jsonl: each item of json's list as one line, written as each account-region finishes (memory stays flat "
     "however many there are)"
@@ -147,16 +148,20 @@ def _parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     )
     common = _common(True)
 
-    def command(name: str, text: str, *, formats: bool = True, jsonl: bool = False) -> argparse.ArgumentParser:
+    def command(
+        name: str, text: str, *, formats: bool = True, jsonl: bool = False, mermaid: bool = False
+    ) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=text, description=text, parents=[common])
         if formats:
             choices, help_text = (
                 (("text", "json", "jsonl"), FORMAT_HELP + JSONL_HELP) if jsonl else (("text", "json"), FORMAT_HELP)
             )
+            if mermaid:
+                choices, help_text = (*choices, "mermaid"), help_text + MERMAID_HELP
             p.add_argument("--format", choices=choices, default="text", help=help_text)
         return p
 
-    d = command("diagnose", "diagnose one secret (name or ARN)")
+    d = command("diagnose", "diagnose one secret (name or ARN)", mermaid=True)
     d.add_argument("secret", help=SECRET_HELP)
     _place_options(d, "diagnose")
     d.add_argument(
@@ -427,6 +432,10 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     if args.format == "json":
         deep = {"reachability": [a.to_json() for a in answers]} if answers is not None else {}
         _emit_versioned(diagnosis.to_json() | deep)
+    elif args.format == "mermaid":
+        from rotation_doctor.cli import mermaid
+
+        render.stdout_line(mermaid.flowchart(diagnosis.secret_name, diagnosis.paths))
     else:
         render.stdout_line(render.diagnosis_text(diagnosis, render.Style(render.use_color(sys.stdout))))
     return EXIT_HEALTHY if diagnosis.verdict is Verdict.HEALTHY else EXIT_UNWELL

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 from rotation_doctor.analysis import Diagnosis
+from rotation_doctor.cli import path_text
 from rotation_doctor.cli.closed_pipe import reader_may_leave
 from rotation_doctor.cli.markdown import MARKDOWN_LIMIT, Section, bounded
 from rotation_doctor.model.bounded import printable
@@ -88,6 +89,8 @@ def diagnosis_text(d: Diagnosis, style: Style | None = None) -> str:
         lines.append(f"{style.paint(_MARK[f.severity], f.severity)} {f.code} [{f.path}] {f.summary}")
         if f.resources:
             lines.append(f"    resources: {', '.join(f.resources)}")
+        if (case := path_text.case_of(f, d.paths)) is not None:
+            lines.append(f"    path ({case.name}): {path_text.chain(case, f.resources)}")
         if "logs" in f.evidence:
             seen = ", ".join(f"{s['category']} x{s['count']} (last {s['last_seen']})" for s in f.evidence["logs"])
             lines.append(f"    logs: {seen}")

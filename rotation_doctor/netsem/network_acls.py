@@ -33,6 +33,7 @@ class Outcome(StrEnum):
 class NaclDecision:
     outcome: Outcome
     denying_rules: tuple[int, ...]  # rule numbers that deny part of the flow; 32767 is the final `*`
+    allowing_rules: tuple[int, ...] = ()  # rule numbers that allow part of the flow, in the order they match
 
     @property
     def allowed(self) -> bool:
@@ -69,6 +70,7 @@ def evaluate(
     undecided: list[_Box] = [(net, ports[0], ports[1]) for net in addresses]
     allowed_any = False
     denying: list[int] = []
+    allowing: list[int] = []
     rules = sorted((e for e in acl.entries if e.egress == egress), key=lambda e: e.rule_number)
     for entry in rules:
         if not undecided:
@@ -88,6 +90,8 @@ def evaluate(
                 continue
             if entry.allow:
                 allowed_any = True
+                if entry.rule_number not in allowing:
+                    allowing.append(entry.rule_number)
             elif entry.rule_number not in denying:
                 denying.append(entry.rule_number)
             remaining.extend(_minus(box, (overlap, first, last)))
@@ -95,8 +99,8 @@ def evaluate(
     if undecided:
         denying.append(32767)
     if not denying:
-        return NaclDecision(Outcome.ALLOW, ())
-    return NaclDecision(Outcome.PARTIAL if allowed_any else Outcome.DENY, tuple(denying))
+        return NaclDecision(Outcome.ALLOW, (), tuple(allowing))
+    return NaclDecision(Outcome.PARTIAL if allowed_any else Outcome.DENY, tuple(denying), tuple(allowing))
 
 
 def acl_for_subnet(subnet_id: str, vpc_id: str, acls: Sequence[NetworkAcl]) -> NetworkAcl | None:

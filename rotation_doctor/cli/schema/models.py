@@ -27,6 +27,7 @@ from rotation_doctor.analysis.logs import CATEGORIES
 from rotation_doctor.cli.main import EXIT_BY_KIND
 from rotation_doctor.cli.schema import SCHEMA_VERSION
 from rotation_doctor.model.findings import Code, PathName, Severity, Verdict
+from rotation_doctor.model.paths import HopKind, HopVerdict, PathLeg
 from rotation_doctor.model.plan import FixKind, LinkStatus, ResourceKind, Risk
 from rotation_doctor.model.snapshot import TargetKind
 from rotation_doctor.model.states import AnalyzerRun, FixStatus, OutcomeStatus, StepStatus
@@ -53,6 +54,11 @@ ENUM_DESCRIPTIONS: dict[str, str] = {
     "FindingCode": "A finding code (docs/contract.md section 2, and the README's codes added by this project). "
     "Stable: codes are added, never renamed or reused.",
     "Severity": "error, warning or info (docs/contract.md section 2).",
+    "PathLeg": "Which path: sm (the function to Secrets Manager), db (the function to its database or RDS Proxy), "
+    "proxy (an RDS Proxy to its targets).",
+    "HopKind": "What a hop on a path is.",
+    "HopVerdict": "What a hop did to the path: passes, blocks, doubt (it denies part of the traffic: the path may "
+    "still work) or not_evaluated (the model could not judge it).",
     "PathName": "The path a finding is about: sm (to Secrets Manager), db (to the database), invoke (the function's "
     "resource policy), config.",
     "Verdict": "broken if any error; else degraded if any warning other than the not-evaluated ones; else unknown "
@@ -272,6 +278,39 @@ class Diagnosis(_Out):
     findings: list[Finding]
     plan: list[Fix] = Field(description="The fixes: empty from `diagnose` and `scan`, which plan nothing.")
     context: Context
+    paths: list[DiagnosedPath] = Field(
+        description="Each network path the diagnosis judged, hop by hop (none when it judged none: the function is "
+        "not in a VPC, or a read it needed failed)."
+    )
+
+
+class Hop(_Out):
+    """One component on a path: what it was asked, what it answered, and what decided it."""
+
+    kind: HopKind
+    id: str = Field(description="The component's id (a function's or database's name for the ends).")
+    ids: list[str] = Field(description="Every id the hop stands for (all the security groups of one end), id first.")
+    question: str = Field(description='What it was asked: "route for 0.0.0.0/0", "TCP 443 out to ...".')
+    answer: str = Field(description='What it answered: "allowed", "no rule allows it", a route\'s target.')
+    verdict: HopVerdict
+    decided_by: str | None = Field(description="The rule or route that decided it, when one did.")
+
+
+class PathCase(_Out):
+    """The hops from one function subnet (to one peer subnet, where the path has several)."""
+
+    case: str = Field(description='"subnet-a", or "subnet-a -> subnet-b".')
+    blocked: bool
+    hops: list[Hop]
+
+
+class DiagnosedPath(_Out):
+    """One path: its worst case first, then each case whose hops differ from those shown."""
+
+    path: PathLeg
+    blocked: bool = Field(description="Whether its first (worst) case has a hop that blocks.")
+    cases_judged: int = Field(description="How many cases were judged; those not shown repeat one that is.")
+    cases: list[PathCase]
 
 
 class BlockingComponent(_Out):
