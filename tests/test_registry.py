@@ -24,6 +24,7 @@ from rotation_doctor.model.findings import CODE_INFO, Code
 from rotation_doctor.model.plan import FixKind
 from rotation_doctor.planning import planner
 from tests.docs_pages import page, section, table
+from tests.fix_scenarios import BY_KIND
 
 ROOT = Path(__file__).resolve().parents[1]
 CONTRACT = page("contract.md")
@@ -128,6 +129,12 @@ def test_every_fix_kind_in_the_package_is_registered_once() -> None:
     assert len(declared) >= 10
     assert sorted(cls.__name__ for cls in declared) == sorted(type(r).__name__ for r in REGISTRY.values())
     assert all(type(REGISTRY[cls.kind]) is cls for cls in declared)
+
+
+def test_every_fix_kind_has_its_broken_account() -> None:
+    """The moto suites (tests/test_remediation_moto.py, tests/test_fault_injection.py) run every kind from its broken
+    account in tests/fix_scenarios.py: a kind without one would go untested there, silently."""
+    assert set(BY_KIND) == set(FixKind)
 
 
 @pytest.mark.parametrize("kind", sorted(REGISTRY, key=str))
