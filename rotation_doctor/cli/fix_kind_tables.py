@@ -24,10 +24,6 @@ BEGIN = (
 END = "<!-- End of the generated fix kinds. -->"
 
 
-class MarkersMissing(ValueError):
-    """A page lacks its markers (or holds them more than once): nothing is written."""
-
-
 def table() -> str:
     rows = ["| kind | change | risk |", "|---|---|---|"]
     rows += [f"| `{kind}` | {REGISTRY[kind].change} | {REGISTRY[kind].risk} |" for kind in FixKind]
@@ -37,7 +33,7 @@ def table() -> str:
 def render(page: str) -> str:
     """`page` with the table between its markers replaced by the registry's."""
     if page.count(BEGIN) != 1 or page.count(END) != 1 or page.index(BEGIN) > page.index(END):
-        raise MarkersMissing("the page must hold the generation markers once each, in order")
+        raise ValueError("the page must hold the generation markers once each, in order: nothing is written")
     head, rest = page.split(BEGIN)
     _, tail = rest.split(END)
     return f"{head}{BEGIN}\n\n{table()}\n\n{END}{tail}"
