@@ -10,7 +10,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit browser docs cli-reference bench package lock clean screenshot schema templates build-WorkerFunction build-ApprovalFunction
+.PHONY: demo test lint typecheck unit browser docs cli-reference bench package lock clean screenshot schema fix-kind-tables templates build-WorkerFunction build-ApprovalFunction
 
 $(STAMP): pyproject.toml
 	$(NEEDS_PYTHON)
@@ -72,6 +72,11 @@ screenshot: $(STAMP) browser
 # The JSON Schema of `--format json` (docs/schema/v1), generated from rotation_doctor/cli/schema/models.py.
 schema: $(STAMP)
 	$(BIN)/python -m rotation_doctor.cli.schema
+
+# The fix-kind tables of docs/contract.md and docs/fixing.md, generated from remediations/
+# (rotation_doctor/cli/fix_kind_tables.py). A new kind runs both: `make schema fix-kind-tables`.
+fix-kind-tables: $(STAMP)
+	$(BIN)/python -m rotation_doctor.cli.fix_kind_tables
 
 # The EventBridge patterns of template.yaml and member.yaml, written from rotation_doctor/service/patterns.py.
 templates: $(STAMP)

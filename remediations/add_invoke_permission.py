@@ -16,6 +16,7 @@ STATEMENT_ID = "rotation-doctor-SecretsManagerInvoke"
 class AddInvokePermission(Remediation):
     kind = FixKind.ADD_INVOKE_PERMISSION
     risk = Risk.LOW
+    change = "function resource policy: allow `secretsmanager.amazonaws.com`, scoped by source account"
     iam_actions = ("lambda:AddPermission", "lambda:RemovePermission")
     handles = frozenset({Code.INVOKE_PERMISSION_MISSING})
 

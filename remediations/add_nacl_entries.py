@@ -26,6 +26,10 @@ def free_rule_number(used: set[int], below: int) -> int | None:
 class AddNaclEntries(Remediation):
     kind = FixKind.ADD_NACL_ENTRIES
     risk = Risk.HIGH  # an ACL guards every instance of the subnet
+    change = (
+        "allow rules for the request and return ports (behind an RDS Proxy, also between the proxy's and its "
+        "target's subnets)"
+    )
     iam_actions = ("ec2:CreateNetworkAclEntry", "ec2:DeleteNetworkAclEntry")
     handles = frozenset({Code.SM_NACL_DENIES, Code.DB_NACL_DENIES, Code.DB_PROXY_TARGET_UNREACHABLE})
 

@@ -15,6 +15,7 @@ from rotation_doctor.model.snapshot import Route, Snapshot
 class AddPeeringRoutes(Remediation):
     kind = FixKind.ADD_PEERING_ROUTES
     risk = Risk.HIGH  # routes change where every instance of the subnets sends that traffic
+    change = "routes both ways over an existing active peering"
     iam_actions = ("ec2:CreateRoute", "ec2:DeleteRoute")
     handles = frozenset({Code.DB_NO_ROUTE})
 

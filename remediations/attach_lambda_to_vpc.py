@@ -20,6 +20,7 @@ from rotation_doctor.model.snapshot import SecurityGroup, SecurityGroupRule, Sna
 class AttachLambdaToVpc(Remediation):
     kind = FixKind.ATTACH_LAMBDA_TO_VPC
     risk = Risk.HIGH
+    change = "put the function in the database's VPC and subnets"
     iam_actions = (
         "lambda:UpdateFunctionConfiguration",
         "ec2:CreateSecurityGroup",

@@ -19,6 +19,10 @@ PROXY_LEG = Code.DB_PROXY_TARGET_UNREACHABLE
 class AuthorizeDbIngress(Remediation):
     kind = FixKind.AUTHORIZE_DB_INGRESS
     risk = Risk.LOW
+    change = (
+        "database SG: ingress TCP port from the function's SG (group reference); behind an RDS Proxy, also "
+        "the target's SG: ingress on the target's port from the proxy's SG"
+    )
     iam_actions = ("ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress")
     handles = frozenset({FUNCTION_LEG, PROXY_LEG})
 

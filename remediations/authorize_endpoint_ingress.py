@@ -17,6 +17,7 @@ HTTPS = 443
 class AuthorizeEndpointIngress(Remediation):
     kind = FixKind.AUTHORIZE_ENDPOINT_INGRESS
     risk = Risk.LOW
+    change = "endpoint SG: ingress TCP 443 from the function's SG"
     iam_actions = ("ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress")
     handles = frozenset({Code.SM_ENDPOINT_SG_DENIES})
 

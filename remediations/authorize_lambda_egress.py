@@ -15,6 +15,7 @@ from rotation_doctor.model.snapshot import Snapshot
 class AuthorizeLambdaEgress(Remediation):
     kind = FixKind.AUTHORIZE_LAMBDA_EGRESS
     risk = Risk.LOW
+    change = "function SG: egress TCP port to the database SG or endpoint SG (group reference)"
     iam_actions = ("ec2:AuthorizeSecurityGroupEgress", "ec2:RevokeSecurityGroupEgress")
     handles = frozenset({Code.SM_LAMBDA_EGRESS_DENIES, Code.DB_LAMBDA_EGRESS_DENIES})
 

@@ -72,6 +72,7 @@ class Remediation:
 
     kind: ClassVar[FixKind]
     risk: ClassVar[Risk]
+    change: ClassVar[str]  # what it changes, one line of Markdown: its row of the generated fix-kind tables
     iam_actions: ClassVar[tuple[str, ...]]  # the write actions its calls need (held to template.yaml)
     handles: ClassVar[frozenset[Code]]  # finding codes it can address
 

@@ -21,6 +21,10 @@ HOURLY = 0.045  # USD, us-east-1 list price per NAT gateway hour (plus $0.045 pe
 class CreateNatGateway(Remediation):
     kind = FixKind.CREATE_NAT_GATEWAY
     risk = Risk.NEVER_AUTOMATIC
+    change = (
+        "NAT gateway and default route; AWS guidance prefers the endpoint, since a NAT gateway's address can "
+        "be attacked from the internet"
+    )
     iam_actions = (
         "ec2:AllocateAddress",
         "ec2:ReleaseAddress",

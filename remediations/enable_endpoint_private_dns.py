@@ -22,6 +22,7 @@ from rotation_doctor.model.snapshot import Snapshot
 class EnableEndpointPrivateDns(Remediation):
     kind = FixKind.ENABLE_ENDPOINT_PRIVATE_DNS
     risk = Risk.MEDIUM
+    change = "turn private DNS on for the existing endpoint"
     iam_actions = (
         "ec2:ModifyVpcEndpoint",
         "route53:AssociateVPCWithHostedZone",

@@ -14,6 +14,7 @@ from rotation_doctor.model.snapshot import DnsAttributes, Snapshot
 class EnableVpcDns(Remediation):
     kind = FixKind.ENABLE_VPC_DNS
     risk = Risk.HIGH  # name resolution changes for every instance in the VPC
+    change = "turn on `enableDnsSupport` / `enableDnsHostnames`"
     iam_actions = ("ec2:ModifyVpcAttribute",)
     handles = frozenset({Code.SM_VPC_DNS_DISABLED})
 

@@ -9,16 +9,22 @@ rotation_doctor/model/ (and the tests), so a code cannot be misspelt or recognis
 from __future__ import annotations
 
 import ast
+import importlib
+import inspect
+import pkgutil
 import re
 from pathlib import Path
 
 import pytest
 
-from remediations import REGISTRY
+import remediations
+from remediations import REGISTRY, Remediation
+from rotation_doctor.cli import fix_kind_tables
 from rotation_doctor.model.findings import CODE_INFO, Code
 from rotation_doctor.model.plan import FixKind
 from rotation_doctor.planning import planner
 from tests.docs_pages import page, section, table
+from tests.fix_scenarios import BY_KIND
 
 ROOT = Path(__file__).resolve().parents[1]
 CONTRACT = page("contract.md")
@@ -96,12 +102,49 @@ def test_the_docs_fix_kind_table_is_the_registrys() -> None:
     assert documented == {kind.value: remediation.risk.value for kind, remediation in REGISTRY.items()}
 
 
+@pytest.mark.parametrize("page_name", fix_kind_tables.PAGES)
+def test_the_fix_kind_tables_are_generated_from_the_kinds_modules(page_name: str) -> None:
+    """docs/contract.md section 3 and docs/fixing.md's table are each kind's `change` and `risk`, as its module declares
+    them (`make fix-kind-tables` rewrites what lies between the markers; the markers must be there)."""
+    assert page(page_name) == fix_kind_tables.render(page(page_name))
+
+
+def _fix_kinds_declared_in_the_package() -> list[type[Remediation]]:
+    """Every fix kind a module of remediations/ defines (its own classes, not those it imports)."""
+    found = []
+    for module_info in pkgutil.iter_modules(remediations.__path__):
+        module = importlib.import_module(f"remediations.{module_info.name}")
+        found += [
+            cls
+            for _, cls in inspect.getmembers(module, inspect.isclass)
+            if issubclass(cls, Remediation) and cls is not Remediation and cls.__module__ == module.__name__
+        ]
+    return found
+
+
+def test_every_fix_kind_in_the_package_is_registered_once() -> None:
+    """A kind's module left out of REGISTRY would never be planned, and two classes declaring one kind would leave one
+    silently unused (REGISTRY is keyed by kind): each class in remediations/ is registered, under a kind of its own."""
+    declared = _fix_kinds_declared_in_the_package()
+    assert len(declared) >= 10
+    assert sorted(cls.__name__ for cls in declared) == sorted(type(r).__name__ for r in REGISTRY.values())
+    assert all(type(REGISTRY[cls.kind]) is cls for cls in declared)
+
+
+def test_every_fix_kind_has_its_broken_account() -> None:
+    """The moto suites (tests/test_remediation_moto.py, tests/test_fault_injection.py) run every kind from its broken
+    account in tests/fix_scenarios.py: a kind without one would go untested there, silently."""
+    assert set(BY_KIND) == set(FixKind)
+
+
 @pytest.mark.parametrize("kind", sorted(REGISTRY, key=str))
 def test_each_fix_kind_handles_only_known_codes_and_declares_its_iam(kind: FixKind) -> None:
     remediation = REGISTRY[kind]
     assert remediation.handles and all(isinstance(code, Code) for code in remediation.handles)
     assert remediation.iam_actions
     assert all(re.fullmatch(r"[a-z0-9-]+:[A-Za-z0-9]+", a) for a in remediation.iam_actions)
+    # Its row of the generated tables: one line, and no `|` that would end a cell early.
+    assert remediation.change.strip() and "\n" not in remediation.change and "|" not in remediation.change
 
 
 def test_the_planners_reasons_name_known_codes() -> None:
