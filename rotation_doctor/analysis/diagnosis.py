@@ -7,6 +7,7 @@ from typing import Any
 
 from rotation_doctor.analysis import db_path, invoke, logs, sm_path
 from rotation_doctor.model.findings import Code, Finding, PathName, Severity, Verdict, verdict_of
+from rotation_doctor.model.reads import Reads, tracking
 from rotation_doctor.model.snapshot import FactKey, ReadFailure, Snapshot, arn_account, arn_region
 
 # Which paths go unjudged when a fact cannot be read (for the AWS_READ_FAILED summary).
@@ -41,6 +42,8 @@ class Diagnosis:
     verdict: Verdict
     findings: tuple[Finding, ...]
     context: dict[str, Any] = field(default_factory=dict)  # what was looked at, for people and JSON
+    # The facts the analysis read (never shown): what a change must name to be able to change this diagnosis.
+    reads: Reads = field(default_factory=Reads, compare=False, repr=False)
 
     def secret_json(self) -> dict[str, Any]:
         """The secret as every JSON output names it (diagnose, scan, plan, fix, what-if)."""
@@ -171,7 +174,13 @@ def _with_log_evidence(findings: list[Finding], snap: Snapshot) -> list[Finding]
     return out
 
 
-def diagnose(snap: Snapshot) -> Diagnosis:
+def diagnose(snap: Snapshot, reads: Reads | None = None) -> Diagnosis:
+    """The diagnosis, with the record of every fact it read (filled into `reads` when given)."""
+    view, record = tracking(snap, reads)
+    return replace(_diagnose(view), reads=record)
+
+
+def _diagnose(snap: Snapshot) -> Diagnosis:
     findings = [_read_failed(key, failure) for key, failure in sorted(snap.failures.items())]
     stop = _config_findings(snap)
     if snap.failure(FactKey.SECRET) is not None:

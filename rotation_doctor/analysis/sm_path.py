@@ -27,6 +27,7 @@ from rotation_doctor.analysis.flows import (
 from rotation_doctor.analysis.flows import subnet_pair_nacl_problems as pair_nacls
 from rotation_doctor.model.evidence import EgressDenied, EndpointUnavailable, PeerKind
 from rotation_doctor.model.findings import Code, Finding, Severity
+from rotation_doctor.model.reads import matching
 from rotation_doctor.model.snapshot import DnsAttributes, FactKey, Function, RouteTable, Snapshot, Subnet, VpcEndpoint
 from rotation_doctor.netsem import dns, iam_policy, routes, security_groups
 from rotation_doctor.netsem.addresses import ipv4, public_internet, public_internet_v6
@@ -54,11 +55,8 @@ def secrets_manager_endpoints(snap: Snapshot, vpc_id: str) -> list[VpcEndpoint]:
     name = dns.secrets_manager_service_name(snap.region)
     return [
         e
-        for e in snap.vpc_endpoints
-        if e.vpc_id == vpc_id
-        and e.service_name == name
-        and e.endpoint_type.lower() == "interface"
-        and e.state.lower() not in GONE_STATES
+        for e in matching(snap.vpc_endpoints, vpc_id=vpc_id)
+        if e.service_name == name and e.endpoint_type.lower() == "interface" and e.state.lower() not in GONE_STATES
     ]
 
 
@@ -164,7 +162,7 @@ def _via_named_endpoint(
     fn_subnets: list[Subnet],
     override: dns.EndpointOverride,
 ) -> list[Finding]:
-    endpoint = next((e for e in snap.vpc_endpoints if e.id == override.endpoint_id), None)
+    endpoint = next(iter(matching(snap.vpc_endpoints, id=override.endpoint_id)), None)
     if endpoint is None or endpoint.state.lower() in GONE_STATES:
         return [
             Finding(
