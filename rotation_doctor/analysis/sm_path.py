@@ -91,7 +91,13 @@ def analyze(snap: Snapshot) -> list[Finding]:
         if snap.failure(FactKey.DNS_ATTRIBUTES, fn.vpc_id):
             return []
         attrs = snap.dns_attributes.get(fn.vpc_id)
-        if attrs is not None and attrs.enable_dns_support and attrs.enable_dns_hostnames:
+        if attrs is None:  # never read (what-if: an endpoint a change adds): unknown, never "off"
+            summary = (
+                f"VPC {fn.vpc_id}'s DNS attributes were not read, so whether endpoint {with_private_dns[0].id}'s "
+                "private DNS name answers for Secrets Manager cannot be judged."
+            )
+            return [_not_evaluated(summary, (fn.vpc_id, with_private_dns[0].id), {})]
+        if attrs.enable_dns_support and attrs.enable_dns_hostnames:
             return _via_endpoint(snap, fn, fn_subnets, with_private_dns[0], zone=None)
         dns_off_endpoint = with_private_dns[0]
 

@@ -98,6 +98,9 @@ class Reads:
     subject, and the ids of the items read (worked out when asked: recording stays a set insertion)."""
 
     reads: set[Read] = field(default_factory=set)
+    # The keys looked up and absent: facts the snapshot does not hold (never read, or not there). `what-if` reads
+    # those a change newly brings in, in a second round.
+    missed: set[Read] = field(default_factory=set)
     _found: list[object] = field(default_factory=list)
     _whole_records: list[object] = field(default_factory=list)
 
@@ -144,6 +147,7 @@ class RecordingMapping(Mapping[_K, _V]):
             value = self._data[key]
         except KeyError:
             self._reads.record(Read(self._kind, key))
+            self._reads.missed.add(Read(self._kind, key))
             raise
         self._reads.record(Read(self._kind, key), (value,))
         return value

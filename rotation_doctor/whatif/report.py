@@ -13,6 +13,7 @@ from rotation_doctor.analysis import Diagnosis, diagnose
 from rotation_doctor.analysis.sm_path import secrets_manager_endpoints
 from rotation_doctor.analysis.usage import resources_used
 from rotation_doctor.model.findings import Finding, Severity, Verdict
+from rotation_doctor.model.reads import Read
 from rotation_doctor.model.snapshot import FactKey, Snapshot
 from rotation_doctor.whatif.changes import EVERYTHING, Change, Handling, Source, apply_changes, is_new_id
 
@@ -73,6 +74,9 @@ class Report:
     source: Source
     secrets: tuple[SecretEffect, ...]  # every secret a change touches, worst first
     checked: int  # the Lambda-rotated secrets read
+    # The facts the diagnoses after the changes looked up and the snapshots lack (a new endpoint's VPC's DNS
+    # attributes): what a second round of reads would add (`run.what_if`). Never shown.
+    unread: frozenset[Read] = frozenset()
 
     @property
     def failing(self) -> bool:
@@ -202,6 +206,7 @@ def assess(snapshots: Sequence[Snapshot], source: Source, before: Sequence[Diagn
     firsts = before if before is not None else [diagnose(s) for s in snapshots]
     index = _Index(source.changes)
     found: list[SecretEffect] = []
+    missed: set[Read] = set()
     for snap, first in zip(snapshots, firsts, strict=True):
         used = resources_used(snap, first)
         picked = index.touching(used)
@@ -217,6 +222,7 @@ def assess(snapshots: Sequence[Snapshot], source: Source, before: Sequence[Diagn
         if not touching:
             continue
         reasons = _reasons(after_snap, after, touching, used)
+        missed |= after.reads.missed
         unread = [f"{missing}: not read with the account (the change newly uses it)" for missing in _unread(after_snap)]
         # A change not evaluated leaves a definite breakage standing; facts never read leave nothing standing, as
         # the breakage may be theirs (a private-DNS endpoint judged with DNS taken as off).
@@ -228,4 +234,4 @@ def assess(snapshots: Sequence[Snapshot], source: Source, before: Sequence[Diagn
         found.append(replace(entry, effect=effect))
     order = list(Effect)
     found.sort(key=lambda s: (order.index(s.effect), s.before.secret_name))
-    return Report(source, tuple(found), len(snapshots))
+    return Report(source, tuple(found), len(snapshots), frozenset(missed))
