@@ -3,6 +3,7 @@ events, IAM exactly as declared, and an organization's pieces only where an orga
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import json
 from pathlib import Path
@@ -17,7 +18,8 @@ from remediations import write_actions
 from rotation_doctor.apply import timing
 from rotation_doctor.collect.permissions import READ_ACTIONS
 from rotation_doctor.model.plan import FixKind
-from rotation_doctor.service.patterns import PATTERNS, RULES
+from rotation_doctor.model.snapshot import Snapshot
+from rotation_doctor.service.patterns import PATTERNS, RULES, WOKEN_BY, SweptOnly, matched_event_names
 from tests.cfn_resolve import Resolver
 from tests.test_iam import (
     HUB_ACCOUNT,
@@ -440,3 +442,19 @@ def test_the_pattern_writer_reads_back_as_the_data_it_wrote() -> None:
     awkward = {"detail": {"eventName": ["true", "No", "a: b", "[x]", "#c", "ok"], "n": [{"exists": False}]}}
     for pattern in [*PATTERNS.values(), awkward]:
         assert yaml.safe_load("\n".join(script.render(pattern, 0))) == pattern
+
+
+def test_every_fact_a_diagnosis_can_read_has_an_event_that_wakes_the_worker_or_a_reason() -> None:
+    """The facts are the snapshot's fields (`model.reads` records them all, none listed by hand): a fact added to the
+    model with no matched event and no swept-only reason fails here, as does an event no pattern matches."""
+    readable = {f.name for f in dataclasses.fields(Snapshot)}
+    assert set(WOKEN_BY) == readable, (readable - set(WOKEN_BY), set(WOKEN_BY) - readable)
+    matched = matched_event_names()
+    for fact, woken in WOKEN_BY.items():
+        if isinstance(woken, SweptOnly):
+            assert woken.why.strip(), fact
+        else:
+            assert woken and set(woken) <= matched, (fact, set(woken) - matched)
+    # And each matched change is one to a fact read: no pattern wakes the worker for nothing.
+    announced = {e for woken in WOKEN_BY.values() if not isinstance(woken, SweptOnly) for e in woken}
+    assert matched <= announced, matched - announced

@@ -8,6 +8,7 @@ from typing import Any
 from rotation_doctor.analysis import invoke, logs, paths
 from rotation_doctor.model.findings import Code, Finding, PathName, Severity, Verdict, verdict_of
 from rotation_doctor.model.paths import Path
+from rotation_doctor.model.reads import Reads, tracking
 from rotation_doctor.model.snapshot import FactKey, ReadFailure, Snapshot, arn_account, arn_region
 
 # Which paths go unjudged when a fact cannot be read (for the AWS_READ_FAILED summary).
@@ -43,6 +44,8 @@ class Diagnosis:
     findings: tuple[Finding, ...]
     context: dict[str, Any] = field(default_factory=dict)  # what was looked at, for people and JSON
     paths: tuple[Path, ...] = ()  # the hops each path's checks judged (model/paths.py)
+    # The facts the analysis read (never shown): what a change must name to be able to change this diagnosis.
+    reads: Reads = field(default_factory=Reads, compare=False, repr=False)
 
     def secret_json(self) -> dict[str, Any]:
         """The secret as every JSON output names it (diagnose, scan, plan, fix, what-if)."""
@@ -174,7 +177,13 @@ def _with_log_evidence(findings: list[Finding], snap: Snapshot) -> list[Finding]
     return out
 
 
-def diagnose(snap: Snapshot) -> Diagnosis:
+def diagnose(snap: Snapshot, reads: Reads | None = None) -> Diagnosis:
+    """The diagnosis, with the record of every fact it read (filled into `reads` when given)."""
+    view, record = tracking(snap, reads)
+    return replace(_diagnose(view), reads=record)
+
+
+def _diagnose(snap: Snapshot) -> Diagnosis:
     findings = [_read_failed(key, failure) for key, failure in sorted(snap.failures.items())]
     judged: paths.Judged | None = None
     stop = _config_findings(snap)

@@ -29,6 +29,7 @@ from rotation_doctor.analysis.flows import subnet_pair_nacl_problems as pair_nac
 from rotation_doctor.model.evidence import EgressDenied, EndpointUnavailable, PeerKind
 from rotation_doctor.model.findings import Code, Finding, Severity
 from rotation_doctor.model.paths import HopKind
+from rotation_doctor.model.reads import matching
 from rotation_doctor.model.snapshot import DnsAttributes, FactKey, Function, RouteTable, Snapshot, Subnet, VpcEndpoint
 from rotation_doctor.netsem import dns, iam_policy, routes, security_groups
 from rotation_doctor.netsem.addresses import ipv4, public_internet, public_internet_v6
@@ -56,11 +57,8 @@ def secrets_manager_endpoints(snap: Snapshot, vpc_id: str) -> list[VpcEndpoint]:
     name = dns.secrets_manager_service_name(snap.region)
     return [
         e
-        for e in snap.vpc_endpoints
-        if e.vpc_id == vpc_id
-        and e.service_name == name
-        and e.endpoint_type.lower() == "interface"
-        and e.state.lower() not in GONE_STATES
+        for e in matching(snap.vpc_endpoints, vpc_id=vpc_id)
+        if e.service_name == name and e.endpoint_type.lower() == "interface" and e.state.lower() not in GONE_STATES
     ]
 
 
@@ -95,7 +93,13 @@ def analyze(snap: Snapshot) -> list[Finding]:
         if snap.failure(FactKey.DNS_ATTRIBUTES, fn.vpc_id):
             return []
         attrs = snap.dns_attributes.get(fn.vpc_id)
-        if attrs is not None and attrs.enable_dns_support and attrs.enable_dns_hostnames:
+        if attrs is None:  # never read (what-if: an endpoint a change adds): unknown, never "off"
+            summary = (
+                f"VPC {fn.vpc_id}'s DNS attributes were not read, so whether endpoint {with_private_dns[0].id}'s "
+                "private DNS name answers for Secrets Manager cannot be judged."
+            )
+            return [_not_evaluated(summary, (fn.vpc_id, with_private_dns[0].id), {})]
+        if attrs.enable_dns_support and attrs.enable_dns_hostnames:
             return _via_endpoint(snap, fn, fn_subnets, with_private_dns[0], zone=None)
         dns_off_endpoint = with_private_dns[0]
 
@@ -166,7 +170,7 @@ def _via_named_endpoint(
     fn_subnets: list[Subnet],
     override: dns.EndpointOverride,
 ) -> list[Finding]:
-    endpoint = next((e for e in snap.vpc_endpoints if e.id == override.endpoint_id), None)
+    endpoint = next(iter(matching(snap.vpc_endpoints, id=override.endpoint_id)), None)
     if endpoint is None or endpoint.state.lower() in GONE_STATES:
         return [
             Finding(

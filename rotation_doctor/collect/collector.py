@@ -435,6 +435,13 @@ class Collector:
             dict(facts.failures),
         )
 
+    def dns_attributes_of(self, vpcs: Sequence[str]) -> dict[str, DnsAttributes]:
+        """The DNS attributes of `vpcs` that could be read (what-if's second round: VPCs a change newly brings a
+        private-DNS endpoint into); a failed read is logged, as every one is, and its VPC left out."""
+        facts = _Facts()
+        self._parallel([partial(self._read_dns_attributes, facts, v) for v in vpcs])
+        return facts.dns_attributes
+
     # ----- round 1: secret values, functions ----------------------------------------------
 
     def _round_secrets_and_functions(self, secrets: Sequence[Secret], facts: _Facts) -> dict[str, TargetRef | None]:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from rotation_doctor.model.reads import matching
 from rotation_doctor.model.snapshot import NaclEntry, NetworkAcl
 from rotation_doctor.netsem.addresses import Network, exclude, intersection, network
 
@@ -105,8 +106,8 @@ def evaluate(
 
 def acl_for_subnet(subnet_id: str, vpc_id: str, acls: Sequence[NetworkAcl]) -> NetworkAcl | None:
     """The ACL a subnet is associated with; a subnet is always associated with exactly one."""
-    for acl in acls:
-        if subnet_id in acl.subnet_ids:
-            return acl
+    listing = matching(acls, subnet_ids=subnet_id)
+    if listing:
+        return listing[0]
     # A subnet with no association listed uses its VPC's default ACL.
-    return next((a for a in acls if a.vpc_id == vpc_id and a.is_default), None)
+    return next(iter(matching(acls, vpc_id=vpc_id, is_default=True)), None)

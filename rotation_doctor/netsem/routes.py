@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Network, IPv6Network
 
+from rotation_doctor.model.reads import matching
 from rotation_doctor.model.snapshot import PrefixList, Route, RouteTable
 from rotation_doctor.netsem.addresses import Network, ipv4, nested, network
 
@@ -20,10 +21,12 @@ DEFAULT_ROUTE_V6 = IPv6Network("::/0")
 
 
 def table_for_subnet(subnet_id: str, vpc_id: str, tables: Sequence[RouteTable]) -> RouteTable | None:
-    for table in tables:
-        if subnet_id in table.subnet_ids:
-            return table
-    return next((t for t in tables if t.vpc_id == vpc_id and t.is_main), None)
+    # Queries, not walks: a snapshot seen through `model.reads.tracking` records that only the table listing the
+    # subnet (or, with none, the VPC's main table) was read.
+    listing = matching(tables, subnet_ids=subnet_id)
+    if listing:
+        return listing[0]
+    return next(iter(matching(tables, vpc_id=vpc_id, is_main=True)), None)
 
 
 @dataclass(frozen=True)

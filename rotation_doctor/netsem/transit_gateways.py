@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from ipaddress import IPv4Network
 
+from rotation_doctor.model.reads import matching
 from rotation_doctor.model.snapshot import (
     PrefixList,
     Subnet,
@@ -74,17 +75,10 @@ class Facts:
 
 def vpc_attachment(facts: Facts, tgw_id: str, vpc_id: str) -> TransitGatewayAttachment | None:
     """The VPC's available attachment to the transit gateway (AWS allows one per VPC and gateway)."""
-    return next(
-        (
-            a
-            for a in facts.attachments.values()
-            if a.transit_gateway_id == tgw_id
-            and a.resource_type == "vpc"
-            and a.resource_id == vpc_id
-            and a.state == AVAILABLE
-        ),
-        None,
+    found = matching(
+        facts.attachments, transit_gateway_id=tgw_id, resource_type="vpc", resource_id=vpc_id, state=AVAILABLE
     )
+    return next(iter(found), None)
 
 
 def attachment_subnet_in_zone(facts: Facts, attachment: TransitGatewayAttachment, zone: str) -> str | None:

@@ -202,7 +202,7 @@ class BatchContext:
             scope = self.scope(place)
         except PlaceRefused as exc:
             return self._refused_report(trigger.event_id, trigger.event_name, exc)
-        affected = [(s, d) for s, d in self._inventory(scope) if affects(trigger, s)]
+        affected = [(s, d) for s, d in self._inventory(scope) if affects(trigger, s, d)]
         log.info("%s %s in %s affects %d secret(s)", trigger.source, trigger.event_name, scope.place, len(affected))
         return EventReport(trigger.event_id, trigger.event_name, [self._act(scope, s, d) for s, d in affected])
 
@@ -664,10 +664,11 @@ class BatchContext:
         return scope.planning[key].apply_to(snap)
 
 
-def affects(change: Change, snap: Snapshot) -> bool:
+def affects(change: Change, snap: Snapshot, diagnosis: Diagnosis | None = None) -> bool:
+    """Whether the change names anything the secret's diagnosis (`diagnosis`, when made of `snap`) read."""
     if change.affects_all:
         return True
-    used = resources_used(snap)
+    used = resources_used(snap, diagnosis)
     if change.resource_ids & used:
         return True
     for kind, name in change.names:

@@ -13,6 +13,7 @@ its own. A global service (IAM, Route 53) would only be seen in us-east-1; none 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Final
 
 # EventBridge drops a CloudTrail record whose call AWS refused only if the pattern says so: `errorCode`
@@ -128,3 +129,103 @@ RULES: Final[Mapping[str, Mapping[str, str]]] = {
         "ForwardSecretChangeRule": "secret",
     },
 }
+
+
+@dataclass(frozen=True)
+class SweptOnly:
+    """A fact no matched event announces: its changes are found by the next sweep (or event) that reads it."""
+
+    why: str
+
+
+_ROTATION_OUTCOMES = ("RotationFailed", "RotationAbandoned", "RotationSucceeded")
+
+# What announces a change to each fact a diagnosis can read (each field of `model.snapshot.Snapshot`, what
+# `model.reads` records): the CloudTrail events, matched by PATTERNS, whose ids then name the fact; or why the sweep
+# alone finds it. tests/test_template.py holds the keys to the Snapshot's fields and each event to a pattern: a
+# fact added to the snapshot fails it until it is given its events, or its reason.
+WOKEN_BY: Final[Mapping[str, tuple[str, ...] | SweptOnly]] = {
+    "region": SweptOnly("the place the snapshot was read in, not a fact of it: it never changes"),
+    "secret": ("RotateSecret", *_ROTATION_OUTCOMES),
+    "function": ("UpdateFunctionConfiguration", "DeleteFunction"),
+    "function_policy": ("RemovePermission",),
+    # The value's host and port: PutSecretValue is every rotation's own write (matching it would wake the worker on
+    # each rotation); a value that points at the wrong place fails the rotation, whose outcome wakes it.
+    "target_ref": _ROTATION_OUTCOMES,
+    "database": (
+        "ModifyDBInstance",
+        "ModifyDBCluster",
+        "ModifyDBProxy",
+        "ModifyDBProxyEndpoint",
+        "ModifyDBProxyTargetGroup",
+        "DeregisterDBProxyTargets",
+        "ModifyDBSubnetGroup",
+        "ModifyCluster",
+        "ModifyClusterSubnetGroup",
+    ),
+    "vpcs": SweptOnly("a VPC's CIDR blocks change by association, which breaks no path that worked before"),
+    "dns_attributes": ("ModifyVpcAttribute",),
+    "subnets": SweptOnly("a subnet's range, zone and VPC never change; a subnet in use cannot be deleted"),
+    "route_tables": (
+        "CreateRoute",
+        "ReplaceRoute",
+        "DeleteRoute",
+        "AssociateRouteTable",
+        "ReplaceRouteTableAssociation",
+        "DisassociateRouteTable",
+        # A route's target deleted leaves the route a blackhole: the call names the target, which the table names.
+        "DeleteNatGateway",
+        "DeleteEgressOnlyInternetGateway",
+        "DeleteVpcPeeringConnection",
+        "DeleteVpcEndpoints",
+        "DeleteTransitGatewayVpcAttachment",
+    ),
+    "network_acls": (
+        "CreateNetworkAclEntry",
+        "ReplaceNetworkAclEntry",
+        "DeleteNetworkAclEntry",
+        "ReplaceNetworkAclAssociation",
+    ),
+    "security_groups": ("RevokeSecurityGroupIngress", "RevokeSecurityGroupEgress", "ModifySecurityGroupRules"),
+    "prefix_lists": ("ModifyManagedPrefixList",),
+    "vpc_endpoints": ("DeleteVpcEndpoints", "ModifyVpcEndpoint"),
+    "nat_gateways": ("DeleteNatGateway",),
+    "internet_gateways": SweptOnly(
+        "DetachInternetGateway is not matched yet: a VPC losing its gateway is found by the sweep (a NAT path then "
+        "reads the gateway again)"
+    ),
+    "peerings": ("DeleteVpcPeeringConnection",),
+    "transit_gateways": SweptOnly(
+        "ModifyTransitGateway (its group referencing) is not matched yet: found by the sweep; a gateway's deletion "
+        "deletes its attachments first, which are matched"
+    ),
+    "tgw_attachments": (
+        "ModifyTransitGatewayVpcAttachment",
+        "DeleteTransitGatewayVpcAttachment",
+        "AssociateTransitGatewayRouteTable",
+        "DisassociateTransitGatewayRouteTable",
+    ),
+    "tgw_route_tables": (
+        "CreateTransitGatewayRoute",
+        "ReplaceTransitGatewayRoute",
+        "DeleteTransitGatewayRoute",
+        "DisableTransitGatewayRouteTablePropagation",
+    ),
+    "hosted_zones": SweptOnly(
+        "Route 53 is global: its CloudTrail events reach us-east-1's bus only, not the secret's region (see above)"
+    ),
+    "log_signals": SweptOnly("evidence, read when something is wrong: a log line is no change to the account"),
+    "network_interfaces": SweptOnly("read for planning only (who else calls Secrets Manager), never by a diagnosis"),
+    "failures": SweptOnly("a read that failed is tried again by the next event or sweep: no call announces it"),
+    "rotation_failed_recently": _ROTATION_OUTCOMES,
+}
+
+
+def matched_event_names() -> frozenset[str]:
+    """Every eventName some pattern matches exactly (a prefix matcher by its prefix: Lambda's names carry a date)."""
+    names: set[str] = set()
+    for pattern in PATTERNS.values():
+        detail = pattern.get("detail", {})
+        for name in detail.get("eventName", ()):
+            names.add(name["prefix"] if isinstance(name, Mapping) else name)
+    return frozenset(names)

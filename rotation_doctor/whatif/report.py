@@ -4,6 +4,7 @@ the difference. Pure: the snapshots and the changes in, the report out."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
@@ -12,6 +13,7 @@ from rotation_doctor.analysis import Diagnosis, diagnose
 from rotation_doctor.analysis.sm_path import secrets_manager_endpoints
 from rotation_doctor.analysis.usage import resources_used
 from rotation_doctor.model.findings import Finding, Severity, Verdict
+from rotation_doctor.model.reads import Read
 from rotation_doctor.model.snapshot import FactKey, Snapshot
 from rotation_doctor.whatif.changes import EVERYTHING, Change, Handling, Source, apply_changes, is_new_id
 
@@ -72,6 +74,9 @@ class Report:
     source: Source
     secrets: tuple[SecretEffect, ...]  # every secret a change touches, worst first
     checked: int  # the Lambda-rotated secrets read
+    # The facts the diagnoses after the changes looked up and the snapshots lack (a new endpoint's VPC's DNS
+    # attributes): what a second round of reads would add (`run.what_if`). Never shown.
+    unread: frozenset[Read] = frozenset()
 
     @property
     def failing(self) -> bool:
@@ -136,9 +141,9 @@ def _fingerprint(d: Diagnosis) -> tuple[Verdict, frozenset[tuple[str, str]]]:
 
 
 def _judged_by_effect(snap: Snapshot, diagnosis: Diagnosis, others: Mapping[int, Change]) -> set[int]:
-    """The positions of the mapped changes whose ids the secret's paths do not name (`resources_used` may lag a
-    newer part of the model: an IPv6 route's gateway, a transit gateway table, a prefix list) but whose facts its
-    diagnosis reads: a change is never "untouched" while applying it changes what the analyzer says."""
+    """The positions of the mapped changes whose ids the secret's diagnosis did not read but which change it all
+    the same (a change whose `touches` misses a fact it edits): a change is never "untouched" while applying it
+    changes what the analyzer says."""
     mapped = {p: c for p, c in others.items() if c.mapping is Handling.MAPPED}
     if not mapped or _fingerprint(diagnose(apply_changes(snap, mapped.values()))) == _fingerprint(diagnosis):
         return set()
@@ -157,7 +162,7 @@ class _Index:
                 self.by_id.setdefault(touched, []).append(position)
         self.everything = self.by_id.get(EVERYTHING, [])
 
-    def touching(self, used: set[str]) -> set[int]:
+    def touching(self, used: AbstractSet[str]) -> set[int]:
         """The positions of the changes that touch what is used, and of those creating what they point at (a new
         group a function moves to): the new resources are judged with the change that uses them."""
         picked = set(self.everything)
@@ -175,15 +180,15 @@ class _Index:
         return picked
 
 
-def _reasons(snap_after: Snapshot, touching: Sequence[Change], used: set[str]) -> list[str]:
+def _reasons(snap_after: Snapshot, after: Diagnosis, touching: Sequence[Change], used: AbstractSet[str]) -> list[str]:
     """Why part of the secret cannot be judged: each not-evaluated edit that touches what its paths use, saying
     through what it could join them (a replaced group's old id: only while the paths still use it afterwards)."""
     reasons: list[str] = []
-    used_after: set[str] | None = None
+    used_after: AbstractSet[str] | None = None
     for change in touching:
         for edit in change.not_evaluated():
             if edit.while_used:
-                used_after = resources_used(snap_after) if used_after is None else used_after
+                used_after = resources_used(snap_after, after) if used_after is None else used_after
                 joins = edit.ids & used_after
             else:
                 joins = edit.touches() & used
@@ -201,8 +206,9 @@ def assess(snapshots: Sequence[Snapshot], source: Source, before: Sequence[Diagn
     firsts = before if before is not None else [diagnose(s) for s in snapshots]
     index = _Index(source.changes)
     found: list[SecretEffect] = []
+    missed: set[Read] = set()
     for snap, first in zip(snapshots, firsts, strict=True):
-        used = resources_used(snap)
+        used = resources_used(snap, first)
         picked = index.touching(used)
         touching = [source.changes[p] for p in sorted(picked)]
         after_snap = apply_changes(snap, touching)
@@ -215,7 +221,8 @@ def assess(snapshots: Sequence[Snapshot], source: Source, before: Sequence[Diagn
             after = diagnose(after_snap)
         if not touching:
             continue
-        reasons = _reasons(after_snap, touching, used)
+        reasons = _reasons(after_snap, after, touching, used)
+        missed |= after.reads.missed
         unread = [f"{missing}: not read with the account (the change newly uses it)" for missing in _unread(after_snap)]
         # A change not evaluated leaves a definite breakage standing; facts never read leave nothing standing, as
         # the breakage may be theirs (a private-DNS endpoint judged with DNS taken as off).
@@ -227,4 +234,4 @@ def assess(snapshots: Sequence[Snapshot], source: Source, before: Sequence[Diagn
         found.append(replace(entry, effect=effect))
     order = list(Effect)
     found.sort(key=lambda s: (order.index(s.effect), s.before.secret_name))
-    return Report(source, tuple(found), len(snapshots))
+    return Report(source, tuple(found), len(snapshots), frozenset(missed))
