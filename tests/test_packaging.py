@@ -150,13 +150,18 @@ def runtime_version() -> str:
     return runtime.group(1)
 
 
-def assert_built_for_the_runtime(package: Path, version: str) -> None:
-    """Its binaries are CPython `version` on x86_64; it leaves out what the runtime ships and compiles nothing."""
+def assert_built_for_the_runtime(package: Path, version: str, *, closure_of: str | None = None) -> None:
+    """Its binaries are CPython `version` on x86_64; it leaves out what the runtime ships and compiles nothing.
+    `closure_of`: an artifact holding only that handler module's import closure (the approval function's)."""
     tag = f"cpython-{version.replace('.', '')}-x86_64-linux-gnu"
-    assert list((package / "pydantic_core").glob(f"*{tag}.so")), f"pydantic_core is not built for {tag}"
     binaries = [p.name for p in package.rglob("*.so")]
-    assert binaries and all(tag in name for name in binaries), binaries
-    assert (package / "handlers" / "worker.py").exists() and (package / "handlers" / "approval.py").exists()
+    assert all(tag in name for name in binaries), binaries
+    if closure_of is None:
+        assert list((package / "pydantic_core").glob(f"*{tag}.so")), f"pydantic_core is not built for {tag}"
+        assert binaries
+        assert (package / "handlers" / "worker.py").exists() and (package / "handlers" / "approval.py").exists()
+    else:
+        assert package.joinpath(*closure_of.split(".")).with_suffix(".py").exists()
     assert not (package / "boto3").exists() and not (package / "botocore").exists()
     assert not (package / "rotation_doctor" / "simulated").exists()
     # Bytecode compiled here would be for this machine's Python: the runtime's never reads it.
