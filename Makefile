@@ -118,9 +118,14 @@ package: $(WHEELHOUSE)/.complete
 	@echo "build/package is ready"
 
 # `sam build` runs these (template.yaml: Metadata BuildMethod makefile, CodeUri .); SAM names ARTIFACTS_DIR.
-build-WorkerFunction build-ApprovalFunction: $(WHEELHOUSE)/.complete
+build-WorkerFunction: $(WHEELHOUSE)/.complete
 	test -n "$(ARTIFACTS_DIR)"
 	$(PACKAGER) build --python-version $(LAMBDA_PYTHON) --out "$(ARTIFACTS_DIR)"
+
+# The approval page ships only what its handler imports (no fix kinds, no EC2 code): a smaller, faster cold start.
+build-ApprovalFunction: $(WHEELHOUSE)/.complete
+	test -n "$(ARTIFACTS_DIR)"
+	$(PACKAGER) build --python-version $(LAMBDA_PYTHON) --out "$(ARTIFACTS_DIR)" --handler handlers.approval
 
 clean:
 	rm -rf $(VENV) $(CHECKOV_VENV) $(SAM_VENV) $(DOCS_VENV) build .aws-sam .wheelhouse *.egg-info .pytest_cache .mypy_cache .ruff_cache

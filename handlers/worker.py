@@ -214,6 +214,7 @@ def build_worker(env: Mapping[str, str], clients: AwsClients | None = None) -> W
     from rotation_doctor.collect.accounts import AccountSessions
     from rotation_doctor.collect.aws import AwsClients
     from rotation_doctor.notify.dispatch import dispatcher_from_env
+    from rotation_doctor.notify.security_hub import findings_from_env
 
     clients = clients or AwsClients()
     # The hub's own account is never assumed into; any other one only through the member role, when one is named.
@@ -253,7 +254,7 @@ def build_worker(env: Mapping[str, str], clients: AwsClients | None = None) -> W
         store,
         env.get("DEAD_LETTER_QUEUE_URL"),
         env.get("IDEMPOTENCY_TABLE"),
-        dispatcher_from_env(env, clients, store, clients_for=sessions.clients),
+        dispatcher_from_env(env, clients, store, findings_from_env(env, clients, sessions.clients)),
         sessions=sessions,
         fairness=fairness,
         handoff_key=key,

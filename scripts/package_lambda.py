@@ -3,7 +3,7 @@
 
     python scripts/package_lambda.py lock [--check]      # requirements-lambda.txt from pyproject.toml (uv)
     python scripts/package_lambda.py download --python-version 3.13   # the one step that needs PyPI
-    python scripts/package_lambda.py build --python-version 3.13 [--out DIR]   # offline: pip --no-index
+    python scripts/package_lambda.py build --python-version 3.13 [--out DIR] [--handler MODULE]   # offline
 
 What is installed is requirements-lambda.txt, the lock: every distribution pinned, with its hashes, for the
 template's runtime (its Python and architecture), made by uv from pyproject.toml's dependencies. Downloads and
@@ -11,6 +11,13 @@ builds pass `--require-hashes`, so a wheel whose bytes differ from the lock's is
 again against the lock's own pins and fails when pyproject.toml asks for something the lock does not hold.
 The distributions the Lambda runtime already ships (boto3 and what it needs) are removed after the install,
 and so is the simulated account (tests and demo only).
+
+With `--handler` (the approval function's build), the artifact holds only what importing that module imports:
+its import closure, read from the source by scripts/import_closure.py, lazy imports included and imports only type
+checkers read left out. Our modules are followed wherever they import; a library's imports are followed within
+itself and into the distributions it requires, never into one it names only as an extra (Powertools' OpenAPI
+support imports pydantic, its tracer the X-Ray SDK: features the approval page does not use). An import of ours
+that the artifact cannot satisfy (not the standard library, not the runtime's) fails the build.
 
 Nothing is byte-compiled: .pyc files compiled here would be for this machine's Python, which the
 runtime's never reads (it compiles what it imports, in memory, on a read-only file system).
@@ -20,6 +27,7 @@ runtime's never reads (it compiles what it imports, in memory, on a read-only fi
 from __future__ import annotations
 
 import argparse
+import email
 import importlib.util
 import os
 import re
@@ -28,6 +36,8 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+
+from import_closure import EXTENSION_SUFFIXES, closure, is_standard_library
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCK = ROOT / "requirements-lambda.txt"
@@ -144,7 +154,7 @@ def download(wheelhouse: Path, python_version: str) -> None:
     )
 
 
-def build(wheelhouse: Path, python_version: str, out: Path) -> None:
+def build(wheelhouse: Path, python_version: str, out: Path, handler: str | None = None) -> None:
     out = out.resolve()
     if out == ROOT or out in ROOT.parents:
         raise SystemExit(f"--out {out} would replace the source tree: name a directory of its own")
@@ -168,8 +178,10 @@ def build(wheelhouse: Path, python_version: str, out: Path) -> None:
         check=True,
         env={**os.environ, "PIP_ROOT_USER_ACTION": "ignore"},  # --target writes no environment's site-packages
     )
+    provided: set[str] = set()
     for dist in list(out.glob("*.dist-info")):
         if _distribution_name(dist) in RUNTIME_PROVIDED:
+            provided |= _top_level_names(dist)
             _remove_distribution(out, dist)
     for package in PACKAGES:
         shutil.copytree(ROOT / package, out / package, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
@@ -177,6 +189,66 @@ def build(wheelhouse: Path, python_version: str, out: Path) -> None:
         path = out / left_out
         shutil.rmtree(path) if path.is_dir() else path.unlink()
     _remove_bytecode(out)
+    if handler is not None:
+        _keep_only_the_closure(out, handler, provided)
+
+
+def _keep_only_the_closure(site: Path, handler: str, provided: set[str]) -> None:
+    """Removes from `site` every module importing `handler` does not import, and every distribution none of its
+    modules is: what is left is the modules' files, their packages' data files and their distributions' metadata."""
+    owners = {name: dist for dist in site.glob("*.dist-info") for name in _top_level_names(dist)}
+    requires = {dist: _requirements(dist) for dist in set(owners.values())}
+
+    def follows(importer: str, imported: str) -> bool:
+        source, target = owners.get(_top(importer)), owners.get(_top(imported))
+        return source is None or target is None or target == source or _distribution_name(target) in requires[source]
+
+    modules, unresolved = closure([handler], [site], follows)
+    unmet = sorted(
+        f"{importer} imports {name}"
+        for name, importer in unresolved.items()
+        if _top(importer) in PACKAGES and not is_standard_library(name) and _top(name) not in provided
+    )
+    if unmet:
+        raise SystemExit(f"the artifact of {handler} cannot hold what it imports: {'; '.join(unmet)}")
+    kept = {path for path in modules.values() if path.is_file()}
+    for package in [path.parent for path in kept if path.name == "__init__.py"]:
+        kept.update(
+            f for f in package.iterdir() if f.is_file() and f.suffix not in (".py", ".pyi", *EXTENSION_SUFFIXES)
+        )
+    for dist in {owners[_top(name)] for name in modules if _top(name) in owners}:
+        kept.update(dist.rglob("*"))
+    for path in [p for p in site.rglob("*") if p.is_file() and p not in kept]:
+        path.unlink()
+    _remove_empty_directories(site)
+
+
+def _top(dotted: str) -> str:
+    return dotted.split(".")[0]
+
+
+def _top_level_names(dist_info: Path) -> set[str]:
+    """The importable names a distribution installs, from its RECORD (`six.py` is `six`; `bin/` is no module)."""
+    names = set()
+    for line in (dist_info / "RECORD").read_text().splitlines():
+        first = line.split(",", 1)[0].split("/", 1)[0]
+        if first and not first.endswith((".dist-info", ".data", ".pth")) and first not in ("..", "bin", "__pycache__"):
+            names.add(first.split(".", 1)[0])
+    return names
+
+
+def _requirements(dist_info: Path) -> set[str]:
+    """The distributions `dist_info`'s distribution requires whatever extras are asked (Requires-Dist without an
+    `extra` marker); pip already judged the other markers for the runtime when it installed them."""
+    metadata = email.message_from_string((dist_info / "METADATA").read_text(errors="replace"))
+    required = set()
+    for requirement in metadata.get_all("Requires-Dist", []):
+        name, _, marker = requirement.partition(";")
+        if "extra" not in marker:
+            found = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", name)
+            if found is not None:
+                required.add(_normal(found.group(1)))
+    return required
 
 
 def _remove_bytecode(out: Path) -> None:
@@ -193,12 +265,16 @@ def _remove_distribution(site: Path, dist_info: Path) -> None:
         path = site / line.split(",", 1)[0]
         if path.is_file():
             path.unlink()
+    _remove_empty_directories(site)
+    if dist_info.exists():
+        shutil.rmtree(dist_info)
+
+
+def _remove_empty_directories(site: Path) -> None:
     directories = [p for p in site.rglob("*") if p.is_dir()]
     for directory in sorted(directories, key=lambda p: len(p.parts), reverse=True):  # deepest first
         if not any(directory.iterdir()):
             directory.rmdir()
-    if dist_info.exists():
-        shutil.rmtree(dist_info)
 
 
 def main() -> int:
@@ -208,6 +284,7 @@ def main() -> int:
     parser.add_argument("--python-version", default=None, help="the template's Runtime unless given")
     parser.add_argument("--wheelhouse", type=Path, default=None)
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "package")
+    parser.add_argument("--handler", default=None, help="build: only what importing this module imports")
     args = parser.parse_args()
     version = args.python_version or runtime()[0]
     wheelhouse = args.wheelhouse or ROOT / ".wheelhouse" / f"py{version.replace('.', '')}"
@@ -223,7 +300,7 @@ def main() -> int:
     elif args.action == "download":
         download(wheelhouse, version)
     else:
-        build(wheelhouse, version, args.out)
+        build(wheelhouse, version, args.out, args.handler)
     return 0
 
 

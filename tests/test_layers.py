@@ -7,8 +7,9 @@ no layer fails the test, so a new folder has to be placed on purpose.
 
 from __future__ import annotations
 
-import ast
+import importlib.util
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 
@@ -40,6 +41,19 @@ UNLAYERED = {"rotation_doctor"}
 OURS = ("rotation_doctor", "remediations", "handlers")
 
 
+def load_script(path: Path) -> ModuleType:
+    """A file of scripts/ or bench/ (neither is a package), as a module."""
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# The walker scripts/package_lambda.py uses too (a function's artifact is its handler's import closure).
+import_closure = load_script(ROOT / "scripts" / "import_closure.py")
+
+
 def layer_of(module: str) -> int:
     for rank, prefixes in enumerate(LAYERS):
         if any(module == p or module.startswith(p + ".") for p in prefixes):
@@ -55,23 +69,9 @@ def module_name(path: Path) -> str:
 
 
 def imported_modules(path: Path, module: str) -> set[str]:
-    """Every module of ours that `path` imports, resolving relative imports against `module`."""
-    tree = ast.parse(path.read_text(), filename=str(path))
-    is_package = path.name == "__init__.py"
-    found: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = module.split(".")
-                base = base[: len(base) - node.level + (1 if is_package else 0)]
-                target = ".".join([*base, node.module] if node.module else base)
-            else:
-                target = node.module or ""
-            found.add(target)
-            # `from rotation_doctor.cli import render` imports the module rotation_doctor.cli.render
-            found.update(f"{target}.{alias.name}" for alias in node.names if _is_module(f"{target}.{alias.name}"))
+    """Every module of ours that `path` imports, resolving relative imports against `module`. Imports only a type
+    checker reads count too: a type is a dependency."""
+    found: set[str] = import_closure.imported_modules(path, module, _is_module, typing_only=True)
     return {m for m in found if m.split(".")[0] in OURS}
 
 

@@ -79,6 +79,10 @@ def test_sam_builds_every_function_from_the_source_with_the_makefile() -> None:
             text=True,
         ).stdout
         assert f'scripts/package_lambda.py build --python-version {runtime_version()} --out "/artifacts"' in dry_run
+        # The approval page ships its handler's import closure only (tests/test_approval_artifact.py); the worker all.
+        handler_module = function["Properties"]["Handler"].rsplit(".", 1)[0]
+        closure_only = f"--handler {handler_module}" in dry_run
+        assert closure_only is (name == "ApprovalFunction"), dry_run
     assert "build_in_source = true" in (ROOT / "samconfig.toml").read_text()
 
 
@@ -91,7 +95,8 @@ def test_sam_build_gives_artifacts_for_the_runtime(clone: Path) -> None:
     assert set(functions(template)) == set(functions(parse(ROOT / "template.yaml")))
     for name, function in functions(template).items():
         assert function["Properties"]["CodeUri"] == name
-        assert_built_for_the_runtime(built / name, runtime_version())
+        closure_of = function["Properties"]["Handler"].rsplit(".", 1)[0] if name == "ApprovalFunction" else None
+        assert_built_for_the_runtime(built / name, runtime_version(), closure_of=closure_of)
 
 
 @pytest.mark.packaging

@@ -301,7 +301,7 @@ def test_a_secret_of_another_region_is_imported_in_its_region(builder: Any) -> N
 
 @pytest.mark.parametrize("setting,on", [("Enabled", True), ("Disabled", False)])
 def test_the_deployers_setting_reaches_the_worker(setting: str, on: bool) -> None:
-    from rotation_doctor.notify.dispatch import dispatcher_from_env
+    from handlers.worker import build_worker
     from tests.cfn_resolve import Resolver
     from tests.test_iam import template
 
@@ -309,6 +309,6 @@ def test_the_deployers_setting_reaches_the_worker(setting: str, on: bool) -> Non
     variables = tpl["Resources"]["WorkerFunction"]["Properties"]["Environment"]["Variables"]
     env = {k: str(v) for k, v in Resolver(tpl, {"SecurityHubFindings": setting}).resolve(variables).items()}
     clients = AwsClients(boto3.session.Session(region_name=REGION), region=REGION)
-    dispatcher = dispatcher_from_env(env, clients)
+    dispatcher = build_worker(env, clients).dispatcher
     assert dispatcher is not None and (dispatcher.security_hub is not None) is on
     assert tpl["Parameters"]["SecurityHubFindings"]["Default"] == "Disabled"

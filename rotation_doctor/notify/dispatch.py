@@ -13,7 +13,7 @@ import json
 import logging
 import shlex
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlencode
 
@@ -27,11 +27,10 @@ from rotation_doctor.notify.notifier import Channel, Delivery, Notifier
 
 if TYPE_CHECKING:
     from rotation_doctor.analysis import Diagnosis
-    from rotation_doctor.apply.executor import Leftover as LeftInAccount
     from rotation_doctor.apply.executor import Outcome
     from rotation_doctor.approvals.store import Proposal, ProposalStore
-    from rotation_doctor.collect.accounts import Place
     from rotation_doctor.collect.aws import AwsClients
+    from rotation_doctor.model.leftovers import Leftover as LeftInAccount
     from rotation_doctor.notify.security_hub import SecurityHubFindings
 
 log = logging.getLogger(__name__)
@@ -201,7 +200,7 @@ class Dispatcher:
         if outcome is not None:
             leftovers = _leftovers(outcome.leftovers, diagnosis)
         else:  # settled by reconciliation: what is left is stored on the proposal
-            from rotation_doctor.apply.executor import Leftover as Left
+            from rotation_doctor.model.leftovers import Leftover as Left
 
             leftovers = _leftovers([Left.from_json(x) for x in proposal.leftovers], diagnosis)
         self._send(kind, diagnosis, proposal.plan, proposal=proposal, outcome=tuple(said), leftovers=leftovers)
@@ -308,10 +307,11 @@ def dispatcher_from_env(
     env: Mapping[str, str],
     clients: AwsClients,
     store: ProposalStore | None = None,
-    clients_for: Callable[[Place], AwsClients] | None = None,
+    security_hub: SecurityHubFindings | None = None,
 ) -> Dispatcher | None:
-    """The deployment's channels. `clients_for` gives a member account's clients (its role): a Security Hub
-    finding is imported in the secret's own account, the only one AWS accepts it from."""
+    """The deployment's channels, and the worker's Security Hub findings (`security_hub.findings_from_env`): passed
+    in, never imported here, so that the approval function, which builds a dispatcher too, holds no Security Hub
+    (nor account-switching) code."""
     from rotation_doctor.notify.notifier import RepeatLog
     from rotation_doctor.notify.slack import SlackWebhook
     from rotation_doctor.notify.sns import SnsTopic
@@ -321,11 +321,6 @@ def dispatcher_from_env(
         channels.append(SnsTopic(clients, env["NOTIFICATION_TOPIC_ARN"]))
     if env.get("SLACK_WEBHOOK_SECRET_ARN"):
         channels.append(SlackWebhook(clients, env["SLACK_WEBHOOK_SECRET_ARN"]))
-    security_hub = None
-    if env.get("ROTATION_DOCTOR_SECURITY_HUB", "").strip().lower() in ("enabled", "true"):
-        from rotation_doctor.notify.security_hub import SecurityHubFindings
-
-        security_hub = SecurityHubFindings(clients, clients_for)
     if not channels and security_hub is None:
         return None
     table = env.get("PROPOSALS_TABLE")

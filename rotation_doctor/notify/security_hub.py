@@ -334,6 +334,17 @@ class SecurityHubFindings:
         return report
 
 
+def findings_from_env(
+    env: Mapping[str, str], clients: AwsClients, clients_for: Callable[[Place], AwsClients] | None = None
+) -> SecurityHubFindings | None:
+    """The worker's findings when the deployer enabled them (the template's `SecurityHubFindings`), else None.
+    `clients_for` gives a member account's clients (its role): a finding is imported in the secret's own account,
+    the only one AWS accepts it from."""
+    if env.get("ROTATION_DOCTOR_SECURITY_HUB", "").strip().lower() not in ("enabled", "true"):
+        return None
+    return SecurityHubFindings(clients, clients_for)
+
+
 def _import(hub: SecurityHubClient, findings: Sequence[Mapping[str, Any]], report: HubReport) -> None:
     """`findings` imported within BatchImportFindings' limits; what was refused is counted apart, by finding."""
     refused_before = len(report.refused)
