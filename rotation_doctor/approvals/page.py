@@ -35,6 +35,7 @@ SECURITY_HEADERS = {
 _STYLE = """body{font:15px/1.45 system-ui,sans-serif;max-width:46rem;margin:1.5rem auto;padding:0 1rem;color:#1b1f24}
 h1{font-size:1.3rem}code,pre{font:13px ui-monospace,monospace}pre{white-space:pre-wrap;background:#f4f5f7;padding:.6rem}
 .state{display:inline-block;padding:.1rem .5rem;border-radius:.3rem;background:#eef}.error{color:#b00020}
+h3{overflow-wrap:anywhere}
 button{font-size:1rem;padding:.55rem 1.2rem;margin:.4rem .6rem 0 0;border-radius:.4rem;border:1px solid #888}
 .approve{background:#1a7f37;color:#fff;border-color:#1a7f37}.reject{background:#fff}li{margin:.25rem 0}"""
 
