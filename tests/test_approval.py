@@ -827,7 +827,7 @@ def test_the_page_draws_each_path_and_each_step_points_at_the_hop_it_opens(page:
     assert db.index(page.orders.db_sg) < db.index("</g>") and "blocked here" in db[: db.index("</g>")]
     # The ingress rule on the database's group opens hop 6; the new endpoint goes around the route table.
     sg = page.orders.db_sg
-    ingress = re.search(rf"<pre>\+ {sg} ingress tcp/5432 [^\n]*", body)
+    ingress = re.search(rf"<pre>\+ {sg} ingress tcp/5432 &lt;- [^\n]*", body)  # the step's words, escaped
     assert ingress is not None
     assert f'<a href="#hop-db-6">← opens hop 6 to the database (security groups {sg})</a>' in ingress.group()
     assert f'For the block at <a href="#hop-sm-2">hop 2 to Secrets Manager (route table {rtb})</a>' in body
