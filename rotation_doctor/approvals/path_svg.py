@@ -109,7 +109,8 @@ def figure(path: Path) -> str:
     )
     return (
         f'<figure class="path" id="path-{path.leg}" style="flex:1 1 20rem;max-width:26rem;margin:0">'
-        f"<figcaption><b>{escape(headline)}</b> ({escape(case.name + more)}){others}</figcaption>"
+        f"<figcaption><b>{escape(headline)}</b> ({escape(case.name.replace(' -> ', ' → ') + more)}){others}"
+        "</figcaption>"
         f"{svg(path)}</figure>"
     )
 
