@@ -1,8 +1,9 @@
 """Render the approval page of the demo's proposal and photograph it with headless Chromium.
 
 `make screenshot` writes docs/approval-page.png, the picture on README's first screen, from the same
-code the approval function serves, so the picture stays current. Needs Debian's chromium
-(scripts/ensure_chromium.sh installs it) and the demo extra (moto).
+code the approval function serves, so the picture stays current: the demo's broken account, down to where each path
+stops (the route table on the way to Secrets Manager, the database's security group on the way to the database).
+Needs Debian's chromium (scripts/ensure_chromium.sh installs it) and the demo extra (moto).
 """
 
 from __future__ import annotations
@@ -53,7 +54,8 @@ def page_html() -> str:
         )
 
 
-def photograph(html: str, out: Path, *, width: int = 1000, height: int = 1050) -> None:
+# Tall enough for the heading, the findings and both paths' pictures of the demo's proposal; the plan follows below.
+def photograph(html: str, out: Path, *, width: int = 1000, height: int = 1240) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         source = Path(tmp) / "page.html"
         source.write_text(html)

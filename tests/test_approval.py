@@ -814,6 +814,67 @@ def test_approve_in_a_real_browser_the_worker_applies_and_a_second_click_is_refu
     assert page.queued() == []
 
 
+def test_the_page_draws_each_path_and_each_step_points_at_the_hop_it_opens(page: Any) -> None:
+    """The demo's broken account: the route table blocks the way to Secrets Manager, the database's group the way to
+    the database. The page draws both paths, marks those hops, and the plan's steps link to them."""
+    _, _, body = http(page.link)
+    rtb = page.orders.net.tables["private"]
+    blocked = re.findall(r'<g class="hop blocks" id="(hop-[a-z]+-\d+)"', body)
+    assert blocked == ["hop-sm-2", "hop-db-6"]
+    sm = body[body.index('id="hop-sm-2"') :]
+    assert sm.index(rtb) < sm.index("</g>") and "route for 0.0.0.0/0: no route" in sm
+    db = body[body.index('id="hop-db-6"') :]
+    assert db.index(page.orders.db_sg) < db.index("</g>") and "blocked here" in db[: db.index("</g>")]
+    # The ingress rule on the database's group opens hop 6; the new endpoint goes around the route table.
+    sg = page.orders.db_sg
+    ingress = re.search(rf"<pre>\+ {sg} ingress tcp/5432 &lt;- [^\n]*", body)  # the step's words, escaped
+    assert ingress is not None
+    assert f'<a href="#hop-db-6">← opens hop 6 to the database (security groups {sg})</a>' in ingress.group()
+    assert f'For the block at <a href="#hop-sm-2">hop 2 to Secrets Manager (route table {rtb})</a>' in body
+    assert "<script" not in body
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize(("width", "height", "phone"), [(1280, 900, False), (390, 844, True)])
+def test_the_blocked_hops_are_seen_on_a_desk_and_on_a_phone(
+    page: Any, browser: Any, tmp_path: Any, width: int, height: int, *, phone: bool
+) -> None:
+    """Photographed as people see it: each blocked hop lies inside the screen's width, drawn on top, worded; the
+    step's link brings the hop it opens into view."""
+    from selenium.webdriver.common.by import By
+
+    browser.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": height, "deviceScaleFactor": 2 if phone else 1, "mobile": phone},
+    )
+    browser.get(page.link)
+    # A page wider than the phone makes the phone zoom out (its layout viewport grows): nothing may overflow.
+    assert browser.execute_script("return window.innerWidth") == width
+    blocked = browser.find_elements(By.CSS_SELECTOR, "svg g.hop.blocks")
+    assert [b.get_attribute("id") for b in blocked] == ["hop-sm-2", "hop-db-6"]
+    for hop in blocked:
+        browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", hop)
+        box = browser.execute_script("return arguments[0].getBoundingClientRect().toJSON()", hop)
+        assert box["left"] >= 0 and box["right"] <= width, box  # no sideways scrolling to find it
+        assert box["top"] >= 0 and box["bottom"] <= height, box
+        assert box["width"] >= 280, box  # drawn at a phone's size at least, never shrunk to fit
+        centre = browser.execute_script(
+            "const r = arguments[0].getBoundingClientRect();"
+            "return arguments[0].contains(document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2))",
+            hop,
+        )
+        assert centre, "something covers the blocked hop"
+        assert hop.is_displayed() and "blocked here" in hop.text
+        browser.save_screenshot(str(tmp_path / f"{hop.get_attribute('id')}-{width}.png"))
+    assert "blocked at hop 6" in browser.find_element(By.ID, "path-db").text
+    browser.execute_script("window.scrollTo(0, document.body.scrollHeight)")
+    browser.find_element(By.CSS_SELECTOR, 'a[href="#hop-db-6"]').click()
+    opened = browser.find_element(By.ID, "hop-db-6")
+    box = browser.execute_script("return arguments[0].getBoundingClientRect().toJSON()", opened)
+    assert browser.execute_script("return location.hash") == "#hop-db-6" and 0 <= box["top"] < height, box
+    browser.save_screenshot(str(tmp_path / f"after-the-link-{width}.png"))
+
+
 # ----- every decision is told ------------------------------------------------------------------------
 
 

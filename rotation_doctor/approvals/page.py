@@ -11,7 +11,9 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+from rotation_doctor.approvals import path_svg
 from rotation_doctor.approvals.store import Proposal
+from rotation_doctor.model.paths import Path
 from rotation_doctor.model.states import ProposalState
 
 REFRESH_SECONDS = 5
@@ -33,6 +35,7 @@ SECURITY_HEADERS = {
 _STYLE = """body{font:15px/1.45 system-ui,sans-serif;max-width:46rem;margin:1.5rem auto;padding:0 1rem;color:#1b1f24}
 h1{font-size:1.3rem}code,pre{font:13px ui-monospace,monospace}pre{white-space:pre-wrap;background:#f4f5f7;padding:.6rem}
 .state{display:inline-block;padding:.1rem .5rem;border-radius:.3rem;background:#eef}.error{color:#b00020}
+h3{overflow-wrap:anywhere}
 button{font-size:1rem;padding:.55rem 1.2rem;margin:.4rem .6rem 0 0;border-radius:.4rem;border:1px solid #888}
 .approve{background:#1a7f37;color:#fff;border-color:#1a7f37}.reject{background:#fff}li{margin:.25rem 0}"""
 
@@ -74,14 +77,16 @@ def proposal_page(
         f"<li><b>{escape(str(f['code']))}</b> ({escape(str(f['severity']))}): {escape(str(f['summary']))}</li>"
         for f in d.get("findings", [])
     )
+    paths = [Path.from_json(raw) for raw in d.get("paths", [])]
     fixes = []
     for i, fix in enumerate(p.plan, 1):
-        steps = "\n".join(str(s["says"]) for s in fix["steps"])
+        links, answers = path_svg.pointers(fix, d.get("findings", []), paths)
+        steps = "\n".join(escape(str(s["says"])) + link for s, link in zip(fix["steps"], links, strict=True))
         cost = f"<p>Cost: {escape(str(fix['cost']))}</p>" if fix.get("cost") else ""
         notes = "".join(f"<p>Note: {escape(str(n))}</p>" for n in fix.get("notes", []))
         fixes.append(
             f"<h3>{i}. {escape(str(fix['kind']))} <small>risk {escape(str(fix['risk']))}</small></h3>"
-            f"<p>{escape(str(fix['summary']))}</p><pre>{escape(steps)}</pre>{cost}{notes}"
+            f"<p>{escape(str(fix['summary']))}</p>{answers}<pre>{steps}</pre>{cost}{notes}"
         )
     open_ = p.state is ProposalState.PROPOSED and not p.expired
     buttons = ""
@@ -99,7 +104,7 @@ def proposal_page(
         f"<h1>Fix the rotation of {escape(p.secret_name)}</h1>{flash}{_ending(p)}"
         f'<p><span class="state" id="state">{escape(p.state)}</span> verdict '
         f"<b>{escape(str(d.get('verdict')))}</b> &middot; <code>{escape(p.secret_arn)}</code></p>"
-        f"<h2>What is wrong</h2><ul>{findings}</ul><h2>What will change</h2>{''.join(fixes)}"
+        f"<h2>What is wrong</h2><ul>{findings}</ul>{path_svg.section(paths)}<h2>What will change</h2>{''.join(fixes)}"
         f"<p>Plan hash <code>{escape(p.plan_hash[:16])}</code>: approval applies exactly these calls; if the "
         f"account changed since, the plan is made again and asks again.</p>{buttons}"
         f"<h2>History</h2><ul>{history}</ul>"
