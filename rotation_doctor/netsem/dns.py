@@ -61,9 +61,10 @@ def address_families(host: str, region: str) -> frozenset[str]:
     return frozenset({IPV4})
 
 
+# Whole strings (\A, \Z): `^` and `$` would admit a final newline, and a name is compared whole, never trimmed.
 _VPCE_HOST = re.compile(
-    r"^(?P<id>vpce-[0-9a-f]+)-[0-9a-z]+(?:-(?P<az>[a-z]{2}(?:-[a-z]+)+-\d[a-z]))?"
-    r"\.secretsmanager\.(?P<region>[a-z0-9-]+)\.vpce\.amazonaws\.com(?:\.cn)?$"
+    r"\A(?P<id>vpce-[0-9a-f]+)-[0-9a-z]+(?:-(?P<az>[a-z]{2}(?:-[a-z]+)+-\d[a-z]))?"
+    r"\.secretsmanager\.(?P<region>[a-z0-9-]+)\.vpce\.amazonaws\.com(?:\.cn)?\Z"
 )
 
 
