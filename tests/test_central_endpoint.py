@@ -333,3 +333,104 @@ def test_records_that_cannot_be_read_are_reported_not_guessed(
     f = one(findings, "AWS_READ_FAILED")
     assert "route53:ListResourceRecordSets" in f.summary
     assert not sm_codes(findings)
+
+
+# ----- what is not read: said, never guessed ------------------------------------------------------
+
+
+def _collected(b: AccountBuilder) -> Any:
+    collector = Collector(b.clients)
+    return collector.snapshots([collector.describe_secret(SECRET)])[0]
+
+
+def test_endpoint_not_listed_in_the_account_is_not_evaluated(builder: AccountBuilder) -> None:
+    """An endpoint DescribeVpcEndpoints does not list at all: deleted long ago, or another account's; which one
+    this account cannot tell, so the finding says so (a listed "deleted" endpoint is broken, above)."""
+    o = spoke(builder)
+    found = scenarios.central_endpoint(builder, o, via="peering")
+    snap = _collected(builder)
+    d = diagnose_snapshot(
+        replace(snap, vpc_endpoints=tuple(e for e in snap.vpc_endpoints if e.id != found["endpoint"]))
+    )
+    assert d.verdict is Verdict.UNKNOWN
+    f = one(list(d.findings), "SM_PATH_NOT_EVALUATED")
+    assert found["endpoint"] in f.summary and "another account" in f.summary
+    assert f.severity is Severity.WARNING
+
+
+def test_zone_of_another_account_is_not_read_and_says_so(builder: AccountBuilder) -> None:
+    """A zone another account owns and shares with the VPC: only its owner can list its records, so they are not
+    asked for (no call that could only be refused), and the finding names the owner. moto owns every zone by the
+    caller's account: the answer is given the other owner as AWS would report it."""
+    o = spoke(builder)
+    found = scenarios.central_endpoint(builder, o, via="peering")
+
+    def shared_by_another_account(parsed: dict[str, Any], **_: Any) -> None:
+        for zone in parsed.get("HostedZoneSummaries", []):
+            zone["Owner"] = {"OwningAccount": "210987654321"}
+
+    events = builder.clients.route53.meta.events
+    events.register("after-call.route53.ListHostedZonesByVPC", shared_by_another_account, unique_id="other-owner")
+    try:
+        verdict, findings, _ = diagnose(builder)
+    finally:
+        events.unregister("after-call.route53.ListHostedZonesByVPC", unique_id="other-owner")
+    assert builder.clients.counter.calls["route53:ListResourceRecordSets"] == 0
+    assert verdict is Verdict.UNKNOWN
+    f = one(findings, "SM_PATH_NOT_EVALUATED")
+    assert "210987654321" in f.summary and found["zone"].split("/")[-1] in f.summary
+    assert "only that account can list its records" in f.summary
+
+
+# ----- what a plan does about it ------------------------------------------------------------------
+
+
+def _plan(b: AccountBuilder) -> Any:
+    from rotation_doctor.planning.planner import make_plan
+
+    collector = Collector(b.clients)
+    return make_plan(collector.with_planning_facts(collector.snapshots([collector.describe_secret(SECRET)])[0]))
+
+
+def test_plan_turns_on_dns_in_the_spoke_and_ends_healthy(builder: AccountBuilder) -> None:
+    o = spoke(builder)
+    scenarios.central_endpoint(builder, o, via="peering", breaks="dns")
+    plan = _plan(builder)
+    assert [(str(f.kind), f.vpc_id) for f in plan.fixes] == [("ENABLE_VPC_DNS", o.net.vpc)]
+    assert plan.ends_healthy
+
+
+@pytest.mark.parametrize(
+    ("via", "admits", "breaks"), [("tgw", "group", None), ("peering", "none", None), ("tgw", "cidr", "back")]
+)
+def test_plan_never_changes_the_shared_vpc(builder: AccountBuilder, via: str, admits: str, breaks: str | None) -> None:
+    """The endpoint's group and the shared VPC's routes are its owners' (and a rule naming the function's group
+    matches nothing across a transit gateway): nothing is planned there, and the plan says why."""
+    o = spoke(builder)
+    scenarios.central_endpoint(builder, o, via=via, admits=admits, breaks=breaks)
+    plan = _plan(builder)
+    assert not plan.fixes and not plan.ends_healthy
+    assert {str(u.code) for u in plan.unfixable} & {"SM_ENDPOINT_SG_DENIES", "SM_ENDPOINT_NO_ROUTE"}
+
+
+def test_plan_adds_no_reference_to_the_endpoints_group_across_a_transit_gateway(builder: AccountBuilder) -> None:
+    """The function's group sends TCP 443 only to the endpoint's group by reference, which matches nothing across a
+    transit gateway: the function's egress is denied, and another reference to that group would fix nothing."""
+    o = spoke(builder)
+    found = scenarios.central_endpoint(builder, o, via="tgw")
+    ec2 = builder.ec2
+    ec2.revoke_security_group_egress(
+        GroupId=o.fn_sg, IpPermissions=[{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
+    )
+    for port, group in ((5432, o.db_sg), (443, found["endpoint_sg"])):
+        ec2.authorize_security_group_egress(
+            GroupId=o.fn_sg,
+            IpPermissions=[
+                {"IpProtocol": "tcp", "FromPort": port, "ToPort": port, "UserIdGroupPairs": [{"GroupId": group}]}
+            ],
+        )
+    verdict, findings, _ = diagnose(builder)
+    assert verdict is Verdict.BROKEN and sm_codes(findings) == {"SM_LAMBDA_EGRESS_DENIES"}
+    plan = _plan(builder)
+    assert not plan.fixes
+    assert "SM_LAMBDA_EGRESS_DENIES" in {str(u.code) for u in plan.unfixable}

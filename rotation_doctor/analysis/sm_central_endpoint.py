@@ -12,7 +12,9 @@ spokes reach the shared VPC through a peering or a transit gateway. What decides
   Amazon VPC settings to true");
 - the record for the very name the SDK calls (A/AAAA alias or CNAME; the apex's NS and SOA say nothing of where
   the name leads), compared whole after DNS normalisation;
-- the endpoint it names exists and is available (an alias to a deleted endpoint answers nothing);
+- the endpoint it names exists and is available (an alias to a deleted endpoint answers nothing); one that is not
+  listed at all in the function's account, or a zone another account owns (only its owner lists its records), is
+  not evaluated, saying what could not be read and why: endpoints and zones of other accounts are not read;
 - the routes both ways between each function subnet and the endpoint's subnets, the groups (a rule naming the
   other VPC's group matches across a same-region peering, never across a transit gateway without security group
   referencing), the network ACLs, and the endpoint policy, judged as for an endpoint in the function's own VPC.
@@ -34,7 +36,14 @@ from rotation_doctor.analysis.crossings import (
 from rotation_doctor.analysis.flows import SM_FLOW, Side, security_group_problems
 from rotation_doctor.analysis.flows import subnet_pair_nacl_problems as pair_nacls
 from rotation_doctor.model.findings import Code, Finding, Severity
-from rotation_doctor.model.snapshot import FactKey, Function, PrivateHostedZone, Snapshot, VpcEndpoint
+from rotation_doctor.model.snapshot import (
+    FactKey,
+    Function,
+    PrivateHostedZone,
+    Snapshot,
+    VpcEndpoint,
+    arn_account,
+)
 from rotation_doctor.netsem import dns
 
 HTTPS = 443
@@ -62,6 +71,21 @@ def follow(snap: Snapshot, fn: Function, zone: PrivateHostedZone, name: str) -> 
     """The record for `name` in `zone` (associated with the function's VPC), followed to an interface endpoint.
     An endpoint in a gone state is returned: `sm_path` judges its state as for any endpoint."""
     vpc = fn.vpc_id or ""
+    account = arn_account(fn.arn)
+    if zone.owner_account and zone.owner_account != account:
+        return Followed(
+            (
+                Finding(
+                    Code.SM_PATH_NOT_EVALUATED,
+                    Severity.WARNING,
+                    f"Private hosted zone {zone.name} ({zone.id}) answers {name} in {vpc}, but account "
+                    f"{zone.owner_account} owns it: only that account can list its records, so where it sends the "
+                    f"function is not read from account {account}.",
+                    (zone.id, vpc),
+                    {"zone": zone.id, "zone_owner": zone.owner_account, "function_account": account},
+                ),
+            )
+        )
     records = dns.answering_records([r for r in zone.records if r.name == dns.normalised(name)])
     if not records:
         return Followed(
@@ -99,15 +123,18 @@ def follow(snap: Snapshot, fn: Function, zone: PrivateHostedZone, name: str) -> 
     target, endpoint_name = named[0]
     endpoint = next((e for e in snap.vpc_endpoints if e.id == endpoint_name.endpoint_id), None)
     if endpoint is None:
+        # AWS lists a deleted endpoint as "deleted" for a while (judged below, as any endpoint's state); one that is
+        # not listed at all was deleted long ago, or belongs to another account, which this read cannot tell apart.
         return Followed(
             (
                 *dns_off,
                 Finding(
-                    Code.SM_ENDPOINT_NOT_AVAILABLE,
-                    Severity.ERROR,
+                    Code.SM_PATH_NOT_EVALUATED,
+                    Severity.WARNING,
                     f"Private hosted zone {zone.name} ({zone.id}) answers {name} in {vpc} with {target}, the DNS "
-                    f"name of endpoint {endpoint_name.endpoint_id}, which does not exist in account "
-                    f"{snap.secret.account} ({snap.region}): the name leads nowhere.",
+                    f"name of endpoint {endpoint_name.endpoint_id}, which DescribeVpcEndpoints does not list in "
+                    f"account {account} ({snap.region}): it was deleted, or it belongs to another account, whose "
+                    "endpoints are not read.",
                     (zone.id, endpoint_name.endpoint_id),
                     {"zone": zone.id, "name": name, "target": target, "endpoint": endpoint_name.endpoint_id},
                 ),

@@ -70,6 +70,7 @@ from rotation_doctor.model.snapshot import (
     TransitGatewayAttachment,
     TransitGatewayRouteTable,
     VpcEndpoint,
+    arn_account,
 )
 from rotation_doctor.netsem import dns, routes
 from rotation_doctor.netsem.addresses import ipv4
@@ -587,15 +588,17 @@ class Collector:
                 z["HostedZoneId"],
                 dns.normalised(str(z["Name"])),
                 owner_service=(z.get("Owner") or {}).get("OwningService"),
+                owner_account=(z.get("Owner") or {}).get("OwningAccount"),
             )
             for z in raw.get("HostedZoneSummaries", [])
         ]
         records: dict[str, list[HostedZoneRecord]] = {}
+        accounts = {arn_account(f.arn) for f in facts.functions.values() if f and f.vpc_id == vpc}
         for name in self._names_called(vpc, facts):
             # Zones a service owns (an endpoint's own private DNS, Cloud Map) hold no record a user points anywhere.
             zone = dns.zone_answering(name, [z for z in zones if z.owner_service is None])
-            if zone is None:
-                continue
+            if zone is None or (zone.owner_account and zone.owner_account not in accounts):
+                continue  # none; or another account's zone, whose records only that account can list
             page = self._read(
                 facts,
                 key,
