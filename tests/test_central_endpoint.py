@@ -434,3 +434,22 @@ def test_plan_adds_no_reference_to_the_endpoints_group_across_a_transit_gateway(
     plan = _plan(builder)
     assert not plan.fixes
     assert "SM_LAMBDA_EGRESS_DENIES" in {str(u.code) for u in plan.unfixable}
+
+
+@pytest.mark.parametrize("via", ["peering", "tgw"])
+def test_what_the_secret_uses_reaches_into_the_shared_vpc(builder: AccountBuilder, via: str) -> None:
+    """A change to the shared VPC's endpoint, its group, its subnets' routes and ACLs, or the zone may break the
+    next rotation: all are among what the secret uses (what-if and the service's change events look there)."""
+    from rotation_doctor.analysis.usage import resources_used
+
+    o = spoke(builder)
+    found = scenarios.central_endpoint(builder, o, via=via)
+    snap = _collected(builder)
+    used = resources_used(snap)
+    shared_subnets = [s for s in snap.subnets.values() if s.vpc_id == found["vpc"]]
+    assert {found["endpoint"], found["endpoint_sg"], found["vpc"], found["zone"].split("/")[-1]} <= used
+    assert {s.id for s in shared_subnets} <= used
+    hop = found["peering"] if via == "peering" else found["tgw"]
+    assert hop in used
+    if via == "tgw":
+        assert set(found["tgw_tables"].values()) <= used and set(found["attachments"].values()) <= used

@@ -24,6 +24,7 @@ This module follows the zone; `sm_path` judges the endpoint it leads to, with `c
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from rotation_doctor.analysis.cases import Problem
@@ -174,6 +175,18 @@ def _dns_off(snap: Snapshot, fn: Function, zone: PrivateHostedZone, name: str) -
             {"enableDnsSupport": attrs.enable_dns_support, "enableDnsHostnames": attrs.enable_dns_hostnames},
         ),
     )
+
+
+def endpoints_named(zones: Iterable[PrivateHostedZone], endpoints: Iterable[VpcEndpoint]) -> list[VpcEndpoint]:
+    """The endpoints, among `endpoints`, that the records of `zones` name by their own DNS names (regional or
+    zonal), once each: what a VPC's private zones may send its functions to."""
+    named = {
+        e.endpoint_id
+        for zone in zones
+        for target in dns.record_targets(zone.records)
+        if (e := dns.secrets_manager_endpoint_name(target)) is not None
+    }
+    return [e for e in endpoints if e.id in named]
 
 
 def case_problems(snap: Snapshot, src: Side, dst: Side) -> list[Problem]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rotation_doctor.analysis.sm_central_endpoint import endpoints_named
 from rotation_doctor.analysis.sm_path import secrets_manager_endpoints
 from rotation_doctor.model.snapshot import Snapshot
 from rotation_doctor.netsem import network_acls, routes
@@ -19,11 +20,14 @@ def resources_used(snap: Snapshot) -> set[str]:
         subnets |= set(fn.subnet_ids)
         if fn.vpc_id:
             used.add(fn.vpc_id)
+            zones = snap.hosted_zones.get(fn.vpc_id, ())
+            used |= {z.id for z in zones if z.records}  # a zone that answers the name: its records lead the way
             for endpoint in [
                 *secrets_manager_endpoints(snap, fn.vpc_id),
                 *(e for e in snap.vpc_endpoints if e.vpc_id == fn.vpc_id),
+                *endpoints_named(zones, snap.vpc_endpoints),  # a centralized endpoint, in another VPC
             ]:
-                used |= {endpoint.id, *endpoint.group_ids}
+                used |= {endpoint.id, endpoint.vpc_id, *endpoint.group_ids}
                 subnets |= set(endpoint.subnet_ids)
     if snap.secret.rotation_lambda_arn:
         used.add(snap.secret.rotation_lambda_arn)

@@ -29,6 +29,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 from rotation_doctor.analysis import logs as log_analysis
+from rotation_doctor.analysis.sm_central_endpoint import endpoints_named
 from rotation_doctor.collect import convert, targets
 from rotation_doctor.collect.aws import (
     AwsClients,
@@ -984,15 +985,8 @@ def _prefix_lists_named(fn: Function | None, database: Database | None, facts: _
 
 def central_endpoints(fn: Function, facts: _Facts) -> list[VpcEndpoint]:
     """The endpoints outside `fn`'s VPC that the records of its VPC's private zones name (centralized endpoints)."""
-    named = {
-        e.endpoint_id
-        for zone in facts.hosted_zones.get(str(fn.vpc_id), ())
-        for target in dns.record_targets(zone.records)
-        if (e := dns.secrets_manager_endpoint_name(target)) is not None
-    }
-    return [
-        facts.endpoints[e] for e in sorted(named) if e in facts.endpoints and facts.endpoints[e].vpc_id != fn.vpc_id
-    ]
+    named = endpoints_named(facts.hosted_zones.get(str(fn.vpc_id), ()), facts.endpoints.values())
+    return [e for e in named if e.vpc_id != fn.vpc_id]
 
 
 def _tgw_routes_between(functions: list[Function], databases: Iterable[Database], facts: _Facts) -> set[str]:
