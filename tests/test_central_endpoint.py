@@ -453,3 +453,13 @@ def test_what_the_secret_uses_reaches_into_the_shared_vpc(builder: AccountBuilde
     assert hop in used
     if via == "tgw":
         assert set(found["tgw_tables"].values()) <= used and set(found["attachments"].values()) <= used
+
+
+def test_dns_attributes_not_read_are_unknown_never_on(builder: AccountBuilder) -> None:
+    o = spoke(builder)
+    scenarios.central_endpoint(builder, o, via="peering")
+    snap = _collected(builder)
+    unread = {v: a for v, a in snap.dns_attributes.items() if v != o.net.vpc}
+    d = diagnose_snapshot(replace(snap, dns_attributes=unread))
+    assert d.verdict is Verdict.UNKNOWN
+    assert "was not read" in one(list(d.findings), "SM_PATH_NOT_EVALUATED").summary

@@ -147,13 +147,23 @@ def follow(snap: Snapshot, fn: Function, zone: PrivateHostedZone, name: str) -> 
 
 
 def _dns_off(snap: Snapshot, fn: Function, zone: PrivateHostedZone, name: str) -> tuple[Finding, ...] | None:
-    """The finding when the VPC's DNS switches keep the zone from answering; None when they were not read."""
+    """The finding when the VPC's DNS switches keep the zone from answering (or were not read); None when reading
+    them failed (AWS_READ_FAILED says so)."""
     vpc = fn.vpc_id or ""
     if snap.failure(FactKey.DNS_ATTRIBUTES, vpc):
         return None
     attrs = snap.dns_attributes.get(vpc)
-    if attrs is None:
-        return None
+    if attrs is None:  # not read (and no failure to report it): unknown, never taken for on or off
+        return (
+            Finding(
+                Code.SM_PATH_NOT_EVALUATED,
+                Severity.WARNING,
+                f"Private hosted zone {zone.name} ({zone.id}) answers {name} for {vpc}, but whether {vpc} has DNS "
+                "support and DNS hostnames on, which the zone needs to answer, was not read.",
+                (vpc, zone.id),
+                {"zone": zone.id, "vpc": vpc},
+            ),
+        )
     off = [
         n
         for n, on in (
