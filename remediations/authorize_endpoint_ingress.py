@@ -23,7 +23,10 @@ class AuthorizeEndpointIngress(Remediation):
 
     def plan(self, snap: Snapshot, findings: Sequence[Finding], ctx: PlanContext) -> list[Planned]:
         fn, peer = snap.function, function_group(snap)
-        groups = [g for f in findings if isinstance(f.facts, IngressDenied) for g in f.facts.groups]
+        # Only an endpoint in the function's own VPC: a centralized endpoint's group is the shared VPC's (its owners'
+        # to change), and a rule naming the function's group would match nothing across a transit gateway.
+        own = {g for g, group in snap.security_groups.items() if fn is not None and group.vpc_id == fn.vpc_id}
+        groups = [g for f in findings if isinstance(f.facts, IngressDenied) for g in f.facts.groups if g in own]
         if fn is None or peer is None or not groups:
             return []
         group = groups[0]

@@ -29,6 +29,9 @@ class AuthorizeLambdaEgress(Remediation):
             if not isinstance(denied, EgressDenied) or denied.peer is PeerKind.INTERNET or not denied.to_groups:
                 continue  # egress to the internet (NAT path): never opened; an endpoint is planned instead
             peer, port = denied.to_groups[0], denied.port
+            peer_group = snap.security_groups.get(peer)
+            if finding.code is Code.SM_LAMBDA_EGRESS_DENIES and (peer_group is None or peer_group.vpc_id != fn.vpc_id):
+                continue  # a centralized endpoint's group: a reference to it matches nothing across a transit gateway
             if (peer, port) in planned:
                 continue
             step = rule_step(ctx, group=group, peer=peer, port=port, egress=True, why=finding.code)

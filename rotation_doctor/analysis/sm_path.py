@@ -4,7 +4,8 @@
 2. SECRETS_MANAGER_ENDPOINT names an endpoint-specific host: that endpoint;
 3. a Secrets Manager interface endpoint with private DNS, and the VPC's DNS support and DNS
    hostnames on: that endpoint, for every client in the VPC;
-4. a private hosted zone for the name (or a parent) associated with the VPC: what it answers;
+4. a private hosted zone for the name (or a parent) associated with the VPC: the endpoint its record names, in this
+   VPC or another (a centralized endpoint: `sm_central_endpoint`);
 5. otherwise the public name, over the subnet's routes: NAT gateway to internet gateway; or, for a
    function that calls a dual-stack name over IPv6 (see `calls_over_ipv6`), the subnet's `::/0`
    route to an egress-only or internet gateway, with the groups' and ACLs' IPv6 rules.
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from rotation_doctor.analysis import hops
+from rotation_doctor.analysis import hops, sm_central_endpoint
 from rotation_doctor.analysis.cases import Case, Problem, fold
 from rotation_doctor.analysis.flows import (
     SM_FLOW,
@@ -107,9 +108,16 @@ def analyze(snap: Snapshot) -> list[Finding]:
         return []
     # Zones a service owns (Cloud Map namespaces) are not ones a user points at an endpoint; skip them.
     user_zones = [z for z in snap.hosted_zones.get(fn.vpc_id, ()) if z.owner_service is None]
-    zone = dns.zone_answering(dns.secrets_manager_hostname(snap.region), user_zones)
+    zone = dns.zone_answering(public_name(fn, snap.region), user_zones)
     if zone is not None and dns_off_endpoint is None:
-        return _via_hosted_zone(snap, fn, fn_subnets, zone_id=zone.id, endpoints=endpoints)
+        # A private zone answers the name: follow its record to the endpoint it names, here or in another VPC.
+        followed = sm_central_endpoint.follow(snap, fn, zone, public_name(fn, snap.region))
+        if followed.endpoint is None:
+            return list(followed.findings)
+        return [
+            *followed.findings,
+            *_via_endpoint(snap, fn, fn_subnets, followed.endpoint, zone=followed.availability_zone),
+        ]
 
     findings = _via_routes(snap, fn, fn_subnets)
     failing = [f for f in findings if f.severity is not Severity.INFO and not f.code.endswith("NOT_EVALUATED")]
@@ -193,39 +201,6 @@ def _via_named_endpoint(
     return _via_endpoint(snap, fn, fn_subnets, endpoint, zone=override.availability_zone)
 
 
-def _via_hosted_zone(
-    snap: Snapshot, fn: Function, fn_subnets: list[Subnet], *, zone_id: str, endpoints: list[VpcEndpoint]
-) -> list[Finding]:
-    zones = snap.hosted_zones.get(fn.vpc_id or "", ())
-    zone = next(z for z in zones if z.id == zone_id)
-    name = dns.secrets_manager_hostname(snap.region)
-    records = [r for r in zone.records if r.name == name]
-    hops.hop(HopKind.HOSTED_ZONE, zone.id, f"DNS name {name}", "a record" if records else "no record")
-    if not records:
-        return [
-            Finding(
-                Code.SM_NO_PATH,
-                Severity.ERROR,
-                f"Private hosted zone {zone.name} ({zone.id}) is associated with {fn.vpc_id} and has no record for "
-                f"{name}, so the name does not resolve in the VPC.",
-                (zone.id, fn.vpc_id or ""),
-                {"zone": zone.id, "zone_name": zone.name},
-            )
-        ]
-    targets = {t for r in records for t in ((r.alias_target,) if r.alias_target else r.values)}
-    for endpoint in endpoints:
-        if targets & {d.lower().rstrip(".") for d in endpoint.dns_names}:
-            return _via_endpoint(snap, fn, fn_subnets, endpoint, zone=None)
-    return [
-        _not_evaluated(
-            f"Private hosted zone {zone.name} ({zone.id}) sends {name} to {', '.join(sorted(targets))}, outside "
-            f"{fn.vpc_id} (a centralized endpoint?); that path is not modelled.",
-            (zone.id, fn.vpc_id or ""),
-            {"zone": zone.id, "targets": sorted(targets)},
-        )
-    ]
-
-
 def _via_endpoint(
     snap: Snapshot, fn: Function, fn_subnets: list[Subnet], endpoint: VpcEndpoint, zone: str | None
 ) -> list[Finding]:
@@ -263,6 +238,10 @@ def _via_endpoint(
             case = Case(f"{fs.id} -> {es.id}")
             src = Side(fs, fn.security_group_ids, f"rotation function {fn.name}", PeerKind.FUNCTION)
             dst = Side(es, endpoint.group_ids, f"endpoint {endpoint.id}", PeerKind.VPC_ENDPOINT)
+            if es.vpc_id != fs.vpc_id:  # a centralized endpoint, reached through a private hosted zone
+                case.problems.extend(sm_central_endpoint.case_problems(snap, src, dst))
+                cases.append(case)
+                continue
             case.problems.extend(_local_route_problems(snap, fs, es, table))
             case.problems.extend(security_group_problems(snap, src, dst, HTTPS, SM_FLOW))
             case.problems.extend(pair_nacls(snap, src, dst, HTTPS, SM_FLOW.nacl))
@@ -336,13 +315,8 @@ def _policy_findings(snap: Snapshot, fn: Function, endpoint: VpcEndpoint) -> lis
 
 
 def public_name(fn: Function, region: str) -> str:
-    """The public Secrets Manager name the function's SDK calls: the one SECRETS_MANAGER_ENDPOINT names, else the
-    one its FIPS and dual-stack switches pick."""
-    if fn.secrets_manager_endpoint:
-        override = dns.parse_endpoint_override(fn.secrets_manager_endpoint, region)
-        if override.kind == "public":
-            return override.host
-    return dns.secrets_manager_public_name(region, fips=fn.uses_fips_endpoint, dualstack=fn.uses_dualstack_endpoint)
+    """The public Secrets Manager name the function's SDK calls (`dns.name_called`)."""
+    return dns.name_called(fn, region)
 
 
 def calls_over_ipv6(fn: Function, fn_subnets: list[Subnet], region: str) -> bool:

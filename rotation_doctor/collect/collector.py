@@ -29,6 +29,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, TypeAlias, cast
 
 from rotation_doctor.analysis import logs as log_analysis
+from rotation_doctor.analysis.sm_central_endpoint import endpoints_named
 from rotation_doctor.collect import convert, targets
 from rotation_doctor.collect.aws import (
     AwsClients,
@@ -49,6 +50,7 @@ from rotation_doctor.model.snapshot import (
     DnsAttributes,
     FactKey,
     Function,
+    HostedZoneRecord,
     InternetGateway,
     NatGateway,
     NetworkAcl,
@@ -69,6 +71,7 @@ from rotation_doctor.model.snapshot import (
     TransitGatewayAttachment,
     TransitGatewayRouteTable,
     VpcEndpoint,
+    arn_account,
 )
 from rotation_doctor.netsem import dns, routes
 from rotation_doctor.netsem.addresses import ipv4
@@ -550,35 +553,89 @@ class Collector:
         facts.read_vpcs.update(vpc_ids)
         sm_service = dns.secrets_manager_service_name(self.region)
         endpoint_vpcs = sorted(set(vpc_ids) & fn_vpcs)
-
-        def zones(vpc: str) -> None:
-            raw = self._read(
-                facts,
-                f"{FactKey.HOSTED_ZONES}:{vpc}",
-                "route53:ListHostedZonesByVPC",
-                lambda: self.clients.route53.list_hosted_zones_by_vpc(VPCId=vpc, VPCRegion=_vpc_region(self.region)),
-            )
-            if raw is not None:
-                facts.hosted_zones[vpc] = tuple(
-                    PrivateHostedZone(
-                        z["HostedZoneId"],
-                        str(z["Name"]).lower().rstrip("."),
-                        owner_service=(z.get("Owner") or {}).get("OwningService"),
-                    )
-                    for z in raw.get("HostedZoneSummaries", [])
-                )
-
-        tasks = [
-            *self._paged_reads(SUBNETS_IN_VPCS, vpc_ids, facts),
-            *self._paged_reads(ROUTE_TABLES_IN_VPCS, vpc_ids, facts),
-            *self._paged_reads(NETWORK_ACLS_IN_VPCS, vpc_ids, facts),
-        ]
         if endpoint_vpcs:  # only a function's VPC needs a way to Secrets Manager
-            tasks += self._paged_reads(
-                ENDPOINTS_IN_VPCS, endpoint_vpcs, facts, also=[{"Name": "service-name", "Values": [sm_service]}]
+            # Its endpoints and private zones first: a zone's record may name an endpoint in another VPC (a
+            # centralized endpoint), whose subnets, routes and ACLs are then read in the same calls as the others.
+            self._parallel(
+                [
+                    *self._paged_reads(
+                        ENDPOINTS_IN_VPCS, endpoint_vpcs, facts, also=[{"Name": "service-name", "Values": [sm_service]}]
+                    ),
+                    *[partial(self._read_zones, facts, vpc) for vpc in endpoint_vpcs],
+                ]
             )
-            tasks += [partial(zones, vpc) for vpc in endpoint_vpcs]
-        self._parallel(tasks)
+            central_vpcs = self._read_central_endpoints(facts, endpoint_vpcs)
+            vpc_ids = [*vpc_ids, *(v for v in central_vpcs if v not in facts.read_vpcs)]
+            facts.read_vpcs.update(vpc_ids)
+        self._parallel(
+            [
+                *self._paged_reads(SUBNETS_IN_VPCS, vpc_ids, facts),
+                *self._paged_reads(ROUTE_TABLES_IN_VPCS, vpc_ids, facts),
+                *self._paged_reads(NETWORK_ACLS_IN_VPCS, vpc_ids, facts),
+            ]
+        )
+
+    def _names_called(self, vpc: str, facts: _Facts) -> list[str]:
+        """The Secrets Manager names the functions of `vpc` call (standard, FIPS, dual-stack, or their override)."""
+        return sorted({dns.name_called(f, self.region) for f in facts.functions.values() if f and f.vpc_id == vpc})
+
+    def _read_zones(self, facts: _Facts, vpc: str) -> None:
+        """The private zones associated with `vpc` (ListHostedZonesByVPC), then, in the zone that answers each name
+        the VPC's functions call, the records at that name alone (ListResourceRecordSets from StartRecordName)."""
+        key = f"{FactKey.HOSTED_ZONES}:{vpc}"
+        raw = self._read(
+            facts,
+            key,
+            "route53:ListHostedZonesByVPC",
+            lambda: self.clients.route53.list_hosted_zones_by_vpc(VPCId=vpc, VPCRegion=_vpc_region(self.region)),
+        )
+        if raw is None:
+            return
+        zones = [
+            PrivateHostedZone(
+                z["HostedZoneId"],
+                dns.normalised(str(z["Name"])),
+                owner_service=(z.get("Owner") or {}).get("OwningService"),
+                owner_account=(z.get("Owner") or {}).get("OwningAccount"),
+            )
+            for z in raw.get("HostedZoneSummaries", [])
+        ]
+        records: dict[str, list[HostedZoneRecord]] = {}
+        accounts = {arn_account(f.arn) for f in facts.functions.values() if f and f.vpc_id == vpc}
+        for name in self._names_called(vpc, facts):
+            # Zones a service owns (an endpoint's own private DNS, Cloud Map) hold no record a user points anywhere.
+            zone = dns.zone_answering(name, [z for z in zones if z.owner_service is None])
+            if zone is None or (zone.owner_account and zone.owner_account not in accounts):
+                continue  # none; or another account's zone, whose records only that account can list
+            page = self._read(
+                facts,
+                key,
+                "route53:ListResourceRecordSets",
+                partial(
+                    self.clients.route53.list_resource_record_sets,
+                    HostedZoneId=zone.id,
+                    StartRecordName=name,
+                    MaxItems="10",
+                ),
+            )
+            if page is None:
+                return
+            found = map(convert.hosted_zone_record, page.get("ResourceRecordSets", []))
+            records.setdefault(zone.id, []).extend(r for r in found if r.name == name)
+        facts.hosted_zones[vpc] = tuple(replace(z, records=tuple(records.get(z.id, ()))) for z in zones)
+
+    def _read_central_endpoints(self, facts: _Facts, vpcs: list[str]) -> list[str]:
+        """The interface endpoints the function VPCs' zones name by their own DNS names and that the VPCs' read did
+        not return (one DescribeVpcEndpoints for all): their VPCs, other than these, are returned to be read."""
+        named = {
+            e.endpoint_id
+            for vpc in vpcs
+            for zone in facts.hosted_zones.get(vpc, ())
+            for target in dns.record_targets(zone.records)
+            if (e := dns.secrets_manager_endpoint_name(target)) is not None
+        }
+        self._parallel(self._paged_reads(ENDPOINTS_BY_ID, sorted(named - set(facts.endpoints)), facts))
+        return sorted({facts.endpoints[e].vpc_id for e in named if e in facts.endpoints} - set(vpcs))
 
     def _repair_function_vpcs(self, functions: list[Function], fn_vpcs: set[str], facts: _Facts) -> None:
         """Take each function's VPC from its subnets when the VpcId it reported is not theirs."""
@@ -604,12 +661,14 @@ class Collector:
     def _read_dependents(self, databases: DatabaseResolver, facts: _Facts) -> None:
         functions = [f for f in facts.functions.values() if f is not None and f.in_vpc]
         self._read_named_endpoints(functions, facts)
-        sm_host = dns.secrets_manager_hostname(self.region)
+        fn_vpcs = {str(f.vpc_id) for f in functions}
         group_ids = {g for f in functions for g in f.security_group_ids}
         group_ids |= {g for d in databases.found.values() for g in d.security_group_ids}
         group_ids |= {g for d in databases.found.values() for t in d.proxy_targets or () for g in t.security_group_ids}
         group_ids |= {g for e in facts.endpoints.values() for g in e.group_ids}
-        pdns_vpcs = sorted({e.vpc_id for e in facts.endpoints.values() if e.private_dns_enabled})
+        # DNS support and hostnames decide whether an endpoint's private DNS, or a private zone, answers in the VPC.
+        dns_vpcs = {e.vpc_id for e in facts.endpoints.values() if e.private_dns_enabled and e.vpc_id in fn_vpcs}
+        dns_vpcs |= {v for v in fn_vpcs if any(z.records for z in facts.hosted_zones.get(v, ()))}
         nat_ids = sorted(self._default_route_nats(functions, facts))
         peer_vpc_pairs = {
             (str(f.vpc_id), str(d.vpc_id))
@@ -617,35 +676,20 @@ class Collector:
             for d in databases.found.values()
             if d.vpc_id and f.vpc_id and d.vpc_id != f.vpc_id
         }
+        # A centralized endpoint's VPC: its peerings only when a route between the two leads to one.
+        peer_vpc_pairs |= {
+            (str(f.vpc_id), e.vpc_id)
+            for f in functions
+            for e in central_endpoints(f, facts)
+            if _route_targets_between([(f, e.vpc_id, e.subnet_ids)], facts, "pcx")
+        }
         tasks: list[Callable[[], None]] = []
-
-        def zone_records(vpc: str, zone: PrivateHostedZone) -> None:
-            raw = self._read(
-                facts,
-                f"{FactKey.HOSTED_ZONES}:{vpc}",
-                "route53:ListResourceRecordSets",
-                lambda: self.clients.route53.list_resource_record_sets(
-                    HostedZoneId=zone.id, StartRecordName=sm_host, MaxItems="10"
-                ),
-            )
-            if raw is not None:
-                records = tuple(
-                    r for r in map(convert.hosted_zone_record, raw.get("ResourceRecordSets", [])) if r.name == sm_host
-                )
-                facts.hosted_zones[vpc] = tuple(
-                    replace(z, records=records) if z.id == zone.id else z for z in facts.hosted_zones[vpc]
-                )
-
         tasks += self._paged_reads(SECURITY_GROUPS_BY_ID, sorted(group_ids), facts)
-        tasks += [partial(self._read_dns_attributes, facts, vpc) for vpc in pdns_vpcs]
+        tasks += [partial(self._read_dns_attributes, facts, vpc) for vpc in sorted(dns_vpcs)]
         if nat_ids:  # a NAT gateway leads out only from a public subnet: one routed to an internet gateway
             tasks += self._paged_reads(NAT_GATEWAYS_BY_ID, nat_ids, facts)
             tasks += self._paged_reads(INTERNET_GATEWAYS_OF_VPCS, sorted({str(f.vpc_id) for f in functions}), facts)
         tasks += self._paged_reads(PEERINGS_AMONG_VPCS, sorted({v for pair in peer_vpc_pairs for v in pair}), facts)
-        for vpc, zones in facts.hosted_zones.items():
-            zone = dns.zone_answering(sm_host, zones)
-            if zone is not None and zone.owner_service is None:
-                tasks.append(partial(zone_records, vpc, zone))
         self._parallel(tasks)
 
     def _read_prefix_lists(self, facts: _Facts, also: Iterable[str] = ()) -> None:
@@ -708,6 +752,7 @@ class Collector:
                     facts.tgw_attachments[attachment_id], raw
                 )
         vpcs = {str(f.vpc_id) for f in functions} | {str(d.vpc_id) for d in databases.found.values() if d.vpc_id}
+        vpcs |= {e.vpc_id for f in functions for e in central_endpoints(f, facts)}
         table_ids = sorted(
             {
                 a.route_table_id
@@ -929,11 +974,13 @@ def _prefix_lists_named(fn: Function | None, database: Database | None, facts: _
     and by the routes of the function's and the database's VPCs."""
     if fn is None:
         return set()
-    vpcs = {fn.vpc_id, database.vpc_id if database else None}
+    central = central_endpoints(fn, facts)
+    vpcs = {fn.vpc_id, database.vpc_id if database else None, *(e.vpc_id for e in central)}
     routed = {r.destination for t in facts.route_tables.values() if t.vpc_id in vpcs for r in t.prefix_list_routes}
     routed |= {r.prefix_list_id for t in facts.tgw_route_tables.values() for r in t.routes if r.prefix_list_id}
     group_ids = {*fn.security_group_ids, *(database.security_group_ids if database else ())}
     group_ids |= {g for e in facts.endpoints.values() if e.vpc_id == fn.vpc_id for g in e.group_ids}
+    group_ids |= {g for e in central for g in e.group_ids}
     return routed | {
         r.prefix_list_id
         for g in group_ids
@@ -943,21 +990,38 @@ def _prefix_lists_named(fn: Function | None, database: Database | None, facts: _
     }
 
 
+def central_endpoints(fn: Function, facts: _Facts) -> list[VpcEndpoint]:
+    """The endpoints outside `fn`'s VPC that the records of its VPC's private zones name (centralized endpoints)."""
+    named = endpoints_named(facts.hosted_zones.get(str(fn.vpc_id), ()), facts.endpoints.values())
+    return [e for e in named if e.vpc_id != fn.vpc_id]
+
+
 def _tgw_routes_between(functions: list[Function], databases: Iterable[Database], facts: _Facts) -> set[str]:
-    """The transit gateways that a function's subnet routes a database subnet to, or a database's subnet routes a
-    function subnet to (the way back), for every function and database in different VPCs."""
+    """The transit gateways that a function's subnet routes a far subnet to, or a far subnet routes a function
+    subnet to (the way back), for every function and its database or centralized endpoint in different VPCs."""
+    ends = [(f, d.vpc_id, d.subnet_ids) for f in functions for d in databases]
+    ends += [(f, e.vpc_id, e.subnet_ids) for f in functions for e in central_endpoints(f, facts)]
+    return _route_targets_between(ends, facts, "tgw")
+
+
+def _route_targets_between(
+    ends: Sequence[tuple[Function, str | None, tuple[str, ...]]], facts: _Facts, kind: str
+) -> set[str]:
+    """The targets of `kind` ("tgw", "pcx") that routes lead to between each function's subnets and a far end's
+    (its VPC, its subnets), both ways, where the two are in different VPCs."""
     tables = list(facts.route_tables.values())
     found: set[str] = set()
-    pairs = [(f, d) for f in functions for d in databases if d.vpc_id and f.vpc_id and d.vpc_id != f.vpc_id]
-    for fn, db in pairs:
+    for fn, far_vpc, far_subnets in ends:
+        if not far_vpc or not fn.vpc_id or far_vpc == fn.vpc_id:
+            continue
         for fs in (facts.subnets[s] for s in fn.subnet_ids if s in facts.subnets):
-            for ds in (facts.subnets[s] for s in db.subnet_ids if s in facts.subnets):
+            for ds in (facts.subnets[s] for s in far_subnets if s in facts.subnets):
                 for src, dst in ((fs, ds), (ds, fs)):
                     table = routes.table_for_subnet(src.id, src.vpc_id, tables)
                     net = ipv4(dst.cidr)
                     choice = routes.choose(table, net, facts.prefix_lists) if table and net is not None else None
                     route = choice.route if choice is not None else None
-                    if route is not None and route.target_kind == "tgw":
+                    if route is not None and route.target_kind == kind:
                         found.add(route.target)
     return found
 

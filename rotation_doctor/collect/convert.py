@@ -32,6 +32,7 @@ from rotation_doctor.model.snapshot import (
     Vpc,
     VpcEndpoint,
 )
+from rotation_doctor.netsem import dns
 
 Raw = Mapping[str, Any]
 
@@ -317,10 +318,10 @@ def peering(raw: Raw) -> PeeringConnection:
 def hosted_zone_record(raw: Raw) -> HostedZoneRecord:
     alias = raw.get("AliasTarget") or {}
     return HostedZoneRecord(
-        name=str(raw["Name"]).lower().rstrip("."),
+        name=dns.normalised(str(raw["Name"])),
         record_type=raw["Type"],
-        alias_target=str(alias["DNSName"]).lower().rstrip(".") if alias.get("DNSName") else None,
-        values=tuple(str(v["Value"]).lower().rstrip(".") for v in raw.get("ResourceRecords") or []),
+        alias_target=dns.normalised(str(alias["DNSName"])) if alias.get("DNSName") else None,
+        values=tuple(dns.normalised(str(v["Value"])) for v in raw.get("ResourceRecords") or []),
     )
 
 

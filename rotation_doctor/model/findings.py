@@ -57,6 +57,7 @@ class Code(StrEnum):
     SM_ENDPOINT_POLICY_DENIES = "SM_ENDPOINT_POLICY_DENIES"
     SM_PATH_NOT_EVALUATED = "SM_PATH_NOT_EVALUATED"
     SM_PATH_BLOCKED_BY_ANALYZER = "SM_PATH_BLOCKED_BY_ANALYZER"
+    SM_ENDPOINT_NO_ROUTE = "SM_ENDPOINT_NO_ROUTE"
     DB_TARGET_UNRESOLVED = "DB_TARGET_UNRESOLVED"
     DB_PORT_MISMATCH = "DB_PORT_MISMATCH"
     DB_LAMBDA_NOT_IN_VPC = "DB_LAMBDA_NOT_IN_VPC"
@@ -168,6 +169,12 @@ CODE_INFO: Mapping[Code, CodeInfo] = {
         Severity.WARNING,
         "Check the transit gateway, peering, firewall or appliance on the way by hand.",
         not_evaluated=True,
+    ),
+    Code.SM_ENDPOINT_NO_ROUTE: CodeInfo(
+        PathName.SM,
+        Severity.ERROR,
+        "Add the missing route (or peering, or transit gateway attachment, association or route) between the "
+        "function's VPC and the endpoint's VPC, both ways.",
     ),
     Code.SM_PATH_BLOCKED_BY_ANALYZER: CodeInfo(
         PathName.SM,

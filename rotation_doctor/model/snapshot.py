@@ -325,6 +325,9 @@ class PrivateHostedZone:
     name: str  # without the trailing dot, lowercase
     records: tuple[HostedZoneRecord, ...] = ()  # only those at the Secrets Manager name
     owner_service: str | None = None  # set when AWS manages the zone (e.g. an endpoint's private DNS)
+    # The account that owns the zone (Owner.OwningAccount): only it can list the zone's records, so a zone another
+    # account shares with the VPC has no records read (`records` is then empty and means "not read").
+    owner_account: str | None = None
 
 
 class TargetKind(StrEnum):

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from rotation_doctor.model.snapshot import PrivateHostedZone
+from rotation_doctor.model.snapshot import Function, HostedZoneRecord, PrivateHostedZone
 
 
 def dns_suffix(region: str) -> str:
@@ -61,10 +61,41 @@ def address_families(host: str, region: str) -> frozenset[str]:
     return frozenset({IPV4})
 
 
+# Whole strings (\A, \Z): `^` and `$` would admit a final newline, and a name is compared whole, never trimmed.
 _VPCE_HOST = re.compile(
-    r"^(?P<id>vpce-[0-9a-f]+)-[0-9a-z]+(?:-(?P<az>[a-z]{2}(?:-[a-z]+)+-\d[a-z]))?"
-    r"\.secretsmanager\.(?P<region>[a-z0-9-]+)\.vpce\.amazonaws\.com(?:\.cn)?$"
+    r"\A(?P<id>vpce-[0-9a-f]+)-[0-9a-z]+(?:-(?P<az>[a-z]{2}(?:-[a-z]+)+-\d[a-z]))?"
+    r"\.secretsmanager\.(?P<region>[a-z0-9-]+)\.vpce\.amazonaws\.com(?:\.cn)?\Z"
 )
+
+
+def normalised(name: str) -> str:
+    """A DNS name as compared: lowercase, without its one trailing dot (names are compared whole, never trimmed)."""
+    name = name.lower()
+    return name[:-1] if name.endswith(".") else name
+
+
+@dataclass(frozen=True)
+class EndpointName:
+    """What an interface endpoint's own DNS name says: the endpoint, and the zone for a zonal name."""
+
+    endpoint_id: str
+    availability_zone: str | None  # set for a zonal name (vpce-...-us-east-1a.secretsmanager...)
+
+
+def secrets_manager_endpoint_name(host: str) -> EndpointName | None:
+    """The Secrets Manager interface endpoint a regional or zonal endpoint-specific DNS name names, if it is one."""
+    match = _VPCE_HOST.match(normalised(host))
+    return EndpointName(match.group("id"), match.group("az")) if match else None
+
+
+def name_called(fn: Function, region: str) -> str:
+    """The public Secrets Manager name the function's SDK calls: the one SECRETS_MANAGER_ENDPOINT names, else the
+    one its FIPS and dual-stack switches pick (`SECRETS_MANAGER_NAMES`)."""
+    if fn.secrets_manager_endpoint:
+        override = parse_endpoint_override(fn.secrets_manager_endpoint, region)
+        if override.kind == "public":
+            return override.host
+    return secrets_manager_public_name(region, fips=fn.uses_fips_endpoint, dualstack=fn.uses_dualstack_endpoint)
 
 
 @dataclass(frozen=True)
@@ -79,7 +110,7 @@ class EndpointOverride:
 
 def parse_endpoint_override(value: str, region: str) -> EndpointOverride:
     host = (urlsplit(value).hostname if "://" in value else value.split("/")[0].split(":")[0]) or ""
-    host = host.lower().rstrip(".")
+    host = normalised(host)
     match = _VPCE_HOST.match(host)
     if match:
         return EndpointOverride("vpce", host, match.group("id"), match.group("az"))
@@ -91,10 +122,30 @@ def parse_endpoint_override(value: str, region: str) -> EndpointOverride:
 
 def zone_answering(name: str, zones: Sequence[PrivateHostedZone]) -> PrivateHostedZone | None:
     """The most specific private zone whose name is `name` or a parent of it: it answers for `name`."""
-    name = name.lower().rstrip(".")
+    name = normalised(name)
     best: PrivateHostedZone | None = None
     for zone in zones:
-        zone_name = zone.name.lower().rstrip(".")
+        zone_name = normalised(zone.name)
         if (name == zone_name or name.endswith("." + zone_name)) and (best is None or len(zone_name) > len(best.name)):
             best = zone
     return best
+
+
+# The record types that answer a name with an address: A and AAAA (an alias to an endpoint's DNS name, or addresses)
+# and CNAME. A zone's apex also holds NS and SOA records, which say nothing about where the name leads.
+ANSWERING_TYPES = frozenset({"A", "AAAA", "CNAME"})
+
+
+def answering_records(records: Sequence[HostedZoneRecord]) -> list[HostedZoneRecord]:
+    return [r for r in records if r.record_type.upper() in ANSWERING_TYPES]
+
+
+def record_targets(records: Sequence[HostedZoneRecord]) -> list[str]:
+    """The names the answering records lead to, in order, once each: an alias's DNS name, a CNAME's value."""
+    found: dict[str, None] = {}
+    for record in answering_records(records):
+        if record.alias_target:
+            found[record.alias_target] = None
+        elif record.record_type.upper() == "CNAME":
+            found.update(dict.fromkeys(record.values))
+    return list(found)

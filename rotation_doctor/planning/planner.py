@@ -26,6 +26,8 @@ _WHY_NOT: dict[Code, str] = {
     Code.SM_PATH_NOT_EVALUATED: "the path leaves what rotation-doctor models (transit gateway, firewall, hub endpoint)",
     Code.DB_PATH_NOT_EVALUATED: "the path leaves what rotation-doctor models (transit gateway peering or VPN, "
     "appliance)",
+    Code.SM_ENDPOINT_NO_ROUTE: "the route to the centralized endpoint crosses into another VPC (a peering or a "
+    "transit gateway shared by other VPCs): add it by hand; rotation-doctor changes only the function's own VPC",
     Code.DB_TGW_NOT_ATTACHED: "attach the VPC to the transit gateway in the zone named; rotation-doctor never "
     "changes a transit gateway",
     Code.DB_TGW_ROUTE_MISSING: "add the route (or the association) to the transit gateway route table named; it is "

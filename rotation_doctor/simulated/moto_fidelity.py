@@ -17,6 +17,10 @@
   first); AWS answers `InvalidPermission.NotFound`, as for any rule that is not there (outside a default VPC).
 - moto keeps a transit gateway route's attachment as one object, which its serializer drops, so
   `SearchTransitGatewayRoutes` answers with no `TransitGatewayAttachments`; AWS answers with the list.
+- moto names an interface endpoint `vpce-ID-RANDOM.com.amazonaws.REGION.SERVICE`; AWS names its regional DNS name
+  `vpce-ID-RANDOM.SERVICE.REGION.vpce.amazonaws.com` (Amazon VPC User Guide, "DNS hostnames" of interface
+  endpoints), which is what a private hosted zone's alias names and the name parser recognises. moto also does not
+  implement the `vpc-endpoint-id` filter of `DescribeVpcEndpoints`, which AWS documents.
 
 See docs/moto.md.
 """
@@ -86,6 +90,7 @@ def _patch_once() -> None:
 
     _patch_transit_gateways()
     _patch_ipv6_revoke()
+    _patch_endpoint_names()
 
     import threading
 
@@ -152,6 +157,28 @@ def _patch_ipv6_revoke() -> None:
         return original_revoke(self, group_name_or_id, *args, **kwargs)
 
     SecurityGroupBackend.revoke_security_group_egress = revoke_security_group_egress  # type: ignore[method-assign]
+
+
+def _patch_endpoint_names() -> None:
+    import re
+
+    from moto.ec2.models import vpcs
+
+    original_entries = vpcs.create_dns_entries  # type: ignore[attr-defined]
+    aws_service = re.compile(r"\Acom\.amazonaws\.(?P<region>[a-z0-9-]+)\.(?P<service>[a-z0-9-]+)\Z")
+
+    def create_dns_entries(service_name: str, vpc_endpoint_id: str) -> dict[str, str]:
+        entries = original_entries(service_name, vpc_endpoint_id)
+        match = aws_service.match(service_name)
+        if match:
+            suffix = entries["dns_name"].split(".", 1)[0].rsplit("-", 1)[1]
+            entries["dns_name"] = (
+                f"{vpc_endpoint_id}-{suffix}.{match.group('service')}.{match.group('region')}.vpce.amazonaws.com"
+            )
+        return entries
+
+    vpcs.create_dns_entries = create_dns_entries  # type: ignore[attr-defined]
+    vpcs.VPCEndPoint.vpc_endpoint_id = property(lambda self: self.id)  # type: ignore[attr-defined]
 
 
 def _serialized(method: Any, lock: Any) -> Any:

@@ -211,6 +211,93 @@ def tgw_database(
     return {"vpc": data.vpc, "tgw": tgw, "attachments": attachments, "tgw_tables": tables, "db_sg": db_sg}
 
 
+def central_endpoint(
+    b: AccountBuilder, o: Orders, *, via: str = "peering", admits: str = "cidr", breaks: str | None = None
+) -> dict[str, Any]:
+    """A centralized Secrets Manager endpoint: one interface endpoint, private DNS off, in a shared-services VPC
+    (10.50.0.0/16, a subnet in each zone); a private hosted zone `secretsmanager.REGION.amazonaws.com` with an alias
+    to the endpoint's regional DNS name, associated with the shared VPC and the orders VPC; the VPCs linked by a
+    peering or (`via="tgw"`) a transit gateway, hub and spoke as in `tgw_database`. Build `o` without an endpoint
+    and without a NAT route: healthy as built. `admits`: the endpoint's group admits the orders VPC's block
+    ("cidr"), the function's group ("group": works across a same-region peering, not across a transit gateway) or
+    nothing ("none"). `breaks`: "zone" (not associated with the orders VPC), "deleted" (the endpoint deleted after
+    the alias was made), "there" or "back" (the route from the orders VPC, or back to it, missing), "dns" (DNS
+    support off in the orders VPC), or None."""
+    shared = b.network("10.50.0.0/16", name="shared-services")
+    b.subnet(shared, "svc-a", "10.50.1.0/24", "a")
+    b.subnet(shared, "svc-b", "10.50.2.0/24", "b")
+    shared_table = b.route_table(shared, "svc", ["svc-a", "svc-b"])
+    ingress = {
+        "cidr": [tcp(443, cidr=o.net.cidr, description="orders VPC")],
+        "group": [tcp(443, group=o.fn_sg, description="orders rotation")],
+        "none": [],
+    }[admits]
+    endpoint_sg = b.security_group(shared, "central-secretsmanager", ingress=ingress)
+    endpoint = b.secrets_manager_endpoint(shared, ["svc-a", "svc-b"], [endpoint_sg], private_dns=False)
+    entry = b.ec2.describe_vpc_endpoints(VpcEndpointIds=[endpoint])["VpcEndpoints"][0]["DnsEntries"][0]
+    name = f"secretsmanager.{b.region}.amazonaws.com"
+    r53 = b.clients.route53
+    zone = r53.create_hosted_zone(
+        Name=name,
+        CallerReference=f"central-{endpoint}",
+        HostedZoneConfig={"PrivateZone": True},
+        VPC={"VPCRegion": b.region, "VPCId": shared.vpc},  # type: ignore[typeddict-item]
+    )["HostedZone"]["Id"]
+    if breaks != "zone":
+        r53.associate_vpc_with_hosted_zone(HostedZoneId=zone, VPC={"VPCRegion": b.region, "VPCId": o.net.vpc})  # type: ignore[typeddict-item]
+    alias: dict[str, Any] = {"Name": name, "Type": "A"}
+    alias["AliasTarget"] = {
+        "HostedZoneId": entry["HostedZoneId"],
+        "DNSName": entry["DnsName"],
+        "EvaluateTargetHealth": False,
+    }
+    r53.change_resource_record_sets(
+        HostedZoneId=zone,
+        ChangeBatch={"Changes": [{"Action": "CREATE", "ResourceRecordSet": alias}]},  # type: ignore[typeddict-item]
+    )
+    if breaks == "deleted":
+        b.ec2.delete_vpc_endpoints(VpcEndpointIds=[endpoint])
+    if breaks == "dns":
+        b.ec2.modify_vpc_attribute(VpcId=o.net.vpc, EnableDnsSupport={"Value": False})
+    found: dict[str, Any] = {"vpc": shared.vpc, "endpoint": endpoint, "endpoint_sg": endpoint_sg, "zone": zone}
+    if via == "tgw":
+        ec2 = b.ec2
+        tgw = ec2.create_transit_gateway(
+            Options={"DefaultRouteTableAssociation": "disable", "DefaultRouteTablePropagation": "disable"}
+        )["TransitGateway"]["TransitGatewayId"]
+        attachments, tables = {}, {}
+        for end, net, subnets in (("apps", o.net, o.fn_subnets), ("shared", shared, list(shared.subnets.values()))):
+            made = ec2.create_transit_gateway_vpc_attachment(TransitGatewayId=tgw, VpcId=net.vpc, SubnetIds=subnets)
+            attachments[end] = made["TransitGatewayVpcAttachment"]["TransitGatewayAttachmentId"]
+            tables[end] = ec2.create_transit_gateway_route_table(TransitGatewayId=tgw)["TransitGatewayRouteTable"][
+                "TransitGatewayRouteTableId"
+            ]
+            ec2.associate_transit_gateway_route_table(
+                TransitGatewayRouteTableId=tables[end], TransitGatewayAttachmentId=attachments[end]
+            )
+        ec2.create_transit_gateway_route(
+            TransitGatewayRouteTableId=tables["apps"],
+            DestinationCidrBlock=shared.cidr,
+            TransitGatewayAttachmentId=attachments["shared"],
+        )
+        ec2.create_transit_gateway_route(
+            TransitGatewayRouteTableId=tables["shared"],
+            DestinationCidrBlock=o.net.cidr,
+            TransitGatewayAttachmentId=attachments["apps"],
+        )
+        hop: dict[str, Any] = {"TransitGatewayId": tgw}
+        found |= {"tgw": tgw, "attachments": attachments, "tgw_tables": tables}
+    else:
+        pcx = b.peering(o.net, shared)
+        hop = {"VpcPeeringConnectionId": pcx}
+        found["peering"] = pcx
+    if breaks != "there":
+        b.route(o.net.tables["private"], shared.cidr, **hop)
+    if breaks != "back":
+        b.route(shared_table, o.net.cidr, **hop)
+    return found
+
+
 def proxied_database(
     b: AccountBuilder,
     o: Orders,
