@@ -127,7 +127,7 @@ def deliver(*bodies: str) -> dict[str, Any]:
 def served(stream: io.StringIO, store: ProposalStore) -> dict[str, dict[str, Any]]:
     """What the worker's "handled" lines said of each secret, with the plan of its proposal (the proposal's id is
     random: its plan is what a person is asked to approve)."""
-    plans = {p.id: [f["kind"] for f in p.plan] for p in store.list()}
+    plans = {p.id: [f.kind for f in p.plan] for p in store.list()}
     out: dict[str, dict[str, Any]] = {}
     for line in map(json.loads, stream.getvalue().splitlines()):
         if line.get("message") == "handled":

@@ -14,6 +14,7 @@ from rotation_doctor.approvals.handoff import ApplyApproved
 from rotation_doctor.approvals.store import Proposal, ProposalStore, create_table
 from rotation_doctor.approvals.workflow import apply_proposal, handle_secret, reconcile
 from rotation_doctor.model.errors import ProposalConflict
+from rotation_doctor.model.plan import Call
 from rotation_doctor.model.states import ProposalState
 from rotation_doctor.simulated import scenarios
 from rotation_doctor.simulated.account import AccountBuilder
@@ -159,7 +160,7 @@ def test_a_death_mid_apply_of_a_secret_denied_since_is_undone_not_left_applying(
 
 def test_a_death_after_the_last_write_keeps_a_healthy_result(builder: AccountBuilder) -> None:
     executor, store, proposal = proposed(builder)
-    steps = sum(len(f["steps"]) for f in proposal.plan)
+    steps = sum(len(f.steps) for f in proposal.plan)
     dies_after(executor, steps)
     with pytest.raises(ProcessDied):
         apply_proposal(executor, store, proposal.id, by="alice")
@@ -186,12 +187,8 @@ def test_an_undo_refused_during_reconciliation_leaves_a_listed_leftover(builder:
     assert settled.state is ProposalState.ROLLBACK_INCOMPLETE
     (left,) = settled.leftovers
     endpoint = [e for e in builder.ec2.describe_vpc_endpoints()["VpcEndpoints"] if e["State"].lower() != "deleted"]
-    assert left["resource"] == endpoint[0]["VpcEndpointId"]
-    assert left["remove"] == {
-        "service": "ec2",
-        "operation": "DeleteVpcEndpoints",
-        "params": {"VpcEndpointIds": [endpoint[0]["VpcEndpointId"]]},
-    }
+    assert left.resource == endpoint[0]["VpcEndpointId"]
+    assert left.remove == Call("ec2", "DeleteVpcEndpoints", {"VpcEndpointIds": [endpoint[0]["VpcEndpointId"]]})
 
 
 def test_a_failure_before_any_write_does_not_leave_the_proposal_applying(builder: AccountBuilder) -> None:
@@ -232,4 +229,4 @@ def test_a_settled_proposal_is_told_with_what_is_left(builder: AccountBuilder) -
     dispatcher.after_decision(settled, None)  # as the worker does for each settled proposal
     (message,) = published
     assert "ACTION NEEDED" in message["Subject"]
-    assert settled.leftovers[0]["resource"] in message["Message"] and "delete-vpc-endpoints" in message["Message"]
+    assert str(settled.leftovers[0].resource) in message["Message"] and "delete-vpc-endpoints" in message["Message"]

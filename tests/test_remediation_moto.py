@@ -473,7 +473,7 @@ def test_stale_plan_is_not_applied_but_proposed_again(builder: AccountBuilder) -
     assert handled.outcome.status == "stale" and writes(builder) == {}
     assert store.get(proposal.id).state == "expired"
     assert handled.proposal is not None and handled.proposal.id != proposal.id and handled.proposal.state == "proposed"
-    assert [f["kind"] for f in handled.proposal.plan] == ["CREATE_SECRETSMANAGER_ENDPOINT"]
+    assert [f.kind for f in handled.proposal.plan] == ["CREATE_SECRETSMANAGER_ENDPOINT"]
 
 
 def test_rejected_proposal_cannot_be_applied(builder: AccountBuilder) -> None:
@@ -520,7 +520,7 @@ def test_auto_applies_only_up_to_max_auto_risk_and_proposes_the_rest(builder: Ac
     assert handled.outcome.applied == ["AUTHORIZE_DB_INGRESS"]
     skipped = {f.kind: f.reason for f in handled.outcome.fixes if f.status == "skipped"}
     assert "above max_auto_risk low" in skipped["CREATE_SECRETSMANAGER_ENDPOINT"]
-    assert handled.proposal is not None and [f["kind"] for f in handled.proposal.plan] == [
+    assert handled.proposal is not None and [f.kind for f in handled.proposal.plan] == [
         "CREATE_SECRETSMANAGER_ENDPOINT"
     ]
 

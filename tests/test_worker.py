@@ -98,7 +98,7 @@ def test_rotation_failed_produces_a_proposal(builder: AccountBuilder, service: A
     assert response == {"batchItemFailures": []}
     [proposal] = service.store.list()
     assert proposal.secret_arn == o.secret_arn and proposal.state == "proposed"
-    assert [f["kind"] for f in proposal.plan] == ["CREATE_SECRETSMANAGER_ENDPOINT", "AUTHORIZE_DB_INGRESS"]
+    assert [f.kind for f in proposal.plan] == ["CREATE_SECRETSMANAGER_ENDPOINT", "AUTHORIZE_DB_INGRESS"]
     assert builder.ec2.describe_vpc_endpoints()["VpcEndpoints"] == []  # nothing changed
 
 
@@ -111,7 +111,7 @@ def test_rotation_failed_in_auto_mode_applies_low_risk_and_proposes_the_rest(
     ingress = builder.ec2.describe_security_groups(GroupIds=[o.db_sg])["SecurityGroups"][0]["IpPermissions"]
     assert any(pair["GroupId"] == o.fn_sg for p in ingress for pair in p["UserIdGroupPairs"])
     [proposal] = service.store.list()
-    assert [f["kind"] for f in proposal.plan] == ["CREATE_SECRETSMANAGER_ENDPOINT"]
+    assert [f.kind for f in proposal.plan] == ["CREATE_SECRETSMANAGER_ENDPOINT"]
 
 
 def test_revoked_rule_proposes_for_exactly_the_affected_secrets(builder: AccountBuilder, service: Any) -> None:
@@ -126,7 +126,7 @@ def test_revoked_rule_proposes_for_exactly_the_affected_secrets(builder: Account
     service.deliver(real_shaped("revoke_sg_ingress_items.json", **{FICTIONAL_DB_SG: o.db_sg, FICTIONAL_FN_SG: o.fn_sg}))
     proposals = service.store.list()
     assert [p.secret_name for p in proposals] == [scenarios.DEMO_SECRET]
-    assert [f["kind"] for f in proposals[0].plan] == ["AUTHORIZE_DB_INGRESS"]
+    assert [f.kind for f in proposals[0].plan] == ["AUTHORIZE_DB_INGRESS"]
 
 
 def test_a_burst_of_changes_is_one_diagnosis_per_secret(builder: AccountBuilder, service: Any) -> None:
@@ -316,7 +316,7 @@ def test_a_change_too_deep_to_read_whole_looks_at_every_secret(
     # The deep part names nothing of the account; the rest names groups it does not have either.
     assert service.deliver(with_parameter("deep", nested(100, "sg-0123456789abcdef0"))) == {"batchItemFailures": []}
     [proposal] = service.store.list()  # looked at every secret, so the revoked rule was found
-    assert [f["kind"] for f in proposal.plan] == ["AUTHORIZE_DB_INGRESS"]
+    assert [f.kind for f in proposal.plan] == ["AUTHORIZE_DB_INGRESS"]
     assert any("too deep or too large to read whole" in line for line in log_lines())
 
 

@@ -232,14 +232,14 @@ def test_member_events_from_two_accounts_assume_each_role_once_and_plan_in_each(
     members = (a_eu, a_us, b_us)
     for member in members:
         plan = proposals[member.secret_arn].plan
-        assert [f["kind"] for f in plan] == ["CREATE_SECRETSMANAGER_ENDPOINT", "AUTHORIZE_DB_INGRESS"]
-        named = set(IDS.findall(json.dumps(plan)))
+        assert [f.kind for f in plan] == ["CREATE_SECRETSMANAGER_ENDPOINT", "AUTHORIZE_DB_INGRESS"]
+        named = set(IDS.findall(json.dumps([f.to_json() for f in plan])))
         assert member.orders.net.vpc in named and member.orders.db_sg in named
         assert named <= member.resource_ids()  # every id its calls name is of its own place
         for other in members:
             if other is not member:
                 assert not named & other.resource_ids()
-        service_names = {s["params"].get("ServiceName") for f in plan for s in f["steps"]} - {None}
+        service_names = {s.call.params.get("ServiceName") for f in plan for s in f.steps} - {None}
         assert service_names == {f"com.amazonaws.{member.place.region}.secretsmanager"}
     assert account_state(org.hub) == hub_before  # nothing written in the hub's account
 
@@ -270,7 +270,7 @@ def test_a_change_in_a_member_looks_only_at_that_members_secrets(org: Any) -> No
     assert org.deliver(change) == {"batchItemFailures": []}
     assert org.assumed == [role(A)]  # B is not even looked at
     [proposal] = org.store.list()
-    assert proposal.secret_arn == a.secret_arn and [f["kind"] for f in proposal.plan] == ["AUTHORIZE_DB_INGRESS"]
+    assert proposal.secret_arn == a.secret_arn and [f.kind for f in proposal.plan] == ["AUTHORIZE_DB_INGRESS"]
 
 
 def test_auto_mode_fixes_in_the_member_and_counts_the_members_hourly_cap(org: Any) -> None:
@@ -283,9 +283,7 @@ def test_auto_mode_fixes_in_the_member_and_counts_the_members_hourly_cap(org: An
     assert any(pair["GroupId"] == o.fn_sg for p in ingress for pair in p["UserIdGroupPairs"])  # fixed in A
     assert account_state(org.hub) == hub_before
     [proposal] = org.store.list()  # what auto mode may not do is proposed, in the hub's table
-    assert proposal.secret_arn == a.secret_arn and [f["kind"] for f in proposal.plan] == [
-        "CREATE_SECRETSMANAGER_ENDPOINT"
-    ]
+    assert proposal.secret_arn == a.secret_arn and [f.kind for f in proposal.plan] == ["CREATE_SECRETSMANAGER_ENDPOINT"]
     items = org.hub.clients.dynamodb.scan(TableName="proposals")["Items"]
     caps = {i["id"]["S"].rsplit("#", 1)[0]: int(i["used"]["N"]) for i in items if i["id"]["S"].startswith("budget#")}
     assert caps == {f"budget#{A}": 1}  # the member's own cap, kept in the hub
@@ -447,7 +445,7 @@ def test_a_dead_apply_in_an_account_that_now_refuses_is_reported_with_what_is_le
 ) -> None:
     a = build_member(A, "eu-west-1")
     stuck = died_mid_apply(org, a, 1, monkeypatch)  # the endpoint's group was made, then the process died
-    [group] = [e["resource"] for e in stuck.journal]
+    [group] = [e.resource for e in stuck.journal]
     org.refusing[A] = "AccessDenied"
     org.make("propose")
     assert org.deliver(org_event("scheduled_sweep.json")) == {"batchItemFailures": []}
@@ -455,7 +453,7 @@ def test_a_dead_apply_in_an_account_that_now_refuses_is_reported_with_what_is_le
     assert settled.state is ProposalState.ROLLBACK_INCOMPLETE
     assert f"NOT undone: account {A} refused the member role" in str(settled.history[-1]["note"])
     [left] = settled.leftovers
-    assert left["resource"] == group and left["remove"]["operation"] == "DeleteSecurityGroup"
+    assert left.resource == group and left.remove is not None and left.remove.operation == "DeleteSecurityGroup"
     assert group in {g["GroupId"] for g in a.builder.ec2.describe_security_groups()["SecurityGroups"]}
 
 

@@ -25,6 +25,7 @@ from rotation_doctor.collect.collector import Collector
 from rotation_doctor.examine import diagnose_secrets
 from rotation_doctor.model.findings import Verdict
 from rotation_doctor.model.plan import RULE_NOT_FOUND, Call, Fix, Plan, Step, dig, references, resolve, written_by
+from rotation_doctor.model.records import JournalEntry, Leftover
 from rotation_doctor.model.snapshot import Snapshot
 from rotation_doctor.model.states import FixStatus, OutcomeStatus, StepStatus
 from rotation_doctor.planning.planner import make_plan
@@ -95,57 +96,9 @@ class UndoImpossible(Exception):
     pass
 
 
-@dataclass(frozen=True)
-class JournalEntry:
-    """A write AWS accepted, recorded before anything else happens, with the call that undoes it. If the
-    process dies mid-apply, reconciliation undoes from these (the proposal store keeps them)."""
-
-    step: str
-    what: str
-    resource: str | None
-    undo: Call | None  # None: it has no undo, or the id the undo needs was never returned
-
-    def to_json(self) -> dict[str, Any]:
-        undo = self.undo.to_json() if self.undo is not None else None
-        return {"step": self.step, "what": self.what, "resource": self.resource, "undo": undo}
-
-    @classmethod
-    def from_json(cls, raw: Mapping[str, Any]) -> JournalEntry:
-        undo = raw.get("undo")
-        call = Call.from_json(undo) if undo else None
-        return cls(str(raw["step"]), str(raw["what"]), raw.get("resource"), call)
-
-
 Journal = Callable[[JournalEntry], None]
 # An undo that finds its target gone has nothing left to do.
 GONE = ("NotFound", "NotFoundException", "InvalidPermission.NotFound", "ResourceNotFoundException")
-
-
-@dataclass(frozen=True)
-class Leftover:
-    """Something a failed apply could not undo: what it is, its id, and the call that would remove it."""
-
-    step: str
-    what: str  # the step's line of the plan, e.g. "+ interface endpoint vpce-... in subnet-..."
-    resource: str | None  # its id, when AWS returned one
-    remove: Call | None  # the undo call as it would run now (None: the id to put in it is unknown)
-    error: str  # why the undo failed
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "step": self.step,
-            "what": self.what,
-            "resource": self.resource,
-            "remove": self.remove.to_json() if self.remove is not None else None,
-            "error": self.error,
-        }
-
-    @classmethod
-    def from_json(cls, raw: Mapping[str, Any]) -> Leftover:
-        """As a proposal stores it (reconciliation's leftovers are told from the proposal)."""
-        remove = raw.get("remove")
-        call = Call.from_json(remove) if remove else None
-        return cls(str(raw["step"]), str(raw["what"]), raw.get("resource"), call, str(raw.get("error", "")))
 
 
 def _outputs(step: Step, response: Any) -> dict[str, Any]:
