@@ -42,8 +42,7 @@ from tests.iam_authorization import (
     key_applies,
     trusted,
 )
-from tests.snapshots import healthy, nat_path, peered
-from tests.test_planner import BREAKAGES
+from tests.snapshots import BREAKAGES, healthy, nat_path, peered
 
 ROOT = Path(__file__).resolve().parents[1]
 ALLOWED_VPCS = ["vpc-1", "vpc-2"]
