@@ -3,35 +3,27 @@ environment that has only what the Lambda runtime has (Python and boto3)."""
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-SCRIPT = ROOT / "scripts" / "package_lambda.py"
-# An index nobody answers on: the build must not need one.
-OFFLINE = {**os.environ, "PIP_INDEX_URL": "http://127.0.0.1:9/simple", "PIP_NO_INDEX": "1"}
-
-
-def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(args, check=True, capture_output=True, text=True, env=env, timeout=600)
+from tests.packaging_checks import (
+    OFFLINE,
+    ROOT,
+    SCRIPT,
+    assert_built_for_the_runtime,
+    assert_handlers_import,
+    download,
+    run,
+    runtime_version,
+)
 
 
 def handlers() -> list[tuple[str, str]]:
     text = (ROOT / "template.yaml").read_text()
     return [tuple(m.rsplit(".", 1)) for m in re.findall(r"Handler:\s*(\S+)", text)]  # type: ignore[misc]
-
-
-def download(version: str, *, with_runtime: bool = False) -> Path:
-    """The wheels for `version` into .wheelhouse (once: pip skips what is there); with boto3 to emulate the runtime."""
-    wheelhouse = ROOT / ".wheelhouse" / f"py{version.replace('.', '')}"
-    download = [sys.executable, str(SCRIPT), "download", "--python-version", version, "--wheelhouse", str(wheelhouse)]
-    run(*download, *(["--with-runtime"] if with_runtime else []))
-    return wheelhouse
 
 
 def build(version: str, out: Path, *, with_runtime: bool = False) -> Path:
@@ -49,32 +41,6 @@ def build(version: str, out: Path, *, with_runtime: bool = False) -> Path:
         env=OFFLINE,
     )
     return wheelhouse
-
-
-def assert_handlers_import(packages: list[tuple[Path, str, str]], wheelhouse: Path, venv: Path) -> None:
-    """Each (artifact, module, function) imports in a virtual environment holding only boto3, as Lambda's does, and
-    the service's event parsing (pydantic, loaded lazily) works there."""
-    run(sys.executable, "-m", "venv", str(venv))
-    python = str(venv / "bin" / "python")
-    run(python, "-m", "pip", "install", "--quiet", "--no-index", "--find-links", str(wheelhouse), "boto3", env=OFFLINE)
-    env = {
-        "PATH": os.environ["PATH"],
-        "AWS_REGION": "us-east-1",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "POWERTOOLS_TRACE_DISABLED": "true",
-        "PYTHONNOUSERSITE": "1",
-    }
-    assert packages
-    for package, module, function in packages:
-        probe = (
-            f"import sys; sys.path.insert(0, {str(package)!r}); import {module} as m; "
-            f"assert callable(m.{function}); import rotation_doctor.service.events as e; "
-            "print(type(e.parse({'version': '0', 'id': 'x', 'detail-type': 'Scheduled Event', 'source': "
-            "'aws.events', 'account': '1', 'time': '2026-11-29T00:00:00Z', 'region': 'us-east-1', "
-            "'resources': [], 'detail': {}})).__name__)"
-        )
-        out = run(python, "-I", "-c", probe, env=env)
-        assert out.stdout.strip() == "Sweep"
 
 
 @pytest.mark.packaging
@@ -95,26 +61,6 @@ def test_the_lambda_artifact_is_built_for_the_runtime(tmp_path: Path) -> None:
     package = tmp_path / "package"
     build(version, package)
     assert_built_for_the_runtime(package, version)
-
-
-def runtime_version() -> str:
-    runtime = re.search(r"Runtime:\s*python(\d\.\d+)", (ROOT / "template.yaml").read_text())
-    assert runtime is not None
-    return runtime.group(1)
-
-
-def assert_built_for_the_runtime(package: Path, version: str) -> None:
-    """Its binaries are CPython `version` on x86_64; it leaves out what the runtime ships and compiles nothing."""
-    tag = f"cpython-{version.replace('.', '')}-x86_64-linux-gnu"
-    assert list((package / "pydantic_core").glob(f"*{tag}.so")), f"pydantic_core is not built for {tag}"
-    binaries = [p.name for p in package.rglob("*.so")]
-    assert binaries and all(tag in name for name in binaries), binaries
-    assert (package / "handlers" / "worker.py").exists() and (package / "handlers" / "approval.py").exists()
-    assert not (package / "boto3").exists() and not (package / "botocore").exists()
-    assert not (package / "rotation_doctor" / "simulated").exists()
-    # Bytecode compiled here would be for this machine's Python: the runtime's never reads it.
-    compiled = [p for p in package.rglob("*") if p.name == "__pycache__" or p.suffix in (".pyc", ".pyo")]
-    assert compiled == [], compiled[:5]
 
 
 @pytest.mark.browser

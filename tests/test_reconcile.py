@@ -7,9 +7,8 @@ from typing import Any
 
 import pytest
 
-from rotation_doctor.apply.executor import Executor, JournalEntry
+from rotation_doctor.apply.executor import Executor
 from rotation_doctor.apply.guardrails import Mode, Policy
-from rotation_doctor.apply.timing import LONGEST_APPLY_SECONDS
 from rotation_doctor.approvals.handoff import ApplyApproved
 from rotation_doctor.approvals.store import Proposal, ProposalStore, create_table
 from rotation_doctor.approvals.workflow import apply_proposal, handle_secret, reconcile
@@ -18,14 +17,10 @@ from rotation_doctor.model.plan import Call
 from rotation_doctor.model.states import ProposalState
 from rotation_doctor.simulated import scenarios
 from rotation_doctor.simulated.account import AccountBuilder
+from tests.faults import LATER, ProcessDied, dies_after
 from tests.fix_scenarios import account_state
 
 SECRET = scenarios.DEMO_SECRET
-LATER = LONGEST_APPLY_SECONDS + 1
-
-
-class ProcessDied(BaseException):
-    """What a Lambda timeout or an out-of-memory kill looks like from inside: nothing after it runs."""
 
 
 def proposed(b: AccountBuilder) -> tuple[Executor, ProposalStore, Proposal]:
@@ -36,24 +31,6 @@ def proposed(b: AccountBuilder) -> tuple[Executor, ProposalStore, Proposal]:
     proposal = handle_secret(executor, store, SECRET).proposal
     assert proposal is not None
     return executor, store, store.approve(proposal.id, by="alice")
-
-
-def dies_after(executor: Executor, writes: int) -> None:
-    """The process dies right after AWS accepted the n-th write (and the journal recorded it)."""
-    real = Executor.run
-
-    def run(self: Executor, *args: Any, journal: Any = None, **kw: Any) -> Any:
-        seen = {"n": 0}
-
-        def recording(entry: JournalEntry) -> None:
-            journal(entry)
-            seen["n"] += 1
-            if seen["n"] == writes:
-                raise ProcessDied
-
-        return real(self, *args, journal=recording, **kw)
-
-    executor.run = run.__get__(executor)  # type: ignore[method-assign]
 
 
 def test_an_approval_not_applied_yet_is_handed_to_the_worker_again_never_failed(builder: AccountBuilder) -> None:
@@ -141,7 +118,7 @@ def test_a_death_mid_apply_is_undone_from_the_journal(builder: AccountBuilder, w
 def test_a_death_mid_apply_of_a_secret_denied_since_is_undone_not_left_applying(builder: AccountBuilder) -> None:
     """The secret's owner denied rotation-doctor the secret after the process died: nobody can say the half-made
     change helped, so it is undone from the journal (as an unverified apply is), never left applying for ever."""
-    from tests.test_isolation import deny_secret
+    from tests.faults import deny_secret
 
     executor, store, proposal = proposed(builder)
     before = account_state(builder)

@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 from remediations import REGISTRY, PlanContext
 from remediations._rules import DEFAULT_EGRESS, DEFAULT_EGRESS_V6
 from rotation_doctor.apply.executor import Executor, JournalEntry
-from rotation_doctor.apply.guardrails import IGNORE_TAG, Approval, InMemoryBudget, Mode, Policy
+from rotation_doctor.apply.guardrails import IGNORE_TAG, InMemoryBudget, Mode
 from rotation_doctor.approvals.store import ProposalStore, create_table
 from rotation_doctor.approvals.workflow import apply_proposal, handle_secret
 from rotation_doctor.model.errors import AlreadyDecided, ProposalConflict, ProposalExpired, ProposalNotFound
@@ -25,51 +25,8 @@ from rotation_doctor.model.states import OutcomeStatus, StepStatus
 from rotation_doctor.simulated import scenarios
 from rotation_doctor.simulated.account import AccountBuilder, tcp
 from tests import fix_scenarios
-from tests.fix_scenarios import account_state
-
-SECRET = scenarios.DEMO_SECRET
-ANYTHING = Approval("test", max_risk=Risk.NEVER_AUTOMATIC)
-READ_PREFIXES = ("Describe", "Get", "List", "BatchGet", "FilterLog")
-
-
-def writes(b: AccountBuilder) -> dict[str, int]:
-    """Calls that change the account (the proposals table is rotation-doctor's own, not the account's network)."""
-    calls = b.clients.counter.calls.items()
-    return {k: v for k, v in calls if not k.split(":")[1].startswith(READ_PREFIXES) and not k.startswith("dynamodb:")}
-
-
-def executor(b: AccountBuilder, **policy: Any) -> Executor:
-    return Executor(b.clients, Policy(**policy), poll=0.01, wait_timeout=5)
-
-
-def fix_and_recheck(b: AccountBuilder, kind: FixKind, secret: str = SECRET, **run: Any) -> None:
-    ex = executor(b)
-    first = ex.run(secret, approval=ANYTHING, **run)
-    assert str(kind) in first.applied, (first.status, first.reason, [(f.kind, f.status, f.reason) for f in first.fixes])
-    assert first.after is not None and first.after.verdict is Verdict.HEALTHY, first.after.findings
-    assert created_groups_open_to_all(b) == []
-    b.clients.counter.calls.clear()
-    second = ex.run(secret, approval=ANYTHING, **run)
-    assert second.status == "nothing to do" and writes(b) == {}
-
-
-def created_groups_open_to_all(b: AccountBuilder) -> list[str]:
-    """Groups rotation-doctor created that still allow all egress (AWS's default rules, IPv4 or, in a VPC with IPv6,
-    IPv6): there must be none."""
-    created = b.ec2.describe_security_groups(
-        Filters=[{"Name": "tag:rotation-doctor:created-by", "Values": ["rotation-doctor"]}]
-    )["SecurityGroups"]
-    return [
-        g["GroupId"]
-        for g in created
-        for p in g["IpPermissionsEgress"]
-        if p["IpProtocol"] == "-1"
-        and (
-            any(r.get("CidrIp") == "0.0.0.0/0" for r in p.get("IpRanges", []))
-            or any(r.get("CidrIpv6") == "::/0" for r in p.get("Ipv6Ranges", []))
-        )
-    ]
-
+from tests.faults import fail_nth
+from tests.fix_scenarios import ANYTHING, SECRET, account_state, executor, fix_and_recheck, writes
 
 # ----- each fix kind ---------------------------------------------------------------------------
 
@@ -259,19 +216,6 @@ def test_a_revoke_that_finds_no_rule_is_already_done_and_never_undone(builder: A
 
 
 # ----- rollback --------------------------------------------------------------------------------
-
-
-def fail_nth(b: AccountBuilder, operation: str, nth: int) -> Callable[[], None]:
-    seen = {"n": 0}
-
-    def maybe_fail(**_: Any) -> None:
-        seen["n"] += 1
-        if seen["n"] == nth:
-            raise ClientError({"Error": {"Code": "InternalError", "Message": "injected"}}, operation)
-
-    events = b.clients.ec2.meta.events
-    events.register(f"before-call.ec2.{operation}", maybe_fail, unique_id="inject")
-    return lambda: events.unregister(f"before-call.ec2.{operation}", unique_id="inject")
 
 
 # The demo's plan: s1 CreateSecurityGroup, s2 AuthorizeSecurityGroupIngress (443 from the VPC),

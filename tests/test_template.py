@@ -19,7 +19,7 @@ from rotation_doctor.collect.permissions import READ_ACTIONS
 from rotation_doctor.model.plan import FixKind
 from rotation_doctor.service.patterns import PATTERNS, RULES
 from tests.cfn_resolve import Resolver
-from tests.test_iam import (
+from tests.iam_templates import (
     HUB_ACCOUNT,
     HUB_BUS,
     HUB_WORKER,
