@@ -166,8 +166,9 @@ def test_a_stored_record_this_version_cannot_read_is_named_not_a_key_error(
     raw = copy.deepcopy(stored_records()["proposed"])
     raw[part] = {"S": json.dumps(spoil(json.loads(raw[part]["S"])))}
     table.dynamodb.put_item(TableName=TABLE, Item=raw)
-    with pytest.raises(RecordInvalid, match=re.escape(named)):
+    with pytest.raises(RecordInvalid, match=re.escape(named)) as refused:
         ProposalStore(table, TABLE).get(raw["id"]["S"])
+    assert str(refused.value).startswith(f"proposal {raw['id']['S']}: ")
 
 
 def _capture() -> None:

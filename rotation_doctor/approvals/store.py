@@ -593,6 +593,14 @@ def _event(state: ProposalState, by: str, note: str, at: int) -> AttributeValueT
 
 
 def _proposal(raw: Mapping[str, AttributeValueTypeDef]) -> Proposal:
+    """The one place a stored item becomes a `Proposal` (RecordInvalid, naming the proposal, when it cannot)."""
+    try:
+        return _read_proposal(raw)
+    except RecordInvalid as exc:
+        raise RecordInvalid(f"proposal {raw['id']['S']}: {exc}") from exc
+
+
+def _read_proposal(raw: Mapping[str, AttributeValueTypeDef]) -> Proposal:
     return Proposal(
         id=raw["id"]["S"],
         secret_arn=raw["secret_arn"]["S"],
