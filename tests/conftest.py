@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from types import SimpleNamespace
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import moto  # noqa: F401  (registers moto's botocore hook before any session exists)
 import pytest
+
+if TYPE_CHECKING:
+    from rotation_doctor.simulated.account import AccountBuilder
 
 os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1")
 for _key in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"):
@@ -85,3 +90,78 @@ def topic_with_inbox(clients: Any) -> tuple[str, str]:
     inbox_arn = clients.sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     clients.sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=inbox_arn)
     return topic, inbox
+
+
+HANDOFF_KEY = "k" * 64  # the approval function's signing key, from which the hand-offs' key is derived
+
+
+@pytest.fixture
+def service(builder: AccountBuilder, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """The worker Lambda on the simulated account: `make(mode)` builds it, `deliver(*bodies)` hands it an SQS batch."""
+    import handlers.worker as worker_module
+    from rotation_doctor.approvals.store import ProposalStore, create_table
+    from rotation_doctor.simulated.lambda_runtime import SimulatedContext, sqs_event
+
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "RotationDoctor")
+    clients = builder.clients
+    create_table(clients, "proposals")
+    create_table(clients, "idempotency")
+    dlq = clients.sqs.create_queue(QueueName="rotation-doctor-dlq")["QueueUrl"]
+    # The approval function's key, as the template hands it to both functions: hand-offs are signed with it.
+    signing_key = clients.secretsmanager.create_secret(Name="rotation-doctor/signing-key", SecretString=HANDOFF_KEY)
+
+    def make(mode: str = "propose", **extra: str) -> Any:
+        env = {
+            "PROPOSALS_TABLE": "proposals",
+            "IDEMPOTENCY_TABLE": "idempotency",
+            "DEAD_LETTER_QUEUE_URL": dlq,
+            "ROTATION_DOCTOR_MODE": mode,
+            "SIGNING_KEY_SECRET_ARN": signing_key["ARN"],
+            **extra,
+        }
+        worker = worker_module.build_worker(env, clients)
+        worker.executor.poll = 0.01
+        monkeypatch.setattr(worker_module, "_default_worker", lambda: worker)
+        return worker
+
+    def deliver(*bodies: str) -> dict[str, Any]:
+        return dict(worker_module.handler(sqs_event(*bodies), SimulatedContext()))
+
+    yield SimpleNamespace(
+        make=make,
+        deliver=deliver,
+        store=ProposalStore(clients, "proposals"),
+        dead_letter_queue=dlq,
+        key=HANDOFF_KEY.encode(),
+    )
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def moto_server() -> Iterator[str]:
+    """A local moto server (what `AWS_ENDPOINT_URL` points the installed command at, tests/cli_process.py)."""
+    from moto.core.models import default_user_config
+    from moto.server import ThreadedMotoServer
+
+    from rotation_doctor.simulated import moto_fidelity
+
+    moto_fidelity.apply()
+    previous = default_user_config.get("lambda")
+    default_user_config["lambda"] = {"use_docker": False}
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+        if previous is None:
+            default_user_config.pop("lambda", None)
+        else:
+            default_user_config["lambda"] = previous

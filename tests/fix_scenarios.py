@@ -7,7 +7,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from rotation_doctor.model.plan import FixKind
+from rotation_doctor.apply.executor import Executor
+from rotation_doctor.apply.guardrails import Approval, Policy
+from rotation_doctor.model.findings import Verdict
+from rotation_doctor.model.plan import FixKind, Risk
 from rotation_doctor.simulated import scenarios
 from rotation_doctor.simulated.account import AccountBuilder, tcp
 
@@ -194,3 +197,58 @@ def account_state(b: AccountBuilder) -> dict[str, Any]:
         ),
         "addresses": sorted(a["AllocationId"] for a in ec2.describe_addresses()["Addresses"]),
     }
+
+
+SECRET = scenarios.DEMO_SECRET
+
+ANYTHING = Approval("test", max_risk=Risk.NEVER_AUTOMATIC)
+
+READ_PREFIXES = ("Describe", "Get", "List", "BatchGet", "FilterLog")
+
+
+def writes(b: AccountBuilder) -> dict[str, int]:
+    """Calls that change the account (the proposals table is rotation-doctor's own, not the account's network)."""
+    calls = b.clients.counter.calls.items()
+    return {k: v for k, v in calls if not k.split(":")[1].startswith(READ_PREFIXES) and not k.startswith("dynamodb:")}
+
+
+def executor(b: AccountBuilder, **policy: Any) -> Executor:
+    return Executor(b.clients, Policy(**policy), poll=0.01, wait_timeout=5)
+
+
+def fix_and_recheck(b: AccountBuilder, kind: FixKind, secret: str = SECRET, **run: Any) -> None:
+    ex = executor(b)
+    first = ex.run(secret, approval=ANYTHING, **run)
+    assert str(kind) in first.applied, (first.status, first.reason, [(f.kind, f.status, f.reason) for f in first.fixes])
+    assert first.after is not None and first.after.verdict is Verdict.HEALTHY, first.after.findings
+    assert created_groups_open_to_all(b) == []
+    b.clients.counter.calls.clear()
+    second = ex.run(secret, approval=ANYTHING, **run)
+    assert second.status == "nothing to do" and writes(b) == {}
+
+
+def created_groups_open_to_all(b: AccountBuilder) -> list[str]:
+    """Groups rotation-doctor created that still allow all egress (AWS's default rules, IPv4 or, in a VPC with IPv6,
+    IPv6): there must be none."""
+    created = b.ec2.describe_security_groups(
+        Filters=[{"Name": "tag:rotation-doctor:created-by", "Values": ["rotation-doctor"]}]
+    )["SecurityGroups"]
+    return [
+        g["GroupId"]
+        for g in created
+        for p in g["IpPermissionsEgress"]
+        if p["IpProtocol"] == "-1"
+        and (
+            any(r.get("CidrIp") == "0.0.0.0/0" for r in p.get("IpRanges", []))
+            or any(r.get("CidrIpv6") == "::/0" for r in p.get("Ipv6Ranges", []))
+        )
+    ]
+
+
+def created_by_rotation_doctor(b: AccountBuilder) -> list[str]:
+    tagged = [{"Name": "tag:rotation-doctor:created-by", "Values": ["rotation-doctor"]}]
+    groups = b.ec2.describe_security_groups(Filters=tagged)["SecurityGroups"]
+    endpoints = b.ec2.describe_vpc_endpoints(Filters=tagged)["VpcEndpoints"]
+    return [g["GroupId"] for g in groups] + [
+        e["VpcEndpointId"] for e in endpoints if e["State"].lower() not in ("deleted", "deleting")
+    ]

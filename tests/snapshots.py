@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -15,6 +16,8 @@ from rotation_doctor.model.snapshot import (
     NetworkAcl,
     PeeringConnection,
     PolicyDocument,
+    PrefixList,
+    ProxyTarget,
     Route,
     RouteTable,
     Secret,
@@ -241,3 +244,163 @@ def through_tgw(*, referencing: bool = False, **changes: Any) -> Snapshot:
         },
     )
     return replace(snap, **changes)
+
+
+# ----- one breakage each fix kind mends (the planner's property, evidence and IAM tests combine them) ---------
+
+Breakage = Callable[[Snapshot], Snapshot]
+
+
+def _no_endpoint(s: Snapshot) -> Snapshot:
+    return replace(s, vpc_endpoints=())
+
+
+def _private_dns_off(s: Snapshot) -> Snapshot:
+    return replace(s, vpc_endpoints=tuple(replace(e, private_dns_enabled=False) for e in s.vpc_endpoints))
+
+
+def _vpc_dns_off(s: Snapshot) -> Snapshot:
+    return replace(s, dns_attributes={VPC: DnsAttributes(True, False)})
+
+
+def _endpoint_group_closed(s: Snapshot) -> Snapshot:
+    return with_group(s, SecurityGroup("sg-vpce", VPC, "vpce", ()))
+
+
+def _function_egress_closed(s: Snapshot) -> Snapshot:
+    return with_group(s, SecurityGroup("sg-fn", VPC, "fn", ()))
+
+
+def _database_group_closed(s: Snapshot) -> Snapshot:
+    return with_group(s, SecurityGroup("sg-db", VPC, "db", (rule("sg-db", egress=False, port=5432, ref="sg-app"),)))
+
+
+def _data_acl_closed(s: Snapshot) -> Snapshot:
+    entries = (
+        NaclEntry(100, False, True, "6", "0.0.0.0/0", 443, 443),
+        NaclEntry(100, True, True, "6", "10.0.0.0/8", 443, 443),
+    )
+    return replace(
+        s,
+        network_acls=(
+            acl("acl-default", ("app-a", "app-b", "public-a"), allow_all_entries(), True),
+            acl("acl-data", ("data-a", "data-b"), entries),
+        ),
+    )
+
+
+def _no_invoke_permission(s: Snapshot) -> Snapshot:
+    return replace(s, function_policy=None)
+
+
+def _function_outside_vpc(s: Snapshot) -> Snapshot:
+    assert s.function is not None
+    return replace(s, function=replace(s.function, subnet_ids=(), security_group_ids=(), vpc_id=None))
+
+
+def _nat_deleted(s: Snapshot) -> Snapshot:
+    return replace(s, nat_gateways={k: replace(v, state="deleted") for k, v in s.nat_gateways.items()})
+
+
+BREAKAGES: list[Breakage] = [
+    _no_endpoint,
+    _private_dns_off,
+    _vpc_dns_off,
+    _endpoint_group_closed,
+    _function_egress_closed,
+    _database_group_closed,
+    _data_acl_closed,
+    _no_invoke_permission,
+    _function_outside_vpc,
+    _nat_deleted,
+]
+
+
+def dual_stack(**changes: Any) -> Snapshot:
+    """No endpoint, no NAT: the app subnets are dual-stack and route ::/0 to eigw-1, the function calls the
+    dual-stack name with IPv6 allowed, its group sends anything anywhere (both families), the ACL allows both."""
+    base = healthy()
+    subnets = {
+        **base.subnets,
+        "app-a": replace(base.subnets["app-a"], ipv6_cidrs=("2600:1f18:0:1::/64",)),
+        "app-b": replace(base.subnets["app-b"], ipv6_cidrs=("2600:1f18:0:2::/64",)),
+    }
+    fn = replace(base.function, ipv6_allowed_for_dual_stack=True, uses_dualstack_endpoint=True)  # type: ignore[type-var]
+    private = next(t for t in base.route_tables if t.id == "rtb-private")
+    private = replace(
+        private, ipv6_routes=(Route("2600:1f18::/56", "local", "active"), Route("::/0", "eigw-1", "active"))
+    )
+    fn_group = SecurityGroup(
+        "sg-fn",
+        "vpc-1",
+        "fn",
+        (
+            SecurityGroupRule("sg-fn", True, "-1", None, None, cidr="0.0.0.0/0"),
+            SecurityGroupRule("sg-fn", True, "-1", None, None, cidr="::/0"),
+        ),
+    )
+    entries = (*allow_all_entries(), *(NaclEntry(101, e, True, "-1", "::/0", None, None) for e in (True, False)))
+    snap = with_group(with_table(replace(base, vpc_endpoints=()), private), fn_group)
+    snap = replace(
+        snap,
+        subnets=subnets,
+        function=fn,
+        network_acls=(acl("acl-default", tuple(subnets), entries, default=True),),
+    )
+    return replace(snap, **changes)
+
+
+DB_LIST = PrefixList("pl-data", "data", "IPv4", ("10.0.11.0/24", "10.0.12.0/24"))
+
+
+def _pl_rule(group: str, pl: str, port: int, *, egress: bool) -> SecurityGroupRule:
+    return SecurityGroupRule(group, egress, "tcp", port, port, prefix_list_id=pl)
+
+
+def _db_reached_by_list(**changes: Any):  # type: ignore[no-untyped-def]
+    """The baseline, but the function's group reaches the database only through pl-data (plus 443 to the VPC)."""
+    fn_group = SecurityGroup(
+        "sg-fn",
+        "vpc-1",
+        "fn",
+        (
+            SecurityGroupRule("sg-fn", True, "tcp", 443, 443, cidr="10.0.0.0/16"),
+            _pl_rule("sg-fn", "pl-data", 5432, egress=True),
+        ),
+    )
+    return replace(with_group(healthy(), fn_group), **changes)
+
+
+TARGET = ProxyTarget("db", "RDS_INSTANCE", 5432, "AVAILABLE", None, None, VPC, ("data-a", "data-b"), ("sg-db",))
+
+
+def proxied(*targets: ProxyTarget, auth: tuple[str, ...] = (), **changes: Any) -> Snapshot:
+    """The baseline with the secret's host an RDS Proxy in data-a/data-b (group sg-proxy, admitting the function)
+    in front of the database `db` (group sg-db, admitting the proxy's group)."""
+    base = healthy()
+    proxy = Database(
+        TargetKind.RDS_PROXY,
+        "orders-proxy",
+        5432,
+        VPC,
+        ("data-a", "data-b"),
+        ("sg-proxy",),
+        proxy_targets=targets,
+        proxy_auth_secrets=auth,
+    )
+    snap = with_group(
+        with_group(
+            base,
+            SecurityGroup(
+                "sg-proxy",
+                VPC,
+                "proxy",
+                (
+                    rule("sg-proxy", egress=False, port=5432, ref="sg-fn"),
+                    rule("sg-proxy", egress=True, cidr="0.0.0.0/0", protocol="-1"),
+                ),
+            ),
+        ),
+        SecurityGroup("sg-db", VPC, "db", (rule("sg-db", egress=False, port=5432, ref="sg-proxy"),)),
+    )
+    return replace(snap, database=proxy, **changes)

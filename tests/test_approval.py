@@ -413,7 +413,7 @@ def test_the_page_shows_a_stale_plan_was_not_applied(page: Any) -> None:
 
 
 def test_the_page_shows_a_rollback(page: Any) -> None:
-    from tests.test_remediation_moto import fail_nth
+    from tests.faults import fail_nth
 
     assert http(page.url, {"action": "approve", "token": page.approve})[0] == 202
     stop = fail_nth(page.builder, "CreateVpcEndpoint", 1)
@@ -926,7 +926,7 @@ def test_a_failed_apply_that_could_not_be_undone_is_told_loudly_on_every_channel
     from botocore import xform_name
     from botocore.exceptions import ClientError
 
-    from tests.test_remediation_moto import fail_nth
+    from tests.faults import fail_nth
 
     clients = page.builder.clients
     hook = clients.secretsmanager.create_secret(Name="slack/webhook", SecretString=webhook_server["url"])
@@ -974,7 +974,7 @@ def test_a_failed_apply_that_could_not_be_undone_is_told_loudly_on_every_channel
         api = {xform_name(o, "-"): o for o in clients.client(service).meta.service_model.operation_names}[operation]
         getattr(clients.client(service), xform_name(api))(**json.loads(params))
         assert region == "us-east-1"
-    from tests.test_cli import created_by_rotation_doctor
+    from tests.fix_scenarios import created_by_rotation_doctor
 
     assert created_by_rotation_doctor(page.builder) == []
 
@@ -983,7 +983,7 @@ def test_a_failed_apply_that_could_not_be_undone_is_told_loudly_on_every_channel
 
 
 def test_a_plan_proposed_again_goes_out_with_fresh_links_and_the_old_ones_are_refused(page: Any) -> None:
-    from tests.test_worker import rotation_failed
+    from tests.worker_events import rotation_failed
 
     assert http(page.url, {"action": "reject", "token": page.reject})[0] == 200
     assert [m["kind"] for m in page.told()] == ["proposal rejected"]
@@ -1013,7 +1013,7 @@ def test_a_plan_proposed_again_goes_out_with_fresh_links_and_the_old_ones_are_re
 def test_a_proposal_whose_first_notice_was_lost_is_announced_by_the_sweep_once(page: Any) -> None:
     from botocore.exceptions import ClientError
 
-    from tests.test_worker import real_shaped, rotation_failed
+    from tests.worker_events import real_shaped, rotation_failed
 
     clients = page.builder.clients
     clients.dynamodb.delete_item(TableName="proposals", Key={"id": {"S": page.proposal.id}})  # start afresh
@@ -1052,7 +1052,7 @@ def test_a_proposal_whose_first_notice_was_lost_is_announced_by_the_sweep_once(p
 
 def test_reminders_before_the_links_expire_carry_fresh_links_at_most_once_a_day(page: Any) -> None:
     from rotation_doctor.notify.pending import announce_pending
-    from tests.test_worker import rotation_failed
+    from tests.worker_events import rotation_failed
 
     page.store.reject(page.proposal.id, by="test")
     page.work(rotation_failed(page.orders.secret_arn))  # proposed again, and announced with links for 24 hours
@@ -1100,7 +1100,7 @@ def test_the_approval_function_keeps_the_sdk_quiet_whatever_its_log_level() -> N
     import subprocess
     import sys
 
-    from tests.test_cold_start import lambda_env
+    from tests.worker_events import lambda_env
 
     code = (
         "import logging; logging.basicConfig(level=logging.DEBUG, force=True); import handlers.approval; "

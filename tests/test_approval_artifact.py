@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_layers import OURS, import_closure, load_script
-from tests.test_packaging import assert_handlers_import, build
+from tests.packaging_checks import assert_handlers_import, build
+from tests.scripts_as_modules import OURS, import_closure, load_script
 
 ROOT = Path(__file__).resolve().parents[1]
 HANDLER = "handlers.approval"

@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import socket
 import subprocess
 import sys
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -19,6 +15,9 @@ from rotation_doctor.cli import main as cli
 from rotation_doctor.collect.aws import AwsClients
 from rotation_doctor.simulated import scenarios
 from rotation_doctor.simulated.account import AccountBuilder
+from tests.cli_process import _command, _env
+from tests.conftest import _free_port
+from tests.fix_scenarios import created_by_rotation_doctor
 
 SECRET = scenarios.DEMO_SECRET
 CONTRACT_CODES = {
@@ -143,53 +142,6 @@ def test_demo_runs_and_never_prints_the_password(capsys: pytest.CaptureFixture[s
 
 
 # ----- the installed command against a moto server ------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def moto_server() -> Iterator[str]:
-    from moto.core.models import default_user_config
-    from moto.server import ThreadedMotoServer
-
-    from rotation_doctor.simulated import moto_fidelity
-
-    moto_fidelity.apply()
-    previous = default_user_config.get("lambda")
-    default_user_config["lambda"] = {"use_docker": False}
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
-        if previous is None:
-            default_user_config.pop("lambda", None)
-        else:
-            default_user_config["lambda"] = previous
-
-
-def _command() -> str:
-    command = Path(sys.executable).parent / "rotation-doctor"
-    assert command.exists(), f"the console script is not installed next to {sys.executable}: run `make test`"
-    return str(command)
-
-
-def _env(endpoint: str, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(
-        AWS_ENDPOINT_URL=endpoint,
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-        AWS_REGION="us-east-1",
-        **extra,
-    )
-    return env
 
 
 @pytest.mark.moto_server
@@ -369,15 +321,6 @@ sys.exit(cli.main(["proposals", "approve", "p-1", "--table", "t"]))
 
 
 # ----- an apply that cannot finish ---------------------------------------------------------------
-
-
-def created_by_rotation_doctor(b: AccountBuilder) -> list[str]:
-    tagged = [{"Name": "tag:rotation-doctor:created-by", "Values": ["rotation-doctor"]}]
-    groups = b.ec2.describe_security_groups(Filters=tagged)["SecurityGroups"]
-    endpoints = b.ec2.describe_vpc_endpoints(Filters=tagged)["VpcEndpoints"]
-    return [g["GroupId"] for g in groups] + [
-        e["VpcEndpointId"] for e in endpoints if e["State"].lower() not in ("deleted", "deleting")
-    ]
 
 
 def test_an_endpoint_that_never_becomes_available_is_rolled_back(

@@ -18,7 +18,7 @@ from rotation_doctor.collect.accounts import known_regions
 from rotation_doctor.collect.aws import AwsClients
 from rotation_doctor.simulated import scenarios
 from rotation_doctor.simulated.account import AccountBuilder
-from tests.test_cli import _command, _env, moto_server  # noqa: F401  (moto_server: the fixture, used by name)
+from tests.cli_process import _command, _env
 
 ROOT = Path(__file__).resolve().parents[1]
 ERROR_SCHEMA = json.loads((ROOT / "docs/schema/v1/error.schema.json").read_text())
@@ -182,7 +182,7 @@ MANY = {"us-east-1": (100, False), "us-west-2": (250, True)}
 
 
 @pytest.fixture(scope="module")
-def many_secrets(moto_server: str) -> str:  # noqa: F811
+def many_secrets(moto_server: str) -> str:
     """On the moto server: us-east-1 holds broken secrets (the demo's account), us-west-2 healthy ones."""
     import os
 

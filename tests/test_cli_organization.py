@@ -21,18 +21,9 @@ from rotation_doctor.cli.render import ProgressBar
 from rotation_doctor.collect.accounts import DEFAULT_MEMBER_ROLE, AccountSessions
 from rotation_doctor.simulated import organization, scenarios
 from rotation_doctor.simulated.account import AccountBuilder
-from tests.test_output_schema import assert_valid
+from tests.cli_process import assert_valid, refuse_assume_role, run
 
 HEALTHY, BROKEN = scenarios.DEMO_SECRET, organization.LEDGER_SECRET
-
-
-def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    try:
-        code = cli.main(list(args))
-    except SystemExit as exc:  # argparse refusing an option
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def simulated_organization(builder: AccountBuilder, members: int = 2, region: str = "us-east-1") -> list[str]:
@@ -44,24 +35,6 @@ def simulated_organization(builder: AccountBuilder, members: int = 2, region: st
         organization.healthy_and_broken(organization.builder_in(sessions, account, region))
     builder.clients.counter.calls.clear()
     return accounts
-
-
-def refuse_assume_role(monkeypatch: pytest.MonkeyPatch, account: str) -> list[str]:
-    """STS refuses AssumeRole into `account` (the role's trust does not name the caller), through a botocore event
-    hook every new session gets. Answers the role ARNs asked for."""
-    asked: list[str] = []
-
-    def refuse(params: dict[str, Any], **_: Any) -> None:
-        asked.append(params["RoleArn"])
-        if f":{account}:" in params["RoleArn"]:
-            raise ClientError(
-                {"Error": {"Code": "AccessDenied", "Message": "User is not authorized to perform: sts:AssumeRole"}},
-                "AssumeRole",
-            )
-
-    hook = ("before-parameter-build.sts.AssumeRole", refuse)
-    monkeypatch.setattr(botocore.handlers, "BUILTIN_HANDLERS", [*botocore.handlers.BUILTIN_HANDLERS, hook])
-    return asked
 
 
 def count_calls(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:

@@ -8,36 +8,13 @@ configuration on the class, so neither may leak into (or from) the other tests.
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-TRACE_ROOT = "1-5759e988-bd862e3fe1be46a994272793"
-
-# As in Lambda with `Tracing: Active`: Powertools enables its tracer only where LAMBDA_TASK_ROOT is set.
-LAMBDA_ENV = {
-    "AWS_REGION": "us-east-1",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_LAMBDA_FUNCTION_NAME": "rotation-doctor-worker",
-    "LAMBDA_TASK_ROOT": str(ROOT),
-    "POWERTOOLS_SERVICE_NAME": "rotation-doctor",
-    "POWERTOOLS_METRICS_NAMESPACE": "RotationDoctor",
-    "_X_AMZN_TRACE_ID": f"Root={TRACE_ROOT};Parent=53995c3f42cd8ad8;Sampled=1",
-    "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
-    "PYTHONPATH": str(ROOT),
-}
-
-
-def lambda_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "POWERTOOLS_", "_X_AMZN"))}
-    return {**env, **LAMBDA_ENV, **extra}
+from tests.worker_events import TRACE_ROOT, lambda_env
 
 
 def run_python(code: str, env: dict[str, str]) -> str:
@@ -61,7 +38,7 @@ with mock_aws():
     import botocore.client
     import handlers.worker as worker
     from rotation_doctor.simulated.lambda_runtime import SimulatedContext, sqs_event
-    from tests.test_worker import rotation_failed
+    from tests.worker_events import rotation_failed
     imported = {"xray": "aws_xray_sdk" in sys.modules, "botocore_patched": hasattr(botocore.client, "_xray_enabled")}
     gone = "arn:aws:secretsmanager:us-east-1:123456789012:secret:gone-AbCdEf"
     response = worker.handler(sqs_event(rotation_failed(gone)), SimulatedContext())

@@ -18,6 +18,7 @@ from rotation_doctor.examine import diagnose_secret, diagnose_secrets
 from rotation_doctor.model.findings import Severity, Verdict
 from rotation_doctor.simulated import scenarios
 from rotation_doctor.simulated.account import AccountBuilder, tcp
+from tests.faults import fail
 from tests.fix_scenarios import admitting_only
 
 SECRET = scenarios.DEMO_SECRET
@@ -44,17 +45,6 @@ def add_nat(b: AccountBuilder, o: scenarios.Orders, in_subnet: str = "public-a")
     nat = b.nat_gateway(o.net, in_subnet)
     b.route(o.net.tables["private"], "0.0.0.0/0", NatGatewayId=nat)
     return nat
-
-
-def fail(b: AccountBuilder, service: str, operation: str, code: str = "AccessDenied") -> None:
-    """Make one operation fail as AWS would refuse it (a botocore hook raising the service's error)."""
-
-    def refuse(**_: Any) -> None:
-        raise ClientError({"Error": {"Code": code, "Message": f"not authorized to perform {operation}"}}, operation)
-
-    b.clients.client(service).meta.events.register(
-        f"before-call.{service}.{operation}", refuse, unique_id=f"refuse-{operation}"
-    )
 
 
 @pytest.fixture(autouse=True)

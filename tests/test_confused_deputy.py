@@ -25,8 +25,8 @@ from rotation_doctor.planning.planner import make_plan
 from rotation_doctor.simulated import scenarios
 from rotation_doctor.simulated.account import AccountBuilder, tcp
 from tests import fix_scenarios
+from tests.fix_scenarios import writes
 from tests.snapshots import ALL_OUT, SECRET_ARN, healthy, rule, with_group
-from tests.test_remediation_moto import writes
 
 ATTACKER_SECRET = "team-b/app/db"
 AUTO_ANYTHING = Policy(mode=Mode.AUTO, max_auto_risk=Risk.HIGH)  # the most permissive auto a deployer can set

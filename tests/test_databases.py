@@ -19,6 +19,7 @@ from rotation_doctor.model.findings import Verdict
 from rotation_doctor.model.snapshot import TargetKind, TargetRef
 from rotation_doctor.simulated import scenarios
 from rotation_doctor.simulated.account import AccountBuilder, tcp
+from tests.stubbed_databases import docdb_cluster_calls
 
 
 def resolver_with(stubs: dict[str, list[tuple[str, dict[str, Any], dict[str, Any]]]]):  # type: ignore[no-untyped-def]
@@ -100,18 +101,6 @@ def test_documentdb_host_of_another_account_is_not_matched() -> None:
         ref, {"docdb": docdb_cluster_calls(cluster, {"DBSubnetGroupName": "g", "VpcId": "v", "Subnets": []})}
     )
     assert db is None
-
-
-def docdb_cluster_calls(cluster: dict[str, Any], group: dict[str, Any]) -> list[tuple[str, Any, Any]]:
-    """What resolving the DocumentDB cluster `catalog` calls, answered with these shapes (Stubber's order)."""
-    return [
-        (
-            "describe_db_clusters",
-            {"DBClusters": [cluster]},
-            {"Filters": [{"Name": "db-cluster-id", "Values": ["catalog"]}]},
-        ),
-        ("describe_db_subnet_groups", {"DBSubnetGroups": [group]}, {"DBSubnetGroupName": group["DBSubnetGroupName"]}),
-    ]
 
 
 def test_redshift_serverless_workgroup() -> None:

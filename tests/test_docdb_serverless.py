@@ -15,7 +15,7 @@ from rotation_doctor.model.findings import Verdict
 from rotation_doctor.model.snapshot import TargetKind
 from rotation_doctor.simulated import scenarios
 from rotation_doctor.simulated.account import AccountBuilder, tcp
-from tests.test_databases import docdb_cluster_calls
+from tests.stubbed_databases import docdb_cluster_calls
 
 DOCDB_HOST = "catalog.cluster-c9akciq32.us-east-1.docdb.amazonaws.com"
 SERVERLESS_HOST = "analytics.123456789012.us-east-1.redshift-serverless.amazonaws.com"

@@ -42,8 +42,18 @@ from rotation_doctor.model.snapshot import (
     SecurityGroup,
     Snapshot,
 )
-from tests.snapshots import SECRET_ARN, VPC, acl, allow_all_entries, healthy, nat_path, peered, rule, with_group
-from tests.test_planner import BREAKAGES
+from tests.snapshots import (
+    BREAKAGES,
+    SECRET_ARN,
+    VPC,
+    acl,
+    allow_all_entries,
+    healthy,
+    nat_path,
+    peered,
+    rule,
+    with_group,
+)
 
 CLOSED_FN = SecurityGroup("sg-fn", VPC, "fn", (rule("sg-fn", egress=True, port=5432, ref="sg-db"),))
 

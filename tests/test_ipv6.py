@@ -35,7 +35,7 @@ from rotation_doctor.netsem.addresses import covered_by, ipv4, ipv6, network, pu
 from rotation_doctor.netsem.network_acls import Outcome
 from rotation_doctor.simulated import scenarios
 from rotation_doctor.simulated.account import AccountBuilder
-from tests.snapshots import acl, allow_all_entries, healthy, with_group, with_table
+from tests.snapshots import allow_all_entries, dual_stack, with_group, with_table
 
 N = ipaddress.ip_network
 
@@ -165,40 +165,6 @@ def test_ipv6_rules_admit_ipv6_peers_only() -> None:
 
 
 # ----- analysis on hand-built snapshots ---------------------------------------------------------
-
-
-def dual_stack(**changes: Any) -> Snapshot:
-    """No endpoint, no NAT: the app subnets are dual-stack and route ::/0 to eigw-1, the function calls the
-    dual-stack name with IPv6 allowed, its group sends anything anywhere (both families), the ACL allows both."""
-    base = healthy()
-    subnets = {
-        **base.subnets,
-        "app-a": replace(base.subnets["app-a"], ipv6_cidrs=("2600:1f18:0:1::/64",)),
-        "app-b": replace(base.subnets["app-b"], ipv6_cidrs=("2600:1f18:0:2::/64",)),
-    }
-    fn = replace(base.function, ipv6_allowed_for_dual_stack=True, uses_dualstack_endpoint=True)  # type: ignore[type-var]
-    private = next(t for t in base.route_tables if t.id == "rtb-private")
-    private = replace(
-        private, ipv6_routes=(Route("2600:1f18::/56", "local", "active"), Route("::/0", "eigw-1", "active"))
-    )
-    fn_group = SecurityGroup(
-        "sg-fn",
-        "vpc-1",
-        "fn",
-        (
-            SecurityGroupRule("sg-fn", True, "-1", None, None, cidr="0.0.0.0/0"),
-            SecurityGroupRule("sg-fn", True, "-1", None, None, cidr="::/0"),
-        ),
-    )
-    entries = (*allow_all_entries(), *(NaclEntry(101, e, True, "-1", "::/0", None, None) for e in (True, False)))
-    snap = with_group(with_table(replace(base, vpc_endpoints=()), private), fn_group)
-    snap = replace(
-        snap,
-        subnets=subnets,
-        function=fn,
-        network_acls=(acl("acl-default", tuple(subnets), entries, default=True),),
-    )
-    return replace(snap, **changes)
 
 
 def _codes(snap: Snapshot) -> tuple[Verdict, dict[str, Any]]:

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
 
 from rotation_doctor.approvals.store import ProposalStore, create_table
 from rotation_doctor.collect.accounts import Place
@@ -30,44 +29,13 @@ from rotation_doctor.simulated import scenarios, simulated_aws
 from rotation_doctor.simulated.account import AccountBuilder
 from rotation_doctor.simulated.lambda_runtime import SimulatedContext, sqs_event
 from tests.conftest import topic_with_inbox
-from tests.test_worker_organization import metric_values
+from tests.faults import deny_secret
+from tests.worker_events import metric_values
 
 EVENTS = Path(__file__).resolve().parent / "events"
 HUB = "123456789012"
 A, B, C = "111111111111", "222222222222", "333333333333"
 ROLE = "rotation-doctor-member"
-DENIED_BY_POLICY = (
-    "User: arn:aws:sts::123456789012:assumed-role/rotation-doctor-worker/worker is not authorized to perform: "
-    "{action} on resource: {arn} with an explicit deny in a resource-based policy"
-)
-
-
-def deny_secret(clients: AwsClients, secret_arn: str) -> Callable[[], None]:
-    """Every read of `secret_arn` through `clients` refused, as AWS answers when the secret's resource policy denies
-    the caller; returns how to stop."""
-    events = clients.client("secretsmanager").meta.events
-
-    def refuse(params: dict[str, Any], model: Any, **_: Any) -> None:
-        if params.get("SecretId") == secret_arn:
-            message = DENIED_BY_POLICY.format(action=f"secretsmanager:{model.name}", arn=secret_arn)
-            raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": message}}, model.name)
-
-    def refuse_in_batch(parsed: dict[str, Any], **_: Any) -> None:
-        values = parsed.get("SecretValues", [])
-        if any(v.get("ARN") == secret_arn for v in values):
-            parsed["SecretValues"] = [v for v in values if v.get("ARN") != secret_arn]
-            message = DENIED_BY_POLICY.format(action="secretsmanager:GetSecretValue", arn=secret_arn)
-            error = {"SecretId": secret_arn, "ErrorCode": "AccessDeniedException", "Message": message}
-            parsed["Errors"] = [*parsed.get("Errors", []), error]
-
-    hooks = [
-        ("before-parameter-build.secretsmanager.DescribeSecret", refuse),
-        ("before-parameter-build.secretsmanager.GetSecretValue", refuse),
-        ("after-call.secretsmanager.BatchGetSecretValue", refuse_in_batch),
-    ]
-    for name, hook in hooks:
-        events.register(name, hook, unique_id=f"deny-{name}")
-    return lambda: [events.unregister(name, unique_id=f"deny-{name}") for name, _ in hooks] and None
 
 
 @pytest.fixture
@@ -127,7 +95,7 @@ def deliver(*bodies: str) -> dict[str, Any]:
 def served(stream: io.StringIO, store: ProposalStore) -> dict[str, dict[str, Any]]:
     """What the worker's "handled" lines said of each secret, with the plan of its proposal (the proposal's id is
     random: its plan is what a person is asked to approve)."""
-    plans = {p.id: [f["kind"] for f in p.plan] for p in store.list()}
+    plans = {p.id: [f.kind for f in p.plan] for p in store.list()}
     out: dict[str, dict[str, Any]] = {}
     for line in map(json.loads, stream.getvalue().splitlines()):
         if line.get("message") == "handled":
@@ -197,7 +165,7 @@ def test_one_denied_secret_in_a_sweep_of_ten_leaves_the_nine_served_as_without_i
 def test_a_rotation_failure_of_a_denied_secret_is_reported_unknown_not_retried(
     clients: AwsClients, monkeypatch: pytest.MonkeyPatch, log_stream: io.StringIO
 ) -> None:
-    from tests.test_worker import rotation_failed
+    from tests.worker_events import rotation_failed
 
     with simulated_aws():
         o = scenarios.orders(AccountBuilder(clients))
@@ -220,7 +188,7 @@ def organization_of_three(
 ) -> tuple[dict[str, Any], dict[str, dict[str, Any]], str]:
     """Three member places of three secrets each, every member's forwarded sweep in one batch, auto mode; with
     `deny`, B's middle secret denied by its owner. The response, what was said of each secret, the denied one."""
-    from tests.test_worker_organization import build_member
+    from tests.organization import build_member
 
     with simulated_aws():
         members = [build_member(account, "us-east-1") for account in (A, B, C)]
@@ -262,7 +230,7 @@ def test_a_place_that_cannot_be_read_at_all_holds_up_no_other_place_of_the_hubs_
     the same, and the unread place is counted and said."""
     from botocore.exceptions import EndpointConnectionError
 
-    from tests.test_worker_organization import build_member
+    from tests.organization import build_member
 
     with simulated_aws():
         scenarios.orders(AccountBuilder(clients))

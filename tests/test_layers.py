@@ -7,11 +7,13 @@ no layer fails the test, so a new folder has to be placed on purpose.
 
 from __future__ import annotations
 
-import importlib.util
+import ast
+import re
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+
+from tests.scripts_as_modules import OURS, import_closure
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -38,20 +40,6 @@ LAYERS: tuple[tuple[str, ...], ...] = (
 )
 # The package's own __init__ only documents the layers; it imports nothing of ours.
 UNLAYERED = {"rotation_doctor"}
-OURS = ("rotation_doctor", "remediations", "handlers")
-
-
-def load_script(path: Path) -> ModuleType:
-    """A file of scripts/ or bench/ (neither is a package), as a module."""
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-# The walker scripts/package_lambda.py uses too (a function's artifact is its handler's import closure).
-import_closure = load_script(ROOT / "scripts" / "import_closure.py")
 
 
 def layer_of(module: str) -> int:
@@ -126,3 +114,35 @@ def _write(tmp_path: Path, source: str) -> Path:
     path = tmp_path / "probe.py"
     path.write_text(source)
     return path
+
+
+# ----- tests: a test file imports helpers, never another test file ---------------------------------
+
+
+def imported_test_files(path: Path) -> list[str]:
+    """The test files (`tests/test_*.py`) that `path` imports, lazily or not, however it spells the import."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+            found |= {f"{node.module}.{alias.name}" for alias in node.names}
+    return sorted(m for m in found if re.fullmatch(r"tests\.test_\w+", m))
+
+
+TEST_FILES = sorted((ROOT / "tests").glob("test_*.py"))
+
+
+@pytest.mark.parametrize("path", TEST_FILES, ids=lambda p: p.name)
+def test_no_test_file_imports_another(path: Path) -> None:
+    """Shared fixtures live in conftest.py and shared code in helper modules (snapshots.py, fix_scenarios.py, faults.py,
+    ...): a test file that imports another runs that file's module (and its fixtures) where nobody looks for them,
+    and cannot be moved or split without breaking a stranger."""
+    assert imported_test_files(path) == []
+
+
+def test_the_check_sees_a_test_file_imported(tmp_path: Path) -> None:
+    source = "from tests.test_worker import x\ndef f():\n    from tests import test_cli\n    import tests.test_iam\n"
+    assert imported_test_files(_write(tmp_path, source)) == ["tests.test_cli", "tests.test_iam", "tests.test_worker"]
+    assert imported_test_files(_write(tmp_path, "from tests.snapshots import healthy\n")) == []

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_packaging import OFFLINE, SCRIPT, download
+from tests.packaging_checks import OFFLINE, SCRIPT, download
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCK = ROOT / "requirements-lambda.txt"

@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 
 from rotation_doctor.analysis import diagnose
+from rotation_doctor.model.plan import FixKind, Risk
+from rotation_doctor.model.records import ProposedFix
 from rotation_doctor.notify import messages, slack, sns, text
 from rotation_doctor.notify.messages import Kind, Links
 from rotation_doctor.notify.notifier import Delivery, Notifier, RepeatLog
@@ -17,13 +19,22 @@ from rotation_doctor.planning.planner import make_plan
 from tests.snapshots import healthy
 
 BROKEN = healthy(vpc_endpoints=())
-DIAGNOSIS = diagnose(BROKEN).to_json()
-PLAN = make_plan(BROKEN).to_json()
+DIAGNOSIS = diagnose(BROKEN)
+PLAN = tuple(ProposedFix.of(f) for f in make_plan(BROKEN).fixes)
 LINKS = Links(
     "https://abc.lambda-url.us-east-1.on.aws/proposals/p-1?approve=t1&reject=t2",
     "https://abc.lambda-url.us-east-1.on.aws/proposals/p-1?reject=t2",
     "rotation-doctor proposals approve p-1",
 )
+
+
+def planned(snap: Any) -> tuple[ProposedFix, ...]:
+    return tuple(ProposedFix.of(f) for f in make_plan(snap).fixes)
+
+
+def with_steps(fix: ProposedFix, says: list[str]) -> ProposedFix:
+    """`fix` with these lines as its steps (a plan far bigger than any fix kind makes)."""
+    return replace(fix, steps=tuple(replace(fix.steps[0], id=f"s{i}", says=s) for i, s in enumerate(says, 1)))
 
 
 def message(kind: Kind, **kw: Any) -> messages.Message:
@@ -87,8 +98,7 @@ def _texts(block: dict[str, Any]) -> list[str]:
 
 
 def test_a_huge_plan_stays_within_block_kit_limits() -> None:
-    fix = dict(PLAN[0])
-    fix["steps"] = [{"says": f"+ sg-{i:05d} ingress tcp/5432 <- sg-fn (" + "x" * 200 + ")"} for i in range(60)]
+    fix = with_steps(PLAN[0], [f"+ sg-{i:05d} ingress tcp/5432 <- sg-fn (" + "x" * 200 + ")" for i in range(60)])
     huge = messages.build(Kind.PROPOSED, DIAGNOSIS, [fix] * 80, mode="propose", links=LINKS)
     payload = slack.blocks(huge)
     assert len(payload) <= slack.MAX_BLOCKS and payload[-1]["type"] == "actions"
@@ -145,7 +155,7 @@ def test_repeats_are_suppressed_within_the_window_unless_something_changed(build
     assert notifier.notify(message(Kind.PROPOSED)) is Delivery.REPEAT
     changed = messages.build(
         Kind.PROPOSED,
-        diagnose(healthy(vpc_endpoints=(), function_policy=None)).to_json(),
+        diagnose(healthy(vpc_endpoints=(), function_policy=None)),
         PLAN,
         mode="propose",
         plan_hash="h" * 64,
@@ -159,9 +169,7 @@ def test_strings_from_aws_and_the_secret_cannot_become_slack_links_or_pings() ->
     hostile = "<https://evil.example|review and approve> <!channel> & co"
     snap = healthy(vpc_endpoints=())
     snap = replace(snap, secret=replace(snap.secret, name=hostile))
-    msg = messages.build(
-        Kind.PROPOSED, diagnose(snap).to_json(), make_plan(snap).to_json(), mode="propose", links=LINKS
-    )
+    msg = messages.build(Kind.PROPOSED, diagnose(snap), planned(snap), mode="propose", links=LINKS)
     payload = slack.blocks(msg)
     mrkdwn = [t for block in payload if block["type"] != "header" for t in _texts(block)]
     mrkdwn.append(slack.fallback_text(msg))
@@ -259,7 +267,7 @@ def rollback_incomplete(what: str = "+ interface endpoint vpce-new2 in subnet-1,
     ]
     proposal = Proposal(
         id="p-1",
-        secret_arn=DIAGNOSIS["secret"]["arn"],
+        secret_arn=DIAGNOSIS.secret_arn,
         secret_name="prod/app",
         plan_hash="h" * 64,
         state=ProposalState.ROLLBACK_INCOMPLETE,
@@ -336,7 +344,7 @@ def test_slack_keeps_every_leftover_before_the_plan_and_says_what_it_left_out() 
         Leftover(f"+ sg-{i:017x} ingress tcp/5432 <- sg-fn", f"sg-{i:017x}", "Denied", f"aws ec2 revoke ... {i}")
         for i in range(30)
     )
-    fix = dict(PLAN[0]) | {"steps": [{"says": "+ a change " + "x" * 200}] * 5}
+    fix = with_steps(PLAN[0], ["+ a change " + "x" * 200] * 5)
     msg = replace(messages.build(Kind.ROLLBACK_INCOMPLETE, DIAGNOSIS, [fix] * 80, mode="propose"), leftovers=many)
     payload = slack.blocks(msg)
     assert len(payload) <= slack.MAX_BLOCKS
@@ -348,14 +356,11 @@ def test_slack_keeps_every_leftover_before_the_plan_and_says_what_it_left_out() 
 # ----- within SNS's 256 KiB ------------------------------------------------------------------------
 
 
-def huge_plan(steps: int = 600) -> list[dict[str, Any]]:
+def huge_plan(steps: int = 600) -> list[ProposedFix]:
     """Hundreds of steps with long ids (security groups of 17 hex digits, descriptions at AWS's 255)."""
-    fix = dict(PLAN[0])
-    fix["steps"] = [
-        {"says": f"+ sg-{i:017x} ingress tcp/5432 <- sg-{i + 1:017x} ({'rotation-doctor: prod/app ' * 9}…)"}
-        for i in range(steps)
-    ]
-    return [fix, dict(fix, kind="AUTHORIZE_DB_INGRESS", risk="low")]
+    long = f"({'rotation-doctor: prod/app ' * 9}…)"
+    fix = with_steps(PLAN[0], [f"+ sg-{i:017x} ingress tcp/5432 <- sg-{i + 1:017x} {long}" for i in range(steps)])
+    return [fix, replace(fix, kind=FixKind.AUTHORIZE_DB_INGRESS, risk=Risk.LOW)]
 
 
 def test_a_huge_plan_is_shortened_to_fit_sns_and_says_so(builder: Any) -> None:
@@ -417,9 +422,9 @@ def test_a_hostile_host_cannot_make_a_link_a_ping_or_formatting_anywhere_in_a_sl
     from rotation_doctor.model.snapshot import TargetRef
 
     snap = healthy(vpc_endpoints=(), database=None, target_ref=TargetRef("secret-value", host=HOSTILE, port=5432))
-    diagnosis = diagnose(snap).to_json()
-    assert any(HOSTILE in f["summary"] for f in diagnosis["findings"])  # the host is quoted in a finding
-    msg = messages.build(Kind.PROPOSED, diagnosis, make_plan(snap).to_json(), mode="propose", links=LINKS)
+    diagnosis = diagnose(snap)
+    assert any(HOSTILE in f.summary for f in diagnosis.findings)  # the host is quoted in a finding
+    msg = messages.build(Kind.PROPOSED, diagnosis, planned(snap), mode="propose", links=LINKS)
     msg = replace(
         msg,
         kind=Kind.ROLLBACK_INCOMPLETE,

@@ -24,52 +24,10 @@ from rotation_doctor.cli.schema import __main__ as generator
 from rotation_doctor.cli.schema.models import COMMANDS, file_name, render
 from rotation_doctor.simulated import scenarios
 from rotation_doctor.simulated.account import AccountBuilder
+from tests.cli_process import ROOT, assert_valid, errors, published, run_json, strict
 
-ROOT = Path(__file__).resolve().parents[1]
 SECRET = scenarios.DEMO_SECRET
 UNRESOLVED = "prod/billing/db"  # its host is no AWS endpoint: DB_TARGET_UNRESOLVED, verdict unknown
-
-
-def published(name: str) -> dict[str, Any]:
-    schema: dict[str, Any] = json.loads((ROOT / SCHEMA_DIR / file_name(name)).read_text())
-    return schema
-
-
-def strict(schema: dict[str, Any]) -> dict[str, Any]:
-    """The schema with `additionalProperties: false` on every object whose keys it lists and leaves open by
-    omission (a free-form object, such as a call's params or a finding's evidence, says `true` and stays open)."""
-    out = copy.deepcopy(schema)
-
-    def close(node: Any) -> None:
-        if isinstance(node, dict):
-            if "properties" in node and "additionalProperties" not in node:
-                node["additionalProperties"] = False
-            for value in node.values():
-                close(value)
-        elif isinstance(node, list):
-            for value in node:
-                close(value)
-
-    close(out)
-    return out
-
-
-def errors(schema: dict[str, Any], instance: Any) -> list[str]:
-    Draft202012Validator.check_schema(schema)
-    validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
-    return [f"{'/'.join(map(str, e.absolute_path))}: {e.message}" for e in validator.iter_errors(instance)]
-
-
-def assert_valid(name: str, instance: Any) -> None:
-    schema = published(name)
-    assert errors(schema, instance) == []
-    assert errors(strict(schema), instance) == [], "the CLI prints a key the models do not describe"
-
-
-def run_json(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, Any]:
-    code = cli.main([*args, "--format", "json"])
-    out, _ = capsys.readouterr()
-    return code, json.loads(out)
 
 
 # ----- the committed schema is the generated one -------------------------------------------------

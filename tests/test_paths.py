@@ -15,7 +15,7 @@ from rotation_doctor.cli import main as cli
 from rotation_doctor.model.paths import HopKind, HopVerdict, Path, PathLeg
 from rotation_doctor.simulated import scenarios
 from rotation_doctor.simulated.account import AccountBuilder
-from tests.test_output_schema import assert_valid, run_json
+from tests.cli_process import assert_valid, run_json
 
 S = scenarios.DEMO_SECRET
 LEDGER = "prod/ledger/db"
@@ -215,7 +215,7 @@ def test_the_docs_pictures_are_the_simulated_scenarios_output() -> None:
     """docs/paths.md's pictures are generated (scripts/path_pictures.py), never drawn by hand."""
     import importlib.util
 
-    from tests.test_docs import ROOT
+    from tests.docs_pages import ROOT
 
     spec = importlib.util.spec_from_file_location("path_pictures", ROOT / "scripts" / "path_pictures.py")
     assert spec is not None and spec.loader is not None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
 
 from hypothesis import given, settings
@@ -13,7 +12,6 @@ from rotation_doctor.model.findings import Verdict
 from rotation_doctor.model.plan import FixKind, Plan, references
 from rotation_doctor.model.snapshot import (
     DnsAttributes,
-    NaclEntry,
     NatGateway,
     NetworkInterface,
     PolicyDocument,
@@ -22,7 +20,7 @@ from rotation_doctor.model.snapshot import (
     Vpc,
 )
 from rotation_doctor.planning.planner import make_plan
-from tests.snapshots import VPC, acl, allow_all_entries, healthy, nat_path, rule, with_group
+from tests.snapshots import BREAKAGES, VPC, healthy, nat_path, rule, with_group
 
 
 def kinds(plan: Plan) -> list[FixKind]:
@@ -113,73 +111,6 @@ def test_plan_hash_is_stable_and_binds_the_calls() -> None:
 
 
 # ----- a property over generated topologies -----------------------------------------------------
-
-Breakage = Callable[[Snapshot], Snapshot]
-
-
-def _no_endpoint(s: Snapshot) -> Snapshot:
-    return replace(s, vpc_endpoints=())
-
-
-def _private_dns_off(s: Snapshot) -> Snapshot:
-    return replace(s, vpc_endpoints=tuple(replace(e, private_dns_enabled=False) for e in s.vpc_endpoints))
-
-
-def _vpc_dns_off(s: Snapshot) -> Snapshot:
-    return replace(s, dns_attributes={VPC: DnsAttributes(True, False)})
-
-
-def _endpoint_group_closed(s: Snapshot) -> Snapshot:
-    return with_group(s, SecurityGroup("sg-vpce", VPC, "vpce", ()))
-
-
-def _function_egress_closed(s: Snapshot) -> Snapshot:
-    return with_group(s, SecurityGroup("sg-fn", VPC, "fn", ()))
-
-
-def _database_group_closed(s: Snapshot) -> Snapshot:
-    return with_group(s, SecurityGroup("sg-db", VPC, "db", (rule("sg-db", egress=False, port=5432, ref="sg-app"),)))
-
-
-def _data_acl_closed(s: Snapshot) -> Snapshot:
-    entries = (
-        NaclEntry(100, False, True, "6", "0.0.0.0/0", 443, 443),
-        NaclEntry(100, True, True, "6", "10.0.0.0/8", 443, 443),
-    )
-    return replace(
-        s,
-        network_acls=(
-            acl("acl-default", ("app-a", "app-b", "public-a"), allow_all_entries(), True),
-            acl("acl-data", ("data-a", "data-b"), entries),
-        ),
-    )
-
-
-def _no_invoke_permission(s: Snapshot) -> Snapshot:
-    return replace(s, function_policy=None)
-
-
-def _function_outside_vpc(s: Snapshot) -> Snapshot:
-    assert s.function is not None
-    return replace(s, function=replace(s.function, subnet_ids=(), security_group_ids=(), vpc_id=None))
-
-
-def _nat_deleted(s: Snapshot) -> Snapshot:
-    return replace(s, nat_gateways={k: replace(v, state="deleted") for k, v in s.nat_gateways.items()})
-
-
-BREAKAGES: list[Breakage] = [
-    _no_endpoint,
-    _private_dns_off,
-    _vpc_dns_off,
-    _endpoint_group_closed,
-    _function_egress_closed,
-    _database_group_closed,
-    _data_acl_closed,
-    _no_invoke_permission,
-    _function_outside_vpc,
-    _nat_deleted,
-]
 
 
 @settings(max_examples=200, deadline=None)

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import replace
-from typing import Any
 
 from rotation_doctor.analysis.diagnosis import diagnose as diagnose_snapshot
 from rotation_doctor.collect.collector import Collector
@@ -17,14 +16,9 @@ from rotation_doctor.model.snapshot import FactKey, PrefixList, ReadFailure, Sec
 from rotation_doctor.netsem import security_groups
 from rotation_doctor.simulated import scenarios
 from rotation_doctor.simulated.account import AccountBuilder
-from tests.snapshots import healthy, nat_path, with_group
+from tests.snapshots import DB_LIST, _db_reached_by_list, _pl_rule, healthy, nat_path, with_group
 
 N = ipaddress.ip_network
-DB_LIST = PrefixList("pl-data", "data", "IPv4", ("10.0.11.0/24", "10.0.12.0/24"))
-
-
-def _pl_rule(group: str, pl: str, port: int, *, egress: bool) -> SecurityGroupRule:
-    return SecurityGroupRule(group, egress, "tcp", port, port, prefix_list_id=pl)
 
 
 # ----- netsem ------------------------------------------------------------------------------------
@@ -94,20 +88,6 @@ def test_ipv6_list_entries_do_not_admit_ipv4_peers() -> None:
 
 
 # ----- analysis on hand-built snapshots ----------------------------------------------------------
-
-
-def _db_reached_by_list(**changes: Any):  # type: ignore[no-untyped-def]
-    """The baseline, but the function's group reaches the database only through pl-data (plus 443 to the VPC)."""
-    fn_group = SecurityGroup(
-        "sg-fn",
-        "vpc-1",
-        "fn",
-        (
-            SecurityGroupRule("sg-fn", True, "tcp", 443, 443, cidr="10.0.0.0/16"),
-            _pl_rule("sg-fn", "pl-data", 5432, egress=True),
-        ),
-    )
-    return replace(with_group(healthy(), fn_group), **changes)
 
 
 def test_database_reached_through_a_prefix_list_is_healthy() -> None:
@@ -201,7 +181,7 @@ def test_database_removed_from_the_list_breaks_the_database_path(builder: Accoun
 
 
 def test_entries_read_refused_is_a_read_failure_and_not_evaluated(builder: AccountBuilder) -> None:
-    from tests.test_collect_moto import fail
+    from tests.faults import fail
 
     _orders_with_lists(builder)
     fail(builder, "ec2", "GetManagedPrefixListEntries", "UnauthorizedOperation")

@@ -18,7 +18,6 @@ from rotation_doctor.model.snapshot import (
     Database,
     FactKey,
     NaclEntry,
-    ProxyTarget,
     ReadFailure,
     SecurityGroup,
     Snapshot,
@@ -28,42 +27,8 @@ from rotation_doctor.planning.planner import make_plan
 from rotation_doctor.simulated import scenarios
 from rotation_doctor.simulated.account import AccountBuilder, tcp
 from tests import fix_scenarios
-from tests.snapshots import SECRET_ARN, VPC, acl, allow_all_entries, healthy, rule, with_group
-from tests.test_remediation_moto import fix_and_recheck
-
-TARGET = ProxyTarget("db", "RDS_INSTANCE", 5432, "AVAILABLE", None, None, VPC, ("data-a", "data-b"), ("sg-db",))
-
-
-def proxied(*targets: ProxyTarget, auth: tuple[str, ...] = (), **changes: Any) -> Snapshot:
-    """The baseline with the secret's host an RDS Proxy in data-a/data-b (group sg-proxy, admitting the function)
-    in front of the database `db` (group sg-db, admitting the proxy's group)."""
-    base = healthy()
-    proxy = Database(
-        TargetKind.RDS_PROXY,
-        "orders-proxy",
-        5432,
-        VPC,
-        ("data-a", "data-b"),
-        ("sg-proxy",),
-        proxy_targets=targets,
-        proxy_auth_secrets=auth,
-    )
-    snap = with_group(
-        with_group(
-            base,
-            SecurityGroup(
-                "sg-proxy",
-                VPC,
-                "proxy",
-                (
-                    rule("sg-proxy", egress=False, port=5432, ref="sg-fn"),
-                    rule("sg-proxy", egress=True, cidr="0.0.0.0/0", protocol="-1"),
-                ),
-            ),
-        ),
-        SecurityGroup("sg-db", VPC, "db", (rule("sg-db", egress=False, port=5432, ref="sg-proxy"),)),
-    )
-    return replace(snap, database=proxy, **changes)
+from tests.fix_scenarios import fix_and_recheck
+from tests.snapshots import SECRET_ARN, TARGET, VPC, acl, allow_all_entries, proxied, rule, with_group
 
 
 def found(snap: Snapshot) -> dict[str, Any]:
@@ -300,7 +265,7 @@ def test_an_unavailable_target_as_aws_reports_it(builder: AccountBuilder) -> Non
 
 
 def test_denied_proxy_targets_are_unknown_for_that_secret(builder: AccountBuilder) -> None:
-    from tests.test_transit_gateway import refused
+    from tests.faults import refused
 
     o = scenarios.orders(builder, db_admits_function=True, endpoint=True)
     scenarios.proxied_database(builder, o)

@@ -27,8 +27,8 @@ from rotation_doctor.model.snapshot import Route, Snapshot
 from rotation_doctor.model.states import AnalyzerRun
 from rotation_doctor.simulated import scenarios
 from rotation_doctor.simulated.account import AccountBuilder
+from tests.cli_process import assert_valid
 from tests.snapshots import healthy, nat_path, table, through_tgw, with_table
-from tests.test_output_schema import assert_valid
 
 ACCOUNT = "123456789012"
 ENI = "eni-0a25edef15a6cc08c"

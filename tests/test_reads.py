@@ -18,9 +18,7 @@ from rotation_doctor.analysis import diagnose
 from rotation_doctor.model.reads import Read, Reads, tracking
 from rotation_doctor.model.snapshot import Snapshot
 from tests import snapshots
-from tests.test_ipv6 import dual_stack
-from tests.test_prefix_lists import DB_LIST, _db_reached_by_list
-from tests.test_rds_proxy import TARGET, proxied
+from tests.snapshots import DB_LIST, TARGET, _db_reached_by_list, dual_stack, proxied
 
 BASES = (
     snapshots.healthy,

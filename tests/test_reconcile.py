@@ -7,24 +7,20 @@ from typing import Any
 
 import pytest
 
-from rotation_doctor.apply.executor import Executor, JournalEntry
+from rotation_doctor.apply.executor import Executor
 from rotation_doctor.apply.guardrails import Mode, Policy
-from rotation_doctor.apply.timing import LONGEST_APPLY_SECONDS
 from rotation_doctor.approvals.handoff import ApplyApproved
 from rotation_doctor.approvals.store import Proposal, ProposalStore, create_table
 from rotation_doctor.approvals.workflow import apply_proposal, handle_secret, reconcile
 from rotation_doctor.model.errors import ProposalConflict
+from rotation_doctor.model.plan import Call
 from rotation_doctor.model.states import ProposalState
 from rotation_doctor.simulated import scenarios
 from rotation_doctor.simulated.account import AccountBuilder
+from tests.faults import LATER, ProcessDied, dies_after
 from tests.fix_scenarios import account_state
 
 SECRET = scenarios.DEMO_SECRET
-LATER = LONGEST_APPLY_SECONDS + 1
-
-
-class ProcessDied(BaseException):
-    """What a Lambda timeout or an out-of-memory kill looks like from inside: nothing after it runs."""
 
 
 def proposed(b: AccountBuilder) -> tuple[Executor, ProposalStore, Proposal]:
@@ -35,24 +31,6 @@ def proposed(b: AccountBuilder) -> tuple[Executor, ProposalStore, Proposal]:
     proposal = handle_secret(executor, store, SECRET).proposal
     assert proposal is not None
     return executor, store, store.approve(proposal.id, by="alice")
-
-
-def dies_after(executor: Executor, writes: int) -> None:
-    """The process dies right after AWS accepted the n-th write (and the journal recorded it)."""
-    real = Executor.run
-
-    def run(self: Executor, *args: Any, journal: Any = None, **kw: Any) -> Any:
-        seen = {"n": 0}
-
-        def recording(entry: JournalEntry) -> None:
-            journal(entry)
-            seen["n"] += 1
-            if seen["n"] == writes:
-                raise ProcessDied
-
-        return real(self, *args, journal=recording, **kw)
-
-    executor.run = run.__get__(executor)  # type: ignore[method-assign]
 
 
 def test_an_approval_not_applied_yet_is_handed_to_the_worker_again_never_failed(builder: AccountBuilder) -> None:
@@ -140,7 +118,7 @@ def test_a_death_mid_apply_is_undone_from_the_journal(builder: AccountBuilder, w
 def test_a_death_mid_apply_of_a_secret_denied_since_is_undone_not_left_applying(builder: AccountBuilder) -> None:
     """The secret's owner denied rotation-doctor the secret after the process died: nobody can say the half-made
     change helped, so it is undone from the journal (as an unverified apply is), never left applying for ever."""
-    from tests.test_isolation import deny_secret
+    from tests.faults import deny_secret
 
     executor, store, proposal = proposed(builder)
     before = account_state(builder)
@@ -159,7 +137,7 @@ def test_a_death_mid_apply_of_a_secret_denied_since_is_undone_not_left_applying(
 
 def test_a_death_after_the_last_write_keeps_a_healthy_result(builder: AccountBuilder) -> None:
     executor, store, proposal = proposed(builder)
-    steps = sum(len(f["steps"]) for f in proposal.plan)
+    steps = sum(len(f.steps) for f in proposal.plan)
     dies_after(executor, steps)
     with pytest.raises(ProcessDied):
         apply_proposal(executor, store, proposal.id, by="alice")
@@ -186,12 +164,8 @@ def test_an_undo_refused_during_reconciliation_leaves_a_listed_leftover(builder:
     assert settled.state is ProposalState.ROLLBACK_INCOMPLETE
     (left,) = settled.leftovers
     endpoint = [e for e in builder.ec2.describe_vpc_endpoints()["VpcEndpoints"] if e["State"].lower() != "deleted"]
-    assert left["resource"] == endpoint[0]["VpcEndpointId"]
-    assert left["remove"] == {
-        "service": "ec2",
-        "operation": "DeleteVpcEndpoints",
-        "params": {"VpcEndpointIds": [endpoint[0]["VpcEndpointId"]]},
-    }
+    assert left.resource == endpoint[0]["VpcEndpointId"]
+    assert left.remove == Call("ec2", "DeleteVpcEndpoints", {"VpcEndpointIds": [endpoint[0]["VpcEndpointId"]]})
 
 
 def test_a_failure_before_any_write_does_not_leave_the_proposal_applying(builder: AccountBuilder) -> None:
@@ -232,4 +206,4 @@ def test_a_settled_proposal_is_told_with_what_is_left(builder: AccountBuilder) -
     dispatcher.after_decision(settled, None)  # as the worker does for each settled proposal
     (message,) = published
     assert "ACTION NEEDED" in message["Subject"]
-    assert settled.leftovers[0]["resource"] in message["Message"] and "delete-vpc-endpoints" in message["Message"]
+    assert str(settled.leftovers[0].resource) in message["Message"] and "delete-vpc-endpoints" in message["Message"]

@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 from remediations import REGISTRY, PlanContext
 from remediations._rules import DEFAULT_EGRESS, DEFAULT_EGRESS_V6
 from rotation_doctor.apply.executor import Executor, JournalEntry
-from rotation_doctor.apply.guardrails import IGNORE_TAG, Approval, InMemoryBudget, Mode, Policy
+from rotation_doctor.apply.guardrails import IGNORE_TAG, InMemoryBudget, Mode
 from rotation_doctor.approvals.store import ProposalStore, create_table
 from rotation_doctor.approvals.workflow import apply_proposal, handle_secret
 from rotation_doctor.model.errors import AlreadyDecided, ProposalConflict, ProposalExpired, ProposalNotFound
@@ -25,51 +25,8 @@ from rotation_doctor.model.states import OutcomeStatus, StepStatus
 from rotation_doctor.simulated import scenarios
 from rotation_doctor.simulated.account import AccountBuilder, tcp
 from tests import fix_scenarios
-from tests.fix_scenarios import account_state
-
-SECRET = scenarios.DEMO_SECRET
-ANYTHING = Approval("test", max_risk=Risk.NEVER_AUTOMATIC)
-READ_PREFIXES = ("Describe", "Get", "List", "BatchGet", "FilterLog")
-
-
-def writes(b: AccountBuilder) -> dict[str, int]:
-    """Calls that change the account (the proposals table is rotation-doctor's own, not the account's network)."""
-    calls = b.clients.counter.calls.items()
-    return {k: v for k, v in calls if not k.split(":")[1].startswith(READ_PREFIXES) and not k.startswith("dynamodb:")}
-
-
-def executor(b: AccountBuilder, **policy: Any) -> Executor:
-    return Executor(b.clients, Policy(**policy), poll=0.01, wait_timeout=5)
-
-
-def fix_and_recheck(b: AccountBuilder, kind: FixKind, secret: str = SECRET, **run: Any) -> None:
-    ex = executor(b)
-    first = ex.run(secret, approval=ANYTHING, **run)
-    assert str(kind) in first.applied, (first.status, first.reason, [(f.kind, f.status, f.reason) for f in first.fixes])
-    assert first.after is not None and first.after.verdict is Verdict.HEALTHY, first.after.findings
-    assert created_groups_open_to_all(b) == []
-    b.clients.counter.calls.clear()
-    second = ex.run(secret, approval=ANYTHING, **run)
-    assert second.status == "nothing to do" and writes(b) == {}
-
-
-def created_groups_open_to_all(b: AccountBuilder) -> list[str]:
-    """Groups rotation-doctor created that still allow all egress (AWS's default rules, IPv4 or, in a VPC with IPv6,
-    IPv6): there must be none."""
-    created = b.ec2.describe_security_groups(
-        Filters=[{"Name": "tag:rotation-doctor:created-by", "Values": ["rotation-doctor"]}]
-    )["SecurityGroups"]
-    return [
-        g["GroupId"]
-        for g in created
-        for p in g["IpPermissionsEgress"]
-        if p["IpProtocol"] == "-1"
-        and (
-            any(r.get("CidrIp") == "0.0.0.0/0" for r in p.get("IpRanges", []))
-            or any(r.get("CidrIpv6") == "::/0" for r in p.get("Ipv6Ranges", []))
-        )
-    ]
-
+from tests.faults import fail_nth
+from tests.fix_scenarios import ANYTHING, SECRET, account_state, executor, fix_and_recheck, writes
 
 # ----- each fix kind ---------------------------------------------------------------------------
 
@@ -259,19 +216,6 @@ def test_a_revoke_that_finds_no_rule_is_already_done_and_never_undone(builder: A
 
 
 # ----- rollback --------------------------------------------------------------------------------
-
-
-def fail_nth(b: AccountBuilder, operation: str, nth: int) -> Callable[[], None]:
-    seen = {"n": 0}
-
-    def maybe_fail(**_: Any) -> None:
-        seen["n"] += 1
-        if seen["n"] == nth:
-            raise ClientError({"Error": {"Code": "InternalError", "Message": "injected"}}, operation)
-
-    events = b.clients.ec2.meta.events
-    events.register(f"before-call.ec2.{operation}", maybe_fail, unique_id="inject")
-    return lambda: events.unregister(f"before-call.ec2.{operation}", unique_id="inject")
 
 
 # The demo's plan: s1 CreateSecurityGroup, s2 AuthorizeSecurityGroupIngress (443 from the VPC),
@@ -473,7 +417,7 @@ def test_stale_plan_is_not_applied_but_proposed_again(builder: AccountBuilder) -
     assert handled.outcome.status == "stale" and writes(builder) == {}
     assert store.get(proposal.id).state == "expired"
     assert handled.proposal is not None and handled.proposal.id != proposal.id and handled.proposal.state == "proposed"
-    assert [f["kind"] for f in handled.proposal.plan] == ["CREATE_SECRETSMANAGER_ENDPOINT"]
+    assert [f.kind for f in handled.proposal.plan] == ["CREATE_SECRETSMANAGER_ENDPOINT"]
 
 
 def test_rejected_proposal_cannot_be_applied(builder: AccountBuilder) -> None:
@@ -520,7 +464,7 @@ def test_auto_applies_only_up_to_max_auto_risk_and_proposes_the_rest(builder: Ac
     assert handled.outcome.applied == ["AUTHORIZE_DB_INGRESS"]
     skipped = {f.kind: f.reason for f in handled.outcome.fixes if f.status == "skipped"}
     assert "above max_auto_risk low" in skipped["CREATE_SECRETSMANAGER_ENDPOINT"]
-    assert handled.proposal is not None and [f["kind"] for f in handled.proposal.plan] == [
+    assert handled.proposal is not None and [f.kind for f in handled.proposal.plan] == [
         "CREATE_SECRETSMANAGER_ENDPOINT"
     ]
 

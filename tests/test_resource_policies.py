@@ -13,7 +13,7 @@ import pytest
 from rotation_doctor.model.snapshot import PolicyDocument
 from rotation_doctor.netsem.iam_policy import PolicyDecision, Request, evaluate
 from tests.cfn_resolve import Resolver
-from tests.test_iam import ORGANIZATION, template
+from tests.iam_templates import ORGANIZATION, template
 
 ACCOUNT = "123456789012"
 # A GetAtt resolves to "<logical id>.<attribute>": the roles' ARNs as the template names them.

@@ -8,13 +8,15 @@ import json
 import uuid
 from typing import Any
 
+from rotation_doctor.analysis import Diagnosis
 from rotation_doctor.approvals.handoff import ApplyApproved
+from rotation_doctor.model.findings import Verdict
 from rotation_doctor.notify import slack
 from rotation_doctor.notify.messages import Kind, build
 from rotation_doctor.simulated import scenarios
 from rotation_doctor.simulated.account import AccountBuilder, tcp
 from tests.conftest import topic_with_inbox
-from tests.test_worker import EVENTS, rotation_failed, service  # noqa: F401  (the worker fixture)
+from tests.worker_events import EVENTS, rotation_failed
 
 
 def rotation_succeeded(secret_arn: str) -> str:
@@ -46,7 +48,7 @@ def told(clients: Any, inbox: str) -> list[dict[str, Any]]:
     return [json.loads(json.loads(e["Body"])["Message"]) for e in envelopes]
 
 
-def test_rotation_succeeded_closes_an_open_proposal(builder: AccountBuilder, service: Any) -> None:  # noqa: F811
+def test_rotation_succeeded_closes_an_open_proposal(builder: AccountBuilder, service: Any) -> None:
     clients = builder.clients
     o = broken_database_rule(builder)
     topic, inbox = topic_with_inbox(clients)
@@ -81,7 +83,7 @@ def test_rotation_succeeded_closes_an_open_proposal(builder: AccountBuilder, ser
 
 def test_rotation_succeeded_for_a_secret_still_broken_keeps_its_proposal(
     builder: AccountBuilder,
-    service: Any,  # noqa: F811
+    service: Any,
 ) -> None:
     o = broken_database_rule(builder)
     service.make("propose")
@@ -93,7 +95,7 @@ def test_rotation_succeeded_for_a_secret_still_broken_keeps_its_proposal(
 
 def test_rotation_succeeded_with_nothing_open_costs_one_query_and_no_diagnosis(
     builder: AccountBuilder,
-    service: Any,  # noqa: F811
+    service: Any,
 ) -> None:
     o = scenarios.orders(builder, db_admits_function=True, endpoint=True)
     service.make("propose")
@@ -109,7 +111,7 @@ def test_rotation_succeeded_with_nothing_open_costs_one_query_and_no_diagnosis(
 
 def test_rotation_succeeded_resolves_the_secrets_security_hub_findings(
     builder: AccountBuilder,
-    service: Any,  # noqa: F811
+    service: Any,
 ) -> None:
     clients = builder.clients
     securityhub = clients.client("securityhub")
@@ -132,10 +134,7 @@ def test_rotation_succeeded_resolves_the_secrets_security_hub_findings(
 
 def test_healthy_again_is_escaped_in_slack() -> None:
     hostile = "<!channel> <https://evil.example|approve>"
-    diagnosis = {
-        "secret": {"name": hostile, "arn": "arn:aws:secretsmanager:us-east-1:1:secret:x"},
-        "verdict": "healthy",
-    }
+    diagnosis = Diagnosis("arn:aws:secretsmanager:us-east-1:1:secret:x", hostile, Verdict.HEALTHY, ())
     message = build(Kind.SUPERSEDED, diagnosis, [], mode="propose", proposal_id="p-1", outcome=(hostile,))
     # Slack reads mrkdwn (and the notification's fallback text) for links and pings; a header is plain text.
     mrkdwn = [slack.fallback_text(message)]
@@ -151,7 +150,7 @@ def test_healthy_again_is_escaped_in_slack() -> None:
 
 def test_an_auto_applied_fix_that_heals_starts_the_rotation_again(
     builder: AccountBuilder,
-    service: Any,  # noqa: F811
+    service: Any,
 ) -> None:
     o = broken_database_rule(builder)
     service.make("auto", ROTATION_DOCTOR_RETRY_ROTATION="true")
@@ -163,7 +162,7 @@ def test_an_auto_applied_fix_that_heals_starts_the_rotation_again(
 
 def test_an_approved_fix_that_heals_starts_the_rotation_again(
     builder: AccountBuilder,
-    service: Any,  # noqa: F811
+    service: Any,
 ) -> None:
     o = broken_database_rule(builder)
     service.make("propose", ROTATION_DOCTOR_RETRY_ROTATION="true")
@@ -176,7 +175,7 @@ def test_an_approved_fix_that_heals_starts_the_rotation_again(
     assert builder.clients.counter.calls["secretsmanager:RotateSecret"] == 1
 
 
-def test_no_rotation_is_started_when_retry_is_off(builder: AccountBuilder, service: Any) -> None:  # noqa: F811
+def test_no_rotation_is_started_when_retry_is_off(builder: AccountBuilder, service: Any) -> None:
     o = broken_database_rule(builder)
     service.make("auto")  # retry off (the default)
     builder.clients.counter.calls.clear()
@@ -187,7 +186,7 @@ def test_no_rotation_is_started_when_retry_is_off(builder: AccountBuilder, servi
 
 def test_no_rotation_is_started_while_the_secret_is_still_broken(
     builder: AccountBuilder,
-    service: Any,  # noqa: F811
+    service: Any,
 ) -> None:
     # Retry on, but what auto mode may apply leaves the secret broken (no way to Secrets Manager is medium risk).
     other = scenarios.orders(builder)
@@ -200,7 +199,7 @@ def test_no_rotation_is_started_while_the_secret_is_still_broken(
 
 def test_a_failed_read_of_security_hub_is_not_taken_for_nothing_open(
     builder: AccountBuilder,
-    service: Any,  # noqa: F811
+    service: Any,
 ) -> None:
     from botocore.exceptions import ClientError
 
@@ -226,7 +225,7 @@ def _finding_states(builder: AccountBuilder) -> dict[str, str]:
     return {f["GeneratorId"]: f["RecordState"] for f in findings}
 
 
-def test_a_fix_applied_in_auto_mode_leaves_no_finding_open(builder: AccountBuilder, service: Any) -> None:  # noqa: F811
+def test_a_fix_applied_in_auto_mode_leaves_no_finding_open(builder: AccountBuilder, service: Any) -> None:
     """Security Hub holds what the account holds after the fix, not the diagnosis that led to it."""
     builder.clients.client("securityhub").enable_security_hub()  # type: ignore[attr-defined]
     o = broken_database_rule(builder)
@@ -237,7 +236,7 @@ def test_a_fix_applied_in_auto_mode_leaves_no_finding_open(builder: AccountBuild
     assert "ACTIVE" not in _finding_states(builder).values()  # healthy within the event: nothing open to see
 
 
-def test_an_approved_fix_applied_leaves_its_findings_archived(builder: AccountBuilder, service: Any) -> None:  # noqa: F811
+def test_an_approved_fix_applied_leaves_its_findings_archived(builder: AccountBuilder, service: Any) -> None:
     builder.clients.client("securityhub").enable_security_hub()  # type: ignore[attr-defined]
     o = broken_database_rule(builder)
     service.make("propose", ROTATION_DOCTOR_SECURITY_HUB="Enabled")
@@ -252,7 +251,7 @@ def test_an_approved_fix_applied_leaves_its_findings_archived(builder: AccountBu
 
 def test_a_rotation_succeeded_whose_secret_names_another_account_is_not_acted_on(
     builder: AccountBuilder,
-    service: Any,  # noqa: F811
+    service: Any,
 ) -> None:
     """CloudTrail records a rotation in the secret's own account and region: an event whose secret ARN names
     another place is not real, and closes nothing."""
@@ -273,7 +272,7 @@ def test_a_rotation_succeeded_whose_secret_names_another_account_is_not_acted_on
     assert service.store.get(proposal.id).state == "superseded"
 
 
-def test_the_sweep_archives_the_findings_of_a_secret_deleted_since(builder: AccountBuilder, service: Any) -> None:  # noqa: F811
+def test_the_sweep_archives_the_findings_of_a_secret_deleted_since(builder: AccountBuilder, service: Any) -> None:
     """A deleted secret is never diagnosed again: the sweep, which lists every Lambda-rotated secret of its place,
     archives our findings on any secret it did not list."""
     builder.clients.client("securityhub").enable_security_hub()  # type: ignore[attr-defined]

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from cfnlint.decode import decode
 
-from tests.test_packaging import assert_built_for_the_runtime, assert_handlers_import, download, runtime_version
+from tests.packaging_checks import assert_built_for_the_runtime, assert_handlers_import, download, runtime_version
 
 ROOT = Path(__file__).resolve().parents[1]
 SAM = Path(os.environ.get("SAM", ROOT / ".venv-sam" / "bin" / "sam"))

@@ -20,8 +20,7 @@ from rotation_doctor.cli.jsonlines import JsonLines
 from rotation_doctor.collect.accounts import AccountSessions
 from rotation_doctor.simulated import organization, scenarios
 from rotation_doctor.simulated.account import AccountBuilder
-from tests.test_cli_organization import refuse_assume_role, run
-from tests.test_output_schema import assert_valid
+from tests.cli_process import assert_valid, refuse_assume_role, run
 
 SECRETS_PER_PLACE = 20
 

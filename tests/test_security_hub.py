@@ -18,7 +18,7 @@ from rotation_doctor.model.findings import Code, Finding, Severity, Verdict
 from rotation_doctor.notify import security_hub as hub
 from rotation_doctor.notify.security_hub import Diagnosed, SecurityHubFindings
 from tests.iam_authorization import Authorization, allowed, sample_arn
-from tests.test_iam import worker_statements
+from tests.iam_templates import worker_statements
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -303,7 +303,7 @@ def test_a_secret_of_another_region_is_imported_in_its_region(builder: Any) -> N
 def test_the_deployers_setting_reaches_the_worker(setting: str, on: bool) -> None:
     from handlers.worker import build_worker
     from tests.cfn_resolve import Resolver
-    from tests.test_iam import template
+    from tests.iam_templates import template
 
     tpl = template()
     variables = tpl["Resources"]["WorkerFunction"]["Properties"]["Environment"]["Variables"]

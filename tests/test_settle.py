@@ -23,9 +23,14 @@ from rotation_doctor.service.settle import SettleWindow, item_key, sqs_sender
 from rotation_doctor.simulated import scenarios
 from rotation_doctor.simulated.account import AccountBuilder
 from rotation_doctor.simulated.lambda_runtime import ACCOUNT, SimulatedContext, sqs_event
-from tests.test_worker import FICTIONAL_DB_SG, FICTIONAL_FN_SG, real_shaped, revoke_function_rule, rotation_failed
-from tests.test_worker import service as service  # the fixture
-from tests.test_worker_organization import metric_values
+from tests.worker_events import (
+    FICTIONAL_DB_SG,
+    FICTIONAL_FN_SG,
+    metric_values,
+    real_shaped,
+    revoke_function_rule,
+    rotation_failed,
+)
 
 WINDOW = 60
 T0 = 1_764_390_000.0

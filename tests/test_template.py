@@ -21,7 +21,7 @@ from rotation_doctor.model.plan import FixKind
 from rotation_doctor.model.snapshot import Snapshot
 from rotation_doctor.service.patterns import PATTERNS, RULES, WOKEN_BY, SweptOnly, matched_event_names
 from tests.cfn_resolve import Resolver
-from tests.test_iam import (
+from tests.iam_templates import (
     HUB_ACCOUNT,
     HUB_BUS,
     HUB_WORKER,

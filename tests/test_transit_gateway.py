@@ -3,14 +3,10 @@ and the collector and simulated account on moto."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import replace
 from ipaddress import IPv4Network
-from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -34,6 +30,7 @@ from rotation_doctor.model.snapshot import (
 from rotation_doctor.netsem import transit_gateways as tgw
 from rotation_doctor.simulated import scenarios
 from rotation_doctor.simulated.account import AccountBuilder
+from tests.faults import refused
 from tests.snapshots import acl, allow_all_entries, rule, table, through_tgw, with_group, with_table
 
 # ----- netsem: one crossing ---------------------------------------------------------------------
@@ -300,21 +297,6 @@ def test_secrets_manager_egress_through_a_transit_gateway_says_what_is_not_model
     d = diagnose(snap)
     f = next(f for f in d.findings if f.code == "SM_PATH_NOT_EVALUATED")
     assert d.verdict is Verdict.UNKNOWN and "shared-services VPC" in f.summary and "endpoint of its own" in f.summary
-
-
-@contextmanager
-def refused(clients: AwsClients, service: str, operation: str, code: str = "UnauthorizedOperation") -> Iterator[None]:
-    """`operation` fails as AWS refuses it (a botocore hook raising the service's error), for the block only."""
-
-    def refuse(**_: Any) -> None:
-        raise ClientError({"Error": {"Code": code, "Message": f"not authorized to perform {operation}"}}, operation)
-
-    event = f"before-call.{service}.{operation}"
-    clients.client(service).meta.events.register(event, refuse, unique_id=f"refused-{operation}")
-    try:
-        yield
-    finally:
-        clients.client(service).meta.events.unregister(event, unique_id=f"refused-{operation}")
 
 
 @pytest.mark.parametrize("operation", ["DescribeTransitGatewayAttachments", "SearchTransitGatewayRoutes"])

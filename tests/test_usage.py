@@ -6,10 +6,7 @@ from __future__ import annotations
 from rotation_doctor.analysis.usage import resources_used
 from rotation_doctor.service.batch import affects
 from rotation_doctor.service.events import Change
-from tests.snapshots import through_tgw
-from tests.test_ipv6 import dual_stack
-from tests.test_prefix_lists import DB_LIST, _db_reached_by_list
-from tests.test_rds_proxy import TARGET, proxied
+from tests.snapshots import DB_LIST, TARGET, _db_reached_by_list, dual_stack, proxied, through_tgw
 
 
 def change_to(*ids: str) -> Change:

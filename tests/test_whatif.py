@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,40 +22,10 @@ from rotation_doctor.whatif.report import Effect, Report
 from rotation_doctor.whatif.run import read_change_set, what_if
 from rotation_doctor.whatif.terraform import parse_plan
 from tests import whatif_plans as tf
-from tests.test_output_schema import assert_valid
+from tests.cli_process import assert_valid
+from tests.whatif_plans import LEDGER, ORDERS, REGION, Account, delete_db_ingress, healthy_account
 
-ORDERS = scenarios.DEMO_SECRET
-LEDGER = "prod/ledger/db"
-REGION = "us-east-1"
 ALL_TCP = ("6", 0, 65535)
-
-
-@dataclass
-class Account:
-    """The healthy account (`scenarios.healthy_with_ledger`): the orders function in two app subnets behind their
-    own ACL, a Secrets Manager endpoint, the orders database in the same VPC and the ledger database in a peered
-    one; and the id AWS gave the database group's rule that admits the function."""
-
-    o: scenarios.Orders
-    db_rule_id: str
-
-    @property
-    def endpoint(self) -> str:
-        return self.o.extra["endpoint"]
-
-    @property
-    def acl(self) -> str:
-        return self.o.extra["acl"]
-
-
-def _db_rule_id(b: AccountBuilder, group: str, peer: str) -> str:
-    rules = b.ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [group]}])["SecurityGroupRules"]
-    return next(r["SecurityGroupRuleId"] for r in rules if (r.get("ReferencedGroupInfo") or {}).get("GroupId") == peer)
-
-
-def healthy_account(builder: AccountBuilder) -> Account:
-    o = scenarios.healthy_with_ledger(builder, ledger_secret=LEDGER)
-    return Account(o, _db_rule_id(builder, o.db_sg, o.fn_sg))
 
 
 @pytest.fixture
@@ -78,12 +47,6 @@ def effects(report: Report) -> dict[str, tuple[str, list[str]]]:
 def delete_endpoint(a: Account) -> str:
     before = tf.tf_endpoint(a.endpoint, a.o.net.vpc, a.o.fn_subnets, [a.o.extra["endpoint_sg"]], REGION)
     return tf.plan(tf.resource_change("aws_vpc_endpoint.secretsmanager", "aws_vpc_endpoint", ["delete"], before, None))
-
-
-def delete_db_ingress(a: Account) -> str:
-    before = tf.tf_ingress_rule(a.db_rule_id, a.o.db_sg, a.o.fn_sg, 5432, "rotation")
-    address = "module.orders_db.aws_vpc_security_group_ingress_rule.rotation"
-    return tf.plan(tf.resource_change(address, "aws_vpc_security_group_ingress_rule", ["delete"], before, None))
 
 
 def tighten_nacl(a: Account) -> str:
@@ -786,7 +749,7 @@ def test_an_endpoint_added_where_dns_was_not_read_is_unknown() -> None:
 
 
 def _dual_stack() -> Any:
-    from tests.test_ipv6 import dual_stack
+    from tests.snapshots import dual_stack
 
     return dual_stack()
 
@@ -1141,7 +1104,7 @@ def test_mentions_and_issue_references_do_not_link_in_markdown(text: str, linked
 
 
 def _db_by_list() -> Any:
-    from tests.test_prefix_lists import DB_LIST, _db_reached_by_list
+    from tests.snapshots import DB_LIST, _db_reached_by_list
 
     return _db_reached_by_list(prefix_lists={"pl-data": DB_LIST})
 

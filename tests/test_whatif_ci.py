@@ -21,7 +21,7 @@ from rotation_doctor.whatif.report import FAILING, Effect, Report, assess
 from rotation_doctor.whatif.terraform import parse_plan
 from tests import snapshots
 from tests import whatif_plans as tf
-from tests.test_whatif import ORDERS, REGION, Account, delete_db_ingress, healthy_account
+from tests.whatif_plans import ORDERS, REGION, Account, delete_db_ingress, healthy_account
 
 # A terminal hyperlink that shows "click" and opens another address, a screen clear, a carriage return (a line that
 # overwrites its start), a right-to-left override (an address shown reversed), and a newline starting a second

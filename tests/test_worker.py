@@ -6,89 +6,24 @@ import io
 import json
 import logging
 import time
-import uuid
 from collections.abc import Callable, Iterator
-from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from rotation_doctor.apply.timing import LONGEST_APPLY_SECONDS
-from rotation_doctor.approvals.store import ProposalStore, create_table
 from rotation_doctor.simulated import scenarios
 from rotation_doctor.simulated.account import AccountBuilder, tcp
 from rotation_doctor.simulated.lambda_runtime import SimulatedContext, sqs_event
 from tests.conftest import topic_with_inbox
-
-EVENTS = Path(__file__).resolve().parent / "events"
-FICTIONAL_DB_SG = "sg-0db5ec0000000a001"
-FICTIONAL_FN_SG = "sg-0f0ec00000000a002"
-HANDOFF_KEY = "k" * 64
-
-
-def rotation_failed(secret_arn: str, event_id: str | None = None) -> str:
-    raw = json.loads((EVENTS / "rotation_failed_eventbridge.json").read_text())
-    raw["id"] = event_id or str(uuid.uuid4())
-    raw["account"] = raw["detail"]["recipientAccountId"] = "123456789012"
-    raw["region"] = raw["detail"]["awsRegion"] = "us-east-1"
-    raw["detail"]["additionalEventData"]["SecretId"] = secret_arn
-    return json.dumps(raw)
-
-
-def real_shaped(name: str, **ids: str) -> str:
-    text = (EVENTS / name).read_text()
-    for fictional, real in ids.items():
-        text = text.replace(fictional, real)
-    raw = json.loads(text)
-    raw["id"] = str(uuid.uuid4())
-    return json.dumps(raw)
-
-
-def revoke_function_rule(b: AccountBuilder, o: scenarios.Orders) -> None:
-    # moto matches a revoke on the rule's description as well (AWS does not): pass the one it was made with.
-    b.ec2.revoke_security_group_ingress(
-        GroupId=o.db_sg, IpPermissions=[tcp(5432, group=o.fn_sg, description="rotation")]
-    )
-
-
-@pytest.fixture
-def service(builder: AccountBuilder, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    import handlers.worker as worker_module
-
-    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
-    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "RotationDoctor")
-    clients = builder.clients
-    create_table(clients, "proposals")
-    create_table(clients, "idempotency")
-    dlq = clients.sqs.create_queue(QueueName="rotation-doctor-dlq")["QueueUrl"]
-    # The approval function's key, as the template hands it to both functions: hand-offs are signed with it.
-    signing_key = clients.secretsmanager.create_secret(Name="rotation-doctor/signing-key", SecretString=HANDOFF_KEY)
-
-    def make(mode: str = "propose", **extra: str) -> Any:
-        env = {
-            "PROPOSALS_TABLE": "proposals",
-            "IDEMPOTENCY_TABLE": "idempotency",
-            "DEAD_LETTER_QUEUE_URL": dlq,
-            "ROTATION_DOCTOR_MODE": mode,
-            "SIGNING_KEY_SECRET_ARN": signing_key["ARN"],
-            **extra,
-        }
-        worker = worker_module.build_worker(env, clients)
-        worker.executor.poll = 0.01
-        monkeypatch.setattr(worker_module, "_default_worker", lambda: worker)
-        return worker
-
-    def deliver(*bodies: str) -> dict[str, Any]:
-        return dict(worker_module.handler(sqs_event(*bodies), SimulatedContext()))
-
-    yield SimpleNamespace(
-        make=make,
-        deliver=deliver,
-        store=ProposalStore(clients, "proposals"),
-        dead_letter_queue=dlq,
-        key=HANDOFF_KEY.encode(),
-    )
+from tests.worker_events import (
+    EVENTS,
+    FICTIONAL_DB_SG,
+    FICTIONAL_FN_SG,
+    real_shaped,
+    revoke_function_rule,
+    rotation_failed,
+)
 
 
 def test_rotation_failed_produces_a_proposal(builder: AccountBuilder, service: Any) -> None:
@@ -98,7 +33,7 @@ def test_rotation_failed_produces_a_proposal(builder: AccountBuilder, service: A
     assert response == {"batchItemFailures": []}
     [proposal] = service.store.list()
     assert proposal.secret_arn == o.secret_arn and proposal.state == "proposed"
-    assert [f["kind"] for f in proposal.plan] == ["CREATE_SECRETSMANAGER_ENDPOINT", "AUTHORIZE_DB_INGRESS"]
+    assert [f.kind for f in proposal.plan] == ["CREATE_SECRETSMANAGER_ENDPOINT", "AUTHORIZE_DB_INGRESS"]
     assert builder.ec2.describe_vpc_endpoints()["VpcEndpoints"] == []  # nothing changed
 
 
@@ -111,7 +46,7 @@ def test_rotation_failed_in_auto_mode_applies_low_risk_and_proposes_the_rest(
     ingress = builder.ec2.describe_security_groups(GroupIds=[o.db_sg])["SecurityGroups"][0]["IpPermissions"]
     assert any(pair["GroupId"] == o.fn_sg for p in ingress for pair in p["UserIdGroupPairs"])
     [proposal] = service.store.list()
-    assert [f["kind"] for f in proposal.plan] == ["CREATE_SECRETSMANAGER_ENDPOINT"]
+    assert [f.kind for f in proposal.plan] == ["CREATE_SECRETSMANAGER_ENDPOINT"]
 
 
 def test_revoked_rule_proposes_for_exactly_the_affected_secrets(builder: AccountBuilder, service: Any) -> None:
@@ -126,7 +61,7 @@ def test_revoked_rule_proposes_for_exactly_the_affected_secrets(builder: Account
     service.deliver(real_shaped("revoke_sg_ingress_items.json", **{FICTIONAL_DB_SG: o.db_sg, FICTIONAL_FN_SG: o.fn_sg}))
     proposals = service.store.list()
     assert [p.secret_name for p in proposals] == [scenarios.DEMO_SECRET]
-    assert [f["kind"] for f in proposals[0].plan] == ["AUTHORIZE_DB_INGRESS"]
+    assert [f.kind for f in proposals[0].plan] == ["AUTHORIZE_DB_INGRESS"]
 
 
 def test_a_burst_of_changes_is_one_diagnosis_per_secret(builder: AccountBuilder, service: Any) -> None:
@@ -316,7 +251,7 @@ def test_a_change_too_deep_to_read_whole_looks_at_every_secret(
     # The deep part names nothing of the account; the rest names groups it does not have either.
     assert service.deliver(with_parameter("deep", nested(100, "sg-0123456789abcdef0"))) == {"batchItemFailures": []}
     [proposal] = service.store.list()  # looked at every secret, so the revoked rule was found
-    assert [f["kind"] for f in proposal.plan] == ["AUTHORIZE_DB_INGRESS"]
+    assert [f.kind for f in proposal.plan] == ["AUTHORIZE_DB_INGRESS"]
     assert any("too deep or too large to read whole" in line for line in log_lines())
 
 
@@ -455,7 +390,7 @@ def test_a_redelivered_hand_off_writes_nothing_even_without_the_idempotency_reco
 ) -> None:
     """The proposal's conditional claim (approved -> applying) is the guard: after a rollback, the same message again
     must not apply the plan a second time."""
-    from tests.test_remediation_moto import fail_nth
+    from tests.faults import fail_nth
 
     proposal, message = approved(builder, service)
     service.make("propose", IDEMPOTENCY_TABLE="")
@@ -567,7 +502,7 @@ def test_in_auto_mode_a_fix_that_could_not_be_undone_is_told_loudly_on_every_cha
     """No person approved it, so nobody is watching: the leftovers must reach SNS and Slack all the same."""
     from botocore.exceptions import ClientError
 
-    from tests.test_remediation_moto import fail_nth
+    from tests.faults import fail_nth
 
     clients = builder.clients
     o = scenarios.orders(builder)
@@ -662,7 +597,7 @@ with mock_aws():
     from rotation_doctor.simulated import scenarios
     from rotation_doctor.simulated.account import AccountBuilder
     from rotation_doctor.simulated.lambda_runtime import SimulatedContext, sqs_event
-    from tests.test_worker import rotation_failed
+    from tests.worker_events import rotation_failed
     clients = AwsClients(region="us-east-1")
     orders = scenarios.orders(AccountBuilder(clients))  # its secret's password is the canary
     # From here on, as Lambda's runtime does for a function whose log level is DEBUG: the root logger at DEBUG.
@@ -679,7 +614,7 @@ def test_a_worker_logging_at_debug_logs_no_secret_value() -> None:
     import subprocess
     import sys
 
-    from tests.test_cold_start import lambda_env
+    from tests.worker_events import lambda_env
 
     env = lambda_env(POWERTOOLS_LOG_LEVEL="DEBUG", LOG_LEVEL="DEBUG", AWS_LAMBDA_LOG_LEVEL="DEBUG")
     env |= {"POWERTOOLS_TRACE_DISABLED": "true", "PYTHONWARNINGS": "ignore"}

@@ -15,104 +15,31 @@ import re
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-import boto3
 import pytest
 
 from rotation_doctor.approvals.store import Proposal, ProposalStore
-from rotation_doctor.collect.accounts import AccountSessions, Place
-from rotation_doctor.collect.aws import AwsClients, CallCounter
+from rotation_doctor.collect.aws import AwsClients
 from rotation_doctor.model.states import ProposalState
 from rotation_doctor.simulated import scenarios
 from rotation_doctor.simulated.account import AccountBuilder, tcp
 from rotation_doctor.simulated.lambda_runtime import SimulatedContext, sqs_event
 from tests.fix_scenarios import account_state
-from tests.test_worker import rotation_failed, service  # noqa: F401  (the worker fixture)
+from tests.organization import EVENTS, HUB, Member, build_member
+from tests.worker_events import metric_values, rotation_failed
 
-EVENTS = Path(__file__).resolve().parent / "events"
-HUB = "123456789012"  # moto's default account: the hub's, as SimulatedContext's function ARN names it
 A, B, C = "111111111111", "222222222222", "333333333333"
 ROLE = "rotation-doctor-member"
 # What the files in tests/events/members/ name (member A in eu-west-1); each test puts in a member's own.
-FICTIONAL_ACCOUNT, FICTIONAL_REGION = "111111111111", "eu-west-1"
-FICTIONAL_SECRET = "arn:aws:secretsmanager:eu-west-1:111111111111:secret:prod/a/db-AbCdEf"
-FICTIONAL_DB_SG, FICTIONAL_FN_SG = "sg-0db5ec0000000a001", "sg-0f0ec00000000a002"
-# The members' owners build them through a session of their own (made once: clients are cheap after the first).
-SETUP_SESSION = boto3.session.Session(region_name="us-east-1")
+from tests.worker_events import FICTIONAL_DB_SG, FICTIONAL_FN_SG  # noqa: E402
+
 IDS = re.compile(r"\b(?:vpc|subnet|sg|rtb|acl|vpce)-[0-9a-f]{8,17}\b")
 
 
-@dataclass
-class Member:
-    """One member account and region with the demo's broken rotation (its own secret name, so reports tell them
-    apart)."""
-
-    place: Place
-    builder: AccountBuilder
-    orders: scenarios.Orders
-
-    @property
-    def secret_arn(self) -> str:
-        return self.orders.secret_arn
-
-    def resource_ids(self) -> set[str]:
-        """Every VPC, subnet and group id of the member's place."""
-        ec2 = self.builder.ec2
-        return (
-            {v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"]}
-            | {s["SubnetId"] for s in ec2.describe_subnets()["Subnets"]}
-            | {g["GroupId"] for g in ec2.describe_security_groups()["SecurityGroups"]}
-        )
-
-    def event(self, name: str, **ids: str) -> str:
-        """The real-shaped member event `name` as this member's bus forwards it, with a fresh id."""
-        text = (EVENTS / "members" / name).read_text().replace(FICTIONAL_SECRET, self.secret_arn)
-        for fictional, real in ids.items():
-            text = text.replace(fictional, real)
-        text = text.replace(FICTIONAL_ACCOUNT, self.place.account).replace(FICTIONAL_REGION, self.place.region)
-        raw = json.loads(text)
-        raw["id"] = str(uuid.uuid4())
-        return json.dumps(raw)
-
-    def rotation_failed(self) -> str:
-        return self.event("rotation_failed.json")
-
-
-class MemberBuilder(AccountBuilder):
-    """IAM is global to an account: a second region of a member uses the rotation role its first one made."""
-
-    def role(self) -> str:
-        try:
-            return str(self.clients.iam.get_role(RoleName="rotation-lambda-role")["Role"]["Arn"])
-        except self.clients.iam.exceptions.NoSuchEntityException:
-            return super().role()
-
-
-def build_member(account: str, region: str, **situation: Any) -> Member:
-    """A member built through the real APIs with the member role's credentials, as its owners' IaC would (a setup
-    session of its own: the hub's call counter and hooks see only the worker)."""
-    setup = AwsClients(SETUP_SESSION, region=region, counter=CallCounter())
-    clients = AccountSessions(setup, role_name="setup", base_account=HUB).clients(Place(account, region))
-    builder = MemberBuilder(clients)
-    orders = scenarios.orders(builder, secret_name=f"prod/{account}-{region}/db", **situation)
-    # The builder's invoke permission names the simulated default account; a member's own secret is its account's.
-    clients.lambda_.remove_permission(FunctionName="orders-db-rotation", StatementId="SecretsManagerAccess")
-    clients.lambda_.add_permission(
-        FunctionName="orders-db-rotation",
-        StatementId="SecretsManagerAccess",
-        Action="lambda:InvokeFunction",
-        Principal="secretsmanager.amazonaws.com",
-        SourceAccount=account,
-    )
-    return Member(Place(account, region), builder, orders)
-
-
 @pytest.fixture
-def org(builder: AccountBuilder, service: Any) -> Iterator[Any]:  # noqa: F811
+def org(builder: AccountBuilder, service: Any) -> Iterator[Any]:
     """The hub's worker (the hub is `builder`'s account, the worker `service`'s with the member role named), what it
     assumed, and the members it serves."""
     from botocore.exceptions import ClientError
@@ -172,17 +99,6 @@ def handled() -> Iterator[Callable[[], list[dict[str, Any]]]]:
     worker_module.logger.removeHandler(handler)
 
 
-def metric_values(out: str, name: str) -> list[float]:
-    """The values of an EMF metric the worker emitted."""
-    found: list[float] = []
-    for line in out.splitlines():
-        if '"_aws"' in line:
-            value = json.loads(line).get(name)
-            if value is not None:
-                found += value if isinstance(value, list) else [value]
-    return found
-
-
 def by_secret(store: ProposalStore) -> dict[str, Any]:
     return {p.secret_arn: p for p in store.list()}
 
@@ -195,7 +111,7 @@ def died_mid_apply(org: Any, member: Member, writes: int, monkeypatch: pytest.Mo
     from rotation_doctor.approvals import workflow
     from rotation_doctor.approvals.workflow import apply_proposal
     from rotation_doctor.service import batch
-    from tests.test_reconcile import LATER, ProcessDied, dies_after
+    from tests.faults import LATER, ProcessDied, dies_after
 
     org.make("propose")
     org.deliver(member.rotation_failed())
@@ -232,14 +148,14 @@ def test_member_events_from_two_accounts_assume_each_role_once_and_plan_in_each(
     members = (a_eu, a_us, b_us)
     for member in members:
         plan = proposals[member.secret_arn].plan
-        assert [f["kind"] for f in plan] == ["CREATE_SECRETSMANAGER_ENDPOINT", "AUTHORIZE_DB_INGRESS"]
-        named = set(IDS.findall(json.dumps(plan)))
+        assert [f.kind for f in plan] == ["CREATE_SECRETSMANAGER_ENDPOINT", "AUTHORIZE_DB_INGRESS"]
+        named = set(IDS.findall(json.dumps([f.to_json() for f in plan])))
         assert member.orders.net.vpc in named and member.orders.db_sg in named
         assert named <= member.resource_ids()  # every id its calls name is of its own place
         for other in members:
             if other is not member:
                 assert not named & other.resource_ids()
-        service_names = {s["params"].get("ServiceName") for f in plan for s in f["steps"]} - {None}
+        service_names = {s.call.params.get("ServiceName") for f in plan for s in f.steps} - {None}
         assert service_names == {f"com.amazonaws.{member.place.region}.secretsmanager"}
     assert account_state(org.hub) == hub_before  # nothing written in the hub's account
 
@@ -270,7 +186,7 @@ def test_a_change_in_a_member_looks_only_at_that_members_secrets(org: Any) -> No
     assert org.deliver(change) == {"batchItemFailures": []}
     assert org.assumed == [role(A)]  # B is not even looked at
     [proposal] = org.store.list()
-    assert proposal.secret_arn == a.secret_arn and [f["kind"] for f in proposal.plan] == ["AUTHORIZE_DB_INGRESS"]
+    assert proposal.secret_arn == a.secret_arn and [f.kind for f in proposal.plan] == ["AUTHORIZE_DB_INGRESS"]
 
 
 def test_auto_mode_fixes_in_the_member_and_counts_the_members_hourly_cap(org: Any) -> None:
@@ -283,9 +199,7 @@ def test_auto_mode_fixes_in_the_member_and_counts_the_members_hourly_cap(org: An
     assert any(pair["GroupId"] == o.fn_sg for p in ingress for pair in p["UserIdGroupPairs"])  # fixed in A
     assert account_state(org.hub) == hub_before
     [proposal] = org.store.list()  # what auto mode may not do is proposed, in the hub's table
-    assert proposal.secret_arn == a.secret_arn and [f["kind"] for f in proposal.plan] == [
-        "CREATE_SECRETSMANAGER_ENDPOINT"
-    ]
+    assert proposal.secret_arn == a.secret_arn and [f.kind for f in proposal.plan] == ["CREATE_SECRETSMANAGER_ENDPOINT"]
     items = org.hub.clients.dynamodb.scan(TableName="proposals")["Items"]
     caps = {i["id"]["S"].rsplit("#", 1)[0]: int(i["used"]["N"]) for i in items if i["id"]["S"].startswith("budget#")}
     assert caps == {f"budget#{A}": 1}  # the member's own cap, kept in the hub
@@ -447,7 +361,7 @@ def test_a_dead_apply_in_an_account_that_now_refuses_is_reported_with_what_is_le
 ) -> None:
     a = build_member(A, "eu-west-1")
     stuck = died_mid_apply(org, a, 1, monkeypatch)  # the endpoint's group was made, then the process died
-    [group] = [e["resource"] for e in stuck.journal]
+    [group] = [e.resource for e in stuck.journal]
     org.refusing[A] = "AccessDenied"
     org.make("propose")
     assert org.deliver(org_event("scheduled_sweep.json")) == {"batchItemFailures": []}
@@ -455,7 +369,7 @@ def test_a_dead_apply_in_an_account_that_now_refuses_is_reported_with_what_is_le
     assert settled.state is ProposalState.ROLLBACK_INCOMPLETE
     assert f"NOT undone: account {A} refused the member role" in str(settled.history[-1]["note"])
     [left] = settled.leftovers
-    assert left["resource"] == group and left["remove"]["operation"] == "DeleteSecurityGroup"
+    assert left.resource == group and left.remove is not None and left.remove.operation == "DeleteSecurityGroup"
     assert group in {g["GroupId"] for g in a.builder.ec2.describe_security_groups()["SecurityGroups"]}
 
 

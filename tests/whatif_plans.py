@@ -4,7 +4,12 @@ the shapes the tools write them, made from the ids of a simulated account."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
+
+from rotation_doctor.simulated import scenarios
+from rotation_doctor.simulated.account import AccountBuilder
+from tests import whatif_plans as tf
 
 PROVIDER = "registry.terraform.io/hashicorp/aws"
 ARN = "arn:aws:cloudformation:us-east-1:123456789012"
@@ -257,3 +262,44 @@ def rules_and_buckets(fn_group: str, count: int) -> str:
                 )
             )
     return plan(*items)
+
+
+ORDERS = scenarios.DEMO_SECRET
+
+LEDGER = "prod/ledger/db"
+
+REGION = "us-east-1"
+
+
+@dataclass
+class Account:
+    """The healthy account (`scenarios.healthy_with_ledger`): the orders function in two app subnets behind their
+    own ACL, a Secrets Manager endpoint, the orders database in the same VPC and the ledger database in a peered
+    one; and the id AWS gave the database group's rule that admits the function."""
+
+    o: scenarios.Orders
+    db_rule_id: str
+
+    @property
+    def endpoint(self) -> str:
+        return self.o.extra["endpoint"]
+
+    @property
+    def acl(self) -> str:
+        return self.o.extra["acl"]
+
+
+def _db_rule_id(b: AccountBuilder, group: str, peer: str) -> str:
+    rules = b.ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [group]}])["SecurityGroupRules"]
+    return next(r["SecurityGroupRuleId"] for r in rules if (r.get("ReferencedGroupInfo") or {}).get("GroupId") == peer)
+
+
+def healthy_account(builder: AccountBuilder) -> Account:
+    o = scenarios.healthy_with_ledger(builder, ledger_secret=LEDGER)
+    return Account(o, _db_rule_id(builder, o.db_sg, o.fn_sg))
+
+
+def delete_db_ingress(a: Account) -> str:
+    before = tf.tf_ingress_rule(a.db_rule_id, a.o.db_sg, a.o.fn_sg, 5432, "rotation")
+    address = "module.orders_db.aws_vpc_security_group_ingress_rule.rotation"
+    return tf.plan(tf.resource_change(address, "aws_vpc_security_group_ingress_rule", ["delete"], before, None))

@@ -24,8 +24,8 @@ from rotation_doctor.collect.aws import AwsClients, describe_fatal, error_code
 from rotation_doctor.collect.collector import Collector
 from rotation_doctor.examine import diagnose_secrets
 from rotation_doctor.model.findings import Verdict
-from rotation_doctor.model.leftovers import Leftover as Leftover  # its home is the model; imported from here too
 from rotation_doctor.model.plan import RULE_NOT_FOUND, Call, Fix, Plan, Step, dig, references, resolve, written_by
+from rotation_doctor.model.records import JournalEntry, Leftover
 from rotation_doctor.model.snapshot import Snapshot
 from rotation_doctor.model.states import FixStatus, OutcomeStatus, StepStatus
 from rotation_doctor.planning.planner import make_plan
@@ -94,27 +94,6 @@ class ApplyDeadline(Exception):
 
 class UndoImpossible(Exception):
     pass
-
-
-@dataclass(frozen=True)
-class JournalEntry:
-    """A write AWS accepted, recorded before anything else happens, with the call that undoes it. If the
-    process dies mid-apply, reconciliation undoes from these (the proposal store keeps them)."""
-
-    step: str
-    what: str
-    resource: str | None
-    undo: Call | None  # None: it has no undo, or the id the undo needs was never returned
-
-    def to_json(self) -> dict[str, Any]:
-        undo = self.undo.to_json() if self.undo is not None else None
-        return {"step": self.step, "what": self.what, "resource": self.resource, "undo": undo}
-
-    @classmethod
-    def from_json(cls, raw: Mapping[str, Any]) -> JournalEntry:
-        undo = raw.get("undo")
-        call = Call.from_json(undo) if undo else None
-        return cls(str(raw["step"]), str(raw["what"]), raw.get("resource"), call)
 
 
 Journal = Callable[[JournalEntry], None]

@@ -9,11 +9,9 @@ and the last note of its history.
 from __future__ import annotations
 
 from html import escape
-from typing import Any
 
 from rotation_doctor.approvals import path_svg
 from rotation_doctor.approvals.store import Proposal
-from rotation_doctor.model.paths import Path
 from rotation_doctor.model.states import ProposalState
 
 REFRESH_SECONDS = 5
@@ -72,21 +70,20 @@ def _came_from(p: Proposal, state: ProposalState) -> bool:
 def proposal_page(
     p: Proposal, *, approve_token: str | None, reject_token: str | None, action_path: str, notice: str | None = None
 ) -> str:
-    d: dict[str, Any] = p.diagnosis
+    d = p.diagnosis
     findings = "".join(
-        f"<li><b>{escape(str(f['code']))}</b> ({escape(str(f['severity']))}): {escape(str(f['summary']))}</li>"
-        for f in d.get("findings", [])
+        f"<li><b>{escape(str(f.code))}</b> ({escape(str(f.severity))}): {escape(f.summary)}</li>" for f in d.findings
     )
-    paths = [Path.from_json(raw) for raw in d.get("paths", [])]
+    paths = list(d.paths)
     fixes = []
     for i, fix in enumerate(p.plan, 1):
-        links, answers = path_svg.pointers(fix, d.get("findings", []), paths)
-        steps = "\n".join(escape(str(s["says"])) + link for s, link in zip(fix["steps"], links, strict=True))
-        cost = f"<p>Cost: {escape(str(fix['cost']))}</p>" if fix.get("cost") else ""
-        notes = "".join(f"<p>Note: {escape(str(n))}</p>" for n in fix.get("notes", []))
+        links, answers = path_svg.pointers(fix.to_json(), [f.to_json() for f in d.findings], paths)
+        steps = "\n".join(escape(s.says) + link for s, link in zip(fix.steps, links, strict=True))
+        cost = f"<p>Cost: {escape(fix.cost)}</p>" if fix.cost else ""
+        notes = "".join(f"<p>Note: {escape(n)}</p>" for n in fix.notes)
         fixes.append(
-            f"<h3>{i}. {escape(str(fix['kind']))} <small>risk {escape(str(fix['risk']))}</small></h3>"
-            f"<p>{escape(str(fix['summary']))}</p>{answers}<pre>{steps}</pre>{cost}{notes}"
+            f"<h3>{i}. {escape(str(fix.kind))} <small>risk {escape(str(fix.risk))}</small></h3>"
+            f"<p>{escape(fix.summary)}</p>{answers}<pre>{steps}</pre>{cost}{notes}"
         )
     open_ = p.state is ProposalState.PROPOSED and not p.expired
     buttons = ""
@@ -103,7 +100,7 @@ def proposal_page(
     body = (
         f"<h1>Fix the rotation of {escape(p.secret_name)}</h1>{flash}{_ending(p)}"
         f'<p><span class="state" id="state">{escape(p.state)}</span> verdict '
-        f"<b>{escape(str(d.get('verdict')))}</b> &middot; <code>{escape(p.secret_arn)}</code></p>"
+        f"<b>{escape(str(d.verdict))}</b> &middot; <code>{escape(p.secret_arn)}</code></p>"
         f"<h2>What is wrong</h2><ul>{findings}</ul>{path_svg.section(paths)}<h2>What will change</h2>{''.join(fixes)}"
         f"<p>Plan hash <code>{escape(p.plan_hash[:16])}</code>: approval applies exactly these calls; if the "
         f"account changed since, the plan is made again and asks again.</p>{buttons}"

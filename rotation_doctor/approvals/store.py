@@ -33,21 +33,30 @@ import builtins
 import hashlib
 import json
 import time
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from rotation_doctor.apply.timing import LONGEST_APPLY_SECONDS
 from rotation_doctor.collect.aws import AwsClients, error_code
-from rotation_doctor.model.errors import AlreadyDecided, ProposalExpired, ProposalNotFound, ProposalSuperseded
+from rotation_doctor.model import records
+from rotation_doctor.model.diagnosis import Diagnosis
+from rotation_doctor.model.errors import (
+    AlreadyDecided,
+    ProposalExpired,
+    ProposalNotFound,
+    ProposalSuperseded,
+    RecordInvalid,
+)
+from rotation_doctor.model.findings import Verdict
+from rotation_doctor.model.paths import Path
 from rotation_doctor.model.plan import Plan
+from rotation_doctor.model.records import JournalEntry, Leftover, ProposedFix
 from rotation_doctor.model.states import OPEN_STATES, UNDECIDED_STATES, ProposalState
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
-
-    from rotation_doctor.analysis import Diagnosis
 
 DEFAULT_TTL = 7 * 24 * 3600
 # The table's one secondary index: a secret's proposals, with their state and round (template.yaml's
@@ -82,16 +91,16 @@ class Proposal:
     state: ProposalState
     created_at: int
     expires_at: int
-    plan: list[dict[str, Any]]
-    diagnosis: dict[str, Any]
+    plan: tuple[ProposedFix, ...]  # what people were asked to approve (the executor always plans afresh)
+    diagnosis: Diagnosis  # what was found when it was proposed
     history: list[dict[str, str | int]]  # state, by, note (strings) and at (epoch seconds) of each move
     max_risk: str
     generation: int = 0  # when this round was proposed, in microseconds (0: written before generations existed)
-    # The writes AWS accepted while applying, each with its undo (executor.JournalEntry as JSON): what
-    # reconciliation undoes when the applying process died. Reset when the proposal is claimed.
-    journal: list[dict[str, Any]] = field(default_factory=list)
-    # What a failed undo left in the account (executor.Leftover as JSON), on a rollback_incomplete proposal.
-    leftovers: list[dict[str, Any]] = field(default_factory=list)
+    # The writes AWS accepted while applying, each with its undo: what reconciliation undoes when the applying
+    # process died. Reset when the proposal is claimed.
+    journal: tuple[JournalEntry, ...] = ()
+    # What a failed undo left in the account, on a rollback_incomplete proposal.
+    leftovers: tuple[Leftover, ...] = ()
 
     @property
     def entered_state_at(self) -> int:
@@ -118,7 +127,14 @@ class Proposal:
         return self.expires_at + KEPT_AFTER_EXPIRY
 
     def to_json(self) -> dict[str, Any]:
-        return {k: v for k, v in vars(self).items()}
+        """The proposal as `proposals show --format json` prints it: each part as it is stored (the journal and
+        leftovers are stored with their keys sorted)."""
+        return vars(self) | {
+            "plan": [f.to_json() for f in self.plan],
+            "diagnosis": self.diagnosis.to_json(),
+            "journal": [_sorted_keys(e.to_json()) for e in self.journal],
+            "leftovers": [_sorted_keys(x.to_json()) for x in self.leftovers],
+        }
 
 
 def proposal_id(secret_arn: str, plan_hash: str) -> str:
@@ -353,7 +369,7 @@ class ProposalStore:
             also_set={"journal": {"L": []}},
         )
 
-    def record_write(self, pid: str, generation: int, entry: Mapping[str, Any]) -> None:
+    def record_write(self, pid: str, generation: int, entry: JournalEntry) -> None:
         """Append one accepted write to the journal of the proposal being applied (conditional: still applying,
         still this generation). A failure here fails the apply, which then undoes at once."""
         self._ddb.update_item(
@@ -366,7 +382,7 @@ class ProposalStore:
                 ":applying": {"S": ProposalState.APPLYING.value},
                 ":g": {"N": str(generation)},
                 ":empty": {"L": []},
-                ":e": {"L": [{"S": json.dumps(entry, sort_keys=True)}]},
+                ":e": _stored_list([entry]),
             },
         )
 
@@ -543,6 +559,24 @@ class ProposalStore:
         return True
 
 
+def leftovers_attribute(leftovers: Sequence[Leftover]) -> dict[str, AttributeValueTypeDef]:
+    """What a failed undo left, as a move's `also_set` stores it on the proposal."""
+    return {"leftovers": _stored_list(leftovers)}
+
+
+def _stored_list(items: Sequence[JournalEntry | Leftover]) -> AttributeValueTypeDef:
+    """Journal entries and leftovers as the table has always held them: a list of JSON strings, keys sorted."""
+    return {"L": [{"S": json.dumps(item.to_json(), sort_keys=True)} for item in items]}
+
+
+def _sorted_keys(value: object) -> object:
+    if isinstance(value, Mapping):
+        return {k: _sorted_keys(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted_keys(v) for v in value]
+    return value
+
+
 def _open_keys(state: ProposalState, *, due: int) -> dict[str, AttributeValueTypeDef]:
     return {OPEN_STATE: {"S": state.value}, OPEN_DUE: {"N": str(due)}}
 
@@ -560,6 +594,14 @@ def _event(state: ProposalState, by: str, note: str, at: int) -> AttributeValueT
 
 
 def _proposal(raw: Mapping[str, AttributeValueTypeDef]) -> Proposal:
+    """The one place a stored item becomes a `Proposal` (RecordInvalid, naming the proposal, when it cannot)."""
+    try:
+        return _read_proposal(raw)
+    except RecordInvalid as exc:
+        raise RecordInvalid(f"proposal {raw['id']['S']}: {exc}") from exc
+
+
+def _read_proposal(raw: Mapping[str, AttributeValueTypeDef]) -> Proposal:
     return Proposal(
         id=raw["id"]["S"],
         secret_arn=raw["secret_arn"]["S"],
@@ -569,18 +611,49 @@ def _proposal(raw: Mapping[str, AttributeValueTypeDef]) -> Proposal:
         generation=int(raw["generation"]["N"]) if "generation" in raw else 0,
         created_at=int(raw["created_at"]["N"]),
         expires_at=int(raw["expires_at"]["N"]),
-        plan=json.loads(raw["plan"]["S"]),
-        diagnosis=json.loads(raw["diagnosis"]["S"]),
+        plan=tuple(ProposedFix.from_json(f) for f in _json_objects(raw["plan"]["S"])),
+        diagnosis=diagnosis_from_json(_json_object(raw["diagnosis"]["S"])),
         max_risk=raw.get("max_risk", {"S": "high"})["S"],
         history=[_history_entry(e) for e in raw["history"]["L"]],
-        journal=[json.loads(e["S"]) for e in raw.get("journal", {"L": []})["L"]],
-        leftovers=[json.loads(e["S"]) for e in raw.get("leftovers", {"L": []})["L"]],
+        journal=tuple(JournalEntry.from_json(_json_object(e["S"])) for e in raw.get("journal", {"L": []})["L"]),
+        leftovers=tuple(Leftover.from_json(_json_object(e["S"])) for e in raw.get("leftovers", {"L": []})["L"]),
         announced=int(raw["announced"]["N"]) if "announced" in raw else 0,
         links_until=int(raw["links_until"]["N"]) if "links_until" in raw else 0,
         reminded_on=int(raw["reminded_on"]["N"]) if "reminded_on" in raw else 0,
         handoffs=int(raw["handoffs"]["N"]) if "handoffs" in raw else 0,
         open_due=int(raw[OPEN_DUE]["N"]) if OPEN_DUE in raw else 0,
     )
+
+
+def diagnosis_from_json(raw: records.JsonObject) -> Diagnosis:
+    """A diagnosis as a proposal stores it (`Diagnosis.to_json`: the secret's account and region follow from its ARN,
+    each finding's path from its code)."""
+    secret = records.obj(raw, "secret")
+    context = raw.get("context", {})
+    if not isinstance(context, Mapping):
+        raise RecordInvalid("'context' is not an object")
+    return Diagnosis(
+        secret_arn=records.text(secret, "arn"),
+        secret_name=records.text(secret, "name"),
+        verdict=records.member(Verdict, raw, "verdict"),
+        findings=tuple(records.finding_from_json(f) for f in records.objects(raw, "findings")),
+        context=dict(context),
+        paths=tuple(Path.from_json(dict(p)) for p in records.objects(raw, "paths")) if "paths" in raw else (),
+    )
+
+
+def _json_object(stored: str) -> records.JsonObject:
+    value = json.loads(stored)
+    if not isinstance(value, Mapping):
+        raise RecordInvalid("a stored JSON value is not an object")
+    return value
+
+
+def _json_objects(stored: str) -> list[records.JsonObject]:
+    value = json.loads(stored)
+    if not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value):
+        raise RecordInvalid("a stored JSON value is not a list of objects")
+    return value
 
 
 def _history_entry(entry: AttributeValueTypeDef) -> dict[str, str | int]:

@@ -7,28 +7,24 @@ Across accounts, the proposals stay in the hub while their secrets live in membe
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
 
-from rotation_doctor.apply.executor import Executor, JournalEntry, Leftover, Outcome
+from rotation_doctor.apply.executor import Executor, Outcome
 from rotation_doctor.apply.guardrails import Approval, Mode
 from rotation_doctor.apply.timing import LONGEST_APPLY_SECONDS
 from rotation_doctor.approvals.handoff import ApplyApproved
-from rotation_doctor.approvals.store import Proposal, ProposalStore
+from rotation_doctor.approvals.store import Proposal, ProposalStore, leftovers_attribute
 from rotation_doctor.collect.aws import SecretNotFound, SecretUnreadable, describe_fatal
 from rotation_doctor.model.errors import ProposalConflict
 from rotation_doctor.model.findings import Verdict
 from rotation_doctor.model.plan import Risk
+from rotation_doctor.model.records import JournalEntry, Leftover
 from rotation_doctor.model.snapshot import ReadFailure
 from rotation_doctor.model.states import FixStatus, OutcomeStatus, ProposalState
-
-if TYPE_CHECKING:
-    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +131,7 @@ def apply_proposal(
     written: list[JournalEntry] = []
 
     def journal(entry: JournalEntry) -> None:
-        store.record_write(pid, proposal.generation, entry.to_json())  # first: a write is never unrecorded
+        store.record_write(pid, proposal.generation, entry)  # first: a write is never unrecorded
         written.append(entry)
 
     try:
@@ -160,7 +156,7 @@ def apply_proposal(
         fresh, new = store.create(outcome.plan, outcome.before, max_risk=proposal.max_risk)
         return Handled(outcome, fresh, new)
     final, note = _final_state(outcome)
-    leftovers = {"leftovers": _json_list([x.to_json() for x in outcome.leftovers])} if outcome.leftovers else None
+    leftovers = leftovers_attribute(outcome.leftovers) if outcome.leftovers else None
     return Handled(outcome, store.move(pid, (ProposalState.APPLYING,), final, by=by, note=note, also_set=leftovers))
 
 
@@ -246,7 +242,7 @@ def _approved_by(proposal: Proposal) -> str:
 def _settle(executor_of: Callable[[], Executor], store: ProposalStore, stuck: Proposal) -> Proposal:
     by = "rotation-doctor (reconciliation)"
     was = stuck.state
-    entries = [JournalEntry.from_json(e) for e in stuck.journal]
+    entries = list(stuck.journal)
 
     def left_behind(leftovers: list[Leftover], why: str) -> Proposal:
         """rollback_incomplete, with every write still in the account and the call that removes it."""
@@ -257,7 +253,7 @@ def _settle(executor_of: Callable[[], Executor], store: ProposalStore, stuck: Pr
             by=by,
             note=f"the apply stopped after {len(entries)} change(s){why}",
             generation=stuck.generation,
-            also_set={"leftovers": _json_list([x.to_json() for x in leftovers])},
+            also_set=leftovers_attribute(leftovers),
         )
 
     if not entries:
@@ -301,10 +297,6 @@ def _unreachable(entries: list[JournalEntry], reason: str) -> list[Leftover]:
 def _left_note(leftovers: list[Leftover]) -> str:
     """What a failed undo left, in one line of a proposal's history."""
     return "; ".join(f"{x.what} [{x.resource or 'id unknown'}]: {x.error}" for x in leftovers)
-
-
-def _json_list(items: list[dict[str, Any]]) -> AttributeValueTypeDef:
-    return {"L": [{"S": json.dumps(item, sort_keys=True)} for item in items]}
 
 
 def _final_state(outcome: Outcome) -> tuple[ProposalState, str]:

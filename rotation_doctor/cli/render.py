@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # `diagnose` and `scan` must not load the planner and executo
     from rotation_doctor.approvals.store import Proposal
     from rotation_doctor.examine import UnreadPlace
     from rotation_doctor.model.plan import Plan
+    from rotation_doctor.model.records import Leftover
     from rotation_doctor.whatif.report import Effect, Report
 
 _MARK = {Severity.ERROR: "✗", Severity.WARNING: "!", Severity.INFO: "i"}
@@ -257,7 +258,7 @@ def outcome_text(outcome: Outcome, style: Style | None = None) -> str:
         for step in fix.steps:
             error = f" ({step.error})" if step.error else ""
             lines.append(f"      {step.step} {step.status.label}{error}: {step.says}")
-    lines += _leftover_lines([left.to_json() for left in outcome.leftovers], style)
+    lines += _leftover_lines(outcome.leftovers, style)
     if outcome.after is not None:
         lines.append("")
         lines.append("After:")
@@ -273,7 +274,7 @@ def proposals_table(proposals: Sequence[Proposal]) -> str:
             p.id,
             p.state,
             p.secret_name,
-            ", ".join(f["kind"] for f in p.plan),
+            ", ".join(str(f.kind) for f in p.plan),
             time.strftime("%Y-%m-%d %H:%M", time.gmtime(p.created_at)),
         )
         for p in proposals
@@ -320,17 +321,17 @@ def proposal_text(p: Proposal) -> str:
     return "\n".join(lines)
 
 
-def _leftover_lines(leftovers: Sequence[dict[str, Any]], style: Style) -> list[str]:
-    """What a failed undo left (Leftover.to_json, as outcomes and proposals carry it), and how to remove each."""
+def _leftover_lines(leftovers: Sequence[Leftover], style: Style) -> list[str]:
+    """What a failed undo left (as outcomes and proposals carry it), and how to remove each."""
     if not leftovers:
         return []
     lines = ["", style.bold("LEFT IN THE ACCOUNT (an undo failed; remove by hand):")]
     for left in leftovers:
-        lines.append(f"  {left.get('resource') or 'id unknown'}  {left.get('what')}  ({left.get('error')})")
-        remove = left.get("remove")
-        if remove:
-            params = json.dumps(remove["params"], sort_keys=True)
-            lines.append(f"      remove with: {remove['service']} {remove['operation']} {params}")
+        lines.append(f"  {left.resource or 'id unknown'}  {left.what}  ({left.error})")
+        remove = left.remove
+        if remove is not None:
+            params = json.dumps(dict(remove.params), sort_keys=True)
+            lines.append(f"      remove with: {remove.service} {remove.operation} {params}")
         else:
             lines.append("      find it by its tag rotation-doctor:secret and remove it")
     return lines

@@ -13,6 +13,7 @@ RotationDoctorError
     TokenSpent            already used once                                  ... except this one: 409
   HandoffInvalid        a queue message that claims to be one of ours but is not   worker: dead-lettered
   HandoffUnsigned       a hand-off the approval function did not sign             worker: dropped, counted
+  RecordInvalid         a stored proposal this version cannot read (model/records.py)
 
 Messages are for people (the page shows a TokenRefused's text as it is), so they say no more than that.
 """
@@ -102,3 +103,11 @@ class HandoffInvalid(RotationDoctorError):
 class HandoffUnsigned(RotationDoctorError):
     """A hand-off not signed with the approval function's hand-off key: unsigned, forged, or sent before hand-offs
     were signed. Dropped, not retried: retrying cannot sign it, and the proposal it names keeps its state."""
+
+
+# ----- stored records ---------------------------------------------------------------------------
+
+
+class RecordInvalid(RotationDoctorError, ValueError):
+    """A stored proposal's plan or diagnosis is not what any version wrote: a key missing, a value of the wrong
+    type, or a fix kind, finding code or risk this version does not know (written by a later one)."""

@@ -90,6 +90,12 @@ class Hop:
     decided_by: str | None = None  # the rule or route that decided it: "rule 100", "0.0.0.0/0 → nat-0abc"
     resources: tuple[str, ...] = ()  # every id the hop stands for (all the groups on an ENI); `component` first
 
+    def __post_init__(self) -> None:
+        # A hop that stands for its component alone holds no `resources`, however it was made (`to_json` writes `ids`
+        # either way): a stored path reads back equal to the one diagnosed.
+        if self.resources == (self.component,):
+            object.__setattr__(self, "resources", ())
+
     @property
     def ids(self) -> tuple[str, ...]:
         return self.resources or (self.component,)

@@ -14,12 +14,13 @@ import logging
 import shlex
 import time
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 from urllib.parse import urlencode
 
 from rotation_doctor.apply.guardrails import Mode
 from rotation_doctor.approvals import tokens
 from rotation_doctor.model.findings import Verdict
+from rotation_doctor.model.records import ProposedFix
 from rotation_doctor.model.snapshot import arn_region
 from rotation_doctor.model.states import OutcomeStatus, ProposalState, SecretAction
 from rotation_doctor.notify.messages import WITH_LINKS, Kind, Leftover, Links, build
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
     from rotation_doctor.apply.executor import Outcome
     from rotation_doctor.approvals.store import Proposal, ProposalStore
     from rotation_doctor.collect.aws import AwsClients
-    from rotation_doctor.model.leftovers import Leftover as LeftInAccount
+    from rotation_doctor.model.records import Leftover as LeftInAccount
     from rotation_doctor.notify.security_hub import SecurityHubFindings
 
 log = logging.getLogger(__name__)
@@ -147,7 +148,7 @@ class Dispatcher:
         """A secret handled by the worker: proposed, applied automatically, observed, or healthy (again)."""
         if report.action == SecretAction.COALESCED or report.diagnosis is None:
             return
-        diagnosis = report.diagnosis.to_json()
+        diagnosis = report.diagnosis
         verdict = Verdict(report.verdict)
         previous = self.verdicts.swap(report.secret_arn, verdict) if self.verdicts else None
         if verdict is Verdict.HEALTHY:
@@ -161,22 +162,22 @@ class Dispatcher:
                     self._send(Kind.SUPERSEDED, diagnosis, proposal.plan, proposal=proposal, outcome=said)
                 return
             if previous not in (None, Verdict.HEALTHY):
-                self._send(Kind.HEALTHY_AGAIN, diagnosis, [])
+                self._send(Kind.HEALTHY_AGAIN, diagnosis, ())
             return
         if report.applied:
-            self._send(Kind.APPLIED_AUTOMATICALLY, diagnosis, [], outcome=(f"applied {', '.join(report.applied)}",))
+            self._send(Kind.APPLIED_AUTOMATICALLY, diagnosis, (), outcome=(f"applied {', '.join(report.applied)}",))
         undone = _AUTO_OUTCOMES.get(report.outcome.status) if report.outcome is not None else None
         if report.outcome is not None and undone is not None:  # auto mode: a fix that failed is told, as after approval
-            plan = report.outcome.plan.to_json()
+            plan = tuple(ProposedFix.of(f) for f in report.outcome.plan.fixes)
             reason = (report.outcome.reason,) if report.outcome.reason else ()
-            leftovers = _leftovers(report.outcome.leftovers, diagnosis)
+            leftovers = _leftovers(report.outcome.leftovers, diagnosis.secret_arn)
             self._send(undone, diagnosis, plan, outcome=reason, leftovers=leftovers)
         told = (SecretAction.PROPOSED, SecretAction.APPLIED, SecretAction.NOT_APPLIED)
         if report.proposal_id and report.action in told and self.store is not None:
             proposal = self.store.get(report.proposal_id)
             self._send(Kind.PROPOSED, proposal.diagnosis, proposal.plan, proposal=proposal)
         elif report.action == SecretAction.OBSERVED:
-            self._send(Kind.DIAGNOSED, diagnosis, [])
+            self._send(Kind.DIAGNOSED, diagnosis, ())
 
     def after_decision(self, proposal: Proposal, outcome: Outcome | None, fresh: Proposal | None = None) -> None:
         """A proposal decided on the approval page (approved, rejected), applied by the worker (how it ended), or an
@@ -190,19 +191,16 @@ class Dispatcher:
         kind = DECISION_MESSAGES.get(proposal.state)
         if kind is None:
             return
-        diagnosis = outcome.after.to_json() if outcome is not None and outcome.after is not None else proposal.diagnosis
+        diagnosis = outcome.after if outcome is not None and outcome.after is not None else proposal.diagnosis
         last = proposal.history[-1] if proposal.history else {}
         said = [f"{proposal.state.label.capitalize()} at {_when(int(last.get('at', 0)))}, by {last.get('by', '?')}."]
         if last.get("note"):
             said.append(str(last["note"]))
         if kind is Kind.APPROVED:
             said.append("The worker applies it now, re-planning first; how it ends is told next.")
-        if outcome is not None:
-            leftovers = _leftovers(outcome.leftovers, diagnosis)
-        else:  # settled by reconciliation: what is left is stored on the proposal
-            from rotation_doctor.model.leftovers import Leftover as Left
-
-            leftovers = _leftovers([Left.from_json(x) for x in proposal.leftovers], diagnosis)
+        # Settled by reconciliation (no outcome): what is left is stored on the proposal.
+        left = outcome.leftovers if outcome is not None else proposal.leftovers
+        leftovers = _leftovers(left, diagnosis.secret_arn)
         self._send(kind, diagnosis, proposal.plan, proposal=proposal, outcome=tuple(said), leftovers=leftovers)
         if fresh is not None:
             self._send(Kind.PROPOSED, fresh.diagnosis, fresh.plan, proposal=fresh)
@@ -237,8 +235,8 @@ class Dispatcher:
     def _send(
         self,
         kind: Kind,
-        diagnosis: dict[str, Any],
-        plan: list[dict[str, Any]],
+        diagnosis: Diagnosis,
+        plan: Sequence[ProposedFix],
         *,
         proposal: Proposal | None = None,
         outcome: tuple[str, ...] = (),
@@ -282,12 +280,11 @@ def _when(epoch: int) -> str:
     return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(epoch))
 
 
-def _leftovers(found: Sequence[LeftInAccount], diagnosis: Mapping[str, Any]) -> tuple[Leftover, ...]:
+def _leftovers(found: Sequence[LeftInAccount], secret_arn: str) -> tuple[Leftover, ...]:
     """What a failed undo left, each with the AWS CLI command that removes it (the undo call, exactly)."""
     from botocore import xform_name
 
-    arn = str(diagnosis.get("secret", {}).get("arn", ""))
-    region = arn_region(arn)
+    region = arn_region(secret_arn)
     out = []
     for left in found:
         remove = call = None

@@ -13,13 +13,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rotation_doctor.model.findings import Severity, Verdict
+from rotation_doctor.model.findings import Finding, PathName, Severity, Verdict
+from rotation_doctor.model.plan import LinkStatus
 from rotation_doctor.model.snapshot import arn_account, arn_region
+
+if TYPE_CHECKING:
+    from rotation_doctor.analysis import Diagnosis
+    from rotation_doctor.model.records import ProposedFix
 
 
 class Kind(StrEnum):
@@ -218,8 +223,8 @@ _HEADLINES = {
 
 def build(
     kind: Kind,
-    diagnosis: dict[str, Any],
-    plan: list[dict[str, Any]],
+    diagnosis: Diagnosis,
+    plan: Sequence[ProposedFix],
     *,
     mode: str,
     proposal_id: str | None = None,
@@ -229,10 +234,10 @@ def build(
     generation: int | None = None,
     leftovers: tuple[Leftover, ...] = (),
 ) -> Message:
-    """A message from the JSON of a diagnosis and a plan (what proposals store and executors return)."""
-    findings = [f for f in diagnosis.get("findings", []) if f.get("severity") != Severity.INFO]
-    problem = _problem(diagnosis.get("verdict", Verdict.UNKNOWN), findings)
-    name = diagnosis.get("secret", {}).get("name", "?")
+    """A message about a diagnosis and a plan (made now, or as a proposal stores them)."""
+    findings = [f for f in diagnosis.findings if f.severity is not Severity.INFO]
+    problem = _problem(diagnosis.verdict, findings)
+    name = diagnosis.secret_name
     if leftovers:
         n = len(leftovers)
         left = (
@@ -243,8 +248,8 @@ def build(
     return Message(
         kind=kind,
         secret_name=name,
-        secret_arn=diagnosis.get("secret", {}).get("arn", ""),
-        verdict=str(diagnosis.get("verdict", Verdict.UNKNOWN)),
+        secret_arn=diagnosis.secret_arn,
+        verdict=str(diagnosis.verdict),
         mode=mode,
         headline=_HEADLINES[kind].format(
             name=name,
@@ -253,9 +258,9 @@ def build(
             mode=mode,
             left=left,
         ),
-        findings=tuple(f"{f['code']}: {f['summary']}" for f in findings),
-        changes=tuple((str(f["kind"]), str(f["risk"]), _changes(f)) for f in plan),
-        costs=tuple(f"{f['kind']}: {f['cost']}" for f in plan if f.get("cost")),
+        findings=tuple(f"{f.code}: {f.summary}" for f in findings),
+        changes=tuple((str(f.kind), str(f.risk), _changes(f)) for f in plan),
+        costs=tuple(f"{f.kind}: {f.cost}" for f in plan if f.cost),
         outcome=outcome,
         proposal_id=proposal_id,
         plan_hash=plan_hash,
@@ -265,30 +270,31 @@ def build(
     )
 
 
-def _changes(fix: Mapping[str, Any]) -> tuple[str, ...]:
+def _changes(fix: ProposedFix) -> tuple[str, ...]:
     """The exact changes; first, when the database is not linked to the secret, a plain warning saying so."""
-    says = tuple(str(s["says"]) for s in fix["steps"])
-    link = fix.get("link") or {}
-    if link.get("status") == "unproven":
-        return (f"! not linked to this secret: {link.get('proof', '')}", *says)
+    says = tuple(s.says for s in fix.steps)
+    if fix.link.status is LinkStatus.UNPROVEN:
+        return (f"! not linked to this secret: {fix.link.proof}", *says)
     return says
 
 
-def _problem(verdict: str, findings: list[dict[str, Any]]) -> str:
+_WHAT_FAILS = {
+    PathName.SM: "cannot reach Secrets Manager",
+    PathName.DB: "cannot reach its database",
+    PathName.INVOKE: "Secrets Manager may not invoke the rotation function",
+    PathName.CONFIG: "rotation is misconfigured",
+}
+
+
+def _problem(verdict: Verdict, findings: list[Finding]) -> str:
     if not findings:
         return f"rotation is {verdict}"
     first = findings[0]
-    paths = {
-        "sm": "cannot reach Secrets Manager",
-        "db": "cannot reach its database",
-        "invoke": "Secrets Manager may not invoke the rotation function",
-        "config": "rotation is misconfigured",
-    }
-    what = paths.get(str(first.get("path")), "rotation will fail")
+    what = _WHAT_FAILS.get(first.path, "rotation will fail")
     more = f" (and {len(findings) - 1} more finding{'s' if len(findings) > 2 else ''})" if len(findings) > 1 else ""
     return (
         f"rotation is {verdict}: the function {what}{more}"
-        if first.get("path") in ("sm", "db")
+        if first.path in (PathName.SM, PathName.DB)
         else f"rotation is {verdict}: {what}{more}"
     )
 
