@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from rotation_doctor.analysis import tgw_crossings
 from rotation_doctor.analysis.cases import Case, Problem, fold
 from rotation_doctor.analysis.flows import (
     DB_FLOW,
@@ -319,88 +320,17 @@ def _peering_problem(
     )
 
 
-def _tgw_facts(snap: Snapshot) -> tgw.Facts:
-    return tgw.Facts(
-        snap.transit_gateways, snap.tgw_attachments, snap.tgw_route_tables, snap.subnets, snap.prefix_lists
-    )
-
-
 def _tgw_problem(snap: Snapshot, tgw_id: str, src: Subnet, dst: Subnet, *, back: bool) -> Problem | None:
     """One crossing of a transit gateway (to the database, or `back` to the function), judged natively.
 
     The summaries name the gateway's parts, not the subnet pair: the far subnets that differ between cases are
     the `{subjects}`, so one cause in many subnet cases is one finding."""
     toward = "back to the function" if back else "to the database"
+    leg = tgw_crossings.Leg("{subjects}", toward, toward, dst.id)
     if snap.failure(FactKey.TRANSIT_GATEWAYS):
-        return Problem(
-            Code.DB_PATH_NOT_EVALUATED,
-            f"{src.vpc_id} sends traffic for {{subjects}} ({toward}) to transit gateway {tgw_id}, which could not "
-            "be read.",
-            (tgw_id,),
-            {"target": tgw_id, "direction": toward},
-            subject=dst.id,
-        )
-    crossing = tgw.cross(_tgw_facts(snap), tgw_id, src, dst)
-    attachment, table_id = crossing.attachment_id, crossing.route_table_id
-    evidence: dict[str, object] = {
-        "transit_gateway": tgw_id,
-        "direction": toward,
-        "from_vpc": src.vpc_id,
-        "attachment": attachment,
-        "tgw_route_table": table_id,
-    }
-    resources = tuple(r for r in (tgw_id, attachment, table_id) if r)
-    outcome = tgw.Outcome
-    code = Code.DB_PATH_NOT_EVALUATED
-    summary = f"{src.vpc_id} sends traffic for {{subjects}} ({toward}) to transit gateway {tgw_id}; "
-    if crossing.outcome is outcome.DELIVERED:
-        return None
-    if crossing.outcome is outcome.NOT_ATTACHED:
-        code = Code.DB_TGW_NOT_ATTACHED
-        summary = (
-            f"{src.vpc_id} routes traffic for {{subjects}} ({toward}) to transit gateway {tgw_id}, but has no "
-            "available attachment to it."
-        )
-        resources = (tgw_id, src.vpc_id)
-    elif crossing.outcome is outcome.NO_ZONE:
-        code = Code.DB_TGW_NOT_ATTACHED
-        summary = (
-            f"Attachment {attachment} of {src.vpc_id} to transit gateway {tgw_id} has no subnet in "
-            f"{src.availability_zone}: what that zone sends to {{subjects}} ({toward}) never reaches the gateway."
-        )
-        evidence["zone"] = src.availability_zone
-    elif crossing.outcome is outcome.FAR_NOT_ATTACHED:
-        code = Code.DB_TGW_NOT_ATTACHED
-        summary = (
-            f"Transit gateway {tgw_id} routes traffic for {{subjects}} ({toward}) to attachment "
-            f"{crossing.far_attachment_id}, but {crossing.why}."
-        )
-        resources = (*resources, str(crossing.far_attachment_id))
-        evidence["far_attachment"] = crossing.far_attachment_id
-    elif crossing.outcome is outcome.NOT_ASSOCIATED:
-        code = Code.DB_TGW_ROUTE_MISSING
-        summary = (
-            f"Attachment {attachment} of {src.vpc_id} to transit gateway {tgw_id} is associated with no transit "
-            f"gateway route table: nothing it sends ({toward}, to {{subjects}}) is routed."
-        )
-    elif crossing.outcome is outcome.NO_ROUTE:
-        code = Code.DB_TGW_ROUTE_MISSING
-        summary = (
-            f"Transit gateway route table {table_id} (of {src.vpc_id}'s attachment {attachment}) has no route "
-            f"to {{subjects}} ({toward})."
-        )
-    elif crossing.outcome is outcome.BLACKHOLE:
-        code = Code.DB_TGW_BLACKHOLE
-        route = crossing.route.destination if crossing.route else "?"
-        summary = (
-            f"Transit gateway route table {table_id} drops traffic for {{subjects}} ({toward}): its route {route} "
-            "is a blackhole."
-        )
-        evidence["route"] = route
-    else:
-        summary += f"{crossing.why}."
-        evidence["why"] = crossing.why
-    return Problem(code, summary, resources, evidence, subject=dst.id)
+        return tgw_crossings.unread_problem(tgw_id, src, leg, tgw_crossings.DB_TGW)
+    crossing = tgw.cross(tgw_crossings.facts(snap), tgw_id, src, dst)
+    return tgw_crossings.crossing_problem(crossing, src, leg, tgw_crossings.DB_TGW)
 
 
 def _tgw_subnet_nacls(snap: Snapshot, src: Side, dst: Side, port: int) -> list[Problem]:
@@ -411,7 +341,7 @@ def _tgw_subnet_nacls(snap: Snapshot, src: Side, dst: Side, port: int) -> list[P
     tgw_id = _tgw_on_route(snap, src.subnet, dst.subnet)
     if tgw_id is None or snap.failure(FactKey.TRANSIT_GATEWAYS):
         return []
-    facts = _tgw_facts(snap)
+    facts = tgw_crossings.facts(snap)
     problems = []
     # The function's end sends the request into the gateway (inbound there) and gets the answer (outbound);
     # the database's end gets the request from the gateway (outbound there) and answers (inbound).
@@ -451,7 +381,7 @@ def _references_allowed(snap: Snapshot, fs: Subnet, ds: Subnet) -> bool:
     """Whether a group rule naming the other end's group matches: not across a transit gateway, unless it
     supports security group referencing (on the gateway and both attachments)."""
     tgw_id = _tgw_on_route(snap, fs, ds)
-    return tgw_id is None or tgw.references_allowed(_tgw_facts(snap), tgw_id, fs.vpc_id, ds.vpc_id)
+    return tgw_id is None or tgw.references_allowed(tgw_crossings.facts(snap), tgw_id, fs.vpc_id, ds.vpc_id)
 
 
 def _proxy_targets(snap: Snapshot, db: Database) -> list[Finding]:
