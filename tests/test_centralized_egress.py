@@ -162,6 +162,16 @@ def test_an_unreadable_transit_gateway_is_unknown_never_healthy(builder: Account
     assert {Code.AWS_READ_FAILED, Code.SM_PATH_NOT_EVALUATED} <= set(d.codes())
 
 
+def test_unreadable_nat_gateways_of_the_egress_vpc_are_unknown_never_healthy(builder: AccountBuilder) -> None:
+    scenarios.centralized_egress(builder, spoke(builder))
+    with refused(builder.clients, "ec2", "DescribeNatGateways"):
+        _, d = diagnosed(builder)
+    assert d.verdict is Verdict.UNKNOWN, d.findings
+    read_failed = next(f for f in d.findings if f.code is Code.AWS_READ_FAILED)
+    assert read_failed.evidence["permission"] == "ec2:DescribeNatGateways"
+    assert any(f.code is Code.SM_PATH_NOT_EVALUATED and "could not be read" in f.summary for f in d.findings)
+
+
 def owned_by_another_account(monkeypatch: pytest.MonkeyPatch, vpc: str) -> None:
     """The egress VPC's attachment reports another account as the VPC's owner (ResourceOwnerId), as a network
     account's egress VPC does; moto reports its own account for every attachment."""
