@@ -14,6 +14,7 @@ import pytest
 
 from rotation_doctor.analysis import diagnose as analyze
 from rotation_doctor.analysis import reachability, sm_egress
+from rotation_doctor.analysis.usage import resources_used
 from rotation_doctor.apply.guardrails import Mode, Policy, blocked
 from rotation_doctor.collect import collector as collector_module
 from rotation_doctor.collect.collector import Collector
@@ -220,6 +221,16 @@ def test_the_spoke_to_far_vpc_crossing_is_reusable(builder: AccountBuilder) -> N
     fs = snap.subnets[o.fn_subnets[1]]
     far = sm_egress.spoke_to_far_vpc(snap, built["tgw"], fs, routes.DEFAULT_ROUTE)
     assert (far.vpc_id, far.subnet.id if far.subnet else None) == (built["vpc"], built["subnets"]["tgw-b"])
+
+
+def test_a_change_in_the_egress_vpc_or_its_transit_gateway_table_concerns_the_secret(builder: AccountBuilder) -> None:
+    # The service re-diagnoses the secrets whose paths use what a CloudTrail event names.
+    built = scenarios.centralized_egress(builder, spoke(builder))
+    snap, _ = diagnosed(builder)
+    used = resources_used(snap)
+    expected = {built["public_table"], built["tgw_tables"]["spoke"], built["tgw_tables"]["egress"], built["vpc"]}
+    expected |= {*built["nats"].values(), *built["attachments"].values(), built["subnets"]["tgw-a"]}
+    assert expected <= used, expected - used
 
 
 # ----- planning: the spoke's own endpoint first; a fix in the egress VPC only by a person -------------------------

@@ -132,28 +132,45 @@ def through_transit_gateway(snap: Snapshot, fn: Function, fs: Subnet, table_id: 
     return problems
 
 
+def egress_subnets(snap: Snapshot, fn: Function) -> set[str]:
+    """The subnets of the VPC attachments the function's default routes lead to through a transit gateway (where
+    centralized egress enters the egress VPC): a change to them, their route tables, their NAT gateways or their
+    ACLs may break the path (`usage.resources_used` follows them on)."""
+    found: set[str] = set()
+    for far in _far_attachments(snap, fn):
+        found |= {s for s in far.subnet_ids if s in snap.subnets}
+    return found
+
+
 def egress_internet_gateway(snap: Snapshot, fn: Function) -> str | None:
     """The internet gateway centralized egress leads to (an egress VPC's, read), for `diagnose --deep` to aim at."""
-    for subnet_id in fn.subnet_ids:
-        fs = snap.subnets.get(subnet_id)
-        table = routes.table_for_subnet(subnet_id, fs.vpc_id, snap.route_tables) if fs else None
+    vpcs = {far.resource_id for far in _far_attachments(snap, fn)}
+    gateways = sorted(
+        r.target
+        for t in snap.route_tables
+        if t.vpc_id in vpcs
+        for r in t.routes
+        if r.target_kind == "igw" and r.state == "active"
+    )
+    return gateways[0] if gateways else None
+
+
+def _far_attachments(snap: Snapshot, fn: Function) -> list[TransitGatewayAttachment]:
+    """The VPC attachments a transit gateway sends the function subnets' default routes to, also where the crossing
+    is not judged (appliance mode: that is when --deep asks)."""
+    found: dict[str, TransitGatewayAttachment] = {}
+    if snap.failure(FactKey.TRANSIT_GATEWAYS):
+        return []
+    for fs in (snap.subnets[s] for s in fn.subnet_ids if s in snap.subnets):
+        table = routes.table_for_subnet(fs.id, fs.vpc_id, snap.route_tables)
         route = routes.choose(table, routes.DEFAULT_ROUTE, snap.prefix_lists).route if table else None
-        if fs is None or route is None or route.target_kind != "tgw" or snap.failure(FactKey.TRANSIT_GATEWAYS):
+        if route is None or route.target_kind != "tgw":
             continue
-        # The far VPC also when the crossing is not judged (appliance mode): that is when --deep asks.
         crossing = tgw.cross_toward(tgw_crossings.facts(snap), route.target, fs, routes.DEFAULT_ROUTE, None)
         far = snap.tgw_attachments.get(crossing.far_attachment_id or "")
-        far_vpc = far.resource_id if far is not None and far.resource_type == "vpc" else None
-        gateways = sorted(
-            r.target
-            for t in snap.route_tables
-            if far_vpc and t.vpc_id == far_vpc
-            for r in t.routes
-            if r.target_kind == "igw" and r.state == "active"
-        )
-        if gateways:
-            return gateways[0]
-    return None
+        if far is not None and far.resource_type == "vpc" and far.resource_id:
+            found[far.id] = far
+    return list(found.values())
 
 
 def _not_evaluated(summary: str, resources: tuple[str, ...], fs: Subnet, **evidence: object) -> Problem:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rotation_doctor.analysis import sm_egress
 from rotation_doctor.analysis.sm_path import secrets_manager_endpoints
 from rotation_doctor.model.snapshot import Snapshot
 from rotation_doctor.netsem import network_acls, routes
@@ -10,7 +11,8 @@ from rotation_doctor.netsem import network_acls, routes
 def resources_used(snap: Snapshot) -> set[str]:
     """Ids and names: the secret, the function, subnets, tables and their targets (IPv4 and IPv6), ACLs, groups and
     the prefix lists their rules name, endpoints, NAT gateways and their subnets, transit gateway attachments and
-    their route tables, VPCs, the database (and an RDS Proxy's targets)."""
+    their route tables, VPCs, the database (and an RDS Proxy's targets); through centralized egress, the egress VPC's
+    attachment subnets, their tables, NAT gateways and the NAT gateways' subnets and tables."""
     used = {snap.secret.arn, snap.secret.name}
     fn, db = snap.function, snap.database
     subnets: set[str] = set()
@@ -35,6 +37,10 @@ def resources_used(snap: Snapshot) -> set[str]:
         for target in db.proxy_targets or ():  # an RDS Proxy's own leg: its targets, their groups and subnets
             used |= {target.identifier, *target.security_group_ids}
             subnets |= set(target.subnet_ids)
+    if fn is not None:  # centralized egress: where it enters the egress VPC; its tables and NAT gateways follow
+        egress = sm_egress.egress_subnets(snap, fn)
+        subnets |= egress
+        used |= {snap.subnets[s].vpc_id for s in egress}
     for subnet_id in list(subnets):
         subnet = snap.subnets.get(subnet_id)
         if subnet is None:
