@@ -83,6 +83,22 @@ def tgw_database(b: AccountBuilder) -> None:
     scenarios.tgw_database(b, o, secret_name=scenarios.DEMO_SECRET)
 
 
+def egress_healthy(b: AccountBuilder) -> None:
+    scenarios.centralized_egress(b, scenarios.orders(b, db_admits_function=True))
+
+
+def egress_no_return(b: AccountBuilder) -> None:
+    scenarios.centralized_egress(b, scenarios.orders(b, db_admits_function=True), breaks="tgw_back")
+
+
+def egress_and_tgw_database(b: AccountBuilder) -> None:
+    """Both paths cross transit gateways: centralized egress, and the database in another VPC behind another."""
+    o = scenarios.orders(b, db_admits_function=True)
+    scenarios.centralized_egress(b, o)
+    b.clients.secretsmanager.delete_secret(SecretId=o.secret_arn, ForceDeleteWithoutRecovery=True)
+    scenarios.tgw_database(b, o, secret_name=scenarios.DEMO_SECRET)
+
+
 def proxied_database(b: AccountBuilder) -> None:
     o = scenarios.orders(b, db_admits_function=True, endpoint=True)
     scenarios.proxied_database(b, o, secret_name=scenarios.DEMO_SECRET + "-proxy")
@@ -135,6 +151,9 @@ SITUATIONS: list[tuple[str, Callable[[AccountBuilder], None]]] = [
     ("centralized endpoint through a transit gateway", central_endpoint_tgw),
     ("centralized endpoint deleted (transit gateway)", central_endpoint_deleted),
     ("centralized endpoint, no route back (peering)", central_endpoint_no_route_back),
+    ("centralized egress through a transit gateway, healthy", egress_healthy),
+    ("centralized egress, no route back in the transit gateway", egress_no_return),
+    ("centralized egress and a database behind a second transit gateway", egress_and_tgw_database),
     ("large VPC (60 subnets, 60 tables, 150 groups)", large_vpc),
 ]
 
@@ -158,9 +177,13 @@ def main() -> int:
             rows.append((name, diagnosis.verdict, total, f"{elapsed * 1000:.0f}"))
     table(("situation", "verdict", "AWS calls", "ms (moto, in process)"), rows)
     say()
-    say(f"calls: median {median(counts):.0f}, max {max(counts)} (targets: median <= 15, max <= 25)")
-    finish(calls_median=median(counts), calls_max=max(counts))
-    return 0 if median(counts) <= 15 and max(counts) <= 25 else 1
+    by_name = {name: total for (name, _, total, _) in rows}
+    # A transit gateway on the Secrets Manager path adds at most 6 calls to the NAT path it replaces.
+    egress_extra = by_name["centralized egress through a transit gateway, healthy"] - by_name["NAT path, healthy"]
+    say(f"calls: median {median(counts):.0f}, max {max(counts)}, centralized egress adds {egress_extra}")
+    say("(targets: median <= 15, max <= 25, a transit gateway on the Secrets Manager path adds <= 6)")
+    finish(calls_median=median(counts), calls_max=max(counts), centralized_egress_adds=egress_extra)
+    return 0 if median(counts) <= 15 and max(counts) <= 25 and egress_extra <= 6 else 1
 
 
 if __name__ == "__main__":

@@ -19,9 +19,21 @@ from rotation_doctor.netsem import dns
 
 HTTPS = 443
 HOURLY_PER_AZ = 0.01  # USD, us-east-1 list price of an interface endpoint per AZ-hour (plus $0.01 per GB)
-# Reasons the public path fails that an endpoint answers (with private DNS the routes stop mattering).
+# Reasons the public path fails that an endpoint answers (with private DNS the routes stop mattering). Centralized
+# egress broken anywhere (the transit gateway, the egress VPC, perhaps another account's) is one of them: the spoke's
+# own endpoint heals it whatever the hub does.
 ROUTE_CODES = frozenset(
-    {Code.SM_NO_PATH, Code.SM_PUBLIC_SUBNET_NO_NAT, Code.SM_ROUTE_BLACKHOLE, Code.SM_NAT_NO_INTERNET}
+    {
+        Code.SM_NO_PATH,
+        Code.SM_PUBLIC_SUBNET_NO_NAT,
+        Code.SM_ROUTE_BLACKHOLE,
+        Code.SM_NAT_NO_INTERNET,
+        Code.SM_TGW_NOT_ATTACHED,
+        Code.SM_TGW_ROUTE_MISSING,
+        Code.SM_TGW_BLACKHOLE,
+        Code.SM_EGRESS_NO_NAT,
+        Code.SM_EGRESS_NO_RETURN_ROUTE,
+    }
 )
 
 
@@ -183,6 +195,8 @@ class CreateSecretsManagerEndpoint(Remediation):
                 and not facts.partial
             ):
                 return True
+            if f.code == Code.SM_NACL_DENIES and isinstance(facts, NaclDenied) and _outside_vpc(snap, facts.subnet):
+                return True  # an ACL of the egress VPC (centralized egress): the endpoint heals without it
             if (
                 f.code == Code.SM_ENDPOINT_NOT_AVAILABLE
                 and isinstance(facts, EndpointUnavailable)
@@ -191,3 +205,9 @@ class CreateSecretsManagerEndpoint(Remediation):
             ):
                 return True
         return False
+
+
+def _outside_vpc(snap: Snapshot, subnet_id: str) -> bool:
+    """Whether a subnet is known to be outside the function's VPC."""
+    subnet = snap.subnets.get(subnet_id)
+    return subnet is not None and snap.function is not None and subnet.vpc_id != snap.function.vpc_id

@@ -235,11 +235,12 @@ def test_endpoint_policy_denies(builder: AccountBuilder) -> None:
     assert "secretsmanager:PutSecretValue" in f.evidence["denied"]
 
 
-def test_egress_through_transit_gateway_is_not_evaluated(builder: AccountBuilder) -> None:
+def test_egress_through_a_transit_gateway_the_vpc_is_not_attached_to_is_broken(builder: AccountBuilder) -> None:
+    # Centralized egress is judged (tests/test_centralized_egress.py): an unattached gateway leads nowhere.
     o = scenarios.orders(builder, db_admits_function=True)
     tgw = builder.ec2.create_transit_gateway()["TransitGateway"]["TransitGatewayId"]
     builder.route(o.net.tables["private"], "0.0.0.0/0", TransitGatewayId=tgw)
-    expect(builder, "SM_PATH_NOT_EVALUATED", Severity.WARNING, Verdict.UNKNOWN)
+    expect(builder, "SM_TGW_NOT_ATTACHED", Severity.ERROR, Verdict.BROKEN)
 
 
 def test_private_hosted_zone_for_the_name_is_followed(builder: AccountBuilder) -> None:

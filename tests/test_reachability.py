@@ -37,10 +37,12 @@ ANALYSIS = "nia-02207aa13eb480c7a"
 TAGGED = {"Key": "rotation-doctor:created-by", "Value": "rotation-doctor"}
 
 
-def sm_through_transit_gateway() -> Snapshot:
+def sm_through_a_firewall() -> Snapshot:
+    """The default route to a firewall endpoint (Gateway Load Balancer or AWS Network Firewall): the firewall's own
+    path is what the model cannot judge (a transit gateway is judged natively, tests/test_centralized_egress.py)."""
     snap = nat_path()
     private = table(snap, "rtb-private")
-    return with_table(snap, replace(private, routes=(private.routes[0], Route("0.0.0.0/0", "tgw-1", "active"))))
+    return with_table(snap, replace(private, routes=(private.routes[0], Route("0.0.0.0/0", "vpce-fw1", "active"))))
 
 
 def db_through_transit_gateway() -> Snapshot:
@@ -61,8 +63,8 @@ def test_a_judged_diagnosis_asks_nothing() -> None:
     assert questions(snap, diagnose(snap).findings) == []
 
 
-def test_the_sm_path_through_a_transit_gateway_is_asked_towards_the_internet_gateway() -> None:
-    snap = sm_through_transit_gateway()
+def test_the_sm_path_through_a_firewall_is_asked_towards_the_internet_gateway() -> None:
+    snap = sm_through_a_firewall()
     [question] = questions(snap, diagnose(snap).findings)
     assert (question.path, question.destination_id, question.port) == (PathName.SM, "igw-1", 443)
     assert question.subnet_ids == ("app-a", "app-b") and question.security_group_ids == ("sg-fn",)
@@ -86,7 +88,7 @@ def answered(snap: Snapshot, **answer: Any) -> Any:
 
 def test_a_path_aws_finds_blocked_is_broken_and_names_the_blocking_group() -> None:
     first, deep = answered(
-        sm_through_transit_gateway(),
+        sm_through_a_firewall(),
         run=AnalyzerRun.SUCCEEDED,
         path_found=False,
         explanation_codes=("ENI_SG_RULES_MISMATCH",),
@@ -104,7 +106,7 @@ def test_a_path_aws_finds_blocked_is_broken_and_names_the_blocking_group() -> No
 
 
 def test_a_path_aws_finds_open_is_info_with_the_analysis_and_the_verdict_healthy() -> None:
-    _, deep = answered(sm_through_transit_gateway(), run=AnalyzerRun.SUCCEEDED, path_found=True)
+    _, deep = answered(sm_through_a_firewall(), run=AnalyzerRun.SUCCEEDED, path_found=True)
     [info] = [f for f in deep.findings if f.code == "SM_PATH_NOT_EVALUATED"]
     assert info.severity is Severity.INFO and ANALYSIS in info.summary
     assert deep.verdict is Verdict.HEALTHY
@@ -293,7 +295,7 @@ def test_a_path_found_after_polling_is_healthy_and_everything_is_deleted() -> No
         described(stubber, analysis("succeeded", NetworkPathFound=True, ForwardPathComponents=[]))
         deleted(stubber)
 
-    deep, [answer], clock = run_deep(sm_through_transit_gateway(), stub)
+    deep, [answer], clock = run_deep(sm_through_a_firewall(), stub)
     assert answer.run is AnalyzerRun.SUCCEEDED and answer.path_found is True and answer.source == ENI
     assert answer.left_behind == () and clock.slept == [5.0]
     assert deep.verdict is Verdict.HEALTHY
@@ -332,7 +334,7 @@ def test_a_failed_analysis_keeps_the_path_unjudged_and_still_deletes_it() -> Non
         described(stubber, analysis("failed", StatusMessage="The network configuration is not supported"))
         deleted(stubber)
 
-    deep, [answer], _ = run_deep(sm_through_transit_gateway(), stub)
+    deep, [answer], _ = run_deep(sm_through_a_firewall(), stub)
     assert answer.run is AnalyzerRun.FAILED and answer.message == "The network configuration is not supported"
     assert deep.verdict is Verdict.UNKNOWN and answer.left_behind == ()
 
@@ -345,7 +347,7 @@ def test_a_timeout_deletes_the_analysis_and_the_path() -> None:
             described(stubber, analysis("running"))
         deleted(stubber)
 
-    deep, [answer], clock = run_deep(sm_through_transit_gateway(), stub, timeout=12.0)
+    deep, [answer], clock = run_deep(sm_through_a_firewall(), stub, timeout=12.0)
     assert answer.run is AnalyzerRun.TIMED_OUT and answer.left_behind == ()
     assert clock.now <= 12.0
     assert deep.verdict is Verdict.UNKNOWN
@@ -358,7 +360,7 @@ def test_a_failed_delete_is_reported_with_the_id() -> None:
         described(stubber, analysis("succeeded", NetworkPathFound=True))
         deleted(stubber, path_error="UnauthorizedOperation")
 
-    deep, [answer], _ = run_deep(sm_through_transit_gateway(), stub)
+    deep, [answer], _ = run_deep(sm_through_a_firewall(), stub)
     assert answer.left_behind == (f"{PATH}: UnauthorizedOperation",)
     [info] = [f for f in deep.findings if f.code == "SM_PATH_NOT_EVALUATED"]
     assert info.evidence["reachability"]["left_behind"] == [f"{PATH}: UnauthorizedOperation"]
@@ -372,7 +374,7 @@ def test_a_refused_start_still_deletes_the_path() -> None:
             "delete_network_insights_path", {"NetworkInsightsPathId": PATH}, {"NetworkInsightsPathId": PATH}
         )
 
-    deep, [answer], _ = run_deep(sm_through_transit_gateway(), stub)
+    deep, [answer], _ = run_deep(sm_through_a_firewall(), stub)
     assert answer.run is AnalyzerRun.NOT_RUN and answer.message == "UnauthorizedOperation"
     assert answer.path_id == PATH and answer.analysis_id is None and answer.left_behind == ()
     assert deep.verdict is Verdict.UNKNOWN
@@ -382,7 +384,7 @@ def test_no_interface_of_the_functions_groups_runs_nothing() -> None:
     def stub(stubber: Stubber) -> None:
         stubber.add_response("describe_network_interfaces", {"NetworkInterfaces": []}, None)
 
-    _, [answer], _ = run_deep(sm_through_transit_gateway(), stub)
+    _, [answer], _ = run_deep(sm_through_a_firewall(), stub)
     assert answer.run is AnalyzerRun.NOT_RUN and answer.path_id is None
     assert "no Lambda network interface" in str(answer.message)
 
@@ -398,16 +400,16 @@ def test_a_question_without_a_destination_calls_nothing() -> None:
 # ----- the command: cost first, JSON that validates, nothing run unless asked ------------------------
 
 
-def egress_through_transit_gateway(builder: AccountBuilder) -> None:
-    o = scenarios.orders(builder, db_admits_function=True)
-    tgw = builder.ec2.create_transit_gateway()["TransitGateway"]["TransitGatewayId"]
-    builder.route(o.net.tables["private"], "0.0.0.0/0", TransitGatewayId=tgw)
+def egress_through_a_firewall(builder: AccountBuilder) -> None:
+    """Centralized egress through a transit gateway whose egress VPC sends traffic to a Gateway Load Balancer
+    endpoint (a firewall) before its NAT gateway: the firewall is what the model cannot judge."""
+    scenarios.centralized_egress(builder, scenarios.orders(builder, db_admits_function=True), breaks="gwlb")
 
 
 def test_deep_states_the_cost_before_asking_and_folds_the_answer(
     builder: AccountBuilder, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    egress_through_transit_gateway(builder)
+    egress_through_a_firewall(builder)
     asked: list[Question] = []
 
     def blocked(self: ReachabilityAnalyzer, questions: list[Question]) -> list[Answer]:
@@ -456,7 +458,7 @@ def test_deep_on_a_judged_secret_runs_nothing(
 def test_without_deep_nothing_is_asked(
     builder: AccountBuilder, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    egress_through_transit_gateway(builder)
+    egress_through_a_firewall(builder)
     monkeypatch.setattr(ReachabilityAnalyzer, "answer", lambda *_: pytest.fail("--deep was not given"))
     code = cli.main(["diagnose", scenarios.DEMO_SECRET, "--format", "json"])
     out, err = capsys.readouterr()
@@ -492,7 +494,7 @@ def test_permissions_deep_adds_the_analyzer_and_deletes_only_what_it_tagged(
 
 def test_an_interrupt_while_waiting_still_deletes_the_analysis_and_the_path() -> None:
     clients, stubber = stubbed()
-    snap = sm_through_transit_gateway()
+    snap = sm_through_a_firewall()
     lambda_interfaces(stubber, ["app-a", "app-b"])
     path_created(stubber, Destination="igw-1", DestinationPort=443)
     described(stubber, analysis("running"))

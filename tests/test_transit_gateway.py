@@ -288,15 +288,16 @@ def test_the_attachment_subnets_network_acl_is_on_the_path() -> None:
     assert diagnose(replace(snap, network_acls=(*base.network_acls, opened))).verdict is Verdict.HEALTHY
 
 
-def test_secrets_manager_egress_through_a_transit_gateway_says_what_is_not_modelled() -> None:
+def test_secrets_manager_egress_to_a_transit_gateway_the_vpc_is_not_attached_to_is_broken() -> None:
+    # Centralized egress is judged (tests/test_centralized_egress.py): a default route to a gateway the VPC has no
+    # attachment to leads nowhere.
     from tests.snapshots import nat_path
 
     snap = nat_path()
     private = table(snap, "rtb-private")
     snap = with_table(snap, replace(private, routes=(private.routes[0], Route("0.0.0.0/0", "tgw-1", "active"))))
     d = diagnose(snap)
-    f = next(f for f in d.findings if f.code == "SM_PATH_NOT_EVALUATED")
-    assert d.verdict is Verdict.UNKNOWN and "shared-services VPC" in f.summary and "endpoint of its own" in f.summary
+    assert d.verdict is Verdict.BROKEN and d.codes() == ["SM_TGW_NOT_ATTACHED"], d.findings
 
 
 @pytest.mark.parametrize("operation", ["DescribeTransitGatewayAttachments", "SearchTransitGatewayRoutes"])

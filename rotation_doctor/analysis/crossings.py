@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rotation_doctor.analysis import hops
+from rotation_doctor.analysis import hops, tgw_crossings
 from rotation_doctor.analysis.cases import Problem
 from rotation_doctor.analysis.flows import Side, nacl_problems, unread_route_problem
 from rotation_doctor.model.evidence import PeeringUnusable, RouteElsewhere, RouteInactive, RouteMissing
@@ -131,92 +131,27 @@ def _peering_problem(
 
 
 def tgw_facts(snap: Snapshot) -> tgw.Facts:
-    return tgw.Facts(
-        snap.transit_gateways, snap.tgw_attachments, snap.tgw_route_tables, snap.subnets, snap.prefix_lists
-    )
+    return tgw_crossings.facts(snap)
 
 
 def _tgw_problem(
     snap: Snapshot, tgw_id: str, src: Subnet, dst: Subnet, codes: CrossingCodes, *, back: bool
 ) -> Problem | None:
-    """One crossing of a transit gateway (to the far end, or `back` to the function), judged natively.
-
-    The summaries name the gateway's parts, not the subnet pair: the far subnets that differ between cases are
-    the `{subjects}`, so one cause in many subnet cases is one finding."""
+    """One crossing of a transit gateway (to the far end, or `back` to the function), judged natively and told as
+    `tgw_crossings` tells every path's crossings: by the gateway's parts, the far subnets that differ between cases
+    as the `{subjects}`, so one cause in many subnet cases is one finding."""
     toward = codes.back if back else codes.toward
+    leg = tgw_crossings.Leg("{subjects}", toward, toward, dst.id)
+    tgw_codes = tgw_crossings.TgwCodes(
+        codes.tgw_not_attached, codes.tgw_route_missing, codes.tgw_blackhole, codes.not_evaluated
+    )
     if snap.failure(FactKey.TRANSIT_GATEWAYS):
-        return Problem(
-            codes.not_evaluated,
-            f"{src.vpc_id} sends traffic for {{subjects}} ({toward}) to transit gateway {tgw_id}, which could not "
-            "be read.",
-            (tgw_id,),
-            {"target": tgw_id, "direction": toward},
-            subject=dst.id,
-        )
+        return tgw_crossings.unread_problem(tgw_id, src, leg, tgw_codes)
     crossing = tgw.cross(tgw_facts(snap), tgw_id, src, dst)
     hops.transit_gateway(
         tgw_id, f"carry traffic {toward}", crossing, stage=hops.Stage.RETURN if back else hops.Stage.TRANSIT
     )
-    attachment, table_id = crossing.attachment_id, crossing.route_table_id
-    evidence: dict[str, object] = {
-        "transit_gateway": tgw_id,
-        "direction": toward,
-        "from_vpc": src.vpc_id,
-        "attachment": attachment,
-        "tgw_route_table": table_id,
-    }
-    resources = tuple(r for r in (tgw_id, attachment, table_id) if r)
-    outcome = tgw.Outcome
-    code = codes.not_evaluated
-    summary = f"{src.vpc_id} sends traffic for {{subjects}} ({toward}) to transit gateway {tgw_id}; "
-    if crossing.outcome is outcome.DELIVERED:
-        return None
-    if crossing.outcome is outcome.NOT_ATTACHED:
-        code = codes.tgw_not_attached
-        summary = (
-            f"{src.vpc_id} routes traffic for {{subjects}} ({toward}) to transit gateway {tgw_id}, but has no "
-            "available attachment to it."
-        )
-        resources = (tgw_id, src.vpc_id)
-    elif crossing.outcome is outcome.NO_ZONE:
-        code = codes.tgw_not_attached
-        summary = (
-            f"Attachment {attachment} of {src.vpc_id} to transit gateway {tgw_id} has no subnet in "
-            f"{src.availability_zone}: what that zone sends to {{subjects}} ({toward}) never reaches the gateway."
-        )
-        evidence["zone"] = src.availability_zone
-    elif crossing.outcome is outcome.FAR_NOT_ATTACHED:
-        code = codes.tgw_not_attached
-        summary = (
-            f"Transit gateway {tgw_id} routes traffic for {{subjects}} ({toward}) to attachment "
-            f"{crossing.far_attachment_id}, but {crossing.why}."
-        )
-        resources = (*resources, str(crossing.far_attachment_id))
-        evidence["far_attachment"] = crossing.far_attachment_id
-    elif crossing.outcome is outcome.NOT_ASSOCIATED:
-        code = codes.tgw_route_missing
-        summary = (
-            f"Attachment {attachment} of {src.vpc_id} to transit gateway {tgw_id} is associated with no transit "
-            f"gateway route table: nothing it sends ({toward}, to {{subjects}}) is routed."
-        )
-    elif crossing.outcome is outcome.NO_ROUTE:
-        code = codes.tgw_route_missing
-        summary = (
-            f"Transit gateway route table {table_id} (of {src.vpc_id}'s attachment {attachment}) has no route "
-            f"to {{subjects}} ({toward})."
-        )
-    elif crossing.outcome is outcome.BLACKHOLE:
-        code = codes.tgw_blackhole
-        route = crossing.route.destination if crossing.route else "?"
-        summary = (
-            f"Transit gateway route table {table_id} drops traffic for {{subjects}} ({toward}): its route {route} "
-            "is a blackhole."
-        )
-        evidence["route"] = route
-    else:
-        summary += f"{crossing.why}."
-        evidence["why"] = crossing.why
-    return Problem(code, summary, resources, evidence, subject=dst.id)
+    return tgw_crossings.crossing_problem(crossing, src, leg, tgw_codes)
 
 
 def tgw_subnet_nacls(snap: Snapshot, src: Side, dst: Side, port: int, code: Code) -> list[Problem]:

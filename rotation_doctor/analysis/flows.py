@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 
 from rotation_doctor.analysis import hops
 from rotation_doctor.analysis.cases import Problem
 from rotation_doctor.model.evidence import Direction, EgressDenied, IngressDenied, Leg, NaclDenied, PeerKind
 from rotation_doctor.model.findings import Code
-from rotation_doctor.model.snapshot import SecurityGroup, Snapshot, Subnet
+from rotation_doctor.model.snapshot import Function, SecurityGroup, Snapshot, Subnet
 from rotation_doctor.netsem import network_acls, routes, security_groups
-from rotation_doctor.netsem.addresses import Network, ipv4, ipv6
+from rotation_doctor.netsem.addresses import Network, ipv4, ipv6, public_internet
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,7 @@ class FlowCodes:
     not_evaluated: Code  # the path's code for a rule that could not be judged
 
 
+SM_PORT = 443  # HTTPS, where Secrets Manager answers
 SM_FLOW = FlowCodes(
     Code.SM_LAMBDA_EGRESS_DENIES, Code.SM_ENDPOINT_SG_DENIES, Code.SM_NACL_DENIES, Code.SM_PATH_NOT_EVALUATED
 )
@@ -232,3 +234,50 @@ def subnet_pair_nacl_problems(snap: Snapshot, src: Side, dst: Side, port: int, c
             code=code,
         ),
     ]
+
+
+def internet_problems(snap: Snapshot, fn: Function, fs: Subnet, nat_subnet: Subnet | None) -> list[Problem]:
+    """The function's way to the internet through a NAT gateway, wherever that is (its own VPC, or an egress VPC
+    behind a transit gateway): its groups' egress on 443, its subnet's ACL to the internet, and the NAT subnet's ACL
+    (the function's request in and the reply back to it, the request out and the reply in)."""
+    problems: list[Problem] = []
+    internet = public_internet()
+    egress = security_groups.allows_tcp(
+        groups(snap, fn.security_group_ids),
+        egress=True,
+        port=SM_PORT,
+        peer=security_groups.Peer(frozenset(), internet),
+        prefix_lists=snap.prefix_lists,
+    )
+    hops.groups(fn.security_group_ids, f"TCP {SM_PORT} out to the internet", egress, stage=hops.Stage.SOURCE)
+    if egress.undecided:
+        problems.append(
+            unread_prefix_list_problem(SM_FLOW.not_evaluated, egress, fn.security_group_ids, "to the internet", SM_PORT)
+        )
+    elif not egress.allowed:
+        problems.append(
+            Problem(
+                Code.SM_LAMBDA_EGRESS_DENIES,
+                f"The security groups of rotation function {fn.name} ({', '.join(fn.security_group_ids)}) allow no "
+                "TCP 443 out to the internet, where the public Secrets Manager endpoint is.",
+                fn.security_group_ids,
+                facts=EgressDenied(SM_PORT, PeerKind.INTERNET, "0.0.0.0/0", fn.security_group_ids),
+            )
+        )
+    # Partial denials of the internet are doubts (Secrets Manager's addresses may be outside them), not failures.
+    acl = partial(nacl_problems, snap, port=SM_PORT, code=Code.SM_NACL_DENIES, soft_when_partial=True)
+    to_internet = partial(acl, peer=internet, peer_kind=PeerKind.INTERNET, peer_label="the internet", initiator=True)
+    problems += to_internet(fs)
+    if nat_subnet is not None and nat_subnet.id != fs.id:
+        fs_net = ipv4(fs.cidr)
+        if fs_net:
+            # The NAT's subnet sees the function's request arrive and leave for the internet, and the reply back.
+            problems += acl(
+                nat_subnet,
+                peer=(fs_net,),
+                peer_kind=PeerKind.FUNCTION,
+                peer_label=f"the function in {fs.id}",
+                initiator=False,
+            )
+            problems += to_internet(nat_subnet)
+    return problems

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from rotation_doctor.analysis import sm_egress
 from rotation_doctor.analysis.diagnosis import Diagnosis
 from rotation_doctor.analysis.sm_path import secrets_manager_endpoints
 from rotation_doctor.model.findings import Code, Finding, PathName, Severity, verdict_of
@@ -119,6 +120,11 @@ def _secrets_manager_destination(snap: Snapshot, vpc_id: str, base: Question) ->
     gateways = sorted(g.id for g in snap.internet_gateways.values() if vpc_id in g.attached_vpc_ids)
     if gateways:
         return replace(base, destination_id=gateways[0])
+    # Centralized egress: the egress VPC's internet gateway, beyond the transit gateway (Reachability Analyzer
+    # follows transit gateways, Gateway Load Balancer endpoints and AWS Network Firewall).
+    beyond = sm_egress.egress_internet_gateway(snap, snap.function) if snap.function is not None else None
+    if beyond is not None:
+        return replace(base, destination_id=beyond)
     return replace(base, skipped="no Secrets Manager endpoint or internet gateway in the function's VPC to aim at")
 
 

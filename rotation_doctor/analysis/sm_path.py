@@ -13,14 +13,13 @@
 
 from __future__ import annotations
 
-from functools import partial
-
-from rotation_doctor.analysis import hops, sm_central_endpoint
+from rotation_doctor.analysis import hops, sm_central_endpoint, sm_egress
 from rotation_doctor.analysis.cases import Case, Problem, fold
 from rotation_doctor.analysis.flows import (
     SM_FLOW,
     Side,
     groups,
+    internet_problems,
     nacl_problems,
     security_group_problems,
     unread_prefix_list_problem,
@@ -33,7 +32,7 @@ from rotation_doctor.model.paths import HopKind
 from rotation_doctor.model.reads import matching
 from rotation_doctor.model.snapshot import DnsAttributes, FactKey, Function, RouteTable, Snapshot, Subnet, VpcEndpoint
 from rotation_doctor.netsem import dns, iam_policy, routes, security_groups
-from rotation_doctor.netsem.addresses import ipv4, public_internet, public_internet_v6
+from rotation_doctor.netsem.addresses import ipv4, public_internet_v6
 
 HTTPS = 443
 GONE_STATES = frozenset({"deleted", "rejected", "expired"})
@@ -467,12 +466,16 @@ def _via_routes(snap: Snapshot, fn: Function, fn_subnets: list[Subnet]) -> list[
                 )
             )
             continue
+        if kind == "tgw":
+            # Centralized egress: through the transit gateway to an egress VPC's NAT gateway, and back (sm_egress).
+            case.problems.extend(sm_egress.through_transit_gateway(snap, fn, fs, table.id, target))
+            continue
         if kind != "nat":
             case.problems.append(
                 Problem(
                     Code.SM_PATH_NOT_EVALUATED,
                     f"Route table {table.id} of {{subjects}} sends 0.0.0.0/0 to {target} ({_kind_name(kind)}); "
-                    f"{_beyond(kind)}",
+                    "what lies beyond is not modelled.",
                     (table.id, target),
                     {"route_table": table.id, "target": target},
                     subject=fs.id,
@@ -481,19 +484,6 @@ def _via_routes(snap: Snapshot, fn: Function, fn_subnets: list[Subnet]) -> list[
             continue
         case.problems.extend(_nat_problems(snap, fn, fs, table.id, target))
     return fold(cases)
-
-
-def _beyond(kind: str) -> str:
-    """Why the default route's target ends the judgement, as precisely as the model can say."""
-    if kind == "tgw":
-        # The database path through a transit gateway is judged (db_path); egress to the internet or to a
-        # shared-services VPC's NAT gateway or Secrets Manager endpoint behind one is not.
-        return (
-            "egress through a transit gateway (to a NAT gateway or a centralized Secrets Manager endpoint in a "
-            "shared-services VPC) is not modelled: check that VPC's way out and its route back by hand, or give "
-            "this VPC a Secrets Manager endpoint of its own."
-        )
-    return "what lies beyond is not modelled."
 
 
 def _kind_name(kind: str) -> str:
@@ -572,45 +562,5 @@ def _nat_problems(snap: Snapshot, fn: Function, fs: Subnet, table_id: str, nat_i
                 },
             )
         ]
-    problems: list[Problem] = []
-    internet = public_internet()
-    egress = security_groups.allows_tcp(
-        groups(snap, fn.security_group_ids),
-        egress=True,
-        port=HTTPS,
-        peer=security_groups.Peer(frozenset(), internet),
-        prefix_lists=snap.prefix_lists,
-    )
     hops.hop(HopKind.INTERNET_GATEWAY, igw.id, f"attached to {nat.vpc_id}", "attached")
-    hops.groups(fn.security_group_ids, f"TCP {HTTPS} out to the internet", egress, stage=hops.Stage.SOURCE)
-    if egress.undecided:
-        problems.append(
-            unread_prefix_list_problem(SM_FLOW.not_evaluated, egress, fn.security_group_ids, "to the internet", HTTPS)
-        )
-    elif not egress.allowed:
-        problems.append(
-            Problem(
-                Code.SM_LAMBDA_EGRESS_DENIES,
-                f"The security groups of rotation function {fn.name} ({', '.join(fn.security_group_ids)}) allow no "
-                "TCP 443 out to the internet, where the public Secrets Manager endpoint is.",
-                fn.security_group_ids,
-                facts=EgressDenied(HTTPS, PeerKind.INTERNET, "0.0.0.0/0", fn.security_group_ids),
-            )
-        )
-    # Partial denials of the internet are doubts (Secrets Manager's addresses may be outside them), not failures.
-    acl = partial(nacl_problems, snap, port=HTTPS, code=Code.SM_NACL_DENIES, soft_when_partial=True)
-    to_internet = partial(acl, peer=internet, peer_kind=PeerKind.INTERNET, peer_label="the internet", initiator=True)
-    problems += to_internet(fs)
-    if nat_subnet is not None and nat_subnet.id != fs.id:
-        fs_net = ipv4(fs.cidr)
-        if fs_net:
-            # The NAT's subnet sees the function's request arrive and leave for the internet, and the reply back.
-            problems += acl(
-                nat_subnet,
-                peer=(fs_net,),
-                peer_kind=PeerKind.FUNCTION,
-                peer_label=f"the function in {fs.id}",
-                initiator=False,
-            )
-            problems += to_internet(nat_subnet)
-    return problems
+    return internet_problems(snap, fn, fs, nat_subnet)

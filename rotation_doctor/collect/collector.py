@@ -74,6 +74,7 @@ from rotation_doctor.model.snapshot import (
     arn_account,
 )
 from rotation_doctor.netsem import dns, routes
+from rotation_doctor.netsem import transit_gateways as tgw
 from rotation_doctor.netsem.addresses import ipv4
 
 if TYPE_CHECKING:
@@ -212,6 +213,8 @@ NAT_GATEWAYS_BY_ID = PagedRead(
     FactKey.NAT_GATEWAYS,
     filter_parameter="Filter",
 )
+# Centralized egress: the NAT gateways of an egress VPC, before its route tables say which one a route leads to.
+NAT_GATEWAYS_IN_VPCS = replace(NAT_GATEWAYS_BY_ID, by=("vpc-id",))
 INTERNET_GATEWAYS_OF_VPCS = PagedRead(
     "ec2:DescribeInternetGateways",
     "InternetGateways",
@@ -293,6 +296,7 @@ PAGED_READS: tuple[PagedRead, ...] = (
     ENDPOINTS_BY_ID,
     SECURITY_GROUPS_BY_ID,
     NAT_GATEWAYS_BY_ID,
+    NAT_GATEWAYS_IN_VPCS,
     INTERNET_GATEWAYS_OF_VPCS,
     PEERINGS_AMONG_VPCS,
     NETWORK_INTERFACES_IN_VPC,
@@ -545,6 +549,7 @@ class Collector:
         self._read_dependents(databases, facts)
         self._read_prefix_lists(facts)
         self._read_transit_gateways(functions, databases, facts)
+        self._read_egress_vpcs(functions, {s.account for s in secrets}, facts)
 
     def _read_vpcs(self, vpc_ids: list[str], fn_vpcs: set[str], facts: _Facts) -> None:
         vpc_ids = [v for v in vpc_ids if v not in facts.read_vpcs]
@@ -736,12 +741,14 @@ class Collector:
         """The transit gateways that routes between a function's subnets and its database's lead to, both ways:
         the gateways, their attachments (one call each for all of them), then the routes of each transit gateway
         route table the VPCs' attachments are associated with (one search each). None without such a route."""
-        tgw_ids = sorted(_tgw_routes_between(functions, databases.found.values(), facts))
+        between = _tgw_routes_between(functions, databases.found.values(), facts)
+        tgw_ids = sorted(between | _default_route_tgws(functions, facts))
         if not tgw_ids:
             return
         self._parallel(
             [
-                *self._paged_reads(TRANSIT_GATEWAYS_BY_ID, tgw_ids, facts),
+                # The gateways themselves only say whether group references cross them: the database path's.
+                *self._paged_reads(TRANSIT_GATEWAYS_BY_ID, sorted(between), facts),
                 *self._paged_reads(TGW_ATTACHMENTS_OF_GATEWAYS, tgw_ids, facts),
                 *self._paged_reads(TGW_VPC_ATTACHMENTS_OF_GATEWAYS, tgw_ids, facts),
             ]
@@ -765,6 +772,34 @@ class Collector:
         self._read_prefix_lists(
             facts, {r.prefix_list_id for t in facts.tgw_route_tables.values() for r in t.routes if r.prefix_list_id}
         )
+
+    def _read_egress_vpcs(self, functions: list[Function], accounts: set[str], facts: _Facts) -> None:
+        """Centralized egress: the VPCs that transit gateways send the functions' default routes into (their subnets,
+        route tables, network ACLs and NAT gateways, one call each for all of them) and the transit gateway route
+        tables associated with their attachments (the way back), in one round. Nothing without such a route; an
+        egress VPC of another account is not asked for (EC2 describes only this account's VPCs: the analysis says
+        so)."""
+        far = _egress_attachments(functions, facts)
+        readable = [a for a in far if a.resource_owner_id is None or a.resource_owner_id in accounts]
+        vpcs = sorted({str(a.resource_id) for a in readable if a.resource_id and a.resource_id not in facts.read_vpcs})
+        tables = sorted(
+            {
+                str(a.route_table_id)
+                for a in readable
+                if a.route_table_id and a.route_table_id not in facts.tgw_route_tables
+            }
+        )
+        tasks: list[Callable[[], None]] = [partial(self._search_tgw_routes, facts, t) for t in tables]
+        if vpcs:
+            tasks += [
+                partial(self._read_vpcs, vpcs, set(), facts),
+                *self._paged_reads(NAT_GATEWAYS_IN_VPCS, vpcs, facts),
+            ]
+        self._parallel(tasks)
+        if tasks:  # routes to prefix lists in the tables just read: one more round, only when one names a list
+            self._read_prefix_lists(
+                facts, {r.prefix_list_id for t in facts.tgw_route_tables.values() for r in t.routes if r.prefix_list_id}
+            )
 
     def _search_tgw_routes(self, facts: _Facts, table_id: str) -> None:
         """Every route of one transit gateway route table, static and propagated, active and blackhole."""
@@ -1024,6 +1059,41 @@ def _route_targets_between(
                     if route is not None and route.target_kind == kind:
                         found.add(route.target)
     return found
+
+
+def _default_route_tgws(functions: list[Function], facts: _Facts) -> set[str]:
+    """The transit gateways a function subnet's default route leads to (centralized egress)."""
+    tables = list(facts.route_tables.values())
+    found: set[str] = set()
+    for fn in functions:
+        for subnet_id in fn.subnet_ids:
+            table = routes.table_for_subnet(subnet_id, str(fn.vpc_id), tables)
+            route = routes.choose(table, routes.DEFAULT_ROUTE, facts.prefix_lists).route if table else None
+            if route is not None and route.target_kind == "tgw" and route.state == "active":
+                found.add(route.target)
+    return found
+
+
+def _egress_attachments(functions: list[Function], facts: _Facts) -> list[TransitGatewayAttachment]:
+    """The VPC attachments the transit gateways send the functions' default routes to (the crossing of
+    `sm_egress.spoke_to_far_vpc`, over what is read so far)."""
+    crossings = tgw.Facts(
+        facts.transit_gateways, facts.tgw_attachments, facts.tgw_route_tables, facts.subnets, facts.prefix_lists
+    )
+    tables = list(facts.route_tables.values())
+    found: dict[str, TransitGatewayAttachment] = {}
+    for fn in functions:
+        for subnet in (facts.subnets[s] for s in fn.subnet_ids if s in facts.subnets):
+            table = routes.table_for_subnet(subnet.id, subnet.vpc_id, tables)
+            route = routes.choose(table, routes.DEFAULT_ROUTE, facts.prefix_lists).route if table else None
+            if route is None or route.target_kind != "tgw" or route.state != "active":
+                continue
+            crossing = tgw.cross_toward(crossings, route.target, subnet, routes.DEFAULT_ROUTE, None)
+            far = facts.tgw_attachments.get(crossing.far_attachment_id or "")
+            # Read also where the crossing is not judged (appliance mode): `diagnose --deep` aims at its gateway.
+            if far is not None and far.resource_type == "vpc":
+                found[far.id] = far
+    return list(found.values())
 
 
 def _vpc_region(region: str) -> VPCRegionType:

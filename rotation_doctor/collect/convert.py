@@ -346,6 +346,7 @@ def tgw_attachment(raw: Raw) -> TransitGatewayAttachment:
         resource_id=raw.get("ResourceId"),
         state=str(raw.get("State", "")),
         route_table_id=association.get("TransitGatewayRouteTableId") if associated else None,
+        resource_owner_id=raw.get("ResourceOwnerId"),
     )
 
 

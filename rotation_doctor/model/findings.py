@@ -58,6 +58,11 @@ class Code(StrEnum):
     SM_PATH_NOT_EVALUATED = "SM_PATH_NOT_EVALUATED"
     SM_PATH_BLOCKED_BY_ANALYZER = "SM_PATH_BLOCKED_BY_ANALYZER"
     SM_ENDPOINT_NO_ROUTE = "SM_ENDPOINT_NO_ROUTE"
+    SM_TGW_NOT_ATTACHED = "SM_TGW_NOT_ATTACHED"
+    SM_TGW_ROUTE_MISSING = "SM_TGW_ROUTE_MISSING"
+    SM_TGW_BLACKHOLE = "SM_TGW_BLACKHOLE"
+    SM_EGRESS_NO_NAT = "SM_EGRESS_NO_NAT"
+    SM_EGRESS_NO_RETURN_ROUTE = "SM_EGRESS_NO_RETURN_ROUTE"
     DB_TARGET_UNRESOLVED = "DB_TARGET_UNRESOLVED"
     DB_PORT_MISMATCH = "DB_PORT_MISMATCH"
     DB_LAMBDA_NOT_IN_VPC = "DB_LAMBDA_NOT_IN_VPC"
@@ -181,6 +186,36 @@ CODE_INFO: Mapping[Code, CodeInfo] = {
         Severity.ERROR,
         "Open the component VPC Reachability Analyzer names as blocking (diagnose --deep) for TCP 443 from the "
         "function to Secrets Manager.",
+    ),
+    Code.SM_TGW_NOT_ATTACHED: CodeInfo(
+        PathName.SM,
+        Severity.ERROR,
+        "Create a Secrets Manager endpoint in the function's VPC, or attach the VPC (and the egress VPC) to the "
+        "transit gateway with a subnet in every Availability Zone the function runs in.",
+    ),
+    Code.SM_TGW_ROUTE_MISSING: CodeInfo(
+        PathName.SM,
+        Severity.ERROR,
+        "Create a Secrets Manager endpoint in the function's VPC, or route 0.0.0.0/0 to the egress VPC's attachment "
+        "in the spoke's transit gateway route table and the spoke's block back to it in the egress VPC's.",
+    ),
+    Code.SM_TGW_BLACKHOLE: CodeInfo(
+        PathName.SM,
+        Severity.ERROR,
+        "Create a Secrets Manager endpoint in the function's VPC, or replace the blackhole route in the transit "
+        "gateway route table named.",
+    ),
+    Code.SM_EGRESS_NO_NAT: CodeInfo(
+        PathName.SM,
+        Severity.ERROR,
+        "Create a Secrets Manager endpoint in the function's VPC, or route 0.0.0.0/0 from the egress VPC's transit "
+        "gateway attachment subnets to a NAT gateway.",
+    ),
+    Code.SM_EGRESS_NO_RETURN_ROUTE: CodeInfo(
+        PathName.SM,
+        Severity.ERROR,
+        "Create a Secrets Manager endpoint in the function's VPC, or route the spoke's block to the transit gateway "
+        "in the route table of the egress VPC's NAT gateway subnet.",
     ),
     Code.DB_TARGET_UNRESOLVED: CodeInfo(
         PathName.DB,

@@ -289,6 +289,9 @@ class TransitGatewayAttachment:
     subnet_ids: tuple[str, ...] = ()  # a VPC attachment's subnets
     appliance_mode: bool = False
     security_group_referencing: bool = False
+    # The account that owns the attached resource (ResourceOwnerId): a VPC of another account (a network account's
+    # egress VPC) cannot be described from this one.
+    resource_owner_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -125,6 +125,20 @@ def route_for(
 
 def cross(facts: Facts, tgw_id: str, src: Subnet, dst: Subnet) -> Crossing:
     """Where traffic from `src` to `dst`, sent by `src`'s route table to `tgw_id`, ends up."""
+    dst_net = ipv4(dst.cidr)
+    if dst_net is None:
+        return cross_toward(facts, tgw_id, src, None, dst.vpc_id)
+    return cross_toward(facts, tgw_id, src, dst_net, dst.vpc_id)
+
+
+def cross_toward(
+    facts: Facts, tgw_id: str, src: Subnet, destination: IPv4Network | None, dst_vpc: str | None
+) -> Crossing:
+    """Where traffic from `src` to `destination`, sent by `src`'s route table to `tgw_id`, ends up.
+
+    `dst_vpc`: the VPC the traffic must arrive in (a database's); None when any VPC the gateway delivers into is
+    the far side to judge next (centralized egress: the internet, as 0.0.0.0/0, is reached through whichever VPC
+    the gateway's route leads to). `Crossing.far_attachment_id` names that VPC's attachment."""
     attachment = vpc_attachment(facts, tgw_id, src.vpc_id)
     if attachment is None:
         return Crossing(Outcome.NOT_ATTACHED, tgw_id)
@@ -134,7 +148,7 @@ def cross(facts: Facts, tgw_id: str, src: Subnet, dst: Subnet) -> Crossing:
     if attachment.route_table_id is None:
         return base
     table = facts.route_tables.get(attachment.route_table_id)
-    dst_net = ipv4(dst.cidr)
+    dst_net = destination
     if table is None or dst_net is None:
         why = f"transit gateway route table {attachment.route_table_id} was not read"
         return _with(base, Outcome.NOT_MODELLED, why=why)
@@ -160,11 +174,12 @@ def cross(facts: Facts, tgw_id: str, src: Subnet, dst: Subnet) -> Crossing:
         return _with(base, Outcome.NOT_MODELLED, route=route, far_attachment_id=far_id, why=why)
     if far.state != AVAILABLE:
         return _with(base, Outcome.FAR_NOT_ATTACHED, route=route, far_attachment_id=far_id, why=f"it is {far.state}")
-    if far.resource_id != dst.vpc_id:
-        why = f"{far_id} leads into {far.resource_id}, not {dst.vpc_id}: an inspection VPC or appliance is not modelled"
+    if dst_vpc is not None and far.resource_id != dst_vpc:
+        why = f"{far_id} leads into {far.resource_id}, not {dst_vpc}: an inspection VPC or appliance is not modelled"
         return _with(base, Outcome.NOT_MODELLED, route=route, far_attachment_id=far_id, why=why)
     if far.appliance_mode or attachment.appliance_mode:
-        why = "appliance mode is enabled on the attachment: the appliance's own path is not modelled"
+        where = far_id if far.appliance_mode else attachment.id
+        why = f"appliance mode is enabled on attachment {where}: the appliance's own path is not modelled"
         return _with(base, Outcome.NOT_MODELLED, route=route, far_attachment_id=far_id, why=why)
     return _with(base, Outcome.DELIVERED, route=route, far_attachment_id=far_id)
 

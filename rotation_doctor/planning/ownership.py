@@ -146,13 +146,31 @@ def with_links(fixes: Sequence[Fix], snap: Snapshot, trusted_prefixes: Sequence[
     out = []
     for fix in map(partial(_held_high, snap=snap), fixes):
         if not needs_link(fix, snap):
-            out.append(replace(fix, link=NOT_REQUIRED))
+            fix = replace(fix, link=NOT_REQUIRED)
         elif link.status is LinkStatus.PROVEN:
-            out.append(replace(fix, link=link))
+            fix = replace(fix, link=link)
         else:
             note = f"Not linked to the secret: {link.proof}. Only a person can approve this fix."
-            out.append(replace(fix, link=link, risk=_at_least_high(fix.risk), notes=(*fix.notes, note)))
+            fix = replace(fix, link=link, risk=_at_least_high(fix.risk), notes=(*fix.notes, note))
+        out.append(_held_in_shared_vpc(fix, snap))
     return tuple(out)
+
+
+def _held_in_shared_vpc(fix: Fix, snap: Snapshot) -> Fix:
+    """A fix in a VPC that is neither the function's nor the database's (an egress VPC that centralized egress
+    passes through, shared by every spoke and often another team's or account's): risk high, and only a person
+    approves it. The spoke's own Secrets Manager endpoint, planned first, heals the path without it."""
+    fn, db = snap.function, snap.database
+    own = {fn.vpc_id if fn else None, db.vpc_id if db else None}
+    if fix.vpc_id is None or fix.vpc_id in own:
+        return fix
+    why = (
+        f"it changes {fix.vpc_id}, which the secret's path only passes through (a shared egress VPC): every VPC "
+        "behind it depends on it"
+    )
+    note = f"Outside the function's and the database's VPCs: {why}. Only a person can approve this fix."
+    held = Link(fix.link.status, f"{fix.link.proof}; {why}", by_person_only=True)
+    return replace(fix, link=held, risk=_at_least_high(fix.risk), notes=(*fix.notes, note))
 
 
 def _held_high(fix: Fix, snap: Snapshot) -> Fix:

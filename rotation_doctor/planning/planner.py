@@ -34,6 +34,16 @@ _WHY_NOT: dict[Code, str] = {
     "shared by every attached VPC, so rotation-doctor never edits one",
     Code.DB_TGW_BLACKHOLE: "replace the blackhole route in the transit gateway route table named; it is shared by "
     "every attached VPC, so rotation-doctor never edits one",
+    Code.SM_TGW_NOT_ATTACHED: "attach the VPC to the transit gateway in the zone named, or give the function's VPC "
+    "a Secrets Manager endpoint; rotation-doctor never changes a transit gateway",
+    Code.SM_TGW_ROUTE_MISSING: "add the route (or the association) to the transit gateway route table named; it is "
+    "shared by every attached VPC, so rotation-doctor never edits one",
+    Code.SM_TGW_BLACKHOLE: "replace the blackhole route in the transit gateway route table named; it is shared by "
+    "every attached VPC, so rotation-doctor never edits one",
+    Code.SM_EGRESS_NO_NAT: "route the egress VPC's transit gateway subnets to a NAT gateway; the egress VPC serves "
+    "every spoke, so rotation-doctor never edits its routes",
+    Code.SM_EGRESS_NO_RETURN_ROUTE: "route the spoke's block back to the transit gateway in the egress VPC's public "
+    "route table; the egress VPC serves every spoke, so rotation-doctor never edits its routes",
     Code.DB_PROXY_TARGET_UNREACHABLE: "the proxy's own groups send nothing to its target on the target's port: add "
     "the outbound rule to the proxy's group by hand (rotation-doctor plans only the target's group admitting the "
     "proxy's, and the network ACL entries between them)",

@@ -57,6 +57,7 @@ class RouteTarget(TypedDict, total=False):
     TransitGatewayId: str
     VpcPeeringConnectionId: str
     EgressOnlyInternetGatewayId: str
+    VpcEndpointId: str  # a Gateway Load Balancer endpoint (a firewall)
 
 
 @dataclass

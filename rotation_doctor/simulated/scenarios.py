@@ -298,6 +298,126 @@ def central_endpoint(
     return found
 
 
+EGRESS_BREAKS = (
+    "spoke_route",  # the function subnets' table has no default route
+    "tgw_out",  # the spoke's transit gateway route table has no 0.0.0.0/0
+    "tgw_back",  # the egress attachment's transit gateway route table has no route back to the spoke
+    "blackhole",  # the spoke's transit gateway route to 0.0.0.0/0 is a blackhole
+    "no_nat",  # the egress attachment's subnets have no default route (to a NAT gateway)
+    "nat_no_igw",  # the NAT gateways' public subnets have no default route to the internet gateway
+    "no_return",  # the public subnets' table has no route back to the spoke's block
+    "acl",  # the public subnets' network ACL denies the spoke's requests
+    "appliance",  # appliance mode on the egress attachment: a firewall's path
+    "gwlb",  # the egress attachment's subnets route 0.0.0.0/0 to a Gateway Load Balancer endpoint (inspection)
+)
+# A Gateway Load Balancer endpoint service's name, as a firewall vendor's or AWS Network Firewall's would be.
+FIREWALL_SERVICE = "com.amazonaws.vpce.{region}.vpce-svc-0a1b2c3d4e5f60718"
+
+
+def centralized_egress(b: AccountBuilder, o: Orders, *, breaks: str | None = None) -> dict[str, Any]:
+    """Centralized egress ("Centralized egress to internet", AWS's multi-VPC whitepaper): the orders VPC's function
+    subnets send 0.0.0.0/0 to a transit gateway; its attachment's route table sends 0.0.0.0/0 to an egress VPC
+    (10.100.0.0/16) whose attachment subnets (one per zone) route to a NAT gateway in their zone's public subnet; the
+    public subnets route 0.0.0.0/0 to the internet gateway and the orders block back to the transit gateway, and the
+    egress attachment's route table routes the orders block back to the orders attachment. `breaks`: one of
+    `EGRESS_BREAKS`, or None (healthy)."""
+    egress = b.network("10.100.0.0/16", name="egress")
+    for name, cidr, zone in (
+        ("tgw-a", "10.100.0.0/28", "a"),
+        ("tgw-b", "10.100.0.16/28", "b"),
+        ("public-a", "10.100.1.0/24", "a"),
+        ("public-b", "10.100.2.0/24", "b"),
+    ):
+        b.subnet(egress, name, cidr, zone)
+    public = b.route_table(egress, "public", ["public-a", "public-b"])
+    igw = b.internet_gateway(egress)
+    nats = {zone: b.nat_gateway(egress, f"public-{zone}") for zone in ("a", "b")}
+    ec2 = b.ec2
+    tgw = ec2.create_transit_gateway(
+        Options={"DefaultRouteTableAssociation": "disable", "DefaultRouteTablePropagation": "disable"}
+    )["TransitGateway"]["TransitGatewayId"]
+    attachments, tables = {}, {}
+    for name, net, subnets in (
+        ("spoke", o.net, o.fn_subnets),
+        ("egress", egress, [egress.subnets["tgw-a"], egress.subnets["tgw-b"]]),
+    ):
+        appliance = breaks == "appliance" and name == "egress"
+        attachment = ec2.create_transit_gateway_vpc_attachment(
+            TransitGatewayId=tgw,
+            VpcId=net.vpc,
+            SubnetIds=subnets,
+            Options={"ApplianceModeSupport": "enable" if appliance else "disable"},
+        )
+        attachments[name] = attachment["TransitGatewayVpcAttachment"]["TransitGatewayAttachmentId"]
+        tables[name] = ec2.create_transit_gateway_route_table(TransitGatewayId=tgw)["TransitGatewayRouteTable"][
+            "TransitGatewayRouteTableId"
+        ]
+        ec2.associate_transit_gateway_route_table(
+            TransitGatewayRouteTableId=tables[name], TransitGatewayAttachmentId=attachments[name]
+        )
+    if breaks == "blackhole":
+        ec2.create_transit_gateway_route(
+            TransitGatewayRouteTableId=tables["spoke"], DestinationCidrBlock="0.0.0.0/0", Blackhole=True
+        )
+    elif breaks != "tgw_out":
+        ec2.create_transit_gateway_route(
+            TransitGatewayRouteTableId=tables["spoke"],
+            DestinationCidrBlock="0.0.0.0/0",
+            TransitGatewayAttachmentId=attachments["egress"],
+        )
+    if breaks != "tgw_back":
+        ec2.create_transit_gateway_route(
+            TransitGatewayRouteTableId=tables["egress"],
+            DestinationCidrBlock=o.net.cidr,
+            TransitGatewayAttachmentId=attachments["spoke"],
+        )
+    for zone in ("a", "b"):
+        table = b.route_table(egress, f"tgw-{zone}", [f"tgw-{zone}"])
+        if breaks == "gwlb":
+            firewall = ec2.create_vpc_endpoint(
+                VpcEndpointType="GatewayLoadBalancer",
+                VpcId=egress.vpc,
+                ServiceName=FIREWALL_SERVICE.format(region=b.region),
+                SubnetIds=[egress.subnets[f"tgw-{zone}"]],
+            )["VpcEndpoint"]["VpcEndpointId"]
+            b.route(table, "0.0.0.0/0", VpcEndpointId=firewall)
+        elif breaks != "no_nat":
+            b.route(table, "0.0.0.0/0", NatGatewayId=nats[zone])
+    if breaks != "nat_no_igw":
+        b.route(public, "0.0.0.0/0", GatewayId=igw)
+    if breaks != "no_return":
+        b.route(public, o.net.cidr, TransitGatewayId=tgw)
+    if breaks == "acl":
+        b.nacl(
+            egress,
+            ["public-a", "public-b"],
+            [
+                {
+                    "RuleNumber": 100,
+                    "Protocol": "6",
+                    "RuleAction": "deny",
+                    "Egress": False,
+                    "CidrBlock": o.net.cidr,
+                    "PortRange": {"From": 443, "To": 443},
+                },
+                {"RuleNumber": 200, "Protocol": "-1", "RuleAction": "allow", "Egress": False, "CidrBlock": "0.0.0.0/0"},
+                {"RuleNumber": 200, "Protocol": "-1", "RuleAction": "allow", "Egress": True, "CidrBlock": "0.0.0.0/0"},
+            ],
+        )
+    if breaks != "spoke_route":
+        b.route(o.net.tables["private"], "0.0.0.0/0", TransitGatewayId=tgw)
+    return {
+        "vpc": egress.vpc,
+        "tgw": tgw,
+        "attachments": attachments,
+        "tgw_tables": tables,
+        "nats": nats,
+        "igw": igw,
+        "public_table": public,
+        "subnets": dict(egress.subnets),
+    }
+
+
 def proxied_database(
     b: AccountBuilder,
     o: Orders,
