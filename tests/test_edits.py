@@ -32,11 +32,13 @@ from rotation_doctor.model.edits import (
     PutPrefixListCidr,
     PutRouteTable,
     PutSecurityGroup,
+    PutTgwPrefixListReference,
     PutTgwRoute,
     RemoveInvokeStatement,
     RemoveNaclEntry,
     RemoveRoute,
     RemoveRules,
+    RemoveTgwPrefixListReference,
     RemoveTgwRoute,
     ReplaceNaclEntry,
     ReplaceRoute,
@@ -270,6 +272,43 @@ def test_create_route_on_a_routed_destination_is_refused_and_replace_route_repla
     assert apply(created, [RemoveRoute("rtb-private", "0.0.0.0/0")]) == snap
 
 
+def prefix_list_routes(snap: Snapshot, table_id: str) -> set[Route]:
+    return {r for t in snap.route_tables if t.id == table_id for r in t.prefix_list_routes}
+
+
+def test_a_prefix_list_is_a_destination_of_its_own_created_once_replaced_and_removed() -> None:
+    """CreateRoute with a DestinationPrefixListId the table already routes fails with RouteAlreadyExists; ReplaceRoute
+    changes its target; a CIDR route beside it (even one of the list's entries) is another destination."""
+    snap = healthy()
+    by_list = Route("pl-data", "tgw-1", "active")
+    created = apply(snap, [CreateRoute("rtb-private", by_list)])
+    assert prefix_list_routes(created, "rtb-private") == {by_list}
+    assert table_routes(created, "rtb-private") == table_routes(snap, "rtb-private")  # the CIDR routes untouched
+    elsewhere = Route("pl-data", "nat-1", "active")
+    assert apply(created, [CreateRoute("rtb-private", elsewhere)]) == created  # RouteAlreadyExists
+    assert prefix_list_routes(apply(created, [ReplaceRoute("rtb-private", elsewhere)]), "rtb-private") == {elsewhere}
+    assert apply(snap, [ReplaceRoute("rtb-private", elsewhere)]) == snap  # no route to the list: nothing to replace
+    cidr = Route("10.0.11.0/24", "nat-1", "active")
+    assert cidr in table_routes(apply(created, [CreateRoute("rtb-private", cidr)]), "rtb-private")
+    assert apply(created, [RemoveRoute("rtb-private", "pl-data")]) == snap
+    assert CreateRoute("rtb-private", by_list).touches() == {"rtb-private", "tgw-1", "pl-data"}
+
+
+def test_inline_routes_replace_prefix_list_routes_but_a_gateway_endpoints_stay() -> None:
+    """A gateway endpoint's route to its service's list belongs to the endpoint, never to the table's inline routes."""
+    s3 = Route("pl-63a5400a", "vpce-s3", "active")
+    mine = Route("pl-data", "tgw-1", "active")
+    snap = apply(healthy(), [CreateRoute("rtb-private", s3), CreateRoute("rtb-private", mine)])
+    kept = [r for t in snap.route_tables if t.id == "rtb-private" for r in t.routes]
+    cleared = apply(snap, [SetRoutes("rtb-private", tuple(kept))])
+    assert prefix_list_routes(cleared, "rtb-private") == {s3}
+    moved = Route("pl-data", "nat-1", "active")
+    assert prefix_list_routes(apply(snap, [SetRoutes("rtb-private", tuple(kept), (), (moved,))]), "rtb-private") == {
+        s3,
+        moved,
+    }
+
+
 # ----- the function's resource policy ----------------------------------------------------------------
 
 
@@ -400,6 +439,23 @@ def test_prefix_list_and_transit_gateway_edits() -> None:
     assert diagnose(unassociated).verdict is not Verdict.HEALTHY
     deleted = apply(snap, [UpdateTgwAttachment("tgw-attach-2", state="deleted")])
     assert deleted.tgw_attachments["tgw-attach-2"].state == "deleted"
+
+
+def test_a_transit_gateway_table_references_a_list_once() -> None:
+    """Modify and Delete name a reference by its table and list alone: a second Create is refused, Modify changes
+    the one there, Delete removes it; a static route to one of the list's entries is another route."""
+    snap = through_tgw()
+    to_db = TransitGatewayRoute("", ("tgw-attach-2",), "active", prefix_list_id="pl-db")
+    dropped = TransitGatewayRoute("", (), "blackhole", prefix_list_id="pl-db")
+    created = apply(snap, [PutTgwPrefixListReference("tgw-rtb-1", "pl-db", ("tgw-attach-2",))])
+    assert to_db in created.tgw_route_tables["tgw-rtb-1"].routes
+    assert apply(created, [PutTgwPrefixListReference("tgw-rtb-1", "pl-db", ())]) == created  # already referenced
+    modified = apply(created, [PutTgwPrefixListReference("tgw-rtb-1", "pl-db", (), exists=True)])
+    assert dropped in modified.tgw_route_tables["tgw-rtb-1"].routes
+    assert to_db not in modified.tgw_route_tables["tgw-rtb-1"].routes
+    assert apply(snap, [PutTgwPrefixListReference("tgw-rtb-1", "pl-db", (), exists=True)]) == snap  # none to modify
+    assert apply(created, [RemoveTgwPrefixListReference("tgw-rtb-1", "pl-db")]) == snap
+    assert apply(created, [RemoveTgwRoute("tgw-rtb-1", "")]) == created  # a reference is no static route
 
 
 # ----- what-if's one dispatch table -----------------------------------------------------------------

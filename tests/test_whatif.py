@@ -949,14 +949,20 @@ def test_ipv6_changes_map_to_what_they_do(items: list[dict[str, Any]], expected:
     assert _pure(_dual_stack(), *items) == expected
 
 
-def test_a_prefix_list_route_is_not_evaluated_never_no_effect() -> None:
+def test_a_route_to_a_prefix_list_the_account_read_did_not_hold_is_unknown_naming_the_list() -> None:
+    """The route is mapped (a prefix-list route of its own), but only the list's entries, never read, can say which
+    addresses it takes: the secret is unknown, naming the list, never healthy and never "no route"."""
     route = {**V6_ROUTE, "destination_ipv6_cidr_block": "", "destination_prefix_list_id": "pl-0a1b2c3d4e5f60718"}
     items = [
         tf.resource_change("aws_route.pl", "aws_route", ["create"], None, {**route, "route_table_id": "rtb-private"})
     ]
     source = parse_plan(tf.plan(*items), name="plan.json")
-    assert [c.mapping for c in source.changes] == [Handling.NOT_EVALUATED]
-    assert _pure(_dual_stack(), *items) == ("unknown", [])
+    assert [c.mapping for c in source.changes] == [Handling.MAPPED]
+    assert _pure(_dual_stack(), *items) == ("unknown", ["DB_PATH_NOT_EVALUATED"])
+    from rotation_doctor.whatif.report import assess
+
+    [secret] = assess([_dual_stack()], source).secrets
+    assert {tuple(f.evidence["prefix_lists"]) for f in secret.new_findings} == {("pl-0a1b2c3d4e5f60718",)}
 
 
 def _cfn_ipv6_cases() -> list[tuple[str, list[dict[str, Any]], tuple[str, list[str]]]]:

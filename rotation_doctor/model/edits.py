@@ -176,14 +176,25 @@ def is_ipv6(cidr: str) -> bool:
     return ":" in cidr
 
 
+def is_prefix_list(destination: str) -> bool:
+    """Whether a route's destination is a managed prefix list (DestinationPrefixListId, "pl-" and hex, as EC2 names
+    every list) rather than a CIDR block: a CIDR never begins with a letter."""
+    return destination.startswith("pl-")
+
+
 def _family_routes(table: RouteTable, destination: str) -> tuple[Route, ...]:
+    if is_prefix_list(destination):
+        return table.prefix_list_routes
     return table.ipv6_routes if is_ipv6(destination) else table.routes
 
 
 def _family(
     table: RouteTable, destination: str, routes: Callable[[tuple[Route, ...]], tuple[Route, ...]]
 ) -> RouteTable:
-    """The table with the routes of `destination`'s family (IPv4 `routes` or `ipv6_routes`) changed."""
+    """The table with the routes of `destination`'s kind (IPv4 `routes`, `ipv6_routes`, or `prefix_list_routes`,
+    where a route's destination is the list's id) changed."""
+    if is_prefix_list(destination):
+        return replace(table, prefix_list_routes=routes(table.prefix_list_routes))
     if is_ipv6(destination):
         return replace(table, ipv6_routes=routes(table.ipv6_routes))
     return replace(table, routes=routes(table.routes))
@@ -191,7 +202,9 @@ def _family(
 
 def _route_call(table_id: str, route: Route, *, exists: bool) -> Callable[[RouteTable], RouteTable]:
     """The table after a call that puts `route` in place of its destination's, made only when a route to that
-    destination `exists` (ReplaceRoute) or does not (CreateRoute)."""
+    destination `exists` (ReplaceRoute) or does not (CreateRoute). A prefix list is a destination of its own: a
+    table holds at most one route to a list, beside any CIDR routes its entries overlap (which AWS's route priority
+    then ranks, `netsem.routes`)."""
 
     def put(table: RouteTable) -> RouteTable:
         if any(r.destination == route.destination for r in _family_routes(table, route.destination)) is not exists:
@@ -205,16 +218,22 @@ def _route_call(table_id: str, route: Route, *, exists: bool) -> Callable[[Route
     return put
 
 
+def _route_touches(table_id: str, route: Route) -> frozenset[str]:
+    """The table, the target, and a prefix-list destination (a change to that list's entries changes the route)."""
+    return frozenset({table_id, route.target, *([route.destination] if is_prefix_list(route.destination) else [])})
+
+
 @dataclass(frozen=True)
 class CreateRoute(Edit):
-    """CreateRoute. A table that already routes the destination refuses it with RouteAlreadyExists (EC2 API
-    Reference, CreateRoute; ReplaceRoute is the call that changes a route): the table keeps its route."""
+    """CreateRoute, to a CIDR block or a prefix list (DestinationPrefixListId). A table that already routes the
+    destination refuses it with RouteAlreadyExists (EC2 API Reference, CreateRoute; ReplaceRoute is the call that
+    changes a route): the table keeps its route."""
 
     table_id: str
     route: Route
 
     def touches(self) -> frozenset[str]:
-        return frozenset({self.table_id, self.route.target})
+        return _route_touches(self.table_id, self.route)
 
     def applied(self, snap: Snapshot) -> Snapshot:
         return _tables(snap, self.table_id, _route_call(self.table_id, self.route, exists=False))
@@ -222,14 +241,14 @@ class CreateRoute(Edit):
 
 @dataclass(frozen=True)
 class ReplaceRoute(Edit):
-    """ReplaceRoute: the destination's route goes to the new target. A table with no route to the destination
-    refuses it (InvalidRoute.NotFound): nothing changes."""
+    """ReplaceRoute: the destination's route (a CIDR block's or a prefix list's) goes to the new target. A table with
+    no route to the destination refuses it (InvalidRoute.NotFound): nothing changes."""
 
     table_id: str
     route: Route
 
     def touches(self) -> frozenset[str]:
-        return frozenset({self.table_id, self.route.target})
+        return _route_touches(self.table_id, self.route)
 
     def applied(self, snap: Snapshot) -> Snapshot:
         return _tables(snap, self.table_id, _route_call(self.table_id, self.route, exists=True))
@@ -237,7 +256,7 @@ class ReplaceRoute(Edit):
 
 @dataclass(frozen=True)
 class RemoveRoute(Edit):
-    """DeleteRoute (none to delete: nothing changes)."""
+    """DeleteRoute of a CIDR block or a prefix list (none to delete: nothing changes)."""
 
     table_id: str
     destination: str
@@ -257,24 +276,38 @@ class RemoveRoute(Edit):
 
 @dataclass(frozen=True)
 class SetRoutes(Edit):
-    """A table's inline routes of both families replaced; its local routes (which no template declares) stay."""
+    """A table's inline routes (IPv4, IPv6 and prefix-list destinations) replaced. What no template's inline routes
+    declare stays: the local routes, and a gateway endpoint's routes to its service's prefix list, which the endpoint
+    owns (AWS adds them for each table the endpoint names; Terraform's inline routes leave them out)."""
 
     table_id: str
     routes: tuple[Route, ...]
     ipv6_routes: tuple[Route, ...] = ()
+    prefix_list_routes: tuple[Route, ...] = ()
 
     def touches(self) -> frozenset[str]:
-        return frozenset({self.table_id, *(r.target for r in (*self.routes, *self.ipv6_routes))})
+        declared = (*self.routes, *self.ipv6_routes, *self.prefix_list_routes)
+        return frozenset(
+            {self.table_id, *(r.target for r in declared), *(r.destination for r in self.prefix_list_routes)}
+        )
 
     def applied(self, snap: Snapshot) -> Snapshot:
         def local(routes: tuple[Route, ...]) -> tuple[Route, ...]:
             return tuple(r for r in routes if r.target == "local")
 
+        declared = {r.destination for r in self.prefix_list_routes}
+
+        def endpoints(routes: tuple[Route, ...]) -> tuple[Route, ...]:
+            return tuple(r for r in routes if r.target_kind == "vpce" and r.destination not in declared)
+
         return _tables(
             snap,
             self.table_id,
             lambda t: replace(
-                t, routes=(*local(t.routes), *self.routes), ipv6_routes=(*local(t.ipv6_routes), *self.ipv6_routes)
+                t,
+                routes=(*local(t.routes), *self.routes),
+                ipv6_routes=(*local(t.ipv6_routes), *self.ipv6_routes),
+                prefix_list_routes=(*endpoints(t.prefix_list_routes), *self.prefix_list_routes),
             ),
         )
 
@@ -626,7 +659,12 @@ def _tgw_table(
 
 
 def _static_kept(table: TransitGatewayRouteTable, destination: str) -> tuple[TransitGatewayRoute, ...]:
-    return tuple(r for r in table.routes if not (r.destination == destination and r.route_type == "static"))
+    """The routes but the static route to `destination` (a prefix-list reference is not one, whatever it lists)."""
+    return tuple(
+        r
+        for r in table.routes
+        if not (r.destination == destination and r.route_type == "static" and not r.prefix_list_id)
+    )
 
 
 @dataclass(frozen=True)
@@ -657,6 +695,58 @@ class RemoveTgwRoute(Edit):
 
     def applied(self, snap: Snapshot) -> Snapshot:
         return _tgw_table(snap, self.table_id, lambda t: replace(t, routes=_static_kept(t, self.destination)))
+
+
+def _reference_call(
+    prefix_list_id: str, reference: TransitGatewayRoute | None, *, exists: bool
+) -> Callable[[TransitGatewayRouteTable], TransitGatewayRouteTable]:
+    """The table after a call on its reference to a prefix list, made only when the table references the list
+    (`exists`: Modify..., Delete...) or does not (Create...); `reference` None: deleted. Modify and Delete name a
+    reference by its table and list alone (EC2 API Reference, ModifyTransitGatewayPrefixListReference,
+    DeleteTransitGatewayPrefixListReference), so a table holds at most one reference to a list and a second Create
+    is refused: the reference that holds the list stays."""
+
+    def put(table: TransitGatewayRouteTable) -> TransitGatewayRouteTable:
+        kept = tuple(r for r in table.routes if r.prefix_list_id != prefix_list_id)
+        if (len(kept) < len(table.routes)) is not exists:
+            return table  # refused: the table stays as it is
+        return replace(table, routes=(*kept, *([reference] if reference is not None else [])))
+
+    return put
+
+
+@dataclass(frozen=True)
+class PutTgwPrefixListReference(Edit):
+    """CreateTransitGatewayPrefixListReference (`exists` False) or ModifyTransitGatewayPrefixListReference (True):
+    each entry of the list routed to the attachment, or dropped (a blackhole), ranked after a static route of the
+    same prefix and before a propagated one (`netsem.transit_gateways`)."""
+
+    table_id: str
+    prefix_list_id: str
+    attachment_ids: tuple[str, ...]  # none: a blackhole
+    exists: bool = False
+
+    def touches(self) -> frozenset[str]:
+        return frozenset({self.table_id, self.prefix_list_id, *self.attachment_ids})
+
+    def applied(self, snap: Snapshot) -> Snapshot:
+        state = "active" if self.attachment_ids else "blackhole"
+        reference = TransitGatewayRoute("", self.attachment_ids, state, prefix_list_id=self.prefix_list_id)
+        return _tgw_table(snap, self.table_id, _reference_call(self.prefix_list_id, reference, exists=self.exists))
+
+
+@dataclass(frozen=True)
+class RemoveTgwPrefixListReference(Edit):
+    """DeleteTransitGatewayPrefixListReference (none: nothing changes)."""
+
+    table_id: str
+    prefix_list_id: str
+
+    def touches(self) -> frozenset[str]:
+        return frozenset({self.table_id, self.prefix_list_id})
+
+    def applied(self, snap: Snapshot) -> Snapshot:
+        return _tgw_table(snap, self.table_id, _reference_call(self.prefix_list_id, None, exists=True))
 
 
 def _attachment(

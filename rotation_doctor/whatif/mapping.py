@@ -33,11 +33,13 @@ from rotation_doctor.model.edits import (
     PutNatGateway,
     PutPeering,
     PutPrefixListCidr,
+    PutTgwPrefixListReference,
     PutTgwRoute,
     RemoveInvokeStatement,
     RemoveNaclEntry,
     RemoveRoute,
     RemoveRules,
+    RemoveTgwPrefixListReference,
     RemoveTgwRoute,
     ReplaceNaclEntry,
     ReplaceRoute,
@@ -82,7 +84,8 @@ ROUTE_TARGETS = (
     "core_network_arn",
     "instance_id",
 )
-ROUTE_DESTINATIONS = ("destination_cidr_block", "destination_ipv6_cidr_block", "destination_prefix_list_id")
+ROUTE_CIDRS = ("destination_cidr_block", "destination_ipv6_cidr_block")
+ROUTE_DESTINATIONS = (*ROUTE_CIDRS, "destination_prefix_list_id")
 
 
 class MissingBefore(Exception):
@@ -371,33 +374,39 @@ def target(r: Resource, values: Mapping[str, Any]) -> str | None:
     return next((str(values[k]) for k in map(r.key, ROUTE_TARGETS) if k is not None and values.get(k)), None)
 
 
-def destination(r: Resource, values: Mapping[str, Any]) -> str | None:
-    """The route's IPv4 or IPv6 destination (None: a prefix-list route, which the model does not hold)."""
-    return next((str(values[k]) for k in map(r.key, ROUTE_DESTINATIONS[:2]) if k is not None and values.get(k)), None)
+def destination(r: Resource, values: Mapping[str, Any], fields: tuple[str, ...] = ROUTE_DESTINATIONS) -> str | None:
+    """The route's destination: an IPv4 or IPv6 CIDR block, or a managed prefix list's id (a route of its own,
+    which AWS ranks after a CIDR route of the same prefix: `netsem.routes`); `fields`: only those."""
+    return next((str(values[k]) for k in map(r.key, fields) if k is not None and values.get(k)), None)
 
 
 def route(r: Resource) -> Change:
     # As the providers call EC2: a new route is CreateRoute (refused where the table already routes the
-    # destination), an update in place is ReplaceRoute, a replacement DeleteRoute then CreateRoute.
+    # destination, a prefix list included), an update in place is ReplaceRoute, a replacement DeleteRoute then
+    # CreateRoute.
     edits: list[Edit] = []
     in_place = r.action is Action.UPDATE and r.was("route_table_id") == r.now("route_table_id")
     in_place = in_place and destination(r, r.before) == destination(r, r.after)
     if r.action is not Action.CREATE:
-        if r.was("destination_prefix_list_id"):
-            return r.not_evaluated("a prefix-list route: the model holds no such route", r.was("route_table_id"))
         before = destination(r, r.before)
-        if before and not in_place:
+        if not in_place:
+            if not before:
+                raise MissingBefore("destination")
             edits.append(RemoveRoute(str(r.was("route_table_id", required=True)), before))
     if r.action is not Action.DELETE:
-        if r.unknown_at("route_table_id", *ROUTE_DESTINATIONS, *ROUTE_TARGETS):
-            return r.not_evaluated(
-                f"the route's table or target is known only after {r.later}", r.now("route_table_id")
-            )
+        table = r.now("route_table_id")
+        known_cidr = destination(r, r.after, ROUTE_CIDRS) and not r.unknown_at(*ROUTE_CIDRS)
+        if r.unknown_at("destination_prefix_list_id") and not known_cidr:
+            # The list decides which addresses the route takes (a route has one destination: an unknown list id
+            # beside a known CIDR block, as older providers computed it, is not this route's).
+            return r.not_evaluated(f"{r.key('destination_prefix_list_id')} is known only after {r.later}", table)
+        if r.unknown_at("route_table_id", *ROUTE_CIDRS, *ROUTE_TARGETS):
+            return r.not_evaluated(f"the route's table or target is known only after {r.later}", table)
         after = destination(r, r.after)
         if not after:
-            return r.not_evaluated("a prefix-list route: the model holds no such route", r.now("route_table_id"))
+            return r.not_evaluated("the route names no destination", table)
         call = ReplaceRoute if in_place else CreateRoute
-        edits.append(call(str(r.now("route_table_id")), Route(after, target(r, r.after) or "unknown", "active")))
+        edits.append(call(str(table), Route(after, target(r, r.after) or "unknown", "active")))
     return r.change(*edits)
 
 
@@ -533,6 +542,29 @@ def tgw_route(r: Resource) -> Change:
     return r.change(*edits)
 
 
+def tgw_prefix_list_reference(r: Resource) -> Change:
+    """A transit gateway route table's reference to a prefix list (Terraform only: CloudFormation has no such type).
+    The provider creates it with CreateTransitGatewayPrefixListReference, changes its attachment or blackhole with
+    ModifyTransitGatewayPrefixListReference, and replaces it (delete, then create) for another table or list."""
+    edits: list[Edit] = []
+    in_place = r.action is Action.UPDATE and all(
+        r.was(f) == r.now(f) for f in ("transit_gateway_route_table_id", "prefix_list_id")
+    )
+    if r.action is not Action.CREATE and not in_place:
+        table_was = str(r.was("transit_gateway_route_table_id", required=True))
+        edits.append(RemoveTgwPrefixListReference(table_was, str(r.was("prefix_list_id", required=True))))
+    if r.action is not Action.DELETE:
+        table = r.now("transit_gateway_route_table_id")
+        if r.unknown_at("prefix_list_id"):
+            return r.not_evaluated(f"{r.key('prefix_list_id')} is known only after {r.later}", table)
+        if r.unknown_at("transit_gateway_route_table_id", "transit_gateway_attachment_id", "blackhole"):
+            return r.not_evaluated(f"the reference's table or attachment is known only after {r.later}", table)
+        blackhole = r.flag(r.now("blackhole", False))
+        attachments = () if blackhole else tuple(strings([r.now("transit_gateway_attachment_id")]))
+        edits.append(PutTgwPrefixListReference(str(table), str(r.now("prefix_list_id")), attachments, in_place))
+    return r.change(*edits)
+
+
 def tgw_association(r: Resource) -> Change:
     edits: list[Edit] = []
     if r.action is not Action.CREATE:
@@ -663,6 +695,7 @@ KINDS: tuple[Kind, ...] = (
     Kind(("aws_ec2_managed_prefix_list",), ("AWS::EC2::PrefixList",), prefix_list),
     Kind(("aws_ec2_managed_prefix_list_entry",), (), prefix_list_entry),
     Kind(("aws_ec2_transit_gateway_route",), ("AWS::EC2::TransitGatewayRoute",), tgw_route),
+    Kind(("aws_ec2_transit_gateway_prefix_list_reference",), (), tgw_prefix_list_reference),
     Kind(
         ("aws_ec2_transit_gateway_route_table_association",),
         ("AWS::EC2::TransitGatewayRouteTableAssociation",),

@@ -330,12 +330,17 @@ def _route_table(r: _Resource) -> Change:
     if r.action is Action.DELETE:
         return r.change(DeleteRouteTable(r.id))
     if r.unknown_at("route"):
-        return r.not_evaluated("its routes are known only after apply", r.id)
+        listed = r.unknown.get("route") is not True and r.unknown_in("route", "destination_prefix_list_id")
+        what = "a route's destination_prefix_list_id is" if listed else "its routes are"
+        return r.not_evaluated(f"{what} known only after apply", r.id)
     blocks = r.after.get("route") or ()
-    if any(b.get("destination_prefix_list_id") for b in blocks):
-        return r.not_evaluated("a prefix-list route: the model holds no such route", r.id)
     return r.change(
-        SetRoutes(r.id, _inline_routes(r, blocks, "cidr_block"), _inline_routes(r, blocks, "ipv6_cidr_block"))
+        SetRoutes(
+            r.id,
+            _inline_routes(r, blocks, "cidr_block"),
+            _inline_routes(r, blocks, "ipv6_cidr_block"),
+            _inline_routes(r, blocks, "destination_prefix_list_id"),
+        )
     )
 
 
@@ -427,7 +432,7 @@ RELEVANT_TYPES = frozenset(
             "aws_ec2_transit_gateway_vpc_attachment_accepter",
         ),
         *("aws_ec2_transit_gateway_route_table_propagation", "aws_ec2_transit_gateway_peering_attachment"),
-        *("aws_ec2_transit_gateway_peering_attachment_accepter", "aws_ec2_transit_gateway_prefix_list_reference"),
+        "aws_ec2_transit_gateway_peering_attachment_accepter",
         *("aws_vpn_gateway", "aws_vpn_gateway_attachment", "aws_vpn_gateway_route_propagation"),
         *("aws_vpn_connection", "aws_vpn_connection_route", "aws_ec2_carrier_gateway"),
         *("aws_networkfirewall_firewall", "aws_networkfirewall_firewall_policy", "aws_networkfirewall_rule_group"),
