@@ -136,6 +136,14 @@ class SettleWindow:
     def for_batch(self) -> SettleBatch:
         return SettleBatch(self, round(self.now(), 3))
 
+    def wake(self, place: Place, for_change: float, delay: int) -> None:
+        """Sends the place's wake-up, delayed. Each message has an id of its own, a message sent again included: the
+        worker's idempotency record is keyed by the id, and would answer a second delivery of an id with the first
+        one's result, so a wake-up sent again under its old id would never be acted on (the change it waits for would
+        wait for the place's next change or sweep)."""
+        message = SettlePlace(f"settle#{place}#{uuid.uuid4().hex}", place.account, place.region, for_change)
+        self.send(message, min(delay, LONGEST_DELAY))
+
     def due_at(self, pending: Pending) -> float:
         return min(pending.last_change + self.window, pending.first_change + max(self.max_wait, self.window))
 
@@ -282,8 +290,7 @@ class SettleBatch:
         done |= new
         if place not in self._opened:
             self._opened[place] = opened
-            message = SettlePlace(f"settle#{place}#{uuid.uuid4().hex}", place.account, place.region, self.now)
-            self.settle.send(message, min(self.settle.window, LONGEST_DELAY))
+            self.settle.wake(place, self.now, self.settle.window)
         return Mark(place, opened, settles_at, written=True)
 
     def _write(self, place: Place, named: set[str]) -> bool:
