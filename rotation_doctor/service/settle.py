@@ -303,6 +303,7 @@ class SettleBatch:
         values = {
             ":now": {"N": str(self.now)},
             ":one": {"N": "1"},
+            ":first": {"N": str(_first_version(self.now))},
             ":ttl": {"N": str(int(self.now) + 2 * 86400)},
         }
         try:
@@ -310,8 +311,8 @@ class SettleBatch:
                 TableName=settle.table,
                 Key=item_key(place),
                 UpdateExpression=(
-                    f"SET {sets}, last_change = :now, first_change = if_not_exists(first_change, :now), #ttl = :ttl "
-                    "ADD version :one"
+                    f"SET {sets}, last_change = :now, first_change = if_not_exists(first_change, :now), #ttl = :ttl, "
+                    "version = if_not_exists(version, :first) + :one"
                 ),
                 ExpressionAttributeNames=names | {"#ttl": "ttl"},
                 ExpressionAttributeValues=values,
@@ -331,12 +332,21 @@ class SettleBatch:
                     "first_change": values[":now"],
                     "last_change": values[":now"],
                     # A version no claim was made on: a drain running on the old item keeps this one.
-                    "version": {"N": str(int(time.time() * 1_000_000))},
+                    "version": {"N": str(_first_version(time.time()))},
                     "ttl": values[":ttl"],
                 },
             )
             return True
         return "first_change" not in answer.get("Attributes", {})
+
+
+def _first_version(now: float) -> int:
+    """The version a new pending item counts from: its creation time in microseconds. An item drained and deleted,
+    then created again by a new change, must never take a version its predecessor had: a drain or a sweep that read
+    the old item would otherwise claim or clear the new one, and the new change would never be diagnosed. Counting
+    from 1 again would repeat versions at once; an item would need a million marks a second to reach its successor's.
+    """
+    return int(now * 1_000_000)
 
 
 def sqs_sender(clients: AwsClients, queue_url: str) -> Send:
