@@ -50,8 +50,11 @@ _NAME_KEYS = {
     "workgroupname": "database",
     "secretid": "secret",
 }
-# Changes that name only an association: the subnet they move is not in the event.
-_UNMAPPABLE = frozenset({"DisassociateRouteTable"})
+# Changes that name only an association: the subnet they move is not in the event. The two replacements name the new
+# table or ACL too, but a diagnosis read the subnet's old one: the new one is in no record of reads, so matching its
+# id would miss every secret whose subnet moved (EC2 API Reference, ReplaceNetworkAclAssociation and
+# ReplaceRouteTableAssociation: AssociationId and NetworkAclId / RouteTableId in, NewAssociationId out; from memory).
+_UNMAPPABLE = frozenset({"DisassociateRouteTable", "ReplaceNetworkAclAssociation", "ReplaceRouteTableAssociation"})
 # The walk of a call's parameters. CloudTrail nests them 7 deep in the calls we know; an EventBridge event is at most
 # 256 KB. Past these bounds the rest is not read and the change looks at every secret.
 MAX_DEPTH = 32
