@@ -271,9 +271,11 @@ def _leaves(
 
 
 def _short_name(value: str) -> str:
-    """A Lambda function named by ARN (possibly qualified) or name: the name."""
-    if value.startswith("arn:") and ":function:" in value:
-        return value.split(":function:", 1)[1].split(":", 1)[0]
+    """A Lambda function named by its ARN (possibly qualified), its partial ARN (`123456789012:function:NAME`) or its
+    name: the name (Lambda API Reference, FunctionName's "Name formats"; a name holds no colon)."""
+    parts = value.split(":")
+    if "function" in parts[:-1] and (value.startswith("arn:") or parts[0].isdigit()):
+        return parts[parts.index("function") + 1]
     return value
 
 
