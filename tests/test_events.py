@@ -311,3 +311,14 @@ def test_a_function_named_by_name_arn_or_partial_arn_is_named_by_its_name(writte
     change = parse(raw)
     assert isinstance(change, Change)
     assert {name for kind, name in change.names if kind == "function"} == {"orders-db-rotation"}
+
+
+def test_a_database_named_in_capitals_is_named_as_rds_stores_it() -> None:
+    """RDS stores a DB instance's or cluster's identifier in lowercase and takes it in any case (RDS API Reference,
+    CreateDBInstance / ModifyDBInstance, DBInstanceIdentifier: "stored as a lowercase string"); CloudTrail records
+    what the caller wrote, the snapshot what RDS describes."""
+    raw = load("modify_db_instance.json")
+    raw["detail"]["requestParameters"]["dBInstanceIdentifier"] = "Orders-DB"
+    change = parse(raw)
+    assert isinstance(change, Change)
+    assert ("database", "orders-db") in change.names

@@ -50,6 +50,9 @@ _NAME_KEYS = {
     "workgroupname": "database",
     "secretid": "secret",
 }
+# RDS takes a DB instance's or cluster's identifier in any case and stores it in lowercase (RDS API Reference,
+# CreateDBInstance and CreateDBCluster: "stored as a lowercase string"; from memory): the one spelling it describes.
+_STORED_LOWERCASE = frozenset({"dbinstanceidentifier", "dbclusteridentifier"})
 # Changes that name only an association: the subnet they move is not in the event. The two replacements name the new
 # table or ACL too, but a diagnosis read the subnet's old one: the new one is in no record of reads, so matching its
 # id would miss every secret whose subnet moved (EC2 API Reference, ReplaceNetworkAclAssociation and
@@ -200,8 +203,10 @@ def _change(event_id: str, source: str, detail: CloudTrailDetail) -> Change:
         if _RESOURCE_ID.match(value):
             ids.add(value)
         kind = _NAME_KEYS.get(key.lower())
-        if kind:
-            names.add((kind, _short_name(value) if kind == "function" else value))
+        if kind == "function":
+            names.add((kind, _short_name(value)))
+        elif kind:
+            names.add((kind, value.lower() if key.lower() in _STORED_LOWERCASE else value))
     for key, value in response:
         if key.lower() == "arn" and ":secret:" in value:
             names.add(("secret", value))  # RotateSecret's response: `aRN` before 2024, `ARN` after
