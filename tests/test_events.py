@@ -292,3 +292,33 @@ def test_a_value_too_deep_to_print_is_a_malformed_event_not_a_recursion_error() 
     # The hand-off's reason quotes a bad version briefly; printing one 100,000 deep overflows the stack.
     with pytest.raises(MalformedEvent, match="nested too deeply"):
         parse({"kind": "apply-approved-proposal", "version": nested(100_000, 1)})
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "orders-db-rotation",
+        "arn:aws:lambda:us-east-1:123456789012:function:orders-db-rotation",
+        "arn:aws:lambda:us-east-1:123456789012:function:orders-db-rotation:PROD",
+        "123456789012:function:orders-db-rotation",  # Lambda's "partial ARN"
+    ],
+)
+def test_a_function_named_by_name_arn_or_partial_arn_is_named_by_its_name(written: str) -> None:
+    """Lambda takes a function's name, its ARN or its partial ARN (Lambda API Reference, UpdateFunctionConfiguration,
+    FunctionName "Name formats"); CloudTrail writes what the caller wrote. Each must wake the function's secrets."""
+    raw = load("update_function_configuration.json")
+    raw["detail"]["requestParameters"]["functionName"] = written
+    change = parse(raw)
+    assert isinstance(change, Change)
+    assert {name for kind, name in change.names if kind == "function"} == {"orders-db-rotation"}
+
+
+def test_a_database_named_in_capitals_is_named_as_rds_stores_it() -> None:
+    """RDS stores a DB instance's or cluster's identifier in lowercase and takes it in any case (RDS API Reference,
+    CreateDBInstance / ModifyDBInstance, DBInstanceIdentifier: "stored as a lowercase string"); CloudTrail records
+    what the caller wrote, the snapshot what RDS describes."""
+    raw = load("modify_db_instance.json")
+    raw["detail"]["requestParameters"]["dBInstanceIdentifier"] = "Orders-DB"
+    change = parse(raw)
+    assert isinstance(change, Change)
+    assert ("database", "orders-db") in change.names

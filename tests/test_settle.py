@@ -335,7 +335,7 @@ def test_an_item_grown_too_large_looks_at_everything_rather_than_fail(
     update = dynamodb.update_item
 
     def too_large(**kwargs: Any) -> Any:  # DynamoDB's answer to an item beyond 400 KB (a flood of distinct names)
-        if "ADD version" in kwargs.get("UpdateExpression", ""):
+        if "last_change = :now" in kwargs.get("UpdateExpression", ""):
             error = {"Code": "ValidationException", "Message": "Item size has exceeded the maximum allowed size"}
             raise ClientError({"Error": error}, "UpdateItem")
         return update(**kwargs)
@@ -363,3 +363,71 @@ def test_the_template_sets_the_window_and_lets_the_worker_wake_itself() -> None:
     assert env["ROTATION_DOCTOR_SETTLE_SECONDS"] == {"Ref": "SettleWindowSeconds"}
     assert env["EVENTS_QUEUE_URL"] == {"Ref": "EventsQueue"}
     assert {"SQSSendMessagePolicy": {"QueueName": {"Fn::GetAtt": ["EventsQueue", "QueueName"]}}} in worker["Policies"]
+
+
+def test_a_wake_up_that_finds_the_place_being_diagnosed_wakes_it_again_after(
+    builder: AccountBuilder, service: Any, orders: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A slow diagnosis (auto mode waiting on a NAT gateway): a change arrives during it, and that change's own wake-up
+    arrives while it still runs. The wake-up it sends itself again must not be answered by the idempotency record of
+    the one it replaces: the change would then wait for the place's next change or sweep."""
+    clock, sent = Clock(), []
+    first = container(service, clock, sent)
+    second = container(service, clock, sent)
+    first.deliver(revoke(orders))
+    clock.at = T0 + WINDOW
+    [wake] = due_messages(sent, clock)
+    inventory = BatchContext._inventory
+    during: list[str] = []
+
+    def slow_diagnosis(scope: Any) -> Any:
+        if not during:
+            during.append("change")
+            second.deliver(revoke(orders))  # a change while the place is being diagnosed
+            clock.at += WINDOW  # the diagnosis outlasts the window: the change's wake-up arrives meanwhile
+            [its_wake] = due_messages(sent, clock)
+            second.deliver(its_wake)
+            assert "being diagnosed by another worker" in second.reports[-1]["note"]
+        return inventory(scope)
+
+    monkeypatch.setattr(BatchContext, "_inventory", staticmethod(slow_diagnosis))
+    first.deliver(wake)
+    assert first.diagnosed() == [scenarios.DEMO_SECRET] and pending_item(builder) is not None
+    clock.at += WINDOW
+    [again] = due_messages(sent, clock)  # the wake-up sent again, a window later
+    second.deliver(again)
+    assert second.diagnosed() == [scenarios.DEMO_SECRET]  # the change that arrived meanwhile, diagnosed
+    assert pending_item(builder) is None
+
+
+def test_a_sweep_never_clears_a_window_opened_after_it_read_the_place(
+    builder: AccountBuilder, service: Any, orders: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A sweep reads the pending item, then the place (long); meanwhile a drain empties the item and a new change
+    creates it again. The new item must not pass for the one the sweep read (the same version, counted from 1 again):
+    the sweep's reading was before that change, and clearing it would lose the change."""
+    clock, sent = Clock(), []
+    sweeper = container(service, clock, sent)
+    other = container(service, clock, sent)
+    other.deliver(revoke(orders))
+    clock.at = T0 + WINDOW
+    [wake] = due_messages(sent, clock)
+    inventory = BatchContext._inventory
+    during: list[str] = []
+
+    def slow_sweep(scope: Any) -> Any:
+        read = inventory(scope)
+        if not during:  # the sweep has read the place; before it clears the pending item:
+            during.append("drain")
+            other.deliver(wake)  # the place's drain empties the item
+            other.deliver(revoke(orders))  # and a new change opens a new window
+        return read
+
+    monkeypatch.setattr(BatchContext, "_inventory", staticmethod(slow_sweep))
+    sweeper.deliver(real_shaped("scheduled_sweep.json"))
+    assert pending_item(builder) is not None  # the new change is still pending
+    clock.at += WINDOW
+    [its_wake] = due_messages(sent, clock)
+    diagnosed_before = len(other.diagnosed())
+    other.deliver(its_wake)
+    assert other.diagnosed()[diagnosed_before:] == [scenarios.DEMO_SECRET]

@@ -53,3 +53,75 @@ def test_a_change_names_a_secret_by_its_arn_its_name_or_its_partial_arn_and_noth
     assert woken(arn) and woken(name) and woken(partial)
     for near in (arn[:-1], partial[:-1], partial + "-", arn + "x", "arn:aws:secretsmanager", name[:-1], name + "2"):
         assert not woken(near), near
+
+
+def _moved(event_name: str, request: dict[str, object], response: dict[str, object]) -> Change:
+    """A real-shaped CloudTrail record of an association replaced: the call names the association and the new table
+    or ACL (its response the new association), never the subnet it moves (EC2 API Reference,
+    ReplaceNetworkAclAssociation / ReplaceRouteTableAssociation: the request holds AssociationId and NetworkAclId or
+    RouteTableId, the response NewAssociationId)."""
+    from rotation_doctor.service.events import parse
+    from tests.test_events import load
+
+    raw = load("replace_network_acl_entry.json")
+    raw["detail"] |= {"eventName": event_name, "requestParameters": request, "responseElements": response}
+    change = parse(raw)
+    assert isinstance(change, Change)
+    return change
+
+
+NEW_ACL, NEW_TABLE = "acl-0a1b2c3d4e5f60009", "rtb-0a1b2c3d4e5f60009"
+
+
+def test_a_subnet_moved_to_a_network_acl_the_diagnosis_never_read_wakes_its_secrets() -> None:
+    from dataclasses import replace
+
+    from rotation_doctor.analysis import diagnose
+    from tests.snapshots import acl, allow_all_entries, healthy
+
+    deny_all = acl(NEW_ACL, ())  # no entry but the implicit deny
+    before = replace(healthy(), network_acls=(*healthy().network_acls, deny_all))
+    others = tuple(s for s in before.subnets if s != "app-a")
+    after = replace(
+        before, network_acls=(acl("acl-default", others, allow_all_entries(), default=True), acl(NEW_ACL, ("app-a",)))
+    )
+    seen = diagnose(before)
+    assert diagnose(after).to_json() != seen.to_json()  # the move breaks the path from app-a
+    change = _moved(
+        "ReplaceNetworkAclAssociation",
+        {"associationId": "aclassoc-0a1b2c3d4e5f60001", "networkAclId": NEW_ACL},
+        {"requestId": "r", "newAssociationId": "aclassoc-0a1b2c3d4e5f60002"},
+    )
+    assert affects(change, before, seen)
+
+
+def test_a_subnet_moved_to_a_route_table_the_diagnosis_never_read_wakes_its_secrets() -> None:
+    from dataclasses import replace
+
+    from rotation_doctor.analysis import diagnose
+    from rotation_doctor.model.snapshot import Route, RouteTable
+    from tests.snapshots import VPC, nat_path
+
+    local_only = RouteTable(NEW_TABLE, VPC, False, (), (Route("10.0.0.0/16", "local", "active"),))
+    before = replace(nat_path(), route_tables=(*nat_path().route_tables, local_only))
+    after = replace(
+        before,
+        route_tables=tuple(
+            replace(t, subnet_ids=tuple(s for s in t.subnet_ids if s != "app-a"))
+            if t.id != NEW_TABLE
+            else replace(t, subnet_ids=("app-a",))
+            for t in before.route_tables
+        ),
+    )
+    seen = diagnose(before)
+    assert diagnose(after).to_json() != seen.to_json()  # app-a loses its NAT route
+    change = _moved(
+        "ReplaceRouteTableAssociation",
+        {"associationId": "rtbassoc-0a1b2c3d4e5f60001", "routeTableId": NEW_TABLE},
+        {
+            "requestId": "r",
+            "newAssociationId": "rtbassoc-0a1b2c3d4e5f60002",
+            "associationState": {"state": "associated"},
+        },
+    )
+    assert affects(change, before, seen)

@@ -315,13 +315,13 @@ class BatchContext:
             return report
         if pending.claimed_until is not None and pending.claimed_until > now:
             # Another worker is diagnosing it: looked at again a window later (its changes since reopen the item).
-            settle.send(replace(message, for_change=pending.last_change), settle.window)
+            settle.wake(place, pending.last_change, settle.window)
             report.note = f"{place}'s pending changes are being diagnosed by another worker"
             return report
         due = settle.due_at(pending)
         if due > now:
             if pending.last_change <= message.for_change:  # no later batch sent a message of its own: wake again
-                settle.send(message, math.ceil(due - now))
+                settle.wake(place, pending.last_change, math.ceil(due - now))
             report.note = f"{place} is not settled yet: changes pending until {_clock(due)}"
             return report
         claimed_at = now

@@ -50,8 +50,14 @@ _NAME_KEYS = {
     "workgroupname": "database",
     "secretid": "secret",
 }
-# Changes that name only an association: the subnet they move is not in the event.
-_UNMAPPABLE = frozenset({"DisassociateRouteTable"})
+# RDS takes a DB instance's or cluster's identifier in any case and stores it in lowercase (RDS API Reference,
+# CreateDBInstance and CreateDBCluster: "stored as a lowercase string"; from memory): the one spelling it describes.
+_STORED_LOWERCASE = frozenset({"dbinstanceidentifier", "dbclusteridentifier"})
+# Changes that name only an association: the subnet they move is not in the event. The two replacements name the new
+# table or ACL too, but a diagnosis read the subnet's old one: the new one is in no record of reads, so matching its
+# id would miss every secret whose subnet moved (EC2 API Reference, ReplaceNetworkAclAssociation and
+# ReplaceRouteTableAssociation: AssociationId and NetworkAclId / RouteTableId in, NewAssociationId out; from memory).
+_UNMAPPABLE = frozenset({"DisassociateRouteTable", "ReplaceNetworkAclAssociation", "ReplaceRouteTableAssociation"})
 # The walk of a call's parameters. CloudTrail nests them 7 deep in the calls we know; an EventBridge event is at most
 # 256 KB. Past these bounds the rest is not read and the change looks at every secret.
 MAX_DEPTH = 32
@@ -197,8 +203,10 @@ def _change(event_id: str, source: str, detail: CloudTrailDetail) -> Change:
         if _RESOURCE_ID.match(value):
             ids.add(value)
         kind = _NAME_KEYS.get(key.lower())
-        if kind:
-            names.add((kind, _short_name(value) if kind == "function" else value))
+        if kind == "function":
+            names.add((kind, _short_name(value)))
+        elif kind:
+            names.add((kind, value.lower() if key.lower() in _STORED_LOWERCASE else value))
     for key, value in response:
         if key.lower() == "arn" and ":secret:" in value:
             names.add(("secret", value))  # RotateSecret's response: `aRN` before 2024, `ARN` after
@@ -268,9 +276,11 @@ def _leaves(
 
 
 def _short_name(value: str) -> str:
-    """A Lambda function named by ARN (possibly qualified) or name: the name."""
-    if value.startswith("arn:") and ":function:" in value:
-        return value.split(":function:", 1)[1].split(":", 1)[0]
+    """A Lambda function named by its ARN (possibly qualified), its partial ARN (`123456789012:function:NAME`) or its
+    name: the name (Lambda API Reference, FunctionName's "Name formats"; a name holds no colon)."""
+    parts = value.split(":")
+    if "function" in parts[:-1] and (value.startswith("arn:") or parts[0].isdigit()):
+        return parts[parts.index("function") + 1]
     return value
 
 

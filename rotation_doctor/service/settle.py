@@ -136,6 +136,14 @@ class SettleWindow:
     def for_batch(self) -> SettleBatch:
         return SettleBatch(self, round(self.now(), 3))
 
+    def wake(self, place: Place, for_change: float, delay: int) -> None:
+        """Sends the place's wake-up, delayed. Each message has an id of its own, a message sent again included: the
+        worker's idempotency record is keyed by the id, and would answer a second delivery of an id with the first
+        one's result, so a wake-up sent again under its old id would never be acted on (the change it waits for would
+        wait for the place's next change or sweep)."""
+        message = SettlePlace(f"settle#{place}#{uuid.uuid4().hex}", place.account, place.region, for_change)
+        self.send(message, min(delay, LONGEST_DELAY))
+
     def due_at(self, pending: Pending) -> float:
         return min(pending.last_change + self.window, pending.first_change + max(self.max_wait, self.window))
 
@@ -282,8 +290,7 @@ class SettleBatch:
         done |= new
         if place not in self._opened:
             self._opened[place] = opened
-            message = SettlePlace(f"settle#{place}#{uuid.uuid4().hex}", place.account, place.region, self.now)
-            self.settle.send(message, min(self.settle.window, LONGEST_DELAY))
+            self.settle.wake(place, self.now, self.settle.window)
         return Mark(place, opened, settles_at, written=True)
 
     def _write(self, place: Place, named: set[str]) -> bool:
@@ -296,6 +303,7 @@ class SettleBatch:
         values = {
             ":now": {"N": str(self.now)},
             ":one": {"N": "1"},
+            ":first": {"N": str(_first_version(self.now))},
             ":ttl": {"N": str(int(self.now) + 2 * 86400)},
         }
         try:
@@ -303,8 +311,8 @@ class SettleBatch:
                 TableName=settle.table,
                 Key=item_key(place),
                 UpdateExpression=(
-                    f"SET {sets}, last_change = :now, first_change = if_not_exists(first_change, :now), #ttl = :ttl "
-                    "ADD version :one"
+                    f"SET {sets}, last_change = :now, first_change = if_not_exists(first_change, :now), #ttl = :ttl, "
+                    "version = if_not_exists(version, :first) + :one"
                 ),
                 ExpressionAttributeNames=names | {"#ttl": "ttl"},
                 ExpressionAttributeValues=values,
@@ -324,12 +332,21 @@ class SettleBatch:
                     "first_change": values[":now"],
                     "last_change": values[":now"],
                     # A version no claim was made on: a drain running on the old item keeps this one.
-                    "version": {"N": str(int(time.time() * 1_000_000))},
+                    "version": {"N": str(_first_version(time.time()))},
                     "ttl": values[":ttl"],
                 },
             )
             return True
         return "first_change" not in answer.get("Attributes", {})
+
+
+def _first_version(now: float) -> int:
+    """The version a new pending item counts from: its creation time in microseconds. An item drained and deleted,
+    then created again by a new change, must never take a version its predecessor had: a drain or a sweep that read
+    the old item would otherwise claim or clear the new one, and the new change would never be diagnosed. Counting
+    from 1 again would repeat versions at once; an item would need a million marks a second to reach its successor's.
+    """
+    return int(now * 1_000_000)
 
 
 def sqs_sender(clients: AwsClients, queue_url: str) -> Send:
