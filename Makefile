@@ -78,7 +78,7 @@ schema: $(STAMP)
 fix-kind-tables: $(STAMP)
 	$(BIN)/python -m rotation_doctor.cli.fix_kind_tables
 
-# The EventBridge patterns of template.yaml and member.yaml, written from rotation_doctor/service/patterns.py.
+# The EventBridge patterns of template.yaml and org/member.yaml, written from rotation_doctor/service/patterns.py.
 templates: $(STAMP)
 	$(BIN)/python scripts/event_patterns.py
 

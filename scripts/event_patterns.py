@@ -1,4 +1,4 @@
-"""Write the EventBridge patterns of rotation_doctor/service/patterns.py into template.yaml and member.yaml.
+"""Write the EventBridge patterns of rotation_doctor/service/patterns.py into template.yaml and org/member.yaml.
 
 `make templates` runs it; `--check` only says whether a template differs (tests/test_template.py holds the
 parsed templates to the module as well). Only the lines under each rule's `EventPattern:` are rewritten:

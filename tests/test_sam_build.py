@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -54,13 +55,27 @@ def clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return dest
 
 
-def sam_build(clone: Path, *args: str, **env: str) -> None:
+def sam(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     environment = {k: v for k, v in os.environ.items() if k not in NOT_PASSED}
     environment.update(SAM_CLI_TELEMETRY="0", **env)
-    done = subprocess.run(
-        [str(SAM), "build", *args], cwd=clone, env=environment, capture_output=True, text=True, timeout=600
+    return subprocess.run(
+        [str(SAM), *args],
+        cwd=cwd,
+        env=environment,
+        stdin=subprocess.DEVNULL,  # a prompt (sam sync's) ends the command instead of waiting
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
+
+
+def sam_build(clone: Path, *args: str, **env: str) -> None:
+    done = sam(clone, "build", *args, **env)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+
+def files_under(directory: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(directory)): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
 
 
 def test_sam_builds_every_function_from_the_source_with_the_makefile() -> None:
@@ -113,3 +128,37 @@ def test_handlers_of_a_sam_build_import_in_a_clean_environment(clone: Path, tmp_
         packages.append((built / function["Properties"]["CodeUri"], module, handler))
     assert len(packages) == len(functions(parse(ROOT / "template.yaml")))
     assert_handlers_import(packages, download(version), tmp_path / "runtime")
+
+
+@pytest.mark.packaging
+def test_sam_build_or_sync_of_the_member_template_stops_and_leaves_the_hubs_build(clone: Path) -> None:
+    """org/member.yaml is plain CloudFormation. `sam build -t` it (from the root or from org/) and `sam sync -t` it
+    stop before they write, saying why and where to read on (org/samconfig.toml); the hub's build, which a plain
+    `sam deploy` deploys, is as it was, and no member build is made anywhere."""
+    hub_build = clone / ".aws-sam" / "build"
+    if not (hub_build / "template.yaml").exists():  # no plain `sam build` ran in this clone yet: a stand-in of one
+        hub_build.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(clone / "template.yaml", hub_build / "template.yaml")
+    before = files_under(clone / ".aws-sam")
+    for cwd, command in [
+        (clone, ["build", "-t", "org/member.yaml"]),
+        (clone / "org", ["build", "-t", "member.yaml"]),
+        (clone, ["sync", "-t", "org/member.yaml", "--stack-name", "rotation-doctor", "--no-watch"]),
+    ]:
+        done = sam(cwd, *command)
+        said = " ".join(done.stderr.split())  # as one line, whatever the terminal's width
+        assert done.returncode == 2, done.stdout[-3000:] + done.stderr[-3000:]
+        assert f"org/member.yaml is plain CloudFormation with nothing to {command[0]}" in said, said
+        assert "see org/README.md" in said
+    assert files_under(clone / ".aws-sam") == before
+    assert not list(clone.glob("**/org/.aws-sam"))
+
+
+def test_sam_deploy_of_the_member_template_names_the_members_stack_never_the_hubs() -> None:
+    """`sam deploy -t org/member.yaml` reads org/samconfig.toml (the file the test above shows SAM reading): the
+    member's own stack, as docs/organization.md names it, with the capability its named role needs."""
+    member = tomllib.loads((ROOT / "org" / "samconfig.toml").read_text())["default"]["deploy"]["parameters"]
+    assert member == {"stack_name": "rotation-doctor-member", "capabilities": "CAPABILITY_NAMED_IAM"}
+    assert "--stack-name rotation-doctor-member --capabilities CAPABILITY_NAMED_IAM" in " ".join(
+        (ROOT / "docs" / "organization.md").read_text().split()
+    )

@@ -1,4 +1,4 @@
-"""template.yaml and member.yaml: lint-clean, every EventBridge pattern from one source and against real-shaped
+"""template.yaml and org/member.yaml: lint-clean, every EventBridge pattern from one source and against real-shaped
 events, IAM exactly as declared, and an organization's pieces only where an organization is."""
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def rules(template: dict[str, Any]) -> dict[str, EventPattern]:
     }
 
 
-@pytest.mark.parametrize("name", ["template.yaml", "member.yaml"])
+@pytest.mark.parametrize("name", ["template.yaml", "org/member.yaml"])
 def test_cfn_lint_reports_nothing_not_even_informational_findings(name: str) -> None:
     import cfnlint.api
 
@@ -102,7 +102,7 @@ SLEEPS = [
 @pytest.mark.parametrize("file", sorted(RULES))
 @pytest.mark.parametrize("name,pattern", sorted(WAKES.items()))
 def test_each_real_shaped_event_wakes_exactly_its_rules(file: str, name: str, pattern: str) -> None:
-    """On every bus: the hub's default bus and its own (template.yaml), each member's (member.yaml)."""
+    """On every bus: the hub's default bus and its own (template.yaml), each member's (org/member.yaml)."""
     matched = [r for r, p in rules(load(file)).items() if p.matches_event(event(name))]
     assert sorted(matched) == sorted(r for r, p in RULES[file].items() if p == pattern)
 
@@ -336,7 +336,7 @@ def test_the_queue_feeds_the_worker_no_faster_than_its_reserved_concurrency(temp
     assert not re.fullmatch(template["Parameters"]["WorkerReservedConcurrency"]["AllowedPattern"], "1")
 
 
-# ----- an organization: the hub's bus, and member.yaml wherever a StackSet puts it ---------------------
+# ----- an organization: the hub's bus, and org/member.yaml wherever a StackSet puts it ---------------------
 
 ORGANIZATION_ONLY = {
     "HubEventBus",
@@ -390,7 +390,7 @@ def test_the_hub_outputs_what_a_member_stack_takes(template: dict[str, Any]) -> 
         if name in ("HubEventBusArn", "WorkerRoleArn")
     }
     assert outputs == {"HubEventBusArn": "HubEventBus.Arn", "WorkerRoleArn": "WorkerFunctionRole.Arn"}
-    parameters = load("member.yaml")["Parameters"]
+    parameters = load("org/member.yaml")["Parameters"]
     for parameter, value in (("HubEventBusArn", HUB_BUS), ("HubWorkerRoleArn", HUB_WORKER)):
         assert re.fullmatch(parameters[parameter]["AllowedPattern"], value)
     assert re.fullmatch(parameters["HubWorkerRoleArn"]["AllowedPattern"], f"arn:aws-cn:iam::{HUB_ACCOUNT}:role/a/b")
@@ -400,7 +400,7 @@ def test_the_hub_outputs_what_a_member_stack_takes(template: dict[str, Any]) -> 
     assert not re.fullmatch(parameters["RoleRegion"]["AllowedPattern"], "")  # required: no role otherwise
 
 
-FORWARDING = {"ForwardRole", "ForwardSweepRule", *RULES["member.yaml"]}
+FORWARDING = {"ForwardRole", "ForwardSweepRule", *RULES["org/member.yaml"]}
 MEMBER_ROLE = {"MemberRole", "MemberPermissions"}
 
 
@@ -415,7 +415,7 @@ MEMBER_ROLE = {"MemberRole", "MemberPermissions"}
     ],
 )
 def test_a_member_stack_makes_what_its_place_needs(account: str, region: str, made: set[str]) -> None:
-    tpl = load("member.yaml")
+    tpl = load("org/member.yaml")
     where = {"AWS::AccountId": account, "AWS::Region": region}
     assert set(Resolver(tpl, MEMBER_PARAMETERS, where).resources()) == made
     retry = {**MEMBER_PARAMETERS, "RetryRotationAfterFix": "true"}
@@ -427,8 +427,8 @@ def test_a_member_stack_makes_what_its_place_needs(account: str, region: str, ma
 
 
 def test_member_rules_forward_to_the_hubs_bus_with_their_role() -> None:
-    resources = Resolver(load("member.yaml"), MEMBER_PARAMETERS).resources()
-    for name in [*RULES["member.yaml"], "ForwardSweepRule"]:
+    resources = Resolver(load("org/member.yaml"), MEMBER_PARAMETERS).resources()
+    for name in [*RULES["org/member.yaml"], "ForwardSweepRule"]:
         properties = resources[name]["Properties"]
         assert "EventBusName" not in properties  # the account's default bus, where CloudTrail delivers
         assert properties["Targets"] == [{"Id": "hub-bus", "Arn": HUB_BUS, "RoleArn": "ForwardRole.Arn"}]

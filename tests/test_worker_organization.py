@@ -448,7 +448,7 @@ def test_a_member_secrets_findings_are_imported_in_the_members_security_hub(org:
 
 
 def test_a_members_forwarded_sweep_diagnoses_that_members_place_only(org: Any) -> None:
-    """member.yaml's schedule fires in the member and is forwarded to the hub's bus: the worker sweeps the member's
+    """org/member.yaml's schedule fires in the member and is forwarded to the hub's bus: the worker sweeps the member's
     account and region (through its role), and no other."""
     a, b = build_member(A, "eu-west-1"), build_member(B, "us-east-1")
     org.make("propose")
@@ -524,7 +524,7 @@ def test_change_events_of_a_place_refused_are_refused_never_deferred_nor_marked_
 def test_a_members_sweep_more_frequent_than_the_hubs_is_skipped(
     org: Any, handled: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """member.yaml forwards the member's own schedule: the hub sweeps a place at most once per its SweepSchedule."""
+    """org/member.yaml forwards the member's own schedule: the hub sweeps a place at most once per its SweepSchedule."""
     a = build_member(A, "eu-west-1")
 
     def member_sweep() -> str:

@@ -1,5 +1,5 @@
 """The IAM policy rotation-doctor needs, as data: what `rotation-doctor permissions` prints and what
-template.yaml's worker policy and member.yaml's member role must be (tests/test_iam.py holds the resolved
+template.yaml's worker policy and org/member.yaml's member role must be (tests/test_iam.py holds the resolved
 templates equal to it, and judges it against AWS's authorization data).
 
 One statement per set of resource types: a condition key that one resource of a call does not carry
@@ -251,7 +251,7 @@ def deep_statements() -> list[dict[str, Any]]:
 
 
 def assume_member_role_statement(*, organization_id: str, role_name: str, partition: str = "aws") -> dict[str, Any]:
-    """An organization's hub worker: the member role (member.yaml) in any account of that organization, and no
+    """An organization's hub worker: the member role (org/member.yaml) in any account of that organization, and no
     role of that name outside it (aws:ResourceOrgID is a global key, set for a role in an organization's account)."""
     return _allow(
         "AssumeMemberRoles",
@@ -264,7 +264,7 @@ def assume_member_role_statement(*, organization_id: str, role_name: str, partit
 def member_statements(
     *, account: str, partition: str = "aws", allowed_vpcs: Sequence[str] = (), secret_prefixes: Sequence[str] = ()
 ) -> list[dict[str, Any]]:
-    """member.yaml's role: the worker's reads and writes in every region of one member account (an IAM role is
+    """org/member.yaml's role: the worker's reads and writes in every region of one member account (an IAM role is
     global, so the region is "*" where the hub's own policy names its region)."""
     return [
         *read_statements("*", partition=partition, account=account, secret_prefixes=secret_prefixes),

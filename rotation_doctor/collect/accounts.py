@@ -32,7 +32,7 @@ from rotation_doctor.collect.aws import (
 if TYPE_CHECKING:
     from botocore.credentials import RefreshableCredentials
 
-DEFAULT_MEMBER_ROLE = "rotation-doctor-member"  # member.yaml's MemberRoleName default
+DEFAULT_MEMBER_ROLE = "rotation-doctor-member"  # org/member.yaml's MemberRoleName default
 SESSION_NAME = "rotation-doctor"
 ROLE_ARN = re.compile(r"\Aarn:(aws[a-z-]*):iam::([0-9]{12}):role/(?:[\w+=,.@/-]+/)?([\w+=,.@-]{1,64})\Z", re.ASCII)
 # Whole strings of ASCII only: `$` would admit a final newline and `\d` any Unicode digit, so that one account or

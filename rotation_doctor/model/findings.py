@@ -329,7 +329,7 @@ CODE_INFO: Mapping[Code, CodeInfo] = {
     Code.ACCOUNT_ROLE_REFUSED: CodeInfo(
         PathName.CONFIG,
         Severity.WARNING,
-        "Deploy the member role in the account (member.yaml) with a trust that names you, or check the SCPs "
+        "Deploy the member role in the account (org/member.yaml) with a trust that names you, or check the SCPs "
         "that deny sts:AssumeRole, then scan again.",
         not_evaluated=True,
     ),

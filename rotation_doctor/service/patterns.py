@@ -1,7 +1,7 @@
 """What wakes the service: the EventBridge patterns, once, for every rule that carries one.
 
 The hub (template.yaml) matches them on its account's default bus and, in an organization, on its own bus;
-each member (member.yaml) forwards what they match to that bus. Three copies of one pattern would drift, so
+each member (org/member.yaml) forwards what they match to that bus. Three copies of one pattern would drift, so
 the patterns live here as data: `make templates` (scripts/event_patterns.py) writes them into both
 templates, and tests/test_template.py fails when a template's pattern differs from this module.
 
@@ -99,7 +99,7 @@ PATTERNS: Final[Mapping[str, Mapping[str, Any]]] = {
     ),
     # Rotation set up or changed for a secret.
     "secret": _api_calls(["aws.secretsmanager"], ["secretsmanager.amazonaws.com"], ["RotateSecret"]),
-    # A member's daily sweep (member.yaml's schedule, forwarded): the hub's worker sweeps that account and region.
+    # A member's daily sweep (org/member.yaml's schedule, forwarded): the hub's worker sweeps that account and region.
     # Only EventBridge itself writes `aws.events` events: no principal of a member may put one.
     "sweep": {"source": ["aws.events"], "detail-type": ["Scheduled Event"]},
 }
@@ -121,7 +121,7 @@ RULES: Final[Mapping[str, Mapping[str, str]]] = {
         "MemberSecretChangeRule": "secret",
         "MemberSweepRule": "sweep",
     },
-    "member.yaml": {
+    "org/member.yaml": {
         "ForwardRotationRule": "rotation",
         "ForwardNetworkChangeRule": "network",
         "ForwardFunctionChangeRule": "function",
