@@ -14,12 +14,9 @@ from hypothesis import strategies as st
 from rotation_doctor.service import events
 from rotation_doctor.service.event_models import CloudTrailDetail
 from rotation_doctor.service.events import Change, MalformedEvent, RotationTrigger, Sweep, failed_call, parse
+from tests.worker_events import load
 
 EVENTS = Path(__file__).resolve().parent / "events"
-
-
-def load(name: str) -> dict[str, Any]:
-    return dict(json.loads((EVENTS / name).read_text()))
 
 
 def test_rotation_failed_names_the_secret_and_the_step() -> None:

@@ -61,7 +61,7 @@ def _moved(event_name: str, request: dict[str, object], response: dict[str, obje
     ReplaceNetworkAclAssociation / ReplaceRouteTableAssociation: the request holds AssociationId and NetworkAclId or
     RouteTableId, the response NewAssociationId)."""
     from rotation_doctor.service.events import parse
-    from tests.test_events import load
+    from tests.worker_events import load
 
     raw = load("replace_network_acl_entry.json")
     raw["detail"] |= {"eventName": event_name, "requestParameters": request, "responseElements": response}
