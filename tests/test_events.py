@@ -26,6 +26,17 @@ def test_rotation_failed_names_the_secret_and_the_step() -> None:
     assert trigger.step == "createSecret" and trigger.event_name == "RotationFailed"
 
 
+NEW_ENDPOINT_IDS = {
+    "vpc-0a1b2c3d4e5f60001",
+    "subnet-0a1b2c3d4e5f60001",
+    "subnet-0a1b2c3d4e5f60002",
+    "sg-0e5ec00000000a003",
+    "vpce-0e0d0c0b0a0900002",
+    "eni-0a1b2c3d4e5f60001",
+    "eni-0a1b2c3d4e5f60002",
+}
+
+
 @pytest.mark.parametrize(
     "name,ids,names",
     [
@@ -37,6 +48,9 @@ def test_rotation_failed_names_the_secret_and_the_step() -> None:
         ("delete_route.json", {"rtb-0a0b0c0d0e0f00001"}, set()),
         ("modify_managed_prefix_list.json", {"pl-0a1b2c3d4e5f60001"}, set()),
         ("delete_transit_gateway_route.json", {"tgw-rtb-0a1b2c3d4e5f60001"}, set()),
+        # The new endpoint's VPC (the subject of a diagnosis's query for the VPC's endpoints), subnets, groups, id and
+        # network interfaces: request (`tag`/`content` lists) and response (`item` sets) alike.
+        ("create_vpc_endpoint.json", NEW_ENDPOINT_IDS, set()),
         ("replace_network_acl_entry.json", {"acl-0a1b2c3d4e5f60001"}, set()),
         ("modify_vpc_attribute.json", {"vpc-0a1b2c3d4e5f60001"}, set()),
         (
@@ -108,6 +122,7 @@ AS_BEFORE: dict[str, tuple[str, dict[str, Any] | str]] = {
     "modify_managed_prefix_list.json": ("Change", {"resource_ids": ["pl-0a1b2c3d4e5f60001"], "names": []}),
     "delete_transit_gateway_route.json": ("Change", {"resource_ids": ["tgw-rtb-0a1b2c3d4e5f60001"], "names": []}),
     "delete_vpc_endpoints_request.json": ("Change", {"resource_ids": ["vpce-0e0d0c0b0a0900001"], "names": []}),
+    "create_vpc_endpoint.json": ("Change", {"resource_ids": sorted(NEW_ENDPOINT_IDS), "names": []}),
     "failed_revoke_sg_ingress.json": ("Change", {"resource_ids": [SG_DB, SG_FN], "names": []}),
     "malformed_rotation_failed_no_secret.json": (
         "MalformedEvent",

@@ -79,6 +79,7 @@ WAKES = {
     "revoke_sg_ingress_cli_flat.json": "network",
     "modify_sg_rules_request.json": "network",
     "delete_vpc_endpoints_request.json": "network",
+    "create_vpc_endpoint.json": "network",
     "delete_nat_gateway.json": "network",
     "delete_route.json": "network",
     "modify_managed_prefix_list.json": "network",

@@ -16,6 +16,7 @@ EVENTS = Path(__file__).resolve().parent / "events"
 # The ids the recorded events name, replaced by the simulated account's (`real_shaped(name, **{FICTIONAL_DB_SG: ...})`).
 FICTIONAL_DB_SG = "sg-0db5ec0000000a001"
 FICTIONAL_FN_SG = "sg-0f0ec00000000a002"
+FICTIONAL_VPC = "vpc-0a1b2c3d4e5f60001"
 
 
 def load(name: str) -> dict[str, Any]:
