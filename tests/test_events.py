@@ -51,6 +51,27 @@ NEW_ENDPOINT_IDS = {
         # The new endpoint's VPC (the subject of a diagnosis's query for the VPC's endpoints), subnets, groups, id and
         # network interfaces: request (`tag`/`content` lists) and response (`item` sets) alike.
         ("create_vpc_endpoint.json", NEW_ENDPOINT_IDS, set()),
+        ("restore_managed_prefix_list_version.json", {"pl-0a1b2c3d4e5f60001"}, set()),
+        (
+            "enable_transit_gateway_route_table_propagation.json",
+            {"tgw-rtb-0a1b2c3d4e5f60001", "tgw-attach-0a1b2c3d4e5f60002"},
+            set(),
+        ),
+        (
+            "create_transit_gateway_prefix_list_reference.json",
+            {"tgw-rtb-0a1b2c3d4e5f60001", "pl-0a1b2c3d4e5f60001", "tgw-attach-0a1b2c3d4e5f60002"},
+            set(),
+        ),
+        (
+            "modify_transit_gateway_prefix_list_reference.json",
+            {"tgw-rtb-0a1b2c3d4e5f60001", "pl-0a1b2c3d4e5f60001"},
+            set(),
+        ),
+        (
+            "delete_transit_gateway_prefix_list_reference.json",
+            {"tgw-rtb-0a1b2c3d4e5f60001", "pl-0a1b2c3d4e5f60001"},
+            set(),
+        ),
         ("replace_network_acl_entry.json", {"acl-0a1b2c3d4e5f60001"}, set()),
         ("modify_vpc_attribute.json", {"vpc-0a1b2c3d4e5f60001"}, set()),
         (
@@ -123,6 +144,18 @@ AS_BEFORE: dict[str, tuple[str, dict[str, Any] | str]] = {
     "delete_transit_gateway_route.json": ("Change", {"resource_ids": ["tgw-rtb-0a1b2c3d4e5f60001"], "names": []}),
     "delete_vpc_endpoints_request.json": ("Change", {"resource_ids": ["vpce-0e0d0c0b0a0900001"], "names": []}),
     "create_vpc_endpoint.json": ("Change", {"resource_ids": sorted(NEW_ENDPOINT_IDS), "names": []}),
+    "restore_managed_prefix_list_version.json": ("Change", {"resource_ids": ["pl-0a1b2c3d4e5f60001"], "names": []}),
+    "enable_transit_gateway_route_table_propagation.json": (
+        "Change",
+        {"resource_ids": ["tgw-attach-0a1b2c3d4e5f60002", "tgw-rtb-0a1b2c3d4e5f60001"], "names": []},
+    ),
+    **{
+        f"{verb}_transit_gateway_prefix_list_reference.json": (
+            "Change",
+            {"resource_ids": ["pl-0a1b2c3d4e5f60001", *attachment, "tgw-rtb-0a1b2c3d4e5f60001"], "names": []},
+        )
+        for verb, attachment in (("create", ["tgw-attach-0a1b2c3d4e5f60002"]), ("modify", []), ("delete", []))
+    },
     "failed_revoke_sg_ingress.json": ("Change", {"resource_ids": [SG_DB, SG_FN], "names": []}),
     "malformed_rotation_failed_no_secret.json": (
         "MalformedEvent",
