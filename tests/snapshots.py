@@ -404,3 +404,17 @@ def proxied(*targets: ProxyTarget, auth: tuple[str, ...] = (), **changes: Any) -
         SecurityGroup("sg-db", VPC, "db", (rule("sg-db", egress=False, port=5432, ref="sg-proxy"),)),
     )
     return replace(snap, database=proxy, **changes)
+
+
+DB_BLOCKS = PrefixList("pl-db", "database blocks", "IPv4", ("10.1.0.0/16",))
+
+
+def by_prefix_list(snap: Snapshot, *lists: PrefixList, read: bool = True) -> Snapshot:
+    """`snap` with rtb-private sending the database's VPC to tgw-1 by prefix list pl-db instead of by CIDR."""
+    private = table(snap, "rtb-private")
+    routed = replace(
+        private,
+        routes=tuple(r for r in private.routes if r.destination != "10.1.0.0/16"),
+        prefix_list_routes=(Route("pl-db", "tgw-1", "active"),),
+    )
+    return replace(with_table(snap, routed), prefix_lists={pl.id: pl for pl in lists} if read else {})

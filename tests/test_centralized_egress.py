@@ -26,7 +26,7 @@ from rotation_doctor.netsem import routes
 from rotation_doctor.planning.planner import make_plan
 from rotation_doctor.simulated import scenarios
 from rotation_doctor.simulated.account import AccountBuilder, tcp
-from tests.test_transit_gateway import refused
+from tests.faults import refused
 
 OTHER_ACCOUNT = "210987654321"
 

@@ -272,6 +272,18 @@ def test_create_route_on_a_routed_destination_is_refused_and_replace_route_repla
     assert apply(created, [RemoveRoute("rtb-private", "0.0.0.0/0")]) == snap
 
 
+def test_an_ipv6_destination_is_one_however_it_is_spelt() -> None:
+    """AWS stores an IPv6 block in its canonical text (lowercase, zeros compressed): a planned CreateRoute to
+    `2001:DB8:0::/64` is refused by the table's `2001:db8::/64`, and ReplaceRoute and DeleteRoute spelt so find it.
+    A block with host bits set is no block AWS stores: it is compared as written."""
+    routed = apply(healthy(), [CreateRoute("rtb-private", Route("2001:db8::/64", "eigw-1", "active"))])
+    assert apply(routed, [CreateRoute("rtb-private", Route("2001:DB8:0::/64", "pcx-1", "active"))]) == routed
+    replaced = apply(routed, [ReplaceRoute("rtb-private", Route("2001:DB8::/64", "pcx-1", "active"))])
+    assert [r.target for t in replaced.route_tables if t.id == "rtb-private" for r in t.ipv6_routes] == ["pcx-1"]
+    assert apply(routed, [RemoveRoute("rtb-private", "2001:DB8::/64")]) == healthy()
+    assert apply(routed, [RemoveRoute("rtb-private", "2001:db8::1/64")]) == routed
+
+
 def prefix_list_routes(snap: Snapshot, table_id: str) -> set[Route]:
     return {r for t in snap.route_tables if t.id == table_id for r in t.prefix_list_routes}
 
@@ -439,6 +451,14 @@ def test_prefix_list_and_transit_gateway_edits() -> None:
     assert diagnose(unassociated).verdict is not Verdict.HEALTHY
     deleted = apply(snap, [UpdateTgwAttachment("tgw-attach-2", state="deleted")])
     assert deleted.tgw_attachments["tgw-attach-2"].state == "deleted"
+
+
+def test_a_prefix_list_entry_and_a_transit_gateway_route_are_found_however_their_ipv6_block_is_spelt() -> None:
+    snap = replace(through_tgw(), prefix_lists={"pl-1": PrefixList("pl-1", "mine", "IPv6", ("2001:db8::/64",))})
+    assert apply(snap, [PutPrefixListCidr("pl-1", "2001:DB8::/64", present=False)]).prefix_lists["pl-1"].cidrs == ()
+    v6 = TransitGatewayRoute("2001:db8::/64", ("tgw-attach-2",), "active")
+    routed = apply(snap, [PutTgwRoute("tgw-rtb-1", v6)])
+    assert apply(routed, [RemoveTgwRoute("tgw-rtb-1", "2001:DB8::/64")]) == snap
 
 
 def test_a_transit_gateway_table_references_a_list_once() -> None:

@@ -14,12 +14,9 @@ from hypothesis import strategies as st
 from rotation_doctor.service import events
 from rotation_doctor.service.event_models import CloudTrailDetail
 from rotation_doctor.service.events import Change, MalformedEvent, RotationTrigger, Sweep, failed_call, parse
+from tests.worker_events import load
 
 EVENTS = Path(__file__).resolve().parent / "events"
-
-
-def load(name: str) -> dict[str, Any]:
-    return dict(json.loads((EVENTS / name).read_text()))
 
 
 def test_rotation_failed_names_the_secret_and_the_step() -> None:
@@ -27,6 +24,17 @@ def test_rotation_failed_names_the_secret_and_the_step() -> None:
     assert isinstance(trigger, RotationTrigger)
     assert trigger.secret_id == "arn:aws:secretsmanager:ap-southeast-2:843407916570:secret:IcaSecretsWorkflow-yUaicA"
     assert trigger.step == "createSecret" and trigger.event_name == "RotationFailed"
+
+
+NEW_ENDPOINT_IDS = {
+    "vpc-0a1b2c3d4e5f60001",
+    "subnet-0a1b2c3d4e5f60001",
+    "subnet-0a1b2c3d4e5f60002",
+    "sg-0e5ec00000000a003",
+    "vpce-0e0d0c0b0a0900002",
+    "eni-0a1b2c3d4e5f60001",
+    "eni-0a1b2c3d4e5f60002",
+}
 
 
 @pytest.mark.parametrize(
@@ -40,6 +48,30 @@ def test_rotation_failed_names_the_secret_and_the_step() -> None:
         ("delete_route.json", {"rtb-0a0b0c0d0e0f00001"}, set()),
         ("modify_managed_prefix_list.json", {"pl-0a1b2c3d4e5f60001"}, set()),
         ("delete_transit_gateway_route.json", {"tgw-rtb-0a1b2c3d4e5f60001"}, set()),
+        # The new endpoint's VPC (the subject of a diagnosis's query for the VPC's endpoints), subnets, groups, id and
+        # network interfaces: request (`tag`/`content` lists) and response (`item` sets) alike.
+        ("create_vpc_endpoint.json", NEW_ENDPOINT_IDS, set()),
+        ("restore_managed_prefix_list_version.json", {"pl-0a1b2c3d4e5f60001"}, set()),
+        (
+            "enable_transit_gateway_route_table_propagation.json",
+            {"tgw-rtb-0a1b2c3d4e5f60001", "tgw-attach-0a1b2c3d4e5f60002"},
+            set(),
+        ),
+        (
+            "create_transit_gateway_prefix_list_reference.json",
+            {"tgw-rtb-0a1b2c3d4e5f60001", "pl-0a1b2c3d4e5f60001", "tgw-attach-0a1b2c3d4e5f60002"},
+            set(),
+        ),
+        (
+            "modify_transit_gateway_prefix_list_reference.json",
+            {"tgw-rtb-0a1b2c3d4e5f60001", "pl-0a1b2c3d4e5f60001"},
+            set(),
+        ),
+        (
+            "delete_transit_gateway_prefix_list_reference.json",
+            {"tgw-rtb-0a1b2c3d4e5f60001", "pl-0a1b2c3d4e5f60001"},
+            set(),
+        ),
         ("replace_network_acl_entry.json", {"acl-0a1b2c3d4e5f60001"}, set()),
         ("modify_vpc_attribute.json", {"vpc-0a1b2c3d4e5f60001"}, set()),
         (
@@ -111,6 +143,19 @@ AS_BEFORE: dict[str, tuple[str, dict[str, Any] | str]] = {
     "modify_managed_prefix_list.json": ("Change", {"resource_ids": ["pl-0a1b2c3d4e5f60001"], "names": []}),
     "delete_transit_gateway_route.json": ("Change", {"resource_ids": ["tgw-rtb-0a1b2c3d4e5f60001"], "names": []}),
     "delete_vpc_endpoints_request.json": ("Change", {"resource_ids": ["vpce-0e0d0c0b0a0900001"], "names": []}),
+    "create_vpc_endpoint.json": ("Change", {"resource_ids": sorted(NEW_ENDPOINT_IDS), "names": []}),
+    "restore_managed_prefix_list_version.json": ("Change", {"resource_ids": ["pl-0a1b2c3d4e5f60001"], "names": []}),
+    "enable_transit_gateway_route_table_propagation.json": (
+        "Change",
+        {"resource_ids": ["tgw-attach-0a1b2c3d4e5f60002", "tgw-rtb-0a1b2c3d4e5f60001"], "names": []},
+    ),
+    **{
+        f"{verb}_transit_gateway_prefix_list_reference.json": (
+            "Change",
+            {"resource_ids": ["pl-0a1b2c3d4e5f60001", *attachment, "tgw-rtb-0a1b2c3d4e5f60001"], "names": []},
+        )
+        for verb, attachment in (("create", ["tgw-attach-0a1b2c3d4e5f60002"]), ("modify", []), ("delete", []))
+    },
     "failed_revoke_sg_ingress.json": ("Change", {"resource_ids": [SG_DB, SG_FN], "names": []}),
     "malformed_rotation_failed_no_secret.json": (
         "MalformedEvent",

@@ -17,7 +17,6 @@ from rotation_doctor.examine import diagnose_secret
 from rotation_doctor.model.findings import Severity, Verdict
 from rotation_doctor.model.snapshot import (
     FactKey,
-    PrefixList,
     ReadFailure,
     Route,
     SecurityGroup,
@@ -31,7 +30,17 @@ from rotation_doctor.netsem import transit_gateways as tgw
 from rotation_doctor.simulated import scenarios
 from rotation_doctor.simulated.account import AccountBuilder
 from tests.faults import refused
-from tests.snapshots import acl, allow_all_entries, rule, table, through_tgw, with_group, with_table
+from tests.snapshots import (
+    DB_BLOCKS,
+    acl,
+    allow_all_entries,
+    by_prefix_list,
+    rule,
+    table,
+    through_tgw,
+    with_group,
+    with_table,
+)
 
 # ----- netsem: one crossing ---------------------------------------------------------------------
 
@@ -339,20 +348,6 @@ def test_route_for_is_the_most_specific_covering_route(table_routes: list[tuple[
 
 
 # ----- routes whose destination is a managed prefix list ------------------------------------------
-
-
-DB_BLOCKS = PrefixList("pl-db", "database blocks", "IPv4", ("10.1.0.0/16",))
-
-
-def by_prefix_list(snap: Snapshot, *lists: PrefixList, read: bool = True) -> Snapshot:
-    """`snap` with rtb-private sending the database's VPC to tgw-1 by prefix list pl-db instead of by CIDR."""
-    private = table(snap, "rtb-private")
-    routed = replace(
-        private,
-        routes=tuple(r for r in private.routes if r.destination != "10.1.0.0/16"),
-        prefix_list_routes=(Route("pl-db", "tgw-1", "active"),),
-    )
-    return replace(with_table(snap, routed), prefix_lists={pl.id: pl for pl in lists} if read else {})
 
 
 def test_a_vpc_route_to_a_transit_gateway_by_prefix_list_reaches_the_database() -> None:

@@ -61,7 +61,7 @@ def _moved(event_name: str, request: dict[str, object], response: dict[str, obje
     ReplaceNetworkAclAssociation / ReplaceRouteTableAssociation: the request holds AssociationId and NetworkAclId or
     RouteTableId, the response NewAssociationId)."""
     from rotation_doctor.service.events import parse
-    from tests.test_events import load
+    from tests.worker_events import load
 
     raw = load("replace_network_acl_entry.json")
     raw["detail"] |= {"eventName": event_name, "requestParameters": request, "responseElements": response}
@@ -125,3 +125,30 @@ def test_a_subnet_moved_to_a_route_table_the_diagnosis_never_read_wakes_its_secr
         },
     )
     assert affects(change, before, seen)
+
+
+def test_a_new_endpoint_whose_group_shuts_the_function_out_wakes_the_secrets_of_its_vpc() -> None:
+    """CreateVpcEndpoint names the VPC: an interface endpoint with private DNS takes over Secrets Manager's name there,
+    so one whose group admits nothing breaks a path that worked through the NAT gateway. The event's other ids (its
+    subnets, group, endpoint and interfaces) are left fictional: the VPC alone must wake the secret."""
+    from dataclasses import replace
+
+    from rotation_doctor.analysis import diagnose
+    from rotation_doctor.model.snapshot import SecurityGroup, VpcEndpoint
+    from rotation_doctor.service.events import parse
+    from tests.snapshots import SM_SERVICE, VPC, nat_path, with_group
+    from tests.worker_events import load
+
+    before = nat_path()
+    closed = VpcEndpoint("vpce-new", VPC, SM_SERVICE, "Interface", "pending", ("app-a",), ("sg-closed",), True, None)
+    after = replace(with_group(before, SecurityGroup("sg-closed", VPC, "closed", ())), vpc_endpoints=(closed,))
+    seen = diagnose(before)
+    assert seen.verdict == "healthy" and diagnose(after).verdict != "healthy"
+
+    # The hand-built snapshot's ids are not AWS-shaped (the parser would pass `vpc-1` over): the event's VPC is put
+    # in the change as the snapshot spells it, after parsing.
+    created = parse(load("create_vpc_endpoint.json"))
+    assert isinstance(created, Change) and not created.affects_all and "vpc-0a1b2c3d4e5f60001" in created.resource_ids
+    in_this_vpc = replace(created, resource_ids=(created.resource_ids - {"vpc-0a1b2c3d4e5f60001"}) | {VPC})
+    assert affects(in_this_vpc, before, seen)
+    assert not affects(created, before, seen)  # the same endpoint in another VPC

@@ -18,12 +18,13 @@ from rotation_doctor.collect.aws import AwsClients
 from rotation_doctor.simulated import scenarios
 from rotation_doctor.simulated.account import AccountBuilder
 from rotation_doctor.whatif.changes import Handling
-from rotation_doctor.whatif.report import Effect, Report
-from rotation_doctor.whatif.run import read_change_set, what_if
+from rotation_doctor.whatif.report import Effect
+from rotation_doctor.whatif.run import read_change_set
 from rotation_doctor.whatif.terraform import parse_plan
 from tests import whatif_plans as tf
 from tests.cli_process import assert_valid
 from tests.whatif_plans import LEDGER, ORDERS, REGION, Account, delete_db_ingress, healthy_account
+from tests.whatif_runs import effects, run, run_change_set
 
 ALL_TCP = ("6", 0, 65535)
 
@@ -31,14 +32,6 @@ ALL_TCP = ("6", 0, 65535)
 @pytest.fixture
 def account(builder: AccountBuilder) -> Account:
     return healthy_account(builder)
-
-
-def run(clients: AwsClients, text: str) -> Report:
-    return what_if(clients, parse_plan(text, name="plan.json"))
-
-
-def effects(report: Report) -> dict[str, tuple[str, list[str]]]:
-    return {s.before.secret_name: (str(s.effect), sorted({f.code for f in s.new_findings})) for s in report.secrets}
 
 
 # ----- the plans -----------------------------------------------------------------------------------
@@ -179,27 +172,6 @@ def cfn_unrelated(a: Account) -> list[dict[str, Any]]:
         tf.cfn_change("ReportsBucket", "AWS::S3::Bucket", "Add", after={"BucketName": "orders-reports"}),
         tf.cfn_change("App8080", "AWS::EC2::SecurityGroupIngress", "Add", after=rule),
     ]
-
-
-def run_change_set(clients: AwsClients, pages: list[list[dict[str, Any]]]) -> Report:
-    """DescribeChangeSet answered page by page (NextToken), the rest of the account by moto."""
-    stubber = Stubber(clients.client("cloudformation"))
-    for i, changes in enumerate(pages):
-        token = f"page-{i + 1}" if i + 1 < len(pages) else None
-        expected: dict[str, Any] = {
-            "ChangeSetName": "net-change",
-            "StackName": "orders-network",
-            "IncludePropertyValues": True,
-        }
-        if i:
-            expected["NextToken"] = f"page-{i}"
-        stubber.add_response(
-            "describe_change_set", tf.change_set_page("orders-network", "net-change", changes, token), expected
-        )
-    with stubber:
-        source = read_change_set(clients, "net-change", "orders-network")
-        stubber.assert_no_pending_responses()
-    return what_if(clients, source)
 
 
 @pytest.mark.parametrize(
@@ -373,7 +345,6 @@ def test_a_bad_plan_is_bad_input_before_any_aws_call(
 
 
 def test_a_missing_change_set_is_bad_input(account: Account) -> None:
-    from botocore.stub import Stubber
 
     from rotation_doctor.collect.aws import BadInput
 

@@ -20,14 +20,14 @@ import pytest
 from rotation_doctor.analysis import diagnose
 from rotation_doctor.examine import diagnose_secret
 from rotation_doctor.model.findings import Verdict
-from rotation_doctor.model.snapshot import PrefixList
 from rotation_doctor.simulated import scenarios
 from rotation_doctor.simulated.account import AccountBuilder
 from rotation_doctor.whatif.changes import Handling
 from rotation_doctor.whatif.report import assess
 from rotation_doctor.whatif.terraform import parse_plan
 from tests import whatif_plans as tf
-from tests.test_whatif import effects, run, run_change_set
+from tests.snapshots import DB_BLOCKS
+from tests.whatif_runs import effects, run, run_change_set
 
 LEDGER = "prod/ledger/db"
 ORDERS = scenarios.DEMO_SECRET
@@ -237,9 +237,6 @@ def test_a_change_set_prefix_list_id_known_only_after_it_runs_is_unknown_naming_
 # ----- transit gateway prefix-list references and inline routes, on hand-built snapshots ----------------------
 
 
-DB_BLOCKS = PrefixList("pl-db", "database blocks", "IPv4", ("10.1.0.0/16",))
-
-
 def _tgw_read(*, to_db: bool = True) -> Any:
     """`through_tgw()` with pl-db (the database VPC's block) read; `to_db` False: tgw-rtb-1 has no route there."""
     from tests.snapshots import through_tgw
@@ -308,7 +305,7 @@ def test_a_reference_to_a_list_known_only_after_apply_is_unknown_naming_it() -> 
 def test_inline_routes_to_a_prefix_list_are_the_tables_routes() -> None:
     """An `aws_route_table` whose inline routes send the database's VPC by prefix list: dropping that route breaks
     the path, keeping it changes nothing, and a list id known only after apply is unknown naming it."""
-    from tests.test_transit_gateway import by_prefix_list
+    from tests.snapshots import by_prefix_list
 
     snap = by_prefix_list(replace(_tgw_read(), prefix_lists={}), DB_BLOCKS)
     assert diagnose(snap).verdict is Verdict.HEALTHY

@@ -20,6 +20,7 @@ from tests.worker_events import (
     EVENTS,
     FICTIONAL_DB_SG,
     FICTIONAL_FN_SG,
+    FICTIONAL_VPC,
     real_shaped,
     revoke_function_rule,
     rotation_failed,
@@ -62,6 +63,25 @@ def test_revoked_rule_proposes_for_exactly_the_affected_secrets(builder: Account
     proposals = service.store.list()
     assert [p.secret_name for p in proposals] == [scenarios.DEMO_SECRET]
     assert [f.kind for f in proposals[0].plan] == ["AUTHORIZE_DB_INGRESS"]
+
+
+def test_a_new_endpoint_that_shuts_the_function_out_wakes_the_secrets_of_its_vpc(
+    builder: AccountBuilder, service: Any
+) -> None:
+    """A Secrets Manager endpoint with private DNS, created in a VPC whose rotation worked through a NAT gateway, with
+    a group that admits nothing: the function's calls now go to the endpoint and are refused. The event names the
+    VPC (its other ids are left fictional): that alone wakes the secret, before any rotation fails."""
+    o = scenarios.orders(builder, db_admits_function=True)
+    builder.route(o.net.tables["private"], "0.0.0.0/0", NatGatewayId=builder.nat_gateway(o.net, "public-a"))
+    service.make("propose")
+    closed = builder.security_group(o.net, "closed-endpoint")
+    builder.secrets_manager_endpoint(o.net, ["app-a", "app-b"], [closed])
+    assert service.deliver(real_shaped("create_vpc_endpoint.json", **{FICTIONAL_VPC: o.net.vpc})) == {
+        "batchItemFailures": []
+    }
+    [proposal] = service.store.list()
+    assert proposal.secret_name == scenarios.DEMO_SECRET
+    assert [f.kind for f in proposal.plan] == ["AUTHORIZE_ENDPOINT_INGRESS"]
 
 
 def test_a_burst_of_changes_is_one_diagnosis_per_secret(builder: AccountBuilder, service: Any) -> None:

@@ -7,6 +7,7 @@ import json
 import os
 import uuid
 from pathlib import Path
+from typing import Any
 
 from rotation_doctor.simulated import scenarios
 from rotation_doctor.simulated.account import AccountBuilder, tcp
@@ -15,6 +16,11 @@ EVENTS = Path(__file__).resolve().parent / "events"
 # The ids the recorded events name, replaced by the simulated account's (`real_shaped(name, **{FICTIONAL_DB_SG: ...})`).
 FICTIONAL_DB_SG = "sg-0db5ec0000000a001"
 FICTIONAL_FN_SG = "sg-0f0ec00000000a002"
+FICTIONAL_VPC = "vpc-0a1b2c3d4e5f60001"
+
+
+def load(name: str) -> dict[str, Any]:
+    return dict(json.loads((EVENTS / name).read_text()))
 
 
 def rotation_failed(secret_arn: str, event_id: str | None = None) -> str:

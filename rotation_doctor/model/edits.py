@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
+from ipaddress import ip_network
 
 from rotation_doctor.model.snapshot import (
     DnsAttributes,
@@ -182,6 +183,22 @@ def is_prefix_list(destination: str) -> bool:
     return destination.startswith("pl-")
 
 
+def _same_destination(a: str, b: str) -> bool:
+    """Whether two destinations (of a route, or a prefix list's entries) are one. A prefix list is its id, exactly; a
+    CIDR block is compared as AWS stores it, which for IPv6 is the canonical text: lowercase, zeros compressed (RFC
+    5952; EC2 describes `2001:DB8::/64` as `2001:db8::/64`; from our knowledge of EC2's answers, not a quoted page)."""
+    return _canonical(a) == _canonical(b)
+
+
+def _canonical(destination: str) -> str:
+    if is_prefix_list(destination):
+        return destination
+    try:
+        return str(ip_network(destination))  # strict: a block with host bits set is no block AWS stores
+    except ValueError:
+        return destination  # not a CIDR block: compared as written
+
+
 def _family_routes(table: RouteTable, destination: str) -> tuple[Route, ...]:
     if is_prefix_list(destination):
         return table.prefix_list_routes
@@ -207,12 +224,15 @@ def _route_call(table_id: str, route: Route, *, exists: bool) -> Callable[[Route
     then ranks, `netsem.routes`)."""
 
     def put(table: RouteTable) -> RouteTable:
-        if any(r.destination == route.destination for r in _family_routes(table, route.destination)) is not exists:
+        routed = any(
+            _same_destination(r.destination, route.destination) for r in _family_routes(table, route.destination)
+        )
+        if routed is not exists:
             return table  # refused: the table stays as it is
         return _family(
             table,
             route.destination,
-            lambda rs: (*(r for r in rs if r.destination != route.destination), route),
+            lambda rs: (*(r for r in rs if not _same_destination(r.destination, route.destination)), route),
         )
 
     return put
@@ -269,7 +289,9 @@ class RemoveRoute(Edit):
             snap,
             self.table_id,
             lambda t: _family(
-                t, self.destination, lambda rs: tuple(r for r in rs if r.destination != self.destination)
+                t,
+                self.destination,
+                lambda rs: tuple(r for r in rs if not _same_destination(r.destination, self.destination)),
             ),
         )
 
@@ -640,7 +662,7 @@ class PutPrefixListCidr(Edit):
 
     def applied(self, snap: Snapshot) -> Snapshot:
         def put(p: PrefixList) -> PrefixList:
-            kept = tuple(c for c in p.cidrs if c != self.cidr)
+            kept = tuple(c for c in p.cidrs if not _same_destination(c, self.cidr))
             return replace(p, cidrs=(*kept, self.cidr) if self.present else kept)
 
         return _lists(snap, self.list_id, put)
@@ -663,7 +685,7 @@ def _static_kept(table: TransitGatewayRouteTable, destination: str) -> tuple[Tra
     return tuple(
         r
         for r in table.routes
-        if not (r.destination == destination and r.route_type == "static" and not r.prefix_list_id)
+        if not (_same_destination(r.destination, destination) and r.route_type == "static" and not r.prefix_list_id)
     )
 
 

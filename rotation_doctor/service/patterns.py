@@ -47,6 +47,7 @@ PATTERNS: Final[Mapping[str, Mapping[str, Any]]] = {
             "RevokeSecurityGroupIngress",
             "RevokeSecurityGroupEgress",
             "ModifySecurityGroupRules",
+            "CreateVpcEndpoint",
             "DeleteVpcEndpoints",
             "ModifyVpcEndpoint",
             "DeleteNatGateway",
@@ -64,12 +65,17 @@ PATTERNS: Final[Mapping[str, Mapping[str, Any]]] = {
             "DeleteVpcPeeringConnection",
             "DeleteEgressOnlyInternetGateway",
             "ModifyManagedPrefixList",
+            "RestoreManagedPrefixListVersion",
             "CreateTransitGatewayRoute",
             "ReplaceTransitGatewayRoute",
             "DeleteTransitGatewayRoute",
             "AssociateTransitGatewayRouteTable",
             "DisassociateTransitGatewayRouteTable",
+            "EnableTransitGatewayRouteTablePropagation",
             "DisableTransitGatewayRouteTablePropagation",
+            "CreateTransitGatewayPrefixListReference",
+            "ModifyTransitGatewayPrefixListReference",
+            "DeleteTransitGatewayPrefixListReference",
             "ModifyTransitGatewayVpcAttachment",
             "DeleteTransitGatewayVpcAttachment",
         ],
@@ -179,6 +185,8 @@ WOKEN_BY: Final[Mapping[str, tuple[str, ...] | SweptOnly]] = {
         "DeleteVpcPeeringConnection",
         "DeleteVpcEndpoints",
         "DeleteTransitGatewayVpcAttachment",
+        # A gateway endpoint writes its routes into the tables the call names.
+        "CreateVpcEndpoint",
     ),
     "network_acls": (
         "CreateNetworkAclEntry",
@@ -187,8 +195,12 @@ WOKEN_BY: Final[Mapping[str, tuple[str, ...] | SweptOnly]] = {
         "ReplaceNetworkAclAssociation",
     ),
     "security_groups": ("RevokeSecurityGroupIngress", "RevokeSecurityGroupEgress", "ModifySecurityGroupRules"),
-    "prefix_lists": ("ModifyManagedPrefixList",),
-    "vpc_endpoints": ("DeleteVpcEndpoints", "ModifyVpcEndpoint"),
+    # A restore writes an earlier version's entries as the list's current ones (the call names the list).
+    "prefix_lists": ("ModifyManagedPrefixList", "RestoreManagedPrefixListVersion"),
+    # A new interface endpoint with private DNS takes over the service's name in its VPC: one whose groups do not admit
+    # the function breaks a path that worked. The call names the VPC: the subject of the diagnosis's query for the
+    # endpoints in the function's VPC (docs/reads.md).
+    "vpc_endpoints": ("CreateVpcEndpoint", "DeleteVpcEndpoints", "ModifyVpcEndpoint"),
     "nat_gateways": ("DeleteNatGateway",),
     "internet_gateways": SweptOnly(
         "DetachInternetGateway is not matched yet: a VPC losing its gateway is found by the sweep (a NAT path then "
@@ -209,7 +221,13 @@ WOKEN_BY: Final[Mapping[str, tuple[str, ...] | SweptOnly]] = {
         "CreateTransitGatewayRoute",
         "ReplaceTransitGatewayRoute",
         "DeleteTransitGatewayRoute",
+        # Propagation adds or removes the attachment's routes (a longer propagated prefix wins over a static one);
+        # a prefix-list reference is a route to each of the list's entries. Each call names the route table.
+        "EnableTransitGatewayRouteTablePropagation",
         "DisableTransitGatewayRouteTablePropagation",
+        "CreateTransitGatewayPrefixListReference",
+        "ModifyTransitGatewayPrefixListReference",
+        "DeleteTransitGatewayPrefixListReference",
     ),
     "hosted_zones": SweptOnly(
         "Route 53 is global: its CloudTrail events reach us-east-1's bus only, not the secret's region (see above)"
