@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rotation_doctor.analysis import Diagnosis, diagnose, wants_logs
-from rotation_doctor.collect.accounts import AccountSessions, Place, RoleRefused, enabled_regions
+from rotation_doctor.collect.accounts import AccountSessions, MemberReads, Place, RoleRefused, enabled_regions
 from rotation_doctor.collect.aws import AwsClients, AwsError, fatal, read_failure
 from rotation_doctor.collect.collector import Collector
 from rotation_doctor.model.findings import Code, Finding, Verdict, verdict_of
@@ -52,9 +52,12 @@ def diagnose_secret(
     return diagnose_secrets(collector, [secret], rotation_failed=failed)[0]
 
 
-def scan(clients: AwsClients, on_progress: Callable[[str], None] | None = None) -> list[Diagnosis]:
-    """Every Lambda-rotated secret of the region, diagnosed from reads shared across all of them."""
-    collector = Collector(clients)
+def scan(
+    clients: AwsClients, on_progress: Callable[[str], None] | None = None, *, members: MemberReads | None = None
+) -> list[Diagnosis]:
+    """Every Lambda-rotated secret of the region, diagnosed from reads shared across all of them (`members`:
+    organization mode, see `Collector`)."""
+    collector = Collector(clients, members=members)
 
     def listed(count: int) -> None:
         if on_progress:
@@ -136,10 +139,20 @@ def scan_places(
     *,
     concurrency: int = 8,
     on_account_done: Callable[[int, int], None] | None = None,
+    organization: bool = False,
 ) -> list[Diagnosis | UnreadPlace]:
     """`scan` in every region of every account (see `each_place`), all of it: in account, region order; a place's
     secrets in the order `scan` gives."""
-    found = dict(each_place(sessions, accounts, regions, concurrency=concurrency, on_account_done=on_account_done))
+    found = dict(
+        each_place(
+            sessions,
+            accounts,
+            regions,
+            concurrency=concurrency,
+            on_account_done=on_account_done,
+            organization=organization,
+        )
+    )
     return [item for place in sorted(found) for item in found[place]]
 
 
@@ -150,6 +163,7 @@ def each_place(
     *,
     concurrency: int = 8,
     on_account_done: Callable[[int, int], None] | None = None,
+    organization: bool = False,
 ) -> Iterator[tuple[Place, list[Diagnosis | UnreadPlace]]]:
     """`scan` in every region of every account, at most `concurrency` places read at once; each place's results
     yielded as soon as it is read (in the order places finish), and then held by nothing here: a caller that writes
@@ -162,10 +176,14 @@ def each_place(
     (credentials, connection) stop the scan. `on_account_done(done, total)` is called, and each place yielded, in the
     caller's thread (the threads only read): what the caller writes never interleaves. A place's secrets are in the
     order `scan` gives. Closing the generator early cancels the places not yet started.
+
+    `organization` (the CLI's `--accounts`): a zone or centralized endpoint another account owns is read through
+    that account's role when the account is one of `accounts`, and only then (`MemberReads`).
     """
     from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
     home = str(sessions.base.region)
+    members = MemberReads(sessions, frozenset(accounts).__contains__) if organization else None
     places_left: dict[str, int] = {}
     done = 0
 
@@ -182,7 +200,7 @@ def each_place(
 
     def scanned(place: Place) -> list[Diagnosis | UnreadPlace]:
         try:
-            return list(scan(sessions.clients(place)))
+            return list(scan(sessions.clients(place), members=members))
         except AwsError as exc:  # ListSecrets refused or failed: this place only, unless nothing can be read
             cause = exc.__cause__
             if cause is None or fatal(cause):

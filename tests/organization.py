@@ -13,7 +13,7 @@ import boto3
 from rotation_doctor.collect.accounts import AccountSessions, Place
 from rotation_doctor.collect.aws import AwsClients, CallCounter
 from rotation_doctor.simulated import scenarios
-from rotation_doctor.simulated.account import AccountBuilder
+from rotation_doctor.simulated.account import AccountBuilder, tcp
 
 EVENTS = Path(__file__).resolve().parent / "events"
 
@@ -72,12 +72,18 @@ class MemberBuilder(AccountBuilder):
             return super().role()
 
 
-def build_member(account: str, region: str, **situation: Any) -> Member:
-    """A member built through the real APIs with the member role's credentials, as its owners' IaC would (a setup
+def member_builder(account: str, region: str) -> MemberBuilder:
+    """A builder of a member account, with the member role's credentials, as its owners' IaC would use (a setup
     session of its own: the hub's call counter and hooks see only the worker)."""
     setup = AwsClients(SETUP_SESSION, region=region, counter=CallCounter())
     clients = AccountSessions(setup, role_name="setup", base_account=HUB).clients(Place(account, region))
-    builder = MemberBuilder(clients)
+    return MemberBuilder(clients, account)
+
+
+def build_member(account: str, region: str, **situation: Any) -> Member:
+    """A member built through the real APIs with the member role's credentials, as its owners' IaC would."""
+    builder = member_builder(account, region)
+    clients = builder.clients
     orders = scenarios.orders(builder, secret_name=f"prod/{account}-{region}/db", **situation)
     # The builder's invoke permission names the simulated default account; a member's own secret is its account's.
     clients.lambda_.remove_permission(FunctionName="orders-db-rotation", StatementId="SecretsManagerAccess")
@@ -89,3 +95,67 @@ def build_member(account: str, region: str, **situation: Any) -> Member:
         SourceAccount=account,
     )
     return Member(Place(account, region), builder, orders)
+
+
+def shared_services_endpoint(shared: AccountBuilder, spoke: Member, *, admits: bool = True) -> dict[str, Any]:
+    """A centralized Secrets Manager endpoint owned by another member (`shared`, a shared-services account), as
+    `scenarios.central_endpoint` builds one in a single account: a VPC (10.50.0.0/16, a subnet in each zone), the
+    endpoint with private DNS off, its group admitting the spoke's block on 443 (`admits`) or nothing, and a private
+    zone `secretsmanager.REGION.amazonaws.com` the shared account owns, aliasing the name to the endpoint and
+    associated with the spoke's VPC across accounts; the two VPCs joined by a peering the spoke requested and the
+    shared account accepted, routed both ways."""
+    o, region = spoke.orders, shared.region
+    net = shared.network("10.50.0.0/16", name="shared-services")
+    shared.subnet(net, "svc-a", "10.50.1.0/24", "a")
+    shared.subnet(net, "svc-b", "10.50.2.0/24", "b")
+    table = shared.route_table(net, "svc", ["svc-a", "svc-b"])
+    ingress = [tcp(443, cidr=o.net.cidr, description="spoke VPC")] if admits else []
+    group = shared.security_group(net, "central-secretsmanager", ingress=ingress)
+    endpoint = shared.secrets_manager_endpoint(net, ["svc-a", "svc-b"], [group], private_dns=False)
+    entry = shared.ec2.describe_vpc_endpoints(VpcEndpointIds=[endpoint])["VpcEndpoints"][0]["DnsEntries"][0]
+    name = f"secretsmanager.{region}.amazonaws.com"
+    r53 = shared.clients.route53
+    zone = r53.create_hosted_zone(
+        Name=name,
+        CallerReference=f"central-{endpoint}",
+        HostedZoneConfig={"PrivateZone": True},
+        VPC={"VPCRegion": region, "VPCId": net.vpc},  # type: ignore[typeddict-item]
+    )["HostedZone"]["Id"]
+    # Across accounts AWS wants CreateVPCAssociationAuthorization by the owner first; moto associates directly.
+    r53.associate_vpc_with_hosted_zone(HostedZoneId=zone, VPC={"VPCRegion": region, "VPCId": o.net.vpc})  # type: ignore[typeddict-item]
+    alias = {
+        "Name": name,
+        "Type": "A",
+        "AliasTarget": {
+            "HostedZoneId": entry["HostedZoneId"],
+            "DNSName": entry["DnsName"],
+            "EvaluateTargetHealth": False,
+        },
+    }
+    r53.change_resource_record_sets(
+        HostedZoneId=zone,
+        ChangeBatch={"Changes": [{"Action": "CREATE", "ResourceRecordSet": alias}]},  # type: ignore[typeddict-item]
+    )
+    pcx = spoke.builder.ec2.create_vpc_peering_connection(
+        VpcId=o.net.vpc, PeerVpcId=net.vpc, PeerOwnerId=shared.account
+    )["VpcPeeringConnection"]["VpcPeeringConnectionId"]
+    shared.ec2.accept_vpc_peering_connection(VpcPeeringConnectionId=pcx)
+    spoke.builder.route(o.net.tables["private"], net.cidr, VpcPeeringConnectionId=pcx)
+    shared.route(table, o.net.cidr, VpcPeeringConnectionId=pcx)
+    return {"vpc": net.vpc, "endpoint": endpoint, "endpoint_sg": group, "zone": zone.split("/")[-1], "peering": pcx}
+
+
+def zones_associated_across_accounts(monkeypatch: Any) -> None:
+    """ListHostedZonesByVPC as AWS answers it: every private zone associated with the VPC, whichever account owns
+    it, with that owner (moto lists only the caller's own zones)."""
+    from moto.route53.models import Route53Backend, route53_backends
+
+    def listed(self: Route53Backend, vpc_id: str) -> list[dict[str, Any]]:
+        return [
+            {"HostedZoneId": zone.resource_id, "Name": zone.name, "Owner": {"OwningAccount": backend.account_id}}
+            for _, _, backend in route53_backends.iter_backends()
+            for zone in backend.zones.values()
+            if zone.private_zone and any(v["vpc_id"] == vpc_id for v in zone.vpcs)
+        ]
+
+    monkeypatch.setattr(Route53Backend, "list_hosted_zones_by_vpc", listed)

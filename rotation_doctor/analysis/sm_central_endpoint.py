@@ -14,7 +14,9 @@ spokes reach the shared VPC through a peering or a transit gateway. What decides
   the name leads), compared whole after DNS normalisation;
 - the endpoint it names exists and is available (an alias to a deleted endpoint answers nothing); one that is not
   listed at all in the function's account, or a zone another account owns (only its owner lists its records), is
-  not evaluated, saying what could not be read and why: endpoints and zones of other accounts are not read;
+  not evaluated, saying what could not be read and why (in organization mode the collector reads another
+  account's zone and endpoint through its member role, `Snapshot.account_reads`, and they are judged here as the
+  function account's own are);
 - the routes both ways between each function subnet and the endpoint's subnets, the groups (a rule naming the
   other VPC's group matches across a same-region peering, never across a transit gateway without security group
   referencing), the network ACLs, and the endpoint policy, judged as for an endpoint in the function's own VPC.
@@ -38,6 +40,7 @@ from rotation_doctor.analysis.flows import SM_FLOW, Side, security_group_problem
 from rotation_doctor.analysis.flows import subnet_pair_nacl_problems as pair_nacls
 from rotation_doctor.model.findings import Code, Finding, Severity
 from rotation_doctor.model.snapshot import (
+    AccountRead,
     FactKey,
     Function,
     PrivateHostedZone,
@@ -73,7 +76,13 @@ def follow(snap: Snapshot, fn: Function, zone: PrivateHostedZone, name: str) -> 
     An endpoint in a gone state is returned: `sm_path` judges its state as for any endpoint."""
     vpc = fn.vpc_id or ""
     account = arn_account(fn.arn)
-    if zone.owner_account and zone.owner_account != account:
+    through = snap.account_reads.get(zone.owner_account or "")
+    if zone.owner_account and zone.owner_account != account and (through is None or not through.read):
+        # Read through the owner's member role in organization mode; otherwise named with exactly why not.
+        why = f"; {through.why_unread()}" if through is not None else ""
+        evidence: dict[str, object] = {"zone": zone.id, "zone_owner": zone.owner_account, "function_account": account}
+        if through is not None:
+            evidence |= _unread_evidence(through)
         return Followed(
             (
                 Finding(
@@ -81,9 +90,9 @@ def follow(snap: Snapshot, fn: Function, zone: PrivateHostedZone, name: str) -> 
                     Severity.WARNING,
                     f"Private hosted zone {zone.name} ({zone.id}) answers {name} in {vpc}, but account "
                     f"{zone.owner_account} owns it: only that account can list its records, so where it sends the "
-                    f"function is not read from account {account}.",
+                    f"function is not read from account {account}{why}.",
                     (zone.id, vpc),
-                    {"zone": zone.id, "zone_owner": zone.owner_account, "function_account": account},
+                    evidence,
                 ),
             )
         )
@@ -126,6 +135,7 @@ def follow(snap: Snapshot, fn: Function, zone: PrivateHostedZone, name: str) -> 
     if endpoint is None:
         # AWS lists a deleted endpoint as "deleted" for a while (judged below, as any endpoint's state); one that is
         # not listed at all was deleted long ago, or belongs to another account, which this read cannot tell apart.
+        also = f" nor, through its member role, in account {through.account}" if through is not None else ""
         return Followed(
             (
                 *dns_off,
@@ -134,8 +144,8 @@ def follow(snap: Snapshot, fn: Function, zone: PrivateHostedZone, name: str) -> 
                     Severity.WARNING,
                     f"Private hosted zone {zone.name} ({zone.id}) answers {name} in {vpc} with {target}, the DNS "
                     f"name of endpoint {endpoint_name.endpoint_id}, which DescribeVpcEndpoints does not list in "
-                    f"account {account} ({snap.region}): it was deleted, or it belongs to another account, whose "
-                    "endpoints are not read.",
+                    f"account {account}{also} ({snap.region}): it was deleted, or it belongs to another account, "
+                    "whose endpoints are not read.",
                     (zone.id, endpoint_name.endpoint_id),
                     {"zone": zone.id, "name": name, "target": target, "endpoint": endpoint_name.endpoint_id},
                 ),
@@ -144,6 +154,17 @@ def follow(snap: Snapshot, fn: Function, zone: PrivateHostedZone, name: str) -> 
     if endpoint.vpc_id != vpc and snap.failure(FactKey.PEERINGS):
         return Followed(dns_off)  # AWS_READ_FAILED: the peerings between the VPCs could not be read
     return Followed(dns_off, endpoint, endpoint_name.availability_zone)
+
+
+def _unread_evidence(through: AccountRead) -> dict[str, object]:
+    """What a finding shows of another account that was not read: the role tried, the call and its error code."""
+    failure = through.failure
+    return {
+        "role": through.role_arn,
+        "not_allowed": through.not_allowed,
+        "call": failure.operation if failure is not None else None,
+        "error_code": failure.error_code if failure is not None else None,
+    }
 
 
 def _dns_off(snap: Snapshot, fn: Function, zone: PrivateHostedZone, name: str) -> tuple[Finding, ...] | None:

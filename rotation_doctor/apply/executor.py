@@ -20,6 +20,7 @@ from botocore.exceptions import ClientError
 from rotation_doctor.analysis import Diagnosis
 from rotation_doctor.apply.guardrails import Approval, Mode, Policy, blocked
 from rotation_doctor.apply.timing import DEFAULT_WAIT_SECONDS, UNDO_MARGIN_SECONDS
+from rotation_doctor.collect.accounts import MemberReads
 from rotation_doctor.collect.aws import AwsClients, describe_fatal, error_code
 from rotation_doctor.collect.collector import Collector
 from rotation_doctor.examine import diagnose_secrets
@@ -198,11 +199,13 @@ class Executor:
         wait_timeout: float = DEFAULT_WAIT_SECONDS,
         poll: float = 5,
         time_left: Callable[[], float] | None = None,
+        members: MemberReads | None = None,
     ) -> None:
-        """`time_left`: seconds the process has left (a Lambda's remaining time); applying stops in time to undo."""
+        """`time_left`: seconds the process has left (a Lambda's remaining time); applying stops in time to undo.
+        `members`: organization mode, where the collector reads other accounts' zones and endpoints (`Collector`)."""
         self.clients = clients
         self.policy = policy
-        self.collector = Collector(clients)
+        self.collector = Collector(clients, members=members)
         self.wait_timeout = wait_timeout
         self.poll = poll
         self.time_left = time_left

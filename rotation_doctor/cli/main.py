@@ -560,7 +560,12 @@ def _scan_places(args: argparse.Namespace) -> int:
         bar.show(0, len(accounts))
     if args.format == "jsonl":
         places = each_place(
-            sessions, accounts, regions, concurrency=args.concurrency, on_account_done=bar.show if bar else None
+            sessions,
+            accounts,
+            regions,
+            concurrency=args.concurrency,
+            on_account_done=bar.show if bar else None,
+            organization=args.accounts is not None,
         )
         return _stream_places(args, places, bar, base, sessions.clients)
     try:
@@ -570,6 +575,7 @@ def _scan_places(args: argparse.Namespace) -> int:
             regions,
             concurrency=args.concurrency,
             on_account_done=bar.show if bar else None,
+            organization=args.accounts is not None,
         )
     finally:
         if bar:

@@ -59,11 +59,27 @@ class Place:
 class RoleRefused(Exception):
     """The member role could not be assumed in `account` (no role, a trust that does not name us, an SCP)."""
 
-    def __init__(self, account: str, role_arn: str, reason: str) -> None:
+    def __init__(self, account: str, role_arn: str, reason: str, code: str = "") -> None:
         super().__init__(f"{account}: cannot assume {role_arn}: {reason}")
         self.account = account
         self.role_arn = role_arn
         self.reason = reason
+        self.code = code  # STS's error code ("AccessDenied"), empty when STS gave none
+
+
+@dataclass(frozen=True)
+class MemberReads:
+    """Organization mode: the collector may read another account's facts (a private zone a shared-services account
+    owns, the centralized endpoint it names) through that account's member role, in the collector's region, but only
+    in an account `allowed` admits. The account ids come from AWS's answers (a zone's owner), never from an event;
+    even so no role is assumed into an account the deployment may not read."""
+
+    sessions: AccountSessions
+    allowed: Callable[[str], bool]
+
+    def clients(self, account: str, region: str) -> AwsClients:
+        """The account's clients in `region`; RoleRefused when its role cannot be assumed. Ask `allowed` first."""
+        return self.sessions.clients(Place(account, region))
 
 
 def role_arn(account: str, role_name: str, partition: str = "aws") -> str:
@@ -263,7 +279,8 @@ class AccountSessions:
         except Exception as exc:
             if fatal(exc) or _transient(exc):  # asking again later can succeed: not the account's refusal
                 raise AwsError(describe_fatal(exc)) from exc
-            raise RoleRefused(account, arn, describe_fatal(exc) if error_code(exc) else str(exc)) from exc
+            code = error_code(exc)
+            raise RoleRefused(account, arn, describe_fatal(exc) if code else str(exc), code) from exc
         credentials = RefreshableCredentials.create_from_metadata(
             metadata=first, refresh_using=fetcher.fetch_credentials, method="assume-role"
         )

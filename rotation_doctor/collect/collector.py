@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias, cast
 from rotation_doctor.analysis import logs as log_analysis
 from rotation_doctor.analysis.sm_central_endpoint import endpoints_named
 from rotation_doctor.collect import convert, targets
+from rotation_doctor.collect.accounts import ACCOUNT_ID, MemberReads, RoleRefused
 from rotation_doctor.collect.aws import (
     AwsClients,
     AwsError,
@@ -46,6 +47,7 @@ from rotation_doctor.collect.aws import (
 )
 from rotation_doctor.collect.databases import DatabaseResolver
 from rotation_doctor.model.snapshot import (
+    AccountRead,
     Database,
     DnsAttributes,
     FactKey,
@@ -120,6 +122,7 @@ class _Facts:
     tgw_route_tables: dict[str, TransitGatewayRouteTable] = field(default_factory=dict)
     failures: dict[str, ReadFailure] = field(default_factory=dict)
     read_vpcs: set[str] = field(default_factory=set)
+    account_reads: dict[str, AccountRead] = field(default_factory=dict)  # organization mode, by account
 
 
 Filters: TypeAlias = "Sequence[FilterTypeDef]"  # EC2's request filters
@@ -308,11 +311,21 @@ PAGED_READS: tuple[PagedRead, ...] = (
 
 
 class Collector:
-    def __init__(self, clients: AwsClients, *, workers: int = 8, log_window: timedelta = timedelta(hours=24)) -> None:
+    def __init__(
+        self,
+        clients: AwsClients,
+        *,
+        workers: int = 8,
+        log_window: timedelta = timedelta(hours=24),
+        members: MemberReads | None = None,
+    ) -> None:
+        """`members`: organization mode, where another account's zone and centralized endpoint are read through its
+        member role (see `_read_other_accounts`); None: they are named, never read."""
         self.clients = clients
         self.region = str(clients.region)
         self.workers = workers
         self.log_window = log_window
+        self.members = members
 
     # ----- entry points -------------------------------------------------------------------
 
@@ -546,6 +559,7 @@ class Collector:
         db_vpcs |= {str(t.vpc_id) for d in databases.found.values() for t in d.proxy_targets or () if t.vpc_id}
         self._read_vpcs(sorted(fn_vpcs | db_vpcs), fn_vpcs, facts)
         self._repair_function_vpcs(functions, fn_vpcs, facts)
+        self._read_other_accounts(functions, facts)
         self._read_dependents(databases, facts)
         self._read_prefix_lists(facts)
         self._read_transit_gateways(functions, databases, facts)
@@ -612,22 +626,119 @@ class Collector:
             zone = dns.zone_answering(name, [z for z in zones if z.owner_service is None])
             if zone is None or (zone.owner_account and zone.owner_account not in accounts):
                 continue  # none; or another account's zone, whose records only that account can list
-            page = self._read(
-                facts,
-                key,
-                "route53:ListResourceRecordSets",
-                partial(
-                    self.clients.route53.list_resource_record_sets,
-                    HostedZoneId=zone.id,
-                    StartRecordName=name,
-                    MaxItems="10",
-                ),
-            )
-            if page is None:
+            found = self._records_at(facts, key, zone.id, name)
+            if found is None:
                 return
-            found = map(convert.hosted_zone_record, page.get("ResourceRecordSets", []))
-            records.setdefault(zone.id, []).extend(r for r in found if r.name == name)
+            records.setdefault(zone.id, []).extend(found)
         facts.hosted_zones[vpc] = tuple(replace(z, records=tuple(records.get(z.id, ()))) for z in zones)
+
+    def _records_at(self, facts: _Facts, key: str, zone_id: str, name: str) -> list[HostedZoneRecord] | None:
+        """The records of `zone_id` at `name` alone (one ListResourceRecordSets from StartRecordName); None when the
+        read failed (stored under `key`)."""
+        page = self._read(
+            facts,
+            key,
+            "route53:ListResourceRecordSets",
+            partial(
+                self.clients.route53.list_resource_record_sets,
+                HostedZoneId=zone_id,
+                StartRecordName=name,
+                MaxItems="10",
+            ),
+        )
+        if page is None:
+            return None
+        return [r for r in map(convert.hosted_zone_record, page.get("ResourceRecordSets", [])) if r.name == name]
+
+    # ----- organization mode: another account's zone and endpoint ------------------------------
+
+    def _read_other_accounts(self, functions: list[Function], facts: _Facts) -> None:
+        """Organization mode: a private zone that answers a function's Secrets Manager name and that another account
+        owns (associated across accounts) is read through the owner's member role, in this region, with the
+        centralized endpoint its record names and that endpoint's VPC: one bounded round per owning account. An
+        account the deployment may not read gets no call at all; a refused role or read is recorded exactly
+        (`AccountRead`). Without `members` nothing here is read, and the analysis names what was not."""
+        if self.members is None:
+            return
+        wanted: dict[str, list[tuple[str, PrivateHostedZone, str]]] = {}
+        for vpc in sorted({str(f.vpc_id) for f in functions if f.vpc_id}):
+            own = {arn_account(f.arn) for f in functions if f.vpc_id == vpc}
+            zones = [z for z in facts.hosted_zones.get(vpc, ()) if z.owner_service is None]
+            for name in self._names_called(vpc, facts):
+                zone = dns.zone_answering(name, zones)
+                if zone is not None and zone.owner_account and zone.owner_account not in own:
+                    wanted.setdefault(zone.owner_account, []).append((vpc, zone, name))
+        self._parallel([partial(self._read_account, a, asked, facts) for a, asked in sorted(wanted.items())])
+
+    def _read_account(self, account: str, asked: list[tuple[str, PrivateHostedZone, str]], facts: _Facts) -> None:
+        """One other account's part (see `_read_other_accounts`): the zones' records, the endpoints they name, and
+        those endpoints' VPCs (subnets, route tables, network ACLs) and groups, read in that account into facts of
+        its own; merged into the batch's only when every read succeeded, so that nothing partial passes for whole."""
+        members = self.members
+        assert members is not None
+        if not ACCOUNT_ID.match(account) or not members.allowed(account):
+            facts.account_reads[account] = AccountRead(account, not_allowed=True)
+            return
+        role = members.sessions.role_for(account)
+        try:
+            theirs = Collector(members.clients(account, self.region), workers=self.workers)
+        except RoleRefused as exc:
+            refused = ReadFailure("sts:AssumeRole", exc.code or "RoleRefused", exc.reason, f"sts:AssumeRole on {role}")
+            facts.account_reads[account] = AccountRead(account, role, failure=refused)
+            return
+        got = _Facts()
+        records: dict[tuple[str, str], list[HostedZoneRecord]] = {}
+
+        def records_of(zone_id: str, name: str) -> None:
+            found = theirs._records_at(got, FactKey.HOSTED_ZONES, zone_id, name)
+            if found is not None:
+                records[(zone_id, name)] = found
+
+        theirs._parallel([partial(records_of, z.id, name) for z, name in sorted({(z, n) for _, z, n in asked})])
+        named = {
+            e.endpoint_id
+            for found in records.values()
+            for target in dns.record_targets(found)
+            if (e := dns.secrets_manager_endpoint_name(target)) is not None and e.endpoint_id not in facts.endpoints
+        }
+        if not got.failures:
+            theirs._parallel(theirs._paged_reads(ENDPOINTS_BY_ID, sorted(named), got))
+        vpcs = sorted({e.vpc_id for e in got.endpoints.values()} - facts.read_vpcs)
+        groups = sorted({g for e in got.endpoints.values() for g in e.group_ids} - set(facts.security_groups))
+        if not got.failures:
+            theirs._parallel(
+                [
+                    *theirs._paged_reads(SUBNETS_IN_VPCS, vpcs, got),
+                    *theirs._paged_reads(ROUTE_TABLES_IN_VPCS, vpcs, got),
+                    *theirs._paged_reads(NETWORK_ACLS_IN_VPCS, vpcs, got),
+                    *theirs._paged_reads(SECURITY_GROUPS_BY_ID, groups, got),
+                ]
+            )
+        if got.failures:
+            first = got.failures[sorted(got.failures)[0]]
+            facts.account_reads[account] = AccountRead(account, role, failure=first)
+            return
+        for vpc, zone, name in asked:
+            found = tuple(records[(zone.id, name)])
+            facts.hosted_zones[vpc] = tuple(
+                replace(z, records=(*z.records, *found)) if z.id == zone.id else z for z in facts.hosted_zones[vpc]
+            )
+        facts.read_vpcs.update(vpcs)
+        facts.endpoints.update(got.endpoints)
+        facts.subnets.update(got.subnets)
+        facts.route_tables.update(got.route_tables)
+        facts.network_acls.update(got.network_acls)
+        facts.security_groups.update(got.security_groups)
+        read = (
+            *sorted({z.id for _, z, _ in asked}),
+            *sorted(got.endpoints),
+            *vpcs,
+            *sorted(got.subnets),
+            *sorted(got.route_tables),
+            *sorted(got.network_acls),
+            *sorted(got.security_groups),
+        )
+        facts.account_reads[account] = AccountRead(account, role, resources=read)
 
     def _read_central_endpoints(self, facts: _Facts, vpcs: list[str]) -> list[str]:
         """The interface endpoints the function VPCs' zones name by their own DNS names and that the VPCs' read did
@@ -671,6 +782,7 @@ class Collector:
         group_ids |= {g for d in databases.found.values() for g in d.security_group_ids}
         group_ids |= {g for d in databases.found.values() for t in d.proxy_targets or () for g in t.security_group_ids}
         group_ids |= {g for e in facts.endpoints.values() for g in e.group_ids}
+        group_ids -= set(facts.security_groups)  # another account's endpoint's groups, read through its role
         # DNS support and hostnames decide whether an endpoint's private DNS, or a private zone, answers in the VPC.
         dns_vpcs = {e.vpc_id for e in facts.endpoints.values() if e.private_dns_enabled and e.vpc_id in fn_vpcs}
         dns_vpcs |= {v for v in fn_vpcs if any(z.records for z in facts.hosted_zones.get(v, ()))}
@@ -931,6 +1043,7 @@ class Collector:
             tgw_attachments=facts.tgw_attachments,
             tgw_route_tables=facts.tgw_route_tables,
             hosted_zones=facts.hosted_zones,
+            account_reads=facts.account_reads,
             failures=failures,
             rotation_failed_recently=rotation_failed,
         )

@@ -333,6 +333,40 @@ class PrivateHostedZone:
     owner_account: str | None = None
 
 
+@dataclass(frozen=True)
+class AccountRead:
+    """Organization mode: what became of reading another account's facts (a private zone it owns and shares with a
+    function's VPC, the centralized endpoint that zone names) through that account's member role, in the snapshot's
+    region. The facts read are merged into the snapshot like the function account's own; `resources` says which.
+
+    Absent from `Snapshot.account_reads`: no role was tried (not organization mode), and nothing was read.
+    """
+
+    account: str
+    role_arn: str | None = None  # None: no role was assumed (the account is not one the deployment may read)
+    not_allowed: bool = False  # the account is outside the organization's allowed accounts: no call was made
+    failure: ReadFailure | None = None  # the call that failed (sts:AssumeRole, or a read the role was refused)
+    resources: tuple[str, ...] = ()  # the ids read through the role (zones, endpoints, VPCs, subnets, groups, ...)
+
+    @property
+    def read(self) -> bool:
+        return not self.not_allowed and self.failure is None
+
+    def why_unread(self) -> str:
+        """Exactly why this account's facts were not read, for a finding (empty when they were)."""
+        if self.not_allowed:
+            return (
+                f"account {self.account} is not one of the accounts this deployment may read (its allow-list), so "
+                "no role was assumed there"
+            )
+        if self.failure is not None:
+            f = self.failure
+            return f"reading it through role {self.role_arn} failed: {f.operation} answered {f.error_code}" + (
+                f" ({f.message[:200]})" if f.message and f.message != f.error_code else ""
+            )
+        return ""
+
+
 class TargetKind(StrEnum):
     RDS_INSTANCE = "rds-instance"
     RDS_CLUSTER = "rds-cluster"
@@ -444,6 +478,8 @@ class Snapshot:
     tgw_attachments: Mapping[str, TransitGatewayAttachment] = field(default_factory=dict)
     tgw_route_tables: Mapping[str, TransitGatewayRouteTable] = field(default_factory=dict)
     hosted_zones: Mapping[str, tuple[PrivateHostedZone, ...]] = field(default_factory=dict)  # by VPC id
+    # Organization mode: other accounts' facts, read (or not) through their member role, by account (`AccountRead`).
+    account_reads: Mapping[str, AccountRead] = field(default_factory=dict)
     log_signals: tuple[LogSignal, ...] | None = None  # None: logs were not read
     network_interfaces: tuple[NetworkInterface, ...] | None = None  # None: not read (only planning reads them)
     failures: Mapping[str, ReadFailure] = field(default_factory=dict)

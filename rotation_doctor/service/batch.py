@@ -41,8 +41,17 @@ from rotation_doctor.approvals.workflow import (
     handle_secret,
     reconcile,
 )
-from rotation_doctor.collect.accounts import ACCOUNT_ID, REGION_NAME, AccountSessions, Place, RoleRefused, place_of_arn
+from rotation_doctor.collect.accounts import (
+    ACCOUNT_ID,
+    REGION_NAME,
+    AccountSessions,
+    MemberReads,
+    Place,
+    RoleRefused,
+    place_of_arn,
+)
 from rotation_doctor.collect.aws import AwsError, SecretNotFound, SecretUnreadable, describe_fatal
+from rotation_doctor.collect.collector import Collector
 from rotation_doctor.examine import diagnose_secrets, unread_secret
 from rotation_doctor.model.bounded import clip
 from rotation_doctor.model.errors import ProposalConflict, ProposalExpired, ProposalNotFound
@@ -154,8 +163,13 @@ class BatchContext:
         with no member role name, events of another account are ignored)."""
         self.executor = executor
         self.store = store
-        self.collector = executor.collector
         self.sessions = sessions or AccountSessions(executor.clients, role_name="")
+        # Organization mode: a zone or centralized endpoint of another account is read through its member role, in
+        # an account the deployment may act in only (the allow-list, as for an event's account: `_may_read`).
+        self.members = MemberReads(self.sessions, self._may_read) if self.sessions.role_name else None
+        if self.members is not None:
+            executor.collector = Collector(executor.clients, members=self.members)
+        self.collector = executor.collector
         self._scopes: dict[Place, PlaceScope] = {}
         self._refused: dict[str, PlaceRefused] = {}  # by account: a refusal holds for the whole batch
         self.handled: dict[str, SecretReport] = {}  # by secret ARN, which names the account and region
@@ -568,6 +582,15 @@ class BatchContext:
                 )
                 raise PlaceRefused(Refusal.NO_MEMBER_ROLE, note)
 
+    def _may_read(self, account: str) -> bool:
+        """Whether a collector may read `account` through its member role: the same check as an event's account
+        (the hub's own; else in the allow-list when one is set, with a member role configured)."""
+        try:
+            self._allowed(Place(account, str(self.executor.clients.region)))
+        except PlaceRefused:
+            return False
+        return True
+
     def _executor_in(self, place: Place) -> Executor:
         """The place's executor: the hub's own, or one with the member role's clients (`_allowed` checked first)."""
         if place == self.home:
@@ -584,6 +607,7 @@ class BatchContext:
             wait_timeout=home_executor.wait_timeout,
             poll=home_executor.poll,
             time_left=home_executor.time_left,
+            members=self.members,
         )
 
     def _approval_executor(self, proposal: Proposal) -> Executor:
