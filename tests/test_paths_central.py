@@ -193,6 +193,9 @@ def test_each_centralized_endpoint_break_is_blocked_at_the_hop_its_findings_name
     assert path["blocked"]
     flagged = [(k, v) for k, v in stops(path["cases"][0]) if v != "passes"]
     assert flagged == ENDPOINT_BLOCKS[breaks]
+    if breaks == "dns":
+        zone = next(h for h in path["cases"][0]["hops"] if h["kind"] == "hosted_zone")
+        assert zone["answer"] == "nothing (enableDnsSupport off)"
 
 
 def test_a_group_reference_across_a_transit_gateway_blocks_at_the_endpoints_groups(

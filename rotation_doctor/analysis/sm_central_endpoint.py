@@ -161,7 +161,7 @@ def _zone_hop(zone: PrivateHostedZone, name: str, vpc: str, answer: str, dns_off
     the VPC's DNS switches keep it from answering."""
     if dns_off and dns_off[0].code is Code.SM_VPC_DNS_DISABLED:
         off = [switch for switch, on in dns_off[0].evidence.items() if on is False]
-        answer = f"nothing: {' and '.join(off)} off in {vpc}"
+        answer = f"nothing ({' and '.join(off)} off)"
     hops.hop(HopKind.HOSTED_ZONE, zone.id, f"resolve {name} in {vpc}", answer, stage=hops.Stage.SOURCE)
 
 
