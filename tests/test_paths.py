@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 
@@ -16,6 +15,11 @@ from rotation_doctor.model.paths import HopKind, HopVerdict, Path, PathLeg
 from rotation_doctor.simulated import scenarios
 from rotation_doctor.simulated.account import AccountBuilder
 from tests.cli_process import assert_valid, run_json
+from tests.path_checks import (
+    assert_blocked_where_the_findings_say,
+    assert_mermaid_grammar,
+    assert_text_marks_the_blocking_hops,
+)
 
 S = scenarios.DEMO_SECRET
 LEDGER = "prod/ledger/db"
@@ -42,12 +46,6 @@ SCENARIOS: dict[str, tuple[Callable[[AccountBuilder], object], str]] = {
 }
 
 
-def blocking_ids(payload: dict[str, Any]) -> set[str]:
-    return {
-        i for p in payload["paths"] for c in p["cases"] for h in c["hops"] if h["verdict"] == "blocks" for i in h["ids"]
-    }
-
-
 @pytest.mark.parametrize("name", list(SCENARIOS))
 def test_each_scenario_is_blocked_where_its_error_findings_say(
     name: str, builder: AccountBuilder, capsys: pytest.CaptureFixture[str]
@@ -56,12 +54,7 @@ def test_each_scenario_is_blocked_where_its_error_findings_say(
     build(builder)
     _, payload = run_json(capsys, "diagnose", secret)
     assert_valid("diagnose", payload)
-    errors = [f for f in payload["findings"] if f["severity"] == "error" and f["path"] in ("sm", "db")]
-    blocking = blocking_ids(payload)
-    for finding in errors:
-        assert set(finding["resources"]) & blocking, f"{finding['code']} names no blocking hop"
-    named = {r for f in payload["findings"] if f["severity"] != "info" for r in f["resources"]}
-    assert blocking <= named, "a hop blocks that no finding names"
+    errors = assert_blocked_where_the_findings_say(payload)
     legs = {p["path"] for p in payload["paths"]}
     assert {"sm", "db"} <= legs and ("proxy" in legs) == (name == "proxied")
     assert any(p["blocked"] for p in payload["paths"]) == bool(errors)
@@ -130,40 +123,6 @@ def test_hops_recorded_outside_a_diagnosis_go_nowhere() -> None:
 
 # ----- what people see: the text's hop chain, the Mermaid flowchart -----------------------------------------------
 
-MERMAID_LINE = re.compile(
-    r'  subgraph (sm|db|proxy)\["[^"]*"\]'
-    r"|    direction LR"
-    r'|    (sm|db|proxy)_\d+\["[^"]*"\]'
-    r"|    (sm|db|proxy)_\d+( --> (sm|db|proxy)_\d+)+"
-    r"|  end"
-    r"|  class (sm|db|proxy)_\d+ (blocks|doubt|not_evaluated)"
-    r"|  classDef (blocks|doubt|not_evaluated) [a-z:#0-9,. -]+"
-    r'|  none\["[^"]*"\]'
-)
-
-
-def assert_mermaid_grammar(chart: str) -> None:
-    """The subset of Mermaid's flowchart grammar the chart uses: a header, quoted labels without a raw quote or
-    angle bracket other than `<br/>`, balanced subgraphs, edges between declared nodes, classes that exist."""
-    lines = chart.splitlines()
-    assert lines[0] == "flowchart LR"
-    declared: set[str] = set()
-    depth = 0
-    for line in lines[1:]:
-        assert MERMAID_LINE.fullmatch(line), line
-        if line.startswith("  subgraph"):
-            depth += 1
-        elif line == "  end":
-            depth -= 1
-        label = re.fullmatch(r'    (\w+)\["(.*)"\]', line)
-        if label:
-            declared.add(label.group(1))
-            assert not re.search(r"[<>]", label.group(2).replace("<br/>", "")), line
-        for node in re.findall(r"\b(?:sm|db|proxy)_\d+\b", line):
-            assert node in declared, f"{node} used before it is declared"
-        assert 0 <= depth <= 1
-    assert depth == 0
-
 
 @pytest.mark.parametrize("name", ["orders-broken", "tgw-return", "proxied", "orders-dualstack"])
 def test_mermaid_and_text_show_the_blocking_hop(
@@ -182,15 +141,7 @@ def test_mermaid_and_text_show_the_blocking_hop(
         drawn_blocked = re.findall(rf"class ({path['path']}_\d+) blocks", chart)
         assert bool(drawn_blocked) == worst["blocked"]
     cli.main(["diagnose", secret, "--format", "text"])
-    text = capsys.readouterr().out
-    for finding in payload["findings"]:
-        if finding["severity"] == "error" and finding["path"] in ("sm", "db"):
-            # the hop chain under the finding marks a resource it names, with what it was asked and answered
-            after = text[text.index(finding["summary"]) :]
-            chain = after.splitlines()[2]
-            assert chain.startswith("    path (") and "✗ " in chain
-            marked = re.search(r"✗ (\S+) \(([^)]*: [^)]*)\)", chain)
-            assert marked and marked.group(1) in finding["resources"]
+    assert_text_marks_the_blocking_hops(capsys.readouterr().out, payload)
 
 
 def test_mermaid_labels_are_inert() -> None:

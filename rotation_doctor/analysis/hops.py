@@ -44,6 +44,7 @@ class Pending:
     subnet: str | None = None  # a network ACL's subnet: which end it guards decides its stage
     # The problems the check itself produced for this hop (None: the hop is judged by the problems naming its ids)
     problems: tuple[Problem, ...] | None = None
+    place: int = 0  # where within its stage (`placed`): a path whose checks run out of the packets' order
 
 
 @dataclass
@@ -57,6 +58,7 @@ class Recorder:
     leg: PathLeg | None = None
     preamble: dict[PathLeg, list[Pending]] = field(default_factory=dict)
     cases: dict[PathLeg, list[CaseHops]] = field(default_factory=dict)
+    place: int = 0
     _current: CaseHops | None = None
 
     def begin(self, leg: PathLeg) -> None:
@@ -91,6 +93,23 @@ def recording() -> Iterator[Recorder]:
         _active.reset(token)
 
 
+@contextmanager
+def placed(place: int) -> Iterator[None]:
+    """The hops recorded inside are shown at `place` within their stage, after those of lower places (0 unless
+    placed), whatever order the checks ran in: a path that judges a subnet's network ACL last, once the way through
+    it is known, still shows it where packets meet it."""
+    recorder = _active.get()
+    if recorder is None:
+        yield
+        return
+    outer = recorder.place
+    recorder.place = place
+    try:
+        yield
+    finally:
+        recorder.place = outer
+
+
 def case_started(case: Case) -> None:
     recorder = _active.get()
     if recorder is not None:
@@ -121,7 +140,7 @@ def hop(
         return
     ids = tuple(dict.fromkeys((component, *resources)))
     found = Hop(kind, component, question, answer, HopVerdict.PASSES, decided_by, ids)
-    recorder.add(Pending(found, stage, subnet, None if problems is None else tuple(problems)))
+    recorder.add(Pending(found, stage, subnet, None if problems is None else tuple(problems), recorder.place))
 
 
 def route(
@@ -131,8 +150,10 @@ def route(
     choice: Choice | None,
     *,
     stage: Stage = Stage.TRANSIT,
+    problems: Sequence[Problem] | None = None,
 ) -> None:
-    """A route table asked where `destination` goes (`where`: the VPC when the subnet has no table)."""
+    """A route table asked where `destination` goes (`where`: the VPC when the subnet has no table); `problems`:
+    what its own check found, where another hop of the path asks the same table about another destination."""
     chosen: Route | None = choice.route if choice is not None else None
     if choice is not None and not choice.known:
         answer, decided = "depends on an unread prefix list", None
@@ -148,6 +169,7 @@ def route(
         answer,
         decided_by=decided,
         stage=stage,
+        problems=problems,
     )
 
 

@@ -79,14 +79,14 @@ def _case(
         # A hop before the cases (an endpoint) is judged by the path's findings too (its policy, its state).
         verdicts[index] = _worst(_of_problems(named), _of_findings(findings, ids) if before_cases else None)
     judged = sorted(
-        ((_rank(pending, source, destination), index, _with(pending.hop, verdicts[index])))
+        ((_rank(pending, source, destination), pending.place, index, _with(pending.hop, verdicts[index])))
         for index, (pending, _) in enumerate(every)
     )
-    middle = [hop for _, _, hop in judged]
+    middle = [hop for _, _, _, hop in judged]
     start = _start(snap, leg, source, findings)
     blocked_before = any(h.verdict is HopVerdict.BLOCKS for h in (start, *middle))
     end = _end(snap, leg, findings, reached=not blocked_before)
-    returning = sum(1 for rank, _, _ in judged if rank >= _rank_of(hops.Stage.RETURN))
+    returning = sum(1 for rank, _, _, _ in judged if rank >= _rank_of(hops.Stage.RETURN))
     there = middle[: len(middle) - returning]
     back = middle[len(middle) - returning :]
     return PathCase(name or "every subnet", (start, *there, end, *back))

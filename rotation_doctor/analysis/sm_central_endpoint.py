@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from rotation_doctor.analysis import hops
 from rotation_doctor.analysis.cases import Problem
 from rotation_doctor.analysis.crossings import (
     CrossingCodes,
@@ -39,6 +40,7 @@ from rotation_doctor.analysis.crossings import (
 from rotation_doctor.analysis.flows import SM_FLOW, Side, security_group_problems
 from rotation_doctor.analysis.flows import subnet_pair_nacl_problems as pair_nacls
 from rotation_doctor.model.findings import Code, Finding, Severity
+from rotation_doctor.model.paths import HopKind
 from rotation_doctor.model.snapshot import (
     AccountRead,
     FactKey,
@@ -78,6 +80,7 @@ def follow(snap: Snapshot, fn: Function, zone: PrivateHostedZone, name: str) -> 
     account = arn_account(fn.arn)
     through = snap.account_reads.get(zone.owner_account or "")
     if zone.owner_account and zone.owner_account != account and (through is None or not through.read):
+        _zone_hop(zone, name, vpc, f"records not read (owned by account {zone.owner_account})")
         # Read through the owner's member role in organization mode; otherwise named with exactly why not.
         why = f"; {through.why_unread()}" if through is not None else ""
         evidence: dict[str, object] = {"zone": zone.id, "zone_owner": zone.owner_account, "function_account": account}
@@ -98,6 +101,7 @@ def follow(snap: Snapshot, fn: Function, zone: PrivateHostedZone, name: str) -> 
         )
     records = dns.answering_records([r for r in zone.records if r.name == dns.normalised(name)])
     if not records:
+        _zone_hop(zone, name, vpc, "no A, AAAA or CNAME record")
         return Followed(
             (
                 Finding(
@@ -117,6 +121,7 @@ def follow(snap: Snapshot, fn: Function, zone: PrivateHostedZone, name: str) -> 
     named = [(t, e) for t in targets if (e := dns.secrets_manager_endpoint_name(t)) is not None]
     if not named:
         answers = targets or sorted({v for r in records for v in r.values})
+        _zone_hop(zone, name, vpc, ", ".join(answers), dns_off)
         return Followed(
             (
                 *dns_off,
@@ -133,6 +138,8 @@ def follow(snap: Snapshot, fn: Function, zone: PrivateHostedZone, name: str) -> 
     target, endpoint_name = named[0]
     endpoint = next((e for e in snap.vpc_endpoints if e.id == endpoint_name.endpoint_id), None)
     if endpoint is None:
+        _zone_hop(zone, name, vpc, target, dns_off)
+        hops.hop(HopKind.VPC_ENDPOINT, endpoint_name.endpoint_id, "HTTPS to Secrets Manager", f"not in {account}")
         # AWS lists a deleted endpoint as "deleted" for a while (judged below, as any endpoint's state); one that is
         # not listed at all was deleted long ago, or belongs to another account, which this read cannot tell apart.
         also = f" nor, through its member role, in account {through.account}" if through is not None else ""
@@ -152,7 +159,10 @@ def follow(snap: Snapshot, fn: Function, zone: PrivateHostedZone, name: str) -> 
             )
         )
     if endpoint.vpc_id != vpc and snap.failure(FactKey.PEERINGS):
+        if dns_off:  # the zone's answer decides already; the way on is not drawn (an unread fact is unknown)
+            _zone_hop(zone, name, vpc, target, dns_off)
         return Followed(dns_off)  # AWS_READ_FAILED: the peerings between the VPCs could not be read
+    _zone_hop(zone, name, vpc, target, dns_off)
     return Followed(dns_off, endpoint, endpoint_name.availability_zone)
 
 
@@ -165,6 +175,15 @@ def _unread_evidence(through: AccountRead) -> dict[str, object]:
         "call": failure.operation if failure is not None else None,
         "error_code": failure.error_code if failure is not None else None,
     }
+
+
+def _zone_hop(zone: PrivateHostedZone, name: str, vpc: str, answer: str, dns_off: tuple[Finding, ...] = ()) -> None:
+    """The zone asked for the name the function calls, before it sends anything (`SOURCE`): what it answers, or that
+    the VPC's DNS switches keep it from answering."""
+    if dns_off and dns_off[0].code is Code.SM_VPC_DNS_DISABLED:
+        off = [switch for switch, on in dns_off[0].evidence.items() if on is False]
+        answer = f"nothing ({' and '.join(off)} off)"
+    hops.hop(HopKind.HOSTED_ZONE, zone.id, f"resolve {name} in {vpc}", answer, stage=hops.Stage.SOURCE)
 
 
 def _dns_off(snap: Snapshot, fn: Function, zone: PrivateHostedZone, name: str) -> tuple[Finding, ...] | None:

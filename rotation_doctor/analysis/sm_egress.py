@@ -29,18 +29,21 @@ describes only an account's own VPCs), never a guess.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import IntEnum
 from ipaddress import IPv4Network
 
-from rotation_doctor.analysis import tgw_crossings
+from rotation_doctor.analysis import hops, tgw_crossings
 from rotation_doctor.analysis.cases import Problem
 from rotation_doctor.analysis.flows import SM_PORT, internet_problems, nacl_problems, unread_route_problem
 from rotation_doctor.model.evidence import PeerKind
 from rotation_doctor.model.findings import Code
+from rotation_doctor.model.paths import HopKind
 from rotation_doctor.model.snapshot import (
     FactKey,
     Function,
     NatGateway,
     Route,
+    RouteTable,
     Snapshot,
     Subnet,
     TransitGatewayAttachment,
@@ -55,6 +58,18 @@ FIREWALL_TARGETS = {
     "eni": "a network interface (an appliance)",
     "i": "an instance (a NAT instance or appliance)",
 }
+
+
+class Where(IntEnum):
+    """Where on the way out each hop is (`hops.placed`): the checks judge the egress subnets' network ACLs last, once
+    the NAT gateway is known, and the spoke attachment's after the crossing; packets meet them in this order."""
+
+    SPOKE_ATTACHMENT = 1
+    TRANSIT_GATEWAY = 2
+    EGRESS_ATTACHMENT = 3
+    NAT_GATEWAY = 4
+    NAT_SUBNET = 5
+    INTERNET = 6
 
 
 @dataclass(frozen=True)
@@ -86,17 +101,31 @@ def spoke_to_far_vpc(snap: Snapshot, tgw_id: str, src: Subnet, destination: IPv4
 def through_transit_gateway(snap: Snapshot, fn: Function, fs: Subnet, table_id: str, tgw_id: str) -> list[Problem]:
     """The function subnet `fs`, whose route table `table_id` sends 0.0.0.0/0 to `tgw_id`: centralized egress."""
     out = tgw_crossings.Leg("0.0.0.0/0", "to Secrets Manager, from {subjects}", "to Secrets Manager", fs.id)
+    carry_out = f"carry traffic {out.direction}"
     if snap.failure(FactKey.TRANSIT_GATEWAYS):
+        with hops.placed(Where.TRANSIT_GATEWAY):
+            hops.hop(HopKind.TRANSIT_GATEWAY, tgw_id, carry_out, "could not be read")
         return [tgw_crossings.unread_problem(tgw_id, fs, out, tgw_crossings.SM_TGW)]
     far = spoke_to_far_vpc(snap, tgw_id, fs, routes.DEFAULT_ROUTE)
+    with hops.placed(Where.TRANSIT_GATEWAY):
+        hops.transit_gateway(tgw_id, carry_out, far.crossing, stage=hops.Stage.TRANSIT)
     stopped = tgw_crossings.crossing_problem(far.crossing, fs, out, tgw_crossings.SM_TGW)
     if stopped is not None:
         return [stopped]
     assert far.attachment is not None  # delivered
     unread = _egress_vpc_unread(snap, far.attachment, fs)
+    entry = far.subnet
+    if unread is not None or entry is None:
+        with hops.placed(Where.TRANSIT_GATEWAY):
+            # Where the gateway delivers: judged no further (the findings name the egress attachment).
+            hops.hop(
+                HopKind.TRANSIT_GATEWAY,
+                far.attachment.id,
+                f"deliver into egress VPC {far.vpc_id} in {fs.availability_zone}",
+                "not read" if unread is not None else "no subnet in that zone",
+            )
     if unread is not None:
         return [unread]
-    entry = far.subnet
     if entry is None:
         return [
             _not_evaluated(
@@ -108,8 +137,10 @@ def through_transit_gateway(snap: Snapshot, fn: Function, fs: Subnet, table_id: 
                 fs,
             )
         ]
-    problems = _spoke_attachment_acls(snap, tgw_id, fs)
-    nat, way_out = _way_to_nat(snap, entry, fs)
+    with hops.placed(Where.SPOKE_ATTACHMENT):
+        problems = _spoke_attachment_acls(snap, tgw_id, fs)
+    with hops.placed(Where.NAT_GATEWAY):
+        nat, way_out = _way_to_nat(snap, entry, fs)
     problems += way_out
     if nat is None:
         return problems
@@ -119,12 +150,14 @@ def through_transit_gateway(snap: Snapshot, fn: Function, fs: Subnet, table_id: 
             *problems,
             _not_evaluated(f"NAT gateway {nat.id}'s subnet {nat.subnet_id} was not read.", (nat.id,), fs),
         ]
-    problems += _nat_to_internet(snap, nat, nat_subnet, fs)
+    with hops.placed(Where.INTERNET):
+        problems += _nat_to_internet(snap, nat, nat_subnet, fs)
     problems += _route_back(snap, nat_subnet, fs, tgw_id)
     back = tgw_crossings.Leg(
         "{subjects}", f"back to the function, from NAT gateway {nat.id}", "back to the function", fs.id
     )
     crossing = tgw.cross(tgw_crossings.facts(snap), tgw_id, nat_subnet, fs)
+    hops.transit_gateway(tgw_id, f"carry traffic {back.direction}", crossing, stage=hops.Stage.RETURN)
     problem = tgw_crossings.crossing_problem(crossing, nat_subnet, back, tgw_crossings.SM_TGW)
     problems += [problem] if problem is not None else []
     problems += internet_problems(snap, fn, fs, None)
@@ -236,25 +269,27 @@ def _egress_acls(snap: Snapshot, entry: Subnet, nat_subnet: Subnet, fs: Subnet) 
     problems: list[Problem] = []
     subnets = [nat_subnet] if entry.id == nat_subnet.id else [entry, nat_subnet]
     for subnet in subnets:
-        problems += nacl_problems(
-            snap,
-            subnet,
-            port=SM_PORT,
-            code=Code.SM_NACL_DENIES,
-            soft_when_partial=True,
-            **to_internet,  # type: ignore[arg-type]
-        )
+        with hops.placed(Where.NAT_SUBNET if subnet is nat_subnet else Where.EGRESS_ATTACHMENT):
+            problems += nacl_problems(
+                snap,
+                subnet,
+                port=SM_PORT,
+                code=Code.SM_NACL_DENIES,
+                soft_when_partial=True,
+                **to_internet,  # type: ignore[arg-type]
+            )
     if entry.id != nat_subnet.id and fs_net is not None:
-        problems += nacl_problems(
-            snap,
-            nat_subnet,
-            peer=(fs_net,),
-            peer_kind=PeerKind.FUNCTION,
-            peer_label=f"the function in {fs.id}",
-            port=SM_PORT,
-            initiator=False,
-            code=Code.SM_NACL_DENIES,
-        )
+        with hops.placed(Where.NAT_SUBNET):
+            problems += nacl_problems(
+                snap,
+                nat_subnet,
+                peer=(fs_net,),
+                peer_kind=PeerKind.FUNCTION,
+                peer_label=f"the function in {fs.id}",
+                port=SM_PORT,
+                initiator=False,
+                code=Code.SM_NACL_DENIES,
+            )
     return problems
 
 
@@ -262,6 +297,7 @@ def _way_to_nat(snap: Snapshot, entry: Subnet, fs: Subnet) -> tuple[NatGateway |
     """The egress attachment's subnet's default route: to an available public NAT gateway, or what stops it."""
     table = routes.table_for_subnet(entry.id, entry.vpc_id, snap.route_tables)
     choice = routes.choose(table, routes.DEFAULT_ROUTE, snap.prefix_lists) if table else None
+    hops.route(table.id if table else None, entry.id, "0.0.0.0/0", choice)
     if table is not None and choice is not None and not choice.known:
         return None, [unread_route_problem(Code.SM_PATH_NOT_EVALUATED, table.id, "0.0.0.0/0", choice, fs.id)]
     route = choice.route if choice else None
@@ -291,11 +327,13 @@ def _way_to_nat(snap: Snapshot, entry: Subnet, fs: Subnet) -> tuple[NatGateway |
         ]
     if route.target_kind != "nat":
         return None, [_beyond(f"{where} routes 0.0.0.0/0 to", route, resources, fs)]
-    if snap.failure(FactKey.NAT_GATEWAYS):
+    unread_nat = snap.failure(FactKey.NAT_GATEWAYS)
+    nat = None if unread_nat else snap.nat_gateways.get(route.target)
+    state = "could not be read" if unread_nat else nat.state if nat else "gone"
+    hops.hop(HopKind.NAT_GATEWAY, route.target, "forward to the internet", state)
+    if unread_nat:
         return None, [_not_evaluated(f"NAT gateway {route.target} could not be read.", (route.target,), fs)]
-    nat = snap.nat_gateways.get(route.target)
     if nat is None or nat.state != "available":
-        state = nat.state if nat else "gone"
         return None, [
             _no_nat(
                 f"{where} routes 0.0.0.0/0 to NAT gateway {route.target}, which is {state}.",
@@ -315,8 +353,22 @@ def _way_to_nat(snap: Snapshot, entry: Subnet, fs: Subnet) -> tuple[NatGateway |
 def _nat_to_internet(snap: Snapshot, nat: NatGateway, nat_subnet: Subnet, fs: Subnet) -> list[Problem]:
     table = routes.table_for_subnet(nat_subnet.id, nat_subnet.vpc_id, snap.route_tables)
     choice = routes.choose(table, routes.DEFAULT_ROUTE, snap.prefix_lists) if table else None
-    if table is not None and choice is not None and not choice.known:
-        return [unread_route_problem(Code.SM_PATH_NOT_EVALUATED, table.id, "0.0.0.0/0", choice, fs.id)]
+    problems = _nat_route_problems(nat, nat_subnet, fs, table.id if table else None, choice)
+    # The table's own verdict: the route back, asked of the same table, is judged by its own problems.
+    hops.route(table.id if table else None, nat_subnet.id, "0.0.0.0/0", choice, problems=problems)
+    route = choice.route if choice else None
+    if not problems and route is not None:
+        # An active route to an internet gateway: EC2 marks it blackhole when the gateway is detached.
+        hops.hop(HopKind.INTERNET_GATEWAY, route.target, f"attached to {nat.vpc_id}", "attached", problems=())
+    return problems
+
+
+def _nat_route_problems(
+    nat: NatGateway, nat_subnet: Subnet, fs: Subnet, table_id: str | None, choice: routes.Choice | None
+) -> list[Problem]:
+    """What stops the NAT gateway's subnet's default route from leading to an internet gateway."""
+    if table_id is not None and choice is not None and not choice.known:
+        return [unread_route_problem(Code.SM_PATH_NOT_EVALUATED, table_id, "0.0.0.0/0", choice, fs.id)]
     route = choice.route if choice else None
     if route is not None and route.state == "active" and route.target_kind == "igw":
         return []
@@ -328,10 +380,10 @@ def _nat_to_internet(snap: Snapshot, nat: NatGateway, nat_subnet: Subnet, fs: Su
             Code.SM_NAT_NO_INTERNET,
             f"NAT gateway {nat.id} of egress VPC {nat.vpc_id} is in subnet {nat_subnet.id}, which {why}; the NAT "
             "cannot reach the internet.",
-            tuple(r for r in (nat.id, nat_subnet.id, table.id if table else None) if r),
+            tuple(r for r in (nat.id, nat_subnet.id, table_id) if r),
             {
                 "nat_subnet": nat_subnet.id,
-                "nat_route_table": table.id if table else None,
+                "nat_route_table": table_id,
                 "target": route.target if route else None,
             },
             subject=fs.id,
@@ -346,6 +398,14 @@ def _route_back(snap: Snapshot, nat_subnet: Subnet, fs: Subnet, tgw_id: str) -> 
     if table is None or fs_net is None:
         return []
     choice = routes.choose(table, fs_net, snap.prefix_lists)
+    problems = _return_route_problems(table, nat_subnet, fs, tgw_id, choice)
+    hops.route(table.id, nat_subnet.id, f"{fs.cidr} ({fs.id})", choice, stage=hops.Stage.RETURN, problems=problems)
+    return problems
+
+
+def _return_route_problems(
+    table: RouteTable, nat_subnet: Subnet, fs: Subnet, tgw_id: str, choice: routes.Choice
+) -> list[Problem]:
     if not choice.known:
         return [unread_route_problem(Code.SM_PATH_NOT_EVALUATED, table.id, fs.cidr, choice, fs.id)]
     route = choice.route

@@ -203,7 +203,15 @@ def _via_named_endpoint(
 def _via_endpoint(
     snap: Snapshot, fn: Function, fn_subnets: list[Subnet], endpoint: VpcEndpoint, zone: str | None
 ) -> list[Finding]:
-    hops.hop(HopKind.VPC_ENDPOINT, endpoint.id, "HTTPS to Secrets Manager", endpoint.state)
+    # An endpoint in another VPC (centralized) is met after the way there: at the far end, before its subnet's ACL.
+    far = endpoint.vpc_id != fn.vpc_id
+    hops.hop(
+        HopKind.VPC_ENDPOINT,
+        endpoint.id,
+        "HTTPS to Secrets Manager",
+        endpoint.state,
+        stage=hops.Stage.DESTINATION if far else hops.Stage.TRANSIT,
+    )
     if endpoint.state.lower() != "available":
         return [
             Finding(
