@@ -13,7 +13,6 @@ worker and boto3). Run: `make bench`.
 
 from __future__ import annotations
 
-import json
 import os
 import resource
 import statistics
@@ -22,10 +21,12 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _output import finish, options, parser, say  # standard library only: not _account, which imports moto
+
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = 21
-# --json: one JSON object with the figures (no prose). Not through _account: it sets AWS variables and imports moto.
-JSON = "--json" in sys.argv[1:]
 TARGET = 1.5  # the worker's import, at most this many times a bare `import boto3` (wall time)
 # As in Lambda: tracing on, a region and credentials in the environment (no call is made).
 ENV = {
@@ -68,11 +69,8 @@ def one_process(code: str) -> tuple[float, float]:
     return wall, cpu
 
 
-def _quiet(*_: object) -> None:
-    """Prose is not printed with --json."""
-
-
 def main() -> int:
+    options(parser(__doc__))
     # The worker loads boto3 itself only when its first invocation makes clients: the last row is both, what a
     # container has imported before its first AWS call.
     modules = ["boto3", *handler_modules(), "boto3, handlers.worker"]
@@ -86,15 +84,15 @@ def main() -> int:
             walls[module].append(wall)
             cpus[module].append(cpu)
     wall_base, cpu_base = statistics.median(walls["boto3"]), statistics.median(cpus["boto3"])
-    (print if not JSON else _quiet)(f"whole processes, median of {RUNS} interleaved runs, tracing on")
-    (print if not JSON else _quiet)(f"import boto3: {wall_base * 1000:.0f} ms wall, {cpu_base * 1000:.0f} ms CPU")
+    say(f"whole processes, median of {RUNS} interleaved runs, tracing on")
+    say(f"import boto3: {wall_base * 1000:.0f} ms wall, {cpu_base * 1000:.0f} ms CPU")
     worker_ratio = 0.0
     for module in modules[1:]:
         wall, cpu = statistics.median(walls[module]), statistics.median(cpus[module])
         ratio = wall / wall_base
         if module == "handlers.worker":
             worker_ratio = ratio
-        (print if not JSON else _quiet)(
+        say(
             f"import {module}: {wall * 1000:.0f} ms wall, {ratio:.2f}x boto3; "
             f"{cpu * 1000:.0f} ms CPU, {cpu / cpu_base:.2f}x boto3"
         )
@@ -106,10 +104,8 @@ def main() -> int:
         )
         for _ in range(RUNS)
     )
-    (print if not JSON else _quiet)(
-        f"the worker's first invocation makes its tracer (X-Ray SDK, botocore patched): {tracer * 1000:.0f} ms"
-    )
-    (print if not JSON else _quiet)(f"worker ratio {worker_ratio:.2f} (target: at most {TARGET})")
+    say(f"the worker's first invocation makes its tracer (X-Ray SDK, botocore patched): {tracer * 1000:.0f} ms")
+    say(f"worker ratio {worker_ratio:.2f} (target: at most {TARGET})")
     figures = {
         "runs": RUNS,
         "wall_ms": {m: round(statistics.median(walls[m]) * 1000, 1) for m in modules},
@@ -117,8 +113,7 @@ def main() -> int:
         "tracer_ms": round(tracer * 1000, 1),
         "worker_ratio": round(worker_ratio, 2),
     }
-    if JSON:
-        print(json.dumps(figures))
+    finish(**figures)
     return 0 if worker_ratio <= TARGET else 1
 
 
