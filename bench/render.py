@@ -45,9 +45,22 @@ def cell(value: object) -> str:
     return str(value).replace("|", "\\|")
 
 
+class NotMeasured(Exception):
+    """The results file has no entry for a benchmark a table shows: the table says so, and how to measure it."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+    def note(self) -> str:
+        return (
+            f'_Not measured yet: `bench/results.json` has no `{self.key}`; `python bench/run.py --only "{self.key}"`._'
+        )
+
+
 def entry(results: Results, key: str) -> Mapping[str, Any]:
     if key not in results:
-        raise SystemExit(f"bench/results.json has no {key!r}: run `python bench/run.py --only {key.split()[0]}`")
+        raise NotMeasured(key)
     found: Mapping[str, Any] = results[key]
     return found
 
@@ -58,7 +71,12 @@ def measured(*entries: Mapping[str, Any]) -> str:
     dates = sorted({e["measured_at"][:10] for e in entries})
     cpus = max(e["machine"]["before"]["cpus"] for e in entries)
     loads = [e["machine"][when]["load_average"][0] for e in entries for when in ("before", "after")]
-    note = f"_Measured {', '.join(dates)} on {cpus} cores, load average {min(loads):.1f} to {max(loads):.1f}"
+    spread = (
+        f"{min(loads):.1f}" if f"{min(loads):.1f}" == f"{max(loads):.1f}" else f"{min(loads):.1f} to {max(loads):.1f}"
+    )
+    note = f"_Measured {', '.join(dates)} on {cpus} cores, load average {spread}"
+    nice = max(e["machine"]["before"].get("nice", 0) for e in entries)
+    note += f", at nice {nice}" if nice else ""
     if max(loads) > cpus:
         note += ": a loaded machine (other work running), so the times are slower than on a quiet one"
     return note + "._"
@@ -142,7 +160,7 @@ BURST_COLUMNS = {
     "assume_role": "AssumeRole",
     "dynamodb_calls": "DynamoDB calls",
     "settle_messages": "settle messages",
-    "seconds": "seconds (moto)",
+    "seconds": "seconds",
     "cpu_seconds": "CPU seconds",
 }
 
@@ -187,7 +205,14 @@ def render_page(page: str, results: Results) -> str:
     names = [m["name"] for m in REGION.finditer(page)]
     if sorted(names) != sorted(RENDERERS):
         raise SystemExit(f"the page's regions {sorted(names)} are not the renderers' {sorted(RENDERERS)}")
-    return REGION.sub(lambda m: m[1] + RENDERERS[m["name"]](results) + "\n" + m[4], page)
+
+    def region(name: str) -> str:
+        try:
+            return RENDERERS[name](results)
+        except NotMeasured as missing:
+            return missing.note()
+
+    return REGION.sub(lambda m: m[1] + region(m["name"]) + "\n" + m[4], page)
 
 
 def main() -> int:

@@ -38,8 +38,9 @@ BENCHMARKS: dict[str, tuple[str, ...]] = {
 
 
 def machine() -> dict[str, object]:
-    """What the figures were measured on: cores, and the load average (1, 5, 15 minutes) at this moment."""
-    return {"cpus": os.cpu_count(), "load_average": [round(x, 2) for x in os.getloadavg()]}
+    """What the figures were measured on: cores, the load average (1, 5, 15 minutes) at this moment, and the
+    benchmarks' own niceness (a niced run on a shared machine gets a smaller share of it)."""
+    return {"cpus": os.cpu_count(), "load_average": [round(x, 2) for x in os.getloadavg()], "nice": os.nice(0)}
 
 
 def measure(key: str) -> dict[str, object]:
