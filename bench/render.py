@@ -78,7 +78,10 @@ def measured(*entries: Mapping[str, Any]) -> str:
     nice = max(e["machine"]["before"].get("nice", 0) for e in entries)
     note += f", at nice {nice}" if nice else ""
     if max(loads) > cpus:
-        note += ": a loaded machine (other work running), so the times are slower than on a quiet one"
+        note += (
+            ": a loaded machine (more runnable work than cores, the benchmark included), "
+            "so the times are slower than on a quiet one"
+        )
     return note + "._"
 
 
