@@ -82,15 +82,11 @@ fix-kind-tables: $(STAMP)
 templates: $(STAMP)
 	$(BIN)/python scripts/event_patterns.py
 
+# Every benchmark, each with --json, into bench/results.json (each entry says when, and how loaded the machine was);
+# then docs/performance.md's tables are written from it. `bench/run.py --only NAME` measures some again.
 bench: $(STAMP)
-	$(BIN)/python bench/diagnose_calls.py
-	$(BIN)/python bench/scan_calls.py
-	$(BIN)/python bench/fix_calls.py
-	$(BIN)/python bench/cold_start.py
-	$(BIN)/python bench/change_calls.py
-	$(BIN)/python bench/organization_scan.py
-	$(BIN)/python bench/organization_memory.py
-	$(BIN)/python bench/organization_burst.py
+	$(BIN)/python bench/run.py
+	$(BIN)/python bench/render.py
 
 # The Lambda artifact, from requirements-lambda.txt: the lock of pyproject.toml's dependencies for the template's
 # runtime (its Python and architecture), with hashes. Downloading the locked wheels is the only step that needs the

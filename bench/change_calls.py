@@ -21,7 +21,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _account import finish, make_clients, table
+from _account import make_clients
+from _output import finish, options, parser, table
 from scan_calls import build
 
 from rotation_doctor.approvals.store import create_table
@@ -36,6 +37,7 @@ os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "RotationDoctor")
 
 
 def main() -> int:
+    options(parser(__doc__))
     import handlers.worker as worker_module
 
     clients = make_clients()

@@ -14,7 +14,6 @@ worker and boto3). Run: `make bench`.
 
 from __future__ import annotations
 
-import json
 import os
 import resource
 import statistics
@@ -23,10 +22,12 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _output import finish, options, parser, say  # standard library only: not _account, which imports moto
+
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = 21
-# --json: one JSON object with the figures (no prose). Not through _account: it sets AWS variables and imports moto.
-JSON = "--json" in sys.argv[1:]
 TARGETS = {  # each handler's import, at most this many times a bare `import boto3` (wall time)
     "handlers.worker": 1.5,
     "handlers.approval": 1.2,  # the approval page's artifact holds only what the page needs (issue #21)
@@ -72,10 +73,6 @@ def one_process(code: str) -> tuple[float, float]:
     return wall, cpu
 
 
-def _quiet(*_: object) -> None:
-    """Prose is not printed with --json."""
-
-
 def measure(modules: list[str], runs: int) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
     """Wall and CPU seconds of `import m` for each of `modules`, `runs` times, interleaved."""
     walls: dict[str, list[float]] = {m: [] for m in modules}
@@ -90,27 +87,24 @@ def measure(modules: list[str], runs: int) -> tuple[dict[str, list[float]], dict
     return walls, cpus
 
 
-def _runs() -> int:
-    arguments = sys.argv[1:]
-    return int(arguments[arguments.index("--runs") + 1]) if "--runs" in arguments else RUNS
-
-
 def main() -> int:
+    arguments = parser(__doc__)
+    arguments.add_argument("--runs", type=int, default=RUNS, help=f"interleaved runs of each import (default {RUNS})")
+    runs: int = options(arguments).runs
     # The worker loads boto3 itself only when its first invocation makes clients: the last row is both, what a
     # container has imported before its first AWS call.
     modules = ["boto3", *handler_modules(), "boto3, handlers.worker"]
-    runs = _runs()
     walls, cpus = measure(modules, runs)
     wall_base, cpu_base = statistics.median(walls["boto3"]), statistics.median(cpus["boto3"])
-    (print if not JSON else _quiet)(f"whole processes, median of {runs} interleaved runs, tracing on")
-    (print if not JSON else _quiet)(f"import boto3: {wall_base * 1000:.0f} ms wall, {cpu_base * 1000:.0f} ms CPU")
+    say(f"whole processes, median of {runs} interleaved runs, tracing on")
+    say(f"import boto3: {wall_base * 1000:.0f} ms wall, {cpu_base * 1000:.0f} ms CPU")
     ratios: dict[str, float] = {}
     for module in modules[1:]:
         wall, cpu = statistics.median(walls[module]), statistics.median(cpus[module])
         ratio = wall / wall_base
         if module in TARGETS:
             ratios[module] = ratio
-        (print if not JSON else _quiet)(
+        say(
             f"import {module}: {wall * 1000:.0f} ms wall, {ratio:.2f}x boto3; "
             f"{cpu * 1000:.0f} ms CPU, {cpu / cpu_base:.2f}x boto3"
         )
@@ -122,11 +116,9 @@ def main() -> int:
         )
         for _ in range(runs)
     )
-    (print if not JSON else _quiet)(
-        f"the worker's first invocation makes its tracer (X-Ray SDK, botocore patched): {tracer * 1000:.0f} ms"
-    )
+    say(f"the worker's first invocation makes its tracer (X-Ray SDK, botocore patched): {tracer * 1000:.0f} ms")
     for module, ratio in ratios.items():
-        (print if not JSON else _quiet)(f"{module} ratio {ratio:.2f} (target: at most {TARGETS[module]})")
+        say(f"{module} ratio {ratio:.2f} (target: at most {TARGETS[module]})")
     figures = {
         "runs": runs,
         "wall_ms": {m: round(statistics.median(walls[m]) * 1000, 1) for m in modules},
@@ -135,8 +127,7 @@ def main() -> int:
         "worker_ratio": round(ratios["handlers.worker"], 2),
         "approval_ratio": round(ratios["handlers.approval"], 2),
     }
-    if JSON:
-        print(json.dumps(figures))
+    finish(**figures)
     return 0 if all(ratio <= TARGETS[module] for module, ratio in ratios.items()) else 1
 
 

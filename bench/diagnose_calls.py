@@ -14,7 +14,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _account import finish, make_clients, median, say, table
+from _account import make_clients, median
+from _output import finish, options, parser, say, table
 
 from rotation_doctor.examine import diagnose_secret
 from rotation_doctor.simulated import scenarios, simulated_aws
@@ -159,6 +160,7 @@ SITUATIONS: list[tuple[str, Callable[[AccountBuilder], None]]] = [
 
 
 def main() -> int:
+    options(parser(__doc__))
     clients = make_clients()
     with simulated_aws():  # warm-up: client creation and imports are not part of a diagnosis
         endpoint_healthy(AccountBuilder(clients))

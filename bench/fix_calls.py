@@ -10,7 +10,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _account import finish, make_clients, table
+from _account import make_clients
+from _output import finish, options, parser, table
 
 from rotation_doctor.apply.executor import Executor
 from rotation_doctor.apply.guardrails import Approval, Mode, Policy
@@ -49,6 +50,7 @@ SITUATIONS: list[tuple[str, Callable[[AccountBuilder], None]]] = [
 
 
 def main() -> int:
+    options(parser(__doc__))
     clients = make_clients()
     with simulated_aws():  # warm-up: client creation is not part of a fix
         demo(AccountBuilder(clients))

@@ -25,9 +25,9 @@ reconciliation query) are counted apart.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
+import itertools
 import json
 import os
 import random
@@ -40,12 +40,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _account import make_clients, markdown_table
+from _account import make_clients
+from _output import markdown_table, options, parser
 from organization_scan import ACCOUNTS, REGIONS, SECRETS, build_organization
 
 from rotation_doctor.approvals.store import create_table
 from rotation_doctor.collect.accounts import DEFAULT_MEMBER_ROLE, AccountSessions, Place
 from rotation_doctor.collect.aws import AwsClients
+from rotation_doctor.service.settle import DEFAULT_WINDOW
 from rotation_doctor.simulated import simulated_aws
 from rotation_doctor.simulated.lambda_runtime import SimulatedContext, sqs_event
 
@@ -149,6 +151,7 @@ def deliver(clients: AwsClients, events: list[str], window: int) -> dict[str, An
     clients.counter.calls.clear()
     failures = 0
     places_per_batch: list[int] = []
+    changed_at: dict[tuple[str, str], list[float]] = {}  # (account, region) -> the times of its batches with changes
 
     def invoke(batch: list[str]) -> None:
         nonlocal failures
@@ -166,7 +169,10 @@ def deliver(clients: AwsClients, events: list[str], window: int) -> dict[str, An
     started, cpu = time.perf_counter(), time.process_time()
     for i in range(0, len(events), BATCH_SIZE):
         batch = events[i : i + BATCH_SIZE]
-        places_per_batch.append(len({(json.loads(b)["account"], json.loads(b)["region"]) for b in batch}))
+        batch_places = {(json.loads(b)["account"], json.loads(b)["region"]) for b in batch}
+        places_per_batch.append(len(batch_places))
+        for place in batch_places:
+            changed_at.setdefault(place, []).append(clock[0])
         invoke(batch)
         clock[0] += BATCH_EVERY
         wake_due()
@@ -193,6 +199,12 @@ def deliver(clients: AwsClients, events: list[str], window: int) -> dict[str, An
     if failures or len(changes) != len(events) or most_in_one_batch > 1:
         raise SystemExit(f"{failures} failed, {len(changes)} of {len(events)} handled, {most_in_one_batch} a batch")
     settled = [r for r in handled if r["trigger"] == "settle" and r["secrets"]]
+    # What "once per window" is measured against: the windows the events' own timing makes (a place's changes less
+    # than the default window apart are one window), whatever window the worker ran with. Every window of a place
+    # here holds whole applies, each naming the functions' group: its windows affect all its affected secrets.
+    windows = {place: quiet_windows(times, DEFAULT_WINDOW) for place, times in changed_at.items()}
+    affected_by_place = Counter(secret_place(arn) for arn in affected)
+    window_secrets = sum(count * windows[place] for place, count in affected_by_place.items())
     reads = clients.counter.total - dynamodb - sqs  # the worker's own settle messages are not sent here
     return {
         "events": len(events),
@@ -201,6 +213,8 @@ def deliver(clients: AwsClients, events: list[str], window: int) -> dict[str, An
         "secrets_affected": len(affected),
         "diagnoses": diagnoses,
         "diagnoses_per_secret": round(diagnoses / max(len(affected), 1), 2),
+        "windows": sum(windows.values()),
+        "diagnoses_per_secret_per_window": round(diagnoses / max(window_secrets, 1), 2),
         "windows_settled": len(settled),
         "coalesced": coalesced,
         "aws_calls": reads,
@@ -213,6 +227,18 @@ def deliver(clients: AwsClients, events: list[str], window: int) -> dict[str, An
     }
 
 
+def quiet_windows(times: list[float], gap: float) -> int:
+    """How many windows a place's change times make: a new one after each pause of at least `gap` seconds."""
+    ordered = sorted(times)
+    return 1 + sum(1 for before, after in itertools.pairwise(ordered) if after - before >= gap)
+
+
+def secret_place(arn: str) -> tuple[str, str]:
+    """A secret ARN's (account, region)."""
+    parts = arn.split(":")
+    return parts[4], parts[3]
+
+
 COLUMNS = (
     ("events", "events"),
     ("invocations", "invocations"),
@@ -220,6 +246,8 @@ COLUMNS = (
     ("secrets_affected", "secrets affected"),
     ("diagnoses", "diagnoses"),
     ("diagnoses_per_secret", "diagnoses per affected secret"),
+    ("windows", "windows (place, 60 s quiet)"),
+    ("diagnoses_per_secret_per_window", "diagnoses per affected secret per window"),
     ("windows_settled", "places settled"),
     ("aws_calls", "AWS calls (reads)"),
     ("reads_per_event", "reads per event"),
@@ -231,12 +259,13 @@ COLUMNS = (
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--json", action="store_true", help="print one JSON object with the figures")
-    parser.add_argument("--window", type=int, default=60, help="the settle window in seconds (0: none, as before)")
-    parser.add_argument("--burst", type=int, default=BURST)
-    parser.add_argument("--shuffled", type=int, default=SHUFFLED)
-    options = parser.parse_args()
+    arguments = parser(__doc__)
+    arguments.add_argument(
+        "--window", type=int, default=DEFAULT_WINDOW, help="the settle window in seconds (0: none, as before)"
+    )
+    arguments.add_argument("--burst", type=int, default=BURST)
+    arguments.add_argument("--shuffled", type=int, default=SHUFFLED)
+    chosen = options(arguments)
     clients = make_clients()
     with simulated_aws():
         accounts = build_organization(clients)
@@ -245,26 +274,26 @@ def main() -> int:
         sessions = AccountSessions(clients)
         places = [Place(a, r) for a in accounts for r in REGIONS]
         ids = {place: place_ids(sessions.clients(place)) for place in places}
-        events = burst(places, ids, options.burst)
-        shuffled = scattered(places, ids, options.shuffled)
+        events = burst(places, ids, chosen.burst)
+        shuffled = scattered(places, ids, chosen.shuffled)
         rows = {
-            "applies in order": deliver(clients, events, options.window),
-            "shuffled": deliver(clients, shuffled, options.window),
+            "applies in order": deliver(clients, events, chosen.window),
+            "shuffled": deliver(clients, shuffled, chosen.window),
         }
     figures = {
         "accounts": ACCOUNTS,
         "regions": len(REGIONS),
         "secrets_per_place": SECRETS,
-        "window_seconds": options.window,
+        "window_seconds": chosen.window,
         "batch_every_seconds": BATCH_EVERY,
         "orders": rows,
     }
-    if options.json:
+    if chosen.json:
         print(json.dumps(figures))
         return 0
     print(
         f"{ACCOUNTS} accounts x {len(REGIONS)} regions x {SECRETS} secrets; applies of {APPLY} calls, "
-        f"in SQS batches of {BATCH_SIZE}, one every {BATCH_EVERY} s; settle window {options.window} s\n"
+        f"in SQS batches of {BATCH_SIZE}, one every {BATCH_EVERY} s; settle window {chosen.window} s\n"
     )
     header = ("queue order", *(title for _, title in COLUMNS))
     print(markdown_table(header, [(order, *(f"{row[k]:,}" for k, _ in COLUMNS)) for order, row in rows.items()]))

@@ -15,7 +15,6 @@ for contrast). The time to the first line shows that jsonl's results come as pla
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import os
@@ -88,25 +87,25 @@ def _free_port() -> int:
 def main() -> int:
     # Here, not at the top: the measured child imports only the command (_account would also drop its endpoint).
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from _account import finish, make_clients, say, table
+    from _account import make_clients
+    from _output import finish, options, parser, say, table
     from moto.server import ThreadedMotoServer
     from organization_scan import ACCOUNTS, REGIONS, SECRETS, build_organization
 
     from rotation_doctor.simulated import simulated_aws
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--accounts", type=int, default=ACCOUNTS)
-    parser.add_argument("--regions", type=int, default=len(REGIONS), choices=(1, 2))
-    parser.add_argument("--secrets", type=int, default=SECRETS * 10, help="per account-region")
-    parser.add_argument("--json", action="store_true", help="print one JSON object with the figures")
-    options = parser.parse_args()
+    arguments = parser(__doc__)
+    arguments.add_argument("--accounts", type=int, default=ACCOUNTS)
+    arguments.add_argument("--regions", type=int, default=len(REGIONS), choices=(1, 2))
+    arguments.add_argument("--secrets", type=int, default=SECRETS * 10, help="per account-region")
+    chosen = options(arguments)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server: no line per request
-    regions = REGIONS[: options.regions]
+    regions = REGIONS[: chosen.regions]
 
     clients = make_clients()
     with simulated_aws():
         started = time.perf_counter()
-        build_organization(clients, options.secrets, accounts=options.accounts, regions=regions)
+        build_organization(clients, chosen.secrets, accounts=chosen.accounts, regions=regions)
         built = time.perf_counter() - started
         port = _free_port()
         server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
@@ -116,25 +115,25 @@ def main() -> int:
             organization = ["scan", "--accounts", "all", "--regions", ",".join(regions)]
             runs = [
                 ("`--version` (the interpreter and its imports)", ["--version"]),
-                (f"one place, {options.secrets} secrets, jsonl", ["scan", "--format", "jsonl"]),
-                (f"{options.accounts} x {len(regions)} places, jsonl", [*organization, "--format", "jsonl"]),
-                (f"{options.accounts} x {len(regions)} places, json", [*organization, "--format", "json"]),
+                (f"one place, {chosen.secrets} secrets, jsonl", ["scan", "--format", "jsonl"]),
+                (f"{chosen.accounts} x {len(regions)} places, jsonl", [*organization, "--format", "jsonl"]),
+                (f"{chosen.accounts} x {len(regions)} places, json", [*organization, "--format", "json"]),
             ]
             rows, peaks, ok = [], [], True
             for name, argv in runs:
                 code, items, first, elapsed, peak = measured(endpoint, argv)
                 if argv[0] == "scan":  # every secret reported; some are broken from 30 secrets a place up
-                    places = 1 if "--accounts" not in argv else options.accounts * len(regions)
-                    ok &= code in (0, 1) and items == places * options.secrets
+                    places = 1 if "--accounts" not in argv else chosen.accounts * len(regions)
+                    ok &= code in (0, 1) and items == places * chosen.secrets
                 peaks.append(peak)
                 first_text = f"{first:.1f}" if first is not None and "jsonl" in argv else "-"
                 counted = items if argv[0] == "scan" else "-"
                 rows.append((name, code, counted, first_text, f"{elapsed:.1f}", f"{peak:.0f}"))
         finally:
             server.stop()
-    total = options.accounts * len(regions) * options.secrets
+    total = chosen.accounts * len(regions) * chosen.secrets
     say(
-        f"{options.accounts} accounts x {len(regions)} regions x {options.secrets} secrets ({total} secrets), "
+        f"{chosen.accounts} accounts x {len(regions)} regions x {chosen.secrets} secrets ({total} secrets), "
         f"built in {built:.0f} s; each command in its own process against moto's server\n"
     )
     table(("command", "exit", "secrets", "first line (s)", "seconds", "peak RSS (MiB)"), rows)

@@ -26,7 +26,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _account import finish, make_clients, median, say, table
+from _account import make_clients, median
+from _output import finish, options, parser, say, table
 from scan_calls import build
 
 from rotation_doctor.collect.accounts import AccountSessions
@@ -110,6 +111,7 @@ def cli_scan(concurrency: int) -> tuple[int, list[dict[str, Any]], float, float]
 
 
 def main() -> int:
+    options(parser(__doc__))
     clients = make_clients()
     with simulated_aws():
         started = time.perf_counter()

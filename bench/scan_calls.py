@@ -15,7 +15,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _account import finish, make_clients, say, table
+from _account import make_clients
+from _output import finish, options, parser, say, table
 
 from rotation_doctor.examine import scan
 from rotation_doctor.simulated import scenarios, simulated_aws
@@ -49,6 +50,7 @@ def build(b: AccountBuilder, secrets: int) -> None:
 
 
 def main() -> int:
+    options(parser(__doc__))
     clients = make_clients()
     with simulated_aws():  # warm-up: client creation is not part of a scan
         build(AccountBuilder(clients), 10)
