@@ -268,7 +268,7 @@ def test_completion_scripts_are_generated_from_the_parser(capsys: pytest.Capture
     assert bash_completes(script, "rotation-doctor", "") == names
     assert bash_completes(script, "rotation-doctor", "di") == ["diagnose"]
     assert bash_completes(script, "rotation-doctor", "scan", "--fo") == ["--format"]
-    assert bash_completes(script, "rotation-doctor", "diagnose", "x", "--format", "") == ["text", "json"]
+    assert bash_completes(script, "rotation-doctor", "diagnose", "x", "--format", "") == ["text", "json", "mermaid"]
     assert bash_completes(script, "rotation-doctor", "proposals", "ap") == ["approve"]
     (tmp_path / "plan.json").write_text("{}")  # --terraform-plan FILE and --output FILE complete file names
     assert bash_completes(script, "rotation-doctor", "what-if", "--terraform-plan", "pl") == ["plan.json"]

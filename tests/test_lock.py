@@ -28,7 +28,13 @@ def check(root: Path) -> subprocess.CompletedProcess[str]:
 
 def checkout_of_the_lock(tmp_path: Path) -> Path:
     """What `lock --check` reads, copied: pyproject.toml, the template (the runtime), the lock and the script."""
-    for name in ("pyproject.toml", "template.yaml", LOCK.name, "scripts/package_lambda.py"):
+    for name in (
+        "pyproject.toml",
+        "template.yaml",
+        LOCK.name,
+        "scripts/package_lambda.py",
+        "scripts/import_closure.py",
+    ):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / name, tmp_path / name)
     return tmp_path
