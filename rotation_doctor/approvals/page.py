@@ -77,7 +77,7 @@ def proposal_page(
     paths = list(d.paths)
     fixes = []
     for i, fix in enumerate(p.plan, 1):
-        links, answers = path_svg.pointers(fix.to_json(), [f.to_json() for f in d.findings], paths)
+        links, answers = path_svg.pointers(fix, d.findings, paths)
         steps = "\n".join(escape(s.says) + link for s, link in zip(fix.steps, links, strict=True))
         cost = f"<p>Cost: {escape(fix.cost)}</p>" if fix.cost else ""
         notes = "".join(f"<p>Note: {escape(n)}</p>" for n in fix.notes)

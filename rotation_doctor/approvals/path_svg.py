@@ -15,10 +15,11 @@ import textwrap
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
-from typing import Any
 
+from rotation_doctor.model.findings import Finding
 from rotation_doctor.model.paths import Hop, HopKind, HopVerdict, Path, Stop
-from rotation_doctor.model.plan import Call, written_by
+from rotation_doctor.model.plan import written_by
+from rotation_doctor.model.records import ProposedFix, ProposedStep
 
 WIDTH = 360  # viewBox units: drawn for a phone's width; the page scales it to its column
 _MARGIN = 3  # room for a thick stroke at the picture's edges
@@ -212,9 +213,9 @@ def opened_by(ids: Iterable[str], paths: Sequence[Path]) -> tuple[Drawn, ...]:
     )
 
 
-def step_written(step: Mapping[str, Any]) -> tuple[str, ...]:
-    """The ids a stored plan step (its JSON) writes, its undo's too: `Step.writes` read back."""
-    calls = [Call.from_json(step)] + ([Call.from_json(step["undo"])] if step.get("undo") else [])
+def step_written(step: ProposedStep) -> tuple[str, ...]:
+    """The ids a stored plan step writes, its undo's too: `Step.writes` read back."""
+    calls = [step.call] + ([step.undo] if step.undo is not None else [])
     return tuple(w.id for call in calls for w in written_by(call))
 
 
@@ -224,16 +225,14 @@ def pointer(boxes: Sequence[Drawn], verb: str) -> str:
     return f" {links}" if links else ""
 
 
-def pointers(
-    fix: Mapping[str, Any], findings: Sequence[Mapping[str, Any]], paths: Sequence[Path]
-) -> tuple[list[str], str]:
-    """For a stored fix (its JSON): each step's link to the hop it opens (a step that writes one of the hop's ids),
+def pointers(fix: ProposedFix, findings: Sequence[Finding], paths: Sequence[Path]) -> tuple[list[str], str]:
+    """For a stored fix: each step's link to the hop it opens (a step that writes one of the hop's ids),
     and, when none of its steps does (a new endpoint goes around a route table), a line linking the hops its
     findings name."""
-    steps = [pointer(opened_by(step_written(s), paths), "← opens") for s in fix["steps"]]
+    steps = [pointer(opened_by(step_written(s), paths), "← opens") for s in fix.steps]
     if any(steps):
         return steps, ""
-    codes = {str(c) for c in fix.get("fixes", [])}
-    named = [str(r) for f in findings if str(f.get("code")) in codes for r in f.get("resources", [])]
+    codes = set(fix.fixes)
+    named = [r for f in findings if f.code in codes for r in f.resources]
     answered = opened_by(named, paths)
     return steps, f"<p>For the block at{pointer(answered, '')}</p>" if answered else ""

@@ -35,7 +35,7 @@ import json
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from rotation_doctor.apply.timing import LONGEST_APPLY_SECONDS
 from rotation_doctor.collect.aws import AwsClients, error_code
@@ -49,7 +49,7 @@ from rotation_doctor.model.errors import (
     RecordInvalid,
 )
 from rotation_doctor.model.findings import Verdict
-from rotation_doctor.model.paths import Path
+from rotation_doctor.model.paths import Path, PathJson
 from rotation_doctor.model.plan import Plan
 from rotation_doctor.model.records import JournalEntry, Leftover, ProposedFix
 from rotation_doctor.model.states import OPEN_STATES, UNDECIDED_STATES, ProposalState
@@ -638,7 +638,8 @@ def diagnosis_from_json(raw: records.JsonObject) -> Diagnosis:
         verdict=records.member(Verdict, raw, "verdict"),
         findings=tuple(records.finding_from_json(f) for f in records.objects(raw, "findings")),
         context=dict(context),
-        paths=tuple(Path.from_json(dict(p)) for p in records.objects(raw, "paths")) if "paths" in raw else (),
+        # a stored path is what `Path.to_json` wrote (`PathJson`); `from_json` reads it as it did untyped
+        paths=tuple(Path.from_json(cast(PathJson, p)) for p in records.objects(raw, "paths")) if "paths" in raw else (),
     )
 
 

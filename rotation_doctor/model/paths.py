@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import NotRequired, TypedDict
 
 
 class PathLeg(StrEnum):
@@ -80,6 +80,33 @@ class HopVerdict(StrEnum):
         ]
 
 
+class HopJson(TypedDict):
+    """A hop as `Hop.to_json` writes it, and as a stored diagnosis holds it."""
+
+    kind: str
+    id: str
+    ids: NotRequired[list[str]]  # `from_json` reads a record without it as the component alone
+    question: str
+    answer: str
+    verdict: str
+    decided_by: str | None
+
+
+class PathCaseJson(TypedDict):
+    case: str
+    blocked: bool
+    hops: list[HopJson]
+
+
+class PathJson(TypedDict):
+    """A path as `Path.to_json` writes it, and as a stored diagnosis holds it."""
+
+    path: str
+    blocked: bool
+    cases_judged: NotRequired[int]  # `from_json` reads a record without it as every case shown
+    cases: list[PathCaseJson]
+
+
 @dataclass(frozen=True)
 class Hop:
     kind: HopKind
@@ -100,7 +127,7 @@ class Hop:
     def ids(self) -> tuple[str, ...]:
         return self.resources or (self.component,)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> HopJson:
         return {
             "kind": str(self.kind),
             "id": self.component,
@@ -158,7 +185,7 @@ class PathCase:
                 stops.append(Stop(hop.kind, hop.component, (hop,)))
         return tuple(stops)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> PathCaseJson:
         return {"case": self.name, "blocked": self.blocked, "hops": [h.to_json() for h in self.hops]}
 
 
@@ -182,7 +209,7 @@ class Path:
                 seen.setdefault((hop.kind, hop.component, hop.question), hop)
         return tuple(seen.values())
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> PathJson:
         return {
             "path": str(self.leg),
             "blocked": self.blocked,
@@ -191,7 +218,7 @@ class Path:
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Path:
+    def from_json(cls, data: PathJson) -> Path:
         """Back from what `to_json` wrote (the approval page reads a stored proposal's diagnosis)."""
         return cls(
             PathLeg(data["path"]),

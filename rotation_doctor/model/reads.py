@@ -49,7 +49,7 @@ class Read(NamedTuple):
 def holds(item: object, criteria: Criteria) -> bool:
     """Whether every named attribute of `item` equals its value, or holds it (an attribute that is a tuple)."""
     for attribute, value in criteria:
-        actual = getattr(item, attribute)
+        actual: object = getattr(item, attribute)
         if not (actual == value or (isinstance(actual, tuple) and value in actual)):
             return False
     return True

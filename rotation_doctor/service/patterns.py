@@ -14,14 +14,34 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final, NotRequired, TypedDict
+
+
+class PrefixMatch(TypedDict):
+    prefix: str
+
+
+class ExistsMatch(TypedDict):
+    exists: bool
+
+
+class Detail(TypedDict, total=False):
+    """The part of an event pattern that matches the event's `detail` (a CloudTrail record's fields)."""
+
+    eventSource: list[str]
+    eventName: list[str | PrefixMatch]
+    errorCode: list[ExistsMatch]
+
+
+# An EventBridge event pattern, as the templates carry it ("detail-type" is no Python name: the functional form).
+EventPattern = TypedDict("EventPattern", {"source": list[str], "detail-type": list[str], "detail": NotRequired[Detail]})
 
 # EventBridge drops a CloudTrail record whose call AWS refused only if the pattern says so: `errorCode`
 # absent (the handler checks again, for shapes a pattern cannot describe).
-_SUCCEEDED: Final = {"errorCode": [{"exists": False}]}
+_SUCCEEDED: Final[Detail] = {"errorCode": [{"exists": False}]}
 
 
-def _api_calls(sources: list[str], event_sources: list[str], names: list[Any]) -> dict[str, Any]:
+def _api_calls(sources: list[str], event_sources: list[str], names: list[str | PrefixMatch]) -> EventPattern:
     return {
         "source": sources,
         "detail-type": ["AWS API Call via CloudTrail"],
@@ -29,7 +49,7 @@ def _api_calls(sources: list[str], event_sources: list[str], names: list[Any]) -
     }
 
 
-PATTERNS: Final[Mapping[str, Mapping[str, Any]]] = {
+PATTERNS: Final[Mapping[str, EventPattern]] = {
     # Rotation's own outcome. RotationSucceeded closes the loop: a secret that rotates again is healthy.
     "rotation": {
         "source": ["aws.secretsmanager"],

@@ -36,6 +36,8 @@ from rotation_doctor.service.events import SETTLE_KIND as KIND
 from rotation_doctor.service.events import Change, SettlePlace
 
 if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
+
     from rotation_doctor.collect.aws import AwsClients
 
 log = logging.getLogger(__name__)
@@ -50,7 +52,7 @@ MAX_NAME = 600  # a secret's ARN is at most ~600 characters; anything longer nam
 _CONDITION_FAILED = "ConditionalCheckFailedException"
 
 
-def item_key(place: Place) -> dict[str, Any]:
+def item_key(place: Place) -> dict[str, AttributeValueTypeDef]:
     return {"id": {"S": f"settle#{place.account}#{place.region}"}}
 
 
@@ -92,7 +94,7 @@ class Pending:
     claim: str | None = None
 
     @classmethod
-    def of(cls, place: Place, item: Mapping[str, Any]) -> Pending:
+    def of(cls, place: Place, item: Mapping[str, AttributeValueTypeDef]) -> Pending:
         claimed = item.get("claimed_until", {}).get("N")
         return cls(
             place,
@@ -227,7 +229,7 @@ class SettleWindow:
         update: str | None,
         condition: str,
         names: dict[str, str] | None,
-        values: dict[str, Any],
+        values: dict[str, AttributeValueTypeDef],
         place: Place,
     ) -> bool:
         """One conditional write (an update, or the item's deletion when `update` is None); False when its condition
