@@ -255,6 +255,10 @@ WOKEN_BY: Final[Mapping[str, tuple[str, ...] | SweptOnly]] = {
     "log_signals": SweptOnly("evidence, read when something is wrong: a log line is no change to the account"),
     "network_interfaces": SweptOnly("read for planning only (who else calls Secrets Manager), never by a diagnosis"),
     "failures": SweptOnly("a read that failed is tried again by the next event or sweep: no call announces it"),
+    "account_reads": SweptOnly(
+        "facts read through another member account's role (a shared VPC's endpoint and zone): a change there is that "
+        "account's event, which wakes that account's secrets only; the daily sweep reads them again for these"
+    ),
     "rotation_failed_recently": _ROTATION_OUTCOMES,
 }
 
