@@ -123,6 +123,15 @@ def _unread(snap: Snapshot) -> list[str]:
     return missing
 
 
+def _named(read: Read) -> str:
+    """A fact a second round could not read, as `_unread` names it."""
+    if read.kind == FactKey.DNS_ATTRIBUTES:
+        return f"the DNS attributes of {read.key}"
+    if read.kind == FactKey.HOSTED_ZONES:
+        return f"the private hosted zones of {read.key}"
+    return str(read.key)
+
+
 def _effect(before: Diagnosis, after: Diagnosis, entry: SecretEffect | None = None) -> Effect:
     b, a = _RANK[before.verdict], _RANK[after.verdict]
     if a > b:
@@ -201,8 +210,14 @@ def _reasons(snap_after: Snapshot, after: Diagnosis, touching: Sequence[Change],
     return reasons
 
 
-def assess(snapshots: Sequence[Snapshot], source: Source, before: Sequence[Diagnosis] | None = None) -> Report:
-    """Each secret whose paths use anything the changes touch, diagnosed before and after them."""
+def assess(
+    snapshots: Sequence[Snapshot],
+    source: Source,
+    before: Sequence[Diagnosis] | None = None,
+    unreadable: AbstractSet[tuple[str, str]] = frozenset(),
+) -> Report:
+    """Each secret whose paths use anything the changes touch, diagnosed before and after them. `unreadable`: the
+    (kind, id) a second round of reads failed for: a diagnosis after the changes that looks one up is unknown."""
     firsts = before if before is not None else [diagnose(s) for s in snapshots]
     index = _Index(source.changes)
     found: list[SecretEffect] = []
@@ -223,7 +238,9 @@ def assess(snapshots: Sequence[Snapshot], source: Source, before: Sequence[Diagn
             continue
         reasons = _reasons(after_snap, after, touching, used)
         missed |= after.reads.missed
-        unread = [f"{missing}: not read with the account (the change newly uses it)" for missing in _unread(after_snap)]
+        refused = sorted((r for r in after.reads.missed if (r.kind, r.key) in unreadable), key=str)
+        missing = dict.fromkeys([*_unread(after_snap), *map(_named, refused)])
+        unread = [f"{m}: not read with the account (the change newly uses it)" for m in missing]
         # A change not evaluated leaves a definite breakage standing; facts never read leave nothing standing, as
         # the breakage may be theirs (a private-DNS endpoint judged with DNS taken as off).
         if unread or (reasons and after.verdict is not Verdict.BROKEN):
