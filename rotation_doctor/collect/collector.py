@@ -21,7 +21,7 @@ The paginated EC2 reads are rows of one table (`PagedRead`, `PAGED_READS`) that 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -239,6 +239,8 @@ PEERINGS_AMONG_VPCS = PagedRead(
     FactKey.PEERINGS,
     chunk_size=None,
 )
+# Peerings a route names by id (what-if's second round): one filter, so the ids may be split over calls.
+PEERINGS_BY_ID = replace(PEERINGS_AMONG_VPCS, by=("vpc-peering-connection-id",), chunk_size=EC2_FILTER_VALUES)
 # Planning only: before private DNS is turned on, who else in the VPC calls Secrets Manager today.
 NETWORK_INTERFACES_IN_VPC = PagedRead(
     "ec2:DescribeNetworkInterfaces",
@@ -302,6 +304,7 @@ PAGED_READS: tuple[PagedRead, ...] = (
     NAT_GATEWAYS_IN_VPCS,
     INTERNET_GATEWAYS_OF_VPCS,
     PEERINGS_AMONG_VPCS,
+    PEERINGS_BY_ID,
     NETWORK_INTERFACES_IN_VPC,
     PREFIX_LISTS_BY_ID,
     TRANSIT_GATEWAYS_BY_ID,
@@ -455,14 +458,59 @@ class Collector:
             dict(facts.failures),
         )
 
-    def dns_attributes_of(self, vpcs: Sequence[str]) -> dict[str, DnsAttributes]:
-        """The DNS attributes of `vpcs` that could be read (what-if's second round: VPCs a change newly brings a
-        private-DNS endpoint into); a failed read is logged, as every one is, and its VPC left out."""
-        facts = _Facts()
-        self._parallel([partial(self._read_dns_attributes, facts, v) for v in vpcs])
-        return facts.dns_attributes
+    def read_unread(
+        self, snapshots: Sequence[Snapshot], wanted: Mapping[str, Iterable[str]]
+    ) -> tuple[list[Snapshot], frozenset[tuple[str, str]]]:
+        """What-if's second round: the facts of `wanted` (a `Snapshot` field, one of `SECOND_ROUND_KINDS`, and the
+        ids the diagnoses after a change looked up and the account read did not hold), read in batched calls (one
+        per kind, ids filtered), merged into `snapshots`. A subnet of a VPC whose route tables no snapshot holds (a
+        far VPC a change routes to) brings its VPC's route tables and network ACLs (one call each for all of them).
 
-    # ----- round 1: secret values, functions ----------------------------------------------
+        Returns the snapshots with what was read, and the (kind, id) whose read failed: those are left out, never
+        stored as failures (the snapshots are the secrets' before too, which never needed them), so the fact stays
+        unread and the secret unknown for the change that newly uses it, never "off"."""
+        facts = _Facts()
+        # The zones' records are read at the names the VPC's functions call (see `_read_zones`).
+        facts.functions = {s.function.arn: s.function for s in snapshots if s.function is not None}
+
+        def ids(kind: str) -> list[str]:
+            return sorted(set(wanted.get(kind, ())))
+
+        self._parallel(
+            [
+                *self._paged_reads(SECURITY_GROUPS_BY_ID, ids(FactKey.SECURITY_GROUPS), facts),
+                *self._paged_reads(SUBNETS_BY_ID, ids(FactKey.SUBNETS), facts),
+                *self._paged_reads(PEERINGS_BY_ID, ids(FactKey.PEERINGS), facts),
+                *self._paged_reads(NAT_GATEWAYS_BY_ID, ids(FactKey.NAT_GATEWAYS), facts),
+                *[partial(self._read_dns_attributes, facts, v) for v in ids(FactKey.DNS_ATTRIBUTES)],
+                *[partial(self._read_zones, facts, v) for v in ids(FactKey.HOSTED_ZONES)],
+            ]
+        )
+        held_vpcs = {t.vpc_id for s in snapshots for t in s.route_tables}
+        far = sorted({s.vpc_id for s in facts.subnets.values()} - held_vpcs)
+        self._parallel(
+            [*self._paged_reads(ROUTE_TABLES_IN_VPCS, far, facts), *self._paged_reads(NETWORK_ACLS_IN_VPCS, far, facts)]
+        )
+        if far and (FactKey.ROUTE_TABLES in facts.failures or FactKey.NETWORK_ACLS in facts.failures):
+            # A subnet without its VPC's tables would be judged as routed by nothing: it stays unread.
+            facts.failures[FactKey.SUBNETS] = (
+                facts.failures.get(FactKey.ROUTE_TABLES) or facts.failures[FactKey.NETWORK_ACLS]
+            )
+            facts.subnets = {k: v for k, v in facts.subnets.items() if v.vpc_id not in far}
+            facts.route_tables, facts.network_acls = {}, {}
+        # The lists asked for, and those the groups and route tables just read name.
+        held_lists = {pl for s in snapshots for pl in s.prefix_lists}
+        facts.prefix_list_items = {pl: {} for pl in held_lists}  # held already: not read again
+        self._read_prefix_lists(facts, ids(FactKey.PREFIX_LISTS))
+        failed = frozenset(
+            (kind, key)
+            for kind in SECOND_ROUND_KINDS
+            for key in ids(kind)
+            if kind in facts.failures or f"{kind}:{key}" in facts.failures
+        )
+        return [_merged(s, facts) for s in snapshots], failed
+
+    # ----- round 1:    # ----- round 1: secret values, functions ----------------------------------------------
 
     def _round_secrets_and_functions(self, secrets: Sequence[Secret], facts: _Facts) -> dict[str, TargetRef | None]:
         refs: dict[str, TargetRef | None] = {}
@@ -1115,6 +1163,38 @@ class Collector:
         stored = read.into(facts)
         for item in items:
             stored[item[read.id_key]] = read.convert(item)
+
+
+# The kinds of fact what-if's second round reads (`Collector.read_unread`): those a snapshot keys by resource id.
+SECOND_ROUND_KINDS = frozenset(
+    {
+        FactKey.SECURITY_GROUPS,
+        FactKey.SUBNETS,
+        FactKey.PEERINGS,
+        FactKey.NAT_GATEWAYS,
+        FactKey.DNS_ATTRIBUTES,
+        FactKey.HOSTED_ZONES,
+        FactKey.PREFIX_LISTS,
+    }
+)
+
+
+def _merged(snap: Snapshot, facts: _Facts) -> Snapshot:
+    """`snap` with what a second round read added (items it already holds stay as they are)."""
+    held_tables = {t.id for t in snap.route_tables}
+    held_acls = {a.id for a in snap.network_acls}
+    return replace(
+        snap,
+        security_groups={**facts.security_groups, **snap.security_groups},
+        subnets={**facts.subnets, **snap.subnets},
+        peerings={**facts.peerings, **snap.peerings},
+        nat_gateways={**facts.nat_gateways, **snap.nat_gateways},
+        dns_attributes={**facts.dns_attributes, **snap.dns_attributes},
+        hosted_zones={**facts.hosted_zones, **snap.hosted_zones},
+        prefix_lists={**facts.prefix_lists, **snap.prefix_lists},
+        route_tables=(*snap.route_tables, *(t for t in facts.route_tables.values() if t.id not in held_tables)),
+        network_acls=(*snap.network_acls, *(a for a in facts.network_acls.values() if a.id not in held_acls)),
+    )
 
 
 def _prefix_lists_named(fn: Function | None, database: Database | None, facts: _Facts) -> set[str]:

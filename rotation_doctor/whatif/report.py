@@ -104,23 +104,34 @@ class Report:
         }
 
 
-def _unread(snap: Snapshot) -> list[str]:
+def _unread(snap: Snapshot) -> list[Read]:
     """What the paths use after the change that the account read did not hold (a group or subnet the change
-    newly points at): without its facts the path cannot be judged."""
+    newly points at): without its facts the path cannot be judged. Asked of the plan, not of the diagnosis, which
+    may stop before it (a path not evaluated while DNS is unread never looks at the endpoint's group): a second
+    round reads all of it at once."""
     fn, db = snap.function, snap.database
     groups = [*(fn.security_group_ids if fn else ()), *(db.security_group_ids if db else ())]
     if fn is not None and fn.vpc_id:
         groups += [g for e in snap.vpc_endpoints if e.vpc_id == fn.vpc_id for g in e.group_ids]
     subnets = [*(fn.subnet_ids if fn else ())]
-    missing = [g for g in dict.fromkeys(groups) if g not in snap.security_groups]
-    missing += [s for s in dict.fromkeys(subnets) if s not in snap.subnets]
+    missing = [Read(FactKey.SECURITY_GROUPS, g) for g in dict.fromkeys(groups) if g not in snap.security_groups]
+    missing += [Read(FactKey.SUBNETS, s) for s in dict.fromkeys(subnets) if s not in snap.subnets]
     # The account read reads a VPC's DNS attributes only where a private-DNS endpoint is: one the change adds
     # elsewhere would otherwise be judged with DNS taken as off.
     vpc = fn.vpc_id if fn is not None else None
     unread_dns = vpc and vpc not in snap.dns_attributes and not snap.failure(FactKey.DNS_ATTRIBUTES, vpc)
     if unread_dns and any(e.private_dns_enabled for e in secrets_manager_endpoints(snap, str(vpc))):
-        missing.append(f"the DNS attributes of {vpc}")
+        missing.append(Read(FactKey.DNS_ATTRIBUTES, vpc))
     return missing
+
+
+def _named(read: Read) -> str:
+    """A fact not read, as the report names it."""
+    if read.kind == FactKey.DNS_ATTRIBUTES:
+        return f"the DNS attributes of {read.key}"
+    if read.kind == FactKey.HOSTED_ZONES:
+        return f"the private hosted zones of {read.key}"
+    return str(read.key)
 
 
 def _effect(before: Diagnosis, after: Diagnosis, entry: SecretEffect | None = None) -> Effect:
@@ -201,8 +212,14 @@ def _reasons(snap_after: Snapshot, after: Diagnosis, touching: Sequence[Change],
     return reasons
 
 
-def assess(snapshots: Sequence[Snapshot], source: Source, before: Sequence[Diagnosis] | None = None) -> Report:
-    """Each secret whose paths use anything the changes touch, diagnosed before and after them."""
+def assess(
+    snapshots: Sequence[Snapshot],
+    source: Source,
+    before: Sequence[Diagnosis] | None = None,
+    unreadable: AbstractSet[tuple[str, str]] = frozenset(),
+) -> Report:
+    """Each secret whose paths use anything the changes touch, diagnosed before and after them. `unreadable`: the
+    (kind, id) a second round of reads failed for: a diagnosis after the changes that looks one up is unknown."""
     firsts = before if before is not None else [diagnose(s) for s in snapshots]
     index = _Index(source.changes)
     found: list[SecretEffect] = []
@@ -223,7 +240,11 @@ def assess(snapshots: Sequence[Snapshot], source: Source, before: Sequence[Diagn
             continue
         reasons = _reasons(after_snap, after, touching, used)
         missed |= after.reads.missed
-        unread = [f"{missing}: not read with the account (the change newly uses it)" for missing in _unread(after_snap)]
+        not_held = _unread(after_snap)
+        missed |= set(not_held)
+        refused = sorted((r for r in after.reads.missed if (r.kind, r.key) in unreadable), key=str)
+        missing = dict.fromkeys(map(_named, [*not_held, *refused]))
+        unread = [f"{m}: not read with the account (the change newly uses it)" for m in missing]
         # A change not evaluated leaves a definite breakage standing; facts never read leave nothing standing, as
         # the breakage may be theirs (a private-DNS endpoint judged with DNS taken as off).
         if unread or (reasons and after.verdict is not Verdict.BROKEN):
