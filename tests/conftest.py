@@ -36,10 +36,14 @@ def clients():  # type: ignore[no-untyped-def]
 def builder(clients) -> Iterator[object]:  # type: ignore[no-untyped-def]
     from rotation_doctor.simulated import simulated_aws
     from rotation_doctor.simulated.account import AccountBuilder
+    from tests.faults import undo_failures
 
     with simulated_aws():
         clients.counter.calls.clear()
-        yield AccountBuilder(clients)
+        try:
+            yield AccountBuilder(clients)
+        finally:
+            undo_failures()
 
 
 @pytest.fixture

@@ -14,16 +14,29 @@ from rotation_doctor.apply.timing import LONGEST_APPLY_SECONDS
 from rotation_doctor.collect.aws import AwsClients
 from rotation_doctor.simulated.account import AccountBuilder
 
+# The refusals `fail` registered, undone by `undo_failures` when the test's simulated account ends (conftest's
+# `builder`): the clients are the session's, so a refusal left registered would refuse that call in every later test.
+_FAILING: list[tuple[Any, str, str]] = []
+
 
 def fail(b: AccountBuilder, service: str, operation: str, code: str = "AccessDenied") -> None:
-    """Make one operation fail as AWS would refuse it (a botocore hook raising the service's error)."""
+    """Make one operation fail as AWS would refuse it (a botocore hook raising the service's error), for the rest of
+    the test."""
 
     def refuse(**_: Any) -> None:
         raise ClientError({"Error": {"Code": code, "Message": f"not authorized to perform {operation}"}}, operation)
 
-    b.clients.client(service).meta.events.register(
-        f"before-call.{service}.{operation}", refuse, unique_id=f"refuse-{operation}"
-    )
+    events = b.clients.client(service).meta.events
+    event, unique_id = f"before-call.{service}.{operation}", f"refuse-{operation}"
+    events.register(event, refuse, unique_id=unique_id)
+    _FAILING.append((events, event, unique_id))
+
+
+def undo_failures() -> None:
+    """Every refusal `fail` registered, unregistered."""
+    while _FAILING:
+        events, event, unique_id = _FAILING.pop()
+        events.unregister(event, unique_id=unique_id)
 
 
 def fail_nth(b: AccountBuilder, operation: str, nth: int) -> Callable[[], None]:
