@@ -104,7 +104,7 @@ def shared_services_endpoint(shared: AccountBuilder, spoke: Member, *, admits: b
     zone `secretsmanager.REGION.amazonaws.com` the shared account owns, aliasing the name to the endpoint and
     associated with the spoke's VPC across accounts; the two VPCs joined by a peering the spoke requested and the
     shared account accepted, routed both ways."""
-    o, region = spoke.orders, shared.region
+    o = spoke.orders
     net = shared.network("10.50.0.0/16", name="shared-services")
     shared.subnet(net, "svc-a", "10.50.1.0/24", "a")
     shared.subnet(net, "svc-b", "10.50.2.0/24", "b")
@@ -112,30 +112,7 @@ def shared_services_endpoint(shared: AccountBuilder, spoke: Member, *, admits: b
     ingress = [tcp(443, cidr=o.net.cidr, description="spoke VPC")] if admits else []
     group = shared.security_group(net, "central-secretsmanager", ingress=ingress)
     endpoint = shared.secrets_manager_endpoint(net, ["svc-a", "svc-b"], [group], private_dns=False)
-    entry = shared.ec2.describe_vpc_endpoints(VpcEndpointIds=[endpoint])["VpcEndpoints"][0]["DnsEntries"][0]
-    name = f"secretsmanager.{region}.amazonaws.com"
-    r53 = shared.clients.route53
-    zone = r53.create_hosted_zone(
-        Name=name,
-        CallerReference=f"central-{endpoint}",
-        HostedZoneConfig={"PrivateZone": True},
-        VPC={"VPCRegion": region, "VPCId": net.vpc},  # type: ignore[typeddict-item]
-    )["HostedZone"]["Id"]
-    # Across accounts AWS wants CreateVPCAssociationAuthorization by the owner first; moto associates directly.
-    r53.associate_vpc_with_hosted_zone(HostedZoneId=zone, VPC={"VPCRegion": region, "VPCId": o.net.vpc})  # type: ignore[typeddict-item]
-    alias = {
-        "Name": name,
-        "Type": "A",
-        "AliasTarget": {
-            "HostedZoneId": entry["HostedZoneId"],
-            "DNSName": entry["DnsName"],
-            "EvaluateTargetHealth": False,
-        },
-    }
-    r53.change_resource_record_sets(
-        HostedZoneId=zone,
-        ChangeBatch={"Changes": [{"Action": "CREATE", "ResourceRecordSet": alias}]},  # type: ignore[typeddict-item]
-    )
+    zone = scenarios.endpoint_zone(shared, endpoint, net.vpc, o.net.vpc)
     pcx = spoke.builder.ec2.create_vpc_peering_connection(
         VpcId=o.net.vpc, PeerVpcId=net.vpc, PeerOwnerId=shared.account
     )["VpcPeeringConnection"]["VpcPeeringConnectionId"]

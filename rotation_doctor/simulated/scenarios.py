@@ -211,6 +211,35 @@ def tgw_database(
     return {"vpc": data.vpc, "tgw": tgw, "attachments": attachments, "tgw_tables": tables, "db_sg": db_sg}
 
 
+def endpoint_zone(b: AccountBuilder, endpoint: str, zone_vpc: str, spoke_vpc: str | None) -> str:
+    """A private hosted zone for Secrets Manager's standard name, made by `b`'s account in `zone_vpc`, associated with
+    `spoke_vpc` too (None: not associated), with an A alias to `endpoint`'s regional DNS name: what a centralized
+    endpoint's owners build. Returns the zone's id as Route 53 answers it (`/hostedzone/...`)."""
+    entry = b.ec2.describe_vpc_endpoints(VpcEndpointIds=[endpoint])["VpcEndpoints"][0]["DnsEntries"][0]
+    name = f"secretsmanager.{b.region}.amazonaws.com"
+    r53 = b.clients.route53
+    zone = r53.create_hosted_zone(
+        Name=name,
+        CallerReference=f"central-{endpoint}",
+        HostedZoneConfig={"PrivateZone": True},
+        VPC={"VPCRegion": b.region, "VPCId": zone_vpc},  # type: ignore[typeddict-item]
+    )["HostedZone"]["Id"]
+    if spoke_vpc is not None:
+        # Across accounts AWS wants CreateVPCAssociationAuthorization by the owner first; moto associates directly.
+        r53.associate_vpc_with_hosted_zone(HostedZoneId=zone, VPC={"VPCRegion": b.region, "VPCId": spoke_vpc})  # type: ignore[typeddict-item]
+    alias: dict[str, Any] = {"Name": name, "Type": "A"}
+    alias["AliasTarget"] = {
+        "HostedZoneId": entry["HostedZoneId"],
+        "DNSName": entry["DnsName"],
+        "EvaluateTargetHealth": False,
+    }
+    r53.change_resource_record_sets(
+        HostedZoneId=zone,
+        ChangeBatch={"Changes": [{"Action": "CREATE", "ResourceRecordSet": alias}]},  # type: ignore[typeddict-item]
+    )
+    return str(zone)
+
+
 def central_endpoint(
     b: AccountBuilder, o: Orders, *, via: str = "peering", admits: str = "cidr", breaks: str | None = None
 ) -> dict[str, Any]:
@@ -234,27 +263,7 @@ def central_endpoint(
     }[admits]
     endpoint_sg = b.security_group(shared, "central-secretsmanager", ingress=ingress)
     endpoint = b.secrets_manager_endpoint(shared, ["svc-a", "svc-b"], [endpoint_sg], private_dns=False)
-    entry = b.ec2.describe_vpc_endpoints(VpcEndpointIds=[endpoint])["VpcEndpoints"][0]["DnsEntries"][0]
-    name = f"secretsmanager.{b.region}.amazonaws.com"
-    r53 = b.clients.route53
-    zone = r53.create_hosted_zone(
-        Name=name,
-        CallerReference=f"central-{endpoint}",
-        HostedZoneConfig={"PrivateZone": True},
-        VPC={"VPCRegion": b.region, "VPCId": shared.vpc},  # type: ignore[typeddict-item]
-    )["HostedZone"]["Id"]
-    if breaks != "zone":
-        r53.associate_vpc_with_hosted_zone(HostedZoneId=zone, VPC={"VPCRegion": b.region, "VPCId": o.net.vpc})  # type: ignore[typeddict-item]
-    alias: dict[str, Any] = {"Name": name, "Type": "A"}
-    alias["AliasTarget"] = {
-        "HostedZoneId": entry["HostedZoneId"],
-        "DNSName": entry["DnsName"],
-        "EvaluateTargetHealth": False,
-    }
-    r53.change_resource_record_sets(
-        HostedZoneId=zone,
-        ChangeBatch={"Changes": [{"Action": "CREATE", "ResourceRecordSet": alias}]},  # type: ignore[typeddict-item]
-    )
+    zone = endpoint_zone(b, endpoint, shared.vpc, None if breaks == "zone" else o.net.vpc)
     if breaks == "deleted":
         b.ec2.delete_vpc_endpoints(VpcEndpointIds=[endpoint])
     if breaks == "dns":
